@@ -1,0 +1,76 @@
+# frugal build. `make` builds build/frugal and build/libfrugal.a.
+# `make run MODEL=x.gguf` generates text; `make test` runs every test (release + ASan/UBSan).
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+BUILD ?= build
+OPT ?= -O2
+SAN ?=
+CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter $(OPT) -g \
+	-Iinclude -Isrc -Isrc/core -pthread $(SAN)
+CFLAGS_AVX2 := -mavx2 -mfma -mf16c
+LDLIBS := -pthread -lm $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+DEPFLAGS = -MMD -MP
+
+LIB_SRC := $(sort $(shell find src -name '*.c'))
+CLI_SRC := $(sort $(wildcard apps/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
+TEST_COMMON := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(BUILD)/obj/%.o)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all setup run test test-release test-asan tests clean format
+all: $(BUILD)/frugal $(BUILD)/libfrugal.a
+
+$(BUILD)/obj/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS_AVX2) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/libfrugal.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/frugal: $(CLI_OBJ) $(BUILD)/libfrugal.a
+	$(CC) $(CFLAGS_BASE) -o $@ $(CLI_OBJ) $(BUILD)/libfrugal.a $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_COMMON_OBJ) $(BUILD)/libfrugal.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -o $@ $< $(TEST_COMMON_OBJ) $(BUILD)/libfrugal.a $(LDLIBS)
+
+tests: $(TEST_BIN) $(BUILD)/frugal
+
+setup:
+	@sh scripts/setup.sh
+
+# Release tests, then the same tests built with AddressSanitizer + UBSan.
+test: setup
+	@$(MAKE) --no-print-directory test-release
+	@$(MAKE) --no-print-directory test-asan
+
+test-release: tests
+	@sh tests/run.sh $(BUILD) release
+
+test-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" tests
+	@FRUGAL_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 sh tests/run.sh build/asan asan
+
+MODEL ?=
+run: setup all
+	@sh scripts/run.sh "$(MODEL)"
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,223 @@
+/* cmd_run.c: `frugal run` streams generated text to stdout, then reports speed on stderr.
+ *
+ * Generation stops at any end-of-generation token the model declares, at -n tokens, at a
+ * full context, or at a user stop string (which may span tokens: text that could still
+ * become a stop string is held back until it is decided). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define MAX_STOPS 16
+
+static const char *k_help =
+    "usage: frugal run -m MODEL (--ids LIST | -p TEXT) [options]\n\n"
+    "Generates from a prompt and streams the text to stdout; prompt and generation speed\n"
+    "(tokens/s) go to stderr at the end.\n\n"
+    "  -m, --model PATH       GGUF model (first part of a split model)\n"
+    "  --ids LIST             prompt as token ids, comma-separated (fed as given)\n"
+    "  -p, --prompt TEXT      prompt text (needs the tokenizer: not available yet, use --ids)\n"
+    "                         with neither, generation starts from the BOS token\n"
+    "  -n, --n-predict N      tokens to generate (default 128; -1 = until the context is full)\n"
+    "  --ctx N                context size (default: min(training context, 4096))\n"
+    "  -t, --threads N        threads (default: all CPUs)\n"
+    "  --kv-type T            KV cache type: f16 (default), f32, q8_0\n"
+    "  --stop STR             stop when STR appears in the output (repeatable, up to 16)\n"
+    "  --ignore-eos           do not stop at end-of-generation tokens\n"
+    "  --show-ids             print token ids instead of text\n"
+    "sampling:\n"
+    "  --temp T               temperature (default 0.8; 0 = greedy)\n"
+    "  --top-k K              keep the K most likely tokens (default 40; 0 = off)\n"
+    "  --top-p P              nucleus sampling (default 0.95; 1 = off)\n"
+    "  --min-p P              drop tokens below P x the top probability (default 0.05; 0 = off)\n"
+    "  --repeat-penalty R     penalise recent tokens (default 1.0 = off)\n"
+    "  --repeat-last-n N      window of the penalties (default 64; -1 = all)\n"
+    "  --frequency-penalty F  (default 0)\n"
+    "  --presence-penalty F   (default 0)\n"
+    "  -s, --seed N           random seed (default 42): the same seed gives the same output\n";
+
+typedef struct {
+    char *text; /* all generated text */
+    size_t len, cap, emitted;
+    const char *stops[MAX_STOPS];
+    int n_stops;
+} stream;
+
+static int stream_append(stream *s, const char *p, size_t n) {
+    if (s->len + n + 1 > s->cap) {
+        size_t nc = (s->len + n + 1) * 2;
+        char *t = realloc(s->text, nc);
+        if (!t) return -1;
+        s->text = t;
+        s->cap = nc;
+    }
+    memcpy(s->text + s->len, p, n);
+    s->len += n;
+    s->text[s->len] = 0;
+    return 0;
+}
+
+/* Emits what is decided; returns 1 if a stop string was found (text before it is emitted). */
+static int stream_flush(stream *s, bool final) {
+    size_t safe = s->len;
+    for (int k = 0; k < s->n_stops; k++) {
+        size_t sl = strlen(s->stops[k]);
+        size_t from = s->emitted;
+        char *hit = sl ? memmem(s->text + from, s->len - from, s->stops[k], sl) : NULL;
+        if (hit) {
+            size_t at = (size_t)(hit - s->text);
+            fwrite(s->text + s->emitted, 1, at - s->emitted, stdout);
+            s->emitted = at;
+            fflush(stdout);
+            return 1;
+        }
+        /* hold back the longest tail that is a prefix of this stop string */
+        for (size_t l = sl - 1 < s->len - s->emitted ? sl - 1 : s->len - s->emitted; l > 0 && !final; l--) {
+            if (memcmp(s->text + s->len - l, s->stops[k], l) == 0) {
+                if (s->len - l < safe) safe = s->len - l;
+                break;
+            }
+        }
+    }
+    fwrite(s->text + s->emitted, 1, safe - s->emitted, stdout);
+    s->emitted = safe;
+    fflush(stdout);
+    return 0;
+}
+
+int cmd_run(int argc, char **argv) {
+    const char *C = "run", *model = NULL, *prompt = NULL;
+    int32_t *ids = NULL;
+    int64_t n_ids = 0, n_predict = 128, ctx = 0, threads = 0;
+    int kv = -1, rc = EXIT_USAGE;
+    bool ignore_eos = false, show_ids = false;
+    frugal_sampler_params sp = frugal_sampler_default_params();
+    sp.seed = 42;
+    stream st = {0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        double d;
+        int64_t x;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(k_help, stdout);
+            rc = EXIT_OK;
+            goto done;
+        }
+#define VAL() if (!(v = cli_value(C, argc, argv, &i))) goto done
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VAL(); model = v; }
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { VAL(); prompt = v; }
+        else if (!strcmp(a, "--ids")) { VAL(); free(ids); if (!cli_ids(C, a, v, &ids, &n_ids)) goto done; }
+        else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { VAL(); if (!cli_int(C, a, v, -1, 1 << 24, &n_predict)) goto done; }
+        else if (!strcmp(a, "--ctx")) { VAL(); if (!cli_int(C, a, v, 1, 1 << 24, &ctx)) goto done; }
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { VAL(); if (!cli_int(C, a, v, 1, 1024, &threads)) goto done; }
+        else if (!strcmp(a, "--kv-type")) { VAL(); if ((kv = cli_kv_type(C, v)) < 0) goto done; }
+        else if (!strcmp(a, "--stop")) {
+            VAL();
+            if (st.n_stops == MAX_STOPS || !*v) { fprintf(stderr, "frugal %s: --stop: at most %d non-empty strings\n", C, MAX_STOPS); goto done; }
+            st.stops[st.n_stops++] = v;
+        }
+        else if (!strcmp(a, "--ignore-eos")) ignore_eos = true;
+        else if (!strcmp(a, "--show-ids")) show_ids = true;
+        else if (!strcmp(a, "--temp")) { VAL(); if (!cli_float(C, a, v, 0, 100, &d)) goto done; sp.temperature = (float)d; }
+        else if (!strcmp(a, "--top-k")) { VAL(); if (!cli_int(C, a, v, 0, 1 << 24, &x)) goto done; sp.top_k = (int32_t)x; }
+        else if (!strcmp(a, "--top-p")) { VAL(); if (!cli_float(C, a, v, 1e-9, 1, &d)) goto done; sp.top_p = (float)d; }
+        else if (!strcmp(a, "--min-p")) { VAL(); if (!cli_float(C, a, v, 0, 1, &d)) goto done; sp.min_p = (float)d; }
+        else if (!strcmp(a, "--repeat-penalty")) { VAL(); if (!cli_float(C, a, v, 1e-6, 100, &d)) goto done; sp.repeat_penalty = (float)d; }
+        else if (!strcmp(a, "--repeat-last-n")) { VAL(); if (!cli_int(C, a, v, -1, 1 << 24, &x)) goto done; sp.penalty_last_n = (int32_t)x; }
+        else if (!strcmp(a, "--frequency-penalty")) { VAL(); if (!cli_float(C, a, v, -100, 100, &d)) goto done; sp.frequency_penalty = (float)d; }
+        else if (!strcmp(a, "--presence-penalty")) { VAL(); if (!cli_float(C, a, v, -100, 100, &d)) goto done; sp.presence_penalty = (float)d; }
+        else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) { VAL(); if (!cli_u64(C, a, v, &sp.seed)) goto done; }
+        else { fprintf(stderr, "frugal %s: unknown option '%s' (see --help)\n", C, a); goto done; }
+#undef VAL
+    }
+    if (!model) {
+        fprintf(stderr, "frugal %s: -m MODEL is required (see --help)\n", C);
+        goto done;
+    }
+    if (prompt && ids) {
+        fprintf(stderr, "frugal %s: give either -p or --ids, not both\n", C);
+        goto done;
+    }
+    if (prompt) {
+        fprintf(stderr, "frugal %s: text prompts need the tokenizer, which is not implemented yet; "
+                        "give the prompt as token ids with --ids\n", C);
+        goto done;
+    }
+    rc = EXIT_ERR;
+    fr_error err;
+    frugal_model *m = NULL;
+    frugal_context *c = NULL;
+    frugal_sampler *smp = NULL;
+    float *logits = NULL;
+    if (frugal_model_load(model, &m, &err) != FR_OK) { cli_error(C, &err); goto done; }
+    frugal_model_info info;
+    frugal_model_get_info(m, &info);
+    if (!ids) {
+        if (info.bos < 0) {
+            fprintf(stderr, "frugal %s: the model declares no BOS token; give a prompt with --ids\n", C);
+            goto cleanup;
+        }
+        ids = malloc(sizeof *ids);
+        if (!ids) goto cleanup;
+        ids[0] = info.bos;
+        n_ids = 1;
+    }
+    frugal_context_params cp = frugal_context_default_params();
+    cp.n_ctx = ctx;
+    cp.kv_type = kv;
+    cp.n_threads = (int)threads;
+    if (frugal_context_new(m, &cp, &c, &err) != FR_OK) { cli_error(C, &err); goto cleanup; }
+    int64_t V = info.n_vocab, n_ctx = frugal_context_n_ctx(c);
+    if (n_ids >= n_ctx) {
+        fprintf(stderr, "frugal %s: the prompt has %lld tokens, but the context holds %lld (use --ctx)\n", C,
+                (long long)n_ids, (long long)n_ctx);
+        goto cleanup;
+    }
+    if (frugal_sampler_new(&sp, V, &smp, &err) != FR_OK) { cli_error(C, &err); goto cleanup; }
+    logits = malloc(sizeof(float) * (size_t)V);
+    if (!logits) goto cleanup;
+    for (int64_t i = 0; i < n_ids; i++) frugal_sampler_accept(smp, ids[i]);
+    double t0 = cli_now();
+    if (frugal_eval(c, ids, n_ids, logits, n_ids - 1, &err) != FR_OK) { cli_error(C, &err); goto cleanup; }
+    double t1 = cli_now();
+    int64_t n_gen = 0;
+    const char *why = "length";
+    char piece[1024];
+    for (;;) {
+        if (n_predict >= 0 && n_gen >= n_predict) break;
+        if (frugal_context_n_past(c) >= n_ctx) { why = "context full"; break; }
+        int32_t tok = frugal_sampler_sample(smp, logits, &err);
+        if (tok < 0) { cli_error(C, &err); goto cleanup; }
+        frugal_sampler_accept(smp, tok);
+        n_gen++;
+        if (!ignore_eos && frugal_model_is_eog(m, tok)) { why = "end of generation"; break; }
+        if (show_ids) {
+            int k = snprintf(piece, sizeof piece, "%s%d", n_gen > 1 ? " " : "", tok);
+            stream_append(&st, piece, (size_t)k);
+        } else {
+            int k = frugal_token_to_piece(m, tok, false, piece, sizeof piece);
+            if (k < 0) k = snprintf(piece, sizeof piece, "[%d]", tok);
+            if (stream_append(&st, piece, (size_t)k) != 0) goto cleanup;
+        }
+        if (stream_flush(&st, false)) { why = "stop string"; break; }
+        if (frugal_context_n_past(c) >= n_ctx) continue;
+        if (frugal_eval(c, &tok, 1, logits, 0, &err) != FR_OK) { cli_error(C, &err); goto cleanup; }
+    }
+    if (strcmp(why, "stop string") != 0) stream_flush(&st, true);
+    double t2 = cli_now();
+    printf("\n");
+    fprintf(stderr, "\nfrugal run: stopped: %s\n", why);
+    fprintf(stderr, "prompt: %lld tokens, %.2f tokens/s | generation: %lld tokens, %.2f tokens/s\n", (long long)n_ids,
+            n_ids / (t1 - t0), (long long)n_gen, n_gen > 0 ? n_gen / (t2 - t1) : 0.0);
+    rc = EXIT_OK;
+cleanup:
+    free(logits);
+    frugal_sampler_free(smp);
+    frugal_context_free(c);
+    frugal_model_free(m);
+done:
+    free(ids);
+    free(st.text);
+    return rc;
+}

@@ -1,0 +1,140 @@
+/* frugal.h: the public C API of libfrugal.
+ *
+ * Opaque handles (model, context, sampler), status codes with messages, init/free pairs.
+ * Library functions never exit or abort on bad input: they return a status and fill an
+ * fr_error whose message names the file or field, the bad value and what was expected. */
+#ifndef FRUGAL_H
+#define FRUGAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FRUGAL_VERSION "0.1.0"
+
+typedef enum fr_status {
+    FR_OK = 0,
+    FR_ERR_IO = 1,          /* cannot open/read/map/write a file */
+    FR_ERR_FORMAT = 2,      /* malformed input (file, field, value) */
+    FR_ERR_UNSUPPORTED = 3, /* valid but not supported (architecture, type) */
+    FR_ERR_NOMEM = 4,
+    FR_ERR_ARG = 5,   /* bad argument from the caller */
+    FR_ERR_RANGE = 6, /* token id out of range, context full */
+} fr_status;
+
+typedef struct fr_error {
+    fr_status code;
+    char msg[512];
+} fr_error;
+
+const char *frugal_status_str(fr_status s);
+const char *frugal_version(void);
+
+/* Logging: level 0 error, 1 warning, 2 info, 3 debug. Default: warnings and errors to stderr. */
+typedef void (*frugal_log_fn)(int level, const char *msg, void *user);
+void frugal_set_log(frugal_log_fn fn, void *user, int max_level);
+
+/* Tensor types by name ("F16", "Q4_K", ...): -1 if unknown. */
+int frugal_type_from_name(const char *name);
+const char *frugal_type_name(int type);
+/* Number of online CPUs. */
+int frugal_cpu_count(void);
+/* Instruction set the kernels dispatch to: "avx2" or "scalar". */
+const char *frugal_isa(void);
+
+/* ---- model ---- */
+typedef struct frugal_model frugal_model; /* model + vocabulary */
+
+fr_status frugal_model_load(const char *path, frugal_model **out, fr_error *err);
+void frugal_model_free(frugal_model *m);
+
+#define FRUGAL_MAX_TYPES 40
+typedef struct frugal_model_info {
+    const char *arch; /* "llama" */
+    const char *path;
+    char name[128];    /* general.name, or "" */
+    char license[128]; /* general.license, or "" */
+    int64_t n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
+    int64_t n_params;        /* total parameters */
+    int64_t n_params_active; /* parameters used per token (= total for dense models) */
+    uint64_t file_bytes;     /* all splits */
+    uint64_t weight_bytes;   /* tensor data */
+    uint64_t kv_bytes_per_token_f16;
+    int n_splits;
+    uint32_t gguf_version;
+    int64_t type_count[FRUGAL_MAX_TYPES];  /* tensors per type */
+    uint64_t type_bytes[FRUGAL_MAX_TYPES]; /* bytes per type */
+    int32_t bos, eos;                      /* -1 if none */
+    bool add_bos;
+    int n_eog;
+    int32_t eog[16];
+} frugal_model_info;
+
+void frugal_model_get_info(const frugal_model *m, frugal_model_info *info);
+/* Scan every weight for NaN/Inf. Returns the number of bad tensors; names the first in err. */
+int64_t frugal_model_check_weights(const frugal_model *m, fr_error *err);
+bool frugal_model_is_eog(const frugal_model *m, int32_t token);
+int64_t frugal_model_n_vocab(const frugal_model *m);
+/* The text of a token for display: byte-level/SentencePiece pieces decoded to bytes,
+ * control tokens as "" unless `special`. Returns the byte length written (< cap, NUL-
+ * terminated), or -1 if the id is out of range or the model has no vocabulary. */
+int frugal_token_to_piece(const frugal_model *m, int32_t token, bool special, char *buf, size_t cap);
+
+/* ---- context (run state: KV cache, buffers, threads) ---- */
+typedef struct fr_context frugal_context;
+typedef struct frugal_context_params {
+    int64_t n_ctx;   /* 0 = min(training context, 4096) */
+    int64_t n_batch; /* 0 = 512 */
+    int kv_type;     /* frugal_type_from_name("F16") (default), "F32" or "Q8_0"; -1 = default */
+    int n_threads;   /* 0 = all CPUs */
+} frugal_context_params;
+
+frugal_context_params frugal_context_default_params(void);
+fr_status frugal_context_new(const frugal_model *m, const frugal_context_params *p, frugal_context **out,
+                             fr_error *err);
+void frugal_context_free(frugal_context *c);
+/* Feed n tokens; write logits for rows [first_logit_row, n) (n_vocab floats each). */
+fr_status frugal_eval(frugal_context *c, const int32_t *tokens, int64_t n, float *logits,
+                      int64_t first_logit_row, fr_error *err);
+int64_t frugal_context_n_past(const frugal_context *c);
+int64_t frugal_context_n_ctx(const frugal_context *c);
+void frugal_context_truncate(frugal_context *c, int64_t n_past);
+
+/* ---- sampler ---- */
+typedef struct fr_sampler frugal_sampler;
+typedef struct frugal_sampler_params {
+    float temperature;       /* 0 = greedy */
+    int32_t top_k;           /* <= 0: off */
+    float top_p;             /* 1: off */
+    float min_p;             /* 0: off */
+    float repeat_penalty;    /* 1: off */
+    float frequency_penalty; /* 0: off */
+    float presence_penalty;  /* 0: off */
+    int32_t penalty_last_n;  /* window for penalties; -1 = all, 0 = off */
+    uint64_t seed;
+} frugal_sampler_params;
+
+frugal_sampler_params frugal_sampler_default_params(void);
+fr_status frugal_sampler_new(const frugal_sampler_params *p, int64_t n_vocab, frugal_sampler **out, fr_error *err);
+void frugal_sampler_free(frugal_sampler *s);
+/* Returns the chosen token, or -1 with err set. Does not modify logits. */
+int32_t frugal_sampler_sample(frugal_sampler *s, const float *logits, fr_error *err);
+/* Record a token (prompt or generated) for the penalties. */
+void frugal_sampler_accept(frugal_sampler *s, int32_t token);
+
+/* ---- synth: random-weight models of real shapes ---- */
+/* Writes a model of a named shape ("tinyllama-1.1b", ...). type_name: "F16", "Q8_0", "Q4_0",
+ * "Q4_K_M", ... vocab_path: GGUF (tokenizer.* keys) or NULL for a placeholder vocab. */
+fr_status frugal_synth(const char *shape, const char *type_name, uint64_t seed, const char *vocab_path,
+                       const char *out_path, fr_error *err);
+/* Comma-separated shape names. */
+const char *frugal_synth_shapes(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

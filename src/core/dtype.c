@@ -1,0 +1,169 @@
+/* dtype.c: the tensor-type table and runtime ISA dispatch. */
+#include "dtype.h"
+
+#include <ctype.h>
+#include <strings.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "base.h"
+#include "quants.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#define ROW(T, NAME, BS, SZ, Q, VDT, FROM)                                                 \
+    [FR_TYPE_##NAME] = {#NAME, BS, SZ, Q, fr_to_float_##T##_ref, FROM, VDT, fr_vec_dot_##T##_ref}
+#define ROW_AVX2(T, NAME, BS, SZ, Q, VDT, FROM)                                            \
+    [FR_TYPE_##NAME] = {#NAME, BS, SZ, Q, fr_to_float_##T##_avx2, FROM, VDT, fr_vec_dot_##T##_avx2}
+
+static const fr_type_traits k_ref[FR_TYPE_COUNT] = {
+    ROW(f32, F32, 1, 4, false, FR_TYPE_F32, fr_from_float_f32_ref),
+    ROW(f16, F16, 1, 2, false, FR_TYPE_F16, fr_from_float_f16_ref),
+    ROW(bf16, BF16, 1, 2, false, FR_TYPE_BF16, fr_from_float_bf16_ref),
+    ROW(q4_0, Q4_0, QK4_0, sizeof(block_q4_0), true, FR_TYPE_Q8_0, fr_from_float_q4_0_ref),
+    ROW(q4_1, Q4_1, QK4_1, sizeof(block_q4_1), true, FR_TYPE_Q8_1, fr_from_float_q4_1_ref),
+    ROW(q5_0, Q5_0, QK5_0, sizeof(block_q5_0), true, FR_TYPE_Q8_0, fr_from_float_q5_0_ref),
+    ROW(q5_1, Q5_1, QK5_1, sizeof(block_q5_1), true, FR_TYPE_Q8_1, fr_from_float_q5_1_ref),
+    ROW(q8_0, Q8_0, QK8_0, sizeof(block_q8_0), true, FR_TYPE_Q8_0, fr_from_float_q8_0_ref),
+    ROW(iq4_nl, IQ4_NL, QK4_NL, sizeof(block_iq4_nl), true, FR_TYPE_Q8_0, fr_from_float_iq4_nl_ref),
+    ROW(q2_K, Q2_K, QK_K, sizeof(block_q2_K), true, FR_TYPE_Q8_K, fr_from_float_q2_K_ref),
+    ROW(q3_K, Q3_K, QK_K, sizeof(block_q3_K), true, FR_TYPE_Q8_K, fr_from_float_q3_K_ref),
+    ROW(q4_K, Q4_K, QK_K, sizeof(block_q4_K), true, FR_TYPE_Q8_K, fr_from_float_q4_K_ref),
+    ROW(q5_K, Q5_K, QK_K, sizeof(block_q5_K), true, FR_TYPE_Q8_K, fr_from_float_q5_K_ref),
+    ROW(q6_K, Q6_K, QK_K, sizeof(block_q6_K), true, FR_TYPE_Q8_K, fr_from_float_q6_K_ref),
+    [FR_TYPE_Q8_1] = {"Q8_1", QK8_1, sizeof(block_q8_1), true, fr_to_float_q8_1_ref,
+                      fr_from_float_q8_1_ref, FR_TYPE_Q8_1, NULL},
+    [FR_TYPE_Q8_K] = {"Q8_K", QK_K, sizeof(block_q8_K), true, fr_to_float_q8_K_ref,
+                      fr_from_float_q8_K_ref, FR_TYPE_Q8_K, NULL},
+};
+
+static const fr_type_traits k_avx2[FR_TYPE_COUNT] = {
+    ROW_AVX2(f32, F32, 1, 4, false, FR_TYPE_F32, fr_from_float_f32_avx2),
+    ROW_AVX2(f16, F16, 1, 2, false, FR_TYPE_F16, fr_from_float_f16_avx2),
+    ROW_AVX2(bf16, BF16, 1, 2, false, FR_TYPE_BF16, fr_from_float_bf16_avx2),
+    ROW_AVX2(q4_0, Q4_0, QK4_0, sizeof(block_q4_0), true, FR_TYPE_Q8_0, fr_from_float_q4_0_avx2),
+    ROW_AVX2(q4_1, Q4_1, QK4_1, sizeof(block_q4_1), true, FR_TYPE_Q8_1, fr_from_float_q4_1_avx2),
+    ROW_AVX2(q5_0, Q5_0, QK5_0, sizeof(block_q5_0), true, FR_TYPE_Q8_0, fr_from_float_q5_0_avx2),
+    ROW_AVX2(q5_1, Q5_1, QK5_1, sizeof(block_q5_1), true, FR_TYPE_Q8_1, fr_from_float_q5_1_avx2),
+    ROW_AVX2(q8_0, Q8_0, QK8_0, sizeof(block_q8_0), true, FR_TYPE_Q8_0, fr_from_float_q8_0_avx2),
+    ROW_AVX2(iq4_nl, IQ4_NL, QK4_NL, sizeof(block_iq4_nl), true, FR_TYPE_Q8_0, fr_from_float_iq4_nl_avx2),
+    ROW_AVX2(q2_K, Q2_K, QK_K, sizeof(block_q2_K), true, FR_TYPE_Q8_K, fr_from_float_q2_K_ref),
+    ROW_AVX2(q3_K, Q3_K, QK_K, sizeof(block_q3_K), true, FR_TYPE_Q8_K, fr_from_float_q3_K_ref),
+    ROW_AVX2(q4_K, Q4_K, QK_K, sizeof(block_q4_K), true, FR_TYPE_Q8_K, fr_from_float_q4_K_ref),
+    ROW_AVX2(q5_K, Q5_K, QK_K, sizeof(block_q5_K), true, FR_TYPE_Q8_K, fr_from_float_q5_K_ref),
+    ROW_AVX2(q6_K, Q6_K, QK_K, sizeof(block_q6_K), true, FR_TYPE_Q8_K, fr_from_float_q6_K_ref),
+    [FR_TYPE_Q8_1] = {"Q8_1", QK8_1, sizeof(block_q8_1), true, fr_to_float_q8_1_ref,
+                      fr_from_float_q8_1_avx2, FR_TYPE_Q8_1, NULL},
+    [FR_TYPE_Q8_K] = {"Q8_K", QK_K, sizeof(block_q8_K), true, fr_to_float_q8_K_ref,
+                      fr_from_float_q8_K_avx2, FR_TYPE_Q8_K, NULL},
+};
+
+bool fr_cpu_has(fr_isa isa) {
+    switch (isa) {
+    case FR_ISA_SCALAR: return true;
+    case FR_ISA_AVX2:
+#if defined(__x86_64__) || defined(__i386__)
+    {
+        /* F16C via cpuid: clang < 16 rejects __builtin_cpu_supports("f16c") */
+        unsigned eax, ebx, ecx, edx;
+        const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+        __builtin_cpu_init();
+        return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    }
+#else
+        return false;
+#endif
+    }
+    return false;
+}
+
+/* Dispatch is decided once per process; the table pointer is immutable afterwards. */
+static const fr_type_traits *g_best = k_ref;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static void choose_isa(void) { g_best = fr_cpu_has(FR_ISA_AVX2) ? k_avx2 : k_ref; }
+
+const fr_type_traits *fr_type_traits_isa(int type, fr_isa isa) {
+    if (type < 0 || type >= FR_TYPE_COUNT) return NULL;
+    const fr_type_traits *t = isa == FR_ISA_AVX2 ? &k_avx2[type] : &k_ref[type];
+    if (isa == FR_ISA_AVX2 && !fr_cpu_has(FR_ISA_AVX2)) return NULL;
+    return t->name ? t : NULL;
+}
+
+const fr_type_traits *fr_type_traits_get(int type) {
+    if (type < 0 || type >= FR_TYPE_COUNT) return NULL;
+    pthread_once(&g_once, choose_isa);
+    return g_best[type].name ? &g_best[type] : NULL;
+}
+
+const char *fr_type_name(int type) {
+    if (type < 0 || type >= FR_TYPE_COUNT || !k_ref[type].name) return "?";
+    return k_ref[type].name;
+}
+
+int fr_type_from_name(const char *name) {
+    for (int t = 0; t < FR_TYPE_COUNT; t++) {
+        if (k_ref[t].name && strcasecmp(k_ref[t].name, name) == 0) return t;
+    }
+    return -1;
+}
+
+bool fr_row_size(int type, int64_t n, size_t *out) {
+    const fr_type_traits *t = fr_type_traits_isa(type, FR_ISA_SCALAR);
+    if (!t || n < 0 || n % t->block_size != 0) return false;
+    uint64_t r;
+    if (!ck_mul_u64((uint64_t)(n / t->block_size), t->type_size, &r) || r > SIZE_MAX) return false;
+    *out = (size_t)r;
+    return true;
+}
+
+/* ---- half precision, portable ---- */
+float fr_f16_to_f32(fr_f16 h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f;
+    uint32_t man = h & 0x3ff;
+    uint32_t bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else { /* subnormal: normalise */
+            int e = -1;
+            do { man <<= 1; e++; } while (!(man & 0x400));
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000 | (man << 13);
+    } else {
+        bits = sign | ((exp + 112) << 23) | (man << 13);
+    }
+    union { uint32_t u; float f; } v = {bits};
+    return v.f;
+}
+
+fr_f16 fr_f32_to_f16(float f) {
+    union { float f; uint32_t u; } v = {f};
+    uint32_t x = v.u;
+    uint32_t sign = (x >> 16) & 0x8000;
+    uint32_t ax = x & 0x7fffffff;
+    if (ax > 0x7f800000) return (fr_f16)(sign | 0x7e00);             /* NaN */
+    if (ax >= 0x477ff000) return (fr_f16)(sign | 0x7c00);             /* overflow -> Inf */
+    if (ax < 0x38800000) {                                            /* subnormal or zero */
+        if (ax < 0x33000000) return (fr_f16)sign;                     /* rounds to 0 */
+        uint32_t e = ax >> 23;
+        uint32_t m = (ax & 0x7fffff) | 0x800000;
+        uint32_t shift = 126 - e; /* 14 + (112 - e) ... */
+        uint32_t r = m >> (shift - 0);
+        /* value = m * 2^(e-150); half subnormal unit = 2^-24 -> q = m >> (126 - e) */
+        uint32_t rem = m & ((1u << shift) - 1);
+        uint32_t half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (r & 1))) r++;
+        return (fr_f16)(sign | r);
+    }
+    uint32_t e = (ax >> 23) - 112;
+    uint32_t m = ax & 0x7fffff;
+    uint32_t h = (e << 10) | (m >> 13);
+    uint32_t rem = m & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) h++; /* may carry into exponent: correct */
+    return (fr_f16)(sign | h);
+}

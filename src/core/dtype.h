@@ -1,0 +1,138 @@
+/* dtype.h: the one table of tensor types.
+ *
+ * Block layouts are ggml's (the GGUF on-disk format). For each type the table gives the
+ * block size (values per block), the bytes per block, conversion to/from float, the type
+ * activations are converted to before a dot product (`vec_dot_type`) and the dot product.
+ *
+ * Every kernel has a plain scalar reference (`*_ref`) and, where it pays, an AVX2 version
+ * (`*_avx2`, compiled with -mavx2 -mfma -mf16c in its own translation unit). Dispatch is
+ * decided once: fr_type_traits_get() returns the best implementation the CPU supports,
+ * fr_type_traits_isa() returns a chosen one (tests compare the two).
+ *
+ * Batch invariance: vec_dot computes one output element with a fixed accumulation order
+ * that depends only on n, never on what else is computed, so a token's result does not
+ * depend on the batch or the thread count. */
+#ifndef FRUGAL_CORE_DTYPE_H
+#define FRUGAL_CORE_DTYPE_H
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ggml_type values as stored in GGUF. On disk: append-only, never renumber. */
+typedef enum fr_type {
+    FR_TYPE_F32 = 0,
+    FR_TYPE_F16 = 1,
+    FR_TYPE_Q4_0 = 2,
+    FR_TYPE_Q4_1 = 3,
+    /* 4, 5: removed Q4_2/Q4_3 */
+    FR_TYPE_Q5_0 = 6,
+    FR_TYPE_Q5_1 = 7,
+    FR_TYPE_Q8_0 = 8,
+    FR_TYPE_Q8_1 = 9,
+    FR_TYPE_Q2_K = 10,
+    FR_TYPE_Q3_K = 11,
+    FR_TYPE_Q4_K = 12,
+    FR_TYPE_Q5_K = 13,
+    FR_TYPE_Q6_K = 14,
+    FR_TYPE_Q8_K = 15,
+    FR_TYPE_IQ4_NL = 20,
+    FR_TYPE_BF16 = 30,
+    FR_TYPE_COUNT = 40 /* upper bound of the enum space we index */
+} fr_type;
+
+#define QK4_0 32
+#define QK4_1 32
+#define QK5_0 32
+#define QK5_1 32
+#define QK8_0 32
+#define QK8_1 32
+#define QK4_NL 32
+#define QK_K 256
+#define K_SCALE_SIZE 12
+
+typedef uint16_t fr_f16;  /* IEEE half, raw bits */
+typedef uint16_t fr_bf16; /* bfloat16, raw bits */
+
+/* ---- block structs (ggml layouts) ---- */
+typedef struct { fr_f16 d; uint8_t qs[QK4_0 / 2]; } block_q4_0;
+static_assert(sizeof(block_q4_0) == 2 + QK4_0 / 2, "block_q4_0 size");
+typedef struct { fr_f16 d; fr_f16 m; uint8_t qs[QK4_1 / 2]; } block_q4_1;
+static_assert(sizeof(block_q4_1) == 4 + QK4_1 / 2, "block_q4_1 size");
+typedef struct { fr_f16 d; uint8_t qh[4]; uint8_t qs[QK5_0 / 2]; } block_q5_0;
+static_assert(sizeof(block_q5_0) == 2 + 4 + QK5_0 / 2, "block_q5_0 size");
+typedef struct { fr_f16 d; fr_f16 m; uint8_t qh[4]; uint8_t qs[QK5_1 / 2]; } block_q5_1;
+static_assert(sizeof(block_q5_1) == 4 + 4 + QK5_1 / 2, "block_q5_1 size");
+typedef struct { fr_f16 d; int8_t qs[QK8_0]; } block_q8_0;
+static_assert(sizeof(block_q8_0) == 2 + QK8_0, "block_q8_0 size");
+/* d = scale, s = d * sum(qs) */
+typedef struct { fr_f16 d; fr_f16 s; int8_t qs[QK8_1]; } block_q8_1;
+static_assert(sizeof(block_q8_1) == 4 + QK8_1, "block_q8_1 size");
+typedef struct { fr_f16 d; uint8_t qs[QK4_NL / 2]; } block_iq4_nl;
+static_assert(sizeof(block_iq4_nl) == 2 + QK4_NL / 2, "block_iq4_nl size");
+
+typedef struct { uint8_t scales[QK_K / 16]; uint8_t qs[QK_K / 4]; fr_f16 d; fr_f16 dmin; } block_q2_K;
+static_assert(sizeof(block_q2_K) == 2 * 2 + QK_K / 16 + QK_K / 4, "block_q2_K size");
+typedef struct { uint8_t hmask[QK_K / 8]; uint8_t qs[QK_K / 4]; uint8_t scales[12]; fr_f16 d; } block_q3_K;
+static_assert(sizeof(block_q3_K) == 2 + QK_K / 4 + QK_K / 8 + 12, "block_q3_K size");
+typedef struct { fr_f16 d; fr_f16 dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qs[QK_K / 2]; } block_q4_K;
+static_assert(sizeof(block_q4_K) == 2 * 2 + K_SCALE_SIZE + QK_K / 2, "block_q4_K size");
+typedef struct { fr_f16 d; fr_f16 dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh[QK_K / 8]; uint8_t qs[QK_K / 2]; } block_q5_K;
+static_assert(sizeof(block_q5_K) == 2 * 2 + K_SCALE_SIZE + QK_K / 2 + QK_K / 8, "block_q5_K size");
+typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; fr_f16 d; } block_q6_K;
+static_assert(sizeof(block_q6_K) == 2 + QK_K / 16 + 3 * QK_K / 4, "block_q6_K size");
+/* Activation type for K-quant dot products. bsums[j] = sum of qs[16j..16j+15]. */
+typedef struct { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; } block_q8_K;
+static_assert(sizeof(block_q8_K) == 4 + QK_K + QK_K / 16 * 2, "block_q8_K size");
+
+/* ---- kernel signatures ----
+ * n is the number of values; it is always a multiple of the type's block size (the
+ * loader rejects rows that are not). */
+typedef void (*fr_to_float_fn)(const void *restrict src, float *restrict dst, int64_t n);
+typedef void (*fr_from_float_fn)(const float *restrict src, void *restrict dst, int64_t n);
+/* *s = dot(x, y): x has the table's type, y has its vec_dot_type. */
+typedef void (*fr_vec_dot_fn)(int64_t n, float *restrict s, const void *restrict x, const void *restrict y);
+
+typedef enum { FR_ISA_SCALAR = 0, FR_ISA_AVX2 = 1 } fr_isa;
+
+typedef struct fr_type_traits {
+    const char *name;       /* "Q4_K" */
+    int64_t block_size;     /* values per block */
+    size_t type_size;       /* bytes per block */
+    bool is_quantized;
+    fr_to_float_fn to_float;     /* NULL if not supported */
+    fr_from_float_fn from_float; /* NULL if we cannot quantize to it */
+    fr_type vec_dot_type;        /* activations are converted to this type */
+    fr_vec_dot_fn vec_dot;       /* NULL for activation-only types (Q8_1, Q8_K) */
+} fr_type_traits;
+
+/* Best implementation for this CPU; NULL if `type` is not a type we support. */
+const fr_type_traits *fr_type_traits_get(int type);
+/* A specific implementation (for tests); NULL if unsupported or the ISA is not built in. */
+const fr_type_traits *fr_type_traits_isa(int type, fr_isa isa);
+/* True if the running CPU supports `isa`. */
+bool fr_cpu_has(fr_isa isa);
+/* Name or "?"; never NULL. */
+const char *fr_type_name(int type);
+/* Parse "Q4_K" (case-insensitive) to a type; -1 if unknown. */
+int fr_type_from_name(const char *name);
+/* Bytes of a row of n values: false if n is not a multiple of the block size or overflows. */
+bool fr_row_size(int type, int64_t n, size_t *out);
+
+/* ---- scalar half/bfloat16 conversion (portable; bit-exact with IEEE round-to-nearest-even) ---- */
+float fr_f16_to_f32(fr_f16 h);
+fr_f16 fr_f32_to_f16(float f);
+static inline float fr_bf16_to_f32(fr_bf16 h) {
+    union { uint32_t u; float f; } v;
+    v.u = (uint32_t)h << 16;
+    return v.f;
+}
+static inline fr_bf16 fr_f32_to_bf16(float f) {
+    union { float f; uint32_t u; } v;
+    v.f = f;
+    if ((v.u & 0x7fffffff) > 0x7f800000) return (fr_bf16)((v.u >> 16) | 64); /* quiet NaN */
+    return (fr_bf16)((v.u + (0x7fff + ((v.u >> 16) & 1))) >> 16);
+}
+
+#endif

@@ -1,0 +1,166 @@
+/* pool.c: thread pool (see pool.h). */
+#include "pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define SPIN_ITERS 20000
+
+struct fr_pool {
+    int n_threads;
+    pthread_t *threads;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work;
+    pthread_cond_t cv_done;
+    /* current job */
+    fr_task_fn fn;
+    void *ctx;
+    int64_t n_tasks;
+    atomic_int_fast64_t next;   /* next task to hand out */
+    atomic_int pending_workers; /* workers still inside the current job */
+    atomic_uint_fast64_t generation;
+    int stop;
+};
+
+typedef struct {
+    fr_pool *pool;
+    int index;
+} worker_arg;
+
+static void run_tasks(fr_pool *p, int thread) {
+    for (;;) {
+        int64_t t = atomic_fetch_add_explicit(&p->next, 1, memory_order_relaxed);
+        if (t >= p->n_tasks) break;
+        p->fn(p->ctx, t, thread);
+    }
+}
+
+static void *worker_main(void *arg) {
+    worker_arg *wa = arg;
+    fr_pool *p = wa->pool;
+    int index = wa->index;
+    free(wa);
+    uint64_t seen = 0;
+    for (;;) {
+        /* spin, then sleep until a new generation (job) is published */
+        int spins = 0;
+        while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen && spins < SPIN_ITERS) {
+            spins++;
+#if defined(__x86_64__)
+            __builtin_ia32_pause();
+#endif
+        }
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen && !p->stop)
+            pthread_cond_wait(&p->cv_work, &p->mu);
+        if (p->stop) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
+        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
+        pthread_mutex_unlock(&p->mu);
+
+        run_tasks(p, index);
+
+        if (atomic_fetch_sub_explicit(&p->pending_workers, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->cv_done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
+int fr_cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}
+
+fr_status fr_pool_new(int n_threads, fr_pool **out, fr_error *err) {
+    *out = NULL;
+    if (n_threads < 1 || n_threads > 1024)
+        return fr_fail(err, FR_ERR_ARG, "threads: %d (expected 1..1024)", n_threads);
+    fr_pool *p = calloc(1, sizeof *p);
+    if (!p) return fr_fail(err, FR_ERR_NOMEM, "thread pool: out of memory");
+    p->n_threads = n_threads;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv_work, NULL);
+    pthread_cond_init(&p->cv_done, NULL);
+    atomic_init(&p->next, 0);
+    atomic_init(&p->pending_workers, 0);
+    atomic_init(&p->generation, 0);
+    if (n_threads > 1) {
+        p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
+        if (!p->threads) {
+            fr_pool_free(p);
+            return fr_fail(err, FR_ERR_NOMEM, "thread pool: out of memory");
+        }
+        for (int i = 1; i < n_threads; i++) {
+            worker_arg *wa = malloc(sizeof *wa);
+            if (wa) {
+                wa->pool = p;
+                wa->index = i;
+            }
+            if (!wa || pthread_create(&p->threads[i - 1], NULL, worker_main, wa) != 0) {
+                free(wa);
+                p->n_threads = i; /* only i-1 workers exist */
+                fr_pool_free(p);
+                return fr_fail(err, FR_ERR_NOMEM, "thread pool: cannot start thread %d", i);
+            }
+        }
+    }
+    *out = p;
+    return FR_OK;
+}
+
+void fr_pool_free(fr_pool *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 1; i < p->n_threads && p->threads; i++) pthread_join(p->threads[i - 1], NULL);
+    free(p->threads);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv_work);
+    pthread_cond_destroy(&p->cv_done);
+    free(p);
+}
+
+int fr_pool_size(const fr_pool *p) { return p ? p->n_threads : 1; }
+
+void fr_pool_run(fr_pool *p, int64_t n_tasks, fr_task_fn fn, void *ctx) {
+    if (n_tasks <= 0) return;
+    if (!p || p->n_threads == 1 || n_tasks == 1) {
+        for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n_tasks = n_tasks;
+    atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->pending_workers, p->n_threads - 1, memory_order_relaxed);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+
+    run_tasks(p, 0);
+
+    /* wait for workers: spin first, then sleep */
+    int spins = 0;
+    while (atomic_load_explicit(&p->pending_workers, memory_order_acquire) != 0 && spins < SPIN_ITERS) {
+        spins++;
+#if defined(__x86_64__)
+        __builtin_ia32_pause();
+#endif
+    }
+    if (atomic_load_explicit(&p->pending_workers, memory_order_acquire) != 0) {
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load_explicit(&p->pending_workers, memory_order_acquire) != 0)
+            pthread_cond_wait(&p->cv_done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
+}

@@ -1,0 +1,29 @@
+/* pool.h: a small thread pool for data-parallel loops.
+ *
+ * fr_pool_run(pool, n_tasks, fn, ctx) calls fn(ctx, task, thread) for task in [0, n_tasks)
+ * across the pool's threads (the caller participates as thread 0) and returns when all are
+ * done. Tasks are handed out with an atomic counter, so which thread runs a task varies;
+ * kernels must make each output element depend only on its task's inputs (batch and
+ * thread invariance), never on the thread that ran it.
+ *
+ * Workers spin briefly after a job, then sleep on a condition variable: decode issues many
+ * small jobs per token, and a short spin avoids the wake-up latency. */
+#ifndef FRUGAL_CORE_POOL_H
+#define FRUGAL_CORE_POOL_H
+
+#include <stdint.h>
+
+#include "base.h"
+
+typedef struct fr_pool fr_pool;
+typedef void (*fr_task_fn)(void *ctx, int64_t task, int thread);
+
+/* n_threads >= 1 (1 = no worker threads). */
+fr_status fr_pool_new(int n_threads, fr_pool **out, fr_error *err);
+void fr_pool_free(fr_pool *p);
+int fr_pool_size(const fr_pool *p);
+void fr_pool_run(fr_pool *p, int64_t n_tasks, fr_task_fn fn, void *ctx);
+/* Number of online CPUs (>= 1). */
+int fr_cpu_count(void);
+
+#endif

@@ -1,0 +1,59 @@
+/* quants.h: per-type kernels behind the table in dtype.c.
+ *
+ * Naming: fr_<op>_<type>_<isa>, op in {to_float, from_float, vec_dot}, isa in {ref, avx2}.
+ * vec_dot_<T> takes x in type T and y in T's vec_dot_type:
+ *   F32->F32, F16->F16, BF16->BF16, Q4_0/Q5_0/Q8_0/IQ4_NL->Q8_0, Q4_1/Q5_1->Q8_1,
+ *   Q2_K..Q6_K->Q8_K.
+ * The *_ref versions are the plain scalar reference: portable C, no intrinsics.
+ * The *_avx2 versions live in quants_avx2.c / quants_k_avx2.c (compiled with -mavx2 -mfma
+ * -mf16c) and must agree with the reference within float rounding of the accumulation. */
+#ifndef FRUGAL_CORE_QUANTS_H
+#define FRUGAL_CORE_QUANTS_H
+
+#include "dtype.h"
+
+#define FR_DECL_TYPE(T)                                                                      \
+    void fr_to_float_##T##_ref(const void *restrict src, float *restrict dst, int64_t n);   \
+    void fr_vec_dot_##T##_ref(int64_t n, float *restrict s, const void *restrict x,          \
+                              const void *restrict y);                                       \
+    void fr_to_float_##T##_avx2(const void *restrict src, float *restrict dst, int64_t n);  \
+    void fr_vec_dot_##T##_avx2(int64_t n, float *restrict s, const void *restrict x,         \
+                               const void *restrict y);
+#define FR_DECL_FROM(T)                                                                      \
+    void fr_from_float_##T##_ref(const float *restrict src, void *restrict dst, int64_t n); \
+    void fr_from_float_##T##_avx2(const float *restrict src, void *restrict dst, int64_t n);
+
+FR_DECL_TYPE(f32) FR_DECL_FROM(f32)
+FR_DECL_TYPE(f16) FR_DECL_FROM(f16)
+FR_DECL_TYPE(bf16) FR_DECL_FROM(bf16)
+FR_DECL_TYPE(q4_0) FR_DECL_FROM(q4_0)
+FR_DECL_TYPE(q4_1) FR_DECL_FROM(q4_1)
+FR_DECL_TYPE(q5_0) FR_DECL_FROM(q5_0)
+FR_DECL_TYPE(q5_1) FR_DECL_FROM(q5_1)
+FR_DECL_TYPE(q8_0) FR_DECL_FROM(q8_0)
+FR_DECL_TYPE(iq4_nl) FR_DECL_FROM(iq4_nl)
+FR_DECL_TYPE(q2_K)
+FR_DECL_TYPE(q3_K)
+FR_DECL_TYPE(q4_K)
+FR_DECL_TYPE(q5_K)
+FR_DECL_TYPE(q6_K)
+
+/* Activation-only types: quantize (and dequantize, for tests). */
+FR_DECL_FROM(q8_1)
+FR_DECL_FROM(q8_K)
+void fr_to_float_q8_1_ref(const void *restrict src, float *restrict dst, int64_t n);
+void fr_to_float_q8_K_ref(const void *restrict src, float *restrict dst, int64_t n);
+
+/* Optional K-quant quantizers (reference only; used by synth/quantize when present). */
+void fr_from_float_q2_K_ref(const float *restrict src, void *restrict dst, int64_t n);
+void fr_from_float_q3_K_ref(const float *restrict src, void *restrict dst, int64_t n);
+void fr_from_float_q4_K_ref(const float *restrict src, void *restrict dst, int64_t n);
+void fr_from_float_q5_K_ref(const float *restrict src, void *restrict dst, int64_t n);
+void fr_from_float_q6_K_ref(const float *restrict src, void *restrict dst, int64_t n);
+
+/* IQ4_NL's non-linear code book (16 values). */
+extern const int8_t fr_iq4nl_values[16];
+
+#undef FR_DECL_TYPE
+#undef FR_DECL_FROM
+#endif

@@ -1,0 +1,453 @@
+/* quants_k_avx2.c: AVX2 kernels for the K-quants (Q2_K..Q6_K) and Q8_K.
+ *
+ * Compiled with -mavx2 -mfma -mf16c; only called after fr_cpu_has(FR_ISA_AVX2). The
+ * layouts and the meaning of every field are described in quants_k_ref.c.
+ *
+ * to_float is bit-identical to the reference (the same float operations in the same
+ * order, one value at a time). from_float_q8_K is byte-identical to the reference.
+ *
+ * vec_dot: each super-block is reduced exactly in 32-bit integers with
+ * _mm256_maddubs_epi16 (unsigned quants x signed q8 -> int16 pairs, never saturating
+ * here: at most 2*63*128) and _mm256_madd_epi16 (x sub-block scales -> int32). Types
+ * whose quants are offset (Q3_K: q in [0,7] stands for q-4; Q6_K: q in [0,63] for
+ * q-32) subtract offset*scale*bsum per sub-block; Q2/Q4/Q5_K's min terms are
+ * dmin*m*bsum. The eight int32 lanes of each block are converted to float and
+ * accumulated with FMA into eight float lanes, reduced once at the end. The order is
+ * fixed given n; it differs from the reference's (one float per block) only by float
+ * rounding. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "quants.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline float hsum_ps128(__m128 s) {
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static inline __m256i load256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+/* Byte shuffle controls for _mm256_shuffle_epi8 on a vector holding eight int16 in each
+ * 128-bit lane:
+ *   k_pair[s]:  low lane = int16 #2s everywhere, high lane = int16 #2s+1 (16-value
+ *               sub-blocks: bytes 0..15 and 16..31 of a 32-byte group use consecutive
+ *               scales);
+ *   k_bcast[j]: both lanes = int16 #j (32-value sub-blocks). */
+static const uint8_t k_pair[4][32] = {
+    {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3},
+    {4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7},
+    {8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11},
+    {12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15},
+};
+static const uint8_t k_bcast[8][32] = {
+    {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1},
+    {2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3},
+    {4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5},
+    {6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7},
+    {8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9},
+    {10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11},
+    {12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13},
+    {14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15},
+};
+
+/* int16 scales 0..7 (half = 0) or 8..15 (half = 1) of a 16-lane vector, in both lanes. */
+static inline __m256i dup_half(__m256i v16, int half) {
+    return half ? _mm256_permute2x128_si256(v16, v16, 0x11) : _mm256_permute2x128_si256(v16, v16, 0x00);
+}
+
+/* Bit g (0..7) of every byte of v, moved to bit `to` (so the result is 0 or 1<<to).
+ * Shifting 16-bit lanes is safe: the bits that cross a byte boundary never land on
+ * bit `to` (to <= 4 and the shift is at most 4) and are masked off. */
+static inline __m256i bit_to(__m256i v, int g, int to) {
+    const __m256i mask = _mm256_set1_epi8((char)(1 << to));
+    if (g >= to) return _mm256_and_si256(_mm256_srli_epi16(v, g - to), mask);
+    return _mm256_and_si256(_mm256_slli_epi16(v, to - g), mask);
+}
+
+/* Q4_K/Q5_K: unpack the 12 packed bytes into 8 scales (bytes 0..7) and 8 mins (8..15). */
+static inline __m128i k4_scales_mins(const uint8_t *q) {
+    uint32_t u[3], o[4];
+    memcpy(u, q, 12);
+    o[0] = u[0] & 0x3f3f3f3fu;                                               /* sc 0..3 */
+    o[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);        /* sc 4..7 */
+    o[2] = u[1] & 0x3f3f3f3fu;                                               /* m 0..3 */
+    o[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4); /* m 4..7 */
+    return _mm_loadu_si128((const __m128i *)o);
+}
+
+/* Q3_K: the 16 signed scales (sc - 32) as int8. */
+static inline __m128i q3k_scales(const uint8_t *q) {
+    uint32_t u[3], o[4];
+    memcpy(u, q, 12);
+    const uint32_t lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
+    o[0] = (u[0] & lo4) | (((u[2] >> 0) & lo2) << 4);
+    o[1] = (u[1] & lo4) | (((u[2] >> 2) & lo2) << 4);
+    o[2] = ((u[0] >> 4) & lo4) | (((u[2] >> 4) & lo2) << 4);
+    o[3] = ((u[1] >> 4) & lo4) | (((u[2] >> 6) & lo2) << 4);
+    return _mm_sub_epi8(_mm_loadu_si128((const __m128i *)o), _mm_set1_epi8(32));
+}
+
+/* dst[0..7] = d * (float)b[0..7] (- m), b = the low 8 signed bytes of v; the same float
+ * operations as the reference. */
+static inline void put8(float *dst, __m128i v, __m256 vd) {
+    _mm256_storeu_ps(dst, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v))));
+}
+static inline void put8m(float *dst, __m128i v, __m256 vd, __m256 vm) {
+    _mm256_storeu_ps(dst, _mm256_sub_ps(_mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v))), vm));
+}
+static inline void put16(float *dst, __m128i v, float d) {
+    const __m256 vd = _mm256_set1_ps(d);
+    put8(dst, v, vd);
+    put8(dst + 8, _mm_srli_si128(v, 8), vd);
+}
+static inline void put16m(float *dst, __m128i v, float d, float m) {
+    const __m256 vd = _mm256_set1_ps(d), vm = _mm256_set1_ps(m);
+    put8m(dst, v, vd, vm);
+    put8m(dst + 8, _mm_srli_si128(v, 8), vd, vm);
+}
+static inline void put32m(float *dst, __m256i v, float d, float m) {
+    put16m(dst, _mm256_castsi256_si128(v), d, m);
+    put16m(dst + 16, _mm256_extracti128_si256(v, 1), d, m);
+}
+
+/* ---------------------------------------------------------------- to_float */
+
+void fr_to_float_q2_K_avx2(const void *restrict src, float *restrict dst, int64_t n) {
+    const block_q2_K *x = src;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = fr_f16_to_f32(x[i].d), dmin = fr_f16_to_f32(x[i].dmin);
+        float *y = dst + i * QK_K;
+        for (int h = 0; h < 2; h++) {
+            const __m256i bits = load256(x[i].qs + 32 * h);
+            for (int s = 0; s < 4; s++) {
+                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
+                for (int half = 0; half < 2; half++) {
+                    const uint8_t sc = x[i].scales[8 * h + 2 * s + half];
+                    const __m128i v = half ? _mm256_extracti128_si256(q, 1) : _mm256_castsi256_si128(q);
+                    put16m(y + 128 * h + 32 * s + 16 * half, v, d * (float)(sc & 0xF), dmin * (float)(sc >> 4));
+                }
+            }
+        }
+    }
+}
+
+void fr_to_float_q3_K_avx2(const void *restrict src, float *restrict dst, int64_t n) {
+    const block_q3_K *x = src;
+    const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = fr_f16_to_f32(x[i].d);
+        int8_t sc[16];
+        _mm_storeu_si128((__m128i *)sc, q3k_scales(x[i].scales));
+        const __m256i hb = load256(x[i].hmask);
+        float *y = dst + i * QK_K;
+        for (int h = 0; h < 2; h++) {
+            const __m256i bits = load256(x[i].qs + 32 * h);
+            for (int s = 0; s < 4; s++) {
+                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
+                /* value - 4 + 4*hbit, as int8 in [-4, 3] */
+                const __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo, bit_to(hb, 4 * h + s, 2)), four);
+                for (int half = 0; half < 2; half++) {
+                    const __m128i v = half ? _mm256_extracti128_si256(q, 1) : _mm256_castsi256_si128(q);
+                    put16(y + 128 * h + 32 * s + 16 * half, v, d * (float)sc[8 * h + 2 * s + half]);
+                }
+            }
+        }
+    }
+}
+
+void fr_to_float_q4_K_avx2(const void *restrict src, float *restrict dst, int64_t n) {
+    const block_q4_K *x = src;
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = fr_f16_to_f32(x[i].d), dmin = fr_f16_to_f32(x[i].dmin);
+        uint8_t sm[16];
+        _mm_storeu_si128((__m128i *)sm, k4_scales_mins(x[i].scales));
+        float *y = dst + i * QK_K;
+        for (int k = 0; k < 4; k++) {
+            const __m256i bits = load256(x[i].qs + 32 * k);
+            const __m256i lo = _mm256_and_si256(bits, m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            put32m(y + 64 * k, lo, d * (float)sm[2 * k], dmin * (float)sm[8 + 2 * k]);
+            put32m(y + 64 * k + 32, hi, d * (float)sm[2 * k + 1], dmin * (float)sm[8 + 2 * k + 1]);
+        }
+    }
+}
+
+void fr_to_float_q5_K_avx2(const void *restrict src, float *restrict dst, int64_t n) {
+    const block_q5_K *x = src;
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = fr_f16_to_f32(x[i].d), dmin = fr_f16_to_f32(x[i].dmin);
+        uint8_t sm[16];
+        _mm_storeu_si128((__m128i *)sm, k4_scales_mins(x[i].scales));
+        const __m256i hb = load256(x[i].qh);
+        float *y = dst + i * QK_K;
+        for (int k = 0; k < 4; k++) {
+            const __m256i bits = load256(x[i].qs + 32 * k);
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), bit_to(hb, 2 * k, 4));
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), bit_to(hb, 2 * k + 1, 4));
+            put32m(y + 64 * k, lo, d * (float)sm[2 * k], dmin * (float)sm[8 + 2 * k]);
+            put32m(y + 64 * k + 32, hi, d * (float)sm[2 * k + 1], dmin * (float)sm[8 + 2 * k + 1]);
+        }
+    }
+}
+
+/* Q6_K: the four 32-value groups of half h as unsigned 6-bit quants (0..63). */
+static inline void q6k_half(const block_q6_K *b, int h, __m256i q[4]) {
+    const __m256i m15 = _mm256_set1_epi8(0xF);
+    const __m256i l0 = load256(b->ql + 64 * h), l1 = load256(b->ql + 64 * h + 32);
+    const __m256i hb = load256(b->qh + 32 * h);
+    q[0] = _mm256_or_si256(_mm256_and_si256(l0, m15), _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x03)), 4));
+    q[1] = _mm256_or_si256(_mm256_and_si256(l1, m15), _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C)), 2));
+    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m15), _mm256_and_si256(hb, _mm256_set1_epi8(0x30)));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m15),
+                           _mm256_srli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8((char)0xC0)), 2));
+}
+
+void fr_to_float_q6_K_avx2(const void *restrict src, float *restrict dst, int64_t n) {
+    const block_q6_K *x = src;
+    const __m256i m32 = _mm256_set1_epi8(32);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = fr_f16_to_f32(x[i].d);
+        float *y = dst + i * QK_K;
+        for (int h = 0; h < 2; h++) {
+            __m256i q[4];
+            q6k_half(&x[i], h, q);
+            for (int s = 0; s < 4; s++) {
+                const __m256i v = _mm256_sub_epi8(q[s], m32);
+                for (int half = 0; half < 2; half++) {
+                    const __m128i w = half ? _mm256_extracti128_si256(v, 1) : _mm256_castsi256_si128(v);
+                    put16(y + 128 * h + 32 * s + 16 * half, w, d * (float)x[i].scales[8 * h + 2 * s + half]);
+                }
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- vec_dot */
+
+void fr_vec_dot_q2_K_avx2(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
+    const block_q2_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = y[i].d * fr_f16_to_f32(x[i].d);
+        const float negmin = -(y[i].d * fr_f16_to_f32(x[i].dmin));
+        const __m128i raw = _mm_loadu_si128((const __m128i *)x[i].scales);
+        const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, m4));
+        const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), m4));
+        const __m256i msum = _mm256_madd_epi16(mn16, load256(y[i].bsums));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(negmin), _mm256_cvtepi32_ps(msum), acc);
+
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i scv = dup_half(sc16, h);
+            const __m256i bits = load256(x[i].qs + 32 * h);
+            for (int t = 0; t < 4; t++) {
+                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * t), m3);
+                __m256i p = _mm256_maddubs_epi16(q, load256(y[i].qs + 128 * h + 32 * t));
+                p = _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_pair[t])), p);
+                sumi = _mm256_add_epi32(sumi, p);
+            }
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = hsum_ps(acc);
+}
+
+void fr_vec_dot_q3_K_avx2(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
+    const block_q3_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = y[i].d * fr_f16_to_f32(x[i].d);
+        const __m256i sc16 = _mm256_cvtepi8_epi16(q3k_scales(x[i].scales));
+        const __m256i hb = load256(x[i].hmask);
+        /* quants are stored as q+4 in [0, 7]; remove 4*sum(sc_j*bsum_j) at the end */
+        const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y[i].bsums)), 2);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i scv = dup_half(sc16, h);
+            const __m256i bits = load256(x[i].qs + 32 * h);
+            for (int t = 0; t < 4; t++) {
+                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * t), m3);
+                const __m256i q = _mm256_or_si256(lo, bit_to(hb, 4 * h + t, 2));
+                __m256i p = _mm256_maddubs_epi16(q, load256(y[i].qs + 128 * h + 32 * t));
+                p = _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_pair[t])), p);
+                sumi = _mm256_add_epi32(sumi, p);
+            }
+        }
+        sumi = _mm256_sub_epi32(sumi, corr);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = hsum_ps(acc);
+}
+
+/* Q4_K and Q5_K share everything but the fifth bit (qh == NULL for Q4_K). Adds the
+ * block's min term to *accm and returns its eight int32 lanes of sum(sc_j * q * q8). */
+static inline __m256i dot_k4_block(const uint8_t *scales, const uint8_t *qh, const uint8_t *qs,
+                                   const block_q8_K *y, float negmin, __m128 *accm) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(scales)); /* sc 0..7, m 0..7 */
+    const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums),
+                                      _mm_loadu_si128((const __m128i *)y->bsums + 1)); /* 8 sums of 32 */
+    const __m128i msum = _mm_madd_epi16(_mm256_extracti128_si256(sm16, 1), bs);
+    *accm = _mm_fmadd_ps(_mm_set1_ps(negmin), _mm_cvtepi32_ps(msum), *accm);
+
+    const __m256i scv = dup_half(sm16, 0);
+    const __m256i hb = qh ? load256(qh) : _mm256_setzero_si256();
+    __m256i sumi = _mm256_setzero_si256();
+    for (int k = 0; k < 4; k++) {
+        const __m256i bits = load256(qs + 32 * k);
+        __m256i lo = _mm256_and_si256(bits, m4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+        if (qh) {
+            lo = _mm256_or_si256(lo, bit_to(hb, 2 * k, 4));
+            hi = _mm256_or_si256(hi, bit_to(hb, 2 * k + 1, 4));
+        }
+        __m256i pl = _mm256_maddubs_epi16(lo, load256(y->qs + 64 * k));
+        __m256i ph = _mm256_maddubs_epi16(hi, load256(y->qs + 64 * k + 32));
+        pl = _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_bcast[2 * k])), pl);
+        ph = _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_bcast[2 * k + 1])), ph);
+        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+    }
+    return sumi;
+}
+
+void fr_vec_dot_q4_K_avx2(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
+    const block_q4_K *x = vx;
+    const block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = y[i].d * fr_f16_to_f32(x[i].d);
+        const float negmin = -(y[i].d * fr_f16_to_f32(x[i].dmin));
+        const __m256i sumi = dot_k4_block(x[i].scales, NULL, x[i].qs, &y[i], negmin, &accm);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = hsum_ps(acc) + hsum_ps128(accm);
+}
+
+void fr_vec_dot_q5_K_avx2(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
+    const block_q5_K *x = vx;
+    const block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    __m128 accm = _mm_setzero_ps();
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = y[i].d * fr_f16_to_f32(x[i].d);
+        const float negmin = -(y[i].d * fr_f16_to_f32(x[i].dmin));
+        const __m256i sumi = dot_k4_block(x[i].scales, x[i].qh, x[i].qs, &y[i], negmin, &accm);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = hsum_ps(acc) + hsum_ps128(accm);
+}
+
+void fr_vec_dot_q6_K_avx2(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
+    const block_q6_K *x = vx;
+    const block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = y[i].d * fr_f16_to_f32(x[i].d);
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        /* quants are stored as q+32 in [0, 63]; remove 32*sum(sc_j*bsum_j) at the end */
+        const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y[i].bsums)), 5);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            const __m256i scv = dup_half(sc16, h);
+            __m256i q[4];
+            q6k_half(&x[i], h, q);
+            for (int t = 0; t < 4; t++) {
+                __m256i p = _mm256_maddubs_epi16(q[t], load256(y[i].qs + 128 * h + 32 * t));
+                p = _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_pair[t])), p);
+                sumi = _mm256_add_epi32(sumi, p);
+            }
+        }
+        sumi = _mm256_sub_epi32(sumi, corr);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = hsum_ps(acc);
+}
+
+/* ---------------------------------------------------------------- Q8_K */
+
+/* Byte-identical to fr_from_float_q8_K_ref for every input: same max search (NaNs
+ * skipped, first value of largest magnitude wins), same scalar iscale, same multiply,
+ * the same round-to-nearest-even via the 1.5*2^23 trick, same clamp and low-byte store. */
+void fr_from_float_q8_K_avx2(const float *restrict src, void *restrict dst, int64_t n) {
+    block_q8_K *y = dst;
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float *x = src + i * QK_K;
+        __m256 vmax = _mm256_setzero_ps();
+        for (int j = 0; j < QK_K; j += 8) {
+            /* max_ps returns its second operand when either is NaN: NaNs are skipped */
+            vmax = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + j), absmask), vmax);
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        const float amax = _mm_cvtss_f32(m);
+        if (amax == 0.0f) {
+            memset(&y[i], 0, sizeof y[i]);
+            continue;
+        }
+        float max = 0.0f;
+        const __m256 vam = _mm256_set1_ps(amax);
+        for (int j = 0; j < QK_K; j += 8) {
+            const int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(x + j), absmask), vam, _CMP_EQ_OQ));
+            if (hit) {
+                max = x[j + __builtin_ctz((unsigned)hit)];
+                break;
+            }
+        }
+        const float iscale = -127.f / max;
+        const __m256 vis = _mm256_set1_ps(iscale);
+        const __m256 magic = _mm256_set1_ps(12582912.f);
+        const __m256i mant = _mm256_set1_epi32(0x007fffff), bias = _mm256_set1_epi32(0x00400000);
+        const __m256i hi = _mm256_set1_epi32(127), lowbyte = _mm256_set1_epi32(0xFF), sign = _mm256_set1_epi32(0x80);
+        const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        __m256i q32[32];
+        for (int j = 0; j < 32; j++) {
+            const __m256 v = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * j), vis), magic);
+            __m256i r = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(v), mant), bias);
+            /* min(r, 127), then its low byte sign-extended, as the reference stores it */
+            r = _mm256_and_si256(_mm256_min_epi32(r, hi), lowbyte);
+            q32[j] = _mm256_sub_epi32(_mm256_xor_si256(r, sign), sign);
+        }
+        for (int j = 0; j < 32; j += 4) {
+            const __m256i p01 = _mm256_packs_epi32(q32[j], q32[j + 1]);
+            const __m256i p23 = _mm256_packs_epi32(q32[j + 2], q32[j + 3]);
+            const __m256i b = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(p01, p23), perm);
+            _mm256_storeu_si256((__m256i *)(y[i].qs + 8 * j), b);
+        }
+        /* bsums: 16 sums of two int32 vectors each, via a hadd tree */
+        for (int g = 0; g < 16; g += 8) {
+            __m128i quad[2];
+            for (int k = 0; k < 2; k++) {
+                const int b0 = 2 * (g + 4 * k);
+                const __m256i s0 = _mm256_add_epi32(q32[b0 + 0], q32[b0 + 1]);
+                const __m256i s1 = _mm256_add_epi32(q32[b0 + 2], q32[b0 + 3]);
+                const __m256i s2 = _mm256_add_epi32(q32[b0 + 4], q32[b0 + 5]);
+                const __m256i s3 = _mm256_add_epi32(q32[b0 + 6], q32[b0 + 7]);
+                const __m256i u = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
+                quad[k] = _mm_add_epi32(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1));
+            }
+            _mm_storeu_si128((__m128i *)(y[i].bsums + g), _mm_packs_epi32(quad[0], quad[1]));
+        }
+        y[i].d = 1 / iscale;
+    }
+}

@@ -1,0 +1,52 @@
+/* kernels.h: the operations of the forward pass.
+ *
+ * Matrices are row-major with ggml's convention: a weight W of shape [n_in, n_out]
+ * (ne[0] = n_in, the row length) holds n_out rows of n_in values. y = W x means
+ * y[r] = dot(W row r, x).
+ *
+ * Batch invariance: every output element is produced by one call of the type's vec_dot
+ * on that token's own (converted) activations, so it never depends on the batch size,
+ * the other tokens or the thread count. */
+#ifndef FRUGAL_KERNELS_KERNELS_H
+#define FRUGAL_KERNELS_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dtype.h"
+#include "pool.h"
+
+/* A 2-D weight view (into the mmap or a repacked buffer). */
+typedef struct fr_matrix {
+    int type;
+    int64_t n_in;  /* ne[0]: row length */
+    int64_t n_out; /* rows */
+    size_t row_bytes;
+    const void *data;
+} fr_matrix;
+
+/* Bytes of scratch fr_matmul needs for n_tok rows of n_in activations of W's type. */
+size_t fr_matmul_scratch_size(const fr_matrix *w, int64_t n_tok);
+
+/* y[t][r] = dot(W[r], x[t]) (+ bias[r] if bias != NULL) for t < n_tok, r < n_out.
+ * x: [n_tok][x_stride] floats, y: [n_tok][y_stride]. scratch: fr_matmul_scratch_size bytes,
+ * 64-byte aligned. */
+void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok,
+               float *y, int64_t y_stride, const float *bias, void *scratch);
+
+/* out = x / rms(x) * w (w may be NULL for no weight). */
+void fr_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
+
+/* Rotary embedding on n_head heads of head_dim values, rotating the first n_rot dims
+ * of each head. `cos_sin` holds n_rot/2 (cos, sin) pairs for this position.
+ * neox = false: pairs (2i, 2i+1); neox = true: pairs (i, i + n_rot/2). */
+void fr_rope_apply(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, const float *cos_sin,
+                   int neox);
+
+/* In place: x = silu(gate) * up over n values, result written to gate. */
+void fr_swiglu(float *gate, const float *up, int64_t n);
+
+/* Numerically stable softmax in place over n values. */
+void fr_softmax(float *x, int64_t n);
+
+#endif

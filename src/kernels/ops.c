@@ -1,0 +1,55 @@
+/* ops.c: element-wise and normalisation kernels (scalar; the compiler vectorises them). */
+#include <math.h>
+
+#include "kernels.h"
+
+void fr_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
+    double ss = 0.0;
+    for (int64_t i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float scale = (float)(1.0 / sqrt(ss / (double)n + eps));
+    if (w) {
+        for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+    } else {
+        for (int64_t i = 0; i < n; i++) out[i] = x[i] * scale;
+    }
+}
+
+void fr_rope_apply(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, const float *cos_sin,
+                   int neox) {
+    int64_t half = n_rot / 2;
+    for (int64_t h = 0; h < n_head; h++) {
+        float *v = x + h * head_dim;
+        for (int64_t i = 0; i < half; i++) {
+            float c = cos_sin[2 * i], s = cos_sin[2 * i + 1];
+            int64_t a = neox ? i : 2 * i;
+            int64_t b = neox ? i + half : 2 * i + 1;
+            float x0 = v[a], x1 = v[b];
+            v[a] = x0 * c - x1 * s;
+            v[b] = x0 * s + x1 * c;
+        }
+    }
+}
+
+void fr_swiglu(float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+void fr_softmax(float *x, int64_t n) {
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] > mx) mx = x[i];
+    if (mx == -INFINITY) { /* nothing to attend to: define as all zeros */
+        for (int64_t i = 0; i < n; i++) x[i] = 0.0f;
+        return;
+    }
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = (float)(1.0 / sum);
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}

@@ -1,0 +1,349 @@
+/* context.c: run state and the dense forward pass (llama, qwen2).
+ *
+ * Per layer, for a batch of n tokens at positions p0..p0+n-1:
+ *   xn = rmsnorm(x) * attn_norm
+ *   q, k, v = Wq xn (+bq), Wk xn (+bk), Wv xn (+bv); rope(q), rope(k)
+ *   K/V rows are written to the cache, then each token attends over cache rows [0, pos]
+ *   x += Wo attn
+ *   xn = rmsnorm(x) * ffn_norm; x += Wdown (silu(Wgate xn) * Wup xn)
+ * Prompt and decode run the same code: attention always reads K/V back from the cache,
+ * so both see the cache's rounding, as the peer engine does. */
+#include "context.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+struct fr_context {
+    const fr_model *m;
+    fr_pool *pool;
+    fr_context_params p;
+    int64_t n_past;
+
+    /* KV cache: per layer [n_ctx][n_head_kv * head_dim] of kv_type */
+    char *k_cache, *v_cache;
+    size_t k_row_bytes, v_row_bytes;   /* one position, all kv heads */
+    size_t k_head_bytes, v_head_bytes; /* one position, one kv head */
+    size_t k_layer_bytes, v_layer_bytes;
+
+    /* activations, [n_batch][...] */
+    float *x;      /* [n_batch][n_embd] residual stream */
+    float *xn;     /* [n_batch][max(n_embd, ...)] normalised input */
+    float *tmp;    /* [n_batch][n_embd] */
+    float *q;      /* [n_batch][n_head * head_dim_k] */
+    float *k;      /* [n_batch][n_head_kv * head_dim_k] */
+    float *v;      /* [n_batch][n_head_kv * head_dim_v] */
+    float *attn;   /* [n_batch][n_head * head_dim_v] */
+    float *gate;   /* [n_batch][n_ff] */
+    float *up;     /* [n_batch][n_ff] */
+    float *rope;   /* [n_batch][n_rot] cos/sin pairs */
+    void *scratch; /* matmul activation conversion */
+
+    /* per-thread attention scratch */
+    float *att_scores; /* [n_threads][n_ctx] */
+    char *att_q;       /* [n_threads][att_q_bytes] */
+    float *att_v;      /* [n_threads][2 * head_dim_v] */
+    size_t att_q_bytes;
+};
+
+fr_context_params fr_context_default_params(void) {
+    fr_context_params p = {0, 0, FR_TYPE_F16, 0};
+    return p;
+}
+
+size_t fr_kv_bytes_per_token(const fr_hparams *hp, int kv_type) {
+    size_t kb = 0, vb = 0;
+    fr_row_size(kv_type, hp->n_head_kv * hp->head_dim_k, &kb);
+    fr_row_size(kv_type, hp->n_head_kv * hp->head_dim_v, &vb);
+    return (kb + vb) * (size_t)hp->n_layer;
+}
+
+static void *alloc_floats(size_t n_rows, int64_t width, bool *ok) {
+    size_t n;
+    if (!ck_mul_size(n_rows, (size_t)width, &n) || !ck_mul_size(n, sizeof(float), &n)) {
+        *ok = false;
+        return NULL;
+    }
+    void *p = aligned_alloc(64, (n + 63) & ~(size_t)63);
+    if (!p) *ok = false;
+    return p;
+}
+
+void fr_context_free(fr_context *c) {
+    if (!c) return;
+    fr_pool_free(c->pool);
+    free(c->k_cache);
+    free(c->v_cache);
+    free(c->x);
+    free(c->xn);
+    free(c->tmp);
+    free(c->q);
+    free(c->k);
+    free(c->v);
+    free(c->attn);
+    free(c->gate);
+    free(c->up);
+    free(c->rope);
+    free(c->scratch);
+    free(c->att_scores);
+    free(c->att_q);
+    free(c->att_v);
+    free(c);
+}
+
+fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_context **out, fr_error *err) {
+    *out = NULL;
+    const fr_hparams *hp = &m->hp;
+    fr_context_params p = pp ? *pp : fr_context_default_params();
+    if (p.n_ctx == 0) p.n_ctx = FR_MIN(hp->n_ctx_train, 4096);
+    if (p.n_batch == 0) p.n_batch = 512;
+    if (p.n_threads == 0) p.n_threads = fr_cpu_count();
+    if (p.n_ctx < 1 || p.n_ctx > ((int64_t)1 << 24))
+        return fr_fail(err, FR_ERR_ARG, "context size: %lld (expected 1..16777216)", (long long)p.n_ctx);
+    if (p.n_batch < 1 || p.n_batch > 65536)
+        return fr_fail(err, FR_ERR_ARG, "batch size: %lld (expected 1..65536)", (long long)p.n_batch);
+    if (p.kv_type != FR_TYPE_F16 && p.kv_type != FR_TYPE_F32 && p.kv_type != FR_TYPE_Q8_0)
+        return fr_fail(err, FR_ERR_ARG, "KV cache type: %s (expected f32, f16 or q8_0)", fr_type_name(p.kv_type));
+    const fr_type_traits *kvt = fr_type_traits_get(p.kv_type);
+    if (hp->head_dim_k % kvt->block_size || hp->head_dim_v % kvt->block_size)
+        return fr_fail(err, FR_ERR_ARG, "KV cache type %s needs head dimensions that are multiples of %lld (model has %lld, %lld)",
+                       kvt->name, (long long)kvt->block_size, (long long)hp->head_dim_k, (long long)hp->head_dim_v);
+    if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+
+    fr_context *c = calloc(1, sizeof *c);
+    if (!c) return fr_fail(err, FR_ERR_NOMEM, "context: out of memory");
+    c->m = m;
+    c->p = p;
+    fr_status st = fr_pool_new(p.n_threads, &c->pool, err);
+    if (st != FR_OK) {
+        free(c);
+        return st;
+    }
+    fr_row_size(p.kv_type, hp->head_dim_k, &c->k_head_bytes);
+    fr_row_size(p.kv_type, hp->head_dim_v, &c->v_head_bytes);
+    c->k_row_bytes = c->k_head_bytes * (size_t)hp->n_head_kv;
+    c->v_row_bytes = c->v_head_bytes * (size_t)hp->n_head_kv;
+    bool ok = true;
+    size_t kl = 0, vl = 0, kt = 0, vt = 0;
+    ok = ck_mul_size(c->k_row_bytes, (size_t)p.n_ctx, &kl) && ck_mul_size(c->v_row_bytes, (size_t)p.n_ctx, &vl) &&
+         ck_mul_size(kl, (size_t)hp->n_layer, &kt) && ck_mul_size(vl, (size_t)hp->n_layer, &vt);
+    c->k_layer_bytes = kl;
+    c->v_layer_bytes = vl;
+    if (ok) {
+        c->k_cache = malloc(kt ? kt : 1);
+        c->v_cache = malloc(vt ? vt : 1);
+        ok = c->k_cache && c->v_cache;
+    }
+    size_t nb = (size_t)p.n_batch;
+    int64_t w_xn = FR_MAX(hp->n_embd, hp->n_head * hp->head_dim_v);
+    c->x = alloc_floats(nb, hp->n_embd, &ok);
+    c->xn = alloc_floats(nb, w_xn, &ok);
+    c->tmp = alloc_floats(nb, hp->n_embd, &ok);
+    c->q = alloc_floats(nb, hp->n_head * hp->head_dim_k, &ok);
+    c->k = alloc_floats(nb, hp->n_head_kv * hp->head_dim_k, &ok);
+    c->v = alloc_floats(nb, hp->n_head_kv * hp->head_dim_v, &ok);
+    c->attn = alloc_floats(nb, hp->n_head * hp->head_dim_v, &ok);
+    c->gate = alloc_floats(nb, hp->n_ff, &ok);
+    c->up = alloc_floats(nb, hp->n_ff, &ok);
+    c->rope = alloc_floats(nb, hp->n_rot, &ok);
+    /* matmul scratch: activations converted to at most 4 bytes per value, plus padding */
+    int64_t max_in = FR_MAX(FR_MAX(hp->n_embd, hp->n_ff), hp->n_head * hp->head_dim_v);
+    c->scratch = alloc_floats(nb, max_in + 64, &ok);
+    int nt = p.n_threads;
+    c->att_scores = alloc_floats((size_t)nt, p.n_ctx, &ok);
+    c->att_q_bytes = ((size_t)hp->head_dim_k * 4 + 63) & ~(size_t)63;
+    c->att_q = ok ? aligned_alloc(64, c->att_q_bytes * (size_t)nt) : NULL;
+    if (!c->att_q) ok = false;
+    c->att_v = alloc_floats((size_t)nt, 2 * hp->head_dim_v, &ok);
+    if (!ok) {
+        fr_context_free(c);
+        return fr_fail(err, FR_ERR_NOMEM, "context: cannot allocate KV cache and buffers for %lld positions",
+                       (long long)p.n_ctx);
+    }
+    *out = c;
+    return FR_OK;
+}
+
+int64_t fr_context_n_past(const fr_context *c) { return c->n_past; }
+int64_t fr_context_n_ctx(const fr_context *c) { return c->p.n_ctx; }
+int fr_context_threads(const fr_context *c) { return c->p.n_threads; }
+void fr_context_truncate(fr_context *c, int64_t n_past) {
+    if (n_past >= 0 && n_past < c->n_past) c->n_past = n_past;
+}
+
+/* ---- per-token tasks ---- */
+
+typedef struct {
+    fr_context *c;
+    const int32_t *tokens;
+    int64_t n;
+    int64_t pos0;
+    const fr_layer *L;
+    int64_t layer;
+    const float *norm_w;
+    float *norm_out;
+    const float *norm_in;
+} batch_job;
+
+static void embed_task(void *ctx, int64_t t, int thread) {
+    batch_job *j = ctx;
+    const fr_tensor *te = &j->c->m->w.tok_embd;
+    const fr_type_traits *tt = fr_type_traits_get(te->m.type);
+    tt->to_float((const char *)te->m.data + (size_t)j->tokens[t] * te->m.row_bytes,
+                 j->c->x + t * j->c->m->hp.n_embd, te->m.n_in);
+}
+
+static void norm_task(void *ctx, int64_t t, int thread) {
+    batch_job *j = ctx;
+    int64_t n = j->c->m->hp.n_embd;
+    fr_rmsnorm(j->norm_out + t * n, j->norm_in + t * n, j->norm_w, n, j->c->m->hp.rms_eps);
+}
+
+static void rope_table_task(void *ctx, int64_t t, int thread) {
+    batch_job *j = ctx;
+    const fr_hparams *hp = &j->c->m->hp;
+    const float *ff = j->c->m->w.rope_freqs_f;
+    float *cs = j->c->rope + t * hp->n_rot;
+    double pos = (double)(j->pos0 + t);
+    for (int64_t i = 0; i < hp->n_rot / 2; i++) {
+        /* theta_i = pos * scale * base^(-2i/n_rot) / freq_factor_i */
+        double inv_freq = pow((double)hp->rope_freq_base, -2.0 * (double)i / (double)hp->n_rot);
+        double theta = pos * (double)hp->rope_freq_scale * inv_freq;
+        if (ff) theta /= (double)ff[i];
+        cs[2 * i] = (float)cos(theta);
+        cs[2 * i + 1] = (float)sin(theta);
+    }
+}
+
+/* rope on q and k, then write k and v rows into the cache */
+static void rope_store_task(void *ctx, int64_t t, int thread) {
+    batch_job *j = ctx;
+    fr_context *c = j->c;
+    const fr_hparams *hp = &c->m->hp;
+    const float *cs = c->rope + t * hp->n_rot;
+    int64_t qd = hp->n_head * hp->head_dim_k, kd = hp->n_head_kv * hp->head_dim_k, vd = hp->n_head_kv * hp->head_dim_v;
+    float *q = c->q + t * qd, *k = c->k + t * kd, *v = c->v + t * vd;
+    fr_rope_apply(q, hp->n_head, hp->head_dim_k, hp->n_rot, cs, hp->rope_neox);
+    fr_rope_apply(k, hp->n_head_kv, hp->head_dim_k, hp->n_rot, cs, hp->rope_neox);
+    const fr_type_traits *kvt = fr_type_traits_get(c->p.kv_type);
+    int64_t pos = j->pos0 + t;
+    kvt->from_float(k, c->k_cache + (size_t)j->layer * c->k_layer_bytes + (size_t)pos * c->k_row_bytes, kd);
+    kvt->from_float(v, c->v_cache + (size_t)j->layer * c->v_layer_bytes + (size_t)pos * c->v_row_bytes, vd);
+}
+
+/* one (token, head) pair: scores over cache rows [0, pos], softmax, weighted sum of V */
+static void attention_task(void *ctx, int64_t task, int thread) {
+    batch_job *j = ctx;
+    fr_context *c = j->c;
+    const fr_hparams *hp = &c->m->hp;
+    int64_t t = task / hp->n_head, h = task % hp->n_head;
+    int64_t g = h / (hp->n_head / hp->n_head_kv);
+    int64_t pos = j->pos0 + t;
+    const fr_type_traits *kvt = fr_type_traits_get(c->p.kv_type);
+    const fr_type_traits *qt = fr_type_traits_get(kvt->vec_dot_type);
+    char *qconv = c->att_q + (size_t)thread * c->att_q_bytes;
+    float *scores = c->att_scores + (size_t)thread * c->p.n_ctx;
+    float *vrow = c->att_v + (size_t)thread * 2 * hp->head_dim_v;
+    float *acc = vrow + hp->head_dim_v;
+    const float *q = c->q + t * hp->n_head * hp->head_dim_k + h * hp->head_dim_k;
+    qt->from_float(q, qconv, hp->head_dim_k);
+    const char *kbase = c->k_cache + (size_t)j->layer * c->k_layer_bytes + (size_t)g * c->k_head_bytes;
+    const char *vbase = c->v_cache + (size_t)j->layer * c->v_layer_bytes + (size_t)g * c->v_head_bytes;
+    float scale = 1.0f / sqrtf((float)hp->head_dim_k);
+    for (int64_t p = 0; p <= pos; p++) {
+        float s;
+        kvt->vec_dot(hp->head_dim_k, &s, kbase + (size_t)p * c->k_row_bytes, qconv);
+        scores[p] = s * scale;
+    }
+    fr_softmax(scores, pos + 1);
+    for (int64_t d = 0; d < hp->head_dim_v; d++) acc[d] = 0.0f;
+    for (int64_t p = 0; p <= pos; p++) {
+        kvt->to_float(vbase + (size_t)p * c->v_row_bytes, vrow, hp->head_dim_v);
+        float w = scores[p];
+        for (int64_t d = 0; d < hp->head_dim_v; d++) acc[d] += w * vrow[d];
+    }
+    memcpy(c->attn + t * hp->n_head * hp->head_dim_v + h * hp->head_dim_v, acc, (size_t)hp->head_dim_v * sizeof(float));
+}
+
+static void swiglu_task(void *ctx, int64_t t, int thread) {
+    batch_job *j = ctx;
+    int64_t n = j->c->m->hp.n_ff;
+    fr_swiglu(j->c->gate + t * n, j->c->up + t * n, n);
+}
+
+static void add_residual(float *x, const float *d, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] += d[i];
+}
+
+/* One forward pass over n <= n_batch tokens. */
+static void forward_batch(fr_context *c, const int32_t *tokens, int64_t n, float *logits, int64_t first_row) {
+    const fr_model *m = c->m;
+    const fr_hparams *hp = &m->hp;
+    fr_pool *pool = c->pool;
+    batch_job j = {c, tokens, n, c->n_past, NULL, 0, NULL, NULL, NULL};
+    int64_t E = hp->n_embd;
+    int64_t qd = hp->n_head * hp->head_dim_k, kd = hp->n_head_kv * hp->head_dim_k;
+    int64_t vd = hp->n_head_kv * hp->head_dim_v, od = hp->n_head * hp->head_dim_v;
+
+    fr_pool_run(pool, n, embed_task, &j);
+    fr_pool_run(pool, n, rope_table_task, &j);
+    for (int64_t l = 0; l < hp->n_layer; l++) {
+        const fr_layer *L = &m->w.layers[l];
+        j.L = L;
+        j.layer = l;
+        j.norm_w = L->attn_norm_f;
+        j.norm_in = c->x;
+        j.norm_out = c->xn;
+        fr_pool_run(pool, n, norm_task, &j);
+        fr_matmul(pool, &L->wq.m, c->xn, E, n, c->q, qd, L->bq_f, c->scratch);
+        fr_matmul(pool, &L->wk.m, c->xn, E, n, c->k, kd, L->bk_f, c->scratch);
+        fr_matmul(pool, &L->wv.m, c->xn, E, n, c->v, vd, L->bv_f, c->scratch);
+        fr_pool_run(pool, n, rope_store_task, &j);
+        fr_pool_run(pool, n * hp->n_head, attention_task, &j);
+        fr_matmul(pool, &L->wo.m, c->attn, od, n, c->tmp, E, NULL, c->scratch);
+        add_residual(c->x, c->tmp, n * E);
+
+        j.norm_w = L->ffn_norm_f;
+        fr_pool_run(pool, n, norm_task, &j);
+        fr_matmul(pool, &L->w_gate.m, c->xn, E, n, c->gate, hp->n_ff, NULL, c->scratch);
+        fr_matmul(pool, &L->w_up.m, c->xn, E, n, c->up, hp->n_ff, NULL, c->scratch);
+        fr_pool_run(pool, n, swiglu_task, &j);
+        fr_matmul(pool, &L->w_down.m, c->gate, hp->n_ff, n, c->tmp, E, NULL, c->scratch);
+        add_residual(c->x, c->tmp, n * E);
+    }
+    c->n_past += n;
+    if (!logits || first_row >= n) return;
+    int64_t rows = n - first_row;
+    j.norm_w = m->w.output_norm_f;
+    j.norm_in = c->x + first_row * E;
+    j.norm_out = c->xn;
+    fr_pool_run(pool, rows, norm_task, &j);
+    const fr_matrix *out = m->w.output.src ? &m->w.output.m : &m->w.tok_embd.m;
+    fr_matmul(pool, out, c->xn, E, rows, logits, hp->n_vocab, NULL, c->scratch);
+}
+
+fr_status fr_context_eval(fr_context *c, const int32_t *tokens, int64_t n, float *logits,
+                          int64_t first_logit_row, fr_error *err) {
+    const fr_hparams *hp = &c->m->hp;
+    if (n < 0) return fr_fail(err, FR_ERR_ARG, "token count: %lld (expected >= 0)", (long long)n);
+    for (int64_t i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
+            return fr_fail(err, FR_ERR_RANGE, "token %lld: id %d is out of range (vocabulary size %lld)",
+                           (long long)i, tokens[i], (long long)hp->n_vocab);
+    }
+    if (n > c->p.n_ctx - c->n_past)
+        return fr_fail(err, FR_ERR_RANGE, "context full: %lld positions used, %lld more requested, context size %lld",
+                       (long long)c->n_past, (long long)n, (long long)c->p.n_ctx);
+    if (first_logit_row < 0) first_logit_row = 0;
+    for (int64_t b = 0; b < n; b += c->p.n_batch) {
+        int64_t nb = FR_MIN(c->p.n_batch, n - b);
+        int64_t fr = first_logit_row - b;
+        if (fr < 0) fr = 0;
+        float *lg = NULL;
+        if (logits && fr < nb) lg = logits + (b + fr - first_logit_row) * hp->n_vocab;
+        forward_batch(c, tokens + b, nb, lg, fr);
+    }
+    return FR_OK;
+}

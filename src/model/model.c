@@ -1,0 +1,34 @@
+/* model.c: load a model: open the file, read hyperparameters, bind weights. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+fr_status fr_model_load(const char *path, fr_model **out, fr_error *err) {
+    *out = NULL;
+    fr_model *m = calloc(1, sizeof *m);
+    if (!m) return fr_fail(err, FR_ERR_NOMEM, "%s: out of memory", path);
+    m->path = strdup(path);
+    fr_status st = m->path ? gguf_open(path, &m->file, err) : fr_fail(err, FR_ERR_NOMEM, "out of memory");
+    if (st == FR_OK) {
+        st = fr_hparams_load(m->file, &m->hp, err);
+        if (st == FR_OK) st = fr_weights_bind(m->file, &m->hp, &m->w, err);
+        if (st != FR_OK) fr_error_prefix(err, "%s: ", path);
+    }
+    if (st != FR_OK) {
+        fr_model_free(m);
+        return st;
+    }
+    fr_special_load(m->file, m->hp.n_vocab, &m->special);
+    for (int64_t i = 0; i < gguf_n_tensors(m->file); i++) m->n_params += gguf_tensor_at(m->file, i)->n_elements;
+    *out = m;
+    return FR_OK;
+}
+
+void fr_model_free(fr_model *m) {
+    if (!m) return;
+    fr_weights_free(&m->w, m->hp.n_layer);
+    gguf_close(m->file);
+    free(m->path);
+    free(m);
+}

@@ -1,0 +1,148 @@
+/* weights.c: tensor table -> typed weight views, with shape checks (CHECKLIST item 12). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch.h"
+#include "model.h"
+
+static int64_t dim_value(const fr_hparams *hp, fr_dim d) {
+    switch (d) {
+    case D_NONE: return 1;
+    case D_EMBD: return hp->n_embd;
+    case D_VOCAB: return hp->n_vocab;
+    case D_FF: return hp->n_ff;
+    case D_Q: return hp->n_head * hp->head_dim_k;
+    case D_K: return hp->n_head_kv * hp->head_dim_k;
+    case D_V: return hp->n_head_kv * hp->head_dim_v;
+    case D_O: return hp->n_head * hp->head_dim_v;
+    case D_ROT_HALF: return hp->n_rot / 2;
+    }
+    return -1;
+}
+
+/* Float copy of a small 1-D tensor (norm weight, bias). */
+static fr_status to_float_copy(const fr_tensor *t, float **out, fr_error *err) {
+    *out = NULL;
+    if (!t->src) return FR_OK;
+    const fr_type_traits *tt = fr_type_traits_get(t->m.type);
+    if (!tt || !tt->to_float)
+        return fr_fail(err, FR_ERR_UNSUPPORTED, "tensor '%s': type %s cannot be converted to float",
+                       t->src->name, fr_type_name(t->m.type));
+    float *f = malloc((size_t)t->src->n_elements * sizeof(float));
+    if (!f) return fr_fail(err, FR_ERR_NOMEM, "tensor '%s': out of memory", t->src->name);
+    tt->to_float(t->src->data, f, t->src->n_elements);
+    *out = f;
+    return FR_OK;
+}
+
+static fr_status bind_one(const gguf_file *f, const fr_hparams *hp, const fr_tensor_spec *sp,
+                          const char *name, fr_tensor *dst, char *used, fr_error *err) {
+    memset(dst, 0, sizeof *dst);
+    const gguf_tensor *t = gguf_find_tensor(f, name);
+    if (!t) {
+        if (sp->need == T_OPTIONAL) return FR_OK;
+        return fr_fail(err, FR_ERR_FORMAT, "tensor '%s': missing (required by architecture %s)", name,
+                       fr_arch_name(hp->arch));
+    }
+    int64_t want0 = dim_value(hp, sp->shape[0]), want1 = dim_value(hp, sp->shape[1]);
+    int64_t rest = 1;
+    for (int d = 1; d < t->n_dims; d++) rest *= t->ne[d]; /* the reader bounds the product */
+    if (t->ne[0] != want0 || rest != want1 || t->n_dims > 2)
+        return fr_fail(err, FR_ERR_FORMAT,
+                       "tensor '%s': shape [%lld, %lld] contradicts the hyperparameters (expected [%lld, %lld])",
+                       name, (long long)t->ne[0], (long long)rest, (long long)want0, (long long)want1);
+    const fr_type_traits *tt = fr_type_traits_get(t->type);
+    if (!tt || !tt->vec_dot || !tt->to_float)
+        return fr_fail(err, FR_ERR_UNSUPPORTED, "tensor '%s': type %s is not supported for weights", name,
+                       fr_type_name(t->type));
+    dst->src = t;
+    dst->m.type = t->type;
+    dst->m.n_in = t->ne[0];
+    dst->m.n_out = rest;
+    fr_row_size(t->type, t->ne[0], &dst->m.row_bytes);
+    dst->m.data = t->data;
+    int64_t idx = t - gguf_tensor_at(f, 0);
+    if (idx >= 0 && idx < gguf_n_tensors(f)) used[idx] = 1;
+    return FR_OK;
+}
+
+fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *w, fr_error *err) {
+    memset(w, 0, sizeof *w);
+    const fr_arch_info *ai = fr_arch_get(hp->arch);
+    int64_t nt = gguf_n_tensors(f);
+    char *used = calloc((size_t)(nt > 0 ? nt : 1), 1);
+    w->layers = calloc((size_t)hp->n_layer, sizeof *w->layers);
+    if (!used || !w->layers) {
+        free(used);
+        return fr_fail(err, FR_ERR_NOMEM, "weights: out of memory");
+    }
+    fr_status st = FR_OK;
+    char name[GGUF_MAX_NAME + 1];
+    for (size_t i = 0; i < ai->n_tensors && st == FR_OK; i++) {
+        const fr_tensor_spec *sp = &ai->tensors[i];
+        if (!sp->per_layer) {
+            st = bind_one(f, hp, sp, sp->name, (fr_tensor *)((char *)w + sp->offset), used, err);
+            continue;
+        }
+        for (int64_t l = 0; l < hp->n_layer && st == FR_OK; l++) {
+            snprintf(name, sizeof name, sp->name, (int)l);
+            st = bind_one(f, hp, sp, name, (fr_tensor *)((char *)&w->layers[l] + sp->offset), used, err);
+        }
+    }
+    if (st == FR_OK) {
+        st = to_float_copy(&w->output_norm, &w->output_norm_f, err);
+        if (st == FR_OK) st = to_float_copy(&w->rope_freqs, &w->rope_freqs_f, err);
+        for (int64_t l = 0; l < hp->n_layer && st == FR_OK; l++) {
+            fr_layer *L = &w->layers[l];
+            st = to_float_copy(&L->attn_norm, &L->attn_norm_f, err);
+            if (st == FR_OK) st = to_float_copy(&L->ffn_norm, &L->ffn_norm_f, err);
+            if (st == FR_OK) st = to_float_copy(&L->bq, &L->bq_f, err);
+            if (st == FR_OK) st = to_float_copy(&L->bk, &L->bk_f, err);
+            if (st == FR_OK) st = to_float_copy(&L->bv, &L->bv_f, err);
+        }
+    }
+    if (st == FR_OK && w->rope_freqs_f) {
+        for (int64_t i = 0; i < hp->n_rot / 2; i++) {
+            float v = w->rope_freqs_f[i];
+            if (!(v > 0.0f) || v != v || v > 1e30f) {
+                st = fr_fail(err, FR_ERR_FORMAT, "tensor 'rope_freqs.weight': element %lld is %g (expected a finite value > 0)",
+                             (long long)i, (double)v);
+                break;
+            }
+        }
+    }
+    if (st == FR_OK) {
+        int64_t unused = 0;
+        const char *first = NULL;
+        for (int64_t i = 0; i < nt; i++) {
+            if (!used[i]) {
+                if (!first) first = gguf_tensor_at(f, i)->name;
+                unused++;
+            }
+        }
+        if (unused)
+            fr_log(FR_LOG_WARN, "%s: %lld tensor(s) not used by architecture %s (first: '%s')", gguf_path(f),
+                   (long long)unused, ai->name, first);
+    }
+    free(used);
+    if (st != FR_OK) fr_weights_free(w, hp->n_layer);
+    return st;
+}
+
+void fr_weights_free(fr_weights *w, int64_t n_layer) {
+    if (w->layers) {
+        for (int64_t l = 0; l < n_layer; l++) {
+            fr_layer *L = &w->layers[l];
+            free(L->attn_norm_f);
+            free(L->ffn_norm_f);
+            free(L->bq_f);
+            free(L->bk_f);
+            free(L->bv_f);
+        }
+    }
+    free(w->layers);
+    free(w->output_norm_f);
+    free(w->rope_freqs_f);
+    memset(w, 0, sizeof *w);
+}
