@@ -9,10 +9,6 @@
 #include "base.h"
 #include "quants.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
-
 #define ROW(T, NAME, BS, SZ, Q, VDT, FROM)                                                 \
     [FR_TYPE_##NAME] = {#NAME, BS, SZ, Q, fr_to_float_##T##_ref, FROM, VDT, fr_vec_dot_##T##_ref}
 #define ROW_AVX2(T, NAME, BS, SZ, Q, VDT, FROM)                                            \
@@ -60,18 +56,28 @@ static const fr_type_traits k_avx2[FR_TYPE_COUNT] = {
                       fr_from_float_q8_K_avx2, FR_TYPE_Q8_K, NULL},
 };
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+/* AVX2 + FMA + F16C, and the OS saves the YMM registers (OSXSAVE, XCR0 bits 1-2). */
+static bool cpu_has_avx2(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28), f16c = c & (1u << 29);
+    if (!(fma && osxsave && avx && f16c)) return false;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 6u) != 6u) return false;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return b & (1u << 5);
+}
+#endif
+
 bool fr_cpu_has(fr_isa isa) {
     switch (isa) {
     case FR_ISA_SCALAR: return true;
     case FR_ISA_AVX2:
 #if defined(__x86_64__) || defined(__i386__)
-    {
-        /* F16C via cpuid: clang < 16 rejects __builtin_cpu_supports("f16c") */
-        unsigned eax, ebx, ecx, edx;
-        const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
-        __builtin_cpu_init();
-        return f16c && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
+        return cpu_has_avx2();
 #else
         return false;
 #endif

@@ -28,24 +28,43 @@
 /* helpers                                                                               */
 /* ------------------------------------------------------------------------------------ */
 
+#define FR_INLINE static inline __attribute__((always_inline))
+
 static inline float h2f(fr_f16 h) { return _cvtsh_ss(h); }
 
+/* Scales of a block pair with one conversion: returns fp16(a) * fp16(b) (one rounding,
+ * like the reference's float product). */
+FR_INLINE float h2f_mul(fr_f16 a, fr_f16 b) {
+    const __m128 v = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)a | (uint32_t)b << 16)));
+    return _mm_cvtss_f32(_mm_mul_ss(v, _mm_movehdup_ps(v)));
+}
+
+/* Q4_1/Q5_1 x Q8_1 scales: x = {d, m}, y = {d, s} (adjacent fp16 pairs). Returns
+ * {dx*dy, mx*sy} in lanes 0 and 1. */
+FR_INLINE __m128 h2f_mul2(const fr_f16 *x, const fr_f16 *y) {
+    uint32_t a, b;
+    memcpy(&a, x, 4);
+    memcpy(&b, y, 4);
+    const __m128 v = _mm_cvtph_ps(_mm_insert_epi32(_mm_cvtsi32_si128((int)a), (int)b, 1));
+    return _mm_mul_ps(v, _mm_movehl_ps(v, v)); /* {xd, xm, yd, ys} * {yd, ys, ..} */
+}
+
 /* 8 -> 1 in the reference's order: (v_i + v_{i+4}), then (s0+s2), (s1+s3), then sum. */
-static inline float hsum_ps(__m256 v) {
+FR_INLINE float hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
     t = _mm_add_ss(t, _mm_movehdup_ps(t));
     return _mm_cvtss_f32(t);
 }
 
-static inline float hmax_ps(__m256 v) {
+FR_INLINE float hmax_ps(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     return _mm_cvtss_f32(m);
 }
 
-static inline int hsum_epi32(__m256i v) {
+FR_INLINE int hsum_epi32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
@@ -53,14 +72,14 @@ static inline int hsum_epi32(__m256i v) {
 }
 
 /* 16 bytes of packed nibbles -> 32 bytes: low nibbles in bytes 0..15, high in 16..31. */
-static inline __m256i unpack_nibbles(const uint8_t *qs) {
+FR_INLINE __m256i unpack_nibbles(const uint8_t *qs) {
     const __m128i b = _mm_loadu_si128((const __m128i *)qs);
     const __m256i t = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
     return _mm256_and_si256(t, _mm256_set1_epi8(0x0f));
 }
 
 /* 32 bits (little-endian) -> 32 bytes: byte j = 0xff if bit j is set, else 0. */
-static inline __m256i bits_to_bytes(const uint8_t *qh) {
+FR_INLINE __m256i bits_to_bytes(const uint8_t *qh) {
     uint32_t bits;
     memcpy(&bits, qh, sizeof bits);
     const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -72,19 +91,19 @@ static inline __m256i bits_to_bytes(const uint8_t *qh) {
 
 /* Sum of products of adjacent pairs of 4-byte groups of signed int8 x and y as 8 int32
  * lanes, converted to float. |x| may be 128 only if y never is (maddubs needs x >= 0). */
-static inline __m256 dot_i8(__m256i x, __m256i y) {
+FR_INLINE __m256 dot_i8(__m256i x, __m256i y) {
     const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
 /* Same with unsigned x (0..31): no sign trick needed. */
-static inline __m256 dot_u8_i8(__m256i x, __m256i y) {
+FR_INLINE __m256 dot_u8_i8(__m256i x, __m256i y) {
     const __m256i p16 = _mm256_maddubs_epi16(x, y);
     return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
 /* 32 int8 -> 32 floats * d (one rounding, like int * float in the reference). */
-static inline void store_i8_scaled(float *o, __m256i q, __m256 d) {
+FR_INLINE void store_i8_scaled(float *o, __m256i q, __m256 d) {
     const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
     _mm256_storeu_ps(o + 0, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), d));
     _mm256_storeu_ps(o + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), d));
@@ -93,13 +112,16 @@ static inline void store_i8_scaled(float *o, __m256i q, __m256 d) {
 }
 
 /* 32 uint8 -> 32 floats q*d + m (multiply and add rounded separately, like the reference). */
-static inline void store_u8_affine(float *o, __m256i q, __m256 d, __m256 m) {
+FR_INLINE __m256 u8x8_affine(__m128i q, __m256 d, __m256 m) {
+    return _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(q)), d), m);
+}
+
+FR_INLINE void store_u8_affine(float *o, __m256i q, __m256 d, __m256 m) {
     const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
-    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
-    for (int k = 0; k < 4; k++) {
-        const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[k]));
-        _mm256_storeu_ps(o + 8 * k, _mm256_add_ps(_mm256_mul_ps(f, d), m));
-    }
+    _mm256_storeu_ps(o + 0, u8x8_affine(lo, d, m));
+    _mm256_storeu_ps(o + 8, u8x8_affine(_mm_srli_si128(lo, 8), d, m));
+    _mm256_storeu_ps(o + 16, u8x8_affine(hi, d, m));
+    _mm256_storeu_ps(o + 24, u8x8_affine(_mm_srli_si128(hi, 8), d, m));
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -156,25 +178,28 @@ void fr_from_float_f16_avx2(const float *restrict src, void *restrict dst, int64
     for (; i < n; i++) y[i] = fr_f32_to_f16(src[i]);
 }
 
+FR_INLINE __m256 load_f16x8(const fr_f16 *p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p));
+}
+
 /* Half products are exact in float, so FMA rounds exactly like mul + add. */
 void fr_vec_dot_f16_avx2(int64_t n, float *restrict s, const void *restrict vx,
                          const void *restrict vy) {
     const fr_f16 *x = vx, *y = vy;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        for (int k = 0; k < 4; k++) {
-            const __m256 a = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i + 8 * k)));
-            const __m256 b = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(y + i + 8 * k)));
-            acc[k] = _mm256_fmadd_ps(a, b, acc[k]);
-        }
+        a0 = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), a0);
+        a1 = _mm256_fmadd_ps(load_f16x8(x + i + 8), load_f16x8(y + i + 8), a1);
+        a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
+        a3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), load_f16x8(y + i + 24), a3);
     }
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     for (; i < n; i++) sum += fr_f16_to_f32(x[i]) * fr_f16_to_f32(y[i]);
     *s = sum;
 }
 
-static inline __m256 load_bf16x8(const fr_bf16 *p) {
+FR_INLINE __m256 load_bf16x8(const fr_bf16 *p) {
     const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
 }
@@ -211,15 +236,15 @@ void fr_from_float_bf16_avx2(const float *restrict src, void *restrict dst, int6
 void fr_vec_dot_bf16_avx2(int64_t n, float *restrict s, const void *restrict vx,
                           const void *restrict vy) {
     const fr_bf16 *x = vx, *y = vy;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        for (int k = 0; k < 4; k++) {
-            const __m256 p = _mm256_mul_ps(load_bf16x8(x + i + 8 * k), load_bf16x8(y + i + 8 * k));
-            acc[k] = _mm256_add_ps(acc[k], p);
-        }
+        a0 = _mm256_add_ps(a0, _mm256_mul_ps(load_bf16x8(x + i), load_bf16x8(y + i)));
+        a1 = _mm256_add_ps(a1, _mm256_mul_ps(load_bf16x8(x + i + 8), load_bf16x8(y + i + 8)));
+        a2 = _mm256_add_ps(a2, _mm256_mul_ps(load_bf16x8(x + i + 16), load_bf16x8(y + i + 16)));
+        a3 = _mm256_add_ps(a3, _mm256_mul_ps(load_bf16x8(x + i + 24), load_bf16x8(y + i + 24)));
     }
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     for (; i < n; i++) sum += fr_bf16_to_f32(x[i]) * fr_bf16_to_f32(y[i]);
     *s = sum;
 }
@@ -228,36 +253,35 @@ void fr_vec_dot_bf16_avx2(int64_t n, float *restrict s, const void *restrict vx,
 /* Q8_0 / Q8_1 quantization (activations, hot path)                                      */
 /* ------------------------------------------------------------------------------------ */
 
-/* roundf() for |v| < 2^23: truncate, then step away from zero if the fraction is >= 0.5.
- * The fraction v - trunc(v) is exact, so this equals roundf bit for bit. */
-static inline __m256 round_away(__m256 v) {
-    const __m256 signm = _mm256_set1_ps(-0.0f);
-    const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    const __m256 f = _mm256_andnot_ps(signm, _mm256_sub_ps(v, t));
-    const __m256 ge = _mm256_cmp_ps(f, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
-    const __m256 step = _mm256_or_ps(_mm256_and_ps(v, signm), _mm256_set1_ps(1.0f));
-    return _mm256_add_ps(t, _mm256_and_ps(ge, step));
+/* roundf() (ties away from zero) to int32 for |v| < 2^23: truncate v + copysign(0.5 - 2^-25, v).
+ * Exact: for a fraction >= 0.5 the sum rounds up to the next integer (a tie only at
+ * 1 - 2^-25, which goes to the even 1.0); below 0.5 it stays under it. NaN gives INT_MIN. */
+FR_INLINE __m256i round_away_epi32(__m256 v) {
+    const __m256 c = _mm256_or_ps(_mm256_and_ps(v, _mm256_set1_ps(-0.0f)), _mm256_set1_ps(0.49999997f));
+    return _mm256_cvttps_epi32(_mm256_add_ps(v, c));
 }
 
 /* Quantizes one block of 32 floats to int8 with the reference's scale; returns sum(q). */
-static inline int quantize_block_q8(const float *x, fr_f16 *dh, int8_t *qs, float *dout) {
+FR_INLINE int quantize_block_q8(const float *x, fr_f16 *dh, int8_t *qs, float *dout) {
     const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    __m256 v[4];
-    for (int k = 0; k < 4; k++) v[k] = _mm256_loadu_ps(x + 8 * k);
-    const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], absm), _mm256_and_ps(v[1], absm)),
-                                   _mm256_max_ps(_mm256_and_ps(v[2], absm), _mm256_and_ps(v[3], absm)));
+    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absm), _mm256_and_ps(v1, absm)),
+                                   _mm256_max_ps(_mm256_and_ps(v2, absm), _mm256_and_ps(v3, absm)));
     const float amax = hmax_ps(m);
     const float d = amax / 127;
     const float id = d ? 1.0f / d : 0.0f;
     *dh = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
     *dout = d;
     const __m256 vid = _mm256_set1_ps(id);
-    __m256i q[4];
-    for (int k = 0; k < 4; k++) q[k] = _mm256_cvtps_epi32(round_away(_mm256_mul_ps(v[k], vid)));
-    const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    const __m256i q0 = round_away_epi32(_mm256_mul_ps(v0, vid));
+    const __m256i q1 = round_away_epi32(_mm256_mul_ps(v1, vid));
+    const __m256i q2 = round_away_epi32(_mm256_mul_ps(v2, vid));
+    const __m256i q3 = round_away_epi32(_mm256_mul_ps(v3, vid));
+    const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(q0, q1), _mm256_add_epi32(q2, q3));
     /* packs work within 128-bit lanes; the permute restores element order. */
-    const __m256i p01 = _mm256_packs_epi32(q[0], q[1]);
-    const __m256i p23 = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i p01 = _mm256_packs_epi32(q0, q1);
+    const __m256i p23 = _mm256_packs_epi32(q2, q3);
     __m256i b = _mm256_packs_epi16(p01, p23);
     b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
     _mm256_storeu_si256((__m256i *)qs, b);
@@ -331,12 +355,12 @@ void fr_to_float_q4_1_avx2(const void *restrict src, float *restrict dst, int64_
 
 /* Q5_0 value as int8: nibble | 0xf0 when the 5th bit is clear (= nibble - 16), else
  * nibble (= (nibble + 16) - 16). */
-static inline __m256i q5_0_values(const block_q5_0 *b) {
+FR_INLINE __m256i q5_0_values(const block_q5_0 *b) {
     const __m256i hi = _mm256_andnot_si256(bits_to_bytes(b->qh), _mm256_set1_epi8((char)0xf0));
     return _mm256_or_si256(unpack_nibbles(b->qs), hi);
 }
 
-static inline __m256i q5_1_values(const block_q5_1 *b) {
+FR_INLINE __m256i q5_1_values(const block_q5_1 *b) {
     const __m256i hi = _mm256_and_si256(bits_to_bytes(b->qh), _mm256_set1_epi8(0x10));
     return _mm256_or_si256(unpack_nibbles(b->qs), hi);
 }
@@ -356,7 +380,7 @@ void fr_to_float_q5_1_avx2(const void *restrict src, float *restrict dst, int64_
                         _mm256_set1_ps(h2f(x[i].m)));
 }
 
-static inline __m256i iq4nl_table(void) {
+FR_INLINE __m256i iq4nl_table(void) {
     return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fr_iq4nl_values));
 }
 
@@ -374,68 +398,94 @@ void fr_to_float_iq4_nl_avx2(const void *restrict src, float *restrict dst, int6
 /* dot products with Q8_0 / Q8_1 activations                                             */
 /* ------------------------------------------------------------------------------------ */
 
-/* Even blocks accumulate in acc0, odd blocks in acc1; sum = hsum(acc0 + acc1). */
-#define FR_DOT_Q8_0_LOOP(XT, XVALS)                                                          \
+/* Even blocks accumulate in acc0, odd blocks in acc1; sum = hsum(acc0 + acc1).
+ * XVALS(b) gives block b's 32 signed values as int8. */
+#define FR_DOT_Q8_0_BLOCK(ACC, B)                                                            \
+    ACC = _mm256_fmadd_ps(_mm256_set1_ps(h2f_mul(x[B].d, y[B].d)),                           \
+                          dot_i8(XVALS(B), _mm256_loadu_si256((const __m256i *)y[B].qs)), ACC)
+#define FR_DOT_Q8_0_LOOP(XT)                                                                 \
     const XT *x = vx;                                                                        \
     const block_q8_0 *y = vy;                                                                \
     const int64_t nb = n / QK8_0;                                                            \
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};                              \
-    for (int64_t i = 0; i < nb; i++) {                                                       \
-        const __m256i qx = XVALS;                                                            \
-        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                     \
-        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));                          \
-        acc[i & 1] = _mm256_fmadd_ps(d, dot_i8(qx, qy), acc[i & 1]);                         \
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                           \
+    int64_t i = 0;                                                                           \
+    for (; i + 1 < nb; i += 2) {                                                             \
+        FR_DOT_Q8_0_BLOCK(acc0, i);                                                          \
+        FR_DOT_Q8_0_BLOCK(acc1, i + 1);                                                      \
     }                                                                                        \
-    *s = hsum_ps(_mm256_add_ps(acc[0], acc[1]));
+    if (i < nb) FR_DOT_Q8_0_BLOCK(acc0, i);                                                  \
+    *s = hsum_ps(_mm256_add_ps(acc0, acc1));
 
 void fr_vec_dot_q8_0_avx2(int64_t n, float *restrict s, const void *restrict vx,
                           const void *restrict vy) {
-    FR_DOT_Q8_0_LOOP(block_q8_0, _mm256_loadu_si256((const __m256i *)x[i].qs))
+#define XVALS(B) _mm256_loadu_si256((const __m256i *)x[B].qs)
+    FR_DOT_Q8_0_LOOP(block_q8_0)
+#undef XVALS
 }
 
 void fr_vec_dot_q4_0_avx2(int64_t n, float *restrict s, const void *restrict vx,
                           const void *restrict vy) {
-    FR_DOT_Q8_0_LOOP(block_q4_0, _mm256_sub_epi8(unpack_nibbles(x[i].qs), _mm256_set1_epi8(8)))
+    const __m256i eight = _mm256_set1_epi8(8);
+#define XVALS(B) _mm256_sub_epi8(unpack_nibbles(x[B].qs), eight)
+    FR_DOT_Q8_0_LOOP(block_q4_0)
+#undef XVALS
 }
 
 void fr_vec_dot_q5_0_avx2(int64_t n, float *restrict s, const void *restrict vx,
                           const void *restrict vy) {
-    FR_DOT_Q8_0_LOOP(block_q5_0, q5_0_values(&x[i]))
+#define XVALS(B) q5_0_values(&x[B])
+    FR_DOT_Q8_0_LOOP(block_q5_0)
+#undef XVALS
 }
 
 void fr_vec_dot_iq4_nl_avx2(int64_t n, float *restrict s, const void *restrict vx,
                             const void *restrict vy) {
     const __m256i table = iq4nl_table();
-    FR_DOT_Q8_0_LOOP(block_iq4_nl, _mm256_shuffle_epi8(table, unpack_nibbles(x[i].qs)))
+#define XVALS(B) _mm256_shuffle_epi8(table, unpack_nibbles(x[B].qs))
+    FR_DOT_Q8_0_LOOP(block_iq4_nl)
+#undef XVALS
 }
 
 #undef FR_DOT_Q8_0_LOOP
+#undef FR_DOT_Q8_0_BLOCK
 
 /* Q4_1/Q5_1: sum_j (d*q_j + m) * dy*qy_j = (d*dy) * sum(q*qy) + m * s_y. The m*s terms are
  * summed in a scalar, in block order. */
-#define FR_DOT_Q8_1_LOOP(XT, XVALS)                                                          \
+#define FR_DOT_Q8_1_BLOCK(ACC, B)                                                            \
+    do {                                                                                     \
+        const __m128 sc = h2f_mul2(&x[B].d, &y[B].d);                                        \
+        ACC = _mm256_fmadd_ps(_mm256_broadcastss_ps(sc),                                     \
+                              dot_u8_i8(XVALS(B), _mm256_loadu_si256((const __m256i *)y[B].qs)), \
+                              ACC);                                                          \
+        summs += _mm_cvtss_f32(_mm_movehdup_ps(sc));                                         \
+    } while (0)
+#define FR_DOT_Q8_1_LOOP(XT)                                                                 \
     const XT *x = vx;                                                                        \
     const block_q8_1 *y = vy;                                                                \
     const int64_t nb = n / QK8_1;                                                            \
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};                              \
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                           \
     float summs = 0.0f;                                                                      \
-    for (int64_t i = 0; i < nb; i++) {                                                       \
-        const __m256i qx = XVALS;                                                            \
-        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);                     \
-        const __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));                          \
-        acc[i & 1] = _mm256_fmadd_ps(d, dot_u8_i8(qx, qy), acc[i & 1]);                      \
-        summs += h2f(x[i].m) * h2f(y[i].s);                                                  \
+    int64_t i = 0;                                                                           \
+    for (; i + 1 < nb; i += 2) {                                                             \
+        FR_DOT_Q8_1_BLOCK(acc0, i);                                                          \
+        FR_DOT_Q8_1_BLOCK(acc1, i + 1);                                                      \
     }                                                                                        \
-    *s = hsum_ps(_mm256_add_ps(acc[0], acc[1])) + summs;
+    if (i < nb) FR_DOT_Q8_1_BLOCK(acc0, i);                                                  \
+    *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + summs;
 
 void fr_vec_dot_q4_1_avx2(int64_t n, float *restrict s, const void *restrict vx,
                           const void *restrict vy) {
-    FR_DOT_Q8_1_LOOP(block_q4_1, unpack_nibbles(x[i].qs))
+#define XVALS(B) unpack_nibbles(x[B].qs)
+    FR_DOT_Q8_1_LOOP(block_q4_1)
+#undef XVALS
 }
 
 void fr_vec_dot_q5_1_avx2(int64_t n, float *restrict s, const void *restrict vx,
                           const void *restrict vy) {
-    FR_DOT_Q8_1_LOOP(block_q5_1, q5_1_values(&x[i]))
+#define XVALS(B) q5_1_values(&x[B])
+    FR_DOT_Q8_1_LOOP(block_q5_1)
+#undef XVALS
 }
 
 #undef FR_DOT_Q8_1_LOOP
+#undef FR_DOT_Q8_1_BLOCK

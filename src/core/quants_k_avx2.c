@@ -47,7 +47,8 @@ static const uint8_t k_pair[4][32] = {
     {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3},
     {4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7},
     {8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11},
-    {12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15},
+    {12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13,
+     14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15},
 };
 static const uint8_t k_bcast[8][32] = {
     {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1},
@@ -55,9 +56,12 @@ static const uint8_t k_bcast[8][32] = {
     {4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5, 4, 5},
     {6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7, 6, 7},
     {8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9, 8, 9},
-    {10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11},
-    {12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13},
-    {14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15},
+    {10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11,
+     10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11, 10, 11},
+    {12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13,
+     12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13, 12, 13},
+    {14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15,
+     14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15, 14, 15},
 };
 
 /* int16 scales 0..7 (half = 0) or 8..15 (half = 1) of a 16-lane vector, in both lanes. */
@@ -65,36 +69,47 @@ static inline __m256i dup_half(__m256i v16, int half) {
     return half ? _mm256_permute2x128_si256(v16, v16, 0x11) : _mm256_permute2x128_si256(v16, v16, 0x00);
 }
 
-/* Bit g (0..7) of every byte of v, moved to bit `to` (so the result is 0 or 1<<to).
- * Shifting 16-bit lanes is safe: the bits that cross a byte boundary never land on
- * bit `to` (to <= 4 and the shift is at most 4) and are masked off. */
-static inline __m256i bit_to(__m256i v, int g, int to) {
-    const __m256i mask = _mm256_set1_epi8((char)(1 << to));
-    if (g >= to) return _mm256_and_si256(_mm256_srli_epi16(v, g - to), mask);
-    return _mm256_and_si256(_mm256_slli_epi16(v, to - g), mask);
+/* One 32-value group of a type with 16-value sub-blocks (Q2_K, Q3_K, Q6_K): unsigned
+ * quants q times the q8 values, times the group's two scales (k_pair[t] of scv):
+ * eight int32 partial sums. */
+static inline __m256i group16(__m256i q, const int8_t *q8, __m256i scv, int t) {
+    const __m256i p = _mm256_maddubs_epi16(q, load256(q8));
+    return _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_pair[t])), p);
+}
+
+/* High bits (Q3_K hmask, Q5_K qh): value 32*g + l has its bit in bit g of byte l. The
+ * kernels walk g = 0..7 in order, keeping `h` = the bit array shifted right by g in
+ * 16-bit lanes: bit 0 of each byte is then bit g of the original byte (the bits that a
+ * 16-bit shift moves across bytes only reach bits 1..7, g <= 7), and a left shift by 2
+ * (Q3_K, -> 4) or 4 (Q5_K, -> 16) moves bit 0 to place without reaching the next byte's
+ * bit 2 / bit 4. All shift counts are constants. */
+static inline __m256i hbit_at(__m256i h, int to) {
+    return to == 2 ? _mm256_and_si256(_mm256_slli_epi16(h, 2), _mm256_set1_epi8(4))
+                   : _mm256_and_si256(_mm256_slli_epi16(h, 4), _mm256_set1_epi8(16));
 }
 
 /* Q4_K/Q5_K: unpack the 12 packed bytes into 8 scales (bytes 0..7) and 8 mins (8..15). */
 static inline __m128i k4_scales_mins(const uint8_t *q) {
-    uint32_t u[3], o[4];
+    uint32_t u[3];
     memcpy(u, q, 12);
-    o[0] = u[0] & 0x3f3f3f3fu;                                               /* sc 0..3 */
-    o[1] = (u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4);        /* sc 4..7 */
-    o[2] = u[1] & 0x3f3f3f3fu;                                               /* m 0..3 */
-    o[3] = ((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4); /* m 4..7 */
-    return _mm_loadu_si128((const __m128i *)o);
+    /* built in registers: four 32-bit stores read back as one 128-bit load would stall
+     * store forwarding */
+    return _mm_setr_epi32((int)(u[0] & 0x3f3f3f3fu),                                                /* sc 0..3 */
+                          (int)((u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4)),         /* sc 4..7 */
+                          (int)(u[1] & 0x3f3f3f3fu),                                                /* m 0..3 */
+                          (int)(((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4))); /* m 4..7 */
 }
 
 /* Q3_K: the 16 signed scales (sc - 32) as int8. */
 static inline __m128i q3k_scales(const uint8_t *q) {
-    uint32_t u[3], o[4];
+    uint32_t u[3];
     memcpy(u, q, 12);
     const uint32_t lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
-    o[0] = (u[0] & lo4) | (((u[2] >> 0) & lo2) << 4);
-    o[1] = (u[1] & lo4) | (((u[2] >> 2) & lo2) << 4);
-    o[2] = ((u[0] >> 4) & lo4) | (((u[2] >> 4) & lo2) << 4);
-    o[3] = ((u[1] >> 4) & lo4) | (((u[2] >> 6) & lo2) << 4);
-    return _mm_sub_epi8(_mm_loadu_si128((const __m128i *)o), _mm_set1_epi8(32));
+    const __m128i v = _mm_setr_epi32((int)((u[0] & lo4) | (((u[2] >> 0) & lo2) << 4)),
+                                     (int)((u[1] & lo4) | (((u[2] >> 2) & lo2) << 4)),
+                                     (int)(((u[0] >> 4) & lo4) | (((u[2] >> 4) & lo2) << 4)),
+                                     (int)(((u[1] >> 4) & lo4) | (((u[2] >> 6) & lo2) << 4)));
+    return _mm_sub_epi8(v, _mm_set1_epi8(32));
 }
 
 /* dst[0..7] = d * (float)b[0..7] (- m), b = the low 8 signed bytes of v; the same float
@@ -149,14 +164,15 @@ void fr_to_float_q3_K_avx2(const void *restrict src, float *restrict dst, int64_
         const float d = fr_f16_to_f32(x[i].d);
         int8_t sc[16];
         _mm_storeu_si128((__m128i *)sc, q3k_scales(x[i].scales));
-        const __m256i hb = load256(x[i].hmask);
+        __m256i hb = load256(x[i].hmask);
         float *y = dst + i * QK_K;
         for (int h = 0; h < 2; h++) {
             const __m256i bits = load256(x[i].qs + 32 * h);
             for (int s = 0; s < 4; s++) {
                 const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * s), m3);
                 /* value - 4 + 4*hbit, as int8 in [-4, 3] */
-                const __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo, bit_to(hb, 4 * h + s, 2)), four);
+                const __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo, hbit_at(hb, 2)), four);
+                hb = _mm256_srli_epi16(hb, 1);
                 for (int half = 0; half < 2; half++) {
                     const __m128i v = half ? _mm256_extracti128_si256(q, 1) : _mm256_castsi256_si128(q);
                     put16(y + 128 * h + 32 * s + 16 * half, v, d * (float)sc[8 * h + 2 * s + half]);
@@ -191,12 +207,14 @@ void fr_to_float_q5_K_avx2(const void *restrict src, float *restrict dst, int64_
         const float d = fr_f16_to_f32(x[i].d), dmin = fr_f16_to_f32(x[i].dmin);
         uint8_t sm[16];
         _mm_storeu_si128((__m128i *)sm, k4_scales_mins(x[i].scales));
-        const __m256i hb = load256(x[i].qh);
+        __m256i hb = load256(x[i].qh);
         float *y = dst + i * QK_K;
         for (int k = 0; k < 4; k++) {
             const __m256i bits = load256(x[i].qs + 32 * k);
-            const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), bit_to(hb, 2 * k, 4));
-            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), bit_to(hb, 2 * k + 1, 4));
+            const __m256i lo = _mm256_or_si256(_mm256_and_si256(bits, m4), hbit_at(hb, 4));
+            hb = _mm256_srli_epi16(hb, 1);
+            const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m4), hbit_at(hb, 4));
+            hb = _mm256_srli_epi16(hb, 1);
             put32m(y + 64 * k, lo, d * (float)sm[2 * k], dmin * (float)sm[8 + 2 * k]);
             put32m(y + 64 * k + 32, hi, d * (float)sm[2 * k + 1], dmin * (float)sm[8 + 2 * k + 1]);
         }
@@ -208,9 +226,12 @@ static inline void q6k_half(const block_q6_K *b, int h, __m256i q[4]) {
     const __m256i m15 = _mm256_set1_epi8(0xF);
     const __m256i l0 = load256(b->ql + 64 * h), l1 = load256(b->ql + 64 * h + 32);
     const __m256i hb = load256(b->qh + 32 * h);
-    q[0] = _mm256_or_si256(_mm256_and_si256(l0, m15), _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x03)), 4));
-    q[1] = _mm256_or_si256(_mm256_and_si256(l1, m15), _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C)), 2));
-    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m15), _mm256_and_si256(hb, _mm256_set1_epi8(0x30)));
+    q[0] =
+        _mm256_or_si256(_mm256_and_si256(l0, m15), _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x03)), 4));
+    q[1] =
+        _mm256_or_si256(_mm256_and_si256(l1, m15), _mm256_slli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8(0x0C)), 2));
+    q[2] =
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m15), _mm256_and_si256(hb, _mm256_set1_epi8(0x30)));
     q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m15),
                            _mm256_srli_epi16(_mm256_and_si256(hb, _mm256_set1_epi8((char)0xC0)), 2));
 }
@@ -256,12 +277,12 @@ void fr_vec_dot_q2_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
         for (int h = 0; h < 2; h++) {
             const __m256i scv = dup_half(sc16, h);
             const __m256i bits = load256(x[i].qs + 32 * h);
-            for (int t = 0; t < 4; t++) {
-                const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * t), m3);
-                __m256i p = _mm256_maddubs_epi16(q, load256(y[i].qs + 128 * h + 32 * t));
-                p = _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_pair[t])), p);
-                sumi = _mm256_add_epi32(sumi, p);
-            }
+            const int8_t *q8 = y[i].qs + 128 * h;
+            const __m256i p0 = group16(_mm256_and_si256(bits, m3), q8, scv, 0);
+            const __m256i p1 = group16(_mm256_and_si256(_mm256_srli_epi16(bits, 2), m3), q8 + 32, scv, 1);
+            const __m256i p2 = group16(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m3), q8 + 64, scv, 2);
+            const __m256i p3 = group16(_mm256_and_si256(_mm256_srli_epi16(bits, 6), m3), q8 + 96, scv, 3);
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
@@ -276,20 +297,27 @@ void fr_vec_dot_q3_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = y[i].d * fr_f16_to_f32(x[i].d);
         const __m256i sc16 = _mm256_cvtepi8_epi16(q3k_scales(x[i].scales));
-        const __m256i hb = load256(x[i].hmask);
+        __m256i hb = load256(x[i].hmask);
         /* quants are stored as q+4 in [0, 7]; remove 4*sum(sc_j*bsum_j) at the end */
         const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y[i].bsums)), 2);
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const __m256i scv = dup_half(sc16, h);
             const __m256i bits = load256(x[i].qs + 32 * h);
-            for (int t = 0; t < 4; t++) {
-                const __m256i lo = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * t), m3);
-                const __m256i q = _mm256_or_si256(lo, bit_to(hb, 4 * h + t, 2));
-                __m256i p = _mm256_maddubs_epi16(q, load256(y[i].qs + 128 * h + 32 * t));
-                p = _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_pair[t])), p);
-                sumi = _mm256_add_epi32(sumi, p);
-            }
+            const int8_t *q8 = y[i].qs + 128 * h;
+            const __m256i q0 = _mm256_or_si256(_mm256_and_si256(bits, m3), hbit_at(hb, 2));
+            const __m256i q1 =
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 2), m3), hbit_at(_mm256_srli_epi16(hb, 1), 2));
+            const __m256i q2 =
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), m3), hbit_at(_mm256_srli_epi16(hb, 2), 2));
+            const __m256i q3 =
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 6), m3), hbit_at(_mm256_srli_epi16(hb, 3), 2));
+            hb = _mm256_srli_epi16(hb, 4);
+            const __m256i p0 = group16(q0, q8, scv, 0);
+            const __m256i p1 = group16(q1, q8 + 32, scv, 1);
+            const __m256i p2 = group16(q2, q8 + 64, scv, 2);
+            const __m256i p3 = group16(q3, q8 + 96, scv, 3);
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
         }
         sumi = _mm256_sub_epi32(sumi, corr);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -299,8 +327,8 @@ void fr_vec_dot_q3_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
 
 /* Q4_K and Q5_K share everything but the fifth bit (qh == NULL for Q4_K). Adds the
  * block's min term to *accm and returns its eight int32 lanes of sum(sc_j * q * q8). */
-static inline __m256i dot_k4_block(const uint8_t *scales, const uint8_t *qh, const uint8_t *qs,
-                                   const block_q8_K *y, float negmin, __m128 *accm) {
+static inline __m256i dot_k4_block(const uint8_t *scales, const uint8_t *qh, const uint8_t *qs, const block_q8_K *y,
+                                   float negmin, __m128 *accm) {
     const __m256i m4 = _mm256_set1_epi8(0xF);
     const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(scales)); /* sc 0..7, m 0..7 */
     const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums),
@@ -309,15 +337,16 @@ static inline __m256i dot_k4_block(const uint8_t *scales, const uint8_t *qh, con
     *accm = _mm_fmadd_ps(_mm_set1_ps(negmin), _mm_cvtepi32_ps(msum), *accm);
 
     const __m256i scv = dup_half(sm16, 0);
-    const __m256i hb = qh ? load256(qh) : _mm256_setzero_si256();
+    __m256i hb = qh ? load256(qh) : _mm256_setzero_si256();
     __m256i sumi = _mm256_setzero_si256();
     for (int k = 0; k < 4; k++) {
         const __m256i bits = load256(qs + 32 * k);
         __m256i lo = _mm256_and_si256(bits, m4);
         __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
         if (qh) {
-            lo = _mm256_or_si256(lo, bit_to(hb, 2 * k, 4));
-            hi = _mm256_or_si256(hi, bit_to(hb, 2 * k + 1, 4));
+            lo = _mm256_or_si256(lo, hbit_at(hb, 4));
+            hi = _mm256_or_si256(hi, hbit_at(_mm256_srli_epi16(hb, 1), 4));
+            hb = _mm256_srli_epi16(hb, 2);
         }
         __m256i pl = _mm256_maddubs_epi16(lo, load256(y->qs + 64 * k));
         __m256i ph = _mm256_maddubs_epi16(hi, load256(y->qs + 64 * k + 32));
@@ -370,11 +399,12 @@ void fr_vec_dot_q6_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
             const __m256i scv = dup_half(sc16, h);
             __m256i q[4];
             q6k_half(&x[i], h, q);
-            for (int t = 0; t < 4; t++) {
-                __m256i p = _mm256_maddubs_epi16(q[t], load256(y[i].qs + 128 * h + 32 * t));
-                p = _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_pair[t])), p);
-                sumi = _mm256_add_epi32(sumi, p);
-            }
+            const int8_t *q8 = y[i].qs + 128 * h;
+            const __m256i p0 = group16(q[0], q8, scv, 0);
+            const __m256i p1 = group16(q[1], q8 + 32, scv, 1);
+            const __m256i p2 = group16(q[2], q8 + 64, scv, 2);
+            const __m256i p3 = group16(q[3], q8 + 96, scv, 3);
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
         }
         sumi = _mm256_sub_epi32(sumi, corr);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -408,7 +438,8 @@ void fr_from_float_q8_K_avx2(const float *restrict src, void *restrict dst, int6
         float max = 0.0f;
         const __m256 vam = _mm256_set1_ps(amax);
         for (int j = 0; j < QK_K; j += 8) {
-            const int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(x + j), absmask), vam, _CMP_EQ_OQ));
+            const int hit =
+                _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(x + j), absmask), vam, _CMP_EQ_OQ));
             if (hit) {
                 max = x[j + __builtin_ctz((unsigned)hit)];
                 break;

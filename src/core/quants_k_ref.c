@@ -180,7 +180,8 @@ void fr_to_float_q6_K_ref(const void *restrict src, float *restrict dst, int64_t
 void fr_to_float_q8_K_ref(const void *restrict src, float *restrict dst, int64_t n) {
     const block_q8_K *x = src;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        for (int p = 0; p < QK_K; p++) dst[i * QK_K + p] = x[i].d * (float)x[i].qs[p];
+        for (int p = 0; p < QK_K; p++)
+            dst[i * QK_K + p] = x[i].d * (float)x[i].qs[p];
     }
 }
 
@@ -197,7 +198,8 @@ void fr_vec_dot_q2_K_ref(int64_t n, float *restrict s, const void *restrict vx, 
         int32_t isum = 0, msum = 0;
         for (int j = 0; j < QK_K / 16; j++) {
             int32_t sj = 0;
-            for (int l = 0; l < 16; l++) sj += q2_at(x[i].qs, 16 * j + l) * y[i].qs[16 * j + l];
+            for (int l = 0; l < 16; l++)
+                sj += q2_at(x[i].qs, 16 * j + l) * y[i].qs[16 * j + l];
             isum += (x[i].scales[j] & 0xF) * sj;
             msum += (x[i].scales[j] >> 4) * y[i].bsums[j];
         }
@@ -245,7 +247,8 @@ void fr_vec_dot_q4_K_ref(int64_t n, float *restrict s, const void *restrict vx, 
             uint8_t sc, m;
             scale_min_k4(j, x[i].scales, &sc, &m);
             int32_t sj = 0;
-            for (int l = 0; l < 32; l++) sj += q4_at(x[i].qs, 32 * j + l) * y[i].qs[32 * j + l];
+            for (int l = 0; l < 32; l++)
+                sj += q4_at(x[i].qs, 32 * j + l) * y[i].qs[32 * j + l];
             isum += sc * sj;
             msum += m * bsum32(&y[i], j);
         }
@@ -339,7 +342,8 @@ void fr_from_float_q8_K_ref(const float *restrict src, void *restrict dst, int64
         }
         for (int j = 0; j < QK_K / 16; j++) {
             int sum = 0;
-            for (int l = 0; l < 16; l++) sum += y[i].qs[16 * j + l];
+            for (int l = 0; l < 16; l++)
+                sum += y[i].qs[16 * j + l];
             y[i].bsums[j] = (int16_t)sum;
         }
         y[i].d = 1 / iscale;
@@ -376,7 +380,8 @@ static float signed_absmax(const float *x, int len) {
 
 /* Quantize `len` values with scale d_eff and offset m_eff into [0, nmax]. */
 static void round_asym(const float *x, int len, float d_eff, float m_eff, int nmax, uint8_t *L) {
-    for (int l = 0; l < len; l++) L[l] = d_eff > 0.0f ? (uint8_t)clampi(nearest_int((x[l] + m_eff) / d_eff), 0, nmax) : 0;
+    for (int l = 0; l < len; l++)
+        L[l] = d_eff > 0.0f ? (uint8_t)clampi(nearest_int((x[l] + m_eff) / d_eff), 0, nmax) : 0;
 }
 
 /* Pack 256 2-bit values the Q2_K/Q3_K way. */
@@ -436,7 +441,8 @@ void fr_from_float_q3_K_ref(const float *restrict src, void *restrict dst, int64
                 y[i].scales[8 + j % 4] |= (uint8_t)((l >> 4) << (2 * (j / 4)));
                 const float dl = d * (float)(l - 32);
                 if (dl == 0.0f) continue;
-                for (int k = 0; k < 16; k++) L[16 * j + k] = (uint8_t)(clampi(nearest_int(x[16 * j + k] / dl), -4, 3) + 4);
+                for (int k = 0; k < 16; k++)
+                    L[16 * j + k] = (uint8_t)(clampi(nearest_int(x[16 * j + k] / dl), -4, 3) + 4);
             }
         }
         for (int p = 0; p < QK_K; p++) {
@@ -472,7 +478,8 @@ void fr_from_float_q4_K_ref(const float *restrict src, void *restrict dst, int64
         uint8_t L[QK_K];
         quantize_k4_block(src + i * QK_K, 15, &y[i].d, &y[i].dmin, y[i].scales, L);
         for (int h = 0; h < 4; h++) {
-            for (int l = 0; l < 32; l++) y[i].qs[32 * h + l] = (uint8_t)(L[64 * h + l] | (L[64 * h + 32 + l] << 4));
+            for (int l = 0; l < 32; l++)
+                y[i].qs[32 * h + l] = (uint8_t)(L[64 * h + l] | (L[64 * h + 32 + l] << 4));
         }
     }
 }
@@ -515,7 +522,8 @@ void fr_from_float_q6_K_ref(const float *restrict src, void *restrict dst, int64
                 y[i].scales[j] = (int8_t)clampi(nearest_int(iscale * scales[j]), -128, 127);
                 const float dl = d * (float)y[i].scales[j];
                 if (dl == 0.0f) continue;
-                for (int k = 0; k < 16; k++) L[16 * j + k] = (uint8_t)(clampi(nearest_int(x[16 * j + k] / dl), -32, 31) + 32);
+                for (int k = 0; k < 16; k++)
+                    L[16 * j + k] = (uint8_t)(clampi(nearest_int(x[16 * j + k] / dl), -32, 31) + 32);
             }
         }
         for (int h = 0; h < 2; h++) {
@@ -523,7 +531,8 @@ void fr_from_float_q6_K_ref(const float *restrict src, void *restrict dst, int64
                 const uint8_t *p = L + 128 * h + l;
                 y[i].ql[64 * h + l] = (uint8_t)((p[0] & 0xF) | ((p[64] & 0xF) << 4));
                 y[i].ql[64 * h + 32 + l] = (uint8_t)((p[32] & 0xF) | ((p[96] & 0xF) << 4));
-                y[i].qh[32 * h + l] = (uint8_t)((p[0] >> 4) | ((p[32] >> 4) << 2) | ((p[64] >> 4) << 4) | ((p[96] >> 4) << 6));
+                y[i].qh[32 * h + l] =
+                    (uint8_t)((p[0] >> 4) | ((p[32] >> 4) << 2) | ((p[64] >> 4) << 4) | ((p[96] >> 4) << 6));
             }
         }
     }

@@ -8,7 +8,15 @@
  *
  * Every count and length is checked against the bytes remaining before anything is
  * allocated or read, and every size and offset goes through the ck_* helpers. Tables grow
- * as entries are actually parsed, so memory stays proportional to the bytes in the file. */
+ * as entries are actually parsed, so memory stays proportional to the bytes in the file;
+ * key/value and tensor counts are also capped at 2^20 each.
+ *
+ * Policies: dimensions of 0 are rejected; general.alignment may be any integer type but
+ * must be a power of two in 1..2^20; a BOOL value other than 0/1 is rejected; tensor data
+ * must be aligned, inside the file and non-overlapping (gaps are allowed). Split models:
+ * split.count and split.no (if present) must agree with the file names, and
+ * split.tensors.count (if present in part 1) with the tensors found; a file whose
+ * split.count is > 1 but whose name is not <prefix>-NNNNN-of-MMMMM.gguf is rejected. */
 #include "gguf.h"
 
 #include <stdarg.h>
@@ -19,8 +27,8 @@
 #include "dtype.h"
 #include "mmap.h"
 
-#define KV_MIN_BYTES 13          /* key length (8) + one key byte + value type (4) */
-#define TENSOR_MIN_BYTES 32      /* name length (8) + n_dims (4) + ne[0] (8) + type (4) + offset (8) */
+#define KV_MIN_BYTES 13     /* key length (8) + one key byte + value type (4) */
+#define TENSOR_MIN_BYTES 32 /* name length (8) + n_dims (4) + ne[0] (8) + type (4) + offset (8) */
 #define GGUF_MAX_KV_COUNT (1 << 20)
 #define GGUF_MAX_TENSOR_COUNT (1 << 20)
 #define GGUF_MAX_ALIGNMENT (1u << 20)
@@ -45,7 +53,8 @@ static uint64_t hash_bytes(const char *p, uint64_t n) {
 
 static bool idx_init(idx_table *h, int64_t n) {
     uint64_t cap = 16;
-    while (cap < (uint64_t)n * 2) cap <<= 1; /* n <= 2^20: cannot overflow */
+    while (cap < (uint64_t)n * 2)
+        cap <<= 1; /* n <= 2^20: cannot overflow */
     h->slot = calloc(cap, sizeof *h->slot);
     h->mask = cap - 1;
     return h->slot != NULL;
@@ -82,7 +91,8 @@ typedef struct kvlist {
 static gguf_str kv_name(const void *ctx, int64_t i) { return ((const kvlist *)ctx)->kv[i].key; }
 
 static void kvlist_free(kvlist *l) {
-    for (int64_t i = 0; i < l->n; i++) free((void *)l->kv[i].arr_strs);
+    for (int64_t i = 0; i < l->n; i++)
+        free((void *)l->kv[i].arr_strs);
     free(l->kv);
     idx_free(&l->index);
     memset(l, 0, sizeof *l);
@@ -122,18 +132,25 @@ static gguf_str tensor_name(const void *ctx, int64_t i) {
 
 /* ---- helpers for messages ---- */
 static const char *const k_vtype_names[GGUF_VTYPE_COUNT] = {
-    "UINT8", "INT8", "UINT16", "INT16", "UINT32", "INT32", "FLOAT32",
-    "BOOL",  "STRING", "ARRAY", "UINT64", "INT64", "FLOAT64",
+    "UINT8", "INT8",   "UINT16", "INT16",  "UINT32", "INT32",   "FLOAT32",
+    "BOOL",  "STRING", "ARRAY",  "UINT64", "INT64",  "FLOAT64",
 };
 
 static const char *vtype_name(uint32_t t) { return t < GGUF_VTYPE_COUNT ? k_vtype_names[t] : "?"; }
 
 static size_t vtype_size(uint32_t t) {
     switch (t) {
-    case GGUF_UINT8: case GGUF_INT8: case GGUF_BOOL: return 1;
-    case GGUF_UINT16: case GGUF_INT16: return 2;
-    case GGUF_UINT32: case GGUF_INT32: case GGUF_FLOAT32: return 4;
-    case GGUF_UINT64: case GGUF_INT64: case GGUF_FLOAT64: return 8;
+    case GGUF_UINT8:
+    case GGUF_INT8:
+    case GGUF_BOOL: return 1;
+    case GGUF_UINT16:
+    case GGUF_INT16: return 2;
+    case GGUF_UINT32:
+    case GGUF_INT32:
+    case GGUF_FLOAT32: return 4;
+    case GGUF_UINT64:
+    case GGUF_INT64:
+    case GGUF_FLOAT64: return 8;
     default: return 0;
     }
 }
@@ -147,13 +164,16 @@ static bool vtype_is_signed(uint32_t t) {
 }
 
 /* A printable, bounded rendering of an untrusted name for error messages. */
-typedef struct shown { char s[SHOW_MAX * 4 + 8]; } shown;
+typedef struct shown {
+    char s[SHOW_MAX * 4 + 8];
+} shown;
 static const char *show(shown *b, const char *p, uint64_t n) {
     bool utf8 = fr_utf8_valid((const uint8_t *)p, n);
     uint64_t m = n;
     if (m > SHOW_MAX) {
         m = SHOW_MAX;
-        while (utf8 && m > 0 && ((uint8_t)p[m] & 0xc0) == 0x80) m--; /* whole characters only */
+        while (utf8 && m > 0 && ((uint8_t)p[m] & 0xc0) == 0x80)
+            m--; /* whole characters only */
     }
     size_t o = 0;
     for (uint64_t i = 0; i < m; i++) {
@@ -164,7 +184,10 @@ static const char *show(shown *b, const char *p, uint64_t n) {
             b->s[o++] = (char)c;
         }
     }
-    if (m < n) { memcpy(b->s + o, "...", 3); o += 3; }
+    if (m < n) {
+        memcpy(b->s + o, "...", 3);
+        o += 3;
+    }
     b->s[o] = '\0';
     return b->s;
 }
@@ -202,15 +225,50 @@ static void eprefix(fr_error *err, const char *fmt, ...) {
 /* Reads one non-array value of type t into kv. Errors name only the value. */
 static bool read_scalar(fr_cursor *c, uint32_t t, gguf_kv *kv) {
     switch (t) {
-    case GGUF_UINT8: { uint8_t v; if (!fr_cursor_u8(c, "value (UINT8)", &v)) return false; kv->v.u = v; return true; }
-    case GGUF_INT8: { int8_t v; if (!fr_cursor_i8(c, "value (INT8)", &v)) return false; kv->v.i = v; return true; }
-    case GGUF_UINT16: { uint16_t v; if (!fr_cursor_u16(c, "value (UINT16)", &v)) return false; kv->v.u = v; return true; }
-    case GGUF_INT16: { int16_t v; if (!fr_cursor_i16(c, "value (INT16)", &v)) return false; kv->v.i = v; return true; }
-    case GGUF_UINT32: { uint32_t v; if (!fr_cursor_u32(c, "value (UINT32)", &v)) return false; kv->v.u = v; return true; }
-    case GGUF_INT32: { int32_t v; if (!fr_cursor_i32(c, "value (INT32)", &v)) return false; kv->v.i = v; return true; }
+    case GGUF_UINT8: {
+        uint8_t v;
+        if (!fr_cursor_u8(c, "value (UINT8)", &v)) return false;
+        kv->v.u = v;
+        return true;
+    }
+    case GGUF_INT8: {
+        int8_t v;
+        if (!fr_cursor_i8(c, "value (INT8)", &v)) return false;
+        kv->v.i = v;
+        return true;
+    }
+    case GGUF_UINT16: {
+        uint16_t v;
+        if (!fr_cursor_u16(c, "value (UINT16)", &v)) return false;
+        kv->v.u = v;
+        return true;
+    }
+    case GGUF_INT16: {
+        int16_t v;
+        if (!fr_cursor_i16(c, "value (INT16)", &v)) return false;
+        kv->v.i = v;
+        return true;
+    }
+    case GGUF_UINT32: {
+        uint32_t v;
+        if (!fr_cursor_u32(c, "value (UINT32)", &v)) return false;
+        kv->v.u = v;
+        return true;
+    }
+    case GGUF_INT32: {
+        int32_t v;
+        if (!fr_cursor_i32(c, "value (INT32)", &v)) return false;
+        kv->v.i = v;
+        return true;
+    }
     case GGUF_UINT64: return fr_cursor_u64(c, "value (UINT64)", &kv->v.u);
     case GGUF_INT64: return fr_cursor_i64(c, "value (INT64)", &kv->v.i);
-    case GGUF_FLOAT32: { float v; if (!fr_cursor_f32(c, "value (FLOAT32)", &v)) return false; kv->v.f = v; return true; }
+    case GGUF_FLOAT32: {
+        float v;
+        if (!fr_cursor_f32(c, "value (FLOAT32)", &v)) return false;
+        kv->v.f = v;
+        return true;
+    }
     case GGUF_FLOAT64: return fr_cursor_f64(c, "value (FLOAT64)", &kv->v.f);
     case GGUF_BOOL: {
         size_t at = c->pos;
@@ -252,8 +310,8 @@ static bool read_array(fr_cursor *c, gguf_kv *kv) {
         if (n > rem / 8) {
             fr_fail(c->err, FR_ERR_FORMAT,
                     "array count: %llu strings at offset %zu (expected at most %llu: each string needs at least "
-                    "8 bytes and only %llu remain)", (unsigned long long)n, at, (unsigned long long)(rem / 8),
-                    (unsigned long long)rem);
+                    "8 bytes and only %llu remain)",
+                    (unsigned long long)n, at, (unsigned long long)(rem / 8), (unsigned long long)rem);
             return false;
         }
         if (n == 0) return true;
@@ -273,8 +331,8 @@ static bool read_array(fr_cursor *c, gguf_kv *kv) {
     }
     uint64_t bytes;
     if (!ck_mul_u64(n, vtype_size(et), &bytes)) {
-        fr_fail(c->err, FR_ERR_FORMAT, "array count: %llu x %zu-byte %s at offset %zu overflows",
-                (unsigned long long)n, vtype_size(et), vtype_name(et), at);
+        fr_fail(c->err, FR_ERR_FORMAT, "array count: %llu x %zu-byte %s at offset %zu overflows", (unsigned long long)n,
+                vtype_size(et), vtype_name(et), at);
         return false;
     }
     if (bytes > rem) {
@@ -307,7 +365,8 @@ static fr_status parse_kvs(fr_cursor *c, const char *path, uint64_t n_kv, kvlist
         }
         kv->key = (gguf_str){kp, klen};
         shown sk;
-        if (klen == 0) return ffail(err, path, "key #%llu: empty key (expected 1..%d bytes)", (unsigned long long)i, GGUF_MAX_KEY);
+        if (klen == 0)
+            return ffail(err, path, "key #%llu: empty key (expected 1..%d bytes)", (unsigned long long)i, GGUF_MAX_KEY);
         if (memchr(kp, 0, klen))
             return ffail(err, path, "key #%llu: '%s' contains a NUL byte", (unsigned long long)i, show(&sk, kp, klen));
         if (!fr_utf8_valid((const uint8_t *)kp, klen))
@@ -367,24 +426,30 @@ static fr_status parse_tensor(fr_cursor *c, const char *path, uint64_t i, uint32
         return err->code;
     }
     shown sn;
-    if (nlen == 0) return ffail(err, path, "tensor #%llu: empty name (expected 1..%d bytes)", (unsigned long long)i, GGUF_MAX_NAME);
+    if (nlen == 0)
+        return ffail(err, path, "tensor #%llu: empty name (expected 1..%d bytes)", (unsigned long long)i,
+                     GGUF_MAX_NAME);
     if (memchr(np, 0, nlen))
-        return ffail(err, path, "tensor #%llu: name '%s' contains a NUL byte", (unsigned long long)i, show(&sn, np, nlen));
+        return ffail(err, path, "tensor #%llu: name '%s' contains a NUL byte", (unsigned long long)i,
+                     show(&sn, np, nlen));
     memcpy(t->name, np, nlen);
     t->name[nlen] = '\0';
     show(&sn, np, nlen);
 
     uint32_t nd;
     if (!fr_cursor_u32(c, "n_dims", &nd)) goto trunc;
-    if (nd < 1 || nd > GGUF_MAX_DIMS) return ffail(err, path, "tensor '%s': n_dims: %u (expected 1..%d)", sn.s, nd, GGUF_MAX_DIMS);
+    if (nd < 1 || nd > GGUF_MAX_DIMS)
+        return ffail(err, path, "tensor '%s': n_dims: %u (expected 1..%d)", sn.s, nd, GGUF_MAX_DIMS);
     t->n_dims = (int)nd;
-    for (int d = 0; d < GGUF_MAX_DIMS; d++) t->ne[d] = 1;
+    for (int d = 0; d < GGUF_MAX_DIMS; d++)
+        t->ne[d] = 1;
     for (uint32_t d = 0; d < nd; d++) {
         char what[16];
         uint64_t v;
         snprintf(what, sizeof what, "ne[%u]", d);
         if (!fr_cursor_u64(c, what, &v)) goto trunc;
-        if (v == 0) return ffail(err, path, "tensor '%s': ne[%u]: 0 (expected >= 1; empty tensors are not supported)", sn.s, d);
+        if (v == 0)
+            return ffail(err, path, "tensor '%s': ne[%u]: 0 (expected >= 1; empty tensors are not supported)", sn.s, d);
         if (v > (uint64_t)INT64_MAX)
             return ffail(err, path, "tensor '%s': ne[%u]: %llu (expected 1..%lld)", sn.s, d, (unsigned long long)v,
                          (long long)INT64_MAX);
@@ -407,8 +472,8 @@ static fr_status parse_tensor(fr_cursor *c, const char *path, uint64_t i, uint32
     size_t row;
     uint64_t nb;
     if (!fr_row_size(t->type, t->ne[0], &row) || !ck_mul_u64(row, (uint64_t)rows, &nb) || nb > SIZE_MAX)
-        return ffail(err, path, "tensor '%s': byte size of %lld rows of %lld %s values overflows", sn.s, (long long)rows,
-                     (long long)t->ne[0], tr->name);
+        return ffail(err, path, "tensor '%s': byte size of %lld rows of %lld %s values overflows", sn.s,
+                     (long long)rows, (long long)t->ne[0], tr->name);
     t->nbytes = (size_t)nb;
 
     if (!fr_cursor_u64(c, "offset", offset)) goto trunc;
@@ -421,7 +486,10 @@ trunc:
     return err->code;
 }
 
-typedef struct span { uint64_t start, end; int64_t idx; } span;
+typedef struct span {
+    uint64_t start, end;
+    int64_t idx;
+} span;
 static int span_cmp(const void *a, const void *b) {
     const span *x = a, *y = b;
     return x->start < y->start ? -1 : x->start > y->start;
@@ -450,9 +518,11 @@ static fr_status check_split_keys(const kvlist *l, const char *path, int part, i
         if (count_from_name == 0 && v > 1)
             return ffail(err, path,
                          "split.count: %lld (expected 1: this looks like one part of a split model, but the file "
-                         "is not named <name>-NNNNN-of-MMMMM.gguf)", (long long)v);
+                         "is not named <name>-NNNNN-of-MMMMM.gguf)",
+                         (long long)v);
         if (count_from_name > 0 && v != count_from_name)
-            return ffail(err, path, "split.count: %lld (expected %d, from the file name)", (long long)v, count_from_name);
+            return ffail(err, path, "split.count: %lld (expected %d, from the file name)", (long long)v,
+                         count_from_name);
     }
     if (kn && count_from_name > 0) {
         if (!kv_as_i64(kn, &v))
@@ -489,8 +559,10 @@ static fr_status parse_part(gguf_file *f, int pi, int count_from_name, fr_error 
     uint32_t swapped = __builtin_bswap32(version);
     if (have_version && (version & 0xffff) == 0 && swapped > 0 && swapped <= 0xffff &&
         (memcmp(magic, "GGUF", 4) == 0 || memcmp(magic, "FUGG", 4) == 0))
-        return ffail(err, path, "version: 0x%08x (byte-swapped (big-endian) GGUF is not supported; expected a "
-                     "little-endian file)", version);
+        return ffail(err, path,
+                     "version: 0x%08x (byte-swapped (big-endian) GGUF is not supported; expected a "
+                     "little-endian file)",
+                     version);
     if (memcmp(magic, "GGUF", 4) != 0) {
         if (memcmp(magic, "FUGG", 4) == 0)
             return ffail(err, path, "magic: \"FUGG\" (byte-swapped (big-endian) GGUF is not supported)");
@@ -503,8 +575,7 @@ static fr_status parse_part(gguf_file *f, int pi, int count_from_name, fr_error 
     }
     if (version < 2)
         return ffail(err, path, "version: %u (expected 2 or 3; GGUF v1 and earlier are not supported)", version);
-    if (version > 3)
-        return ffail(err, path, "version: %u (expected 2 or 3; newer than this reader supports)", version);
+    if (version > 3) return ffail(err, path, "version: %u (expected 2 or 3; newer than this reader supports)", version);
     p->version = version;
 
     uint64_t n_tensors, n_kv;
@@ -514,15 +585,18 @@ static fr_status parse_part(gguf_file *f, int pi, int count_from_name, fr_error 
     }
     uint64_t rem = fr_cursor_remaining(&c);
     if (n_kv > GGUF_MAX_KV_COUNT || n_kv > rem / KV_MIN_BYTES)
-        return ffail(err, path, "n_kv: %llu (expected at most %llu: each key/value needs at least %d bytes and %llu remain)",
+        return ffail(err, path,
+                     "n_kv: %llu (expected at most %llu: each key/value needs at least %d bytes and %llu remain)",
                      (unsigned long long)n_kv, (unsigned long long)FR_MIN(rem / KV_MIN_BYTES, GGUF_MAX_KV_COUNT),
                      KV_MIN_BYTES, (unsigned long long)rem);
     uint64_t after_kv = rem - n_kv * KV_MIN_BYTES;
     if (n_tensors > GGUF_MAX_TENSOR_COUNT || n_tensors > after_kv / TENSOR_MIN_BYTES)
-        return ffail(err, path, "n_tensors: %llu (expected at most %llu: each tensor info needs at least %d bytes and "
-                     "%llu remain after the key/values)", (unsigned long long)n_tensors,
-                     (unsigned long long)FR_MIN(after_kv / TENSOR_MIN_BYTES, GGUF_MAX_TENSOR_COUNT),
-                     TENSOR_MIN_BYTES, (unsigned long long)after_kv);
+        return ffail(err, path,
+                     "n_tensors: %llu (expected at most %llu: each tensor info needs at least %d bytes and "
+                     "%llu remain after the key/values)",
+                     (unsigned long long)n_tensors,
+                     (unsigned long long)FR_MIN(after_kv / TENSOR_MIN_BYTES, GGUF_MAX_TENSOR_COUNT), TENSOR_MIN_BYTES,
+                     (unsigned long long)after_kv);
 
     kvlist local = {0};
     kvlist *l = pi == 0 ? &f->kvs : &local;
@@ -541,9 +615,11 @@ static fr_status parse_part(gguf_file *f, int pi, int count_from_name, fr_error 
         }
         if (!kv_as_i64(ka, &a) || a <= 0 || a > GGUF_MAX_ALIGNMENT || (a & (a - 1)) != 0) {
             if (vtype_is_signed(ka->type))
-                s = ffail(err, path, "general.alignment: %lld (expected a power of two in 1..%u)", (long long)ka->v.i, GGUF_MAX_ALIGNMENT);
+                s = ffail(err, path, "general.alignment: %lld (expected a power of two in 1..%u)", (long long)ka->v.i,
+                          GGUF_MAX_ALIGNMENT);
             else
-                s = ffail(err, path, "general.alignment: %llu (expected a power of two in 1..%u)", (unsigned long long)ka->v.u, GGUF_MAX_ALIGNMENT);
+                s = ffail(err, path, "general.alignment: %llu (expected a power of two in 1..%u)",
+                          (unsigned long long)ka->v.u, GGUF_MAX_ALIGNMENT);
             goto done;
         }
         p->alignment = (uint32_t)a;
@@ -581,10 +657,11 @@ static fr_status parse_part(gguf_file *f, int pi, int count_from_name, fr_error 
                       show(&sn, t->name, strlen(t->name)), (unsigned long long)offs[i], t->nbytes,
                       (unsigned long long)p->data_start);
         } else if (end > p->map.size) {
-            s = ffail(err, path, "tensor '%s': offset %llu + %zu bytes ends at byte %llu, past the end of the file "
-                      "(%zu bytes; data section starts at %llu)", show(&sn, t->name, strlen(t->name)),
-                      (unsigned long long)offs[i], t->nbytes, (unsigned long long)end, p->map.size,
-                      (unsigned long long)p->data_start);
+            s = ffail(err, path,
+                      "tensor '%s': offset %llu + %zu bytes ends at byte %llu, past the end of the file "
+                      "(%zu bytes; data section starts at %llu)",
+                      show(&sn, t->name, strlen(t->name)), (unsigned long long)offs[i], t->nbytes,
+                      (unsigned long long)end, p->map.size, (unsigned long long)p->data_start);
         } else {
             t->data = p->map.data + start;
             sp[i] = (span){start, end, first + (int64_t)i};
@@ -655,13 +732,16 @@ fr_status gguf_open(const char *path, gguf_file **out, fr_error *err) {
     int n_parts = count > 0 ? count : 1;
     fr_status s = FR_OK;
     f->parts = calloc((size_t)n_parts, sizeof *f->parts);
-    if (!f->parts) s = fr_fail(&e, FR_ERR_NOMEM, "%s: out of memory", path);
-    else f->n_parts = n_parts;
+    if (!f->parts)
+        s = fr_fail(&e, FR_ERR_NOMEM, "%s: out of memory", path);
+    else
+        f->n_parts = n_parts;
     for (int i = 0; s == FR_OK && i < n_parts; i++) {
         if (count > 0) {
             size_t cap = prefix_len + 32;
             f->parts[i].path = malloc(cap);
-            if (f->parts[i].path) snprintf(f->parts[i].path, cap, "%.*s-%05d-of-%05d.gguf", (int)prefix_len, path, i + 1, count);
+            if (f->parts[i].path)
+                snprintf(f->parts[i].path, cap, "%.*s-%05d-of-%05d.gguf", (int)prefix_len, path, i + 1, count);
         } else {
             f->parts[i].path = strdup(path);
         }
@@ -715,17 +795,13 @@ int gguf_n_splits(const gguf_file *f) { return f ? f->n_parts : 0; }
 uint64_t gguf_file_size(const gguf_file *f) { return f ? f->total_size : 0; }
 int64_t gguf_n_kv(const gguf_file *f) { return f ? f->kvs.n : 0; }
 
-const gguf_kv *gguf_kv_at(const gguf_file *f, int64_t i) {
-    return f && i >= 0 && i < f->kvs.n ? &f->kvs.kv[i] : NULL;
-}
+const gguf_kv *gguf_kv_at(const gguf_file *f, int64_t i) { return f && i >= 0 && i < f->kvs.n ? &f->kvs.kv[i] : NULL; }
 
 const gguf_kv *gguf_find_kv(const gguf_file *f, const char *key) { return f ? kvlist_find(&f->kvs, key) : NULL; }
 
 int64_t gguf_n_tensors(const gguf_file *f) { return f ? f->n_t : 0; }
 
-const gguf_tensor *gguf_tensor_at(const gguf_file *f, int64_t i) {
-    return f && i >= 0 && i < f->n_t ? &f->t[i] : NULL;
-}
+const gguf_tensor *gguf_tensor_at(const gguf_file *f, int64_t i) { return f && i >= 0 && i < f->n_t ? &f->t[i] : NULL; }
 
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name) {
     if (!f || !name) return NULL;
@@ -839,16 +915,55 @@ static bool arr_elem(const gguf_kv *kv, uint64_t i, int64_t *iv, uint64_t *uv, d
     size_t sz = vtype_size(kv->arr_type);
     const uint8_t *p = (const uint8_t *)kv->arr_data + i * sz;
     switch (kv->arr_type) {
-    case GGUF_UINT8: case GGUF_BOOL: *uv = p[0]; *kind = 1; return true;
-    case GGUF_UINT16: *uv = fr_load_le16(p); *kind = 1; return true;
-    case GGUF_UINT32: *uv = fr_load_le32(p); *kind = 1; return true;
-    case GGUF_UINT64: *uv = fr_load_le64(p); *kind = 1; return true;
-    case GGUF_INT8: *iv = (int8_t)p[0]; *kind = 0; return true;
-    case GGUF_INT16: *iv = (int16_t)fr_load_le16(p); *kind = 0; return true;
-    case GGUF_INT32: *iv = (int32_t)fr_load_le32(p); *kind = 0; return true;
-    case GGUF_INT64: { uint64_t u = fr_load_le64(p); memcpy(iv, &u, 8); *kind = 0; return true; }
-    case GGUF_FLOAT32: { uint32_t u = fr_load_le32(p); float x; memcpy(&x, &u, 4); *dv = x; *kind = 2; return true; }
-    case GGUF_FLOAT64: { uint64_t u = fr_load_le64(p); memcpy(dv, &u, 8); *kind = 2; return true; }
+    case GGUF_UINT8:
+    case GGUF_BOOL:
+        *uv = p[0];
+        *kind = 1;
+        return true;
+    case GGUF_UINT16:
+        *uv = fr_load_le16(p);
+        *kind = 1;
+        return true;
+    case GGUF_UINT32:
+        *uv = fr_load_le32(p);
+        *kind = 1;
+        return true;
+    case GGUF_UINT64:
+        *uv = fr_load_le64(p);
+        *kind = 1;
+        return true;
+    case GGUF_INT8:
+        *iv = (int8_t)p[0];
+        *kind = 0;
+        return true;
+    case GGUF_INT16:
+        *iv = (int16_t)fr_load_le16(p);
+        *kind = 0;
+        return true;
+    case GGUF_INT32:
+        *iv = (int32_t)fr_load_le32(p);
+        *kind = 0;
+        return true;
+    case GGUF_INT64: {
+        uint64_t u = fr_load_le64(p);
+        memcpy(iv, &u, 8);
+        *kind = 0;
+        return true;
+    }
+    case GGUF_FLOAT32: {
+        uint32_t u = fr_load_le32(p);
+        float x;
+        memcpy(&x, &u, 4);
+        *dv = x;
+        *kind = 2;
+        return true;
+    }
+    case GGUF_FLOAT64: {
+        uint64_t u = fr_load_le64(p);
+        memcpy(dv, &u, 8);
+        *kind = 2;
+        return true;
+    }
     default: return false;
     }
 }

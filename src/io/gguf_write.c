@@ -54,11 +54,17 @@ static void put(wbuf *b, const void *src, size_t n) {
     if (n > b->cap - b->n) {
         size_t cap = b->cap ? b->cap : 256;
         while (cap - b->n < n) {
-            if (cap > SIZE_MAX / 2) { b->oom = true; return; }
+            if (cap > SIZE_MAX / 2) {
+                b->oom = true;
+                return;
+            }
             cap *= 2;
         }
         uint8_t *np = realloc(b->p, cap);
-        if (!np) { b->oom = true; return; }
+        if (!np) {
+            b->oom = true;
+            return;
+        }
         b->p = np;
         b->cap = cap;
     }
@@ -86,10 +92,17 @@ static void put_str(wbuf *b, const char *s, uint64_t n) {
 
 static size_t elem_size(uint32_t t) {
     switch (t) {
-    case GGUF_UINT8: case GGUF_INT8: case GGUF_BOOL: return 1;
-    case GGUF_UINT16: case GGUF_INT16: return 2;
-    case GGUF_UINT32: case GGUF_INT32: case GGUF_FLOAT32: return 4;
-    case GGUF_UINT64: case GGUF_INT64: case GGUF_FLOAT64: return 8;
+    case GGUF_UINT8:
+    case GGUF_INT8:
+    case GGUF_BOOL: return 1;
+    case GGUF_UINT16:
+    case GGUF_INT16: return 2;
+    case GGUF_UINT32:
+    case GGUF_INT32:
+    case GGUF_FLOAT32: return 4;
+    case GGUF_UINT64:
+    case GGUF_INT64:
+    case GGUF_FLOAT64: return 8;
     default: return 0;
     }
 }
@@ -108,9 +121,7 @@ void gguf_writer_free(gguf_writer *w) {
     free(w);
 }
 
-static bool key_ok(const char *key, size_t len) {
-    return len > 0 && len <= GGUF_MAX_KEY && fr_utf8_valid(key, len);
-}
+static bool key_ok(const char *key, size_t len) { return len > 0 && len <= GGUF_MAX_KEY && fr_utf8_valid(key, len); }
 
 /* Takes ownership of the value buffer b (freed on failure too). */
 static fr_status set_kv(gguf_writer *w, const char *key, size_t klen, uint32_t type, wbuf *b) {
@@ -245,14 +256,19 @@ fr_status gguf_writer_copy_kv(gguf_writer *w, const gguf_file *src, const char *
         const gguf_kv *kv = gguf_kv_at(src, i);
         if (prefix_only && !has_prefix(kv->key, prefix_only)) continue;
         bool skip = false;
-        for (const char *const *sp = skip_prefixes; sp && *sp && !skip; sp++) skip = has_prefix(kv->key, *sp);
+        for (const char *const *sp = skip_prefixes; sp && *sp && !skip; sp++)
+            skip = has_prefix(kv->key, *sp);
         if (skip) continue;
         wbuf b = {0};
         switch (kv->type) {
-        case GGUF_UINT8: case GGUF_INT8: put_u8(&b, (uint8_t)kv->v.u); break;
-        case GGUF_UINT16: case GGUF_INT16: put_u16(&b, (uint16_t)kv->v.u); break;
-        case GGUF_UINT32: case GGUF_INT32: put_u32(&b, (uint32_t)kv->v.u); break;
-        case GGUF_UINT64: case GGUF_INT64: put_u64(&b, kv->v.u); break;
+        case GGUF_UINT8:
+        case GGUF_INT8: put_u8(&b, (uint8_t)kv->v.u); break;
+        case GGUF_UINT16:
+        case GGUF_INT16: put_u16(&b, (uint16_t)kv->v.u); break;
+        case GGUF_UINT32:
+        case GGUF_INT32: put_u32(&b, (uint32_t)kv->v.u); break;
+        case GGUF_UINT64:
+        case GGUF_INT64: put_u64(&b, kv->v.u); break;
         case GGUF_FLOAT32: {
             float x = (float)kv->v.f;
             uint32_t u;
@@ -272,7 +288,8 @@ fr_status gguf_writer_copy_kv(gguf_writer *w, const gguf_file *src, const char *
             if (kv->arr_type == GGUF_STRING) {
                 put_u32(&b, GGUF_STRING);
                 put_u64(&b, kv->arr_n);
-                for (uint64_t j = 0; j < kv->arr_n; j++) put_str(&b, kv->arr_strs[j].ptr, kv->arr_strs[j].len);
+                for (uint64_t j = 0; j < kv->arr_n; j++)
+                    put_str(&b, kv->arr_strs[j].ptr, kv->arr_strs[j].len);
             } else {
                 put_arr_num(&b, kv->arr_type, kv->arr_data, kv->arr_n); /* validated by the reader */
             }
@@ -303,14 +320,16 @@ fr_status gguf_writer_add_tensor(gguf_writer *w, const char *name, int type, int
     int64_t rows = 1;
     for (int d = 0; d < GGUF_MAX_DIMS; d++) {
         t.ne[d] = d < n_dims ? ne[d] : 1;
-        if (t.ne[d] < 1) return fr_fail(err, FR_ERR_ARG, "tensor '%s': ne[%d] = %lld (expected >= 1)", name, d, (long long)t.ne[d]);
+        if (t.ne[d] < 1)
+            return fr_fail(err, FR_ERR_ARG, "tensor '%s': ne[%d] = %lld (expected >= 1)", name, d, (long long)t.ne[d]);
         if (d > 0 && !ck_mul_i64(rows, t.ne[d], &rows))
             return fr_fail(err, FR_ERR_ARG, "tensor '%s': row count overflows int64", name);
     }
     int64_t nel;
     size_t row;
     uint64_t nb;
-    if (!ck_mul_i64(t.ne[0], rows, &nel)) return fr_fail(err, FR_ERR_ARG, "tensor '%s': element count overflows int64", name);
+    if (!ck_mul_i64(t.ne[0], rows, &nel))
+        return fr_fail(err, FR_ERR_ARG, "tensor '%s': element count overflows int64", name);
     if (t.ne[0] % tr->block_size != 0)
         return fr_fail(err, FR_ERR_ARG, "tensor '%s': ne[0] = %lld is not a multiple of the %s block size %lld", name,
                        (long long)t.ne[0], tr->name, (long long)tr->block_size);
@@ -360,7 +379,8 @@ fr_status gguf_writer_write(gguf_writer *w, const char *path, uint32_t alignment
                        WRITER_MAX_ALIGNMENT);
     /* The file records its alignment unless it is the default. */
     bool have_key = false;
-    for (int64_t i = 0; i < w->n_kv; i++) have_key |= strcmp(w->kv[i].key, "general.alignment") == 0;
+    for (int64_t i = 0; i < w->n_kv; i++)
+        have_key |= strcmp(w->kv[i].key, "general.alignment") == 0;
     if (have_key || alignment != GGUF_DEFAULT_ALIGNMENT) {
         fr_status s = gguf_writer_set_u32(w, "general.alignment", alignment);
         if (s != FR_OK) return fr_fail(err, s, "%s: out of memory", path);
@@ -391,7 +411,8 @@ fr_status gguf_writer_write(gguf_writer *w, const char *path, uint32_t alignment
         const wtensor *t = &w->t[i];
         put_str(&h, t->name, strlen(t->name));
         put_u32(&h, (uint32_t)t->n_dims);
-        for (int d = 0; d < t->n_dims; d++) put_u64(&h, (uint64_t)t->ne[d]);
+        for (int d = 0; d < t->n_dims; d++)
+            put_u64(&h, (uint64_t)t->ne[d]);
         put_u32(&h, (uint32_t)t->type);
         put_u64(&h, t->offset);
     }

@@ -26,7 +26,8 @@
 static fr_status read_whole(int fd, const char *path, size_t size, fr_map *m, fr_error *err) {
     void *buf = NULL;
     /* Page alignment, like a mapping, so aligned loads behave the same; exact size. */
-    if (posix_memalign(&buf, 4096, size) != 0) return fr_fail(err, FR_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, size);
+    if (posix_memalign(&buf, 4096, size) != 0)
+        return fr_fail(err, FR_ERR_NOMEM, "%s: out of memory (%zu bytes)", path, size);
     size_t got = 0;
     while (got < size) {
         ssize_t r = pread(fd, (uint8_t *)buf + got, size - got, (off_t)got);
@@ -58,8 +59,7 @@ fr_status fr_map_open(const char *path, fr_map *m, fr_error *err) {
     } else if (st.st_size <= 0) {
         s = fr_fail(err, FR_ERR_FORMAT, "%s: file size: 0 bytes (expected a non-empty file)", path);
     } else if ((uint64_t)st.st_size > (uint64_t)SIZE_MAX) {
-        s = fr_fail(err, FR_ERR_IO, "%s: file size: %lld bytes does not fit in memory", path,
-                    (long long)st.st_size);
+        s = fr_fail(err, FR_ERR_IO, "%s: file size: %lld bytes does not fit in memory", path, (long long)st.st_size);
     } else {
         size_t size = (size_t)st.st_size;
         if (FR_ASAN && size <= FR_ASAN_HEAP_LIMIT) {
@@ -189,11 +189,11 @@ bool fr_cursor_f64(fr_cursor *c, const char *what, double *out) {
     return true;
 }
 
-bool fr_cursor_str(fr_cursor *c, const char *what, uint64_t max_len, const char **ptr,
-                   uint64_t *len) {
+bool fr_cursor_str(fr_cursor *c, const char *what, uint64_t max_len, const char **ptr, uint64_t *len) {
     size_t start = c->pos, rem = c->size - c->pos;
     if (rem < 8) {
-        fr_fail(c->err, FR_ERR_FORMAT, "%s length: truncated at offset %zu (needs 8 bytes, %zu remain)", what, start, rem);
+        fr_fail(c->err, FR_ERR_FORMAT, "%s length: truncated at offset %zu (needs 8 bytes, %zu remain)", what, start,
+                rem);
         return false;
     }
     uint64_t n = fr_load_le64(c->data + start);

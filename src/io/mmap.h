@@ -58,8 +58,7 @@ bool fr_cursor_f64(fr_cursor *c, const char *what, double *out);
 /* A string with a u64 length prefix: fails if the length exceeds max_len or the bytes
  * remaining ("<what> length: N at offset X ..."). *ptr points into the buffer (not
  * NUL-terminated). */
-bool fr_cursor_str(fr_cursor *c, const char *what, uint64_t max_len, const char **ptr,
-                   uint64_t *len);
+bool fr_cursor_str(fr_cursor *c, const char *what, uint64_t max_len, const char **ptr, uint64_t *len);
 
 /* Strict UTF-8 check of n bytes: no overlong forms, no surrogates, nothing above U+10FFFF. */
 bool fr_utf8_valid(const void *s, uint64_t n);

@@ -39,7 +39,8 @@ typedef struct rb {
 static void rb_put(rb *b, const void *s, size_t n) {
     if (b->n + n > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n) cap *= 2;
+        while (cap < b->n + n)
+            cap *= 2;
         b->p = realloc(b->p, cap);
         if (!b->p) abort(); /* test harness only */
         b->cap = cap;
@@ -47,6 +48,7 @@ static void rb_put(rb *b, const void *s, size_t n) {
     if (n) memcpy(b->p + b->n, s, n);
     b->n += n;
 }
+/* clang-format off */
 static void rb_u8(rb *b, uint8_t v) { rb_put(b, &v, 1); }
 static void rb_u16(rb *b, uint16_t v) { for (int i = 0; i < 2; i++) rb_u8(b, (uint8_t)(v >> (8 * i))); }
 static void rb_u32(rb *b, uint32_t v) { for (int i = 0; i < 4; i++) rb_u8(b, (uint8_t)(v >> (8 * i))); }
@@ -54,24 +56,19 @@ static void rb_u64(rb *b, uint64_t v) { for (int i = 0; i < 8; i++) rb_u8(b, (ui
 static void rb_strn(rb *b, const void *s, uint64_t n) { rb_u64(b, n); rb_put(b, s, (size_t)n); }
 static void rb_str(rb *b, const char *s) { rb_strn(b, s, strlen(s)); }
 static void rb_pad(rb *b, size_t align) { while (b->n % align) rb_u8(b, 0); }
-static void rb_zeros(rb *b, size_t n) { for (size_t i = 0; i < n; i++) rb_u8(b, (uint8_t)(i * 7)); }
+static void rb_zeros(rb *b, size_t n) { for (size_t i = 0; i < n; i++) rb_u8(b, (uint8_t)(i * 7)); } /* filler */
 static void rb_free(rb *b) { free(b->p); memset(b, 0, sizeof *b); }
-
 static void rb_hdr(rb *b, uint32_t version, uint64_t n_tensors, uint64_t n_kv) {
-    rb_put(b, "GGUF", 4);
-    rb_u32(b, version);
-    rb_u64(b, n_tensors);
-    rb_u64(b, n_kv);
+    rb_put(b, "GGUF", 4); rb_u32(b, version); rb_u64(b, n_tensors); rb_u64(b, n_kv);
 }
 static void rb_kv_u32(rb *b, const char *k, uint32_t v) { rb_str(b, k); rb_u32(b, GGUF_UINT32); rb_u32(b, v); }
 static void rb_kv_str(rb *b, const char *k, const char *v) { rb_str(b, k); rb_u32(b, GGUF_STRING); rb_str(b, v); }
 static void rb_ti(rb *b, const char *name, uint32_t nd, const uint64_t *ne, uint32_t type, uint64_t off) {
-    rb_str(b, name);
-    rb_u32(b, nd);
+    rb_str(b, name); rb_u32(b, nd);
     for (uint32_t d = 0; d < nd; d++) rb_u64(b, ne[d]);
-    rb_u32(b, type);
-    rb_u64(b, off);
+    rb_u32(b, type); rb_u64(b, off);
 }
+/* clang-format on */
 
 /* A file with one key and one tensor, then 32-aligned data of data_bytes. */
 static void one_tensor(rb *b, const char *name, uint32_t nd, const uint64_t *ne, uint32_t type, uint64_t off,
@@ -97,7 +94,10 @@ static uint8_t *load(const char *path, size_t *n) {
     long sz = ftell(fp);
     fseek(fp, 0, SEEK_SET);
     uint8_t *p = malloc(sz > 0 ? (size_t)sz : 1);
-    if (p && fread(p, 1, (size_t)sz, fp) != (size_t)sz) { free(p); p = NULL; }
+    if (p && fread(p, 1, (size_t)sz, fp) != (size_t)sz) {
+        free(p);
+        p = NULL;
+    }
     fclose(fp);
     *n = (size_t)sz;
     return p;
@@ -114,9 +114,13 @@ static void expect_bad_(int line, rb *b, const char *name, const char *const *su
     fr_status s = gguf_open(path, &f, &err);
     CHECK(s != FR_OK, "line %d: %s opened but must fail", line, name);
     CHECK(f == NULL, "line %d: out must be NULL on failure", line);
-    if (s == FR_OK) { gguf_close(f); return; }
+    if (s == FR_OK) {
+        gguf_close(f);
+        return;
+    }
     CHECK(err.code == s, "line %d: err.code %d != status %d", line, err.code, s);
-    CHECK(strncmp(err.msg, path, strlen(path)) == 0, "line %d: message does not start with the path: %s", line, err.msg);
+    CHECK(strncmp(err.msg, path, strlen(path)) == 0, "line %d: message does not start with the path: %s", line,
+          err.msg);
     for (const char *const *q = subs; *q; q++)
         CHECK(strstr(err.msg, *q) != NULL, "line %d: message lacks \"%s\": %s", line, *q, err.msg);
     if (g_verbose) printf("  [%s] %s\n", name, err.msg);
@@ -136,7 +140,8 @@ static gguf_file *open_ok(const char *path) {
 
 static void fill_bytes(uint8_t *p, size_t n, uint64_t seed) {
     test_rng r = {seed};
-    for (size_t i = 0; i < n; i++) p[i] = (uint8_t)(test_rng_next(&r) >> 24);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(test_rng_next(&r) >> 24);
 }
 
 typedef struct tdef {
@@ -193,11 +198,15 @@ static void test_roundtrip(uint32_t alignment) {
     uint64_t a_u64[] = {0, UINT64_MAX, 42};
     int64_t a_i64[] = {INT64_MIN, -2, INT64_MAX};
     double a_f64[] = {-1e300, 0.5, 2.0};
-    struct { const char *key; gguf_vtype t; const void *data; } arrs[] = {
-        {"arr.u8", GGUF_UINT8, a_u8},    {"arr.i8", GGUF_INT8, a_i8},     {"arr.u16", GGUF_UINT16, a_u16},
-        {"arr.i16", GGUF_INT16, a_i16},  {"arr.u32", GGUF_UINT32, a_u32}, {"arr.i32", GGUF_INT32, a_i32},
-        {"arr.f32", GGUF_FLOAT32, a_f32}, {"arr.bool", GGUF_BOOL, a_bool}, {"arr.u64", GGUF_UINT64, a_u64},
-        {"arr.i64", GGUF_INT64, a_i64},  {"arr.f64", GGUF_FLOAT64, a_f64},
+    struct {
+        const char *key;
+        gguf_vtype t;
+        const void *data;
+    } arrs[] = {
+        {"arr.u8", GGUF_UINT8, a_u8},     {"arr.i8", GGUF_INT8, a_i8},      {"arr.u16", GGUF_UINT16, a_u16},
+        {"arr.i16", GGUF_INT16, a_i16},   {"arr.u32", GGUF_UINT32, a_u32},  {"arr.i32", GGUF_INT32, a_i32},
+        {"arr.f32", GGUF_FLOAT32, a_f32}, {"arr.bool", GGUF_BOOL, a_bool},  {"arr.u64", GGUF_UINT64, a_u64},
+        {"arr.i64", GGUF_INT64, a_i64},   {"arr.f64", GGUF_FLOAT64, a_f64},
     };
     for (size_t i = 0; i < FR_ARRAY_LEN(arrs); i++)
         CHECK(gguf_writer_set_arr(w, arrs[i].key, arrs[i].t, arrs[i].data, 3) == FR_OK, "set_arr %s", arrs[i].key);
@@ -218,22 +227,25 @@ static void test_roundtrip(uint32_t alignment) {
     for (int i = 0; i < nt; i++) {
         ts[i].data = malloc(ts[i].nbytes);
         fill_bytes(ts[i].data, ts[i].nbytes, 100 + (uint64_t)i);
-        fr_status s = gguf_writer_add_tensor(w, ts[i].name, ts[i].type, ts[i].n_dims, ts[i].ne,
-                                             ts[i].use_fill ? NULL : ts[i].data, ts[i].use_fill ? fill_cb : NULL,
-                                             &ts[i], &err);
+        fr_status s =
+            gguf_writer_add_tensor(w, ts[i].name, ts[i].type, ts[i].n_dims, ts[i].ne,
+                                   ts[i].use_fill ? NULL : ts[i].data, ts[i].use_fill ? fill_cb : NULL, &ts[i], &err);
         CHECK(s == FR_OK, "add_tensor %s: %s", ts[i].name, err.msg);
     }
     int64_t bad_ne[4] = {33, 2, 1, 1};
     CHECK(gguf_writer_add_tensor(w, "x", FR_TYPE_Q8_0, 2, bad_ne, ts[0].data, NULL, NULL, &err) == FR_ERR_ARG &&
-              strstr(err.msg, "block size"), "ne[0] not a multiple refused: %s", err.msg);
+              strstr(err.msg, "block size"),
+          "ne[0] not a multiple refused: %s", err.msg);
     int64_t zero_ne[4] = {32, 0, 1, 1};
     CHECK(gguf_writer_add_tensor(w, "x", FR_TYPE_F32, 2, zero_ne, ts[0].data, NULL, NULL, &err) == FR_ERR_ARG,
           "zero dim refused");
     CHECK(gguf_writer_add_tensor(w, "x", 4, 1, bad_ne, ts[0].data, NULL, NULL, &err) == FR_ERR_ARG, "type 4 refused");
     CHECK(gguf_writer_add_tensor(w, "x", FR_TYPE_F32, 5, bad_ne, ts[0].data, NULL, NULL, &err) == FR_ERR_ARG, "5 dims");
     CHECK(gguf_writer_add_tensor(w, ts[0].name, FR_TYPE_F32, 1, bad_ne, ts[0].data, NULL, NULL, &err) == FR_ERR_ARG &&
-              strstr(err.msg, "duplicate"), "duplicate tensor refused: %s", err.msg);
-    CHECK(gguf_writer_add_tensor(w, "", FR_TYPE_F32, 1, bad_ne, ts[0].data, NULL, NULL, &err) == FR_ERR_ARG, "empty name");
+              strstr(err.msg, "duplicate"),
+          "duplicate tensor refused: %s", err.msg);
+    CHECK(gguf_writer_add_tensor(w, "", FR_TYPE_F32, 1, bad_ne, ts[0].data, NULL, NULL, &err) == FR_ERR_ARG,
+          "empty name");
     CHECK(gguf_writer_write(w, tpath("never.gguf"), 3, &err) == FR_ERR_ARG, "alignment 3 refused");
     CHECK(access(tpath("never.gguf"), F_OK) != 0, "no file left behind");
 
@@ -260,16 +272,19 @@ static void test_roundtrip(uint32_t alignment) {
         CHECK(gguf_get_uint(f, "llama.block_count", &uv, &err) == 1 && uv == 7, "u32 as uint");
         CHECK(gguf_get_float(f, "llama.block_count", &dv, &err) == 1 && dv == 7.0, "u32 as float");
         CHECK(gguf_get_int(f, "test.i32", &iv, &err) == 1 && iv == -123456, "i32");
-        CHECK(gguf_get_uint(f, "test.i32", &uv, &err) == -1 && strstr(err.msg, "test.i32"), "negative as uint: %s", err.msg);
+        CHECK(gguf_get_uint(f, "test.i32", &uv, &err) == -1 && strstr(err.msg, "test.i32"), "negative as uint: %s",
+              err.msg);
         CHECK(gguf_get_uint(f, "test.u64", &uv, &err) == 1 && uv == 0xfedcba9876543210ull, "u64");
-        CHECK(gguf_get_int(f, "test.u64", &iv, &err) == -1 && strstr(err.msg, "int64"), "u64 too big for int: %s", err.msg);
+        CHECK(gguf_get_int(f, "test.u64", &iv, &err) == -1 && strstr(err.msg, "int64"), "u64 too big for int: %s",
+              err.msg);
         CHECK(gguf_get_float(f, "test.f32", &dv, &err) == 1 && dv == (double)1.5e-5f, "f32");
         CHECK(gguf_get_int(f, "test.f32", &iv, &err) == -1 && strstr(err.msg, "FLOAT32") && strstr(err.msg, "test.f32"),
               "float as int: %s", err.msg);
         CHECK(gguf_get_bool(f, "test.bool", &bv, &err) == 1 && bv, "bool");
         CHECK(gguf_get_bool(f, "test.i32", &bv, &err) == -1 && strstr(err.msg, "INT32"), "int as bool: %s", err.msg);
         CHECK(gguf_get_str(f, "test.empty_str", &sv, &err) == 1 && sv.len == 0, "empty string");
-        CHECK(gguf_get_str(f, "test.utf8.\xc3\xa9\xe2\x82\xac", &sv, &err) == 1 && gguf_str_eq(sv, "\xe4\xb8\xad"), "utf8");
+        CHECK(gguf_get_str(f, "test.utf8.\xc3\xa9\xe2\x82\xac", &sv, &err) == 1 && gguf_str_eq(sv, "\xe4\xb8\xad"),
+              "utf8");
         CHECK(gguf_get_str(f, "test.replaced", &sv, &err) == 1 && gguf_str_eq(sv, "now a string"), "replaced");
         CHECK(gguf_get_str(f, "absent.key", &sv, &err) == 0, "absent");
         CHECK(gguf_get_str(f, "arr.u8", &sv, &err) == -1 && strstr(err.msg, "ARRAY"), "array as string: %s", err.msg);
@@ -277,41 +292,46 @@ static void test_roundtrip(uint32_t alignment) {
         CHECK(gguf_kv_at(f, -1) == NULL && gguf_kv_at(f, gguf_n_kv(f)) == NULL, "kv_at bounds");
         /* alignment key present iff not the default */
         kv = gguf_find_kv(f, "general.alignment");
-        CHECK(alignment == GGUF_DEFAULT_ALIGNMENT ? kv == NULL : (kv && kv->type == GGUF_UINT32 && kv->v.u == alignment),
+        CHECK(alignment == GGUF_DEFAULT_ALIGNMENT ? kv == NULL
+                                                  : (kv && kv->type == GGUF_UINT32 && kv->v.u == alignment),
               "general.alignment");
         for (size_t i = 0; i < FR_ARRAY_LEN(arrs); i++) {
             CHECK(gguf_get_arr(f, arrs[i].key, arrs[i].t, &kv, &err) == 1, "get_arr %s: %s", arrs[i].key, err.msg);
             if (kv) CHECK(kv->arr_n == 3 && kv->arr_type == arrs[i].t, "arr %s shape", arrs[i].key);
         }
-        CHECK(gguf_get_arr(f, "arr.u8", GGUF_INT32, &kv, &err) == -1 && strstr(err.msg, "UINT8"), "arr type: %s", err.msg);
+        CHECK(gguf_get_arr(f, "arr.u8", GGUF_INT32, &kv, &err) == -1 && strstr(err.msg, "UINT8"), "arr type: %s",
+              err.msg);
         CHECK(gguf_get_arr(f, "test.i32", GGUF_VTYPE_COUNT, &kv, &err) == -1, "scalar as array");
         CHECK(gguf_get_arr(f, "arr.u8", GGUF_VTYPE_COUNT, &kv, &err) == 1, "any elem type");
-        for (int i = 0; i < 3; i++) {
-            const gguf_kv *a;
-            gguf_get_arr(f, "arr.u8", GGUF_UINT8, &a, &err);
-            CHECK(gguf_arr_int(a, (uint64_t)i) == a_u8[i], "u8[%d]", i);
-            gguf_get_arr(f, "arr.i8", GGUF_INT8, &a, &err);
-            CHECK(gguf_arr_int(a, (uint64_t)i) == a_i8[i], "i8[%d]", i);
-            gguf_get_arr(f, "arr.u16", GGUF_UINT16, &a, &err);
-            CHECK(gguf_arr_int(a, (uint64_t)i) == a_u16[i], "u16[%d]", i);
-            gguf_get_arr(f, "arr.i16", GGUF_INT16, &a, &err);
-            CHECK(gguf_arr_int(a, (uint64_t)i) == a_i16[i], "i16[%d]", i);
-            gguf_get_arr(f, "arr.u32", GGUF_UINT32, &a, &err);
-            CHECK(gguf_arr_int(a, (uint64_t)i) == a_u32[i], "u32[%d]", i);
-            gguf_get_arr(f, "arr.i32", GGUF_INT32, &a, &err);
-            CHECK(gguf_arr_int(a, (uint64_t)i) == a_i32[i], "i32[%d]", i);
-            gguf_get_arr(f, "arr.f32", GGUF_FLOAT32, &a, &err);
-            CHECK(gguf_arr_float(a, (uint64_t)i) == a_f32[i], "f32[%d]", i);
-            gguf_get_arr(f, "arr.bool", GGUF_BOOL, &a, &err);
-            CHECK(gguf_arr_int(a, (uint64_t)i) == a_bool[i], "bool[%d]", i);
-            gguf_get_arr(f, "arr.u64", GGUF_UINT64, &a, &err);
-            CHECK(gguf_arr_float(a, (uint64_t)i) == (double)a_u64[i], "u64[%d]", i);
-            CHECK(gguf_arr_int(a, (uint64_t)i) == (a_u64[i] > INT64_MAX ? INT64_MAX : (int64_t)a_u64[i]), "u64 int[%d]", i);
-            gguf_get_arr(f, "arr.i64", GGUF_INT64, &a, &err);
-            CHECK(gguf_arr_int(a, (uint64_t)i) == a_i64[i], "i64[%d]", i);
-            gguf_get_arr(f, "arr.f64", GGUF_FLOAT64, &a, &err);
-            CHECK(gguf_arr_float(a, (uint64_t)i) == a_f64[i], "f64[%d]", i);
-            CHECK(memcmp((const uint8_t *)a->arr_data + 8 * i, &a_f64[i], 8) == 0, "raw f64[%d]", i);
+        /* element accessors, in the order of arrs[] */
+        static const int64_t want_i[11][3] = {{0, 1, 255},
+                                              {-128, 0, 127},
+                                              {0, 65535, 300},
+                                              {-32768, 5, 32767},
+                                              {0, 4000000000, 7},
+                                              {INT32_MIN, -1, INT32_MAX},
+                                              {-1, 0, 350000000},
+                                              {1, 0, 1},
+                                              {0, INT64_MAX, 42},
+                                              {INT64_MIN, -2, INT64_MAX},
+                                              {-9223372036854775807 - 1, 0, 2}};
+        for (size_t i = 0; i < FR_ARRAY_LEN(arrs); i++) {
+            const gguf_kv *a = gguf_find_kv(f, arrs[i].key);
+            size_t esz = arrs[i].t == GGUF_UINT8 || arrs[i].t == GGUF_INT8 || arrs[i].t == GGUF_BOOL        ? 1
+                         : arrs[i].t == GGUF_UINT16 || arrs[i].t == GGUF_INT16                              ? 2
+                         : arrs[i].t == GGUF_UINT64 || arrs[i].t == GGUF_INT64 || arrs[i].t == GGUF_FLOAT64 ? 8
+                                                                                                            : 4;
+            CHECK(a && memcmp(a->arr_data, arrs[i].data, 3 * esz) == 0, "%s raw bytes", arrs[i].key);
+            for (int j = 0; a && j < 3; j++)
+                CHECK(gguf_arr_int(a, (uint64_t)j) == want_i[i][j], "%s[%d] as int: %lld", arrs[i].key, j,
+                      (long long)gguf_arr_int(a, (uint64_t)j));
+        }
+        const gguf_kv *af = gguf_find_kv(f, "arr.f32"), *ad = gguf_find_kv(f, "arr.f64"),
+                      *au = gguf_find_kv(f, "arr.u64");
+        for (int j = 0; j < 3; j++) {
+            CHECK(gguf_arr_float(af, (uint64_t)j) == a_f32[j], "f32[%d]", j);
+            CHECK(gguf_arr_float(ad, (uint64_t)j) == a_f64[j], "f64[%d]", j);
+            CHECK(gguf_arr_float(au, (uint64_t)j) == (double)a_u64[j], "u64[%d] as float", j);
         }
         CHECK(gguf_get_arr(f, "arr.empty", GGUF_INT32, &kv, &err) == 1 && kv->arr_n == 0, "empty array");
         CHECK(gguf_get_arr(f, "arr.str_empty", GGUF_STRING, &kv, &err) == 1 && kv->arr_n == 0, "empty string array");
@@ -355,7 +375,8 @@ static void test_roundtrip(uint32_t alignment) {
         }
         gguf_close(f);
     }
-    for (int i = 0; i < nt; i++) free(ts[i].data);
+    for (int i = 0; i < nt; i++)
+        free(ts[i].data);
 
     /* a failing fill callback: error names the tensor, no file left */
     gguf_writer *w3 = gguf_writer_new();
@@ -367,23 +388,58 @@ static void test_roundtrip(uint32_t alignment) {
     gguf_writer_free(w3);
 }
 
+/* clang-format off: one file record per line, as laid out on disk */
 /* Every scalar type via raw bytes (the writer has setters for only some), then copy_kv. */
 static void test_all_scalars(void) {
     rb b = {0};
     rb_hdr(&b, 2, 0, 13); /* version 2 is accepted too */
-    rb_str(&b, "s.u8"); rb_u32(&b, GGUF_UINT8); rb_u8(&b, 200);
-    rb_str(&b, "s.i8"); rb_u32(&b, GGUF_INT8); rb_u8(&b, 0x80);
-    rb_str(&b, "s.u16"); rb_u32(&b, GGUF_UINT16); rb_u16(&b, 65000);
-    rb_str(&b, "s.i16"); rb_u32(&b, GGUF_INT16); rb_u16(&b, 0xfffe);
-    rb_str(&b, "s.u32"); rb_u32(&b, GGUF_UINT32); rb_u32(&b, 4000000000u);
-    rb_str(&b, "s.i32"); rb_u32(&b, GGUF_INT32); rb_u32(&b, 0xffffff85u);
-    rb_str(&b, "s.f32"); rb_u32(&b, GGUF_FLOAT32); rb_u32(&b, 0x40490fdbu); /* pi */
-    rb_str(&b, "s.bool"); rb_u32(&b, GGUF_BOOL); rb_u8(&b, 0);
-    rb_str(&b, "s.str"); rb_u32(&b, GGUF_STRING); rb_str(&b, "text");
-    rb_str(&b, "s.arr"); rb_u32(&b, GGUF_ARRAY); rb_u32(&b, GGUF_UINT16); rb_u64(&b, 2); rb_u16(&b, 1); rb_u16(&b, 2);
-    rb_str(&b, "s.u64"); rb_u32(&b, GGUF_UINT64); rb_u64(&b, UINT64_MAX);
-    rb_str(&b, "s.i64"); rb_u32(&b, GGUF_INT64); rb_u64(&b, (uint64_t)INT64_MIN);
-    rb_str(&b, "s.f64"); rb_u32(&b, GGUF_FLOAT64); { double d = -0.125; uint64_t u; memcpy(&u, &d, 8); rb_u64(&b, u); }
+    rb_str(&b, "s.u8");
+    rb_u32(&b, GGUF_UINT8);
+    rb_u8(&b, 200);
+    rb_str(&b, "s.i8");
+    rb_u32(&b, GGUF_INT8);
+    rb_u8(&b, 0x80);
+    rb_str(&b, "s.u16");
+    rb_u32(&b, GGUF_UINT16);
+    rb_u16(&b, 65000);
+    rb_str(&b, "s.i16");
+    rb_u32(&b, GGUF_INT16);
+    rb_u16(&b, 0xfffe);
+    rb_str(&b, "s.u32");
+    rb_u32(&b, GGUF_UINT32);
+    rb_u32(&b, 4000000000u);
+    rb_str(&b, "s.i32");
+    rb_u32(&b, GGUF_INT32);
+    rb_u32(&b, 0xffffff85u);
+    rb_str(&b, "s.f32");
+    rb_u32(&b, GGUF_FLOAT32);
+    rb_u32(&b, 0x40490fdbu); /* pi */
+    rb_str(&b, "s.bool");
+    rb_u32(&b, GGUF_BOOL);
+    rb_u8(&b, 0);
+    rb_str(&b, "s.str");
+    rb_u32(&b, GGUF_STRING);
+    rb_str(&b, "text");
+    rb_str(&b, "s.arr");
+    rb_u32(&b, GGUF_ARRAY);
+    rb_u32(&b, GGUF_UINT16);
+    rb_u64(&b, 2);
+    rb_u16(&b, 1);
+    rb_u16(&b, 2);
+    rb_str(&b, "s.u64");
+    rb_u32(&b, GGUF_UINT64);
+    rb_u64(&b, UINT64_MAX);
+    rb_str(&b, "s.i64");
+    rb_u32(&b, GGUF_INT64);
+    rb_u64(&b, (uint64_t)INT64_MIN);
+    rb_str(&b, "s.f64");
+    rb_u32(&b, GGUF_FLOAT64);
+    {
+        double d = -0.125;
+        uint64_t u;
+        memcpy(&u, &d, 8);
+        rb_u64(&b, u);
+    }
     const char *path = tpath("scalars.gguf");
     save(path, b.p, b.n);
     rb_free(&b);
@@ -415,7 +471,8 @@ static void test_all_scalars(void) {
               "str as float: %s", err.msg);
         const gguf_kv *a;
         CHECK(gguf_get_arr(f, "s.arr", GGUF_UINT16, &a, &err) == 1 && gguf_arr_int(a, 1) == 2, "u16 array");
-        for (int64_t i = 0; i < gguf_n_kv(f); i++) CHECK(gguf_kv_at(f, i)->type == (gguf_vtype)i, "order");
+        for (int64_t i = 0; i < gguf_n_kv(f); i++)
+            CHECK(gguf_kv_at(f, i)->type == (gguf_vtype)i, "order");
         if (pass == 0) { /* copy every key through the writer and check again */
             gguf_writer *w = gguf_writer_new();
             CHECK(gguf_writer_copy_kv(w, f, NULL, NULL) == FR_OK, "copy all");
@@ -426,6 +483,8 @@ static void test_all_scalars(void) {
         gguf_close(f);
     }
 }
+
+/* clang-format on */
 
 /* ---------------------------------------------------------------------------------------
  * (b) bad files */
@@ -444,8 +503,10 @@ static const char *write_small_valid(void) {
     float sc[4] = {0, 0, -1, -2};
     gguf_writer_set_arr(w, "tokenizer.ggml.scores", GGUF_FLOAT32, sc, 4);
     static float d0[40], d1[256];
-    for (int i = 0; i < 40; i++) d0[i] = (float)i;
-    for (int i = 0; i < 256; i++) d1[i] = -(float)i;
+    for (int i = 0; i < 40; i++)
+        d0[i] = (float)i;
+    for (int i = 0; i < 256; i++)
+        d1[i] = -(float)i;
     uint8_t q[sizeof(block_q8_0) * 2] = {0};
     int64_t ne0[2] = {8, 5}, ne1[1] = {64}, ne2[2] = {32, 8};
     fr_error err;
@@ -521,9 +582,11 @@ static void test_fuzz(void) {
                 const gguf_kv *kv = gguf_kv_at(f, i);
                 sum += kv->key.len + (uint8_t)kv->key.ptr[kv->key.len - 1];
                 if (kv->type == GGUF_ARRAY && kv->arr_type == GGUF_STRING)
-                    for (uint64_t e = 0; e < kv->arr_n; e++) sum += kv->arr_strs[e].len ? (uint8_t)kv->arr_strs[e].ptr[0] : 0;
+                    for (uint64_t e = 0; e < kv->arr_n; e++)
+                        sum += kv->arr_strs[e].len ? (uint8_t)kv->arr_strs[e].ptr[0] : 0;
                 else if (kv->type == GGUF_ARRAY)
-                    for (uint64_t e = 0; e < kv->arr_n; e++) sum += (uint64_t)gguf_arr_int(kv, e);
+                    for (uint64_t e = 0; e < kv->arr_n; e++)
+                        sum += (uint64_t)gguf_arr_int(kv, e);
             }
             for (int64_t i = 0; i < gguf_n_tensors(f); i++) {
                 const gguf_tensor *t = gguf_tensor_at(f, i);
@@ -541,16 +604,25 @@ static void test_fuzz(void) {
     free(orig);
 }
 
+/* clang-format off: one file record per line, as laid out on disk */
 static void test_bad_header(void) {
     rb b = {0};
     /* item 1 edge: empty file, and a file shorter than the header */
     EXPECT_BAD(&b, "empty.gguf", "0 bytes");
     rb_put(&b, "GGU", 3);
     EXPECT_BAD(&b, "short_magic.gguf", "magic", "truncated");
-    rb_put(&b, "GGUF", 4); rb_u32(&b, 3); rb_u32(&b, 0);
+    rb_put(&b, "GGUF", 4);
+    rb_u32(&b, 3);
+    rb_u32(&b, 0);
     EXPECT_BAD(&b, "short_counts.gguf", "n_tensors", "truncated");
     /* item 2 */
-    rb_put(&b, "\x7f" "ELF", 4); rb_u32(&b, 3); rb_u64(&b, 0); rb_u64(&b, 0);
+    rb_put(&b,
+           "\x7f"
+           "ELF",
+           4);
+    rb_u32(&b, 3);
+    rb_u64(&b, 0);
+    rb_u64(&b, 0);
     EXPECT_BAD(&b, "magic.gguf", "magic", "\\x7fELF", "expected \"GGUF\"");
     rb_hdr(&b, 0, 0, 0);
     EXPECT_BAD(&b, "v0.gguf", "version: 0", "expected 2 or 3");
@@ -560,7 +632,10 @@ static void test_bad_header(void) {
     EXPECT_BAD(&b, "v4.gguf", "version: 4", "newer");
     rb_hdr(&b, 0x03000000, 0, 0);
     EXPECT_BAD(&b, "swapped.gguf", "byte-swapped (big-endian) GGUF is not supported");
-    rb_put(&b, "FUGG", 4); rb_u32(&b, 0x03000000); rb_u64(&b, 0); rb_u64(&b, 0);
+    rb_put(&b, "FUGG", 4);
+    rb_u32(&b, 0x03000000);
+    rb_u64(&b, 0);
+    rb_u64(&b, 0);
     EXPECT_BAD(&b, "swapped2.gguf", "byte-swapped (big-endian)");
     /* item 3: counts that cannot fit in the bytes present (checked before allocating) */
     rb_hdr(&b, 3, 0, UINT64_MAX);
@@ -585,59 +660,127 @@ static void test_bad_header(void) {
 static void test_bad_keys(void) {
     rb b = {0};
     /* item 4 */
-    rb_hdr(&b, 3, 0, 1); rb_kv_u32(&b, "", 1);
+    rb_hdr(&b, 3, 0, 1);
+    rb_kv_u32(&b, "", 1);
     EXPECT_BAD(&b, "key_empty.gguf", "key #0", "empty key");
     char *big = malloc(70000);
     memset(big, 'k', 70000);
-    rb_hdr(&b, 3, 0, 1); rb_strn(&b, big, 65536); rb_u32(&b, GGUF_UINT32); rb_u32(&b, 1);
+    rb_hdr(&b, 3, 0, 1);
+    rb_strn(&b, big, 65536);
+    rb_u32(&b, GGUF_UINT32);
+    rb_u32(&b, 1);
     EXPECT_BAD(&b, "key_long.gguf", "key #0", "key length: 65536", "at most 65535");
-    rb_hdr(&b, 3, 0, 1); rb_strn(&b, big, 65535); rb_u32(&b, GGUF_UINT32); rb_u16(&b, 1);
-    EXPECT_BAD(&b, "key_long_ok_but_trunc.gguf", "value (UINT32)", "truncated"); /* exactly at the limit: ok, then cut */
-    rb_hdr(&b, 3, 0, 1); rb_kv_u32(&b, "general.\xff\xfe", 1);
+    rb_hdr(&b, 3, 0, 1);
+    rb_strn(&b, big, 65535);
+    rb_u32(&b, GGUF_UINT32);
+    rb_u16(&b, 1);
+    EXPECT_BAD(&b, "key_long_ok_but_trunc.gguf", "value (UINT32)",
+               "truncated"); /* exactly at the limit: ok, then cut */
+    rb_hdr(&b, 3, 0, 1);
+    rb_kv_u32(&b, "general.\xff\xfe", 1);
     EXPECT_BAD(&b, "key_utf8.gguf", "key #0", "not valid UTF-8", "general.\\xff\\xfe");
-    rb_hdr(&b, 3, 0, 1); rb_kv_u32(&b, "overlong.\xc0\xaf", 1);
+    rb_hdr(&b, 3, 0, 1);
+    rb_kv_u32(&b, "overlong.\xc0\xaf", 1);
     EXPECT_BAD(&b, "key_utf8_overlong.gguf", "not valid UTF-8");
-    rb_hdr(&b, 3, 0, 1); rb_kv_u32(&b, "surrogate.\xed\xa0\x80", 1);
+    rb_hdr(&b, 3, 0, 1);
+    rb_kv_u32(&b, "surrogate.\xed\xa0\x80", 1);
     EXPECT_BAD(&b, "key_utf8_surrogate.gguf", "not valid UTF-8");
-    rb_hdr(&b, 3, 0, 1); rb_strn(&b, "a\0b", 3); rb_u32(&b, GGUF_UINT32); rb_u32(&b, 1);
+    rb_hdr(&b, 3, 0, 1);
+    rb_strn(&b, "a\0b", 3);
+    rb_u32(&b, GGUF_UINT32);
+    rb_u32(&b, 1);
     EXPECT_BAD(&b, "key_nul.gguf", "NUL");
-    rb_hdr(&b, 3, 0, 3); rb_kv_u32(&b, "x.a", 1); rb_kv_u32(&b, "x.b", 2); rb_kv_str(&b, "x.a", "again");
+    rb_hdr(&b, 3, 0, 3);
+    rb_kv_u32(&b, "x.a", 1);
+    rb_kv_u32(&b, "x.b", 2);
+    rb_kv_str(&b, "x.a", "again");
     EXPECT_BAD(&b, "key_dup.gguf", "key 'x.a'", "duplicate", "#0 and #2");
     /* a long key shown in a message is cut, never the whole 65535 bytes */
-    rb_hdr(&b, 3, 0, 1); rb_strn(&b, big, 60000); rb_u32(&b, 77); rb_u32(&b, 1);
+    rb_hdr(&b, 3, 0, 1);
+    rb_strn(&b, big, 60000);
+    rb_u32(&b, 77);
+    rb_u32(&b, 1);
     EXPECT_BAD(&b, "key_long_shown.gguf", "kkkk...", "value type: 77");
     free(big);
 
     /* item 5: value types, arrays, strings */
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "v.t"); rb_u32(&b, 13); rb_u32(&b, 0);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "v.t");
+    rb_u32(&b, 13);
+    rb_u32(&b, 0);
     EXPECT_BAD(&b, "vtype13.gguf", "key 'v.t'", "value type: 13", "expected 0..12");
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "v.t"); rb_u32(&b, 0xffffffffu); rb_u32(&b, 0);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "v.t");
+    rb_u32(&b, 0xffffffffu);
+    rb_u32(&b, 0);
     EXPECT_BAD(&b, "vtype_ff.gguf", "value type: 4294967295");
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "v.n"); rb_u32(&b, GGUF_ARRAY); rb_u32(&b, GGUF_ARRAY); rb_u64(&b, 1);
-    rb_u32(&b, GGUF_UINT8); rb_u64(&b, 1); rb_u8(&b, 1);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "v.n");
+    rb_u32(&b, GGUF_ARRAY);
+    rb_u32(&b, GGUF_ARRAY);
+    rb_u64(&b, 1);
+    rb_u32(&b, GGUF_UINT8);
+    rb_u64(&b, 1);
+    rb_u8(&b, 1);
     EXPECT_BAD(&b, "nested.gguf", "key 'v.n'", "nested arrays");
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "v.a"); rb_u32(&b, GGUF_ARRAY); rb_u32(&b, 42); rb_u64(&b, 1); rb_u64(&b, 0);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "v.a");
+    rb_u32(&b, GGUF_ARRAY);
+    rb_u32(&b, 42);
+    rb_u64(&b, 1);
+    rb_u64(&b, 0);
     EXPECT_BAD(&b, "arr_elem_type.gguf", "array element type: 42");
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "v.a"); rb_u32(&b, GGUF_ARRAY); rb_u32(&b, GGUF_UINT64); rb_u64(&b, (uint64_t)1 << 61);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "v.a");
+    rb_u32(&b, GGUF_ARRAY);
+    rb_u32(&b, GGUF_UINT64);
+    rb_u64(&b, (uint64_t)1 << 61);
     rb_u64(&b, 0);
     EXPECT_BAD(&b, "arr_overflow.gguf", "key 'v.a'", "array count: 2305843009213693952", "overflows");
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "v.a"); rb_u32(&b, GGUF_ARRAY); rb_u32(&b, GGUF_UINT32); rb_u64(&b, 1000);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "v.a");
+    rb_u32(&b, GGUF_ARRAY);
+    rb_u32(&b, GGUF_UINT32);
+    rb_u64(&b, 1000);
     rb_zeros(&b, 100);
     EXPECT_BAD(&b, "arr_beyond.gguf", "array count: 1000 UINT32", "need 4000 bytes but only 100 remain");
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "v.s"); rb_u32(&b, GGUF_ARRAY); rb_u32(&b, GGUF_STRING); rb_u64(&b, UINT64_MAX / 4);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "v.s");
+    rb_u32(&b, GGUF_ARRAY);
+    rb_u32(&b, GGUF_STRING);
+    rb_u64(&b, UINT64_MAX / 4);
     rb_zeros(&b, 64);
     EXPECT_BAD(&b, "strarr_count.gguf", "array count: 4611686018427387903 strings", "only 64 remain");
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "v.s"); rb_u32(&b, GGUF_ARRAY); rb_u32(&b, GGUF_STRING); rb_u64(&b, 3);
-    rb_str(&b, "ok"); rb_u64(&b, 1000); rb_zeros(&b, 20);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "v.s");
+    rb_u32(&b, GGUF_ARRAY);
+    rb_u32(&b, GGUF_STRING);
+    rb_u64(&b, 3);
+    rb_str(&b, "ok");
+    rb_u64(&b, 1000);
+    rb_zeros(&b, 20);
     EXPECT_BAD(&b, "strarr_elem.gguf", "key 'v.s'", "array element 1", "string length: 1000", "exceeds");
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "v.s"); rb_u32(&b, GGUF_STRING); rb_u64(&b, (uint64_t)GGUF_MAX_STRING + 1);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "v.s");
+    rb_u32(&b, GGUF_STRING);
+    rb_u64(&b, (uint64_t)GGUF_MAX_STRING + 1);
     rb_zeros(&b, 16);
     EXPECT_BAD(&b, "str_overlong.gguf", "key 'v.s'", "value (STRING) length: 1073741825", "at most 1073741824");
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "v.s"); rb_u32(&b, GGUF_STRING); rb_u64(&b, UINT64_MAX);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "v.s");
+    rb_u32(&b, GGUF_STRING);
+    rb_u64(&b, UINT64_MAX);
     EXPECT_BAD(&b, "str_huge.gguf", "length: 18446744073709551615");
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "v.s"); rb_u32(&b, GGUF_STRING); rb_u64(&b, 50); rb_zeros(&b, 10);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "v.s");
+    rb_u32(&b, GGUF_STRING);
+    rb_u64(&b, 50);
+    rb_zeros(&b, 10);
     EXPECT_BAD(&b, "str_beyond.gguf", "length: 50", "exceeds the 10 bytes remaining");
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "v.b"); rb_u32(&b, GGUF_BOOL); rb_u8(&b, 2);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "v.b");
+    rb_u32(&b, GGUF_BOOL);
+    rb_u8(&b, 2);
     EXPECT_BAD(&b, "bool2.gguf", "key 'v.b'", "BOOL", "expected 0 or 1");
 }
 
@@ -650,18 +793,28 @@ static void test_bad_alignment(void) {
     for (int i = 0; i < 4; i++) {
         char name[32];
         snprintf(name, sizeof name, "align_%u.gguf", bad[i]);
-        rb_hdr(&b, 3, 0, 1); rb_kv_u32(&b, "general.alignment", bad[i]);
+        rb_hdr(&b, 3, 0, 1);
+        rb_kv_u32(&b, "general.alignment", bad[i]);
         EXPECT_BAD(&b, name, want[i], "power of two");
     }
-    rb_hdr(&b, 3, 0, 1); rb_kv_str(&b, "general.alignment", "32");
+    rb_hdr(&b, 3, 0, 1);
+    rb_kv_str(&b, "general.alignment", "32");
     EXPECT_BAD(&b, "align_str.gguf", "general.alignment: type STRING", "integer");
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "general.alignment"); rb_u32(&b, GGUF_FLOAT32); rb_u32(&b, 0x42000000u);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "general.alignment");
+    rb_u32(&b, GGUF_FLOAT32);
+    rb_u32(&b, 0x42000000u);
     EXPECT_BAD(&b, "align_f32.gguf", "general.alignment: type FLOAT32");
-    rb_hdr(&b, 3, 0, 1); rb_str(&b, "general.alignment"); rb_u32(&b, GGUF_INT32); rb_u32(&b, (uint32_t)-32);
+    rb_hdr(&b, 3, 0, 1);
+    rb_str(&b, "general.alignment");
+    rb_u32(&b, GGUF_INT32);
+    rb_u32(&b, (uint32_t)-32);
     EXPECT_BAD(&b, "align_neg.gguf", "general.alignment: -32");
     /* a good non-default alignment, as another integer type: 64 */
     rb_hdr(&b, 3, 1, 1);
-    rb_str(&b, "general.alignment"); rb_u32(&b, GGUF_UINT64); rb_u64(&b, 64);
+    rb_str(&b, "general.alignment");
+    rb_u32(&b, GGUF_UINT64);
+    rb_u64(&b, 64);
     rb_ti(&b, "t", 1, (uint64_t[]){16}, FR_TYPE_F32, 0);
     rb_pad(&b, 64);
     rb_zeros(&b, 64);
@@ -672,7 +825,9 @@ static void test_bad_alignment(void) {
     /* the same tensor at offset 32 is misaligned for 64 */
     rb_free(&b);
     rb_hdr(&b, 3, 1, 1);
-    rb_str(&b, "general.alignment"); rb_u32(&b, GGUF_UINT64); rb_u64(&b, 64);
+    rb_str(&b, "general.alignment");
+    rb_u32(&b, GGUF_UINT64);
+    rb_u64(&b, 64);
     rb_ti(&b, "t", 1, (uint64_t[]){16}, FR_TYPE_F32, 32);
     rb_pad(&b, 64);
     rb_zeros(&b, 128);
@@ -697,13 +852,20 @@ static void test_bad_tensors(void) {
     gguf_file *f = open_ok(tpath("tname_256.gguf"));
     if (f) CHECK(gguf_find_tensor(f, longname) != NULL, "256-byte name");
     gguf_close(f);
-    rb_hdr(&b, 3, 1, 0); rb_strn(&b, "a\0b", 3); rb_u32(&b, 1); rb_u64(&b, 8); rb_u32(&b, 0); rb_u64(&b, 0);
-    rb_pad(&b, 32); rb_zeros(&b, 32);
+    rb_hdr(&b, 3, 1, 0);
+    rb_strn(&b, "a\0b", 3);
+    rb_u32(&b, 1);
+    rb_u64(&b, 8);
+    rb_u32(&b, 0);
+    rb_u64(&b, 0);
+    rb_pad(&b, 32);
+    rb_zeros(&b, 32);
     EXPECT_BAD(&b, "tname_nul.gguf", "NUL");
     rb_hdr(&b, 3, 2, 0);
     rb_ti(&b, "dup.weight", 1, ne8, FR_TYPE_F32, 0);
     rb_ti(&b, "dup.weight", 1, ne8, FR_TYPE_F32, 32);
-    rb_pad(&b, 32); rb_zeros(&b, 64);
+    rb_pad(&b, 32);
+    rb_zeros(&b, 64);
     EXPECT_BAD(&b, "tname_dup.gguf", "tensor 'dup.weight'", "duplicate name");
 
     /* item 8: dimensions */
@@ -746,26 +908,30 @@ static void test_bad_tensors(void) {
     one_tensor(&b, "t", 1, ne8, FR_TYPE_F32, 0, 31);
     EXPECT_BAD(&b, "off_one_short.gguf", "past the end of the file");
     rb_hdr(&b, 3, 3, 0);
-    rb_ti(&b, "a", 1, (uint64_t[]){16}, FR_TYPE_F32, 0);  /* [0, 64) */
-    rb_ti(&b, "b", 1, (uint64_t[]){8}, FR_TYPE_F32, 96);  /* [96, 128) */
-    rb_ti(&b, "c", 1, (uint64_t[]){8}, FR_TYPE_F32, 32);  /* [32, 64): inside a */
-    rb_pad(&b, 32); rb_zeros(&b, 128);
+    rb_ti(&b, "a", 1, (uint64_t[]){16}, FR_TYPE_F32, 0); /* [0, 64) */
+    rb_ti(&b, "b", 1, (uint64_t[]){8}, FR_TYPE_F32, 96); /* [96, 128) */
+    rb_ti(&b, "c", 1, (uint64_t[]){8}, FR_TYPE_F32, 32); /* [32, 64): inside a */
+    rb_pad(&b, 32);
+    rb_zeros(&b, 128);
     EXPECT_BAD(&b, "overlap.gguf", "tensor 'c': data [32, 64) overlaps tensor 'a' [0, 64)");
     rb_hdr(&b, 3, 2, 0);
     rb_ti(&b, "a", 1, ne8, FR_TYPE_F32, 0);
     rb_ti(&b, "b", 1, ne8, FR_TYPE_F32, 0);
-    rb_pad(&b, 32); rb_zeros(&b, 32);
+    rb_pad(&b, 32);
+    rb_zeros(&b, 32);
     EXPECT_BAD(&b, "overlap_same.gguf", "overlaps");
     /* adjacent (not overlapping) and out of order is fine; a vocab-only file without padding too */
     rb_hdr(&b, 3, 2, 0);
     rb_ti(&b, "a", 1, ne8, FR_TYPE_F32, 32);
     rb_ti(&b, "b", 1, ne8, FR_TYPE_F32, 0);
-    rb_pad(&b, 32); rb_zeros(&b, 64);
+    rb_pad(&b, 32);
+    rb_zeros(&b, 64);
     save(tpath("adjacent.gguf"), b.p, b.n);
     rb_free(&b);
     f = open_ok(tpath("adjacent.gguf"));
     gguf_close(f);
-    rb_hdr(&b, 3, 0, 1); rb_kv_str(&b, "tokenizer.ggml.model", "gpt2");
+    rb_hdr(&b, 3, 0, 1);
+    rb_kv_str(&b, "tokenizer.ggml.model", "gpt2");
     save(tpath("vocab_only.gguf"), b.p, b.n);
     rb_free(&b);
     f = open_ok(tpath("vocab_only.gguf"));
@@ -781,6 +947,8 @@ static void test_bad_tensors(void) {
     CHECK(gguf_open(NULL, &f, &err) == FR_ERR_ARG, "NULL path");
 }
 
+/* clang-format on */
+
 /* ---------------------------------------------------------------------------------------
  * (c) split models */
 
@@ -794,7 +962,8 @@ static void write_part(const char *name, int no, int count, int32_t total, const
     static float data[4][16];
     fr_error err;
     for (int i = 0; i < nt; i++) {
-        for (int j = 0; j < 16; j++) data[i][j] = (float)(no * 100 + i * 16 + j);
+        for (int j = 0; j < 16; j++)
+            data[i][j] = (float)(no * 100 + i * 16 + j);
         int64_t ne[1] = {16};
         gguf_writer_add_tensor(w, tnames[i], FR_TYPE_F32, 1, ne, data[i], NULL, NULL, &err);
     }
@@ -845,15 +1014,18 @@ static void test_split(void) {
     write_part("cnt-00001-of-00002.gguf", 0, 3, 3, p1, 2, 32);
     write_part("cnt-00002-of-00002.gguf", 1, 2, -1, p2, 1, 32);
     CHECK(gguf_open(tpath("cnt-00001-of-00002.gguf"), &f, &err) == FR_ERR_FORMAT &&
-              strstr(err.msg, "split.count: 3 (expected 2"), "split.count: %s", err.msg);
+              strstr(err.msg, "split.count: 3 (expected 2"),
+          "split.count: %s", err.msg);
     write_part("no-00001-of-00002.gguf", 0, 2, 3, p1, 2, 32);
     write_part("no-00002-of-00002.gguf", 0, 2, -1, p2, 1, 32);
     CHECK(gguf_open(tpath("no-00001-of-00002.gguf"), &f, &err) == FR_ERR_FORMAT && strstr(err.msg, "split.no: 0") &&
-              strstr(err.msg, "no-00002-of-00002.gguf"), "split.no: %s", err.msg);
+              strstr(err.msg, "no-00002-of-00002.gguf"),
+          "split.no: %s", err.msg);
     write_part("tc-00001-of-00002.gguf", 0, 2, 5, p1, 2, 32);
     write_part("tc-00002-of-00002.gguf", 1, 2, -1, p2, 1, 32);
     CHECK(gguf_open(tpath("tc-00001-of-00002.gguf"), &f, &err) == FR_ERR_FORMAT &&
-              strstr(err.msg, "split.tensors.count: 5 (expected 3"), "split.tensors.count: %s", err.msg);
+              strstr(err.msg, "split.tensors.count: 5 (expected 3"),
+          "split.tensors.count: %s", err.msg);
     /* a part of a split model renamed so that the name does not say so */
     write_part("renamed.gguf", 0, 2, 3, p1, 2, 32);
     CHECK(gguf_open(tpath("renamed.gguf"), &f, &err) == FR_ERR_FORMAT && strstr(err.msg, "split.count: 2"),

@@ -245,21 +245,30 @@ static void quant_both(int type, const float *x, int64_t n, void *ref, void *avx
 
 static void test_quant_semantics(void) {
     float x[32];
-    /* Q8_0 with amax 127: d = 1 exactly, q = roundf(x): ties away from zero. */
-    const float v[16] = {127, -2.5f, 2.5f, 0.5f, -0.5f, 1.5f, -1.5f, 0.49999997f,
-                         -0.49999997f, 3.4999998f, 126.5f, -126.5f, 0.0f, -0.0f, 1e-3f, -100.7f};
-    const int want[16] = {127, -3, 3, 1, -1, 2, -2, 0, 0, 3, 127, -127, 0, 0, 0, -101};
-    for (int j = 0; j < 32; j++) x[j] = v[j % 16];
+    /* Q8_0 with amax 127: d = 1 exactly, q = roundf(x): ties away from zero, and the
+     * floats just below the ties. */
+    const float v[32] = {127, -2.5f, 2.5f, 0.5f, -0.5f, 1.5f, -1.5f, 0.49999997f,
+                         -0.49999997f, 3.4999998f, 126.5f, -126.5f, 0.0f, -0.0f, 1e-3f, -100.7f,
+                         nextafterf(64.5f, 0), -nextafterf(64.5f, 0), 64.5f, -64.5f,
+                         nextafterf(1.5f, 0), nextafterf(2.5f, 0), nextafterf(126.5f, 0), -nextafterf(126.5f, 0),
+                         nextafterf(0.5f, 1), 1e-30f, -1e-30f, 7.0f, -7.0f, 99.5f, -99.5f, nextafterf(99.5f, 200)};
+    const int want[32] = {127, -3, 3, 1, -1, 2, -2, 0, 0, 3, 127, -127, 0, 0, 0, -101,
+                          64, -64, 65, -65, 1, 2, 126, -126, 1, 0, 0, 7, -7, 100, -100, 100};
+    for (int j = 0; j < 32; j++) x[j] = v[j];
     block_q8_0 q, qa;
     quant_both(FR_TYPE_Q8_0, x, 32, &q, &qa, sizeof q);
     CHECK(q.d == 0x3c00, "q8_0 d = 1");
     int bad = 0;
-    for (int j = 0; j < 32; j++) bad += q.qs[j] != want[j % 16];
+    for (int j = 0; j < 32; j++) {
+        if (q.qs[j] != want[j] || qa.qs[j] != want[j])
+            fprintf(stderr, "q8_0 x=%.9g: ref %d avx2 %d want %d\n", (double)x[j], q.qs[j], qa.qs[j], want[j]);
+        bad += q.qs[j] != want[j] || (has_avx2() && qa.qs[j] != want[j]);
+    }
     CHECK(bad == 0, "q8_0 rounding (%d wrong)", bad);
     block_q8_1 q1, q1a;
     quant_both(FR_TYPE_Q8_1, x, 32, &q1, &q1a, sizeof q1);
     int sum = 0;
-    for (int j = 0; j < 32; j++) sum += want[j % 16];
+    for (int j = 0; j < 32; j++) sum += want[j];
     CHECK(memcmp(q1.qs, q.qs, 32) == 0 && q1.d == q.d, "q8_1 qs/d equal q8_0");
     CHECK(q1.s == fr_f32_to_f16((float)sum), "q8_1 s = d*sum(q): 0x%04x vs %d", q1.s, sum);
 
@@ -467,8 +476,8 @@ static void test_q8_activations(void) {
     }
     for (int p = 0; p < 2; p++) {
         const int type = p ? FR_TYPE_Q8_1 : FR_TYPE_Q8_0;
-        size_t bytes;
-        fr_row_size(type, n, &bytes);
+        size_t bytes = 0;
+        CHECK(fr_row_size(type, n, &bytes), "row size");
         void *a = malloc(bytes), *b = malloc(bytes);
         fr_type_traits_isa(type, FR_ISA_SCALAR)->from_float(x, a, n);
         fr_type_traits_isa(type, FR_ISA_AVX2)->from_float(x, b, n);
@@ -489,8 +498,11 @@ static void test_agreement(int type, int64_t n, test_rng *r) {
     const int vdt = (int)tr->vec_dot_type;
     const fr_type_traits *vr = fr_type_traits_isa(vdt, FR_ISA_SCALAR);
     const fr_type_traits *va = fr_type_traits_isa(vdt, FR_ISA_AVX2);
-    size_t xb, yb;
-    CHECK(fr_row_size(type, n, &xb) && fr_row_size(vdt, n, &yb), "row size");
+    size_t xb = 0, yb = 0;
+    const bool sized = fr_row_size(type, n, &xb) && fr_row_size(vdt, n, &yb);
+    CHECK(sized && xb == (size_t)(n / tr->block_size) * tr->type_size, "%s n=%lld: row size",
+          tr->name, (long long)n);
+    if (!sized) return;
     const size_t xblk = tr->type_size, yblk = vr->type_size;
     float *xf = malloc((size_t)n * sizeof(float)), *yf = malloc((size_t)n * sizeof(float));
     float *o1 = malloc((size_t)n * sizeof(float)), *o2 = malloc((size_t)n * sizeof(float));

@@ -31,9 +31,11 @@ typedef struct ktype {
     double rms_err; /* RMS error / RMS x on uniform data */
 } ktype;
 
-#define KT(T, NAME, MAXE, RMSE)                                                                          \
-    {FR_TYPE_##NAME, #NAME, sizeof(block_##T), fr_to_float_##T##_ref, fr_to_float_##T##_avx2,            \
-     fr_vec_dot_##T##_ref, fr_vec_dot_##T##_avx2, fr_from_float_##T##_ref, MAXE, RMSE}
+#define KT(T, NAME, MAXE, RMSE)                                                                                        \
+    {                                                                                                                  \
+        FR_TYPE_##NAME, #NAME, sizeof(block_##T), fr_to_float_##T##_ref, fr_to_float_##T##_avx2, fr_vec_dot_##T##_ref, \
+            fr_vec_dot_##T##_avx2, fr_from_float_##T##_ref, MAXE, RMSE                                                 \
+    }
 
 static const ktype k_types[] = {
     /* round-to-nearest quantizers; on uniform data RMS error ~ step/sqrt(12)/rms(x) */
@@ -56,9 +58,13 @@ static void gen_floats(test_rng *r, float *x, int64_t n, int mode) {
         switch (mode % 5) {
         case 0: break;
         case 1: v *= powf(2.0f, (float)((i / 16) % 9) - 4.0f); break;
-        case 2: if (test_rng_next(r) % 61 == 0) v *= 40.0f; break;
+        case 2:
+            if (test_rng_next(r) % 61 == 0) v *= 40.0f;
+            break;
         case 3: v = fabsf(v) + 0.25f; break;
-        case 4: if (test_rng_next(r) % 7) v = 0.0f; break;
+        case 4:
+            if (test_rng_next(r) % 7) v = 0.0f;
+            break;
         }
         x[i] = v;
     }
@@ -74,13 +80,23 @@ static fr_f16 rand_scale(test_rng *r) {
 /* Random raw bytes, then sane d (and dmin). */
 static void gen_raw_blocks(test_rng *r, const ktype *t, void *dst, int64_t nb) {
     uint8_t *b = dst;
-    for (size_t i = 0; i < (size_t)nb * t->bsize; i++) b[i] = (uint8_t)(test_rng_next(r) >> 32);
+    for (size_t i = 0; i < (size_t)nb * t->bsize; i++)
+        b[i] = (uint8_t)(test_rng_next(r) >> 32);
     for (int64_t i = 0; i < nb; i++) {
         switch (t->type) {
-        case FR_TYPE_Q2_K: ((block_q2_K *)dst)[i].d = rand_scale(r); ((block_q2_K *)dst)[i].dmin = rand_scale(r); break;
+        case FR_TYPE_Q2_K:
+            ((block_q2_K *)dst)[i].d = rand_scale(r);
+            ((block_q2_K *)dst)[i].dmin = rand_scale(r);
+            break;
         case FR_TYPE_Q3_K: ((block_q3_K *)dst)[i].d = rand_scale(r); break;
-        case FR_TYPE_Q4_K: ((block_q4_K *)dst)[i].d = rand_scale(r); ((block_q4_K *)dst)[i].dmin = rand_scale(r); break;
-        case FR_TYPE_Q5_K: ((block_q5_K *)dst)[i].d = rand_scale(r); ((block_q5_K *)dst)[i].dmin = rand_scale(r); break;
+        case FR_TYPE_Q4_K:
+            ((block_q4_K *)dst)[i].d = rand_scale(r);
+            ((block_q4_K *)dst)[i].dmin = rand_scale(r);
+            break;
+        case FR_TYPE_Q5_K:
+            ((block_q5_K *)dst)[i].d = rand_scale(r);
+            ((block_q5_K *)dst)[i].dmin = rand_scale(r);
+            break;
         case FR_TYPE_Q6_K: ((block_q6_K *)dst)[i].d = rand_scale(r); break;
         }
     }
@@ -92,16 +108,19 @@ static void gen_q8K(test_rng *r, block_q8_K *y, int64_t n, int mode) {
     if (mode < 5) {
         static float f[NMAX];
         gen_floats(r, f, n, mode);
-        for (int64_t i = 0; i < n; i++) f[i] *= 3.0f;
+        for (int64_t i = 0; i < n; i++)
+            f[i] *= 3.0f;
         fr_from_float_q8_K_ref(f, y, n);
         return;
     }
     for (int64_t i = 0; i < n / QK_K; i++) {
         y[i].d = rng_range(r, -2.0f, 2.0f);
-        for (int j = 0; j < QK_K; j++) y[i].qs[j] = (int8_t)(test_rng_next(r) >> 40);
+        for (int j = 0; j < QK_K; j++)
+            y[i].qs[j] = (int8_t)(test_rng_next(r) >> 40);
         for (int j = 0; j < QK_K / 16; j++) {
             int s = 0;
-            for (int l = 0; l < 16; l++) s += y[i].qs[16 * j + l];
+            for (int l = 0; l < 16; l++)
+                s += y[i].qs[16 * j + l];
             y[i].bsums[j] = (int16_t)s;
         }
     }
@@ -144,7 +163,8 @@ static void abs_parts(const ktype *t, const void *x, int64_t n, float *out) {
         }
     }
     t->to_ref(tmp, b, n);
-    for (int64_t i = 0; i < n; i++) out[i] = fabsf(a[i]) + fabsf(b[i]);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = fabsf(a[i]) + fabsf(b[i]);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -174,6 +194,117 @@ static void test_traits(void) {
     }
 }
 
+static int count_bit_diffs(const float *a, const float *b, int64_t n) {
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++)
+        bad += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return bad;
+}
+
+/* Hand-built blocks pin the layouts (ggml's) independently of the kernels: one quant
+ * with a known value at a known position, its sub-block's scale (and min) set through
+ * the packed fields, everything else zero. Checked through to_float and through vec_dot
+ * with y = 1 everywhere (the dot is then the sum of the values). */
+static void check_known(const ktype *t, const void *blk, const float *expect) {
+    static float z[QK_K];
+    t->to_ref(blk, z, QK_K);
+    int bad = 0, first = -1;
+    double sum = 0;
+    for (int i = 0; i < QK_K; i++) {
+        sum += expect[i];
+        if (z[i] != expect[i] && bad++ == 0) first = i;
+    }
+    CHECK(bad == 0, "%s known block: %d wrong values, first at %d: %g != %g", t->name, bad, first,
+          first >= 0 ? (double)z[first] : 0.0, first >= 0 ? (double)expect[first] : 0.0);
+    if (g_avx2) {
+        static float za[QK_K];
+        t->to_avx2(blk, za, QK_K);
+        CHECK(count_bit_diffs(z, za, QK_K) == 0, "%s known block: avx2 to_float", t->name);
+    }
+    block_q8_K ones;
+    ones.d = 1.0f;
+    memset(ones.qs, 1, QK_K);
+    for (int j = 0; j < 16; j++)
+        ones.bsums[j] = 16;
+    float s = NAN;
+    t->dot_ref(QK_K, &s, blk, &ones);
+    CHECK(s == (float)sum, "%s known block: ref dot %g != %g", t->name, (double)s, sum);
+    if (g_avx2) {
+        t->dot_avx2(QK_K, &s, blk, &ones);
+        CHECK(s == (float)sum, "%s known block: avx2 dot %g != %g", t->name, (double)s, sum);
+    }
+}
+
+static void test_known_layouts(void) {
+    float e[QK_K];
+    { /* Q2_K: value 212 = 128*1 + 32*2 + 20 -> qs[32+20] bits 4-5; sub-block 13 */
+        block_q2_K b;
+        memset(&b, 0, sizeof b);
+        b.d = fr_f32_to_f16(0.5f);
+        b.dmin = fr_f32_to_f16(0.25f);
+        b.scales[13] = 5 | (1 << 4);
+        b.qs[52] = 3 << 4;
+        for (int i = 0; i < QK_K; i++)
+            e[i] = i / 16 == 13 ? -0.25f : 0.0f;
+        e[212] = 0.5f * 5 * 3 - 0.25f;
+        check_known(&k_types[0], &b, e);
+    }
+    { /* Q3_K: value 201 = 128 + 32*2 + 9 -> qs[41] bits 4-5, hmask[9] bit 6 (= 201/32);
+       * sub-block 12: low nibble = high nibble of scales[4], top bits = scales[8] bits 6-7 */
+        block_q3_K b;
+        memset(&b, 0, sizeof b);
+        b.d = fr_f32_to_f16(0.5f);
+        b.scales[4] = 0x50;   /* low 4 bits of scale 12: 5 */
+        b.scales[8] = 2 << 6; /* high 2 bits of scale 12: 2 -> 37 - 32 = 5 */
+        b.qs[41] = 2 << 4;
+        b.hmask[9] = 1 << 6;
+        for (int i = 0; i < QK_K; i++)
+            e[i] = i / 16 == 12 ? 0.5f * 5 * -4 : 0.5f * -32 * -4;
+        e[201] = 0.5f * 5 * 2;
+        check_known(&k_types[1], &b, e);
+    }
+    { /* Q4_K: value 167 = 64*2 + 32 + 7 -> high nibble of qs[64+7]; sub-block 5 (packed) */
+        block_q4_K b;
+        memset(&b, 0, sizeof b);
+        b.d = fr_f32_to_f16(1.0f);
+        b.dmin = fr_f32_to_f16(0.5f);
+        b.scales[9] = 0x03 | (0x2 << 4); /* sc5 = 3 | (top bits << 4), m5 = 2 | ... */
+        b.scales[1] = 1 << 6;            /* sc5 += 16 -> 19 */
+        b.scales[5] = 2 << 6;            /* m5 += 32 -> 34 */
+        b.qs[71] = 9 << 4;
+        for (int i = 0; i < QK_K; i++)
+            e[i] = i / 32 == 5 ? -0.5f * 34 : 0.0f;
+        e[167] = 19.0f * 9 - 0.5f * 34;
+        check_known(&k_types[2], &b, e);
+    }
+    { /* Q5_K: value 126 = 64 + 32 + 30 -> high nibble of qs[32+30], qh[30] bit 3 */
+        block_q5_K b;
+        memset(&b, 0, sizeof b);
+        b.d = fr_f32_to_f16(1.0f);
+        b.dmin = fr_f32_to_f16(0.5f);
+        b.scales[3] = 2;
+        b.scales[7] = 1;
+        b.qs[62] = 0xA << 4;
+        b.qh[30] = 1 << 3;
+        for (int i = 0; i < QK_K; i++)
+            e[i] = i / 32 == 3 ? -0.5f : 0.0f;
+        e[126] = 2.0f * 26 - 0.5f;
+        check_known(&k_types[3], &b, e);
+    }
+    { /* Q6_K: value 241 = 128 + 96 + 17 -> high nibble of ql[64+32+17], qh[32+17] bits 6-7 */
+        block_q6_K b;
+        memset(&b, 0, sizeof b);
+        b.d = fr_f32_to_f16(0.5f);
+        b.scales[15] = -3;
+        b.ql[113] = 7 << 4;
+        b.qh[49] = 2 << 6;
+        for (int i = 0; i < QK_K; i++)
+            e[i] = i / 16 == 15 ? 0.5f * -3 * -32 : 0.0f;
+        e[241] = 0.5f * -3 * 7;
+        check_known(&k_types[4], &b, e);
+    }
+}
+
 /* quantize -> dequantize */
 static void test_roundtrip(void) {
     static float x[NMAX], z[NMAX];
@@ -189,7 +320,8 @@ static void test_roundtrip(void) {
             double worst = 0, se = 0, sx = 0;
             for (int64_t b = 0; b < n / QK_K; b++) {
                 float amax = 0;
-                for (int i = 0; i < QK_K; i++) amax = fmaxf(amax, fabsf(x[b * QK_K + i]));
+                for (int i = 0; i < QK_K; i++)
+                    amax = fmaxf(amax, fabsf(x[b * QK_K + i]));
                 for (int i = 0; i < QK_K; i++) {
                     const double e = fabs((double)x[b * QK_K + i] - z[b * QK_K + i]);
                     se += e * e;
@@ -209,21 +341,18 @@ static void test_roundtrip(void) {
         t->from_ref(x, q, QK_K);
         t->to_ref(q, z, QK_K);
         int bad = 0;
-        for (int i = 0; i < QK_K; i++) bad += z[i] != 0.0f;
+        for (int i = 0; i < QK_K; i++)
+            bad += z[i] != 0.0f;
         CHECK(bad == 0, "%s: zero block dequantizes to %d non-zeros", t->name, bad);
-        for (int i = 0; i < QK_K; i++) x[i] = -0.75f;
+        for (int i = 0; i < QK_K; i++)
+            x[i] = -0.75f;
         t->from_ref(x, q, QK_K);
         t->to_ref(q, z, QK_K);
         double worst = 0;
-        for (int i = 0; i < QK_K; i++) worst = fmax(worst, fabs((double)z[i] + 0.75));
+        for (int i = 0; i < QK_K; i++)
+            worst = fmax(worst, fabs((double)z[i] + 0.75));
         CHECK(worst <= 0.75 * t->max_err, "%s: constant block error %g", t->name, worst);
     }
-}
-
-static int count_bit_diffs(const float *a, const float *b, int64_t n) {
-    int bad = 0;
-    for (int64_t i = 0; i < n; i++) bad += memcmp(&a[i], &b[i], sizeof(float)) != 0;
-    return bad;
 }
 
 /* to_float AVX2 == reference, vec_dot reference == dequantized double dot, AVX2 ==
@@ -264,7 +393,8 @@ static void test_kernels(bool raw) {
 
                 float s_ref = NAN;
                 t->dot_ref(n, &s_ref, xq, yq);
-                CHECK_NEAR(s_ref, exact, tol, "%s n=%lld rep %d: ref dot vs dequantized dot", t->name, (long long)n, rep);
+                CHECK_NEAR(s_ref, exact, tol, "%s n=%lld rep %d: ref dot vs dequantized dot", t->name, (long long)n,
+                           rep);
                 if (mag > 0) worst_ref = fmax(worst_ref, fabs(s_ref - exact) / mag);
 
                 /* same result from misaligned copies and on a second call */
@@ -272,13 +402,14 @@ static void test_kernels(bool raw) {
                 memcpy((uint8_t *)yq2 + 4, yq, (size_t)nb * sizeof(block_q8_K));
                 float s2 = NAN;
                 t->dot_ref(n, &s2, xq2 + 2, (uint8_t *)yq2 + 4);
-                CHECK(memcmp(&s2, &s_ref, sizeof s2) == 0, "%s n=%lld: ref dot not reproducible", t->name, (long long)n);
+                CHECK(memcmp(&s2, &s_ref, sizeof s2) == 0, "%s n=%lld: ref dot not reproducible", t->name,
+                      (long long)n);
 
                 if (!g_avx2) continue;
                 t->to_avx2(xq, xa, n);
                 const int bad = count_bit_diffs(xd, xa, n);
-                CHECK(bad == 0, "%s n=%lld rep %d: to_float avx2 differs from ref in %d values", t->name, (long long)n, rep,
-                      bad);
+                CHECK(bad == 0, "%s n=%lld rep %d: to_float avx2 differs from ref in %d values", t->name, (long long)n,
+                      rep, bad);
                 /* misaligned destination and source */
                 t->to_avx2(xq2 + 2, xa + 1, n - QK_K);
                 CHECK(count_bit_diffs(xd, xa + 1, n - QK_K) == 0, "%s n=%lld: to_float avx2 misaligned", t->name,
@@ -290,7 +421,8 @@ static void test_kernels(bool raw) {
                 if (mag > 0) worst_avx = fmax(worst_avx, fabs((double)s_avx - s_ref) / mag);
                 float s3 = NAN;
                 t->dot_avx2(n, &s3, xq2 + 2, (uint8_t *)yq2 + 4);
-                CHECK(memcmp(&s3, &s_avx, sizeof s3) == 0, "%s n=%lld: avx2 dot not reproducible", t->name, (long long)n);
+                CHECK(memcmp(&s3, &s_avx, sizeof s3) == 0, "%s n=%lld: avx2 dot not reproducible", t->name,
+                      (long long)n);
             }
         }
         printf("  %s (%s blocks): |ref - exact| <= %.2e, |avx2 - ref| <= %.2e (x magnitude)\n", t->name,
@@ -324,20 +456,31 @@ static void test_extremes(void) {
                 uint8_t *blk = xq + b * t->bsize;
                 const fr_f16 one = fr_f32_to_f16(b ? -1.0f : 1.0f), half = fr_f32_to_f16(0.5f);
                 switch (t->type) {
-                case FR_TYPE_Q2_K: ((block_q2_K *)blk)->d = one; ((block_q2_K *)blk)->dmin = half; break;
+                case FR_TYPE_Q2_K:
+                    ((block_q2_K *)blk)->d = one;
+                    ((block_q2_K *)blk)->dmin = half;
+                    break;
                 case FR_TYPE_Q3_K: ((block_q3_K *)blk)->d = one; break;
-                case FR_TYPE_Q4_K: ((block_q4_K *)blk)->d = one; ((block_q4_K *)blk)->dmin = half; break;
-                case FR_TYPE_Q5_K: ((block_q5_K *)blk)->d = one; ((block_q5_K *)blk)->dmin = half; break;
+                case FR_TYPE_Q4_K:
+                    ((block_q4_K *)blk)->d = one;
+                    ((block_q4_K *)blk)->dmin = half;
+                    break;
+                case FR_TYPE_Q5_K:
+                    ((block_q5_K *)blk)->d = one;
+                    ((block_q5_K *)blk)->dmin = half;
+                    break;
                 case FR_TYPE_Q6_K: ((block_q6_K *)blk)->d = one; break;
                 }
             }
             for (int ypat = 0; ypat < 3; ypat++) {
                 for (int b = 0; b < 2; b++) {
                     yq[b].d = 0.25f;
-                    for (int j = 0; j < QK_K; j++) yq[b].qs[j] = (int8_t)(ypat == 0 ? 127 : ypat == 1 ? -128 : (j & 1 ? -128 : 127));
+                    for (int j = 0; j < QK_K; j++)
+                        yq[b].qs[j] = (int8_t)(ypat == 0 ? 127 : ypat == 1 ? -128 : (j & 1 ? -128 : 127));
                     for (int j = 0; j < 16; j++) {
                         int s = 0;
-                        for (int l = 0; l < 16; l++) s += yq[b].qs[16 * j + l];
+                        for (int l = 0; l < 16; l++)
+                            s += yq[b].qs[16 * j + l];
                         yq[b].bsums[j] = (int16_t)s;
                     }
                 }
@@ -370,12 +513,17 @@ static void check_q8K_block(const float *x, const block_q8_K *y, const char *wha
     float amax = 0, max = 0;
     int imax = 0;
     for (int j = 0; j < QK_K; j++) {
-        if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; imax = j; }
+        if (fabsf(x[j]) > amax) {
+            amax = fabsf(x[j]);
+            max = x[j];
+            imax = j;
+        }
     }
     int bad_bsums = 0, bad_err = 0;
     for (int j = 0; j < 16; j++) {
         int s = 0;
-        for (int l = 0; l < 16; l++) s += y->qs[16 * j + l];
+        for (int l = 0; l < 16; l++)
+            s += y->qs[16 * j + l];
         bad_bsums += s != y->bsums[j];
     }
     CHECK(bad_bsums == 0, "%s: %d wrong bsums", what, bad_bsums);
@@ -385,7 +533,8 @@ static void check_q8K_block(const float *x, const block_q8_K *y, const char *wha
     }
     if (amax == 0) {
         int nz = 0;
-        for (int j = 0; j < QK_K; j++) nz += y->qs[j] != 0;
+        for (int j = 0; j < QK_K; j++)
+            nz += y->qs[j] != 0;
         CHECK(y->d == 0.0f && nz == 0, "%s: zero block d=%g, %d non-zero quants", what, (double)y->d, nz);
         return;
     }
@@ -408,14 +557,16 @@ static void test_q8K(void) {
             for (int64_t i = 0; i < nb; i++) {
                 float *blk = x + i * QK_K;
                 const float scale = powf(2.0f, rng_range(&r, -60.0f, 60.0f));
-                for (int j = 0; j < QK_K; j++) blk[j] *= scale;
+                for (int j = 0; j < QK_K; j++)
+                    blk[j] *= scale;
                 switch ((rep + i) % 6) {
                 case 1: /* ties of magnitude with opposite signs: the first one wins */
                     blk[7] = -8.0f * scale;
                     blk[200] = 8.0f * scale;
                     break;
                 case 2: /* iscale = 1 exactly, half-integer values: round half to even */
-                    for (int j = 0; j < QK_K; j++) blk[j] = (float)((int)(test_rng_next(&r) % 253) - 126) + 0.5f;
+                    for (int j = 0; j < QK_K; j++)
+                        blk[j] = (float)((int)(test_rng_next(&r) % 253) - 126) + 0.5f;
                     blk[31] = -127.0f;
                     break;
                 case 3: /* tiny: iscale overflows (ggml: d = 0) */
@@ -424,26 +575,37 @@ static void test_q8K(void) {
                     blk[101] = (i & 1) ? 3e-41f : 1e-38f;
                     break;
                 case 4: memset(blk, 0, QK_K * sizeof(float)); break;
-                case 5: for (int j = 0; j < QK_K; j++) blk[j] = j % 3 == 0 ? -0.0f : blk[j]; break;
+                case 5:
+                    for (int j = 0; j < QK_K; j++)
+                        blk[j] = j % 3 == 0 ? -0.0f : blk[j];
+                    break;
                 }
             }
             memset(a, 0xAA, sizeof a);
             memset(b, 0x55, sizeof b);
             fr_from_float_q8_K_ref(x, a, n);
-            for (int64_t i = 0; i < nb; i++) check_q8K_block(x + i * QK_K, &a[i], "Q8_K ref");
+            for (int64_t i = 0; i < nb; i++)
+                check_q8K_block(x + i * QK_K, &a[i], "Q8_K ref");
             if (g_avx2) {
                 fr_from_float_q8_K_avx2(x, b, n);
-                CHECK(memcmp(a, b, (size_t)nb * sizeof(block_q8_K)) == 0, "Q8_K n=%lld rep %d: avx2 bytes differ from ref",
-                      (long long)n, rep);
+                CHECK(memcmp(a, b, (size_t)nb * sizeof(block_q8_K)) == 0,
+                      "Q8_K n=%lld rep %d: avx2 bytes differ from ref", (long long)n, rep);
             }
         }
     }
     /* round half to even, explicitly: iscale = 1 */
-    for (int j = 0; j < QK_K; j++) x[j] = 0.0f;
-    x[0] = -127.0f; x[1] = 0.5f; x[2] = 1.5f; x[3] = -2.5f; x[4] = 126.5f;
+    for (int j = 0; j < QK_K; j++)
+        x[j] = 0.0f;
+    x[0] = -127.0f;
+    x[1] = 0.5f;
+    x[2] = 1.5f;
+    x[3] = -2.5f;
+    x[4] = 126.5f;
     fr_from_float_q8_K_ref(x, a, QK_K);
-    CHECK(a[0].d == 1.0f && a[0].qs[0] == -127 && a[0].qs[1] == 0 && a[0].qs[2] == 2 && a[0].qs[3] == -2 && a[0].qs[4] == 126,
-          "Q8_K rounding: d=%g q=%d %d %d %d %d", (double)a[0].d, a[0].qs[0], a[0].qs[1], a[0].qs[2], a[0].qs[3], a[0].qs[4]);
+    CHECK(a[0].d == 1.0f && a[0].qs[0] == -127 && a[0].qs[1] == 0 && a[0].qs[2] == 2 && a[0].qs[3] == -2 &&
+              a[0].qs[4] == 126,
+          "Q8_K rounding: d=%g q=%d %d %d %d %d", (double)a[0].d, a[0].qs[0], a[0].qs[1], a[0].qs[2], a[0].qs[3],
+          a[0].qs[4]);
     /* positive max: maps to -127 and d is negative (ggml's sign convention) */
     x[0] = 127.0f;
     fr_from_float_q8_K_ref(x, a, QK_K);
@@ -451,10 +613,13 @@ static void test_q8K(void) {
           (double)a[0].d, a[0].qs[0], a[0].qs[1], a[0].qs[2]);
     /* non-finite input: unspecified values, but the two implementations agree */
     if (g_avx2) {
-        for (int j = 0; j < QK_K; j++) x[j] = test_rng_float(&r);
+        for (int j = 0; j < QK_K; j++)
+            x[j] = test_rng_float(&r);
         x[QK_K + 0] = INFINITY;
-        for (int j = 1; j < QK_K; j++) x[QK_K + j] = test_rng_float(&r);
-        for (int j = 0; j < QK_K; j++) x[2 * QK_K + j] = j == 9 ? NAN : test_rng_float(&r);
+        for (int j = 1; j < QK_K; j++)
+            x[QK_K + j] = test_rng_float(&r);
+        for (int j = 0; j < QK_K; j++)
+            x[2 * QK_K + j] = j == 9 ? NAN : test_rng_float(&r);
         x[5] = NAN;
         fr_from_float_q8_K_ref(x, a, 3 * QK_K);
         fr_from_float_q8_K_avx2(x, b, 3 * QK_K);
@@ -493,6 +658,7 @@ int main(void) {
     g_avx2 = fr_cpu_has(FR_ISA_AVX2);
     if (!g_avx2) printf("test_quants_k: CPU lacks AVX2/FMA/F16C: checking the reference kernels only\n");
     test_traits();
+    test_known_layouts();
     test_roundtrip();
     test_kernels(false);
     test_kernels(true);
