@@ -234,12 +234,15 @@ static void test_hand_blocks(void) {
 /* quantization semantics on crafted blocks                                            */
 /* ---------------------------------------------------------------------------------- */
 
+/* Quantizes with both implementations (avx = ref when AVX2 is unavailable). */
 static void quant_both(int type, const float *x, int64_t n, void *ref, void *avx, size_t bytes) {
     fr_type_traits_isa(type, FR_ISA_SCALAR)->from_float(x, ref, n);
     const fr_type_traits *a = fr_type_traits_isa(type, FR_ISA_AVX2);
     if (a) {
         a->from_float(x, avx, n);
         CHECK(memcmp(ref, avx, bytes) == 0, "%s: avx2 from_float bytes differ", fr_type_name(type));
+    } else {
+        memcpy(avx, ref, bytes);
     }
 }
 
@@ -262,7 +265,7 @@ static void test_quant_semantics(void) {
     for (int j = 0; j < 32; j++) {
         if (q.qs[j] != want[j] || qa.qs[j] != want[j])
             fprintf(stderr, "q8_0 x=%.9g: ref %d avx2 %d want %d\n", (double)x[j], q.qs[j], qa.qs[j], want[j]);
-        bad += q.qs[j] != want[j] || (has_avx2() && qa.qs[j] != want[j]);
+        bad += q.qs[j] != want[j] || qa.qs[j] != want[j];
     }
     CHECK(bad == 0, "q8_0 rounding (%d wrong)", bad);
     block_q8_1 q1, q1a;
@@ -586,18 +589,23 @@ static void test_f16_all_to_float(void) {
     }
     CHECK(bad == 0, "f16 avx2 to_float differs on %d halves", bad);
     /* from_float on edge values incl. NaN: bit-identical (NaN fixed up to 0x7e00) */
-    float e[24] = {0.0f, -0.0f, 65504.0f, 65520.0f, -65520.0f, INFINITY, -INFINITY, NAN,
+    /* 32 edge values (8-wide kernels see them in full vectors) incl. f16 and bf16 ties */
+    float e[32] = {0.0f, -0.0f, 65504.0f, 65520.0f, -65520.0f, INFINITY, -INFINITY, NAN,
                    -NAN, u2f(0x7f800001), u2f(0xffffffff), 5.9604645e-08f, 2.9802322e-08f,
                    u2f(0x33000001), 1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 1e-20f, -1e20f,
-                   u2f(0x387fe000), u2f(0x387ff000), 0.1f, -0.3f, 3.14159f, 1e-6f};
-    fr_f16 r1[24], r2[24];
-    fr_from_float_f16_ref(e, r1, 24);
-    ta->from_float(e, r2, 24);
+                   u2f(0x387fe000), u2f(0x387ff000), 0.1f, -0.3f, 3.14159f, 1e-6f,
+                   u2f(0x3f808000), u2f(0x3f818000), u2f(0xbf818000), u2f(0x3f807fff),
+                   u2f(0x7f7f8000), u2f(0x7f7fffff), u2f(0x00008000), u2f(0x00018000)};
+    fr_f16 r1[32], r2[32];
+    fr_from_float_f16_ref(e, r1, 32);
+    ta->from_float(e, r2, 32);
     CHECK(memcmp(r1, r2, sizeof r1) == 0, "f16 avx2 from_float edge values differ");
-    fr_bf16 s1[24], s2[24];
-    fr_from_float_bf16_ref(e, s1, 24);
-    fr_type_traits_isa(FR_TYPE_BF16, FR_ISA_AVX2)->from_float(e, s2, 24);
+    fr_bf16 s1[32], s2[32];
+    fr_from_float_bf16_ref(e, s1, 32);
+    fr_type_traits_isa(FR_TYPE_BF16, FR_ISA_AVX2)->from_float(e, s2, 32);
     CHECK(memcmp(s1, s2, sizeof s1) == 0, "bf16 avx2 from_float edge values differ");
+    CHECK(s1[24] == 0x3f80 && s1[25] == 0x3f82 && s1[26] == 0xbf82 && s1[27] == 0x3f80 &&
+          s1[28] == 0x7f80 && s1[31] == 0x0002, "bf16 ties to even / overflow to inf");
     free(h);
     free(a);
     free(b);
