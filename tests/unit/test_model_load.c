@@ -32,6 +32,7 @@ typedef struct {
     int64_t eos_id;            /* default 2 */
     bool nan_weight;           /* a NaN in blk.0.ffn_up.weight */
     bool no_arch;
+    bool eos_always; /* output row of the EOS token scaled up: greedy always picks it */
 } spec;
 
 static char g_dir[256];
@@ -120,6 +121,16 @@ static const char *write_model(const char *name, const spec *s) {
         if (ne[1] == 1 && strstr(ts[i].name, "norm"))
             for (int64_t q = 0; q < ne[0]; q++) bufs[i][q] = 1.0f;
         if (s->nan_weight && !strcmp(ts[i].name, "blk.0.ffn_up.weight")) bufs[i][5] = NAN;
+        if (s->eos_always) {
+            /* zero layers leave x = embedding; all-ones embeddings give h = ones after the
+             * final norm, so logit(t) = sum of output row t: the EOS row of ones wins */
+            bool norm = strstr(ts[i].name, "norm") != NULL;
+            if (!strncmp(ts[i].name, "blk.", 4) && !norm) memset(bufs[i], 0, sizeof(float) * (size_t)(ne[0] * ne[1]));
+            if (!strcmp(ts[i].name, "token_embd.weight"))
+                for (int64_t q = 0; q < ne[0] * ne[1]; q++) bufs[i][q] = 1.0f;
+            if (!strcmp(ts[i].name, "output.weight"))
+                for (int64_t q = 0; q < E; q++) bufs[i][s->eos_id * E + q] = 1.0f;
+        }
         if (gguf_writer_add_tensor(w, ts[i].name, 0 /* F32 */, ne[1] > 1 ? 2 : 1, ne, bufs[i], NULL, NULL, &err) != FR_OK)
             fprintf(stderr, "add_tensor %s: %s\n", ts[i].name, err.msg);
     }
@@ -164,9 +175,19 @@ static void on_log(int level, const char *msg, void *user) {
     }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
     snprintf(g_dir, sizeof g_dir, "/tmp/frugal_model_load_XXXXXX");
     if (!mkdtemp(g_dir)) return 1;
+    /* --write-eos-model DIR: a model whose greedy choice is always EOS (for the CLI test) */
+    if (argc == 3 && !strcmp(argv[1], "--write-eos-model")) {
+        spec s;
+        defaults(&s);
+        s.eos_always = true;
+        rmdir(g_dir);
+        snprintf(g_dir, sizeof g_dir, "%s", argv[2]);
+        write_model("eos_always", &s);
+        return 0;
+    }
     frugal_set_log(on_log, NULL, 1);
     spec s;
 
