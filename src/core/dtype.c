@@ -12,7 +12,10 @@
 #define ROW(T, NAME, BS, SZ, Q, VDT, FROM)                                                 \
     [FR_TYPE_##NAME] = {#NAME, BS, SZ, Q, fr_to_float_##T##_ref, FROM, VDT, fr_vec_dot_##T##_ref}
 #define ROW_AVX2(T, NAME, BS, SZ, Q, VDT, FROM)                                            \
-    [FR_TYPE_##NAME] = {#NAME, BS, SZ, Q, fr_to_float_##T##_avx2, FROM, VDT, fr_vec_dot_##T##_avx2}
+    [FR_TYPE_##NAME] = {#NAME, BS, SZ, Q, fr_to_float_##T##_avx2, FROM, VDT, fr_vec_dot_##T##_avx2, NULL}
+#define ROW_AVX2_TILE(T, NAME, BS, SZ, Q, VDT, FROM)                                       \
+    [FR_TYPE_##NAME] = {#NAME, BS, SZ, Q, fr_to_float_##T##_avx2, FROM, VDT, fr_vec_dot_##T##_avx2, \
+                        fr_dot_tile_##T##_avx2}
 
 static const fr_type_traits k_ref[FR_TYPE_COUNT] = {
     ROW(f32, F32, 1, 4, false, FR_TYPE_F32, fr_from_float_f32_ref),
@@ -39,12 +42,12 @@ static const fr_type_traits k_avx2[FR_TYPE_COUNT] = {
     ROW_AVX2(f32, F32, 1, 4, false, FR_TYPE_F32, fr_from_float_f32_avx2),
     ROW_AVX2(f16, F16, 1, 2, false, FR_TYPE_F16, fr_from_float_f16_avx2),
     ROW_AVX2(bf16, BF16, 1, 2, false, FR_TYPE_BF16, fr_from_float_bf16_avx2),
-    ROW_AVX2(q4_0, Q4_0, QK4_0, sizeof(block_q4_0), true, FR_TYPE_Q8_0, fr_from_float_q4_0_avx2),
+    ROW_AVX2_TILE(q4_0, Q4_0, QK4_0, sizeof(block_q4_0), true, FR_TYPE_Q8_0, fr_from_float_q4_0_avx2),
     ROW_AVX2(q4_1, Q4_1, QK4_1, sizeof(block_q4_1), true, FR_TYPE_Q8_1, fr_from_float_q4_1_avx2),
-    ROW_AVX2(q5_0, Q5_0, QK5_0, sizeof(block_q5_0), true, FR_TYPE_Q8_0, fr_from_float_q5_0_avx2),
+    ROW_AVX2_TILE(q5_0, Q5_0, QK5_0, sizeof(block_q5_0), true, FR_TYPE_Q8_0, fr_from_float_q5_0_avx2),
     ROW_AVX2(q5_1, Q5_1, QK5_1, sizeof(block_q5_1), true, FR_TYPE_Q8_1, fr_from_float_q5_1_avx2),
-    ROW_AVX2(q8_0, Q8_0, QK8_0, sizeof(block_q8_0), true, FR_TYPE_Q8_0, fr_from_float_q8_0_avx2),
-    ROW_AVX2(iq4_nl, IQ4_NL, QK4_NL, sizeof(block_iq4_nl), true, FR_TYPE_Q8_0, fr_from_float_iq4_nl_avx2),
+    ROW_AVX2_TILE(q8_0, Q8_0, QK8_0, sizeof(block_q8_0), true, FR_TYPE_Q8_0, fr_from_float_q8_0_avx2),
+    ROW_AVX2_TILE(iq4_nl, IQ4_NL, QK4_NL, sizeof(block_iq4_nl), true, FR_TYPE_Q8_0, fr_from_float_iq4_nl_avx2),
     ROW_AVX2(q2_K, Q2_K, QK_K, sizeof(block_q2_K), true, FR_TYPE_Q8_K, fr_from_float_q2_K_ref),
     ROW_AVX2(q3_K, Q3_K, QK_K, sizeof(block_q3_K), true, FR_TYPE_Q8_K, fr_from_float_q3_K_ref),
     ROW_AVX2(q4_K, Q4_K, QK_K, sizeof(block_q4_K), true, FR_TYPE_Q8_K, fr_from_float_q4_K_ref),

@@ -94,6 +94,10 @@ typedef void (*fr_from_float_fn)(const float *restrict src, void *restrict dst, 
 /* *s = dot(x, y): x has the table's type, y has its vec_dot_type. */
 typedef void (*fr_vec_dot_fn)(int64_t n, float *restrict s, const void *restrict x, const void *restrict y);
 
+/* out[r * nt + t] = dot(x[r], y[t]) for nr <= 4 weight rows and nt <= 2 activation rows;
+ * each element bit-identical to vec_dot (see quants.h). */
+typedef void (*fr_dot_tile_fn)(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out);
+
 typedef enum { FR_ISA_SCALAR = 0, FR_ISA_AVX2 = 1 } fr_isa;
 
 typedef struct fr_type_traits {
@@ -105,6 +109,7 @@ typedef struct fr_type_traits {
     fr_from_float_fn from_float; /* NULL if we cannot quantize to it */
     fr_type vec_dot_type;        /* activations are converted to this type */
     fr_vec_dot_fn vec_dot;       /* NULL for activation-only types (Q8_1, Q8_K) */
+    fr_dot_tile_fn dot_tile;     /* multi-row/multi-token dot, or NULL */
 } fr_type_traits;
 
 /* Best implementation for this CPU; NULL if `type` is not a type we support. */

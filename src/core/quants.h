@@ -51,6 +51,14 @@ void fr_from_float_q4_K_ref(const float *restrict src, void *restrict dst, int64
 void fr_from_float_q5_K_ref(const float *restrict src, void *restrict dst, int64_t n);
 void fr_from_float_q6_K_ref(const float *restrict src, void *restrict dst, int64_t n);
 
+/* Dot-product tiles (AVX2) for the types with Q8_0 activations: out[r * nt + t] =
+ * dot(x[r], y[t]) for nr in 1..4 weight rows and nt in 1..2 activation rows. Each element
+ * is bit-identical to fr_vec_dot_<type>_avx2 (which is the 1 x 1 tile). */
+void fr_dot_tile_q8_0_avx2(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out);
+void fr_dot_tile_q4_0_avx2(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out);
+void fr_dot_tile_q5_0_avx2(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out);
+void fr_dot_tile_iq4_nl_avx2(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out);
+
 /* IQ4_NL's non-linear code book (16 values). */
 extern const int8_t fr_iq4nl_values[16];
 

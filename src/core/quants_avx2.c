@@ -89,13 +89,6 @@ FR_INLINE __m256i bits_to_bytes(const uint8_t *qh) {
     return _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
 }
 
-/* Sum of products of adjacent pairs of 4-byte groups of signed int8 x and y as 8 int32
- * lanes, converted to float. |x| may be 128 only if y never is (maddubs needs x >= 0). */
-FR_INLINE __m256 dot_i8(__m256i x, __m256i y) {
-    const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
-}
-
 /* Same with unsigned x (0..31): no sign trick needed. */
 FR_INLINE __m256 dot_u8_i8(__m256i x, __m256i y) {
     const __m256i p16 = _mm256_maddubs_epi16(x, y);
@@ -398,53 +391,104 @@ void fr_to_float_iq4_nl_avx2(const void *restrict src, float *restrict dst, int6
 /* dot products with Q8_0 / Q8_1 activations                                             */
 /* ------------------------------------------------------------------------------------ */
 
-/* Even blocks accumulate in acc0, odd blocks in acc1; sum = hsum(acc0 + acc1).
- * XVALS(b) gives block b's 32 signed values as int8. */
-#define FR_DOT_Q8_0_BLOCK(ACC, B)                                                            \
-    ACC = _mm256_fmadd_ps(_mm256_set1_ps(h2f_mul(x[B].d, y[B].d)),                           \
-                          dot_i8(XVALS(B), _mm256_loadu_si256((const __m256i *)y[B].qs)), ACC)
-#define FR_DOT_Q8_0_LOOP(XT)                                                                 \
-    const XT *x = vx;                                                                        \
-    const block_q8_0 *y = vy;                                                                \
-    const int64_t nb = n / QK8_0;                                                            \
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                           \
-    int64_t i = 0;                                                                           \
-    for (; i + 1 < nb; i += 2) {                                                             \
-        FR_DOT_Q8_0_BLOCK(acc0, i);                                                          \
-        FR_DOT_Q8_0_BLOCK(acc1, i + 1);                                                      \
-    }                                                                                        \
-    if (i < nb) FR_DOT_Q8_0_BLOCK(acc0, i);                                                  \
-    *s = hsum_ps(_mm256_add_ps(acc0, acc1));
+/* Tiles: out[r * nt + t] = dot(x[r], y[t]) for up to 4 weight rows and 2 activation rows.
+ * (Blocks alternate between two accumulators per element, even and odd, summed at the end:
+ * two independent FMA chains keep single-row decode from being latency-bound.)
+ * A tile loads each weight block once for all its tokens and each activation block once
+ * for all its rows. Every element is computed with the same arithmetic whatever the tile
+ * shape: acc[b & 1] = fma(dx*dy, block dot, acc[b & 1]) in block order, then
+ * hsum(acc[0] + acc[1]). vec_dot is the 1 x 1 tile, so a token's result never depends on its neighbours
+ * (batch invariance). XVALS(p, b) gives block b of row pointer p as 32 signed int8. */
+#define FR_TILE_BLOCK(R, T, I, K)                                                                  \
+    do {                                                                                     \
+        __m256i yq[T];                                                                       \
+        __m256 dy[T];                                                                        \
+        FR_UNROLL for (int t = 0; t < T; t++) {                                              \
+            yq[t] = _mm256_loadu_si256((const __m256i *)y[t][I].qs);                         \
+            dy[t] = _mm256_set1_ps(h2f(y[t][I].d));                                          \
+        }                                                                                    \
+        FR_UNROLL for (int r = 0; r < R; r++) {                                              \
+            const __m256i xq = XVALS(x[r], I);                                               \
+            const __m256i ax = _mm256_sign_epi8(xq, xq);                                     \
+            const __m256 dx = _mm256_set1_ps(h2f(x[r][I].d));                                \
+            FR_UNROLL for (int t = 0; t < T; t++) {                                          \
+                const __m256i p16 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(yq[t], xq));   \
+                const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));           \
+                acc[r][t][K] = _mm256_fmadd_ps(_mm256_mul_ps(dx, dy[t]), p, acc[r][t][K]);   \
+            }                                                                                \
+        }                                                                                    \
+    } while (0)
+#define FR_UNROLL _Pragma("GCC unroll 8")
+#define FR_TILE_FN(NAME, XT, R, T, SETUP)                                                    \
+    FR_INLINE void NAME##_##R##x##T(int64_t nb, const void *const *vx, const void *const *vy, \
+                                    float *out) {                                            \
+        SETUP;                                                                               \
+        const __m256i ones = _mm256_set1_epi16(1);                                           \
+        const XT *x[R];                                                                      \
+        const block_q8_0 *y[T];                                                              \
+        __m256 acc[R][T][2];                                                                 \
+        FR_UNROLL for (int r = 0; r < R; r++) x[r] = vx[r];                                  \
+        FR_UNROLL for (int t = 0; t < T; t++) y[t] = vy[t];                                  \
+        FR_UNROLL for (int r = 0; r < R; r++)                                                \
+            FR_UNROLL for (int t = 0; t < T; t++) acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps(); \
+        int64_t i = 0;                                                                       \
+        for (; i + 1 < nb; i += 2) {                                                         \
+            FR_TILE_BLOCK(R, T, i, 0);                                                             \
+            FR_TILE_BLOCK(R, T, i + 1, 1);                                                         \
+        }                                                                                    \
+        if (i < nb) FR_TILE_BLOCK(R, T, i, 0);                                                     \
+        FR_UNROLL for (int r = 0; r < R; r++)                                                \
+            FR_UNROLL for (int t = 0; t < T; t++)                                            \
+                out[r * T + t] = hsum_ps(_mm256_add_ps(acc[r][t][0], acc[r][t][1]));         \
+    }
 
-void fr_vec_dot_q8_0_avx2(int64_t n, float *restrict s, const void *restrict vx,
-                          const void *restrict vy) {
-#define XVALS(B) _mm256_loadu_si256((const __m256i *)x[B].qs)
-    FR_DOT_Q8_0_LOOP(block_q8_0)
-#undef XVALS
-}
+#define FR_TILE_FAMILY(NAME, XT, SETUP)                                                      \
+    FR_TILE_FN(NAME, XT, 1, 1, SETUP)                                                        \
+    FR_TILE_FN(NAME, XT, 2, 1, SETUP)                                                        \
+    FR_TILE_FN(NAME, XT, 3, 1, SETUP)                                                        \
+    FR_TILE_FN(NAME, XT, 4, 1, SETUP)                                                        \
+    FR_TILE_FN(NAME, XT, 1, 2, SETUP)                                                        \
+    FR_TILE_FN(NAME, XT, 2, 2, SETUP)                                                        \
+    FR_TILE_FN(NAME, XT, 3, 2, SETUP)                                                        \
+    FR_TILE_FN(NAME, XT, 4, 2, SETUP)                                                        \
+    void NAME(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out) { \
+        const int64_t nb = n / QK8_0;                                                        \
+        switch (nt * 8 + nr) {                                                               \
+        case 9: NAME##_1x1(nb, x, y, out); break;                                            \
+        case 10: NAME##_2x1(nb, x, y, out); break;                                           \
+        case 11: NAME##_3x1(nb, x, y, out); break;                                           \
+        case 12: NAME##_4x1(nb, x, y, out); break;                                           \
+        case 17: NAME##_1x2(nb, x, y, out); break;                                           \
+        case 18: NAME##_2x2(nb, x, y, out); break;                                           \
+        case 19: NAME##_3x2(nb, x, y, out); break;                                           \
+        case 20: NAME##_4x2(nb, x, y, out); break;                                           \
+        default: break;                                                                      \
+        }                                                                                    \
+    }
 
-void fr_vec_dot_q4_0_avx2(int64_t n, float *restrict s, const void *restrict vx,
-                          const void *restrict vy) {
-    const __m256i eight = _mm256_set1_epi8(8);
-#define XVALS(B) _mm256_sub_epi8(unpack_nibbles(x[B].qs), eight)
-    FR_DOT_Q8_0_LOOP(block_q4_0)
+#define XVALS(P, B) _mm256_loadu_si256((const __m256i *)(P)[B].qs)
+FR_TILE_FAMILY(fr_dot_tile_q8_0_avx2, block_q8_0, (void)0)
 #undef XVALS
-}
+#define XVALS(P, B) _mm256_sub_epi8(unpack_nibbles((P)[B].qs), eight)
+FR_TILE_FAMILY(fr_dot_tile_q4_0_avx2, block_q4_0, const __m256i eight = _mm256_set1_epi8(8))
+#undef XVALS
+#define XVALS(P, B) q5_0_values(&(P)[B])
+FR_TILE_FAMILY(fr_dot_tile_q5_0_avx2, block_q5_0, (void)0)
+#undef XVALS
+#define XVALS(P, B) _mm256_shuffle_epi8(table, unpack_nibbles((P)[B].qs))
+FR_TILE_FAMILY(fr_dot_tile_iq4_nl_avx2, block_iq4_nl, const __m256i table = iq4nl_table())
+#undef XVALS
 
-void fr_vec_dot_q5_0_avx2(int64_t n, float *restrict s, const void *restrict vx,
-                          const void *restrict vy) {
-#define XVALS(B) q5_0_values(&x[B])
-    FR_DOT_Q8_0_LOOP(block_q5_0)
-#undef XVALS
-}
-
-void fr_vec_dot_iq4_nl_avx2(int64_t n, float *restrict s, const void *restrict vx,
-                            const void *restrict vy) {
-    const __m256i table = iq4nl_table();
-#define XVALS(B) _mm256_shuffle_epi8(table, unpack_nibbles(x[B].qs))
-    FR_DOT_Q8_0_LOOP(block_iq4_nl)
-#undef XVALS
-}
+#define FR_VEC_DOT_VIA_TILE(T)                                                               \
+    void fr_vec_dot_##T##_avx2(int64_t n, float *restrict s, const void *restrict vx,         \
+                               const void *restrict vy) {                                    \
+        const void *x1 = vx, *y1 = vy;                                                       \
+        fr_dot_tile_##T##_avx2(n, &x1, 1, &y1, 1, s);                                        \
+    }
+FR_VEC_DOT_VIA_TILE(q8_0)
+FR_VEC_DOT_VIA_TILE(q4_0)
+FR_VEC_DOT_VIA_TILE(q5_0)
+FR_VEC_DOT_VIA_TILE(iq4_nl)
 
 #undef FR_DOT_Q8_0_LOOP
 #undef FR_DOT_Q8_0_BLOCK

@@ -10,6 +10,7 @@
 #ifndef FRUGAL_KERNELS_KERNELS_H
 #define FRUGAL_KERNELS_KERNELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +26,18 @@ typedef struct fr_matrix {
     const void *data;
 } fr_matrix;
 
+/* Rows of a weight selected per head: row (h, i), h < n_head, i < n_rows, is row
+ * h * head_stride + row_off + i of w. Lets one GGUF tensor serve as several per-head
+ * matrices (MLA's attn_kv_b holds W_UK and W_UV interleaved per head). */
+typedef struct fr_head_rows {
+    fr_matrix w;
+    int64_t n_head, n_rows, head_stride, row_off;
+} fr_head_rows;
+
+static inline const void *fr_head_row(const fr_head_rows *r, int64_t h, int64_t i) {
+    return (const char *)r->w.data + (size_t)(h * r->head_stride + r->row_off + i) * r->w.row_bytes;
+}
+
 /* Bytes of scratch fr_matmul needs for n_tok rows of n_in activations of W's type. */
 size_t fr_matmul_scratch_size(const fr_matrix *w, int64_t n_tok);
 
@@ -33,6 +46,17 @@ size_t fr_matmul_scratch_size(const fr_matrix *w, int64_t n_tok);
  * 64-byte aligned. */
 void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok,
                float *y, int64_t y_stride, const float *bias, void *scratch);
+
+/* Per-head matrix products over fr_head_rows, with the same per-element guarantee as
+ * fr_matmul (one vec_dot per output on the token's own converted activations).
+ * shared:   y[t][h * n_rows + i] = dot(row(h, i), x[t])              (x: n_in floats)
+ * per-head: y[t][h * y_head + i] = dot(row(h, i), x[t] + h * x_head) (one input per head)
+ * scratch: fr_matmul_heads_scratch_size() bytes, 64-byte aligned. */
+size_t fr_matmul_heads_scratch_size(const fr_head_rows *r, int64_t n_tok, bool per_head);
+void fr_matmul_heads_shared(fr_pool *pool, const fr_head_rows *r, const float *x, int64_t x_stride,
+                            int64_t n_tok, float *y, int64_t y_stride, void *scratch);
+void fr_matmul_heads(fr_pool *pool, const fr_head_rows *r, const float *x, int64_t x_stride, int64_t x_head,
+                     int64_t n_tok, float *y, int64_t y_stride, int64_t y_head, void *scratch);
 
 /* out = x / rms(x) * w (w may be NULL for no weight). */
 void fr_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);

@@ -43,11 +43,41 @@ static void convert_task(void *ctx, int64_t t, int thread) {
     j->convert(j->x + t * j->x_stride, j->act + (size_t)t * j->act_stride, j->w->n_in);
 }
 
+/* Tiles of up to 4 rows x 2 tokens where the type has a tile kernel; every element is
+ * bit-identical to a vec_dot call, so the tiling never changes a result. */
+static void dot_rows_tiled(const matmul_job *j, fr_dot_tile_fn tile, int64_t r0, int64_t r1) {
+    const fr_matrix *w = j->w;
+    for (int64_t t = 0; t < j->n_tok; t += 2) {
+        int nt = j->n_tok - t >= 2 ? 2 : 1;
+        const void *ys[2] = {j->act + (size_t)t * j->act_stride, j->act + (size_t)(t + nt - 1) * j->act_stride};
+        /* single tokens (decode) stream rows one at a time: wider row tiles only add
+         * register pressure there (measured: 4x1 is slower than 1x1) */
+        int64_t max_r = nt == 2 ? 2 : 1;
+        for (int64_t r = r0; r < r1; r += max_r) {
+            int nr = (int)FR_MIN(max_r, r1 - r);
+            const void *xs[4];
+            for (int k = 0; k < nr; k++) xs[k] = (const char *)w->data + (size_t)(r + k) * w->row_bytes;
+            float out[8];
+            tile(w->n_in, xs, nr, ys, nt, out);
+            for (int k = 0; k < nr; k++)
+                for (int u = 0; u < nt; u++) {
+                    float v = out[k * nt + u];
+                    j->y[(t + u) * j->y_stride + r + k] = j->bias ? v + j->bias[r + k] : v;
+                }
+        }
+    }
+}
+
 static void dot_task(void *ctx, int64_t task, int thread) {
     matmul_job *j = ctx;
     const fr_matrix *w = j->w;
     int64_t r0 = task * j->chunk;
     int64_t r1 = FR_MIN(r0 + j->chunk, w->n_out);
+    const fr_type_traits *tt = fr_type_traits_get(w->type);
+    if (tt->dot_tile) {
+        dot_rows_tiled(j, tt->dot_tile, r0, r1);
+        return;
+    }
     for (int64_t t = 0; t < j->n_tok; t++) {
         const char *a = j->act + (size_t)t * j->act_stride;
         float *yt = j->y + t * j->y_stride;
@@ -70,4 +100,77 @@ void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stri
     else
         convert_task(&j, 0, 0);
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, dot_task, &j);
+}
+
+/* ---- per-head row selections (MLA) ---- */
+
+typedef struct {
+    const fr_head_rows *r;
+    const float *x;
+    int64_t x_stride, x_head; /* x_head < 0: the same input for every head */
+    int64_t n_tok;
+    float *y;
+    int64_t y_stride, y_head;
+    char *act;
+    size_t act_stride; /* one converted input */
+    int64_t n_act;     /* converted inputs per token: 1 (shared) or n_head */
+    fr_from_float_fn convert;
+    fr_vec_dot_fn dot;
+    int64_t chunk;
+} heads_job;
+
+static void heads_convert_task(void *ctx, int64_t task, int thread) {
+    heads_job *j = ctx;
+    int64_t t = task / j->n_act, h = task % j->n_act;
+    const float *x = j->x + t * j->x_stride + (j->x_head >= 0 ? h * j->x_head : 0);
+    j->convert(x, j->act + (size_t)task * j->act_stride, j->r->w.n_in);
+}
+
+static void heads_dot_task(void *ctx, int64_t task, int thread) {
+    heads_job *j = ctx;
+    const fr_head_rows *r = j->r;
+    int64_t total = r->n_head * r->n_rows;
+    int64_t q0 = task * j->chunk, q1 = FR_MIN(q0 + j->chunk, total);
+    for (int64_t t = 0; t < j->n_tok; t++) {
+        float *yt = j->y + t * j->y_stride;
+        for (int64_t q = q0; q < q1; q++) {
+            int64_t h = q / r->n_rows, i = q % r->n_rows;
+            const char *a = j->act + (size_t)(t * j->n_act + (j->n_act > 1 ? h : 0)) * j->act_stride;
+            float s;
+            j->dot(r->w.n_in, &s, fr_head_row(r, h, i), a);
+            yt[h * j->y_head + i] = s;
+        }
+    }
+}
+
+size_t fr_matmul_heads_scratch_size(const fr_head_rows *r, int64_t n_tok, bool per_head) {
+    return act_row_bytes(&r->w) * (size_t)n_tok * (size_t)(per_head ? r->n_head : 1);
+}
+
+static void heads_run(fr_pool *pool, heads_job *j) {
+    const fr_type_traits *tt = fr_type_traits_get(j->r->w.type);
+    const fr_type_traits *at = fr_type_traits_get(tt->vec_dot_type);
+    j->act_stride = act_row_bytes(&j->r->w);
+    j->convert = at->from_float;
+    j->dot = tt->vec_dot;
+    int64_t total = j->r->n_head * j->r->n_rows;
+    j->chunk = row_chunk(total, fr_pool_size(pool));
+    int64_t n_conv = j->n_tok * j->n_act;
+    if (n_conv > 1)
+        fr_pool_run(pool, n_conv, heads_convert_task, j);
+    else
+        heads_convert_task(j, 0, 0);
+    fr_pool_run(pool, (total + j->chunk - 1) / j->chunk, heads_dot_task, j);
+}
+
+void fr_matmul_heads_shared(fr_pool *pool, const fr_head_rows *r, const float *x, int64_t x_stride,
+                            int64_t n_tok, float *y, int64_t y_stride, void *scratch) {
+    heads_job j = {r, x, x_stride, -1, n_tok, y, y_stride, r->n_rows, scratch, 0, 1, NULL, NULL, 0};
+    heads_run(pool, &j);
+}
+
+void fr_matmul_heads(fr_pool *pool, const fr_head_rows *r, const float *x, int64_t x_stride, int64_t x_head,
+                     int64_t n_tok, float *y, int64_t y_stride, int64_t y_head, void *scratch) {
+    heads_job j = {r, x, x_stride, x_head, n_tok, y, y_stride, y_head, scratch, 0, r->n_head, NULL, NULL, 0};
+    heads_run(pool, &j);
 }
