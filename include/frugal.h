@@ -84,6 +84,64 @@ int64_t frugal_model_n_vocab(const frugal_model *m);
  * terminated), or -1 if the id is out of range or the model has no vocabulary. */
 int frugal_token_to_piece(const frugal_model *m, int32_t token, bool special, char *buf, size_t cap);
 
+/* ---- tokenizer: text <-> token ids, the ids Hugging Face's tokenizer gives ----
+ * A model's tokenizer comes from its GGUF metadata; frugal_tokenizer_load also reads a
+ * vocabulary-only GGUF file or a Hugging Face tokenizer.json (or the folder holding it and its
+ * tokenizer_config.json). Text may be any bytes: invalid UTF-8 is encoded byte by byte where
+ * the vocabulary can (byte-level and byte-fallback vocabularies), and never fails. */
+typedef struct frugal_tokenizer frugal_tokenizer;
+
+fr_status frugal_tokenizer_load(const char *path, frugal_tokenizer **out, fr_error *err);
+void frugal_tokenizer_free(frugal_tokenizer *t);
+/* The model's tokenizer, owned by the model. NULL (err set) if the file has no vocabulary or
+ * its tokenizer is not supported (for example an unknown tokenizer.ggml.pre). */
+const frugal_tokenizer *frugal_model_tokenizer(const frugal_model *m, fr_error *err);
+
+/* Encode `len` bytes of text. add_special: add BOS/EOS as the tokenizer's configuration says
+ * (Hugging Face's add_special_tokens=True). parse_special: special-token text in the input
+ * becomes those tokens (otherwise it is plain text; user-defined added tokens always match).
+ * Writes at most `cap` ids and returns how many the text has (call again with a larger buffer
+ * when the result exceeds cap), or -1 with err set. */
+int64_t frugal_tokenizer_encode(const frugal_tokenizer *t, const char *text, size_t len, bool add_special,
+                                bool parse_special, int32_t *ids, int64_t cap, fr_error *err);
+int64_t frugal_tokenize(const frugal_model *m, const char *text, size_t len, bool add_special, bool parse_special,
+                        int32_t *ids, int64_t cap, fr_error *err);
+/* Decode ids to text (the exact bytes). special: include special tokens' text. Writes at most
+ * cap bytes (NUL-terminated when there is room) and returns the full length, or -1. */
+int64_t frugal_tokenizer_decode(const frugal_tokenizer *t, const int32_t *ids, int64_t n, bool special, char *out,
+                                size_t cap, fr_error *err);
+int64_t frugal_detokenize(const frugal_model *m, const int32_t *ids, int64_t n, bool special, char *out, size_t cap,
+                          fr_error *err);
+
+/* Streaming decoding: feed ids one at a time, get the text that is complete so far. An
+ * incomplete UTF-8 sequence at the end is held back until it completes (or flush). With
+ * continuation = true the text continues earlier text (generation after a prompt): the
+ * start-of-text rules (such as SentencePiece dropping the first space) do not apply. */
+typedef struct frugal_detokenizer frugal_detokenizer;
+fr_status frugal_detokenizer_new(const frugal_tokenizer *t, bool special, bool continuation, frugal_detokenizer **out,
+                                 fr_error *err);
+/* *text points to the new bytes (valid until the next call); returns their count, or -1. */
+int64_t frugal_detokenizer_push(frugal_detokenizer *d, int32_t id, const char **text, fr_error *err);
+int64_t frugal_detokenizer_flush(frugal_detokenizer *d, const char **text);
+void frugal_detokenizer_free(frugal_detokenizer *d);
+
+typedef struct frugal_tokenizer_info {
+    const char *model;         /* "spm" (SentencePiece scores) or "bpe" */
+    const char *source;        /* "gguf" or "tokenizer.json" */
+    const char *pre;           /* GGUF tokenizer.ggml.pre, "sentencepiece", or "tokenizer.json" */
+    int64_t n_vocab;           /* ids are 0..n_vocab-1 */
+    int32_t bos, eos;          /* -1 if none */
+    bool add_bos, add_eos;     /* what add_special adds */
+    const char *chat_template; /* Jinja source, or NULL */
+} frugal_tokenizer_info;
+void frugal_tokenizer_get_info(const frugal_tokenizer *t, frugal_tokenizer_info *info);
+/* The id of the token whose text is exactly s[0..len), or -1. */
+int32_t frugal_tokenizer_token_id(const frugal_tokenizer *t, const char *s, size_t len);
+/* The stored text of a token (as in the vocabulary: byte-level or U+2581 form), or NULL. */
+const char *frugal_tokenizer_token_text(const frugal_tokenizer *t, int32_t id, size_t *len);
+/* True for control tokens (BOS, EOS, chat markers) that decoding skips unless asked. */
+bool frugal_tokenizer_is_special(const frugal_tokenizer *t, int32_t id);
+
 /* ---- context (run state: KV cache, buffers, threads) ---- */
 typedef struct fr_context frugal_context;
 typedef struct frugal_context_params {
@@ -125,6 +183,13 @@ void frugal_sampler_free(frugal_sampler *s);
 int32_t frugal_sampler_sample(frugal_sampler *s, const float *logits, fr_error *err);
 /* Record a token (prompt or generated) for the penalties. */
 void frugal_sampler_accept(frugal_sampler *s, int32_t token);
+
+/* ---- machine ceilings (benchmarks) ---- */
+/* Best-of-5 streaming read of `bytes` (>= 1 GiB recommended) on `threads` threads (0 = all), GB/s. */
+double frugal_probe_membw_gbps(int threads, size_t bytes);
+/* FP32 FMA peak, GFLOP/s, and int8 dot-product peak (u8 x s8 -> s32), GOP/s; 0 threads = all. */
+double frugal_probe_fp32_gflops(int threads);
+double frugal_probe_int8_gops(int threads);
 
 /* ---- synth: random-weight models of real shapes ---- */
 /* Writes a model of a named shape ("tinyllama-1.1b", ...). type_name: "F16", "Q8_0", "Q4_0",

@@ -20,7 +20,11 @@ static const char *k_help =
     "  --kv-type T        KV cache type: f16 (default), f32, q8_0\n"
     "  --json             print one JSON object on the last line of stdout with keys:\n"
     "                     model, pp_tps, pp_sd, tg_tps, tg_sd, n_prompt, n_gen, threads,\n"
-    "                     reps, isa\n";
+    "                     reps, isa (plus membw_gbps, fp32_gflops, int8_gops when measured)\n"
+    "machine ceilings (no model needed):\n"
+    "  --membw            read bandwidth: streaming read of a 1 GiB buffer on all threads,\n"
+    "                     best of 5 (membw_gbps)\n"
+    "  --flops            FP32 FMA peak (fp32_gflops) and int8 dot-product peak (int8_gops)\n";
 
 static void stats(const double *v, int n, double *mean, double *sd) {
     double s = 0, q = 0;
@@ -34,7 +38,7 @@ int cmd_bench(int argc, char **argv) {
     const char *C = "bench", *model = NULL;
     int64_t n_prompt = 512, n_gen = 128, reps = 5, threads = 0;
     int kv = -1;
-    bool json = false;
+    bool json = false, membw = false, flops = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -49,8 +53,39 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { VAL(); if (!cli_int(C, a, v, 1, 1024, &threads)) return EXIT_USAGE; }
         else if (!strcmp(a, "--kv-type")) { VAL(); if ((kv = cli_kv_type(C, v)) < 0) return EXIT_USAGE; }
         else if (!strcmp(a, "--json")) json = true;
+        else if (!strcmp(a, "--membw")) membw = true;
+        else if (!strcmp(a, "--flops")) flops = true;
         else { fprintf(stderr, "frugal %s: unknown option '%s' (see --help)\n", C, a); return EXIT_USAGE; }
 #undef VAL
+    }
+    if ((membw || flops) && !model) {
+        int nt = threads ? (int)threads : frugal_cpu_count();
+        json_t *o = json_object();
+        json_object_set_new(o, "threads", json_integer(nt));
+        json_object_set_new(o, "isa", json_string(frugal_isa()));
+        if (membw) {
+            double bw = frugal_probe_membw_gbps(nt, (size_t)1 << 30);
+            if (bw < 0) {
+                fprintf(stderr, "frugal %s: --membw: cannot allocate 1 GiB\n", C);
+                json_decref(o);
+                return EXIT_ERR;
+            }
+            printf("membw_gbps: %.2f (streaming read of 1 GiB, %d threads, best of 5)\n", bw, nt);
+            json_object_set_new(o, "membw_gbps", json_real(bw));
+        }
+        if (flops) {
+            double f = frugal_probe_fp32_gflops(nt), g = frugal_probe_int8_gops(nt);
+            printf("fp32_gflops: %.1f (FMA, %d threads)\nint8_gops: %.1f (u8 x s8 -> s32 dot, %d threads)\n", f, nt, g, nt);
+            json_object_set_new(o, "fp32_gflops", json_real(f));
+            json_object_set_new(o, "int8_gops", json_real(g));
+        }
+        if (json) {
+            char *js = json_dumps(o, JSON_COMPACT);
+            if (js) printf("%s\n", js);
+            free(js);
+        }
+        json_decref(o);
+        return EXIT_OK;
     }
     if (!model) {
         fprintf(stderr, "frugal %s: -m MODEL is required (see --help)\n", C);

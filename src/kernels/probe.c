@@ -1,0 +1,89 @@
+/* probe.c: machine ceilings (see probe.h). */
+#include "probe.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dtype.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Portable fallbacks for CPUs without AVX2. */
+static double read_scalar(const void *p, size_t bytes) {
+    const uint64_t *v = p;
+    uint64_t a = 0, b = 0;
+    for (size_t i = 0; i + 1 < bytes / 8; i += 2) {
+        a ^= v[i];
+        b ^= v[i + 1];
+    }
+    return (double)(a ^ b);
+}
+
+typedef struct {
+    const char *buf;
+    size_t bytes;
+    int n;
+    int kind; /* 0 read, 1 fma, 2 int8 */
+    int64_t iters;
+    double sink[64];
+} probe_job;
+
+static void probe_task(void *ctx, int64_t task, int thread) {
+    probe_job *j = ctx;
+    bool avx2 = fr_cpu_has(FR_ISA_AVX2);
+    double r = 0;
+    if (j->kind == 0) {
+        size_t part = (j->bytes / (size_t)j->n) & ~(size_t)4095;
+        const char *p = j->buf + (size_t)task * part;
+        r = avx2 ? fr_probe_read_avx2(p, part) : read_scalar(p, part);
+    } else if (avx2) {
+        r = j->kind == 1 ? fr_probe_fma_avx2(j->iters) : fr_probe_int8_avx2(j->iters);
+    } else {
+        double a = 1.0;
+        for (int64_t i = 0; i < j->iters * 80; i++) a = a * 0.9999999 + 1e-9;
+        r = a;
+    }
+    j->sink[task & 63] += r;
+}
+
+double fr_probe_membw(fr_pool *pool, size_t bytes, int reps) {
+    int n = fr_pool_size(pool);
+    char *buf = aligned_alloc(4096, bytes);
+    if (!buf) return -1.0;
+    memset(buf, 1, bytes); /* fault the pages in */
+    probe_job j = {buf, bytes, n, 0, 0, {0}};
+    double best = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        fr_pool_run(pool, n, probe_task, &j);
+        double dt = now() - t0;
+        size_t part = (bytes / (size_t)n) & ~(size_t)4095;
+        double gbps = (double)part * n / dt / 1e9;
+        if (gbps > best) best = gbps;
+    }
+    free(buf);
+    return best;
+}
+
+static double peak(fr_pool *pool, int kind, int reps, double ops_per_iter) {
+    int n = fr_pool_size(pool);
+    probe_job j = {NULL, 0, n, kind, 20000000, {0}};
+    double best = 0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        fr_pool_run(pool, n, probe_task, &j);
+        double dt = now() - t0;
+        double g = ops_per_iter * (double)j.iters * n / dt / 1e9;
+        if (g > best) best = g;
+    }
+    return best;
+}
+
+/* per iteration: 10 FMAs x 8 lanes x 2 flops; 6 maddubs x 32 MACs x 2 ops */
+double fr_probe_fp32_gflops(fr_pool *pool, int reps) { return peak(pool, 1, reps, 160.0); }
+double fr_probe_int8_gops(fr_pool *pool, int reps) { return peak(pool, 2, reps, fr_cpu_has(FR_ISA_AVX2) ? 384.0 : 160.0); }

@@ -1,0 +1,20 @@
+/* probe.h: machine ceilings for benchmarks: memory read bandwidth and arithmetic peaks. */
+#ifndef FRUGAL_KERNELS_PROBE_H
+#define FRUGAL_KERNELS_PROBE_H
+
+#include "pool.h"
+
+/* Streaming read of a buffer of `bytes` (>= 1 GiB recommended) on every pool thread; best
+ * of `reps` runs, in GB/s (1e9 bytes). Returns < 0 if the buffer cannot be allocated. */
+double fr_probe_membw(fr_pool *pool, size_t bytes, int reps);
+/* FP32 FMA peak over all pool threads, GFLOP/s (an FMA counts as 2). */
+double fr_probe_fp32_gflops(fr_pool *pool, int reps);
+/* int8 dot-product peak (u8 x s8 multiply-accumulate into int32), GOP/s (a MAC counts as 2). */
+double fr_probe_int8_gops(fr_pool *pool, int reps);
+
+/* Per-thread kernels (probe_avx2.c when AVX2 is available, else portable C). */
+double fr_probe_read_avx2(const void *p, size_t bytes);
+double fr_probe_fma_avx2(int64_t iters);  /* returns a value to keep the work alive */
+double fr_probe_int8_avx2(int64_t iters);
+
+#endif
