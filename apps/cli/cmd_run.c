@@ -60,6 +60,7 @@ static int stream_append(stream *s, const char *p, size_t n) {
 
 /* Emits what is decided; returns 1 if a stop string was found (text before it is emitted). */
 static int stream_flush(stream *s, bool final) {
+    if (!s->text) return 0; /* nothing generated yet */
     size_t safe = s->len;
     for (int k = 0; k < s->n_stops; k++) {
         size_t sl = strlen(s->stops[k]);
