@@ -11,6 +11,10 @@ CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-paramet
 	-Iinclude -Isrc -Isrc/core -pthread $(SAN)
 CFLAGS_AVX2 := -mavx2 -mfma -mf16c
 LDLIBS := -pthread -lm $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+# tokenizer: Oniguruma (the regex engine of Hugging Face's tokenizers) and utf8proc (NFC/NFKC)
+LDLIBS += $(shell pkg-config --libs oniguruma 2>/dev/null || echo -lonig) \
+	$(shell pkg-config --libs libutf8proc 2>/dev/null || echo -lutf8proc) \
+	$(shell pkg-config --libs libedit 2>/dev/null || echo -ledit)
 DEPFLAGS = -MMD -MP
 
 LIB_SRC := $(sort $(shell find src -name '*.c'))

@@ -64,6 +64,10 @@ typedef struct frugal_model_info {
     uint64_t file_bytes;     /* all splits */
     uint64_t weight_bytes;   /* tensor data */
     uint64_t kv_bytes_per_token_f16;
+    /* mixture of experts (0 for dense models) and multi-head latent attention */
+    int64_t n_expert, n_expert_used, n_expert_shared; /* routed, routed per token, shared */
+    int64_t n_layer_dense_lead;                       /* leading layers with a dense FFN */
+    int64_t kv_lora_rank;                             /* MLA latent per token and layer (0: none) */
     int n_splits;
     uint32_t gguf_version;
     int64_t type_count[FRUGAL_MAX_TYPES];  /* tensors per type */
@@ -161,6 +165,14 @@ fr_status frugal_eval(frugal_context *c, const int32_t *tokens, int64_t n, float
 int64_t frugal_context_n_past(const frugal_context *c);
 int64_t frugal_context_n_ctx(const frugal_context *c);
 void frugal_context_truncate(frugal_context *c, int64_t n_past);
+/* Which computation the next frugal_eval calls belong to. A new context is in the prompt
+ * phase; switch to decode for token-by-token generation (and back with a new prompt). The
+ * phase is never inferred from the number of tokens, so a prompt fed in chunks of any size
+ * gives the same logits. Dense models compute the same either way; MLA models (deepseek2)
+ * rebuild per-head keys and values in the prompt phase and read only the small latent
+ * cache in the decode phase, which is much faster at long context. */
+typedef enum frugal_phase { FRUGAL_PHASE_PROMPT = 0, FRUGAL_PHASE_DECODE = 1 } frugal_phase;
+void frugal_context_set_phase(frugal_context *c, frugal_phase phase);
 
 /* ---- sampler ---- */
 typedef struct fr_sampler frugal_sampler;
@@ -198,6 +210,80 @@ fr_status frugal_synth(const char *shape, const char *type_name, uint64_t seed, 
                        const char *out_path, fr_error *err);
 /* Comma-separated shape names. */
 const char *frugal_synth_shapes(void);
+
+/* ---- chat templates ----
+ * A model's chat_template (Jinja) rendered the way Hugging Face transformers renders it
+ * (Python jinja2, ImmutableSandboxedEnvironment, trim_blocks, lstrip_blocks; the globals
+ * raise_exception and strftime_now; tojson with ensure_ascii=False), byte for byte. The
+ * renderer is a sandboxed subset: no file or environment access, limits on steps, output,
+ * depth and memory (shared/CHECKLIST.md item 18). Errors name the template line:
+ *   FR_ERR_UNSUPPORTED  valid Jinja outside frugal's subset: fall back to a built-in format;
+ *   FR_ERR_FORMAT       a template error (syntax, type, undefined value) or raise_exception:
+ *                       err.msg carries the template's own message, show it to the user;
+ *   FR_ERR_RANGE        a limit was hit. */
+typedef struct frugal_chat_params {
+    const char *messages_json; /* JSON array of OpenAI-style messages (required) */
+    const char *tools_json;    /* JSON array of tools, or NULL: `tools` stays undefined */
+    const char *vars_json;     /* JSON object of further variables (enable_thinking, bos_token, ...) or NULL;
+                                  they override bos_token/eos_token below */
+    bool add_generation_prompt;
+    const char *bos_token; /* the special token strings; NULL: undefined in the template */
+    const char *eos_token;
+    const char *date;      /* "YYYY-MM-DD": the day strftime_now formats (at 00:00:00); NULL: now */
+    int64_t max_steps;     /* 0: 50,000,000 evaluation steps */
+    int64_t max_output;    /* 0: 64 MiB */
+    int max_depth;         /* 0: 200 nested macro calls (and template nesting) */
+} frugal_chat_params;
+
+frugal_chat_params frugal_chat_default_params(void); /* add_generation_prompt = true */
+/* Renders tmpl (tmpl_len bytes) into *out (malloc'd, NUL-terminated, *out_len bytes; free()). */
+fr_status frugal_chat_render(const char *tmpl, size_t tmpl_len, const frugal_chat_params *p, char **out,
+                             size_t *out_len, fr_error *err);
+
+/* A chat template and the special token strings that go with it. */
+typedef struct frugal_chat_template {
+    char *source;    /* the Jinja source */
+    char *vars_json; /* JSON object: {"bos_token": "...", "eos_token": "...", ...} */
+} frugal_chat_template;
+/* From the model file: tokenizer.chat_template (name: NULL, or e.g. "tool_use" for
+ * tokenizer.chat_template.tool_use) and the text of the BOS/EOS tokens.
+ * FR_ERR_FORMAT if the file has no such template. */
+fr_status frugal_chat_template_from_model(const frugal_model *m, const char *name, frugal_chat_template *out,
+                                          fr_error *err);
+/* The same from a GGUF file without loading the model (BOS/EOS from tokenizer.ggml.*_token_id). */
+fr_status frugal_chat_template_from_gguf(const char *path, const char *name, frugal_chat_template *out,
+                                         fr_error *err);
+/* From a Hugging Face tokenizer: path is a tokenizer_config.json, a tokenizer.json (its
+ * folder's tokenizer_config.json is read) or the folder. chat_template may be a string or a
+ * list of named templates (name: NULL = "default"); chat_template.jinja / chat_template.json
+ * in the folder are used when the config has none. Special tokens may be strings or
+ * {"content": ...} objects. */
+fr_status frugal_chat_template_from_hf(const char *path, const char *name, frugal_chat_template *out, fr_error *err);
+void frugal_chat_template_free(frugal_chat_template *t);
+
+/* ---- reasoning (DeepSeek-R1 style <think>...</think>) ----
+ * Classifies generated text as reasoning or content while it streams. Tags split across
+ * pieces are recognized; the tags themselves are not passed on. Current R1 templates end the
+ * prompt with "<think>\n", so the output starts inside the reasoning and only "</think>"
+ * appears: start with in_reasoning = frugal_prompt_opens_reasoning(prompt). A "</think>"
+ * outside reasoning is dropped. */
+typedef enum frugal_text_kind { FRUGAL_TEXT_CONTENT = 0, FRUGAL_TEXT_REASONING = 1 } frugal_text_kind;
+typedef void (*frugal_text_fn)(frugal_text_kind kind, const char *text, size_t len, void *user);
+typedef struct frugal_reasoning {
+    bool in_reasoning;
+    bool trim;      /* drop whitespace right after a tag and right before one (and at the end) */
+    bool at_start;  /* internal: at the start of a segment */
+    size_t n_hold;  /* internal: a possible tag prefix */
+    char hold[16];
+    size_t n_ws;    /* internal: whitespace held back when trimming */
+    char ws[64];
+} frugal_reasoning;
+
+void frugal_reasoning_init(frugal_reasoning *r, bool starts_in_reasoning, bool trim);
+void frugal_reasoning_feed(frugal_reasoning *r, const char *text, size_t len, frugal_text_fn fn, void *user);
+void frugal_reasoning_flush(frugal_reasoning *r, frugal_text_fn fn, void *user); /* at the end of the output */
+/* True if the prompt's last "<think>" is not closed: the output will start inside reasoning. */
+bool frugal_prompt_opens_reasoning(const char *prompt, size_t len);
 
 #ifdef __cplusplus
 }

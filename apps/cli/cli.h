@@ -15,6 +15,10 @@ int cmd_logits(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 
 /* Argument parsing: each returns false (after printing "frugal CMD: ...") on a bad value. */
 bool cli_int(const char *cmd, const char *flag, const char *s, int64_t lo, int64_t hi, int64_t *out);
@@ -27,6 +31,11 @@ const char *cli_value(const char *cmd, int argc, char **argv, int *i);
 /* "f16" | "f32" | "q8_0" -> type; -1 on a bad name (message printed). */
 int cli_kv_type(const char *cmd, const char *s);
 double cli_now(void); /* monotonic seconds */
+/* A sampling flag at argv[*i] (--temp, --top-k, ..., -s): 1 parsed (advances *i), 0 not a
+ * sampling flag, -1 a bad value (message printed). */
+int cli_sampling_flag(const char *cmd, int argc, char **argv, int *i, frugal_sampler_params *sp);
 void cli_error(const char *cmd, const fr_error *err);
+/* A valid UTF-8 copy of s[0..n): each invalid byte (and NUL) becomes U+FFFD. malloc'd. */
+char *cli_utf8_sanitize(const char *s, size_t n);
 
 #endif

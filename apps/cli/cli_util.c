@@ -105,3 +105,55 @@ double cli_now(void) {
 }
 
 void cli_error(const char *cmd, const fr_error *err) { fprintf(stderr, "frugal %s: %s\n", cmd, err->msg); }
+
+int cli_sampling_flag(const char *cmd, int argc, char **argv, int *i, frugal_sampler_params *sp) {
+    const char *a = argv[*i], *v;
+    double d;
+    int64_t x;
+    static const char *const k_flags[] = {"--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty",
+                                          "--repeat-last-n", "--frequency-penalty", "--presence-penalty",
+                                          "-s", "--seed"};
+    bool known = false;
+    for (size_t k = 0; k < sizeof k_flags / sizeof k_flags[0]; k++) known = known || !strcmp(a, k_flags[k]);
+    if (!known) return 0;
+    if (!(v = cli_value(cmd, argc, argv, i))) return -1;
+    if (!strcmp(a, "--temp")) { if (!cli_float(cmd, a, v, 0, 100, &d)) return -1; sp->temperature = (float)d; }
+    else if (!strcmp(a, "--top-k")) { if (!cli_int(cmd, a, v, 0, 1 << 24, &x)) return -1; sp->top_k = (int32_t)x; }
+    else if (!strcmp(a, "--top-p")) { if (!cli_float(cmd, a, v, 1e-9, 1, &d)) return -1; sp->top_p = (float)d; }
+    else if (!strcmp(a, "--min-p")) { if (!cli_float(cmd, a, v, 0, 1, &d)) return -1; sp->min_p = (float)d; }
+    else if (!strcmp(a, "--repeat-penalty")) { if (!cli_float(cmd, a, v, 1e-6, 100, &d)) return -1; sp->repeat_penalty = (float)d; }
+    else if (!strcmp(a, "--repeat-last-n")) { if (!cli_int(cmd, a, v, -1, 1 << 24, &x)) return -1; sp->penalty_last_n = (int32_t)x; }
+    else if (!strcmp(a, "--frequency-penalty")) { if (!cli_float(cmd, a, v, -100, 100, &d)) return -1; sp->frequency_penalty = (float)d; }
+    else if (!strcmp(a, "--presence-penalty")) { if (!cli_float(cmd, a, v, -100, 100, &d)) return -1; sp->presence_penalty = (float)d; }
+    else if (!cli_u64(cmd, a, v, &sp->seed)) return -1;
+    return 1;
+}
+
+char *cli_utf8_sanitize(const char *s, size_t n) {
+    char *out = malloc(n * 3 + 1), *o = out;
+    if (!out) return NULL;
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    while (p < end) {
+        unsigned c = *p;
+        int len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = len > 0 && p + len <= end && c != 0;
+        for (int k = 1; ok && k < len; k++) ok = (p[k] & 0xc0) == 0x80;
+        if (ok && len > 1) { /* reject overlongs, surrogates and values past U+10FFFF */
+            uint32_t v = c & (0x7f >> len);
+            for (int k = 1; k < len; k++) v = (v << 6) | (p[k] & 0x3f);
+            ok = !(len == 2 && v < 0x80) && !(len == 3 && v < 0x800) && !(len == 4 && v < 0x10000) &&
+                 !(v >= 0xd800 && v <= 0xdfff) && v <= 0x10ffff;
+        }
+        if (ok) {
+            memcpy(o, p, (size_t)len);
+            o += len;
+            p += len;
+        } else {
+            memcpy(o, "\xef\xbf\xbd", 3); /* U+FFFD */
+            o += 3;
+            p++;
+        }
+    }
+    *o = 0;
+    return out;
+}

@@ -1,7 +1,10 @@
 /* cmd_bench.c: `frugal bench` measures prompt processing (pp) and generation (tg) speed
  * with llama-bench's method: pp feeds -p tokens in one batch to an empty context; tg
  * generates -n tokens one at a time from an empty context. One warm-up run, then -r
- * timed runs; the mean and standard deviation of tokens/s are reported. */
+ * timed runs; the mean and standard deviation of tokens/s are reported.
+ * --depth N first fills the context with N tokens (once, untimed); each test then starts
+ * from those N tokens, so tg measures generation at N tokens of context (llama-bench's -d;
+ * llama-batched-bench -npp N -ntg n -npl 1 reports the same generation figure). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,16 +14,17 @@
 #include "cli.h"
 
 static const char *k_help =
-    "usage: frugal bench -m MODEL [-p 512] [-n 128] [-r 5] [-t N] [--json]\n\n"
+    "usage: frugal bench -m MODEL [-p 512] [-n 128] [-r 5] [-t N] [-d N] [--json]\n\n"
     "  -m, --model PATH   GGUF model\n"
     "  -p N               prompt tokens for the pp test (default 512; 0 = skip)\n"
     "  -n N               generated tokens for the tg test (default 128; 0 = skip)\n"
     "  -r N               repetitions (default 5)\n"
+    "  -d, --depth N      tokens of context before each test (default 0)\n"
     "  -t, --threads N    threads (default: all CPUs)\n"
     "  --kv-type T        KV cache type: f16 (default), f32, q8_0\n"
     "  --json             print one JSON object on the last line of stdout with keys:\n"
-    "                     model, pp_tps, pp_sd, tg_tps, tg_sd, n_prompt, n_gen, threads,\n"
-    "                     reps, isa (plus membw_gbps, fp32_gflops, int8_gops when measured)\n"
+    "                     model, pp_tps, pp_sd, tg_tps, tg_sd, n_prompt, n_gen, depth,\n"
+    "                     threads, reps, isa (plus membw_gbps, fp32_gflops, int8_gops when measured)\n"
     "machine ceilings (no model needed):\n"
     "  --membw            read bandwidth: streaming read of a 1 GiB buffer on all threads,\n"
     "                     best of 5 (membw_gbps)\n"
@@ -36,7 +40,7 @@ static void stats(const double *v, int n, double *mean, double *sd) {
 
 int cmd_bench(int argc, char **argv) {
     const char *C = "bench", *model = NULL;
-    int64_t n_prompt = 512, n_gen = 128, reps = 5, threads = 0;
+    int64_t n_prompt = 512, n_gen = 128, reps = 5, threads = 0, depth = 0;
     int kv = -1;
     bool json = false, membw = false, flops = false;
     for (int i = 1; i < argc; i++) {
@@ -50,6 +54,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-p")) { VAL(); if (!cli_int(C, a, v, 0, 65536, &n_prompt)) return EXIT_USAGE; }
         else if (!strcmp(a, "-n")) { VAL(); if (!cli_int(C, a, v, 0, 65536, &n_gen)) return EXIT_USAGE; }
         else if (!strcmp(a, "-r")) { VAL(); if (!cli_int(C, a, v, 1, 1000, &reps)) return EXIT_USAGE; }
+        else if (!strcmp(a, "-d") || !strcmp(a, "--depth")) { VAL(); if (!cli_int(C, a, v, 0, 1 << 20, &depth)) return EXIT_USAGE; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { VAL(); if (!cli_int(C, a, v, 1, 1024, &threads)) return EXIT_USAGE; }
         else if (!strcmp(a, "--kv-type")) { VAL(); if ((kv = cli_kv_type(C, v)) < 0) return EXIT_USAGE; }
         else if (!strcmp(a, "--json")) json = true;
@@ -100,12 +105,13 @@ int cmd_bench(int argc, char **argv) {
     int rc = EXIT_ERR;
     int64_t V = frugal_model_n_vocab(m);
     frugal_context_params cp = frugal_context_default_params();
-    cp.n_ctx = (n_prompt > n_gen ? n_prompt : n_gen) + 1;
-    cp.n_batch = n_prompt > 0 ? n_prompt : 1;
+    cp.n_ctx = depth + (n_prompt > n_gen ? n_prompt : n_gen) + 1;
+    cp.n_batch = n_prompt > 0 ? n_prompt : 512;
     cp.kv_type = kv;
     cp.n_threads = (int)threads;
     frugal_context *c = NULL;
-    int32_t *toks = malloc(sizeof(int32_t) * (size_t)(n_prompt + n_gen + 1));
+    int64_t n_toks = depth + n_prompt + n_gen + 1;
+    int32_t *toks = malloc(sizeof(int32_t) * (size_t)n_toks);
     float *logits = malloc(sizeof(float) * (size_t)V);
     double *pp = calloc((size_t)reps, sizeof(double)), *tg = calloc((size_t)reps, sizeof(double));
     if (!toks || !logits || !pp || !tg) goto done;
@@ -114,23 +120,27 @@ int cmd_bench(int argc, char **argv) {
         goto done;
     }
     uint64_t s = 0x2545F4914F6CDD1Dull;
-    for (int64_t i = 0; i < n_prompt + n_gen + 1; i++) {
+    for (int64_t i = 0; i < n_toks; i++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
         toks[i] = (int32_t)(s % (uint64_t)V);
     }
+    if (depth > 0 && frugal_eval(c, toks, depth, NULL, depth, &err) != FR_OK) { cli_error(C, &err); goto done; }
+    const int32_t *tt = toks + depth;
     for (int64_t r = -1; r < reps; r++) { /* r = -1: warm-up */
         if (n_prompt > 0) {
-            frugal_context_truncate(c, 0);
+            frugal_context_truncate(c, depth);
+            frugal_context_set_phase(c, FRUGAL_PHASE_PROMPT);
             double t0 = cli_now();
-            if (frugal_eval(c, toks, n_prompt, logits, n_prompt - 1, &err) != FR_OK) { cli_error(C, &err); goto done; }
+            if (frugal_eval(c, tt, n_prompt, logits, n_prompt - 1, &err) != FR_OK) { cli_error(C, &err); goto done; }
             double t = cli_now() - t0;
             if (r >= 0) pp[r] = (double)n_prompt / t;
         }
         if (n_gen > 0) {
-            frugal_context_truncate(c, 0);
+            frugal_context_truncate(c, depth);
+            frugal_context_set_phase(c, FRUGAL_PHASE_DECODE);
             double t0 = cli_now();
             for (int64_t k = 0; k < n_gen; k++)
-                if (frugal_eval(c, &toks[k], 1, logits, 0, &err) != FR_OK) { cli_error(C, &err); goto done; }
+                if (frugal_eval(c, &tt[k], 1, logits, 0, &err) != FR_OK) { cli_error(C, &err); goto done; }
             double t = cli_now() - t0;
             if (r >= 0) tg[r] = (double)n_gen / t;
         }
@@ -140,12 +150,15 @@ int cmd_bench(int argc, char **argv) {
     stats(tg, (int)reps, &tm, &tsd);
     int nt = threads ? (int)threads : frugal_cpu_count();
     printf("| model | threads | test | t/s |\n|---|---|---|---|\n");
-    if (n_prompt > 0) printf("| %s | %d | pp%lld | %.2f ± %.2f |\n", model, nt, (long long)n_prompt, pm, psd);
-    if (n_gen > 0) printf("| %s | %d | tg%lld | %.2f ± %.2f |\n", model, nt, (long long)n_gen, tm, tsd);
+    char at[48] = "";
+    if (depth > 0) snprintf(at, sizeof at, " @ d%lld", (long long)depth);
+    if (n_prompt > 0) printf("| %s | %d | pp%lld%s | %.2f ± %.2f |\n", model, nt, (long long)n_prompt, at, pm, psd);
+    if (n_gen > 0) printf("| %s | %d | tg%lld%s | %.2f ± %.2f |\n", model, nt, (long long)n_gen, at, tm, tsd);
     if (json) {
-        json_t *o = json_pack("{s:s, s:f, s:f, s:f, s:f, s:I, s:I, s:i, s:I, s:s}", "model", model, "pp_tps", pm,
+        json_t *o = json_pack("{s:s, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:i, s:I, s:s}", "model", model, "pp_tps", pm,
                               "pp_sd", psd, "tg_tps", tm, "tg_sd", tsd, "n_prompt", (json_int_t)n_prompt, "n_gen",
-                              (json_int_t)n_gen, "threads", nt, "reps", (json_int_t)reps, "isa", frugal_isa());
+                              (json_int_t)n_gen, "depth", (json_int_t)depth, "threads", nt, "reps", (json_int_t)reps,
+                              "isa", frugal_isa());
         char *js = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (js) printf("%s\n", js);
         free(js);

@@ -106,6 +106,7 @@ int cmd_logits(int argc, char **argv) {
     fwrite(&ng, 4, 1, f);
     float *last = logits + (size_t)(rows > 0 ? rows - 1 : 0) * V;
     for (int64_t k = 0; k < n_gen; k++) greedy[k] = follow ? follow[k] : -1;
+    frugal_context_set_phase(c, FRUGAL_PHASE_DECODE); /* the generated rows: decode steps */
     long gen_pos = ftell(f);
     fwrite(greedy, 4, (size_t)n_gen, f); /* rewritten below for --gen */
     for (int64_t k = 0; k < n_gen; k++) {

@@ -3,6 +3,7 @@
  * Generation stops at any end-of-generation token the model declares, at -n tokens, at a
  * full context, or at a user stop string (which may span tokens: text that could still
  * become a stop string is held back until it is decided). */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@ static const char *k_help =
     "(tokens/s) go to stderr at the end.\n\n"
     "  -m, --model PATH       GGUF model (first part of a split model)\n"
     "  --ids LIST             prompt as token ids, comma-separated (fed as given)\n"
-    "  -p, --prompt TEXT      prompt text (needs the tokenizer: not available yet, use --ids)\n"
+    "  -p, --prompt TEXT      prompt text, tokenized with the model's tokenizer (BOS added when\n"
+    "                         the model's tokenizer.ggml.add_bos_token says so)\n"
     "                         with neither, generation starts from the BOS token\n"
     "  -n, --n-predict N      tokens to generate (default 128; -1 = until the context is full)\n"
     "  --ctx N                context size (default: min(training context, 4096))\n"
@@ -26,6 +28,10 @@ static const char *k_help =
     "  --stop STR             stop when STR appears in the output (repeatable, up to 16)\n"
     "  --ignore-eos           do not stop at end-of-generation tokens\n"
     "  --show-ids             print token ids instead of text\n"
+    "  --chat                 wrap the prompt in the model's chat template (as one user\n"
+    "                         message, with the generation prompt); the template's BOS text\n"
+    "                         is kept and no second BOS is added\n"
+    "  --system TEXT          with --chat: a system message before the prompt\n"
     "sampling:\n"
     "  --temp T               temperature (default 0.8; 0 = greedy)\n"
     "  --top-k K              keep the K most likely tokens (default 40; 0 = off)\n"
@@ -87,12 +93,59 @@ static int stream_flush(stream *s, bool final) {
     return 0;
 }
 
+/* The prompt as one user message (after an optional system message) through the model's
+ * chat template, with the generation prompt; ChatML with a warning when the model has no
+ * template or uses Jinja outside frugal's subset. NULL (message printed) on a template error. */
+static char *render_chat(const char *model, const char *system, const char *prompt) {
+    fr_error err;
+    frugal_chat_template t = {0};
+    json_t *msgs = json_array();
+    char *clean_p = cli_utf8_sanitize(prompt, strlen(prompt));
+    char *clean_s = system ? cli_utf8_sanitize(system, strlen(system)) : NULL;
+    if (clean_s) json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content", clean_s));
+    json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "user", "content", clean_p ? clean_p : ""));
+    char *mj = json_dumps(msgs, JSON_COMPACT);
+    char *out = NULL;
+    size_t n = 0;
+    fr_status st = frugal_chat_template_from_gguf(model, NULL, &t, &err);
+    if (st == FR_OK) {
+        frugal_chat_params p = frugal_chat_default_params();
+        p.messages_json = mj;
+        p.vars_json = t.vars_json;
+        st = frugal_chat_render(t.source, strlen(t.source), &p, &out, &n, &err);
+        if (st == FR_ERR_FORMAT || st == FR_ERR_RANGE) {
+            fprintf(stderr, "frugal run: chat template: %s\n", err.msg);
+            out = NULL;
+            goto done;
+        }
+    }
+    if (st != FR_OK) { /* no template, or outside the subset: ChatML */
+        fprintf(stderr, "frugal run: warning: %s; using the built-in ChatML format\n", err.msg);
+        size_t cap = strlen(clean_p ? clean_p : "") + (clean_s ? strlen(clean_s) : 0) + 128;
+        out = malloc(cap);
+        if (out) {
+            int k = 0;
+            if (clean_s) k = snprintf(out, cap, "<|im_start|>system\n%s<|im_end|>\n", clean_s);
+            snprintf(out + k, cap - (size_t)k, "<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n",
+                     clean_p ? clean_p : "");
+        }
+    }
+done:
+    frugal_chat_template_free(&t);
+    free(mj);
+    free(clean_p);
+    free(clean_s);
+    json_decref(msgs);
+    return out;
+}
+
 int cmd_run(int argc, char **argv) {
     const char *C = "run", *model = NULL, *prompt = NULL;
     int32_t *ids = NULL;
     int64_t n_ids = 0, n_predict = 128, ctx = 0, threads = 0;
     int kv = -1, rc = EXIT_USAGE;
-    bool ignore_eos = false, show_ids = false;
+    bool ignore_eos = false, show_ids = false, chat_mode = false;
+    const char *system = NULL;
     frugal_sampler_params sp = frugal_sampler_default_params();
     sp.seed = 42;
     stream st = {0};
@@ -120,6 +173,8 @@ int cmd_run(int argc, char **argv) {
         }
         else if (!strcmp(a, "--ignore-eos")) ignore_eos = true;
         else if (!strcmp(a, "--show-ids")) show_ids = true;
+        else if (!strcmp(a, "--chat")) chat_mode = true;
+        else if (!strcmp(a, "--system")) { VAL(); system = v; }
         else if (!strcmp(a, "--temp")) { VAL(); if (!cli_float(C, a, v, 0, 100, &d)) goto done; sp.temperature = (float)d; }
         else if (!strcmp(a, "--top-k")) { VAL(); if (!cli_int(C, a, v, 0, 1 << 24, &x)) goto done; sp.top_k = (int32_t)x; }
         else if (!strcmp(a, "--top-p")) { VAL(); if (!cli_float(C, a, v, 1e-9, 1, &d)) goto done; sp.top_p = (float)d; }
@@ -140,16 +195,52 @@ int cmd_run(int argc, char **argv) {
         fprintf(stderr, "frugal %s: give either -p or --ids, not both\n", C);
         goto done;
     }
-    if (prompt) {
-        fprintf(stderr, "frugal %s: text prompts need the tokenizer, which is not implemented yet; "
-                        "give the prompt as token ids with --ids\n", C);
-        goto done;
+    if (prompt) { /* the model's own tokenizer; BOS/EOS as its tokenizer.ggml.add_*_token say */
+        fr_error terr;
+        frugal_tokenizer *tk = NULL;
+        size_t plen = strlen(prompt);
+        int64_t n = -1;
+        char *rendered = NULL;
+        if (chat_mode && !(rendered = render_chat(model, system, prompt))) goto done;
+        const char *text = rendered ? rendered : prompt;
+        plen = strlen(text);
+        bool add_special = !rendered; /* the template writes the special tokens itself */
+        if (frugal_tokenizer_load(model, &tk, &terr) == FR_OK) {
+            frugal_tokenizer_info ti;
+            frugal_tokenizer_get_info(tk, &ti);
+            n = frugal_tokenizer_encode(tk, text, plen, add_special, true, NULL, 0, &terr);
+            if (n >= 0 && !(ids = malloc((size_t)(n + 1) * sizeof *ids))) {
+                terr.code = FR_ERR_NOMEM;
+                snprintf(terr.msg, sizeof terr.msg, "out of memory");
+                n = -1;
+            }
+            if (n > 0) n = frugal_tokenizer_encode(tk, text, plen, add_special, true, ids, n, &terr);
+            /* --chat: BOS only where the model wants one and the template did not write it */
+            if (rendered && n >= 0 && ti.add_bos && ti.bos >= 0 && (n == 0 || ids[0] != ti.bos)) {
+                memmove(ids + 1, ids, sizeof *ids * (size_t)n);
+                ids[0] = ti.bos;
+                n++;
+            }
+            frugal_tokenizer_free(tk);
+        }
+        free(rendered);
+        if (n < 0) {
+            cli_error(C, &terr);
+            rc = EXIT_ERR;
+            goto done;
+        }
+        n_ids = n;
+        if (n == 0) { /* an empty prompt: start from BOS below */
+            free(ids);
+            ids = NULL;
+        }
     }
     rc = EXIT_ERR;
     fr_error err;
     frugal_model *m = NULL;
     frugal_context *c = NULL;
     frugal_sampler *smp = NULL;
+    frugal_detokenizer *dtok = NULL;
     float *logits = NULL;
     if (frugal_model_load(model, &m, &err) != FR_OK) { cli_error(C, &err); goto done; }
     frugal_model_info info;
@@ -181,7 +272,10 @@ int cmd_run(int argc, char **argv) {
     for (int64_t i = 0; i < n_ids; i++) frugal_sampler_accept(smp, ids[i]);
     double t0 = cli_now();
     if (frugal_eval(c, ids, n_ids, logits, n_ids - 1, &err) != FR_OK) { cli_error(C, &err); goto cleanup; }
+    frugal_context_set_phase(c, FRUGAL_PHASE_DECODE); /* generation: one token at a time */
     double t1 = cli_now();
+    const frugal_tokenizer *tkm = frugal_model_tokenizer(m, NULL);
+    if (tkm && !show_ids && frugal_detokenizer_new(tkm, false, true, &dtok, &err) != FR_OK) dtok = NULL;
     int64_t n_gen = 0;
     const char *why = "length";
     char piece[1024];
@@ -197,13 +291,24 @@ int cmd_run(int argc, char **argv) {
             int k = snprintf(piece, sizeof piece, "%s%d", n_gen > 1 ? " " : "", tok);
             stream_append(&st, piece, (size_t)k);
         } else {
-            int k = frugal_token_to_piece(m, tok, false, piece, sizeof piece);
-            if (k < 0) k = snprintf(piece, sizeof piece, "[%d]", tok);
-            if (stream_append(&st, piece, (size_t)k) != 0) goto cleanup;
+            const char *text = piece;
+            int64_t k = -1;
+            if (dtok) k = frugal_detokenizer_push(dtok, tok, &text, &err);
+            if (k < 0) { /* no tokenizer: the vocabulary's piece, or the id */
+                text = piece;
+                k = frugal_token_to_piece(m, tok, false, piece, sizeof piece);
+                if (k < 0) k = snprintf(piece, sizeof piece, "[%d]", tok);
+            }
+            if (stream_append(&st, text, (size_t)k) != 0) goto cleanup;
         }
         if (stream_flush(&st, false)) { why = "stop string"; break; }
         if (frugal_context_n_past(c) >= n_ctx) continue;
         if (frugal_eval(c, &tok, 1, logits, 0, &err) != FR_OK) { cli_error(C, &err); goto cleanup; }
+    }
+    if (dtok && strcmp(why, "stop string") != 0) {
+        const char *text;
+        int64_t k = frugal_detokenizer_flush(dtok, &text);
+        if (k > 0) stream_append(&st, text, (size_t)k);
     }
     if (strcmp(why, "stop string") != 0) stream_flush(&st, true);
     double t2 = cli_now();
@@ -213,6 +318,7 @@ int cmd_run(int argc, char **argv) {
             n_ids / (t1 - t0), (long long)n_gen, n_gen > 0 ? n_gen / (t2 - t1) : 0.0);
     rc = EXIT_OK;
 cleanup:
+    frugal_detokenizer_free(dtok);
     free(logits);
     frugal_sampler_free(smp);
     frugal_context_free(c);

@@ -10,17 +10,21 @@ static const struct {
     const char *help;
 } k_cmds[] = {
     {"run", cmd_run, "generate text from a model"},
+    {"chat", cmd_chat, "interactive multi-turn chat in the terminal"},
     {"info", cmd_info, "describe a model file (--check scans weights for NaN/Inf)"},
     {"logits", cmd_logits, "write logits for given token ids (golden file format)"},
     {"bench", cmd_bench, "measure prompt processing and generation speed"},
     {"synth", cmd_synth, "write a random-weight model of a real shape"},
+    {"tokenize", cmd_tokenize, "text to token ids (Hugging Face-identical ids)"},
+    {"detokenize", cmd_detokenize, "token ids to text"},
+    {"template", cmd_template, "render a chat template: messages (JSON) in, the exact prompt out"},
 };
 
 static void usage(FILE *f) {
     fprintf(f, "frugal %s: run open-weight language models on CPUs from GGUF files\n\n"
                "usage: frugal COMMAND [options]    (frugal COMMAND --help for details)\n\ncommands:\n",
             frugal_version());
-    for (size_t i = 0; i < sizeof k_cmds / sizeof k_cmds[0]; i++) fprintf(f, "  %-8s %s\n", k_cmds[i].name, k_cmds[i].help);
+    for (size_t i = 0; i < sizeof k_cmds / sizeof k_cmds[0]; i++) fprintf(f, "  %-10s %s\n", k_cmds[i].name, k_cmds[i].help);
     fprintf(f, "\noptions:\n  --version  print the version\n  --help     this text\n");
 }
 

@@ -58,6 +58,37 @@ void fr_matmul_heads_shared(fr_pool *pool, const fr_head_rows *r, const float *x
 void fr_matmul_heads(fr_pool *pool, const fr_head_rows *r, const float *x, int64_t x_stride, int64_t x_head,
                      int64_t n_tok, float *y, int64_t y_stride, int64_t y_head, void *scratch);
 
+/* Several products at once (matmul_multi.c), e.g. every chosen expert of a MoE layer. A job
+ * multiplies n_w (1 or 2) weights of the same activation type by the same m input rows:
+ * y[k][i * y_stride + r] = dot(w[k] row r, x[x_rows ? x_rows[i] : i]) for i < m. Same
+ * per-element guarantee as fr_matmul. scratch: fr_matmul_multi_scratch_size() bytes. */
+#define FR_MM_MAX_JOBS 512
+typedef struct fr_mm_job {
+    const fr_matrix *w[2];
+    int n_w;
+    const float *x;
+    int64_t x_stride;
+    const int32_t *x_rows; /* NULL: rows 0..m-1 */
+    int64_t m;
+    float *y[2];
+    int64_t y_stride;
+} fr_mm_job;
+size_t fr_matmul_multi_scratch_size(const fr_mm_job *jobs, int n_jobs);
+void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch);
+
+/* Absorbed MLA attention of one decode token (mla_attn.c), over cached rows of `type`
+ * (row p at rows + p * row_bytes):
+ * scores: scores[h * stride + p] = dot(q[h * w ..], row_p[0, w)) * scale, p in [p0, p1)
+ * accum:  out[h * r + d] = sum_{p < n_pos} a[h * stride + p] * row_p[d], h in [h0, h1),
+ *         d in [d0, d1) (d0, d1 multiples of the type's block size)
+ * tmp: w floats of per-thread scratch for types without a direct kernel. */
+void fr_mla_scores(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q, int64_t n_head,
+                   int64_t w, float scale, float *scores, int64_t stride, float *tmp);
+/* y += a * x over n floats. */
+void fr_axpy(float *y, const float *x, float a, int64_t n);
+void fr_mla_accum(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
+                  int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r, float *tmp);
+
 /* out = x / rms(x) * w (w may be NULL for no weight). */
 void fr_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);
 
@@ -72,5 +103,7 @@ void fr_swiglu(float *gate, const float *up, int64_t n);
 
 /* Numerically stable softmax in place over n values. */
 void fr_softmax(float *x, int64_t n);
+/* The same with a vectorised exp (exp's own relative error below 3e-7; mla_attn.c). */
+void fr_softmax_fast(float *x, int64_t n);
 
 #endif

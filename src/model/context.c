@@ -1,4 +1,5 @@
-/* context.c: run state and the dense forward pass (llama, qwen2).
+/* context.c: run state, phase and the dense forward pass (llama, qwen2); deepseek2's
+ * forward pass is in deepseek2.c (MLA in mla.c, MoE in moe.c).
  *
  * Per layer, for a batch of n tokens at positions p0..p0+n-1:
  *   xn = rmsnorm(x) * attn_norm
@@ -8,7 +9,7 @@
  *   xn = rmsnorm(x) * ffn_norm; x += Wdown (silu(Wgate xn) * Wup xn)
  * Prompt and decode run the same code: attention always reads K/V back from the cache,
  * so both see the cache's rounding, as the peer engine does. */
-#include "context.h"
+#include "context_impl.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -16,37 +17,7 @@
 
 #include "kernels/kernels.h"
 
-struct fr_context {
-    const fr_model *m;
-    fr_pool *pool;
-    fr_context_params p;
-    int64_t n_past;
 
-    /* KV cache: per layer [n_ctx][n_head_kv * head_dim] of kv_type */
-    char *k_cache, *v_cache;
-    size_t k_row_bytes, v_row_bytes;   /* one position, all kv heads */
-    size_t k_head_bytes, v_head_bytes; /* one position, one kv head */
-    size_t k_layer_bytes, v_layer_bytes;
-
-    /* activations, [n_batch][...] */
-    float *x;      /* [n_batch][n_embd] residual stream */
-    float *xn;     /* [n_batch][max(n_embd, ...)] normalised input */
-    float *tmp;    /* [n_batch][n_embd] */
-    float *q;      /* [n_batch][n_head * head_dim_k] */
-    float *k;      /* [n_batch][n_head_kv * head_dim_k] */
-    float *v;      /* [n_batch][n_head_kv * head_dim_v] */
-    float *attn;   /* [n_batch][n_head * head_dim_v] */
-    float *gate;   /* [n_batch][n_ff] */
-    float *up;     /* [n_batch][n_ff] */
-    float *rope;   /* [n_batch][n_rot] cos/sin pairs */
-    void *scratch; /* matmul activation conversion */
-
-    /* per-thread attention scratch */
-    float *att_scores; /* [n_threads][n_ctx] */
-    char *att_q;       /* [n_threads][att_q_bytes] */
-    float *att_v;      /* [n_threads][2 * head_dim_v] */
-    size_t att_q_bytes;
-};
 
 fr_context_params fr_context_default_params(void) {
     fr_context_params p = {0, 0, FR_TYPE_F16, 0};
@@ -54,6 +25,7 @@ fr_context_params fr_context_default_params(void) {
 }
 
 size_t fr_kv_bytes_per_token(const fr_hparams *hp, int kv_type) {
+    if (hp->arch == FR_ARCH_DEEPSEEK2) return fr_deepseek2_kv_bytes_per_token(hp, kv_type);
     size_t kb = 0, vb = 0;
     fr_row_size(kv_type, hp->n_head_kv * hp->head_dim_k, &kb);
     fr_row_size(kv_type, hp->n_head_kv * hp->head_dim_v, &vb);
@@ -73,6 +45,7 @@ static void *alloc_floats(size_t n_rows, int64_t width, bool *ok) {
 
 void fr_context_free(fr_context *c) {
     if (!c) return;
+    fr_deepseek2_free(c);
     fr_pool_free(c->pool);
     free(c->k_cache);
     free(c->v_cache);
@@ -96,6 +69,7 @@ void fr_context_free(fr_context *c) {
 fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_context **out, fr_error *err) {
     *out = NULL;
     const fr_hparams *hp = &m->hp;
+    bool mla = hp->arch == FR_ARCH_DEEPSEEK2;
     fr_context_params p = pp ? *pp : fr_context_default_params();
     if (p.n_ctx == 0) p.n_ctx = FR_MIN(hp->n_ctx_train, 4096);
     if (p.n_batch == 0) p.n_batch = 512;
@@ -110,57 +84,80 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     if (hp->head_dim_k % kvt->block_size || hp->head_dim_v % kvt->block_size)
         return fr_fail(err, FR_ERR_ARG, "KV cache type %s needs head dimensions that are multiples of %lld (model has %lld, %lld)",
                        kvt->name, (long long)kvt->block_size, (long long)hp->head_dim_k, (long long)hp->head_dim_v);
+    if (mla && (hp->n_lora_kv + hp->n_rot) % kvt->block_size)
+        return fr_fail(err, FR_ERR_ARG, "KV cache type %s needs a latent row (kv_lora_rank + rope dims = %lld) that is a multiple of %lld",
+                       kvt->name, (long long)(hp->n_lora_kv + hp->n_rot), (long long)kvt->block_size);
     if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
 
     fr_context *c = calloc(1, sizeof *c);
     if (!c) return fr_fail(err, FR_ERR_NOMEM, "context: out of memory");
     c->m = m;
     c->p = p;
+    c->phase = FR_PHASE_PROMPT;
     fr_status st = fr_pool_new(p.n_threads, &c->pool, err);
     if (st != FR_OK) {
         free(c);
         return st;
     }
-    fr_row_size(p.kv_type, hp->head_dim_k, &c->k_head_bytes);
-    fr_row_size(p.kv_type, hp->head_dim_v, &c->v_head_bytes);
-    c->k_row_bytes = c->k_head_bytes * (size_t)hp->n_head_kv;
-    c->v_row_bytes = c->v_head_bytes * (size_t)hp->n_head_kv;
     bool ok = true;
     size_t kl = 0, vl = 0, kt = 0, vt = 0;
-    ok = ck_mul_size(c->k_row_bytes, (size_t)p.n_ctx, &kl) && ck_mul_size(c->v_row_bytes, (size_t)p.n_ctx, &vl) &&
-         ck_mul_size(kl, (size_t)hp->n_layer, &kt) && ck_mul_size(vl, (size_t)hp->n_layer, &vt);
-    c->k_layer_bytes = kl;
-    c->v_layer_bytes = vl;
-    if (ok) {
-        c->k_cache = malloc(kt ? kt : 1);
-        c->v_cache = malloc(vt ? vt : 1);
-        ok = c->k_cache && c->v_cache;
+    if (mla) {
+        fr_row_size(p.kv_type, hp->n_lora_kv + hp->n_rot, &c->k_row_bytes);
+        c->k_head_bytes = c->k_row_bytes;
+        ok = ck_mul_size(c->k_row_bytes, (size_t)p.n_ctx, &kl) && ck_mul_size(kl, (size_t)hp->n_layer, &kt);
+        c->k_layer_bytes = kl;
+        if (ok) ok = (c->k_cache = malloc(kt ? kt : 1)) != NULL;
+    } else {
+        fr_row_size(p.kv_type, hp->head_dim_k, &c->k_head_bytes);
+        fr_row_size(p.kv_type, hp->head_dim_v, &c->v_head_bytes);
+        c->k_row_bytes = c->k_head_bytes * (size_t)hp->n_head_kv;
+        c->v_row_bytes = c->v_head_bytes * (size_t)hp->n_head_kv;
+        ok = ck_mul_size(c->k_row_bytes, (size_t)p.n_ctx, &kl) && ck_mul_size(c->v_row_bytes, (size_t)p.n_ctx, &vl) &&
+             ck_mul_size(kl, (size_t)hp->n_layer, &kt) && ck_mul_size(vl, (size_t)hp->n_layer, &vt);
+        c->k_layer_bytes = kl;
+        c->v_layer_bytes = vl;
+        if (ok) {
+            c->k_cache = malloc(kt ? kt : 1);
+            c->v_cache = malloc(vt ? vt : 1);
+            ok = c->k_cache && c->v_cache;
+        }
     }
     size_t nb = (size_t)p.n_batch;
+    int64_t ffw = FR_MAX(hp->n_ff, FR_MAX(hp->n_ff_exp, hp->n_ff_exp * hp->n_expert_shared));
     int64_t w_xn = FR_MAX(hp->n_embd, hp->n_head * hp->head_dim_v);
     c->x = alloc_floats(nb, hp->n_embd, &ok);
     c->xn = alloc_floats(nb, w_xn, &ok);
     c->tmp = alloc_floats(nb, hp->n_embd, &ok);
     c->q = alloc_floats(nb, hp->n_head * hp->head_dim_k, &ok);
-    c->k = alloc_floats(nb, hp->n_head_kv * hp->head_dim_k, &ok);
-    c->v = alloc_floats(nb, hp->n_head_kv * hp->head_dim_v, &ok);
+    c->k = alloc_floats(nb, mla ? hp->n_lora_kv + hp->n_rot : hp->n_head_kv * hp->head_dim_k, &ok);
+    c->v = alloc_floats(nb, mla ? FR_MAX(hp->n_lora_q, 1) : hp->n_head_kv * hp->head_dim_v, &ok);
     c->attn = alloc_floats(nb, hp->n_head * hp->head_dim_v, &ok);
-    c->gate = alloc_floats(nb, hp->n_ff, &ok);
-    c->up = alloc_floats(nb, hp->n_ff, &ok);
+    c->gate = alloc_floats(nb, ffw, &ok);
+    c->up = alloc_floats(nb, ffw, &ok);
     c->rope = alloc_floats(nb, hp->n_rot, &ok);
     /* matmul scratch: activations converted to at most 4 bytes per value, plus padding */
-    int64_t max_in = FR_MAX(FR_MAX(hp->n_embd, hp->n_ff), hp->n_head * hp->head_dim_v);
-    c->scratch = alloc_floats(nb, max_in + 64, &ok);
+    int64_t max_in = FR_MAX(FR_MAX(hp->n_embd, ffw), hp->n_head * hp->head_dim_v);
+    max_in = FR_MAX(max_in, FR_MAX(hp->n_lora_q, hp->n_lora_kv + hp->n_rot));
+    c->scratch_bytes = nb * ((size_t)max_in + 64) * 4;
+    if (mla) /* per-head conversions of one token (absorbed decode) */
+        c->scratch_bytes = FR_MAX(c->scratch_bytes, (size_t)hp->n_head * ((size_t)FR_MAX(hp->n_lora_kv, hp->qk_nope) * 4 + 64));
+    c->scratch = ok ? aligned_alloc(64, (c->scratch_bytes + 63) & ~(size_t)63) : NULL;
+    if (!c->scratch) ok = false;
     int nt = p.n_threads;
     c->att_scores = alloc_floats((size_t)nt, p.n_ctx, &ok);
-    c->att_q_bytes = ((size_t)hp->head_dim_k * 4 + 63) & ~(size_t)63;
+    int64_t qw = mla ? FR_MAX(hp->head_dim_k, hp->n_lora_kv + hp->n_rot) : hp->head_dim_k;
+    c->att_q_bytes = ((size_t)qw * 4 + 63) & ~(size_t)63;
     c->att_q = ok ? aligned_alloc(64, c->att_q_bytes * (size_t)nt) : NULL;
     if (!c->att_q) ok = false;
-    c->att_v = alloc_floats((size_t)nt, 2 * hp->head_dim_v, &ok);
+    c->att_v = alloc_floats((size_t)nt, fr_att_v_width(hp), &ok);
     if (!ok) {
         fr_context_free(c);
         return fr_fail(err, FR_ERR_NOMEM, "context: cannot allocate KV cache and buffers for %lld positions",
                        (long long)p.n_ctx);
+    }
+    if (mla && (st = fr_deepseek2_alloc(c, err)) != FR_OK) {
+        fr_context_free(c);
+        return st;
     }
     *out = c;
     return FR_OK;
@@ -172,6 +169,8 @@ int fr_context_threads(const fr_context *c) { return c->p.n_threads; }
 void fr_context_truncate(fr_context *c, int64_t n_past) {
     if (n_past >= 0 && n_past < c->n_past) c->n_past = n_past;
 }
+void fr_context_set_phase(fr_context *c, fr_phase phase) { c->phase = phase; }
+fr_phase fr_context_phase(const fr_context *c) { return c->phase; }
 
 /* ---- per-token tasks ---- */
 
@@ -277,6 +276,43 @@ static void add_residual(float *x, const float *d, int64_t n) {
     for (int64_t i = 0; i < n; i++) x[i] += d[i];
 }
 
+/* ---- helpers shared with deepseek2.c ---- */
+
+void fr_ctx_add(float *x, const float *d, int64_t n) { add_residual(x, d, n); }
+
+void fr_ctx_embed(fr_context *c, const int32_t *tokens, int64_t n) {
+    batch_job j = {c, tokens, n, c->n_past, NULL, 0, NULL, NULL, NULL};
+    fr_pool_run(c->pool, n, embed_task, &j);
+}
+
+typedef struct {
+    const float *in, *w;
+    float *out;
+    int64_t in_stride, out_stride, width;
+    float eps;
+} rms_job;
+
+static void rms_task(void *ctx, int64_t t, int thread) {
+    rms_job *j = ctx;
+    fr_rmsnorm(j->out + t * j->out_stride, j->in + t * j->in_stride, j->w, j->width, j->eps);
+}
+
+void fr_ctx_rmsnorm(fr_context *c, const float *in, int64_t in_stride, const float *w, float *out,
+                    int64_t out_stride, int64_t width, int64_t n) {
+    rms_job j = {in, w, out, in_stride, out_stride, width, c->m->hp.rms_eps};
+    fr_pool_run(c->pool, n, rms_task, &j);
+}
+
+void fr_ctx_output(fr_context *c, int64_t n, float *logits, int64_t first_row) {
+    const fr_model *m = c->m;
+    int64_t E = m->hp.n_embd;
+    if (!logits || first_row >= n) return;
+    int64_t rows = n - first_row;
+    fr_ctx_rmsnorm(c, c->x + first_row * E, E, m->w.output_norm_f, c->xn, E, E, rows);
+    const fr_matrix *out = m->w.output.src ? &m->w.output.m : &m->w.tok_embd.m;
+    fr_matmul(c->pool, out, c->xn, E, rows, logits, m->hp.n_vocab, NULL, c->scratch);
+}
+
 /* One forward pass over n <= n_batch tokens. */
 static void forward_batch(fr_context *c, const int32_t *tokens, int64_t n, float *logits, int64_t first_row) {
     const fr_model *m = c->m;
@@ -343,7 +379,10 @@ fr_status fr_context_eval(fr_context *c, const int32_t *tokens, int64_t n, float
         if (fr < 0) fr = 0;
         float *lg = NULL;
         if (logits && fr < nb) lg = logits + (b + fr - first_logit_row) * hp->n_vocab;
-        forward_batch(c, tokens + b, nb, lg, fr);
+        if (hp->arch == FR_ARCH_DEEPSEEK2)
+            fr_deepseek2_forward(c, tokens + b, nb, lg, fr);
+        else
+            forward_batch(c, tokens + b, nb, lg, fr);
     }
     return FR_OK;
 }

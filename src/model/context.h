@@ -13,6 +13,15 @@ typedef struct fr_context_params {
 
 typedef struct fr_context fr_context;
 
+/* The phase of an eval call, set explicitly by the caller, never inferred from the batch
+ * size: a prompt chunk of one token must compute exactly what a larger chunk computes, so
+ * results do not depend on how a prompt is split (batch invariance).
+ * Dense models run one path in both phases. deepseek2 (MLA) uses, in the prompt phase,
+ * keys and values decompressed from the latent cache (the peer engine's arithmetic), and in
+ * the decode phase the absorbed form that reads only the latent cache (fast at long
+ * context). A new context starts in the prompt phase. */
+typedef enum fr_phase { FR_PHASE_PROMPT = 0, FR_PHASE_DECODE = 1 } fr_phase;
+
 fr_context_params fr_context_default_params(void);
 fr_status fr_context_new(const fr_model *m, const fr_context_params *p, fr_context **out, fr_error *err);
 void fr_context_free(fr_context *c);
@@ -29,7 +38,9 @@ int64_t fr_context_n_ctx(const fr_context *c);
 /* Forget positions >= n_past (n_past <= current). */
 void fr_context_truncate(fr_context *c, int64_t n_past);
 int fr_context_threads(const fr_context *c);
-/* KV cache bytes per token (all layers, K and V) for a cache type. */
+void fr_context_set_phase(fr_context *c, fr_phase phase);
+fr_phase fr_context_phase(const fr_context *c);
+/* KV cache bytes per token (all layers, K and V; MLA: the latent and rope key) for a cache type. */
 size_t fr_kv_bytes_per_token(const fr_hparams *hp, int kv_type);
 
 #endif

@@ -1,4 +1,5 @@
 /* model.c: load a model: open the file, read hyperparameters, bind weights. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,7 +21,18 @@ fr_status fr_model_load(const char *path, fr_model **out, fr_error *err) {
         return st;
     }
     fr_special_load(m->file, m->hp.n_vocab, &m->special);
-    for (int64_t i = 0; i < gguf_n_tensors(m->file); i++) m->n_params += gguf_tensor_at(m->file, i)->n_elements;
+    /* active per token: all weights but the routed experts a token does not use and MTP blocks */
+    const fr_hparams *hp = &m->hp;
+    for (int64_t i = 0; i < gguf_n_tensors(m->file); i++) {
+        const gguf_tensor *t = gguf_tensor_at(m->file, i);
+        m->n_params += t->n_elements;
+        int blk = -1;
+        if (hp->n_nextn > 0 && sscanf(t->name, "blk.%d.", &blk) == 1 && blk >= hp->n_layer) continue;
+        if (hp->n_expert > 0 && strstr(t->name, "_exps.") != NULL && t->n_dims == 3 && t->ne[2] == hp->n_expert)
+            m->n_params_active += t->n_elements / hp->n_expert * hp->n_expert_used;
+        else
+            m->n_params_active += t->n_elements;
+    }
     *out = m;
     return FR_OK;
 }

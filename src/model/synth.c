@@ -13,6 +13,7 @@
 #include "frugal.h"
 #include "io/gguf.h"
 #include "model.h"
+#include "synth.h"
 
 typedef struct synth_shape {
     const char *name;
@@ -31,15 +32,11 @@ static const synth_shape k_shapes[] = {
     {"qwen2-1.5b", "qwen2", 151936, 32768, 1536, 28, 12, 2, 8960, 1000000.0, 1e-6, true, true, false},
 };
 
-const char *frugal_synth_shapes(void) { return "tinyllama-1.1b, llama-3.2-1b, llama-2-7b, qwen2-1.5b"; }
+const char *frugal_synth_shapes(void) {
+    return "tinyllama-1.1b, llama-3.2-1b, llama-2-7b, qwen2-1.5b, deepseek-v2-lite, deepseek-v3-mini";
+}
 
 /* ---- weight filling ---- */
-typedef struct {
-    int type;
-    int64_t row, rows;
-    uint64_t seed;
-    float scale; /* uniform in [-scale, scale]; 0: constant 1 */
-} fill_spec;
 
 static uint64_t splitmix(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
@@ -79,15 +76,7 @@ static fr_status fill_tensor(void *dst, size_t nbytes, void *user, fr_error *err
     return FR_OK;
 }
 
-/* K-quant mixes as the "_M" files use them; other types apply to every matrix. */
-typedef struct {
-    int base;       /* most matrices */
-    int more_bits;  /* attn_v / ffn_down on the layers that get more bits (K mixes) */
-    int output;     /* output.weight */
-    int embd;       /* token_embd.weight */
-} type_mix;
-
-static bool parse_mix(const char *name, type_mix *mx) {
+bool fr_synth_parse_mix(const char *name, type_mix *mx) {
     int t = fr_type_from_name(name);
     if (!strcasecmp(name, "Q4_K_M")) {
         *mx = (type_mix){FR_TYPE_Q4_K, FR_TYPE_Q6_K, FR_TYPE_Q6_K, FR_TYPE_Q4_K};
@@ -110,7 +99,7 @@ static bool parse_mix(const char *name, type_mix *mx) {
 }
 
 /* llama.cpp-style "use more bits" layer selection for attn_v / ffn_down in _M mixes. */
-static bool more_bits(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+bool fr_synth_more_bits(int64_t i, int64_t n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
 
 /* Rows that are not a multiple of 256 cannot hold K-quant blocks: fall back as the
  * converters do (Q2_K/Q3_K -> IQ4_NL, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0). */
@@ -126,26 +115,24 @@ static int fallback(int t, int64_t row) {
     }
 }
 
-typedef struct {
-    gguf_writer *w;
-    fill_spec *specs;
-    int n_specs, cap;
-    uint64_t seed;
-} synth_ctx;
-
-static fr_status add(synth_ctx *sc, const char *name, int type, int64_t ne0, int64_t ne1, float scale, fr_error *err) {
+fr_status fr_synth_add3(synth_ctx *sc, const char *name, int type, int64_t ne0, int64_t ne1, int64_t ne2, float scale,
+                        fr_error *err) {
     if (sc->n_specs == sc->cap) return fr_fail(err, FR_ERR_NOMEM, "synth: too many tensors");
     type = fallback(type, ne0);
     const fr_type_traits *tt = fr_type_traits_get(type);
     if (!tt || !tt->from_float || ne0 % tt->block_size != 0) type = FR_TYPE_F32;
     if (scale == 0.0f) type = FR_TYPE_F32; /* norms stay F32 */
     fill_spec *fs = &sc->specs[sc->n_specs++];
-    *fs = (fill_spec){type, ne0, ne1, sc->seed ^ hash_name(name), scale};
-    int64_t ne[2] = {ne0, ne1};
-    return gguf_writer_add_tensor(sc->w, name, type, ne1 > 1 ? 2 : 1, ne, NULL, fill_tensor, fs, err);
+    *fs = (fill_spec){type, ne0, ne1 * ne2, sc->seed ^ hash_name(name), scale};
+    int64_t ne[3] = {ne0, ne1, ne2};
+    return gguf_writer_add_tensor(sc->w, name, type, ne2 > 1 ? 3 : ne1 > 1 ? 2 : 1, ne, NULL, fill_tensor, fs, err);
 }
 
-static fr_status placeholder_vocab(gguf_writer *w, int64_t n, fr_error *err) {
+static fr_status add(synth_ctx *sc, const char *name, int type, int64_t ne0, int64_t ne1, float scale, fr_error *err) {
+    return fr_synth_add3(sc, name, type, ne0, ne1, 1, scale, err);
+}
+
+fr_status fr_synth_placeholder_vocab(gguf_writer *w, int64_t n, fr_error *err) {
     char **toks = calloc((size_t)n, sizeof *toks);
     float *scores = calloc((size_t)n, sizeof *scores);
     int32_t *types = calloc((size_t)n, sizeof *types);
@@ -182,12 +169,14 @@ static fr_status placeholder_vocab(gguf_writer *w, int64_t n, fr_error *err) {
 
 fr_status frugal_synth(const char *shape, const char *type_name, uint64_t seed, const char *vocab_path,
                        const char *out_path, fr_error *err) {
+    const fr_synth_ds *ds = fr_synth_ds_find(shape);
+    if (ds) return fr_synth_deepseek2(ds, type_name, seed, vocab_path, out_path, err);
     const synth_shape *sh = NULL;
     for (size_t i = 0; i < sizeof k_shapes / sizeof k_shapes[0]; i++)
         if (!strcmp(k_shapes[i].name, shape)) sh = &k_shapes[i];
     if (!sh) return fr_fail(err, FR_ERR_ARG, "synth: unknown shape '%s' (known: %s)", shape, frugal_synth_shapes());
     type_mix mx;
-    if (!parse_mix(type_name ? type_name : "F16", &mx))
+    if (!fr_synth_parse_mix(type_name ? type_name : "F16", &mx))
         return fr_fail(err, FR_ERR_ARG, "synth: --type '%s' (expected F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, "
                                         "IQ4_NL, Q2_K..Q6_K, Q3_K_M, Q4_K_M or Q5_K_M)", type_name);
     gguf_writer *w = gguf_writer_new();
@@ -232,7 +221,7 @@ fr_status frugal_synth(const char *shape, const char *type_name, uint64_t seed, 
             st = gguf_writer_copy_kv(w, vocab, "tokenizer.", NULL);
             if (st != FR_OK && err->code == FR_OK) fr_fail(err, st, "synth: cannot copy the vocabulary");
         } else {
-            st = placeholder_vocab(w, n_vocab, err);
+            st = fr_synth_placeholder_vocab(w, n_vocab, err);
         }
     }
     int64_t E = sh->n_embd, hd = sh->n_embd / sh->n_head, kvd = sh->n_head_kv * hd;
@@ -262,7 +251,7 @@ fr_status frugal_synth(const char *shape, const char *type_name, uint64_t seed, 
     }
     char name[96];
     for (int64_t l = 0; l < sh->n_layer && st == FR_OK; l++) {
-        bool mb = more_bits(l, sh->n_layer);
+        bool mb = fr_synth_more_bits(l, sh->n_layer);
 #define T(suffix, type, n0, n1, sc_)                                                      \
         if (st == FR_OK) {                                                                \
             snprintf(name, sizeof name, "blk.%lld." suffix, (long long)l);                \

@@ -17,8 +17,31 @@ static int64_t dim_value(const fr_hparams *hp, fr_dim d) {
     case D_V: return hp->n_head_kv * hp->head_dim_v;
     case D_O: return hp->n_head * hp->head_dim_v;
     case D_ROT_HALF: return hp->n_rot / 2;
+    case D_LORA_Q: return hp->n_lora_q;
+    case D_LORA_KV: return hp->n_lora_kv;
+    case D_KV_A: return hp->n_lora_kv + hp->n_rot;
+    case D_KV_B: return hp->n_head * (hp->qk_nope + hp->head_dim_v);
+    case D_NOPE: return hp->qk_nope;
+    case D_VHEAD: return hp->head_dim_v;
+    case D_HEAD: return hp->n_head;
+    case D_EXPERT: return hp->n_expert;
+    case D_FF_EXP: return hp->n_ff_exp;
+    case D_FF_SHEXP: return hp->n_ff_exp * hp->n_expert_shared;
     }
     return -1;
+}
+
+static bool cond_holds(const fr_hparams *hp, fr_cond c, int64_t layer) {
+    bool moe = hp->n_expert > 0 && layer >= hp->n_layer_dense_lead;
+    switch (c) {
+    case C_ALWAYS: return true;
+    case C_QLORA: return hp->n_lora_q > 0;
+    case C_NO_QLORA: return hp->n_lora_q == 0;
+    case C_DENSE_FFN: return !moe;
+    case C_MOE: return moe;
+    case C_SHEXP: return moe && hp->n_expert_shared > 0;
+    }
+    return false;
 }
 
 /* Float copy of a small 1-D tensor (norm weight, bias). */
@@ -48,7 +71,15 @@ static fr_status bind_one(const gguf_file *f, const fr_hparams *hp, const fr_ten
     int64_t want0 = dim_value(hp, sp->shape[0]), want1 = dim_value(hp, sp->shape[1]);
     int64_t rest = 1;
     for (int d = 1; d < t->n_dims; d++) rest *= t->ne[d]; /* the reader bounds the product */
-    if (t->ne[0] != want0 || rest != want1 || t->n_dims > 2)
+    if (sp->shape[2] != D_NONE) {
+        int64_t want2 = dim_value(hp, sp->shape[2]);
+        if (t->n_dims != 3 || t->ne[0] != want0 || t->ne[1] != want1 || t->ne[2] != want2)
+            return fr_fail(err, FR_ERR_FORMAT,
+                           "tensor '%s': shape [%lld, %lld, %lld] (%d dims) contradicts the hyperparameters "
+                           "(expected [%lld, %lld, %lld])",
+                           name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], t->n_dims,
+                           (long long)want0, (long long)want1, (long long)want2);
+    } else if (t->ne[0] != want0 || rest != want1 || t->n_dims > 2)
         return fr_fail(err, FR_ERR_FORMAT,
                        "tensor '%s': shape [%lld, %lld] contradicts the hyperparameters (expected [%lld, %lld])",
                        name, (long long)t->ne[0], (long long)rest, (long long)want0, (long long)want1);
@@ -86,10 +117,13 @@ fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *
             continue;
         }
         for (int64_t l = 0; l < hp->n_layer && st == FR_OK; l++) {
+            if (!cond_holds(hp, sp->cond, l)) continue;
             snprintf(name, sizeof name, sp->name, (int)l);
             st = bind_one(f, hp, sp, name, (fr_tensor *)((char *)&w->layers[l] + sp->offset), used, err);
         }
     }
+    for (int64_t l = 0; l < hp->n_layer && st == FR_OK && hp->arch == FR_ARCH_DEEPSEEK2; l++)
+        st = fr_mla_bind(hp, &w->layers[l], l, err);
     if (st == FR_OK) {
         st = to_float_copy(&w->output_norm, &w->output_norm_f, err);
         if (st == FR_OK) st = to_float_copy(&w->rope_freqs, &w->rope_freqs_f, err);
@@ -100,6 +134,9 @@ fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *
             if (st == FR_OK) st = to_float_copy(&L->bq, &L->bq_f, err);
             if (st == FR_OK) st = to_float_copy(&L->bk, &L->bk_f, err);
             if (st == FR_OK) st = to_float_copy(&L->bv, &L->bv_f, err);
+            if (st == FR_OK) st = to_float_copy(&L->q_a_norm, &L->q_a_norm_f, err);
+            if (st == FR_OK) st = to_float_copy(&L->kv_a_norm, &L->kv_a_norm_f, err);
+            if (st == FR_OK) st = to_float_copy(&L->exp_probs_b, &L->exp_probs_b_f, err);
         }
     }
     if (st == FR_OK && w->rope_freqs_f) {
@@ -113,14 +150,24 @@ fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *
         }
     }
     if (st == FR_OK) {
-        int64_t unused = 0;
+        /* MTP (nextn) blocks come after the trunk: blk.{n_layer}.. */
+        int64_t unused = 0, mtp = 0;
         const char *first = NULL;
         for (int64_t i = 0; i < nt; i++) {
-            if (!used[i]) {
-                if (!first) first = gguf_tensor_at(f, i)->name;
-                unused++;
+            if (used[i]) continue;
+            const char *tn = gguf_tensor_at(f, i)->name;
+            int blk = -1;
+            if (hp->n_nextn > 0 && sscanf(tn, "blk.%d.", &blk) == 1 && blk >= hp->n_layer &&
+                blk < hp->n_layer + hp->n_nextn) {
+                mtp++;
+                continue;
             }
+            if (!first) first = tn;
+            unused++;
         }
+        if (mtp)
+            fr_log(FR_LOG_WARN, "%s: %lld tensor(s) of %lld MTP (nextn) block(s) loaded but not used "
+                   "(multi-token prediction is not implemented)", gguf_path(f), (long long)mtp, (long long)hp->n_nextn);
         if (unused)
             fr_log(FR_LOG_WARN, "%s: %lld tensor(s) not used by architecture %s (first: '%s')", gguf_path(f),
                    (long long)unused, ai->name, first);
@@ -139,6 +186,10 @@ void fr_weights_free(fr_weights *w, int64_t n_layer) {
             free(L->bq_f);
             free(L->bk_f);
             free(L->bv_f);
+            free(L->q_a_norm_f);
+            free(L->kv_a_norm_f);
+            free(L->exp_probs_b_f);
+            free(L->mla_owned);
         }
     }
     free(w->layers);

@@ -6,11 +6,14 @@
 #include "frugal.h"
 #include "model/context.h"
 #include "model/model.h"
+#include "tokenizer/tok.h"
 #include "tokenizer/vocab.h"
 
 struct frugal_model {
     fr_model *m;
     fr_vocab vocab;
+    frugal_tokenizer *tok; /* NULL: no vocabulary, or an unsupported tokenizer (tok_err says which) */
+    fr_error tok_err;
 };
 
 const char *frugal_version(void) { return FRUGAL_VERSION; }
@@ -31,6 +34,20 @@ fr_status frugal_model_load(const char *path, frugal_model **out, fr_error *err)
             st = fr_fail(err, FR_ERR_FORMAT, "%s: tokenizer.ggml.tokens: %lld tokens, but the model has %lld rows",
                          path, (long long)fm->vocab.n_tokens, (long long)fm->m->hp.n_vocab);
     }
+    if (st == FR_OK) { /* the tokenizer: a broken vocabulary fails the load, an unsupported one only text input */
+        fr_tokenizer *t = NULL;
+        fr_status ts = fm->vocab.kind == FR_VOCAB_NONE
+                           ? fr_fail(&fm->tok_err, FR_ERR_UNSUPPORTED, "the file has no tokenizer (tokenizer.ggml.model)")
+                           : fr_tok_from_gguf(fm->m->file, &t, &fm->tok_err);
+        if (ts == FR_OK && !(fm->tok = fr_tokenizer_wrap(t))) ts = fr_fail(&fm->tok_err, FR_ERR_NOMEM, "out of memory");
+        if (ts != FR_OK) fr_error_prefix(&fm->tok_err, "%s: ", path);
+        if (ts == FR_ERR_UNSUPPORTED && fm->vocab.kind != FR_VOCAB_NONE)
+            fr_log(FR_LOG_WARN, "%s (token ids still work)", fm->tok_err.msg);
+        else if (ts != FR_OK && ts != FR_ERR_UNSUPPORTED) {
+            if (err) *err = fm->tok_err;
+            st = ts;
+        }
+    }
     if (st != FR_OK) {
         frugal_model_free(fm);
         return st;
@@ -41,6 +58,7 @@ fr_status frugal_model_load(const char *path, frugal_model **out, fr_error *err)
 
 void frugal_model_free(frugal_model *m) {
     if (!m) return;
+    frugal_tokenizer_free(m->tok);
     fr_model_free(m->m);
     free(m);
 }
@@ -75,7 +93,12 @@ void frugal_model_get_info(const frugal_model *fm, frugal_model_info *info) {
     info->head_dim = hp->head_dim_k;
     info->n_ff = hp->n_ff;
     info->n_params = m->n_params;
-    info->n_params_active = m->n_params; /* dense: every weight is used per token */
+    info->n_params_active = m->n_params_active; /* MoE: only the routed experts a token uses */
+    info->n_expert = hp->n_expert;
+    info->n_expert_used = hp->n_expert_used;
+    info->n_expert_shared = hp->n_expert_shared;
+    info->n_layer_dense_lead = hp->n_expert ? hp->n_layer_dense_lead : 0;
+    info->kv_lora_rank = hp->n_lora_kv;
     info->file_bytes = gguf_file_size(m->file);
     info->n_splits = gguf_n_splits(m->file);
     info->gguf_version = gguf_version(m->file);
@@ -139,6 +162,11 @@ int64_t frugal_model_check_weights(const frugal_model *fm, fr_error *err) {
 bool frugal_model_is_eog(const frugal_model *m, int32_t token) { return fr_special_is_eog(&m->m->special, token); }
 int64_t frugal_model_n_vocab(const frugal_model *m) { return m->m->hp.n_vocab; }
 
+const frugal_tokenizer *frugal_model_tokenizer(const frugal_model *m, fr_error *err) {
+    if (!m->tok && err) *err = m->tok_err;
+    return m->tok;
+}
+
 int frugal_token_to_piece(const frugal_model *m, int32_t token, bool special, char *buf, size_t cap) {
     return fr_vocab_piece(&m->vocab, token, special, buf, cap);
 }
@@ -168,3 +196,6 @@ fr_status frugal_eval(frugal_context *c, const int32_t *tokens, int64_t n, float
 int64_t frugal_context_n_past(const frugal_context *c) { return fr_context_n_past(c); }
 int64_t frugal_context_n_ctx(const frugal_context *c) { return fr_context_n_ctx(c); }
 void frugal_context_truncate(frugal_context *c, int64_t n_past) { fr_context_truncate(c, n_past); }
+void frugal_context_set_phase(frugal_context *c, frugal_phase phase) {
+    fr_context_set_phase(c, phase == FRUGAL_PHASE_DECODE ? FR_PHASE_DECODE : FR_PHASE_PROMPT);
+}

@@ -3,6 +3,13 @@
 
 #include <string.h>
 
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
 fr_status fr_vocab_load(const gguf_file *f, fr_vocab *v, fr_error *err) {
     memset(v, 0, sizeof *v);
     gguf_str model;
@@ -41,6 +48,24 @@ fr_status fr_vocab_load(const gguf_file *f, fr_vocab *v, fr_error *err) {
     if (r == 1 && scores->arr_n != toks->arr_n)
         return fr_fail(err, FR_ERR_FORMAT, "tokenizer.ggml.scores: %llu entries for %llu tokens",
                        (unsigned long long)scores->arr_n, (unsigned long long)toks->arr_n);
+    for (uint64_t i = 0; i < toks->arr_n; i++) {
+        gguf_str t = toks->arr_strs[i];
+        if (t.len > FR_VOCAB_MAX_PIECE)
+            return fr_fail(err, FR_ERR_FORMAT, "tokenizer.ggml.tokens[%llu]: %llu bytes (the limit is %d)",
+                           (unsigned long long)i, (unsigned long long)t.len, FR_VOCAB_MAX_PIECE);
+        if (types && gguf_arr_int(types, i) == FR_TOKEN_BYTE) {
+            bool ok = t.len == 6 && memcmp(t.ptr, "<0x", 3) == 0 && t.ptr[5] == '>' && hexval(t.ptr[3]) >= 0 &&
+                      hexval(t.ptr[4]) >= 0;
+            if (!ok) {
+                int n = t.len > 16 ? 16 : (int)t.len;
+                for (int k = 0; k < n; k++)
+                    if ((unsigned char)t.ptr[k] < 0x20) n = k; /* keep the message printable */
+                return fr_fail(err, FR_ERR_FORMAT,
+                               "tokenizer.ggml.tokens[%llu]: '%.*s' has type BYTE but is not a byte token <0xHH>",
+                               (unsigned long long)i, n, t.ptr);
+            }
+        }
+    }
     v->n_tokens = (int64_t)toks->arr_n;
     v->tokens = toks->arr_strs;
     v->types = types;
@@ -50,13 +75,6 @@ fr_status fr_vocab_load(const gguf_file *f, fr_vocab *v, fr_error *err) {
 int fr_vocab_type(const fr_vocab *v, int64_t id) {
     if (!v->types || id < 0 || id >= v->n_tokens) return FR_TOKEN_NORMAL;
     return (int)gguf_arr_int(v->types, (uint64_t)id);
-}
-
-static int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
 }
 
 /* GPT-2 byte-level mapping, inverted: code point -> byte, or -1. Printable bytes map to

@@ -1,6 +1,5 @@
-/* vocab.h: the token table from GGUF metadata (tokenizer.ggml.*), and decoding token ids
- * back to bytes. Encoding text (pre-tokenizers, BPE, SentencePiece) arrives with the
- * tokenizer issue; until then prompts are given as ids. */
+/* vocab.h: the token table from GGUF metadata (tokenizer.ggml.*), its validation, and the
+ * bytes of one token for display. Encoding and full decoding are in tok.h. */
 #ifndef FRUGAL_TOKENIZER_VOCAB_H
 #define FRUGAL_TOKENIZER_VOCAB_H
 
@@ -19,6 +18,11 @@ typedef enum fr_vocab_kind {
 enum { FR_TOKEN_NORMAL = 1, FR_TOKEN_UNKNOWN = 2, FR_TOKEN_CONTROL = 3, FR_TOKEN_USER_DEFINED = 4,
        FR_TOKEN_UNUSED = 5, FR_TOKEN_BYTE = 6 };
 
+/* The longest token text accepted, in bytes. Real vocabularies stay under a few hundred bytes
+ * (runs of spaces or '=' in code vocabularies); anything near this bound is a broken or
+ * hostile file (CHECKLIST item 14). */
+#define FR_VOCAB_MAX_PIECE 65536
+
 typedef struct fr_vocab {
     fr_vocab_kind kind;
     int64_t n_tokens;
@@ -27,7 +31,8 @@ typedef struct fr_vocab {
 } fr_vocab;
 
 /* Reads the token table. A file without tokenizer metadata gives kind NONE and FR_OK.
- * Errors: token_type length differs from the token count, unknown tokenizer model. */
+ * Errors: token_type or scores length differs from the token count, unknown tokenizer model,
+ * a token longer than FR_VOCAB_MAX_PIECE, a BYTE-type token that is not <0xHH>. */
 fr_status fr_vocab_load(const gguf_file *f, fr_vocab *v, fr_error *err);
 int fr_vocab_type(const fr_vocab *v, int64_t id);
 /* Bytes of token `id` into buf (NUL-terminated); returns length or -1 (bad id / no vocab). */

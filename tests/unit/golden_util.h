@@ -30,5 +30,11 @@ void golden_row(golden_stats *s, const float *expect, const float *got, int n_vo
 /* Dense verdict (max/mean/top-1); prints a line; returns 1 if it passes. */
 int golden_dense_pass(const golden_stats *s, tol_class tc, const char *label);
 double golden_gap_for(tol_class tc);
+/* MoE verdict (shared/golden/README.md): mean KL(golden || ours) over all rows <= 3e-3 with
+ * top-1 identical on >= 90% of the rows whose golden top-2 gap > 0.04 (F32/F16/BF16), or
+ * mean KL <= 3e-2 (quantized). Prints a line; returns 1 if it passes. */
+int golden_moe_pass(const golden_stats *s, tol_class tc, const char *label);
+/* True for the MoE fixtures (ds3-*, ds2lite-*). */
+int golden_is_moe(const char *model_file);
 
 #endif

@@ -1,0 +1,120 @@
+/* matmul_multi.c: several independent matrix products in two pool runs (one converts the
+ * activations, one computes every output row chunk of every product). MoE uses it to run
+ * all chosen experts of a batch at once: few threads' hand-offs per layer, and each output
+ * element is still one vec_dot (or a bit-identical tile) on its token's own converted
+ * activations, so results never depend on the batch or the thread count. */
+#include <string.h>
+
+#include "kernels.h"
+
+static size_t act_bytes(const fr_matrix *w) {
+    const fr_type_traits *tt = fr_type_traits_get(w->type);
+    size_t rb = 0;
+    fr_row_size(tt->vec_dot_type, w->n_in, &rb);
+    return (rb + 63) & ~(size_t)63;
+}
+
+size_t fr_matmul_multi_scratch_size(const fr_mm_job *jobs, int n_jobs) {
+    size_t s = 0;
+    for (int i = 0; i < n_jobs; i++) s += act_bytes(jobs[i].w[0]) * (size_t)jobs[i].m;
+    return s;
+}
+
+typedef struct {
+    fr_mm_job *jobs;
+    int n_jobs;
+    char *act;
+    size_t act_off[FR_MM_MAX_JOBS + 1]; /* scratch offset of each job's converted rows */
+    int64_t conv_start[FR_MM_MAX_JOBS + 1]; /* first conversion task of each job */
+    int64_t dot_start[FR_MM_MAX_JOBS + 1];  /* first dot task of each job */
+    int64_t chunk[FR_MM_MAX_JOBS];
+    int64_t n_chunks[FR_MM_MAX_JOBS]; /* row chunks of one weight of the job */
+} multi_ctx;
+
+static int find_job(const int64_t *start, int n, int64_t task) {
+    int lo = 0, hi = n - 1;
+    while (lo < hi) { /* last job with start <= task */
+        int mid = (lo + hi + 1) / 2;
+        if (start[mid] <= task) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+static void multi_convert_task(void *ctx, int64_t task, int thread) {
+    multi_ctx *mc = ctx;
+    int j = find_job(mc->conv_start, mc->n_jobs, task);
+    const fr_mm_job *jb = &mc->jobs[j];
+    int64_t i = task - mc->conv_start[j];
+    int64_t row = jb->x_rows ? jb->x_rows[i] : i;
+    const fr_type_traits *at = fr_type_traits_get(fr_type_traits_get(jb->w[0]->type)->vec_dot_type);
+    at->from_float(jb->x + row * jb->x_stride, mc->act + mc->act_off[j] + (size_t)i * act_bytes(jb->w[0]),
+                   jb->w[0]->n_in);
+}
+
+static void multi_dot_task(void *ctx, int64_t task, int thread) {
+    multi_ctx *mc = ctx;
+    int j = find_job(mc->dot_start, mc->n_jobs, task);
+    const fr_mm_job *jb = &mc->jobs[j];
+    int64_t local = task - mc->dot_start[j];
+    int k = (int)(local / mc->n_chunks[j]);
+    const fr_matrix *w = jb->w[k];
+    int64_t r0 = (local % mc->n_chunks[j]) * mc->chunk[j], r1 = FR_MIN(r0 + mc->chunk[j], w->n_out);
+    const fr_type_traits *tt = fr_type_traits_get(w->type);
+    size_t ab = act_bytes(w);
+    const char *act = mc->act + mc->act_off[j];
+    float *y = jb->y[k];
+    for (int64_t t = 0; t < jb->m; t += 2) {
+        int nt = jb->m - t >= 2 ? 2 : 1;
+        const void *ys[2] = {act + (size_t)t * ab, act + (size_t)(t + nt - 1) * ab};
+        if (!tt->dot_tile) {
+            for (int u = 0; u < nt; u++)
+                for (int64_t r = r0; r < r1; r++)
+                    tt->vec_dot(w->n_in, &y[(t + u) * jb->y_stride + r], (const char *)w->data + (size_t)r * w->row_bytes,
+                                ys[u]);
+            continue;
+        }
+        int64_t max_r = nt == 2 ? 2 : 1;
+        for (int64_t r = r0; r < r1; r += max_r) {
+            int nr = (int)FR_MIN(max_r, r1 - r);
+            const void *xs[4];
+            for (int q = 0; q < nr; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
+            float out[8];
+            tt->dot_tile(w->n_in, xs, nr, ys, nt, out);
+            for (int q = 0; q < nr; q++)
+                for (int u = 0; u < nt; u++) y[(t + u) * jb->y_stride + r + q] = out[q * nt + u];
+        }
+    }
+}
+
+void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) {
+    if (n_jobs <= 0) return;
+    multi_ctx mc;
+    mc.jobs = jobs;
+    mc.n_jobs = n_jobs;
+    mc.act = scratch;
+    int nt = fr_pool_size(pool);
+    size_t off = 0;
+    int64_t conv = 0, dots = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        const fr_matrix *w = jobs[j].w[0];
+        mc.act_off[j] = off;
+        mc.conv_start[j] = conv;
+        mc.dot_start[j] = dots;
+        off += act_bytes(w) * (size_t)jobs[j].m;
+        conv += jobs[j].m;
+        /* chunks: enough tasks to balance, at least 16 rows, a multiple of 16 */
+        int64_t c = w->n_out / ((int64_t)nt * 4);
+        c = (c + 15) & ~(int64_t)15;
+        mc.chunk[j] = c < 16 ? 16 : c;
+        mc.n_chunks[j] = jobs[j].m > 0 ? (w->n_out + mc.chunk[j] - 1) / mc.chunk[j] : 0;
+        dots += mc.n_chunks[j] * jobs[j].n_w;
+    }
+    mc.conv_start[n_jobs] = conv;
+    mc.dot_start[n_jobs] = dots;
+    if (conv <= 8) /* a decode step's few rows: converting is cheaper than a hand-off */
+        for (int64_t t = 0; t < conv; t++) multi_convert_task(&mc, t, 0);
+    else
+        fr_pool_run(pool, conv, multi_convert_task, &mc);
+    fr_pool_run(pool, dots, multi_dot_task, &mc);
+}

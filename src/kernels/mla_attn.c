@@ -1,0 +1,83 @@
+/* mla_attn.c: the absorbed multi-head latent attention of one decode token (mla.c), in
+ * position blocks with every head at once: each cached row [latent | rope key] is read once
+ * per block for all heads instead of once per head. Plain C here; mla_attn_avx2.c has the
+ * F16/F32-row kernels the dispatcher prefers. Deterministic: every score and every output
+ * element is computed by one task in a fixed order of positions. */
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "kernels.h"
+
+void fr_mla_scores_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                        int64_t n_head, int64_t w, float scale, float *scores, int64_t stride);
+void fr_mla_accum_avx2(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
+                       int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
+
+void fr_axpy_avx2(float *y, const float *x, float a, int64_t n);
+void fr_softmax_fast_avx2(float *x, int64_t n);
+
+/* cpuid traps to the hypervisor in a VM: ask once */
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static bool g_avx2;
+static void detect(void) { g_avx2 = fr_cpu_has(FR_ISA_AVX2); }
+static bool have_avx2(void) {
+    pthread_once(&g_once, detect);
+    return g_avx2;
+}
+
+void fr_axpy(float *y, const float *x, float a, int64_t n) {
+    if (have_avx2()) {
+        fr_axpy_avx2(y, x, a, n);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+void fr_softmax_fast(float *x, int64_t n) {
+    if (have_avx2())
+        fr_softmax_fast_avx2(x, n);
+    else
+        fr_softmax(x, n);
+}
+
+static bool use_avx2(int type) {
+    return (type == FR_TYPE_F16 || type == FR_TYPE_F32) && have_avx2();
+}
+
+void fr_mla_scores(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q, int64_t n_head,
+                   int64_t w, float scale, float *scores, int64_t stride, float *tmp) {
+    if (use_avx2(type)) {
+        fr_mla_scores_avx2(type, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+        return;
+    }
+    const fr_type_traits *tt = fr_type_traits_get(type);
+    for (int64_t p = p0; p < p1; p++) {
+        tt->to_float((const char *)rows + (size_t)p * row_bytes, tmp, w);
+        for (int64_t h = 0; h < n_head; h++) {
+            const float *qh = q + h * w;
+            float s = 0.0f;
+            for (int64_t i = 0; i < w; i++) s += qh[i] * tmp[i];
+            scores[h * stride + p] = s * scale;
+        }
+    }
+}
+
+void fr_mla_accum(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
+                  int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r, float *tmp) {
+    if (use_avx2(type) && (d0 % 8) == 0 && (d1 % 8) == 0) {
+        fr_mla_accum_avx2(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r);
+        return;
+    }
+    const fr_type_traits *tt = fr_type_traits_get(type);
+    for (int64_t h = h0; h < h1; h++)
+        for (int64_t d = d0; d < d1; d++) out[h * r + d] = 0.0f;
+    for (int64_t p = 0; p < n_pos; p++) {
+        tt->to_float((const char *)rows + (size_t)p * row_bytes, tmp, d1); /* block-aligned prefix */
+        for (int64_t h = h0; h < h1; h++) {
+            float ap = a[h * stride + p];
+            float *o = out + h * r;
+            for (int64_t d = d0; d < d1; d++) o[d] += ap * tmp[d];
+        }
+    }
+}

@@ -1,0 +1,107 @@
+/* context_impl.h: the run state shared by the forward passes (context.c: dense llama/qwen2;
+ * deepseek2.c, mla.c, moe.c: DeepSeek-V2/V3). Internal to src/model. */
+#ifndef FRUGAL_MODEL_CONTEXT_IMPL_H
+#define FRUGAL_MODEL_CONTEXT_IMPL_H
+
+#include "context.h"
+#include "kernels/kernels.h"
+
+struct fr_context {
+    const fr_model *m;
+    fr_pool *pool;
+    fr_context_params p;
+    int64_t n_past;
+    fr_phase phase;
+
+    /* KV cache.
+     * dense: K and V per layer [n_ctx][n_head_kv * head_dim] of kv_type.
+     * MLA:   k_cache only, per layer [n_ctx][n_lora_kv + n_rot] of kv_type: the normalised
+     *        latent and the roped shared key, all a token leaves behind (v_cache is NULL). */
+    char *k_cache, *v_cache;
+    size_t k_row_bytes, v_row_bytes;   /* one position, all kv heads */
+    size_t k_head_bytes, v_head_bytes; /* one position, one kv head */
+    size_t k_layer_bytes, v_layer_bytes;
+
+    /* activations, [n_batch][...] */
+    float *x;      /* [n_batch][n_embd] residual stream */
+    float *xn;     /* [n_batch][max(n_embd, ...)] normalised input */
+    float *tmp;    /* [n_batch][n_embd] */
+    float *q;      /* [n_batch][n_head * head_dim_k] */
+    float *k;      /* [n_batch][n_head_kv * head_dim_k] (MLA: [n_batch][n_lora_kv + n_rot]) */
+    float *v;      /* [n_batch][n_head_kv * head_dim_v] (MLA: [n_batch][n_lora_q]) */
+    float *attn;   /* [n_batch][n_head * head_dim_v] */
+    float *gate;   /* [n_batch][max ffn width] */
+    float *up;     /* [n_batch][max ffn width] */
+    float *rope;   /* [n_batch][n_rot] cos/sin pairs */
+    void *scratch; /* matmul activation conversion */
+    size_t scratch_bytes;
+
+    /* per-thread attention scratch */
+    float *att_scores; /* [n_threads][n_ctx] */
+    char *att_q;       /* [n_threads][att_q_bytes] */
+    float *att_v;      /* [n_threads][2 * max(head_dim_v, n_lora_kv + n_rot)] */
+    size_t att_q_bytes;
+
+    /* ---- deepseek2 ---- */
+    double *rope_inv_freq; /* [n_rot / 2] radians per position, YaRN applied */
+    /* prompt phase: the current layer's keys and values decompressed from the latent cache,
+     * kv_type, K [n_head][n_ctx][head_dim_k], V [n_head][n_ctx][head_dim_v] */
+    char *dk, *dv;
+    int dec_type;            /* their type */
+    size_t dk_row, dv_row;   /* bytes of one (head, position) row */
+    float *lat;              /* [n_batch][n_lora_kv + n_rot] cache rows read back */
+    float *dec_k, *dec_v;    /* [n_batch][n_head * qk_nope], [n_batch][n_head * head_dim_v] */
+    /* decode phase (absorbed): per head [q_lat | q_pe] and the latent-space output */
+    float *qabs;             /* [n_head][n_lora_kv + n_rot] */
+    float *olat;             /* [n_head][n_lora_kv] */
+    float *dscores;          /* [n_head][n_ctx] attention weights of one decode token */
+    /* MoE */
+    float *router;           /* [n_batch][n_expert] */
+    int32_t *sel;            /* [n_batch][n_expert_used] */
+    float *selw;             /* [n_batch][n_expert_used] */
+    float *moe;              /* [n_batch][n_embd] routed experts' sum */
+    float *eg, *eu;          /* [n_batch * n_expert_used][n_ff_exp] routed gate/up rows, by expert */
+    float *ey;               /* [n_batch * n_expert_used][n_embd] routed outputs, by expert */
+    int32_t *ex_tok;         /* [n_batch * n_expert_used] token of each routed row */
+    int32_t *slot;           /* [n_batch][n_expert_used] routed row of each choice */
+    int32_t *ex_cnt, *ex_fill; /* [n_expert + 1] */
+    void *moe_scratch;       /* activation conversions of the fused expert products */
+    fr_matrix *mm_views;     /* [3 * (n_expert + 1)] per-expert weight views */
+    fr_mm_job *mm_jobs;      /* [n_expert + 1] fused products */
+    float *route_tmp;        /* [n_threads][4 * n_expert] */
+};
+
+/* Floats per thread of att_v: two rows of the widest attention vector. */
+static inline int64_t fr_att_v_width(const fr_hparams *hp) {
+    int64_t w = hp->head_dim_v;
+    if (hp->arch == FR_ARCH_DEEPSEEK2) w = FR_MAX(w, FR_MAX(hp->head_dim_k, hp->n_lora_kv + hp->n_rot));
+    return 2 * w;
+}
+
+/* Shared helpers (context.c). */
+void fr_ctx_embed(fr_context *c, const int32_t *tokens, int64_t n);
+/* out[t] = rmsnorm(in[t]) * w over `width` values, rows t < n with the given strides. */
+void fr_ctx_rmsnorm(fr_context *c, const float *in, int64_t in_stride, const float *w, float *out,
+                    int64_t out_stride, int64_t width, int64_t n);
+/* Final norm and output head for rows [first_row, n) of c->x. */
+void fr_ctx_output(fr_context *c, int64_t n, float *logits, int64_t first_row);
+void fr_ctx_add(float *x, const float *d, int64_t n);
+
+/* deepseek2.c */
+void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n, float *logits, int64_t first_row);
+size_t fr_deepseek2_kv_bytes_per_token(const fr_hparams *hp, int kv_type);
+fr_status fr_deepseek2_alloc(fr_context *c, fr_error *err);
+void fr_deepseek2_free(fr_context *c);
+
+/* mla.c: write one token's [latent | k_pe] (n_lora_kv + n_rot floats; the latent is
+ * rewritten in place to the values cached) to its cache row. */
+void fr_mla_store(fr_context *c, const fr_layer *L, float *kv, void *row, int thread);
+/* mla.c: attention of one layer for the n tokens whose q (c->q, rope applied) and cache
+ * rows are in place; writes c->attn. */
+void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t n);
+void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n);
+
+/* moe.c: out[t] = routed experts + shared experts of c->xn rows, for n tokens. */
+void fr_moe_forward(fr_context *c, const fr_layer *L, int64_t n, float *out);
+
+#endif

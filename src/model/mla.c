@@ -1,0 +1,353 @@
+/* mla.c: DeepSeek's multi-head latent attention (MLA).
+ *
+ * Per token the model computes a latent c = rmsnorm(W_DKV x) * kv_a_norm (n_lora_kv values)
+ * and one rope key k_pe shared by all heads (n_rot values). The KV cache holds only these:
+ * n_lora_kv + n_rot values per token and layer (576 for V2/V3). Head h's key and value are
+ *   k_h = [W_UK,h c | k_pe],  v_h = W_UV,h c
+ * (W_UK,h: qk_nope x n_lora_kv, W_UV,h: head_dim_v x n_lora_kv), and its query is
+ * q_h = [q_nope,h | rope(q_pe,h)]. Two ways to evaluate softmax(q.k * scale) v:
+ *
+ * prompt phase (decompressed): rebuild K and V of every cached position from the latent
+ *   cache, round them to the cache type and attend as ordinary multi-head attention. This
+ *   is the arithmetic of the peer engine, which caches decompressed K/V in F16.
+ *   Costs one layer's K/V scratch (n_head x n_ctx x (head_dim_k + head_dim_v), F16) and
+ *   rebuilding every cached position once per prompt chunk.
+ * decode phase (absorbed, DeepSeek's attn_impl = "absorb"):
+ *   q_lat,h = W_UK,h^T q_nope,h;  score_h(p) = (q_lat,h . c_p + q_pe,h . k_pe,p) * scale
+ *   o_h = W_UV,h (sum_p softmax(score_h)(p) c_p)
+ *   which reads only the latent cache: about 9x fewer bytes per position than full K/V.
+ *   W_UK and W_UV products run in float32 on the file's own rows (dequantized, never
+ *   rounded activations); with an F16 cache, q and the attention weights are rounded to F16
+ *   as the peer rounds them. What absorption cannot reproduce is the peer's F16 rounding of
+ *   each decompressed key and value: decode rows differ from it by that (about 4e-4 RMS in
+ *   the attention output), where the prompt phase matches it bit for bit.
+ *
+ * Both read every position, the current chunk's included, back from the cache, so a token's
+ * result never depends on how the prompt was split into chunks. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "context_impl.h"
+
+/* ---- binding: the kdec / kabs / vdec views ---- */
+
+static fr_head_rows rows_of(const fr_matrix *w, int64_t n_head, int64_t n_rows, int64_t head_stride, int64_t off) {
+    fr_head_rows r = {*w, n_head, n_rows, head_stride, off};
+    return r;
+}
+
+/* W_UK of a split file, transposed to kdec rows for the prompt phase: dst(h, j)[i] =
+ * src(h, i)[j]. Float types keep theirs; quantized ones become F16 (a transpose needs the
+ * dequantized values, which F16 keeps to within the quantization error). */
+static fr_status transpose_rows(const fr_head_rows *src, fr_head_rows *dst, void **owned, int64_t layer, fr_error *err) {
+    int64_t H = src->n_head, R = src->n_rows, C = src->w.n_in; /* per head: R rows of C */
+    int t = src->w.type == FR_TYPE_F32 || src->w.type == FR_TYPE_BF16 ? src->w.type : FR_TYPE_F16;
+    const fr_type_traits *st = fr_type_traits_get(src->w.type), *dt = fr_type_traits_get(t);
+    size_t rb;
+    if (!st || !st->to_float || !fr_row_size(t, R, &rb))
+        return fr_fail(err, FR_ERR_UNSUPPORTED, "layer %lld: attn_k_b: cannot transpose type %s", (long long)layer,
+                       fr_type_name(src->w.type));
+    size_t total = rb * (size_t)C * (size_t)H;
+    char *buf = malloc(total ? total : 1);
+    float *tmp = malloc(sizeof(float) * (size_t)(R * C + R));
+    if (!buf || !tmp) {
+        free(buf);
+        free(tmp);
+        return fr_fail(err, FR_ERR_NOMEM, "layer %lld: attn_k_b: out of memory", (long long)layer);
+    }
+    float *col = tmp + R * C;
+    for (int64_t h = 0; h < H; h++) {
+        for (int64_t i = 0; i < R; i++) st->to_float(fr_head_row(src, h, i), tmp + i * C, C);
+        for (int64_t j = 0; j < C; j++) {
+            for (int64_t i = 0; i < R; i++) col[i] = tmp[i * C + j];
+            dt->from_float(col, buf + ((size_t)h * (size_t)C + (size_t)j) * rb, R);
+        }
+    }
+    free(tmp);
+    fr_matrix m = {t, R, C * H, rb, buf};
+    *dst = rows_of(&m, H, C, C, 0);
+    *owned = buf;
+    return FR_OK;
+}
+
+fr_status fr_mla_bind(const fr_hparams *hp, fr_layer *L, int64_t layer, fr_error *err) {
+    int64_t H = hp->n_head, nope = hp->qk_nope, dv = hp->head_dim_v, r = hp->n_lora_kv;
+    bool legacy = L->wkv_b.src != NULL, split = L->wk_b.src && L->wv_b.src;
+    if (!legacy && !split)
+        return fr_fail(err, FR_ERR_FORMAT,
+                       "layer %lld: MLA needs 'blk.%lld.attn_kv_b.weight' (legacy layout) or both "
+                       "'blk.%lld.attn_k_b.weight' and 'blk.%lld.attn_v_b.weight' (split layout)",
+                       (long long)layer, (long long)layer, (long long)layer, (long long)layer);
+    if (legacy) {
+        L->kdec = rows_of(&L->wkv_b.m, H, nope, nope + dv, 0);
+        L->vdec = rows_of(&L->wkv_b.m, H, dv, nope + dv, nope);
+    }
+    if (split) {
+        L->kabs = rows_of(&L->wk_b.m, H, r, r, 0);
+        L->vdec = rows_of(&L->wv_b.m, H, dv, dv, 0);
+    }
+    if (!legacy) return transpose_rows(&L->kabs, &L->kdec, &L->mla_owned, layer, err);
+    return FR_OK;
+}
+
+/* ---- the latent cache ----
+ *
+ * The peer engine never keeps the latent: it multiplies W_UK and W_UV by it at once, and a
+ * matrix product first rounds its input to the weights' activation type (Q8_0 blocks for
+ * Q8_0/Q4_0/Q5_0 weights, Q8_1 for Q4_1/Q5_1, Q8_K for K-quants, F16 for F16). So with
+ * quantized W_UK/W_UV the latent every key and value is built from is Q8(c), not c.
+ * We cache exactly that: the latent is rounded to the activation type first, and the cache
+ * (F16 by default) holds those values. Both phases then read the same latent, the one the
+ * peer's keys and values come from, and the prompt phase re-quantizes it to the very same
+ * blocks, making its decompression bit-identical to the peer's. Q8 values q * d (d an F16
+ * scale) fit an F16 to within 2^-11, which re-quantizes to the same q; the block maximum
+ * (|q| = 127) must also give back the same scale, and where F16(127 d) does not, a
+ * neighbouring F16 value that does is stored (the rare block where none exists keeps the
+ * nearest, a 2^-10 relative change of one block's scale). Q8_K's F32 scale cannot be held
+ * exactly: those blocks keep their q and a scale within 2^-11. */
+
+static bool same_block(const fr_type_traits *at, const float *v, const void *want, size_t bytes, char *tmp) {
+    at->from_float(v, tmp, at->block_size);
+    return memcmp(tmp, want, bytes) == 0;
+}
+
+void fr_mla_store(fr_context *c, const fr_layer *L, float *kv, void *row, int thread) {
+    const fr_hparams *hp = &c->m->hp;
+    int64_t r = hp->n_lora_kv, w = r + hp->n_rot;
+    const fr_type_traits *kvt = fr_type_traits_get(c->p.kv_type);
+    const fr_type_traits *at = fr_type_traits_get(fr_type_traits_get(L->vdec.w.type)->vec_dot_type);
+    if (!at->is_quantized) {
+        kvt->from_float(kv, row, w);
+        return;
+    }
+    char *blocks = c->att_q + (size_t)thread * c->att_q_bytes; /* r values of `at`: <= 4 r bytes */
+    at->from_float(kv, blocks, r);
+    at->to_float(blocks, kv, r); /* exact F32 values q * d */
+    kvt->from_float(kv, row, w);
+    if (c->p.kv_type != FR_TYPE_F16) return; /* F32 holds them exactly; Q8_0 re-derives them */
+    /* F16: make every block re-quantize to itself */
+    fr_f16 *h = row;
+    size_t bb = at->type_size;
+    int64_t bs = at->block_size;
+    float *v = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
+    char tmp[512];
+    if (bb > sizeof tmp) return;
+    for (int64_t b0 = 0; b0 < r; b0 += bs) {
+        const char *want = blocks + (size_t)(b0 / bs) * bb;
+        for (int64_t i = 0; i < bs; i++) v[i] = fr_f16_to_f32(h[b0 + i]);
+        if (same_block(at, v, want, bb, tmp)) continue;
+        float amax = 0;
+        for (int64_t i = 0; i < bs; i++) amax = fabsf(v[i]) > amax ? fabsf(v[i]) : amax;
+        fr_f16 hm = fr_f32_to_f16(amax);
+        bool fixed = false;
+        for (int k = 1; k <= 4 && !fixed; k++) {
+            for (int sgn = -1; sgn <= 1 && !fixed; sgn += 2) {
+                float cand = fr_f16_to_f32((fr_f16)(hm + sgn * k));
+                for (int64_t i = 0; i < bs; i++)
+                    if (fabsf(fr_f16_to_f32(h[b0 + i])) == amax) v[i] = v[i] < 0 ? -cand : cand;
+                if (same_block(at, v, want, bb, tmp)) fixed = true;
+            }
+        }
+        if (fixed)
+            for (int64_t i = 0; i < bs; i++) h[b0 + i] = fr_f32_to_f16(v[i]);
+    }
+}
+
+/* ---- prompt phase: decompress, then ordinary attention ---- */
+
+typedef struct {
+    fr_context *c;
+    int64_t layer, n, pos0, p0; /* p0: first position of the decompressed block */
+} mla_job;
+
+static const char *cache_row(const fr_context *c, int64_t layer, int64_t pos) {
+    return c->k_cache + (size_t)layer * c->k_layer_bytes + (size_t)pos * c->k_row_bytes;
+}
+
+static void read_latent_task(void *ctx, int64_t i, int thread) {
+    mla_job *j = ctx;
+    const fr_hparams *hp = &j->c->m->hp;
+    int64_t w = hp->n_lora_kv + hp->n_rot;
+    fr_type_traits_get(j->c->p.kv_type)->to_float(cache_row(j->c, j->layer, j->p0 + i), j->c->lat + i * w, w);
+}
+
+/* decompressed block rows -> dec_type rows of dk (K [h][pos]) and dv (V [h][pos]) */
+static void store_kv_task(void *ctx, int64_t i, int thread) {
+    mla_job *j = ctx;
+    fr_context *c = j->c;
+    const fr_hparams *hp = &c->m->hp;
+    const fr_type_traits *kvt = fr_type_traits_get(c->dec_type);
+    int64_t H = hp->n_head, nope = hp->qk_nope, dk = hp->head_dim_k, dv = hp->head_dim_v;
+    int64_t pos = j->p0 + i;
+    float *krow = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
+    const float *pe = c->lat + i * (hp->n_lora_kv + hp->n_rot) + hp->n_lora_kv;
+    for (int64_t h = 0; h < H; h++) {
+        memcpy(krow, c->dec_k + i * H * nope + h * nope, sizeof(float) * (size_t)nope);
+        memcpy(krow + nope, pe, sizeof(float) * (size_t)hp->n_rot);
+        kvt->from_float(krow, c->dk + ((size_t)h * (size_t)c->p.n_ctx + (size_t)pos) * c->dk_row, dk);
+        kvt->from_float(c->dec_v + i * H * dv + h * dv, c->dv + ((size_t)h * (size_t)c->p.n_ctx + (size_t)pos) * c->dv_row,
+                        dv);
+    }
+}
+
+/* one (token, head): scores over positions [0, pos], softmax, weighted sum of V */
+static void prompt_attn_task(void *ctx, int64_t task, int thread) {
+    mla_job *j = ctx;
+    fr_context *c = j->c;
+    const fr_hparams *hp = &c->m->hp;
+    int64_t H = hp->n_head, dk = hp->head_dim_k, dv = hp->head_dim_v;
+    int64_t t = task / H, h = task % H, pos = j->pos0 + t;
+    const fr_type_traits *kvt = fr_type_traits_get(c->dec_type);
+    const fr_type_traits *qt = fr_type_traits_get(kvt->vec_dot_type);
+    char *qconv = c->att_q + (size_t)thread * c->att_q_bytes;
+    float *scores = c->att_scores + (size_t)thread * (size_t)c->p.n_ctx;
+    float *vrow = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
+    float *acc = vrow + dv;
+    qt->from_float(c->q + t * H * dk + h * dk, qconv, dk);
+    const char *kb = c->dk + (size_t)h * (size_t)c->p.n_ctx * c->dk_row;
+    const char *vb = c->dv + (size_t)h * (size_t)c->p.n_ctx * c->dv_row;
+    float scale = hp->attn_scale;
+    for (int64_t p = 0; p <= pos; p++) {
+        float s;
+        kvt->vec_dot(dk, &s, kb + (size_t)p * c->dk_row, qconv);
+        scores[p] = s * scale;
+    }
+    fr_softmax(scores, pos + 1);
+    bool f16 = c->dec_type == FR_TYPE_F16;
+    for (int64_t d = 0; d < dv; d++) acc[d] = 0.0f;
+    for (int64_t p = 0; p <= pos; p++) {
+        kvt->to_float(vb + (size_t)p * c->dv_row, vrow, dv);
+        /* with F16 values the peer multiplies F16-rounded probabilities (its V product
+         * converts them to V's type first) */
+        float w = f16 ? fr_f16_to_f32(fr_f32_to_f16(scores[p])) : scores[p];
+        for (int64_t d = 0; d < dv; d++) acc[d] += w * vrow[d];
+    }
+    memcpy(c->attn + t * H * dv + h * dv, acc, sizeof(float) * (size_t)dv);
+}
+
+void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t n) {
+    const fr_hparams *hp = &c->m->hp;
+    const fr_layer *L = &c->m->w.layers[layer];
+    int64_t H = hp->n_head, w = hp->n_lora_kv + hp->n_rot;
+    int64_t end = c->n_past + n; /* positions [0, end) are cached */
+    mla_job j = {c, layer, n, c->n_past, 0};
+    /* Decompress in blocks of n_batch positions. Every position is rebuilt from the cache
+     * for every chunk: K_nope and V of a position are the same whatever the chunking. */
+    for (int64_t p0 = 0; p0 < end; p0 += c->p.n_batch) {
+        int64_t m = FR_MIN(c->p.n_batch, end - p0);
+        j.p0 = p0;
+        fr_pool_run(c->pool, m, read_latent_task, &j);
+        fr_matmul_heads_shared(c->pool, &L->kdec, c->lat, w, m, c->dec_k, H * hp->qk_nope, c->scratch);
+        fr_matmul_heads_shared(c->pool, &L->vdec, c->lat, w, m, c->dec_v, H * hp->head_dim_v, c->scratch);
+        fr_pool_run(c->pool, m, store_kv_task, &j);
+    }
+    fr_pool_run(c->pool, n * H, prompt_attn_task, &j);
+}
+
+/* ---- decode phase: absorbed ---- */
+
+typedef struct {
+    fr_context *c;
+    int64_t layer, n_pos; /* positions [0, n_pos) */
+    int64_t tok;          /* the token's row in the batch */
+} abs_job;
+
+enum { SCORE_BLOCK = 64, ACC_HEADS = 4, ACC_DIMS = 64 };
+
+static const char *layer_rows(const fr_context *c, int64_t layer) {
+    return c->k_cache + (size_t)layer * c->k_layer_bytes;
+}
+
+/* scores of every head for one block of positions */
+static void abs_scores_task(void *ctx, int64_t blk, int thread) {
+    abs_job *j = ctx;
+    fr_context *c = j->c;
+    const fr_hparams *hp = &c->m->hp;
+    int64_t p0 = blk * SCORE_BLOCK, p1 = FR_MIN(p0 + SCORE_BLOCK, j->n_pos);
+    fr_mla_scores(c->p.kv_type, layer_rows(c, j->layer), c->k_row_bytes, p0, p1, c->qabs, hp->n_head,
+                  hp->n_lora_kv + hp->n_rot, hp->attn_scale, c->dscores, c->p.n_ctx,
+                  c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
+}
+
+static void abs_softmax_task(void *ctx, int64_t h, int thread) {
+    abs_job *j = ctx;
+    float *sc = j->c->dscores + h * j->c->p.n_ctx;
+    fr_softmax_fast(sc, j->n_pos);
+    /* with F16 keys and values the peer multiplies F16-rounded weights; o_lat is linear in
+     * them, so rounding them here reproduces that step exactly */
+    if (j->c->dec_type == FR_TYPE_F16)
+        for (int64_t p = 0; p < j->n_pos; p++) sc[p] = fr_f16_to_f32(fr_f32_to_f16(sc[p]));
+}
+
+/* o_lat[h][d] = sum_p a[h][p] c_p[d] for a group of heads and a slice of the latent */
+static void abs_accum_task(void *ctx, int64_t task, int thread) {
+    abs_job *j = ctx;
+    fr_context *c = j->c;
+    const fr_hparams *hp = &c->m->hp;
+    int64_t r = hp->n_lora_kv, nd = (r + ACC_DIMS - 1) / ACC_DIMS;
+    int64_t h0 = (task / nd) * ACC_HEADS, d0 = (task % nd) * ACC_DIMS;
+    fr_mla_accum(c->p.kv_type, layer_rows(c, j->layer), c->k_row_bytes, j->n_pos, c->dscores, c->p.n_ctx, h0,
+                 FR_MIN(h0 + ACC_HEADS, hp->n_head), d0, FR_MIN(d0 + ACC_DIMS, r), c->olat, r,
+                 c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
+}
+
+/* q_lat,h = W_UK,h^T q_nope,h in float32 on the file's own rows (no rounding of q): as a
+ * sum of W_UK rows (legacy) or dot products with W_UK^T rows (split) */
+static void qlat_task(void *ctx, int64_t h, int thread) {
+    abs_job *j = ctx;
+    fr_context *c = j->c;
+    const fr_hparams *hp = &c->m->hp;
+    const fr_layer *L = &c->m->w.layers[j->layer];
+    int64_t r = hp->n_lora_kv, w = r + hp->n_rot, nope = hp->qk_nope;
+    float *qn = c->q + j->tok * hp->n_head * hp->head_dim_k + h * hp->head_dim_k;
+    /* with F16 keys the peer rounds q to F16 for q.k; both parts of the absorbed score are
+     * linear in q, so this reproduces it exactly */
+    if (c->dec_type == FR_TYPE_F16)
+        for (int64_t i = 0; i < hp->head_dim_k; i++) qn[i] = fr_f16_to_f32(fr_f32_to_f16(qn[i]));
+    float *ql = c->qabs + h * w, *row = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
+    if (L->kabs.w.data) {
+        const fr_type_traits *tt = fr_type_traits_get(L->kabs.w.type), *ft = fr_type_traits_get(FR_TYPE_F32);
+        for (int64_t i = 0; i < r; i++) {
+            tt->to_float(fr_head_row(&L->kabs, h, i), row, nope);
+            ft->vec_dot(nope, &ql[i], row, qn);
+        }
+    } else {
+        const fr_type_traits *tt = fr_type_traits_get(L->kdec.w.type);
+        for (int64_t i = 0; i < r; i++) ql[i] = 0.0f;
+        for (int64_t i = 0; i < nope; i++) {
+            tt->to_float(fr_head_row(&L->kdec, h, i), row, r);
+            fr_axpy(ql, row, qn[i], r);
+        }
+    }
+    memcpy(ql + r, qn + nope, sizeof(float) * (size_t)hp->n_rot); /* q_pe, rope applied */
+}
+
+/* o_h = W_UV,h o_lat,h in float32 on the file's own rows */
+static void vout_task(void *ctx, int64_t h, int thread) {
+    abs_job *j = ctx;
+    fr_context *c = j->c;
+    const fr_hparams *hp = &c->m->hp;
+    const fr_layer *L = &c->m->w.layers[j->layer];
+    int64_t r = hp->n_lora_kv, dv = hp->head_dim_v;
+    const fr_type_traits *tt = fr_type_traits_get(L->vdec.w.type), *ft = fr_type_traits_get(FR_TYPE_F32);
+    float *row = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
+    float *o = c->attn + j->tok * hp->n_head * dv + h * dv;
+    for (int64_t i = 0; i < dv; i++) {
+        tt->to_float(fr_head_row(&L->vdec, h, i), row, r);
+        ft->vec_dot(r, &o[i], row, c->olat + h * r);
+    }
+}
+
+void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n) {
+    const fr_hparams *hp = &c->m->hp;
+    int64_t H = hp->n_head, r = hp->n_lora_kv;
+    for (int64_t t = 0; t < n; t++) {
+        abs_job j = {c, layer, c->n_past + t + 1, t};
+        fr_pool_run(c->pool, H, qlat_task, &j);
+        fr_pool_run(c->pool, (j.n_pos + SCORE_BLOCK - 1) / SCORE_BLOCK, abs_scores_task, &j);
+        fr_pool_run(c->pool, H, abs_softmax_task, &j);
+        fr_pool_run(c->pool, (H + ACC_HEADS - 1) / ACC_HEADS * ((r + ACC_DIMS - 1) / ACC_DIMS), abs_accum_task, &j);
+        fr_pool_run(c->pool, H, vout_task, &j);
+    }
+}
