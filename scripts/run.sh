@@ -11,4 +11,4 @@ with `build/frugal synth tinyllama-1.1b -o tiny.gguf --type Q4_0`. Then run:
 MSG
     exit 2
 fi
-exec build/frugal run -m "$MODEL" -n "${N:-64}"
+exec build/frugal run -m "$MODEL" -p "${PROMPT:-Once upon a time}" -n "${N:-64}"
