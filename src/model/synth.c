@@ -13,6 +13,7 @@
 #include "frugal.h"
 #include "io/gguf.h"
 #include "model.h"
+#include "tokenizer/tok_to_gguf.h"
 #include "synth.h"
 
 typedef struct synth_shape {
@@ -186,7 +187,13 @@ fr_status frugal_synth(const char *shape, const char *type_name, uint64_t seed, 
     gguf_file *vocab = NULL;
     fr_status st = sc.specs ? FR_OK : fr_fail(err, FR_ERR_NOMEM, "synth: out of memory");
     int64_t n_vocab = sh->n_vocab;
-    if (st == FR_OK && vocab_path) {
+    size_t vl = vocab_path ? strlen(vocab_path) : 0;
+    bool json_vocab = vl > 5 && !strcmp(vocab_path + vl - 5, ".json");
+    if (st == FR_OK && json_vocab) {
+        /* a Hugging Face tokenizer.json: written as tokenizer.ggml.* keys (the tokenizer
+         * module owns that conversion; synth only writes files, it never tokenizes) */
+        st = fr_tok_json_to_gguf(vocab_path, w, &n_vocab, err);
+    } else if (st == FR_OK && vocab_path) {
         st = gguf_open(vocab_path, &vocab, err);
         const gguf_kv *toks = NULL;
         if (st == FR_OK && gguf_get_arr(vocab, "tokenizer.ggml.tokens", GGUF_STRING, &toks, err) != 1)
@@ -220,7 +227,7 @@ fr_status frugal_synth(const char *shape, const char *type_name, uint64_t seed, 
         if (vocab) {
             st = gguf_writer_copy_kv(w, vocab, "tokenizer.", NULL);
             if (st != FR_OK && err->code == FR_OK) fr_fail(err, st, "synth: cannot copy the vocabulary");
-        } else {
+        } else if (!json_vocab) {
             st = fr_synth_placeholder_vocab(w, n_vocab, err);
         }
     }
