@@ -13,6 +13,7 @@
 #include "check.h"
 #include "frugal.h"
 #include "io/gguf.h"
+#include "model/model.h"
 
 enum { E = 64, L = 2, H = 4, HKV = 2, FF = 128, V = 300 };
 
@@ -33,6 +34,8 @@ typedef struct {
     bool nan_weight;           /* a NaN in blk.0.ffn_up.weight */
     bool no_arch;
     bool eos_always; /* output row of the EOS token scaled up: greedy always picks it */
+    const char *rope_scaling; /* rope.scaling.type, or NULL */
+    double rope_factor;       /* rope.scaling.factor (0: absent) */
 } spec;
 
 static char g_dir[256];
@@ -73,6 +76,14 @@ static const char *write_model(const char *name, const spec *s) {
     if (s->key_length) U32("attention.key_length", s->key_length);
     if (s->vocab_size_key) U32("vocab_size", s->vocab_size_key);
 #undef U32
+    if (s->rope_scaling) {
+        snprintf(key, sizeof key, "%s.rope.scaling.type", a);
+        gguf_writer_set_str(w, key, s->rope_scaling);
+    }
+    if (s->rope_factor != 0) {
+        snprintf(key, sizeof key, "%s.rope.scaling.factor", a);
+        gguf_writer_set_f32(w, key, (float)s->rope_factor);
+    }
     snprintf(key, sizeof key, "%s.rope.freq_base", a);
     gguf_writer_set_f32(w, key, s->rope_base != 0 ? (float)s->rope_base : 10000.0f);
     /* vocabulary */
@@ -264,6 +275,45 @@ int main(int argc, char **argv) {
     defaults(&s);
     s.no_arch = true;
     expect_fail("no_arch", &s, "general.architecture", "missing");
+
+    /* rope scaling: linear divides positions by the factor; unknown types are refused */
+    defaults(&s);
+    s.rope_scaling = "linear";
+    s.rope_factor = 4.0;
+    {
+        const char *p = write_model("rope_linear", &s);
+        fr_model *fm = NULL;
+        fr_error err;
+        CHECK(fr_model_load(p, &fm, &err) == FR_OK && fm->hp.rope_freq_scale == 0.25f, "linear x4: %s",
+              fm ? "wrong scale" : err.msg);
+        fr_model_free(fm);
+        /* and it changes the logits (positions 1 and 2 rotate differently) */
+        float *la = malloc(sizeof(float) * V), *lb = malloc(sizeof(float) * V);
+        int32_t ids[] = {1, 7, 9};
+        for (int k = 0; k < 2; k++) {
+            frugal_model *mm = NULL;
+            frugal_context *cc = NULL;
+            frugal_context_params cp = frugal_context_default_params();
+            cp.n_threads = 1;
+            cp.n_ctx = 8;
+            const char *path = k == 0 ? p : write_model("rope_none", (defaults(&s), &s));
+            if (frugal_model_load(path, &mm, &err) == FR_OK && frugal_context_new(mm, &cp, &cc, &err) == FR_OK)
+                frugal_eval(cc, ids, 3, k == 0 ? la : lb, 2, &err);
+            frugal_context_free(cc);
+            frugal_model_free(mm);
+        }
+        CHECK(memcmp(la, lb, sizeof(float) * V) != 0, "linear rope scaling did not change the logits");
+        free(la);
+        free(lb);
+    }
+    defaults(&s);
+    s.rope_scaling = "yarn";
+    s.rope_factor = 4.0;
+    expect_fail("rope_yarn_on_llama", &s, "rope.scaling.type", "supported: none, linear");
+    defaults(&s);
+    s.rope_scaling = "linear";
+    s.rope_factor = NAN;
+    expect_fail("rope_factor_nan", &s, "rope.scaling.factor", NULL);
 
     /* item 14: vocabulary problems */
     defaults(&s);
