@@ -151,13 +151,14 @@ int cmd_run(int argc, char **argv) {
     stream st = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
-        double d;
-        int64_t x;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(k_help, stdout);
             rc = EXIT_OK;
             goto done;
         }
+        int sr = cli_sampling_flag(C, argc, argv, &i, &sp);
+        if (sr < 0) goto done;
+        if (sr > 0) continue;
 #define VAL() if (!(v = cli_value(C, argc, argv, &i))) goto done
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VAL(); model = v; }
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { VAL(); prompt = v; }
@@ -175,15 +176,6 @@ int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--show-ids")) show_ids = true;
         else if (!strcmp(a, "--chat")) chat_mode = true;
         else if (!strcmp(a, "--system")) { VAL(); system = v; }
-        else if (!strcmp(a, "--temp")) { VAL(); if (!cli_float(C, a, v, 0, 100, &d)) goto done; sp.temperature = (float)d; }
-        else if (!strcmp(a, "--top-k")) { VAL(); if (!cli_int(C, a, v, 0, 1 << 24, &x)) goto done; sp.top_k = (int32_t)x; }
-        else if (!strcmp(a, "--top-p")) { VAL(); if (!cli_float(C, a, v, 1e-9, 1, &d)) goto done; sp.top_p = (float)d; }
-        else if (!strcmp(a, "--min-p")) { VAL(); if (!cli_float(C, a, v, 0, 1, &d)) goto done; sp.min_p = (float)d; }
-        else if (!strcmp(a, "--repeat-penalty")) { VAL(); if (!cli_float(C, a, v, 1e-6, 100, &d)) goto done; sp.repeat_penalty = (float)d; }
-        else if (!strcmp(a, "--repeat-last-n")) { VAL(); if (!cli_int(C, a, v, -1, 1 << 24, &x)) goto done; sp.penalty_last_n = (int32_t)x; }
-        else if (!strcmp(a, "--frequency-penalty")) { VAL(); if (!cli_float(C, a, v, -100, 100, &d)) goto done; sp.frequency_penalty = (float)d; }
-        else if (!strcmp(a, "--presence-penalty")) { VAL(); if (!cli_float(C, a, v, -100, 100, &d)) goto done; sp.presence_penalty = (float)d; }
-        else if (!strcmp(a, "-s") || !strcmp(a, "--seed")) { VAL(); if (!cli_u64(C, a, v, &sp.seed)) goto done; }
         else { fprintf(stderr, "frugal %s: unknown option '%s' (see --help)\n", C, a); goto done; }
 #undef VAL
     }
