@@ -27,17 +27,29 @@ wait_count() { # wait_count TEXT N SECONDS: TEXT appears at least N times
     done
     return 1
 }
+wait_growth() { # wait_growth BYTES SECONDS: the pane grows by BYTES (an answer is streaming)
+    base=$(pane | wc -c)
+    i=0
+    while [ $i -lt $(($2 * 10)) ]; do
+        [ "$(pane | wc -c)" -gt $((base + $1)) ] && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
 tmux new-session -d -s "$S" -x 200 -y 50 "$F chat -m $MODEL --ctx 30000 -n 30000 --temp 0 -t 2; echo CHAT-EXITED-\$?; sleep 30"
 wait_for "/help for commands" 20 && ok "banner" || bad "no banner: $(pane | tail -5)"
 # answers are long (-n 30000): each is stopped with Ctrl-C once it has streamed a while
 tmux send-keys -t "$S" "hello" Enter
-sleep 0.7
+sleep 0.3
+wait_growth 200 120 || bad "the first answer did not stream"
 tmux send-keys -t "$S" C-c
 wait_for "generated at" 60 && ok "a streamed answer, stopped by Ctrl-C, with its speed line" || bad "no answer: $(pane | tail -5)"
 pane | grep -q "stopped;" && ok "the stop is reported" || bad "no 'stopped' note"
 # the program goes on: a second turn
 tmux send-keys -t "$S" "tell me more" Enter
-sleep 3
+sleep 0.3
+wait_growth 200 120 || bad "the second answer did not stream"
 tmux send-keys -t "$S" C-c
 wait_count "stopped;" 2 60 && ok "Ctrl-C stops the second answer too" || bad "second answer: $(pane | tail -3)"
 tmux send-keys -t "$S" "/save $T/conv.json" Enter
