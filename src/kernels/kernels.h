@@ -47,22 +47,12 @@ size_t fr_matmul_scratch_size(const fr_matrix *w, int64_t n_tok);
 void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok,
                float *y, int64_t y_stride, const float *bias, void *scratch);
 
-/* Per-head matrix products over fr_head_rows, with the same per-element guarantee as
- * fr_matmul (one vec_dot per output on the token's own converted activations).
- * shared:   y[t][h * n_rows + i] = dot(row(h, i), x[t])              (x: n_in floats)
- * per-head: y[t][h * y_head + i] = dot(row(h, i), x[t] + h * x_head) (one input per head)
- * scratch: fr_matmul_heads_scratch_size() bytes, 64-byte aligned. */
-size_t fr_matmul_heads_scratch_size(const fr_head_rows *r, int64_t n_tok, bool per_head);
-void fr_matmul_heads_shared(fr_pool *pool, const fr_head_rows *r, const float *x, int64_t x_stride,
-                            int64_t n_tok, float *y, int64_t y_stride, void *scratch);
-void fr_matmul_heads(fr_pool *pool, const fr_head_rows *r, const float *x, int64_t x_stride, int64_t x_head,
-                     int64_t n_tok, float *y, int64_t y_stride, int64_t y_head, void *scratch);
-
 /* Several products at once (matmul_multi.c), e.g. every chosen expert of a MoE layer. A job
  * multiplies n_w (1 or 2) weights of the same activation type by the same m input rows:
  * y[k][i * y_stride + r] = dot(w[k] row r, x[x_rows ? x_rows[i] : i]) for i < m. Same
- * per-element guarantee as fr_matmul. scratch: fr_matmul_multi_scratch_size() bytes. */
-#define FR_MM_MAX_JOBS 512
+ * per-element guarantee as fr_matmul. scratch: fr_matmul_multi_scratch_size() bytes. More
+ * than FR_MM_MAX_JOBS jobs run in several rounds. */
+#define FR_MM_MAX_JOBS 1024
 typedef struct fr_mm_job {
     const fr_matrix *w[2];
     int n_w;
@@ -84,6 +74,8 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch);
  * tmp: w floats of per-thread scratch for types without a direct kernel. */
 void fr_mla_scores(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q, int64_t n_head,
                    int64_t w, float scale, float *scores, int64_t stride, float *tmp);
+/* x = F16(x), round to nearest even (NaN payloads aside, as fr_f32_to_f16). */
+void fr_round_f16(float *x, int64_t n);
 /* y += a * x over n floats. */
 void fr_axpy(float *y, const float *x, float a, int64_t n);
 void fr_mla_accum(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,

@@ -89,6 +89,11 @@ static void multi_dot_task(void *ctx, int64_t task, int thread) {
 
 void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) {
     if (n_jobs <= 0) return;
+    if (n_jobs > FR_MM_MAX_JOBS) {
+        fr_matmul_multi(pool, jobs, FR_MM_MAX_JOBS, scratch);
+        fr_matmul_multi(pool, jobs + FR_MM_MAX_JOBS, n_jobs - FR_MM_MAX_JOBS, scratch);
+        return;
+    }
     multi_ctx mc;
     mc.jobs = jobs;
     mc.n_jobs = n_jobs;

@@ -34,6 +34,16 @@ void fr_axpy(float *y, const float *x, float a, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+void fr_round_f16_avx2(float *x, int64_t n);
+
+void fr_round_f16(float *x, int64_t n) {
+    if (have_avx2()) {
+        fr_round_f16_avx2(x, n);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) x[i] = fr_f16_to_f32(fr_f32_to_f16(x[i]));
+}
+
 void fr_softmax_fast(float *x, int64_t n) {
     if (have_avx2())
         fr_softmax_fast_avx2(x, n);

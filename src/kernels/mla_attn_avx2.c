@@ -190,3 +190,10 @@ void fr_softmax_fast_avx2(float *x, int64_t n) {
     for (int64_t i = 0; i < n8; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
     for (int64_t i = n8; i < n; i++) x[i] *= (float)(1.0 / s);
 }
+
+void fr_round_f16_avx2(float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; i++) x[i] = fr_f16_to_f32(fr_f32_to_f16(x[i]));
+}

@@ -50,7 +50,8 @@ struct fr_context {
     int dec_type;            /* their type */
     size_t dk_row, dv_row;   /* bytes of one (head, position) row */
     float *lat;              /* [n_batch][n_lora_kv + n_rot] cache rows read back */
-    float *dec_k, *dec_v;    /* [n_batch][n_head * qk_nope], [n_batch][n_head * head_dim_v] */
+    float *dec_k, *dec_v;    /* legacy: dec_k [n_batch][n_head * (qk_nope + head_dim_v)] holds both;
+                              * split: [n_batch][n_head * qk_nope] and [n_batch][n_head * head_dim_v] */
     /* decode phase (absorbed): per head [q_lat | q_pe] and the latent-space output */
     float *qabs;             /* [n_head][n_lora_kv + n_rot] */
     float *olat;             /* [n_head][n_lora_kv] */
@@ -67,7 +68,8 @@ struct fr_context {
     int32_t *ex_cnt, *ex_fill; /* [n_expert + 1] */
     void *moe_scratch;       /* activation conversions of the fused expert products */
     fr_matrix *mm_views;     /* [3 * (n_expert + 1)] per-expert weight views */
-    fr_mm_job *mm_jobs;      /* [n_expert + 1] fused products */
+    fr_mm_job *mm_jobs;      /* [2 * (n_expert + 1)] fused products */
+    fr_mm_job *mm_jobs_up;   /* [2 * (n_expert + 1)] up projections split off (mixed types) */
     float *route_tmp;        /* [n_threads][4 * n_expert] */
 };
 

@@ -56,7 +56,7 @@ fr_status fr_deepseek2_alloc(fr_context *c, fr_error *err) {
         ok = c->dk && c->dv;
     }
     c->lat = falloc(nb * w, &ok);
-    c->dec_k = falloc(nb * H * (size_t)hp->qk_nope, &ok);
+    c->dec_k = falloc(nb * H * (size_t)(hp->qk_nope + hp->head_dim_v), &ok); /* legacy: K_nope and V */
     c->dec_v = falloc(nb * H * (size_t)hp->head_dim_v, &ok);
     c->qabs = falloc(H * w, &ok);
     c->olat = falloc(H * (size_t)hp->n_lora_kv, &ok);
@@ -79,12 +79,13 @@ fr_status fr_deepseek2_alloc(fr_context *c, fr_error *err) {
         /* conversions: every routed and shared row, at most 4 bytes per value plus padding */
         size_t in_max = D > F ? D : F;
         if (FS > in_max) in_max = FS;
-        size_t ms = (nb * K + nb) * (in_max * 4 + 64);
+        size_t ms = 2 * (nb * K + nb) * (in_max * 4 + 64); /* gate and up may need one each */
         c->moe_scratch = ok ? aligned_alloc(64, (ms + 63) & ~(size_t)63) : NULL;
         if (!c->moe_scratch) ok = false;
         c->mm_views = ok ? calloc(3 * (E + 1), sizeof *c->mm_views) : NULL;
-        c->mm_jobs = ok ? calloc(E + 1, sizeof *c->mm_jobs) : NULL;
-        if (!c->mm_views || !c->mm_jobs) ok = false;
+        c->mm_jobs = ok ? calloc(2 * (E + 1), sizeof *c->mm_jobs) : NULL;
+        c->mm_jobs_up = ok ? calloc(2 * (E + 1), sizeof *c->mm_jobs_up) : NULL;
+        if (!c->mm_views || !c->mm_jobs || !c->mm_jobs_up) ok = false;
     }
     if (!ok)
         return fr_fail(err, FR_ERR_NOMEM, "context: cannot allocate the MLA/MoE buffers for %lld positions",
@@ -116,6 +117,7 @@ void fr_deepseek2_free(fr_context *c) {
     free(c->moe_scratch);
     free(c->mm_views);
     free(c->mm_jobs);
+    free(c->mm_jobs_up);
     free(c->route_tmp);
 }
 

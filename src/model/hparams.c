@@ -111,8 +111,7 @@ static fr_status deepseek2_hparams(meta *mt, fr_hparams *hp) {
     hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim_k);
 
     /* MoE */
-    /* FR_MM_MAX_JOBS - 1: the fused expert products take every expert and the shared one */
-    OPT(get_int(&m, "expert_count", 0, FR_MM_MAX_JOBS - 1, &hp->n_expert));
+    OPT(get_int(&m, "expert_count", 0, 4096, &hp->n_expert));
     OPT(get_int(&m, "leading_dense_block_count", 0, hp->n_layer, &hp->n_layer_dense_lead));
     if (hp->n_expert > 0 && hp->n_layer_dense_lead < hp->n_layer) {
         NEED(get_int(&m, "expert_used_count", 1, hp->n_expert, &hp->n_expert_used), "expert_used_count");

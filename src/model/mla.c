@@ -182,12 +182,15 @@ static void store_kv_task(void *ctx, int64_t i, int thread) {
     int64_t pos = j->p0 + i;
     float *krow = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
     const float *pe = c->lat + i * (hp->n_lora_kv + hp->n_rot) + hp->n_lora_kv;
+    bool legacy = c->m->w.layers[j->layer].wkv_b.src != NULL;
     for (int64_t h = 0; h < H; h++) {
-        memcpy(krow, c->dec_k + i * H * nope + h * nope, sizeof(float) * (size_t)nope);
+        /* legacy rows of attn_kv_b: per head [K_nope | V]; split: K_nope and V apart */
+        const float *kn = legacy ? c->dec_k + i * H * (nope + dv) + h * (nope + dv) : c->dec_k + i * H * nope + h * nope;
+        const float *vv = legacy ? kn + nope : c->dec_v + i * H * dv + h * dv;
+        memcpy(krow, kn, sizeof(float) * (size_t)nope);
         memcpy(krow + nope, pe, sizeof(float) * (size_t)hp->n_rot);
         kvt->from_float(krow, c->dk + ((size_t)h * (size_t)c->p.n_ctx + (size_t)pos) * c->dk_row, dk);
-        kvt->from_float(c->dec_v + i * H * dv + h * dv, c->dv + ((size_t)h * (size_t)c->p.n_ctx + (size_t)pos) * c->dv_row,
-                        dv);
+        kvt->from_float(vv, c->dv + ((size_t)h * (size_t)c->p.n_ctx + (size_t)pos) * c->dv_row, dv);
     }
 }
 
@@ -214,14 +217,13 @@ static void prompt_attn_task(void *ctx, int64_t task, int thread) {
         scores[p] = s * scale;
     }
     fr_softmax(scores, pos + 1);
-    bool f16 = c->dec_type == FR_TYPE_F16;
+    /* with F16 values the peer multiplies F16-rounded probabilities (its V product converts
+     * them to V's type first) */
+    if (c->dec_type == FR_TYPE_F16) fr_round_f16(scores, pos + 1);
     for (int64_t d = 0; d < dv; d++) acc[d] = 0.0f;
     for (int64_t p = 0; p <= pos; p++) {
         kvt->to_float(vb + (size_t)p * c->dv_row, vrow, dv);
-        /* with F16 values the peer multiplies F16-rounded probabilities (its V product
-         * converts them to V's type first) */
-        float w = f16 ? fr_f16_to_f32(fr_f32_to_f16(scores[p])) : scores[p];
-        for (int64_t d = 0; d < dv; d++) acc[d] += w * vrow[d];
+        fr_axpy(acc, vrow, scores[p], dv);
     }
     memcpy(c->attn + t * H * dv + h * dv, acc, sizeof(float) * (size_t)dv);
 }
@@ -238,8 +240,12 @@ void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t n) {
         int64_t m = FR_MIN(c->p.n_batch, end - p0);
         j.p0 = p0;
         fr_pool_run(c->pool, m, read_latent_task, &j);
-        fr_matmul_heads_shared(c->pool, &L->kdec, c->lat, w, m, c->dec_k, H * hp->qk_nope, c->scratch);
-        fr_matmul_heads_shared(c->pool, &L->vdec, c->lat, w, m, c->dec_v, H * hp->head_dim_v, c->scratch);
+        if (L->wkv_b.src) { /* legacy: one product with attn_kv_b gives K_nope and V, head-major */
+            fr_matmul(c->pool, &L->wkv_b.m, c->lat, w, m, c->dec_k, H * (hp->qk_nope + hp->head_dim_v), NULL, c->scratch);
+        } else { /* split: the transposed W_UK copy and attn_v_b are plain row-major matrices */
+            fr_matmul(c->pool, &L->kdec.w, c->lat, w, m, c->dec_k, H * hp->qk_nope, NULL, c->scratch);
+            fr_matmul(c->pool, &L->vdec.w, c->lat, w, m, c->dec_v, H * hp->head_dim_v, NULL, c->scratch);
+        }
         fr_pool_run(c->pool, m, store_kv_task, &j);
     }
     fr_pool_run(c->pool, n * H, prompt_attn_task, &j);
@@ -276,8 +282,7 @@ static void abs_softmax_task(void *ctx, int64_t h, int thread) {
     fr_softmax_fast(sc, j->n_pos);
     /* with F16 keys and values the peer multiplies F16-rounded weights; o_lat is linear in
      * them, so rounding them here reproduces that step exactly */
-    if (j->c->dec_type == FR_TYPE_F16)
-        for (int64_t p = 0; p < j->n_pos; p++) sc[p] = fr_f16_to_f32(fr_f32_to_f16(sc[p]));
+    if (j->c->dec_type == FR_TYPE_F16) fr_round_f16(sc, j->n_pos);
 }
 
 /* o_lat[h][d] = sum_p a[h][p] c_p[d] for a group of heads and a slice of the latent */
@@ -303,8 +308,7 @@ static void qlat_task(void *ctx, int64_t h, int thread) {
     float *qn = c->q + j->tok * hp->n_head * hp->head_dim_k + h * hp->head_dim_k;
     /* with F16 keys the peer rounds q to F16 for q.k; both parts of the absorbed score are
      * linear in q, so this reproduces it exactly */
-    if (c->dec_type == FR_TYPE_F16)
-        for (int64_t i = 0; i < hp->head_dim_k; i++) qn[i] = fr_f16_to_f32(fr_f32_to_f16(qn[i]));
+    if (c->dec_type == FR_TYPE_F16) fr_round_f16(qn, hp->head_dim_k);
     float *ql = c->qabs + h * w, *row = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
     if (L->kabs.w.data) {
         const fr_type_traits *tt = fr_type_traits_get(L->kabs.w.type), *ft = fr_type_traits_get(FR_TYPE_F32);

@@ -187,7 +187,21 @@ void fr_moe_forward(fr_context *c, const fr_layer *L, int64_t n, float *out) {
     int n_routed = nj;
     if (L->ffn_gate_shexp.src)
         jobs[nj++] = (fr_mm_job){{&L->ffn_gate_shexp.m, &L->ffn_up_shexp.m}, 2, c->xn, D, NULL, n, {c->gate, c->up}, FS};
-    fr_matmul_multi(pool, jobs, nj, c->moe_scratch);
+    /* a job converts its input once for both weights: split gate and up where their
+     * activation types differ (mixed-type files) */
+    int total = nj;
+    for (int i = 0; i < nj; i++) {
+        const fr_type_traits *g = fr_type_traits_get(jobs[i].w[0]->type), *u = fr_type_traits_get(jobs[i].w[1]->type);
+        if (g->vec_dot_type == u->vec_dot_type) continue;
+        c->mm_jobs_up[total] = jobs[i];
+        c->mm_jobs_up[total].w[0] = jobs[i].w[1];
+        c->mm_jobs_up[total].y[0] = jobs[i].y[1];
+        c->mm_jobs_up[total].n_w = 1;
+        jobs[i].n_w = 1;
+        total++;
+    }
+    for (int i = nj; i < total; i++) jobs[i] = c->mm_jobs_up[i];
+    fr_matmul_multi(pool, jobs, total, c->moe_scratch);
     run(pool, n, n * K + (L->ffn_gate_shexp.src ? n : 0), swiglu_task, &j);
 
     /* down */

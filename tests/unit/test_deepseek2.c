@@ -813,6 +813,67 @@ static void test_chunking(const char *path, const char *label) {
     fr_model_free(m);
 }
 
+/* a file whose ffn_up_exps has another activation type than ffn_gate_exps (Q8_0 vs F16):
+ * the fused expert products must convert the input once per type */
+static void test_mixed_expert_types(void) {
+    char path[512], mixed[600];
+    write_ds(&k_tiny_v3, "F16", "mix-src.gguf", path, sizeof path);
+    gguf_file *f;
+    fr_error err;
+    if (gguf_open(path, &f, &err) != FR_OK) return;
+    gguf_writer *w = gguf_writer_new();
+    gguf_writer_copy_kv(w, f, NULL, NULL);
+    void *bufs[64];
+    int nb = 0;
+    for (int64_t i = 0; i < gguf_n_tensors(f); i++) {
+        const gguf_tensor *t = gguf_tensor_at(f, i);
+        if (strstr(t->name, "ffn_up_exps") && nb < 64) {
+            const fr_type_traits *q = fr_type_traits_get(FR_TYPE_Q8_0);
+            size_t rb;
+            fr_row_size(FR_TYPE_Q8_0, t->ne[0], &rb);
+            int64_t rows = t->n_elements / t->ne[0];
+            char *dst = malloc(rb * (size_t)rows);
+            float *row = malloc(sizeof(float) * (size_t)t->ne[0]);
+            for (int64_t r = 0; r < rows; r++) {
+                fr_type_traits_get(t->type)->to_float((const char *)t->data + (size_t)r * (size_t)t->ne[0] * 2, row, t->ne[0]);
+                q->from_float(row, dst + (size_t)r * rb, t->ne[0]);
+            }
+            free(row);
+            bufs[nb++] = dst;
+            gguf_writer_add_tensor(w, t->name, FR_TYPE_Q8_0, t->n_dims, t->ne, dst, NULL, NULL, &err);
+        } else {
+            gguf_writer_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, NULL, NULL, &err);
+        }
+    }
+    snprintf(mixed, sizeof mixed, "%s/mixed.gguf", g_dir);
+    fr_status st = gguf_writer_write(w, mixed, 32, &err);
+    CHECK(st == FR_OK, "write mixed-type file: %s", st == FR_OK ? "" : err.msg);
+    for (int i = 0; i < nb; i++) free(bufs[i]);
+    gguf_writer_free(w);
+    gguf_close(f);
+    fr_model *a = load(path), *b = load(mixed);
+    if (a && b) {
+        enum { T = 24 };
+        int64_t V = a->hp.n_vocab;
+        int32_t toks[T];
+        for (int i = 0; i < T; i++) toks[i] = (int32_t)((i * 37 + 5) % V);
+        float *la = malloc(sizeof(float) * (size_t)(T * V)), *lb = malloc(sizeof(float) * (size_t)(T * V));
+        fr_context *ca = ctx_new(a, FR_TYPE_F16, 2, 64), *cb = ctx_new(b, FR_TYPE_F16, 2, 64);
+        eval_rows(ca, toks, T, T, FR_PHASE_PROMPT, la, V);
+        eval_rows(cb, toks, T, T, FR_PHASE_PROMPT, lb, V);
+        golden_stats gs = {0};
+        for (int t = 0; t < T; t++) golden_row(&gs, la + (size_t)t * V, lb + (size_t)t * V, (int)V, 0.0);
+        CHECK(gs.mean_kl / gs.rows < 1e-3 && gs.nonfinite == 0, "gate F16 + up Q8_0 experts: mean KL %g vs all F16",
+              gs.mean_kl / gs.rows);
+        fr_context_free(ca);
+        fr_context_free(cb);
+        free(la);
+        free(lb);
+    }
+    fr_model_free(a);
+    fr_model_free(b);
+}
+
 static void test_bad_files(void) {
     /* split metadata that contradicts the latent size */
     char path[512], bad[600];
@@ -929,6 +990,7 @@ int main(void) {
         snprintf(path, sizeof path, "%s/models/ds2lite-tiny-Q8_0.gguf", shared);
         test_chunking(path, "ds2lite-tiny-Q8_0");
     }
+    test_mixed_expert_types();
     test_bad_files();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
