@@ -261,6 +261,12 @@ fr_status frugal_chat_template_from_gguf(const char *path, const char *name, fru
 fr_status frugal_chat_template_from_hf(const char *path, const char *name, frugal_chat_template *out, fr_error *err);
 void frugal_chat_template_free(frugal_chat_template *t);
 
+/* The fallback when a model has no usable template: the family's built-in format, chosen by
+ * the special tokens its tokenizer has (llama3, deepseek3, gemma, mistral; else ChatML).
+ * *out is malloc'd; *family (may be NULL) names the format used. */
+fr_status frugal_chat_builtin(const frugal_tokenizer *t, const char *messages_json, bool add_generation_prompt,
+                              char **out, const char **family, fr_error *err);
+
 /* ---- reasoning (DeepSeek-R1 style <think>...</think>) ----
  * Classifies generated text as reasoning or content while it streams. Tags split across
  * pieces are recognized; the tags themselves are not passed on. Current R1 templates end the

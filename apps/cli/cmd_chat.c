@@ -76,20 +76,8 @@ static char *render(chat *c, fr_error *err) {
         p.vars_json = c->tmpl_vars;
         p.add_generation_prompt = true;
         if (frugal_chat_render(c->tmpl, strlen(c->tmpl), &p, &out, &n, err) != FR_OK) out = NULL;
-    } else { /* ChatML, the format many families share */
-        size_t cap = 64, len = 0;
-        out = malloc(cap);
-        size_t i;
-        json_t *msg;
-        json_array_foreach(c->messages, i, msg) {
-            const char *role = json_string_value(json_object_get(msg, "role"));
-            const char *content = json_string_value(json_object_get(msg, "content"));
-            size_t need = len + strlen(role ? role : "") + strlen(content ? content : "") + 64;
-            if (need > cap) out = realloc(out, cap = need * 2);
-            len += (size_t)sprintf(out + len, "<|im_start|>%s\n%s<|im_end|>\n", role ? role : "user", content ? content : "");
-        }
-        if (len + 32 > cap) out = realloc(out, cap = len + 64);
-        sprintf(out + len, "<|im_start|>assistant\n");
+    } else if (frugal_chat_builtin(c->tok, msgs, true, &out, NULL, err) != FR_OK) {
+        out = NULL;
     }
     free(msgs);
     return out;
@@ -353,7 +341,11 @@ int cmd_chat(int argc, char **argv) {
         c.tmpl = t.source;
         c.tmpl_vars = t.vars_json;
     } else if (!tmpl_path) {
-        fprintf(stderr, "frugal chat: warning: %s; using the built-in ChatML format\n", err.msg);
+        const char *fam = "chatml";
+        char *probe = NULL;
+        fr_error e2;
+        if (frugal_chat_builtin(c.tok, "[]", false, &probe, &fam, &e2) == FR_OK) free(probe);
+        fprintf(stderr, "frugal chat: warning: %s; using the built-in %s format\n", err.msg, fam);
     }
     if (tmpl_path) {
         FILE *f = fopen(tmpl_path, "rb");

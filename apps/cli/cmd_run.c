@@ -119,16 +119,18 @@ static char *render_chat(const char *model, const char *system, const char *prom
             goto done;
         }
     }
-    if (st != FR_OK) { /* no template, or outside the subset: ChatML */
-        fprintf(stderr, "frugal run: warning: %s; using the built-in ChatML format\n", err.msg);
-        size_t cap = strlen(clean_p ? clean_p : "") + (clean_s ? strlen(clean_s) : 0) + 128;
-        out = malloc(cap);
-        if (out) {
-            int k = 0;
-            if (clean_s) k = snprintf(out, cap, "<|im_start|>system\n%s<|im_end|>\n", clean_s);
-            snprintf(out + k, cap - (size_t)k, "<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n",
-                     clean_p ? clean_p : "");
+    if (st != FR_OK) { /* no template, or outside the subset: the family's built-in format */
+        frugal_tokenizer *tk = NULL;
+        const char *fam = "chatml";
+        fr_error e2;
+        if (frugal_tokenizer_load(model, &tk, &e2) != FR_OK) tk = NULL;
+        if (frugal_chat_builtin(tk, mj, true, &out, &fam, &e2) != FR_OK) {
+            fprintf(stderr, "frugal run: %s\n", e2.msg);
+            out = NULL;
+        } else {
+            fprintf(stderr, "frugal run: warning: %s; using the built-in %s format\n", err.msg, fam);
         }
+        frugal_tokenizer_free(tk);
     }
 done:
     frugal_chat_template_free(&t);
