@@ -75,15 +75,23 @@ static bool cpu_has_avx2(void) {
 }
 #endif
 
+/* cpuid is slow under a hypervisor (it traps): ask once per process. */
+static bool g_has_avx2;
+static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
+static void detect_cpu(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    g_has_avx2 = cpu_has_avx2();
+#else
+    g_has_avx2 = false;
+#endif
+}
+
 bool fr_cpu_has(fr_isa isa) {
     switch (isa) {
     case FR_ISA_SCALAR: return true;
     case FR_ISA_AVX2:
-#if defined(__x86_64__) || defined(__i386__)
-        return cpu_has_avx2();
-#else
-        return false;
-#endif
+        pthread_once(&g_cpu_once, detect_cpu);
+        return g_has_avx2;
     }
     return false;
 }
