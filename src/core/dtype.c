@@ -10,7 +10,7 @@
 #include "quants.h"
 
 #define ROW(T, NAME, BS, SZ, Q, VDT, FROM)                                                 \
-    [FR_TYPE_##NAME] = {#NAME, BS, SZ, Q, fr_to_float_##T##_ref, FROM, VDT, fr_vec_dot_##T##_ref}
+    [FR_TYPE_##NAME] = {#NAME, BS, SZ, Q, fr_to_float_##T##_ref, FROM, VDT, fr_vec_dot_##T##_ref, NULL}
 #define ROW_AVX2(T, NAME, BS, SZ, Q, VDT, FROM)                                            \
     [FR_TYPE_##NAME] = {#NAME, BS, SZ, Q, fr_to_float_##T##_avx2, FROM, VDT, fr_vec_dot_##T##_avx2, NULL}
 #define ROW_AVX2_TILE(T, NAME, BS, SZ, Q, VDT, FROM)                                       \
@@ -33,9 +33,9 @@ static const fr_type_traits k_ref[FR_TYPE_COUNT] = {
     ROW(q5_K, Q5_K, QK_K, sizeof(block_q5_K), true, FR_TYPE_Q8_K, fr_from_float_q5_K_ref),
     ROW(q6_K, Q6_K, QK_K, sizeof(block_q6_K), true, FR_TYPE_Q8_K, fr_from_float_q6_K_ref),
     [FR_TYPE_Q8_1] = {"Q8_1", QK8_1, sizeof(block_q8_1), true, fr_to_float_q8_1_ref,
-                      fr_from_float_q8_1_ref, FR_TYPE_Q8_1, NULL},
+                      fr_from_float_q8_1_ref, FR_TYPE_Q8_1, NULL, NULL},
     [FR_TYPE_Q8_K] = {"Q8_K", QK_K, sizeof(block_q8_K), true, fr_to_float_q8_K_ref,
-                      fr_from_float_q8_K_ref, FR_TYPE_Q8_K, NULL},
+                      fr_from_float_q8_K_ref, FR_TYPE_Q8_K, NULL, NULL},
 };
 
 static const fr_type_traits k_avx2[FR_TYPE_COUNT] = {
@@ -54,9 +54,9 @@ static const fr_type_traits k_avx2[FR_TYPE_COUNT] = {
     ROW_AVX2(q5_K, Q5_K, QK_K, sizeof(block_q5_K), true, FR_TYPE_Q8_K, fr_from_float_q5_K_ref),
     ROW_AVX2(q6_K, Q6_K, QK_K, sizeof(block_q6_K), true, FR_TYPE_Q8_K, fr_from_float_q6_K_ref),
     [FR_TYPE_Q8_1] = {"Q8_1", QK8_1, sizeof(block_q8_1), true, fr_to_float_q8_1_ref,
-                      fr_from_float_q8_1_avx2, FR_TYPE_Q8_1, NULL},
+                      fr_from_float_q8_1_avx2, FR_TYPE_Q8_1, NULL, NULL},
     [FR_TYPE_Q8_K] = {"Q8_K", QK_K, sizeof(block_q8_K), true, fr_to_float_q8_K_ref,
-                      fr_from_float_q8_K_avx2, FR_TYPE_Q8_K, NULL},
+                      fr_from_float_q8_K_avx2, FR_TYPE_Q8_K, NULL, NULL},
 };
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -138,7 +138,7 @@ static const char *const k_vtype_names[GGUF_VTYPE_COUNT] = {
 
 static const char *vtype_name(uint32_t t) { return t < GGUF_VTYPE_COUNT ? k_vtype_names[t] : "?"; }
 
-static size_t vtype_size(uint32_t t) {
+size_t gguf_vtype_size(int t) {
     switch (t) {
     case GGUF_UINT8:
     case GGUF_INT8:
@@ -330,9 +330,9 @@ static bool read_array(fr_cursor *c, gguf_kv *kv) {
         return true;
     }
     uint64_t bytes;
-    if (!ck_mul_u64(n, vtype_size(et), &bytes)) {
+    if (!ck_mul_u64(n, gguf_vtype_size(et), &bytes)) {
         fr_fail(c->err, FR_ERR_FORMAT, "array count: %llu x %zu-byte %s at offset %zu overflows", (unsigned long long)n,
-                vtype_size(et), vtype_name(et), at);
+                gguf_vtype_size(et), vtype_name(et), at);
         return false;
     }
     if (bytes > rem) {
@@ -912,7 +912,7 @@ int gguf_get_arr(const gguf_file *f, const char *key, gguf_vtype elem, const ggu
 /* Raw element i as a sign- or zero-extended integer, or a double; false for strings. */
 static bool arr_elem(const gguf_kv *kv, uint64_t i, int64_t *iv, uint64_t *uv, double *dv, int *kind) {
     if (kv->type != GGUF_ARRAY || i >= kv->arr_n || !kv->arr_data) return false;
-    size_t sz = vtype_size(kv->arr_type);
+    size_t sz = gguf_vtype_size(kv->arr_type);
     const uint8_t *p = (const uint8_t *)kv->arr_data + i * sz;
     switch (kv->arr_type) {
     case GGUF_UINT8:

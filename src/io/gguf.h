@@ -98,6 +98,9 @@ int gguf_get_arr(const gguf_file *f, const char *key, gguf_vtype elem, const ggu
 double gguf_arr_float(const gguf_kv *kv, uint64_t i);
 int64_t gguf_arr_int(const gguf_kv *kv, uint64_t i);
 
+/* Bytes of one element of a numeric (or bool) value type; 0 for strings, arrays, unknown. */
+size_t gguf_vtype_size(int t);
+
 /* True if s equals the NUL-terminated c string. */
 bool gguf_str_eq(gguf_str s, const char *c);
 

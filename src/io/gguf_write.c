@@ -90,23 +90,6 @@ static void put_str(wbuf *b, const char *s, uint64_t n) {
     put(b, s, (size_t)n);
 }
 
-static size_t elem_size(uint32_t t) {
-    switch (t) {
-    case GGUF_UINT8:
-    case GGUF_INT8:
-    case GGUF_BOOL: return 1;
-    case GGUF_UINT16:
-    case GGUF_INT16: return 2;
-    case GGUF_UINT32:
-    case GGUF_INT32:
-    case GGUF_FLOAT32: return 4;
-    case GGUF_UINT64:
-    case GGUF_INT64:
-    case GGUF_FLOAT64: return 8;
-    default: return 0;
-    }
-}
-
 /* ---- writer ---- */
 gguf_writer *gguf_writer_new(void) { return calloc(1, sizeof(gguf_writer)); }
 
@@ -215,12 +198,12 @@ fr_status gguf_writer_set_str(gguf_writer *w, const char *key, const char *v) {
 static void put_arr_num(wbuf *b, uint32_t elem, const void *data, uint64_t n) {
     put_u32(b, elem);
     put_u64(b, n);
-    put(b, data, (size_t)(n * elem_size(elem))); /* caller checked the product */
+    put(b, data, (size_t)(n * gguf_vtype_size(elem))); /* caller checked the product */
 }
 
 fr_status gguf_writer_set_arr(gguf_writer *w, const char *key, gguf_vtype elem, const void *data, uint64_t n) {
     uint64_t bytes;
-    if (elem_size(elem) == 0 || (n > 0 && !data) || !ck_mul_u64(n, elem_size(elem), &bytes) || bytes > SIZE_MAX / 2)
+    if (gguf_vtype_size(elem) == 0 || (n > 0 && !data) || !ck_mul_u64(n, gguf_vtype_size(elem), &bytes) || bytes > SIZE_MAX / 2)
         return FR_ERR_ARG;
     wbuf b = {0};
     put_arr_num(&b, elem, data, n);

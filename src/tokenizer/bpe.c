@@ -75,45 +75,7 @@ typedef struct cand {
 
 static bool cand_less(cand a, cand b) { return a.rank < b.rank || (a.rank == b.rank && a.pos < b.pos); }
 
-typedef struct heap {
-    cand *v;
-    size_t n, cap;
-} heap;
-
-static bool heap_push(heap *h, cand c) {
-    if (h->n == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 64;
-        cand *v = realloc(h->v, nc * sizeof *v);
-        if (!v) return false;
-        h->v = v;
-        h->cap = nc;
-    }
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!cand_less(c, h->v[p])) break;
-        h->v[i] = h->v[p];
-        i = p;
-    }
-    h->v[i] = c;
-    return true;
-}
-
-static cand heap_pop(heap *h) {
-    cand top = h->v[0], last = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        cand best = last;
-        if (l < h->n && cand_less(h->v[l], best)) m = l, best = h->v[l];
-        if (r < h->n && cand_less(h->v[r], best)) m = r;
-        if (m == i) break;
-        h->v[i] = h->v[m];
-        i = m;
-    }
-    if (h->n > 0) h->v[i] = last;
-    return top;
-}
+FR_DEFINE_HEAP(heap, cand, cand_less)
 
 static bool add_pair(const fr_tokenizer *t, heap *h, const sym *s, int32_t pos) {
     if (pos < 0 || s[pos].next < 0) return true;

@@ -24,45 +24,7 @@ typedef struct scand {
 /* higher score first, then leftmost */
 static bool sbefore(scand a, scand b) { return a.score > b.score || (a.score == b.score && a.left < b.left); }
 
-typedef struct sheap {
-    scand *v;
-    size_t n, cap;
-} sheap;
-
-static bool sh_push(sheap *h, scand c) {
-    if (h->n == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 64;
-        scand *v = realloc(h->v, nc * sizeof *v);
-        if (!v) return false;
-        h->v = v;
-        h->cap = nc;
-    }
-    size_t i = h->n++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!sbefore(c, h->v[p])) break;
-        h->v[i] = h->v[p];
-        i = p;
-    }
-    h->v[i] = c;
-    return true;
-}
-
-static scand sh_pop(sheap *h) {
-    scand top = h->v[0], last = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        scand best = last;
-        if (l < h->n && sbefore(h->v[l], best)) m = l, best = h->v[l];
-        if (r < h->n && sbefore(h->v[r], best)) m = r;
-        if (m == i) break;
-        h->v[i] = h->v[m];
-        i = m;
-    }
-    if (h->n > 0) h->v[i] = last;
-    return top;
-}
+FR_DEFINE_HEAP(sheap, scand, sbefore)
 
 static bool try_pair(const fr_tokenizer *t, const char *s, const ssym *sy, int32_t l, int32_t r, sheap *h) {
     if (l < 0 || r < 0) return true;
@@ -70,7 +32,7 @@ static bool try_pair(const fr_tokenizer *t, const char *s, const ssym *sy, int32
     int32_t id = fr_smap_get(&t->vocab, t->text.p, s + sy[l].off, size);
     if (id < 0) return true;
     float score = t->scores ? t->scores[id] : 0.0f;
-    return sh_push(h, (scand){score, l, r, size});
+    return sheap_push(h, (scand){score, l, r, size});
 }
 
 fr_status fr_spm_word(const fr_tokenizer *t, const char *s, size_t n, fr_ids *out, fr_error *err) {
@@ -90,7 +52,7 @@ fr_status fr_spm_word(const fr_tokenizer *t, const char *s, size_t n, fr_ids *ou
     bool ok = true;
     for (int32_t i = 1; i < ns && ok; i++) ok = try_pair(t, s, sy, i - 1, i, &h);
     while (ok && h.n > 0) {
-        scand c = sh_pop(&h);
+        scand c = sheap_pop(&h);
         ssym *l = &sy[c.left], *r = &sy[c.right];
         if (l->len == 0 || r->len == 0 || l->len + r->len != c.size || l->next != c.right) continue;
         l->len += r->len;

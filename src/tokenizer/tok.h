@@ -156,6 +156,48 @@ typedef struct fr_pieces {
 bool fr_pieces_add(fr_pieces *p, const char *s, size_t n); /* copies; empty pieces are skipped */
 void fr_pieces_free(fr_pieces *p);
 
+/* ---- a binary min-heap of T ordered by BEFORE(a, b), as a type-specific template (no
+ * indirect calls on the merge loop). FR_DEFINE_HEAP(name, T, BEFORE) defines name (the
+ * heap), name_push (false on OOM) and name_pop (caller checks n > 0). ---- */
+#define FR_DEFINE_HEAP(NAME, T, BEFORE)                                                        \
+    typedef struct NAME {                                                                      \
+        T *v;                                                                                  \
+        size_t n, cap;                                                                         \
+    } NAME;                                                                                    \
+    static bool NAME##_push(NAME *h, T c) {                                                    \
+        if (h->n == h->cap) {                                                                  \
+            size_t nc = h->cap ? h->cap * 2 : 64;                                              \
+            T *v = realloc(h->v, nc * sizeof *v);                                              \
+            if (!v) return false;                                                              \
+            h->v = v;                                                                          \
+            h->cap = nc;                                                                       \
+        }                                                                                      \
+        size_t i = h->n++;                                                                     \
+        while (i > 0) {                                                                        \
+            size_t p = (i - 1) / 2;                                                            \
+            if (!BEFORE(c, h->v[p])) break;                                                    \
+            h->v[i] = h->v[p];                                                                 \
+            i = p;                                                                             \
+        }                                                                                      \
+        h->v[i] = c;                                                                           \
+        return true;                                                                           \
+    }                                                                                          \
+    static T NAME##_pop(NAME *h) {                                                             \
+        T top = h->v[0], last = h->v[--h->n];                                                  \
+        size_t i = 0;                                                                          \
+        for (;;) {                                                                             \
+            size_t l = 2 * i + 1, r = l + 1, m = i;                                            \
+            T best = last;                                                                     \
+            if (l < h->n && BEFORE(h->v[l], best)) m = l, best = h->v[l];                     \
+            if (r < h->n && BEFORE(h->v[r], best)) m = r;                                      \
+            if (m == i) break;                                                                 \
+            h->v[i] = h->v[m];                                                                 \
+            i = m;                                                                             \
+        }                                                                                      \
+        if (h->n > 0) h->v[i] = last;                                                          \
+        return top;                                                                            \
+    }
+
 /* ---- decoder plan (the decoder chain, which is token-local apart from the start) ---- */
 typedef struct fr_decoder {
     bool join_space;        /* no decoder at all: tokens joined with ' ' (Hugging Face's default) */
