@@ -153,6 +153,7 @@ typedef struct frugal_context_params {
     int64_t n_batch; /* 0 = 512 */
     int kv_type;     /* frugal_type_from_name("F16") (default), "F32" or "Q8_0"; -1 = default */
     int n_threads;   /* 0 = all CPUs */
+    int n_seq;       /* independent sequences (KV slots), each with n_ctx positions; 0 = 1 (at most 256) */
 } frugal_context_params;
 
 frugal_context_params frugal_context_default_params(void);
@@ -165,6 +166,32 @@ fr_status frugal_eval(frugal_context *c, const int32_t *tokens, int64_t n, float
 int64_t frugal_context_n_past(const frugal_context *c);
 int64_t frugal_context_n_ctx(const frugal_context *c);
 void frugal_context_truncate(frugal_context *c, int64_t n_past);
+/* frugal_eval, frugal_context_n_past and frugal_context_truncate work on sequence 0. */
+
+/* ---- multiple sequences (continuous batching) ----
+ * A context made with n_seq > 1 holds that many independent sequences, each with its own
+ * n_ctx positions of KV cache. One call can advance any of them together: the weights are
+ * read once for all rows. A token's logits are bit-identical whatever else is in the batch,
+ * whichever slot its sequence has, and on any thread count (batch invariance).
+ *
+ * Multi-sequence forward pass: token i goes to sequence seq[i] (0 <= seq < n_seq) at that
+ * sequence's next position (seq == NULL: all to sequence 0); a sequence's tokens appear in
+ * order. Logits (n_vocab floats per row) are written, packed in row order, for the rows with want[i] != 0 (want == NULL: every
+ * row; logits == NULL: none). Checks ids, seq range and each sequence's remaining context
+ * before computing anything (FR_ERR_RANGE). The phase (frugal_context_set_phase) applies to
+ * every row of the call. */
+fr_status frugal_eval_seqs(frugal_context *c, const int32_t *tokens, const int32_t *seq, int64_t n,
+                           const uint8_t *want, float *logits, fr_error *err);
+int64_t frugal_seq_n_past(const frugal_context *c, int32_t seq); /* -1 if seq out of range */
+/* Forget positions >= n_past (nothing if seq or n_past is out of range, or n_past >= current). */
+void frugal_seq_truncate(frugal_context *c, int32_t seq, int64_t n_past);
+/* Copy the first n cached positions of sequence src into dst; dst's n_past becomes n (prefix
+ * cache). 0 <= n <= frugal_seq_n_past(src), else FR_ERR_RANGE; src == dst truncates. */
+fr_status frugal_seq_copy(frugal_context *c, int32_t src, int32_t dst, int64_t n, fr_error *err);
+/* true when the prompt and decode phases compute differently (MLA models): then a cached row is
+ * only reusable by a later request if it was computed in the same phase. */
+bool frugal_context_phase_matters(const frugal_context *c);
+int32_t frugal_context_n_seq(const frugal_context *c);
 /* Which computation the next frugal_eval calls belong to. A new context is in the prompt
  * phase; switch to decode for token-by-token generation (and back with a new prompt). The
  * phase is never inferred from the number of tokens, so a prompt fed in chunks of any size

@@ -4,7 +4,12 @@
  * timed runs; the mean and standard deviation of tokens/s are reported.
  * --depth N first fills the context with N tokens (once, untimed); each test then starts
  * from those N tokens, so tg measures generation at N tokens of context (llama-bench's -d;
- * llama-batched-bench -npp N -ntg n -npl 1 reports the same generation figure). */
+ * llama-batched-bench -npp N -ntg n -npl 1 reports the same generation figure).
+ * --seqs N is llama-batched-bench -npp 128 -ntg 32 -npl N: N sequences of one context each
+ * get a prompt of -p tokens (default 128; all prompts in one frugal_eval_seqs call, split by
+ * the batch size), then -n decode steps (default 32) in which every sequence advances one
+ * token in ONE frugal_eval_seqs call. Reported: the prompt time and rate (N*pp tokens) and
+ * the aggregate generation rate N*ntg / decode time. */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,7 +19,8 @@
 #include "cli.h"
 
 static const char *k_help =
-    "usage: frugal bench -m MODEL [-p 512] [-n 128] [-r 5] [-t N] [-d N] [--json]\n\n"
+    "usage: frugal bench -m MODEL [-p 512] [-n 128] [-r 5] [-t N] [-d N] [--json]\n"
+    "       frugal bench -m MODEL --seqs N [-p 128] [-n 32] [-r 1] [-t N] [--json]\n\n"
     "  -m, --model PATH   GGUF model\n"
     "  -p N               prompt tokens for the pp test (default 512; 0 = skip)\n"
     "  -n N               generated tokens for the tg test (default 128; 0 = skip)\n"
@@ -22,9 +28,17 @@ static const char *k_help =
     "  -d, --depth N      tokens of context before each test (default 0)\n"
     "  -t, --threads N    threads (default: all CPUs)\n"
     "  --kv-type T        KV cache type: f16 (default), f32, q8_0\n"
+    "  --seqs N           batched decode of N sequences (1..256) in one context, as\n"
+    "                     llama-batched-bench -npp 128 -ntg 32 -npl N: each sequence gets a\n"
+    "                     prompt of -p tokens (default 128), then -n steps (default 32) advance\n"
+    "                     all N sequences one token each in one call; reports the prompt time\n"
+    "                     and the aggregate generation rate N*n / decode time (-r default 1)\n"
     "  --json             print one JSON object on the last line of stdout with keys:\n"
     "                     model, pp_tps, pp_sd, tg_tps, tg_sd, n_prompt, n_gen, depth,\n"
-    "                     threads, reps, isa (plus membw_gbps, fp32_gflops, int8_gops when measured)\n"
+    "                     threads, reps, isa (plus membw_gbps, fp32_gflops, int8_gops when measured);\n"
+    "                     with --seqs: model, seqs, n_prompt, n_gen, threads, reps, isa, pp_s,\n"
+    "                     pp_tps (N*pp / pp_s), tg_s, tg_tps (N*n / tg_s), tg_tps_per_seq,\n"
+    "                     pp_sd, tg_sd (of the rates)\n"
     "machine ceilings (no model needed):\n"
     "  --membw            read bandwidth: streaming read of a 1 GiB buffer on all threads,\n"
     "                     best of 5 (membw_gbps)\n"
@@ -38,11 +52,114 @@ static void stats(const double *v, int n, double *mean, double *sd) {
     *sd = n > 1 ? sqrt(q / (n - 1)) : 0;
 }
 
+/* --seqs: N sequences, prompts then batched decode steps (see the top of the file). */
+static int bench_seqs(const char *C, const char *model, int64_t n_seqs, int64_t n_prompt, int64_t n_gen, int64_t reps,
+                      int64_t threads, int kv, bool json) {
+    fr_error err;
+    frugal_model *m;
+    if (frugal_model_load(model, &m, &err) != FR_OK) {
+        cli_error(C, &err);
+        return EXIT_ERR;
+    }
+    int rc = EXIT_ERR;
+    int64_t V = frugal_model_n_vocab(m), N = n_seqs;
+    frugal_context_params cp = frugal_context_default_params();
+    cp.n_ctx = n_prompt + n_gen + 1;
+    cp.n_seq = (int)N;
+    cp.kv_type = kv;
+    cp.n_threads = (int)threads;
+    frugal_context *c = NULL;
+    size_t n_rows = (size_t)(N * n_prompt > N ? N * n_prompt : N);
+    int32_t *toks = malloc(sizeof(int32_t) * (size_t)(N * (n_prompt + n_gen))); /* sequence k: [k][pp + ntg] */
+    int32_t *rt = malloc(sizeof(int32_t) * n_rows), *rs = malloc(sizeof(int32_t) * n_rows);
+    uint8_t *want = malloc(n_rows);
+    float *logits = malloc(sizeof(float) * (size_t)V * (size_t)N);
+    double *pp_s = calloc((size_t)reps, sizeof(double)), *tg_s = calloc((size_t)reps, sizeof(double));
+    double *pp_r = calloc((size_t)reps, sizeof(double)), *tg_r = calloc((size_t)reps, sizeof(double));
+    if (!toks || !rt || !rs || !want || !logits || !pp_s || !tg_s || !pp_r || !tg_r) {
+        fprintf(stderr, "frugal %s: out of memory\n", C);
+        goto done;
+    }
+    if (frugal_context_new(m, &cp, &c, &err) != FR_OK) {
+        cli_error(C, &err);
+        goto done;
+    }
+    uint64_t s = 0x2545F4914F6CDD1Dull;
+    int64_t L = n_prompt + n_gen;
+    for (int64_t i = 0; i < N * L; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        toks[i] = (int32_t)(s % (uint64_t)V);
+    }
+    /* warm-up (untimed): one token pages the mmapped weights in */
+    if (frugal_eval_seqs(c, toks, NULL, 1, NULL, NULL, &err) != FR_OK) { cli_error(C, &err); goto done; }
+    for (int64_t r = 0; r < reps; r++) {
+        for (int64_t k = 0; k < N; k++) frugal_seq_truncate(c, (int32_t)k, 0);
+        /* every prompt in one call (split by the batch size); logits of each last row */
+        int64_t n = 0;
+        for (int64_t k = 0; k < N; k++)
+            for (int64_t i = 0; i < n_prompt; i++, n++) {
+                rt[n] = toks[k * L + i];
+                rs[n] = (int32_t)k;
+                want[n] = i == n_prompt - 1;
+            }
+        frugal_context_set_phase(c, FRUGAL_PHASE_PROMPT);
+        double t0 = cli_now();
+        if (n > 0 && frugal_eval_seqs(c, rt, rs, n, want, logits, &err) != FR_OK) { cli_error(C, &err); goto done; }
+        pp_s[r] = cli_now() - t0;
+        pp_r[r] = pp_s[r] > 0 ? (double)n / pp_s[r] : 0;
+        /* decode: one call per step, one row per sequence */
+        frugal_context_set_phase(c, FRUGAL_PHASE_DECODE);
+        for (int64_t k = 0; k < N; k++) rs[k] = (int32_t)k;
+        t0 = cli_now();
+        for (int64_t g = 0; g < n_gen; g++) {
+            for (int64_t k = 0; k < N; k++) rt[k] = toks[k * L + n_prompt + g];
+            if (frugal_eval_seqs(c, rt, rs, N, NULL, logits, &err) != FR_OK) { cli_error(C, &err); goto done; }
+        }
+        tg_s[r] = cli_now() - t0;
+        tg_r[r] = tg_s[r] > 0 ? (double)(N * n_gen) / tg_s[r] : 0;
+    }
+    double pps, pps_sd, tgs, tgs_sd, ppm, ppsd, tgm, tgsd;
+    stats(pp_s, (int)reps, &pps, &pps_sd);
+    stats(tg_s, (int)reps, &tgs, &tgs_sd);
+    stats(pp_r, (int)reps, &ppm, &ppsd);
+    stats(tg_r, (int)reps, &tgm, &tgsd);
+    int nt = threads ? (int)threads : frugal_cpu_count();
+    printf("| model | threads | seqs | pp | tg | pp s | pp t/s | tg s | tg t/s | tg t/s per seq |\n"
+           "|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("| %s | %d | %lld | %lld | %lld | %.3f | %.2f ± %.2f | %.3f | %.2f ± %.2f | %.2f |\n", model, nt,
+           (long long)N, (long long)n_prompt, (long long)n_gen, pps, ppm, ppsd, tgs, tgm, tgsd, tgm / (double)N);
+    if (json) {
+        json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:i, s:I, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "model", model,
+                              "seqs", (json_int_t)N, "n_prompt", (json_int_t)n_prompt, "n_gen", (json_int_t)n_gen,
+                              "threads", nt, "reps", (json_int_t)reps, "isa", frugal_isa(), "pp_s", pps, "pp_tps", ppm,
+                              "pp_sd", ppsd, "tg_s", tgs, "tg_tps", tgm, "tg_sd", tgsd, "tg_tps_per_seq",
+                              tgm / (double)N);
+        char *js = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        if (js) printf("%s\n", js);
+        free(js);
+        json_decref(o);
+    }
+    rc = EXIT_OK;
+done:
+    free(toks);
+    free(rt);
+    free(rs);
+    free(want);
+    free(logits);
+    free(pp_s);
+    free(tg_s);
+    free(pp_r);
+    free(tg_r);
+    frugal_context_free(c);
+    frugal_model_free(m);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *C = "bench", *model = NULL;
-    int64_t n_prompt = 512, n_gen = 128, reps = 5, threads = 0, depth = 0;
+    int64_t n_prompt = 512, n_gen = 128, reps = 5, threads = 0, depth = 0, n_seqs = 0;
     int kv = -1;
-    bool json = false, membw = false, flops = false;
+    bool json = false, membw = false, flops = false, set_p = false, set_n = false, set_r = false, set_d = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -51,10 +168,11 @@ int cmd_bench(int argc, char **argv) {
         }
 #define VAL() if (!(v = cli_value(C, argc, argv, &i))) return EXIT_USAGE
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VAL(); model = v; }
-        else if (!strcmp(a, "-p")) { VAL(); if (!cli_int(C, a, v, 0, 65536, &n_prompt)) return EXIT_USAGE; }
-        else if (!strcmp(a, "-n")) { VAL(); if (!cli_int(C, a, v, 0, 65536, &n_gen)) return EXIT_USAGE; }
-        else if (!strcmp(a, "-r")) { VAL(); if (!cli_int(C, a, v, 1, 1000, &reps)) return EXIT_USAGE; }
-        else if (!strcmp(a, "-d") || !strcmp(a, "--depth")) { VAL(); if (!cli_int(C, a, v, 0, 1 << 20, &depth)) return EXIT_USAGE; }
+        else if (!strcmp(a, "-p")) { VAL(); if (!cli_int(C, a, v, 0, 65536, &n_prompt)) return EXIT_USAGE; set_p = true; }
+        else if (!strcmp(a, "-n")) { VAL(); if (!cli_int(C, a, v, 0, 65536, &n_gen)) return EXIT_USAGE; set_n = true; }
+        else if (!strcmp(a, "-r")) { VAL(); if (!cli_int(C, a, v, 1, 1000, &reps)) return EXIT_USAGE; set_r = true; }
+        else if (!strcmp(a, "-d") || !strcmp(a, "--depth")) { VAL(); if (!cli_int(C, a, v, 0, 1 << 20, &depth)) return EXIT_USAGE; set_d = true; }
+        else if (!strcmp(a, "--seqs")) { VAL(); if (!cli_int(C, a, v, 1, 256, &n_seqs)) return EXIT_USAGE; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { VAL(); if (!cli_int(C, a, v, 1, 1024, &threads)) return EXIT_USAGE; }
         else if (!strcmp(a, "--kv-type")) { VAL(); if ((kv = cli_kv_type(C, v)) < 0) return EXIT_USAGE; }
         else if (!strcmp(a, "--json")) json = true;
@@ -95,6 +213,14 @@ int cmd_bench(int argc, char **argv) {
     if (!model) {
         fprintf(stderr, "frugal %s: -m MODEL is required (see --help)\n", C);
         return EXIT_USAGE;
+    }
+    if (n_seqs > 0) {
+        if (set_d) {
+            fprintf(stderr, "frugal %s: --depth cannot be combined with --seqs\n", C);
+            return EXIT_USAGE;
+        }
+        return bench_seqs(C, model, n_seqs, set_p ? n_prompt : 128, set_n ? n_gen : 32, set_r ? reps : 1, threads, kv,
+                          json);
     }
     fr_error err;
     frugal_model *m;

@@ -8,7 +8,14 @@
  *   x += Wo attn
  *   xn = rmsnorm(x) * ffn_norm; x += Wdown (silu(Wgate xn) * Wup xn)
  * Prompt and decode run the same code: attention always reads K/V back from the cache,
- * so both see the cache's rounding, as the peer engine does. */
+ * so both see the cache's rounding, as the peer engine does.
+ *
+ * Multiple sequences: the cache holds n_seq independent blocks. One forward pass takes rows
+ * of any sequences together: the matrix products run on all rows at once (the weights are
+ * read once per step), while the rope table, the cache store and attention go by each row's
+ * own (sequence, position). Every step is computed per row by the same code whatever the
+ * other rows are (the matmul tiles are bit-identical to per-row dot products), so a token's
+ * logits are the same alone or in any batch, in any slot, on any number of threads. */
 #include "context_impl.h"
 
 #include <math.h>
@@ -20,7 +27,7 @@
 
 
 fr_context_params fr_context_default_params(void) {
-    fr_context_params p = {0, 0, FR_TYPE_F16, 0};
+    fr_context_params p = {0, 0, FR_TYPE_F16, 0, 0};
     return p;
 }
 
@@ -47,8 +54,16 @@ void fr_context_free(fr_context *c) {
     if (!c) return;
     fr_deepseek2_free(c);
     fr_pool_free(c->pool);
-    free(c->k_cache);
-    free(c->v_cache);
+    free(c->k_mem);
+    free(c->v_mem);
+    free(c->seq_past);
+    free(c->seq_cnt);
+    free(c->row_seq);
+    free(c->row_pos);
+    free(c->row_tok);
+    free(c->row_out);
+    free(c->out_src);
+    free(c->xout);
     free(c->x);
     free(c->xn);
     free(c->tmp);
@@ -74,6 +89,9 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     if (p.n_ctx == 0) p.n_ctx = FR_MIN(hp->n_ctx_train, 4096);
     if (p.n_batch == 0) p.n_batch = 512;
     if (p.n_threads == 0) p.n_threads = fr_cpu_count();
+    if (p.n_seq == 0) p.n_seq = 1;
+    if (p.n_seq < 1 || p.n_seq > FR_MAX_SEQ)
+        return fr_fail(err, FR_ERR_ARG, "sequences (n_seq): %d (expected 1..%d)", p.n_seq, FR_MAX_SEQ);
     if (p.n_ctx < 1 || p.n_ctx > ((int64_t)1 << 24))
         return fr_fail(err, FR_ERR_ARG, "context size: %lld (expected 1..16777216)", (long long)p.n_ctx);
     if (p.n_batch < 1 || p.n_batch > 65536)
@@ -87,7 +105,8 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     if (mla && (hp->n_lora_kv + hp->n_rot) % kvt->block_size)
         return fr_fail(err, FR_ERR_ARG, "KV cache type %s needs a latent row (kv_lora_rank + rope dims = %lld) that is a multiple of %lld",
                        kvt->name, (long long)(hp->n_lora_kv + hp->n_rot), (long long)kvt->block_size);
-    if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    /* a batch never needs more rows than all sequences' positions (<= 2^32: no overflow) */
+    if (p.n_batch > p.n_ctx * p.n_seq) p.n_batch = p.n_ctx * p.n_seq;
 
     fr_context *c = calloc(1, sizeof *c);
     if (!c) return fr_fail(err, FR_ERR_NOMEM, "context: out of memory");
@@ -100,29 +119,47 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
         return st;
     }
     bool ok = true;
-    size_t kl = 0, vl = 0, kt = 0, vt = 0;
+    /* per sequence: kl/vl one layer, kt/vt all layers; ka/va all sequences */
+    size_t kl = 0, vl = 0, kt = 0, vt = 0, ka = 0, va = 0, ns = (size_t)p.n_seq;
     if (mla) {
         fr_row_size(p.kv_type, hp->n_lora_kv + hp->n_rot, &c->k_row_bytes);
         c->k_head_bytes = c->k_row_bytes;
-        ok = ck_mul_size(c->k_row_bytes, (size_t)p.n_ctx, &kl) && ck_mul_size(kl, (size_t)hp->n_layer, &kt);
-        c->k_layer_bytes = kl;
-        if (ok) ok = (c->k_cache = malloc(kt ? kt : 1)) != NULL;
+        ok = ck_mul_size(c->k_row_bytes, (size_t)p.n_ctx, &kl) && ck_mul_size(kl, (size_t)hp->n_layer, &kt) &&
+             ck_mul_size(kt, ns, &ka);
     } else {
         fr_row_size(p.kv_type, hp->head_dim_k, &c->k_head_bytes);
         fr_row_size(p.kv_type, hp->head_dim_v, &c->v_head_bytes);
         c->k_row_bytes = c->k_head_bytes * (size_t)hp->n_head_kv;
         c->v_row_bytes = c->v_head_bytes * (size_t)hp->n_head_kv;
         ok = ck_mul_size(c->k_row_bytes, (size_t)p.n_ctx, &kl) && ck_mul_size(c->v_row_bytes, (size_t)p.n_ctx, &vl) &&
-             ck_mul_size(kl, (size_t)hp->n_layer, &kt) && ck_mul_size(vl, (size_t)hp->n_layer, &vt);
-        c->k_layer_bytes = kl;
-        c->v_layer_bytes = vl;
-        if (ok) {
-            c->k_cache = malloc(kt ? kt : 1);
-            c->v_cache = malloc(vt ? vt : 1);
-            ok = c->k_cache && c->v_cache;
-        }
+             ck_mul_size(kl, (size_t)hp->n_layer, &kt) && ck_mul_size(vl, (size_t)hp->n_layer, &vt) &&
+             ck_mul_size(kt, ns, &ka) && ck_mul_size(vt, ns, &va);
     }
+    if (!ok) {
+        fr_context_free(c);
+        return fr_fail(err, FR_ERR_ARG, "KV cache size overflows: %lld positions x %d sequences x %lld layers",
+                       (long long)p.n_ctx, p.n_seq, (long long)hp->n_layer);
+    }
+    c->k_layer_bytes = kl;
+    c->v_layer_bytes = vl;
+    c->k_seq_bytes = kt;
+    c->v_seq_bytes = vt;
+    c->k_mem = malloc(ka ? ka : 1);
+    if (!mla) c->v_mem = malloc(va ? va : 1);
+    ok = c->k_mem && (mla || c->v_mem);
+    c->k_cache = c->k_mem;
+    c->v_cache = c->v_mem;
     size_t nb = (size_t)p.n_batch;
+    c->seq_past = ok ? calloc(ns, sizeof *c->seq_past) : NULL;
+    c->seq_cnt = ok ? calloc(ns, sizeof *c->seq_cnt) : NULL;
+    c->row_seq = ok ? calloc(nb, sizeof *c->row_seq) : NULL;
+    c->row_pos = ok ? calloc(nb, sizeof *c->row_pos) : NULL;
+    c->row_tok = ok ? calloc(nb, sizeof *c->row_tok) : NULL;
+    c->row_out = ok ? calloc(nb, sizeof *c->row_out) : NULL;
+    c->out_src = ok ? calloc(nb, sizeof *c->out_src) : NULL;
+    if (!c->seq_past || !c->seq_cnt || !c->row_seq || !c->row_pos || !c->row_tok || !c->row_out || !c->out_src)
+        ok = false;
+    if (mla) c->xout = alloc_floats(nb, hp->n_embd, &ok);
     int64_t ffw = FR_MAX(hp->n_ff, FR_MAX(hp->n_ff_exp, hp->n_ff_exp * hp->n_expert_shared));
     int64_t w_xn = FR_MAX(hp->n_embd, hp->n_head * hp->head_dim_v);
     c->x = alloc_floats(nb, hp->n_embd, &ok);
@@ -152,8 +189,8 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     c->att_v = alloc_floats((size_t)nt, fr_att_v_width(hp), &ok);
     if (!ok) {
         fr_context_free(c);
-        return fr_fail(err, FR_ERR_NOMEM, "context: cannot allocate KV cache and buffers for %lld positions",
-                       (long long)p.n_ctx);
+        return fr_fail(err, FR_ERR_NOMEM, "context: cannot allocate KV cache and buffers for %lld positions x %d sequences",
+                       (long long)p.n_ctx, p.n_seq);
     }
     if (mla && (st = fr_deepseek2_alloc(c, err)) != FR_OK) {
         fr_context_free(c);
@@ -163,22 +200,54 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     return FR_OK;
 }
 
-int64_t fr_context_n_past(const fr_context *c) { return c->n_past; }
+int64_t fr_context_n_past(const fr_context *c) { return c->seq_past[0]; }
 int64_t fr_context_n_ctx(const fr_context *c) { return c->p.n_ctx; }
 int fr_context_threads(const fr_context *c) { return c->p.n_threads; }
-void fr_context_truncate(fr_context *c, int64_t n_past) {
-    if (n_past >= 0 && n_past < c->n_past) c->n_past = n_past;
+void fr_context_truncate(fr_context *c, int64_t n_past) { fr_context_seq_truncate(c, 0, n_past); }
+int32_t fr_context_n_seq(const fr_context *c) { return c->p.n_seq; }
+int64_t fr_context_seq_n_past(const fr_context *c, int32_t seq) {
+    return seq >= 0 && seq < c->p.n_seq ? c->seq_past[seq] : -1;
+}
+void fr_context_seq_truncate(fr_context *c, int32_t seq, int64_t n_past) {
+    if (seq >= 0 && seq < c->p.n_seq && n_past >= 0 && n_past < c->seq_past[seq]) c->seq_past[seq] = n_past;
+}
+bool fr_context_phase_matters(const fr_context *c) { return c->m->hp.arch == FR_ARCH_DEEPSEEK2; }
+
+fr_status fr_context_seq_copy(fr_context *c, int32_t src, int32_t dst, int64_t n, fr_error *err) {
+    int32_t ns = c->p.n_seq;
+    if (src < 0 || src >= ns)
+        return fr_fail(err, FR_ERR_RANGE, "sequence copy: source sequence %d is out of range (expected 0..%d)", src, ns - 1);
+    if (dst < 0 || dst >= ns)
+        return fr_fail(err, FR_ERR_RANGE, "sequence copy: destination sequence %d is out of range (expected 0..%d)", dst,
+                       ns - 1);
+    if (n < 0 || n > c->seq_past[src])
+        return fr_fail(err, FR_ERR_RANGE, "sequence copy: %lld positions requested, sequence %d holds %lld (expected 0..%lld)",
+                       (long long)n, src, (long long)c->seq_past[src], (long long)c->seq_past[src]);
+    if (src != dst) {
+        for (int64_t l = 0; l < c->m->hp.n_layer; l++) {
+            size_t lo = (size_t)l * c->k_layer_bytes;
+            memcpy(c->k_mem + (size_t)dst * c->k_seq_bytes + lo, c->k_mem + (size_t)src * c->k_seq_bytes + lo,
+                   (size_t)n * c->k_row_bytes);
+            if (c->v_mem) {
+                lo = (size_t)l * c->v_layer_bytes;
+                memcpy(c->v_mem + (size_t)dst * c->v_seq_bytes + lo, c->v_mem + (size_t)src * c->v_seq_bytes + lo,
+                       (size_t)n * c->v_row_bytes);
+            }
+        }
+    }
+    c->seq_past[dst] = n;
+    return FR_OK;
 }
 void fr_context_set_phase(fr_context *c, fr_phase phase) { c->phase = phase; }
 fr_phase fr_context_phase(const fr_context *c) { return c->phase; }
 
-/* ---- per-token tasks ---- */
+/* ---- per-row tasks ----
+ * Row t of a forward pass belongs to sequence c->row_seq[t] at position c->row_pos[t]. */
 
 typedef struct {
     fr_context *c;
     const int32_t *tokens;
     int64_t n;
-    int64_t pos0;
     const fr_layer *L;
     int64_t layer;
     const float *norm_w;
@@ -205,7 +274,7 @@ static void rope_table_task(void *ctx, int64_t t, int thread) {
     const fr_hparams *hp = &j->c->m->hp;
     const float *ff = j->c->m->w.rope_freqs_f;
     float *cs = j->c->rope + t * hp->n_rot;
-    double pos = (double)(j->pos0 + t);
+    double pos = (double)j->c->row_pos[t];
     for (int64_t i = 0; i < hp->n_rot / 2; i++) {
         /* theta_i = pos * scale * base^(-2i/n_rot) / freq_factor_i */
         double inv_freq = pow((double)hp->rope_freq_base, -2.0 * (double)i / (double)hp->n_rot);
@@ -216,7 +285,15 @@ static void rope_table_task(void *ctx, int64_t t, int thread) {
     }
 }
 
-/* rope on q and k, then write k and v rows into the cache */
+/* the cache rows of layer `layer` of row t's sequence */
+static char *k_layer(const fr_context *c, int64_t t, int64_t layer) {
+    return c->k_mem + (size_t)c->row_seq[t] * c->k_seq_bytes + (size_t)layer * c->k_layer_bytes;
+}
+static char *v_layer(const fr_context *c, int64_t t, int64_t layer) {
+    return c->v_mem + (size_t)c->row_seq[t] * c->v_seq_bytes + (size_t)layer * c->v_layer_bytes;
+}
+
+/* rope on q and k, then write k and v rows into the row's sequence at its position */
 static void rope_store_task(void *ctx, int64_t t, int thread) {
     batch_job *j = ctx;
     fr_context *c = j->c;
@@ -227,19 +304,20 @@ static void rope_store_task(void *ctx, int64_t t, int thread) {
     fr_rope_apply(q, hp->n_head, hp->head_dim_k, hp->n_rot, cs, hp->rope_neox);
     fr_rope_apply(k, hp->n_head_kv, hp->head_dim_k, hp->n_rot, cs, hp->rope_neox);
     const fr_type_traits *kvt = fr_type_traits_get(c->p.kv_type);
-    int64_t pos = j->pos0 + t;
-    kvt->from_float(k, c->k_cache + (size_t)j->layer * c->k_layer_bytes + (size_t)pos * c->k_row_bytes, kd);
-    kvt->from_float(v, c->v_cache + (size_t)j->layer * c->v_layer_bytes + (size_t)pos * c->v_row_bytes, vd);
+    size_t pos = (size_t)c->row_pos[t];
+    kvt->from_float(k, k_layer(c, t, j->layer) + pos * c->k_row_bytes, kd);
+    kvt->from_float(v, v_layer(c, t, j->layer) + pos * c->v_row_bytes, vd);
 }
 
-/* one (token, head) pair: scores over cache rows [0, pos], softmax, weighted sum of V */
+/* one (row, head) pair: scores over the sequence's cache rows [0, pos], softmax, weighted
+ * sum of V */
 static void attention_task(void *ctx, int64_t task, int thread) {
     batch_job *j = ctx;
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
     int64_t t = task / hp->n_head, h = task % hp->n_head;
     int64_t g = h / (hp->n_head / hp->n_head_kv);
-    int64_t pos = j->pos0 + t;
+    int64_t pos = c->row_pos[t];
     const fr_type_traits *kvt = fr_type_traits_get(c->p.kv_type);
     const fr_type_traits *qt = fr_type_traits_get(kvt->vec_dot_type);
     char *qconv = c->att_q + (size_t)thread * c->att_q_bytes;
@@ -248,8 +326,8 @@ static void attention_task(void *ctx, int64_t task, int thread) {
     float *acc = vrow + hp->head_dim_v;
     const float *q = c->q + t * hp->n_head * hp->head_dim_k + h * hp->head_dim_k;
     qt->from_float(q, qconv, hp->head_dim_k);
-    const char *kbase = c->k_cache + (size_t)j->layer * c->k_layer_bytes + (size_t)g * c->k_head_bytes;
-    const char *vbase = c->v_cache + (size_t)j->layer * c->v_layer_bytes + (size_t)g * c->v_head_bytes;
+    const char *kbase = k_layer(c, t, j->layer) + (size_t)g * c->k_head_bytes;
+    const char *vbase = v_layer(c, t, j->layer) + (size_t)g * c->v_head_bytes;
     float scale = 1.0f / sqrtf((float)hp->head_dim_k);
     for (int64_t p = 0; p <= pos; p++) {
         float s;
@@ -281,7 +359,7 @@ static void add_residual(float *x, const float *d, int64_t n) {
 void fr_ctx_add(float *x, const float *d, int64_t n) { add_residual(x, d, n); }
 
 void fr_ctx_embed(fr_context *c, const int32_t *tokens, int64_t n) {
-    batch_job j = {c, tokens, n, c->n_past, NULL, 0, NULL, NULL, NULL};
+    batch_job j = {c, tokens, n, NULL, 0, NULL, NULL, NULL};
     fr_pool_run(c->pool, n, embed_task, &j);
 }
 
@@ -290,35 +368,38 @@ typedef struct {
     float *out;
     int64_t in_stride, out_stride, width;
     float eps;
+    const int32_t *rows; /* NULL: row t */
 } rms_job;
 
 static void rms_task(void *ctx, int64_t t, int thread) {
     rms_job *j = ctx;
-    fr_rmsnorm(j->out + t * j->out_stride, j->in + t * j->in_stride, j->w, j->width, j->eps);
+    int64_t r = j->rows ? j->rows[t] : t;
+    fr_rmsnorm(j->out + t * j->out_stride, j->in + r * j->in_stride, j->w, j->width, j->eps);
 }
 
 void fr_ctx_rmsnorm(fr_context *c, const float *in, int64_t in_stride, const float *w, float *out,
                     int64_t out_stride, int64_t width, int64_t n) {
-    rms_job j = {in, w, out, in_stride, out_stride, width, c->m->hp.rms_eps};
+    rms_job j = {in, w, out, in_stride, out_stride, width, c->m->hp.rms_eps, NULL};
     fr_pool_run(c->pool, n, rms_task, &j);
 }
 
-void fr_ctx_output(fr_context *c, int64_t n, float *logits, int64_t first_row) {
+void fr_ctx_output(fr_context *c, const float *x, const int32_t *rows, int64_t n, float *logits) {
     const fr_model *m = c->m;
     int64_t E = m->hp.n_embd;
-    if (!logits || first_row >= n) return;
-    int64_t rows = n - first_row;
-    fr_ctx_rmsnorm(c, c->x + first_row * E, E, m->w.output_norm_f, c->xn, E, E, rows);
+    if (!logits || n <= 0) return;
+    rms_job j = {x, m->w.output_norm_f, c->xn, E, E, E, m->hp.rms_eps, rows};
+    fr_pool_run(c->pool, n, rms_task, &j);
     const fr_matrix *out = m->w.output.src ? &m->w.output.m : &m->w.tok_embd.m;
-    fr_matmul(c->pool, out, c->xn, E, rows, logits, m->hp.n_vocab, NULL, c->scratch);
+    fr_matmul(c->pool, out, c->xn, E, n, logits, m->hp.n_vocab, NULL, c->scratch);
 }
 
-/* One forward pass over n <= n_batch tokens. */
-static void forward_batch(fr_context *c, const int32_t *tokens, int64_t n, float *logits, int64_t first_row) {
+/* One dense forward pass over n <= n_batch rows (c->row_seq, c->row_pos set): the final
+ * hidden states are left in c->x. */
+static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
     const fr_model *m = c->m;
     const fr_hparams *hp = &m->hp;
     fr_pool *pool = c->pool;
-    batch_job j = {c, tokens, n, c->n_past, NULL, 0, NULL, NULL, NULL};
+    batch_job j = {c, tokens, n, NULL, 0, NULL, NULL, NULL};
     int64_t E = hp->n_embd;
     int64_t qd = hp->n_head * hp->head_dim_k, kd = hp->n_head_kv * hp->head_dim_k;
     int64_t vd = hp->n_head_kv * hp->head_dim_v, od = hp->n_head * hp->head_dim_v;
@@ -336,6 +417,8 @@ static void forward_batch(fr_context *c, const int32_t *tokens, int64_t n, float
         fr_matmul(pool, &L->wq.m, c->xn, E, n, c->q, qd, L->bq_f, c->scratch);
         fr_matmul(pool, &L->wk.m, c->xn, E, n, c->k, kd, L->bk_f, c->scratch);
         fr_matmul(pool, &L->wv.m, c->xn, E, n, c->v, vd, L->bv_f, c->scratch);
+        /* all rows are stored before any attends: a row sees the earlier rows of its
+         * sequence in this pass */
         fr_pool_run(pool, n, rope_store_task, &j);
         fr_pool_run(pool, n * hp->n_head, attention_task, &j);
         fr_matmul(pool, &L->wo.m, c->attn, od, n, c->tmp, E, NULL, c->scratch);
@@ -349,40 +432,96 @@ static void forward_batch(fr_context *c, const int32_t *tokens, int64_t n, float
         fr_matmul(pool, &L->w_down.m, c->gate, hp->n_ff, n, c->tmp, E, NULL, c->scratch);
         add_residual(c->x, c->tmp, n * E);
     }
-    c->n_past += n;
-    if (!logits || first_row >= n) return;
-    int64_t rows = n - first_row;
-    j.norm_w = m->w.output_norm_f;
-    j.norm_in = c->x + first_row * E;
-    j.norm_out = c->xn;
-    fr_pool_run(pool, rows, norm_task, &j);
-    const fr_matrix *out = m->w.output.src ? &m->w.output.m : &m->w.tok_embd.m;
-    fr_matmul(pool, out, c->xn, E, rows, logits, hp->n_vocab, NULL, c->scratch);
 }
 
-fr_status fr_context_eval(fr_context *c, const int32_t *tokens, int64_t n, float *logits,
-                          int64_t first_logit_row, fr_error *err) {
+/* deepseek2 over rows of several sequences: each sequence's rows go through the
+ * single-sequence forward pass with c->k_cache at its block and c->n_past at its first
+ * position; the final hidden states of the wanted rows are gathered in c->xout (logit order).
+ * Simple and exactly as batch invariant as one sequence alone; batching MLA across sequences
+ * (one set of matrix products for all rows) is later work. */
+static void forward_rows_mla(fr_context *c, const int32_t *tokens, int64_t n) {
+    int64_t E = c->m->hp.n_embd;
+    int32_t *map = c->out_src; /* gathered row -> logit row (out_src is unused on this path) */
+    for (int64_t i = 0; i < n; i++) {
+        int32_t s = c->row_seq[i];
+        if (s < 0) continue; /* done with an earlier sequence */
+        int64_t m = 0;
+        for (int64_t t = i; t < n; t++) {
+            if (c->row_seq[t] != s) continue;
+            c->row_tok[m] = tokens[t];
+            map[m++] = c->row_out[t];
+            c->row_seq[t] = -1;
+        }
+        c->k_cache = c->k_mem + (size_t)s * c->k_seq_bytes;
+        c->n_past = c->row_pos[i];
+        fr_deepseek2_forward(c, c->row_tok, m);
+        for (int64_t t = 0; t < m; t++)
+            if (map[t] >= 0) memcpy(c->xout + (size_t)map[t] * (size_t)E, c->x + t * E, sizeof(float) * (size_t)E);
+    }
+    c->k_cache = c->k_mem;
+    c->n_past = c->seq_past[0];
+}
+
+/* The checks and the batch loop of both eval entry points. A row is wanted if want[i]
+ * (want != NULL), else if i >= first_row. */
+static fr_status eval_rows(fr_context *c, const int32_t *tokens, const int32_t *seq, int64_t n, const uint8_t *want,
+                           int64_t first_row, float *logits, fr_error *err) {
     const fr_hparams *hp = &c->m->hp;
+    int32_t ns = c->p.n_seq;
     if (n < 0) return fr_fail(err, FR_ERR_ARG, "token count: %lld (expected >= 0)", (long long)n);
+    if (n > 0 && !tokens) return fr_fail(err, FR_ERR_ARG, "tokens: NULL with a token count of %lld", (long long)n);
     for (int64_t i = 0; i < n; i++) {
         if (tokens[i] < 0 || tokens[i] >= hp->n_vocab)
             return fr_fail(err, FR_ERR_RANGE, "token %lld: id %d is out of range (vocabulary size %lld)",
                            (long long)i, tokens[i], (long long)hp->n_vocab);
+        if (seq && (seq[i] < 0 || seq[i] >= ns))
+            return fr_fail(err, FR_ERR_RANGE, "token %lld: sequence %d is out of range (expected 0..%d)", (long long)i,
+                           seq[i], ns - 1);
     }
-    if (n > c->p.n_ctx - c->n_past)
-        return fr_fail(err, FR_ERR_RANGE, "context full: %lld positions used, %lld more requested, context size %lld",
-                       (long long)c->n_past, (long long)n, (long long)c->p.n_ctx);
-    if (first_logit_row < 0) first_logit_row = 0;
+    memset(c->seq_cnt, 0, sizeof *c->seq_cnt * (size_t)ns);
+    for (int64_t i = 0; i < n; i++) c->seq_cnt[seq ? seq[i] : 0]++;
+    for (int32_t s = 0; s < ns; s++) {
+        if (c->seq_cnt[s] <= c->p.n_ctx - c->seq_past[s]) continue;
+        if (!seq)
+            return fr_fail(err, FR_ERR_RANGE,
+                           "context full: %lld positions used, %lld more requested, context size %lld",
+                           (long long)c->seq_past[s], (long long)c->seq_cnt[s], (long long)c->p.n_ctx);
+        return fr_fail(err, FR_ERR_RANGE,
+                       "sequence %d: context full: %lld positions used, %lld more requested, context size %lld", s,
+                       (long long)c->seq_past[s], (long long)c->seq_cnt[s], (long long)c->p.n_ctx);
+    }
+    bool mla = hp->arch == FR_ARCH_DEEPSEEK2;
+    int64_t out_base = 0;
     for (int64_t b = 0; b < n; b += c->p.n_batch) {
-        int64_t nb = FR_MIN(c->p.n_batch, n - b);
-        int64_t fr = first_logit_row - b;
-        if (fr < 0) fr = 0;
-        float *lg = NULL;
-        if (logits && fr < nb) lg = logits + (b + fr - first_logit_row) * hp->n_vocab;
-        if (hp->arch == FR_ARCH_DEEPSEEK2)
-            fr_deepseek2_forward(c, tokens + b, nb, lg, fr);
-        else
-            forward_batch(c, tokens + b, nb, lg, fr);
+        int64_t nb = FR_MIN(c->p.n_batch, n - b), n_out = 0;
+        for (int64_t t = 0; t < nb; t++) {
+            int64_t i = b + t;
+            int32_t s = seq ? seq[i] : 0;
+            c->row_seq[t] = s;
+            c->row_pos[t] = c->seq_past[s]++;
+            bool wanted = logits && (want ? want[i] != 0 : i >= first_row);
+            c->row_out[t] = wanted ? (int32_t)n_out : -1;
+            if (wanted) c->out_src[n_out++] = (int32_t)t;
+        }
+        float *lg = logits ? logits + out_base * hp->n_vocab : NULL;
+        if (mla) {
+            forward_rows_mla(c, tokens + b, nb);
+            fr_ctx_output(c, c->xout, NULL, n_out, lg);
+        } else {
+            forward_rows(c, tokens + b, nb);
+            fr_ctx_output(c, c->x, c->out_src, n_out, lg);
+        }
+        out_base += n_out;
     }
     return FR_OK;
+}
+
+fr_status fr_context_eval(fr_context *c, const int32_t *tokens, int64_t n, float *logits,
+                          int64_t first_logit_row, fr_error *err) {
+    return eval_rows(c, tokens, NULL, n, NULL, first_logit_row < 0 ? 0 : first_logit_row, logits, err);
+}
+
+fr_status fr_context_eval_seqs(fr_context *c, const int32_t *tokens, const int32_t *seq, int64_t n,
+                               const uint8_t *want, float *logits, fr_error *err) {
+    return eval_rows(c, tokens, seq, n, want, 0, logits, err);
 }

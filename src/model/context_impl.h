@@ -10,6 +10,11 @@ struct fr_context {
     const fr_model *m;
     fr_pool *pool;
     fr_context_params p;
+    /* positions cached per sequence, [p.n_seq] */
+    int64_t *seq_past;
+    /* the sequence a forward pass of a single sequence works on (deepseek2): its n_past and
+     * its cache block (k_cache/v_cache point into k_mem/v_mem; they point at sequence 0
+     * outside an eval call) */
     int64_t n_past;
     fr_phase phase;
 
@@ -17,10 +22,23 @@ struct fr_context {
      * dense: K and V per layer [n_ctx][n_head_kv * head_dim] of kv_type.
      * MLA:   k_cache only, per layer [n_ctx][n_lora_kv + n_rot] of kv_type: the normalised
      *        latent and the roped shared key, all a token leaves behind (v_cache is NULL). */
+    /* Multiple sequences: k_mem holds p.n_seq blocks of k_seq_bytes, each laid out as above
+     * (so k_mem + s * k_seq_bytes is a complete single-sequence cache); v_mem likewise. */
     char *k_cache, *v_cache;
+    char *k_mem, *v_mem;               /* the allocations */
+    size_t k_seq_bytes, v_seq_bytes;   /* one sequence, all layers */
     size_t k_row_bytes, v_row_bytes;   /* one position, all kv heads */
     size_t k_head_bytes, v_head_bytes; /* one position, one kv head */
     size_t k_layer_bytes, v_layer_bytes;
+
+    /* rows of the current forward pass, [n_batch] */
+    int32_t *row_seq; /* sequence of each row */
+    int64_t *row_pos; /* position of each row in its sequence */
+    int32_t *row_tok; /* deepseek2: the tokens of one sequence, gathered */
+    int32_t *row_out; /* logit row of each row, -1: none */
+    int32_t *out_src; /* rows whose logits are wanted, in order */
+    float *xout;      /* deepseek2: [n_batch][n_embd] final hidden states of the wanted rows */
+    int64_t *seq_cnt; /* [p.n_seq] rows per sequence (checks) */
 
     /* activations, [n_batch][...] */
     float *x;      /* [n_batch][n_embd] residual stream */
@@ -85,12 +103,14 @@ void fr_ctx_embed(fr_context *c, const int32_t *tokens, int64_t n);
 /* out[t] = rmsnorm(in[t]) * w over `width` values, rows t < n with the given strides. */
 void fr_ctx_rmsnorm(fr_context *c, const float *in, int64_t in_stride, const float *w, float *out,
                     int64_t out_stride, int64_t width, int64_t n);
-/* Final norm and output head for rows [first_row, n) of c->x. */
-void fr_ctx_output(fr_context *c, int64_t n, float *logits, int64_t first_row);
+/* Final norm and output head: logits row i from x row rows[i] (rows NULL: row i), i < n. */
+void fr_ctx_output(fr_context *c, const float *x, const int32_t *rows, int64_t n, float *logits);
 void fr_ctx_add(float *x, const float *d, int64_t n);
 
-/* deepseek2.c */
-void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n, float *logits, int64_t first_row);
+/* deepseek2.c: one forward pass of n <= n_batch tokens of one sequence at positions
+ * c->n_past .. c->n_past+n-1 of the cache at c->k_cache; leaves the final hidden states in
+ * c->x (the output head is the caller's) and advances c->n_past. */
+void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n);
 size_t fr_deepseek2_kv_bytes_per_token(const fr_hparams *hp, int kv_type);
 fr_status fr_deepseek2_alloc(fr_context *c, fr_error *err);
 void fr_deepseek2_free(fr_context *c);

@@ -164,7 +164,9 @@ static void swiglu_task(void *ctx, int64_t t, int thread) {
     fr_swiglu(j->c->gate + t * j->ff, j->c->up + t * j->ff, j->ff);
 }
 
-void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n, float *logits, int64_t first_row) {
+/* One sequence: c->k_cache is its cache block and c->n_past its first position (the
+ * multi-sequence caller in context.c sets both; see forward_rows_mla there). */
+void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n) {
     const fr_model *m = c->m;
     const fr_hparams *hp = &m->hp;
     fr_pool *pool = c->pool;
@@ -208,5 +210,4 @@ void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n, float
         fr_ctx_add(c->x, c->tmp, n * E);
     }
     c->n_past += n;
-    fr_ctx_output(c, n, logits, first_row);
 }

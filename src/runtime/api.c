@@ -172,7 +172,7 @@ int frugal_token_to_piece(const frugal_model *m, int32_t token, bool special, ch
 }
 
 frugal_context_params frugal_context_default_params(void) {
-    frugal_context_params p = {0, 0, -1, 0};
+    frugal_context_params p = {0, 0, -1, 0, 0};
     return p;
 }
 
@@ -184,6 +184,7 @@ fr_status frugal_context_new(const frugal_model *m, const frugal_context_params 
         cp.n_batch = p->n_batch;
         if (p->kv_type >= 0) cp.kv_type = p->kv_type;
         cp.n_threads = p->n_threads;
+        cp.n_seq = p->n_seq;
     }
     return fr_context_new(m->m, &cp, out, err);
 }
@@ -196,6 +197,17 @@ fr_status frugal_eval(frugal_context *c, const int32_t *tokens, int64_t n, float
 int64_t frugal_context_n_past(const frugal_context *c) { return fr_context_n_past(c); }
 int64_t frugal_context_n_ctx(const frugal_context *c) { return fr_context_n_ctx(c); }
 void frugal_context_truncate(frugal_context *c, int64_t n_past) { fr_context_truncate(c, n_past); }
+fr_status frugal_eval_seqs(frugal_context *c, const int32_t *tokens, const int32_t *seq, int64_t n,
+                           const uint8_t *want, float *logits, fr_error *err) {
+    return fr_context_eval_seqs(c, tokens, seq, n, want, logits, err);
+}
+int64_t frugal_seq_n_past(const frugal_context *c, int32_t seq) { return fr_context_seq_n_past(c, seq); }
+void frugal_seq_truncate(frugal_context *c, int32_t seq, int64_t n_past) { fr_context_seq_truncate(c, seq, n_past); }
+fr_status frugal_seq_copy(frugal_context *c, int32_t src, int32_t dst, int64_t n, fr_error *err) {
+    return fr_context_seq_copy(c, src, dst, n, err);
+}
+bool frugal_context_phase_matters(const frugal_context *c) { return fr_context_phase_matters(c); }
+int32_t frugal_context_n_seq(const frugal_context *c) { return fr_context_n_seq(c); }
 void frugal_context_set_phase(frugal_context *c, frugal_phase phase) {
     fr_context_set_phase(c, phase == FRUGAL_PHASE_DECODE ? FR_PHASE_DECODE : FR_PHASE_PROMPT);
 }
