@@ -14,7 +14,9 @@
  *     so the result is bit-identical to the reference.
  *   - vec_dot quantized types: exact integer block sums (maddubs/madd), block scales
  *     accumulated with FMA in 8 lanes (two accumulators for even/odd blocks), reduced at
- *     the end: equal to the reference within float rounding. The order depends only on n. */
+ *     the end: equal to the reference within float rounding. The order depends only on n.
+ *     Q4_0 and Q8_0 instead add each block's exact integer dot with one scalar FMA in block
+ *     order, exactly like the reference (bit-identical; see quants_ref.c). */
 #include <immintrin.h>
 #include <string.h>
 
@@ -466,11 +468,97 @@ void fr_to_float_iq4_nl_avx2(const void *restrict src, float *restrict dst, int6
         }                                                                                    \
     }
 
+/* Q4_0 and Q8_0 use another order, the one of the packed 8-row GEMM (src/kernels/gemm*.c,
+ * one output per vector lane) and of the scalar reference: per output, each block's exact
+ * integer dot isum_b, then acc = fma((float)isum_b, dx_b * dy_b, acc) in block order from
+ * acc = 0. Here the tile's (row, token) outputs share one vector: lane r * T + t. */
+FR_INLINE __m256i hsum8_epi32(const __m256i p[8]) {
+    const __m256i g0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+    const __m256i g1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(g0, g1, 0x20), _mm256_permute2x128_si256(g0, g1, 0x31));
+}
+#define FR_TILE_FMA_BLOCK(R, T, I)                                                           \
+    do {                                                                                     \
+        __m256i yq[T], p[8];                                                                 \
+        uint16_t sx[8] = {0}, sy[8] = {0};                                                   \
+        FR_UNROLL for (int t = 0; t < T; t++) yq[t] = _mm256_loadu_si256((const __m256i *)y[t][I].qs); \
+        FR_UNROLL for (int k = R * T; k < 8; k++) p[k] = _mm256_setzero_si256();            \
+        FR_UNROLL for (int r = 0; r < R; r++) {                                              \
+            const __m256i xq = XVALS(x[r], I);                                               \
+            const __m256i ax = _mm256_sign_epi8(xq, xq);                                     \
+            FR_UNROLL for (int t = 0; t < T; t++) {                                          \
+                p[r * T + t] = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, _mm256_sign_epi8(yq[t], xq)), ones); \
+                sx[r * T + t] = x[r][I].d;                                                   \
+                sy[r * T + t] = y[t][I].d;                                                   \
+            }                                                                                \
+        }                                                                                    \
+        const __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)sx)), \
+                                        _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)sy))); \
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hsum8_epi32(p)), sc, acc);                  \
+    } while (0)
+#define FR_TILE_FMA_FN(NAME, XT, R, T, SETUP)                                                \
+    FR_INLINE void NAME##_##R##x##T(int64_t nb, const void *const *vx, const void *const *vy, \
+                                    float *out) {                                            \
+        SETUP;                                                                               \
+        const __m256i ones = _mm256_set1_epi16(1);                                           \
+        const XT *x[R];                                                                      \
+        const block_q8_0 *y[T];                                                              \
+        FR_UNROLL for (int r = 0; r < R; r++) x[r] = vx[r];                                  \
+        FR_UNROLL for (int t = 0; t < T; t++) y[t] = vy[t];                                  \
+        __m256 acc = _mm256_setzero_ps();                                                    \
+        for (int64_t i = 0; i < nb; i++) FR_TILE_FMA_BLOCK(R, T, i);                         \
+        float o[8];                                                                          \
+        _mm256_storeu_ps(o, acc);                                                            \
+        FR_UNROLL for (int k = 0; k < R * T; k++) out[k] = o[k];                             \
+    }
+/* The 1 x 1 tile (vec_dot): one scalar chain. */
+#define FR_DOT_FMA_FN(NAME, XT, SETUP)                                                       \
+    FR_INLINE void NAME##_1x1(int64_t nb, const void *const *vx, const void *const *vy, float *out) { \
+        SETUP;                                                                               \
+        const __m256i ones = _mm256_set1_epi16(1);                                           \
+        const XT *x[1] = {vx[0]};                                                            \
+        const block_q8_0 *y = vy[0];                                                         \
+        __m128 acc = _mm_setzero_ps();                                                       \
+        for (int64_t i = 0; i < nb; i++) {                                                   \
+            const __m256i xq = XVALS(x[0], i);                                               \
+            const __m256i p = _mm256_madd_epi16(                                             \
+                _mm256_maddubs_epi16(_mm256_sign_epi8(xq, xq),                               \
+                                     _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[i].qs), xq)), \
+                ones);                                                                       \
+            const __m128 isum = _mm_cvtsi32_ss(_mm_setzero_ps(), hsum_epi32(p));             \
+            acc = _mm_fmadd_ss(isum, _mm_set_ss(h2f_mul(x[0][i].d, y[i].d)), acc);          \
+        }                                                                                    \
+        out[0] = _mm_cvtss_f32(acc);                                                         \
+    }
+#define FR_TILE_FMA_FAMILY(NAME, XT, SETUP)                                                  \
+    FR_DOT_FMA_FN(NAME, XT, SETUP)                                                           \
+    FR_TILE_FMA_FN(NAME, XT, 2, 1, SETUP)                                                    \
+    FR_TILE_FMA_FN(NAME, XT, 3, 1, SETUP)                                                    \
+    FR_TILE_FMA_FN(NAME, XT, 4, 1, SETUP)                                                    \
+    FR_TILE_FMA_FN(NAME, XT, 1, 2, SETUP)                                                    \
+    FR_TILE_FMA_FN(NAME, XT, 2, 2, SETUP)                                                    \
+    FR_TILE_FMA_FN(NAME, XT, 3, 2, SETUP)                                                    \
+    FR_TILE_FMA_FN(NAME, XT, 4, 2, SETUP)                                                    \
+    void NAME(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out) { \
+        const int64_t nb = n / QK8_0;                                                        \
+        switch (nt * 8 + nr) {                                                               \
+        case 9: NAME##_1x1(nb, x, y, out); break;                                            \
+        case 10: NAME##_2x1(nb, x, y, out); break;                                           \
+        case 11: NAME##_3x1(nb, x, y, out); break;                                           \
+        case 12: NAME##_4x1(nb, x, y, out); break;                                           \
+        case 17: NAME##_1x2(nb, x, y, out); break;                                           \
+        case 18: NAME##_2x2(nb, x, y, out); break;                                           \
+        case 19: NAME##_3x2(nb, x, y, out); break;                                           \
+        case 20: NAME##_4x2(nb, x, y, out); break;                                           \
+        default: break;                                                                      \
+        }                                                                                    \
+    }
+
 #define XVALS(P, B) _mm256_loadu_si256((const __m256i *)(P)[B].qs)
-FR_TILE_FAMILY(fr_dot_tile_q8_0_avx2, block_q8_0, (void)0)
+FR_TILE_FMA_FAMILY(fr_dot_tile_q8_0_avx2, block_q8_0, (void)0)
 #undef XVALS
 #define XVALS(P, B) _mm256_sub_epi8(unpack_nibbles((P)[B].qs), eight)
-FR_TILE_FAMILY(fr_dot_tile_q4_0_avx2, block_q4_0, const __m256i eight = _mm256_set1_epi8(8))
+FR_TILE_FMA_FAMILY(fr_dot_tile_q4_0_avx2, block_q4_0, const __m256i eight = _mm256_set1_epi8(8))
 #undef XVALS
 #define XVALS(P, B) q5_0_values(&(P)[B])
 FR_TILE_FAMILY(fr_dot_tile_q5_0_avx2, block_q5_0, (void)0)

@@ -11,7 +11,11 @@
  *   - IQ4_NL: q indexes fr_iq4nl_values; quantization is a weighted (w = x^2) best-scale
  *     search like ggml's quantize_row_iq4_nl_impl with 7 tries either side.
  * Dot products accumulate block sums in the same order and with the same float
- * expressions as ggml's generic kernels.
+ * expressions as ggml's generic kernels, except Q4_0 and Q8_0: there each block's exact
+ * integer dot is added with one fused multiply-add, sumf = fmaf(sumi, dx * dy, sumf), in
+ * block order. That is the order the AVX2 kernels use (vec_dot, tiles and the packed
+ * 8-row GEMM of src/kernels/gemm*.c, which keeps one output per vector lane), so for these
+ * two types ref and AVX2 agree bit for bit.
  *
  * F32/F16/BF16 dot products use 32 float partial sums (x[i] goes to partial i % 32 for the
  * largest multiple of 32), a fixed reduction tree and then a sequential tail. This is the
@@ -170,7 +174,7 @@ void fr_vec_dot_q8_0_ref(int64_t n, float *restrict s, const void *restrict vx,
     for (int64_t i = 0; i < nb; i++) {
         int sumi = 0;
         for (int j = 0; j < QK8_0; j++) sumi += x[i].qs[j] * y[i].qs[j];
-        sumf += sumi * (fr_f16_to_f32(x[i].d) * fr_f16_to_f32(y[i].d));
+        sumf = fmaf((float)sumi, fr_f16_to_f32(x[i].d) * fr_f16_to_f32(y[i].d), sumf);
     }
     *s = sumf;
 }
@@ -271,7 +275,7 @@ void fr_vec_dot_q4_0_ref(int64_t n, float *restrict s, const void *restrict vx,
             s1 += ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + QK4_0 / 2];
         }
         const int sumi = s0 + s1;
-        sumf += sumi * fr_f16_to_f32(x[i].d) * fr_f16_to_f32(y[i].d);
+        sumf = fmaf((float)sumi, fr_f16_to_f32(x[i].d) * fr_f16_to_f32(y[i].d), sumf);
     }
     *s = sumf;
 }

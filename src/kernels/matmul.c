@@ -1,6 +1,7 @@
 /* matmul.c: weight x activations, parallel over output rows. */
 #include <string.h>
 
+#include "gemm.h"
 #include "kernels.h"
 
 /* Output rows per task: a few large contiguous slabs per thread, so each thread streams
@@ -20,7 +21,9 @@ static size_t act_row_bytes(const fr_matrix *w) {
 }
 
 size_t fr_matmul_scratch_size(const fr_matrix *w, int64_t n_tok) {
-    return act_row_bytes(w) * (size_t)n_tok;
+    size_t s = act_row_bytes(w) * (size_t)n_tok;
+    if (fr_pack_supported(w->type)) s = FR_MAX(s, fr_gemm_scratch_size(w->n_in, n_tok));
+    return s;
 }
 
 typedef struct {
@@ -91,6 +94,12 @@ static void dot_task(void *ctx, int64_t task, int thread) {
 
 void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok,
                float *y, int64_t y_stride, const float *bias, void *scratch) {
+    int64_t group0;
+    const fr_packed *pk = fr_pack_find(w, &group0);
+    if (pk) {
+        fr_gemm_packed(pool, pk, group0, w, x, x_stride, n_tok, y, y_stride, bias, scratch);
+        return;
+    }
     const fr_type_traits *tt = fr_type_traits_get(w->type);
     const fr_type_traits *at = fr_type_traits_get(tt->vec_dot_type);
     matmul_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, act_row_bytes(w),

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "arch.h"
+#include "kernels/gemm.h"
 #include "model.h"
 
 static int64_t dim_value(const fr_hparams *hp, fr_dim d) {
@@ -98,6 +99,19 @@ static fr_status bind_one(const gguf_file *f, const fr_hparams *hp, const fr_ten
     return FR_OK;
 }
 
+/* Repack the matrices the GEMM kernels read faster in 8-row groups (src/kernels/gemm.h);
+ * tok_embd only when it is also the output matrix. */
+static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w) {
+    for (size_t i = 0; i < ai->n_tensors; i++) {
+        const fr_tensor_spec *sp = &ai->tensors[i];
+        for (int64_t l = 0; l < (sp->per_layer ? hp->n_layer : 1); l++) {
+            fr_tensor *t = (fr_tensor *)((char *)(sp->per_layer ? (void *)&w->layers[l] : (void *)w) + sp->offset);
+            if (t->src && t->src->n_dims >= 2 && (t != &w->tok_embd || !w->output.src)) fr_pack_add(&t->m, w);
+        }
+    }
+    fr_pack_log(w);
+}
+
 fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *w, fr_error *err) {
     memset(w, 0, sizeof *w);
     const fr_arch_info *ai = fr_arch_get(hp->arch);
@@ -173,11 +187,13 @@ fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *
                    (long long)unused, ai->name, first);
     }
     free(used);
+    if (st == FR_OK) repack(ai, hp, w);
     if (st != FR_OK) fr_weights_free(w, hp->n_layer);
     return st;
 }
 
 void fr_weights_free(fr_weights *w, int64_t n_layer) {
+    fr_pack_release(w);
     if (w->layers) {
         for (int64_t l = 0; l < n_layer; l++) {
             fr_layer *L = &w->layers[l];

@@ -1,12 +1,206 @@
 /* test_tiles: every dot-product tile shape gives, per element, exactly the bits of vec_dot
- * (the property batch invariance rests on), at odd block counts. */
+ * (the property batch invariance rests on), at odd block counts. The packed 8-row GEMM
+ * kernels (src/kernels/gemm*.c) too: AVX2 kernel == its scalar reference == vec_dot (AVX2
+ * and scalar) for every number of activation rows, rows not a multiple of 8 and odd block
+ * counts; and fr_matmul over a packed matrix gives vec_dot's bits whatever the token count,
+ * the thread count, a bias or a row-offset view. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "dtype.h"
+#include "kernels/gemm.h"
+#include "kernels/kernels.h"
+#include "quants.h"
+
+static void fill_rows(int type, int64_t n, int rows, char *dst, size_t rb, test_rng *rng, float scale) {
+    const fr_type_traits *tt = fr_type_traits_isa(type, FR_ISA_SCALAR);
+    float *f = malloc(sizeof(float) * (size_t)n);
+    for (int r = 0; r < rows; r++) {
+        for (int64_t i = 0; i < n; i++) f[i] = test_rng_float(rng) * scale * (1.0f + (float)(r % 5));
+        tt->from_float(f, dst + (size_t)r * rb, n);
+    }
+    free(f);
+}
+
+/* Q4_0/Q8_0 vec_dot: AVX2 == scalar reference bit for bit (the fma-per-block order). */
+static void test_vec_dot_exact(test_rng *rng) {
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0};
+    const int64_t sizes[] = {32, 64, 96, 160, 1056, 4096 + 32, 11008};
+    for (size_t ti = 0; ti < 2; ti++) {
+        const fr_type_traits *ta = fr_type_traits_isa(types[ti], FR_ISA_AVX2);
+        const fr_type_traits *tr = fr_type_traits_isa(types[ti], FR_ISA_SCALAR);
+        if (!ta) return;
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            int64_t n = sizes[si];
+            size_t rb, ab;
+            fr_row_size(types[ti], n, &rb);
+            fr_row_size(FR_TYPE_Q8_0, n, &ab);
+            char *w = malloc(rb), *a = malloc(ab);
+            for (int rep = 0; rep < 4; rep++) {
+                fill_rows(types[ti], n, 1, w, rb, rng, 1.0f + (float)rep);
+                fill_rows(FR_TYPE_Q8_0, n, 1, a, ab, rng, 3.0f);
+                float s1, s2;
+                ta->vec_dot(n, &s1, w, a);
+                tr->vec_dot(n, &s2, w, a);
+                CHECK(memcmp(&s1, &s2, sizeof s1) == 0, "%s n=%lld: avx2 vec_dot %.9g vs ref %.9g", ta->name,
+                      (long long)n, s1, s2);
+            }
+            free(w);
+            free(a);
+        }
+    }
+}
+
+/* Packed groups: layout round trip, activation bytes, kernels vs references vs vec_dot. */
+static void test_packed_kernels(test_rng *rng) {
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0};
+    const int64_t sizes[] = {32, 96, 160, 1056, 4096 + 32};
+    const int row_counts[] = {1, 5, 8, 13, 16};
+    for (size_t ti = 0; ti < 2; ti++) {
+        int type = types[ti];
+        if (!fr_pack_supported(type)) return;
+        const fr_type_traits *ta = fr_type_traits_isa(type, FR_ISA_AVX2);
+        const fr_type_traits *tr = fr_type_traits_isa(type, FR_ISA_SCALAR);
+        fr_gemm_kernel_fn kern = fr_gemm_kernel(type);
+        fr_gemm_kernel_fn ref = type == FR_TYPE_Q4_0 ? fr_gemm_q4_0x8_ref : fr_gemm_q8_0x8_ref;
+        CHECK(kern != NULL, "%s: no packed kernel", ta->name);
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            const int64_t n = sizes[si], nb = n / 32;
+            size_t rb, ab, gb = fr_pack_group_bytes(type, n), pab = fr_gemm_act_row_bytes(n);
+            fr_row_size(type, n, &rb);
+            fr_row_size(FR_TYPE_Q8_0, n, &ab);
+            char *a = malloc(ab * 4), *pa = aligned_alloc(64, pab * 4), *row = malloc(rb);
+            float *f = malloc(sizeof(float) * (size_t)n * 4);
+            for (int t = 0; t < 4; t++) {
+                for (int64_t i = 0; i < n; i++) f[t * n + i] = test_rng_float(rng) * (t == 3 ? 100.0f : 3.0f);
+                if (t == 2) /* a block of zeros and one of a single spike */
+                    for (int64_t i = 0; i < FR_MIN(n, 64); i++) f[t * n + i] = i == 40 ? -7.5f : 0.0f;
+                fr_type_traits_get(FR_TYPE_Q8_0)->from_float(f + t * n, a + (size_t)t * ab, n);
+                fr_gemm_quantize_row(f + t * n, pa + (size_t)t * pab, n);
+                const block_q8_0 *blk = (const block_q8_0 *)(a + (size_t)t * ab);
+                const int8_t *pq = (const int8_t *)(pa + (size_t)t * pab);
+                const float *pd = (const float *)(pq + nb * 32);
+                int bad = 0;
+                for (int64_t b = 0; b < nb; b++)
+                    bad += memcmp(blk[b].qs, pq + b * 32, 32) != 0 || fr_f16_to_f32(blk[b].d) != pd[b];
+                CHECK(bad == 0, "n=%lld act %d: split quantization differs from Q8_0 in %d blocks", (long long)n, t, bad);
+            }
+            for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++) {
+                int rows = row_counts[ri], ng = (rows + 7) / 8;
+                char *w = malloc(rb * (size_t)rows), *g = aligned_alloc(64, gb * (size_t)ng);
+                fill_rows(type, n, rows, w, rb, rng, 1.0f);
+                for (int gi = 0; gi < ng; gi++)
+                    fr_pack_group(type, n, w + (size_t)gi * 8 * rb, rb, FR_MIN(8, rows - gi * 8), g + (size_t)gi * gb);
+                for (int r = 0; r < rows; r++) {
+                    fr_unpack_group_row(type, n, g + (size_t)(r / 8) * gb, r % 8, row);
+                    CHECK(memcmp(row, w + (size_t)r * rb, rb) == 0, "%s n=%lld row %d: unpack differs", ta->name,
+                          (long long)n, r);
+                }
+                for (int T = 1; T <= 4; T++) {
+                    const void *acts[4];
+                    for (int t = 0; t < T; t++) acts[t] = pa + (size_t)((t + T - 1) % 4) * pab;
+                    for (int gi = 0; gi < ng; gi++) {
+                        float o1[32], o2[32];
+                        kern(nb, g + (size_t)gi * gb, acts, T, o1);
+                        ref(nb, g + (size_t)gi * gb, acts, T, o2);
+                        for (int t = 0; t < T; t++) {
+                            const char *at = a + (size_t)((t + T - 1) % 4) * ab;
+                            for (int r = 0; r < 8 && gi * 8 + r < rows; r++) {
+                                float sa, sr;
+                                const char *wr = w + (size_t)(gi * 8 + r) * rb;
+                                ta->vec_dot(n, &sa, wr, at);
+                                tr->vec_dot(n, &sr, wr, at);
+                                float k = o1[t * 8 + r], kr = o2[t * 8 + r];
+                                CHECK(memcmp(&k, &sa, 4) == 0 && memcmp(&kr, &sa, 4) == 0 && memcmp(&sr, &sa, 4) == 0,
+                                      "%s n=%lld rows=%d T=%d (row %d, act %d): kernel %.9g ref %.9g vec_dot avx2 %.9g "
+                                      "scalar %.9g",
+                                      ta->name, (long long)n, rows, T, gi * 8 + r, t, k, kr, sa, sr);
+                            }
+                        }
+                    }
+                }
+                free(w);
+                free(g);
+            }
+            free(a);
+            free(pa);
+            free(row);
+            free(f);
+        }
+    }
+}
+
+/* fr_matmul over a registered packed matrix: every element is vec_dot's, for token counts
+ * around the tile size, 1..3 threads, with a bias and strides; views at a group boundary
+ * use the packed rows, others fall back (same bits either way). */
+static void test_packed_matmul(test_rng *rng) {
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0};
+    const int64_t n_toks[] = {1, 2, 3, 4, 5, 7, 9, 17};
+    for (size_t ti = 0; ti < 2; ti++) {
+        int type = types[ti];
+        if (!fr_pack_supported(type)) return;
+        const fr_type_traits *tt = fr_type_traits_get(type);
+        const int64_t n = 96 + 32 * (int64_t)ti * 5, n_out = 203, xs = n + 3, ys = n_out + 5;
+        size_t rb, ab;
+        fr_row_size(type, n, &rb);
+        fr_row_size(FR_TYPE_Q8_0, n, &ab);
+        char *w = aligned_alloc(64, (rb * (size_t)n_out + 63) & ~(size_t)63), *a = malloc(ab);
+        fill_rows(type, n, (int)n_out, w, rb, rng, 1.0f);
+        float *x = malloc(sizeof(float) * (size_t)(xs * 17)), *bias = malloc(sizeof(float) * (size_t)n_out);
+        float *y = malloc(sizeof(float) * (size_t)(ys * 17));
+        for (int64_t i = 0; i < xs * 17; i++) x[i] = test_rng_float(rng) * 2.0f;
+        for (int64_t i = 0; i < n_out; i++) bias[i] = test_rng_float(rng);
+        fr_matrix m = {type, n, n_out, rb, w};
+        int owner;
+        CHECK(fr_pack_add(&m, &owner), "%s: fr_pack_add", tt->name);
+        int64_t g0 = -1;
+        CHECK(fr_pack_find(&m, &g0) && g0 == 0, "%s: find", tt->name);
+        fr_matrix v8 = {type, n, 100, rb, w + 16 * rb}, v3 = {type, n, 100, rb, w + 3 * rb};
+        CHECK(fr_pack_find(&v8, &g0) && g0 == 2, "%s: view at row 16 is group 2", tt->name);
+        CHECK(!fr_pack_find(&v3, &g0), "%s: view at row 3 is not packed", tt->name);
+        void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&m, 17) + 64);
+        for (int threads = 1; threads <= 3; threads++) {
+            fr_pool *pool;
+            fr_error err;
+            if (fr_pool_new(threads, &pool, &err) != FR_OK) continue;
+            for (size_t ni = 0; ni < sizeof n_toks / sizeof n_toks[0]; ni++) {
+                int64_t nt = n_toks[ni];
+                for (int vi = 0; vi < 3; vi++) {
+                    const fr_matrix *mm = vi == 0 ? &m : vi == 1 ? &v8 : &v3;
+                    const float *bb = vi == 0 ? bias : NULL;
+                    memset(y, 0, sizeof(float) * (size_t)(ys * 17));
+                    fr_matmul(pool, mm, x, xs, nt, y, ys, bb, scratch);
+                    int bad = 0;
+                    for (int64_t t = 0; t < nt; t++) {
+                        fr_type_traits_get(FR_TYPE_Q8_0)->from_float(x + t * xs, a, n);
+                        for (int64_t r = 0; r < mm->n_out; r++) {
+                            float s;
+                            tt->vec_dot(n, &s, (const char *)mm->data + (size_t)r * rb, a);
+                            if (bb) s = s + bb[r];
+                            bad += memcmp(&s, &y[t * ys + r], 4) != 0;
+                        }
+                        bad += y[t * ys + mm->n_out] != 0.0f; /* nothing past the rows */
+                    }
+                    CHECK(bad == 0, "%s matmul view %d, %lld tokens, %d threads: %d elements differ from vec_dot",
+                          tt->name, vi, (long long)nt, threads, bad);
+                }
+            }
+            fr_pool_free(pool);
+        }
+        fr_pack_release(&owner);
+        CHECK(!fr_pack_find(&m, &g0), "%s: released", tt->name);
+        free(w);
+        free(a);
+        free(x);
+        free(y);
+        free(bias);
+        free(scratch);
+    }
+}
 
 int main(void) {
+    unsetenv("FRUGAL_REPACK"); /* the packed tests need packing on */
     const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q5_0, FR_TYPE_Q8_0, FR_TYPE_IQ4_NL};
     const int64_t sizes[] = {32, 64, 96, 160, 224, 1056, 4096 + 32};
     test_rng rng = {12345};
@@ -55,5 +249,8 @@ int main(void) {
         }
     }
     if (!tested) printf("test_tiles: no tile kernels on this CPU (scalar build): nothing to compare\n");
+    test_vec_dot_exact(&rng);
+    test_packed_kernels(&rng);
+    test_packed_matmul(&rng);
     return CHECK_DONE("test_tiles");
 }

@@ -1,0 +1,427 @@
+/* gemm.c: packing weights into 8-row groups, the registry of packed matrices, the matmul
+ * driver over them, and the scalar references of the packed kernels (layouts, order and
+ * exactness in gemm.h). */
+#include "gemm.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base.h"
+#include "quants.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* ---- layouts ---- */
+
+static size_t quant_bytes(int type) { return type == FR_TYPE_Q4_0 ? 128 : 256; }
+
+bool fr_pack_supported(int type) {
+    return (type == FR_TYPE_Q4_0 || type == FR_TYPE_Q8_0) && fr_cpu_has(FR_ISA_AVX2);
+}
+
+size_t fr_pack_group_bytes(int type, int64_t n_in) {
+    size_t nb = (size_t)(n_in / 32);
+    return (nb * (quant_bytes(type) + 16) + 63) & ~(size_t)63;
+}
+
+void fr_pack_group(int type, int64_t n_in, const void *rows, size_t row_bytes, int nrows, void *group) {
+    const int64_t nb = n_in / 32;
+    uint8_t *g = group;
+    memset(g, 0, fr_pack_group_bytes(type, n_in));
+    uint16_t *d = (uint16_t *)(g + nb * (int64_t)quant_bytes(type));
+    for (int r = 0; r < nrows; r++) {
+        const uint8_t *row = (const uint8_t *)rows + (size_t)r * row_bytes;
+        for (int64_t b = 0; b < nb; b++) {
+            if (type == FR_TYPE_Q4_0) {
+                const block_q4_0 *x = (const block_q4_0 *)row + b;
+                d[b * 8 + r] = x->d;
+                for (int m = 0; m < 4; m++) memcpy(g + b * 128 + 32 * m + 4 * r, x->qs + 4 * m, 4);
+            } else {
+                const block_q8_0 *x = (const block_q8_0 *)row + b;
+                d[b * 8 + r] = x->d;
+                for (int k = 0; k < 8; k++) memcpy(g + b * 256 + 32 * k + 4 * r, x->qs + 4 * k, 4);
+            }
+        }
+    }
+}
+
+void fr_unpack_group_row(int type, int64_t n_in, const void *group, int r, void *row) {
+    const int64_t nb = n_in / 32;
+    const uint8_t *g = group;
+    const uint16_t *d = (const uint16_t *)(g + nb * (int64_t)quant_bytes(type));
+    for (int64_t b = 0; b < nb; b++) {
+        if (type == FR_TYPE_Q4_0) {
+            block_q4_0 *x = (block_q4_0 *)row + b;
+            x->d = d[b * 8 + r];
+            for (int m = 0; m < 4; m++) memcpy(x->qs + 4 * m, g + b * 128 + 32 * m + 4 * r, 4);
+        } else {
+            block_q8_0 *x = (block_q8_0 *)row + b;
+            x->d = d[b * 8 + r];
+            for (int k = 0; k < 8; k++) memcpy(x->qs + 4 * k, g + b * 256 + 32 * k + 4 * r, 4);
+        }
+    }
+}
+
+/* ---- activations ---- */
+
+size_t fr_gemm_act_row_bytes(int64_t n_in) { return ((size_t)(n_in / 32) * 40 + 63) & ~(size_t)63; }
+
+void fr_gemm_quantize_row(const float *x, void *dst, int64_t n_in) {
+    const int64_t nb = n_in / 32;
+    int8_t *q = dst;
+    float *d = (float *)(q + nb * 32);
+    int32_t *c = (int32_t *)(q + nb * 36);
+    fr_from_float_fn quant = fr_type_traits_get(FR_TYPE_Q8_0)->from_float;
+    block_q8_0 tmp[8];
+    for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+        int64_t n = FR_MIN(8, nb - b0);
+        quant(x + b0 * 32, tmp, n * 32);
+        for (int64_t i = 0; i < n; i++) {
+            const block_q8_0 *blk = &tmp[i];
+            int64_t b = b0 + i;
+            memcpy(q + b * 32, blk->qs, 32);
+            d[b] = fr_f16_to_f32(blk->d);
+            int s0 = 0, s1 = 0;
+            for (int j = 0; j < 32; j++) {
+                if ((j & 3) < 2) s0 += blk->qs[j];
+                else s1 += blk->qs[j];
+            }
+            c[b] = (int32_t)((uint32_t)(uint16_t)(int16_t)(-8 * s0) | (uint32_t)(uint16_t)(int16_t)(-8 * s1) << 16);
+        }
+    }
+}
+
+/* ---- scalar references (the packed layout read element by element) ---- */
+
+void fr_gemm_q4_0x8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
+    const uint8_t *g = group;
+    const uint16_t *wd = (const uint16_t *)(g + nb * 128);
+    for (int t = 0; t < T; t++) {
+        const int8_t *y = acts[t];
+        const float *yd = (const float *)(y + nb * 32);
+        for (int r = 0; r < 8; r++) {
+            float acc = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                int isum = 0;
+                for (int m = 0; m < 4; m++)
+                    for (int j = 0; j < 4; j++) {
+                        const uint8_t v = g[b * 128 + 32 * m + 4 * r + j];
+                        isum += ((v & 15) - 8) * y[b * 32 + 4 * m + j] + ((v >> 4) - 8) * y[b * 32 + 16 + 4 * m + j];
+                    }
+                acc = fmaf((float)isum, fr_f16_to_f32(wd[b * 8 + r]) * yd[b], acc);
+            }
+            out[t * 8 + r] = acc;
+        }
+    }
+}
+
+void fr_gemm_q8_0x8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
+    const uint8_t *g = group;
+    const uint16_t *wd = (const uint16_t *)(g + nb * 256);
+    for (int t = 0; t < T; t++) {
+        const int8_t *y = acts[t];
+        const float *yd = (const float *)(y + nb * 32);
+        for (int r = 0; r < 8; r++) {
+            float acc = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                int isum = 0;
+                for (int k = 0; k < 8; k++)
+                    for (int j = 0; j < 4; j++)
+                        isum += (int8_t)g[b * 256 + 32 * k + 4 * r + j] * y[b * 32 + 4 * k + j];
+                acc = fmaf((float)isum, fr_f16_to_f32(wd[b * 8 + r]) * yd[b], acc);
+            }
+            out[t * 8 + r] = acc;
+        }
+    }
+}
+
+fr_gemm_kernel_fn fr_gemm_kernel(int type) {
+    if (!fr_cpu_has(FR_ISA_AVX2)) return NULL;
+    if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x8_avx2;
+    if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_avx2;
+    return NULL;
+}
+
+/* ---- registry ---- */
+
+static pthread_rwlock_t g_lock = PTHREAD_RWLOCK_INITIALIZER;
+static fr_packed **g_packed; /* sorted by orig */
+static int64_t g_n, g_cap;
+static size_t g_bytes;
+static double g_seconds;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static bool repack_enabled(void) {
+    const char *e = getenv("FRUGAL_REPACK");
+    return !(e && strcmp(e, "0") == 0);
+}
+
+/* True if [p, p + n) lies inside one file-backed mapping (not the heap copy sanitizer
+ * builds make, where MADV_DONTNEED would zero the data). */
+static bool in_file_mapping(const void *p, size_t n) {
+    FILE *f = fopen("/proc/self/maps", "r");
+    if (!f) return false;
+    char line[512];
+    bool ok = false;
+    uintptr_t a = (uintptr_t)p, e = a + n;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, off, inode;
+        char perms[8], dev[16];
+        if (sscanf(line, "%lx-%lx %7s %lx %15s %lu", &lo, &hi, perms, &off, dev, &inode) != 6) continue;
+        if (a >= lo && e <= hi) {
+            ok = inode != 0 && perms[3] == 'p';
+            break;
+        }
+    }
+    fclose(f);
+    return ok;
+}
+
+/* Drop the original's whole pages from this process (a private read-only file mapping:
+ * they are read back from the file if touched again). */
+static void drop_pages(const void *p, size_t n) {
+    uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + ps - 1) & ~(ps - 1), e = ((uintptr_t)p + n) & ~(ps - 1);
+    if (e <= a || !in_file_mapping(p, n)) return;
+    madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+bool fr_pack_add(const fr_matrix *m, const void *owner) {
+    if (!m->data || !fr_pack_supported(m->type) || m->n_in % 32 != 0 || m->n_out <= 0 || !repack_enabled())
+        return false;
+    double t0 = now_s();
+    fr_packed *pk = calloc(1, sizeof *pk);
+    if (!pk) return false;
+    int64_t n_groups = (m->n_out + 7) / 8;
+    pk->type = m->type;
+    pk->n_in = m->n_in;
+    pk->n_out = m->n_out;
+    pk->nb = m->n_in / 32;
+    pk->row_bytes = m->row_bytes;
+    pk->group_bytes = fr_pack_group_bytes(m->type, m->n_in);
+    pk->orig = m->data;
+    pk->data_bytes = pk->group_bytes * (size_t)n_groups;
+    pk->owner = owner;
+    pk->data = aligned_alloc(64, pk->data_bytes);
+    if (!pk->data) {
+        free(pk);
+        return false;
+    }
+    for (int64_t g = 0; g < n_groups; g++)
+        fr_pack_group(m->type, m->n_in, pk->orig + (size_t)g * 8 * m->row_bytes, m->row_bytes,
+                      (int)FR_MIN(8, m->n_out - g * 8), pk->data + (size_t)g * pk->group_bytes);
+    drop_pages(pk->orig, m->row_bytes * (size_t)m->n_out);
+    pthread_rwlock_wrlock(&g_lock);
+    bool ok = true;
+    if (g_n == g_cap) {
+        int64_t cap = g_cap ? g_cap * 2 : 64;
+        fr_packed **np = realloc(g_packed, (size_t)cap * sizeof *np);
+        if (np) {
+            g_packed = np;
+            g_cap = cap;
+        } else {
+            ok = false;
+        }
+    }
+    if (ok) {
+        int64_t i = g_n;
+        while (i > 0 && (uintptr_t)g_packed[i - 1]->orig > (uintptr_t)pk->orig) {
+            g_packed[i] = g_packed[i - 1];
+            i--;
+        }
+        g_packed[i] = pk;
+        g_n++;
+        g_bytes += pk->data_bytes;
+        pk->seconds = now_s() - t0;
+        g_seconds += pk->seconds;
+    }
+    pthread_rwlock_unlock(&g_lock);
+    if (!ok) {
+        free(pk->data);
+        free(pk);
+    }
+    return ok;
+}
+
+void fr_pack_release(const void *owner) {
+    pthread_rwlock_wrlock(&g_lock);
+    int64_t j = 0;
+    for (int64_t i = 0; i < g_n; i++) {
+        fr_packed *pk = g_packed[i];
+        if (pk->owner == owner) {
+            g_bytes -= pk->data_bytes;
+            free(pk->data);
+            free(pk);
+        } else {
+            g_packed[j++] = pk;
+        }
+    }
+    g_n = j;
+    if (g_n == 0) {
+        free(g_packed);
+        g_packed = NULL;
+        g_cap = 0;
+        g_seconds = 0;
+    }
+    pthread_rwlock_unlock(&g_lock);
+}
+
+const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *group0) {
+    const fr_packed *found = NULL;
+    pthread_rwlock_rdlock(&g_lock);
+    uintptr_t p = (uintptr_t)m->data;
+    int64_t lo = 0, hi = g_n - 1, at = -1;
+    while (lo <= hi) { /* last entry with orig <= p */
+        int64_t mid = (lo + hi) / 2;
+        if ((uintptr_t)g_packed[mid]->orig <= p) {
+            at = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    if (at >= 0) {
+        const fr_packed *pk = g_packed[at];
+        uintptr_t off = p - (uintptr_t)pk->orig;
+        if (pk->type == m->type && pk->n_in == m->n_in && m->row_bytes == pk->row_bytes && off % pk->row_bytes == 0) {
+            int64_t row0 = (int64_t)(off / pk->row_bytes);
+            if (row0 % 8 == 0 && row0 + m->n_out <= pk->n_out) {
+                found = pk;
+                *group0 = row0 / 8;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&g_lock);
+    return found;
+}
+
+void fr_pack_log(const void *owner) {
+    int64_t n = 0;
+    size_t bytes = 0;
+    double sec = 0;
+    pthread_rwlock_rdlock(&g_lock);
+    for (int64_t i = 0; i < g_n; i++) {
+        if (g_packed[i]->owner != owner) continue;
+        n++;
+        bytes += g_packed[i]->data_bytes;
+        sec += g_packed[i]->seconds;
+    }
+    pthread_rwlock_unlock(&g_lock);
+    if (n) fr_log(FR_LOG_INFO, "repacked %lld weight matrices (%.1f MiB) into 8-row groups in %.3f s", (long long)n,
+                  (double)bytes / (1 << 20), sec);
+}
+
+void fr_pack_stats(int64_t *n_matrices, size_t *bytes, double *seconds) {
+    pthread_rwlock_rdlock(&g_lock);
+    if (n_matrices) *n_matrices = g_n;
+    if (bytes) *bytes = g_bytes;
+    if (seconds) *seconds = g_seconds;
+    pthread_rwlock_unlock(&g_lock);
+}
+
+/* ---- driver ---- */
+
+size_t fr_gemm_scratch_size(int64_t n_in, int64_t n_tok) { return fr_gemm_act_row_bytes(n_in) * (size_t)n_tok; }
+
+typedef struct {
+    const fr_packed *pk;
+    const char *groups; /* the view's first group */
+    int64_t n_rows;     /* rows of the view */
+    const float *x;
+    int64_t x_stride;
+    int64_t n_tok;
+    float *y;
+    int64_t y_stride;
+    const float *bias;
+    char *act;
+    size_t act_stride;
+    int64_t n_groups, panel, n_panels, tok_chunk;
+    fr_gemm_kernel_fn kern;
+} gemm_job;
+
+static void quant_task(void *ctx, int64_t t, int thread) {
+    gemm_job *j = ctx;
+    fr_gemm_quantize_row(j->x + t * j->x_stride, j->act + (size_t)t * j->act_stride, j->pk->n_in);
+}
+
+static void gemm_task(void *ctx, int64_t task, int thread) {
+    const gemm_job *j = ctx;
+    const int64_t g0 = (task % j->n_panels) * j->panel, g1 = FR_MIN(g0 + j->panel, j->n_groups);
+    const int64_t t0 = (task / j->n_panels) * j->tok_chunk, t1 = FR_MIN(t0 + j->tok_chunk, j->n_tok);
+    const int64_t nb = j->pk->nb;
+    for (int64_t t = t0; t < t1; t += FR_GEMM_MAX_T) {
+        const int T = (int)FR_MIN(FR_GEMM_MAX_T, t1 - t);
+        const void *acts[FR_GEMM_MAX_T];
+        for (int u = 0; u < T; u++) acts[u] = j->act + (size_t)(t + u) * j->act_stride;
+        for (int64_t g = g0; g < g1; g++) {
+            float out[FR_GEMM_MAX_T * 8];
+            j->kern(nb, j->groups + (size_t)g * j->pk->group_bytes, acts, T, out);
+            const int64_t r0 = g * 8;
+            const int nr = (int)FR_MIN(8, j->n_rows - r0);
+            for (int u = 0; u < T; u++) {
+                float *yr = j->y + (t + u) * j->y_stride + r0;
+                const float *o = out + u * 8;
+                if (j->bias) {
+                    for (int r = 0; r < nr; r++) yr[r] = o[r] + j->bias[r0 + r];
+                } else {
+                    memcpy(yr, o, (size_t)nr * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
+void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr_matrix *w, const float *x,
+                    int64_t x_stride, int64_t n_tok, float *y, int64_t y_stride, const float *bias, void *scratch) {
+    gemm_job j = {0};
+    j.pk = pk;
+    j.groups = pk->data + (size_t)group0 * pk->group_bytes;
+    j.n_rows = w->n_out;
+    j.x = x;
+    j.x_stride = x_stride;
+    j.n_tok = n_tok;
+    j.y = y;
+    j.y_stride = y_stride;
+    j.bias = bias;
+    j.act = scratch;
+    j.act_stride = fr_gemm_act_row_bytes(pk->n_in);
+    j.kern = fr_gemm_kernel(pk->type);
+    j.n_groups = (w->n_out + 7) / 8;
+    int nt = fr_pool_size(pool);
+    if (n_tok > 1)
+        fr_pool_run(pool, n_tok, quant_task, &j);
+    else
+        quant_task(&j, 0, 0);
+    if (n_tok <= FR_GEMM_MAX_T) {
+        /* decode: a few long contiguous slabs per thread (prefetch-friendly streaming) */
+        j.panel = FR_MAX(1, (j.n_groups + nt * 4 - 1) / (nt * 4));
+        j.tok_chunk = n_tok;
+    } else {
+        /* prompt: a panel of groups stays in L2 while every token passes over it */
+        j.panel = FR_MAX(1, (int64_t)((96 << 10) / pk->group_bytes));
+        j.panel = FR_MIN(j.panel, FR_MAX(1, j.n_groups / (nt * 2)));
+        j.tok_chunk = n_tok;
+        int64_t n_panels = (j.n_groups + j.panel - 1) / j.panel;
+        if (n_panels < nt * 4) { /* few panels: split the tokens too */
+            int64_t parts = (nt * 4 + n_panels - 1) / n_panels;
+            j.tok_chunk = ((n_tok + parts - 1) / parts + 3) & ~(int64_t)3;
+        }
+    }
+    j.n_panels = (j.n_groups + j.panel - 1) / j.panel;
+    int64_t n_tchunks = (n_tok + j.tok_chunk - 1) / j.tok_chunk;
+    fr_pool_run(pool, j.n_panels * n_tchunks, gemm_task, &j);
+}

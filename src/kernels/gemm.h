@@ -1,0 +1,94 @@
+/* gemm.h: weights repacked into interleaved 8-row groups, and the register-blocked
+ * micro-kernels that multiply them by up to 4 activation rows at a time (gemm.c: packing,
+ * the registry of packed matrices, the matmul driver and scalar references;
+ * gemm_avx2.c: the AVX2 kernels).
+ *
+ * Layouts (one group = 8 consecutive weight rows, nb = n_in / 32 blocks per row; rows past
+ * n_out in the last group are zero):
+ *   Q4_0x8: nb x 128 bytes of quants, then nb x 8 fp16 scales. Block b's quants are four
+ *           32-byte vectors P_0..P_3; bytes 4r..4r+3 of P_m are bytes 4m..4m+3 of row r's
+ *           block (so P_m & 15 holds values 4m..4m+3 of the 8 rows, P_m >> 4 values
+ *           16+4m..16+4m+3). Scales: row r's d at index 8b + r.
+ *   Q8_0x8: nb x 256 bytes of quants (eight vectors W_0..W_7; bytes 4r..4r+3 of W_k are
+ *           values 4k..4k+3 of row r), then nb x 8 fp16 scales.
+ * The group stride is rounded up to 64 bytes.
+ *
+ * Activations (fr_gemm_quantize_row): the row quantized exactly like fr_from_float_q8_0
+ * (the same bytes), stored split: nb x 32 int8 values, nb float scales (the fp16 scale
+ * widened), nb int32 "offset" words (Q4_0: low/high int16 = -8 * sum of the values at
+ * positions j with j % 4 in {0, 1} / {2, 3}; the unsigned nibbles times y plus this offset
+ * give sum((q - 8) * y) exactly).
+ *
+ * Result order (batch invariance): out[t * 8 + r] = dot(row r, activation t) computed as
+ * acc = 0; for each block b in order: acc = fma((float)isum_b, dx_b * dy_b, acc), where
+ * isum_b is the exact integer block dot. That is fr_vec_dot_q4_0/q8_0 (ref and AVX2)
+ * bit for bit, whatever the number of activation rows, the group or the thread. */
+#ifndef FRUGAL_KERNELS_GEMM_H
+#define FRUGAL_KERNELS_GEMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels.h"
+
+#define FR_GEMM_ROWS 8    /* weight rows per group */
+#define FR_GEMM_MAX_T 4   /* activation rows per kernel call */
+
+/* One packed matrix. */
+typedef struct fr_packed {
+    int type;            /* FR_TYPE_Q4_0 or FR_TYPE_Q8_0 */
+    int64_t n_in, n_out; /* of the original matrix */
+    int64_t nb;          /* blocks per row */
+    size_t row_bytes;    /* original row bytes */
+    size_t group_bytes;  /* stride between groups */
+    const char *orig;    /* the original rows (usually mmapped file pages) */
+    char *data;          /* ceil(n_out / 8) groups */
+    size_t data_bytes;
+    const void *owner;
+    double seconds;      /* time spent packing it */
+} fr_packed;
+
+/* True if `type` has a packed layout and this CPU runs its kernels. */
+bool fr_pack_supported(int type);
+/* Bytes of one group (including the 64-byte padding). */
+size_t fr_pack_group_bytes(int type, int64_t n_in);
+/* Packs nrows <= 8 rows (row r at rows + r * row_bytes) into one group; missing rows
+ * are zero. */
+void fr_pack_group(int type, int64_t n_in, const void *rows, size_t row_bytes, int nrows, void *group);
+/* Row r (< 8) of a group back in the original layout (tests). */
+void fr_unpack_group_row(int type, int64_t n_in, const void *group, int r, void *row);
+
+/* Split-Q8_0 activation rows: bytes per row (a multiple of 64) and the quantizer. */
+size_t fr_gemm_act_row_bytes(int64_t n_in);
+void fr_gemm_quantize_row(const float *x, void *dst, int64_t n_in);
+
+/* out[t * 8 + r] = dot(group row r, acts[t]) for t < T (1..4); see the order above. */
+typedef void (*fr_gemm_kernel_fn)(int64_t nb, const void *group, const void *const *acts, int T, float *out);
+void fr_gemm_q4_0x8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out);
+void fr_gemm_q8_0x8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out);
+void fr_gemm_q4_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);
+void fr_gemm_q8_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);
+/* The kernel fr_matmul uses for a packed type (NULL if none). */
+fr_gemm_kernel_fn fr_gemm_kernel(int type);
+
+/* Registry of packed matrices, keyed by the original data range. fr_pack_add packs m (if
+ * its type is supported and packing is not disabled with FRUGAL_REPACK=0), drops the
+ * original's file pages from memory (they come back from the file if read again) and
+ * returns true if it packed. Thread-safe. */
+bool fr_pack_add(const fr_matrix *m, const void *owner);
+void fr_pack_release(const void *owner);
+/* The packed matrix whose original rows contain m's rows, with m's first row at a group
+ * boundary (*group0 = its group), or NULL. */
+const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *group0);
+/* Logs (FR_LOG_INFO) how many matrices of `owner` were packed, their size and the time. */
+void fr_pack_log(const void *owner);
+/* Totals over the registry (for logs and bench). */
+void fr_pack_stats(int64_t *n_matrices, size_t *bytes, double *seconds);
+
+/* y = W x over a packed matrix (fr_matmul's fast path; same contract as fr_matmul). */
+void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr_matrix *w, const float *x,
+                    int64_t x_stride, int64_t n_tok, float *y, int64_t y_stride, const float *bias, void *scratch);
+size_t fr_gemm_scratch_size(int64_t n_in, int64_t n_tok);
+
+#endif
