@@ -14,16 +14,17 @@ LDLIBS := -pthread -lm $(shell pkg-config --libs jansson 2>/dev/null || echo -lj
 # tokenizer: Oniguruma (the regex engine of Hugging Face's tokenizers) and utf8proc (NFC/NFKC)
 LDLIBS += $(shell pkg-config --libs oniguruma 2>/dev/null || echo -lonig) \
 	$(shell pkg-config --libs libutf8proc 2>/dev/null || echo -lutf8proc) \
-	$(shell pkg-config --libs libedit 2>/dev/null || echo -ledit)
+	$(shell pkg-config --libs libedit 2>/dev/null || echo -ledit) \
+	$(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 DEPFLAGS = -MMD -MP
 
 LIB_SRC := $(sort $(shell find src -name '*.c'))
-CLI_SRC := $(sort $(wildcard apps/cli/*.c))
+CLI_SRC := $(sort $(wildcard apps/cli/*.c apps/serve/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_COMMON := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
-CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/webui.o
 TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -37,6 +38,19 @@ $(BUILD)/obj/%_avx2.o: %_avx2.c
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(DEPFLAGS) -c $< -o $@
+
+# the chat page of `frugal serve`, bundled into the binary
+$(BUILD)/tools/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -o $@ $<
+
+$(BUILD)/gen/webui.c: apps/serve/webui.html $(BUILD)/tools/embed
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed frugal_webui_html $< $@
+
+$(BUILD)/obj/gen/webui.o: $(BUILD)/gen/webui.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -c $< -o $@
 
 $(BUILD)/libfrugal.a: $(LIB_OBJ)
 	@rm -f $@

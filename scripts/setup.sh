@@ -2,7 +2,8 @@
 # setup.sh: install what frugal needs to build and test, where we can.
 # Needs: a C compiler (gcc or clang), make, and Debian's libjansson-dev (JSON),
 # libonig-dev (Oniguruma: the tokenizers' regexes), libutf8proc-dev (NFC/NFKC) and
-# libedit-dev (line editing in `frugal chat`; BSD licensed);
+# libedit-dev (line editing in `frugal chat`; BSD licensed) and libmicrohttpd-dev (the HTTP
+# server of `frugal serve`);
 # the tests also use python3 and python3-jinja2 (the chat-template reference), and, where
 # node and npm exist, the pinned npm packages of package-lock.json (the tokenizer reference).
 # Installs missing Debian packages with apt-get when running as root (or with
@@ -16,6 +17,9 @@ command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 [ -f /usr/include/oniguruma.h ] || missing="$missing libonig-dev"
 [ -f /usr/include/utf8proc.h ] || missing="$missing libutf8proc-dev"
 [ -f /usr/include/editline/readline.h ] || missing="$missing libedit-dev"
+[ -f /usr/include/microhttpd.h ] || missing="$missing libmicrohttpd-dev"
+# the server's web-page test drives Debian's chromium with playwright-core (npm)
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 # the terminal-chat test drives `frugal chat` through a pseudo-terminal with tmux
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 # the chat-template tests compare with Python's jinja2 (Debian's python3 and python3-jinja2)

@@ -27,5 +27,17 @@ else
     failed_names="$failed_names cli"
     echo "FAIL $LABEL cli"
 fi
+# the server: raw HTTP (limits, bad input, queue, disconnects, SIGTERM), then real clients
+for s in serve serve_clients; do
+    start=$(date +%s)
+    if sh "tests/$s.sh" "$BUILD/frugal"; then
+        passed=$((passed + 1))
+        echo "PASS $LABEL $s ($(( $(date +%s) - start ))s)"
+    else
+        failed=$((failed + 1))
+        failed_names="$failed_names $s"
+        echo "FAIL $LABEL $s ($(( $(date +%s) - start ))s)"
+    fi
+done
 echo "$LABEL: $passed passed, $failed failed${failed_names:+ (failed:$failed_names)}"
 [ "$failed" -eq 0 ]

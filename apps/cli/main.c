@@ -17,6 +17,7 @@ static const struct {
     {"synth", cmd_synth, "write a random-weight model of a real shape"},
     {"tokenize", cmd_tokenize, "text to token ids (Hugging Face-identical ids)"},
     {"detokenize", cmd_detokenize, "token ids to text"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server with continuous batching and a chat page"},
     {"template", cmd_template, "render a chat template: messages (JSON) in, the exact prompt out"},
 };
 

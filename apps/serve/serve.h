@@ -1,0 +1,193 @@
+/* serve.h: `frugal serve`, an OpenAI-compatible HTTP server with continuous batching.
+ *
+ *   serve_main.c  flags, start-up (HTTP first, so /health says 503 while the model loads),
+ *                 signals (SIGTERM/SIGINT drain in-flight requests up to a deadline)
+ *   http.c        GNU libmicrohttpd: routing, limits (body, headers, JSON depth, timeouts),
+ *                 API key, CORS, streaming (server-sent events), client disconnects
+ *   oai.c         OpenAI request parsing/validation (jansson) and response JSON
+ *   engine.c      the scheduler: a bounded queue, one KV-cache slot per running choice, one
+ *                 batched forward pass per step for every running choice, a prefix cache
+ *   metrics.c     Prometheus text
+ *
+ * Threads: libmicrohttpd runs one thread per connection; those threads only parse, validate,
+ * enqueue and then wait on their request. One engine thread owns the model context and does
+ * all the computing. They meet in srv_request (mutex + condition variable + an event list). */
+#ifndef FRUGAL_SERVE_H
+#define FRUGAL_SERVE_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frugal.h"
+
+#define SRV_MAX_STOPS 4
+#define SRV_MAX_STOP_LEN 256
+#define SRV_MAX_N 8
+#define SRV_MAX_TOP_LOGPROBS 20
+
+typedef struct srv_limits {
+    int64_t max_body;        /* bytes of a request body (413 above) */
+    int64_t max_header;      /* bytes of the request line + headers (libmicrohttpd's buffer) */
+    int json_depth;          /* nesting of a request's JSON */
+    int queue;               /* waiting requests (503 + Retry-After above) */
+    int max_conn;            /* open connections */
+    int read_timeout;        /* seconds a connection may idle while sending its request */
+    int queue_timeout;       /* seconds a request may wait for a slot (then 503) */
+    int request_timeout;     /* seconds of generation per request (then finish_reason "length") */
+    int drain_timeout;       /* seconds SIGTERM waits for in-flight requests */
+} srv_limits;
+
+/* ---- one generation request (chat or completion, n choices) ---- */
+typedef enum srv_kind { SRV_CHAT = 0, SRV_COMPLETION = 1 } srv_kind;
+
+typedef struct srv_gen_params {
+    frugal_sampler_params sp;
+    int64_t max_tokens; /* -1: until the context is full */
+    int n;              /* choices */
+    int n_stop;
+    char *stop[SRV_MAX_STOPS];
+    bool stream, include_usage;
+    bool logprobs;
+    int top_logprobs;
+} srv_gen_params;
+
+typedef enum srv_event_kind { SRV_EV_CONTENT, SRV_EV_REASONING, SRV_EV_FINISH } srv_event_kind;
+
+typedef struct srv_event {
+    struct srv_event *next;
+    int choice;
+    srv_event_kind kind;
+    const char *finish; /* SRV_EV_FINISH: "stop" or "length" */
+    json_t *logprobs;   /* or NULL: entries of the tokens behind this text (chat format) */
+    size_t len;
+    char text[];        /* len bytes + NUL */
+} srv_event;
+
+typedef enum srv_state { SRV_QUEUED, SRV_RUNNING, SRV_DONE, SRV_TIMED_OUT } srv_state;
+
+typedef struct srv_request {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs; /* the HTTP thread and the engine */
+    srv_kind kind;
+    srv_gen_params p;
+    int32_t *prompt;
+    int64_t n_prompt;
+    bool opens_reasoning; /* the prompt ends inside <think> */
+    char id[48];
+    int64_t created;
+    /* guarded by mu */
+    srv_state state;
+    bool cancelled; /* the client went away */
+    srv_event *head, *tail;
+    int n_finished;
+    int64_t n_generated, n_cached;
+    double t_enqueued, t_first_token;
+} srv_request;
+
+srv_request *srv_request_new(srv_kind kind);
+void srv_request_release(srv_request *r); /* drops one reference; frees at zero */
+/* Pops the whole event list (caller frees each with free(), json_decref(logprobs)). */
+srv_event *srv_request_take_events(srv_request *r);
+void srv_event_free_list(srv_event *e);
+
+/* ---- the engine ---- */
+typedef struct srv_engine srv_engine;
+
+typedef struct srv_engine_params {
+    int n_slots;
+    int64_t n_ctx; /* per slot */
+    int n_threads;
+    int kv_type;
+    int queue_max;
+    int request_timeout;
+    int step_delay_ms; /* testing: sleep after each step, so queueing is observable */
+} srv_engine_params;
+
+fr_status srv_engine_new(const frugal_model *m, const srv_engine_params *p, srv_engine **out, fr_error *err);
+/* Stops the engine thread: running choices end, queued requests are told the server is going
+ * away. Submitting fails afterwards; the other calls stay valid until srv_engine_free. */
+void srv_engine_stop(srv_engine *e);
+void srv_engine_free(srv_engine *e); /* stops it first if needed */
+/* Queues a request (the engine takes its own reference). false: the queue is full or the
+ * engine is draining. */
+bool srv_engine_submit(srv_engine *e, srv_request *r);
+/* Takes a still-queued request out of the queue (queue timeout). true if it was queued. */
+bool srv_engine_withdraw(srv_engine *e, srv_request *r);
+/* Stop admitting; true once nothing is queued or running (call repeatedly while draining). */
+void srv_engine_drain(srv_engine *e);
+bool srv_engine_idle(srv_engine *e);
+int64_t srv_engine_n_ctx(const srv_engine *e);
+int srv_engine_n_slots(const srv_engine *e);
+
+typedef struct srv_stats {
+    int64_t requests_ok, requests_failed, requests_rejected, requests_cancelled;
+    int64_t prompt_tokens, cached_tokens, generated_tokens;
+    int queue_depth, slots_busy, slots_total;
+    int64_t kv_used, kv_capacity; /* positions */
+    double gen_tps, prompt_tps;   /* over the last completed steps (decaying average) */
+    double busy_seconds;
+    int64_t steps;
+} srv_stats;
+void srv_engine_stats(srv_engine *e, srv_stats *s);
+void srv_engine_count_request(srv_engine *e, int http_status);
+
+/* ---- OpenAI JSON ---- */
+typedef struct srv_model_ctx {
+    const frugal_model *m;
+    const frugal_tokenizer *tok;
+    char *tmpl;      /* chat template source, or NULL: the built-in format */
+    char *tmpl_vars; /* its special-token variables */
+    const char *model_id;
+    int64_t n_ctx;
+    int n_slots;
+} srv_model_ctx;
+
+/* An OpenAI-style error: status, message, param (may be NULL). */
+typedef struct srv_error {
+    int status;
+    const char *type; /* invalid_request_error, authentication_error, server_error, ... */
+    const char *param;
+    char msg[320];
+} srv_error;
+
+/* Parses and validates a /v1/chat/completions or /v1/completions body into a new request
+ * (prompt rendered and tokenized). NULL with *e set on bad input. */
+srv_request *oai_parse_generation(const srv_model_ctx *mc, srv_kind kind, json_t *body, srv_error *e);
+/* JSON text of an error object; malloc'd. */
+char *oai_error_json(const srv_error *e);
+/* The final response of a non-streaming request from its events. malloc'd. */
+char *oai_final_json(const srv_model_ctx *mc, srv_request *r, srv_event *events);
+/* One SSE chunk ("data: {...}\n\n") for an event; malloc'd, *len set. */
+char *oai_stream_chunk(const srv_model_ctx *mc, srv_request *r, const srv_event *ev, size_t *len);
+/* The first chunk of a chat stream for a choice: the assistant role. malloc'd. */
+char *oai_stream_role(const srv_model_ctx *mc, srv_request *r, int choice, size_t *len);
+/* The usage chunk of a stream (include_usage); malloc'd. */
+char *oai_stream_usage(const srv_model_ctx *mc, srv_request *r, size_t *len);
+json_t *oai_usage(srv_request *r);
+
+/* http.c */
+typedef struct srv_http srv_http;
+typedef struct srv_http_params {
+    const char *host;
+    int port; /* 0: any free port */
+    const char *api_key;
+    const char *cors;
+    srv_limits lim;
+} srv_http_params;
+fr_status srv_http_start(const srv_http_params *p, srv_http **out, int *bound_port, fr_error *err);
+/* The model is ready: generation endpoints start answering (until then they say 503). */
+void srv_http_set_ready(srv_http *h, srv_model_ctx *mc, srv_engine *e);
+void srv_http_set_draining(srv_http *h);
+void srv_http_stop(srv_http *h);
+
+/* metrics.c */
+char *srv_metrics_text(srv_engine *e, const srv_model_ctx *mc);
+
+/* utilities */
+double srv_now(void);                         /* monotonic seconds */
+char *srv_utf8_valid_copy(const char *s, size_t n, size_t *out_len); /* invalid bytes -> U+FFFD */
+
+#endif
