@@ -229,6 +229,22 @@ wait "$PID"
 rc=$?
 [ "$rc" = 0 ] && ok "exit status 0 after SIGTERM" || bad "exit status $rc after SIGTERM"
 
+echo "serve: templates: reasoning (R1) and tools (Qwen2.5)"
+start r1 --template tests/data/templates/deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja || exit 1
+req POST /v1/chat/completions "$(chat Hello 6)"; expect 200 "chat through the R1 template"
+jcheck "the answer is reasoning (the prompt ends inside <think>): reasoning_content, empty content" "len(j['choices'][0]['message']['reasoning_content'])>0 and j['choices'][0]['message']['content']==''"
+curl -sN "$URL/v1/chat/completions" -d "$(chat Hello 6 ',"stream":true')" >"$T/sse"
+grep -q '"reasoning_content":' "$T/sse" && ok "streamed as reasoning_content deltas" || bad "no reasoning_content deltas: $(head -c 300 "$T/sse")"
+stop r1
+start qwen --template tests/data/templates/Qwen-Qwen2.5-7B-Instruct.jinja || exit 1
+req POST /v1/chat/completions "$(chat Hello 2)"; expect 200 "chat through the Qwen2.5 template"
+P0=$(python3 -c "import json; print(json.load(open('$T/body'))['usage']['prompt_tokens'])")
+req POST /v1/chat/completions "$(chat Hello 2 ',"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather of a city","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]')"
+expect 200 "a request with tools"
+jcheck "tools are rendered into the prompt" "j['usage']['prompt_tokens'] > $P0 + 20"
+req POST /v1/chat/completions "$(chat Hello 2 ',"tools":{"a":1}')"; expect 400 "tools that are not an array"
+stop qwen
+
 echo "serve: API key and CORS"
 echo "sekrit-key" >"$T/key"
 start auth --api-key-file "$T/key" --cors "http://example.test" || exit 1

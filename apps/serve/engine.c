@@ -78,7 +78,8 @@ struct srv_engine {
     uint8_t *b_want;
     srv_task **b_task;
     float *logits;
-    float *lp_tmp; /* [n_vocab] */
+    int n_eog;
+    int32_t eog[16]; /* end-of-generation tokens (ignore_eos masks them) */
     srv_stats st;  /* guarded by mu */
     int n_active;  /* running choices; guarded by mu */
 };
@@ -259,7 +260,10 @@ static void finish_task(srv_engine *e, srv_task *t, const char *reason, bool at_
     if (r->kind == SRV_CHAT) frugal_reasoning_flush(&t->rs, on_text, t);
     push_event(t, SRV_EV_FINISH, "", 0, reason);
     pthread_mutex_lock(&r->mu);
-    if (++r->n_finished == r->p.n) r->state = SRV_DONE;
+    if (++r->n_finished == r->p.n) {
+        r->state = SRV_DONE;
+        r->t_done = srv_now();
+    }
     bool cancelled = r->cancelled;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
@@ -345,7 +349,10 @@ static bool start_task(srv_engine *e, srv_request *r, int choice) {
     e->slots[s].task = t;
     pthread_mutex_lock(&r->mu);
     r->refs++;
-    if (choice == 0) r->n_cached = reused;
+    if (choice == 0) {
+        r->n_cached = reused;
+        r->t_started = t->t_start;
+    }
     r->state = SRV_RUNNING;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
@@ -439,10 +446,15 @@ static void add_logprobs(srv_engine *e, srv_task *t, const float *logits, int32_
 }
 
 /* A choice's logits row: sample, then stream the text. */
-static void on_logits(srv_engine *e, srv_task *t, const float *logits) {
+static void on_logits(srv_engine *e, srv_task *t, float *logits) {
     srv_request *r = t->req;
     fr_error err;
+    float saved[16];
+    if (r->p.ignore_eos)
+        for (int i = 0; i < e->n_eog; i++) saved[i] = logits[e->eog[i]], logits[e->eog[i]] = -INFINITY;
     int32_t tok = frugal_sampler_sample(t->smp, logits, &err);
+    if (r->p.ignore_eos) /* logprobs describe the model's own distribution */
+        for (int i = e->n_eog - 1; i >= 0; i--) logits[e->eog[i]] = saved[i];
     if (tok < 0) {
         fprintf(stderr, "frugal serve: sampling: %s\n", err.msg);
         finish_task(e, t, "stop", false);
@@ -459,7 +471,7 @@ static void on_logits(srv_engine *e, srv_task *t, const float *logits) {
     pthread_mutex_lock(&e->mu);
     e->st.generated_tokens++;
     pthread_mutex_unlock(&e->mu);
-    if (frugal_model_is_eog(e->m, tok)) {
+    if (!r->p.ignore_eos && frugal_model_is_eog(e->m, tok)) {
         finish_task(e, t, "stop", false);
         return;
     }
@@ -624,6 +636,10 @@ fr_status srv_engine_new(const frugal_model *m, const srv_engine_params *p, srv_
     cp.kv_type = p->kv_type;
     if ((st = frugal_context_new(m, &cp, &e->ctx, err)) != FR_OK) goto out_fail;
     e->phase_matters = frugal_context_phase_matters(e->ctx);
+    frugal_model_info mi;
+    frugal_model_get_info(m, &mi);
+    for (int i = 0; i < mi.n_eog && i < 16; i++)
+        if (mi.eog[i] >= 0 && mi.eog[i] < e->n_vocab) e->eog[e->n_eog++] = mi.eog[i];
     e->n_batch = MIN(512, p->n_ctx);
     size_t nb = (size_t)e->n_batch;
     e->queue = calloc((size_t)p->queue_max, sizeof *e->queue);

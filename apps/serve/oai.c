@@ -2,7 +2,7 @@
  *
  * Requests are validated field by field with OpenAI's ranges; a bad field gives a 400 naming
  * it. Unknown fields are ignored. The llama.cpp-style extensions top_k, min_p and
- * repeat_penalty are accepted, and chat_template_kwargs adds template variables (for example
+ * repeat_penalty are accepted, ignore_eos never samples an end-of-generation token, and chat_template_kwargs adds template variables (for example
  * enable_thinking). Defaults are OpenAI's: temperature 1, top_p 1, no penalties. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -158,6 +158,7 @@ static bool common_fields(const srv_model_ctx *mc, srv_kind kind, json_t *body, 
     if (!int_field(body, "n", 1, max_n, &n, e)) return false;
     p->n = (int)n;
     if (!bool_field(body, "stream", &p->stream, e)) return false;
+    if (!bool_field(body, "ignore_eos", &p->ignore_eos, e)) return false;
     json_t *so = json_object_get(body, "stream_options");
     if (so && !json_is_null(so)) {
         if (!json_is_object(so)) return bad(e, "stream_options", "stream_options: expected an object"), false;
@@ -408,6 +409,19 @@ json_t *oai_usage(srv_request *r) {
                      "prompt_tokens_details", "cached_tokens", (json_int_t)r->n_cached);
 }
 
+json_t *oai_timings(srv_request *r) {
+    double t1 = r->t_first_token > 0 ? r->t_first_token : r->t_done;
+    double prompt_ms = t1 > r->t_started ? (t1 - r->t_started) * 1000.0 : 0.0;
+    double gen_ms = r->t_done > t1 ? (r->t_done - t1) * 1000.0 : 0.0;
+    int64_t prompt_n = r->n_prompt - r->n_cached;
+    /* the first token comes with the prompt's last forward pass; the rest take gen_ms */
+    int64_t gen_after_first = r->n_generated > r->p.n ? r->n_generated - r->p.n : 0;
+    return json_pack("{s:I, s:I, s:f, s:f, s:I, s:f, s:f}", "cache_n", (json_int_t)r->n_cached, "prompt_n", (json_int_t)prompt_n,
+                     "prompt_ms", prompt_ms, "prompt_per_second", prompt_ms > 0 ? (double)prompt_n * 1000.0 / prompt_ms : 0.0,
+                     "predicted_n", (json_int_t)r->n_generated, "predicted_ms", gen_ms,
+                     "predicted_per_second", gen_ms > 0 ? (double)gen_after_first * 1000.0 / gen_ms : 0.0);
+}
+
 static json_t *envelope(const srv_model_ctx *mc, srv_request *r, bool chunk) {
     const char *object = r->kind == SRV_CHAT ? (chunk ? "chat.completion.chunk" : "chat.completion")
                                              : "text_completion";
@@ -497,6 +511,7 @@ char *oai_final_json(const srv_model_ctx *mc, srv_request *r, srv_event *events)
     }
     json_object_set_new(o, "choices", choices);
     json_object_set_new(o, "usage", oai_usage(r));
+    json_object_set_new(o, "timings", oai_timings(r));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
@@ -559,5 +574,6 @@ char *oai_stream_usage(const srv_model_ctx *mc, srv_request *r, size_t *len) {
     json_t *o = envelope(mc, r, true);
     json_object_set_new(o, "choices", json_array());
     json_object_set_new(o, "usage", oai_usage(r));
+    json_object_set_new(o, "timings", oai_timings(r));
     return sse(o, len);
 }

@@ -51,6 +51,7 @@ typedef struct srv_gen_params {
     bool stream, include_usage;
     bool logprobs;
     int top_logprobs;
+    bool ignore_eos; /* llama.cpp extension: end-of-generation tokens are never sampled */
 } srv_gen_params;
 
 typedef enum srv_event_kind { SRV_EV_CONTENT, SRV_EV_REASONING, SRV_EV_FINISH } srv_event_kind;
@@ -84,7 +85,7 @@ typedef struct srv_request {
     srv_event *head, *tail;
     int n_finished;
     int64_t n_generated, n_cached;
-    double t_enqueued, t_first_token;
+    double t_enqueued, t_started, t_first_token, t_done;
 } srv_request;
 
 srv_request *srv_request_new(srv_kind kind);
@@ -167,6 +168,8 @@ char *oai_stream_role(const srv_model_ctx *mc, srv_request *r, int choice, size_
 /* The usage chunk of a stream (include_usage); malloc'd. */
 char *oai_stream_usage(const srv_model_ctx *mc, srv_request *r, size_t *len);
 json_t *oai_usage(srv_request *r);
+/* llama.cpp-style "timings" (prompt_n, prompt_ms, predicted_n, predicted_ms, ..._per_second) */
+json_t *oai_timings(srv_request *r);
 
 /* http.c */
 typedef struct srv_http srv_http;

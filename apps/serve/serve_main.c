@@ -31,6 +31,8 @@ static const char *k_help =
     "                           memory; the value chosen is logged)\n"
     "  -t, --threads N          threads (default: all CPUs)\n"
     "  --kv-type T              KV cache type: f16 (default), f32, q8_0\n"
+    "  --template FILE          a Jinja chat template to use instead of the model's (its\n"
+    "                           bos_token/eos_token are the model's)\n"
     "  --api-key KEY            require Authorization: Bearer KEY (all but / and /health)\n"
     "  --api-key-file F         the same, the key read from the first line of F\n"
     "  --cors ORIGIN            send Access-Control-Allow-Origin: ORIGIN (default: no CORS)\n"
@@ -86,8 +88,39 @@ static char *read_key_file(const char *path) {
     return k[0] ? strdup(k) : NULL;
 }
 
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = NULL;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len >= 0 && len < (1L << 24) && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
+        if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf[len] = 0;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+/* {"bos_token": ..., "eos_token": ...} from the model's vocabulary, for a --template file */
+static char *special_token_vars(const frugal_model *m, const frugal_tokenizer *tok) {
+    frugal_model_info mi;
+    frugal_model_get_info(m, &mi);
+    json_t *o = json_object();
+    size_t len = 0;
+    const char *s;
+    if (mi.bos >= 0 && (s = frugal_tokenizer_token_text(tok, mi.bos, &len))) json_object_set_new(o, "bos_token", json_stringn(s, len));
+    if (mi.eos >= 0 && (s = frugal_tokenizer_token_text(tok, mi.eos, &len))) json_object_set_new(o, "eos_token", json_stringn(s, len));
+    char *out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return out;
+}
+
 int cmd_serve(int argc, char **argv) {
-    const char *model = NULL, *host = "127.0.0.1", *api_key = NULL, *key_file = NULL, *cors = NULL;
+    const char *model = NULL, *tmpl_path = NULL, *host = "127.0.0.1", *api_key = NULL, *key_file = NULL, *cors = NULL;
     int64_t port = 8080, parallel = 4, ctx = 0, threads = 0, step_delay = 0;
     int kv = frugal_type_from_name("F16");
     srv_limits lim = {8 << 20, 16384, 64, 64, 256, 30, 120, 600, 30};
@@ -116,7 +149,8 @@ int cmd_serve(int argc, char **argv) {
         else if (!strcmp(a, "--kv-type")) {
             VAL();
             if ((kv = cli_kv_type(C, v)) < 0) return EXIT_USAGE;
-        } else if (!strcmp(a, "--api-key")) { VAL(); api_key = v; }
+        } else if (!strcmp(a, "--template") || !strcmp(a, "--chat-template-file")) { VAL(); tmpl_path = v; }
+        else if (!strcmp(a, "--api-key")) { VAL(); api_key = v; }
         else if (!strcmp(a, "--api-key-file")) { VAL(); key_file = v; }
         else if (!strcmp(a, "--cors")) { VAL(); cors = v; }
         else if (!strcmp(a, "--queue")) INT(1, 100000, lim.queue);
@@ -177,7 +211,15 @@ int cmd_serve(int argc, char **argv) {
         cli_error(C, &err);
         goto done;
     }
-    if (frugal_chat_template_from_model(m, NULL, &tmpl, &err) == FR_OK) {
+    if (tmpl_path) {
+        if (!(tmpl.source = read_file(tmpl_path))) {
+            fprintf(stderr, "frugal serve: --template: cannot read %s\n", tmpl_path);
+            goto done;
+        }
+        tmpl.vars_json = special_token_vars(m, mc.tok);
+        mc.tmpl = tmpl.source;
+        mc.tmpl_vars = tmpl.vars_json;
+    } else if (frugal_chat_template_from_model(m, NULL, &tmpl, &err) == FR_OK) {
         mc.tmpl = tmpl.source;
         mc.tmpl_vars = tmpl.vars_json;
     } else {
