@@ -4,10 +4,22 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #define SPIN_ITERS 20000
+
+/* The job protocol. A job is published with a new generation number in `state` (high 32
+ * bits), open for joining. A worker that wakes up joins it by incrementing the joined count
+ * (low 31 bits) with a compare-and-swap that also checks the generation and that the job is
+ * still open. When the caller has run out of tasks it closes the job (bit 31) and waits only
+ * for the workers that joined. A worker that the OS did not schedule in time (a busy
+ * machine) therefore never holds the job up: it finds the job closed or gone and waits for
+ * the next one. The fields of a job (fn, ctx, n_tasks, next) stay fixed until every joined
+ * worker has finished, so a worker that joined always sees its own job. */
+#define JOB_CLOSED ((uint64_t)1 << 31)
+#define JOB_JOINED_MASK (JOB_CLOSED - 1)
 
 struct fr_pool {
     int n_threads;
@@ -19,9 +31,11 @@ struct fr_pool {
     fr_task_fn fn;
     void *ctx;
     int64_t n_tasks;
-    atomic_int_fast64_t next;   /* next task to hand out */
-    atomic_int pending_workers; /* workers still inside the current job */
-    atomic_uint_fast64_t generation;
+    atomic_int_fast64_t next;      /* next task to hand out */
+    atomic_uint_fast64_t state;    /* generation << 32 | closed | joined workers */
+    atomic_int finished;           /* joined workers done with the current job */
+    atomic_int caller_sleeping;    /* the caller waits on cv_done */
+    uint32_t gen;                  /* the caller's generation counter */
     int stop;
 };
 
@@ -38,34 +52,49 @@ static void run_tasks(fr_pool *p, int thread) {
     }
 }
 
+static inline uint32_t gen_of(uint64_t v) { return (uint32_t)(v >> 32); }
+
 static void *worker_main(void *arg) {
     worker_arg *wa = arg;
     fr_pool *p = wa->pool;
     int index = wa->index;
     free(wa);
-    uint64_t seen = 0;
+    uint32_t seen = 0;
     for (;;) {
         /* spin, then sleep until a new generation (job) is published */
         int spins = 0;
-        while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen && spins < SPIN_ITERS) {
+        while (gen_of(atomic_load_explicit(&p->state, memory_order_acquire)) == seen && spins < SPIN_ITERS) {
             spins++;
 #if defined(__x86_64__)
             __builtin_ia32_pause();
 #endif
         }
-        pthread_mutex_lock(&p->mu);
-        while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen && !p->stop)
-            pthread_cond_wait(&p->cv_work, &p->mu);
-        if (p->stop) {
+        if (gen_of(atomic_load_explicit(&p->state, memory_order_acquire)) == seen) {
+            pthread_mutex_lock(&p->mu);
+            while (gen_of(atomic_load_explicit(&p->state, memory_order_acquire)) == seen && !p->stop)
+                pthread_cond_wait(&p->cv_work, &p->mu);
+            int stop = p->stop;
             pthread_mutex_unlock(&p->mu);
-            return NULL;
+            if (stop) return NULL;
         }
-        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
-        pthread_mutex_unlock(&p->mu);
-
+        /* join the current job if it is still open */
+        uint64_t v = atomic_load_explicit(&p->state, memory_order_acquire);
+        seen = gen_of(v);
+        bool joined = false;
+        while (!(v & JOB_CLOSED)) {
+            if (atomic_compare_exchange_weak_explicit(&p->state, &v, v + 1, memory_order_acq_rel, memory_order_acquire)) {
+                joined = true;
+                break;
+            }
+            if (gen_of(v) != seen) break; /* a newer job: go round again */
+        }
+        if (!joined) {
+            if (gen_of(v) != seen) seen = gen_of(v) - 1; /* not yet seen: join it next round */
+            continue;
+        }
         run_tasks(p, index);
-
-        if (atomic_fetch_sub_explicit(&p->pending_workers, 1, memory_order_acq_rel) == 1) {
+        atomic_fetch_add_explicit(&p->finished, 1, memory_order_seq_cst);
+        if (atomic_load_explicit(&p->caller_sleeping, memory_order_seq_cst)) {
             pthread_mutex_lock(&p->mu);
             pthread_cond_signal(&p->cv_done);
             pthread_mutex_unlock(&p->mu);
@@ -89,8 +118,9 @@ fr_status fr_pool_new(int n_threads, fr_pool **out, fr_error *err) {
     pthread_cond_init(&p->cv_work, NULL);
     pthread_cond_init(&p->cv_done, NULL);
     atomic_init(&p->next, 0);
-    atomic_init(&p->pending_workers, 0);
-    atomic_init(&p->generation, 0);
+    atomic_init(&p->state, JOB_CLOSED); /* generation 0, closed: nothing to join */
+    atomic_init(&p->finished, 0);
+    atomic_init(&p->caller_sleeping, 0);
     if (n_threads > 1) {
         p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
         if (!p->threads) {
@@ -141,26 +171,31 @@ void fr_pool_run(fr_pool *p, int64_t n_tasks, fr_task_fn fn, void *ctx) {
     p->ctx = ctx;
     p->n_tasks = n_tasks;
     atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->pending_workers, p->n_threads - 1, memory_order_relaxed);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    atomic_store_explicit(&p->finished, 0, memory_order_relaxed);
+    p->gen++;
+    if (p->gen == 0) p->gen = 1; /* workers start having seen 0 */
+    pthread_mutex_lock(&p->mu); /* publish under the lock so that no sleeper misses it */
+    atomic_store_explicit(&p->state, (uint64_t)p->gen << 32, memory_order_release);
     pthread_cond_broadcast(&p->cv_work);
     pthread_mutex_unlock(&p->mu);
 
     run_tasks(p, 0);
 
-    /* wait for workers: spin first, then sleep */
+    /* close the job; wait only for the workers that joined it */
+    uint64_t v = atomic_fetch_or_explicit(&p->state, JOB_CLOSED, memory_order_acq_rel);
+    int joined = (int)(v & JOB_JOINED_MASK);
     int spins = 0;
-    while (atomic_load_explicit(&p->pending_workers, memory_order_acquire) != 0 && spins < SPIN_ITERS) {
+    while (atomic_load_explicit(&p->finished, memory_order_acquire) != joined && spins < SPIN_ITERS) {
         spins++;
 #if defined(__x86_64__)
         __builtin_ia32_pause();
 #endif
     }
-    if (atomic_load_explicit(&p->pending_workers, memory_order_acquire) != 0) {
+    if (atomic_load_explicit(&p->finished, memory_order_seq_cst) != joined) {
         pthread_mutex_lock(&p->mu);
-        while (atomic_load_explicit(&p->pending_workers, memory_order_acquire) != 0)
-            pthread_cond_wait(&p->cv_done, &p->mu);
+        atomic_store_explicit(&p->caller_sleeping, 1, memory_order_seq_cst);
+        while (atomic_load_explicit(&p->finished, memory_order_seq_cst) != joined) pthread_cond_wait(&p->cv_done, &p->mu);
+        atomic_store_explicit(&p->caller_sleeping, 0, memory_order_seq_cst);
         pthread_mutex_unlock(&p->mu);
     }
 }
