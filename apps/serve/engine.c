@@ -46,6 +46,7 @@ typedef struct srv_task {
     char *pend; /* text held back: it may still become a stop string */
     size_t n_pend, cap_pend;
     json_t *lp; /* logprob entries not yet attached to an event */
+    json_guard jg; /* response_format json_object */
 } srv_task;
 
 typedef struct srv_slot {
@@ -80,6 +81,10 @@ struct srv_engine {
     float *logits;
     int n_eog;
     int32_t eog[16]; /* end-of-generation tokens (ignore_eos masks them) */
+    /* json_object mode: every token's text (built on first use) and a copy of a logits row */
+    char *pieces;
+    int64_t *piece_off; /* [n_vocab + 1] */
+    float *raw;         /* [n_vocab] */
     srv_stats st;  /* guarded by mu */
     int n_active;  /* running choices; guarded by mu */
 };
@@ -343,6 +348,7 @@ static bool start_task(srv_engine *e, srv_request *r, int choice) {
     }
     for (int64_t i = 0; i < r->n_prompt; i++) frugal_sampler_accept(t->smp, r->prompt[i]);
     frugal_reasoning_init(&t->rs, r->opens_reasoning, true);
+    json_guard_init(&t->jg);
     t->slot = s;
     t->max_gen = r->p.max_tokens;
     t->t_start = srv_now();
@@ -445,11 +451,62 @@ static void add_logprobs(srv_engine *e, srv_task *t, const float *logits, int32_
     json_array_append_new(t->lp, entry);
 }
 
+static bool build_pieces(srv_engine *e) {
+    if (e->pieces) return true;
+    int64_t V = e->n_vocab, cap = V * 8 + 256, at = 0;
+    e->piece_off = malloc(sizeof(int64_t) * (size_t)(V + 1));
+    e->pieces = malloc((size_t)cap);
+    e->raw = malloc(sizeof(float) * (size_t)V);
+    if (!e->piece_off || !e->pieces || !e->raw) return false;
+    for (int64_t id = 0; id < V; id++) {
+        char buf[256];
+        int k = frugal_token_to_piece(e->m, (int32_t)id, false, buf, sizeof buf);
+        if (k < 0) k = 0;
+        if (at + k > cap) {
+            cap = (at + k) * 2;
+            char *q = realloc(e->pieces, (size_t)cap);
+            if (!q) return false;
+            e->pieces = q;
+        }
+        e->piece_off[id] = at;
+        memcpy(e->pieces + at, buf, (size_t)k);
+        at += k;
+    }
+    e->piece_off[V] = at;
+    return true;
+}
+
+/* json_object: mask every token that cannot continue a JSON object (after it: all but EOG) */
+static void json_mask(srv_engine *e, srv_task *t, float *logits) {
+    bool done = json_guard_done(&t->jg);
+    for (int64_t id = 0; id < e->n_vocab; id++) {
+        bool ok;
+        if (done) {
+            ok = frugal_model_is_eog(e->m, (int32_t)id);
+        } else {
+            int64_t a = e->piece_off[id], b = e->piece_off[id + 1];
+            json_guard g = t->jg;
+            ok = b > a && json_guard_feed_bytes(&g, e->pieces + a, (size_t)(b - a));
+        }
+        if (!ok) logits[id] = -INFINITY;
+    }
+}
+
 /* A choice's logits row: sample, then stream the text. */
 static void on_logits(srv_engine *e, srv_task *t, float *logits) {
     srv_request *r = t->req;
     fr_error err;
     float saved[16];
+    const float *model_logits = logits; /* the distribution logprobs report */
+    if (r->p.json_object) {
+        if (!build_pieces(e)) {
+            finish_task(e, t, "stop", false);
+            return;
+        }
+        memcpy(e->raw, logits, sizeof(float) * (size_t)e->n_vocab);
+        model_logits = e->raw;
+        json_mask(e, t, logits);
+    }
     if (r->p.ignore_eos)
         for (int i = 0; i < e->n_eog; i++) saved[i] = logits[e->eog[i]], logits[e->eog[i]] = -INFINITY;
     int32_t tok = frugal_sampler_sample(t->smp, logits, &err);
@@ -475,7 +532,11 @@ static void on_logits(srv_engine *e, srv_task *t, float *logits) {
         finish_task(e, t, "stop", false);
         return;
     }
-    if (r->p.logprobs) add_logprobs(e, t, logits, tok);
+    if (r->p.logprobs) add_logprobs(e, t, model_logits, tok);
+    if (r->p.json_object) {
+        int64_t a = e->piece_off[tok], b = e->piece_off[tok + 1];
+        json_guard_feed_bytes(&t->jg, e->pieces + a, (size_t)(b - a)); /* allowed by json_mask */
+    }
     const char *text = NULL;
     int64_t k = frugal_detokenizer_push(t->dt, tok, &text, &err);
     if (k > 0 && stop_feed(t, text, (size_t)k, false)) {
@@ -703,6 +764,9 @@ void srv_engine_free(srv_engine *e) {
     free(e->b_want);
     free(e->b_task);
     free(e->logits);
+    free(e->pieces);
+    free(e->piece_off);
+    free(e->raw);
     frugal_context_free(e->ctx);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);

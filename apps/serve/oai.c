@@ -199,11 +199,14 @@ static bool common_fields(const srv_model_ctx *mc, srv_kind kind, json_t *body, 
     if (rf && !json_is_null(rf)) {
         json_t *ty = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
         if (!json_is_string(ty)) return bad(e, "response_format", "response_format: expected an object with a type"), false;
-        if (strcmp(json_string_value(ty), "text") != 0)
+        const char *type = json_string_value(ty);
+        if (!strcmp(type, "json_object"))
+            p->json_object = true;
+        else if (strcmp(type, "text") != 0)
             return bad(e, "response_format",
-                       "response_format: type '%s' is not supported yet (only 'text'; constrained JSON output is "
-                       "not implemented)",
-                       json_string_value(ty)),
+                       "response_format: type '%s' is not supported (only 'text' and 'json_object'; JSON schemas are "
+                       "not implemented yet)",
+                       type),
                    false;
     }
     return true;

@@ -51,7 +51,8 @@ typedef struct srv_gen_params {
     bool stream, include_usage;
     bool logprobs;
     int top_logprobs;
-    bool ignore_eos; /* llama.cpp extension: end-of-generation tokens are never sampled */
+    bool ignore_eos;  /* llama.cpp extension: end-of-generation tokens are never sampled */
+    bool json_object; /* response_format json_object: the output is one JSON object */
 } srv_gen_params;
 
 typedef enum srv_event_kind { SRV_EV_CONTENT, SRV_EV_REASONING, SRV_EV_FINISH } srv_event_kind;
@@ -170,6 +171,17 @@ char *oai_stream_usage(const srv_model_ctx *mc, srv_request *r, size_t *len);
 json_t *oai_usage(srv_request *r);
 /* llama.cpp-style "timings" (prompt_n, prompt_ms, predicted_n, predicted_ms, ..._per_second) */
 json_t *oai_timings(srv_request *r);
+
+/* json_guard.c: a recogniser of JSON-object prefixes small enough to copy per candidate token */
+typedef struct json_guard {
+    uint64_t stack; /* bit i: level i is an object (1) or an array (0) */
+    uint8_t state, sub, idx, depth, ws;
+    bool in_key;
+} json_guard;
+void json_guard_init(json_guard *g);
+bool json_guard_feed(json_guard *g, unsigned char c); /* false: c cannot continue the prefix */
+bool json_guard_feed_bytes(json_guard *g, const char *s, size_t n);
+bool json_guard_done(const json_guard *g); /* the object is complete */
 
 /* http.c */
 typedef struct srv_http srv_http;
