@@ -492,8 +492,10 @@ FR_INLINE __m256i hsum8_epi32(const __m256i p[8]) {
                 sy[r * T + t] = y[t][I].d;                                                   \
             }                                                                                \
         }                                                                                    \
-        const __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)sx)), \
-                                        _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)sy))); \
+        const __m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_setr_epi16((short)sx[0], (short)sx[1], (short)sx[2], \
+            (short)sx[3], (short)sx[4], (short)sx[5], (short)sx[6], (short)sx[7])),                  \
+            _mm256_cvtph_ps(_mm_setr_epi16((short)sy[0], (short)sy[1], (short)sy[2], (short)sy[3],     \
+            (short)sy[4], (short)sy[5], (short)sy[6], (short)sy[7])));                                \
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(hsum8_epi32(p)), sc, acc);                  \
     } while (0)
 #define FR_TILE_FMA_FN(NAME, XT, R, T, SETUP)                                                \

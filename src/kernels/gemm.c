@@ -425,3 +425,74 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr
     int64_t n_tchunks = (n_tok + j.tok_chunk - 1) / j.tok_chunk;
     fr_pool_run(pool, j.n_panels * n_tchunks, gemm_task, &j);
 }
+
+/* ---- F16 ---- */
+
+static size_t f16_act_stride(int64_t n_in) { return ((size_t)n_in * sizeof(float) + 63) & ~(size_t)63; }
+
+size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok) { return f16_act_stride(n_in) * (size_t)n_tok; }
+
+typedef struct {
+    const fr_matrix *w;
+    const float *x;
+    int64_t x_stride, n_tok;
+    float *y;
+    int64_t y_stride;
+    const float *bias;
+    float *act;
+    size_t act_stride; /* floats */
+    int64_t chunk;
+} f16_job;
+
+/* The activations rounded to F16 exactly as vec_dot's conversion, kept as floats. */
+static void f16_quant_task(void *ctx, int64_t t, int thread) {
+    f16_job *j = ctx;
+    const fr_type_traits *ft = fr_type_traits_get(FR_TYPE_F16);
+    uint16_t tmp[256];
+    const float *src = j->x + t * j->x_stride;
+    float *dst = j->act + (size_t)t * j->act_stride;
+    for (int64_t i = 0; i < j->w->n_in; i += 256) {
+        int64_t m = FR_MIN(256, j->w->n_in - i);
+        ft->from_float(src + i, tmp, m);
+        ft->to_float(tmp, dst + i, m);
+    }
+}
+
+static void f16_task(void *ctx, int64_t task, int thread) {
+    const f16_job *j = ctx;
+    const fr_matrix *w = j->w;
+    int64_t r0 = task * j->chunk, r1 = FR_MIN(r0 + j->chunk, w->n_out);
+    for (int64_t t = 0; t < j->n_tok; t += 4) {
+        const int T = (int)FR_MIN(4, j->n_tok - t);
+        const float *ys[4];
+        for (int u = 0; u < T; u++) ys[u] = j->act + (size_t)(t + u) * j->act_stride;
+        for (int64_t r = r0; r < r1; r += 3) {
+            const int R = (int)FR_MIN(3, r1 - r);
+            const void *xs[3];
+            for (int q = 0; q < R; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
+            float out[12];
+            fr_gemm_f16_avx2(w->n_in, xs, R, ys, T, out);
+            for (int q = 0; q < R; q++)
+                for (int u = 0; u < T; u++) {
+                    float v = out[q * T + u];
+                    j->y[(t + u) * j->y_stride + r + q] = j->bias ? v + j->bias[r + q] : v;
+                }
+        }
+    }
+}
+
+void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
+                 int64_t y_stride, const float *bias, void *scratch) {
+    f16_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, f16_act_stride(w->n_in) / sizeof(float), 0};
+    int nt = fr_pool_size(pool);
+    if (n_tok > 1)
+        fr_pool_run(pool, n_tok, f16_quant_task, &j);
+    else
+        f16_quant_task(&j, 0, 0);
+    /* row chunks: a few per thread, and (prompts) small enough to stay in L2 while every
+     * token passes over them */
+    int64_t c = (w->n_out + nt * 4 - 1) / (nt * 4);
+    if (n_tok > 3) c = FR_MIN(c, FR_MAX(4, (int64_t)((192 << 10) / w->row_bytes)));
+    j.chunk = FR_MAX(1, c);
+    fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, f16_task, &j);
+}

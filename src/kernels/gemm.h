@@ -69,6 +69,14 @@ void fr_gemm_q4_0x8_ref(int64_t nb, const void *group, const void *const *acts, 
 void fr_gemm_q8_0x8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q4_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);
+/* R <= 3 F16 rows x T <= 4 F32 activation rows (the F16-rounded activations, widened):
+ * out[r * T + t] = fr_vec_dot_f16(x[r], y[t] as F16) bit for bit (gemm_avx2.c). */
+void fr_gemm_f16_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out);
+/* y = W x for an F16 W on AVX2 (fr_matmul's path; same contract). Scratch: */
+size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok);
+void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
+                 int64_t y_stride, const float *bias, void *scratch);
+
 /* The kernel fr_matmul uses for a packed type (NULL if none). */
 fr_gemm_kernel_fn fr_gemm_kernel(int type);
 

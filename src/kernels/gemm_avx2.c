@@ -20,7 +20,14 @@
 #endif
 
 #define FR_INLINE static inline __attribute__((always_inline))
+#define FR_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FR_UNROLL _Pragma("GCC unroll 8")
+/* An empty asm that "changes" v: the compiler must materialise v here, so it cannot
+ * reassociate a whole block's integer adds into a tree that needs more than 16 registers. */
+#ifndef FR_PF_DIST
+#define FR_PF_DIST 6144 /* bytes ahead in the weight stream (decode is DRAM-latency-bound without it) */
+#endif
+#define FR_KEEP(v) __asm__("" : "+x"(v))
 
 FR_INLINE __m256i bcast32(const int8_t *p) {
     int32_t v;
@@ -46,6 +53,10 @@ FR_INLINE void q4_0x8(int64_t nb, const void *group, const void *const *acts, co
         __m256i s[FR_GEMM_MAX_T];
         FR_UNROLL for (int t = 0; t < T; t++) s[t] = _mm256_set1_epi32(yc[t][b]);
         const uint8_t *q = wq + b * 128;
+        if (FR_PF_DIST) {
+            _mm_prefetch((const char *)q + FR_PF_DIST, _MM_HINT_T0);
+            _mm_prefetch((const char *)q + FR_PF_DIST + 64, _MM_HINT_T0);
+        }
         FR_UNROLL for (int m = 0; m < 4; m++) {
             const __m256i p = _mm256_loadu_si256((const __m256i *)(q + 32 * m));
             const __m256i lo = _mm256_and_si256(p, m4);
@@ -54,6 +65,7 @@ FR_INLINE void q4_0x8(int64_t nb, const void *group, const void *const *acts, co
                 const int8_t *y = yq[t] + b * 32 + 4 * m;
                 s[t] = _mm256_add_epi16(s[t], _mm256_maddubs_epi16(lo, bcast32(y)));
                 s[t] = _mm256_add_epi16(s[t], _mm256_maddubs_epi16(hi, bcast32(y + 16)));
+                FR_KEEP(s[t]);
             }
         }
         const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wd + b * 8)));
@@ -91,12 +103,15 @@ FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, co
         __m256i s[FR_GEMM_MAX_T];
         FR_UNROLL for (int t = 0; t < T; t++) s[t] = _mm256_setzero_si256();
         const int8_t *q = wq + b * 256;
+        if (FR_PF_DIST)
+            FR_UNROLL for (int l = 0; l < 4; l++) _mm_prefetch((const char *)q + FR_PF_DIST + 64 * l, _MM_HINT_T0);
         FR_UNROLL for (int k = 0; k < 8; k++) {
             const __m256i w = _mm256_loadu_si256((const __m256i *)(q + 32 * k));
             const __m256i aw = _mm256_sign_epi8(w, w);
             FR_UNROLL for (int t = 0; t < T; t++) {
                 const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(bcast32(yq[t] + b * 32 + 4 * k), w));
                 s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(p, ones));
+                FR_KEEP(s[t]);
             }
         }
         const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wd + b * 8)));
@@ -114,6 +129,61 @@ void fr_gemm_q8_0x8_avx2(int64_t nb, const void *group, const void *const *acts,
     case 2: q8_0x8(nb, group, acts, 2, out); break;
     case 3: q8_0x8(nb, group, acts, 3, out); break;
     case 4: q8_0x8(nb, group, acts, 4, out); break;
+    default: break;
+    }
+}
+
+/* ---- F16 weights x F32 activations (the F16-rounded values, widened exactly) ----
+ * fr_vec_dot_f16's order: four 8-lane accumulators a_j take elements 32i + 8j .. + 7, the
+ * products are exact in float (so FMA = mul + add), then hsum((a0 + a1) + (a2 + a3)) and a
+ * sequential tail. One weight row and up to 3 activation rows: 12 accumulators. */
+FR_INLINE float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    t = _mm_add_ss(t, _mm_movehdup_ps(t));
+    return _mm_cvtss_f32(t);
+}
+
+/* R weight rows x T activation rows. The four accumulator sets (j) of all R x T outputs
+ * would need 48 registers: instead the row is cut in chunks of 512 values (L1-resident)
+ * and each chunk makes four passes, one per j, with the R x T accumulators of that j kept
+ * in memory between passes. Each accumulator still sees its products in the same order. */
+#define F16_KC 512
+FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *y, const int R, const int T,
+                       float *out) {
+    __m256 st[4][3][4]; /* [j][r][t] */
+    FR_UNROLL for (int j = 0; j < 4; j++) FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
+        st[j][r][t] = _mm256_setzero_ps();
+    const int64_t n32 = n & ~(int64_t)31;
+    for (int64_t k0 = 0; k0 < n32; k0 += F16_KC) {
+        const int64_t k1 = FR_MIN(k0 + F16_KC, n32);
+        FR_UNROLL for (int j = 0; j < 4; j++) {
+            __m256 a[3][4];
+            FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) a[r][t] = st[j][r][t];
+            for (int64_t i = k0 + 8 * j; i < k1; i += 32) {
+                __m256 xv[3];
+                FR_UNROLL for (int r = 0; r < R; r++) xv[r] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x[r] + i)));
+                FR_UNROLL for (int t = 0; t < T; t++) {
+                    const __m256 yv = _mm256_loadu_ps(y[t] + i);
+                    FR_UNROLL for (int r = 0; r < R; r++) a[r][t] = _mm256_fmadd_ps(xv[r], yv, a[r][t]);
+                }
+            }
+            FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) st[j][r][t] = a[r][t];
+        }
+    }
+    FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) {
+        float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(st[0][r][t], st[1][r][t]), _mm256_add_ps(st[2][r][t], st[3][r][t])));
+        for (int64_t k = n32; k < n; k++) sum += _cvtsh_ss(x[r][k]) * y[t][k];
+        out[r * T + t] = sum;
+    }
+}
+
+#define F16_CASE(R, T) case R * 8 + T: f16_RxT(n, (const uint16_t *const *)x, y, R, T, out); break;
+void fr_gemm_f16_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
+    switch (R * 8 + T) {
+    F16_CASE(1, 1) F16_CASE(1, 2) F16_CASE(1, 3) F16_CASE(1, 4)
+    F16_CASE(2, 1) F16_CASE(2, 2) F16_CASE(2, 3) F16_CASE(2, 4)
+    F16_CASE(3, 1) F16_CASE(3, 2) F16_CASE(3, 3) F16_CASE(3, 4)
     default: break;
     }
 }

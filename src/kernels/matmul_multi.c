@@ -5,6 +5,7 @@
  * activations, so results never depend on the batch or the thread count. */
 #include <string.h>
 
+#include "gemm.h"
 #include "kernels.h"
 
 static size_t act_bytes(const fr_matrix *w) {
@@ -14,9 +15,18 @@ static size_t act_bytes(const fr_matrix *w) {
     return (rb + 63) & ~(size_t)63;
 }
 
+/* Activation bytes per row of a job: packed weights take the split Q8_0 rows of gemm.h. */
+static size_t job_act_bytes(const fr_mm_job *jb, bool packed) {
+    return packed ? fr_gemm_act_row_bytes(jb->w[0]->n_in) : act_bytes(jb->w[0]);
+}
+
 size_t fr_matmul_multi_scratch_size(const fr_mm_job *jobs, int n_jobs) {
     size_t s = 0;
-    for (int i = 0; i < n_jobs; i++) s += act_bytes(jobs[i].w[0]) * (size_t)jobs[i].m;
+    for (int i = 0; i < n_jobs; i++) {
+        size_t b = act_bytes(jobs[i].w[0]);
+        if (fr_pack_supported(jobs[i].w[0]->type)) b = FR_MAX(b, fr_gemm_act_row_bytes(jobs[i].w[0]->n_in));
+        s += b * (size_t)jobs[i].m;
+    }
     return s;
 }
 
@@ -29,6 +39,8 @@ typedef struct {
     int64_t dot_start[FR_MM_MAX_JOBS + 1];  /* first dot task of each job */
     int64_t chunk[FR_MM_MAX_JOBS];
     int64_t n_chunks[FR_MM_MAX_JOBS]; /* row chunks of one weight of the job */
+    const fr_packed *pk[FR_MM_MAX_JOBS][2]; /* packed weights (all of a job's, or none) */
+    int64_t g0[FR_MM_MAX_JOBS][2];
 } multi_ctx;
 
 static int find_job(const int64_t *start, int n, int64_t task) {
@@ -47,9 +59,33 @@ static void multi_convert_task(void *ctx, int64_t task, int thread) {
     const fr_mm_job *jb = &mc->jobs[j];
     int64_t i = task - mc->conv_start[j];
     int64_t row = jb->x_rows ? jb->x_rows[i] : i;
+    if (mc->pk[j][0]) {
+        fr_gemm_quantize_row(jb->x + row * jb->x_stride, mc->act + mc->act_off[j] + (size_t)i * job_act_bytes(jb, true),
+                             jb->w[0]->n_in);
+        return;
+    }
     const fr_type_traits *at = fr_type_traits_get(fr_type_traits_get(jb->w[0]->type)->vec_dot_type);
     at->from_float(jb->x + row * jb->x_stride, mc->act + mc->act_off[j] + (size_t)i * act_bytes(jb->w[0]),
                    jb->w[0]->n_in);
+}
+
+/* Rows [r0, r1) (multiples of 8 apart from the end) of a packed weight. */
+static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t g0, float *y, const char *act, int64_t r0,
+                        int64_t r1) {
+    fr_gemm_kernel_fn kern = fr_gemm_kernel(pk->type);
+    size_t ab = job_act_bytes(jb, true);
+    const char *groups = pk->data + (size_t)g0 * pk->group_bytes;
+    for (int64_t t = 0; t < jb->m; t += FR_GEMM_MAX_T) {
+        const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
+        const void *acts[FR_GEMM_MAX_T];
+        for (int u = 0; u < T; u++) acts[u] = act + (size_t)(t + u) * ab;
+        for (int64_t r = r0; r < r1; r += 8) {
+            float out[FR_GEMM_MAX_T * 8];
+            kern(pk->nb, groups + (size_t)(r / 8) * pk->group_bytes, acts, T, out);
+            const int nr = (int)FR_MIN(8, r1 - r);
+            for (int u = 0; u < T; u++) memcpy(&y[(t + u) * jb->y_stride + r], out + u * 8, (size_t)nr * sizeof(float));
+        }
+    }
 }
 
 static void multi_dot_task(void *ctx, int64_t task, int thread) {
@@ -64,6 +100,10 @@ static void multi_dot_task(void *ctx, int64_t task, int thread) {
     size_t ab = act_bytes(w);
     const char *act = mc->act + mc->act_off[j];
     float *y = jb->y[k];
+    if (mc->pk[j][k]) {
+        packed_rows(jb, mc->pk[j][k], mc->g0[j][k], y, act, r0, r1);
+        return;
+    }
     for (int64_t t = 0; t < jb->m; t += 2) {
         int nt = jb->m - t >= 2 ? 2 : 1;
         const void *ys[2] = {act + (size_t)t * ab, act + (size_t)(t + nt - 1) * ab};
@@ -106,7 +146,16 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
         mc.act_off[j] = off;
         mc.conv_start[j] = conv;
         mc.dot_start[j] = dots;
-        off += act_bytes(w) * (size_t)jobs[j].m;
+        mc.pk[j][0] = mc.pk[j][1] = NULL;
+        if (fr_pack_supported(w->type)) {
+            bool all = true;
+            for (int k = 0; k < jobs[j].n_w; k++) {
+                mc.pk[j][k] = fr_pack_find(jobs[j].w[k], &mc.g0[j][k]);
+                all = all && mc.pk[j][k] && jobs[j].w[k]->type == w->type && jobs[j].w[k]->n_in == w->n_in;
+            }
+            if (!all) mc.pk[j][0] = mc.pk[j][1] = NULL;
+        }
+        off += job_act_bytes(&jobs[j], mc.pk[j][0] != NULL) * (size_t)jobs[j].m;
         conv += jobs[j].m;
         /* chunks: enough tasks to balance, at least 16 rows, a multiple of 16 */
         int64_t c = w->n_out / ((int64_t)nt * 4);

@@ -141,7 +141,7 @@ static void test_packed_matmul(test_rng *rng) {
         int type = types[ti];
         if (!fr_pack_supported(type)) return;
         const fr_type_traits *tt = fr_type_traits_get(type);
-        const int64_t n = 96 + 32 * (int64_t)ti * 5, n_out = 203, xs = n + 3, ys = n_out + 5;
+        const int64_t n = 96 + 32 * (int64_t)ti * 5, n_out = 203, xs = n + 3, ys = n_out + 5, ys_m = n_out;
         size_t rb, ab;
         fr_row_size(type, n, &rb);
         fr_row_size(FR_TYPE_Q8_0, n, &ab);
@@ -157,6 +157,7 @@ static void test_packed_matmul(test_rng *rng) {
         int64_t g0 = -1;
         CHECK(fr_pack_find(&m, &g0) && g0 == 0, "%s: find", tt->name);
         fr_matrix v8 = {type, n, 100, rb, w + 16 * rb}, v3 = {type, n, 100, rb, w + 3 * rb};
+        fr_matrix v32 = {type, n, 100, rb, w + 32 * rb};
         CHECK(fr_pack_find(&v8, &g0) && g0 == 2, "%s: view at row 16 is group 2", tt->name);
         CHECK(!fr_pack_find(&v3, &g0), "%s: view at row 3 is not packed", tt->name);
         void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&m, 17) + 64);
@@ -186,6 +187,34 @@ static void test_packed_matmul(test_rng *rng) {
                           tt->name, vi, (long long)nt, threads, bad);
                 }
             }
+            /* fr_matmul_multi: two packed views as one job's two weights, the whole packed
+             * matrix, and an unpacked view; rows picked through x_rows */
+            const int32_t pick[5] = {4, 0, 16, 2, 9};
+            float *ym[4];
+            for (int q = 0; q < 4; q++) ym[q] = calloc((size_t)(ys_m * 5), sizeof(float));
+            fr_mm_job jobs[3] = {
+                {{&v8, &v32}, 2, x, xs, pick, 5, {ym[0], ym[1]}, ys_m},
+                {{&m, NULL}, 1, x, xs, NULL, 3, {ym[2], NULL}, ys_m},
+                {{&v3, NULL}, 1, x, xs, pick + 1, 4, {ym[3], NULL}, ys_m},
+            };
+            size_t ms = fr_matmul_multi_scratch_size(jobs, 3);
+            void *mscr = aligned_alloc(64, (ms + 63) & ~(size_t)63);
+            fr_matmul_multi(pool, jobs, 3, mscr);
+            int bad = 0;
+            for (int jb = 0; jb < 3; jb++)
+                for (int k = 0; k < jobs[jb].n_w; k++)
+                    for (int64_t i = 0; i < jobs[jb].m; i++) {
+                        int64_t row = jobs[jb].x_rows ? jobs[jb].x_rows[i] : i;
+                        fr_type_traits_get(FR_TYPE_Q8_0)->from_float(x + row * xs, a, n);
+                        for (int64_t r = 0; r < jobs[jb].w[k]->n_out; r++) {
+                            float sd;
+                            tt->vec_dot(n, &sd, (const char *)jobs[jb].w[k]->data + (size_t)r * rb, a);
+                            bad += memcmp(&sd, &jobs[jb].y[k][i * ys_m + r], 4) != 0;
+                        }
+                    }
+            CHECK(bad == 0, "%s matmul_multi, %d threads: %d elements differ from vec_dot", tt->name, threads, bad);
+            for (int q = 0; q < 4; q++) free(ym[q]);
+            free(mscr);
             fr_pool_free(pool);
         }
         fr_pack_release(&owner);
@@ -194,6 +223,58 @@ static void test_packed_matmul(test_rng *rng) {
         free(a);
         free(x);
         free(y);
+        free(bias);
+        free(scratch);
+    }
+}
+
+/* F16: the R x T kernel and fr_matmul equal vec_dot_f16 on the F16-converted activations,
+ * with tails (n not a multiple of 32) and chunk edges (n > 512). */
+static void test_f16(test_rng *rng) {
+    const fr_type_traits *ft = fr_type_traits_get(FR_TYPE_F16);
+    if (!fr_cpu_has(FR_ISA_AVX2)) return;
+    const int64_t sizes[] = {8, 40, 96, 520, 1056 + 7};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const int64_t n = sizes[si], n_out = 11, xs = n + 1, ys = n_out + 2;
+        uint16_t *w = malloc(sizeof(uint16_t) * (size_t)(n * n_out)), *a = malloc(sizeof(uint16_t) * (size_t)n);
+        float *x = malloc(sizeof(float) * (size_t)(xs * 9)), *y = malloc(sizeof(float) * (size_t)(ys * 9));
+        float *f = malloc(sizeof(float) * (size_t)n), *bias = malloc(sizeof(float) * (size_t)n_out);
+        for (int64_t r = 0; r < n_out; r++) {
+            for (int64_t i = 0; i < n; i++) f[i] = test_rng_float(rng) * (1.0f + (float)r);
+            ft->from_float(f, w + r * n, n);
+            bias[r] = test_rng_float(rng);
+        }
+        for (int64_t i = 0; i < xs * 9; i++) x[i] = test_rng_float(rng) * 5.0f;
+        fr_matrix m = {FR_TYPE_F16, n, n_out, (size_t)n * 2, w};
+        void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&m, 9) + 64);
+        for (int threads = 1; threads <= 2; threads++) {
+            fr_pool *pool;
+            fr_error err;
+            if (fr_pool_new(threads, &pool, &err) != FR_OK) continue;
+            for (int64_t nt = 1; nt <= 9; nt += 2) {
+                for (int bi = 0; bi < 2; bi++) {
+                    fr_matmul(pool, &m, x, xs, nt, y, ys, bi ? bias : NULL, scratch);
+                    int bad = 0;
+                    for (int64_t t = 0; t < nt; t++) {
+                        ft->from_float(x + t * xs, a, n);
+                        for (int64_t r = 0; r < n_out; r++) {
+                            float s;
+                            ft->vec_dot(n, &s, w + r * n, a);
+                            if (bi) s = s + bias[r];
+                            bad += memcmp(&s, &y[t * ys + r], 4) != 0;
+                        }
+                    }
+                    CHECK(bad == 0, "F16 matmul n=%lld, %lld tokens, %d threads: %d elements differ from vec_dot",
+                          (long long)n, (long long)nt, threads, bad);
+                }
+            }
+            fr_pool_free(pool);
+        }
+        free(w);
+        free(a);
+        free(x);
+        free(y);
+        free(f);
         free(bias);
         free(scratch);
     }
@@ -252,5 +333,6 @@ int main(void) {
     test_vec_dot_exact(&rng);
     test_packed_kernels(&rng);
     test_packed_matmul(&rng);
+    test_f16(&rng);
     return CHECK_DONE("test_tiles");
 }
