@@ -434,13 +434,26 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
     }
 }
 
-/* deepseek2 over rows of several sequences: each sequence's rows go through the
- * single-sequence forward pass with c->k_cache at its block and c->n_past at its first
- * position; the final hidden states of the wanted rows are gathered in c->xout (logit order).
- * Simple and exactly as batch invariant as one sequence alone; batching MLA across sequences
- * (one set of matrix products for all rows) is later work. */
+/* deepseek2 over rows of several sequences. Decode phase: one pass over all rows (each row
+ * attends over its own sequence's latent cache). Prompt phase: each sequence's rows go
+ * through the single-sequence pass with c->k_cache at its block and c->n_past at its first
+ * position (the decompressed keys and values are rebuilt per sequence); batching prompt
+ * chunks of several sequences into one pass is later work. The final hidden states of the
+ * wanted rows are gathered in c->xout (logit order). */
 static void forward_rows_mla(fr_context *c, const int32_t *tokens, int64_t n) {
     int64_t E = c->m->hp.n_embd;
+    if (c->phase == FR_PHASE_DECODE) {
+        /* Absorbed decode is computed per row from the row's own cache: all rows of all
+         * sequences go through one pass (one set of matrix products, experts grouped over
+         * every row), exactly as each would alone. */
+        c->rows_multi = true;
+        fr_deepseek2_forward(c, tokens, n);
+        c->rows_multi = false;
+        for (int64_t t = 0; t < n; t++)
+            if (c->row_out[t] >= 0)
+                memcpy(c->xout + (size_t)c->row_out[t] * (size_t)E, c->x + t * E, sizeof(float) * (size_t)E);
+        return;
+    }
     int32_t *map = c->out_src; /* gathered row -> logit row (out_src is unused on this path) */
     for (int64_t i = 0; i < n; i++) {
         int32_t s = c->row_seq[i];

@@ -25,6 +25,10 @@ struct fr_context {
     /* Multiple sequences: k_mem holds p.n_seq blocks of k_seq_bytes, each laid out as above
      * (so k_mem + s * k_seq_bytes is a complete single-sequence cache); v_mem likewise. */
     char *k_cache, *v_cache;
+    /* deepseek2 decode phase over rows of several sequences: row t sits at position
+     * row_pos[t] of sequence row_seq[t] (its own cache block) instead of at n_past + t of
+     * k_cache (fr_ds_row_pos/fr_ds_row_cache) */
+    bool rows_multi;
     char *k_mem, *v_mem;               /* the allocations */
     size_t k_seq_bytes, v_seq_bytes;   /* one sequence, all layers */
     size_t k_row_bytes, v_row_bytes;   /* one position, all kv heads */
@@ -106,6 +110,15 @@ void fr_ctx_rmsnorm(fr_context *c, const float *in, int64_t in_stride, const flo
 /* Final norm and output head: logits row i from x row rows[i] (rows NULL: row i), i < n. */
 void fr_ctx_output(fr_context *c, const float *x, const int32_t *rows, int64_t n, float *logits);
 void fr_ctx_add(float *x, const float *d, int64_t n);
+
+/* deepseek2 rows: the position of row t, and its layer's cache rows */
+static inline int64_t fr_ds_row_pos(const fr_context *c, int64_t t) {
+    return c->rows_multi ? c->row_pos[t] : c->n_past + t;
+}
+static inline char *fr_ds_row_cache(const fr_context *c, int64_t t, int64_t layer) {
+    char *base = c->rows_multi ? c->k_mem + (size_t)c->row_seq[t] * c->k_seq_bytes : c->k_cache;
+    return base + (size_t)layer * c->k_layer_bytes;
+}
 
 /* deepseek2.c: one forward pass of n <= n_batch tokens of one sequence at positions
  * c->n_past .. c->n_past+n-1 of the cache at c->k_cache; leaves the final hidden states in

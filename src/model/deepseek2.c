@@ -130,7 +130,7 @@ static void rope_table_task(void *ctx, int64_t t, int thread) {
     ds_job *j = ctx;
     const fr_hparams *hp = &j->c->m->hp;
     float *cs = j->c->rope + t * hp->n_rot;
-    double pos = (double)(j->pos0 + t);
+    double pos = (double)fr_ds_row_pos(j->c, t);
     for (int64_t i = 0; i < hp->n_rot / 2; i++) {
         double theta = pos * j->c->rope_inv_freq[i];
         cs[2 * i] = (float)cos(theta);
@@ -150,8 +150,8 @@ static void latent_store_task(void *ctx, int64_t t, int thread) {
     fr_rmsnorm(kv, kv, L->kv_a_norm_f, r, hp->rms_eps);
     fr_rope_apply(kv + r, 1, hp->n_rot, hp->n_rot, cs, hp->rope_neox);
     fr_rope_apply(c->q + t * hp->n_head * dk + hp->qk_nope, hp->n_head, dk, hp->n_rot, cs, hp->rope_neox);
-    int64_t pos = j->pos0 + t;
-    fr_mla_store(c, L, kv, c->k_cache + (size_t)j->layer * c->k_layer_bytes + (size_t)pos * c->k_row_bytes, thread);
+    int64_t pos = fr_ds_row_pos(c, t);
+    fr_mla_store(c, L, kv, fr_ds_row_cache(c, t, j->layer) + (size_t)pos * c->k_row_bytes, thread);
 }
 
 typedef struct {
@@ -165,7 +165,9 @@ static void swiglu_task(void *ctx, int64_t t, int thread) {
 }
 
 /* One sequence: c->k_cache is its cache block and c->n_past its first position (the
- * multi-sequence caller in context.c sets both; see forward_rows_mla there). */
+ * multi-sequence caller in context.c sets both; see forward_rows_mla there). With
+ * c->rows_multi (decode phase only), rows of several sequences at once: row t at
+ * c->row_pos[t] of sequence c->row_seq[t]; the caller advances the sequences. */
 void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n) {
     const fr_model *m = c->m;
     const fr_hparams *hp = &m->hp;
@@ -209,5 +211,5 @@ void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n) {
         }
         fr_ctx_add(c->x, c->tmp, n * E);
     }
-    c->n_past += n;
+    if (!c->rows_multi) c->n_past += n;
 }

@@ -257,13 +257,11 @@ typedef struct {
     fr_context *c;
     int64_t layer, n_pos; /* positions [0, n_pos) */
     int64_t tok;          /* the token's row in the batch */
+    const char *rows;     /* its sequence's cache rows of this layer */
 } abs_job;
 
 enum { SCORE_BLOCK = 64, ACC_HEADS = 4, ACC_DIMS = 64 };
 
-static const char *layer_rows(const fr_context *c, int64_t layer) {
-    return c->k_cache + (size_t)layer * c->k_layer_bytes;
-}
 
 /* scores of every head for one block of positions */
 static void abs_scores_task(void *ctx, int64_t blk, int thread) {
@@ -271,7 +269,7 @@ static void abs_scores_task(void *ctx, int64_t blk, int thread) {
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
     int64_t p0 = blk * SCORE_BLOCK, p1 = FR_MIN(p0 + SCORE_BLOCK, j->n_pos);
-    fr_mla_scores(c->p.kv_type, layer_rows(c, j->layer), c->k_row_bytes, p0, p1, c->qabs, hp->n_head,
+    fr_mla_scores(c->p.kv_type, j->rows, c->k_row_bytes, p0, p1, c->qabs, hp->n_head,
                   hp->n_lora_kv + hp->n_rot, hp->attn_scale, c->dscores, c->p.n_ctx,
                   c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
 }
@@ -292,7 +290,7 @@ static void abs_accum_task(void *ctx, int64_t task, int thread) {
     const fr_hparams *hp = &c->m->hp;
     int64_t r = hp->n_lora_kv, nd = (r + ACC_DIMS - 1) / ACC_DIMS;
     int64_t h0 = (task / nd) * ACC_HEADS, d0 = (task % nd) * ACC_DIMS;
-    fr_mla_accum(c->p.kv_type, layer_rows(c, j->layer), c->k_row_bytes, j->n_pos, c->dscores, c->p.n_ctx, h0,
+    fr_mla_accum(c->p.kv_type, j->rows, c->k_row_bytes, j->n_pos, c->dscores, c->p.n_ctx, h0,
                  FR_MIN(h0 + ACC_HEADS, hp->n_head), d0, FR_MIN(d0 + ACC_DIMS, r), c->olat, r,
                  c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
 }
@@ -347,7 +345,7 @@ void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n) {
     const fr_hparams *hp = &c->m->hp;
     int64_t H = hp->n_head, r = hp->n_lora_kv;
     for (int64_t t = 0; t < n; t++) {
-        abs_job j = {c, layer, c->n_past + t + 1, t};
+        abs_job j = {c, layer, fr_ds_row_pos(c, t) + 1, t, fr_ds_row_cache(c, t, layer)};
         fr_pool_run(c->pool, H, qlat_task, &j);
         fr_pool_run(c->pool, (j.n_pos + SCORE_BLOCK - 1) / SCORE_BLOCK, abs_scores_task, &j);
         fr_pool_run(c->pool, H, abs_softmax_task, &j);
