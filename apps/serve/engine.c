@@ -607,13 +607,16 @@ static void step(srv_engine *e) {
         }
     }
     int64_t n_decode = n;
-    for (int k = 0; k < e->p.n_slots && n < e->n_batch; k++) {
+    /* While others are generating, prompts advance in smaller chunks so that their tokens keep
+     * flowing (the chunking does not change any result: the kernels are batch-invariant). */
+    int64_t budget = n_decode > 0 ? MIN(e->n_batch, n_decode + 128) : e->n_batch;
+    for (int k = 0; k < e->p.n_slots && n < budget; k++) {
         int s = (e->rr + k) % e->p.n_slots;
         srv_task *t = e->slots[s].task;
         if (!t || t->decoding) continue;
         srv_request *r = t->req;
         int64_t done = e->slots[s].n_hist, left = r->n_prompt - done;
-        int64_t take = MIN(left, e->n_batch - n);
+        int64_t take = MIN(left, budget - n);
         for (int64_t i = 0; i < take; i++) add_row(e, &n, r->prompt[done + i], s, done + i == r->n_prompt - 1);
     }
     e->rr = (e->rr + 1) % e->p.n_slots;
