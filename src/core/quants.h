@@ -59,6 +59,11 @@ void fr_dot_tile_q4_0_avx2(int64_t n, const void *const *x, int nr, const void *
 void fr_dot_tile_q5_0_avx2(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out);
 void fr_dot_tile_iq4_nl_avx2(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out);
 
+/* One K-quant row times T <= 4 Q8_K activation rows: out[t] = fr_vec_dot_<type>_avx2(x,
+ * y[t]) bit for bit (the row is unpacked once for all tokens). */
+void fr_dot_1xT_q4_K_avx2(int64_t n, const void *x, const void *const *y, int T, float *out);
+void fr_dot_1xT_q6_K_avx2(int64_t n, const void *x, const void *const *y, int T, float *out);
+
 /* IQ4_NL's non-linear code book (16 values). */
 extern const int8_t fr_iq4nl_values[16];
 

@@ -412,6 +412,112 @@ void fr_vec_dot_q6_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     *s = hsum_ps(acc);
 }
 
+/* ------------------------------------------------- one row x up to 4 activation rows */
+
+/* out[t] = vec_dot(x, y[t]) for t < T (1..4): each token goes through exactly the
+ * operations of fr_vec_dot_q4_K_avx2 / fr_vec_dot_q6_K_avx2 (so the same bits); the weight
+ * row is unpacked once for all of them. */
+#define KT_UNROLL _Pragma("GCC unroll 4")
+#define KT_KEEP(v) __asm__("" : "+x"(v))
+static inline __attribute__((always_inline)) void q4_K_1xT(int64_t n, const block_q4_K *x,
+                                                           const block_q8_K *const *y, const int T, float *out) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    __m256 acc[4];
+    __m128 accm[4];
+    KT_UNROLL for (int t = 0; t < T; t++) {
+        acc[t] = _mm256_setzero_ps();
+        accm[t] = _mm_setzero_ps();
+    }
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales));
+        const __m128i mins = _mm256_extracti128_si256(sm16, 1);
+        const __m256i scv = dup_half(sm16, 0);
+        const float xd = fr_f16_to_f32(x[i].d), xdmin = fr_f16_to_f32(x[i].dmin);
+        __m256i sumi[4];
+        KT_UNROLL for (int t = 0; t < T; t++) {
+            const block_q8_K *yb = &y[t][i];
+            const float negmin = -(yb->d * xdmin);
+            const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)yb->bsums),
+                                              _mm_loadu_si128((const __m128i *)yb->bsums + 1));
+            accm[t] = _mm_fmadd_ps(_mm_set1_ps(negmin), _mm_cvtepi32_ps(_mm_madd_epi16(mins, bs)), accm[t]);
+            sumi[t] = _mm256_setzero_si256();
+        }
+        _mm_prefetch((const char *)(x + i) + 1024, _MM_HINT_T0);
+        KT_UNROLL for (int k = 0; k < 4; k++) {
+            const __m256i bits = load256(x[i].qs + 32 * k);
+            const __m256i lo = _mm256_and_si256(bits, m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            const __m256i sl = _mm256_shuffle_epi8(scv, load256(k_bcast[2 * k]));
+            const __m256i sh = _mm256_shuffle_epi8(scv, load256(k_bcast[2 * k + 1]));
+            KT_UNROLL for (int t = 0; t < T; t++) {
+                const __m256i pl = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(lo, load256(y[t][i].qs + 64 * k)));
+                const __m256i ph = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(hi, load256(y[t][i].qs + 64 * k + 32)));
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(pl, ph));
+                KT_KEEP(sumi[t]);
+            }
+        }
+        KT_UNROLL for (int t = 0; t < T; t++) {
+            const float d = y[t][i].d * xd;
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+        }
+    }
+    KT_UNROLL for (int t = 0; t < T; t++) out[t] = hsum_ps(acc[t]) + hsum_ps128(accm[t]);
+}
+
+static inline __attribute__((always_inline)) void q6_K_1xT(int64_t n, const block_q6_K *x,
+                                                           const block_q8_K *const *y, const int T, float *out) {
+    __m256 acc[4];
+    KT_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        __m256i sumi[4];
+        KT_UNROLL for (int t = 0; t < T; t++) sumi[t] = _mm256_setzero_si256();
+        _mm_prefetch((const char *)(x + i) + 1024, _MM_HINT_T0);
+        KT_UNROLL for (int h = 0; h < 2; h++) {
+            const __m256i scv = dup_half(sc16, h);
+            __m256i q[4];
+            q6k_half(&x[i], h, q);
+            KT_UNROLL for (int t = 0; t < T; t++) {
+                const int8_t *q8 = y[t][i].qs + 128 * h;
+                const __m256i p0 = group16(q[0], q8, scv, 0);
+                const __m256i p1 = group16(q[1], q8 + 32, scv, 1);
+                const __m256i p2 = group16(q[2], q8 + 64, scv, 2);
+                const __m256i p3 = group16(q[3], q8 + 96, scv, 3);
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
+                KT_KEEP(sumi[t]);
+            }
+        }
+        KT_UNROLL for (int t = 0; t < T; t++) {
+            const float d = y[t][i].d * fr_f16_to_f32(x[i].d);
+            const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y[t][i].bsums)), 5);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[t], corr)), acc[t]);
+        }
+    }
+    KT_UNROLL for (int t = 0; t < T; t++) out[t] = hsum_ps(acc[t]);
+}
+
+void fr_dot_1xT_q4_K_avx2(int64_t n, const void *x, const void *const *y, int T, float *out) {
+    const block_q8_K *const *yy = (const block_q8_K *const *)y;
+    switch (T) {
+    case 1: q4_K_1xT(n, x, yy, 1, out); break;
+    case 2: q4_K_1xT(n, x, yy, 2, out); break;
+    case 3: q4_K_1xT(n, x, yy, 3, out); break;
+    case 4: q4_K_1xT(n, x, yy, 4, out); break;
+    default: break;
+    }
+}
+
+void fr_dot_1xT_q6_K_avx2(int64_t n, const void *x, const void *const *y, int T, float *out) {
+    const block_q8_K *const *yy = (const block_q8_K *const *)y;
+    switch (T) {
+    case 1: q6_K_1xT(n, x, yy, 1, out); break;
+    case 2: q6_K_1xT(n, x, yy, 2, out); break;
+    case 3: q6_K_1xT(n, x, yy, 3, out); break;
+    case 4: q6_K_1xT(n, x, yy, 4, out); break;
+    default: break;
+    }
+}
+
 /* ---------------------------------------------------------------- Q8_K */
 
 /* Byte-identical to fr_from_float_q8_K_ref for every input: same max search (NaNs

@@ -3,6 +3,7 @@
 
 #include "gemm.h"
 #include "kernels.h"
+#include "quants.h"
 
 /* Output rows per task: a few large contiguous slabs per thread, so each thread streams
  * long runs of W (hardware prefetchers stop at page boundaries and restart on jumps),
@@ -40,6 +41,7 @@ typedef struct {
     fr_from_float_fn convert;
     fr_vec_dot_fn dot;
     int64_t chunk;
+    void (*row_tile)(int64_t n, const void *x, const void *const *y, int T, float *out); /* 1 row x <= 4 tokens */
 } matmul_job;
 
 static void convert_task(void *ctx, int64_t t, int thread) {
@@ -72,11 +74,30 @@ static void dot_rows_tiled(const matmul_job *j, fr_dot_tile_fn tile, int64_t r0,
     }
 }
 
+/* K-quants: one weight row at a time for up to 4 tokens (the row is unpacked once). */
+static void dot_rows_1xT(const matmul_job *j, int64_t r0, int64_t r1) {
+    const fr_matrix *w = j->w;
+    for (int64_t t = 0; t < j->n_tok; t += 4) {
+        const int T = (int)FR_MIN(4, j->n_tok - t);
+        const void *ys[4];
+        for (int u = 0; u < T; u++) ys[u] = j->act + (size_t)(t + u) * j->act_stride;
+        for (int64_t r = r0; r < r1; r++) {
+            float out[4];
+            j->row_tile(w->n_in, (const char *)w->data + (size_t)r * w->row_bytes, ys, T, out);
+            for (int u = 0; u < T; u++) j->y[(t + u) * j->y_stride + r] = j->bias ? out[u] + j->bias[r] : out[u];
+        }
+    }
+}
+
 static void dot_task(void *ctx, int64_t task, int thread) {
     matmul_job *j = ctx;
     const fr_matrix *w = j->w;
     int64_t r0 = task * j->chunk;
     int64_t r1 = FR_MIN(r0 + j->chunk, w->n_out);
+    if (j->row_tile) {
+        dot_rows_1xT(j, r0, r1);
+        return;
+    }
     const fr_type_traits *tt = fr_type_traits_get(w->type);
     if (tt->dot_tile) {
         dot_rows_tiled(j, tt->dot_tile, r0, r1);
@@ -108,7 +129,12 @@ void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stri
     const fr_type_traits *tt = fr_type_traits_get(w->type);
     const fr_type_traits *at = fr_type_traits_get(tt->vec_dot_type);
     matmul_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, act_row_bytes(w),
-                    at->from_float, tt->vec_dot, row_chunk(w->n_out, fr_pool_size(pool))};
+                    at->from_float, tt->vec_dot, row_chunk(w->n_out, fr_pool_size(pool)), NULL};
+    if (fr_cpu_has(FR_ISA_AVX2) && (w->type == FR_TYPE_Q4_K || w->type == FR_TYPE_Q6_K)) {
+        j.row_tile = w->type == FR_TYPE_Q4_K ? fr_dot_1xT_q4_K_avx2 : fr_dot_1xT_q6_K_avx2;
+        /* prompts: row chunks that stay in L2 while every token passes over them */
+        if (n_tok > 4) j.chunk = FR_MIN(j.chunk, FR_MAX(8, (int64_t)((160 << 10) / w->row_bytes)));
+    }
     if (n_tok > 1)
         fr_pool_run(pool, n_tok, convert_task, &j);
     else

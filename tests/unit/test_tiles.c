@@ -280,6 +280,77 @@ static void test_f16(test_rng *rng) {
     }
 }
 
+/* Q4_K/Q6_K: one row x 1..4 tokens == vec_dot per token; fr_matmul likewise at token
+ * counts around 4 and row counts not a multiple of anything. */
+static void test_kquant_rows(test_rng *rng) {
+    if (!fr_cpu_has(FR_ISA_AVX2)) return;
+    const int types[] = {FR_TYPE_Q4_K, FR_TYPE_Q6_K};
+    const int64_t sizes[] = {256, 768, 2816};
+    for (size_t ti = 0; ti < 2; ti++) {
+        const fr_type_traits *tt = fr_type_traits_get(types[ti]);
+        const fr_type_traits *at = fr_type_traits_get(FR_TYPE_Q8_K);
+        void (*tile)(int64_t, const void *, const void *const *, int, float *) =
+            ti == 0 ? fr_dot_1xT_q4_K_avx2 : fr_dot_1xT_q6_K_avx2;
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            const int64_t n = sizes[si], n_out = 13, xs = n + 5, ys = n_out + 3;
+            size_t rb, ab;
+            fr_row_size(types[ti], n, &rb);
+            fr_row_size(FR_TYPE_Q8_K, n, &ab);
+            char *w = malloc(rb * (size_t)n_out), *a = malloc(ab * 4);
+            float *f = malloc(sizeof(float) * (size_t)n), *x = malloc(sizeof(float) * (size_t)(xs * 9));
+            float *y = malloc(sizeof(float) * (size_t)(ys * 9));
+            for (int64_t r = 0; r < n_out; r++) {
+                for (int64_t i = 0; i < n; i++) f[i] = test_rng_float(rng) * (1.0f + (float)(r % 3));
+                tt->from_float(f, w + (size_t)r * rb, n);
+            }
+            for (int64_t i = 0; i < xs * 9; i++) x[i] = test_rng_float(rng) * 4.0f;
+            for (int t = 0; t < 4; t++) at->from_float(x + t * xs, a + (size_t)t * ab, n);
+            for (int T = 1; T <= 4; T++) {
+                const void *ysp[4];
+                for (int t = 0; t < T; t++) ysp[t] = a + (size_t)(3 - t) * ab;
+                int bad = 0;
+                for (int64_t r = 0; r < n_out; r++) {
+                    float out[4];
+                    tile(n, w + (size_t)r * rb, ysp, T, out);
+                    for (int t = 0; t < T; t++) {
+                        float sd;
+                        tt->vec_dot(n, &sd, w + (size_t)r * rb, ysp[t]);
+                        bad += memcmp(&sd, &out[t], 4) != 0;
+                    }
+                }
+                CHECK(bad == 0, "%s n=%lld 1x%d tile: %d elements differ from vec_dot", tt->name, (long long)n, T, bad);
+            }
+            fr_matrix m = {types[ti], n, n_out, rb, w};
+            void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&m, 9) + 64);
+            fr_pool *pool;
+            fr_error err;
+            if (fr_pool_new(2, &pool, &err) == FR_OK) {
+                for (int64_t nt = 1; nt <= 9; nt += 4) {
+                    fr_matmul(pool, &m, x, xs, nt, y, ys, NULL, scratch);
+                    int bad = 0;
+                    for (int64_t t = 0; t < nt; t++) {
+                        at->from_float(x + t * xs, a, n);
+                        for (int64_t r = 0; r < n_out; r++) {
+                            float sd;
+                            tt->vec_dot(n, &sd, w + (size_t)r * rb, a);
+                            bad += memcmp(&sd, &y[t * ys + r], 4) != 0;
+                        }
+                    }
+                    CHECK(bad == 0, "%s matmul n=%lld, %lld tokens: %d elements differ from vec_dot", tt->name,
+                          (long long)n, (long long)nt, bad);
+                }
+                fr_pool_free(pool);
+            }
+            free(w);
+            free(a);
+            free(f);
+            free(x);
+            free(y);
+            free(scratch);
+        }
+    }
+}
+
 int main(void) {
     unsetenv("FRUGAL_REPACK"); /* the packed tests need packing on */
     const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q5_0, FR_TYPE_Q8_0, FR_TYPE_IQ4_NL};
@@ -334,5 +405,6 @@ int main(void) {
     test_packed_kernels(&rng);
     test_packed_matmul(&rng);
     test_f16(&rng);
+    test_kquant_rows(&rng);
     return CHECK_DONE("test_tiles");
 }
