@@ -76,7 +76,7 @@ chat() { # chat CONTENT MAX [extra json]
 }
 
 echo "serve: endpoints"
-start main --parallel 2 --ctx 256 --queue 1 --max-body 65536 --max-header 4096 --json-depth 16 || exit 1
+start main --parallel 2 --ctx 256 --queue 1 --max-body 131072 --max-header 4096 --json-depth 16 --read-timeout 2 || exit 1
 req GET /health; expect 200 "/health"
 req GET /; expect 200 "GET / (chat page)"
 grep -qi "<html" "$T/body" || bad "the page is HTML"
@@ -155,6 +155,10 @@ req POST /v1/chat/completions "$(chat x 4 ',"top_logprobs":2')"; expect 400 "top
 req POST /v1/chat/completions "$(chat x 4 ',"temperature":"hot"')"; expect 400 "temperature of the wrong type"
 req POST /v1/chat/completions "$(chat x 4 ',"temperature":7')"; expect 400 "temperature out of range"
 req POST /v1/chat/completions "$(chat x 4 ',"stop":["a","b","c","d","e"]')"; expect 400 "five stop strings"
+req POST /v1/chat/completions "$(chat x 4 ',"top_k":1000000000000')"; expect 400 "top_k huge"
+req POST /v1/chat/completions "$(chat x 4 ',"seed":1e30')"; expect 400 "seed not an integer"
+req POST /v1/chat/completions "$(chat x 2 ',"seed":-1')"; expect 200 "seed -1 (any 64-bit value is a seed)"
+req POST /v1/chat/completions "$(chat x 4 ',"n":-3')"; expect 400 "n negative"
 req POST /v1/chat/completions "$(chat x 4 ',"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{}}}')"; expect 400 "json_schema (not supported yet) is refused, not ignored"
 for seed in 1 2 3; do
     req POST /v1/chat/completions "{\"messages\":[{\"role\":\"user\",\"content\":\"Answer in JSON\"}],\"max_tokens\":40,\"temperature\":1,\"seed\":$seed,\"response_format\":{\"type\":\"json_object\"}}"
@@ -196,11 +200,28 @@ req POST /v1/chat/completions "$(python3 -c "print('{\"a\":' * 40 + '1' + '}' * 
 req POST /v1/chat/completions '{"messages":[{"role":"user","content":"a\u0000b"}],"max_tokens":2}'; expect 400 "an escaped NUL in a string"
 req POST /v1/chat/completions '{"messages":[{"role":"user","content":"\ud800"}],"max_tokens":2}'; expect 400 "a lone surrogate escape"
 req POST /v1/chat/completions "$(printf '{"messages":[{"role":"user","content":"\377\376"}],"max_tokens":2}')"; expect 400 "invalid UTF-8 in the body"
-head -c 70000 /dev/zero | tr '\0' 'a' >"$T/big"
+head -c 140000 /dev/zero | tr '\0' 'a' >"$T/big"
 code=$(curl -s -o "$T/body" -w '%{http_code}' "$URL/v1/chat/completions" --data-binary @"$T/big")
 [ "$code" = 413 ] && ok "body over --max-body: 413" || bad "body over --max-body: $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/health" -H "X-Big: $(head -c 6000 /dev/zero | tr '\0' 'b')")
 case "$code" in 4*) ok "headers over --max-header: $code" ;; *) bad "headers over --max-header: $code" ;; esac
+RUN=$(head -c 60000 /dev/zero | tr '\0' 'a')
+req POST /v1/completions "{\"prompt\":\"$RUN\",\"max_tokens\":4}"; expect 400 "a run of 60,000 'a's: too long for the context, no crash"
+req POST /tokenize "{\"content\":\"$RUN\"}"; expect 200 "and it tokenizes"
+# a slow sender: headers and part of a body, then nothing (--read-timeout 2)
+python3 - "$URL" <<'PYEOF' && ok "a slow sender is cut off after --read-timeout" || bad "slow sender not cut off"
+import socket, sys, time, urllib.parse
+u = urllib.parse.urlparse(sys.argv[1])
+s = socket.create_connection((u.hostname, u.port))
+s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+s.settimeout(15)
+t0 = time.time()
+try:
+    data = s.recv(4096)
+except ConnectionResetError:
+    data = b""
+sys.exit(0 if time.time() - t0 < 12 else 1)
+PYEOF
 LONG=$(python3 -c "print(' '.join(['word']*400))")
 req POST /v1/completions "{\"prompt\":\"$LONG\",\"max_tokens\":4}"; expect 400 "a prompt longer than the context"
 req POST /v1/completions '{"prompt":"Hi","max_tokens":100000,"temperature":0}'; expect 200 "max_tokens beyond the context"
@@ -257,6 +278,21 @@ wait "$CP"
 wait "$PID"
 rc=$?
 [ "$rc" = 0 ] && ok "exit status 0 after SIGTERM" || bad "exit status $rc after SIGTERM"
+
+echo "serve: a shutdown that cuts answers short says so (CHECKLIST 27)"
+start cut --drain-timeout 0 --step-delay-ms 20 || exit 1
+curl -sN "$URL/v1/completions" -d '{"prompt":"Hi","max_tokens":200,"stream":true}' >"$T/cut_sse" &
+C1=$!
+curl -s -o "$T/cut_body" -w '%{http_code}' "$URL/v1/completions" -d '{"prompt":"Hello","max_tokens":200}' >"$T/cut_code" &
+C2=$!
+sleep 1
+kill -TERM "$PID"
+wait "$C1"; wait "$C2"
+wait "$PID"; rc=$?
+[ "$rc" = 0 ] && ok "exit 0" || bad "exit $rc after SIGTERM with --drain-timeout 0"
+tail -c 300 "$T/cut_sse" | grep -q '^data: {"error":{"message":"the server is shutting down' && ok "the stream ends with an error event" || bad "stream cut without an error event: $(tail -c 300 "$T/cut_sse")"
+grep -q "data: \[DONE\]" "$T/cut_sse" && bad "[DONE] after an error" || ok "no [DONE] after the error"
+[ "$(cat "$T/cut_code")" = 503 ] && ok "the non-streamed request gets 503" || bad "non-streamed request cut short: $(cat "$T/cut_code") $(head -c 200 "$T/cut_body")"
 
 echo "serve: templates: reasoning (R1) and tools (Qwen2.5)"
 start r1 --template tests/data/templates/deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja || exit 1

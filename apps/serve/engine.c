@@ -252,9 +252,10 @@ static void task_free(srv_task *t) {
     free(t);
 }
 
-/* Ends a choice: flush held text (unless it ended at a stop string), tell the client, free
- * the slot (its rows stay cached for later prefixes). */
-static void finish_task(srv_engine *e, srv_task *t, const char *reason, bool at_stop_string) {
+/* Ends a choice: flush held text (unless it ended at a stop string), tell the client (a
+ * finish_reason, or with `error` an error event), free the slot (its rows stay cached for
+ * later prefixes). */
+static void end_task(srv_engine *e, srv_task *t, const char *reason, bool at_stop_string, const char *error) {
     srv_request *r = t->req;
     if (!at_stop_string) {
         const char *tail = NULL;
@@ -263,7 +264,10 @@ static void finish_task(srv_engine *e, srv_task *t, const char *reason, bool at_
         if (stopped) reason = "stop";
     }
     if (r->kind == SRV_CHAT) frugal_reasoning_flush(&t->rs, on_text, t);
-    push_event(t, SRV_EV_FINISH, "", 0, reason);
+    if (error)
+        push_event(t, SRV_EV_ERROR, error, strlen(error), NULL);
+    else
+        push_event(t, SRV_EV_FINISH, "", 0, reason);
     pthread_mutex_lock(&r->mu);
     if (++r->n_finished == r->p.n) {
         r->state = SRV_DONE;
@@ -282,6 +286,11 @@ static void finish_task(srv_engine *e, srv_task *t, const char *reason, bool at_
     task_free(t);
     srv_request_release(r);
 }
+
+static void finish_task(srv_engine *e, srv_task *t, const char *reason, bool at_stop_string) {
+    end_task(e, t, reason, at_stop_string, NULL);
+}
+static void fail_task(srv_engine *e, srv_task *t, const char *error) { end_task(e, t, NULL, false, error); }
 
 static int64_t common_prefix(const int32_t *a, int64_t na, const int32_t *b, int64_t nb) {
     int64_t n = MIN(na, nb), i = 0;
@@ -392,9 +401,21 @@ static void admit(srv_engine *e) {
         }
         pthread_mutex_unlock(&e->mu);
         for (int c = 0; c < r->p.n; c++) {
-            if (!start_task(e, r, c)) { /* out of memory: end the choice at once */
+            if (!start_task(e, r, c)) { /* out of memory: end the choice at once, with an error */
+                static const char msg[] = "out of memory: cannot start the request";
+                srv_event *ev = malloc(sizeof *ev + sizeof msg);
                 pthread_mutex_lock(&r->mu);
-                if (++r->n_finished == r->p.n) r->state = SRV_DONE;
+                if (ev) {
+                    *ev = (srv_event){NULL, c, SRV_EV_ERROR, NULL, NULL, sizeof msg - 1};
+                    memcpy(ev->text, msg, sizeof msg);
+                    if (r->tail) r->tail->next = ev;
+                    else r->head = ev;
+                    r->tail = ev;
+                }
+                if (++r->n_finished == r->p.n) {
+                    r->state = SRV_DONE;
+                    r->t_done = srv_now();
+                }
                 pthread_cond_broadcast(&r->cv);
                 pthread_mutex_unlock(&r->mu);
             }
@@ -500,7 +521,7 @@ static void on_logits(srv_engine *e, srv_task *t, float *logits) {
     const float *model_logits = logits; /* the distribution logprobs report */
     if (r->p.json_object) {
         if (!build_pieces(e)) {
-            finish_task(e, t, "stop", false);
+            fail_task(e, t, "out of memory (json_object token table)");
             return;
         }
         memcpy(e->raw, logits, sizeof(float) * (size_t)e->n_vocab);
@@ -514,7 +535,7 @@ static void on_logits(srv_engine *e, srv_task *t, float *logits) {
         for (int i = e->n_eog - 1; i >= 0; i--) logits[e->eog[i]] = saved[i];
     if (tok < 0) {
         fprintf(stderr, "frugal serve: sampling: %s\n", err.msg);
-        finish_task(e, t, "stop", false);
+        fail_task(e, t, err.msg);
         return;
     }
     frugal_sampler_accept(t->smp, tok);
@@ -630,8 +651,8 @@ static void step(srv_engine *e) {
     }
     if (!ok) { /* should not happen (rows are checked before); end the affected choices */
         for (int64_t i = 0; i < n; i++) {
-            srv_task *t = e->b_task[i];
-            if (t && e->slots[t->slot].task == t) finish_task(e, t, "stop", false);
+            srv_slot *s = &e->slots[e->b_seq[i]]; /* b_task[i] may have ended already */
+            if (s->task && s->task == e->b_task[i]) fail_task(e, s->task, "the forward pass failed");
         }
     }
     double dt = srv_now() - t0;
@@ -673,7 +694,7 @@ static void *engine_main(void *arg) {
     }
     pthread_mutex_unlock(&e->mu);
     for (int s = 0; s < e->p.n_slots; s++)
-        if (e->slots[s].task) finish_task(e, e->slots[s].task, "stop", true);
+        if (e->slots[s].task) fail_task(e, e->slots[s].task, "the server is shutting down; the answer was cut short");
     return NULL;
 }
 

@@ -29,6 +29,7 @@ struct srv_http {
     srv_model_ctx *mc; /* NULL until the model is loaded */
     srv_engine *e;
     bool draining;
+    int inflight; /* requests begun and not yet completed (their answer fully sent or dropped) */
 };
 
 typedef struct conn_state {
@@ -173,7 +174,7 @@ typedef struct stream_state {
     struct MHD_Connection *c;
     char *out; /* bytes not yet handed to libmicrohttpd */
     size_t len, off, cap;
-    bool roles_sent, finished;
+    bool roles_sent, finished, failed;
 } stream_state;
 
 static void ss_add(stream_state *s, char *chunk, size_t n) {
@@ -221,11 +222,15 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
         }
         pthread_mutex_unlock(&r->mu);
         for (srv_event *e = ev; e; e = e->next) {
-            char *chunk = oai_stream_chunk(s->mc, r, e, &n);
+            if (s->failed) continue; /* one error ends the stream */
+            char *chunk = e->kind == SRV_EV_ERROR ? oai_stream_error(e, &n) : oai_stream_chunk(s->mc, r, e, &n);
             ss_add(s, chunk, n);
+            s->failed |= e->kind == SRV_EV_ERROR;
         }
         srv_event_free_list(ev);
-        if (done && !ev) {
+        if (s->failed && done) { /* the error event, then the end of the stream */
+            s->finished = true;
+        } else if (done && !ev) {
             if (r->p.include_usage) {
                 char *chunk = oai_stream_usage(s->mc, r, &n);
                 ss_add(s, chunk, n);
@@ -332,6 +337,14 @@ static enum MHD_Result generation(srv_http *h, struct MHD_Connection *c, conn_st
     }
     srv_event *ev = srv_request_take_events(r);
     pthread_mutex_unlock(&r->mu);
+    for (srv_event *x = ev; x; x = x->next) {
+        if (x->kind != SRV_EV_ERROR) continue;
+        bool shutting_down = strstr(x->text, "shutting down") != NULL;
+        enum MHD_Result res = respond_error(h, c, shutting_down ? 503 : 500, "server_error", NULL, "%s", x->text);
+        srv_event_free_list(ev);
+        srv_request_release(r);
+        return res;
+    }
     char *s = oai_final_json(h->mc, r, ev);
     srv_event_free_list(ev);
     srv_request_release(r);
@@ -483,6 +496,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs = calloc(1, sizeof *cs);
         if (!cs) return MHD_NO;
         *con_cls = cs;
+        pthread_mutex_lock(&h->mu);
+        h->inflight++;
+        pthread_mutex_unlock(&h->mu);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end;
@@ -521,10 +537,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
     conn_state *cs = *con_cls;
-    (void)cls;
+    srv_http *h = cls;
     (void)c;
     (void)toe;
     if (!cs) return;
+    pthread_mutex_lock(&h->mu);
+    h->inflight--;
+    pthread_mutex_unlock(&h->mu);
     free(cs->body);
     free(cs);
     *con_cls = NULL;
@@ -592,6 +611,18 @@ void srv_http_set_draining(srv_http *h) {
     pthread_mutex_lock(&h->mu);
     h->draining = true;
     pthread_mutex_unlock(&h->mu);
+}
+
+void srv_http_wait_idle(srv_http *h, double seconds) {
+    double until = srv_now() + seconds;
+    for (;;) {
+        pthread_mutex_lock(&h->mu);
+        int n = h->inflight;
+        pthread_mutex_unlock(&h->mu);
+        if (n <= 0 || srv_now() > until) return;
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 void srv_http_stop(srv_http *h) {

@@ -573,6 +573,11 @@ char *oai_stream_role(const srv_model_ctx *mc, srv_request *r, int choice, size_
     return sse(o, len);
 }
 
+char *oai_stream_error(const srv_event *ev, size_t *len) {
+    json_t *o = json_pack("{s:{s:s, s:s, s:n, s:n}}", "error", "message", ev->text, "type", "server_error", "param", "code");
+    return sse(o, len);
+}
+
 char *oai_stream_usage(const srv_model_ctx *mc, srv_request *r, size_t *len) {
     json_t *o = envelope(mc, r, true);
     json_object_set_new(o, "choices", json_array());

@@ -55,7 +55,9 @@ typedef struct srv_gen_params {
     bool json_object; /* response_format json_object: the output is one JSON object */
 } srv_gen_params;
 
-typedef enum srv_event_kind { SRV_EV_CONTENT, SRV_EV_REASONING, SRV_EV_FINISH } srv_event_kind;
+/* A choice ends with exactly one FINISH (finish_reason) or one ERROR (text: the message;
+ * the answer was cut short: the forward pass failed or the server is shutting down). */
+typedef enum srv_event_kind { SRV_EV_CONTENT, SRV_EV_REASONING, SRV_EV_FINISH, SRV_EV_ERROR } srv_event_kind;
 
 typedef struct srv_event {
     struct srv_event *next;
@@ -166,6 +168,8 @@ char *oai_final_json(const srv_model_ctx *mc, srv_request *r, srv_event *events)
 char *oai_stream_chunk(const srv_model_ctx *mc, srv_request *r, const srv_event *ev, size_t *len);
 /* The first chunk of a chat stream for a choice: the assistant role. malloc'd. */
 char *oai_stream_role(const srv_model_ctx *mc, srv_request *r, int choice, size_t *len);
+/* An error event of a stream: data: {"error": {...}}. malloc'd. */
+char *oai_stream_error(const srv_event *ev, size_t *len);
 /* The usage chunk of a stream (include_usage); malloc'd. */
 char *oai_stream_usage(const srv_model_ctx *mc, srv_request *r, size_t *len);
 json_t *oai_usage(srv_request *r);
@@ -196,6 +200,8 @@ fr_status srv_http_start(const srv_http_params *p, srv_http **out, int *bound_po
 /* The model is ready: generation endpoints start answering (until then they say 503). */
 void srv_http_set_ready(srv_http *h, srv_model_ctx *mc, srv_engine *e);
 void srv_http_set_draining(srv_http *h);
+/* Waits (up to `seconds`) until every request begun has completed: its answer fully sent. */
+void srv_http_wait_idle(srv_http *h, double seconds);
 void srv_http_stop(srv_http *h);
 
 /* metrics.c */

@@ -4,6 +4,7 @@
  * then the model, the engine, and one line "listening on http://HOST:PORT" on stderr.
  * SIGTERM or SIGINT: stop admitting (503), let in-flight requests finish up to
  * --drain-timeout seconds, end the rest, exit 0. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -188,6 +189,8 @@ int cmd_serve(int argc, char **argv) {
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* one malloc arena per connection thread would let RSS creep up under load */
+    mallopt(M_ARENA_MAX, 2);
 
     int rc = EXIT_ERR;
     fr_error err;
@@ -273,7 +276,8 @@ int cmd_serve(int argc, char **argv) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    srv_engine_stop(eng);
+    srv_engine_stop(eng);    /* what still runs ends with an error event */
+    srv_http_wait_idle(http, 5.0); /* let those endings reach the clients */
     srv_http_stop(http);
     http = NULL;
     rc = EXIT_OK;

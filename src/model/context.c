@@ -45,8 +45,12 @@ static void *alloc_floats(size_t n_rows, int64_t width, bool *ok) {
         *ok = false;
         return NULL;
     }
-    void *p = aligned_alloc(64, (n + 63) & ~(size_t)63);
-    if (!p) *ok = false;
+    size_t bytes = (n + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, bytes);
+    if (!p)
+        *ok = false;
+    else
+        memset(p, 0, bytes); /* touched now: memory use does not creep up as batches grow */
     return p;
 }
 
@@ -144,9 +148,15 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     c->v_layer_bytes = vl;
     c->k_seq_bytes = kt;
     c->v_seq_bytes = vt;
-    c->k_mem = malloc(ka ? ka : 1);
-    if (!mla) c->v_mem = malloc(va ? va : 1);
+    /* the KV cache is touched at creation (as the peer does): what a context needs is
+     * resident from the start, not acquired position by position */
+    c->k_mem = calloc(ka ? ka : 1, 1);
+    if (!mla) c->v_mem = calloc(va ? va : 1, 1);
     ok = c->k_mem && (mla || c->v_mem);
+    if (ok) {
+        memset(c->k_mem, 0, ka);
+        if (!mla) memset(c->v_mem, 0, va);
+    }
     c->k_cache = c->k_mem;
     c->v_cache = c->v_mem;
     size_t nb = (size_t)p.n_batch;
@@ -179,6 +189,7 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     if (mla) /* per-head conversions of one token (absorbed decode) */
         c->scratch_bytes = FR_MAX(c->scratch_bytes, (size_t)hp->n_head * ((size_t)FR_MAX(hp->n_lora_kv, hp->qk_nope) * 4 + 64));
     c->scratch = ok ? aligned_alloc(64, (c->scratch_bytes + 63) & ~(size_t)63) : NULL;
+    if (c->scratch) memset(c->scratch, 0, (c->scratch_bytes + 63) & ~(size_t)63);
     if (!c->scratch) ok = false;
     int nt = p.n_threads;
     c->att_scores = alloc_floats((size_t)nt, p.n_ctx, &ok);
