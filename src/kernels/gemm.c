@@ -428,6 +428,9 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr
 
 /* ---- F16 ---- */
 
+#ifndef F16_DECODE_ROWS
+#define F16_DECODE_ROWS 1
+#endif
 static size_t f16_act_stride(int64_t n_in) { return ((size_t)n_in * sizeof(float) + 63) & ~(size_t)63; }
 
 size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok) { return f16_act_stride(n_in) * (size_t)n_tok; }
@@ -442,6 +445,7 @@ typedef struct {
     float *act;
     size_t act_stride; /* floats */
     int64_t chunk;
+    int rows; /* weight rows per kernel call: 3, or 1 to stream single rows in decode */
 } f16_job;
 
 /* The activations rounded to F16 exactly as vec_dot's conversion, kept as floats. */
@@ -466,8 +470,8 @@ static void f16_task(void *ctx, int64_t task, int thread) {
         const int T = (int)FR_MIN(4, j->n_tok - t);
         const float *ys[4];
         for (int u = 0; u < T; u++) ys[u] = j->act + (size_t)(t + u) * j->act_stride;
-        for (int64_t r = r0; r < r1; r += 3) {
-            const int R = (int)FR_MIN(3, r1 - r);
+        for (int64_t r = r0; r < r1; r += j->rows) {
+            const int R = (int)FR_MIN(j->rows, r1 - r);
             const void *xs[3];
             for (int q = 0; q < R; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
             float out[12];
@@ -483,7 +487,8 @@ static void f16_task(void *ctx, int64_t task, int thread) {
 
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch) {
-    f16_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, f16_act_stride(w->n_in) / sizeof(float), 0};
+    f16_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, f16_act_stride(w->n_in) / sizeof(float), 0,
+                 n_tok == 1 ? F16_DECODE_ROWS : 3};
     int nt = fr_pool_size(pool);
     if (n_tok > 1)
         fr_pool_run(pool, n_tok, f16_quant_task, &j);

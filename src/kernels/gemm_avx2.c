@@ -155,6 +155,20 @@ FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *
     FR_UNROLL for (int j = 0; j < 4; j++) FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
         st[j][r][t] = _mm256_setzero_ps();
     const int64_t n32 = n & ~(int64_t)31;
+    if (T == 1) { /* decode: all four sets fit (R x 4 <= 12), one streaming pass */
+        __m256 a[3][4];
+        FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int j = 0; j < 4; j++) a[r][j] = _mm256_setzero_ps();
+        for (int64_t i = 0; i < n32; i += 32) {
+            FR_UNROLL for (int r = 0; r < R; r++) _mm_prefetch((const char *)(x[r] + i) + 2048, _MM_HINT_T0);
+            FR_UNROLL for (int j = 0; j < 4; j++) {
+                const __m256 yv = _mm256_loadu_ps(y[0] + i + 8 * j);
+                FR_UNROLL for (int r = 0; r < R; r++)
+                    a[r][j] = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x[r] + i + 8 * j))), yv,
+                                              a[r][j]);
+            }
+        }
+        FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int j = 0; j < 4; j++) st[j][r][0] = a[r][j];
+    } else
     for (int64_t k0 = 0; k0 < n32; k0 += F16_KC) {
         const int64_t k1 = FR_MIN(k0 + F16_KC, n32);
         FR_UNROLL for (int j = 0; j < 4; j++) {
