@@ -20,6 +20,10 @@
 
 #include "quants.h"
 
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
 /* ---------------------------------------------------------------- helpers */
 
 static inline float hsum_ps(__m256 v) {
@@ -357,18 +361,56 @@ static inline __m256i dot_k4_block(const uint8_t *scales, const uint8_t *qh, con
     return sumi;
 }
 
+/* Q4_K: the reference's order (exact per-block isum and msum, then d * isum added and
+ * dmin * msum subtracted in float, block by block), so ref, AVX2 and the packed 8-row GEMM
+ * agree bit for bit. */
+static inline __m256i q4k_isum(const uint8_t *qs, __m256i scv, const int8_t *q8) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int k = 0; k < 4; k++) {
+        const __m256i bits = load256(qs + 32 * k);
+        const __m256i lo = _mm256_and_si256(bits, m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+        __m256i pl = _mm256_maddubs_epi16(lo, load256(q8 + 64 * k));
+        __m256i ph = _mm256_maddubs_epi16(hi, load256(q8 + 64 * k + 32));
+        pl = _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_bcast[2 * k])), pl);
+        ph = _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_bcast[2 * k + 1])), ph);
+        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+    }
+    return sumi;
+}
+
+static inline int hsum_epi32_128(__m128i s) {
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+static inline int hsum_epi32_256(__m256i v) {
+    return hsum_epi32_128(_mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+}
+
+static inline int q4k_msum(__m128i mins, const block_q8_K *y) {
+    const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums),
+                                      _mm_loadu_si128((const __m128i *)y->bsums + 1)); /* 8 sums of 32 */
+    return hsum_epi32_128(_mm_madd_epi16(mins, bs));
+}
+
 void fr_vec_dot_q4_K_avx2(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
     const block_q4_K *x = vx;
     const block_q8_K *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
+    float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
+        const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales)); /* sc 0..7, m 0..7 */
+        const int32_t isum = hsum_epi32_256(q4k_isum(x[i].qs, dup_half(sm16, 0), y[i].qs));
+        const int32_t msum = q4k_msum(_mm256_extracti128_si256(sm16, 1), &y[i]);
         const float d = y[i].d * fr_f16_to_f32(x[i].d);
-        const float negmin = -(y[i].d * fr_f16_to_f32(x[i].dmin));
-        const __m256i sumi = dot_k4_block(x[i].scales, NULL, x[i].qs, &y[i], negmin, &accm);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        const float dmin = y[i].d * fr_f16_to_f32(x[i].dmin);
+        const float a = d * (float)isum;
+        const float b = dmin * (float)msum;
+        sumf += a;
+        sumf -= b;
     }
-    *s = hsum_ps(acc) + hsum_ps128(accm);
+    *s = sumf;
 }
 
 void fr_vec_dot_q5_K_avx2(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
@@ -421,47 +463,25 @@ void fr_vec_dot_q6_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
 #define KT_KEEP(v) __asm__("" : "+x"(v))
 static inline __attribute__((always_inline)) void q4_K_1xT(int64_t n, const block_q4_K *x,
                                                            const block_q8_K *const *y, const int T, float *out) {
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    __m256 acc[4];
-    __m128 accm[4];
-    KT_UNROLL for (int t = 0; t < T; t++) {
-        acc[t] = _mm256_setzero_ps();
-        accm[t] = _mm_setzero_ps();
-    }
+    float sumf[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int64_t i = 0; i < n / QK_K; i++) {
         const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales));
-        const __m128i mins = _mm256_extracti128_si256(sm16, 1);
         const __m256i scv = dup_half(sm16, 0);
+        const __m128i mins = _mm256_extracti128_si256(sm16, 1);
         const float xd = fr_f16_to_f32(x[i].d), xdmin = fr_f16_to_f32(x[i].dmin);
-        __m256i sumi[4];
-        KT_UNROLL for (int t = 0; t < T; t++) {
-            const block_q8_K *yb = &y[t][i];
-            const float negmin = -(yb->d * xdmin);
-            const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)yb->bsums),
-                                              _mm_loadu_si128((const __m128i *)yb->bsums + 1));
-            accm[t] = _mm_fmadd_ps(_mm_set1_ps(negmin), _mm_cvtepi32_ps(_mm_madd_epi16(mins, bs)), accm[t]);
-            sumi[t] = _mm256_setzero_si256();
-        }
         _mm_prefetch((const char *)(x + i) + 1024, _MM_HINT_T0);
-        KT_UNROLL for (int k = 0; k < 4; k++) {
-            const __m256i bits = load256(x[i].qs + 32 * k);
-            const __m256i lo = _mm256_and_si256(bits, m4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-            const __m256i sl = _mm256_shuffle_epi8(scv, load256(k_bcast[2 * k]));
-            const __m256i sh = _mm256_shuffle_epi8(scv, load256(k_bcast[2 * k + 1]));
-            KT_UNROLL for (int t = 0; t < T; t++) {
-                const __m256i pl = _mm256_madd_epi16(sl, _mm256_maddubs_epi16(lo, load256(y[t][i].qs + 64 * k)));
-                const __m256i ph = _mm256_madd_epi16(sh, _mm256_maddubs_epi16(hi, load256(y[t][i].qs + 64 * k + 32)));
-                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(pl, ph));
-                KT_KEEP(sumi[t]);
-            }
-        }
         KT_UNROLL for (int t = 0; t < T; t++) {
+            const int32_t isum = hsum_epi32_256(q4k_isum(x[i].qs, scv, y[t][i].qs));
+            const int32_t msum = q4k_msum(mins, &y[t][i]);
             const float d = y[t][i].d * xd;
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+            const float dmin = y[t][i].d * xdmin;
+            const float a = d * (float)isum;
+            const float b = dmin * (float)msum;
+            sumf[t] += a;
+            sumf[t] -= b;
         }
     }
-    KT_UNROLL for (int t = 0; t < T; t++) out[t] = hsum_ps(acc[t]) + hsum_ps128(accm[t]);
+    KT_UNROLL for (int t = 0; t < T; t++) out[t] = sumf[t];
 }
 
 static inline __attribute__((always_inline)) void q6_K_1xT(int64_t n, const block_q6_K *x,

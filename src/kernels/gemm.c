@@ -22,19 +22,54 @@
 
 /* ---- layouts ---- */
 
-static size_t quant_bytes(int type) { return type == FR_TYPE_Q4_0 ? 128 : 256; }
+static size_t quant_bytes(int type) { return type == FR_TYPE_Q4_0 ? 128 : type == FR_TYPE_Q8_0 ? 256 : 1024 + 128; }
+static size_t scale_bytes(int type) { return type == FR_TYPE_Q4_K ? 32 : 16; }
+
+int64_t fr_pack_block_values(int type) { return type == FR_TYPE_Q4_K ? QK_K : 32; }
 
 bool fr_pack_supported(int type) {
-    return (type == FR_TYPE_Q4_0 || type == FR_TYPE_Q8_0) && fr_cpu_has(FR_ISA_AVX2);
+    return (type == FR_TYPE_Q4_0 || type == FR_TYPE_Q8_0 || type == FR_TYPE_Q4_K) && fr_cpu_has(FR_ISA_AVX2);
 }
 
 size_t fr_pack_group_bytes(int type, int64_t n_in) {
-    size_t nb = (size_t)(n_in / 32);
-    return (nb * (quant_bytes(type) + 16) + 63) & ~(size_t)63;
+    size_t nb = (size_t)(n_in / fr_pack_block_values(type));
+    return (nb * (quant_bytes(type) + scale_bytes(type)) + 63) & ~(size_t)63;
 }
 
+/* ggml's get_scale_min_k4 */
+static void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+/* Q4_K's 12 scale bytes from 8 scales and mins (6 bits each; the inverse of the above). */
+static void pack_scale_min_k4(uint8_t *q, const uint8_t *sc, const uint8_t *m) {
+    memset(q, 0, 12);
+    for (int j = 0; j < 8; j++) {
+        if (j < 4) {
+            q[j] |= sc[j] & 63;
+            q[j + 4] |= m[j] & 63;
+        } else {
+            q[j + 4] |= (uint8_t)((sc[j] & 0xF) | ((m[j] & 0xF) << 4));
+            q[j - 4] |= (uint8_t)((sc[j] >> 4) << 6);
+            q[j] |= (uint8_t)((m[j] >> 4) << 6);
+        }
+    }
+}
+
+/* Q4_Kx8 pieces of super-block b in a group: quants, scales, min pairs, d and dmin. */
+#define K4_QS(g, b) ((g) + (b) * 1024)
+#define K4_SC(g, nb, b) ((g) + (nb) * 1024 + (b) * 64)
+#define K4_MN(g, nb, b) ((g) + (nb) * 1088 + (b) * 64)
+#define K4_DD(g, nb, b) ((uint16_t *)((g) + (nb) * 1152 + (b) * 32))
+
 void fr_pack_group(int type, int64_t n_in, const void *rows, size_t row_bytes, int nrows, void *group) {
-    const int64_t nb = n_in / 32;
+    const int64_t nb = n_in / fr_pack_block_values(type);
     uint8_t *g = group;
     memset(g, 0, fr_pack_group_bytes(type, n_in));
     uint16_t *d = (uint16_t *)(g + nb * (int64_t)quant_bytes(type));
@@ -45,17 +80,29 @@ void fr_pack_group(int type, int64_t n_in, const void *rows, size_t row_bytes, i
                 const block_q4_0 *x = (const block_q4_0 *)row + b;
                 d[b * 8 + r] = x->d;
                 for (int m = 0; m < 4; m++) memcpy(g + b * 128 + 32 * m + 4 * r, x->qs + 4 * m, 4);
-            } else {
+            } else if (type == FR_TYPE_Q8_0) {
                 const block_q8_0 *x = (const block_q8_0 *)row + b;
                 d[b * 8 + r] = x->d;
                 for (int k = 0; k < 8; k++) memcpy(g + b * 256 + 32 * k + 4 * r, x->qs + 4 * k, 4);
+            } else {
+                const block_q4_K *x = (const block_q4_K *)row + b;
+                for (int l = 0; l < 4; l++)
+                    for (int k = 0; k < 8; k++) memcpy(K4_QS(g, b) + 256 * l + 32 * k + 4 * r, x->qs + 32 * l + 4 * k, 4);
+                for (int j = 0; j < 8; j++) {
+                    uint8_t sc, m;
+                    scale_min_k4(j, x->scales, &sc, &m);
+                    K4_SC(g, nb, b)[8 * j + r] = sc;
+                    K4_MN(g, nb, b)[16 * (j / 2) + 2 * r + (j & 1)] = m;
+                }
+                K4_DD(g, nb, b)[r] = x->d;
+                K4_DD(g, nb, b)[8 + r] = x->dmin;
             }
         }
     }
 }
 
 void fr_unpack_group_row(int type, int64_t n_in, const void *group, int r, void *row) {
-    const int64_t nb = n_in / 32;
+    const int64_t nb = n_in / fr_pack_block_values(type);
     const uint8_t *g = group;
     const uint16_t *d = (const uint16_t *)(g + nb * (int64_t)quant_bytes(type));
     for (int64_t b = 0; b < nb; b++) {
@@ -63,10 +110,22 @@ void fr_unpack_group_row(int type, int64_t n_in, const void *group, int r, void 
             block_q4_0 *x = (block_q4_0 *)row + b;
             x->d = d[b * 8 + r];
             for (int m = 0; m < 4; m++) memcpy(x->qs + 4 * m, g + b * 128 + 32 * m + 4 * r, 4);
-        } else {
+        } else if (type == FR_TYPE_Q8_0) {
             block_q8_0 *x = (block_q8_0 *)row + b;
             x->d = d[b * 8 + r];
             for (int k = 0; k < 8; k++) memcpy(x->qs + 4 * k, g + b * 256 + 32 * k + 4 * r, 4);
+        } else {
+            block_q4_K *x = (block_q4_K *)row + b;
+            for (int l = 0; l < 4; l++)
+                for (int k = 0; k < 8; k++) memcpy(x->qs + 32 * l + 4 * k, K4_QS(g, b) + 256 * l + 32 * k + 4 * r, 4);
+            uint8_t sc[8], m[8];
+            for (int j = 0; j < 8; j++) {
+                sc[j] = K4_SC(g, nb, b)[8 * j + r];
+                m[j] = K4_MN(g, nb, b)[16 * (j / 2) + 2 * r + (j & 1)];
+            }
+            pack_scale_min_k4(x->scales, sc, m);
+            x->d = K4_DD(g, nb, b)[r];
+            x->dmin = K4_DD(g, nb, b)[8 + r];
         }
     }
 }
@@ -100,7 +159,66 @@ void fr_gemm_quantize_row(const float *x, void *dst, int64_t n_in) {
     }
 }
 
+size_t fr_gemm_act_row_bytes_k(int64_t n_in) { return ((size_t)(n_in / QK_K) * 276 + 63) & ~(size_t)63; }
+
+void fr_gemm_quantize_row_k(const float *x, void *dst, int64_t n_in) {
+    const int64_t nb = n_in / QK_K;
+    int8_t *q = dst;
+    float *d = (float *)(q + nb * 256);
+    int16_t *ys = (int16_t *)(q + nb * 260);
+    fr_from_float_fn quant = fr_type_traits_get(FR_TYPE_Q8_K)->from_float;
+    block_q8_K tmp;
+    for (int64_t b = 0; b < nb; b++) {
+        quant(x + b * QK_K, &tmp, QK_K);
+        memcpy(q + b * 256, tmp.qs, 256);
+        d[b] = tmp.d;
+        for (int j = 0; j < 8; j++) ys[b * 8 + j] = (int16_t)(tmp.bsums[2 * j] + tmp.bsums[2 * j + 1]);
+    }
+}
+
+size_t fr_gemm_act_bytes(int type, int64_t n_in) {
+    return type == FR_TYPE_Q4_K ? fr_gemm_act_row_bytes_k(n_in) : fr_gemm_act_row_bytes(n_in);
+}
+
+void fr_gemm_quantize(int type, const float *x, void *dst, int64_t n_in) {
+    if (type == FR_TYPE_Q4_K) fr_gemm_quantize_row_k(x, dst, n_in);
+    else fr_gemm_quantize_row(x, dst, n_in);
+}
+
 /* ---- scalar references (the packed layout read element by element) ---- */
+
+void fr_gemm_q4_Kx8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
+    const uint8_t *g = group;
+    for (int t = 0; t < T; t++) {
+        const int8_t *y = acts[t];
+        const float *yd = (const float *)(y + nb * 256);
+        const int16_t *ys = (const int16_t *)(y + nb * 260);
+        for (int r = 0; r < 8; r++) {
+            float sumf = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                int32_t isum = 0, msum = 0;
+                for (int j = 0; j < 8; j++) {
+                    int32_t sj = 0;
+                    for (int k = 0; k < 8; k++)
+                        for (int e = 0; e < 4; e++) {
+                            const uint8_t v = K4_QS(g, b)[256 * (j / 2) + 32 * k + 4 * r + e];
+                            sj += ((j & 1) ? v >> 4 : v & 15) * y[b * 256 + 32 * j + 4 * k + e];
+                        }
+                    isum += K4_SC(g, nb, b)[8 * j + r] * sj;
+                    msum += K4_MN(g, nb, b)[16 * (j / 2) + 2 * r + (j & 1)] * ys[b * 8 + j];
+                }
+                const float d = yd[b] * fr_f16_to_f32(K4_DD(g, nb, b)[r]);
+                const float dmin = yd[b] * fr_f16_to_f32(K4_DD(g, nb, b)[8 + r]);
+                const float a = d * (float)isum;
+                const float bb = dmin * (float)msum;
+                sumf += a;
+                sumf -= bb;
+            }
+            out[t * 8 + r] = sumf;
+        }
+    }
+}
+
 
 void fr_gemm_q4_0x8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
     const uint8_t *g = group;
@@ -148,6 +266,7 @@ fr_gemm_kernel_fn fr_gemm_kernel(int type) {
     if (!fr_cpu_has(FR_ISA_AVX2)) return NULL;
     if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x8_avx2;
     if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_avx2;
+    if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx8_avx2;
     return NULL;
 }
 
@@ -201,7 +320,8 @@ static void drop_pages(const void *p, size_t n) {
 }
 
 bool fr_pack_add(const fr_matrix *m, const void *owner) {
-    if (!m->data || !fr_pack_supported(m->type) || m->n_in % 32 != 0 || m->n_out <= 0 || !repack_enabled())
+    if (!m->data || !fr_pack_supported(m->type) || m->n_in % fr_pack_block_values(m->type) != 0 || m->n_out <= 0 ||
+        !repack_enabled())
         return false;
     double t0 = now_s();
     fr_packed *pk = calloc(1, sizeof *pk);
@@ -210,7 +330,7 @@ bool fr_pack_add(const fr_matrix *m, const void *owner) {
     pk->type = m->type;
     pk->n_in = m->n_in;
     pk->n_out = m->n_out;
-    pk->nb = m->n_in / 32;
+    pk->nb = m->n_in / fr_pack_block_values(m->type);
     pk->row_bytes = m->row_bytes;
     pk->group_bytes = fr_pack_group_bytes(m->type, m->n_in);
     pk->orig = m->data;
@@ -335,7 +455,9 @@ void fr_pack_stats(int64_t *n_matrices, size_t *bytes, double *seconds) {
 
 /* ---- driver ---- */
 
-size_t fr_gemm_scratch_size(int64_t n_in, int64_t n_tok) { return fr_gemm_act_row_bytes(n_in) * (size_t)n_tok; }
+size_t fr_gemm_scratch_size(int type, int64_t n_in, int64_t n_tok) {
+    return fr_gemm_act_bytes(type, n_in) * (size_t)n_tok;
+}
 
 typedef struct {
     const fr_packed *pk;
@@ -355,7 +477,7 @@ typedef struct {
 
 static void quant_task(void *ctx, int64_t t, int thread) {
     gemm_job *j = ctx;
-    fr_gemm_quantize_row(j->x + t * j->x_stride, j->act + (size_t)t * j->act_stride, j->pk->n_in);
+    fr_gemm_quantize(j->pk->type, j->x + t * j->x_stride, j->act + (size_t)t * j->act_stride, j->pk->n_in);
 }
 
 static void gemm_task(void *ctx, int64_t task, int thread) {
@@ -398,7 +520,7 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr
     j.y_stride = y_stride;
     j.bias = bias;
     j.act = scratch;
-    j.act_stride = fr_gemm_act_row_bytes(pk->n_in);
+    j.act_stride = fr_gemm_act_bytes(pk->type, pk->n_in);
     j.kern = fr_gemm_kernel(pk->type);
     j.n_groups = (w->n_out + 7) / 8;
     int nt = fr_pool_size(pool);

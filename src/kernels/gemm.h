@@ -11,6 +11,13 @@
  *           16+4m..16+4m+3). Scales: row r's d at index 8b + r.
  *   Q8_0x8: nb x 256 bytes of quants (eight vectors W_0..W_7; bytes 4r..4r+3 of W_k are
  *           values 4k..4k+3 of row r), then nb x 8 fp16 scales.
+ *   Q4_Kx8: (nb super-blocks of 256) nb x 1024 bytes of quants: vectors V_{l,k} (l < 4,
+ *           k < 8) whose bytes 4r..4r+3 are qs[32l + 4k ..] of row r (low nibbles: values of
+ *           sub-block 2l, high: 2l + 1); then nb x 64 scales sc[j][r]; nb x 64 mins as pairs
+ *           (m[2i][r], m[2i+1][r]) at 16i + 2r; nb x (8 fp16 d, 8 fp16 dmin). Order: per
+ *           super-block the exact integers isum = sum_j sc_j * dot_j and msum = sum_j m_j *
+ *           ysum_j, then sumf += (yd * d) * isum; sumf -= (yd * dmin) * msum: the reference
+ *           fr_vec_dot_q4_K_ref exactly (Q4_0/Q8_0 below use the fma order).
  * The group stride is rounded up to 64 bytes.
  *
  * Activations (fr_gemm_quantize_row): the row quantized exactly like fr_from_float_q8_0
@@ -62,6 +69,15 @@ void fr_unpack_group_row(int type, int64_t n_in, const void *group, int r, void 
 /* Split-Q8_0 activation rows: bytes per row (a multiple of 64) and the quantizer. */
 size_t fr_gemm_act_row_bytes(int64_t n_in);
 void fr_gemm_quantize_row(const float *x, void *dst, int64_t n_in);
+/* Split-Q8_K rows (Q4_K): nb x 256 int8, nb float scales, nb x 8 int16 sums of 32 values;
+ * the same quantization as fr_from_float_q8_K. */
+size_t fr_gemm_act_row_bytes_k(int64_t n_in);
+void fr_gemm_quantize_row_k(const float *x, void *dst, int64_t n_in);
+/* The activation row bytes / quantizer for a packed weight type. */
+size_t fr_gemm_act_bytes(int type, int64_t n_in);
+void fr_gemm_quantize(int type, const float *x, void *dst, int64_t n_in);
+/* Values per block of a packed type (32, or 256 for Q4_K). */
+int64_t fr_pack_block_values(int type);
 
 /* out[t * 8 + r] = dot(group row r, acts[t]) for t < T (1..4); see the order above. */
 typedef void (*fr_gemm_kernel_fn)(int64_t nb, const void *group, const void *const *acts, int T, float *out);
@@ -69,6 +85,8 @@ void fr_gemm_q4_0x8_ref(int64_t nb, const void *group, const void *const *acts, 
 void fr_gemm_q8_0x8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q4_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);
+void fr_gemm_q4_Kx8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out);
+void fr_gemm_q4_Kx8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 /* R <= 3 F16 rows x T <= 4 F32 activation rows (the F16-rounded activations, widened):
  * out[r * T + t] = fr_vec_dot_f16(x[r], y[t] as F16) bit for bit (gemm_avx2.c). */
 void fr_gemm_f16_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out);
@@ -97,6 +115,6 @@ void fr_pack_stats(int64_t *n_matrices, size_t *bytes, double *seconds);
 /* y = W x over a packed matrix (fr_matmul's fast path; same contract as fr_matmul). */
 void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr_matrix *w, const float *x,
                     int64_t x_stride, int64_t n_tok, float *y, int64_t y_stride, const float *bias, void *scratch);
-size_t fr_gemm_scratch_size(int64_t n_in, int64_t n_tok);
+size_t fr_gemm_scratch_size(int type, int64_t n_in, int64_t n_tok);
 
 #endif

@@ -133,6 +133,82 @@ void fr_gemm_q8_0x8_avx2(int64_t nb, const void *group, const void *const *acts,
     }
 }
 
+/* ---- Q4_Kx8 ----
+ * Per sub-block j (32 values) the eight maddubs of unsigned nibbles (0..15) times y sum in
+ * int16 (at most 8 * 3840, exact), then madd with (sc, sc) pairs gives sc_j * dot_j per row
+ * in int32; the mins use madd of (m_2i, m_2i+1) pairs with the (ysum_2i, ysum_2i+1) pairs.
+ * Float: the reference's five operations per super-block, lane by lane. */
+FR_INLINE void q4_Kx8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
+    const uint8_t *g = group;
+    const int8_t *yq[FR_GEMM_MAX_T];
+    const float *yd[FR_GEMM_MAX_T];
+    const int8_t *ys[FR_GEMM_MAX_T];
+    FR_UNROLL for (int t = 0; t < T; t++) {
+        yq[t] = acts[t];
+        yd[t] = (const float *)(yq[t] + nb * 256);
+        ys[t] = yq[t] + nb * 260;
+    }
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[FR_GEMM_MAX_T];
+    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *qs = g + b * 1024;
+        const uint8_t *sc = g + nb * 1024 + b * 64;
+        const uint8_t *mn = g + nb * 1088 + b * 64;
+        const uint16_t *dd = (const uint16_t *)(g + nb * 1152 + b * 32);
+        __m256i isum[FR_GEMM_MAX_T];
+        FR_UNROLL for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 8; j++) {
+            const uint8_t *q = qs + 256 * (j >> 1);
+            const int hi = j & 1;
+            if (FR_PF_DIST && !hi)
+                FR_UNROLL for (int l = 0; l < 4; l++) _mm_prefetch((const char *)q + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+            __m256i s[FR_GEMM_MAX_T];
+            FR_UNROLL for (int t = 0; t < T; t++) s[t] = _mm256_setzero_si256();
+            FR_UNROLL for (int k = 0; k < 8; k++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * k));
+                v = _mm256_and_si256(hi ? _mm256_srli_epi16(v, 4) : v, m4);
+                FR_UNROLL for (int t = 0; t < T; t++) {
+                    s[t] = _mm256_add_epi16(s[t], _mm256_maddubs_epi16(v, bcast32(yq[t] + b * 256 + 32 * j + 4 * k)));
+                    FR_KEEP(s[t]);
+                }
+            }
+            __m256i scv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(sc + 8 * j)));
+            scv = _mm256_or_si256(scv, _mm256_slli_epi32(scv, 16));
+            FR_UNROLL for (int t = 0; t < T; t++) {
+                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s[t], scv));
+                FR_KEEP(isum[t]);
+            }
+        }
+        __m256i msum[FR_GEMM_MAX_T];
+        FR_UNROLL for (int t = 0; t < T; t++) msum[t] = _mm256_setzero_si256();
+        FR_UNROLL for (int i = 0; i < 4; i++) {
+            const __m256i mv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(mn + 16 * i)));
+            FR_UNROLL for (int t = 0; t < T; t++)
+                msum[t] = _mm256_add_epi32(msum[t], _mm256_madd_epi16(mv, bcast32(ys[t] + b * 16 + 4 * i)));
+        }
+        const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dd));
+        const __m256 dmx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(dd + 8)));
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            const __m256 ydv = _mm256_broadcast_ss(yd[t] + b);
+            const __m256 a = _mm256_mul_ps(_mm256_mul_ps(ydv, dx), _mm256_cvtepi32_ps(isum[t]));
+            const __m256 bb = _mm256_mul_ps(_mm256_mul_ps(ydv, dmx), _mm256_cvtepi32_ps(msum[t]));
+            acc[t] = _mm256_sub_ps(_mm256_add_ps(acc[t], a), bb);
+        }
+    }
+    FR_UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);
+}
+
+void fr_gemm_q4_Kx8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
+    switch (T) {
+    case 1: q4_Kx8(nb, group, acts, 1, out); break;
+    case 2: q4_Kx8(nb, group, acts, 2, out); break;
+    case 3: q4_Kx8(nb, group, acts, 3, out); break;
+    case 4: q4_Kx8(nb, group, acts, 4, out); break;
+    default: break;
+    }
+}
+
 /* ---- F16 weights x F32 activations (the F16-rounded values, widened exactly) ----
  * fr_vec_dot_f16's order: four 8-lane accumulators a_j take elements 32i + 8j .. + 7, the
  * products are exact in float (so FMA = mul + add), then hsum((a0 + a1) + (a2 + a3)) and a

@@ -23,7 +23,7 @@ static size_t act_row_bytes(const fr_matrix *w) {
 
 size_t fr_matmul_scratch_size(const fr_matrix *w, int64_t n_tok) {
     size_t s = act_row_bytes(w) * (size_t)n_tok;
-    if (fr_pack_supported(w->type)) s = FR_MAX(s, fr_gemm_scratch_size(w->n_in, n_tok));
+    if (fr_pack_supported(w->type)) s = FR_MAX(s, fr_gemm_scratch_size(w->type, w->n_in, n_tok));
     if (w->type == FR_TYPE_F16 && fr_cpu_has(FR_ISA_AVX2)) s = FR_MAX(s, fr_gemm_f16_scratch_size(w->n_in, n_tok));
     return s;
 }

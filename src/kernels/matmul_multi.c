@@ -17,14 +17,14 @@ static size_t act_bytes(const fr_matrix *w) {
 
 /* Activation bytes per row of a job: packed weights take the split Q8_0 rows of gemm.h. */
 static size_t job_act_bytes(const fr_mm_job *jb, bool packed) {
-    return packed ? fr_gemm_act_row_bytes(jb->w[0]->n_in) : act_bytes(jb->w[0]);
+    return packed ? fr_gemm_act_bytes(jb->w[0]->type, jb->w[0]->n_in) : act_bytes(jb->w[0]);
 }
 
 size_t fr_matmul_multi_scratch_size(const fr_mm_job *jobs, int n_jobs) {
     size_t s = 0;
     for (int i = 0; i < n_jobs; i++) {
         size_t b = act_bytes(jobs[i].w[0]);
-        if (fr_pack_supported(jobs[i].w[0]->type)) b = FR_MAX(b, fr_gemm_act_row_bytes(jobs[i].w[0]->n_in));
+        if (fr_pack_supported(jobs[i].w[0]->type)) b = FR_MAX(b, fr_gemm_act_bytes(jobs[i].w[0]->type, jobs[i].w[0]->n_in));
         s += b * (size_t)jobs[i].m;
     }
     return s;
@@ -60,8 +60,8 @@ static void multi_convert_task(void *ctx, int64_t task, int thread) {
     int64_t i = task - mc->conv_start[j];
     int64_t row = jb->x_rows ? jb->x_rows[i] : i;
     if (mc->pk[j][0]) {
-        fr_gemm_quantize_row(jb->x + row * jb->x_stride, mc->act + mc->act_off[j] + (size_t)i * job_act_bytes(jb, true),
-                             jb->w[0]->n_in);
+        fr_gemm_quantize(jb->w[0]->type, jb->x + row * jb->x_stride,
+                         mc->act + mc->act_off[j] + (size_t)i * job_act_bytes(jb, true), jb->w[0]->n_in);
         return;
     }
     const fr_type_traits *at = fr_type_traits_get(fr_type_traits_get(jb->w[0]->type)->vec_dot_type);

@@ -23,23 +23,25 @@ static void fill_rows(int type, int64_t n, int rows, char *dst, size_t rb, test_
     free(f);
 }
 
-/* Q4_0/Q8_0 vec_dot: AVX2 == scalar reference bit for bit (the fma-per-block order). */
+/* Q4_0/Q8_0/Q4_K vec_dot: AVX2 == scalar reference bit for bit (the order the packed GEMM
+ * also uses). */
 static void test_vec_dot_exact(test_rng *rng) {
-    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0};
-    const int64_t sizes[] = {32, 64, 96, 160, 1056, 4096 + 32, 11008};
-    for (size_t ti = 0; ti < 2; ti++) {
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K};
+    const int64_t sizes[] = {256, 512, 768, 1280, 2816, 4096 + 256, 11008 + 256 - 11008 % 256};
+    for (size_t ti = 0; ti < 3; ti++) {
         const fr_type_traits *ta = fr_type_traits_isa(types[ti], FR_ISA_AVX2);
         const fr_type_traits *tr = fr_type_traits_isa(types[ti], FR_ISA_SCALAR);
         if (!ta) return;
+        const int at = ta->vec_dot_type;
         for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
-            int64_t n = sizes[si];
+            int64_t n = sizes[si] - (types[ti] == FR_TYPE_Q4_K ? 0 : 32 * (int64_t)(si & 1)); /* odd block counts */
             size_t rb, ab;
             fr_row_size(types[ti], n, &rb);
-            fr_row_size(FR_TYPE_Q8_0, n, &ab);
+            fr_row_size(at, n, &ab);
             char *w = malloc(rb), *a = malloc(ab);
             for (int rep = 0; rep < 4; rep++) {
                 fill_rows(types[ti], n, 1, w, rb, rng, 1.0f + (float)rep);
-                fill_rows(FR_TYPE_Q8_0, n, 1, a, ab, rng, 3.0f);
+                fill_rows(at, n, 1, a, ab, rng, 3.0f);
                 float s1, s2;
                 ta->vec_dot(n, &s1, w, a);
                 tr->vec_dot(n, &s2, w, a);
@@ -54,37 +56,54 @@ static void test_vec_dot_exact(test_rng *rng) {
 
 /* Packed groups: layout round trip, activation bytes, kernels vs references vs vec_dot. */
 static void test_packed_kernels(test_rng *rng) {
-    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0};
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K};
     const int64_t sizes[] = {32, 96, 160, 1056, 4096 + 32};
+    const int64_t ksizes[] = {256, 768, 2816};
     const int row_counts[] = {1, 5, 8, 13, 16};
-    for (size_t ti = 0; ti < 2; ti++) {
+    for (size_t ti = 0; ti < 3; ti++) {
         int type = types[ti];
         if (!fr_pack_supported(type)) return;
         const fr_type_traits *ta = fr_type_traits_isa(type, FR_ISA_AVX2);
         const fr_type_traits *tr = fr_type_traits_isa(type, FR_ISA_SCALAR);
+        const fr_type_traits *aq = fr_type_traits_get(ta->vec_dot_type);
+        const bool kq = type == FR_TYPE_Q4_K;
         fr_gemm_kernel_fn kern = fr_gemm_kernel(type);
-        fr_gemm_kernel_fn ref = type == FR_TYPE_Q4_0 ? fr_gemm_q4_0x8_ref : fr_gemm_q8_0x8_ref;
+        fr_gemm_kernel_fn ref = type == FR_TYPE_Q4_0 ? fr_gemm_q4_0x8_ref
+                                : type == FR_TYPE_Q8_0 ? fr_gemm_q8_0x8_ref
+                                                       : fr_gemm_q4_Kx8_ref;
         CHECK(kern != NULL, "%s: no packed kernel", ta->name);
-        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
-            const int64_t n = sizes[si], nb = n / 32;
-            size_t rb, ab, gb = fr_pack_group_bytes(type, n), pab = fr_gemm_act_row_bytes(n);
+        const int n_sizes = kq ? 3 : 5;
+        for (int si = 0; si < n_sizes; si++) {
+            const int64_t n = kq ? ksizes[si] : sizes[si], nb = n / fr_pack_block_values(type);
+            size_t rb, ab, gb = fr_pack_group_bytes(type, n), pab = fr_gemm_act_bytes(type, n);
             fr_row_size(type, n, &rb);
-            fr_row_size(FR_TYPE_Q8_0, n, &ab);
+            fr_row_size(ta->vec_dot_type, n, &ab);
             char *a = malloc(ab * 4), *pa = aligned_alloc(64, pab * 4), *row = malloc(rb);
             float *f = malloc(sizeof(float) * (size_t)n * 4);
             for (int t = 0; t < 4; t++) {
                 for (int64_t i = 0; i < n; i++) f[t * n + i] = test_rng_float(rng) * (t == 3 ? 100.0f : 3.0f);
                 if (t == 2) /* a block of zeros and one of a single spike */
                     for (int64_t i = 0; i < FR_MIN(n, 64); i++) f[t * n + i] = i == 40 ? -7.5f : 0.0f;
-                fr_type_traits_get(FR_TYPE_Q8_0)->from_float(f + t * n, a + (size_t)t * ab, n);
-                fr_gemm_quantize_row(f + t * n, pa + (size_t)t * pab, n);
-                const block_q8_0 *blk = (const block_q8_0 *)(a + (size_t)t * ab);
+                aq->from_float(f + t * n, a + (size_t)t * ab, n);
+                fr_gemm_quantize(type, f + t * n, pa + (size_t)t * pab, n);
                 const int8_t *pq = (const int8_t *)(pa + (size_t)t * pab);
-                const float *pd = (const float *)(pq + nb * 32);
                 int bad = 0;
-                for (int64_t b = 0; b < nb; b++)
-                    bad += memcmp(blk[b].qs, pq + b * 32, 32) != 0 || fr_f16_to_f32(blk[b].d) != pd[b];
-                CHECK(bad == 0, "n=%lld act %d: split quantization differs from Q8_0 in %d blocks", (long long)n, t, bad);
+                if (kq) {
+                    const block_q8_K *blk = (const block_q8_K *)(a + (size_t)t * ab);
+                    const float *pd = (const float *)(pq + nb * 256);
+                    const int16_t *ps = (const int16_t *)(pq + nb * 260);
+                    for (int64_t b = 0; b < nb; b++) {
+                        bad += memcmp(blk[b].qs, pq + b * 256, 256) != 0 || blk[b].d != pd[b];
+                        for (int j = 0; j < 8; j++) bad += ps[b * 8 + j] != blk[b].bsums[2 * j] + blk[b].bsums[2 * j + 1];
+                    }
+                } else {
+                    const block_q8_0 *blk = (const block_q8_0 *)(a + (size_t)t * ab);
+                    const float *pd = (const float *)(pq + nb * 32);
+                    for (int64_t b = 0; b < nb; b++)
+                        bad += memcmp(blk[b].qs, pq + b * 32, 32) != 0 || fr_f16_to_f32(blk[b].d) != pd[b];
+                }
+                CHECK(bad == 0, "%s n=%lld act %d: split quantization differs from %s in %d places", ta->name,
+                      (long long)n, t, aq->name, bad);
             }
             for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++) {
                 int rows = row_counts[ri], ng = (rows + 7) / 8;
@@ -135,16 +154,18 @@ static void test_packed_kernels(test_rng *rng) {
  * around the tile size, 1..3 threads, with a bias and strides; views at a group boundary
  * use the packed rows, others fall back (same bits either way). */
 static void test_packed_matmul(test_rng *rng) {
-    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0};
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K};
     const int64_t n_toks[] = {1, 2, 3, 4, 5, 7, 9, 17};
-    for (size_t ti = 0; ti < 2; ti++) {
+    for (size_t ti = 0; ti < 3; ti++) {
         int type = types[ti];
         if (!fr_pack_supported(type)) return;
         const fr_type_traits *tt = fr_type_traits_get(type);
-        const int64_t n = 96 + 32 * (int64_t)ti * 5, n_out = 203, xs = n + 3, ys = n_out + 5, ys_m = n_out;
+        const fr_type_traits *aq = fr_type_traits_get(tt->vec_dot_type);
+        const int64_t n = ti == 2 ? 768 : 96 + 32 * (int64_t)ti * 5, n_out = 203, xs = n + 3, ys = n_out + 5,
+                      ys_m = n_out;
         size_t rb, ab;
         fr_row_size(type, n, &rb);
-        fr_row_size(FR_TYPE_Q8_0, n, &ab);
+        fr_row_size(tt->vec_dot_type, n, &ab);
         char *w = aligned_alloc(64, (rb * (size_t)n_out + 63) & ~(size_t)63), *a = malloc(ab);
         fill_rows(type, n, (int)n_out, w, rb, rng, 1.0f);
         float *x = malloc(sizeof(float) * (size_t)(xs * 17)), *bias = malloc(sizeof(float) * (size_t)n_out);
@@ -174,7 +195,7 @@ static void test_packed_matmul(test_rng *rng) {
                     fr_matmul(pool, mm, x, xs, nt, y, ys, bb, scratch);
                     int bad = 0;
                     for (int64_t t = 0; t < nt; t++) {
-                        fr_type_traits_get(FR_TYPE_Q8_0)->from_float(x + t * xs, a, n);
+                        aq->from_float(x + t * xs, a, n);
                         for (int64_t r = 0; r < mm->n_out; r++) {
                             float s;
                             tt->vec_dot(n, &s, (const char *)mm->data + (size_t)r * rb, a);
@@ -205,7 +226,7 @@ static void test_packed_matmul(test_rng *rng) {
                 for (int k = 0; k < jobs[jb].n_w; k++)
                     for (int64_t i = 0; i < jobs[jb].m; i++) {
                         int64_t row = jobs[jb].x_rows ? jobs[jb].x_rows[i] : i;
-                        fr_type_traits_get(FR_TYPE_Q8_0)->from_float(x + row * xs, a, n);
+                        aq->from_float(x + row * xs, a, n);
                         for (int64_t r = 0; r < jobs[jb].w[k]->n_out; r++) {
                             float sd;
                             tt->vec_dot(n, &sd, (const char *)jobs[jb].w[k]->data + (size_t)r * rb, a);
