@@ -455,6 +455,10 @@ void fr_pack_stats(int64_t *n_matrices, size_t *bytes, double *seconds) {
 
 /* ---- driver ---- */
 
+#ifndef FR_DECODE_TASKS
+#define FR_DECODE_TASKS 4 /* row slabs per thread in decode */
+#endif
+
 size_t fr_gemm_scratch_size(int type, int64_t n_in, int64_t n_tok) {
     return fr_gemm_act_bytes(type, n_in) * (size_t)n_tok;
 }
@@ -530,7 +534,7 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr
         quant_task(&j, 0, 0);
     if (n_tok <= FR_GEMM_MAX_T) {
         /* decode: a few long contiguous slabs per thread (prefetch-friendly streaming) */
-        j.panel = FR_MAX(1, (j.n_groups + nt * 4 - 1) / (nt * 4));
+        j.panel = FR_MAX(1, (j.n_groups + nt * FR_DECODE_TASKS - 1) / (nt * FR_DECODE_TASKS));
         j.tok_chunk = n_tok;
     } else {
         /* prompt: a panel of groups stays in L2 while every token passes over it */
