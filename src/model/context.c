@@ -192,8 +192,10 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     if (c->scratch) memset(c->scratch, 0, (c->scratch_bytes + 63) & ~(size_t)63);
     if (!c->scratch) ok = false;
     int nt = p.n_threads;
-    c->att_scores = alloc_floats((size_t)nt, p.n_ctx, &ok);
-    int64_t qw = mla ? FR_MAX(hp->head_dim_k, hp->n_lora_kv + hp->n_rot) : hp->head_dim_k;
+    /* dense attention scores one kv head's group of query heads at a time */
+    int64_t group = mla ? 1 : hp->n_head / FR_MAX(hp->n_head_kv, 1);
+    c->att_scores = alloc_floats((size_t)nt * (size_t)group, p.n_ctx, &ok);
+    int64_t qw = mla ? FR_MAX(hp->head_dim_k, hp->n_lora_kv + hp->n_rot) : group * hp->head_dim_k;
     c->att_q_bytes = ((size_t)qw * 4 + 63) & ~(size_t)63;
     c->att_q = ok ? aligned_alloc(64, c->att_q_bytes * (size_t)nt) : NULL;
     if (!c->att_q) ok = false;
@@ -355,6 +357,35 @@ static void attention_task(void *ctx, int64_t task, int thread) {
     memcpy(c->attn + t * hp->n_head * hp->head_dim_v + h * hp->head_dim_v, acc, (size_t)hp->head_dim_v * sizeof(float));
 }
 
+/* One (row, kv head) pair with F16 or F32 caches: the G query heads that share kv head g
+ * together (grouped-query attention), so that each K and V row is read once for all of them:
+ * scores over the sequence's cache rows [0, pos], softmax, weighted sum of V. With an F16
+ * cache the peer engine computes K.q and P.V in F16: q and the attention weights are rounded
+ * to F16 here, which reproduces those steps (the products of F16 values are exact in F32). */
+static void attention_group_task(void *ctx, int64_t task, int thread) {
+    batch_job *j = ctx;
+    fr_context *c = j->c;
+    const fr_hparams *hp = &c->m->hp;
+    int64_t G = hp->n_head / hp->n_head_kv, hd = hp->head_dim_k, hdv = hp->head_dim_v;
+    int64_t t = task / hp->n_head_kv, g = task % hp->n_head_kv;
+    int64_t n_pos = c->row_pos[t] + 1, stride = c->p.n_ctx;
+    bool f16 = c->p.kv_type == FR_TYPE_F16;
+    float *qg = (float *)(c->att_q + (size_t)thread * c->att_q_bytes);
+    float *scores = c->att_scores + (size_t)thread * (size_t)G * (size_t)stride;
+    float *tmp = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
+    memcpy(qg, c->q + t * hp->n_head * hd + g * G * hd, sizeof(float) * (size_t)(G * hd));
+    if (f16) fr_round_f16(qg, G * hd);
+    const char *kbase = k_layer(c, t, j->layer) + (size_t)g * c->k_head_bytes;
+    const char *vbase = v_layer(c, t, j->layer) + (size_t)g * c->v_head_bytes;
+    fr_mla_scores(c->p.kv_type, kbase, c->k_row_bytes, 0, n_pos, qg, G, hd, 1.0f / sqrtf((float)hd), scores, stride, tmp);
+    for (int64_t h = 0; h < G; h++) {
+        fr_softmax(scores + h * stride, n_pos);
+        if (f16) fr_round_f16(scores + h * stride, n_pos);
+    }
+    fr_mla_accum(c->p.kv_type, vbase, c->v_row_bytes, n_pos, scores, stride, 0, G, 0, hdv,
+                 c->attn + t * hp->n_head * hdv + g * G * hdv, hdv, tmp);
+}
+
 static void swiglu_task(void *ctx, int64_t t, int thread) {
     batch_job *j = ctx;
     int64_t n = j->c->m->hp.n_ff;
@@ -431,7 +462,10 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
         /* all rows are stored before any attends: a row sees the earlier rows of its
          * sequence in this pass */
         fr_pool_run(pool, n, rope_store_task, &j);
-        fr_pool_run(pool, n * hp->n_head, attention_task, &j);
+        if (c->p.kv_type == FR_TYPE_F16 || c->p.kv_type == FR_TYPE_F32)
+            fr_pool_run(pool, n * hp->n_head_kv, attention_group_task, &j);
+        else
+            fr_pool_run(pool, n * hp->n_head, attention_task, &j);
         fr_matmul(pool, &L->wo.m, c->attn, od, n, c->tmp, E, NULL, c->scratch);
         add_residual(c->x, c->tmp, n * E);
 
