@@ -816,7 +816,7 @@ bool srv_engine_submit(srv_engine *e, srv_request *r) {
     return ok;
 }
 
-bool srv_engine_withdraw(srv_engine *e, srv_request *r) {
+bool srv_engine_withdraw(srv_engine *e, srv_request *r, bool client_gone) {
     bool found = false;
     pthread_mutex_lock(&e->mu);
     for (int i = 0; i < e->q_len; i++) {
@@ -826,7 +826,10 @@ bool srv_engine_withdraw(srv_engine *e, srv_request *r) {
             e->queue[(e->q_head + j) % e->p.queue_max] = e->queue[(e->q_head + j + 1) % e->p.queue_max];
         e->q_len--;
         found = true;
-        e->st.requests_rejected++;
+        if (client_gone)
+            e->st.requests_cancelled++;
+        else
+            e->st.requests_rejected++;
         break;
     }
     pthread_mutex_unlock(&e->mu);

@@ -280,7 +280,7 @@ static enum MHD_Result generation(srv_http *h, struct MHD_Connection *c, conn_st
         if (r->state != SRV_QUEUED) break;
         pthread_mutex_unlock(&r->mu);
         bool gone = client_gone(c), late = srv_now() > t_limit;
-        if ((gone || late) && srv_engine_withdraw(h->e, r)) {
+        if ((gone || late) && srv_engine_withdraw(h->e, r, gone)) {
             srv_request_release(r);
             if (gone) return MHD_NO;
             return respond_error(h, c, 503, "server_error", NULL, "no slot became free within %d s; retry later",

@@ -118,8 +118,9 @@ void srv_engine_free(srv_engine *e); /* stops it first if needed */
 /* Queues a request (the engine takes its own reference). false: the queue is full or the
  * engine is draining. */
 bool srv_engine_submit(srv_engine *e, srv_request *r);
-/* Takes a still-queued request out of the queue (queue timeout). true if it was queued. */
-bool srv_engine_withdraw(srv_engine *e, srv_request *r);
+/* Takes a still-queued request out of the queue (its client went away, or the queue timeout
+ * passed: counted as cancelled or rejected). true if it was queued. */
+bool srv_engine_withdraw(srv_engine *e, srv_request *r, bool client_gone);
 /* Stop admitting; true once nothing is queued or running (call repeatedly while draining). */
 void srv_engine_drain(srv_engine *e);
 bool srv_engine_idle(srv_engine *e);
