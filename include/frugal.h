@@ -43,6 +43,9 @@ int frugal_type_from_name(const char *name);
 const char *frugal_type_name(int type);
 /* Number of online CPUs. */
 int frugal_cpu_count(void);
+/* Nesting depth of a JSON text (brackets outside strings): check it against a limit before
+ * parsing untrusted JSON. */
+int frugal_json_depth(const char *text, size_t len);
 /* Instruction set the kernels dispatch to: "avx2" or "scalar". */
 const char *frugal_isa(void);
 

@@ -100,29 +100,9 @@ static bool authorized(srv_http *h, struct MHD_Connection *c) {
     return diff == 0;
 }
 
-/* The nesting depth of a JSON text (brackets outside strings); jansson has no limit of ours. */
-static int json_depth(const char *s, size_t n) {
-    int depth = 0, max = 0;
-    bool in_str = false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (in_str) {
-            if (ch == '\\') i++;
-            else if (ch == '"') in_str = false;
-        } else if (ch == '"') {
-            in_str = true;
-        } else if (ch == '[' || ch == '{') {
-            if (++depth > max) max = depth;
-        } else if (ch == ']' || ch == '}') {
-            depth--;
-        }
-    }
-    return max;
-}
-
 /* Parses the body as a JSON object, or answers 400 and returns NULL. */
 static json_t *parse_body(srv_http *h, struct MHD_Connection *c, conn_state *cs, enum MHD_Result *ret) {
-    if (json_depth(cs->body ? cs->body : "", cs->len) > h->p.lim.json_depth) {
+    if (frugal_json_depth(cs->body ? cs->body : "", cs->len) > h->p.lim.json_depth) {
         *ret = respond_error(h, c, 400, "invalid_request_error", NULL, "the JSON body nests deeper than %d levels",
                              h->p.lim.json_depth);
         return NULL;

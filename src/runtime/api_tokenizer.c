@@ -186,3 +186,5 @@ bool frugal_tokenizer_is_special(const frugal_tokenizer *t, int32_t id) {
     int ty = k->tok_type[id];
     return ty == FR_TOKEN_CONTROL || ty == FR_TOKEN_UNKNOWN || ty == FR_TOKEN_UNUSED;
 }
+
+int frugal_json_depth(const char *text, size_t len) { return fr_json_depth(text, len); }

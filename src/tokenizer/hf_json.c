@@ -68,8 +68,8 @@ static fr_status read_file(const char *path, size_t max, char **out, size_t *n, 
     return FR_OK;
 }
 
-/* Nesting depth of JSON text (brackets outside strings). */
-static int json_depth(const char *s, size_t n) {
+/* Nesting depth of JSON text (brackets outside strings); tok.h. */
+int fr_json_depth(const char *s, size_t n) {
     int d = 0, maxd = 0;
     bool str = false;
     for (size_t i = 0; i < n; i++) {
@@ -95,7 +95,7 @@ static fr_status load_json(const char *path, bool int_as_real, json_t **out, fr_
     *out = NULL;
     fr_status st = read_file(path, FR_TOK_JSON_MAX_BYTES, &buf, &n, err);
     if (st != FR_OK) return st;
-    int depth = json_depth(buf, n);
+    int depth = fr_json_depth(buf, n);
     if (depth > FR_TOK_JSON_MAX_DEPTH) {
         free(buf);
         return fr_fail(err, FR_ERR_FORMAT, "%s: JSON nested %d deep (the limit is %d)", path, depth, FR_TOK_JSON_MAX_DEPTH);

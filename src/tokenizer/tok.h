@@ -326,4 +326,8 @@ void fr_detok_free(fr_detok *d);
 /* The public handle around a tokenizer (src/runtime/api_tokenizer.c); takes ownership. */
 frugal_tokenizer *fr_tokenizer_wrap(fr_tokenizer *t);
 
+/* Nesting depth of JSON text: the deepest run of brackets outside strings (a bound to check
+ * before handing untrusted JSON to a recursive parser). hf_json.c */
+int fr_json_depth(const char *s, size_t n);
+
 #endif
