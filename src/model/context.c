@@ -150,8 +150,8 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     c->v_seq_bytes = vt;
     /* the KV cache is touched at creation (as the peer does): what a context needs is
      * resident from the start, not acquired position by position */
-    c->k_mem = calloc(ka ? ka : 1, 1);
-    if (!mla) c->v_mem = calloc(va ? va : 1, 1);
+    c->k_mem = malloc(ka ? ka : 1);
+    if (!mla) c->v_mem = malloc(va ? va : 1);
     ok = c->k_mem && (mla || c->v_mem);
     if (ok) {
         memset(c->k_mem, 0, ka);
