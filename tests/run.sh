@@ -1,16 +1,18 @@
 #!/bin/sh
-# run.sh BUILD LABEL: run every unit test program and the CLI tests; print a summary line
-# "N passed, N failed" and exit non-zero if anything failed.
+# run.sh BUILD LABEL: run every unit test program, the CLI tests and the server tests; print a
+# summary line "N passed, N failed" and exit non-zero if anything failed.
 BUILD="$1"
 LABEL="$2"
 passed=0
 failed=0
 failed_names=""
-for t in "$BUILD"/tests/test_*; do
-    [ -x "$t" ] || continue
-    name=$(basename "$t")
+
+# suite NAME COMMAND...: run one suite, count and report it
+suite() {
+    name="$1"
+    shift
     start=$(date +%s)
-    if "$t"; then
+    if "$@"; then
         passed=$((passed + 1))
         echo "PASS $LABEL $name ($(( $(date +%s) - start ))s)"
     else
@@ -18,26 +20,15 @@ for t in "$BUILD"/tests/test_*; do
         failed_names="$failed_names $name"
         echo "FAIL $LABEL $name ($(( $(date +%s) - start ))s)"
     fi
+}
+
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    suite "$(basename "$t")" "$t"
 done
-if sh tests/cli.sh "$BUILD/frugal"; then
-    passed=$((passed + 1))
-    echo "PASS $LABEL cli"
-else
-    failed=$((failed + 1))
-    failed_names="$failed_names cli"
-    echo "FAIL $LABEL cli"
-fi
+suite cli sh tests/cli.sh "$BUILD/frugal"
 # the server: raw HTTP (limits, bad input, queue, disconnects, SIGTERM), then real clients
-for s in serve serve_clients; do
-    start=$(date +%s)
-    if sh "tests/$s.sh" "$BUILD/frugal"; then
-        passed=$((passed + 1))
-        echo "PASS $LABEL $s ($(( $(date +%s) - start ))s)"
-    else
-        failed=$((failed + 1))
-        failed_names="$failed_names $s"
-        echo "FAIL $LABEL $s ($(( $(date +%s) - start ))s)"
-    fi
-done
+suite serve sh tests/serve.sh "$BUILD/frugal"
+suite serve_clients sh tests/serve_clients.sh "$BUILD/frugal"
 echo "$LABEL: $passed passed, $failed failed${failed_names:+ (failed:$failed_names)}"
 [ "$failed" -eq 0 ]

@@ -3,6 +3,7 @@
 #define FRUGAL_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "frugal.h"
@@ -38,5 +39,9 @@ int cli_sampling_flag(const char *cmd, int argc, char **argv, int *i, frugal_sam
 void cli_error(const char *cmd, const fr_error *err);
 /* A valid UTF-8 copy of s[0..n): each invalid byte (and NUL) becomes U+FFFD. malloc'd. */
 char *cli_utf8_sanitize(const char *s, size_t n);
+/* All of a stream / a file, NUL-terminated (*n bytes, not counting the NUL), malloc'd; NULL
+ * on a read error, out of memory, or (file) when it cannot be opened. */
+char *cli_read_stream(FILE *f, size_t *n);
+char *cli_read_file(const char *path, size_t *n);
 
 #endif

@@ -157,3 +157,34 @@ char *cli_utf8_sanitize(const char *s, size_t n) {
     *o = 0;
     return out;
 }
+
+char *cli_read_stream(FILE *f, size_t *n) {
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        if (len == cap) {
+            char *nb = cap > SIZE_MAX / 4 ? NULL : realloc(buf, cap * 2 + 1);
+            if (!nb) break;
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f)) break;
+            buf[len] = 0;
+            *n = len;
+            return buf;
+        }
+    }
+    free(buf);
+    return NULL;
+}
+
+char *cli_read_file(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *s = cli_read_stream(f, n);
+    fclose(f);
+    return s;
+}

@@ -348,16 +348,12 @@ int cmd_chat(int argc, char **argv) {
         fprintf(stderr, "frugal chat: warning: %s; using the built-in %s format\n", err.msg, fam);
     }
     if (tmpl_path) {
-        FILE *f = fopen(tmpl_path, "rb");
-        if (!f) { fprintf(stderr, "frugal %s: --template: cannot open %s\n", C, tmpl_path); goto done; }
-        fseek(f, 0, SEEK_END);
-        long len = ftell(f);
-        fseek(f, 0, SEEK_SET);
+        size_t len = 0;
         free(c.tmpl);
-        c.tmpl = len >= 0 ? malloc((size_t)len + 1) : NULL;
-        if (!c.tmpl || fread(c.tmpl, 1, (size_t)len, f) != (size_t)len) { fclose(f); goto done; }
-        c.tmpl[len] = 0;
-        fclose(f);
+        if (!(c.tmpl = cli_read_file(tmpl_path, &len))) {
+            fprintf(stderr, "frugal %s: --template: cannot read %s\n", C, tmpl_path);
+            goto done;
+        }
     }
     frugal_context_params cp = frugal_context_default_params();
     cp.n_ctx = ctx;

@@ -26,28 +26,6 @@ static const char *k_help =
     "Exit status: 0 rendered, 1 a template error (its message, with the line) or bad input,\n"
     "2 a usage error.\n";
 
-static char *read_stdin(size_t *n) {
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        size_t k = fread(buf + len, 1, cap - len, stdin);
-        len += k;
-        if (len < cap) break;
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (!nb) {
-            free(buf);
-            return NULL;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    if (buf) {
-        buf[len] = 0;
-        *n = len;
-    }
-    return buf;
-}
-
 static bool valid_date(const char *s) {
     int y, m, d;
     char x;
@@ -59,29 +37,12 @@ typedef enum { SRC_NONE, SRC_MODEL, SRC_TOKENIZER, SRC_TEMPLATE } source_kind;
 
 static fr_status load_template(source_kind kind, const char *path, bool tools, frugal_chat_template *t, fr_error *err) {
     if (kind == SRC_TEMPLATE) {
-        FILE *f = fopen(path, "rb");
-        if (!f) {
-            snprintf(err->msg, sizeof err->msg, "%s: cannot open", path);
+        size_t n = 0;
+        char *b = cli_read_file(path, &n);
+        if (!b) {
+            snprintf(err->msg, sizeof err->msg, "%s: cannot read", path);
             return err->code = FR_ERR_IO;
         }
-        size_t cap = 1 << 16, n = 0;
-        char *b = malloc(cap + 1);
-        size_t k;
-        while (b && (k = fread(b + n, 1, cap - n, f)) > 0) {
-            n += k;
-            if (n == cap) {
-                char *nb = realloc(b, cap * 2 + 1);
-                if (!nb) free(b);
-                b = nb;
-                cap *= 2;
-            }
-        }
-        fclose(f);
-        if (!b) {
-            snprintf(err->msg, sizeof err->msg, "out of memory");
-            return err->code = FR_ERR_NOMEM;
-        }
-        b[n] = 0;
         if (strlen(b) != n) {
             free(b);
             snprintf(err->msg, sizeof err->msg, "%s: the template contains a NUL byte", path);
@@ -145,7 +106,7 @@ int cmd_template(int argc, char **argv) {
     }
 
     size_t in_len = 0;
-    char *in = read_stdin(&in_len);
+    char *in = cli_read_stream(stdin, &in_len);
     if (!in) {
         fprintf(stderr, "frugal %s: cannot read standard input\n", C);
         return EXIT_ERR;

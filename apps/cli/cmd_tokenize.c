@@ -33,32 +33,6 @@ static const char *k_help_detok =
     "  --no-special         leave out special tokens (BOS, EOS, chat markers)\n";
 
 /* Read all of a stream (binary). */
-static char *read_all(FILE *f, size_t *n) {
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) return NULL;
-    for (;;) {
-        if (len == cap) {
-            char *nb = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                return NULL;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        return NULL;
-    }
-    *n = len;
-    return buf;
-}
-
 static frugal_tokenizer *open_tok(const char *C, const char *model, const char *tokpath) {
     fr_error err;
     frugal_tokenizer *t = NULL;
@@ -76,7 +50,7 @@ static int bench(const char *C, frugal_tokenizer *t, const char *file, bool pars
         return EXIT_ERR;
     }
     size_t n = 0;
-    char *text = read_all(f, &n);
+    char *text = cli_read_stream(f, &n);
     fclose(f);
     if (!text) {
         fprintf(stderr, "frugal %s: %s: cannot read\n", C, file);
@@ -154,7 +128,7 @@ int cmd_tokenize(int argc, char **argv) {
     if (text) {
         n = strlen(text);
     } else {
-        buf = read_all(stdin, &n);
+        buf = cli_read_stream(stdin, &n);
         if (!buf) {
             fprintf(stderr, "frugal %s: cannot read standard input\n", C);
             frugal_tokenizer_free(t);
@@ -261,7 +235,7 @@ int cmd_detokenize(int argc, char **argv) {
     size_t in_len = args_len;
     char *stdin_buf = NULL;
     if (!args) {
-        stdin_buf = read_all(stdin, &in_len);
+        stdin_buf = cli_read_stream(stdin, &in_len);
         if (!stdin_buf) {
             fprintf(stderr, "frugal %s: cannot read standard input\n", C);
             rc = EXIT_ERR;

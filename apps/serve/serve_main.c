@@ -89,23 +89,6 @@ static char *read_key_file(const char *path) {
     return k[0] ? strdup(k) : NULL;
 }
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (len >= 0 && len < (1L << 24) && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
-        if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf[len] = 0;
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
 /* {"bos_token": ..., "eos_token": ...} from the model's vocabulary, for a --template file */
 static char *special_token_vars(const frugal_model *m, const frugal_tokenizer *tok) {
     frugal_model_info mi;
@@ -215,8 +198,9 @@ int cmd_serve(int argc, char **argv) {
         goto done;
     }
     if (tmpl_path) {
-        if (!(tmpl.source = read_file(tmpl_path))) {
-            fprintf(stderr, "frugal serve: --template: cannot read %s\n", tmpl_path);
+        size_t len = 0;
+        if (!(tmpl.source = cli_read_file(tmpl_path, &len)) || strlen(tmpl.source) != len) {
+            fprintf(stderr, "frugal serve: --template: cannot read %s (or it contains a NUL byte)\n", tmpl_path);
             goto done;
         }
         tmpl.vars_json = special_token_vars(m, mc.tok);

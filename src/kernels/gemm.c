@@ -602,11 +602,7 @@ static void f16_task(void *ctx, int64_t task, int thread) {
             for (int q = 0; q < R; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
             float out[12];
             fr_gemm_f16_avx2(w->n_in, xs, R, ys, T, out);
-            for (int q = 0; q < R; q++)
-                for (int u = 0; u < T; u++) {
-                    float v = out[q * T + u];
-                    j->y[(t + u) * j->y_stride + r + q] = j->bias ? v + j->bias[r + q] : v;
-                }
+            fr_store_tile(j->y, j->y_stride, j->bias, out, r, R, t, T);
         }
     }
 }

@@ -98,4 +98,15 @@ void fr_softmax(float *x, int64_t n);
 /* The same with a vectorised exp (exp's own relative error below 3e-7; mla_attn.c). */
 void fr_softmax_fast(float *x, int64_t n);
 
+/* Scatter a tile of matmul results: out[k * nt + u] is output row r + k of token t + u; y is
+ * [token][y_stride], bias (may be NULL) is added per output row. */
+static inline void fr_store_tile(float *y, int64_t y_stride, const float *bias, const float *out, int64_t r, int nr,
+                                 int64_t t, int nt) {
+    for (int k = 0; k < nr; k++)
+        for (int u = 0; u < nt; u++) {
+            float v = out[k * nt + u];
+            y[(t + u) * y_stride + r + k] = bias ? v + bias[r + k] : v;
+        }
+}
+
 #endif

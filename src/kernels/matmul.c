@@ -65,11 +65,7 @@ static void dot_rows_tiled(const matmul_job *j, fr_dot_tile_fn tile, int64_t r0,
             for (int k = 0; k < nr; k++) xs[k] = (const char *)w->data + (size_t)(r + k) * w->row_bytes;
             float out[8];
             tile(w->n_in, xs, nr, ys, nt, out);
-            for (int k = 0; k < nr; k++)
-                for (int u = 0; u < nt; u++) {
-                    float v = out[k * nt + u];
-                    j->y[(t + u) * j->y_stride + r + k] = j->bias ? v + j->bias[r + k] : v;
-                }
+            fr_store_tile(j->y, j->y_stride, j->bias, out, r, nr, t, nt);
         }
     }
 }
@@ -84,7 +80,7 @@ static void dot_rows_1xT(const matmul_job *j, int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; r++) {
             float out[4];
             j->row_tile(w->n_in, (const char *)w->data + (size_t)r * w->row_bytes, ys, T, out);
-            for (int u = 0; u < T; u++) j->y[(t + u) * j->y_stride + r] = j->bias ? out[u] + j->bias[r] : out[u];
+            fr_store_tile(j->y, j->y_stride, j->bias, out, r, 1, t, T);
         }
     }
 }
