@@ -23,6 +23,12 @@ fr_status fr_pool_new(int n_threads, fr_pool **out, fr_error *err);
 void fr_pool_free(fr_pool *p);
 int fr_pool_size(const fr_pool *p);
 void fr_pool_run(fr_pool *p, int64_t n_tasks, fr_task_fn fn, void *ctx);
+/* Decreasing ("guided") split of n items for n_threads: tasks handed out in index order
+ * start with large contiguous slabs (long streams for the prefetchers) and end with small
+ * ones, so threads finish together. Writes bounds[0] = 0 < bounds[1] < ... <
+ * bounds[k] = n and returns k (1 <= k <= max_tasks; 0 if n <= 0). Each chunk is about
+ * remaining / (2 * n_threads), at least min_chunk items. Depends only on its arguments. */
+int fr_split_guided(int64_t n, int n_threads, int64_t min_chunk, int64_t *bounds, int max_tasks);
 /* Number of online CPUs (>= 1). */
 int fr_cpu_count(void);
 

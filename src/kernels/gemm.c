@@ -455,8 +455,9 @@ void fr_pack_stats(int64_t *n_matrices, size_t *bytes, double *seconds) {
 
 /* ---- driver ---- */
 
-#ifndef FR_DECODE_TASKS
-#define FR_DECODE_TASKS 4 /* row slabs per thread in decode */
+#define FR_DECODE_MAX_TASKS 64
+#ifndef FR_DECODE_MIN_GROUPS
+#define FR_DECODE_MIN_GROUPS 2 /* smallest decode slab: 16 rows */
 #endif
 
 size_t fr_gemm_scratch_size(int type, int64_t n_in, int64_t n_tok) {
@@ -476,6 +477,7 @@ typedef struct {
     char *act;
     size_t act_stride;
     int64_t n_groups, panel, n_panels, tok_chunk;
+    const int64_t *slabs; /* decode: group bounds of each task (fr_split_guided), else NULL */
     fr_gemm_kernel_fn kern;
 } gemm_job;
 
@@ -486,8 +488,13 @@ static void quant_task(void *ctx, int64_t t, int thread) {
 
 static void gemm_task(void *ctx, int64_t task, int thread) {
     const gemm_job *j = ctx;
-    const int64_t g0 = (task % j->n_panels) * j->panel, g1 = FR_MIN(g0 + j->panel, j->n_groups);
-    const int64_t t0 = (task / j->n_panels) * j->tok_chunk, t1 = FR_MIN(t0 + j->tok_chunk, j->n_tok);
+    int64_t g0, g1, t0, t1;
+    if (j->slabs) { /* decode: one slab of groups, every token */
+        g0 = j->slabs[task], g1 = j->slabs[task + 1], t0 = 0, t1 = j->n_tok;
+    } else { /* prompt: one panel of groups x one chunk of tokens */
+        g0 = (task % j->n_panels) * j->panel, g1 = FR_MIN(g0 + j->panel, j->n_groups);
+        t0 = (task / j->n_panels) * j->tok_chunk, t1 = FR_MIN(t0 + j->tok_chunk, j->n_tok);
+    }
     const int64_t nb = j->pk->nb;
     for (int64_t t = t0; t < t1; t += FR_GEMM_MAX_T) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, t1 - t);
@@ -532,20 +539,23 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr
         fr_pool_run(pool, n_tok, quant_task, &j);
     else
         quant_task(&j, 0, 0);
+    int64_t slabs[FR_DECODE_MAX_TASKS + 1];
     if (n_tok <= FR_GEMM_MAX_T) {
-        /* decode: a few long contiguous slabs per thread (prefetch-friendly streaming) */
-        j.panel = FR_MAX(1, (j.n_groups + nt * FR_DECODE_TASKS - 1) / (nt * FR_DECODE_TASKS));
-        j.tok_chunk = n_tok;
-    } else {
-        /* prompt: a panel of groups stays in L2 while every token passes over it */
-        j.panel = FR_MAX(1, (int64_t)((96 << 10) / pk->group_bytes));
-        j.panel = FR_MIN(j.panel, FR_MAX(1, j.n_groups / (nt * 2)));
-        j.tok_chunk = n_tok;
-        int64_t n_panels = (j.n_groups + j.panel - 1) / j.panel;
-        if (n_panels < nt * 4) { /* few panels: split the tokens too */
-            int64_t parts = (nt * 4 + n_panels - 1) / n_panels;
-            j.tok_chunk = ((n_tok + parts - 1) / parts + 3) & ~(int64_t)3;
-        }
+        /* decode: long contiguous slabs first (prefetch-friendly streaming), then smaller
+         * ones so that the threads finish together */
+        int k = fr_split_guided(j.n_groups, nt, FR_DECODE_MIN_GROUPS, slabs, FR_DECODE_MAX_TASKS);
+        j.slabs = slabs;
+        fr_pool_run(pool, k, gemm_task, &j);
+        return;
+    }
+    /* prompt: a panel of groups stays in L2 while every token passes over it */
+    j.panel = FR_MAX(1, (int64_t)((96 << 10) / pk->group_bytes));
+    j.panel = FR_MIN(j.panel, FR_MAX(1, j.n_groups / (nt * 2)));
+    j.tok_chunk = n_tok;
+    int64_t n_panels = (j.n_groups + j.panel - 1) / j.panel;
+    if (n_panels < nt * 4) { /* few panels: split the tokens too */
+        int64_t parts = (nt * 4 + n_panels - 1) / n_panels;
+        j.tok_chunk = ((n_tok + parts - 1) / parts + 3) & ~(int64_t)3;
     }
     j.n_panels = (j.n_groups + j.panel - 1) / j.panel;
     int64_t n_tchunks = (n_tok + j.tok_chunk - 1) / j.tok_chunk;
@@ -571,7 +581,8 @@ typedef struct {
     float *act;
     size_t act_stride; /* floats */
     int64_t chunk;
-    int rows; /* weight rows per kernel call: 3, or 1 to stream single rows in decode */
+    int rows;             /* weight rows per kernel call: 3, or 1 to stream single rows in decode */
+    const int64_t *slabs; /* decode: row bounds of each task (fr_split_guided), else NULL */
 } f16_job;
 
 /* The activations rounded to F16 exactly as vec_dot's conversion, kept as floats. */
@@ -592,6 +603,7 @@ static void f16_task(void *ctx, int64_t task, int thread) {
     const f16_job *j = ctx;
     const fr_matrix *w = j->w;
     int64_t r0 = task * j->chunk, r1 = FR_MIN(r0 + j->chunk, w->n_out);
+    if (j->slabs) r0 = j->slabs[task], r1 = j->slabs[task + 1];
     for (int64_t t = 0; t < j->n_tok; t += 4) {
         const int T = (int)FR_MIN(4, j->n_tok - t);
         const float *ys[4];
@@ -610,12 +622,19 @@ static void f16_task(void *ctx, int64_t task, int thread) {
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch) {
     f16_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, f16_act_stride(w->n_in) / sizeof(float), 0,
-                 n_tok == 1 ? F16_DECODE_ROWS : 3};
+                 n_tok == 1 ? F16_DECODE_ROWS : 3, NULL};
     int nt = fr_pool_size(pool);
     if (n_tok > 1)
         fr_pool_run(pool, n_tok, f16_quant_task, &j);
     else
         f16_quant_task(&j, 0, 0);
+    if (n_tok == 1) { /* decode: decreasing slabs of rows, as fr_gemm_packed */
+        int64_t slabs[FR_DECODE_MAX_TASKS + 1];
+        j.slabs = slabs;
+        fr_pool_run(pool, fr_split_guided(w->n_out, nt, 8 * FR_DECODE_MIN_GROUPS, slabs, FR_DECODE_MAX_TASKS), f16_task,
+                    &j);
+        return;
+    }
     /* row chunks: a few per thread, and (prompts) small enough to stay in L2 while every
      * token passes over them */
     int64_t c = (w->n_out + nt * 4 - 1) / (nt * 4);

@@ -41,6 +41,7 @@ typedef struct {
     fr_from_float_fn convert;
     fr_vec_dot_fn dot;
     int64_t chunk;
+    const int64_t *slabs; /* decode: row bounds of each task (fr_split_guided), else NULL */
     void (*row_tile)(int64_t n, const void *x, const void *const *y, int T, float *out); /* 1 row x <= 4 tokens */
 } matmul_job;
 
@@ -90,6 +91,7 @@ static void dot_task(void *ctx, int64_t task, int thread) {
     const fr_matrix *w = j->w;
     int64_t r0 = task * j->chunk;
     int64_t r1 = FR_MIN(r0 + j->chunk, w->n_out);
+    if (j->slabs) r0 = j->slabs[task], r1 = j->slabs[task + 1];
     if (j->row_tile) {
         dot_rows_1xT(j, r0, r1);
         return;
@@ -125,7 +127,7 @@ void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stri
     const fr_type_traits *tt = fr_type_traits_get(w->type);
     const fr_type_traits *at = fr_type_traits_get(tt->vec_dot_type);
     matmul_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, act_row_bytes(w),
-                    at->from_float, tt->vec_dot, row_chunk(w->n_out, fr_pool_size(pool)), NULL};
+                    at->from_float, tt->vec_dot, row_chunk(w->n_out, fr_pool_size(pool)), NULL, NULL};
     if (fr_cpu_has(FR_ISA_AVX2) && (w->type == FR_TYPE_Q4_K || w->type == FR_TYPE_Q6_K)) {
         j.row_tile = w->type == FR_TYPE_Q4_K ? fr_dot_1xT_q4_K_avx2 : fr_dot_1xT_q6_K_avx2;
         /* prompts: row chunks that stay in L2 while every token passes over them */
@@ -135,5 +137,11 @@ void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stri
         fr_pool_run(pool, n_tok, convert_task, &j);
     else
         convert_task(&j, 0, 0);
+    if (n_tok <= 4) { /* decode: decreasing slabs of rows, as fr_gemm_packed */
+        int64_t slabs[65];
+        j.slabs = slabs;
+        fr_pool_run(pool, fr_split_guided(w->n_out, fr_pool_size(pool), 16, slabs, 64), dot_task, &j);
+        return;
+    }
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, dot_task, &j);
 }

@@ -372,7 +372,36 @@ static void test_kquant_rows(test_rng *rng) {
     }
 }
 
+/* the decode split: contiguous, covering, non-increasing down to the minimum, within the cap */
+static void test_split_guided(void) {
+    const int64_t ns[] = {1, 2, 7, 16, 17, 256, 257, 4000, 32000};
+    const int threads[] = {1, 2, 3, 8};
+    const int64_t mins[] = {1, 2, 16};
+    const int caps[] = {1, 5, 64};
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+        for (size_t b = 0; b < sizeof threads / sizeof threads[0]; b++)
+            for (size_t c = 0; c < sizeof mins / sizeof mins[0]; c++)
+                for (size_t d = 0; d < sizeof caps / sizeof caps[0]; d++) {
+                    int64_t bounds[65], n = ns[a], mn = mins[c];
+                    int k = fr_split_guided(n, threads[b], mn, bounds, caps[d]), bad = 0;
+                    if (k < 1 || k > caps[d] || bounds[0] != 0 || bounds[k] != n) bad = 1;
+                    for (int i = 0; !bad && i < k; i++) {
+                        int64_t size = bounds[i + 1] - bounds[i];
+                        if (size < 1 || (i + 1 < k && size < mn)) bad = 1;
+                        if (i + 2 < k && bounds[i + 2] - bounds[i + 1] > size) bad = 1; /* the last may be larger (cap) */
+                    }
+                    CHECK(!bad, "split n=%lld threads=%d min=%lld cap=%d: %d tasks", (long long)n, threads[b],
+                          (long long)mn, caps[d], k);
+                }
+    int64_t bounds[65];
+    CHECK(fr_split_guided(0, 2, 1, bounds, 64) == 0, "empty split");
+    int k = fr_split_guided(256, 2, 2, bounds, 64);
+    CHECK(k > 8 && bounds[1] == 64 && bounds[k] - bounds[k - 1] <= 2, "256 groups, 2 threads: %d tasks, first %lld", k,
+          (long long)bounds[1]);
+}
+
 int main(void) {
+    test_split_guided();
     unsetenv("FRUGAL_REPACK"); /* the packed tests need packing on */
     const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q5_0, FR_TYPE_Q8_0, FR_TYPE_IQ4_NL};
     const int64_t sizes[] = {32, 64, 96, 160, 224, 1056, 4096 + 32};
