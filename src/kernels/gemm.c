@@ -429,18 +429,28 @@ const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *group0) {
     return found;
 }
 
-void fr_pack_log(const void *owner) {
+void fr_pack_owner_stats(const void *owner, int64_t *n_matrices, size_t *bytes, double *seconds) {
     int64_t n = 0;
-    size_t bytes = 0;
+    size_t b = 0;
     double sec = 0;
     pthread_rwlock_rdlock(&g_lock);
     for (int64_t i = 0; i < g_n; i++) {
         if (g_packed[i]->owner != owner) continue;
         n++;
-        bytes += g_packed[i]->data_bytes;
+        b += g_packed[i]->data_bytes;
         sec += g_packed[i]->seconds;
     }
     pthread_rwlock_unlock(&g_lock);
+    if (n_matrices) *n_matrices = n;
+    if (bytes) *bytes = b;
+    if (seconds) *seconds = sec;
+}
+
+void fr_pack_log(const void *owner) {
+    int64_t n;
+    size_t bytes;
+    double sec;
+    fr_pack_owner_stats(owner, &n, &bytes, &sec);
     if (n) fr_log(FR_LOG_INFO, "repacked %lld weight matrices (%.1f MiB) into 8-row groups in %.3f s", (long long)n,
                   (double)bytes / (1 << 20), sec);
 }

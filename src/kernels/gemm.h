@@ -109,6 +109,8 @@ void fr_pack_release(const void *owner);
 const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *group0);
 /* Logs (FR_LOG_INFO) how many matrices of `owner` were packed, their size and the time. */
 void fr_pack_log(const void *owner);
+/* The matrices packed for `owner`, their packed bytes and the seconds spent packing. */
+void fr_pack_owner_stats(const void *owner, int64_t *n_matrices, size_t *bytes, double *seconds);
 /* Totals over the registry (for logs and bench). */
 void fr_pack_stats(int64_t *n_matrices, size_t *bytes, double *seconds);
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "frugal.h"
+#include "kernels/gemm.h"
 #include "model/context.h"
 #include "model/model.h"
 #include "tokenizer/tok.h"
@@ -111,6 +112,9 @@ void frugal_model_get_info(const frugal_model *fm, frugal_model_info *info) {
         }
     }
     info->kv_bytes_per_token_f16 = fr_kv_bytes_per_token(hp, FR_TYPE_F16);
+    size_t packed = 0;
+    fr_pack_owner_stats(&m->w, &info->n_repacked, &packed, &info->repack_seconds);
+    info->repacked_bytes = packed;
     info->bos = m->special.bos;
     info->eos = m->special.eos;
     info->add_bos = m->special.add_bos;
