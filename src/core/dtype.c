@@ -2,6 +2,7 @@
 #include "dtype.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <strings.h>
 #include <pthread.h>
 #include <string.h>
@@ -73,17 +74,28 @@ static bool cpu_has_avx2(void) {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     return b & (1u << 5);
 }
+/* AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4. */
+static bool cpu_has_avxvnni(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || a < 1) return false;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+    return a & (1u << 4);
+}
 #endif
 
 /* cpuid is slow under a hypervisor (it traps): ask once per process. */
-static bool g_has_avx2;
+static bool g_has_avx2, g_has_avxvnni;
 static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
 static void detect_cpu(void) {
 #if defined(__x86_64__) || defined(__i386__)
     g_has_avx2 = cpu_has_avx2();
+    g_has_avxvnni = g_has_avx2 && cpu_has_avxvnni();
 #else
-    g_has_avx2 = false;
+    g_has_avx2 = g_has_avxvnni = false;
 #endif
+    const char *cap = getenv("FRUGAL_ISA"); /* read once, before any thread asks */
+    if (cap && strcmp(cap, "scalar") == 0) g_has_avx2 = g_has_avxvnni = false;
+    if (cap && strcmp(cap, "avx2") == 0) g_has_avxvnni = false;
 }
 
 bool fr_cpu_has(fr_isa isa) {
@@ -92,6 +104,9 @@ bool fr_cpu_has(fr_isa isa) {
     case FR_ISA_AVX2:
         pthread_once(&g_cpu_once, detect_cpu);
         return g_has_avx2;
+    case FR_ISA_AVXVNNI:
+        pthread_once(&g_cpu_once, detect_cpu);
+        return g_has_avxvnni;
     }
     return false;
 }

@@ -98,7 +98,9 @@ typedef void (*fr_vec_dot_fn)(int64_t n, float *restrict s, const void *restrict
  * each element bit-identical to vec_dot (see quants.h). */
 typedef void (*fr_dot_tile_fn)(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out);
 
-typedef enum { FR_ISA_SCALAR = 0, FR_ISA_AVX2 = 1 } fr_isa;
+/* Instruction sets, each including the ones before it. FR_ISA_AVXVNNI: AVX2 plus the VEX
+ * vpdpbusd (AVX-VNNI). FRUGAL_ISA=scalar|avx2 in the environment caps what is used. */
+typedef enum { FR_ISA_SCALAR = 0, FR_ISA_AVX2 = 1, FR_ISA_AVXVNNI = 2 } fr_isa;
 
 typedef struct fr_type_traits {
     const char *name;       /* "Q4_K" */

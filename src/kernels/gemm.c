@@ -262,12 +262,23 @@ void fr_gemm_q8_0x8_ref(int64_t nb, const void *group, const void *const *acts, 
     }
 }
 
-fr_gemm_kernel_fn fr_gemm_kernel(int type) {
-    if (!fr_cpu_has(FR_ISA_AVX2)) return NULL;
-    if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x8_avx2;
-    if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_avx2;
-    if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx8_avx2;
+fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
+    if (!fr_cpu_has(isa)) return NULL;
+    if (isa == FR_ISA_AVXVNNI) {
+        if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x8_vnni;
+        if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_vnni;
+    }
+    if (isa == FR_ISA_AVX2) {
+        if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x8_avx2;
+        if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_avx2;
+        if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx8_avx2;
+    }
     return NULL;
+}
+
+fr_gemm_kernel_fn fr_gemm_kernel(int type) {
+    fr_gemm_kernel_fn k = fr_gemm_kernel_isa(type, FR_ISA_AVXVNNI);
+    return k ? k : fr_gemm_kernel_isa(type, FR_ISA_AVX2);
 }
 
 /* ---- registry ---- */

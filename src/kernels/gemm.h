@@ -85,6 +85,8 @@ void fr_gemm_q4_0x8_ref(int64_t nb, const void *group, const void *const *acts, 
 void fr_gemm_q8_0x8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q4_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);
+void fr_gemm_q4_0x8_vnni(int64_t nb, const void *group, const void *const *acts, int T, float *out);
+void fr_gemm_q8_0x8_vnni(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 /* R <= 3 F16 rows x T <= 4 F32 activation rows (the F16-rounded activations, widened):
@@ -95,8 +97,10 @@ size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok);
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch);
 
-/* The kernel fr_matmul uses for a packed type (NULL if none). */
+/* The kernel fr_matmul uses for a packed type (NULL if none): the best this CPU runs. */
 fr_gemm_kernel_fn fr_gemm_kernel(int type);
+/* The kernel of one instruction set (NULL if there is none or the CPU lacks it); tests. */
+fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa);
 
 /* Registry of packed matrices, keyed by the original data range. fr_pack_add packs m (if
  * its type is supported and packing is not disabled with FRUGAL_REPACK=0), drops the
