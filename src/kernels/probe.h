@@ -9,12 +9,15 @@
 double fr_probe_membw(fr_pool *pool, size_t bytes, int reps);
 /* FP32 FMA peak over all pool threads, GFLOP/s (an FMA counts as 2). */
 double fr_probe_fp32_gflops(fr_pool *pool, int reps);
-/* int8 dot-product peak (u8 x s8 multiply-accumulate into int32), GOP/s (a MAC counts as 2). */
+/* int8 dot-product peak (u8 x s8 multiply-accumulate into int32), GOP/s (a MAC counts as 2),
+ * with the instructions the GEMM kernels use on this CPU (vpdpbusd with AVX-VNNI, else
+ * maddubs + madd). */
 double fr_probe_int8_gops(fr_pool *pool, int reps);
 
 /* Per-thread kernels (probe_avx2.c when AVX2 is available, else portable C). */
 double fr_probe_read_avx2(const void *p, size_t bytes);
 double fr_probe_fma_avx2(int64_t iters);  /* returns a value to keep the work alive */
 double fr_probe_int8_avx2(int64_t iters);
+double fr_probe_int8_vnni(int64_t iters); /* probe_vnni.c, where fr_cpu_has(FR_ISA_AVXVNNI) */
 
 #endif
