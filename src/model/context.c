@@ -379,7 +379,7 @@ static void attention_group_task(void *ctx, int64_t task, int thread) {
     const char *vbase = v_layer(c, t, j->layer) + (size_t)g * c->v_head_bytes;
     fr_mla_scores(c->p.kv_type, kbase, c->k_row_bytes, 0, n_pos, qg, G, hd, 1.0f / sqrtf((float)hd), scores, stride, tmp);
     for (int64_t h = 0; h < G; h++) {
-        fr_softmax(scores + h * stride, n_pos);
+        fr_softmax_fast(scores + h * stride, n_pos);
         if (f16) fr_round_f16(scores + h * stride, n_pos);
     }
     fr_mla_accum(c->p.kv_type, vbase, c->v_row_bytes, n_pos, scores, stride, 0, G, 0, hdv,
