@@ -53,6 +53,9 @@ const char *frugal_isa(void);
 typedef struct frugal_model frugal_model; /* model + vocabulary */
 
 fr_status frugal_model_load(const char *path, frugal_model **out, fr_error *err);
+/* The same; with repack false the weights are not repacked for the GEMM kernels (a fast
+ * open for inspection: frugal_model_get_info then says what a full load would repack). */
+fr_status frugal_model_open(const char *path, bool repack, frugal_model **out, fr_error *err);
 void frugal_model_free(frugal_model *m);
 
 #define FRUGAL_MAX_TYPES 40
@@ -72,6 +75,7 @@ typedef struct frugal_model_info {
     int64_t n_repacked;
     uint64_t repacked_bytes;
     double repack_seconds;
+    bool repack_planned; /* opened without repacking: the figures a full load would give */
     /* mixture of experts (0 for dense models) and multi-head latent attention */
     int64_t n_expert, n_expert_used, n_expert_shared; /* routed, routed per token, shared */
     int64_t n_layer_dense_lead;                       /* leading layers with a dense FFN */

@@ -63,7 +63,7 @@ int cmd_info(int argc, char **argv) {
     }
     fr_error err;
     frugal_model *m;
-    if (frugal_model_load(model, &m, &err) != FR_OK) {
+    if (frugal_model_open(model, false, &m, &err) != FR_OK) { /* no repacking: info is instant */
         cli_error(C, &err);
         return EXIT_ERR;
     }
@@ -144,9 +144,9 @@ int cmd_info(int argc, char **argv) {
         printf("memory:       weights %s (mmapped); KV cache %s per 1,000 tokens (F16); %s at 4,096 tokens\n", a, b, c);
         if (in.n_repacked) {
             human((double)in.repacked_bytes, a, sizeof a);
-            printf("repacked:     %lld matrices, %s, into 8-row groups at load in %.2f s (their file pages are "
-                   "released: RSS stays about the weights' size)\n",
-                   (long long)in.n_repacked, a, in.repack_seconds);
+            printf("repacked:     %lld matrices (%s) into 8-row groups when run, bench or serve loads the model; "
+                   "their file pages are released, so RSS stays about the weights' size\n",
+                   (long long)in.n_repacked, a);
         }
         printf("license:      %s\n", in.license[0] ? in.license : "(not stated in the file)");
         if (check) printf("check:        %s\n", bad ? cerr.msg : "no NaN/Inf in any weight");

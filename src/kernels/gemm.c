@@ -330,10 +330,16 @@ static void drop_pages(const void *p, size_t n) {
     madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
-bool fr_pack_add(const fr_matrix *m, const void *owner) {
+bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes) {
     if (!m->data || !fr_pack_supported(m->type) || m->n_in % fr_pack_block_values(m->type) != 0 || m->n_out <= 0 ||
         !repack_enabled())
         return false;
+    if (bytes) *bytes = fr_pack_group_bytes(m->type, m->n_in) * (size_t)((m->n_out + 7) / 8);
+    return true;
+}
+
+bool fr_pack_add(const fr_matrix *m, const void *owner) {
+    if (!fr_pack_would_pack(m, NULL)) return false;
     double t0 = now_s();
     fr_packed *pk = calloc(1, sizeof *pk);
     if (!pk) return false;

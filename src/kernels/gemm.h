@@ -107,6 +107,8 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa);
  * original's file pages from memory (they come back from the file if read again) and
  * returns true if it packed. Thread-safe. */
 bool fr_pack_add(const fr_matrix *m, const void *owner);
+/* Whether fr_pack_add would pack m, and the packed bytes it would take (without packing). */
+bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes);
 void fr_pack_release(const void *owner);
 /* The packed matrix whose original rows contain m's rows, with m's first row at a group
  * boundary (*group0 = its group), or NULL. */

@@ -5,7 +5,9 @@
 
 #include "model.h"
 
-fr_status fr_model_load(const char *path, fr_model **out, fr_error *err) {
+fr_status fr_model_load(const char *path, fr_model **out, fr_error *err) { return fr_model_open(path, true, out, err); }
+
+fr_status fr_model_open(const char *path, bool repack, fr_model **out, fr_error *err) {
     *out = NULL;
     fr_model *m = calloc(1, sizeof *m);
     if (!m) return fr_fail(err, FR_ERR_NOMEM, "%s: out of memory", path);
@@ -13,7 +15,7 @@ fr_status fr_model_load(const char *path, fr_model **out, fr_error *err) {
     fr_status st = m->path ? gguf_open(path, &m->file, err) : fr_fail(err, FR_ERR_NOMEM, "out of memory");
     if (st == FR_OK) {
         st = fr_hparams_load(m->file, &m->hp, err);
-        if (st == FR_OK) st = fr_weights_bind(m->file, &m->hp, &m->w, err);
+        if (st == FR_OK) st = fr_weights_bind(m->file, &m->hp, &m->w, repack, err);
         if (st != FR_OK) fr_error_prefix(err, "%s: ", path);
     }
     if (st != FR_OK) {

@@ -117,6 +117,9 @@ typedef struct fr_weights {
     fr_layer *layers;      /* [n_layer] */
     float *output_norm_f;  /* [n_embd] */
     float *rope_freqs_f;   /* [n_rot / 2] or NULL */
+    /* loaded without repacking (inspection): what a full load would repack */
+    int64_t plan_repack_n;
+    size_t plan_repack_bytes;
 } fr_weights;
 
 /* Token ids the model declares as ending generation, and other special ids. */
@@ -139,6 +142,9 @@ typedef struct fr_model {
 } fr_model;
 
 fr_status fr_model_load(const char *path, fr_model **out, fr_error *err);
+/* The same; with repack false the weights stay as the file has them (fast, for
+ * inspection) and w.plan_repack_* say what fr_model_load would repack. */
+fr_status fr_model_open(const char *path, bool repack, fr_model **out, fr_error *err);
 void fr_model_free(fr_model *m);
 const char *fr_arch_name(fr_arch a);
 /* Comma-separated list of supported architectures. */
@@ -151,7 +157,7 @@ void fr_rope_inv_freq(const fr_hparams *hp, double *inv_freq);
 /* mla.c: the kdec/kabs/vdec forms of one layer's MLA matrices (owned transposes as needed). */
 fr_status fr_mla_bind(const fr_hparams *hp, fr_layer *L, int64_t layer, fr_error *err);
 /* weights.c */
-fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *w, fr_error *err);
+fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *w, bool repack, fr_error *err);
 void fr_weights_free(fr_weights *w, int64_t n_layer);
 /* special.c */
 void fr_special_load(const gguf_file *f, int64_t n_vocab, fr_special *sp);

@@ -100,19 +100,26 @@ static fr_status bind_one(const gguf_file *f, const fr_hparams *hp, const fr_ten
 }
 
 /* Repack the matrices the GEMM kernels read faster in 8-row groups (src/kernels/gemm.h);
- * tok_embd only when it is also the output matrix. */
-static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w) {
+ * tok_embd only when it is also the output matrix. With plan_only, count them instead. */
+static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w, bool plan_only) {
     for (size_t i = 0; i < ai->n_tensors; i++) {
         const fr_tensor_spec *sp = &ai->tensors[i];
         for (int64_t l = 0; l < (sp->per_layer ? hp->n_layer : 1); l++) {
             fr_tensor *t = (fr_tensor *)((char *)(sp->per_layer ? (void *)&w->layers[l] : (void *)w) + sp->offset);
-            if (t->src && t->src->n_dims >= 2 && (t != &w->tok_embd || !w->output.src)) fr_pack_add(&t->m, w);
+            if (!t->src || t->src->n_dims < 2 || (t == &w->tok_embd && w->output.src)) continue;
+            size_t bytes;
+            if (!plan_only) {
+                fr_pack_add(&t->m, w);
+            } else if (fr_pack_would_pack(&t->m, &bytes)) {
+                w->plan_repack_n++;
+                w->plan_repack_bytes += bytes;
+            }
         }
     }
-    fr_pack_log(w);
+    if (!plan_only) fr_pack_log(w);
 }
 
-fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *w, fr_error *err) {
+fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *w, bool repack_now, fr_error *err) {
     memset(w, 0, sizeof *w);
     const fr_arch_info *ai = fr_arch_get(hp->arch);
     int64_t nt = gguf_n_tensors(f);
@@ -187,7 +194,7 @@ fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *
                    (long long)unused, ai->name, first);
     }
     free(used);
-    if (st == FR_OK) repack(ai, hp, w);
+    if (st == FR_OK) repack(ai, hp, w, !repack_now);
     if (st != FR_OK) fr_weights_free(w, hp->n_layer);
     return st;
 }

@@ -26,10 +26,14 @@ const char *frugal_isa(void) {
 }
 
 fr_status frugal_model_load(const char *path, frugal_model **out, fr_error *err) {
+    return frugal_model_open(path, true, out, err);
+}
+
+fr_status frugal_model_open(const char *path, bool repack, frugal_model **out, fr_error *err) {
     *out = NULL;
     frugal_model *fm = calloc(1, sizeof *fm);
     if (!fm) return fr_fail(err, FR_ERR_NOMEM, "%s: out of memory", path);
-    fr_status st = fr_model_load(path, &fm->m, err);
+    fr_status st = fr_model_open(path, repack, &fm->m, err);
     if (st == FR_OK) {
         st = fr_vocab_load(fm->m->file, &fm->vocab, err);
         if (st != FR_OK) fr_error_prefix(err, "%s: ", path);
@@ -117,6 +121,11 @@ void frugal_model_get_info(const frugal_model *fm, frugal_model_info *info) {
     size_t packed = 0;
     fr_pack_owner_stats(&m->w, &info->n_repacked, &packed, &info->repack_seconds);
     info->repacked_bytes = packed;
+    if (!info->n_repacked && m->w.plan_repack_n) { /* opened without repacking */
+        info->n_repacked = m->w.plan_repack_n;
+        info->repacked_bytes = m->w.plan_repack_bytes;
+        info->repack_planned = true;
+    }
     info->bos = m->special.bos;
     info->eos = m->special.eos;
     info->add_bos = m->special.add_bos;
