@@ -11,6 +11,7 @@ CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-paramet
 	-Iinclude -Isrc -Isrc/core -pthread $(SAN)
 CFLAGS_AVX2 := -mavx2 -mfma -mf16c
 CFLAGS_VNNI := $(CFLAGS_AVX2) -mavxvnni
+CFLAGS_AVX512 := $(CFLAGS_AVX2) -mavx512f
 LDLIBS := -pthread -lm $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 # tokenizer: Oniguruma (the regex engine of Hugging Face's tokenizers) and utf8proc (NFC/NFKC)
 LDLIBS += $(shell pkg-config --libs oniguruma 2>/dev/null || echo -lonig) \
@@ -39,6 +40,10 @@ $(BUILD)/obj/%_avx2.o: %_avx2.c
 $(BUILD)/obj/%_vnni.o: %_vnni.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS_VNNI) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS_AVX512) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -74,6 +74,15 @@ static bool cpu_has_avx2(void) {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     return b & (1u << 5);
 }
+/* AVX-512F: CPUID.(EAX=7, ECX=0):EBX bit 16, and the OS saves the opmask and ZMM state
+ * (XCR0 bits 5-7). */
+static bool cpu_has_avx512f(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b & (1u << 16))) return false;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & 0xE6u) == 0xE6u;
+}
 /* AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4. */
 static bool cpu_has_avxvnni(void) {
     unsigned a, b, c, d;
@@ -84,18 +93,19 @@ static bool cpu_has_avxvnni(void) {
 #endif
 
 /* cpuid is slow under a hypervisor (it traps): ask once per process. */
-static bool g_has_avx2, g_has_avxvnni;
+static bool g_has_avx2, g_has_avxvnni, g_has_avx512;
 static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
 static void detect_cpu(void) {
 #if defined(__x86_64__) || defined(__i386__)
     g_has_avx2 = cpu_has_avx2();
     g_has_avxvnni = g_has_avx2 && cpu_has_avxvnni();
+    g_has_avx512 = g_has_avx2 && cpu_has_avx512f();
 #else
-    g_has_avx2 = g_has_avxvnni = false;
+    g_has_avx2 = g_has_avxvnni = g_has_avx512 = false;
 #endif
     const char *cap = getenv("FRUGAL_ISA"); /* read once, before any thread asks */
-    if (cap && strcmp(cap, "scalar") == 0) g_has_avx2 = g_has_avxvnni = false;
-    if (cap && strcmp(cap, "avx2") == 0) g_has_avxvnni = false;
+    if (cap && strcmp(cap, "scalar") == 0) g_has_avx2 = g_has_avxvnni = g_has_avx512 = false;
+    if (cap && strcmp(cap, "avx2") == 0) g_has_avxvnni = g_has_avx512 = false;
 }
 
 bool fr_cpu_has(fr_isa isa) {
@@ -107,6 +117,9 @@ bool fr_cpu_has(fr_isa isa) {
     case FR_ISA_AVXVNNI:
         pthread_once(&g_cpu_once, detect_cpu);
         return g_has_avxvnni;
+    case FR_ISA_AVX512:
+        pthread_once(&g_cpu_once, detect_cpu);
+        return g_has_avx512;
     }
     return false;
 }

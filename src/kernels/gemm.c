@@ -609,6 +609,7 @@ typedef struct {
     size_t act_stride; /* floats */
     int64_t chunk;
     int rows;             /* weight rows per kernel call: 3, or 1 to stream single rows in decode */
+    void (*kern)(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out);
     const int64_t *slabs; /* decode: row bounds of each task (fr_split_guided), else NULL */
 } f16_job;
 
@@ -640,7 +641,7 @@ static void f16_task(void *ctx, int64_t task, int thread) {
             const void *xs[3];
             for (int q = 0; q < R; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
             float out[12];
-            fr_gemm_f16_avx2(w->n_in, xs, R, ys, T, out);
+            j->kern(w->n_in, xs, R, ys, T, out);
             fr_store_tile(j->y, j->y_stride, j->bias, out, r, R, t, T);
         }
     }
@@ -649,7 +650,9 @@ static void f16_task(void *ctx, int64_t task, int thread) {
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch) {
     f16_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, f16_act_stride(w->n_in) / sizeof(float), 0,
-                 n_tok == 1 ? F16_DECODE_ROWS : 3, NULL};
+                 n_tok == 1 ? F16_DECODE_ROWS : 3, fr_gemm_f16_avx2, NULL};
+    /* prompts on AVX-512F: the same results with twice the lanes (decode streams memory) */
+    if (n_tok > 1 && fr_cpu_has(FR_ISA_AVX512)) j.kern = fr_gemm_f16_avx512;
     int nt = fr_pool_size(pool);
     if (n_tok > 1)
         fr_pool_run(pool, n_tok, f16_quant_task, &j);

@@ -92,6 +92,8 @@ void fr_gemm_q4_Kx8_avx2(int64_t nb, const void *group, const void *const *acts,
 /* R <= 3 F16 rows x T <= 4 F32 activation rows (the F16-rounded activations, widened):
  * out[r * T + t] = fr_vec_dot_f16(x[r], y[t] as F16) bit for bit (gemm_avx2.c). */
 void fr_gemm_f16_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out);
+/* The same on AVX-512F (gemm_avx512.c), bit for bit; fr_gemm_f16 uses it for prompts. */
+void fr_gemm_f16_avx512(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out);
 /* y = W x for an F16 W on AVX2 (fr_matmul's path; same contract). Scratch: */
 size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok);
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,

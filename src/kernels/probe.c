@@ -42,7 +42,7 @@ static void probe_task(void *ctx, int64_t task, int thread) {
         const char *p = j->buf + (size_t)task * part;
         r = avx2 ? fr_probe_read_avx2(p, part) : read_scalar(p, part);
     } else if (avx2) {
-        r = j->kind == 1                         ? fr_probe_fma_avx2(j->iters)
+        r = j->kind == 1 ? (fr_cpu_has(FR_ISA_AVX512) ? fr_probe_fma_avx512(j->iters) : fr_probe_fma_avx2(j->iters))
             : fr_cpu_has(FR_ISA_AVXVNNI) ? fr_probe_int8_vnni(j->iters)
                                          : fr_probe_int8_avx2(j->iters);
     } else {
@@ -86,8 +86,9 @@ static double peak(fr_pool *pool, int kind, int reps, double ops_per_iter) {
     return best;
 }
 
-/* per iteration: 10 FMAs x 8 lanes x 2 flops; 6 maddubs or 8 vpdpbusd x 32 MACs x 2 ops */
-double fr_probe_fp32_gflops(fr_pool *pool, int reps) { return peak(pool, 1, reps, 160.0); }
+/* per iteration: 10 FMAs x 8 (16 with AVX-512) lanes x 2 flops; 6 maddubs or 8 vpdpbusd x 32
+ * MACs x 2 ops */
+double fr_probe_fp32_gflops(fr_pool *pool, int reps) { return peak(pool, 1, reps, fr_cpu_has(FR_ISA_AVX512) ? 320.0 : 160.0); }
 double fr_probe_int8_gops(fr_pool *pool, int reps) {
     double ops = fr_cpu_has(FR_ISA_AVXVNNI) ? 512.0 : fr_cpu_has(FR_ISA_AVX2) ? 384.0 : 160.0;
     return peak(pool, 2, reps, ops);

@@ -7,7 +7,8 @@
 /* Streaming read of a buffer of `bytes` (>= 1 GiB recommended) on every pool thread; best
  * of `reps` runs, in GB/s (1e9 bytes). Returns < 0 if the buffer cannot be allocated. */
 double fr_probe_membw(fr_pool *pool, size_t bytes, int reps);
-/* FP32 FMA peak over all pool threads, GFLOP/s (an FMA counts as 2). */
+/* FP32 FMA peak over all pool threads, GFLOP/s (an FMA counts as 2), on the widest
+ * registers the kernels use (512-bit where fr_cpu_has(FR_ISA_AVX512)). */
 double fr_probe_fp32_gflops(fr_pool *pool, int reps);
 /* int8 dot-product peak (u8 x s8 multiply-accumulate into int32), GOP/s (a MAC counts as 2),
  * with the instructions the GEMM kernels use on this CPU (vpdpbusd with AVX-VNNI, else
@@ -18,6 +19,7 @@ double fr_probe_int8_gops(fr_pool *pool, int reps);
 double fr_probe_read_avx2(const void *p, size_t bytes);
 double fr_probe_fma_avx2(int64_t iters);  /* returns a value to keep the work alive */
 double fr_probe_int8_avx2(int64_t iters);
-double fr_probe_int8_vnni(int64_t iters); /* probe_vnni.c, where fr_cpu_has(FR_ISA_AVXVNNI) */
+double fr_probe_int8_vnni(int64_t iters);
+double fr_probe_fma_avx512(int64_t iters); /* probe_avx512.c, where fr_cpu_has(FR_ISA_AVX512) */ /* probe_vnni.c, where fr_cpu_has(FR_ISA_AVXVNNI) */
 
 #endif

@@ -277,6 +277,19 @@ static void test_f16(test_rng *rng) {
         }
         for (int64_t i = 0; i < xs * 9; i++) x[i] = test_rng_float(rng) * 5.0f;
         fr_matrix m = {FR_TYPE_F16, n, n_out, (size_t)n * 2, w};
+        if (fr_cpu_has(FR_ISA_AVX512)) { /* the 512-bit kernel == the AVX2 one, every R x T */
+            int bad = 0;
+            for (int R = 1; R <= 3; R++)
+                for (int T = 1; T <= 4; T++) {
+                    const void *xr[3] = {w, w + 5 * n, w + 10 * n};
+                    const float *yr[4] = {x, x + xs, x + 2 * xs, x + 3 * xs};
+                    float o1[12], o2[12];
+                    fr_gemm_f16_avx2(n, xr, R, yr, T, o1);
+                    fr_gemm_f16_avx512(n, xr, R, yr, T, o2);
+                    bad += memcmp(o1, o2, sizeof(float) * (size_t)(R * T)) != 0;
+                }
+            CHECK(bad == 0, "F16 n=%lld: AVX-512 kernel differs from AVX2 in %d of 12 shapes", (long long)n, bad);
+        }
         void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&m, 9) + 64);
         for (int threads = 1; threads <= 2; threads++) {
             fr_pool *pool;

@@ -1,0 +1,68 @@
+/* gemm_avx512.c: the F16 x F32 prompt kernel of gemm_avx2.c on 512-bit registers (AVX-512F:
+ * Intel since Skylake-SP, AMD since Zen 4). Built with -mavx512f; run only where
+ * fr_cpu_has(FR_ISA_AVX512).
+ *
+ * Same order as fr_vec_dot_f16 (see gemm_avx2.c): its four 8-lane accumulators a_j take the
+ * elements 32i + 8j .. + 7. Here one 16-lane register holds a_0 | a_1 and another a_2 | a_3,
+ * so every lane sees the same products in the same order, and the end is the same
+ * hsum((a0 + a1) + (a2 + a3)) followed by the sequential tail: bit for bit the AVX2 result. */
+#include <immintrin.h>
+
+#include "gemm.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define FR_INLINE static inline __attribute__((always_inline))
+#define FR_UNROLL _Pragma("GCC unroll 8")
+
+FR_INLINE float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    t = _mm_add_ss(t, _mm_movehdup_ps(t));
+    return _mm_cvtss_f32(t);
+}
+
+FR_INLINE __m256 lo256(__m512 v) { return _mm512_castps512_ps256(v); }
+FR_INLINE __m256 hi256(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+
+/* R <= 3 weight rows x T <= 4 activation rows, all 2 x R x T accumulators in registers. */
+FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *y, const int R, const int T,
+                       float *out) {
+    __m512 a[2][3][4];
+    FR_UNROLL for (int h = 0; h < 2; h++) FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
+        a[h][r][t] = _mm512_setzero_ps();
+    const int64_t n32 = n & ~(int64_t)31;
+    for (int64_t i = 0; i < n32; i += 32) {
+        __m512 xv[2][3];
+        FR_UNROLL for (int r = 0; r < R; r++) {
+            xv[0][r] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x[r] + i)));
+            xv[1][r] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x[r] + i + 16)));
+        }
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            const __m512 y0 = _mm512_loadu_ps(y[t] + i), y1 = _mm512_loadu_ps(y[t] + i + 16);
+            FR_UNROLL for (int r = 0; r < R; r++) {
+                a[0][r][t] = _mm512_fmadd_ps(xv[0][r], y0, a[0][r][t]);
+                a[1][r][t] = _mm512_fmadd_ps(xv[1][r], y1, a[1][r][t]);
+            }
+        }
+    }
+    FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) {
+        const __m256 s01 = _mm256_add_ps(lo256(a[0][r][t]), hi256(a[0][r][t]));
+        const __m256 s23 = _mm256_add_ps(lo256(a[1][r][t]), hi256(a[1][r][t]));
+        float sum = hsum_ps(_mm256_add_ps(s01, s23));
+        for (int64_t k = n32; k < n; k++) sum += _cvtsh_ss(x[r][k]) * y[t][k];
+        out[r * T + t] = sum;
+    }
+}
+
+#define F16_CASE(R, T) case R * 8 + T: f16_RxT(n, (const uint16_t *const *)x, y, R, T, out); break;
+void fr_gemm_f16_avx512(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
+    switch (R * 8 + T) {
+    F16_CASE(1, 1) F16_CASE(1, 2) F16_CASE(1, 3) F16_CASE(1, 4)
+    F16_CASE(2, 1) F16_CASE(2, 2) F16_CASE(2, 3) F16_CASE(2, 4)
+    F16_CASE(3, 1) F16_CASE(3, 2) F16_CASE(3, 3) F16_CASE(3, 4)
+    default: break;
+    }
+}
