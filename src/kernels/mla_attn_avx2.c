@@ -20,109 +20,171 @@ static inline float tail_val(int type, const void *row, int64_t i) {
     return type == FR_TYPE_F16 ? fr_f16_to_f32(((const fr_f16 *)row)[i]) : ((const float *)row)[i];
 }
 
-/* scores[h][p] = dot(q[h], row_p) * scale for p in [p0, p1): two positions x four heads of
- * accumulators per pass (each q load serves two rows, each row load four heads); a tail of
- * w % 8 values in scalar */
-void fr_mla_scores_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
-                        int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+/* the rows' element type as a compile-time constant in each caller (no branch per load) */
+#define FR_INLINE static inline __attribute__((always_inline))
+/* full unrolling of the register-block loops (their trip counts are constants) */
+#define FR_UNROLL _Pragma("GCC unroll 12")
+
+/* s[k] = dot(q_k, x_j) for k < NH heads (q_k = q + k * w) and j < NP rows, k-major
+ * (s[k * NP + j]): NH x NP accumulators, each q load serving NP rows and each row load NH
+ * heads; a tail of w % 8 values in scalar. */
+FR_INLINE void dot_block(int type, int NH, int NP, const void *const *x, const float *q, int64_t w, float *s) {
+    __m256 acc[12];
+    FR_UNROLL for (int k = 0; k < NH * NP; k++) acc[k] = _mm256_setzero_ps();
     int64_t w8 = w & ~(int64_t)7;
-    int64_t p = p0;
-    for (; p + 2 <= p1; p += 2) {
-        const void *r0 = (const char *)rows + (size_t)p * row_bytes, *r1 = (const char *)r0 + row_bytes;
-        int64_t h = 0;
-        for (; h + 4 <= n_head; h += 4) {
-            const float *q0 = q + h * w, *q1 = q0 + w, *q2 = q1 + w, *q3 = q2 + w;
-            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,
-                   a31 = a00;
-            for (int64_t i = 0; i < w8; i += 8) {
-                __m256 x0 = load8(type, r0, i), x1 = load8(type, r1, i), v;
-                v = _mm256_loadu_ps(q0 + i), a00 = _mm256_fmadd_ps(v, x0, a00), a01 = _mm256_fmadd_ps(v, x1, a01);
-                v = _mm256_loadu_ps(q1 + i), a10 = _mm256_fmadd_ps(v, x0, a10), a11 = _mm256_fmadd_ps(v, x1, a11);
-                v = _mm256_loadu_ps(q2 + i), a20 = _mm256_fmadd_ps(v, x0, a20), a21 = _mm256_fmadd_ps(v, x1, a21);
-                v = _mm256_loadu_ps(q3 + i), a30 = _mm256_fmadd_ps(v, x0, a30), a31 = _mm256_fmadd_ps(v, x1, a31);
-            }
-            float s[8] = {hsum(a00), hsum(a01), hsum(a10), hsum(a11), hsum(a20), hsum(a21), hsum(a30), hsum(a31)};
-            for (int64_t i = w8; i < w; i++) {
-                float x0 = tail_val(type, r0, i), x1 = tail_val(type, r1, i);
-                s[0] += q0[i] * x0, s[1] += q0[i] * x1, s[2] += q1[i] * x0, s[3] += q1[i] * x1;
-                s[4] += q2[i] * x0, s[5] += q2[i] * x1, s[6] += q3[i] * x0, s[7] += q3[i] * x1;
-            }
-            for (int k = 0; k < 4; k++) {
-                scores[(h + k) * stride + p] = s[2 * k] * scale;
-                scores[(h + k) * stride + p + 1] = s[2 * k + 1] * scale;
-            }
-        }
-        for (; h < n_head; h++) {
-            const float *qh = q + h * w;
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-            for (int64_t i = 0; i < w8; i += 8) {
-                __m256 v = _mm256_loadu_ps(qh + i);
-                a0 = _mm256_fmadd_ps(v, load8(type, r0, i), a0);
-                a1 = _mm256_fmadd_ps(v, load8(type, r1, i), a1);
-            }
-            float s0 = hsum(a0), s1 = hsum(a1);
-            for (int64_t i = w8; i < w; i++) s0 += qh[i] * tail_val(type, r0, i), s1 += qh[i] * tail_val(type, r1, i);
-            scores[h * stride + p] = s0 * scale;
-            scores[h * stride + p + 1] = s1 * scale;
+    for (int64_t i = 0; i < w8; i += 8) {
+        __m256 xv[3];
+        FR_UNROLL for (int j = 0; j < NP; j++) xv[j] = load8(type, x[j], i);
+        FR_UNROLL for (int k = 0; k < NH; k++) {
+            __m256 v = _mm256_loadu_ps(q + k * w + i);
+            FR_UNROLL for (int j = 0; j < NP; j++) acc[k * NP + j] = _mm256_fmadd_ps(v, xv[j], acc[k * NP + j]);
         }
     }
+    FR_UNROLL for (int k = 0; k < NH * NP; k++) s[k] = hsum(acc[k]);
+    for (int64_t i = w8; i < w; i++)
+        FR_UNROLL for (int k = 0; k < NH; k++) FR_UNROLL for (int j = 0; j < NP; j++)
+            s[k * NP + j] += q[k * w + i] * tail_val(type, x[j], i);
+}
+
+/* scores of rows p .. p + NP - 1 for every head: heads in groups of 4, then one by one */
+FR_INLINE void scores_rows(int type, int NP, const void *rows, size_t row_bytes, int64_t p, const float *q,
+                           int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+    const void *x[3];
+    float s[12];
+    for (int j = 0; j < NP; j++)
+        x[j] = (const char *)rows + (size_t)(p + j) * row_bytes;
+    int64_t h = 0;
+    for (; h + 4 <= n_head; h += 4) {
+        dot_block(type, 4, NP, x, q + h * w, w, s);
+        for (int k = 0; k < 4; k++)
+            for (int j = 0; j < NP; j++)
+                scores[(h + k) * stride + p + j] = s[k * NP + j] * scale;
+    }
+    for (; h < n_head; h++) {
+        dot_block(type, 1, NP, x, q + h * w, w, s);
+        for (int j = 0; j < NP; j++)
+            scores[h * stride + p + j] = s[j] * scale;
+    }
+}
+
+/* Loads one byte of every cache line of rows [p, p1) (bytes [off, off + n) of each), so that
+ * they are in the caches before the FMA loops need them. The rows come from memory once per
+ * layer; inside the FMA loops few of their misses overlap, and _mm_prefetch did not help
+ * (mlabench), while these independent loads stream at close to the memory's bandwidth. */
+static inline void touch_rows(const void *rows, size_t row_bytes, int64_t p, int64_t p1, size_t off, size_t n) {
+    unsigned sink = 0;
     for (; p < p1; p++) {
-        const void *row = (const char *)rows + (size_t)p * row_bytes;
-        for (int64_t h = 0; h < n_head; h++) {
-            const float *qh = q + h * w;
-            __m256 a0 = _mm256_setzero_ps();
-            for (int64_t i = 0; i < w8; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(qh + i), load8(type, row, i), a0);
-            float s0 = hsum(a0);
-            for (int64_t i = w8; i < w; i++) s0 += qh[i] * tail_val(type, row, i);
-            scores[h * stride + p] = s0 * scale;
+        const char *b = (const char *)rows + (size_t)p * row_bytes + off;
+        for (size_t i = 0; i < n; i += 64)
+            sink += *(const volatile unsigned char *)(b + i);
+        sink += *(const volatile unsigned char *)(b + n - 1);
+    }
+    (void)sink;
+}
+
+FR_INLINE void scores_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                            int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+    size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
+    int64_t p = p0;
+    touch_rows(rows, row_bytes, p0, p1, 0, wb);
+    for (; p + 3 <= p1; p += 3)
+        scores_rows(type, 3, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
+    for (; p < p1; p++)
+        scores_rows(type, 1, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
+}
+
+/* scores[h][p] = dot(q[h], row_p) * scale for p in [p0, p1): three rows x four heads of
+ * accumulators per pass (each q load serves three rows, each row load four heads) */
+void fr_mla_scores_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                        int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+    if (type == FR_TYPE_F16)
+        scores_typed(FR_TYPE_F16, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+    else
+        scores_typed(FR_TYPE_F32, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+}
+
+enum { ACC_POS = 64, ACC_DIMS = 64, ACC_NH = 6 }; /* accumulation tile: positions x dims; heads per register block */
+
+/* out[k * r + 8 v ..] += sum_{p < np} a[k * stride + p] * x_p[8 v ..] for k < NH heads and
+ * v < NV vectors of 8 dims, x_p at x + p * x_bytes: NH x NV accumulators in registers. They
+ * start from out, so a sum split into consecutive position blocks is the same chain of FMAs
+ * as one pass over all of them. */
+FR_INLINE void accum_block(int type, int NH, int NV, const char *x, size_t x_bytes, int64_t np, const float *a,
+                           int64_t stride, float *out, int64_t r) {
+    __m256 acc[12];
+    FR_UNROLL for (int k = 0; k < NH; k++) FR_UNROLL for (int v = 0; v < NV; v++)
+        acc[k * NV + v] = _mm256_loadu_ps(out + k * r + 8 * v);
+    for (int64_t p = 0; p < np; p++) {
+        const void *row = x + (size_t)p * x_bytes;
+        __m256 xv[2];
+        FR_UNROLL for (int v = 0; v < NV; v++) xv[v] = load8(type, row, 8 * v);
+        FR_UNROLL for (int k = 0; k < NH; k++) {
+            __m256 b = _mm256_broadcast_ss(a + k * stride + p);
+            FR_UNROLL for (int v = 0; v < NV; v++) acc[k * NV + v] = _mm256_fmadd_ps(b, xv[v], acc[k * NV + v]);
+        }
+    }
+    FR_UNROLL for (int k = 0; k < NH; k++) FR_UNROLL for (int v = 0; v < NV; v++)
+        _mm256_storeu_ps(out + k * r + 8 * v, acc[k * NV + v]);
+}
+
+/* accum_block over nh heads and nd dims (a multiple of 8): 16 dims at a time, heads in
+ * groups of ACC_NH, then of 4, then one by one */
+FR_INLINE void accum_tile_typed(int type, const char *x, size_t x_bytes, int64_t np, int64_t nd, const float *a,
+                                int64_t stride, int64_t nh, float *out, int64_t r) {
+    size_t es = type == FR_TYPE_F16 ? 2 : 4;
+    for (int64_t d = 0; d < nd; d += 16) {
+        const char *xd = x + (size_t)d * es;
+        int64_t h = 0;
+        if (d + 16 <= nd) {
+            for (; h + ACC_NH <= nh; h += ACC_NH)
+                accum_block(type, ACC_NH, 2, xd, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+            for (; h + 4 <= nh; h += 4)
+                accum_block(type, 4, 2, xd, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+            for (; h < nh; h++)
+                accum_block(type, 1, 2, xd, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+        } else {
+            for (; h + 4 <= nh; h += 4)
+                accum_block(type, 4, 1, xd, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+            for (; h < nh; h++)
+                accum_block(type, 1, 1, xd, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
         }
     }
 }
 
-/* out[h][d] = sum_p a[h][p] * row_p[d] for h in [h0, h1), d in [d0, d1) (multiples of 8):
- * 8 dims x 4 heads of accumulators in registers, one pass over the positions */
+static void accum_tile(int type, const char *x, size_t x_bytes, int64_t np, int64_t nd, const float *a, int64_t stride,
+                       int64_t nh, float *out, int64_t r) {
+    if (type == FR_TYPE_F16)
+        accum_tile_typed(FR_TYPE_F16, x, x_bytes, np, nd, a, stride, nh, out, r);
+    else
+        accum_tile_typed(FR_TYPE_F32, x, x_bytes, np, nd, a, stride, nh, out, r);
+}
+
+/* out[h][d] = sum_p a[h][p] * row_p[d] for h in [h0, h1), d in [d0, d1) (multiples of 8), in
+ * tiles of ACC_POS positions x ACC_DIMS dims: a tile is read from memory once for all the
+ * heads (F16 tiles are converted to float once when four or more heads reuse them). Each
+ * output element is one chain of FMAs over p = 0, 1, ..., n_pos - 1 whatever the tiling. */
 void fr_mla_accum_avx2(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                        int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r) {
-    for (int64_t d = d0; d < d1; d += 16) {
-        int two = d + 16 <= d1;
-        int64_t h = h0;
-        for (; h + 4 <= h1; h += 4) {
-            const float *a0 = a + h * stride, *a1 = a0 + stride, *a2 = a1 + stride, *a3 = a2 + stride;
-            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
-                   c31 = c00;
-            for (int64_t p = 0; p < n_pos; p++) {
-                const void *row = (const char *)rows + (size_t)p * row_bytes;
-                __m256 x0 = load8(type, row, d);
-                __m256 x1 = two ? load8(type, row, d + 8) : _mm256_setzero_ps();
-                __m256 b0 = _mm256_broadcast_ss(a0 + p), b1 = _mm256_broadcast_ss(a1 + p);
-                __m256 b2 = _mm256_broadcast_ss(a2 + p), b3 = _mm256_broadcast_ss(a3 + p);
-                c00 = _mm256_fmadd_ps(b0, x0, c00), c01 = _mm256_fmadd_ps(b0, x1, c01);
-                c10 = _mm256_fmadd_ps(b1, x0, c10), c11 = _mm256_fmadd_ps(b1, x1, c11);
-                c20 = _mm256_fmadd_ps(b2, x0, c20), c21 = _mm256_fmadd_ps(b2, x1, c21);
-                c30 = _mm256_fmadd_ps(b3, x0, c30), c31 = _mm256_fmadd_ps(b3, x1, c31);
+    float buf[ACC_POS * ACC_DIMS];
+    size_t es = type == FR_TYPE_F16 ? 2 : 4;
+    int convert = type == FR_TYPE_F16 && h1 - h0 >= 4;
+    for (int64_t h = h0; h < h1; h++)
+        for (int64_t d = d0; d < d1; d++)
+            out[h * r + d] = 0.0f;
+    for (int64_t d = d0; d < d1; d += ACC_DIMS) {
+        int64_t nd = FR_MIN(ACC_DIMS, d1 - d);
+        for (int64_t p = 0; p < n_pos; p += ACC_POS) {
+            int64_t np = FR_MIN(ACC_POS, n_pos - p);
+            const char *x = (const char *)rows + (size_t)p * row_bytes + (size_t)d * es;
+            if (convert) {
+                for (int64_t i = 0; i < np; i++)
+                    for (int64_t k = 0; k < nd; k += 8)
+                        _mm256_storeu_ps(buf + i * ACC_DIMS + k, load8(type, x + (size_t)i * row_bytes, k));
+                accum_tile(FR_TYPE_F32, (const char *)buf, sizeof(float) * ACC_DIMS, np, nd, a + h0 * stride + p,
+                           stride, h1 - h0, out + h0 * r + d, r);
+            } else {
+                accum_tile(type, x, row_bytes, np, nd, a + h0 * stride + p, stride, h1 - h0, out + h0 * r + d, r);
             }
-            _mm256_storeu_ps(out + h * r + d, c00);
-            _mm256_storeu_ps(out + (h + 1) * r + d, c10);
-            _mm256_storeu_ps(out + (h + 2) * r + d, c20);
-            _mm256_storeu_ps(out + (h + 3) * r + d, c30);
-            if (two) {
-                _mm256_storeu_ps(out + h * r + d + 8, c01);
-                _mm256_storeu_ps(out + (h + 1) * r + d + 8, c11);
-                _mm256_storeu_ps(out + (h + 2) * r + d + 8, c21);
-                _mm256_storeu_ps(out + (h + 3) * r + d + 8, c31);
-            }
-        }
-        for (; h < h1; h++) {
-            const float *ah = a + h * stride;
-            __m256 c0 = _mm256_setzero_ps(), c1 = c0;
-            for (int64_t p = 0; p < n_pos; p++) {
-                const void *row = (const char *)rows + (size_t)p * row_bytes;
-                __m256 b = _mm256_broadcast_ss(ah + p);
-                c0 = _mm256_fmadd_ps(b, load8(type, row, d), c0);
-                if (two) c1 = _mm256_fmadd_ps(b, load8(type, row, d + 8), c1);
-            }
-            _mm256_storeu_ps(out + h * r + d, c0);
-            if (two) _mm256_storeu_ps(out + h * r + d + 8, c1);
         }
     }
 }

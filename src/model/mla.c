@@ -260,8 +260,7 @@ typedef struct {
     const char *rows;     /* its sequence's cache rows of this layer */
 } abs_job;
 
-enum { SCORE_BLOCK = 64, ACC_HEADS = 4, ACC_DIMS = 64 };
-
+enum { SCORE_BLOCK = 64, ACC_DIMS = 64 };
 
 /* scores of every head for one block of positions */
 static void abs_scores_task(void *ctx, int64_t blk, int thread) {
@@ -283,16 +282,15 @@ static void abs_softmax_task(void *ctx, int64_t h, int thread) {
     if (j->c->dec_type == FR_TYPE_F16) fr_round_f16(sc, j->n_pos);
 }
 
-/* o_lat[h][d] = sum_p a[h][p] c_p[d] for a group of heads and a slice of the latent */
+/* o_lat[h][d] = sum_p a[h][p] c_p[d] for every head and one slice of the latent: each task
+ * reads its slice of every cached row once, for all the heads */
 static void abs_accum_task(void *ctx, int64_t task, int thread) {
     abs_job *j = ctx;
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
-    int64_t r = hp->n_lora_kv, nd = (r + ACC_DIMS - 1) / ACC_DIMS;
-    int64_t h0 = (task / nd) * ACC_HEADS, d0 = (task % nd) * ACC_DIMS;
-    fr_mla_accum(c->p.kv_type, j->rows, c->k_row_bytes, j->n_pos, c->dscores, c->p.n_ctx, h0,
-                 FR_MIN(h0 + ACC_HEADS, hp->n_head), d0, FR_MIN(d0 + ACC_DIMS, r), c->olat, r,
-                 c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
+    int64_t r = hp->n_lora_kv, d0 = task * ACC_DIMS;
+    fr_mla_accum(c->p.kv_type, j->rows, c->k_row_bytes, j->n_pos, c->dscores, c->p.n_ctx, 0, hp->n_head, d0,
+                 FR_MIN(d0 + ACC_DIMS, r), c->olat, r, c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
 }
 
 /* q_lat,h = W_UK,h^T q_nope,h in float32 on the file's own rows (no rounding of q): as a
@@ -349,7 +347,7 @@ void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n) {
         fr_pool_run(c->pool, H, qlat_task, &j);
         fr_pool_run(c->pool, (j.n_pos + SCORE_BLOCK - 1) / SCORE_BLOCK, abs_scores_task, &j);
         fr_pool_run(c->pool, H, abs_softmax_task, &j);
-        fr_pool_run(c->pool, (H + ACC_HEADS - 1) / ACC_HEADS * ((r + ACC_DIMS - 1) / ACC_DIMS), abs_accum_task, &j);
+        fr_pool_run(c->pool, (r + ACC_DIMS - 1) / ACC_DIMS, abs_accum_task, &j);
         fr_pool_run(c->pool, H, vout_task, &j);
     }
 }

@@ -904,6 +904,51 @@ static void test_bad_files(void) {
     fr_model_free(m);
 }
 
+/* the F16/F32 decode kernels at odd shapes: a row width with a scalar tail (w % 8), head
+ * counts off the register blocks (6, 4 and single heads), dim ranges ending in 8 rather than
+ * 16, and more positions than one accumulation tile (64) */
+static void test_kernels_odd(test_rng *rng) {
+    enum { H = 11, W = 99, R = 40, P = 133 };
+    static const int types[] = {FR_TYPE_F16, FR_TYPE_F32};
+    float *q = malloc(sizeof(float) * H * W), *rowsf = malloc(sizeof(float) * P * W), *deq = malloc(sizeof(float) * P * W);
+    float *sc = malloc(sizeof(float) * H * P), *out = malloc(sizeof(float) * H * R), tmp[W];
+    for (int i = 0; i < H * W; i++) q[i] = test_rng_float(rng);
+    for (int i = 0; i < P * W; i++) rowsf[i] = test_rng_float(rng);
+    for (size_t k = 0; k < 2; k++) {
+        const fr_type_traits *tt = fr_type_traits_get(types[k]);
+        size_t rb;
+        fr_row_size(types[k], W, &rb);
+        char *rows = malloc(rb * P);
+        for (int p = 0; p < P; p++) {
+            tt->from_float(rowsf + p * W, rows + p * rb, W);
+            tt->to_float(rows + p * rb, deq + p * W, W);
+        }
+        fr_mla_scores(types[k], rows, rb, 0, 64, q, H, W, 0.25f, sc, P, tmp);
+        fr_mla_scores(types[k], rows, rb, 64, 101, q, H, W, 0.25f, sc, P, tmp);
+        fr_mla_scores(types[k], rows, rb, 101, P, q, H, W, 0.25f, sc, P, tmp);
+        double es = 0, ea = 0;
+        for (int h = 0; h < H; h++)
+            for (int p = 0; p < P; p++) {
+                double s = 0;
+                for (int i = 0; i < W; i++) s += (double)q[h * W + i] * deq[p * W + i];
+                es = fmax(es, fabs(sc[h * P + p] - 0.25 * s));
+            }
+        fr_mla_accum(types[k], rows, rb, P, sc, P, 0, 7, 0, R, out, R, tmp);  /* 6 + 1 heads, 16 + 16 + 8 dims */
+        fr_mla_accum(types[k], rows, rb, P, sc, P, 7, H, 0, 24, out, R, tmp); /* 4 heads, 16 + 8 dims */
+        fr_mla_accum(types[k], rows, rb, P, sc, P, 7, H, 24, R, out, R, tmp);
+        for (int h = 0; h < H; h++)
+            for (int d = 0; d < R; d++) {
+                double a = 0;
+                for (int p = 0; p < P; p++) a += (double)sc[h * P + p] * deq[p * W + d];
+                ea = fmax(ea, fabs(out[h * R + d] - a));
+            }
+        CHECK(es < 1e-4 && ea < 1e-3, "MLA decode kernels at odd shapes (%s rows): max |d| scores %g, accum %g",
+              fr_type_name(types[k]), es, ea);
+        free(rows);
+    }
+    free(q), free(rowsf), free(deq), free(sc), free(out);
+}
+
 /* the decode kernels against naive float64 sums: softmax, scores, accumulation */
 static void test_kernels(void) {
     test_rng rng = {2024};
@@ -960,6 +1005,7 @@ static void test_kernels(void) {
               fr_type_name(types[k]), es, ea);
         free(rows);
     }
+    test_kernels_odd(&rng);
 }
 
 int main(void) {
