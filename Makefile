@@ -10,6 +10,8 @@ SAN ?=
 CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter $(OPT) -g \
 	-Iinclude -Isrc -Isrc/core -pthread $(SAN)
 CFLAGS_AVX2 := -mavx2 -mfma -mf16c
+# AVX-VNNI kernels (*_vnni.c): called only after fr_cpu_has(FR_ISA_AVX_VNNI)
+CFLAGS_VNNI := $(CFLAGS_AVX2) -mavxvnni
 LDLIBS := -pthread -lm $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 # tokenizer: Oniguruma (the regex engine of Hugging Face's tokenizers) and utf8proc (NFC/NFKC)
 LDLIBS += $(shell pkg-config --libs oniguruma 2>/dev/null || echo -lonig) \
@@ -34,6 +36,10 @@ all: $(BUILD)/frugal $(BUILD)/libfrugal.a
 $(BUILD)/obj/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS_AVX2) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%_vnni.o: %_vnni.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS_VNNI) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -73,16 +73,25 @@ static bool cpu_has_avx2(void) {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     return b & (1u << 5);
 }
+
+/* AVX-VNNI: CPUID leaf 7 sub-leaf 1, EAX bit 4 (on top of AVX2's checks). */
+static bool cpu_has_avx_vnni(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+    return a & (1u << 4);
+}
 #endif
 
 /* cpuid is slow under a hypervisor (it traps): ask once per process. */
-static bool g_has_avx2;
+static bool g_has_avx2, g_has_avx_vnni;
 static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
 static void detect_cpu(void) {
 #if defined(__x86_64__) || defined(__i386__)
     g_has_avx2 = cpu_has_avx2();
+    g_has_avx_vnni = g_has_avx2 && cpu_has_avx_vnni();
 #else
     g_has_avx2 = false;
+    g_has_avx_vnni = false;
 #endif
 }
 
@@ -92,6 +101,9 @@ bool fr_cpu_has(fr_isa isa) {
     case FR_ISA_AVX2:
         pthread_once(&g_cpu_once, detect_cpu);
         return g_has_avx2;
+    case FR_ISA_AVX_VNNI:
+        pthread_once(&g_cpu_once, detect_cpu);
+        return g_has_avx_vnni;
     }
     return false;
 }
@@ -103,8 +115,8 @@ static void choose_isa(void) { g_best = fr_cpu_has(FR_ISA_AVX2) ? k_avx2 : k_ref
 
 const fr_type_traits *fr_type_traits_isa(int type, fr_isa isa) {
     if (type < 0 || type >= FR_TYPE_COUNT) return NULL;
-    const fr_type_traits *t = isa == FR_ISA_AVX2 ? &k_avx2[type] : &k_ref[type];
-    if (isa == FR_ISA_AVX2 && !fr_cpu_has(FR_ISA_AVX2)) return NULL;
+    const fr_type_traits *t = isa != FR_ISA_SCALAR ? &k_avx2[type] : &k_ref[type];
+    if (isa != FR_ISA_SCALAR && !fr_cpu_has(isa)) return NULL;
     return t->name ? t : NULL;
 }
 

@@ -98,7 +98,9 @@ typedef void (*fr_vec_dot_fn)(int64_t n, float *restrict s, const void *restrict
  * each element bit-identical to vec_dot (see quants.h). */
 typedef void (*fr_dot_tile_fn)(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out);
 
-typedef enum { FR_ISA_SCALAR = 0, FR_ISA_AVX2 = 1 } fr_isa;
+/* FR_ISA_AVX_VNNI (AVX2 plus the VEX-encoded int8 dot product VPDPBUSD) selects a kernel
+ * variant only (the Q8_0 packed GEMM); the type traits are the AVX2 ones. */
+typedef enum { FR_ISA_SCALAR = 0, FR_ISA_AVX2 = 1, FR_ISA_AVX_VNNI = 2 } fr_isa;
 
 typedef struct fr_type_traits {
     const char *name;       /* "Q4_K" */

@@ -1,0 +1,101 @@
+/* gemm_vnni.c: the Q8_0x8 packed kernel with AVX-VNNI's VPDPBUSD (compiled with -mavxvnni,
+ * called only when fr_cpu_has(FR_ISA_AVX_VNNI); layouts and the result order in gemm.h).
+ *
+ * VPDPBUSD multiplies unsigned by signed bytes and adds each group of four products to an
+ * int32 lane without saturation, so one instruction does the work of the AVX2 kernel's
+ * sign, sign, maddubs and madd. The weights are signed, so the kernel feeds u = w ^ 0x80 =
+ * w + 128 (0..255 for every int8 w, -128 included) and the activation row's offset word for
+ * Q8_0, -128 * (sum of the block's 32 values), starts each lane: the lane then ends at
+ * sum(u * y) - 128 * sum(y) = sum(w * y), the exact integer block dot (|sum(u * y)| <=
+ * 32 * 255 * 128, far from int32 overflow). Then the same conversion, scale product and FMA
+ * as the AVX2 kernel.
+ *
+ * Activation broadcasts: 32 one-dword memory broadcasts per block and row would saturate
+ * the vector load ports; instead each 16-byte half of the activation block is loaded once
+ * (both 128-bit lanes) and most dwords are picked with an in-lane shuffle. One position in
+ * four still uses a memory broadcast, to share the work between load and shuffle ports. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "gemm.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define FR_INLINE static inline __attribute__((always_inline))
+#define FR_UNROLL _Pragma("GCC unroll 8")
+#ifndef FR_PF_DIST
+#define FR_PF_DIST 6144 /* bytes ahead in the weight stream, as in gemm_avx2.c */
+#endif
+/* Keeps the compiler from reassociating the accumulator chains (see gemm_avx2.c). */
+#define FR_KEEP(v) __asm__("" : "+x"(v))
+
+FR_INLINE __m256i bcast32(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* Dword kk (0..3) of each 128-bit lane of v, in every dword of that lane. */
+FR_INLINE __m256i dword_of_lane(__m256i v, const int kk) {
+    switch (kk) {
+    case 0: return _mm256_shuffle_epi32(v, 0x00);
+    case 1: return _mm256_shuffle_epi32(v, 0x55);
+    case 2: return _mm256_shuffle_epi32(v, 0xaa);
+    default: return _mm256_shuffle_epi32(v, 0xff);
+    }
+}
+
+FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
+    const uint8_t *wq = group;
+    const uint16_t *wd = (const uint16_t *)(wq + nb * 256);
+    const int8_t *yq[FR_GEMM_MAX_T];
+    const float *yd[FR_GEMM_MAX_T];
+    const int32_t *yc[FR_GEMM_MAX_T];
+    FR_UNROLL for (int t = 0; t < T; t++) {
+        yq[t] = acts[t];
+        yd[t] = (const float *)(yq[t] + nb * 32);
+        yc[t] = (const int32_t *)(yq[t] + nb * 36);
+    }
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    __m256 acc[FR_GEMM_MAX_T];
+    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i s[FR_GEMM_MAX_T];
+        FR_UNROLL for (int t = 0; t < T; t++) s[t] = _mm256_set1_epi32(yc[t][b]);
+        const uint8_t *q = wq + b * 256;
+        if (FR_PF_DIST)
+            FR_UNROLL for (int l = 0; l < 4; l++) _mm_prefetch((const char *)q + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+        FR_UNROLL for (int h = 0; h < 2; h++) {
+            __m256i yh[FR_GEMM_MAX_T]; /* values 16h..16h+15 in both lanes */
+            FR_UNROLL for (int t = 0; t < T; t++) yh[t] =
+                _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(yq[t] + b * 32 + 16 * h)));
+            FR_UNROLL for (int kk = 0; kk < 4; kk++) {
+                const int k = 4 * h + kk;
+                const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + 32 * k)), bias);
+                FR_UNROLL for (int t = 0; t < T; t++) {
+                    const __m256i y = kk == 0 ? bcast32(yq[t] + b * 32 + 4 * k) : dword_of_lane(yh[t], kk);
+                    s[t] = _mm256_dpbusd_avx_epi32(s[t], u, y);
+                    FR_KEEP(s[t]);
+                }
+            }
+        }
+        const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wd + b * 8)));
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            const __m256 sc = _mm256_mul_ps(dx, _mm256_broadcast_ss(yd[t] + b));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), sc, acc[t]);
+        }
+    }
+    FR_UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);
+}
+
+void fr_gemm_q8_0x8_vnni(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
+    switch (T) {
+    case 1: q8_0x8(nb, group, acts, 1, out); break;
+    case 2: q8_0x8(nb, group, acts, 2, out); break;
+    case 3: q8_0x8(nb, group, acts, 3, out); break;
+    case 4: q8_0x8(nb, group, acts, 4, out); break;
+    default: break;
+    }
+}
