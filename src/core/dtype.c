@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <strings.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base.h"
@@ -88,7 +89,9 @@ static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
 static void detect_cpu(void) {
 #if defined(__x86_64__) || defined(__i386__)
     g_has_avx2 = cpu_has_avx2();
-    g_has_avx_vnni = g_has_avx2 && cpu_has_avx_vnni();
+    /* FRUGAL_VNNI=0 keeps to the AVX2 kernels (AVX2-only comparisons on a VNNI machine) */
+    const char *e = getenv("FRUGAL_VNNI");
+    g_has_avx_vnni = g_has_avx2 && cpu_has_avx_vnni() && !(e && strcmp(e, "0") == 0);
 #else
     g_has_avx2 = false;
     g_has_avx_vnni = false;

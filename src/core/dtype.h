@@ -99,7 +99,8 @@ typedef void (*fr_vec_dot_fn)(int64_t n, float *restrict s, const void *restrict
 typedef void (*fr_dot_tile_fn)(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out);
 
 /* FR_ISA_AVX_VNNI (AVX2 plus the VEX-encoded int8 dot product VPDPBUSD) selects a kernel
- * variant only (the Q8_0 packed GEMM); the type traits are the AVX2 ones. */
+ * variant only (the Q8_0 packed GEMM); the type traits are the AVX2 ones. FRUGAL_VNNI=0 in
+ * the environment turns it off (AVX2-only runs on a machine that has it). */
 typedef enum { FR_ISA_SCALAR = 0, FR_ISA_AVX2 = 1, FR_ISA_AVX_VNNI = 2 } fr_isa;
 
 typedef struct fr_type_traits {
