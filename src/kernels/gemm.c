@@ -134,7 +134,18 @@ void fr_unpack_group_row(int type, int64_t n_in, const void *group, int r, void 
 
 size_t fr_gemm_act_row_bytes(int64_t n_in) { return ((size_t)(n_in / 32) * 40 + 63) & ~(size_t)63; }
 
-void fr_gemm_quantize_row(const float *x, void *dst, int64_t n_in) {
+/* The offset word of one block (gemm.h): Q4_0's two int16 halves, or Q8_0's -128 * sum. */
+static int32_t act_offset(int type, const int8_t *qs) {
+    int s0 = 0, s1 = 0;
+    for (int j = 0; j < 32; j++) {
+        if ((j & 3) < 2) s0 += qs[j];
+        else s1 += qs[j];
+    }
+    if (type == FR_TYPE_Q8_0) return -128 * (s0 + s1);
+    return (int32_t)((uint32_t)(uint16_t)(int16_t)(-8 * s0) | (uint32_t)(uint16_t)(int16_t)(-8 * s1) << 16);
+}
+
+void fr_gemm_quantize_row(int type, const float *x, void *dst, int64_t n_in) {
     const int64_t nb = n_in / 32;
     int8_t *q = dst;
     float *d = (float *)(q + nb * 32);
@@ -149,12 +160,7 @@ void fr_gemm_quantize_row(const float *x, void *dst, int64_t n_in) {
             int64_t b = b0 + i;
             memcpy(q + b * 32, blk->qs, 32);
             d[b] = fr_f16_to_f32(blk->d);
-            int s0 = 0, s1 = 0;
-            for (int j = 0; j < 32; j++) {
-                if ((j & 3) < 2) s0 += blk->qs[j];
-                else s1 += blk->qs[j];
-            }
-            c[b] = (int32_t)((uint32_t)(uint16_t)(int16_t)(-8 * s0) | (uint32_t)(uint16_t)(int16_t)(-8 * s1) << 16);
+            c[b] = act_offset(type, blk->qs);
         }
     }
 }
@@ -182,7 +188,7 @@ size_t fr_gemm_act_bytes(int type, int64_t n_in) {
 
 void fr_gemm_quantize(int type, const float *x, void *dst, int64_t n_in) {
     if (type == FR_TYPE_Q4_K) fr_gemm_quantize_row_k(x, dst, n_in);
-    else fr_gemm_quantize_row(x, dst, n_in);
+    else fr_gemm_quantize_row(type, x, dst, n_in);
 }
 
 /* ---- scalar references (the packed layout read element by element) ---- */
@@ -264,10 +270,7 @@ void fr_gemm_q8_0x8_ref(int64_t nb, const void *group, const void *const *acts, 
 
 fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
     if (!fr_cpu_has(isa)) return NULL;
-    if (isa == FR_ISA_AVXVNNI) {
-        if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x8_vnni;
-        if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_vnni;
-    }
+    if (isa == FR_ISA_AVXVNNI && type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_vnni;
     if (isa == FR_ISA_AVX2) {
         if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x8_avx2;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_avx2;

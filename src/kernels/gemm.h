@@ -1,7 +1,7 @@
 /* gemm.h: weights repacked into interleaved 8-row groups, and the register-blocked
  * micro-kernels that multiply them by up to 4 activation rows at a time (gemm.c: packing,
  * the registry of packed matrices, the matmul driver and scalar references;
- * gemm_avx2.c: the AVX2 kernels).
+ * gemm_avx2.c: the AVX2 kernels; gemm_vnni.c: the AVX-VNNI Q8_0 kernel).
  *
  * Layouts (one group = 8 consecutive weight rows, nb = n_in / 32 blocks per row; rows past
  * n_out in the last group are zero):
@@ -22,9 +22,10 @@
  *
  * Activations (fr_gemm_quantize_row): the row quantized exactly like fr_from_float_q8_0
  * (the same bytes), stored split: nb x 32 int8 values, nb float scales (the fp16 scale
- * widened), nb int32 "offset" words (Q4_0: low/high int16 = -8 * sum of the values at
- * positions j with j % 4 in {0, 1} / {2, 3}; the unsigned nibbles times y plus this offset
- * give sum((q - 8) * y) exactly).
+ * widened), nb int32 "offset" words, which depend on the weight type: Q4_0: low/high int16
+ * = -8 * sum of the values at positions j with j % 4 in {0, 1} / {2, 3} (the unsigned
+ * nibbles times y plus this offset give sum((q - 8) * y) exactly); Q8_0: -128 * sum of the
+ * block's values (the VNNI kernel's unsigned w + 128 times y plus this give sum(w * y)).
  *
  * Result order (batch invariance): out[t * 8 + r] = dot(row r, activation t) computed as
  * acc = 0; for each block b in order: acc = fma((float)isum_b, dx_b * dy_b, acc), where
@@ -66,9 +67,10 @@ void fr_pack_group(int type, int64_t n_in, const void *rows, size_t row_bytes, i
 /* Row r (< 8) of a group back in the original layout (tests). */
 void fr_unpack_group_row(int type, int64_t n_in, const void *group, int r, void *row);
 
-/* Split-Q8_0 activation rows: bytes per row (a multiple of 64) and the quantizer. */
+/* Split-Q8_0 activation rows: bytes per row (a multiple of 64) and the quantizer (the
+ * offset words for weight type `type`, Q4_0 or Q8_0). */
 size_t fr_gemm_act_row_bytes(int64_t n_in);
-void fr_gemm_quantize_row(const float *x, void *dst, int64_t n_in);
+void fr_gemm_quantize_row(int type, const float *x, void *dst, int64_t n_in);
 /* Split-Q8_K rows (Q4_K): nb x 256 int8, nb float scales, nb x 8 int16 sums of 32 values;
  * the same quantization as fr_from_float_q8_K. */
 size_t fr_gemm_act_row_bytes_k(int64_t n_in);
@@ -85,7 +87,7 @@ void fr_gemm_q4_0x8_ref(int64_t nb, const void *group, const void *const *acts, 
 void fr_gemm_q8_0x8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q4_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);
-void fr_gemm_q4_0x8_vnni(int64_t nb, const void *group, const void *const *acts, int T, float *out);
+/* AVX-VNNI (gemm_vnni.c; only if fr_cpu_has(FR_ISA_AVXVNNI)): same layout, same bits. */
 void fr_gemm_q8_0x8_vnni(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);

@@ -1,9 +1,10 @@
 /* test_tiles: every dot-product tile shape gives, per element, exactly the bits of vec_dot
  * (the property batch invariance rests on), at odd block counts. The packed 8-row GEMM
- * kernels (src/kernels/gemm*.c) too: AVX2 kernel == its scalar reference == vec_dot (AVX2
- * and scalar) for every number of activation rows, rows not a multiple of 8 and odd block
- * counts; and fr_matmul over a packed matrix gives vec_dot's bits whatever the token count,
- * the thread count, a bias or a row-offset view. */
+ * kernels (src/kernels/gemm*.c) too: every SIMD kernel this CPU runs (AVX2, and AVX-VNNI for
+ * Q8_0) == its scalar reference == vec_dot (AVX2 and scalar) for every number of activation
+ * rows, rows not a multiple of 8, odd block counts and (Q8_0) weights of any int8 value,
+ * -128 included; and fr_matmul over a packed matrix gives vec_dot's bits whatever the token
+ * count, the thread count, a bias or a row-offset view. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,39 @@ static void test_vec_dot_exact(test_rng *rng) {
     }
 }
 
+/* Q8_0 rows whose quants are arbitrary bytes (a hostile file may hold -128, which no
+ * quantizer writes): every other block all -128 / all 127 / random. */
+static void hostile_q8_0_rows(int64_t n, int rows, char *w, size_t rb, test_rng *rng) {
+    for (int r = 0; r < rows; r++) {
+        block_q8_0 *x = (block_q8_0 *)(w + (size_t)r * rb);
+        for (int64_t b = 0; b < n / 32; b++) {
+            const int kind = (int)((b + r) % 4);
+            for (int j = 0; j < 32; j++)
+                x[b].qs[j] = kind == 0 ? -128 : kind == 1 ? 127 : (int8_t)(uint8_t)test_rng_next(rng);
+        }
+    }
+}
+
+/* The SIMD kernels of a packed type this CPU runs (the dispatched one first). */
+static int packed_kernels(int type, fr_gemm_kernel_fn *out) {
+    int n = 0;
+    out[n++] = fr_gemm_kernel(type);
+    const fr_isa isas[] = {FR_ISA_AVX2, FR_ISA_AVXVNNI};
+    for (int i = 0; i < 2; i++) {
+        fr_gemm_kernel_fn k = fr_gemm_kernel_isa(type, isas[i]);
+        if (k && k != out[0]) out[n++] = k;
+    }
+    return n;
+}
+
+/* The offset word gemm.h specifies for a Q4_0/Q8_0 activation block. */
+static int32_t expected_offset(int type, const int8_t *qs) {
+    int s0 = 0, s1 = 0;
+    for (int j = 0; j < 32; j++) *((j & 3) < 2 ? &s0 : &s1) += qs[j];
+    if (type == FR_TYPE_Q8_0) return -128 * (s0 + s1);
+    return (int32_t)(((uint32_t)(uint16_t)(-8 * s1) << 16) | (uint16_t)(-8 * s0));
+}
+
 /* Packed groups: layout round trip, activation bytes, kernels vs references vs vec_dot. */
 static void test_packed_kernels(test_rng *rng) {
     const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K};
@@ -71,14 +105,13 @@ static void test_packed_kernels(test_rng *rng) {
         const fr_type_traits *tr = fr_type_traits_isa(type, FR_ISA_SCALAR);
         const fr_type_traits *aq = fr_type_traits_get(ta->vec_dot_type);
         const bool kq = type == FR_TYPE_Q4_K;
-        fr_gemm_kernel_fn kern = fr_gemm_kernel(type);
+        fr_gemm_kernel_fn kerns[3];
+        const int n_kerns = packed_kernels(type, kerns);
         fr_gemm_kernel_fn ref = type == FR_TYPE_Q4_0 ? fr_gemm_q4_0x8_ref
                                 : type == FR_TYPE_Q8_0 ? fr_gemm_q8_0x8_ref
                                                        : fr_gemm_q4_Kx8_ref;
-        CHECK(kern != NULL, "%s: no packed kernel", ta->name);
-        const fr_gemm_kernel_fn isa_kern[2] = {fr_gemm_kernel_isa(type, FR_ISA_AVX2),
-                                               fr_gemm_kernel_isa(type, FR_ISA_AVXVNNI)};
-        if (isa_kern[1]) printf("  %s: testing the AVX-VNNI kernel too\n", ta->name);
+        CHECK(kerns[0] != NULL, "%s: no packed kernel", ta->name);
+        if (!kerns[0]) continue;
         const int n_sizes = kq ? 3 : 5;
         for (int si = 0; si < n_sizes; si++) {
             const int64_t n = kq ? ksizes[si] : sizes[si], nb = n / fr_pack_block_values(type);
@@ -106,8 +139,10 @@ static void test_packed_kernels(test_rng *rng) {
                 } else {
                     const block_q8_0 *blk = (const block_q8_0 *)(a + (size_t)t * ab);
                     const float *pd = (const float *)(pq + nb * 32);
+                    const int32_t *pc = (const int32_t *)(pq + nb * 36);
                     for (int64_t b = 0; b < nb; b++)
-                        bad += memcmp(blk[b].qs, pq + b * 32, 32) != 0 || fr_f16_to_f32(blk[b].d) != pd[b];
+                        bad += memcmp(blk[b].qs, pq + b * 32, 32) != 0 || fr_f16_to_f32(blk[b].d) != pd[b] ||
+                               pc[b] != expected_offset(type, blk[b].qs);
                 }
                 CHECK(bad == 0, "%s n=%lld act %d: split quantization differs from %s in %d places", ta->name,
                       (long long)n, t, aq->name, bad);
@@ -116,6 +151,7 @@ static void test_packed_kernels(test_rng *rng) {
                 int rows = row_counts[ri], ng = (rows + 7) / 8;
                 char *w = malloc(rb * (size_t)rows), *g = aligned_alloc(64, gb * (size_t)ng);
                 fill_rows(type, n, rows, w, rb, rng, 1.0f);
+                if (type == FR_TYPE_Q8_0 && (ri & 1)) hostile_q8_0_rows(n, rows, w, rb, rng);
                 for (int gi = 0; gi < ng; gi++)
                     fr_pack_group(type, n, w + (size_t)gi * 8 * rb, rb, FR_MIN(8, rows - gi * 8), g + (size_t)gi * gb);
                 for (int r = 0; r < rows; r++) {
@@ -126,28 +162,27 @@ static void test_packed_kernels(test_rng *rng) {
                 for (int T = 1; T <= 4; T++) {
                     const void *acts[4];
                     for (int t = 0; t < T; t++) acts[t] = pa + (size_t)((t + T - 1) % 4) * pab;
-                    for (int gi = 0; gi < ng * 2; gi++) { /* each group with each ISA's kernel */
-                        fr_gemm_kernel_fn kk = isa_kern[gi % 2];
-                        if (!kk) continue;
-                        float o1[32], o2[32];
-                        kk(nb, g + (size_t)(gi / 2) * gb, acts, T, o1);
-                        ref(nb, g + (size_t)(gi / 2) * gb, acts, T, o2);
-                        for (int t = 0; t < T; t++) {
-                            const char *at = a + (size_t)((t + T - 1) % 4) * ab;
-                            for (int r = 0; r < 8 && gi / 2 * 8 + r < rows; r++) {
-                                float sa, sr;
-                                const char *wr = w + (size_t)(gi / 2 * 8 + r) * rb;
-                                ta->vec_dot(n, &sa, wr, at);
-                                tr->vec_dot(n, &sr, wr, at);
-                                float k = o1[t * 8 + r], kr = o2[t * 8 + r];
-                                CHECK(memcmp(&k, &sa, 4) == 0 && memcmp(&kr, &sa, 4) == 0 && memcmp(&sr, &sa, 4) == 0,
-                                      "%s %s n=%lld rows=%d T=%d (row %d, act %d): kernel %.9g ref %.9g vec_dot avx2 "
-                                      "%.9g scalar %.9g",
-                                      ta->name, gi % 2 ? "avx-vnni" : "avx2", (long long)n, rows, T, gi / 2 * 8 + r, t,
-                                      k, kr, sa, sr);
+                    for (int ki = 0; ki < n_kerns; ki++)
+                        for (int gi = 0; gi < ng; gi++) {
+                            float o1[32], o2[32];
+                            kerns[ki](nb, g + (size_t)gi * gb, acts, T, o1);
+                            ref(nb, g + (size_t)gi * gb, acts, T, o2);
+                            for (int t = 0; t < T; t++) {
+                                const char *at = a + (size_t)((t + T - 1) % 4) * ab;
+                                for (int r = 0; r < 8 && gi * 8 + r < rows; r++) {
+                                    float sa, sr;
+                                    const char *wr = w + (size_t)(gi * 8 + r) * rb;
+                                    ta->vec_dot(n, &sa, wr, at);
+                                    tr->vec_dot(n, &sr, wr, at);
+                                    float k = o1[t * 8 + r], kr = o2[t * 8 + r];
+                                    CHECK(memcmp(&k, &sa, 4) == 0 && memcmp(&kr, &sa, 4) == 0 &&
+                                              memcmp(&sr, &sa, 4) == 0,
+                                          "%s n=%lld rows=%d T=%d kernel %d (row %d, act %d): kernel %.9g ref %.9g "
+                                          "vec_dot avx2 %.9g scalar %.9g",
+                                          ta->name, (long long)n, rows, T, ki, gi * 8 + r, t, k, kr, sa, sr);
+                                }
                             }
                         }
-                    }
                 }
                 free(w);
                 free(g);
