@@ -333,6 +333,33 @@ static void drop_pages(const void *p, size_t n) {
     madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
+/* Packed weights get their own anonymous mapping with the data 2 MiB-aligned and
+ * MADV_HUGEPAGE on every whole huge page in it (kernels often enable transparent huge pages
+ * only on request): decode streams all weights once per token, and with 4 KiB pages that
+ * is a TLB miss every 4 KiB (tinyllama Q4_0 decode, alternated runs on the dev VM: about
+ * +6% t/s). The tail beyond the last whole huge page keeps 4 KiB pages, so no memory is
+ * wasted; the unused head and tail of the mapping are never touched. */
+#define HUGE_PAGE ((size_t)2 << 20)
+static char *alloc_packed(size_t n, void **map, size_t *map_bytes) {
+    size_t len = n + HUGE_PAGE;
+    if (len < n) return NULL;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    size_t whole = n & ~(HUGE_PAGE - 1);
+#ifdef MADV_HUGEPAGE
+    if (whole) madvise((void *)a, whole, MADV_HUGEPAGE);
+#endif
+    *map = p;
+    *map_bytes = len;
+    return (char *)a;
+}
+
+static void free_packed(fr_packed *pk) {
+    if (pk->map) munmap(pk->map, pk->map_bytes);
+    free(pk);
+}
+
 bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes) {
     if (!m->data || !fr_pack_supported(m->type) || m->n_in % fr_pack_block_values(m->type) != 0 || m->n_out <= 0 ||
         !repack_enabled())
@@ -356,7 +383,7 @@ bool fr_pack_add(const fr_matrix *m, const void *owner) {
     pk->orig = m->data;
     pk->data_bytes = pk->group_bytes * (size_t)n_groups;
     pk->owner = owner;
-    pk->data = aligned_alloc(64, pk->data_bytes);
+    pk->data = alloc_packed(pk->data_bytes, &pk->map, &pk->map_bytes);
     if (!pk->data) {
         free(pk);
         return false;
@@ -390,10 +417,7 @@ bool fr_pack_add(const fr_matrix *m, const void *owner) {
         g_seconds += pk->seconds;
     }
     pthread_rwlock_unlock(&g_lock);
-    if (!ok) {
-        free(pk->data);
-        free(pk);
-    }
+    if (!ok) free_packed(pk);
     return ok;
 }
 
@@ -404,8 +428,7 @@ void fr_pack_release(const void *owner) {
         fr_packed *pk = g_packed[i];
         if (pk->owner == owner) {
             g_bytes -= pk->data_bytes;
-            free(pk->data);
-            free(pk);
+            free_packed(pk);
         } else {
             g_packed[j++] = pk;
         }

@@ -53,6 +53,8 @@ typedef struct fr_packed {
     const char *orig;    /* the original rows (usually mmapped file pages) */
     char *data;          /* ceil(n_out / 8) groups */
     size_t data_bytes;
+    void *map;           /* the anonymous mapping holding data (gemm.c: alloc_packed) */
+    size_t map_bytes;
     const void *owner;
     double seconds;      /* time spent packing it */
 } fr_packed;

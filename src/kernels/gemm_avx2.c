@@ -225,6 +225,9 @@ FR_INLINE float hsum_ps(__m256 v) {
  * and each chunk makes four passes, one per j, with the R x T accumulators of that j kept
  * in memory between passes. Each accumulator still sees its products in the same order. */
 #define F16_KC 512
+#ifndef F16_PF_DIST
+#define F16_PF_DIST 2048 /* bytes ahead in a decode row */
+#endif
 FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *y, const int R, const int T,
                        float *out) {
     __m256 st[4][3][4]; /* [j][r][t] */
@@ -235,7 +238,7 @@ FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *
         __m256 a[3][4];
         FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int j = 0; j < 4; j++) a[r][j] = _mm256_setzero_ps();
         for (int64_t i = 0; i < n32; i += 32) {
-            FR_UNROLL for (int r = 0; r < R; r++) _mm_prefetch((const char *)(x[r] + i) + 2048, _MM_HINT_T0);
+            FR_UNROLL for (int r = 0; r < R; r++) _mm_prefetch((const char *)(x[r] + i) + F16_PF_DIST, _MM_HINT_T0);
             FR_UNROLL for (int j = 0; j < 4; j++) {
                 const __m256 yv = _mm256_loadu_ps(y[0] + i + 8 * j);
                 FR_UNROLL for (int r = 0; r < R; r++)
