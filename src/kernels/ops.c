@@ -1,4 +1,5 @@
-/* ops.c: element-wise and normalisation kernels (scalar; the compiler vectorises them). */
+/* ops.c: element-wise and normalisation kernels (scalar; the compiler vectorises most of
+ * them; SwiGLU's exp has an AVX2 version in ops_avx2.c). */
 #include <math.h>
 
 #include "kernels.h"
@@ -30,7 +31,13 @@ void fr_rope_apply(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, co
     }
 }
 
+void fr_swiglu_avx2(float *gate, const float *up, int64_t n); /* ops_avx2.c */
+
 void fr_swiglu(float *gate, const float *up, int64_t n) {
+    if (fr_cpu_has(FR_ISA_AVX2)) {
+        fr_swiglu_avx2(gate, up, n);
+        return;
+    }
     for (int64_t i = 0; i < n; i++) {
         float g = gate[i];
         gate[i] = g / (1.0f + expf(-g)) * up[i];
