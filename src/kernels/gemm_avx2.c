@@ -11,29 +11,13 @@
  * will meet), so after all eight steps it holds sum((q - 8) * y) over its 16 positions,
  * |.| <= 16384: the wrapping int16 adds are exact. */
 #include <immintrin.h>
-#include <string.h>
-
-#include "gemm.h"
+#include "gemm_simd.h"
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-#define FR_INLINE static inline __attribute__((always_inline))
 #define FR_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define FR_UNROLL _Pragma("GCC unroll 8")
-/* An empty asm that "changes" v: the compiler must materialise v here, so it cannot
- * reassociate a whole block's integer adds into a tree that needs more than 16 registers. */
-#ifndef FR_PF_DIST
-#define FR_PF_DIST 6144 /* bytes ahead in the weight stream (decode is DRAM-latency-bound without it) */
-#endif
-#define FR_KEEP(v) __asm__("" : "+x"(v))
-
-FR_INLINE __m256i bcast32(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
 
 FR_INLINE void q4_0x8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
     const uint8_t *wq = group;
@@ -68,23 +52,14 @@ FR_INLINE void q4_0x8(int64_t nb, const void *group, const void *const *acts, co
                 FR_KEEP(s[t]);
             }
         }
-        const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wd + b * 8)));
-        FR_UNROLL for (int t = 0; t < T; t++) {
-            const __m256 sc = _mm256_mul_ps(dx, _mm256_broadcast_ss(yd[t] + b));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(s[t], ones)), sc, acc[t]);
-        }
+        FR_UNROLL for (int t = 0; t < T; t++) s[t] = _mm256_madd_epi16(s[t], ones);
+        block_end(wd, b, yd, s, T, acc);
     }
     FR_UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);
 }
 
 void fr_gemm_q4_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
-    switch (T) {
-    case 1: q4_0x8(nb, group, acts, 1, out); break;
-    case 2: q4_0x8(nb, group, acts, 2, out); break;
-    case 3: q4_0x8(nb, group, acts, 3, out); break;
-    case 4: q4_0x8(nb, group, acts, 4, out); break;
-    default: break;
-    }
+    FR_GEMM_BY_T(q4_0x8, nb, group, acts, T, out);
 }
 
 FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
@@ -114,23 +89,13 @@ FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, co
                 FR_KEEP(s[t]);
             }
         }
-        const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wd + b * 8)));
-        FR_UNROLL for (int t = 0; t < T; t++) {
-            const __m256 sc = _mm256_mul_ps(dx, _mm256_broadcast_ss(yd[t] + b));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), sc, acc[t]);
-        }
+        block_end(wd, b, yd, s, T, acc);
     }
     FR_UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);
 }
 
 void fr_gemm_q8_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
-    switch (T) {
-    case 1: q8_0x8(nb, group, acts, 1, out); break;
-    case 2: q8_0x8(nb, group, acts, 2, out); break;
-    case 3: q8_0x8(nb, group, acts, 3, out); break;
-    case 4: q8_0x8(nb, group, acts, 4, out); break;
-    default: break;
-    }
+    FR_GEMM_BY_T(q8_0x8, nb, group, acts, T, out);
 }
 
 /* ---- Q4_Kx8 ----
@@ -200,13 +165,7 @@ FR_INLINE void q4_Kx8(int64_t nb, const void *group, const void *const *acts, co
 }
 
 void fr_gemm_q4_Kx8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
-    switch (T) {
-    case 1: q4_Kx8(nb, group, acts, 1, out); break;
-    case 2: q4_Kx8(nb, group, acts, 2, out); break;
-    case 3: q4_Kx8(nb, group, acts, 3, out); break;
-    case 4: q4_Kx8(nb, group, acts, 4, out); break;
-    default: break;
-    }
+    FR_GEMM_BY_T(q4_Kx8, nb, group, acts, T, out);
 }
 
 /* ---- F16 weights x F32 activations (the F16-rounded values, widened exactly) ----

@@ -16,28 +16,11 @@
  * the vector load ports; instead each 16-byte half of the activation block is loaded once
  * (both 128-bit lanes) and most dwords are picked with an in-lane shuffle. One position in
  * four still uses a memory broadcast, to share the work between load and shuffle ports. */
-#include <immintrin.h>
-#include <string.h>
-
-#include "gemm.h"
+#include "gemm_simd.h"
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
-
-#define FR_INLINE static inline __attribute__((always_inline))
-#define FR_UNROLL _Pragma("GCC unroll 8")
-#ifndef FR_PF_DIST
-#define FR_PF_DIST 6144 /* bytes ahead in the weight stream, as in gemm_avx2.c */
-#endif
-/* Keeps the compiler from reassociating the accumulator chains (see gemm_avx2.c). */
-#define FR_KEEP(v) __asm__("" : "+x"(v))
-
-FR_INLINE __m256i bcast32(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-}
 
 /* Dword kk (0..3) of each 128-bit lane of v, in every dword of that lane. */
 FR_INLINE __m256i dword_of_lane(__m256i v, const int kk) {
@@ -83,21 +66,11 @@ FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, co
                 }
             }
         }
-        const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wd + b * 8)));
-        FR_UNROLL for (int t = 0; t < T; t++) {
-            const __m256 sc = _mm256_mul_ps(dx, _mm256_broadcast_ss(yd[t] + b));
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[t]), sc, acc[t]);
-        }
+        block_end(wd, b, yd, s, T, acc);
     }
     FR_UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);
 }
 
 void fr_gemm_q8_0x8_vnni(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
-    switch (T) {
-    case 1: q8_0x8(nb, group, acts, 1, out); break;
-    case 2: q8_0x8(nb, group, acts, 2, out); break;
-    case 3: q8_0x8(nb, group, acts, 3, out); break;
-    case 4: q8_0x8(nb, group, acts, 4, out); break;
-    default: break;
-    }
+    FR_GEMM_BY_T(q8_0x8, nb, group, acts, T, out);
 }

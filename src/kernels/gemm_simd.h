@@ -1,0 +1,50 @@
+/* gemm_simd.h: what the packed-GEMM micro-kernel files (gemm_avx2.c, gemm_vnni.c) share.
+ * Include only from files compiled with at least -mavx2 -mfma -mf16c. */
+#ifndef FRUGAL_KERNELS_GEMM_SIMD_H
+#define FRUGAL_KERNELS_GEMM_SIMD_H
+
+#include <immintrin.h>
+#include <string.h>
+
+#include "gemm.h"
+
+#define FR_INLINE static inline __attribute__((always_inline))
+#define FR_UNROLL _Pragma("GCC unroll 8")
+#ifndef FR_PF_DIST
+#define FR_PF_DIST 6144 /* bytes ahead in the weight stream (decode is DRAM-latency-bound without it) */
+#endif
+/* An empty asm that "changes" v: the compiler must materialise v here, so it cannot
+ * reassociate a whole block's integer adds into a tree that needs more than 16 registers. */
+#define FR_KEEP(v) __asm__("" : "+x"(v))
+
+/* 4 activation bytes in every dword. */
+FR_INLINE __m256i bcast32(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* The end of a block for T activation rows: acc[t] = fma((float)isum[t], dx * dy_t, acc[t])
+ * with dx the group's 8 fp16 scales of block b (gemm.h, "Result order"). */
+FR_INLINE void block_end(const uint16_t *wd, int64_t b, const float *const *yd, const __m256i *isum, const int T,
+                         __m256 *acc) {
+    const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wd + b * 8)));
+    FR_UNROLL for (int t = 0; t < T; t++) {
+        const __m256 sc = _mm256_mul_ps(dx, _mm256_broadcast_ss(yd[t] + b));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), sc, acc[t]);
+    }
+}
+
+/* The exported kernel for T = 1..4 activation rows: one specialised copy of KERNEL per T. */
+#define FR_GEMM_BY_T(KERNEL, nb, group, acts, T, out)         \
+    do {                                                      \
+        switch (T) {                                          \
+        case 1: KERNEL(nb, group, acts, 1, out); break;       \
+        case 2: KERNEL(nb, group, acts, 2, out); break;       \
+        case 3: KERNEL(nb, group, acts, 3, out); break;       \
+        case 4: KERNEL(nb, group, acts, 4, out); break;       \
+        default: break;                                       \
+        }                                                     \
+    } while (0)
+
+#endif
