@@ -25,11 +25,7 @@ FR_INLINE void q4_0x8(int64_t nb, const void *group, const void *const *acts, co
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) {
-        yq[t] = acts[t];
-        yd[t] = (const float *)(yq[t] + nb * 32);
-        yc[t] = (const int32_t *)(yq[t] + nb * 36);
-    }
+    split_acts(acts, T, nb, yq, yd, yc);
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     __m256 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
@@ -67,10 +63,8 @@ FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, co
     const uint16_t *wd = (const uint16_t *)(wq + nb * 256);
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) {
-        yq[t] = acts[t];
-        yd[t] = (const float *)(yq[t] + nb * 32);
-    }
+    const int32_t *yc[FR_GEMM_MAX_T]; /* unused: this kernel keeps the signs */
+    split_acts(acts, T, nb, yq, yd, yc);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();

@@ -24,6 +24,16 @@ FR_INLINE __m256i bcast32(const int8_t *p) {
     return _mm256_set1_epi32(v);
 }
 
+/* The parts of T split activation rows (gemm.h): int8 values, float scales, offset words. */
+FR_INLINE void split_acts(const void *const *acts, const int T, int64_t nb, const int8_t **yq, const float **yd,
+                          const int32_t **yc) {
+    FR_UNROLL for (int t = 0; t < T; t++) {
+        yq[t] = acts[t];
+        yd[t] = (const float *)(yq[t] + nb * 32);
+        yc[t] = (const int32_t *)(yq[t] + nb * 36);
+    }
+}
+
 /* The end of a block for T activation rows: acc[t] = fma((float)isum[t], dx * dy_t, acc[t])
  * with dx the group's 8 fp16 scales of block b (gemm.h, "Result order"). */
 FR_INLINE void block_end(const uint16_t *wd, int64_t b, const float *const *yd, const __m256i *isum, const int T,

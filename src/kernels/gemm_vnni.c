@@ -38,11 +38,7 @@ FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, co
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) {
-        yq[t] = acts[t];
-        yd[t] = (const float *)(yq[t] + nb * 32);
-        yc[t] = (const int32_t *)(yq[t] + nb * 36);
-    }
+    split_acts(acts, T, nb, yq, yd, yc);
     const __m256i bias = _mm256_set1_epi8((char)0x80);
     __m256 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
