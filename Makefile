@@ -12,6 +12,7 @@ CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-paramet
 CFLAGS_AVX2 := -mavx2 -mfma -mf16c
 CFLAGS_VNNI := $(CFLAGS_AVX2) -mavxvnni
 CFLAGS_AVX512 := $(CFLAGS_AVX2) -mavx512f
+CFLAGS_AVX512VNNI := $(CFLAGS_AVX512) -mavx512bw -mavx512vnni
 LDLIBS := -pthread -lm $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 # tokenizer: Oniguruma (the regex engine of Hugging Face's tokenizers) and utf8proc (NFC/NFKC)
 LDLIBS += $(shell pkg-config --libs oniguruma 2>/dev/null || echo -lonig) \
@@ -40,6 +41,10 @@ $(BUILD)/obj/%_avx2.o: %_avx2.c
 $(BUILD)/obj/%_vnni.o: %_vnni.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS_VNNI) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%_avx512vnni.o: %_avx512vnni.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS_AVX512VNNI) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)

@@ -83,6 +83,12 @@ static bool cpu_has_avx512f(void) {
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     return (lo & 0xE6u) == 0xE6u;
 }
+/* AVX-512BW (EBX bit 30) and AVX512-VNNI (ECX bit 11) of the same leaf. */
+static bool cpu_has_avx512bw_vnni(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return (b & (1u << 30)) && (c & (1u << 11));
+}
 /* AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4. */
 static bool cpu_has_avxvnni(void) {
     unsigned a, b, c, d;
@@ -93,19 +99,20 @@ static bool cpu_has_avxvnni(void) {
 #endif
 
 /* cpuid is slow under a hypervisor (it traps): ask once per process. */
-static bool g_has_avx2, g_has_avxvnni, g_has_avx512;
+static bool g_has_avx2, g_has_avxvnni, g_has_avx512, g_has_avx512vnni;
 static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
 static void detect_cpu(void) {
 #if defined(__x86_64__) || defined(__i386__)
     g_has_avx2 = cpu_has_avx2();
     g_has_avxvnni = g_has_avx2 && cpu_has_avxvnni();
     g_has_avx512 = g_has_avx2 && cpu_has_avx512f();
+    g_has_avx512vnni = g_has_avx512 && cpu_has_avx512bw_vnni();
 #else
-    g_has_avx2 = g_has_avxvnni = g_has_avx512 = false;
+    g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = false;
 #endif
     const char *cap = getenv("FRUGAL_ISA"); /* read once, before any thread asks */
-    if (cap && strcmp(cap, "scalar") == 0) g_has_avx2 = g_has_avxvnni = g_has_avx512 = false;
-    if (cap && strcmp(cap, "avx2") == 0) g_has_avxvnni = g_has_avx512 = false;
+    if (cap && strcmp(cap, "scalar") == 0) g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = false;
+    if (cap && strcmp(cap, "avx2") == 0) g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = false;
 }
 
 bool fr_cpu_has(fr_isa isa) {
@@ -120,6 +127,9 @@ bool fr_cpu_has(fr_isa isa) {
     case FR_ISA_AVX512:
         pthread_once(&g_cpu_once, detect_cpu);
         return g_has_avx512;
+    case FR_ISA_AVX512VNNI:
+        pthread_once(&g_cpu_once, detect_cpu);
+        return g_has_avx512vnni;
     }
     return false;
 }

@@ -98,10 +98,16 @@ typedef void (*fr_vec_dot_fn)(int64_t n, float *restrict s, const void *restrict
  * each element bit-identical to vec_dot (see quants.h). */
 typedef void (*fr_dot_tile_fn)(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out);
 
-/* Instruction sets. FR_ISA_AVXVNNI (the VEX vpdpbusd) and FR_ISA_AVX512 (AVX-512F with
- * OS support for the 512-bit state) are reported only together with AVX2; a CPU may have
- * either without the other. FRUGAL_ISA=scalar|avx2 in the environment caps what is used. */
-typedef enum { FR_ISA_SCALAR = 0, FR_ISA_AVX2 = 1, FR_ISA_AVXVNNI = 2, FR_ISA_AVX512 = 3 } fr_isa;
+/* Instruction sets. FR_ISA_AVXVNNI (the VEX vpdpbusd) and FR_ISA_AVX512 / AVX512VNNI
+ * (with OS support for the 512-bit state) are reported only together with AVX2; a CPU may
+ * have either family without the other. FRUGAL_ISA=scalar|avx2 in the environment caps what is used. */
+typedef enum {
+    FR_ISA_SCALAR = 0,
+    FR_ISA_AVX2 = 1,
+    FR_ISA_AVXVNNI = 2,
+    FR_ISA_AVX512 = 3,     /* AVX-512F */
+    FR_ISA_AVX512VNNI = 4, /* AVX-512F + BW + VNNI */
+} fr_isa;
 
 typedef struct fr_type_traits {
     const char *name;       /* "Q4_K" */

@@ -279,6 +279,13 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
     return NULL;
 }
 
+fr_gemm_pair_fn fr_gemm_pair_kernel(int type) {
+    if (!fr_cpu_has(FR_ISA_AVX512VNNI)) return NULL;
+    if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx512vnni;
+    if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx512vnni;
+    return NULL;
+}
+
 fr_gemm_kernel_fn fr_gemm_kernel(int type) {
     fr_gemm_kernel_fn k = fr_gemm_kernel_isa(type, FR_ISA_AVXVNNI);
     return k ? k : fr_gemm_kernel_isa(type, FR_ISA_AVX2);
@@ -532,6 +539,7 @@ typedef struct {
     int64_t n_groups, panel, n_panels, tok_chunk;
     const int64_t *slabs; /* decode: group bounds of each task (fr_split_guided), else NULL */
     fr_gemm_kernel_fn kern;
+    fr_gemm_pair_fn pair; /* two groups per call where the CPU has one, else NULL */
 } gemm_job;
 
 static void quant_task(void *ctx, int64_t t, int thread) {
@@ -553,18 +561,27 @@ static void gemm_task(void *ctx, int64_t task, int thread) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, t1 - t);
         const void *acts[FR_GEMM_MAX_T];
         for (int u = 0; u < T; u++) acts[u] = j->act + (size_t)(t + u) * j->act_stride;
-        for (int64_t g = g0; g < g1; g++) {
-            float out[FR_GEMM_MAX_T * 8];
-            j->kern(nb, j->groups + (size_t)g * j->pk->group_bytes, acts, T, out);
-            const int64_t r0 = g * 8;
-            const int nr = (int)FR_MIN(8, j->n_rows - r0);
-            for (int u = 0; u < T; u++) {
-                float *yr = j->y + (t + u) * j->y_stride + r0;
-                const float *o = out + u * 8;
-                if (j->bias) {
-                    for (int r = 0; r < nr; r++) yr[r] = o[r] + j->bias[r0 + r];
-                } else {
-                    memcpy(yr, o, (size_t)nr * sizeof(float));
+        for (int64_t g = g0; g < g1;) {
+            float out[2][FR_GEMM_MAX_T * 8];
+            const char *grp = j->groups + (size_t)g * j->pk->group_bytes;
+            int n_g = 1;
+            if (j->pair && g + 1 < g1) {
+                j->pair(nb, grp, grp + j->pk->group_bytes, acts, T, out[0], out[1]);
+                n_g = 2;
+            } else {
+                j->kern(nb, grp, acts, T, out[0]);
+            }
+            for (int k = 0; k < n_g; k++, g++) {
+                const int64_t r0 = g * 8;
+                const int nr = (int)FR_MIN(8, j->n_rows - r0);
+                for (int u = 0; u < T; u++) {
+                    float *yr = j->y + (t + u) * j->y_stride + r0;
+                    const float *o = out[k] + u * 8;
+                    if (j->bias) {
+                        for (int r = 0; r < nr; r++) yr[r] = o[r] + j->bias[r0 + r];
+                    } else {
+                        memcpy(yr, o, (size_t)nr * sizeof(float));
+                    }
                 }
             }
         }
@@ -586,6 +603,7 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr
     j.act = scratch;
     j.act_stride = fr_gemm_act_bytes(pk->type, pk->n_in);
     j.kern = fr_gemm_kernel(pk->type);
+    j.pair = fr_gemm_pair_kernel(pk->type);
     j.n_groups = (w->n_out + 7) / 8;
     int nt = fr_pool_size(pool);
     if (n_tok > 1)

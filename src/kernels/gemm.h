@@ -103,6 +103,17 @@ size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok);
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch);
 
+/* Two consecutive groups at once (AVX512-VNNI, gemm_avx512vnni.c): out0 / out1 as the
+ * 8-row kernel's out for group0 / group1, the same bits. */
+typedef void (*fr_gemm_pair_fn)(int64_t nb, const void *group0, const void *group1, const void *const *acts, int T,
+                                float *out0, float *out1);
+void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *group0, const void *group1, const void *const *acts, int T,
+                                float *out0, float *out1);
+void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *group0, const void *group1, const void *const *acts, int T,
+                                float *out0, float *out1);
+/* The pair kernel for a packed type on this CPU, or NULL. */
+fr_gemm_pair_fn fr_gemm_pair_kernel(int type);
+
 /* The kernel fr_matmul uses for a packed type (NULL if none): the best this CPU runs. */
 fr_gemm_kernel_fn fr_gemm_kernel(int type);
 /* The kernel of one instruction set (NULL if there is none or the CPU lacks it); tests. */

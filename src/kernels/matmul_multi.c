@@ -73,17 +73,28 @@ static void multi_convert_task(void *ctx, int64_t task, int thread) {
 static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t g0, float *y, const char *act, int64_t r0,
                         int64_t r1) {
     fr_gemm_kernel_fn kern = fr_gemm_kernel(pk->type);
+    fr_gemm_pair_fn pair = fr_gemm_pair_kernel(pk->type);
     size_t ab = job_act_bytes(jb, true);
     const char *groups = pk->data + (size_t)g0 * pk->group_bytes;
     for (int64_t t = 0; t < jb->m; t += FR_GEMM_MAX_T) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
         const void *acts[FR_GEMM_MAX_T];
         for (int u = 0; u < T; u++) acts[u] = act + (size_t)(t + u) * ab;
-        for (int64_t r = r0; r < r1; r += 8) {
-            float out[FR_GEMM_MAX_T * 8];
-            kern(pk->nb, groups + (size_t)(r / 8) * pk->group_bytes, acts, T, out);
-            const int nr = (int)FR_MIN(8, r1 - r);
-            for (int u = 0; u < T; u++) memcpy(&y[(t + u) * jb->y_stride + r], out + u * 8, (size_t)nr * sizeof(float));
+        for (int64_t r = r0; r < r1;) {
+            float out[2][FR_GEMM_MAX_T * 8];
+            const char *grp = groups + (size_t)(r / 8) * pk->group_bytes;
+            int n_g = 1;
+            if (pair && r + 8 < r1) { /* two groups per call: the same bits */
+                pair(pk->nb, grp, grp + pk->group_bytes, acts, T, out[0], out[1]);
+                n_g = 2;
+            } else {
+                kern(pk->nb, grp, acts, T, out[0]);
+            }
+            for (int k = 0; k < n_g; k++, r += 8) {
+                const int nr = (int)FR_MIN(8, r1 - r);
+                for (int u = 0; u < T; u++)
+                    memcpy(&y[(t + u) * jb->y_stride + r], out[k] + u * 8, (size_t)nr * sizeof(float));
+            }
         }
     }
 }

@@ -111,6 +111,7 @@ static void test_packed_kernels(test_rng *rng) {
                                 : type == FR_TYPE_Q8_0 ? fr_gemm_q8_0x8_ref
                                                        : fr_gemm_q4_Kx8_ref;
         CHECK(kerns[0] != NULL, "%s: no packed kernel", ta->name);
+        if (fr_gemm_pair_kernel(type)) printf("  %s: testing the AVX512-VNNI two-group kernel too\n", ta->name);
         if (!kerns[0]) continue;
         const int n_sizes = kq ? 3 : 5;
         for (int si = 0; si < n_sizes; si++) {
@@ -162,6 +163,17 @@ static void test_packed_kernels(test_rng *rng) {
                 for (int T = 1; T <= 4; T++) {
                     const void *acts[4];
                     for (int t = 0; t < T; t++) acts[t] = pa + (size_t)((t + T - 1) % 4) * pab;
+                    fr_gemm_pair_fn pair = fr_gemm_pair_kernel(type);
+                    for (int gi = 0; pair && gi + 1 < ng; gi++) { /* two groups at once == one by one */
+                        float p0[32], p1[32], o0[32], o1[32];
+                        pair(nb, g + (size_t)gi * gb, g + (size_t)(gi + 1) * gb, acts, T, p0, p1);
+                        kerns[0](nb, g + (size_t)gi * gb, acts, T, o0);
+                        kerns[0](nb, g + (size_t)(gi + 1) * gb, acts, T, o1);
+                        CHECK(memcmp(p0, o0, sizeof(float) * 8 * (size_t)T) == 0 &&
+                                  memcmp(p1, o1, sizeof(float) * 8 * (size_t)T) == 0,
+                              "%s n=%lld rows=%d T=%d groups %d,%d: the pair kernel differs", ta->name, (long long)n,
+                              rows, T, gi, gi + 1);
+                    }
                     for (int ki = 0; ki < n_kerns; ki++)
                         for (int gi = 0; gi < ng; gi++) {
                             float o1[32], o2[32];

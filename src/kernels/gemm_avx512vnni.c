@@ -1,0 +1,151 @@
+/* gemm_avx512vnni.c: the Q4_0x8 and Q8_0x8 packed kernels on 512-bit registers with
+ * AVX512-VNNI (compiled with -mavx512f -mavx512bw -mavx512vnni; called only where
+ * fr_cpu_has(FR_ISA_AVX512VNNI)). Layouts and the result order are those of gemm.h.
+ *
+ * One call multiplies TWO consecutive 8-row groups: the low 256 bits of every register
+ * belong to the first group, the high 256 bits to the second, so each lane is one weight row
+ * exactly as in the 256-bit kernels and the same activation broadcast serves both groups.
+ * vpdpbusd adds the four u8 x s8 products of each lane to it in int32 without saturation, so
+ * every block sum is the same exact integer as in gemm_avx2.c / gemm_vnni.c, and the float
+ * steps after it are the same: results are bit-identical.
+ *   Q4_0: nibbles 0..15 times y; lanes start at -8 * (sum of the block's y), the sum of the
+ *         two int16 halves of the Q4_0 offset word (gemm.h).
+ *   Q8_0: u = w ^ 0x80 = w + 128 times y; lanes start at the Q8_0 offset word -128 * sum(y). */
+#include <immintrin.h>
+#include <string.h>
+
+#include "gemm.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+#define FR_INLINE static inline __attribute__((always_inline))
+#define FR_UNROLL _Pragma("GCC unroll 8")
+#define FR_KEEP(v) __asm__("" : "+v"(v))
+
+FR_INLINE __m512i bcast32(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+
+/* 32 bytes at a (low half) and at b (high half). */
+FR_INLINE __m512i load_pair(const uint8_t *a, const uint8_t *b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
+                              _mm256_loadu_si256((const __m256i *)b), 1);
+}
+
+/* The 16 fp16 scales of block b of both groups, as floats. */
+FR_INLINE __m512 scales_pair(const uint16_t *d0, const uint16_t *d1, int64_t b) {
+    const __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(d0 + b * 8))),
+                                              _mm_loadu_si128((const __m128i *)(d1 + b * 8)), 1);
+    return _mm512_cvtph_ps(h);
+}
+
+FR_INLINE void store_pair(const __m512 *acc, const int T, float *out0, float *out1) {
+    FR_UNROLL for (int t = 0; t < T; t++) {
+        _mm256_storeu_ps(out0 + 8 * t, _mm512_castps512_ps256(acc[t]));
+        _mm256_storeu_ps(out1 + 8 * t, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[t]), 1)));
+    }
+}
+
+FR_INLINE void q4_0x16(int64_t nb, const uint8_t *g0, const uint8_t *g1, const void *const *acts, const int T,
+                       float *out0, float *out1) {
+    const uint16_t *d0 = (const uint16_t *)(g0 + nb * 128), *d1 = (const uint16_t *)(g1 + nb * 128);
+    const int8_t *yq[FR_GEMM_MAX_T];
+    const float *yd[FR_GEMM_MAX_T];
+    const int32_t *yc[FR_GEMM_MAX_T];
+    FR_UNROLL for (int t = 0; t < T; t++) {
+        yq[t] = acts[t];
+        yd[t] = (const float *)(yq[t] + nb * 32);
+        yc[t] = (const int32_t *)(yq[t] + nb * 36);
+    }
+    const __m512i m4 = _mm512_set1_epi8(0x0f), ones = _mm512_set1_epi16(1);
+    __m512 acc[FR_GEMM_MAX_T];
+    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i s[FR_GEMM_MAX_T], u[FR_GEMM_MAX_T];
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            s[t] = _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b]), ones);
+            u[t] = _mm512_setzero_si512();
+        }
+        FR_UNROLL for (int m = 0; m < 4; m++) {
+            const __m512i p = load_pair(g0 + b * 128 + 32 * m, g1 + b * 128 + 32 * m);
+            const __m512i lo = _mm512_and_si512(p, m4);
+            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(p, 4), m4);
+            FR_UNROLL for (int t = 0; t < T; t++) {
+                const int8_t *y = yq[t] + b * 32 + 4 * m;
+                s[t] = _mm512_dpbusd_epi32(s[t], lo, bcast32(y));
+                u[t] = _mm512_dpbusd_epi32(u[t], hi, bcast32(y + 16));
+                FR_KEEP(s[t]);
+                FR_KEEP(u[t]);
+            }
+        }
+        const __m512 dx = scales_pair(d0, d1, b);
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            const __m512 sc = _mm512_mul_ps(dx, _mm512_set1_ps(yd[t][b]));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s[t], u[t])), sc, acc[t]);
+        }
+    }
+    store_pair(acc, T, out0, out1);
+}
+
+FR_INLINE void q8_0x16(int64_t nb, const uint8_t *g0, const uint8_t *g1, const void *const *acts, const int T,
+                       float *out0, float *out1) {
+    const uint16_t *d0 = (const uint16_t *)(g0 + nb * 256), *d1 = (const uint16_t *)(g1 + nb * 256);
+    const int8_t *yq[FR_GEMM_MAX_T];
+    const float *yd[FR_GEMM_MAX_T];
+    const int32_t *yc[FR_GEMM_MAX_T];
+    FR_UNROLL for (int t = 0; t < T; t++) {
+        yq[t] = acts[t];
+        yd[t] = (const float *)(yq[t] + nb * 32);
+        yc[t] = (const int32_t *)(yq[t] + nb * 36);
+    }
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    __m512 acc[FR_GEMM_MAX_T];
+    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i s[FR_GEMM_MAX_T], u[FR_GEMM_MAX_T];
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            s[t] = _mm512_set1_epi32(yc[t][b]);
+            u[t] = _mm512_setzero_si512();
+        }
+        FR_UNROLL for (int k = 0; k < 8; k += 2) {
+            const __m512i w0 = _mm512_xor_si512(load_pair(g0 + b * 256 + 32 * k, g1 + b * 256 + 32 * k), bias);
+            const __m512i w1 = _mm512_xor_si512(load_pair(g0 + b * 256 + 32 * k + 32, g1 + b * 256 + 32 * k + 32), bias);
+            FR_UNROLL for (int t = 0; t < T; t++) {
+                const int8_t *y = yq[t] + b * 32 + 4 * k;
+                s[t] = _mm512_dpbusd_epi32(s[t], w0, bcast32(y));
+                u[t] = _mm512_dpbusd_epi32(u[t], w1, bcast32(y + 4));
+                FR_KEEP(s[t]);
+                FR_KEEP(u[t]);
+            }
+        }
+        const __m512 dx = scales_pair(d0, d1, b);
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            const __m512 sc = _mm512_mul_ps(dx, _mm512_set1_ps(yd[t][b]));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s[t], u[t])), sc, acc[t]);
+        }
+    }
+    store_pair(acc, T, out0, out1);
+}
+
+#define BY_T(KERNEL)                                                          \
+    switch (T) {                                                              \
+    case 1: KERNEL(nb, group0, group1, acts, 1, out0, out1); break;           \
+    case 2: KERNEL(nb, group0, group1, acts, 2, out0, out1); break;           \
+    case 3: KERNEL(nb, group0, group1, acts, 3, out0, out1); break;           \
+    case 4: KERNEL(nb, group0, group1, acts, 4, out0, out1); break;           \
+    default: break;                                                           \
+    }
+
+void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *group0, const void *group1, const void *const *acts, int T,
+                                float *out0, float *out1) {
+    BY_T(q4_0x16)
+}
+
+void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *group0, const void *group1, const void *const *acts, int T,
+                                float *out0, float *out1) {
+    BY_T(q8_0x16)
+}
