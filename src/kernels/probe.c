@@ -43,6 +43,7 @@ static void probe_task(void *ctx, int64_t task, int thread) {
         r = avx2 ? fr_probe_read_avx2(p, part) : read_scalar(p, part);
     } else if (avx2) {
         r = j->kind == 1 ? (fr_cpu_has(FR_ISA_AVX512) ? fr_probe_fma_avx512(j->iters) : fr_probe_fma_avx2(j->iters))
+            : fr_cpu_has(FR_ISA_AVX512VNNI) ? fr_probe_int8_avx512vnni(j->iters)
             : fr_cpu_has(FR_ISA_AVXVNNI) ? fr_probe_int8_vnni(j->iters)
                                          : fr_probe_int8_avx2(j->iters);
     } else {
@@ -87,9 +88,12 @@ static double peak(fr_pool *pool, int kind, int reps, double ops_per_iter) {
 }
 
 /* per iteration: 10 FMAs x 8 (16 with AVX-512) lanes x 2 flops; 6 maddubs or 8 vpdpbusd x 32
- * MACs x 2 ops */
+ * (64 with 512 bits) MACs x 2 ops */
 double fr_probe_fp32_gflops(fr_pool *pool, int reps) { return peak(pool, 1, reps, fr_cpu_has(FR_ISA_AVX512) ? 320.0 : 160.0); }
 double fr_probe_int8_gops(fr_pool *pool, int reps) {
-    double ops = fr_cpu_has(FR_ISA_AVXVNNI) ? 512.0 : fr_cpu_has(FR_ISA_AVX2) ? 384.0 : 160.0;
+    double ops = fr_cpu_has(FR_ISA_AVX512VNNI) ? 1024.0
+                 : fr_cpu_has(FR_ISA_AVXVNNI) ? 512.0
+                 : fr_cpu_has(FR_ISA_AVX2)    ? 384.0
+                                              : 160.0;
     return peak(pool, 2, reps, ops);
 }

@@ -11,8 +11,8 @@ double fr_probe_membw(fr_pool *pool, size_t bytes, int reps);
  * registers the kernels use (512-bit where fr_cpu_has(FR_ISA_AVX512)). */
 double fr_probe_fp32_gflops(fr_pool *pool, int reps);
 /* int8 dot-product peak (u8 x s8 multiply-accumulate into int32), GOP/s (a MAC counts as 2),
- * with the instructions the GEMM kernels use on this CPU (vpdpbusd with AVX-VNNI, else
- * maddubs + madd). */
+ * with the instructions the GEMM kernels use on this CPU (512-bit vpdpbusd with AVX512-VNNI,
+ * 256-bit with AVX-VNNI, else maddubs + madd). */
 double fr_probe_int8_gops(fr_pool *pool, int reps);
 
 /* Per-thread kernels (probe_avx2.c when AVX2 is available, else portable C). */
@@ -20,6 +20,7 @@ double fr_probe_read_avx2(const void *p, size_t bytes);
 double fr_probe_fma_avx2(int64_t iters);  /* returns a value to keep the work alive */
 double fr_probe_int8_avx2(int64_t iters);
 double fr_probe_int8_vnni(int64_t iters);
-double fr_probe_fma_avx512(int64_t iters); /* probe_avx512.c, where fr_cpu_has(FR_ISA_AVX512) */ /* probe_vnni.c, where fr_cpu_has(FR_ISA_AVXVNNI) */
+double fr_probe_fma_avx512(int64_t iters); /* probe_avx512.c, where fr_cpu_has(FR_ISA_AVX512) */
+double fr_probe_int8_avx512vnni(int64_t iters); /* where fr_cpu_has(FR_ISA_AVX512VNNI) */ /* probe_vnni.c, where fr_cpu_has(FR_ISA_AVXVNNI) */
 
 #endif
