@@ -175,7 +175,16 @@ def prefix_ok(s, depth=0):
     except json.JSONDecodeError as e:
         if e.pos >= len(s.rstrip()):
             return True
-        if e.msg.startswith("Unterminated string") and depth < 2:
+        # a literal or number cut short: complete it and look again
+        if depth < 3:
+            t = s.rstrip()
+            for lit in ("true", "false", "null"):
+                for k in range(1, len(lit)):
+                    if t.endswith(lit[:k]) and not t[: len(t) - k][-1:].isalnum():
+                        return prefix_ok(t + lit[k:], depth + 1)
+            if t[-1:] in "-+.eE" and t[-1:] != "":
+                return prefix_ok(t + "0", depth + 1)
+        if e.msg.startswith("Unterminated string") and depth < 3:
             t = s
             if len(t) - len(t.rstrip("\\")) % 2 == 1:
                 t += "n"
