@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "kernels.h"
+#include "mla_rows.h"
 
 static inline __m256 load8(int type, const void *row, int64_t i) {
     if (type == FR_TYPE_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const fr_f16 *)row + i)));
@@ -67,26 +68,11 @@ FR_INLINE void scores_rows(int type, int NP, const void *rows, size_t row_bytes,
     }
 }
 
-/* Loads one byte of every cache line of rows [p, p1) (bytes [off, off + n) of each), so that
- * they are in the caches before the FMA loops need them. The rows come from memory once per
- * layer; inside the FMA loops few of their misses overlap, and _mm_prefetch did not help
- * (mlabench), while these independent loads stream at close to the memory's bandwidth. */
-static inline void touch_rows(const void *rows, size_t row_bytes, int64_t p, int64_t p1, size_t off, size_t n) {
-    unsigned sink = 0;
-    for (; p < p1; p++) {
-        const char *b = (const char *)rows + (size_t)p * row_bytes + off;
-        for (size_t i = 0; i < n; i += 64)
-            sink += *(const volatile unsigned char *)(b + i);
-        sink += *(const volatile unsigned char *)(b + n - 1);
-    }
-    (void)sink;
-}
-
 FR_INLINE void scores_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                             int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
     size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
     int64_t p = p0;
-    touch_rows(rows, row_bytes, p0, p1, 0, wb);
+    fr_touch_rows(rows, row_bytes, p0, p1, 0, wb);
     for (; p + 3 <= p1; p += 3)
         scores_rows(type, 3, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
     for (; p < p1; p++)

@@ -949,6 +949,65 @@ static void test_kernels_odd(test_rng *rng) {
     free(q), free(rowsf), free(deq), free(sc), free(out);
 }
 
+/* the AVX-512 decode kernels against the AVX2 ones, bit for bit (where the CPU has
+ * AVX-512F): widths with and without a scalar tail (w % 8) and below 8, head counts off
+ * every register block, odd position ranges (pairs and a last single row), dim ranges with
+ * a last 8 dims, full 64-dim tiles and partial ones, F16 tiles converted (4+ heads) or not */
+static bool bits_equal(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
+
+static void test_kernels_avx512_bits(test_rng *rng) {
+    if (!fr_cpu_has(FR_ISA_AVX512)) {
+        printf("  (no AVX-512F: AVX-512 kernels not compared)\n");
+        return;
+    }
+    enum { HMAX = 17, WMAX = 576, P = 133, R = 200 };
+    static const int types[] = {FR_TYPE_F16, FR_TYPE_F32};
+    static const int widths[] = {99, 576, 5, 128};
+    static const int heads[] = {1, 3, 4, 7, 11, 16, 17};
+    static const int64_t cuts[] = {0, 1, 8, 77, 78, 133}; /* [0, 1), [1, 8), ... as separate calls */
+    static const int64_t ranges[][4] = {{0, 17, 0, 200}, {0, 3, 8, 72}, {2, 9, 16, 40}, {5, 6, 0, 64},
+                                        {0, 16, 56, 200}, {1, 13, 192, 200}, {0, 2, 0, 200}};
+    static const int64_t n_pos[] = {1, 63, 64, 133};
+    float *q = malloc(sizeof(float) * HMAX * WMAX), *rowsf = malloc(sizeof(float) * P * WMAX);
+    float *s2 = malloc(sizeof(float) * HMAX * P), *s5 = malloc(sizeof(float) * HMAX * P);
+    float *o2 = malloc(sizeof(float) * HMAX * R), *o5 = malloc(sizeof(float) * HMAX * R);
+    for (int i = 0; i < HMAX * WMAX; i++) q[i] = test_rng_float(rng);
+    for (int i = 0; i < P * WMAX; i++) rowsf[i] = test_rng_float(rng);
+    int bad_s = 0, bad_a = 0, n_s = 0, n_a = 0;
+    for (size_t k = 0; k < 2; k++) {
+        const fr_type_traits *tt = fr_type_traits_get(types[k]);
+        for (size_t iw = 0; iw < sizeof widths / sizeof widths[0]; iw++) {
+            int w = widths[iw];
+            size_t rb;
+            fr_row_size(types[k], w < R ? R : w, &rb); /* rows at least R wide for the accumulation */
+            char *rows = malloc(rb * P);
+            for (int p = 0; p < P; p++) tt->from_float(rowsf + p * WMAX, rows + p * rb, w < R ? R : w);
+            for (size_t ih = 0; ih < sizeof heads / sizeof heads[0]; ih++) {
+                int h = heads[ih];
+                memset(s2, 0, sizeof(float) * HMAX * P), memset(s5, 0, sizeof(float) * HMAX * P);
+                for (size_t c = 0; c + 1 < sizeof cuts / sizeof cuts[0]; c++) {
+                    fr_mla_scores_avx2(types[k], rows, rb, cuts[c], cuts[c + 1], q, h, w, 0.3f, s2, P);
+                    fr_mla_scores_avx512(types[k], rows, rb, cuts[c], cuts[c + 1], q, h, w, 0.3f, s5, P);
+                }
+                bad_s += !bits_equal(s2, s5, (size_t)HMAX * P), n_s++;
+            }
+            if (iw == 0) /* the accumulation does not depend on w */
+                for (size_t ir = 0; ir < sizeof ranges / sizeof ranges[0]; ir++)
+                    for (size_t ip = 0; ip < sizeof n_pos / sizeof n_pos[0]; ip++) {
+                        const int64_t *g = ranges[ir];
+                        memset(o2, 0, sizeof(float) * HMAX * R), memset(o5, 0, sizeof(float) * HMAX * R);
+                        fr_mla_accum_avx2(types[k], rows, rb, n_pos[ip], s2, P, g[0], g[1], g[2], g[3], o2, R);
+                        fr_mla_accum_avx512(types[k], rows, rb, n_pos[ip], s2, P, g[0], g[1], g[2], g[3], o5, R);
+                        bad_a += !bits_equal(o2, o5, (size_t)HMAX * R), n_a++;
+                    }
+            free(rows);
+        }
+    }
+    CHECK(bad_s == 0 && bad_a == 0, "AVX-512 MLA kernels bit-identical to AVX2: scores %d/%d, accum %d/%d differ",
+          bad_s, n_s, bad_a, n_a);
+    free(q), free(rowsf), free(s2), free(s5), free(o2), free(o5);
+}
+
 /* the decode kernels against naive float64 sums: softmax, scores, accumulation */
 static void test_kernels(void) {
     test_rng rng = {2024};
@@ -1006,6 +1065,7 @@ static void test_kernels(void) {
         free(rows);
     }
     test_kernels_odd(&rng);
+    test_kernels_avx512_bits(&rng);
 }
 
 int main(void) {

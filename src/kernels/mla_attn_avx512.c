@@ -1,0 +1,289 @@
+/* mla_attn_avx512.c: the MLA decode kernels of mla_attn_avx2.c on 512-bit registers
+ * (AVX-512F), for F16 and F32 cache rows. Built with -mavx512f; mla_attn.c runs them only
+ * where fr_cpu_has(FR_ISA_AVX512). Bit for bit the AVX2 results:
+ *
+ * scores: the AVX2 kernel reduces each (head, position) in one 8-lane accumulator (lane k
+ * takes the elements i = k mod 8), then hsum, then a scalar tail over w % 8 values, then
+ * * scale. A 16-lane register over 16 consecutive elements would change those partial sums,
+ * so here a zmm holds two positions instead: rows p and p + 1 for the same 8 elements in its
+ * two 256-bit halves, times q[h][i .. i + 7] broadcast to both halves. Each half is then
+ * exactly the AVX2 accumulator of its (head, position), reduced by the same hsum, tail and
+ * scale.
+ *
+ * accumulation: every output element is its own chain of FMAs over positions 0, 1, ...,
+ * n_pos - 1 (starting from 0), so 16 lanes over 16 consecutive dims give the same sums as
+ * 8-lane registers: each element sees the same products in the same order. */
+#include <immintrin.h>
+
+#include "kernels.h"
+#include "mla_rows.h"
+
+#define FR_INLINE static inline __attribute__((always_inline))
+#define FR_UNROLL _Pragma("GCC unroll 16")
+
+FR_INLINE float hsum8(__m256 v) { /* the order of mla_attn_avx2.c's hsum */
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+FR_INLINE __m256 lo256(__m512 v) { return _mm512_castps512_ps256(v); }
+FR_INLINE __m256 hi256(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
+
+FR_INLINE __m256 load8(int type, const void *row, int64_t i) {
+    if (type == FR_TYPE_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const fr_f16 *)row + i)));
+    return _mm256_loadu_ps((const float *)row + i);
+}
+
+/* elements i .. i + 7 of row a in the low half, of row b in the high half */
+FR_INLINE __m512 load8x2(int type, const void *a, const void *b, int64_t i) {
+    if (type == FR_TYPE_F16) {
+        __m128i lo = _mm_loadu_si128((const __m128i *)((const fr_f16 *)a + i));
+        __m128i hi = _mm_loadu_si128((const __m128i *)((const fr_f16 *)b + i));
+        return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1));
+    }
+    __m512d lo = _mm512_castpd256_pd512(_mm256_loadu_pd((const double *)((const float *)a + i)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(lo, _mm256_loadu_pd((const double *)((const float *)b + i)), 1));
+}
+
+/* q[i .. i + 7] in both halves */
+FR_INLINE __m512 bcast8(const float *q) {
+    return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)q)));
+}
+
+FR_INLINE float tail_val(int type, const void *row, int64_t i) {
+    return type == FR_TYPE_F16 ? fr_f16_to_f32(((const fr_f16 *)row)[i]) : ((const float *)row)[i];
+}
+
+/* the tail of mla_attn_avx2.c's dot_block for one (head, row): the same expression, so the
+ * same rounding (and the same contraction, if the compiler contracts it) */
+FR_INLINE float dot_tail(int type, float s, const float *q, const void *x, int64_t w8, int64_t w) {
+    for (int64_t i = w8; i < w; i++)
+        s += q[i] * tail_val(type, x, i);
+    return s;
+}
+
+/* s[k * 2 NP2 + j] = dot(q_k, x_j) for k < NH heads (q_k = q + k * w) and j < 2 NP2 rows:
+ * NH x NP2 accumulators, the low half of acc[k][m] for row 2m, its high half for row 2m + 1 */
+FR_INLINE void dot_block2(int type, int NH, int NP2, const void *const *x, const float *q, int64_t w, float *s) {
+    __m512 acc[24];
+    FR_UNROLL for (int k = 0; k < NH * NP2; k++) acc[k] = _mm512_setzero_ps();
+    int64_t w8 = w & ~(int64_t)7;
+    for (int64_t i = 0; i < w8; i += 8) {
+        __m512 xv[4];
+        FR_UNROLL for (int m = 0; m < NP2; m++) xv[m] = load8x2(type, x[2 * m], x[2 * m + 1], i);
+        FR_UNROLL for (int k = 0; k < NH; k++) {
+            __m512 v = bcast8(q + k * w + i);
+            FR_UNROLL for (int m = 0; m < NP2; m++) acc[k * NP2 + m] = _mm512_fmadd_ps(v, xv[m], acc[k * NP2 + m]);
+        }
+    }
+    const int NP = 2 * NP2;
+    FR_UNROLL for (int k = 0; k < NH; k++) FR_UNROLL for (int m = 0; m < NP2; m++) {
+        s[k * NP + 2 * m] = dot_tail(type, hsum8(lo256(acc[k * NP2 + m])), q + k * w, x[2 * m], w8, w);
+        s[k * NP + 2 * m + 1] = dot_tail(type, hsum8(hi256(acc[k * NP2 + m])), q + k * w, x[2 * m + 1], w8, w);
+    }
+}
+
+/* one row, NH heads: the AVX2 kernel's own 8-lane accumulators */
+FR_INLINE void dot_block1(int type, int NH, const void *x, const float *q, int64_t w, float *s) {
+    __m256 acc[4];
+    FR_UNROLL for (int k = 0; k < NH; k++) acc[k] = _mm256_setzero_ps();
+    int64_t w8 = w & ~(int64_t)7;
+    for (int64_t i = 0; i < w8; i += 8) {
+        __m256 xv = load8(type, x, i);
+        FR_UNROLL for (int k = 0; k < NH; k++) acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(q + k * w + i), xv, acc[k]);
+    }
+    FR_UNROLL for (int k = 0; k < NH; k++) s[k] = dot_tail(type, hsum8(acc[k]), q + k * w, x, w8, w);
+}
+
+/* scores register block: heads x row pairs (24 accumulators; 6 x 4 measured a little faster
+ * than 8 x 2 and 4 x 4 in mlabench at 4K positions) */
+enum { SC_NH = 6, SC_NP2 = 4 };
+
+/* scores of rows p .. p + 2 NP2 - 1 for every head: heads in groups of SC_NH, 4, then 1 */
+FR_INLINE void scores_rows2(int type, int NP2, const void *rows, size_t row_bytes, int64_t p, const float *q,
+                            int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+    const void *x[8];
+    float s[SC_NH * 8];
+    const int NP = 2 * NP2;
+    for (int j = 0; j < NP; j++)
+        x[j] = (const char *)rows + (size_t)(p + j) * row_bytes;
+    int64_t h = 0;
+    for (; h + SC_NH <= n_head; h += SC_NH) {
+        dot_block2(type, SC_NH, NP2, x, q + h * w, w, s);
+        for (int k = 0; k < SC_NH; k++)
+            for (int j = 0; j < NP; j++)
+                scores[(h + k) * stride + p + j] = s[k * NP + j] * scale;
+    }
+    for (; h + 4 <= n_head; h += 4) {
+        dot_block2(type, 4, NP2, x, q + h * w, w, s);
+        for (int k = 0; k < 4; k++)
+            for (int j = 0; j < NP; j++)
+                scores[(h + k) * stride + p + j] = s[k * NP + j] * scale;
+    }
+    for (; h < n_head; h++) {
+        dot_block2(type, 1, NP2, x, q + h * w, w, s);
+        for (int j = 0; j < NP; j++)
+            scores[h * stride + p + j] = s[j] * scale;
+    }
+}
+
+/* the scores of the last odd row */
+FR_INLINE void scores_row1(int type, const void *rows, size_t row_bytes, int64_t p, const float *q, int64_t n_head,
+                           int64_t w, float scale, float *scores, int64_t stride) {
+    const void *x = (const char *)rows + (size_t)p * row_bytes;
+    float s[4];
+    int64_t h = 0;
+    for (; h + 4 <= n_head; h += 4) {
+        dot_block1(type, 4, x, q + h * w, w, s);
+        for (int k = 0; k < 4; k++)
+            scores[(h + k) * stride + p] = s[k] * scale;
+    }
+    for (; h < n_head; h++) {
+        dot_block1(type, 1, x, q + h * w, w, s);
+        scores[h * stride + p] = s[0] * scale;
+    }
+}
+
+FR_INLINE void scores_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                            int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+    size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
+    int64_t p = p0;
+    fr_touch_rows(rows, row_bytes, p0, p1, 0, wb);
+    for (; p + 2 * SC_NP2 <= p1; p += 2 * SC_NP2)
+        scores_rows2(type, SC_NP2, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
+    for (; p + 2 <= p1; p += 2)
+        scores_rows2(type, 1, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
+    if (p < p1) scores_row1(type, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
+}
+
+/* fr_mla_scores_avx2's results (kernels.h) with two rows per register */
+void fr_mla_scores_avx512(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                          int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+    if (type == FR_TYPE_F16)
+        scores_typed(FR_TYPE_F16, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+    else
+        scores_typed(FR_TYPE_F32, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+}
+
+enum { ACC_POS = 64, ACC_DIMS = 64, ACC_NH = 6 }; /* accumulation tile: positions x dims; heads per register block */
+
+FR_INLINE __m512 load16(int type, const void *row, int64_t i) {
+    if (type == FR_TYPE_F16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const fr_f16 *)row + i)));
+    return _mm512_loadu_ps((const float *)row + i);
+}
+
+/* out[k * r + 16 v ..] += sum_{p < np} a[k * stride + p] * x_p[16 v ..] for k < NH heads and
+ * v < NV vectors of 16 dims, x_p at x + p * x_bytes, accumulators starting from out (so
+ * consecutive position blocks continue one chain of FMAs) */
+FR_INLINE void accum_block16(int type, int NH, int NV, const char *x, size_t x_bytes, int64_t np, const float *a,
+                             int64_t stride, float *out, int64_t r) {
+    __m512 acc[24];
+    FR_UNROLL for (int k = 0; k < NH; k++) FR_UNROLL for (int v = 0; v < NV; v++)
+        acc[k * NV + v] = _mm512_loadu_ps(out + k * r + 16 * v);
+    for (int64_t p = 0; p < np; p++) {
+        const void *row = x + (size_t)p * x_bytes;
+        __m512 xv[4];
+        FR_UNROLL for (int v = 0; v < NV; v++) xv[v] = load16(type, row, 16 * v);
+        FR_UNROLL for (int k = 0; k < NH; k++) {
+            __m512 b = _mm512_set1_ps(a[k * stride + p]);
+            FR_UNROLL for (int v = 0; v < NV; v++) acc[k * NV + v] = _mm512_fmadd_ps(b, xv[v], acc[k * NV + v]);
+        }
+    }
+    FR_UNROLL for (int k = 0; k < NH; k++) FR_UNROLL for (int v = 0; v < NV; v++)
+        _mm512_storeu_ps(out + k * r + 16 * v, acc[k * NV + v]);
+}
+
+/* the same for the last 8 dims of a range (nd % 16 == 8) */
+FR_INLINE void accum_block8(int type, int NH, const char *x, size_t x_bytes, int64_t np, const float *a, int64_t stride,
+                            float *out, int64_t r) {
+    __m256 acc[4];
+    FR_UNROLL for (int k = 0; k < NH; k++) acc[k] = _mm256_loadu_ps(out + k * r);
+    for (int64_t p = 0; p < np; p++) {
+        __m256 xv = load8(type, x + (size_t)p * x_bytes, 0);
+        FR_UNROLL for (int k = 0; k < NH; k++) {
+            __m256 b = _mm256_broadcast_ss(a + k * stride + p);
+            acc[k] = _mm256_fmadd_ps(b, xv, acc[k]);
+        }
+    }
+    FR_UNROLL for (int k = 0; k < NH; k++) _mm256_storeu_ps(out + k * r, acc[k]);
+}
+
+/* heads in groups of ACC_NH, 4, then 1, for NV vectors of 16 dims */
+FR_INLINE void accum_heads16(int type, int NV, const char *x, size_t x_bytes, int64_t np, const float *a,
+                             int64_t stride, int64_t nh, float *out, int64_t r) {
+    int64_t h = 0;
+    for (; h + ACC_NH <= nh; h += ACC_NH)
+        accum_block16(type, ACC_NH, NV, x, x_bytes, np, a + h * stride, stride, out + h * r, r);
+    for (; h + 4 <= nh; h += 4)
+        accum_block16(type, 4, NV, x, x_bytes, np, a + h * stride, stride, out + h * r, r);
+    for (; h < nh; h++)
+        accum_block16(type, 1, NV, x, x_bytes, np, a + h * stride, stride, out + h * r, r);
+}
+
+/* a tile of np positions x nd dims (nd a multiple of 8, at most ACC_DIMS) for nh heads:
+ * the full tile in one pass of 4 x 16 dims, else 16 dims at a time and the last 8 alone */
+FR_INLINE void accum_tile_typed(int type, const char *x, size_t x_bytes, int64_t np, int64_t nd, const float *a,
+                                int64_t stride, int64_t nh, float *out, int64_t r) {
+    size_t es = type == FR_TYPE_F16 ? 2 : 4;
+    if (nd == 64) {
+        accum_heads16(type, 4, x, x_bytes, np, a, stride, nh, out, r);
+        return;
+    }
+    int64_t d = 0;
+    for (; d + 16 <= nd; d += 16)
+        accum_heads16(type, 1, x + (size_t)d * es, x_bytes, np, a, stride, nh, out + d, r);
+    if (d < nd) {
+        int64_t h = 0;
+        for (; h + 4 <= nh; h += 4)
+            accum_block8(type, 4, x + (size_t)d * es, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+        for (; h < nh; h++)
+            accum_block8(type, 1, x + (size_t)d * es, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+    }
+}
+
+static void accum_tile(int type, const char *x, size_t x_bytes, int64_t np, int64_t nd, const float *a, int64_t stride,
+                       int64_t nh, float *out, int64_t r) {
+    if (type == FR_TYPE_F16)
+        accum_tile_typed(FR_TYPE_F16, x, x_bytes, np, nd, a, stride, nh, out, r);
+    else
+        accum_tile_typed(FR_TYPE_F32, x, x_bytes, np, nd, a, stride, nh, out, r);
+}
+
+/* F16 rows [0, np) of a tile, dims [0, nd), to floats in buf (ACC_DIMS per row) */
+static void convert_tile(const char *x, size_t row_bytes, int64_t np, int64_t nd, float *buf) {
+    for (int64_t i = 0; i < np; i++) {
+        const char *row = x + (size_t)i * row_bytes;
+        int64_t k = 0;
+        for (; k + 16 <= nd; k += 16)
+            _mm512_storeu_ps(buf + i * ACC_DIMS + k, load16(FR_TYPE_F16, row, k));
+        if (k < nd) _mm256_storeu_ps(buf + i * ACC_DIMS + k, load8(FR_TYPE_F16, row, k));
+    }
+}
+
+/* fr_mla_accum_avx2's results (kernels.h) with 16 dims per register: the same tiles of
+ * ACC_POS positions x ACC_DIMS dims, F16 tiles converted once when 4 or more heads use them */
+void fr_mla_accum_avx512(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
+                         int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r) {
+    float buf[ACC_POS * ACC_DIMS];
+    size_t es = type == FR_TYPE_F16 ? 2 : 4;
+    int convert = type == FR_TYPE_F16 && h1 - h0 >= 4;
+    for (int64_t h = h0; h < h1; h++)
+        for (int64_t d = d0; d < d1; d++)
+            out[h * r + d] = 0.0f;
+    for (int64_t d = d0; d < d1; d += ACC_DIMS) {
+        int64_t nd = FR_MIN(ACC_DIMS, d1 - d);
+        for (int64_t p = 0; p < n_pos; p += ACC_POS) {
+            int64_t np = FR_MIN(ACC_POS, n_pos - p);
+            const char *x = (const char *)rows + (size_t)p * row_bytes + (size_t)d * es;
+            if (convert) {
+                convert_tile(x, row_bytes, np, nd, buf);
+                accum_tile(FR_TYPE_F32, (const char *)buf, sizeof(float) * ACC_DIMS, np, nd, a + h0 * stride + p,
+                           stride, h1 - h0, out + h0 * r + d, r);
+            } else {
+                accum_tile(type, x, row_bytes, np, nd, a + h0 * stride + p, stride, h1 - h0, out + h0 * r + d, r);
+            }
+        }
+    }
+}
