@@ -4,6 +4,7 @@
 
 #include "kernels.h"
 #include "mla_rows.h"
+#include "vmath_avx2.h"
 
 static inline __m256 load8(int type, const void *row, int64_t i) {
     if (type == FR_TYPE_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const fr_f16 *)row + i)));
@@ -182,28 +183,6 @@ void fr_axpy_avx2(float *y, const float *x, float a, int64_t n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
-/* exp(x) for x <= 0 (inputs above 0 are not expected: softmax subtracts the maximum):
- * x = n ln2 + r with |r| <= ln2 / 2, exp(r) by its degree-6 Taylor polynomial (relative
- * error below 2e-7), 2^n through the exponent bits; x < -87 gives 0. */
-static inline __m256 exp_neg(__m256 x) {
-    const __m256 lo = _mm256_set1_ps(-87.0f);
-    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_max_ps(x, lo);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x); /* ln2 split high/low */
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.428606765330187e-06f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
-
 void fr_softmax_fast_avx2(float *x, int64_t n) {
     __m256 vm = _mm256_set1_ps(-INFINITY);
     int64_t n8 = n & ~(int64_t)7;
@@ -220,7 +199,7 @@ void fr_softmax_fast_avx2(float *x, int64_t n) {
     __m256 vmx = _mm256_set1_ps(mx), sum = _mm256_setzero_ps();
     double s = 0;
     for (int64_t i = 0; i < n8; i += 8) {
-        __m256 e = exp_neg(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmx));
+        __m256 e = fr_exp_neg_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmx));
         _mm256_storeu_ps(x + i, e);
         sum = _mm256_add_ps(sum, e);
         if ((i & 255) == 248) { /* flush the lanes to double every 256 values */
@@ -230,7 +209,7 @@ void fr_softmax_fast_avx2(float *x, int64_t n) {
     }
     s += hsum(sum);
     for (int64_t i = n8; i < n; i++) {
-        __m256 e = exp_neg(_mm256_set1_ps(x[i] - mx));
+        __m256 e = fr_exp_neg_avx2(_mm256_set1_ps(x[i] - mx));
         x[i] = _mm256_cvtss_f32(e);
         s += x[i];
     }
