@@ -23,6 +23,17 @@
 #define FR_INLINE static inline __attribute__((always_inline))
 #define FR_UNROLL _Pragma("GCC unroll 8")
 #define FR_KEEP(v) __asm__("" : "+v"(v))
+#ifndef FR_PF_DIST
+#define FR_PF_DIST 6144 /* bytes ahead in each group's weight stream, as gemm_simd.h */
+#endif
+
+/* Software prefetch of both groups' streams (decode is DRAM-latency-bound without it). */
+FR_INLINE void prefetch_pair(const uint8_t *a, const uint8_t *b, int lines) {
+    for (int l = 0; l < lines; l++) {
+        _mm_prefetch((const char *)a + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+        _mm_prefetch((const char *)b + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+    }
+}
 
 FR_INLINE __m512i bcast32(const int8_t *p) {
     int32_t v;
@@ -70,6 +81,7 @@ FR_INLINE void q4_0x16(int64_t nb, const uint8_t *g0, const uint8_t *g1, const v
             s[t] = _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b]), ones);
             u[t] = _mm512_setzero_si512();
         }
+        if (FR_PF_DIST) prefetch_pair(g0 + b * 128, g1 + b * 128, 2);
         FR_UNROLL for (int m = 0; m < 4; m++) {
             const __m512i p = load_pair(g0 + b * 128 + 32 * m, g1 + b * 128 + 32 * m);
             const __m512i lo = _mm512_and_si512(p, m4);
@@ -111,6 +123,7 @@ FR_INLINE void q8_0x16(int64_t nb, const uint8_t *g0, const uint8_t *g1, const v
             s[t] = _mm512_set1_epi32(yc[t][b]);
             u[t] = _mm512_setzero_si512();
         }
+        if (FR_PF_DIST) prefetch_pair(g0 + b * 256, g1 + b * 256, 4);
         FR_UNROLL for (int k = 0; k < 8; k += 2) {
             const __m512i w0 = _mm512_xor_si512(load_pair(g0 + b * 256 + 32 * k, g1 + b * 256 + 32 * k), bias);
             const __m512i w1 = _mm512_xor_si512(load_pair(g0 + b * 256 + 32 * k + 32, g1 + b * 256 + 32 * k + 32), bias);
