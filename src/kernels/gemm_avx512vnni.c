@@ -11,21 +11,18 @@
  *   Q4_0: nibbles 0..15 times y; lanes start at -8 * (sum of the block's y), the sum of the
  *         two int16 halves of the Q4_0 offset word (gemm.h).
  *   Q8_0: u = w ^ 0x80 = w + 128 times y; lanes start at the Q8_0 offset word -128 * sum(y). */
-#include <immintrin.h>
-#include <string.h>
-
-#include "gemm.h"
+#include "gemm_simd.h"
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #endif
 
-#define FR_INLINE static inline __attribute__((always_inline))
-#define FR_UNROLL _Pragma("GCC unroll 8")
-#define FR_KEEP(v) __asm__("" : "+v"(v))
-#ifndef FR_PF_DIST
-#define FR_PF_DIST 6144 /* bytes ahead in each group's weight stream, as gemm_simd.h */
-#endif
+/* 4 activation bytes in every dword of a 512-bit register. */
+FR_INLINE __m512i bcast32x16(const int8_t *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
 
 /* Software prefetch of both groups' streams (decode is DRAM-latency-bound without it). */
 FR_INLINE void prefetch_pair(const uint8_t *a, const uint8_t *b, int lines) {
@@ -33,12 +30,6 @@ FR_INLINE void prefetch_pair(const uint8_t *a, const uint8_t *b, int lines) {
         _mm_prefetch((const char *)a + FR_PF_DIST + 64 * l, _MM_HINT_T0);
         _mm_prefetch((const char *)b + FR_PF_DIST + 64 * l, _MM_HINT_T0);
     }
-}
-
-FR_INLINE __m512i bcast32(const int8_t *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
 }
 
 /* 32 bytes at a (low half) and at b (high half). */
@@ -54,6 +45,16 @@ FR_INLINE __m512 scales_pair(const uint16_t *d0, const uint16_t *d1, int64_t b) 
     return _mm512_cvtph_ps(h);
 }
 
+/* The end of a block for both groups: acc[t] = fma((float)(s[t] + u[t]), dx * dy_t, acc[t]). */
+FR_INLINE void block_end_pair(const uint16_t *d0, const uint16_t *d1, int64_t b, const float *const *yd,
+                              const __m512i *s, const __m512i *u, const int T, __m512 *acc) {
+    const __m512 dx = scales_pair(d0, d1, b);
+    FR_UNROLL for (int t = 0; t < T; t++) {
+        const __m512 sc = _mm512_mul_ps(dx, _mm512_set1_ps(yd[t][b]));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s[t], u[t])), sc, acc[t]);
+    }
+}
+
 FR_INLINE void store_pair(const __m512 *acc, const int T, float *out0, float *out1) {
     FR_UNROLL for (int t = 0; t < T; t++) {
         _mm256_storeu_ps(out0 + 8 * t, _mm512_castps512_ps256(acc[t]));
@@ -67,11 +68,7 @@ FR_INLINE void q4_0x16(int64_t nb, const uint8_t *g0, const uint8_t *g1, const v
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) {
-        yq[t] = acts[t];
-        yd[t] = (const float *)(yq[t] + nb * 32);
-        yc[t] = (const int32_t *)(yq[t] + nb * 36);
-    }
+    split_acts(acts, T, nb, yq, yd, yc);
     const __m512i m4 = _mm512_set1_epi8(0x0f), ones = _mm512_set1_epi16(1);
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
@@ -88,17 +85,13 @@ FR_INLINE void q4_0x16(int64_t nb, const uint8_t *g0, const uint8_t *g1, const v
             const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(p, 4), m4);
             FR_UNROLL for (int t = 0; t < T; t++) {
                 const int8_t *y = yq[t] + b * 32 + 4 * m;
-                s[t] = _mm512_dpbusd_epi32(s[t], lo, bcast32(y));
-                u[t] = _mm512_dpbusd_epi32(u[t], hi, bcast32(y + 16));
+                s[t] = _mm512_dpbusd_epi32(s[t], lo, bcast32x16(y));
+                u[t] = _mm512_dpbusd_epi32(u[t], hi, bcast32x16(y + 16));
                 FR_KEEP(s[t]);
                 FR_KEEP(u[t]);
             }
         }
-        const __m512 dx = scales_pair(d0, d1, b);
-        FR_UNROLL for (int t = 0; t < T; t++) {
-            const __m512 sc = _mm512_mul_ps(dx, _mm512_set1_ps(yd[t][b]));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s[t], u[t])), sc, acc[t]);
-        }
+        block_end_pair(d0, d1, b, yd, s, u, T, acc);
     }
     store_pair(acc, T, out0, out1);
 }
@@ -109,11 +102,7 @@ FR_INLINE void q8_0x16(int64_t nb, const uint8_t *g0, const uint8_t *g1, const v
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) {
-        yq[t] = acts[t];
-        yd[t] = (const float *)(yq[t] + nb * 32);
-        yc[t] = (const int32_t *)(yq[t] + nb * 36);
-    }
+    split_acts(acts, T, nb, yq, yd, yc);
     const __m512i bias = _mm512_set1_epi8((char)0x80);
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
@@ -129,17 +118,13 @@ FR_INLINE void q8_0x16(int64_t nb, const uint8_t *g0, const uint8_t *g1, const v
             const __m512i w1 = _mm512_xor_si512(load_pair(g0 + b * 256 + 32 * k + 32, g1 + b * 256 + 32 * k + 32), bias);
             FR_UNROLL for (int t = 0; t < T; t++) {
                 const int8_t *y = yq[t] + b * 32 + 4 * k;
-                s[t] = _mm512_dpbusd_epi32(s[t], w0, bcast32(y));
-                u[t] = _mm512_dpbusd_epi32(u[t], w1, bcast32(y + 4));
+                s[t] = _mm512_dpbusd_epi32(s[t], w0, bcast32x16(y));
+                u[t] = _mm512_dpbusd_epi32(u[t], w1, bcast32x16(y + 4));
                 FR_KEEP(s[t]);
                 FR_KEEP(u[t]);
             }
         }
-        const __m512 dx = scales_pair(d0, d1, b);
-        FR_UNROLL for (int t = 0; t < T; t++) {
-            const __m512 sc = _mm512_mul_ps(dx, _mm512_set1_ps(yd[t][b]));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s[t], u[t])), sc, acc[t]);
-        }
+        block_end_pair(d0, d1, b, yd, s, u, T, acc);
     }
     store_pair(acc, T, out0, out1);
 }

@@ -14,8 +14,9 @@
 #define FR_PF_DIST 6144 /* bytes ahead in the weight stream (decode is DRAM-latency-bound without it) */
 #endif
 /* An empty asm that "changes" v: the compiler must materialise v here, so it cannot
- * reassociate a whole block's integer adds into a tree that needs more than 16 registers. */
-#define FR_KEEP(v) __asm__("" : "+x"(v))
+ * reassociate a whole block's integer adds into a tree that needs more than 16 registers.
+ * ("v": any vector register, the 512-bit ones included.) */
+#define FR_KEEP(v) __asm__("" : "+v"(v))
 
 /* 4 activation bytes in every dword. */
 FR_INLINE __m256i bcast32(const int8_t *p) {
