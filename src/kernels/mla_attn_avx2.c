@@ -90,7 +90,7 @@ void fr_mla_scores_avx2(int type, const void *rows, size_t row_bytes, int64_t p0
         scores_typed(FR_TYPE_F32, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
 }
 
-enum { ACC_POS = 64, ACC_DIMS = 64, ACC_NH = 6 }; /* accumulation tile: positions x dims; heads per register block */
+enum { ACC_POS = FR_MLA_ACC_POS, ACC_DIMS = FR_MLA_ACC_DIMS, ACC_NH = 6 }; /* tile (mla_rows.h); heads per register block */
 
 /* out[k * r + 8 v ..] += sum_{p < np} a[k * stride + p] * x_p[8 v ..] for k < NH heads and
  * v < NV vectors of 8 dims, x_p at x + p * x_bytes: NH x NV accumulators in registers. They
@@ -146,34 +146,17 @@ static void accum_tile(int type, const char *x, size_t x_bytes, int64_t np, int6
         accum_tile_typed(FR_TYPE_F32, x, x_bytes, np, nd, a, stride, nh, out, r);
 }
 
-/* out[h][d] = sum_p a[h][p] * row_p[d] for h in [h0, h1), d in [d0, d1) (multiples of 8), in
- * tiles of ACC_POS positions x ACC_DIMS dims: a tile is read from memory once for all the
- * heads (F16 tiles are converted to float once when four or more heads reuse them). Each
- * output element is one chain of FMAs over p = 0, 1, ..., n_pos - 1 whatever the tiling. */
+/* F16 rows [0, np) of a tile, dims [0, nd), to floats in buf (FR_MLA_ACC_DIMS per row) */
+static void convert_tile(const char *x, size_t row_bytes, int64_t np, int64_t nd, float *buf) {
+    for (int64_t i = 0; i < np; i++)
+        for (int64_t k = 0; k < nd; k += 8)
+            _mm256_storeu_ps(buf + i * ACC_DIMS + k, load8(FR_TYPE_F16, x + (size_t)i * row_bytes, k));
+}
+
+/* out[h][d] = sum_p a[h][p] * row_p[d] (kernels.h), by the tiles of mla_rows.h */
 void fr_mla_accum_avx2(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                        int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r) {
-    float buf[ACC_POS * ACC_DIMS];
-    size_t es = type == FR_TYPE_F16 ? 2 : 4;
-    int convert = type == FR_TYPE_F16 && h1 - h0 >= 4;
-    for (int64_t h = h0; h < h1; h++)
-        for (int64_t d = d0; d < d1; d++)
-            out[h * r + d] = 0.0f;
-    for (int64_t d = d0; d < d1; d += ACC_DIMS) {
-        int64_t nd = FR_MIN(ACC_DIMS, d1 - d);
-        for (int64_t p = 0; p < n_pos; p += ACC_POS) {
-            int64_t np = FR_MIN(ACC_POS, n_pos - p);
-            const char *x = (const char *)rows + (size_t)p * row_bytes + (size_t)d * es;
-            if (convert) {
-                for (int64_t i = 0; i < np; i++)
-                    for (int64_t k = 0; k < nd; k += 8)
-                        _mm256_storeu_ps(buf + i * ACC_DIMS + k, load8(type, x + (size_t)i * row_bytes, k));
-                accum_tile(FR_TYPE_F32, (const char *)buf, sizeof(float) * ACC_DIMS, np, nd, a + h0 * stride + p,
-                           stride, h1 - h0, out + h0 * r + d, r);
-            } else {
-                accum_tile(type, x, row_bytes, np, nd, a + h0 * stride + p, stride, h1 - h0, out + h0 * r + d, r);
-            }
-        }
-    }
+    fr_mla_accum_tiles(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r, accum_tile, convert_tile);
 }
 
 void fr_axpy_avx2(float *y, const float *x, float a, int64_t n) {

@@ -5,6 +5,47 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dtype.h"
+
+enum { FR_MLA_ACC_POS = 64, FR_MLA_ACC_DIMS = 64 }; /* accumulation tile: positions x dims */
+
+/* An ISA's kernels for one accumulation tile: out[h][d] += sum_{i < np} a[h][i] x_i[d] for
+ * nh heads (a and out strides stride and r) and nd dims of rows x_i = x + i * x_bytes of type
+ * F16 or F32; and the conversion of an F16 tile to floats (FR_MLA_ACC_DIMS per row). */
+typedef void (*fr_mla_tile_fn)(int type, const char *x, size_t x_bytes, int64_t np, int64_t nd, const float *a,
+                               int64_t stride, int64_t nh, float *out, int64_t r);
+typedef void (*fr_mla_convert_fn)(const char *x, size_t row_bytes, int64_t np, int64_t nd, float *buf);
+
+/* fr_mla_accum's tiling (kernels.h), shared by the ISAs: out[h][d] = sum_p a[h][p] row_p[d]
+ * for h in [h0, h1), d in [d0, d1), tile by tile, so that a tile is read from memory once for
+ * all the heads (F16 tiles are converted to float once when four or more heads reuse them).
+ * Each output element is one chain of FMAs over p = 0, 1, ..., n_pos - 1 whatever the tiling
+ * and the ISA, which is what makes the ISAs' results identical. */
+static inline void fr_mla_accum_tiles(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a,
+                                      int64_t stride, int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out,
+                                      int64_t r, fr_mla_tile_fn tile, fr_mla_convert_fn convert) {
+    float buf[FR_MLA_ACC_POS * FR_MLA_ACC_DIMS];
+    size_t es = type == FR_TYPE_F16 ? 2 : 4;
+    int conv = type == FR_TYPE_F16 && h1 - h0 >= 4;
+    for (int64_t h = h0; h < h1; h++)
+        for (int64_t d = d0; d < d1; d++)
+            out[h * r + d] = 0.0f;
+    for (int64_t d = d0; d < d1; d += FR_MLA_ACC_DIMS) {
+        int64_t nd = d1 - d < FR_MLA_ACC_DIMS ? d1 - d : FR_MLA_ACC_DIMS;
+        for (int64_t p = 0; p < n_pos; p += FR_MLA_ACC_POS) {
+            int64_t np = n_pos - p < FR_MLA_ACC_POS ? n_pos - p : FR_MLA_ACC_POS;
+            const char *x = (const char *)rows + (size_t)p * row_bytes + (size_t)d * es;
+            if (conv) {
+                convert(x, row_bytes, np, nd, buf);
+                tile(FR_TYPE_F32, (const char *)buf, sizeof(float) * FR_MLA_ACC_DIMS, np, nd, a + h0 * stride + p,
+                     stride, h1 - h0, out + h0 * r + d, r);
+            } else {
+                tile(type, x, row_bytes, np, nd, a + h0 * stride + p, stride, h1 - h0, out + h0 * r + d, r);
+            }
+        }
+    }
+}
+
 /* Loads one byte of every cache line of rows [p, p1) (bytes [off, off + n) of each), so that
  * they are in the caches before the FMA loops need them. The rows come from memory once per
  * layer; inside the FMA loops few of their misses overlap, and _mm_prefetch did not help
