@@ -347,7 +347,7 @@ static void attention_task(void *ctx, int64_t task, int thread) {
         kvt->vec_dot(hp->head_dim_k, &s, kbase + (size_t)p * c->k_row_bytes, qconv);
         scores[p] = s * scale;
     }
-    fr_softmax(scores, pos + 1);
+    fr_softmax_fast(scores, pos + 1);
     for (int64_t d = 0; d < hp->head_dim_v; d++) acc[d] = 0.0f;
     for (int64_t p = 0; p <= pos; p++) {
         kvt->to_float(vbase + (size_t)p * c->v_row_bytes, vrow, hp->head_dim_v);

@@ -216,7 +216,7 @@ static void prompt_attn_task(void *ctx, int64_t task, int thread) {
         kvt->vec_dot(dk, &s, kb + (size_t)p * c->dk_row, qconv);
         scores[p] = s * scale;
     }
-    fr_softmax(scores, pos + 1);
+    fr_softmax_fast(scores, pos + 1);
     /* with F16 values the peer multiplies F16-rounded probabilities (its V product converts
      * them to V's type first) */
     if (c->dec_type == FR_TYPE_F16) fr_round_f16(scores, pos + 1);
