@@ -40,6 +40,8 @@ static inline float hsum_ps128(__m128 s) {
 }
 
 static inline __m256i load256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+/* fp16 -> float in one instruction (exact, as fr_f16_to_f32): no call per super-block. */
+static inline float h2f(fr_f16 h) { return _cvtsh_ss(h); }
 
 /* Byte shuffle controls for _mm256_shuffle_epi8 on a vector holding eight int16 in each
  * 128-bit lane:
@@ -145,7 +147,7 @@ void fr_to_float_q2_K_avx2(const void *restrict src, float *restrict dst, int64_
     const block_q2_K *x = src;
     const __m256i m3 = _mm256_set1_epi8(3);
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = fr_f16_to_f32(x[i].d), dmin = fr_f16_to_f32(x[i].dmin);
+        const float d = h2f(x[i].d), dmin = h2f(x[i].dmin);
         float *y = dst + i * QK_K;
         for (int h = 0; h < 2; h++) {
             const __m256i bits = load256(x[i].qs + 32 * h);
@@ -165,7 +167,7 @@ void fr_to_float_q3_K_avx2(const void *restrict src, float *restrict dst, int64_
     const block_q3_K *x = src;
     const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = fr_f16_to_f32(x[i].d);
+        const float d = h2f(x[i].d);
         int8_t sc[16];
         _mm_storeu_si128((__m128i *)sc, q3k_scales(x[i].scales));
         __m256i hb = load256(x[i].hmask);
@@ -190,7 +192,7 @@ void fr_to_float_q4_K_avx2(const void *restrict src, float *restrict dst, int64_
     const block_q4_K *x = src;
     const __m256i m4 = _mm256_set1_epi8(0xF);
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = fr_f16_to_f32(x[i].d), dmin = fr_f16_to_f32(x[i].dmin);
+        const float d = h2f(x[i].d), dmin = h2f(x[i].dmin);
         uint8_t sm[16];
         _mm_storeu_si128((__m128i *)sm, k4_scales_mins(x[i].scales));
         float *y = dst + i * QK_K;
@@ -208,7 +210,7 @@ void fr_to_float_q5_K_avx2(const void *restrict src, float *restrict dst, int64_
     const block_q5_K *x = src;
     const __m256i m4 = _mm256_set1_epi8(0xF);
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = fr_f16_to_f32(x[i].d), dmin = fr_f16_to_f32(x[i].dmin);
+        const float d = h2f(x[i].d), dmin = h2f(x[i].dmin);
         uint8_t sm[16];
         _mm_storeu_si128((__m128i *)sm, k4_scales_mins(x[i].scales));
         __m256i hb = load256(x[i].qh);
@@ -244,7 +246,7 @@ void fr_to_float_q6_K_avx2(const void *restrict src, float *restrict dst, int64_
     const block_q6_K *x = src;
     const __m256i m32 = _mm256_set1_epi8(32);
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = fr_f16_to_f32(x[i].d);
+        const float d = h2f(x[i].d);
         float *y = dst + i * QK_K;
         for (int h = 0; h < 2; h++) {
             __m256i q[4];
@@ -269,8 +271,8 @@ void fr_vec_dot_q2_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     const __m128i m4 = _mm_set1_epi8(0xF);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * fr_f16_to_f32(x[i].d);
-        const float negmin = -(y[i].d * fr_f16_to_f32(x[i].dmin));
+        const float d = y[i].d * h2f(x[i].d);
+        const float negmin = -(y[i].d * h2f(x[i].dmin));
         const __m128i raw = _mm_loadu_si128((const __m128i *)x[i].scales);
         const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, m4));
         const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), m4));
@@ -299,7 +301,7 @@ void fr_vec_dot_q3_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     const __m256i m3 = _mm256_set1_epi8(3);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * fr_f16_to_f32(x[i].d);
+        const float d = y[i].d * h2f(x[i].d);
         const __m256i sc16 = _mm256_cvtepi8_epi16(q3k_scales(x[i].scales));
         __m256i hb = load256(x[i].hmask);
         /* quants are stored as q+4 in [0, 7]; remove 4*sum(sc_j*bsum_j) at the end */
@@ -403,8 +405,8 @@ void fr_vec_dot_q4_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
         const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales)); /* sc 0..7, m 0..7 */
         const int32_t isum = hsum_epi32_256(q4k_isum(x[i].qs, dup_half(sm16, 0), y[i].qs));
         const int32_t msum = q4k_msum(_mm256_extracti128_si256(sm16, 1), &y[i]);
-        const float d = y[i].d * fr_f16_to_f32(x[i].d);
-        const float dmin = y[i].d * fr_f16_to_f32(x[i].dmin);
+        const float d = y[i].d * h2f(x[i].d);
+        const float dmin = y[i].d * h2f(x[i].dmin);
         const float a = d * (float)isum;
         const float b = dmin * (float)msum;
         sumf += a;
@@ -419,8 +421,8 @@ void fr_vec_dot_q5_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     __m256 acc = _mm256_setzero_ps();
     __m128 accm = _mm_setzero_ps();
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * fr_f16_to_f32(x[i].d);
-        const float negmin = -(y[i].d * fr_f16_to_f32(x[i].dmin));
+        const float d = y[i].d * h2f(x[i].d);
+        const float negmin = -(y[i].d * h2f(x[i].dmin));
         const __m256i sumi = dot_k4_block(x[i].scales, x[i].qh, x[i].qs, &y[i], negmin, &accm);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
@@ -432,7 +434,7 @@ void fr_vec_dot_q6_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     const block_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * fr_f16_to_f32(x[i].d);
+        const float d = y[i].d * h2f(x[i].d);
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
         /* quants are stored as q+32 in [0, 63]; remove 32*sum(sc_j*bsum_j) at the end */
         const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y[i].bsums)), 5);
@@ -468,7 +470,7 @@ static inline __attribute__((always_inline)) void q4_K_1xT(int64_t n, const bloc
         const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales));
         const __m256i scv = dup_half(sm16, 0);
         const __m128i mins = _mm256_extracti128_si256(sm16, 1);
-        const float xd = fr_f16_to_f32(x[i].d), xdmin = fr_f16_to_f32(x[i].dmin);
+        const float xd = h2f(x[i].d), xdmin = h2f(x[i].dmin);
         _mm_prefetch((const char *)(x + i) + 1024, _MM_HINT_T0);
         KT_UNROLL for (int t = 0; t < T; t++) {
             const int32_t isum = hsum_epi32_256(q4k_isum(x[i].qs, scv, y[t][i].qs));
@@ -508,7 +510,7 @@ static inline __attribute__((always_inline)) void q6_K_1xT(int64_t n, const bloc
             }
         }
         KT_UNROLL for (int t = 0; t < T; t++) {
-            const float d = y[t][i].d * fr_f16_to_f32(x[i].d);
+            const float d = y[t][i].d * h2f(x[i].d);
             const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y[t][i].bsums)), 5);
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[t], corr)), acc[t]);
         }
