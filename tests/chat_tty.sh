@@ -3,12 +3,14 @@
 # Ctrl-C during a long answer (the program must go on), /save, history recall, Ctrl-D.
 F="$1"
 MODEL="$2"
+# a private tmux server (-L): another test run's server exiting (its last session gone) cannot
+# take this session down with it
 S="frugal_chat_test_$$"
 T=$(mktemp -d)
 fails=0
 bad() { echo "  FAIL: chat: $(printf %s "$1" | cut -c1-300)"; fails=$((fails + 1)); }
 ok() { echo "  ok: chat: $1"; }
-pane() { tmux capture-pane -p -J -t "$S" -S -2000 | grep -v "^$"; }
+pane() { tmux -L "$S" capture-pane -p -J -t "$S" -S -2000 | grep -v "^$"; }
 wait_for() { # wait_for TEXT SECONDS
     i=0
     while [ $i -lt $(($2 * 10)) ]; do
@@ -37,32 +39,32 @@ wait_growth() { # wait_growth BYTES SECONDS: the pane grows by BYTES (an answer 
     done
     return 1
 }
-tmux new-session -d -s "$S" -x 200 -y 50 "$F chat -m $MODEL --ctx 30000 -n 30000 --temp 0 -t 2; echo CHAT-EXITED-\$?; sleep 30"
+tmux -L "$S" new-session -d -s "$S" -x 200 -y 50 "$F chat -m $MODEL --ctx 30000 -n 30000 --temp 0 -t 2; echo CHAT-EXITED-\$?; sleep 30"
 wait_for "/help for commands" 20 && ok "banner" || bad "no banner: $(pane | tail -5)"
 # answers are long (-n 30000): each is stopped with Ctrl-C once it has streamed a while
-tmux send-keys -t "$S" "hello" Enter
+tmux -L "$S" send-keys -t "$S" "hello" Enter
 sleep 0.3
 wait_growth 200 120 || bad "the first answer did not stream"
-tmux send-keys -t "$S" C-c
+tmux -L "$S" send-keys -t "$S" C-c
 wait_for "generated at" 60 && ok "a streamed answer, stopped by Ctrl-C, with its speed line" || bad "no answer: $(pane | tail -5)"
 pane | grep -q "stopped;" && ok "the stop is reported" || bad "no 'stopped' note"
 # the program goes on: a second turn
-tmux send-keys -t "$S" "tell me more" Enter
+tmux -L "$S" send-keys -t "$S" "tell me more" Enter
 sleep 0.3
 wait_growth 200 120 || bad "the second answer did not stream"
-tmux send-keys -t "$S" C-c
+tmux -L "$S" send-keys -t "$S" C-c
 wait_count "stopped;" 2 60 && ok "Ctrl-C stops the second answer too" || bad "second answer: $(pane | tail -3)"
-tmux send-keys -t "$S" "/save $T/conv.json" Enter
+tmux -L "$S" send-keys -t "$S" "/save $T/conv.json" Enter
 wait_for "saved 4 messages" 20 && ok "/save" || bad "/save: $(pane | tail -3)"
 grep -q '"tell me more"' "$T/conv.json" 2>/dev/null && ok "saved JSON holds the turns" || bad "saved file"
-tmux send-keys -t "$S" "/load $T/conv.json" Enter
+tmux -L "$S" send-keys -t "$S" "/load $T/conv.json" Enter
 wait_for "loaded 4 messages" 20 && ok "/load" || bad "/load: $(pane | tail -3)"
-tmux send-keys -t "$S" Up
+tmux -L "$S" send-keys -t "$S" Up
 sleep 0.5
 pane | tail -2 | grep -qF "/load $T/conv.json" && ok "history recall (Up arrow)" || bad "history: $(pane | tail -2)"
 pane | tail -8 > "$T.pane"
-tmux send-keys -t "$S" C-u "/quit" Enter
+tmux -L "$S" send-keys -t "$S" C-u "/quit" Enter
 wait_for "CHAT-EXITED-0" 20 && ok "/quit exits 0" || bad "exit: $(pane | tail -3)"
-tmux kill-session -t "$S" 2>/dev/null
-rm -rf "$T"
+tmux -L "$S" kill-session -t "$S" 2>/dev/null
+rm -rf "$T" "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$S"
 [ "$fails" -eq 0 ]
