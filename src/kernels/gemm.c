@@ -343,8 +343,8 @@ static void drop_pages(const void *p, size_t n) {
 /* Packed weights get their own anonymous mapping with the data 2 MiB-aligned and
  * MADV_HUGEPAGE on every whole huge page in it (kernels often enable transparent huge pages
  * only on request): decode streams all weights once per token, and with 4 KiB pages that
- * is a TLB miss every 4 KiB (tinyllama Q4_0 decode, alternated runs on the dev VM: about
- * +6% t/s). The tail beyond the last whole huge page keeps 4 KiB pages, so no memory is
+ * is a TLB miss every 4 KiB. (Not measured apart: alternated runs on the dev VM gave about
+ * +6% tinyllama Q4_0 decode for this together with the decreasing decode slabs.) The tail beyond the last whole huge page keeps 4 KiB pages, so no memory is
  * wasted; the unused head and tail of the mapping are never touched. */
 #define HUGE_PAGE ((size_t)2 << 20)
 static char *alloc_packed(size_t n, void **map, size_t *map_bytes) {

@@ -58,14 +58,11 @@ FR_INLINE void scores_rows(int type, int NP, const void *rows, size_t row_bytes,
     int64_t h = 0;
     for (; h + 4 <= n_head; h += 4) {
         dot_block(type, 4, NP, x, q + h * w, w, s);
-        for (int k = 0; k < 4; k++)
-            for (int j = 0; j < NP; j++)
-                scores[(h + k) * stride + p + j] = s[k * NP + j] * scale;
+        fr_mla_store_scores(scores, stride, h, p, 4, NP, s, scale);
     }
     for (; h < n_head; h++) {
         dot_block(type, 1, NP, x, q + h * w, w, s);
-        for (int j = 0; j < NP; j++)
-            scores[h * stride + p + j] = s[j] * scale;
+        fr_mla_store_scores(scores, stride, h, p, 1, NP, s, scale);
     }
 }
 

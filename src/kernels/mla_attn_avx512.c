@@ -112,20 +112,15 @@ FR_INLINE void scores_rows2(int type, int NP2, const void *rows, size_t row_byte
     int64_t h = 0;
     for (; h + SC_NH <= n_head; h += SC_NH) {
         dot_block2(type, SC_NH, NP2, x, q + h * w, w, s);
-        for (int k = 0; k < SC_NH; k++)
-            for (int j = 0; j < NP; j++)
-                scores[(h + k) * stride + p + j] = s[k * NP + j] * scale;
+        fr_mla_store_scores(scores, stride, h, p, SC_NH, NP, s, scale);
     }
     for (; h + 4 <= n_head; h += 4) {
         dot_block2(type, 4, NP2, x, q + h * w, w, s);
-        for (int k = 0; k < 4; k++)
-            for (int j = 0; j < NP; j++)
-                scores[(h + k) * stride + p + j] = s[k * NP + j] * scale;
+        fr_mla_store_scores(scores, stride, h, p, 4, NP, s, scale);
     }
     for (; h < n_head; h++) {
         dot_block2(type, 1, NP2, x, q + h * w, w, s);
-        for (int j = 0; j < NP; j++)
-            scores[h * stride + p + j] = s[j] * scale;
+        fr_mla_store_scores(scores, stride, h, p, 1, NP, s, scale);
     }
 }
 
@@ -137,12 +132,11 @@ FR_INLINE void scores_row1(int type, const void *rows, size_t row_bytes, int64_t
     int64_t h = 0;
     for (; h + 4 <= n_head; h += 4) {
         dot_block1(type, 4, x, q + h * w, w, s);
-        for (int k = 0; k < 4; k++)
-            scores[(h + k) * stride + p] = s[k] * scale;
+        fr_mla_store_scores(scores, stride, h, p, 4, 1, s, scale);
     }
     for (; h < n_head; h++) {
         dot_block1(type, 1, x, q + h * w, w, s);
-        scores[h * stride + p] = s[0] * scale;
+        fr_mla_store_scores(scores, stride, h, p, 1, 1, s, scale);
     }
 }
 

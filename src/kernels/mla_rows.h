@@ -7,6 +7,15 @@
 
 #include "dtype.h"
 
+/* A register block's scores into the score matrix: scores[(h + k) * stride + p + j] =
+ * s[k * np + j] * scale for k < nh heads, j < np rows (every ISA's scores end here). */
+static inline void fr_mla_store_scores(float *scores, int64_t stride, int64_t h, int64_t p, int nh, int np,
+                                       const float *s, float scale) {
+    for (int k = 0; k < nh; k++)
+        for (int j = 0; j < np; j++)
+            scores[(h + k) * stride + p + j] = s[k * np + j] * scale;
+}
+
 enum { FR_MLA_ACC_POS = 64, FR_MLA_ACC_DIMS = 64 }; /* accumulation tile: positions x dims */
 
 /* An ISA's kernels for one accumulation tile: out[h][d] += sum_{i < np} a[h][i] x_i[d] for

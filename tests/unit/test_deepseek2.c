@@ -907,6 +907,25 @@ static void test_bad_files(void) {
 /* the F16/F32 decode kernels at odd shapes: a row width with a scalar tail (w % 8), head
  * counts off the register blocks (6, 4 and single heads), dim ranges ending in 8 rather than
  * 16, and more positions than one accumulation tile (64) */
+/* The largest errors of MLA decode scores (sc, times `scale` of the float64 dot) and
+ * accumulations (out) against float64 over the dequantized rows deq (P x W, latent R). */
+static void mla_kernel_errors(const float *q, const float *deq, const float *sc, const float *out, int H, int P, int W,
+                              int R, double scale, double *es, double *ea) {
+    *es = *ea = 0;
+    for (int h = 0; h < H; h++)
+        for (int p = 0; p < P; p++) {
+            double s = 0;
+            for (int i = 0; i < W; i++) s += (double)q[h * W + i] * deq[p * W + i];
+            *es = fmax(*es, fabs(sc[h * P + p] - scale * s));
+        }
+    for (int h = 0; h < H; h++)
+        for (int d = 0; d < R; d++) {
+            double a = 0;
+            for (int p = 0; p < P; p++) a += (double)sc[h * P + p] * deq[p * W + d];
+            *ea = fmax(*ea, fabs(out[h * R + d] - a));
+        }
+}
+
 static void test_kernels_odd(test_rng *rng) {
     enum { H = 11, W = 99, R = 40, P = 133 };
     static const int types[] = {FR_TYPE_F16, FR_TYPE_F32};
@@ -926,22 +945,11 @@ static void test_kernels_odd(test_rng *rng) {
         fr_mla_scores(types[k], rows, rb, 0, 64, q, H, W, 0.25f, sc, P, tmp);
         fr_mla_scores(types[k], rows, rb, 64, 101, q, H, W, 0.25f, sc, P, tmp);
         fr_mla_scores(types[k], rows, rb, 101, P, q, H, W, 0.25f, sc, P, tmp);
-        double es = 0, ea = 0;
-        for (int h = 0; h < H; h++)
-            for (int p = 0; p < P; p++) {
-                double s = 0;
-                for (int i = 0; i < W; i++) s += (double)q[h * W + i] * deq[p * W + i];
-                es = fmax(es, fabs(sc[h * P + p] - 0.25 * s));
-            }
         fr_mla_accum(types[k], rows, rb, P, sc, P, 0, 7, 0, R, out, R, tmp);  /* 6 + 1 heads, 16 + 16 + 8 dims */
         fr_mla_accum(types[k], rows, rb, P, sc, P, 7, H, 0, 24, out, R, tmp); /* 4 heads, 16 + 8 dims */
         fr_mla_accum(types[k], rows, rb, P, sc, P, 7, H, 24, R, out, R, tmp);
-        for (int h = 0; h < H; h++)
-            for (int d = 0; d < R; d++) {
-                double a = 0;
-                for (int p = 0; p < P; p++) a += (double)sc[h * P + p] * deq[p * W + d];
-                ea = fmax(ea, fabs(out[h * R + d] - a));
-            }
+        double es, ea;
+        mla_kernel_errors(q, deq, sc, out, H, P, W, R, 0.25, &es, &ea);
         CHECK(es < 1e-4 && ea < 1e-3, "MLA decode kernels at odd shapes (%s rows): max |d| scores %g, accum %g",
               fr_type_name(types[k]), es, ea);
         free(rows);
@@ -1044,22 +1052,11 @@ static void test_kernels(void) {
         }
         fr_mla_scores(types[k], rows, rb, 0, 20, q, H, W, 0.5f, sc, P, tmp);
         fr_mla_scores(types[k], rows, rb, 20, P, q, H, W, 0.5f, sc, P, tmp);
-        double es = 0, ea = 0;
-        for (int h = 0; h < H; h++)
-            for (int p = 0; p < P; p++) {
-                double s = 0;
-                for (int i = 0; i < W; i++) s += (double)q[h * W + i] * deq[p * W + i];
-                es = fmax(es, fabs(sc[h * P + p] - 0.5 * s));
-            }
         fr_mla_accum(types[k], rows, rb, P, sc, P, 0, 4, 0, R, out, R, tmp);
         fr_mla_accum(types[k], rows, rb, P, sc, P, 4, H, 0, 32, out, R, tmp);
         fr_mla_accum(types[k], rows, rb, P, sc, P, 4, H, 32, R, out, R, tmp);
-        for (int h = 0; h < H; h++)
-            for (int d = 0; d < R; d++) {
-                double a = 0;
-                for (int p = 0; p < P; p++) a += (double)sc[h * P + p] * deq[p * W + d];
-                ea = fmax(ea, fabs(out[h * R + d] - a));
-            }
+        double es, ea;
+        mla_kernel_errors(q, deq, sc, out, H, P, W, R, 0.5, &es, &ea);
         CHECK(es < 1e-4 && ea < 1e-4, "MLA decode kernels (%s rows): max |d| scores %g, accum %g",
               fr_type_name(types[k]), es, ea);
         free(rows);
