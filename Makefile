@@ -21,7 +21,21 @@ LDLIBS += $(shell pkg-config --libs oniguruma 2>/dev/null || echo -lonig) \
 	$(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 DEPFLAGS = -MMD -MP
 
-LIB_SRC := $(sort $(shell find src -name '*.c'))
+# The target's SIMD sources: x86 (*_avx2.c, *_vnni.c, *_avx512*.c; each built with its own
+# flags and run only where the CPU has them) or AArch64 (*_neon.c); other targets build the
+# portable C alone.
+TARGET_ARCH_NAME := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine 2>/dev/null)))
+X86_SIMD_SRC := $(shell find src -name '*_avx2.c' -o -name '*_vnni.c' -o -name '*_avx512.c' -o -name '*_avx512vnni.c')
+NEON_SRC := $(shell find src -name '*_neon.c')
+ifneq ($(filter x86_64 i686 i586 i386,$(TARGET_ARCH_NAME)),)
+ARCH_EXCLUDE := $(NEON_SRC)
+else ifeq ($(TARGET_ARCH_NAME),aarch64)
+ARCH_EXCLUDE := $(X86_SIMD_SRC)
+else
+ARCH_EXCLUDE := $(X86_SIMD_SRC) $(NEON_SRC)
+endif
+CFLAGS_NEON := -march=armv8.2-a+dotprod
+LIB_SRC := $(sort $(filter-out $(ARCH_EXCLUDE),$(shell find src -name '*.c')))
 CLI_SRC := $(sort $(wildcard apps/cli/*.c apps/serve/*.c))
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c))
 TEST_COMMON := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
@@ -31,7 +45,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/webui.o
 TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all setup run test test-release test-asan tests clean format
+.PHONY: all setup run test test-release test-asan test-arm64 test-cross tests clean format
 all: $(BUILD)/frugal $(BUILD)/libfrugal.a
 
 $(BUILD)/obj/%_avx2.o: %_avx2.c
@@ -49,6 +63,10 @@ $(BUILD)/obj/%_avx512vnni.o: %_avx512vnni.c
 $(BUILD)/obj/%_avx512.o: %_avx512.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS_AVX512) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%_neon.o: %_neon.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS_NEON) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -87,6 +105,19 @@ setup:
 test: setup
 	@$(MAKE) --no-print-directory test-release
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-cross
+
+# On x86-64 hosts, the AArch64 build and its NEON kernels too (test-arm64), where the cross
+# compiler and qemu exist (scripts/setup.sh installs them); with CI=true their absence fails.
+test-cross:
+	@if [ "$$(uname -m)" != x86_64 ]; then exit 0; fi; \
+	if command -v $(ARM_CC) >/dev/null 2>&1 && command -v qemu-aarch64-static >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory test-arm64; \
+	elif [ "$${CI:-}" = true ]; then \
+	  echo "FAIL arm64: $(ARM_CC) or qemu-aarch64-static missing (CI=true)"; exit 1; \
+	else \
+	  echo "SKIPPED arm64: install gcc-aarch64-linux-gnu and qemu-user-static to test the NEON kernels"; \
+	fi
 
 test-release: tests
 	@sh tests/run.sh $(BUILD) release
@@ -95,6 +126,20 @@ test-asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" tests
 	@FRUGAL_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 sh tests/run.sh build/asan asan
+
+# AArch64: the library cross-compiled (gcc-aarch64-linux-gnu) and the unit tests that need no
+# model files run under qemu-user-static: the NEON kernels against the scalar references, bit
+# for bit. `make test` runs it where scripts/setup.sh could install the cross tools.
+ARM_CC ?= aarch64-linux-gnu-gcc
+ARM_BUILD := build/arm64
+ARM_TESTS := test_tiles test_quants test_quants_k test_gguf test_sampler test_json_guard
+test-arm64:
+	@$(MAKE) --no-print-directory BUILD=$(ARM_BUILD) CC=$(ARM_CC) $(ARM_BUILD)/libfrugal.a
+	@mkdir -p $(ARM_BUILD)/tests
+	@for t in $(ARM_TESTS); do \
+	  $(ARM_CC) $(CFLAGS_BASE) -O1 -Itests/unit -o $(ARM_BUILD)/tests/$$t tests/unit/$$t.c \
+	    $(ARM_BUILD)/libfrugal.a -static -pthread -lm || exit 1; done
+	@FRUGAL_QEMU=qemu-aarch64-static sh tests/run_arm64.sh $(ARM_BUILD) $(ARM_TESTS)
 
 MODEL ?=
 run: setup all

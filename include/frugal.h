@@ -46,7 +46,7 @@ int frugal_cpu_count(void);
 /* Nesting depth of a JSON text (brackets outside strings): check it against a limit before
  * parsing untrusted JSON. */
 int frugal_json_depth(const char *text, size_t len);
-/* Instruction set the kernels dispatch to: "avx-vnni" (AVX2 plus vpdpbusd), "avx2" or "scalar". */
+/* Instruction set the kernels dispatch to: "avx-vnni" (AVX2 plus vpdpbusd), "avx2", "neon-dot" (AArch64 with sdot) or "scalar". */
 const char *frugal_isa(void);
 
 /* ---- model ---- */

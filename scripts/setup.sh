@@ -3,7 +3,8 @@
 # Needs: a C compiler (gcc or clang), make, and Debian's libjansson-dev (JSON),
 # libonig-dev (Oniguruma: the tokenizers' regexes), libutf8proc-dev (NFC/NFKC) and
 # libedit-dev (line editing in `frugal chat`; BSD licensed) and libmicrohttpd-dev (the HTTP
-# server of `frugal serve`);
+# server of `frugal serve`); on x86-64 also gcc-aarch64-linux-gnu and qemu-user-static (the
+# AArch64 build and its NEON kernels, tested under emulation);
 # the tests also use python3 and python3-jinja2 (the chat-template reference), and, where
 # node and npm exist, the pinned npm packages of package-lock.json (the tokenizer reference).
 # Installs missing Debian packages with apt-get when running as root (or with
@@ -22,6 +23,11 @@ command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 # the terminal-chat test drives `frugal chat` through a pseudo-terminal with tmux
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
+# on x86-64, the AArch64 build's NEON kernels are tested too: cross-compiled, run under qemu
+if [ "$(uname -m)" = x86_64 ]; then
+    command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing="$missing gcc-aarch64-linux-gnu"
+    command -v qemu-aarch64-static >/dev/null 2>&1 || missing="$missing qemu-user-static"
+fi
 # the chat-template tests compare with Python's jinja2 (Debian's python3 and python3-jinja2)
 [ -x /usr/bin/python3 ] || missing="$missing python3"
 /usr/bin/python3 -c 'import jinja2' >/dev/null 2>&1 || missing="$missing python3-jinja2"

@@ -39,6 +39,7 @@ static const fr_type_traits k_ref[FR_TYPE_COUNT] = {
                       fr_from_float_q8_K_ref, FR_TYPE_Q8_K, NULL, NULL},
 };
 
+#if FR_X86
 static const fr_type_traits k_avx2[FR_TYPE_COUNT] = {
     ROW_AVX2(f32, F32, 1, 4, false, FR_TYPE_F32, fr_from_float_f32_avx2),
     ROW_AVX2(f16, F16, 1, 2, false, FR_TYPE_F16, fr_from_float_f16_avx2),
@@ -59,8 +60,16 @@ static const fr_type_traits k_avx2[FR_TYPE_COUNT] = {
     [FR_TYPE_Q8_K] = {"Q8_K", QK_K, sizeof(block_q8_K), true, fr_to_float_q8_K_ref,
                       fr_from_float_q8_K_avx2, FR_TYPE_Q8_K, NULL, NULL},
 };
+#endif
 
-#if defined(__x86_64__) || defined(__i386__)
+#if FR_ARM64
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1UL << 20)
+#endif
+#endif
+
+#if FR_X86
 #include <cpuid.h>
 /* AVX2 + FMA + F16C, and the OS saves the YMM registers (OSXSAVE, XCR0 bits 1-2). */
 static bool cpu_has_avx2(void) {
@@ -99,10 +108,14 @@ static bool cpu_has_avxvnni(void) {
 #endif
 
 /* cpuid is slow under a hypervisor (it traps): ask once per process. */
-static bool g_has_avx2, g_has_avxvnni, g_has_avx512, g_has_avx512vnni;
+static bool g_has_avx2, g_has_avxvnni, g_has_avx512, g_has_avx512vnni, g_has_neon_dot;
 static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
 static void detect_cpu(void) {
-#if defined(__x86_64__) || defined(__i386__)
+    g_has_neon_dot = false;
+#if FR_ARM64
+    g_has_neon_dot = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
+#endif
+#if FR_X86
     g_has_avx2 = cpu_has_avx2();
     g_has_avxvnni = g_has_avx2 && cpu_has_avxvnni();
     g_has_avx512 = g_has_avx2 && cpu_has_avx512f();
@@ -111,7 +124,8 @@ static void detect_cpu(void) {
     g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = false;
 #endif
     const char *cap = getenv("FRUGAL_ISA"); /* read once, before any thread asks */
-    if (cap && strcmp(cap, "scalar") == 0) g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = false;
+    if (cap && strcmp(cap, "scalar") == 0)
+        g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = g_has_neon_dot = false;
     if (cap && strcmp(cap, "avx2") == 0) g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = false;
 }
 
@@ -130,6 +144,9 @@ bool fr_cpu_has(fr_isa isa) {
     case FR_ISA_AVX512VNNI:
         pthread_once(&g_cpu_once, detect_cpu);
         return g_has_avx512vnni;
+    case FR_ISA_NEON_DOT:
+        pthread_once(&g_cpu_once, detect_cpu);
+        return g_has_neon_dot;
     }
     return false;
 }
@@ -137,12 +154,23 @@ bool fr_cpu_has(fr_isa isa) {
 /* Dispatch is decided once per process; the table pointer is immutable afterwards. */
 static const fr_type_traits *g_best = k_ref;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static void choose_isa(void) { g_best = fr_cpu_has(FR_ISA_AVX2) ? k_avx2 : k_ref; }
+static void choose_isa(void) {
+#if FR_X86
+    if (fr_cpu_has(FR_ISA_AVX2)) g_best = k_avx2;
+#endif
+}
 
 const fr_type_traits *fr_type_traits_isa(int type, fr_isa isa) {
     if (type < 0 || type >= FR_TYPE_COUNT) return NULL;
-    const fr_type_traits *t = isa == FR_ISA_AVX2 ? &k_avx2[type] : &k_ref[type];
-    if (isa == FR_ISA_AVX2 && !fr_cpu_has(FR_ISA_AVX2)) return NULL;
+    const fr_type_traits *t = &k_ref[type];
+    if (isa == FR_ISA_AVX2) {
+#if FR_X86
+        if (!fr_cpu_has(FR_ISA_AVX2)) return NULL;
+        t = &k_avx2[type];
+#else
+        return NULL;
+#endif
+    }
     return t->name ? t : NULL;
 }
 

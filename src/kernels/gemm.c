@@ -28,7 +28,7 @@ static size_t scale_bytes(int type) { return type == FR_TYPE_Q4_K ? 32 : 16; }
 int64_t fr_pack_block_values(int type) { return type == FR_TYPE_Q4_K ? QK_K : 32; }
 
 bool fr_pack_supported(int type) {
-    return (type == FR_TYPE_Q4_0 || type == FR_TYPE_Q8_0 || type == FR_TYPE_Q4_K) && fr_cpu_has(FR_ISA_AVX2);
+    return fr_gemm_kernel(type) != NULL;
 }
 
 size_t fr_pack_group_bytes(int type, int64_t n_in) {
@@ -270,25 +270,40 @@ void fr_gemm_q8_0x8_ref(int64_t nb, const void *group, const void *const *acts, 
 
 fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
     if (!fr_cpu_has(isa)) return NULL;
+#if FR_X86
     if (isa == FR_ISA_AVXVNNI && type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_vnni;
     if (isa == FR_ISA_AVX2) {
         if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x8_avx2;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_avx2;
         if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx8_avx2;
     }
+#endif
+#if FR_ARM64
+    if (isa == FR_ISA_NEON_DOT) {
+        if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x8_neon;
+        if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_neon;
+    }
+#endif
     return NULL;
 }
 
 fr_gemm_pair_fn fr_gemm_pair_kernel(int type) {
+#if FR_X86
     if (!fr_cpu_has(FR_ISA_AVX512VNNI)) return NULL;
     if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx512vnni;
     if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx512vnni;
+#endif
+    (void)type;
     return NULL;
 }
 
 fr_gemm_kernel_fn fr_gemm_kernel(int type) {
-    fr_gemm_kernel_fn k = fr_gemm_kernel_isa(type, FR_ISA_AVXVNNI);
-    return k ? k : fr_gemm_kernel_isa(type, FR_ISA_AVX2);
+    const fr_isa order[] = {FR_ISA_AVXVNNI, FR_ISA_AVX2, FR_ISA_NEON_DOT}; /* the best first */
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        fr_gemm_kernel_fn k = fr_gemm_kernel_isa(type, order[i]);
+        if (k) return k;
+    }
+    return NULL;
 }
 
 /* ---- registry ---- */
@@ -694,9 +709,13 @@ static void f16_task(void *ctx, int64_t task, int thread) {
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch) {
     f16_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, f16_act_stride(w->n_in) / sizeof(float), 0,
-                 n_tok == 1 ? F16_DECODE_ROWS : 3, fr_gemm_f16_avx2, NULL};
+                 n_tok == 1 ? F16_DECODE_ROWS : 3, NULL, NULL};
+#if FR_X86
+    j.kern = fr_gemm_f16_avx2;
     /* prompts on AVX-512F: the same results with twice the lanes (decode streams memory) */
     if (n_tok > 1 && fr_cpu_has(FR_ISA_AVX512)) j.kern = fr_gemm_f16_avx512;
+#endif
+    assert(j.kern && "fr_matmul calls fr_gemm_f16 only where fr_cpu_has(FR_ISA_AVX2)");
     int nt = fr_pool_size(pool);
     if (n_tok > 1)
         fr_pool_run(pool, n_tok, f16_quant_task, &j);

@@ -128,11 +128,13 @@ void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stri
     const fr_type_traits *at = fr_type_traits_get(tt->vec_dot_type);
     matmul_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, act_row_bytes(w),
                     at->from_float, tt->vec_dot, row_chunk(w->n_out, fr_pool_size(pool)), NULL, NULL};
+#if FR_X86
     if (fr_cpu_has(FR_ISA_AVX2) && (w->type == FR_TYPE_Q4_K || w->type == FR_TYPE_Q6_K)) {
         j.row_tile = w->type == FR_TYPE_Q4_K ? fr_dot_1xT_q4_K_avx2 : fr_dot_1xT_q6_K_avx2;
         /* prompts: row chunks that stay in L2 while every token passes over them */
         if (n_tok > 4) j.chunk = FR_MIN(j.chunk, FR_MAX(8, (int64_t)((160 << 10) / w->row_bytes)));
     }
+#endif
     if (n_tok > 1)
         fr_pool_run(pool, n_tok, convert_task, &j);
     else

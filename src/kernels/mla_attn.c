@@ -13,6 +13,7 @@
 void fr_axpy_avx2(float *y, const float *x, float a, int64_t n);
 void fr_softmax_fast_avx2(float *x, int64_t n);
 
+#if FR_X86
 /* cpuid traps to the hypervisor in a VM: ask once */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static bool g_avx2, g_avx512;
@@ -24,38 +25,46 @@ static bool have_avx2(void) {
     pthread_once(&g_once, detect);
     return g_avx2;
 }
+static bool use_avx2(int type) {
+    return (type == FR_TYPE_F16 || type == FR_TYPE_F32) && have_avx2();
+}
+#endif
 
 void fr_axpy(float *y, const float *x, float a, int64_t n) {
+#if FR_X86
     if (have_avx2()) {
         fr_axpy_avx2(y, x, a, n);
         return;
     }
+#endif
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
 void fr_round_f16_avx2(float *x, int64_t n);
 
 void fr_round_f16(float *x, int64_t n) {
+#if FR_X86
     if (have_avx2()) {
         fr_round_f16_avx2(x, n);
         return;
     }
+#endif
     for (int64_t i = 0; i < n; i++) x[i] = fr_f16_to_f32(fr_f32_to_f16(x[i]));
 }
 
 void fr_softmax_fast(float *x, int64_t n) {
-    if (have_avx2())
+#if FR_X86
+    if (have_avx2()) {
         fr_softmax_fast_avx2(x, n);
-    else
-        fr_softmax(x, n);
-}
-
-static bool use_avx2(int type) {
-    return (type == FR_TYPE_F16 || type == FR_TYPE_F32) && have_avx2();
+        return;
+    }
+#endif
+    fr_softmax(x, n);
 }
 
 void fr_mla_scores(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q, int64_t n_head,
                    int64_t w, float scale, float *scores, int64_t stride, float *tmp) {
+#if FR_X86
     if (use_avx2(type) && g_avx512) { /* the same bits as the AVX2 kernel, two rows per register */
         fr_mla_scores_avx512(type, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
         return;
@@ -64,6 +73,7 @@ void fr_mla_scores(int type, const void *rows, size_t row_bytes, int64_t p0, int
         fr_mla_scores_avx2(type, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
         return;
     }
+#endif
     const fr_type_traits *tt = fr_type_traits_get(type);
     for (int64_t p = p0; p < p1; p++) {
         tt->to_float((const char *)rows + (size_t)p * row_bytes, tmp, w);
@@ -78,6 +88,7 @@ void fr_mla_scores(int type, const void *rows, size_t row_bytes, int64_t p0, int
 
 void fr_mla_accum(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                   int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r, float *tmp) {
+#if FR_X86
     if (use_avx2(type) && g_avx512 && (d0 % 8) == 0 && (d1 % 8) == 0) { /* the same bits, 16 dims per register */
         fr_mla_accum_avx512(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r);
         return;
@@ -86,6 +97,7 @@ void fr_mla_accum(int type, const void *rows, size_t row_bytes, int64_t n_pos, c
         fr_mla_accum_avx2(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r);
         return;
     }
+#endif
     const fr_type_traits *tt = fr_type_traits_get(type);
     for (int64_t h = h0; h < h1; h++)
         for (int64_t d = d0; d < d1; d++) out[h * r + d] = 0.0f;

@@ -34,10 +34,12 @@ void fr_rope_apply(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, co
 void fr_swiglu_avx2(float *gate, const float *up, int64_t n); /* ops_avx2.c */
 
 void fr_swiglu(float *gate, const float *up, int64_t n) {
+#if FR_X86
     if (fr_cpu_has(FR_ISA_AVX2)) {
         fr_swiglu_avx2(gate, up, n);
         return;
     }
+#endif
     for (int64_t i = 0; i < n; i++) {
         float g = gate[i];
         gate[i] = g / (1.0f + expf(-g)) * up[i];

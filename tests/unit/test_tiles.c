@@ -76,8 +76,8 @@ static void hostile_q8_0_rows(int64_t n, int rows, char *w, size_t rb, test_rng 
 static int packed_kernels(int type, fr_gemm_kernel_fn *out) {
     int n = 0;
     out[n++] = fr_gemm_kernel(type);
-    const fr_isa isas[] = {FR_ISA_AVX2, FR_ISA_AVXVNNI};
-    for (int i = 0; i < 2; i++) {
+    const fr_isa isas[] = {FR_ISA_AVX2, FR_ISA_AVXVNNI, FR_ISA_NEON_DOT};
+    for (int i = 0; i < 3; i++) {
         fr_gemm_kernel_fn k = fr_gemm_kernel_isa(type, isas[i]);
         if (k && k != out[0]) out[n++] = k;
     }
@@ -100,8 +100,11 @@ static void test_packed_kernels(test_rng *rng) {
     const int row_counts[] = {1, 5, 8, 13, 16};
     for (size_t ti = 0; ti < 3; ti++) {
         int type = types[ti];
-        if (!fr_pack_supported(type)) return;
-        const fr_type_traits *ta = fr_type_traits_isa(type, FR_ISA_AVX2);
+        if (!fr_pack_supported(type)) {
+            printf("  %s: no packed kernel on this CPU\n", fr_type_name(type));
+            continue;
+        }
+        const fr_type_traits *ta = fr_type_traits_get(type); /* the dispatched vec_dot (AVX2 on x86) */
         const fr_type_traits *tr = fr_type_traits_isa(type, FR_ISA_SCALAR);
         const fr_type_traits *aq = fr_type_traits_get(ta->vec_dot_type);
         const bool kq = type == FR_TYPE_Q4_K;
@@ -112,6 +115,7 @@ static void test_packed_kernels(test_rng *rng) {
                                                        : fr_gemm_q4_Kx8_ref;
         CHECK(kerns[0] != NULL, "%s: no packed kernel", ta->name);
         if (fr_gemm_pair_kernel(type)) printf("  %s: testing the AVX512-VNNI two-group kernel too\n", ta->name);
+        if (fr_gemm_kernel_isa(type, FR_ISA_NEON_DOT)) printf("  %s: testing the NEON sdot kernel\n", ta->name);
         if (!kerns[0]) continue;
         const int n_sizes = kq ? 3 : 5;
         for (int si = 0; si < n_sizes; si++) {
@@ -215,7 +219,7 @@ static void test_packed_matmul(test_rng *rng) {
     const int64_t n_toks[] = {1, 2, 3, 4, 5, 7, 9, 17};
     for (size_t ti = 0; ti < 3; ti++) {
         int type = types[ti];
-        if (!fr_pack_supported(type)) return;
+        if (!fr_pack_supported(type)) continue;
         const fr_type_traits *tt = fr_type_traits_get(type);
         const fr_type_traits *aq = fr_type_traits_get(tt->vec_dot_type);
         const int64_t n = ti == 2 ? 768 : 96 + 32 * (int64_t)ti * 5, n_out = 203, xs = n + 3, ys = n_out + 5,
@@ -306,6 +310,7 @@ static void test_packed_matmul(test_rng *rng) {
     }
 }
 
+#if FR_X86
 /* F16: the R x T kernel and fr_matmul equal vec_dot_f16 on the F16-converted activations,
  * with tails (n not a multiple of 32) and chunk edges (n > 512). */
 static void test_f16(test_rng *rng) {
@@ -441,6 +446,7 @@ static void test_kquant_rows(test_rng *rng) {
         }
     }
 }
+#endif /* FR_X86 */
 
 /* the decode split: contiguous, covering, non-increasing down to the minimum, within the cap */
 static void test_split_guided(void) {
@@ -543,7 +549,9 @@ int main(void) {
     test_vec_dot_exact(&rng);
     test_packed_kernels(&rng);
     test_packed_matmul(&rng);
+#if FR_X86
     test_f16(&rng);
     test_kquant_rows(&rng);
+#endif
     return CHECK_DONE("test_tiles");
 }

@@ -1,0 +1,146 @@
+/* gemm_neon.c: the Q4_0x8 and Q8_0x8 packed kernels (layouts and result order in gemm.h) for
+ * AArch64 with the dot-product instructions (compiled with -march=armv8.2-a+dotprod; called
+ * only where fr_cpu_has(FR_ISA_NEON_DOT)).
+ *
+ * A 128-bit register holds 4 bytes of each of 4 weight rows, so one group of 8 rows is two
+ * registers and each int32 lane belongs to one row, as in the 256-bit x86 kernels. sdot by
+ * lane (vdotq_laneq_s32) multiplies every row's 4 bytes by the same 4 activation bytes and
+ * adds the 4 products to the row's int32 lane: signed x signed, exact, so Q4_0 uses the
+ * nibble minus 8 directly (no offset word) and Q8_0 its bytes as they are (-128 included).
+ * Each block's integer sum is therefore the same exact integer as in the scalar reference,
+ * and the float steps after it are the reference's: (float)isum, dx * dy, one fused
+ * multiply-add per block in block order. The results are the same bits. */
+#include <arm_neon.h>
+#include <string.h>
+
+#include "gemm.h"
+
+#define FR_INLINE static inline __attribute__((always_inline))
+
+/* The 8 fp16 scales of block b (rows 0-3, rows 4-7) as floats. */
+FR_INLINE void scales8(const uint16_t *wd, int64_t b, float32x4_t *d0, float32x4_t *d1) {
+    *d0 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(wd + b * 8)));
+    *d1 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(wd + b * 8 + 4)));
+}
+
+/* acc = fma((float)s, dx * dy, acc) for the two row halves of one activation row. */
+FR_INLINE void block_end(float32x4_t d0, float32x4_t d1, float dy, const int32x4_t *s, float32x4_t *acc) {
+    acc[0] = vfmaq_f32(acc[0], vcvtq_f32_s32(s[0]), vmulq_f32(d0, vdupq_n_f32(dy)));
+    acc[1] = vfmaq_f32(acc[1], vcvtq_f32_s32(s[1]), vmulq_f32(d1, vdupq_n_f32(dy)));
+}
+
+/* The activation row of gemm.h: nb x 32 int8 values, then nb float scales. */
+FR_INLINE void split(const void *const *acts, int T, int64_t nb, const int8_t **yq, const float **yd) {
+    for (int t = 0; t < T; t++) {
+        yq[t] = acts[t];
+        yd[t] = (const float *)(yq[t] + nb * 32);
+    }
+}
+
+FR_INLINE void store(const float32x4_t (*acc)[2], int T, float *out) {
+    for (int t = 0; t < T; t++) {
+        vst1q_f32(out + 8 * t, acc[t][0]);
+        vst1q_f32(out + 8 * t + 4, acc[t][1]);
+    }
+}
+
+/* Q4_0 step m: P_m's low nibbles are values 4m..4m+3 (lane m of y[0..15]), its high nibbles
+ * values 16+4m..16+4m+3 (lane m of y[16..31]). */
+#define Q4_STEP(m)                                                                            \
+    do {                                                                                      \
+        for (int h = 0; h < 2; h++) {                                                         \
+            const uint8x16_t p = vld1q_u8(q + 32 * (m) + 16 * h);                             \
+            const int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(p, m4)), eight);       \
+            const int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(p, 4)), eight);      \
+            for (int t = 0; t < T; t++) {                                                     \
+                s[t][h] = vdotq_laneq_s32(s[t][h], lo, ylo[t], (m));                          \
+                s[t][h] = vdotq_laneq_s32(s[t][h], hi, yhi[t], (m));                          \
+            }                                                                                 \
+        }                                                                                     \
+    } while (0)
+
+FR_INLINE void q4_0x8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
+    const uint8_t *wq = group;
+    const uint16_t *wd = (const uint16_t *)(wq + nb * 128);
+    const int8_t *yq[FR_GEMM_MAX_T];
+    const float *yd[FR_GEMM_MAX_T];
+    split(acts, T, nb, yq, yd);
+    const uint8x16_t m4 = vdupq_n_u8(0x0f);
+    const int8x16_t eight = vdupq_n_s8(8);
+    float32x4_t acc[FR_GEMM_MAX_T][2];
+    for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *q = wq + b * 128;
+        int32x4_t s[FR_GEMM_MAX_T][2];
+        int8x16_t ylo[FR_GEMM_MAX_T], yhi[FR_GEMM_MAX_T];
+        for (int t = 0; t < T; t++) {
+            s[t][0] = s[t][1] = vdupq_n_s32(0);
+            ylo[t] = vld1q_s8(yq[t] + b * 32);
+            yhi[t] = vld1q_s8(yq[t] + b * 32 + 16);
+        }
+        Q4_STEP(0);
+        Q4_STEP(1);
+        Q4_STEP(2);
+        Q4_STEP(3);
+        float32x4_t d0, d1;
+        scales8(wd, b, &d0, &d1);
+        for (int t = 0; t < T; t++) block_end(d0, d1, yd[t][b], s[t], acc[t]);
+    }
+    store((const float32x4_t(*)[2])acc, T, out);
+}
+
+/* Q8_0 step k: W_k holds values 4k..4k+3 of the 8 rows: lane k % 4 of y[0..15] or y[16..31]. */
+#define Q8_STEP(k)                                                                            \
+    do {                                                                                      \
+        for (int h = 0; h < 2; h++) {                                                         \
+            const int8x16_t w = vld1q_s8((const int8_t *)q + 32 * (k) + 16 * h);              \
+            for (int t = 0; t < T; t++)                                                       \
+                s[t][h] = vdotq_laneq_s32(s[t][h], w, (k) < 4 ? ylo[t] : yhi[t], (k) % 4);    \
+        }                                                                                     \
+    } while (0)
+
+FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
+    const uint8_t *wq = group;
+    const uint16_t *wd = (const uint16_t *)(wq + nb * 256);
+    const int8_t *yq[FR_GEMM_MAX_T];
+    const float *yd[FR_GEMM_MAX_T];
+    split(acts, T, nb, yq, yd);
+    float32x4_t acc[FR_GEMM_MAX_T][2];
+    for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *q = wq + b * 256;
+        int32x4_t s[FR_GEMM_MAX_T][2];
+        int8x16_t ylo[FR_GEMM_MAX_T], yhi[FR_GEMM_MAX_T];
+        for (int t = 0; t < T; t++) {
+            s[t][0] = s[t][1] = vdupq_n_s32(0);
+            ylo[t] = vld1q_s8(yq[t] + b * 32);
+            yhi[t] = vld1q_s8(yq[t] + b * 32 + 16);
+        }
+        Q8_STEP(0);
+        Q8_STEP(1);
+        Q8_STEP(2);
+        Q8_STEP(3);
+        Q8_STEP(4);
+        Q8_STEP(5);
+        Q8_STEP(6);
+        Q8_STEP(7);
+        float32x4_t d0, d1;
+        scales8(wd, b, &d0, &d1);
+        for (int t = 0; t < T; t++) block_end(d0, d1, yd[t][b], s[t], acc[t]);
+    }
+    store((const float32x4_t(*)[2])acc, T, out);
+}
+
+/* One specialisation per activation-row count, so that the loops over t unroll. */
+#define BY_T(KERNEL)                                         \
+    switch (T) {                                             \
+    case 1: KERNEL(nb, group, acts, 1, out); break;          \
+    case 2: KERNEL(nb, group, acts, 2, out); break;          \
+    case 3: KERNEL(nb, group, acts, 3, out); break;          \
+    case 4: KERNEL(nb, group, acts, 4, out); break;          \
+    default: break;                                          \
+    }
+
+void fr_gemm_q4_0x8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out) { BY_T(q4_0x8) }
+
+void fr_gemm_q8_0x8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out) { BY_T(q8_0x8) }

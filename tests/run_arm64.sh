@@ -1,0 +1,22 @@
+#!/bin/sh
+# run_arm64.sh BUILD TEST...: run cross-compiled AArch64 unit tests under qemu-user-static
+# ($FRUGAL_QEMU); print "arm64: N passed, N failed" and exit non-zero if anything failed.
+BUILD="$1"
+shift
+passed=0
+failed=0
+for t in "$@"; do
+    start=$(date +%s)
+    # shellcheck disable=SC2086
+    if $FRUGAL_QEMU "$BUILD/tests/$t" > "$BUILD/tests/$t.log" 2>&1; then
+        passed=$((passed + 1))
+        echo "PASS arm64 $t ($(( $(date +%s) - start ))s): $(tail -n 1 "$BUILD/tests/$t.log")"
+        grep -h "NEON" "$BUILD/tests/$t.log" | sed 's/^/    /'
+    else
+        failed=$((failed + 1))
+        echo "FAIL arm64 $t ($(( $(date +%s) - start ))s)"
+        tail -n 20 "$BUILD/tests/$t.log"
+    fi
+done
+echo "arm64: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
