@@ -282,6 +282,7 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
     if (isa == FR_ISA_NEON_DOT) {
         if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x8_neon;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_neon;
+        if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx8_neon;
     }
 #endif
     return NULL;

@@ -94,6 +94,7 @@ void fr_gemm_q8_0x8_vnni(int64_t nb, const void *group, const void *const *acts,
 /* AArch64 with sdot (gemm_neon.c; only if fr_cpu_has(FR_ISA_NEON_DOT)): same layout, same bits. */
 void fr_gemm_q4_0x8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out);
+void fr_gemm_q4_Kx8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 /* R <= 3 F16 rows x T <= 4 F32 activation rows (the F16-rounded activations, widened):

@@ -1,4 +1,4 @@
-/* gemm_neon.c: the Q4_0x8 and Q8_0x8 packed kernels (layouts and result order in gemm.h) for
+/* gemm_neon.c: the Q4_0x8, Q8_0x8 and Q4_Kx8 packed kernels (layouts and result order in gemm.h) for
  * AArch64 with the dot-product instructions (compiled with -march=armv8.2-a+dotprod; called
  * only where fr_cpu_has(FR_ISA_NEON_DOT)).
  *
@@ -131,6 +131,92 @@ FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, co
     store((const float32x4_t(*)[2])acc, T, out);
 }
 
+/* u8 values v[0..7] as two int32x4 (rows 0-3, rows 4-7). */
+FR_INLINE void widen8(uint8x8_t v, int32x4_t *lo, int32x4_t *hi) {
+    const uint16x8_t w = vmovl_u8(v);
+    *lo = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(w)));
+    *hi = vreinterpretq_s32_u32(vmovl_u16(vget_high_u16(w)));
+}
+
+/* Q4_K step k of sub-block j: V_{j/2,k} holds values 32j + 4k .. + 3 of the 8 rows (low
+ * nibbles for even j, high for odd j): lane k % 4 of y[32j .. 32j + 15] or y[32j + 16 ..]. */
+#define Q4K_STEP(k)                                                                           \
+    do {                                                                                      \
+        for (int h = 0; h < 2; h++) {                                                         \
+            const uint8x16_t v = vld1q_u8(q + 32 * (k) + 16 * h);                             \
+            const int8x16_t nib = vreinterpretq_s8_u8(hi ? vshrq_n_u8(v, 4) : vandq_u8(v, m4)); \
+            for (int t = 0; t < T; t++)                                                       \
+                sj[t][h] = vdotq_laneq_s32(sj[t][h], nib, (k) < 4 ? ylo[t] : yhi[t], (k) % 4); \
+        }                                                                                     \
+    } while (0)
+
+/* Per super-block the exact integers isum = sum_j sc_j * dot_j and msum = sum_j m_j * ysum_j
+ * (int32 lanes, one per row), then the reference's float steps: sumf += (yd * d) * isum;
+ * sumf -= (yd * dmin) * msum. */
+FR_INLINE void q4_Kx8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
+    const uint8_t *g = group;
+    const int8_t *yq[FR_GEMM_MAX_T];
+    const float *yd[FR_GEMM_MAX_T];
+    const int16_t *ys[FR_GEMM_MAX_T];
+    for (int t = 0; t < T; t++) {
+        yq[t] = acts[t];
+        yd[t] = (const float *)(yq[t] + nb * 256);
+        ys[t] = (const int16_t *)(yq[t] + nb * 260);
+    }
+    const uint8x16_t m4 = vdupq_n_u8(0x0f);
+    float32x4_t acc[FR_GEMM_MAX_T][2];
+    for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *qs = g + b * 1024, *sc = g + nb * 1024 + b * 64, *mn = g + nb * 1088 + b * 64;
+        const uint16_t *dd = (const uint16_t *)(g + nb * 1152 + b * 32);
+        int32x4_t isum[FR_GEMM_MAX_T][2], msum[FR_GEMM_MAX_T][2];
+        for (int t = 0; t < T; t++) isum[t][0] = isum[t][1] = msum[t][0] = msum[t][1] = vdupq_n_s32(0);
+        for (int j = 0; j < 8; j++) {
+            const uint8_t *q = qs + 256 * (j >> 1);
+            const int hi = j & 1;
+            int32x4_t sj[FR_GEMM_MAX_T][2];
+            int8x16_t ylo[FR_GEMM_MAX_T], yhi[FR_GEMM_MAX_T];
+            for (int t = 0; t < T; t++) {
+                sj[t][0] = sj[t][1] = vdupq_n_s32(0);
+                ylo[t] = vld1q_s8(yq[t] + b * 256 + 32 * j);
+                yhi[t] = vld1q_s8(yq[t] + b * 256 + 32 * j + 16);
+            }
+            Q4K_STEP(0);
+            Q4K_STEP(1);
+            Q4K_STEP(2);
+            Q4K_STEP(3);
+            Q4K_STEP(4);
+            Q4K_STEP(5);
+            Q4K_STEP(6);
+            Q4K_STEP(7);
+            int32x4_t s0, s1, m0, m1; /* sc[j][r]; m[j][r] from the (m[2i][r], m[2i+1][r]) pairs */
+            widen8(vld1_u8(sc + 8 * j), &s0, &s1);
+            const uint8x16_t mp = vld1q_u8(mn + 16 * (j >> 1));
+            widen8(vget_low_u8(hi ? vuzp2q_u8(mp, mp) : vuzp1q_u8(mp, mp)), &m0, &m1);
+            for (int t = 0; t < T; t++) {
+                isum[t][0] = vmlaq_s32(isum[t][0], s0, sj[t][0]);
+                isum[t][1] = vmlaq_s32(isum[t][1], s1, sj[t][1]);
+                msum[t][0] = vmlaq_n_s32(msum[t][0], m0, ys[t][b * 8 + j]);
+                msum[t][1] = vmlaq_n_s32(msum[t][1], m1, ys[t][b * 8 + j]);
+            }
+        }
+        const float32x4_t d0 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dd)));
+        const float32x4_t d1 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dd + 4)));
+        const float32x4_t n0 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dd + 8)));
+        const float32x4_t n1 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dd + 12)));
+        for (int t = 0; t < T; t++) {
+            const float32x4_t y = vdupq_n_f32(yd[t][b]);
+            const float32x4_t a0 = vmulq_f32(vmulq_f32(y, d0), vcvtq_f32_s32(isum[t][0]));
+            const float32x4_t a1 = vmulq_f32(vmulq_f32(y, d1), vcvtq_f32_s32(isum[t][1]));
+            const float32x4_t b0 = vmulq_f32(vmulq_f32(y, n0), vcvtq_f32_s32(msum[t][0]));
+            const float32x4_t b1 = vmulq_f32(vmulq_f32(y, n1), vcvtq_f32_s32(msum[t][1]));
+            acc[t][0] = vsubq_f32(vaddq_f32(acc[t][0], a0), b0);
+            acc[t][1] = vsubq_f32(vaddq_f32(acc[t][1], a1), b1);
+        }
+    }
+    store((const float32x4_t(*)[2])acc, T, out);
+}
+
 /* One specialisation per activation-row count, so that the loops over t unroll. */
 #define BY_T(KERNEL)                                         \
     switch (T) {                                             \
@@ -144,3 +230,5 @@ FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, co
 void fr_gemm_q4_0x8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out) { BY_T(q4_0x8) }
 
 void fr_gemm_q8_0x8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out) { BY_T(q8_0x8) }
+
+void fr_gemm_q4_Kx8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out) { BY_T(q4_Kx8) }
