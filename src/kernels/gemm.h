@@ -83,6 +83,18 @@ void fr_gemm_quantize(int type, const float *x, void *dst, int64_t n_in);
 /* Values per block of a packed type (32, or 256 for Q4_K). */
 int64_t fr_pack_block_values(int type);
 
+/* The exported kernel for T = 1..4 activation rows: one specialised copy of KERNEL per T. */
+#define FR_GEMM_BY_T(KERNEL, nb, group, acts, T, out)         \
+    do {                                                      \
+        switch (T) {                                          \
+        case 1: KERNEL(nb, group, acts, 1, out); break;       \
+        case 2: KERNEL(nb, group, acts, 2, out); break;       \
+        case 3: KERNEL(nb, group, acts, 3, out); break;       \
+        case 4: KERNEL(nb, group, acts, 4, out); break;       \
+        default: break;                                       \
+        }                                                     \
+    } while (0)
+
 /* out[t * 8 + r] = dot(group row r, acts[t]) for t < T (1..4); see the order above. */
 typedef void (*fr_gemm_kernel_fn)(int64_t nb, const void *group, const void *const *acts, int T, float *out);
 void fr_gemm_q4_0x8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out);

@@ -59,36 +59,6 @@ FR_INLINE void store(const float32x4_t (*acc)[2], int T, float *out) {
         }                                                                                     \
     } while (0)
 
-FR_INLINE void q4_0x8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
-    const uint8_t *wq = group;
-    const uint16_t *wd = (const uint16_t *)(wq + nb * 128);
-    const int8_t *yq[FR_GEMM_MAX_T];
-    const float *yd[FR_GEMM_MAX_T];
-    split(acts, T, nb, yq, yd);
-    const uint8x16_t m4 = vdupq_n_u8(0x0f);
-    const int8x16_t eight = vdupq_n_s8(8);
-    float32x4_t acc[FR_GEMM_MAX_T][2];
-    for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *q = wq + b * 128;
-        int32x4_t s[FR_GEMM_MAX_T][2];
-        int8x16_t ylo[FR_GEMM_MAX_T], yhi[FR_GEMM_MAX_T];
-        for (int t = 0; t < T; t++) {
-            s[t][0] = s[t][1] = vdupq_n_s32(0);
-            ylo[t] = vld1q_s8(yq[t] + b * 32);
-            yhi[t] = vld1q_s8(yq[t] + b * 32 + 16);
-        }
-        Q4_STEP(0);
-        Q4_STEP(1);
-        Q4_STEP(2);
-        Q4_STEP(3);
-        float32x4_t d0, d1;
-        scales8(wd, b, &d0, &d1);
-        for (int t = 0; t < T; t++) block_end(d0, d1, yd[t][b], s[t], acc[t]);
-    }
-    store((const float32x4_t(*)[2])acc, T, out);
-}
-
 /* Q8_0 step k: W_k holds values 4k..4k+3 of the 8 rows: lane k % 4 of y[0..15] or y[16..31]. */
 #define Q8_STEP(k)                                                                            \
     do {                                                                                      \
@@ -99,16 +69,20 @@ FR_INLINE void q4_0x8(int64_t nb, const void *group, const void *const *acts, co
         }                                                                                     \
     } while (0)
 
-FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
+/* Q4_0 (q8 = 0) or Q8_0 (q8 = 1): per block the exact integer sums, then gemm.h's fma order. */
+FR_INLINE void x_0x8(int64_t nb, const void *group, const void *const *acts, const int T, float *out, const int q8) {
+    const size_t block_bytes = q8 ? 256 : 128;
     const uint8_t *wq = group;
-    const uint16_t *wd = (const uint16_t *)(wq + nb * 256);
+    const uint16_t *wd = (const uint16_t *)(wq + nb * block_bytes);
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     split(acts, T, nb, yq, yd);
+    const uint8x16_t m4 = vdupq_n_u8(0x0f);
+    const int8x16_t eight = vdupq_n_s8(8);
     float32x4_t acc[FR_GEMM_MAX_T][2];
     for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *q = wq + b * 256;
+        const uint8_t *q = wq + b * block_bytes;
         int32x4_t s[FR_GEMM_MAX_T][2];
         int8x16_t ylo[FR_GEMM_MAX_T], yhi[FR_GEMM_MAX_T];
         for (int t = 0; t < T; t++) {
@@ -116,19 +90,34 @@ FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, co
             ylo[t] = vld1q_s8(yq[t] + b * 32);
             yhi[t] = vld1q_s8(yq[t] + b * 32 + 16);
         }
-        Q8_STEP(0);
-        Q8_STEP(1);
-        Q8_STEP(2);
-        Q8_STEP(3);
-        Q8_STEP(4);
-        Q8_STEP(5);
-        Q8_STEP(6);
-        Q8_STEP(7);
+        if (q8) {
+            Q8_STEP(0);
+            Q8_STEP(1);
+            Q8_STEP(2);
+            Q8_STEP(3);
+            Q8_STEP(4);
+            Q8_STEP(5);
+            Q8_STEP(6);
+            Q8_STEP(7);
+        } else {
+            Q4_STEP(0);
+            Q4_STEP(1);
+            Q4_STEP(2);
+            Q4_STEP(3);
+        }
         float32x4_t d0, d1;
         scales8(wd, b, &d0, &d1);
         for (int t = 0; t < T; t++) block_end(d0, d1, yd[t][b], s[t], acc[t]);
     }
     store((const float32x4_t(*)[2])acc, T, out);
+}
+
+FR_INLINE void q4_0x8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
+    x_0x8(nb, group, acts, T, out, 0);
+}
+
+FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
+    x_0x8(nb, group, acts, T, out, 1);
 }
 
 /* u8 values v[0..7] as two int32x4 (rows 0-3, rows 4-7). */
@@ -217,18 +206,14 @@ FR_INLINE void q4_Kx8(int64_t nb, const void *group, const void *const *acts, co
     store((const float32x4_t(*)[2])acc, T, out);
 }
 
-/* One specialisation per activation-row count, so that the loops over t unroll. */
-#define BY_T(KERNEL)                                         \
-    switch (T) {                                             \
-    case 1: KERNEL(nb, group, acts, 1, out); break;          \
-    case 2: KERNEL(nb, group, acts, 2, out); break;          \
-    case 3: KERNEL(nb, group, acts, 3, out); break;          \
-    case 4: KERNEL(nb, group, acts, 4, out); break;          \
-    default: break;                                          \
-    }
+void fr_gemm_q4_0x8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
+    FR_GEMM_BY_T(q4_0x8, nb, group, acts, T, out);
+}
 
-void fr_gemm_q4_0x8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out) { BY_T(q4_0x8) }
+void fr_gemm_q8_0x8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
+    FR_GEMM_BY_T(q8_0x8, nb, group, acts, T, out);
+}
 
-void fr_gemm_q8_0x8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out) { BY_T(q8_0x8) }
-
-void fr_gemm_q4_Kx8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out) { BY_T(q4_Kx8) }
+void fr_gemm_q4_Kx8_neon(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
+    FR_GEMM_BY_T(q4_Kx8, nb, group, acts, T, out);
+}

@@ -49,16 +49,4 @@ FR_INLINE void block_end(const uint16_t *wd, int64_t b, const float *const *yd, 
     }
 }
 
-/* The exported kernel for T = 1..4 activation rows: one specialised copy of KERNEL per T. */
-#define FR_GEMM_BY_T(KERNEL, nb, group, acts, T, out)         \
-    do {                                                      \
-        switch (T) {                                          \
-        case 1: KERNEL(nb, group, acts, 1, out); break;       \
-        case 2: KERNEL(nb, group, acts, 2, out); break;       \
-        case 3: KERNEL(nb, group, acts, 3, out); break;       \
-        case 4: KERNEL(nb, group, acts, 4, out); break;       \
-        default: break;                                       \
-        }                                                     \
-    } while (0)
-
 #endif
