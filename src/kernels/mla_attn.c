@@ -10,10 +10,11 @@
 
 #include "kernels.h"
 
+#if FR_X86
 void fr_axpy_avx2(float *y, const float *x, float a, int64_t n);
 void fr_softmax_fast_avx2(float *x, int64_t n);
+void fr_round_f16_avx2(float *x, int64_t n);
 
-#if FR_X86
 /* cpuid traps to the hypervisor in a VM: ask once */
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static bool g_avx2, g_avx512;
@@ -39,8 +40,6 @@ void fr_axpy(float *y, const float *x, float a, int64_t n) {
 #endif
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
-
-void fr_round_f16_avx2(float *x, int64_t n);
 
 void fr_round_f16(float *x, int64_t n) {
 #if FR_X86

@@ -31,7 +31,9 @@ void fr_rope_apply(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, co
     }
 }
 
+#if FR_X86
 void fr_swiglu_avx2(float *gate, const float *up, int64_t n); /* ops_avx2.c */
+#endif
 
 void fr_swiglu(float *gate, const float *up, int64_t n) {
 #if FR_X86

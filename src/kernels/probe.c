@@ -33,34 +33,33 @@ typedef struct {
     double sink[64];
 } probe_job;
 
+#if FR_X86
+/* The widest x86 kernels this CPU runs (it has AVX2). */
+static double probe_x86(const probe_job *j, const char *p, size_t part) {
+    if (j->kind == 0) return fr_probe_read_avx2(p, part);
+    if (j->kind == 1) return fr_cpu_has(FR_ISA_AVX512) ? fr_probe_fma_avx512(j->iters) : fr_probe_fma_avx2(j->iters);
+    return fr_cpu_has(FR_ISA_AVX512VNNI) ? fr_probe_int8_avx512vnni(j->iters)
+           : fr_cpu_has(FR_ISA_AVXVNNI)  ? fr_probe_int8_vnni(j->iters)
+                                         : fr_probe_int8_avx2(j->iters);
+}
+#endif
+
+static double probe_portable(const probe_job *j, const char *p, size_t part) {
+    if (j->kind == 0) return read_scalar(p, part);
+    double a = 1.0;
+    for (int64_t i = 0; i < j->iters * 80; i++) a = a * 0.9999999 + 1e-9;
+    return a;
+}
+
 static void probe_task(void *ctx, int64_t task, int thread) {
     probe_job *j = ctx;
-    double r = 0;
+    size_t part = (j->bytes / (size_t)j->n) & ~(size_t)4095; /* the read probe's share */
+    const char *p = j->buf ? j->buf + (size_t)task * part : NULL;
 #if FR_X86
-    const bool avx2 = fr_cpu_has(FR_ISA_AVX2);
+    double r = fr_cpu_has(FR_ISA_AVX2) ? probe_x86(j, p, part) : probe_portable(j, p, part);
 #else
-    const bool avx2 = false; /* the portable loops below */
+    double r = probe_portable(j, p, part);
 #endif
-    if (j->kind == 0) {
-        size_t part = (j->bytes / (size_t)j->n) & ~(size_t)4095;
-        const char *p = j->buf + (size_t)task * part;
-#if FR_X86
-        r = avx2 ? fr_probe_read_avx2(p, part) : read_scalar(p, part);
-#else
-        r = read_scalar(p, part);
-#endif
-    } else if (avx2) {
-#if FR_X86
-        r = j->kind == 1 ? (fr_cpu_has(FR_ISA_AVX512) ? fr_probe_fma_avx512(j->iters) : fr_probe_fma_avx2(j->iters))
-            : fr_cpu_has(FR_ISA_AVX512VNNI) ? fr_probe_int8_avx512vnni(j->iters)
-            : fr_cpu_has(FR_ISA_AVXVNNI) ? fr_probe_int8_vnni(j->iters)
-                                         : fr_probe_int8_avx2(j->iters);
-#endif
-    } else {
-        double a = 1.0;
-        for (int64_t i = 0; i < j->iters * 80; i++) a = a * 0.9999999 + 1e-9;
-        r = a;
-    }
     j->sink[task & 63] += r;
 }
 

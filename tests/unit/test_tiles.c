@@ -1,7 +1,7 @@
 /* test_tiles: every dot-product tile shape gives, per element, exactly the bits of vec_dot
  * (the property batch invariance rests on), at odd block counts. The packed 8-row GEMM
- * kernels (src/kernels/gemm*.c) too: every SIMD kernel this CPU runs (AVX2, and AVX-VNNI for
- * Q8_0) == its scalar reference == vec_dot (AVX2 and scalar) for every number of activation
+ * kernels (src/kernels/gemm*.c) too: every SIMD kernel this CPU runs (AVX2, AVX-VNNI for Q8_0,
+ * the AVX512-VNNI two-group kernels; NEON sdot on AArch64) == its scalar reference == vec_dot (AVX2 and scalar) for every number of activation
  * rows, rows not a multiple of 8, odd block counts and (Q8_0) weights of any int8 value,
  * -128 included; and fr_matmul over a packed matrix gives vec_dot's bits whatever the token
  * count, the thread count, a bias or a row-offset view. */
