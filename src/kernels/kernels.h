@@ -81,6 +81,16 @@ void fr_axpy(float *y, const float *x, float a, int64_t n);
 void fr_mla_accum(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                   int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r, float *tmp);
 
+/* Float products with one weight row of `type` (n values, a multiple of its block size) on
+ * its dequantized values, the input never rounded (wrow.c; MLA's W_UK and W_UV in decode):
+ * fr_wrow_dot returns sum_i w[i] x[i]; fr_wrow_axpy does y[i] += a w[i]. tmp: n floats of
+ * scratch for the types without a direct kernel. The _ref versions are the plain reference
+ * (to_float, then the F32 dot or axpy) the tests compare against. */
+float fr_wrow_dot(int type, const void *row, const float *x, int64_t n, float *tmp);
+void fr_wrow_axpy(int type, const void *row, float a, float *y, int64_t n, float *tmp);
+float fr_wrow_dot_ref(int type, const void *row, const float *x, int64_t n, float *tmp);
+void fr_wrow_axpy_ref(int type, const void *row, float a, float *y, int64_t n, float *tmp);
+
 /* The F16/F32-row kernels behind fr_mla_scores / fr_mla_accum (types F16 and F32 only;
  * accum: d0, d1 multiples of 8). The AVX-512 ones give the AVX2 ones' results bit for bit;
  * call each only where fr_cpu_has says its ISA is there (tests compare them). */

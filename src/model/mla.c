@@ -307,18 +307,10 @@ static void qlat_task(void *ctx, int64_t h, int thread) {
     if (c->dec_type == FR_TYPE_F16) fr_round_f16(qn, hp->head_dim_k);
     float *ql = c->qabs + h * w, *row = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
     if (L->kabs.w.data) {
-        const fr_type_traits *tt = fr_type_traits_get(L->kabs.w.type), *ft = fr_type_traits_get(FR_TYPE_F32);
-        for (int64_t i = 0; i < r; i++) {
-            tt->to_float(fr_head_row(&L->kabs, h, i), row, nope);
-            ft->vec_dot(nope, &ql[i], row, qn);
-        }
+        for (int64_t i = 0; i < r; i++) ql[i] = fr_wrow_dot(L->kabs.w.type, fr_head_row(&L->kabs, h, i), qn, nope, row);
     } else {
-        const fr_type_traits *tt = fr_type_traits_get(L->kdec.w.type);
         for (int64_t i = 0; i < r; i++) ql[i] = 0.0f;
-        for (int64_t i = 0; i < nope; i++) {
-            tt->to_float(fr_head_row(&L->kdec, h, i), row, r);
-            fr_axpy(ql, row, qn[i], r);
-        }
+        for (int64_t i = 0; i < nope; i++) fr_wrow_axpy(L->kdec.w.type, fr_head_row(&L->kdec, h, i), qn[i], ql, r, row);
     }
     memcpy(ql + r, qn + nope, sizeof(float) * (size_t)hp->n_rot); /* q_pe, rope applied */
 }
@@ -330,13 +322,9 @@ static void vout_task(void *ctx, int64_t h, int thread) {
     const fr_hparams *hp = &c->m->hp;
     const fr_layer *L = &c->m->w.layers[j->layer];
     int64_t r = hp->n_lora_kv, dv = hp->head_dim_v;
-    const fr_type_traits *tt = fr_type_traits_get(L->vdec.w.type), *ft = fr_type_traits_get(FR_TYPE_F32);
     float *row = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
     float *o = c->attn + j->tok * hp->n_head * dv + h * dv;
-    for (int64_t i = 0; i < dv; i++) {
-        tt->to_float(fr_head_row(&L->vdec, h, i), row, r);
-        ft->vec_dot(r, &o[i], row, c->olat + h * r);
-    }
+    for (int64_t i = 0; i < dv; i++) o[i] = fr_wrow_dot(L->vdec.w.type, fr_head_row(&L->vdec, h, i), c->olat + h * r, r, row);
 }
 
 void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n) {

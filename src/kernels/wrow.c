@@ -1,0 +1,54 @@
+/* wrow.c: float products with single weight rows, on their dequantized values.
+ *
+ * MLA decode (src/model/mla.c) multiplies W_UK and W_UV, whose rows are quantized like any
+ * weight, by float vectors it must not round (q_nope and the latent output). These do it
+ * without writing each dequantized row out first: the SIMD kernels expand a block of 32
+ * quantized values into registers and use it at once. Types without a direct kernel, and
+ * CPUs without AVX2, take the reference path: to_float into `tmp`, then the F32 dot or
+ * axpy. */
+#include "kernels.h"
+
+#if FR_X86
+#include <pthread.h>
+
+bool fr_wrow_has_avx2(int type); /* wrow_avx2.c */
+float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n);
+void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n);
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static bool g_avx2;
+static void detect(void) { g_avx2 = fr_cpu_has(FR_ISA_AVX2); }
+static bool use_avx2(int type) {
+    pthread_once(&g_once, detect);
+    return g_avx2 && fr_wrow_has_avx2(type);
+}
+#endif
+
+float fr_wrow_dot_ref(int type, const void *row, const float *x, int64_t n, float *tmp) {
+    fr_type_traits_get(type)->to_float(row, tmp, n);
+    float s = 0.0f;
+    fr_type_traits_get(FR_TYPE_F32)->vec_dot(n, &s, tmp, x);
+    return s;
+}
+
+void fr_wrow_axpy_ref(int type, const void *row, float a, float *y, int64_t n, float *tmp) {
+    fr_type_traits_get(type)->to_float(row, tmp, n);
+    fr_axpy(y, tmp, a, n);
+}
+
+float fr_wrow_dot(int type, const void *row, const float *x, int64_t n, float *tmp) {
+#if FR_X86
+    if (use_avx2(type)) return fr_wrow_dot_avx2(type, row, x, n);
+#endif
+    return fr_wrow_dot_ref(type, row, x, n, tmp);
+}
+
+void fr_wrow_axpy(int type, const void *row, float a, float *y, int64_t n, float *tmp) {
+#if FR_X86
+    if (use_avx2(type)) {
+        fr_wrow_axpy_avx2(type, row, a, y, n);
+        return;
+    }
+#endif
+    fr_wrow_axpy_ref(type, row, a, y, n, tmp);
+}

@@ -1,0 +1,71 @@
+/* test_wrow: the single-row float products of MLA decode (src/kernels/wrow.c). For every
+ * weight type, at block counts 1, 3 and 17 (and F16/F32 lengths that leave SIMD tails),
+ * fr_wrow_dot and fr_wrow_axpy (the SIMD kernel where this CPU has one) agree with a float64
+ * product of the row's dequantized values, and with the _ref versions, to float rounding:
+ * |delta| <= 2e-6 * sum |w_i x_i| (+ |y| for axpy). Hostile Q8_0 values (-128) included. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dtype.h"
+#include "kernels/kernels.h"
+
+static void run_type(int type, int64_t n, test_rng *rng) {
+    const fr_type_traits *tt = fr_type_traits_get(type);
+    size_t rb;
+    if (!tt || !tt->to_float || !fr_row_size(type, n, &rb)) return;
+    char *row = malloc(rb);
+    float *f = malloc(sizeof(float) * (size_t)n), *x = malloc(sizeof(float) * (size_t)n);
+    float *tmp = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)n);
+    float *y_ref = malloc(sizeof(float) * (size_t)n);
+    for (int rep = 0; rep < 3; rep++) {
+        for (int64_t i = 0; i < n; i++) f[i] = test_rng_float(rng) * (float)(1 + rep * 7);
+        tt->from_float(f, row, n);
+        if (type == FR_TYPE_Q8_0 && rep == 2) ((block_q8_0 *)row)[0].qs[5] = -128;
+        tt->to_float(row, f, n); /* the row's exact values */
+        for (int64_t i = 0; i < n; i++) x[i] = test_rng_float(rng) * 2.0f;
+        double want = 0, mag = 0;
+        for (int64_t i = 0; i < n; i++) want += (double)f[i] * x[i], mag += fabs((double)f[i] * x[i]);
+        float got = fr_wrow_dot(type, row, x, n, tmp), ref = fr_wrow_dot_ref(type, row, x, n, tmp);
+        CHECK_NEAR(got, want, 2e-6 * mag + 1e-30, "%s n=%lld dot", tt->name, (long long)n);
+        CHECK_NEAR(ref, want, 2e-6 * mag + 1e-30, "%s n=%lld dot_ref", tt->name, (long long)n);
+        float a = test_rng_float(rng) * 1.5f;
+        for (int64_t i = 0; i < n; i++) y[i] = y_ref[i] = test_rng_float(rng);
+        fr_wrow_axpy(type, row, a, y, n, tmp);
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double w = (double)y_ref[i] + (double)a * f[i], tol = 2e-6 * (fabs(y_ref[i]) + fabs((double)a * f[i]));
+            if (!(fabs(y[i] - w) <= tol + 1e-30)) bad++;
+        }
+        CHECK(bad == 0, "%s n=%lld axpy: %d of %lld values off", tt->name, (long long)n, bad, (long long)n);
+        float *y0 = x;                                      /* x is done with: keep y before */
+        memcpy(y0, y_ref, sizeof(float) * (size_t)n);
+        fr_wrow_axpy_ref(type, row, a, y_ref, n, tmp);
+        bad = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (!(fabs((double)y[i] - y_ref[i]) <= 4e-6 * (fabs(y0[i]) + fabs((double)a * f[i])) + 1e-30)) bad++;
+        CHECK(bad == 0, "%s n=%lld axpy vs axpy_ref: %d values off", tt->name, (long long)n, bad);
+    }
+    free(row);
+    free(f);
+    free(x);
+    free(tmp);
+    free(y);
+    free(y_ref);
+}
+
+int main(void) {
+    test_rng rng = {777};
+    const int block_types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_1, FR_TYPE_Q5_0};
+    const int64_t blocks[] = {1, 3, 17};
+    for (size_t t = 0; t < sizeof block_types / sizeof block_types[0]; t++)
+        for (size_t b = 0; b < 3; b++) run_type(block_types[t], 32 * blocks[b], &rng);
+    const int64_t lens[] = {1, 7, 8, 15, 16, 17, 33, 128, 512 + 5};
+    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+        run_type(FR_TYPE_F16, lens[k], &rng);
+        run_type(FR_TYPE_F32, lens[k], &rng);
+    }
+    run_type(FR_TYPE_Q4_K, 256, &rng);
+    run_type(FR_TYPE_Q6_K, 512, &rng);
+    return CHECK_DONE("test_wrow");
+}
