@@ -63,6 +63,33 @@ static const fr_type_traits k_avx2[FR_TYPE_COUNT] = {
 #endif
 
 #if FR_ARM64
+/* AArch64 with sdot: the reference's table with the NEON kernels of quants_neon.c where
+ * there is one (each gives the reference's bits). */
+#define ROW_NEON(T, NAME, BS, SZ, Q, VDT, TO, FROM, DOT) [FR_TYPE_##NAME] = {#NAME, BS, SZ, Q, TO, FROM, VDT, DOT, NULL}
+static const fr_type_traits k_neon[FR_TYPE_COUNT] = {
+    ROW_NEON(f32, F32, 1, 4, false, FR_TYPE_F32, fr_to_float_f32_ref, fr_from_float_f32_ref, fr_vec_dot_f32_neon),
+    ROW_NEON(f16, F16, 1, 2, false, FR_TYPE_F16, fr_to_float_f16_neon, fr_from_float_f16_ref, fr_vec_dot_f16_neon),
+    ROW(bf16, BF16, 1, 2, false, FR_TYPE_BF16, fr_from_float_bf16_ref),
+    ROW_NEON(q4_0, Q4_0, QK4_0, sizeof(block_q4_0), true, FR_TYPE_Q8_0, fr_to_float_q4_0_ref,
+             fr_from_float_q4_0_ref, fr_vec_dot_q4_0_neon),
+    ROW(q4_1, Q4_1, QK4_1, sizeof(block_q4_1), true, FR_TYPE_Q8_1, fr_from_float_q4_1_ref),
+    ROW(q5_0, Q5_0, QK5_0, sizeof(block_q5_0), true, FR_TYPE_Q8_0, fr_from_float_q5_0_ref),
+    ROW(q5_1, Q5_1, QK5_1, sizeof(block_q5_1), true, FR_TYPE_Q8_1, fr_from_float_q5_1_ref),
+    ROW_NEON(q8_0, Q8_0, QK8_0, sizeof(block_q8_0), true, FR_TYPE_Q8_0, fr_to_float_q8_0_ref,
+             fr_from_float_q8_0_neon, fr_vec_dot_q8_0_neon),
+    ROW(iq4_nl, IQ4_NL, QK4_NL, sizeof(block_iq4_nl), true, FR_TYPE_Q8_0, fr_from_float_iq4_nl_ref),
+    ROW(q2_K, Q2_K, QK_K, sizeof(block_q2_K), true, FR_TYPE_Q8_K, fr_from_float_q2_K_ref),
+    ROW(q3_K, Q3_K, QK_K, sizeof(block_q3_K), true, FR_TYPE_Q8_K, fr_from_float_q3_K_ref),
+    ROW(q4_K, Q4_K, QK_K, sizeof(block_q4_K), true, FR_TYPE_Q8_K, fr_from_float_q4_K_ref),
+    ROW(q5_K, Q5_K, QK_K, sizeof(block_q5_K), true, FR_TYPE_Q8_K, fr_from_float_q5_K_ref),
+    ROW_NEON(q6_K, Q6_K, QK_K, sizeof(block_q6_K), true, FR_TYPE_Q8_K, fr_to_float_q6_K_ref,
+             fr_from_float_q6_K_ref, fr_vec_dot_q6_K_neon),
+    [FR_TYPE_Q8_1] = {"Q8_1", QK8_1, sizeof(block_q8_1), true, fr_to_float_q8_1_ref,
+                      fr_from_float_q8_1_ref, FR_TYPE_Q8_1, NULL, NULL},
+    [FR_TYPE_Q8_K] = {"Q8_K", QK_K, sizeof(block_q8_K), true, fr_to_float_q8_K_ref,
+                      fr_from_float_q8_K_ref, FR_TYPE_Q8_K, NULL, NULL},
+};
+
 #include <sys/auxv.h>
 #ifndef HWCAP_ASIMDDP
 #define HWCAP_ASIMDDP (1UL << 20)
@@ -158,6 +185,9 @@ static void choose_isa(void) {
 #if FR_X86
     if (fr_cpu_has(FR_ISA_AVX2)) g_best = k_avx2;
 #endif
+#if FR_ARM64
+    if (fr_cpu_has(FR_ISA_NEON_DOT)) g_best = k_neon;
+#endif
 }
 
 const fr_type_traits *fr_type_traits_isa(int type, fr_isa isa) {
@@ -167,6 +197,14 @@ const fr_type_traits *fr_type_traits_isa(int type, fr_isa isa) {
 #if FR_X86
         if (!fr_cpu_has(FR_ISA_AVX2)) return NULL;
         t = &k_avx2[type];
+#else
+        return NULL;
+#endif
+    }
+    if (isa == FR_ISA_NEON_DOT) {
+#if FR_ARM64
+        if (!fr_cpu_has(FR_ISA_NEON_DOT)) return NULL;
+        t = &k_neon[type];
 #else
         return NULL;
 #endif

@@ -6,7 +6,8 @@
  *   Q2_K..Q6_K->Q8_K.
  * The *_ref versions are the plain scalar reference: portable C, no intrinsics.
  * The *_avx2 versions live in quants_avx2.c / quants_k_avx2.c (compiled with -mavx2 -mfma
- * -mf16c) and must agree with the reference within float rounding of the accumulation. */
+ * -mf16c) and must agree with the reference within float rounding of the accumulation.
+ * The *_neon versions (quants_neon.c, AArch64 with sdot) give the reference's bits. */
 #ifndef FRUGAL_CORE_QUANTS_H
 #define FRUGAL_CORE_QUANTS_H
 
@@ -63,6 +64,16 @@ void fr_dot_tile_iq4_nl_avx2(int64_t n, const void *const *x, int nr, const void
  * y[t]) bit for bit (the row is unpacked once for all tokens). */
 void fr_dot_1xT_q4_K_avx2(int64_t n, const void *x, const void *const *y, int T, float *out);
 void fr_dot_1xT_q6_K_avx2(int64_t n, const void *x, const void *const *y, int T, float *out);
+
+/* AArch64 (quants_neon.c): the kernels the NEON table of dtype.c replaces; the others stay
+ * the reference's. */
+void fr_vec_dot_f32_neon(int64_t n, float *restrict s, const void *restrict x, const void *restrict y);
+void fr_vec_dot_f16_neon(int64_t n, float *restrict s, const void *restrict x, const void *restrict y);
+void fr_to_float_f16_neon(const void *restrict src, float *restrict dst, int64_t n);
+void fr_from_float_q8_0_neon(const float *restrict src, void *restrict dst, int64_t n);
+void fr_vec_dot_q4_0_neon(int64_t n, float *restrict s, const void *restrict x, const void *restrict y);
+void fr_vec_dot_q8_0_neon(int64_t n, float *restrict s, const void *restrict x, const void *restrict y);
+void fr_vec_dot_q6_K_neon(int64_t n, float *restrict s, const void *restrict x, const void *restrict y);
 
 /* IQ4_NL's non-linear code book (16 values). */
 extern const int8_t fr_iq4nl_values[16];

@@ -24,7 +24,10 @@
 static uint32_t f2u(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static float u2f(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 
-static bool has_avx2(void) { return fr_cpu_has(FR_ISA_AVX2); }
+/* The vector table this CPU runs (AVX2 on x86, NEON with sdot on AArch64), compared
+ * with the reference below; has_simd() false: the reference alone is checked. */
+static fr_isa simd_isa(void) { return fr_cpu_has(FR_ISA_AVX2) ? FR_ISA_AVX2 : FR_ISA_NEON_DOT; }
+static bool has_simd(void) { return fr_cpu_has(simd_isa()); }
 
 /* ---------------------------------------------------------------------------------- */
 /* half precision                                                                      */
@@ -139,18 +142,18 @@ static void test_f16_portable(void) {
 
 static void dots(int type, int64_t n, const void *x, const void *y, float *ref, float *avx) {
     fr_type_traits_isa(type, FR_ISA_SCALAR)->vec_dot(n, ref, x, y);
-    const fr_type_traits *a = fr_type_traits_isa(type, FR_ISA_AVX2);
+    const fr_type_traits *a = fr_type_traits_isa(type, simd_isa());
     if (a) a->vec_dot(n, avx, x, y);
     else *avx = *ref;
 }
 
 static void deq_both(int type, const void *x, int64_t n, float *out) {
     fr_type_traits_isa(type, FR_ISA_SCALAR)->to_float(x, out, n);
-    const fr_type_traits *a = fr_type_traits_isa(type, FR_ISA_AVX2);
+    const fr_type_traits *a = fr_type_traits_isa(type, simd_isa());
     if (a) {
         float tmp[64];
         a->to_float(x, tmp, n);
-        CHECK(memcmp(tmp, out, (size_t)n * sizeof(float)) == 0, "%s: avx2 to_float differs", fr_type_name(type));
+        CHECK(memcmp(tmp, out, (size_t)n * sizeof(float)) == 0, "%s: simd to_float differs", fr_type_name(type));
     }
 }
 
@@ -163,7 +166,7 @@ static void test_hand_blocks(void) {
     y8.d = 0x3000; /* 0.125 */
     for (int j = 0; j < 32; j++) { x8.qs[j] = j < 16 ? 1 : -1; y8.qs[j] = (int8_t)j; }
     dots(FR_TYPE_Q8_0, 32, &x8, &y8, &r, &a);
-    CHECK(r == -16.0f && a == -16.0f, "q8_0 hand dot: ref %g avx2 %g, want -16", (double)r, (double)a);
+    CHECK(r == -16.0f && a == -16.0f, "q8_0 hand dot: ref %g simd %g, want -16", (double)r, (double)a);
     deq_both(FR_TYPE_Q8_0, &y8, 32, out);
     CHECK(out[0] == 0.0f && out[1] == 0.125f && out[31] == 3.875f, "q8_0 dequant");
 
@@ -176,7 +179,7 @@ static void test_hand_blocks(void) {
     y8.d = 0x3800;
     for (int j = 0; j < 32; j++) y8.qs[j] = (int8_t)(j - 16);
     dots(FR_TYPE_Q4_0, 32, &x4, &y8, &r, &a);
-    CHECK(r == -152.0f && a == -152.0f, "q4_0 hand dot: ref %g avx2 %g, want -152", (double)r, (double)a);
+    CHECK(r == -152.0f && a == -152.0f, "q4_0 hand dot: ref %g simd %g, want -152", (double)r, (double)a);
     deq_both(FR_TYPE_Q4_0, &x4, 32, out);
     CHECK(out[0] == 4.0f && out[15] == 4.0f && out[16] == 2.0f && out[31] == 2.0f, "q4_0 nibble order");
 
@@ -193,7 +196,7 @@ static void test_hand_blocks(void) {
     for (int j = 0; j < 32; j++) y8.qs[j] = 1;
     y8.d = 0x3c00;
     dots(FR_TYPE_Q5_0, 32, &x5, &y8, &r, &a); /* 1 - 15*15 - 14*15 + 2 = -432 */
-    CHECK(r == -432.0f && a == -432.0f, "q5_0 hand dot: ref %g avx2 %g", (double)r, (double)a);
+    CHECK(r == -432.0f && a == -432.0f, "q5_0 hand dot: ref %g simd %g", (double)r, (double)a);
 
     /* Q5_1: same bits, d = 1, m = -1: element 0 = 17-1 = 16, 1..15 = 0, 16..30 = 1, 31 = 17.
      * With y = 1 (dy = 1, s = 32): sum = 16 + 15 + 17 = 48 via (d*dy)*sumi + m*s = 80 - 32. */
@@ -207,7 +210,7 @@ static void test_hand_blocks(void) {
     y81.d = 0x3c00; y81.s = fr_f32_to_f16(32.0f);
     for (int j = 0; j < 32; j++) y81.qs[j] = 1;
     dots(FR_TYPE_Q5_1, 32, &x51, &y81, &r, &a);
-    CHECK(r == 48.0f && a == 48.0f, "q5_1 hand dot: ref %g avx2 %g", (double)r, (double)a);
+    CHECK(r == 48.0f && a == 48.0f, "q5_1 hand dot: ref %g simd %g", (double)r, (double)a);
 
     /* Q4_1: qs = 0x3f (low 15, high 3), d = 0.5, m = 1: 8.5 (0..15), 2.5 (16..31). */
     block_q4_1 x41;
@@ -216,7 +219,7 @@ static void test_hand_blocks(void) {
     deq_both(FR_TYPE_Q4_1, &x41, 32, out);
     CHECK(out[0] == 8.5f && out[16] == 2.5f, "q4_1 layout");
     dots(FR_TYPE_Q4_1, 32, &x41, &y81, &r, &a); /* 16*8.5 + 16*2.5 = 176 */
-    CHECK(r == 176.0f && a == 176.0f, "q4_1 hand dot: ref %g avx2 %g", (double)r, (double)a);
+    CHECK(r == 176.0f && a == 176.0f, "q4_1 hand dot: ref %g simd %g", (double)r, (double)a);
 
     /* IQ4_NL: qs = 0xf0: elements 0..15 -> values[0] = -127, 16..31 -> values[15] = 113. */
     static const int8_t kv[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
@@ -227,7 +230,7 @@ static void test_hand_blocks(void) {
     deq_both(FR_TYPE_IQ4_NL, &xi, 32, out);
     CHECK(out[0] == -63.5f && out[31] == 56.5f, "iq4_nl layout");
     dots(FR_TYPE_IQ4_NL, 32, &xi, &y8, &r, &a); /* 0.5 * 16 * (113 - 127) = -112 */
-    CHECK(r == -112.0f && a == -112.0f, "iq4_nl hand dot: ref %g avx2 %g", (double)r, (double)a);
+    CHECK(r == -112.0f && a == -112.0f, "iq4_nl hand dot: ref %g simd %g", (double)r, (double)a);
 }
 
 /* ---------------------------------------------------------------------------------- */
@@ -237,10 +240,10 @@ static void test_hand_blocks(void) {
 /* Quantizes with both implementations (avx = ref when AVX2 is unavailable). */
 static void quant_both(int type, const float *x, int64_t n, void *ref, void *avx, size_t bytes) {
     fr_type_traits_isa(type, FR_ISA_SCALAR)->from_float(x, ref, n);
-    const fr_type_traits *a = fr_type_traits_isa(type, FR_ISA_AVX2);
+    const fr_type_traits *a = fr_type_traits_isa(type, simd_isa());
     if (a) {
         a->from_float(x, avx, n);
-        CHECK(memcmp(ref, avx, bytes) == 0, "%s: avx2 from_float bytes differ", fr_type_name(type));
+        CHECK(memcmp(ref, avx, bytes) == 0, "%s: simd from_float bytes differ", fr_type_name(type));
     } else {
         memcpy(avx, ref, bytes);
     }
@@ -264,7 +267,7 @@ static void test_quant_semantics(void) {
     int bad = 0;
     for (int j = 0; j < 32; j++) {
         if (q.qs[j] != want[j] || qa.qs[j] != want[j])
-            fprintf(stderr, "q8_0 x=%.9g: ref %d avx2 %d want %d\n", (double)x[j], q.qs[j], qa.qs[j], want[j]);
+            fprintf(stderr, "q8_0 x=%.9g: ref %d simd %d want %d\n", (double)x[j], q.qs[j], qa.qs[j], want[j]);
         bad += q.qs[j] != want[j] || qa.qs[j] != want[j];
     }
     CHECK(bad == 0, "q8_0 rounding (%d wrong)", bad);
@@ -468,7 +471,7 @@ static void test_round_trip(void) {
 /* Activation quantizers: Q8_0/Q8_1 AVX2 bytes must equal the reference on lots of data,
  * including exact .5 ties (amax = 127 gives d = 1). */
 static void test_q8_activations(void) {
-    if (!has_avx2()) return;
+    if (!has_simd()) return;
     test_rng r = {7};
     const int64_t n = 32 * 4096;
     float *x = malloc(n * sizeof(float));
@@ -483,8 +486,8 @@ static void test_q8_activations(void) {
         CHECK(fr_row_size(type, n, &bytes), "row size");
         void *a = malloc(bytes), *b = malloc(bytes);
         fr_type_traits_isa(type, FR_ISA_SCALAR)->from_float(x, a, n);
-        fr_type_traits_isa(type, FR_ISA_AVX2)->from_float(x, b, n);
-        CHECK(memcmp(a, b, bytes) == 0, "%s: avx2 quantization bytes differ", fr_type_name(type));
+        fr_type_traits_isa(type, simd_isa())->from_float(x, b, n);
+        CHECK(memcmp(a, b, bytes) == 0, "%s: simd quantization bytes differ", fr_type_name(type));
         free(a);
         free(b);
     }
@@ -497,10 +500,10 @@ static void test_q8_activations(void) {
 
 static void test_agreement(int type, int64_t n, test_rng *r) {
     const fr_type_traits *tr = fr_type_traits_isa(type, FR_ISA_SCALAR);
-    const fr_type_traits *ta = fr_type_traits_isa(type, FR_ISA_AVX2);
+    const fr_type_traits *ta = fr_type_traits_isa(type, simd_isa());
     const int vdt = (int)tr->vec_dot_type;
     const fr_type_traits *vr = fr_type_traits_isa(vdt, FR_ISA_SCALAR);
-    const fr_type_traits *va = fr_type_traits_isa(vdt, FR_ISA_AVX2);
+    const fr_type_traits *va = fr_type_traits_isa(vdt, simd_isa());
     size_t xb = 0, yb = 0;
     const bool sized = fr_row_size(type, n, &xb) && fr_row_size(vdt, n, &yb);
     CHECK(sized && xb == (size_t)(n / tr->block_size) * tr->type_size, "%s n=%lld: row size",
@@ -519,15 +522,15 @@ static void test_agreement(int type, int64_t n, test_rng *r) {
     vr->from_float(yf, yq, n);
     if (ta) {
         ta->from_float(xf, xq2, n);
-        CHECK(memcmp(xq, xq2, xb) == 0, "%s n=%lld: avx2 from_float differs", tr->name, (long long)n);
+        CHECK(memcmp(xq, xq2, xb) == 0, "%s n=%lld: simd from_float differs", tr->name, (long long)n);
         va->from_float(yf, yq2, n);
-        CHECK(memcmp(yq, yq2, yb) == 0, "%s n=%lld: avx2 from_float differs", vr->name, (long long)n);
+        CHECK(memcmp(yq, yq2, yb) == 0, "%s n=%lld: simd from_float differs", vr->name, (long long)n);
     }
     tr->to_float(xq, o1, n);
     vr->to_float(yq, yd, n);
     if (ta) {
         ta->to_float(xq, o2, n);
-        CHECK(memcmp(o1, o2, (size_t)n * sizeof(float)) == 0, "%s n=%lld: avx2 to_float differs",
+        CHECK(memcmp(o1, o2, (size_t)n * sizeof(float)) == 0, "%s n=%lld: simd to_float differs",
               tr->name, (long long)n);
     }
     /* exact dot of the dequantized vectors */
@@ -554,9 +557,10 @@ static void test_agreement(int type, int64_t n, test_rng *r) {
     if (ta) {
         ta->vec_dot(n, &da, xq, yq);
         const double tol = 1e-5 * sabs + 1e-30;
-        CHECK(fabs((double)dr - da) <= tol, "%s n=%lld: ref dot %.9g vs avx2 %.9g (tol %g)", tr->name,
+        CHECK(fabs((double)dr - da) <= tol, "%s n=%lld: ref dot %.9g vs simd %.9g (tol %g)", tr->name,
               (long long)n, (double)dr, (double)da, tol);
-        if (!tr->is_quantized) /* same order, no fused rounding that matters: identical */
+        /* same order, no fused rounding that matters: identical (NEON: every type) */
+        if (!tr->is_quantized || simd_isa() == FR_ISA_NEON_DOT)
             CHECK(f2u(dr) == f2u(da), "%s n=%lld: float dot not bit-identical: %.9g vs %.9g",
                   tr->name, (long long)n, (double)dr, (double)da);
     }
@@ -567,7 +571,7 @@ static void test_agreement(int type, int64_t n, test_rng *r) {
     CHECK(f2u(dr) == f2u(dr2), "%s n=%lld: ref dot depends on position", tr->name, (long long)n);
     if (ta) {
         ta->vec_dot(n, &da2, xq2 + xblk, yq2 + yblk);
-        CHECK(f2u(da) == f2u(da2), "%s n=%lld: avx2 dot depends on position", tr->name, (long long)n);
+        CHECK(f2u(da) == f2u(da2), "%s n=%lld: simd dot depends on position", tr->name, (long long)n);
     }
     free(xf); free(yf); free(o1); free(o2); free(yd);
     free(xq); free(yq); free(xq2); free(yq2);
@@ -587,7 +591,7 @@ static void test_f16_all_to_float(void) {
         if (isnan(a[i])) bad += !isnan(b[i]) || ((f2u(a[i]) | 0x400000u) != f2u(b[i]));
         else bad += f2u(a[i]) != f2u(b[i]);
     }
-    CHECK(bad == 0, "f16 avx2 to_float differs on %d halves", bad);
+    CHECK(bad == 0, "f16 simd to_float differs on %d halves", bad);
     /* from_float on edge values incl. NaN: bit-identical (NaN fixed up to 0x7e00) */
     /* 32 edge values (8-wide kernels see them in full vectors) incl. f16 and bf16 ties */
     float e[32] = {0.0f, -0.0f, 65504.0f, 65520.0f, -65520.0f, INFINITY, -INFINITY, NAN,
@@ -599,11 +603,11 @@ static void test_f16_all_to_float(void) {
     fr_f16 r1[32], r2[32];
     fr_from_float_f16_ref(e, r1, 32);
     ta->from_float(e, r2, 32);
-    CHECK(memcmp(r1, r2, sizeof r1) == 0, "f16 avx2 from_float edge values differ");
+    CHECK(memcmp(r1, r2, sizeof r1) == 0, "f16 simd from_float edge values differ");
     fr_bf16 s1[32], s2[32];
     fr_from_float_bf16_ref(e, s1, 32);
     fr_type_traits_isa(FR_TYPE_BF16, FR_ISA_AVX2)->from_float(e, s2, 32);
-    CHECK(memcmp(s1, s2, sizeof s1) == 0, "bf16 avx2 from_float edge values differ");
+    CHECK(memcmp(s1, s2, sizeof s1) == 0, "bf16 simd from_float edge values differ");
     CHECK(s1[24] == 0x3f80 && s1[25] == 0x3f82 && s1[26] == 0xbf82 && s1[27] == 0x3f80 &&
           s1[28] == 0x7f80 && s1[31] == 0x0002, "bf16 ties to even / overflow to inf");
     free(h);
@@ -634,7 +638,7 @@ int main(void) {
 #if HAVE_X86
     if (fr_cpu_has(FR_ISA_AVX2)) test_f16_hw();
 #endif
-    if (!has_avx2()) printf("test_quants: no AVX2 on this CPU; checking the reference only\n");
+    if (!has_simd()) printf("test_quants: no AVX2 or NEON sdot on this CPU; checking the reference only\n");
     test_hand_blocks();
     test_quant_semantics();
     test_round_trip();
