@@ -28,32 +28,36 @@ FR_INLINE float reduce32_neon(const float32x4_t *acc) {
     return t0 + t1;
 }
 
-void fr_vec_dot_f32_neon(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
-    const float *x = vx, *y = vy;
-    float32x4_t acc[8];
-    for (int a = 0; a < 8; a++) acc[a] = vdupq_n_f32(0.0f);
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int a = 0; a < 8; a++)
-            acc[a] = vaddq_f32(acc[a], vmulq_f32(vld1q_f32(x + i + 4 * a), vld1q_f32(y + i + 4 * a)));
-    float sum = reduce32_neon(acc);
-    for (; i < n; i++) sum += x[i] * y[i];
-    *s = sum;
-}
-
 FR_INLINE float32x4_t f16x4(const fr_f16 *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 
-void fr_vec_dot_f16_neon(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
-    const fr_f16 *x = vx, *y = vy;
+/* 4 values of an F32 (f16 = 0) or F16 row as floats, and one value */
+FR_INLINE float32x4_t load4(int f16, const void *p, int64_t i) {
+    return f16 ? f16x4((const fr_f16 *)p + i) : vld1q_f32((const float *)p + i);
+}
+FR_INLINE float val(int f16, const void *p, int64_t i) {
+    return f16 ? fr_f16_to_f32(((const fr_f16 *)p)[i]) : ((const float *)p)[i];
+}
+
+/* fr_vec_dot_f32_ref / fr_vec_dot_f16_ref: 32 partial sums of separate products and adds,
+ * reduce32, then the tail in order (F16 products are exact in float) */
+FR_INLINE float dot_float(int f16, int64_t n, const void *x, const void *y) {
     float32x4_t acc[8];
     for (int a = 0; a < 8; a++) acc[a] = vdupq_n_f32(0.0f);
     int64_t i = 0;
     for (; i + 32 <= n; i += 32)
         for (int a = 0; a < 8; a++)
-            acc[a] = vaddq_f32(acc[a], vmulq_f32(f16x4(x + i + 4 * a), f16x4(y + i + 4 * a)));
+            acc[a] = vaddq_f32(acc[a], vmulq_f32(load4(f16, x, i + 4 * a), load4(f16, y, i + 4 * a)));
     float sum = reduce32_neon(acc);
-    for (; i < n; i++) sum += fr_f16_to_f32(x[i]) * fr_f16_to_f32(y[i]);
-    *s = sum;
+    for (; i < n; i++) sum += val(f16, x, i) * val(f16, y, i);
+    return sum;
+}
+
+void fr_vec_dot_f32_neon(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
+    *s = dot_float(0, n, vx, vy);
+}
+
+void fr_vec_dot_f16_neon(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
+    *s = dot_float(1, n, vx, vy);
 }
 
 void fr_to_float_f16_neon(const void *restrict src, float *restrict dst, int64_t n) {
