@@ -38,6 +38,11 @@ static inline void prefetch_ahead(const void *row, size_t bytes) {
     for (size_t off = 0; off < bytes; off += 64) _mm_prefetch((const char *)row + WROW_PF_DIST + off, _MM_HINT_T0);
 }
 
+static inline size_t row_bytes(int type, int64_t n) {
+    if (type == FR_TYPE_F16) return (size_t)n * 2;
+    return (size_t)(n / 32) * (type == FR_TYPE_Q4_0 ? sizeof(block_q4_0) : sizeof(block_q8_0));
+}
+
 static inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -60,7 +65,7 @@ static float dot_f16(const fr_f16 *w, const float *x, int64_t n) {
 
 /* n: a multiple of 32 for the block types (a row's length always is) */
 float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n) {
-    prefetch_ahead(row, (size_t)n * (type == FR_TYPE_F16 ? 2 : type == FR_TYPE_Q4_0 ? 18 : 34) / 32);
+    prefetch_ahead(row, row_bytes(type, n));
     if (type == FR_TYPE_F16) return dot_f16(row, x, n);
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < n / 32; b++) {
@@ -77,7 +82,7 @@ float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n) {
 }
 
 void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n) {
-    prefetch_ahead(row, (size_t)n * (type == FR_TYPE_F16 ? 2 : type == FR_TYPE_Q4_0 ? 18 : 34) / 32);
+    prefetch_ahead(row, row_bytes(type, n));
     if (type == FR_TYPE_F16) {
         const fr_f16 *w = row;
         const __m256 va = _mm256_set1_ps(a);
