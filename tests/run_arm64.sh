@@ -18,5 +18,13 @@ for t in "$@"; do
         tail -n 20 "$BUILD/tests/$t.log"
     fi
 done
+# the suites also pass on a CPU without sdot, comparing the reference with itself: make sure
+# the NEON kernels ran (test_tiles names each one it tested)
+neon=0
+for t in "$@"; do grep -q "testing the NEON sdot kernel" "$BUILD/tests/$t.log" && neon=1; done
+if [ "$neon" -eq 0 ]; then
+    failed=$((failed + 1))
+    echo "FAIL arm64: no test ran a NEON kernel (no sdot under this qemu?)"
+fi
 echo "arm64: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,6 +1,6 @@
 /* quants.h: per-type kernels behind the table in dtype.c.
  *
- * Naming: fr_<op>_<type>_<isa>, op in {to_float, from_float, vec_dot}, isa in {ref, avx2}.
+ * Naming: fr_<op>_<type>_<isa>, op in {to_float, from_float, vec_dot}, isa in {ref, avx2, neon}.
  * vec_dot_<T> takes x in type T and y in T's vec_dot_type:
  *   F32->F32, F16->F16, BF16->BF16, Q4_0/Q5_0/Q8_0/IQ4_NL->Q8_0, Q4_1/Q5_1->Q8_1,
  *   Q2_K..Q6_K->Q8_K.

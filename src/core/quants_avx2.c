@@ -18,6 +18,8 @@
  *     Q4_0 and Q8_0 instead add each block's exact integer dot with one scalar FMA in block
  *     order, exactly like the reference (bit-identical; see quants_ref.c). */
 #include <immintrin.h>
+
+#include "simd_avx2.h"
 #include <string.h>
 
 #include "quants.h"
@@ -51,14 +53,6 @@ FR_INLINE __m128 h2f_mul2(const fr_f16 *x, const fr_f16 *y) {
     return _mm_mul_ps(v, _mm_movehl_ps(v, v)); /* {xd, xm, yd, ys} * {yd, ys, ..} */
 }
 
-/* 8 -> 1 in the reference's order: (v_i + v_{i+4}), then (s0+s2), (s1+s3), then sum. */
-FR_INLINE float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    t = _mm_add_ss(t, _mm_movehdup_ps(t));
-    return _mm_cvtss_f32(t);
-}
-
 FR_INLINE float hmax_ps(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -71,13 +65,6 @@ FR_INLINE int hsum_epi32(__m256i v) {
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
     return _mm_cvtsi128_si32(s);
-}
-
-/* 16 bytes of packed nibbles -> 32 bytes: low nibbles in bytes 0..15, high in 16..31. */
-FR_INLINE __m256i unpack_nibbles(const uint8_t *qs) {
-    const __m128i b = _mm_loadu_si128((const __m128i *)qs);
-    const __m256i t = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
-    return _mm256_and_si256(t, _mm256_set1_epi8(0x0f));
 }
 
 /* 32 bits (little-endian) -> 32 bytes: byte j = 0xff if bit j is set, else 0. */
@@ -143,7 +130,7 @@ void fr_vec_dot_f32_avx2(int64_t n, float *restrict s, const void *restrict vx,
         a2 = _mm256_add_ps(a2, _mm256_mul_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16)));
         a3 = _mm256_add_ps(a3, _mm256_mul_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24)));
     }
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    float sum = fr_hsum8_avx2(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     for (; i < n; i++) sum += x[i] * y[i];
     *s = sum;
 }
@@ -189,7 +176,7 @@ void fr_vec_dot_f16_avx2(int64_t n, float *restrict s, const void *restrict vx,
         a2 = _mm256_fmadd_ps(load_f16x8(x + i + 16), load_f16x8(y + i + 16), a2);
         a3 = _mm256_fmadd_ps(load_f16x8(x + i + 24), load_f16x8(y + i + 24), a3);
     }
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    float sum = fr_hsum8_avx2(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     for (; i < n; i++) sum += fr_f16_to_f32(x[i]) * fr_f16_to_f32(y[i]);
     *s = sum;
 }
@@ -239,7 +226,7 @@ void fr_vec_dot_bf16_avx2(int64_t n, float *restrict s, const void *restrict vx,
         a2 = _mm256_add_ps(a2, _mm256_mul_ps(load_bf16x8(x + i + 16), load_bf16x8(y + i + 16)));
         a3 = _mm256_add_ps(a3, _mm256_mul_ps(load_bf16x8(x + i + 24), load_bf16x8(y + i + 24)));
     }
-    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    float sum = fr_hsum8_avx2(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     for (; i < n; i++) sum += fr_bf16_to_f32(x[i]) * fr_bf16_to_f32(y[i]);
     *s = sum;
 }
@@ -335,7 +322,7 @@ void fr_to_float_q4_0_avx2(const void *restrict src, float *restrict dst, int64_
     const block_q4_0 *x = src;
     const int64_t nb = n / QK4_0;
     for (int64_t i = 0; i < nb; i++) {
-        const __m256i q = _mm256_sub_epi8(unpack_nibbles(x[i].qs), _mm256_set1_epi8(8));
+        const __m256i q = _mm256_sub_epi8(fr_unpack_nibbles_avx2(x[i].qs), _mm256_set1_epi8(8));
         store_i8_scaled(dst + i * QK4_0, q, _mm256_set1_ps(h2f(x[i].d)));
     }
 }
@@ -344,7 +331,7 @@ void fr_to_float_q4_1_avx2(const void *restrict src, float *restrict dst, int64_
     const block_q4_1 *x = src;
     const int64_t nb = n / QK4_1;
     for (int64_t i = 0; i < nb; i++)
-        store_u8_affine(dst + i * QK4_1, unpack_nibbles(x[i].qs), _mm256_set1_ps(h2f(x[i].d)),
+        store_u8_affine(dst + i * QK4_1, fr_unpack_nibbles_avx2(x[i].qs), _mm256_set1_ps(h2f(x[i].d)),
                         _mm256_set1_ps(h2f(x[i].m)));
 }
 
@@ -352,12 +339,12 @@ void fr_to_float_q4_1_avx2(const void *restrict src, float *restrict dst, int64_
  * nibble (= (nibble + 16) - 16). */
 FR_INLINE __m256i q5_0_values(const block_q5_0 *b) {
     const __m256i hi = _mm256_andnot_si256(bits_to_bytes(b->qh), _mm256_set1_epi8((char)0xf0));
-    return _mm256_or_si256(unpack_nibbles(b->qs), hi);
+    return _mm256_or_si256(fr_unpack_nibbles_avx2(b->qs), hi);
 }
 
 FR_INLINE __m256i q5_1_values(const block_q5_1 *b) {
     const __m256i hi = _mm256_and_si256(bits_to_bytes(b->qh), _mm256_set1_epi8(0x10));
-    return _mm256_or_si256(unpack_nibbles(b->qs), hi);
+    return _mm256_or_si256(fr_unpack_nibbles_avx2(b->qs), hi);
 }
 
 void fr_to_float_q5_0_avx2(const void *restrict src, float *restrict dst, int64_t n) {
@@ -384,7 +371,7 @@ void fr_to_float_iq4_nl_avx2(const void *restrict src, float *restrict dst, int6
     const int64_t nb = n / QK4_NL;
     const __m256i table = iq4nl_table();
     for (int64_t i = 0; i < nb; i++) {
-        const __m256i q = _mm256_shuffle_epi8(table, unpack_nibbles(x[i].qs));
+        const __m256i q = _mm256_shuffle_epi8(table, fr_unpack_nibbles_avx2(x[i].qs));
         store_i8_scaled(dst + i * QK4_NL, q, _mm256_set1_ps(h2f(x[i].d)));
     }
 }
@@ -441,7 +428,7 @@ void fr_to_float_iq4_nl_avx2(const void *restrict src, float *restrict dst, int6
         if (i < nb) FR_TILE_BLOCK(R, T, i, 0);                                                     \
         FR_UNROLL for (int r = 0; r < R; r++)                                                \
             FR_UNROLL for (int t = 0; t < T; t++)                                            \
-                out[r * T + t] = hsum_ps(_mm256_add_ps(acc[r][t][0], acc[r][t][1]));         \
+                out[r * T + t] = fr_hsum8_avx2(_mm256_add_ps(acc[r][t][0], acc[r][t][1]));         \
     }
 
 #define FR_TILE_FAMILY(NAME, XT, SETUP)                                                      \
@@ -559,13 +546,13 @@ FR_INLINE __m256i hsum8_epi32(const __m256i p[8]) {
 #define XVALS(P, B) _mm256_loadu_si256((const __m256i *)(P)[B].qs)
 FR_TILE_FMA_FAMILY(fr_dot_tile_q8_0_avx2, block_q8_0, (void)0)
 #undef XVALS
-#define XVALS(P, B) _mm256_sub_epi8(unpack_nibbles((P)[B].qs), eight)
+#define XVALS(P, B) _mm256_sub_epi8(fr_unpack_nibbles_avx2((P)[B].qs), eight)
 FR_TILE_FMA_FAMILY(fr_dot_tile_q4_0_avx2, block_q4_0, const __m256i eight = _mm256_set1_epi8(8))
 #undef XVALS
 #define XVALS(P, B) q5_0_values(&(P)[B])
 FR_TILE_FAMILY(fr_dot_tile_q5_0_avx2, block_q5_0, (void)0)
 #undef XVALS
-#define XVALS(P, B) _mm256_shuffle_epi8(table, unpack_nibbles((P)[B].qs))
+#define XVALS(P, B) _mm256_shuffle_epi8(table, fr_unpack_nibbles_avx2((P)[B].qs))
 FR_TILE_FAMILY(fr_dot_tile_iq4_nl_avx2, block_iq4_nl, const __m256i table = iq4nl_table())
 #undef XVALS
 
@@ -605,11 +592,11 @@ FR_VEC_DOT_VIA_TILE(iq4_nl)
         FR_DOT_Q8_1_BLOCK(acc1, i + 1);                                                      \
     }                                                                                        \
     if (i < nb) FR_DOT_Q8_1_BLOCK(acc0, i);                                                  \
-    *s = hsum_ps(_mm256_add_ps(acc0, acc1)) + summs;
+    *s = fr_hsum8_avx2(_mm256_add_ps(acc0, acc1)) + summs;
 
 void fr_vec_dot_q4_1_avx2(int64_t n, float *restrict s, const void *restrict vx,
                           const void *restrict vy) {
-#define XVALS(B) unpack_nibbles(x[B].qs)
+#define XVALS(B) fr_unpack_nibbles_avx2(x[B].qs)
     FR_DOT_Q8_1_LOOP(block_q4_1)
 #undef XVALS
 }

@@ -16,6 +16,8 @@
  * fixed given n; it differs from the reference's (one float per block) only by float
  * rounding. */
 #include <immintrin.h>
+
+#include "simd_avx2.h"
 #include <string.h>
 
 #include "quants.h"
@@ -26,12 +28,6 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 static inline float hsum_ps128(__m128 s) {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -292,7 +288,7 @@ void fr_vec_dot_q2_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    *s = hsum_ps(acc);
+    *s = fr_hsum8_avx2(acc);
 }
 
 void fr_vec_dot_q3_K_avx2(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
@@ -328,7 +324,7 @@ void fr_vec_dot_q3_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
         sumi = _mm256_sub_epi32(sumi, corr);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    *s = hsum_ps(acc);
+    *s = fr_hsum8_avx2(acc);
 }
 
 /* Q4_K and Q5_K share everything but the fifth bit (qh == NULL for Q4_K). Adds the
@@ -426,7 +422,7 @@ void fr_vec_dot_q5_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
         const __m256i sumi = dot_k4_block(x[i].scales, x[i].qh, x[i].qs, &y[i], negmin, &accm);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    *s = hsum_ps(acc) + hsum_ps128(accm);
+    *s = fr_hsum8_avx2(acc) + hsum_ps128(accm);
 }
 
 void fr_vec_dot_q6_K_avx2(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
@@ -453,7 +449,7 @@ void fr_vec_dot_q6_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
         sumi = _mm256_sub_epi32(sumi, corr);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
-    *s = hsum_ps(acc);
+    *s = fr_hsum8_avx2(acc);
 }
 
 /* ------------------------------------------------- one row x up to 4 activation rows */
@@ -515,7 +511,7 @@ static inline __attribute__((always_inline)) void q6_K_1xT(int64_t n, const bloc
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[t], corr)), acc[t]);
         }
     }
-    KT_UNROLL for (int t = 0; t < T; t++) out[t] = hsum_ps(acc[t]);
+    KT_UNROLL for (int t = 0; t < T; t++) out[t] = fr_hsum8_avx2(acc[t]);
 }
 
 void fr_dot_1xT_q4_K_avx2(int64_t n, const void *x, const void *const *y, int T, float *out) {

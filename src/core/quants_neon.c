@@ -15,6 +15,7 @@
 #include <math.h>
 
 #include "quants.h"
+#include "simd_neon.h"
 
 #define FR_INLINE static inline __attribute__((always_inline))
 
@@ -28,11 +29,9 @@ FR_INLINE float reduce32_neon(const float32x4_t *acc) {
     return t0 + t1;
 }
 
-FR_INLINE float32x4_t f16x4(const fr_f16 *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
-
 /* 4 values of an F32 (f16 = 0) or F16 row as floats, and one value */
 FR_INLINE float32x4_t load4(int f16, const void *p, int64_t i) {
-    return f16 ? f16x4((const fr_f16 *)p + i) : vld1q_f32((const float *)p + i);
+    return f16 ? fr_f16x4_neon((const fr_f16 *)p + i) : vld1q_f32((const float *)p + i);
 }
 FR_INLINE float val(int f16, const void *p, int64_t i) {
     return f16 ? fr_f16_to_f32(((const fr_f16 *)p)[i]) : ((const float *)p)[i];
@@ -63,7 +62,7 @@ void fr_vec_dot_f16_neon(int64_t n, float *restrict s, const void *restrict vx, 
 void fr_to_float_f16_neon(const void *restrict src, float *restrict dst, int64_t n) {
     const fr_f16 *x = src;
     int64_t i = 0;
-    for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, f16x4(x + i));
+    for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, fr_f16x4_neon(x + i));
     for (; i < n; i++) dst[i] = fr_f16_to_f32(x[i]);
 }
 

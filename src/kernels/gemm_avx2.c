@@ -11,6 +11,8 @@
  * will meet), so after all eight steps it holds sum((q - 8) * y) over its 16 positions,
  * |.| <= 16384: the wrapping int16 adds are exact. */
 #include <immintrin.h>
+
+#include "simd_avx2.h"
 #include "gemm_simd.h"
 
 #if defined(__clang__)
@@ -166,12 +168,6 @@ void fr_gemm_q4_Kx8_avx2(int64_t nb, const void *group, const void *const *acts,
  * fr_vec_dot_f16's order: four 8-lane accumulators a_j take elements 32i + 8j .. + 7, the
  * products are exact in float (so FMA = mul + add), then hsum((a0 + a1) + (a2 + a3)) and a
  * sequential tail. One weight row and up to 3 activation rows: 12 accumulators. */
-FR_INLINE float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    t = _mm_add_ss(t, _mm_movehdup_ps(t));
-    return _mm_cvtss_f32(t);
-}
 
 /* R weight rows x T activation rows. The four accumulator sets (j) of all R x T outputs
  * would need 48 registers: instead the row is cut in chunks of 512 values (L1-resident)
@@ -218,7 +214,7 @@ FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *
         }
     }
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) {
-        float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(st[0][r][t], st[1][r][t]), _mm256_add_ps(st[2][r][t], st[3][r][t])));
+        float sum = fr_hsum8_avx2(_mm256_add_ps(_mm256_add_ps(st[0][r][t], st[1][r][t]), _mm256_add_ps(st[2][r][t], st[3][r][t])));
         for (int64_t k = n32; k < n; k++) sum += _cvtsh_ss(x[r][k]) * y[t][k];
         out[r * T + t] = sum;
     }

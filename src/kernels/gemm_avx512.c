@@ -8,6 +8,7 @@
  * hsum((a0 + a1) + (a2 + a3)) followed by the sequential tail: bit for bit the AVX2 result. */
 #include <immintrin.h>
 
+#include "simd_avx2.h"
 #include "gemm.h"
 
 #if defined(__clang__)
@@ -17,12 +18,6 @@
 #define FR_INLINE static inline __attribute__((always_inline))
 #define FR_UNROLL _Pragma("GCC unroll 8")
 
-FR_INLINE float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    t = _mm_add_ss(t, _mm_movehdup_ps(t));
-    return _mm_cvtss_f32(t);
-}
 
 FR_INLINE __m256 lo256(__m512 v) { return _mm512_castps512_ps256(v); }
 FR_INLINE __m256 hi256(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
@@ -51,7 +46,7 @@ FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) {
         const __m256 s01 = _mm256_add_ps(lo256(a[0][r][t]), hi256(a[0][r][t]));
         const __m256 s23 = _mm256_add_ps(lo256(a[1][r][t]), hi256(a[1][r][t]));
-        float sum = hsum_ps(_mm256_add_ps(s01, s23));
+        float sum = fr_hsum8_avx2(_mm256_add_ps(s01, s23));
         for (int64_t k = n32; k < n; k++) sum += _cvtsh_ss(x[r][k]) * y[t][k];
         out[r * T + t] = sum;
     }

@@ -14,13 +14,14 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "simd_neon.h"
 
 #define FR_INLINE static inline __attribute__((always_inline))
 
 /* The 8 fp16 scales of block b (rows 0-3, rows 4-7) as floats. */
 FR_INLINE void scales8(const uint16_t *wd, int64_t b, float32x4_t *d0, float32x4_t *d1) {
-    *d0 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(wd + b * 8)));
-    *d1 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(wd + b * 8 + 4)));
+    *d0 = fr_f16x4_neon(wd + b * 8);
+    *d1 = fr_f16x4_neon(wd + b * 8 + 4);
 }
 
 /* acc = fma((float)s, dx * dy, acc) for the two row halves of one activation row. */
@@ -189,10 +190,10 @@ FR_INLINE void q4_Kx8(int64_t nb, const void *group, const void *const *acts, co
                 msum[t][1] = vmlaq_n_s32(msum[t][1], m1, ys[t][b * 8 + j]);
             }
         }
-        const float32x4_t d0 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dd)));
-        const float32x4_t d1 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dd + 4)));
-        const float32x4_t n0 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dd + 8)));
-        const float32x4_t n1 = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(dd + 12)));
+        const float32x4_t d0 = fr_f16x4_neon(dd);
+        const float32x4_t d1 = fr_f16x4_neon(dd + 4);
+        const float32x4_t n0 = fr_f16x4_neon(dd + 8);
+        const float32x4_t n1 = fr_f16x4_neon(dd + 12);
         for (int t = 0; t < T; t++) {
             const float32x4_t y = vdupq_n_f32(yd[t][b]);
             const float32x4_t a0 = vmulq_f32(vmulq_f32(y, d0), vcvtq_f32_s32(isum[t][0]));

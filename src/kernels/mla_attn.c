@@ -5,7 +5,6 @@
  * 512-bit registers where the CPU has AVX-512F. Deterministic: every score and every output
  * element is computed by one task in a fixed order of positions. */
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -15,17 +14,8 @@ void fr_axpy_avx2(float *y, const float *x, float a, int64_t n);
 void fr_softmax_fast_avx2(float *x, int64_t n);
 void fr_round_f16_avx2(float *x, int64_t n);
 
-/* cpuid traps to the hypervisor in a VM: ask once */
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static bool g_avx2, g_avx512;
-static void detect(void) {
-    g_avx2 = fr_cpu_has(FR_ISA_AVX2);
-    g_avx512 = fr_cpu_has(FR_ISA_AVX512);
-}
-static bool have_avx2(void) {
-    pthread_once(&g_once, detect);
-    return g_avx2;
-}
+/* fr_cpu_has asks the CPU once per process and caches the answer */
+static bool have_avx2(void) { return fr_cpu_has(FR_ISA_AVX2); }
 static bool use_avx2(int type) {
     return (type == FR_TYPE_F16 || type == FR_TYPE_F32) && have_avx2();
 }
@@ -64,7 +54,7 @@ void fr_softmax_fast(float *x, int64_t n) {
 void fr_mla_scores(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q, int64_t n_head,
                    int64_t w, float scale, float *scores, int64_t stride, float *tmp) {
 #if FR_X86
-    if (use_avx2(type) && g_avx512) { /* the same bits as the AVX2 kernel, two rows per register */
+    if (use_avx2(type) && fr_cpu_has(FR_ISA_AVX512)) { /* the same bits as the AVX2 kernel, two rows per register */
         fr_mla_scores_avx512(type, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
         return;
     }
@@ -88,7 +78,7 @@ void fr_mla_scores(int type, const void *rows, size_t row_bytes, int64_t p0, int
 void fr_mla_accum(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                   int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r, float *tmp) {
 #if FR_X86
-    if (use_avx2(type) && g_avx512 && (d0 % 8) == 0 && (d1 % 8) == 0) { /* the same bits, 16 dims per register */
+    if (use_avx2(type) && fr_cpu_has(FR_ISA_AVX512) && (d0 % 8) == 0 && (d1 % 8) == 0) { /* the same bits, 16 dims per register */
         fr_mla_accum_avx512(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r);
         return;
     }

@@ -1,5 +1,7 @@
 /* mla_attn_avx2.c: AVX2/FMA/F16C kernels of mla_attn.c for F16 and F32 cache rows. */
 #include <immintrin.h>
+
+#include "simd_avx2.h"
 #include <math.h>
 
 #include "kernels.h"
@@ -11,12 +13,6 @@ static inline __m256 load8(int type, const void *row, int64_t i) {
     return _mm256_loadu_ps((const float *)row + i);
 }
 
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 static inline float tail_val(int type, const void *row, int64_t i) {
     return type == FR_TYPE_F16 ? fr_f16_to_f32(((const fr_f16 *)row)[i]) : ((const float *)row)[i];
@@ -42,7 +38,7 @@ FR_INLINE void dot_block(int type, int NH, int NP, const void *const *x, const f
             FR_UNROLL for (int j = 0; j < NP; j++) acc[k * NP + j] = _mm256_fmadd_ps(v, xv[j], acc[k * NP + j]);
         }
     }
-    FR_UNROLL for (int k = 0; k < NH * NP; k++) s[k] = hsum(acc[k]);
+    FR_UNROLL for (int k = 0; k < NH * NP; k++) s[k] = fr_hsum8_avx2(acc[k]);
     for (int64_t i = w8; i < w; i++)
         FR_UNROLL for (int k = 0; k < NH; k++) FR_UNROLL for (int j = 0; j < NP; j++)
             s[k * NP + j] += q[k * w + i] * tail_val(type, x[j], i);
@@ -183,11 +179,11 @@ void fr_softmax_fast_avx2(float *x, int64_t n) {
         _mm256_storeu_ps(x + i, e);
         sum = _mm256_add_ps(sum, e);
         if ((i & 255) == 248) { /* flush the lanes to double every 256 values */
-            s += hsum(sum);
+            s += fr_hsum8_avx2(sum);
             sum = _mm256_setzero_ps();
         }
     }
-    s += hsum(sum);
+    s += fr_hsum8_avx2(sum);
     for (int64_t i = n8; i < n; i++) {
         __m256 e = fr_exp_neg_avx2(_mm256_set1_ps(x[i] - mx));
         x[i] = _mm256_cvtss_f32(e);

@@ -15,18 +15,13 @@
  * 8-lane registers: each element sees the same products in the same order. */
 #include <immintrin.h>
 
+#include "simd_avx2.h"
 #include "kernels.h"
 #include "mla_rows.h"
 
 #define FR_INLINE static inline __attribute__((always_inline))
 #define FR_UNROLL _Pragma("GCC unroll 16")
 
-FR_INLINE float hsum8(__m256 v) { /* the order of mla_attn_avx2.c's hsum */
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 FR_INLINE __m256 lo256(__m512 v) { return _mm512_castps512_ps256(v); }
 FR_INLINE __m256 hi256(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
@@ -80,8 +75,8 @@ FR_INLINE void dot_block2(int type, int NH, int NP2, const void *const *x, const
     }
     const int NP = 2 * NP2;
     FR_UNROLL for (int k = 0; k < NH; k++) FR_UNROLL for (int m = 0; m < NP2; m++) {
-        s[k * NP + 2 * m] = dot_tail(type, hsum8(lo256(acc[k * NP2 + m])), q + k * w, x[2 * m], w8, w);
-        s[k * NP + 2 * m + 1] = dot_tail(type, hsum8(hi256(acc[k * NP2 + m])), q + k * w, x[2 * m + 1], w8, w);
+        s[k * NP + 2 * m] = dot_tail(type, fr_hsum8_avx2(lo256(acc[k * NP2 + m])), q + k * w, x[2 * m], w8, w);
+        s[k * NP + 2 * m + 1] = dot_tail(type, fr_hsum8_avx2(hi256(acc[k * NP2 + m])), q + k * w, x[2 * m + 1], w8, w);
     }
 }
 
@@ -94,7 +89,7 @@ FR_INLINE void dot_block1(int type, int NH, const void *x, const float *q, int64
         __m256 xv = load8(type, x, i);
         FR_UNROLL for (int k = 0; k < NH; k++) acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(q + k * w + i), xv, acc[k]);
     }
-    FR_UNROLL for (int k = 0; k < NH; k++) s[k] = dot_tail(type, hsum8(acc[k]), q + k * w, x, w8, w);
+    FR_UNROLL for (int k = 0; k < NH; k++) s[k] = dot_tail(type, fr_hsum8_avx2(acc[k]), q + k * w, x, w8, w);
 }
 
 /* scores register block: heads x row pairs (24 accumulators; 6 x 4 measured a little faster

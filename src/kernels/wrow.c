@@ -9,19 +9,11 @@
 #include "kernels.h"
 
 #if FR_X86
-#include <pthread.h>
-
 bool fr_wrow_has_avx2(int type); /* wrow_avx2.c */
 float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n);
 void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n);
 
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static bool g_avx2;
-static void detect(void) { g_avx2 = fr_cpu_has(FR_ISA_AVX2); }
-static bool use_avx2(int type) {
-    pthread_once(&g_once, detect);
-    return g_avx2 && fr_wrow_has_avx2(type);
-}
+static bool use_avx2(int type) { return fr_cpu_has(FR_ISA_AVX2) && fr_wrow_has_avx2(type); }
 #endif
 
 float fr_wrow_dot_ref(int type, const void *row, const float *x, int64_t n, float *tmp) {

@@ -3,6 +3,7 @@
  * block's partial sum (dot) or the scalar a (axpy), not each value. */
 #include <immintrin.h>
 
+#include "simd_avx2.h"
 #include "kernels.h"
 
 bool fr_wrow_has_avx2(int type) { return type == FR_TYPE_Q4_0 || type == FR_TYPE_Q8_0 || type == FR_TYPE_F16; }
@@ -11,9 +12,7 @@ bool fr_wrow_has_avx2(int type) { return type == FR_TYPE_Q4_0 || type == FR_TYPE
 static inline __m256i block_i8(int type, const void *row, int64_t b) {
     if (type == FR_TYPE_Q4_0) {
         const block_q4_0 *x = (const block_q4_0 *)row + b;
-        const __m128i p = _mm_loadu_si128((const __m128i *)x->qs);
-        const __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(p, 4), p), _mm256_set1_epi8(0x0f));
-        return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
+        return _mm256_sub_epi8(fr_unpack_nibbles_avx2(x->qs), _mm256_set1_epi8(8));
     }
     return _mm256_loadu_si256((const __m256i *)((const block_q8_0 *)row + b)->qs);
 }
@@ -43,12 +42,6 @@ static inline size_t row_bytes(int type, int64_t n) {
     return (size_t)(n / 32) * (type == FR_TYPE_Q4_0 ? sizeof(block_q4_0) : sizeof(block_q8_0));
 }
 
-static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 static float dot_f16(const fr_f16 *w, const float *x, int64_t n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0;
@@ -58,7 +51,7 @@ static float dot_f16(const fr_f16 *w, const float *x, int64_t n) {
         a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + i + 8))), _mm256_loadu_ps(x + i + 8),
                              a1);
     }
-    float s = hsum(_mm256_add_ps(a0, a1));
+    float s = fr_hsum8_avx2(_mm256_add_ps(a0, a1));
     for (; i < n; i++) s += fr_f16_to_f32(w[i]) * x[i];
     return s;
 }
@@ -78,7 +71,7 @@ float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n) {
         s = _mm256_fmadd_ps(f[3], _mm256_loadu_ps(xb + 24), s);
         acc[b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(block_scale(type, row, b)), s, acc[b & 1]);
     }
-    return hsum(_mm256_add_ps(acc[0], acc[1]));
+    return fr_hsum8_avx2(_mm256_add_ps(acc[0], acc[1]));
 }
 
 void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n) {
