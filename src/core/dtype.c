@@ -178,38 +178,37 @@ bool fr_cpu_has(fr_isa isa) {
     return false;
 }
 
-/* Dispatch is decided once per process; the table pointer is immutable afterwards. */
-static const fr_type_traits *g_best = k_ref;
-static pthread_once_t g_once = PTHREAD_ONCE_INIT;
-static void choose_isa(void) {
+/* The table of one instruction set, or NULL if it is not built in or the CPU lacks it.
+ * AVX2 and NEON (sdot) have one; the wider x86 sets add matrix kernels only (gemm.c). */
+static const fr_type_traits *isa_table(fr_isa isa) {
+    if (isa == FR_ISA_SCALAR) return k_ref;
 #if FR_X86
-    if (fr_cpu_has(FR_ISA_AVX2)) g_best = k_avx2;
+    if (isa == FR_ISA_AVX2) return fr_cpu_has(isa) ? k_avx2 : NULL;
 #endif
 #if FR_ARM64
-    if (fr_cpu_has(FR_ISA_NEON_DOT)) g_best = k_neon;
+    if (isa == FR_ISA_NEON_DOT) return fr_cpu_has(isa) ? k_neon : NULL;
 #endif
+    return NULL;
 }
 
 const fr_type_traits *fr_type_traits_isa(int type, fr_isa isa) {
     if (type < 0 || type >= FR_TYPE_COUNT) return NULL;
-    const fr_type_traits *t = &k_ref[type];
-    if (isa == FR_ISA_AVX2) {
-#if FR_X86
-        if (!fr_cpu_has(FR_ISA_AVX2)) return NULL;
-        t = &k_avx2[type];
-#else
-        return NULL;
-#endif
+    const fr_type_traits *table = isa_table(isa);
+    return table && table[type].name ? &table[type] : NULL;
+}
+
+/* Dispatch is decided once per process; the table pointer is immutable afterwards. */
+static const fr_type_traits *g_best = k_ref;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static void choose_isa(void) {
+    const fr_isa best_first[] = {FR_ISA_AVX2, FR_ISA_NEON_DOT};
+    for (size_t i = 0; i < sizeof best_first / sizeof best_first[0]; i++) {
+        const fr_type_traits *t = isa_table(best_first[i]);
+        if (t) {
+            g_best = t;
+            return;
+        }
     }
-    if (isa == FR_ISA_NEON_DOT) {
-#if FR_ARM64
-        if (!fr_cpu_has(FR_ISA_NEON_DOT)) return NULL;
-        t = &k_neon[type];
-#else
-        return NULL;
-#endif
-    }
-    return t->name ? t : NULL;
 }
 
 const fr_type_traits *fr_type_traits_get(int type) {
