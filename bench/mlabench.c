@@ -10,7 +10,9 @@
  * mla.c: scores over blocks of positions, softmax (+ F16 rounding), accumulation in dim
  * slices of ACC_HEADS heads (default all 16). Prints ms per token (27 layers) of each step, best of REPS, and a
  * checksum of the output. MLA_LAYERS=1 in the environment: one layer, repeated 27 times
- * (cache-resident rows, the kernels' own speed). */
+ * (cache-resident rows, the kernels' own speed). MLA_POLLUTE=MB: read that many MiB of another
+ * buffer before each layer (untimed), as the weight products of a real decode step do, so that
+ * the layer's rows start in memory and the caches hold other data. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +71,9 @@ int main(int argc, char **argv) {
     int type = argc > 4 ? fr_type_from_name(argv[4]) : FR_TYPE_F16;
     int64_t acc_heads = argc > 5 ? atoll(argv[5]) : H;
     if (getenv("MLA_LAYERS")) LAYERS = atoi(getenv("MLA_LAYERS")); /* 1: cache-resident rows */
+    size_t pollute = getenv("MLA_POLLUTE") ? (size_t)atoll(getenv("MLA_POLLUTE")) << 20 : 0;
+    volatile uint64_t *junk = pollute ? calloc(pollute / 8, 8) : NULL;
+    if (pollute && !junk) return 1;
     const fr_type_traits *tt = fr_type_traits_get(type);
     size_t rb;
     if (!tt || n_pos < 1 || threads < 1 || acc_heads < 1 || H % acc_heads || !fr_row_size(type, W, &rb)) return 2;
@@ -100,6 +105,9 @@ int main(int argc, char **argv) {
         double t[3] = {0, 0, 0};
         for (int l = 0; l < 27; l++) {
             j.rows = cache + (size_t)(l % LAYERS) * layer_bytes;
+            uint64_t acc = 0;
+            for (size_t i = 0; i < pollute / 8; i += 8) acc += junk[i];
+            if (acc == 1) printf(" ");
             double t0 = now_s();
             fr_pool_run(pool, (n_pos + SCORE_BLOCK - 1) / SCORE_BLOCK, scores_task, &j);
             double t1 = now_s();
@@ -120,6 +128,6 @@ int main(int argc, char **argv) {
            (best[0] + best[1] + best[2]) * 1e3,
            2.0 * H * (double)(W + R) * (double)n_pos * 27 / (best[0] + best[1] + best[2]) * 1e-9, sum);
     fr_pool_free(pool);
-    free(cache), free(f), free(q), free(scores), free(out), free(tmp);
+    free((void *)junk), free(cache), free(f), free(q), free(scores), free(out), free(tmp);
     return 0;
 }

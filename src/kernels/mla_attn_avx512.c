@@ -241,19 +241,8 @@ static void accum_tile(int type, const char *x, size_t x_bytes, int64_t np, int6
 }
 
 
-/* F16 rows [0, np) of a tile, dims [0, nd), to floats in buf (ACC_DIMS per row) */
-static void convert_tile(const char *x, size_t row_bytes, int64_t np, int64_t nd, float *buf) {
-    for (int64_t i = 0; i < np; i++) {
-        const char *row = x + (size_t)i * row_bytes;
-        int64_t k = 0;
-        for (; k + 16 <= nd; k += 16)
-            _mm512_storeu_ps(buf + i * ACC_DIMS + k, load16(FR_TYPE_F16, row, k));
-        if (k < nd) _mm256_storeu_ps(buf + i * ACC_DIMS + k, load8(FR_TYPE_F16, row, k));
-    }
-}
-
 /* fr_mla_accum_avx2's results (kernels.h) with 16 dims per register, by the tiles of mla_rows.h */
 void fr_mla_accum_avx512(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                          int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r) {
-    fr_mla_accum_tiles(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r, accum_tile, convert_tile);
+    fr_mla_accum_tiles(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r, accum_tile);
 }
