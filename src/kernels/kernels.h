@@ -74,6 +74,17 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch);
  * tmp: w floats of per-thread scratch for types without a direct kernel. */
 void fr_mla_scores(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q, int64_t n_head,
                    int64_t w, float scale, float *scores, int64_t stride, float *tmp);
+/* Scores of n_q queries in the order of the row type's own dot product (prompt attention over
+ * decompressed F16/F32 keys): scores[k * stride + p] = vec_dot(w, row_p, Q(q[k * w ..])) *
+ * scale for p in [p0, p1), where vec_dot is the type's (fr_type_traits) and Q its conversion
+ * of q to the vec_dot_type: bit for bit the result of calling the type's vec_dot per pair (the
+ * peer's arithmetic), with each row read once for a block of queries. Types F16 and F32; q's
+ * values must be exact in the vec_dot_type (F16 rows: round q with fr_round_f16 first).
+ * tmp: w floats of scratch for the reference path (the scalar vec_dot per pair). */
+void fr_attn_scores_dot(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                        int64_t n_q, int64_t w, float scale, float *scores, int64_t stride, float *tmp);
+void fr_attn_scores_dot_ref(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                            int64_t n_q, int64_t w, float scale, float *scores, int64_t stride, float *tmp);
 /* x = F16(x), round to nearest even (NaN payloads aside, as fr_f32_to_f16). */
 void fr_round_f16(float *x, int64_t n);
 /* y += a * x over n floats. */
@@ -98,6 +109,8 @@ void fr_mla_scores_avx2(int type, const void *rows, size_t row_bytes, int64_t p0
                         int64_t n_head, int64_t w, float scale, float *scores, int64_t stride);
 void fr_mla_accum_avx2(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                        int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
+void fr_attn_scores_dot_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                             int64_t n_q, int64_t w, float scale, float *scores, int64_t stride);
 void fr_mla_scores_avx512(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                           int64_t n_head, int64_t w, float scale, float *scores, int64_t stride);
 void fr_mla_accum_avx512(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,

@@ -75,6 +75,31 @@ void fr_mla_scores(int type, const void *rows, size_t row_bytes, int64_t p0, int
     }
 }
 
+void fr_attn_scores_dot_ref(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                            int64_t n_q, int64_t w, float scale, float *scores, int64_t stride, float *tmp) {
+    const fr_type_traits *tt = fr_type_traits_isa(type, FR_ISA_SCALAR);
+    const fr_type_traits *qt = fr_type_traits_isa(tt->vec_dot_type, FR_ISA_SCALAR);
+    for (int64_t k = 0; k < n_q; k++) {
+        qt->from_float(q + k * w, tmp, w); /* w values of F16 or F32 fit in w floats */
+        for (int64_t p = p0; p < p1; p++) {
+            float s;
+            tt->vec_dot(w, &s, (const char *)rows + (size_t)p * row_bytes, tmp);
+            scores[k * stride + p] = s * scale;
+        }
+    }
+}
+
+void fr_attn_scores_dot(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                        int64_t n_q, int64_t w, float scale, float *scores, int64_t stride, float *tmp) {
+#if FR_X86
+    if (use_avx2(type)) {
+        fr_attn_scores_dot_avx2(type, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
+        return;
+    }
+#endif
+    fr_attn_scores_dot_ref(type, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride, tmp);
+}
+
 void fr_mla_accum(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                   int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r, float *tmp) {
 #if FR_X86

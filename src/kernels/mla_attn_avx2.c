@@ -88,6 +88,90 @@ void fr_mla_scores_avx2(int type, const void *rows, size_t row_bytes, int64_t p0
         scores_typed(FR_TYPE_F32, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
 }
 
+/* ---- scores in the order of the row dot product (fr_attn_scores_dot) ----
+ *
+ * fr_vec_dot_f16/f32 keep four 8-lane accumulators: a_j sums elements 32 m + 8 j .. + 7 over
+ * m, then (a0 + a1) + (a2 + a3), hsum8, then the w % 32 tail one by one. Four accumulators per
+ * (query, row) pair would leave room for three pairs only, so each a_j is computed in a pass of
+ * its own, NQ x NP pairs at a time, and kept in memory until the four are combined. F16 products
+ * (of F16-rounded q) are exact, so an FMA gives the kernel's mul + add; F32 takes mul + add. */
+FR_INLINE void dot_pass(int type, int NQ, int NP, const void *const *x, const float *q, int64_t w, int64_t w32,
+                        int64_t j, __m256 *part) {
+    __m256 acc[12];
+    FR_UNROLL for (int k = 0; k < NQ * NP; k++) acc[k] = _mm256_setzero_ps();
+    for (int64_t i = 8 * j; i < w32; i += 32) {
+        __m256 xv[3];
+        FR_UNROLL for (int m = 0; m < NP; m++) xv[m] = load8(type, x[m], i);
+        FR_UNROLL for (int k = 0; k < NQ; k++) {
+            __m256 v = _mm256_loadu_ps(q + k * w + i);
+            FR_UNROLL for (int m = 0; m < NP; m++) {
+                if (type == FR_TYPE_F16)
+                    acc[k * NP + m] = _mm256_fmadd_ps(v, xv[m], acc[k * NP + m]);
+                else
+                    acc[k * NP + m] = _mm256_add_ps(acc[k * NP + m], _mm256_mul_ps(xv[m], v));
+            }
+        }
+    }
+    FR_UNROLL for (int k = 0; k < NQ * NP; k++) part[k] = acc[k];
+}
+
+FR_INLINE void dot_rows_block(int type, int NQ, int NP, const void *const *x, const float *q, int64_t w, float *s) {
+    __m256 part[4][12];
+    int64_t w32 = w & ~(int64_t)31;
+    for (int64_t j = 0; j < 4; j++)
+        dot_pass(type, NQ, NP, x, q, w, w32, j, part[j]);
+    FR_UNROLL for (int k = 0; k < NQ; k++) FR_UNROLL for (int m = 0; m < NP; m++) {
+        int e = k * NP + m;
+        float sum = fr_hsum8_avx2(_mm256_add_ps(_mm256_add_ps(part[0][e], part[1][e]), _mm256_add_ps(part[2][e], part[3][e])));
+        for (int64_t i = w32; i < w; i++) {
+            float prod = tail_val(type, x[m], i) * q[k * w + i]; /* two statements: no contraction to an FMA */
+            sum += prod;
+        }
+        s[e] = sum;
+    }
+}
+
+FR_INLINE void dot_scores_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                                int64_t n_q, int64_t w, float scale, float *scores, int64_t stride) {
+    size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
+    fr_touch_rows(rows, row_bytes, p0, p1, 0, wb);
+    const void *x[3];
+    float s[12];
+    int64_t k = 0;
+    for (; k < n_q; k += 4) {
+        int nq = n_q - k >= 4 ? 4 : 1;
+        if (nq == 1) {
+            for (; k < n_q; k++)
+                for (int64_t p = p0; p < p1; p++) {
+                    x[0] = (const char *)rows + (size_t)p * row_bytes;
+                    dot_rows_block(type, 1, 1, x, q + k * w, w, s);
+                    fr_mla_store_scores(scores, stride, k, p, 1, 1, s, scale);
+                }
+            break;
+        }
+        int64_t p = p0;
+        for (; p + 3 <= p1; p += 3) {
+            for (int m = 0; m < 3; m++)
+                x[m] = (const char *)rows + (size_t)(p + m) * row_bytes;
+            dot_rows_block(type, 4, 3, x, q + k * w, w, s);
+            fr_mla_store_scores(scores, stride, k, p, 4, 3, s, scale);
+        }
+        for (; p < p1; p++) {
+            x[0] = (const char *)rows + (size_t)p * row_bytes;
+            dot_rows_block(type, 4, 1, x, q + k * w, w, s);
+            fr_mla_store_scores(scores, stride, k, p, 4, 1, s, scale);
+        }
+    }
+}
+
+void fr_attn_scores_dot_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                             int64_t n_q, int64_t w, float scale, float *scores, int64_t stride) {
+    if (type == FR_TYPE_F16)
+        dot_scores_typed(FR_TYPE_F16, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
+    else
+        dot_scores_typed(FR_TYPE_F32, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
+}
+
 enum { ACC_POS = FR_MLA_ACC_POS, ACC_DIMS = FR_MLA_ACC_DIMS, ACC_NH = 6 }; /* tile (mla_rows.h); heads per register block */
 
 /* out[k * r + 8 v ..] += sum_{p < np} a[k * stride + p] * x_p[8 v ..] for k < NH heads and

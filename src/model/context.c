@@ -192,10 +192,11 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     if (c->scratch) memset(c->scratch, 0, (c->scratch_bytes + 63) & ~(size_t)63);
     if (!c->scratch) ok = false;
     int nt = p.n_threads;
-    /* dense attention scores one kv head's group of query heads at a time */
-    int64_t group = mla ? 1 : hp->n_head / FR_MAX(hp->n_head_kv, 1);
+    /* dense attention scores one kv head's group of query heads at a time, the MLA prompt
+     * phase a group of query tokens with one head */
+    int64_t group = mla ? FR_MLA_PROMPT_TOKENS : hp->n_head / FR_MAX(hp->n_head_kv, 1);
     c->att_scores = alloc_floats((size_t)nt * (size_t)group, p.n_ctx, &ok);
-    int64_t qw = mla ? FR_MAX(hp->head_dim_k, hp->n_lora_kv + hp->n_rot) : group * hp->head_dim_k;
+    int64_t qw = mla ? FR_MAX(group * hp->head_dim_k, hp->n_lora_kv + hp->n_rot) : group * hp->head_dim_k;
     c->att_q_bytes = ((size_t)qw * 4 + 63) & ~(size_t)63;
     c->att_q = ok ? aligned_alloc(64, c->att_q_bytes * (size_t)nt) : NULL;
     if (!c->att_q) ok = false;

@@ -59,7 +59,8 @@ struct fr_context {
     size_t scratch_bytes;
 
     /* per-thread attention scratch */
-    float *att_scores; /* [n_threads][n_ctx] */
+    float *att_scores; /* [n_threads][group][n_ctx], group: query heads per kv head, or
+                        * FR_MLA_PROMPT_TOKENS for deepseek2 */
     char *att_q;       /* [n_threads][att_q_bytes] */
     float *att_v;      /* [n_threads][2 * max(head_dim_v, n_lora_kv + n_rot)] */
     size_t att_q_bytes;
@@ -94,6 +95,10 @@ struct fr_context {
     fr_mm_job *mm_jobs_up;   /* [2 * (n_expert + 1)] up projections split off (mixed types) */
     float *route_tmp;        /* [n_threads][4 * n_expert] */
 };
+
+/* deepseek2 prompt phase: query tokens that attend together to one head's decompressed K/V
+ * (mla.c), so that each K and V row is read once for all of them */
+enum { FR_MLA_PROMPT_TOKENS = 16 };
 
 /* Floats per thread of att_v: two rows of the widest attention vector. */
 static inline int64_t fr_att_v_width(const fr_hparams *hp) {

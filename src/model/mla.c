@@ -194,38 +194,47 @@ static void store_kv_task(void *ctx, int64_t i, int thread) {
     }
 }
 
-/* one (token, head): scores over positions [0, pos], softmax, weighted sum of V */
+/* One head and a group of up to FR_MLA_PROMPT_TOKENS consecutive query tokens of the chunk:
+ * scores against the head's decompressed keys [0, pos of the group's last token], a softmax
+ * per token over its own positions [0, pos], then the weighted sum of V, with the kernels of
+ * the absorbed decode (mla_attn.c), where the tokens take the place of the heads. Each K and
+ * V row is read once for the whole group instead of once per token. A token's result does not
+ * depend on its group: each (query, key) dot product is its own chain of FMAs in every
+ * kernel, and the weights past a token's position are zero, so its V sum is the same chain
+ * followed by + 0 * v terms, which leave it unchanged (for finite V). With an F16 cache, q
+ * and the weights are rounded to F16 as the peer rounds them for its F16 products, and the
+ * scores are summed in the order of its F16 dot product (fr_attn_scores_dot): bit for bit its
+ * K.q. (Its P.V sums over positions in another order; ours is one FMA chain per element.) */
 static void prompt_attn_task(void *ctx, int64_t task, int thread) {
     mla_job *j = ctx;
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
-    int64_t H = hp->n_head, dk = hp->head_dim_k, dv = hp->head_dim_v;
-    int64_t t = task / H, h = task % H, pos = j->pos0 + t;
-    const fr_type_traits *kvt = fr_type_traits_get(c->dec_type);
-    const fr_type_traits *qt = fr_type_traits_get(kvt->vec_dot_type);
-    char *qconv = c->att_q + (size_t)thread * c->att_q_bytes;
-    float *scores = c->att_scores + (size_t)thread * (size_t)c->p.n_ctx;
-    float *vrow = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
-    float *acc = vrow + dv;
-    qt->from_float(c->q + t * H * dk + h * dk, qconv, dk);
-    const char *kb = c->dk + (size_t)h * (size_t)c->p.n_ctx * c->dk_row;
-    const char *vb = c->dv + (size_t)h * (size_t)c->p.n_ctx * c->dv_row;
-    float scale = hp->attn_scale;
-    for (int64_t p = 0; p <= pos; p++) {
-        float s;
-        kvt->vec_dot(dk, &s, kb + (size_t)p * c->dk_row, qconv);
-        scores[p] = s * scale;
+    int64_t H = hp->n_head, dk = hp->head_dim_k, dv = hp->head_dim_v, stride = c->p.n_ctx;
+    int64_t n_groups = (j->n + FR_MLA_PROMPT_TOKENS - 1) / FR_MLA_PROMPT_TOKENS;
+    int64_t h = task / n_groups, t0 = task % n_groups * FR_MLA_PROMPT_TOKENS;
+    int64_t nt = FR_MIN(FR_MLA_PROMPT_TOKENS, j->n - t0);
+    int64_t n_pos = j->pos0 + t0 + nt; /* the last token's position + 1 */
+    float *qg = (float *)(c->att_q + (size_t)thread * c->att_q_bytes);
+    float *scores = c->att_scores + (size_t)thread * FR_MLA_PROMPT_TOKENS * (size_t)stride;
+    float *tmp = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
+    bool f16 = c->dec_type == FR_TYPE_F16;
+    for (int64_t k = 0; k < nt; k++)
+        memcpy(qg + k * dk, c->q + (t0 + k) * H * dk + h * dk, sizeof(float) * (size_t)dk);
+    if (f16) fr_round_f16(qg, nt * dk);
+    const char *kb = c->dk + (size_t)h * (size_t)stride * c->dk_row;
+    const char *vb = c->dv + (size_t)h * (size_t)stride * c->dv_row;
+    fr_attn_scores_dot(c->dec_type, kb, c->dk_row, 0, n_pos, qg, nt, dk, hp->attn_scale, scores, stride, tmp);
+    for (int64_t k = 0; k < nt; k++) {
+        float *sk = scores + k * stride;
+        int64_t len = j->pos0 + t0 + k + 1; /* positions [0, pos] */
+        fr_softmax_fast(sk, len);
+        /* with F16 values the peer multiplies F16-rounded probabilities (its V product converts
+         * them to V's type first) */
+        if (f16) fr_round_f16(sk, len);
+        for (int64_t p = len; p < n_pos; p++) sk[p] = 0.0f;
     }
-    fr_softmax_fast(scores, pos + 1);
-    /* with F16 values the peer multiplies F16-rounded probabilities (its V product converts
-     * them to V's type first) */
-    if (c->dec_type == FR_TYPE_F16) fr_round_f16(scores, pos + 1);
-    for (int64_t d = 0; d < dv; d++) acc[d] = 0.0f;
-    for (int64_t p = 0; p <= pos; p++) {
-        kvt->to_float(vb + (size_t)p * c->dv_row, vrow, dv);
-        fr_axpy(acc, vrow, scores[p], dv);
-    }
-    memcpy(c->attn + t * H * dv + h * dv, acc, sizeof(float) * (size_t)dv);
+    fr_mla_accum(c->dec_type, vb, c->dv_row, n_pos, scores, stride, 0, nt, 0, dv, c->attn + t0 * H * dv + h * dv,
+                 H * dv, tmp);
 }
 
 void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t n) {
@@ -248,7 +257,7 @@ void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t n) {
         }
         fr_pool_run(c->pool, m, store_kv_task, &j);
     }
-    fr_pool_run(c->pool, n * H, prompt_attn_task, &j);
+    fr_pool_run(c->pool, (n + FR_MLA_PROMPT_TOKENS - 1) / FR_MLA_PROMPT_TOKENS * H, prompt_attn_task, &j);
 }
 
 /* ---- decode phase: absorbed ---- */

@@ -957,10 +957,64 @@ static void test_kernels_odd(test_rng *rng) {
     free(q), free(rowsf), free(deq), free(sc), free(out);
 }
 
+/* the prompt phase's grouped scores (fr_attn_scores_dot) against the row type's own dot
+ * product per (query, row) pair, bit for bit: the best vec_dot of this CPU and the scalar
+ * reference, at widths below, at and off multiples of 8 and 32, query counts off the
+ * register block of four, and position ranges with a last one or two rows */
+static void test_attn_scores_dot(test_rng *rng) {
+    enum { QMAX = 9, WMAX = 200, P = 41 };
+    static const int types[] = {FR_TYPE_F16, FR_TYPE_F32};
+    static const int widths[] = {1, 7, 8, 31, 32, 33, 99, 192, 200};
+    static const int nqs[] = {1, 3, 4, 5, 9};
+    static const int64_t ranges[][2] = {{0, P}, {3, 5}, {7, 8}, {0, 1}, {10, 39}};
+    float *q = malloc(sizeof(float) * QMAX * WMAX), *rowsf = malloc(sizeof(float) * P * WMAX);
+    float *got = malloc(sizeof(float) * QMAX * P), *ref = malloc(sizeof(float) * QMAX * P), tmp[WMAX];
+    char qconv[WMAX * 4];
+    int bad = 0, bad_ref = 0, n = 0;
+    for (size_t k = 0; k < 2; k++) {
+        const fr_type_traits *tt = fr_type_traits_get(types[k]);
+        const fr_type_traits *qt = fr_type_traits_get(tt->vec_dot_type);
+        for (size_t iw = 0; iw < sizeof widths / sizeof widths[0]; iw++) {
+            int w = widths[iw];
+            for (int i = 0; i < QMAX * w; i++) q[i] = test_rng_float(rng) * 3.0f;
+            if (types[k] == FR_TYPE_F16) fr_round_f16(q, QMAX * w);
+            for (int i = 0; i < P * w; i++) rowsf[i] = test_rng_float(rng);
+            size_t rb;
+            fr_row_size(types[k], w, &rb);
+            char *rows = malloc(rb * P);
+            for (int p = 0; p < P; p++) tt->from_float(rowsf + p * w, rows + p * rb, w);
+            for (size_t iq = 0; iq < sizeof nqs / sizeof nqs[0]; iq++)
+                for (size_t ir = 0; ir < sizeof ranges / sizeof ranges[0]; ir++) {
+                    int nq = nqs[iq];
+                    int64_t p0 = ranges[ir][0], p1 = ranges[ir][1];
+                    fr_attn_scores_dot(types[k], rows, rb, p0, p1, q, nq, w, 0.375f, got, P, tmp);
+                    fr_attn_scores_dot_ref(types[k], rows, rb, p0, p1, q, nq, w, 0.375f, ref, P, tmp);
+                    for (int j = 0; j < nq; j++) {
+                        qt->from_float(q + j * w, qconv, w);
+                        for (int64_t p = p0; p < p1; p++) {
+                            float s;
+                            tt->vec_dot(w, &s, rows + (size_t)p * rb, qconv);
+                            s *= 0.375f;
+                            n++;
+                            if (memcmp(&s, &got[j * P + p], sizeof s) != 0) bad++;
+                            if (memcmp(&s, &ref[j * P + p], sizeof s) != 0) bad_ref++;
+                        }
+                    }
+                }
+            free(rows);
+        }
+    }
+    CHECK(bad == 0 && bad_ref == 0 && n > 0,
+          "grouped prompt scores = the row type's vec_dot per pair, bit for bit: %d (kernel) and %d (reference) "
+          "of %d differ",
+          bad, bad_ref, n);
+    free(q), free(rowsf), free(got), free(ref);
+}
+
 /* the AVX-512 decode kernels against the AVX2 ones, bit for bit (where the CPU has
  * AVX-512F): widths with and without a scalar tail (w % 8) and below 8, head counts off
  * every register block, odd position ranges (pairs and a last single row), dim ranges with
- * a last 8 dims, full 64-dim tiles and partial ones, F16 tiles converted (4+ heads) or not */
+ * a last 8 dims, full 64-dim tiles and partial ones */
 #if !FR_X86
 static void test_kernels_avx512_bits(test_rng *rng) {
     (void)rng;
@@ -1070,6 +1124,7 @@ static void test_kernels(void) {
     }
     test_kernels_odd(&rng);
     test_kernels_avx512_bits(&rng);
+    test_attn_scores_dot(&rng);
 }
 
 int main(void) {
