@@ -356,30 +356,11 @@ static void drop_pages(const void *p, size_t n) {
     madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
-/* Packed weights get their own anonymous mapping with the data 2 MiB-aligned and
- * MADV_HUGEPAGE on every whole huge page in it (kernels often enable transparent huge pages
- * only on request): decode streams all weights once per token, and with 4 KiB pages that
- * is a TLB miss every 4 KiB. (Not measured apart: alternated runs on the dev VM gave about
- * +6% tinyllama Q4_0 decode for this together with the decreasing decode slabs.) The tail beyond the last whole huge page keeps 4 KiB pages, so no memory is
- * wasted; the unused head and tail of the mapping are never touched. */
-#define HUGE_PAGE ((size_t)2 << 20)
-static char *alloc_packed(size_t n, void **map, size_t *map_bytes) {
-    size_t len = n + HUGE_PAGE;
-    if (len < n) return NULL;
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) return NULL;
-    uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-    size_t whole = n & ~(HUGE_PAGE - 1);
-#ifdef MADV_HUGEPAGE
-    if (whole) madvise((void *)a, whole, MADV_HUGEPAGE);
-#endif
-    *map = p;
-    *map_bytes = len;
-    return (char *)a;
-}
-
+/* Packed weights get their own huge-page mapping (hugemem.h): decode streams all weights once
+ * per token. (Not measured apart: alternated runs on the dev VM gave about +6% tinyllama Q4_0
+ * decode for this together with the decreasing decode slabs.) */
 static void free_packed(fr_packed *pk) {
-    if (pk->map) munmap(pk->map, pk->map_bytes);
+    fr_huge_free(&pk->mem);
     free(pk);
 }
 
@@ -406,7 +387,7 @@ bool fr_pack_add(const fr_matrix *m, const void *owner) {
     pk->orig = m->data;
     pk->data_bytes = pk->group_bytes * (size_t)n_groups;
     pk->owner = owner;
-    pk->data = alloc_packed(pk->data_bytes, &pk->map, &pk->map_bytes);
+    pk->data = fr_huge_alloc(pk->data_bytes, &pk->mem);
     if (!pk->data) {
         free(pk);
         return false;

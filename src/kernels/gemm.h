@@ -39,6 +39,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hugemem.h"
 #include "kernels.h"
 
 #define FR_GEMM_ROWS 8    /* weight rows per group */
@@ -54,8 +55,7 @@ typedef struct fr_packed {
     const char *orig;    /* the original rows (usually mmapped file pages) */
     char *data;          /* ceil(n_out / 8) groups */
     size_t data_bytes;
-    void *map;           /* the anonymous mapping holding data (gemm.c: alloc_packed) */
-    size_t map_bytes;
+    fr_huge_mem mem;     /* the mapping holding data (hugemem.h) */
     const void *owner;
     double seconds;      /* time spent packing it */
 } fr_packed;

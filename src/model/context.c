@@ -58,8 +58,8 @@ void fr_context_free(fr_context *c) {
     if (!c) return;
     fr_deepseek2_free(c);
     fr_pool_free(c->pool);
-    free(c->k_mem);
-    free(c->v_mem);
+    fr_huge_free(&c->k_map);
+    fr_huge_free(&c->v_map);
     free(c->seq_past);
     free(c->seq_cnt);
     free(c->row_seq);
@@ -150,8 +150,8 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     c->v_seq_bytes = vt;
     /* the KV cache is touched at creation (as the peer does): what a context needs is
      * resident from the start, not acquired position by position */
-    c->k_mem = malloc(ka ? ka : 1);
-    if (!mla) c->v_mem = malloc(va ? va : 1);
+    c->k_mem = fr_huge_alloc(ka ? ka : 1, &c->k_map);
+    if (!mla) c->v_mem = fr_huge_alloc(va ? va : 1, &c->v_map);
     ok = c->k_mem && (mla || c->v_mem);
     if (ok) {
         memset(c->k_mem, 0, ka);

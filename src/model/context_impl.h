@@ -4,6 +4,7 @@
 #define FRUGAL_MODEL_CONTEXT_IMPL_H
 
 #include "context.h"
+#include "hugemem.h"
 #include "kernels/kernels.h"
 
 struct fr_context {
@@ -29,7 +30,8 @@ struct fr_context {
      * row_pos[t] of sequence row_seq[t] (its own cache block) instead of at n_past + t of
      * k_cache (fr_ds_row_pos/fr_ds_row_cache) */
     bool rows_multi;
-    char *k_mem, *v_mem;               /* the allocations */
+    char *k_mem, *v_mem;               /* the allocations (huge pages: hugemem.h) */
+    fr_huge_mem k_map, v_map;
     size_t k_seq_bytes, v_seq_bytes;   /* one sequence, all layers */
     size_t k_row_bytes, v_row_bytes;   /* one position, all kv heads */
     size_t k_head_bytes, v_head_bytes; /* one position, one kv head */

@@ -1,0 +1,22 @@
+/* hugemem.h: anonymous memory for large buffers that are streamed again and again (packed
+ * weights, KV caches), 2 MiB-aligned, with MADV_HUGEPAGE on every whole huge page in it:
+ * kernels often enable transparent huge pages only on request, and with 4 KiB pages a
+ * buffer read once per token costs a TLB miss every 4 KiB. The tail beyond the last whole
+ * huge page keeps 4 KiB pages (no memory wasted); the unused head and tail of the mapping are
+ * never touched. The memory starts zeroed. */
+#ifndef FRUGAL_CORE_HUGEMEM_H
+#define FRUGAL_CORE_HUGEMEM_H
+
+#include <stddef.h>
+
+typedef struct {
+    void *map;        /* the whole mapping (NULL: nothing allocated) */
+    size_t map_bytes;
+} fr_huge_mem;
+
+/* n bytes (n > 0) 2 MiB-aligned, or NULL (and *mem zeroed) when out of memory or n overflows. */
+void *fr_huge_alloc(size_t n, fr_huge_mem *mem);
+/* Unmaps what fr_huge_alloc mapped; a zeroed *mem is a no-op. */
+void fr_huge_free(fr_huge_mem *mem);
+
+#endif
