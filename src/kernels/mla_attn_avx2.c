@@ -185,7 +185,7 @@ FR_INLINE void accum_block(int type, int NH, int NV, const char *x, size_t x_byt
         acc[k * NV + v] = _mm256_loadu_ps(out + k * r + 8 * v);
     for (int64_t p = 0; p < np; p++) {
         const void *row = x + (size_t)p * x_bytes;
-        __m256 xv[2];
+        __m256 xv[3];
         FR_UNROLL for (int v = 0; v < NV; v++) xv[v] = load8(type, row, 8 * v);
         FR_UNROLL for (int k = 0; k < NH; k++) {
             __m256 b = _mm256_broadcast_ss(a + k * stride + p);
@@ -196,12 +196,23 @@ FR_INLINE void accum_block(int type, int NH, int NV, const char *x, size_t x_byt
         _mm256_storeu_ps(out + k * r + 8 * v, acc[k * NV + v]);
 }
 
-/* accum_block over nh heads and nd dims (a multiple of 8): 16 dims at a time, heads in
- * groups of ACC_NH, then of 4, then one by one */
+/* accum_block over nh heads and nd dims (a multiple of 8): 24 dims at a time with heads in
+ * groups of 4 (4 x 3 accumulators: 7 loads and 3 conversions per 12 FMAs; about 6% faster
+ * than 6 heads x 16 dims in mlabench), then the last 16 or 8 dims with heads in groups of
+ * ACC_NH, then of 4, then one by one */
 FR_INLINE void accum_tile_typed(int type, const char *x, size_t x_bytes, int64_t np, int64_t nd, const float *a,
                                 int64_t stride, int64_t nh, float *out, int64_t r) {
     size_t es = type == FR_TYPE_F16 ? 2 : 4;
-    for (int64_t d = 0; d < nd; d += 16) {
+    int64_t d = 0;
+    for (; d + 24 <= nd; d += 24) {
+        const char *xd = x + (size_t)d * es;
+        int64_t h = 0;
+        for (; h + 4 <= nh; h += 4)
+            accum_block(type, 4, 3, xd, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+        for (; h < nh; h++)
+            accum_block(type, 1, 3, xd, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+    }
+    for (; d < nd; d += 16) {
         const char *xd = x + (size_t)d * es;
         int64_t h = 0;
         if (d + 16 <= nd) {
