@@ -24,7 +24,8 @@
 #include "kernels/kernels.h"
 #include "pool.h"
 
-enum { H = 16, R = 512, ROT = 64, W = R + ROT, SCORE_BLOCK = 64, ACC_DIMS = 64 };
+enum { H = 16, R = 512, ROT = 64, W = R + ROT, ACC_DIMS = 64 };
+static int64_t SCORE_BLOCK = 64;
 static int LAYERS = 27;
 
 typedef struct {
@@ -70,10 +71,15 @@ int main(int argc, char **argv) {
     int threads = atoi(argv[2]), reps = argc > 3 ? atoi(argv[3]) : 5;
     int type = argc > 4 ? fr_type_from_name(argv[4]) : FR_TYPE_F16;
     int64_t acc_heads = argc > 5 ? atoll(argv[5]) : H;
+    /* positions per scores task: mla.c's choice, about 8 tasks per thread (MLA_SCORE_BLOCK=N overrides) */
+    int64_t blocks = (n_pos + 63) / 64;
+    SCORE_BLOCK = 64 * (blocks / (8 * threads) > 1 ? blocks / (8 * threads) : 1);
+    if (getenv("MLA_SCORE_BLOCK")) SCORE_BLOCK = atoll(getenv("MLA_SCORE_BLOCK"));
     if (getenv("MLA_LAYERS")) LAYERS = atoi(getenv("MLA_LAYERS")); /* 1: cache-resident rows */
     size_t pollute = getenv("MLA_POLLUTE") ? (size_t)atoll(getenv("MLA_POLLUTE")) << 20 : 0;
     volatile uint64_t *junk = pollute ? calloc(pollute / 8, 8) : NULL;
     if (pollute && !junk) return 1;
+    for (size_t i = 0; i < pollute / 8; i++) junk[i] = i; /* real pages, not the shared zero page */
     const fr_type_traits *tt = fr_type_traits_get(type);
     size_t rb;
     if (!tt || n_pos < 1 || threads < 1 || acc_heads < 1 || H % acc_heads || !fr_row_size(type, W, &rb)) return 2;

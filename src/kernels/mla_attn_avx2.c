@@ -44,15 +44,18 @@ FR_INLINE void dot_block(int type, int NH, int NP, const void *const *x, const f
             s[k * NP + j] += q[k * w + i] * tail_val(type, x[j], i);
 }
 
-/* scores of rows [p0, p1) for heads h .. h + NH - 1: rows three at a time, then one by one */
+/* scores of rows [p0, p1) for heads h .. h + NH - 1: rows three at a time, then one by one;
+ * a prefetch step per three rows */
 FR_INLINE void scores_heads(int type, int NH, const void *rows, size_t row_bytes, int64_t p0, int64_t p1,
-                            const float *q, int64_t h, int64_t w, float scale, float *scores, int64_t stride) {
+                            const float *q, int64_t h, int64_t w, float scale, float *scores, int64_t stride,
+                            fr_mla_prefetch *pf) {
     const void *x[3];
     float s[12];
     int64_t p = p0;
     for (; p + 3 <= p1; p += 3) {
         for (int j = 0; j < 3; j++)
             x[j] = (const char *)rows + (size_t)(p + j) * row_bytes;
+        fr_mla_prefetch_step(pf);
         dot_block(type, NH, 3, x, q + h * w, w, s);
         fr_mla_store_scores(scores, stride, h, p, NH, 3, s, scale);
     }
@@ -63,19 +66,26 @@ FR_INLINE void scores_heads(int type, int NH, const void *rows, size_t row_bytes
     }
 }
 
-/* The block's rows are touched into the caches first; then the heads go in groups of four
- * over all of them, so that a group's q (4 x w floats, 9 KiB for DeepSeek) stays in L1
- * while the rows stream from L2 (all heads' q, 36 KiB, would not stay in a 32 KiB L1;
- * head groups outside the row loop measured 2-3% faster in mlabench even with a 48 KiB L1). */
+/* Blocks of FR_MLA_SCORE_ROWS rows, the next one prefetched meanwhile (mla_rows.h). In a
+ * block the heads go in groups of four over all its rows, so that a group's q (4 x w floats,
+ * 9 KiB for DeepSeek) stays in L1 while the rows stream from L2 (all heads' q, 36 KiB, would
+ * not stay in a 32 KiB L1; head groups outside the row loop measured 2-3% faster in mlabench
+ * even with a 48 KiB L1). */
 FR_INLINE void scores_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                             int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
     size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
-    fr_touch_rows(rows, row_bytes, p0, p1, 0, wb);
-    int64_t h = 0;
-    for (; h + 4 <= n_head; h += 4)
-        scores_heads(type, 4, rows, row_bytes, p0, p1, q, h, w, scale, scores, stride);
-    for (; h < n_head; h++)
-        scores_heads(type, 1, rows, row_bytes, p0, p1, q, h, w, scale, scores, stride);
+    fr_touch_rows(rows, row_bytes, p0, p0 + FR_MLA_SCORE_ROWS < p1 ? p0 + FR_MLA_SCORE_ROWS : p1, 0, wb);
+    for (int64_t b0 = p0; b0 < p1; b0 += FR_MLA_SCORE_ROWS) {
+        int64_t b1 = b0 + FR_MLA_SCORE_ROWS < p1 ? b0 + FR_MLA_SCORE_ROWS : p1;
+        int64_t b2 = b1 + FR_MLA_SCORE_ROWS < p1 ? b1 + FR_MLA_SCORE_ROWS : p1;
+        int64_t steps = (n_head / 4 + n_head % 4) * ((b1 - b0) / 3);
+        fr_mla_prefetch pf = fr_mla_prefetch_block(rows, row_bytes, wb, b1, b2, steps);
+        int64_t h = 0;
+        for (; h + 4 <= n_head; h += 4)
+            scores_heads(type, 4, rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, &pf);
+        for (; h < n_head; h++)
+            scores_heads(type, 1, rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, &pf);
+    }
 }
 
 /* scores[h][p] = dot(q[h], row_p) * scale for p in [p0, p1): three rows x four heads of

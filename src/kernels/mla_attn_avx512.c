@@ -135,16 +135,24 @@ FR_INLINE void scores_row1(int type, const void *rows, size_t row_bytes, int64_t
     }
 }
 
+/* blocks of FR_MLA_SCORE_ROWS rows, the next one prefetched meanwhile (mla_rows.h) */
 FR_INLINE void scores_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                             int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
     size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
-    int64_t p = p0;
-    fr_touch_rows(rows, row_bytes, p0, p1, 0, wb);
-    for (; p + 2 * SC_NP2 <= p1; p += 2 * SC_NP2)
-        scores_rows2(type, SC_NP2, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
-    for (; p + 2 <= p1; p += 2)
-        scores_rows2(type, 1, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
-    if (p < p1) scores_row1(type, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
+    fr_touch_rows(rows, row_bytes, p0, p0 + FR_MLA_SCORE_ROWS < p1 ? p0 + FR_MLA_SCORE_ROWS : p1, 0, wb);
+    for (int64_t b0 = p0; b0 < p1; b0 += FR_MLA_SCORE_ROWS) {
+        int64_t b1 = b0 + FR_MLA_SCORE_ROWS < p1 ? b0 + FR_MLA_SCORE_ROWS : p1;
+        int64_t b2 = b1 + FR_MLA_SCORE_ROWS < p1 ? b1 + FR_MLA_SCORE_ROWS : p1;
+        fr_mla_prefetch pf = fr_mla_prefetch_block(rows, row_bytes, wb, b1, b2, (b1 - b0) / (2 * SC_NP2));
+        int64_t p = b0;
+        for (; p + 2 * SC_NP2 <= b1; p += 2 * SC_NP2) {
+            fr_mla_prefetch_step(&pf);
+            scores_rows2(type, SC_NP2, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
+        }
+        for (; p + 2 <= b1; p += 2)
+            scores_rows2(type, 1, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
+        if (p < b1) scores_row1(type, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
+    }
 }
 
 /* fr_mla_scores_avx2's results (kernels.h) with two rows per register */

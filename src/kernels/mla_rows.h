@@ -73,4 +73,37 @@ static inline void fr_touch_rows(const void *rows, size_t row_bytes, int64_t p, 
     (void)sink;
 }
 
+/* Score blocks: a scores call's range [p0, p1) is taken FR_MLA_SCORE_ROWS rows at a time.
+ * The first block is touched (fr_touch_rows); while a block is multiplied, the next one is
+ * prefetched a few cache lines per register block, spread over the whole block's work, so
+ * that it arrives from memory during the FMA loops instead of stalling them. (In mlabench
+ * with the rows in memory, scores of 4,096 positions: about 11% faster than touching each
+ * block when it starts, and as fast as with the rows in cache. One burst of prefetches per
+ * block, or a distance in rows, did not help: the misses must be spread.) Callers should
+ * pass ranges of several blocks (mla.c). */
+enum { FR_MLA_SCORE_ROWS = 64 };
+
+typedef struct {
+    const char *rows;
+    size_t row_bytes, wb, off; /* bytes [0, wb) of each row; off: the next line's offset */
+    int64_t p, p1;             /* the rows still to prefetch: [p, p1) */
+    int lines;                 /* lines per step */
+} fr_mla_prefetch;
+
+/* The prefetch of block [b1, b2) (wb bytes per row) in `steps` equal steps. */
+static inline fr_mla_prefetch fr_mla_prefetch_block(const void *rows, size_t row_bytes, size_t wb, int64_t b1,
+                                                     int64_t b2, int64_t steps) {
+    int64_t per_row = (int64_t)((wb + 63) / 64), total = (b2 - b1) * per_row;
+    fr_mla_prefetch pf = {rows, row_bytes, wb, 0, b1, b2, (int)((total + steps - 1) / (steps > 0 ? steps : 1))};
+    return pf;
+}
+
+static inline void fr_mla_prefetch_step(fr_mla_prefetch *pf) {
+    for (int i = 0; i < pf->lines && pf->p < pf->p1; i++) {
+        __builtin_prefetch(pf->rows + (size_t)pf->p * pf->row_bytes + pf->off, 0, 2); /* to L2 */
+        pf->off += 64;
+        if (pf->off >= pf->wb) pf->off = 0, pf->p++;
+    }
+}
+
 #endif

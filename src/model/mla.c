@@ -267,16 +267,26 @@ typedef struct {
     int64_t layer, n_pos; /* positions [0, n_pos) */
     int64_t tok;          /* the token's row in the batch */
     const char *rows;     /* its sequence's cache rows of this layer */
+    int64_t score_rows;   /* positions per scores task */
 } abs_job;
 
 enum { SCORE_BLOCK = 64, ACC_DIMS = 64 };
 
-/* scores of every head for one block of positions */
+/* Positions per scores task: whole blocks of SCORE_BLOCK, about 8 tasks per thread. The
+ * kernels prefetch a task's next block while they multiply one (mla_rows.h), so a task of
+ * several blocks streams its rows; the tasks stay many enough to balance the threads. Every
+ * score is computed alike whatever the split (thread counts change the split, not results). */
+static int64_t score_rows_per_task(int64_t n_pos, int n_threads) {
+    int64_t blocks = (n_pos + SCORE_BLOCK - 1) / SCORE_BLOCK, target = 8 * (int64_t)FR_MAX(n_threads, 1);
+    return SCORE_BLOCK * FR_MAX(1, blocks / target);
+}
+
+/* scores of every head for one range of positions */
 static void abs_scores_task(void *ctx, int64_t blk, int thread) {
     abs_job *j = ctx;
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
-    int64_t p0 = blk * SCORE_BLOCK, p1 = FR_MIN(p0 + SCORE_BLOCK, j->n_pos);
+    int64_t p0 = blk * j->score_rows, p1 = FR_MIN(p0 + j->score_rows, j->n_pos);
     fr_mla_scores(c->p.kv_type, j->rows, c->k_row_bytes, p0, p1, c->qabs, hp->n_head,
                   hp->n_lora_kv + hp->n_rot, hp->attn_scale, c->dscores, c->p.n_ctx,
                   c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
@@ -340,9 +350,10 @@ void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n) {
     const fr_hparams *hp = &c->m->hp;
     int64_t H = hp->n_head, r = hp->n_lora_kv;
     for (int64_t t = 0; t < n; t++) {
-        abs_job j = {c, layer, fr_ds_row_pos(c, t) + 1, t, fr_ds_row_cache(c, t, layer)};
+        abs_job j = {c, layer, fr_ds_row_pos(c, t) + 1, t, fr_ds_row_cache(c, t, layer), 0};
+        j.score_rows = score_rows_per_task(j.n_pos, c->p.n_threads);
         fr_pool_run(c->pool, H, qlat_task, &j);
-        fr_pool_run(c->pool, (j.n_pos + SCORE_BLOCK - 1) / SCORE_BLOCK, abs_scores_task, &j);
+        fr_pool_run(c->pool, (j.n_pos + j.score_rows - 1) / j.score_rows, abs_scores_task, &j);
         fr_pool_run(c->pool, H, abs_softmax_task, &j);
         fr_pool_run(c->pool, (r + ACC_DIMS - 1) / ACC_DIMS, abs_accum_task, &j);
         fr_pool_run(c->pool, H, vout_task, &j);
