@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 typedef struct {
-    void *map;        /* the whole mapping (NULL: nothing allocated) */
+    void *map; /* the whole mapping (NULL: nothing allocated) */
     size_t map_bytes;
 } fr_huge_mem;
 

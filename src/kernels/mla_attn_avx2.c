@@ -44,60 +44,6 @@ FR_INLINE void dot_block(int type, int NH, int NP, const void *const *x, const f
             s[k * NP + j] += q[k * w + i] * tail_val(type, x[j], i);
 }
 
-/* scores of rows [p0, p1) for heads h .. h + NH - 1: rows three at a time, then one by one;
- * a prefetch step per three rows */
-FR_INLINE void scores_heads(int type, int NH, const void *rows, size_t row_bytes, int64_t p0, int64_t p1,
-                            const float *q, int64_t h, int64_t w, float scale, float *scores, int64_t stride,
-                            fr_mla_prefetch *pf) {
-    const void *x[3];
-    float s[12];
-    int64_t p = p0;
-    for (; p + 3 <= p1; p += 3) {
-        for (int j = 0; j < 3; j++)
-            x[j] = (const char *)rows + (size_t)(p + j) * row_bytes;
-        fr_mla_prefetch_step(pf);
-        dot_block(type, NH, 3, x, q + h * w, w, s);
-        fr_mla_store_scores(scores, stride, h, p, NH, 3, s, scale);
-    }
-    for (; p < p1; p++) {
-        x[0] = (const char *)rows + (size_t)p * row_bytes;
-        dot_block(type, NH, 1, x, q + h * w, w, s);
-        fr_mla_store_scores(scores, stride, h, p, NH, 1, s, scale);
-    }
-}
-
-/* Blocks of FR_MLA_SCORE_ROWS rows, the next one prefetched meanwhile (mla_rows.h). In a
- * block the heads go in groups of four over all its rows, so that a group's q (4 x w floats,
- * 9 KiB for DeepSeek) stays in L1 while the rows stream from L2 (all heads' q, 36 KiB, would
- * not stay in a 32 KiB L1; head groups outside the row loop measured 2-3% faster in mlabench
- * even with a 48 KiB L1). */
-FR_INLINE void scores_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
-                            int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
-    size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
-    fr_touch_rows(rows, row_bytes, p0, p0 + FR_MLA_SCORE_ROWS < p1 ? p0 + FR_MLA_SCORE_ROWS : p1, 0, wb);
-    for (int64_t b0 = p0; b0 < p1; b0 += FR_MLA_SCORE_ROWS) {
-        int64_t b1 = b0 + FR_MLA_SCORE_ROWS < p1 ? b0 + FR_MLA_SCORE_ROWS : p1;
-        int64_t b2 = b1 + FR_MLA_SCORE_ROWS < p1 ? b1 + FR_MLA_SCORE_ROWS : p1;
-        int64_t steps = (n_head / 4 + n_head % 4) * ((b1 - b0) / 3);
-        fr_mla_prefetch pf = fr_mla_prefetch_block(rows, row_bytes, wb, b1, b2, steps);
-        int64_t h = 0;
-        for (; h + 4 <= n_head; h += 4)
-            scores_heads(type, 4, rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, &pf);
-        for (; h < n_head; h++)
-            scores_heads(type, 1, rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, &pf);
-    }
-}
-
-/* scores[h][p] = dot(q[h], row_p) * scale for p in [p0, p1): three rows x four heads of
- * accumulators per pass (each q load serves three rows, each row load four heads) */
-void fr_mla_scores_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
-                        int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
-    if (type == FR_TYPE_F16)
-        scores_typed(FR_TYPE_F16, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
-    else
-        scores_typed(FR_TYPE_F32, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
-}
-
 /* ---- scores in the order of the row dot product (fr_attn_scores_dot) ----
  *
  * fr_vec_dot_f16/f32 keep four 8-lane accumulators: a_j sums elements 32 m + 8 j .. + 7 over
@@ -141,45 +87,79 @@ FR_INLINE void dot_rows_block(int type, int NQ, int NP, const void *const *x, co
     }
 }
 
-FR_INLINE void dot_scores_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
-                                int64_t n_q, int64_t w, float scale, float *scores, int64_t stride) {
-    size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
-    fr_touch_rows(rows, row_bytes, p0, p1, 0, wb);
+enum { ORDER_LANES8 = 0, ORDER_ROW_DOT = 1 };
+
+/* one register block's dot products, in the decode kernels' order (dot_block) or the row dot
+ * product's (dot_rows_block) */
+FR_INLINE void block_dots(int type, int ORDER, int NH, int NP, const void *const *x, const float *q, int64_t w,
+                          float *s) {
+    if (ORDER == ORDER_ROW_DOT)
+        dot_rows_block(type, NH, NP, x, q, w, s);
+    else
+        dot_block(type, NH, NP, x, q, w, s);
+}
+
+/* scores of rows [p0, p1) for heads h .. h + NH - 1: rows three at a time, then one by one;
+ * a prefetch step per three rows */
+FR_INLINE void scores_heads(int type, int ORDER, int NH, const void *rows, size_t row_bytes, int64_t p0, int64_t p1,
+                            const float *q, int64_t h, int64_t w, float scale, float *scores, int64_t stride,
+                            fr_mla_prefetch *pf) {
     const void *x[3];
     float s[12];
-    int64_t k = 0;
-    for (; k < n_q; k += 4) {
-        int nq = n_q - k >= 4 ? 4 : 1;
-        if (nq == 1) {
-            for (; k < n_q; k++)
-                for (int64_t p = p0; p < p1; p++) {
-                    x[0] = (const char *)rows + (size_t)p * row_bytes;
-                    dot_rows_block(type, 1, 1, x, q + k * w, w, s);
-                    fr_mla_store_scores(scores, stride, k, p, 1, 1, s, scale);
-                }
-            break;
-        }
-        int64_t p = p0;
-        for (; p + 3 <= p1; p += 3) {
-            for (int m = 0; m < 3; m++)
-                x[m] = (const char *)rows + (size_t)(p + m) * row_bytes;
-            dot_rows_block(type, 4, 3, x, q + k * w, w, s);
-            fr_mla_store_scores(scores, stride, k, p, 4, 3, s, scale);
-        }
-        for (; p < p1; p++) {
-            x[0] = (const char *)rows + (size_t)p * row_bytes;
-            dot_rows_block(type, 4, 1, x, q + k * w, w, s);
-            fr_mla_store_scores(scores, stride, k, p, 4, 1, s, scale);
-        }
+    int64_t p = p0;
+    for (; p + 3 <= p1; p += 3) {
+        for (int j = 0; j < 3; j++)
+            x[j] = (const char *)rows + (size_t)(p + j) * row_bytes;
+        fr_mla_prefetch_step(pf);
+        block_dots(type, ORDER, NH, 3, x, q + h * w, w, s);
+        fr_mla_store_scores(scores, stride, h, p, NH, 3, s, scale);
+    }
+    for (; p < p1; p++) {
+        x[0] = (const char *)rows + (size_t)p * row_bytes;
+        block_dots(type, ORDER, NH, 1, x, q + h * w, w, s);
+        fr_mla_store_scores(scores, stride, h, p, NH, 1, s, scale);
     }
 }
 
+/* Blocks of FR_MLA_SCORE_ROWS rows, the next one prefetched meanwhile (mla_rows.h). In a
+ * block the heads go in groups of four over all its rows, so that a group's q (4 x w floats,
+ * 9 KiB for DeepSeek) stays in L1 while the rows stream from L2 (all heads' q, 36 KiB, would
+ * not stay in a 32 KiB L1; head groups outside the row loop measured 2-3% faster in mlabench
+ * even with a 48 KiB L1). */
+FR_INLINE void scores_typed(int type, int ORDER, const void *rows, size_t row_bytes, int64_t p0, int64_t p1,
+                            const float *q, int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+    size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
+    fr_touch_rows(rows, row_bytes, p0, p0 + FR_MLA_SCORE_ROWS < p1 ? p0 + FR_MLA_SCORE_ROWS : p1, 0, wb);
+    for (int64_t b0 = p0; b0 < p1; b0 += FR_MLA_SCORE_ROWS) {
+        int64_t b1 = b0 + FR_MLA_SCORE_ROWS < p1 ? b0 + FR_MLA_SCORE_ROWS : p1;
+        int64_t b2 = b1 + FR_MLA_SCORE_ROWS < p1 ? b1 + FR_MLA_SCORE_ROWS : p1;
+        int64_t steps = (n_head / 4 + n_head % 4) * ((b1 - b0) / 3);
+        fr_mla_prefetch pf = fr_mla_prefetch_block(rows, row_bytes, wb, b1, b2, steps);
+        int64_t h = 0;
+        for (; h + 4 <= n_head; h += 4)
+            scores_heads(type, ORDER, 4, rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, &pf);
+        for (; h < n_head; h++)
+            scores_heads(type, ORDER, 1, rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, &pf);
+    }
+}
+
+/* scores[h][p] = dot(q[h], row_p) * scale for p in [p0, p1): three rows x four heads of
+ * accumulators per pass (each q load serves three rows, each row load four heads) */
+void fr_mla_scores_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                        int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+    if (type == FR_TYPE_F16)
+        scores_typed(FR_TYPE_F16, ORDER_LANES8, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+    else
+        scores_typed(FR_TYPE_F32, ORDER_LANES8, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+}
+
+/* fr_mla_scores_avx2's loops with the row dot product's order (queries in place of heads) */
 void fr_attn_scores_dot_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                              int64_t n_q, int64_t w, float scale, float *scores, int64_t stride) {
     if (type == FR_TYPE_F16)
-        dot_scores_typed(FR_TYPE_F16, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
+        scores_typed(FR_TYPE_F16, ORDER_ROW_DOT, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
     else
-        dot_scores_typed(FR_TYPE_F32, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
+        scores_typed(FR_TYPE_F32, ORDER_ROW_DOT, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
 }
 
 enum { ACC_POS = FR_MLA_ACC_POS, ACC_DIMS = FR_MLA_ACC_DIMS, ACC_NH = 6 }; /* tile (mla_rows.h); heads per register block */
