@@ -82,6 +82,8 @@ void fr_context_free(fr_context *c) {
     free(c->att_scores);
     free(c->att_q);
     free(c->att_v);
+    free(c->att_out);
+    free(c->att_runs);
     free(c);
 }
 
@@ -194,13 +196,18 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     int nt = p.n_threads;
     /* dense attention scores one kv head's group of query heads at a time, the MLA prompt
      * phase a group of query tokens with one head */
-    int64_t group = mla ? FR_MLA_PROMPT_TOKENS : hp->n_head / FR_MAX(hp->n_head_kv, 1);
+    int64_t group = mla ? FR_MLA_PROMPT_TOKENS : fr_att_queries(hp);
     c->att_scores = alloc_floats((size_t)nt * (size_t)group, p.n_ctx, &ok);
     int64_t qw = mla ? FR_MAX(group * hp->head_dim_k, hp->n_lora_kv + hp->n_rot) : group * hp->head_dim_k;
     c->att_q_bytes = ((size_t)qw * 4 + 63) & ~(size_t)63;
     c->att_q = ok ? aligned_alloc(64, c->att_q_bytes * (size_t)nt) : NULL;
     if (!c->att_q) ok = false;
     c->att_v = alloc_floats((size_t)nt, fr_att_v_width(hp), &ok);
+    if (!mla) {
+        c->att_out = alloc_floats((size_t)nt * (size_t)group, hp->head_dim_v, &ok);
+        c->att_runs = ok ? calloc(nb + 1, sizeof *c->att_runs) : NULL;
+        if (!c->att_runs) ok = false;
+    }
     if (!ok) {
         fr_context_free(c);
         return fr_fail(err, FR_ERR_NOMEM, "context: cannot allocate KV cache and buffers for %lld positions x %d sequences",
@@ -358,33 +365,61 @@ static void attention_task(void *ctx, int64_t task, int thread) {
     memcpy(c->attn + t * hp->n_head * hp->head_dim_v + h * hp->head_dim_v, acc, (size_t)hp->head_dim_v * sizeof(float));
 }
 
-/* One (row, kv head) pair with F16 or F32 caches: the G query heads that share kv head g
- * together (grouped-query attention), so that each K and V row is read once for all of them:
- * scores over the sequence's cache rows [0, pos], softmax, weighted sum of V. With an F16
- * cache the peer engine computes K.q and P.V in F16: q and the attention weights are rounded
- * to F16 here, which reproduces those steps (the products of F16 values are exact in F32). */
+/* One run of rows (consecutive positions of one sequence: att_runs) and one kv head g, with
+ * F16 or F32 caches: the G query heads that share g for every row of the run attend together
+ * (grouped-query attention, and in a prompt several tokens too), so that each K and V row is
+ * read once for all of them: scores over the sequence's cache rows [0, last row's pos],
+ * a softmax per query over its own row's positions [0, pos], weighted sum of V. A query's
+ * result does not depend on its run: each (query, key) dot product is its own chain of FMAs,
+ * and the weights past its row's position are 0, so its V sum is the same chain followed by
+ * + 0 * v terms (unchanged for finite V). With an F16 cache the peer engine computes K.q and
+ * P.V in F16: q and the attention weights are rounded to F16 here, which reproduces those
+ * steps (the products of F16 values are exact in F32). */
 static void attention_group_task(void *ctx, int64_t task, int thread) {
     batch_job *j = ctx;
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
     int64_t G = hp->n_head / hp->n_head_kv, hd = hp->head_dim_k, hdv = hp->head_dim_v;
-    int64_t t = task / hp->n_head_kv, g = task % hp->n_head_kv;
-    int64_t n_pos = c->row_pos[t] + 1, stride = c->p.n_ctx;
+    int64_t run = task / hp->n_head_kv, g = task % hp->n_head_kv;
+    int64_t t0 = c->att_runs[run], nt = c->att_runs[run + 1] - t0, nq = nt * G;
+    int64_t n_pos = c->row_pos[t0 + nt - 1] + 1, stride = c->p.n_ctx, group = fr_att_queries(hp);
     bool f16 = c->p.kv_type == FR_TYPE_F16;
     float *qg = (float *)(c->att_q + (size_t)thread * c->att_q_bytes);
-    float *scores = c->att_scores + (size_t)thread * (size_t)G * (size_t)stride;
+    float *scores = c->att_scores + (size_t)thread * (size_t)group * (size_t)stride;
+    float *out = c->att_out + (size_t)thread * (size_t)group * (size_t)hdv;
     float *tmp = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
-    memcpy(qg, c->q + t * hp->n_head * hd + g * G * hd, sizeof(float) * (size_t)(G * hd));
-    if (f16) fr_round_f16(qg, G * hd);
-    const char *kbase = k_layer(c, t, j->layer) + (size_t)g * c->k_head_bytes;
-    const char *vbase = v_layer(c, t, j->layer) + (size_t)g * c->v_head_bytes;
-    fr_mla_scores(c->p.kv_type, kbase, c->k_row_bytes, 0, n_pos, qg, G, hd, 1.0f / sqrtf((float)hd), scores, stride, tmp);
-    for (int64_t h = 0; h < G; h++) {
-        fr_softmax_fast(scores + h * stride, n_pos);
-        if (f16) fr_round_f16(scores + h * stride, n_pos);
+    for (int64_t t = 0; t < nt; t++) /* query k = t * G + head: row t0 + t's heads g G .. g G + G - 1 */
+        memcpy(qg + t * G * hd, c->q + (t0 + t) * hp->n_head * hd + g * G * hd, sizeof(float) * (size_t)(G * hd));
+    if (f16) fr_round_f16(qg, nq * hd);
+    const char *kbase = k_layer(c, t0, j->layer) + (size_t)g * c->k_head_bytes;
+    const char *vbase = v_layer(c, t0, j->layer) + (size_t)g * c->v_head_bytes;
+    fr_mla_scores(c->p.kv_type, kbase, c->k_row_bytes, 0, n_pos, qg, nq, hd, 1.0f / sqrtf((float)hd), scores, stride,
+                  tmp);
+    for (int64_t k = 0; k < nq; k++) {
+        float *sk = scores + k * stride;
+        int64_t len = c->row_pos[t0 + k / G] + 1;
+        fr_softmax_fast(sk, len);
+        if (f16) fr_round_f16(sk, len);
+        for (int64_t p = len; p < n_pos; p++) sk[p] = 0.0f;
     }
-    fr_mla_accum(c->p.kv_type, vbase, c->v_row_bytes, n_pos, scores, stride, 0, G, 0, hdv,
-                 c->attn + t * hp->n_head * hdv + g * G * hdv, hdv, tmp);
+    fr_mla_accum(c->p.kv_type, vbase, c->v_row_bytes, n_pos, scores, stride, 0, nq, 0, hdv, out, hdv, tmp);
+    for (int64_t t = 0; t < nt; t++)
+        memcpy(c->attn + (t0 + t) * hp->n_head * hdv + g * G * hdv, out + t * G * hdv, sizeof(float) * (size_t)(G * hdv));
+}
+
+/* c->att_runs: the batch's rows cut into runs of consecutive positions of one sequence, each
+ * of at most max(1, 16 / G) rows (G query heads per kv head), so that a run's queries fit the
+ * per-thread buffers (fr_att_queries). */
+static void find_runs(fr_context *c, int64_t n) {
+    const fr_hparams *hp = &c->m->hp;
+    int64_t G = hp->n_head / hp->n_head_kv, max_rows = FR_MAX(1, 16 / G), r = 0;
+    for (int64_t t = 0; t < n; t++) {
+        bool extend = t > 0 && t - c->att_runs[r - 1] < max_rows && c->row_seq[t] == c->row_seq[t - 1] &&
+                      c->row_pos[t] == c->row_pos[t - 1] + 1;
+        if (!extend) c->att_runs[r++] = (int32_t)t;
+    }
+    c->n_att_runs = r;
+    c->att_runs[r] = (int32_t)n;
 }
 
 static void swiglu_task(void *ctx, int64_t t, int thread) {
@@ -449,6 +484,7 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
 
     fr_pool_run(pool, n, embed_task, &j);
     fr_pool_run(pool, n, rope_table_task, &j);
+    find_runs(c, n);
     for (int64_t l = 0; l < hp->n_layer; l++) {
         const fr_layer *L = &m->w.layers[l];
         j.L = L;
@@ -464,7 +500,7 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
          * sequence in this pass */
         fr_pool_run(pool, n, rope_store_task, &j);
         if (c->p.kv_type == FR_TYPE_F16 || c->p.kv_type == FR_TYPE_F32)
-            fr_pool_run(pool, n * hp->n_head_kv, attention_group_task, &j);
+            fr_pool_run(pool, c->n_att_runs * hp->n_head_kv, attention_group_task, &j);
         else
             fr_pool_run(pool, n * hp->n_head, attention_task, &j);
         fr_matmul(pool, &L->wo.m, c->attn, od, n, c->tmp, E, NULL, c->scratch);

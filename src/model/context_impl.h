@@ -61,8 +61,12 @@ struct fr_context {
     size_t scratch_bytes;
 
     /* per-thread attention scratch */
-    float *att_scores; /* [n_threads][group][n_ctx], group: query heads per kv head, or
-                        * FR_MLA_PROMPT_TOKENS for deepseek2 */
+    float *att_scores; /* [n_threads][group][n_ctx], group: the queries attended together
+                        * (fr_att_queries: query heads per kv head times tokens, or
+                        * FR_MLA_PROMPT_TOKENS for deepseek2) */
+    float *att_out;    /* [n_threads][group][head_dim_v] their outputs (dense models) */
+    int32_t *att_runs; /* [n_batch + 1] first rows of the current batch's runs (dense models) */
+    int64_t n_att_runs;
     char *att_q;       /* [n_threads][att_q_bytes] */
     float *att_v;      /* [n_threads][2 * max(head_dim_v, n_lora_kv + n_rot)] */
     size_t att_q_bytes;
@@ -101,6 +105,14 @@ struct fr_context {
 /* deepseek2 prompt phase: query tokens that attend together to one head's decompressed K/V
  * (mla.c), so that each K and V row is read once for all of them */
 enum { FR_MLA_PROMPT_TOKENS = 16 };
+
+/* Dense models attend with the query heads of one kv head (G of them) for a run of up to
+ * max(1, 16 / G) consecutive rows of one sequence together (context.c): at most this many
+ * queries at once. */
+static inline int64_t fr_att_queries(const fr_hparams *hp) {
+    int64_t G = hp->n_head / (hp->n_head_kv > 0 ? hp->n_head_kv : 1);
+    return G > 16 ? G : 16;
+}
 
 /* Floats per thread of att_v: two rows of the widest attention vector. */
 static inline int64_t fr_att_v_width(const fr_hparams *hp) {
