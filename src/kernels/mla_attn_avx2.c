@@ -145,21 +145,24 @@ FR_INLINE void scores_typed(int type, int ORDER, const void *rows, size_t row_by
 
 /* scores[h][p] = dot(q[h], row_p) * scale for p in [p0, p1): three rows x four heads of
  * accumulators per pass (each q load serves three rows, each row load four heads) */
+/* scores_typed with the row type as a compile-time constant (ORDER is one at each call) */
+FR_INLINE void scores_any(int type, int ORDER, const void *rows, size_t row_bytes, int64_t p0, int64_t p1,
+                          const float *q, int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+    if (type == FR_TYPE_F16)
+        scores_typed(FR_TYPE_F16, ORDER, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+    else
+        scores_typed(FR_TYPE_F32, ORDER, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+}
+
 void fr_mla_scores_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                         int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
-    if (type == FR_TYPE_F16)
-        scores_typed(FR_TYPE_F16, ORDER_LANES8, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
-    else
-        scores_typed(FR_TYPE_F32, ORDER_LANES8, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+    scores_any(type, ORDER_LANES8, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
 }
 
 /* fr_mla_scores_avx2's loops with the row dot product's order (queries in place of heads) */
 void fr_attn_scores_dot_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                              int64_t n_q, int64_t w, float scale, float *scores, int64_t stride) {
-    if (type == FR_TYPE_F16)
-        scores_typed(FR_TYPE_F16, ORDER_ROW_DOT, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
-    else
-        scores_typed(FR_TYPE_F32, ORDER_ROW_DOT, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
+    scores_any(type, ORDER_ROW_DOT, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
 }
 
 enum { ACC_POS = FR_MLA_ACC_POS, ACC_DIMS = FR_MLA_ACC_DIMS, ACC_NH = 6 }; /* tile (mla_rows.h); heads per register block */

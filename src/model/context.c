@@ -194,9 +194,8 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     if (c->scratch) memset(c->scratch, 0, (c->scratch_bytes + 63) & ~(size_t)63);
     if (!c->scratch) ok = false;
     int nt = p.n_threads;
-    /* dense attention scores one kv head's group of query heads at a time, the MLA prompt
-     * phase a group of query tokens with one head */
-    int64_t group = mla ? FR_MLA_PROMPT_TOKENS : fr_att_queries(hp);
+    /* queries attended together (dense: query heads of a kv head x rows; MLA prompt: tokens) */
+    int64_t group = fr_att_queries(hp);
     c->att_scores = alloc_floats((size_t)nt * (size_t)group, p.n_ctx, &ok);
     int64_t qw = mla ? FR_MAX(group * hp->head_dim_k, hp->n_lora_kv + hp->n_rot) : group * hp->head_dim_k;
     c->att_q_bytes = ((size_t)qw * 4 + 63) & ~(size_t)63;
@@ -369,12 +368,11 @@ static void attention_task(void *ctx, int64_t task, int thread) {
  * F16 or F32 caches: the G query heads that share g for every row of the run attend together
  * (grouped-query attention, and in a prompt several tokens too), so that each K and V row is
  * read once for all of them: scores over the sequence's cache rows [0, last row's pos],
- * a softmax per query over its own row's positions [0, pos], weighted sum of V. A query's
- * result does not depend on its run: each (query, key) dot product is its own chain of FMAs,
- * and the weights past its row's position are 0, so its V sum is the same chain followed by
- * + 0 * v terms (unchanged for finite V). With an F16 cache the peer engine computes K.q and
- * P.V in F16: q and the attention weights are rounded to F16 here, which reproduces those
- * steps (the products of F16 values are exact in F32). */
+ * weights (fr_ctx_attn_weights), weighted sum of V. A query's result does not depend on its
+ * run: each (query, key) dot product is its own chain of FMAs, and its V sum is the same chain
+ * followed by + 0 * v terms (unchanged for finite V). With an F16 cache the peer engine
+ * computes K.q in F16: q is rounded to F16 here, which reproduces it (the products of F16
+ * values are exact in F32). */
 static void attention_group_task(void *ctx, int64_t task, int thread) {
     batch_job *j = ctx;
     fr_context *c = j->c;
@@ -395,24 +393,18 @@ static void attention_group_task(void *ctx, int64_t task, int thread) {
     const char *vbase = v_layer(c, t0, j->layer) + (size_t)g * c->v_head_bytes;
     fr_mla_scores(c->p.kv_type, kbase, c->k_row_bytes, 0, n_pos, qg, nq, hd, 1.0f / sqrtf((float)hd), scores, stride,
                   tmp);
-    for (int64_t k = 0; k < nq; k++) {
-        float *sk = scores + k * stride;
-        int64_t len = c->row_pos[t0 + k / G] + 1;
-        fr_softmax_fast(sk, len);
-        if (f16) fr_round_f16(sk, len);
-        for (int64_t p = len; p < n_pos; p++) sk[p] = 0.0f;
-    }
+    fr_ctx_attn_weights(scores, stride, nq, G, c->row_pos[t0] + 1, n_pos, f16);
     fr_mla_accum(c->p.kv_type, vbase, c->v_row_bytes, n_pos, scores, stride, 0, nq, 0, hdv, out, hdv, tmp);
     for (int64_t t = 0; t < nt; t++)
         memcpy(c->attn + (t0 + t) * hp->n_head * hdv + g * G * hdv, out + t * G * hdv, sizeof(float) * (size_t)(G * hdv));
 }
 
 /* c->att_runs: the batch's rows cut into runs of consecutive positions of one sequence, each
- * of at most max(1, 16 / G) rows (G query heads per kv head), so that a run's queries fit the
- * per-thread buffers (fr_att_queries). */
+ * of at most max(1, FR_ATT_QUERIES / G) rows (G query heads per kv head), so that a run's
+ * queries fit the per-thread buffers (fr_att_queries). */
 static void find_runs(fr_context *c, int64_t n) {
     const fr_hparams *hp = &c->m->hp;
-    int64_t G = hp->n_head / hp->n_head_kv, max_rows = FR_MAX(1, 16 / G), r = 0;
+    int64_t G = hp->n_head / hp->n_head_kv, max_rows = FR_MAX(1, FR_ATT_QUERIES / G), r = 0;
     for (int64_t t = 0; t < n; t++) {
         bool extend = t > 0 && t - c->att_runs[r - 1] < max_rows && c->row_seq[t] == c->row_seq[t - 1] &&
                       c->row_pos[t] == c->row_pos[t - 1] + 1;
@@ -435,6 +427,17 @@ static void add_residual(float *x, const float *d, int64_t n) {
 /* ---- helpers shared with deepseek2.c ---- */
 
 void fr_ctx_add(float *x, const float *d, int64_t n) { add_residual(x, d, n); }
+
+void fr_ctx_attn_weights(float *scores, int64_t stride, int64_t nq, int64_t per_row, int64_t len0, int64_t n_pos,
+                         bool round_f16) {
+    for (int64_t k = 0; k < nq; k++) {
+        float *sk = scores + k * stride;
+        int64_t len = len0 + k / per_row;
+        fr_softmax_fast(sk, len);
+        if (round_f16) fr_round_f16(sk, len);
+        for (int64_t p = len; p < n_pos; p++) sk[p] = 0.0f;
+    }
+}
 
 void fr_ctx_embed(fr_context *c, const int32_t *tokens, int64_t n) {
     batch_job j = {c, tokens, n, NULL, 0, NULL, NULL, NULL};

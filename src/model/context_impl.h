@@ -62,8 +62,7 @@ struct fr_context {
 
     /* per-thread attention scratch */
     float *att_scores; /* [n_threads][group][n_ctx], group: the queries attended together
-                        * (fr_att_queries: query heads per kv head times tokens, or
-                        * FR_MLA_PROMPT_TOKENS for deepseek2) */
+                        * (fr_att_queries) */
     float *att_out;    /* [n_threads][group][head_dim_v] their outputs (dense models) */
     int32_t *att_runs; /* [n_batch + 1] first rows of the current batch's runs (dense models) */
     int64_t n_att_runs;
@@ -102,16 +101,15 @@ struct fr_context {
     float *route_tmp;        /* [n_threads][4 * n_expert] */
 };
 
-/* deepseek2 prompt phase: query tokens that attend together to one head's decompressed K/V
- * (mla.c), so that each K and V row is read once for all of them */
-enum { FR_MLA_PROMPT_TOKENS = 16 };
+/* Queries that attend together to one head's keys and values, so that each K and V row is
+ * read once for all of them: in the deepseek2 prompt phase FR_ATT_QUERIES tokens of one head
+ * (mla.c); in dense models the G query heads of a kv head for a run of max(1, FR_ATT_QUERIES /
+ * G) rows (context.c). fr_att_queries: the most at once, which sizes the per-thread buffers. */
+enum { FR_ATT_QUERIES = 16 };
 
-/* Dense models attend with the query heads of one kv head (G of them) for a run of up to
- * max(1, 16 / G) consecutive rows of one sequence together (context.c): at most this many
- * queries at once. */
 static inline int64_t fr_att_queries(const fr_hparams *hp) {
     int64_t G = hp->n_head / (hp->n_head_kv > 0 ? hp->n_head_kv : 1);
-    return G > 16 ? G : 16;
+    return G > FR_ATT_QUERIES ? G : FR_ATT_QUERIES;
 }
 
 /* Floats per thread of att_v: two rows of the widest attention vector. */
@@ -129,6 +127,14 @@ void fr_ctx_rmsnorm(fr_context *c, const float *in, int64_t in_stride, const flo
 /* Final norm and output head: logits row i from x row rows[i] (rows NULL: row i), i < n. */
 void fr_ctx_output(fr_context *c, const float *x, const int32_t *rows, int64_t n, float *logits);
 void fr_ctx_add(float *x, const float *d, int64_t n);
+/* Attention weights of nq queries from their scores (row k at scores + k * stride): query k
+ * sees positions [0, len0 + k / per_row) (per_row queries per cache row, whose positions are
+ * consecutive); a softmax over those, rounded to F16 if round_f16 (the peer converts the
+ * weights to an F16 cache's type for its P.V product; products of F16 values are exact, so
+ * rounding here reproduces that step), and zeros up to n_pos, so that one weighted sum over
+ * [0, n_pos) serves every query and adds only + 0 * v terms past each query's own positions. */
+void fr_ctx_attn_weights(float *scores, int64_t stride, int64_t nq, int64_t per_row, int64_t len0, int64_t n_pos,
+                         bool round_f16);
 
 /* deepseek2 rows: the position of row t, and its layer's cache rows */
 static inline int64_t fr_ds_row_pos(const fr_context *c, int64_t t) {

@@ -194,28 +194,27 @@ static void store_kv_task(void *ctx, int64_t i, int thread) {
     }
 }
 
-/* One head and a group of up to FR_MLA_PROMPT_TOKENS consecutive query tokens of the chunk:
- * scores against the head's decompressed keys [0, pos of the group's last token], a softmax
- * per token over its own positions [0, pos], then the weighted sum of V, with the kernels of
- * the absorbed decode (mla_attn.c), where the tokens take the place of the heads. Each K and
+/* One head and a group of up to FR_ATT_QUERIES consecutive query tokens of the chunk:
+ * scores against the head's decompressed keys [0, pos of the group's last token], weights
+ * (fr_ctx_attn_weights: a softmax per token over its own positions), then the weighted sum
+ * of V, with the kernels of the absorbed decode (mla_attn.c), tokens in place of heads. Each K and
  * V row is read once for the whole group instead of once per token. A token's result does not
  * depend on its group: each (query, key) dot product is its own chain of FMAs in every
- * kernel, and the weights past a token's position are zero, so its V sum is the same chain
- * followed by + 0 * v terms, which leave it unchanged (for finite V). With an F16 cache, q
- * and the weights are rounded to F16 as the peer rounds them for its F16 products, and the
- * scores are summed in the order of its F16 dot product (fr_attn_scores_dot): bit for bit its
+ * kernel, and its V sum is the same chain followed by + 0 * v terms, which leave it
+ * unchanged (for finite V). With an F16 cache, q and the weights are rounded to F16 as the
+ * peer rounds them for its F16 products, and the scores are summed in the order of its F16 dot product (fr_attn_scores_dot): bit for bit its
  * K.q. (Its P.V sums over positions in another order; ours is one FMA chain per element.) */
 static void prompt_attn_task(void *ctx, int64_t task, int thread) {
     mla_job *j = ctx;
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
     int64_t H = hp->n_head, dk = hp->head_dim_k, dv = hp->head_dim_v, stride = c->p.n_ctx;
-    int64_t n_groups = (j->n + FR_MLA_PROMPT_TOKENS - 1) / FR_MLA_PROMPT_TOKENS;
-    int64_t h = task / n_groups, t0 = task % n_groups * FR_MLA_PROMPT_TOKENS;
-    int64_t nt = FR_MIN(FR_MLA_PROMPT_TOKENS, j->n - t0);
+    int64_t n_groups = (j->n + FR_ATT_QUERIES - 1) / FR_ATT_QUERIES;
+    int64_t h = task / n_groups, t0 = task % n_groups * FR_ATT_QUERIES;
+    int64_t nt = FR_MIN(FR_ATT_QUERIES, j->n - t0);
     int64_t n_pos = j->pos0 + t0 + nt; /* the last token's position + 1 */
     float *qg = (float *)(c->att_q + (size_t)thread * c->att_q_bytes);
-    float *scores = c->att_scores + (size_t)thread * FR_MLA_PROMPT_TOKENS * (size_t)stride;
+    float *scores = c->att_scores + (size_t)thread * FR_ATT_QUERIES * (size_t)stride;
     float *tmp = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
     bool f16 = c->dec_type == FR_TYPE_F16;
     for (int64_t k = 0; k < nt; k++)
@@ -224,15 +223,7 @@ static void prompt_attn_task(void *ctx, int64_t task, int thread) {
     const char *kb = c->dk + (size_t)h * (size_t)stride * c->dk_row;
     const char *vb = c->dv + (size_t)h * (size_t)stride * c->dv_row;
     fr_attn_scores_dot(c->dec_type, kb, c->dk_row, 0, n_pos, qg, nt, dk, hp->attn_scale, scores, stride, tmp);
-    for (int64_t k = 0; k < nt; k++) {
-        float *sk = scores + k * stride;
-        int64_t len = j->pos0 + t0 + k + 1; /* positions [0, pos] */
-        fr_softmax_fast(sk, len);
-        /* with F16 values the peer multiplies F16-rounded probabilities (its V product converts
-         * them to V's type first) */
-        if (f16) fr_round_f16(sk, len);
-        for (int64_t p = len; p < n_pos; p++) sk[p] = 0.0f;
-    }
+    fr_ctx_attn_weights(scores, stride, nt, 1, j->pos0 + t0 + 1, n_pos, f16);
     fr_mla_accum(c->dec_type, vb, c->dv_row, n_pos, scores, stride, 0, nt, 0, dv, c->attn + t0 * H * dv + h * dv,
                  H * dv, tmp);
 }
@@ -257,7 +248,7 @@ void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t n) {
         }
         fr_pool_run(c->pool, m, store_kv_task, &j);
     }
-    fr_pool_run(c->pool, (n + FR_MLA_PROMPT_TOKENS - 1) / FR_MLA_PROMPT_TOKENS * H, prompt_attn_task, &j);
+    fr_pool_run(c->pool, (n + FR_ATT_QUERIES - 1) / FR_ATT_QUERIES * H, prompt_attn_task, &j);
 }
 
 /* ---- decode phase: absorbed ---- */
@@ -294,11 +285,9 @@ static void abs_scores_task(void *ctx, int64_t blk, int thread) {
 
 static void abs_softmax_task(void *ctx, int64_t h, int thread) {
     abs_job *j = ctx;
-    float *sc = j->c->dscores + h * j->c->p.n_ctx;
-    fr_softmax_fast(sc, j->n_pos);
-    /* with F16 keys and values the peer multiplies F16-rounded weights; o_lat is linear in
-     * them, so rounding them here reproduces that step exactly */
-    if (j->c->dec_type == FR_TYPE_F16) fr_round_f16(sc, j->n_pos);
+    /* o_lat is linear in the weights, so the peer's F16 rounding of them is reproduced here */
+    fr_ctx_attn_weights(j->c->dscores + h * j->c->p.n_ctx, j->c->p.n_ctx, 1, 1, j->n_pos, j->n_pos,
+                        j->c->dec_type == FR_TYPE_F16);
 }
 
 /* o_lat[h][d] = sum_p a[h][p] c_p[d] for every head and one slice of the latent: each task
