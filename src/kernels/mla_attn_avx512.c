@@ -96,65 +96,69 @@ FR_INLINE void dot_block1(int type, int NH, const void *x, const float *q, int64
  * than 8 x 2 and 4 x 4 in mlabench at 4K positions) */
 enum { SC_NH = 6, SC_NP2 = 4 };
 
-/* scores of rows p .. p + 2 NP2 - 1 for every head: heads in groups of SC_NH, 4, then 1 */
-FR_INLINE void scores_rows2(int type, int NP2, const void *rows, size_t row_bytes, int64_t p, const float *q,
-                            int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+/* scores of rows [b0, b1) for heads h .. h + NH - 1: row octets, then pairs, then the odd
+ * row; a prefetch step per octet */
+FR_INLINE void heads_rows(int type, int NH, const void *rows, size_t row_bytes, int64_t b0, int64_t b1, const float *q,
+                          int64_t h, int64_t w, float scale, float *scores, int64_t stride, fr_mla_prefetch *pf) {
     const void *x[8];
     float s[SC_NH * 8];
-    const int NP = 2 * NP2;
-    for (int j = 0; j < NP; j++)
-        x[j] = (const char *)rows + (size_t)(p + j) * row_bytes;
-    int64_t h = 0;
-    for (; h + SC_NH <= n_head; h += SC_NH) {
-        dot_block2(type, SC_NH, NP2, x, q + h * w, w, s);
-        fr_mla_store_scores(scores, stride, h, p, SC_NH, NP, s, scale);
+    int64_t p = b0;
+    for (; p + 2 * SC_NP2 <= b1; p += 2 * SC_NP2) {
+        for (int j = 0; j < 2 * SC_NP2; j++) x[j] = (const char *)rows + (size_t)(p + j) * row_bytes;
+        fr_mla_prefetch_step(pf);
+        dot_block2(type, NH, SC_NP2, x, q + h * w, w, s);
+        fr_mla_store_scores(scores, stride, h, p, NH, 2 * SC_NP2, s, scale);
     }
-    for (; h + 4 <= n_head; h += 4) {
-        dot_block2(type, 4, NP2, x, q + h * w, w, s);
-        fr_mla_store_scores(scores, stride, h, p, 4, NP, s, scale);
+    for (; p + 2 <= b1; p += 2) {
+        x[0] = (const char *)rows + (size_t)p * row_bytes;
+        x[1] = (const char *)x[0] + row_bytes;
+        dot_block2(type, NH, 1, x, q + h * w, w, s);
+        fr_mla_store_scores(scores, stride, h, p, NH, 2, s, scale);
     }
-    for (; h < n_head; h++) {
-        dot_block2(type, 1, NP2, x, q + h * w, w, s);
-        fr_mla_store_scores(scores, stride, h, p, 1, NP, s, scale);
-    }
-}
-
-/* the scores of the last odd row */
-FR_INLINE void scores_row1(int type, const void *rows, size_t row_bytes, int64_t p, const float *q, int64_t n_head,
-                           int64_t w, float scale, float *scores, int64_t stride) {
-    const void *x = (const char *)rows + (size_t)p * row_bytes;
-    float s[4];
-    int64_t h = 0;
-    for (; h + 4 <= n_head; h += 4) {
-        dot_block1(type, 4, x, q + h * w, w, s);
-        fr_mla_store_scores(scores, stride, h, p, 4, 1, s, scale);
-    }
-    for (; h < n_head; h++) {
-        dot_block1(type, 1, x, q + h * w, w, s);
-        fr_mla_store_scores(scores, stride, h, p, 1, 1, s, scale);
+    if (p < b1) {
+        const void *x1 = (const char *)rows + (size_t)p * row_bytes;
+        for (int k = 0; k < NH; k++) dot_block1(type, 1, x1, q + (h + k) * w, w, s + k);
+        fr_mla_store_scores(scores, stride, h, p, NH, 1, s, scale);
     }
 }
 
-/* blocks of FR_MLA_SCORE_ROWS rows, the next one prefetched meanwhile (mla_rows.h), here one
- * step per eight rows: no measurable change in mlabench from the block-at-once touch (AVX2
- * gained 12%). Steps inside the head loop, or the AVX2 kernel's head-group order, changed
- * this kernel's code generation and made it about 2x slower, so it keeps its rows-outer order. */
-FR_INLINE void scores_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
-                            int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+/* heads_rows with its type and head count as constants, each a function of its own: inlined
+ * into one loop nest with the head loop, the compiler's register allocation of the FMA loop
+ * got about 2x slower */
+#define HEADS_FN(NAME, T, NH) \
+    static void NAME(const void *rows, size_t row_bytes, int64_t b0, int64_t b1, const float *q, int64_t h, int64_t w, \
+                     float scale, float *scores, int64_t stride, fr_mla_prefetch *pf) { \
+        heads_rows(T, NH, rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, pf); \
+    }
+HEADS_FN(heads_f16_6, FR_TYPE_F16, SC_NH)
+HEADS_FN(heads_f16_4, FR_TYPE_F16, 4)
+HEADS_FN(heads_f16_1, FR_TYPE_F16, 1)
+HEADS_FN(heads_f32_6, FR_TYPE_F32, SC_NH)
+HEADS_FN(heads_f32_4, FR_TYPE_F32, 4)
+HEADS_FN(heads_f32_1, FR_TYPE_F32, 1)
+
+/* Blocks of FR_MLA_SCORE_ROWS rows, the next one prefetched meanwhile (mla_rows.h). In a
+ * block the heads go in groups of SC_NH over all its rows, as in the AVX2 kernel, so that a
+ * group's q (6 x w floats, 13.5 KiB for DeepSeek) stays in L1 while the rows come from L2:
+ * with all the heads per row octet (36 KiB of q beside the rows), scores took 6-10% longer in
+ * mlabench, with the rows in cache and in memory. */
+static void scores_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                         int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
     size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
     fr_touch_rows(rows, row_bytes, p0, p0 + FR_MLA_SCORE_ROWS < p1 ? p0 + FR_MLA_SCORE_ROWS : p1, 0, wb);
+    int f16 = type == FR_TYPE_F16;
     for (int64_t b0 = p0; b0 < p1; b0 += FR_MLA_SCORE_ROWS) {
         int64_t b1 = b0 + FR_MLA_SCORE_ROWS < p1 ? b0 + FR_MLA_SCORE_ROWS : p1;
         int64_t b2 = b1 + FR_MLA_SCORE_ROWS < p1 ? b1 + FR_MLA_SCORE_ROWS : p1;
-        fr_mla_prefetch pf = fr_mla_prefetch_block(rows, row_bytes, wb, b1, b2, (b1 - b0) / (2 * SC_NP2));
-        int64_t p = b0;
-        for (; p + 2 * SC_NP2 <= b1; p += 2 * SC_NP2) {
-            fr_mla_prefetch_step(&pf);
-            scores_rows2(type, SC_NP2, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
-        }
-        for (; p + 2 <= b1; p += 2)
-            scores_rows2(type, 1, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
-        if (p < b1) scores_row1(type, rows, row_bytes, p, q, n_head, w, scale, scores, stride);
+        int64_t groups = n_head / SC_NH + (n_head % SC_NH) / 4 + (n_head % SC_NH) % 4;
+        fr_mla_prefetch pf = fr_mla_prefetch_block(rows, row_bytes, wb, b1, b2, groups * ((b1 - b0) / (2 * SC_NP2)));
+        int64_t h = 0;
+        for (; h + SC_NH <= n_head; h += SC_NH)
+            (f16 ? heads_f16_6 : heads_f32_6)(rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, &pf);
+        for (; h + 4 <= n_head; h += 4)
+            (f16 ? heads_f16_4 : heads_f32_4)(rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, &pf);
+        for (; h < n_head; h++)
+            (f16 ? heads_f16_1 : heads_f32_1)(rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, &pf);
     }
 }
 
