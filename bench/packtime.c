@@ -7,7 +7,6 @@
 #include <time.h>
 
 #include "frugal.h"
-#include "kernels/gemm.h"
 
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
@@ -17,13 +16,11 @@ int main(int argc, char **argv) {
     frugal_model *m;
     if (frugal_model_load(argv[1], &m, &err) != FR_OK) return 1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    int64_t n;
-    size_t bytes;
-    double sec;
-    fr_pack_stats(&n, &bytes, &sec);
+    frugal_model_info info;
+    frugal_model_get_info(m, &info);
     printf("%s: load %.3f s, of which repacking %lld matrices (%.1f MiB) %.3f s\n", argv[1],
-           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9, (long long)n,
-           (double)bytes / (1 << 20), sec);
+           (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9, (long long)info.n_repacked,
+           (double)info.repacked_bytes / (1 << 20), info.repack_seconds);
     frugal_model_free(m);
     return 0;
 }

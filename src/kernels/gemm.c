@@ -493,11 +493,10 @@ void fr_pack_owner_stats(const void *owner, int64_t *n_matrices, size_t *bytes, 
     if (seconds) *seconds = sec;
 }
 
-void fr_pack_log(const void *owner) {
+void fr_pack_log(const void *owner, double sec) {
     int64_t n;
     size_t bytes;
-    double sec;
-    fr_pack_owner_stats(owner, &n, &bytes, &sec);
+    fr_pack_owner_stats(owner, &n, &bytes, NULL);
     if (n) fr_log(FR_LOG_INFO, "repacked %lld weight matrices (%.1f MiB) into 8-row groups in %.3f s", (long long)n,
                   (double)bytes / (1 << 20), sec);
 }

@@ -148,7 +148,7 @@ void fr_pack_release(const void *owner);
  * boundary (*group0 = its group), or NULL. */
 const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *group0);
 /* Logs (FR_LOG_INFO) how many matrices of `owner` were packed, their size and the time. */
-void fr_pack_log(const void *owner);
+void fr_pack_log(const void *owner, double seconds);
 /* The matrices packed for `owner`, their packed bytes and the seconds spent packing. */
 void fr_pack_owner_stats(const void *owner, int64_t *n_matrices, size_t *bytes, double *seconds);
 /* Totals over the registry (for logs and bench). */

@@ -120,6 +120,7 @@ typedef struct fr_weights {
     /* loaded without repacking (inspection): what a full load would repack */
     int64_t plan_repack_n;
     size_t plan_repack_bytes;
+    double repack_seconds; /* wall time of the repacking at load */
 } fr_weights;
 
 /* Token ids the model declares as ending generation, and other special ids. */

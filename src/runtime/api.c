@@ -122,7 +122,8 @@ void frugal_model_get_info(const frugal_model *fm, frugal_model_info *info) {
     }
     info->kv_bytes_per_token_f16 = fr_kv_bytes_per_token(hp, FR_TYPE_F16);
     size_t packed = 0;
-    fr_pack_owner_stats(&m->w, &info->n_repacked, &packed, &info->repack_seconds);
+    fr_pack_owner_stats(&m->w, &info->n_repacked, &packed, NULL);
+    info->repack_seconds = m->w.repack_seconds;
     info->repacked_bytes = packed;
     if (!info->n_repacked && m->w.plan_repack_n) { /* opened without repacking */
         info->n_repacked = m->w.plan_repack_n;
