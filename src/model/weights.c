@@ -128,9 +128,10 @@ enum { REPACK_MAX_THREADS = 8 };
  * tok_embd only when it is also the output matrix. With plan_only, count them instead.
  * The matrices are packed by up to one thread per CPU (at most 8): most of the time goes to
  * the first touch of the new pages, in the kernel. DeepSeek-V2-Lite Q4_0 (8.2 GB packed),
- * file in the page cache, 2 CPUs, `bench/packtime`, alternated runs: one thread 22.5, 5.2 and
- * 5.6 s, two threads 1.53 s each time. Which thread packs a matrix changes nothing in its
- * bytes. */
+ * file in the page cache, 2 CPUs, `bench/packtime`, alternated runs: one thread 5.2 and 5.6 s,
+ * two threads 1.53 s. When the VM must first back the memory (the first load after other
+ * work), it is slower either way: 22.5 s with one thread, about 11 s with two. Which thread
+ * packs a matrix changes nothing in its bytes. */
 static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w, bool plan_only) {
     repack_work rw = {w, NULL, 0, 0};
     if (!plan_only) rw.todo = malloc(sizeof(fr_matrix *) * ai->n_tensors * (size_t)(hp->n_layer > 0 ? hp->n_layer : 1));
