@@ -103,7 +103,8 @@ float fr_wrow_dot_ref(int type, const void *row, const float *x, int64_t n, floa
 void fr_wrow_axpy_ref(int type, const void *row, float a, float *y, int64_t n, float *tmp);
 
 /* The F16/F32-row kernels behind fr_mla_scores / fr_mla_accum (types F16 and F32 only;
- * accum: d0, d1 multiples of 8). The AVX-512 ones give the AVX2 ones' results bit for bit;
+ * accum: d0, d1 multiples of 8). The AVX-512 and NEON ones give the AVX2 ones' results bit
+ * for bit (8-lane FMA sums, hsum8, tail; tests/unit/test_mla_kernels.c has that order in C);
  * call each only where fr_cpu_has says its ISA is there (tests compare them). */
 void fr_mla_scores_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                         int64_t n_head, int64_t w, float scale, float *scores, int64_t stride);
@@ -115,6 +116,11 @@ void fr_mla_scores_avx512(int type, const void *rows, size_t row_bytes, int64_t 
                           int64_t n_head, int64_t w, float scale, float *scores, int64_t stride);
 void fr_mla_accum_avx512(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                          int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
+/* AArch64 (mla_attn_neon.c): the AVX2 kernels' results bit for bit, on 4-lane registers. */
+void fr_mla_scores_neon(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                        int64_t n_head, int64_t w, float scale, float *scores, int64_t stride);
+void fr_mla_accum_neon(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
+                       int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
 
 /* out = x / rms(x) * w (w may be NULL for no weight). */
 void fr_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);

@@ -2,7 +2,7 @@
  * position blocks with every head at once: each cached row [latent | rope key] is read once
  * per block for all heads instead of once per head. Plain C here; mla_attn_avx2.c has the
  * F16/F32-row kernels the dispatcher prefers, mla_attn_avx512.c the same results on
- * 512-bit registers where the CPU has AVX-512F. Deterministic: every score and every output
+ * 512-bit registers where the CPU has AVX-512F, mla_attn_neon.c the same on AArch64. Deterministic: every score and every output
  * element is computed by one task in a fixed order of positions. */
 #include <math.h>
 #include <string.h>
@@ -18,6 +18,11 @@ void fr_round_f16_avx2(float *x, int64_t n);
 static bool have_avx2(void) { return fr_cpu_has(FR_ISA_AVX2); }
 static bool use_avx2(int type) {
     return (type == FR_TYPE_F16 || type == FR_TYPE_F32) && have_avx2();
+}
+#endif
+#if FR_ARM64
+static bool use_neon(int type) {
+    return (type == FR_TYPE_F16 || type == FR_TYPE_F32) && fr_cpu_has(FR_ISA_NEON_DOT);
 }
 #endif
 
@@ -60,6 +65,12 @@ void fr_mla_scores(int type, const void *rows, size_t row_bytes, int64_t p0, int
     }
     if (use_avx2(type)) {
         fr_mla_scores_avx2(type, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+        return;
+    }
+#endif
+#if FR_ARM64
+    if (use_neon(type)) {
+        fr_mla_scores_neon(type, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
         return;
     }
 #endif
@@ -109,6 +120,12 @@ void fr_mla_accum(int type, const void *rows, size_t row_bytes, int64_t n_pos, c
     }
     if (use_avx2(type) && (d0 % 8) == 0 && (d1 % 8) == 0) {
         fr_mla_accum_avx2(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r);
+        return;
+    }
+#endif
+#if FR_ARM64
+    if (use_neon(type) && (d0 % 8) == 0 && (d1 % 8) == 0) {
+        fr_mla_accum_neon(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r);
         return;
     }
 #endif

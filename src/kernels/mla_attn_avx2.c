@@ -7,6 +7,9 @@
 #include "kernels.h"
 #include "mla_rows.h"
 #include "vmath_avx2.h"
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* tails: a product, then a sum, as gcc's -std=c17 compiles them */
+#endif
 
 static inline __m256 load8(int type, const void *row, int64_t i) {
     if (type == FR_TYPE_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const fr_f16 *)row + i)));

@@ -18,6 +18,9 @@
 #include "simd_avx2.h"
 #include "kernels.h"
 #include "mla_rows.h"
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* tails: a product, then a sum, as gcc's -std=c17 compiles them */
+#endif
 
 #define FR_INLINE static inline __attribute__((always_inline))
 #define FR_UNROLL _Pragma("GCC unroll 16")

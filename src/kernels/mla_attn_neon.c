@@ -1,0 +1,185 @@
+/* mla_attn_neon.c: the MLA decode kernels of mla_attn_avx2.c for AArch64 (F16 and F32 cache
+ * rows), with the same arithmetic and therefore the same bits. An AVX2 8-lane register is a
+ * pair of 4-lane registers here (f32x8): lane k of the pair sees the same fused multiply-adds
+ * in the same order as lane k of the AVX2 register, and hsum8 adds the lanes in
+ * fr_hsum8_avx2's order, (v0 + v4) + (v2 + v6) + ((v1 + v5) + (v3 + v7)) as it pairs them.
+ *
+ * scores: per (head, row), 8-lane FMA accumulation over w / 8 steps, hsum8, the w % 8 tail one
+ *   by one (mul, then add, as the AVX2 file's C), then * scale (fr_mla_store_scores);
+ * accumulation: every output element is one chain of FMAs over positions 0 .. n_pos - 1.
+ * The tiling, prefetches and touches are mla_rows.h's, shared with x86. Called only where
+ * fr_cpu_has(FR_ISA_NEON_DOT) (the AArch64 tier of this build). */
+#include <arm_neon.h>
+
+#include "kernels.h"
+#include "mla_rows.h"
+#include "simd_neon.h"
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* tails: a product, then a sum, as gcc's -std=c17 compiles them */
+#endif
+
+#define FR_INLINE static inline __attribute__((always_inline))
+#define FR_UNROLL _Pragma("GCC unroll 16")
+
+typedef struct {
+    float32x4_t lo, hi; /* lanes 0-3, 4-7 */
+} f32x8;
+
+FR_INLINE f32x8 load8(int type, const void *row, int64_t i) {
+    f32x8 v;
+    if (type == FR_TYPE_F16) {
+        v.lo = fr_f16x4_neon((const uint16_t *)row + i);
+        v.hi = fr_f16x4_neon((const uint16_t *)row + i + 4);
+    } else {
+        v.lo = vld1q_f32((const float *)row + i);
+        v.hi = vld1q_f32((const float *)row + i + 4);
+    }
+    return v;
+}
+
+FR_INLINE f32x8 fma8(f32x8 acc, f32x8 a, f32x8 b) {
+    acc.lo = vfmaq_f32(acc.lo, a.lo, b.lo);
+    acc.hi = vfmaq_f32(acc.hi, a.hi, b.hi);
+    return acc;
+}
+
+FR_INLINE f32x8 zero8(void) {
+    f32x8 v = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+    return v;
+}
+
+/* fr_hsum8_avx2: s = lo + hi; (s0 + s2) + (s1 + s3) */
+FR_INLINE float hsum8(f32x8 v) {
+    float32x4_t s = vaddq_f32(v.lo, v.hi);
+    float a = vgetq_lane_f32(s, 0) + vgetq_lane_f32(s, 2);
+    float b = vgetq_lane_f32(s, 1) + vgetq_lane_f32(s, 3);
+    return a + b;
+}
+
+FR_INLINE float tail_val(int type, const void *row, int64_t i) {
+    return type == FR_TYPE_F16 ? fr_f16_to_f32(((const fr_f16 *)row)[i]) : ((const float *)row)[i];
+}
+
+/* s[k * NP + j] = dot(q_k, x_j) for k < NH heads (q_k = q + k * w) and j < NP rows */
+FR_INLINE void dot_block(int type, int NH, int NP, const void *const *x, const float *q, int64_t w, float *s) {
+    f32x8 acc[8];
+    FR_UNROLL for (int k = 0; k < NH * NP; k++) acc[k] = zero8();
+    int64_t w8 = w & ~(int64_t)7;
+    for (int64_t i = 0; i < w8; i += 8) {
+        f32x8 xv[2];
+        FR_UNROLL for (int j = 0; j < NP; j++) xv[j] = load8(type, x[j], i);
+        FR_UNROLL for (int k = 0; k < NH; k++) {
+            f32x8 v = load8(FR_TYPE_F32, q + k * w, i);
+            FR_UNROLL for (int j = 0; j < NP; j++) acc[k * NP + j] = fma8(acc[k * NP + j], v, xv[j]);
+        }
+    }
+    FR_UNROLL for (int k = 0; k < NH * NP; k++) s[k] = hsum8(acc[k]);
+    for (int64_t i = w8; i < w; i++)
+        FR_UNROLL for (int k = 0; k < NH; k++) FR_UNROLL for (int j = 0; j < NP; j++)
+            s[k * NP + j] += q[k * w + i] * tail_val(type, x[j], i);
+}
+
+/* heads h .. h + NH - 1 over rows [p0, p1): two rows at a time, then the odd one */
+FR_INLINE void scores_heads(int type, int NH, const void *rows, size_t row_bytes, int64_t p0, int64_t p1,
+                            const float *q, int64_t h, int64_t w, float scale, float *scores, int64_t stride,
+                            fr_mla_prefetch *pf) {
+    const void *x[2];
+    float s[8];
+    int64_t p = p0;
+    for (; p + 2 <= p1; p += 2) {
+        x[0] = (const char *)rows + (size_t)p * row_bytes;
+        x[1] = (const char *)x[0] + row_bytes;
+        fr_mla_prefetch_step(pf);
+        dot_block(type, NH, 2, x, q + h * w, w, s);
+        fr_mla_store_scores(scores, stride, h, p, NH, 2, s, scale);
+    }
+    if (p < p1) {
+        x[0] = (const char *)rows + (size_t)p * row_bytes;
+        dot_block(type, NH, 1, x, q + h * w, w, s);
+        fr_mla_store_scores(scores, stride, h, p, NH, 1, s, scale);
+    }
+}
+
+/* blocks of FR_MLA_SCORE_ROWS rows, the next one prefetched meanwhile; in a block the heads
+ * go in groups of four over all its rows (as the AVX2 kernel) */
+FR_INLINE void scores_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                            int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+    size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
+    fr_touch_rows(rows, row_bytes, p0, p0 + FR_MLA_SCORE_ROWS < p1 ? p0 + FR_MLA_SCORE_ROWS : p1, 0, wb);
+    for (int64_t b0 = p0; b0 < p1; b0 += FR_MLA_SCORE_ROWS) {
+        int64_t b1 = b0 + FR_MLA_SCORE_ROWS < p1 ? b0 + FR_MLA_SCORE_ROWS : p1;
+        int64_t b2 = b1 + FR_MLA_SCORE_ROWS < p1 ? b1 + FR_MLA_SCORE_ROWS : p1;
+        int64_t steps = (n_head / 4 + n_head % 4) * ((b1 - b0) / 2);
+        fr_mla_prefetch pf = fr_mla_prefetch_block(rows, row_bytes, wb, b1, b2, steps);
+        int64_t h = 0;
+        for (; h + 4 <= n_head; h += 4)
+            scores_heads(type, 4, rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, &pf);
+        for (; h < n_head; h++)
+            scores_heads(type, 1, rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, &pf);
+    }
+}
+
+void fr_mla_scores_neon(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                        int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
+    if (type == FR_TYPE_F16)
+        scores_typed(FR_TYPE_F16, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+    else
+        scores_typed(FR_TYPE_F32, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+}
+
+/* out[k * r + 8 v ..] += sum_{p < np} a[k * stride + p] * x_p[8 v ..] for k < NH heads and
+ * v < NV vectors of 8 dims: NH x NV accumulators, starting from out */
+FR_INLINE void accum_block(int type, int NH, int NV, const char *x, size_t x_bytes, int64_t np, const float *a,
+                           int64_t stride, float *out, int64_t r) {
+    f32x8 acc[8];
+    FR_UNROLL for (int k = 0; k < NH; k++) FR_UNROLL for (int v = 0; v < NV; v++)
+        acc[k * NV + v] = load8(FR_TYPE_F32, out + k * r, 8 * v);
+    for (int64_t p = 0; p < np; p++) {
+        const void *row = x + (size_t)p * x_bytes;
+        f32x8 xv[2];
+        FR_UNROLL for (int v = 0; v < NV; v++) xv[v] = load8(type, row, 8 * v);
+        FR_UNROLL for (int k = 0; k < NH; k++) {
+            const float32x4_t b = vdupq_n_f32(a[k * stride + p]);
+            const f32x8 bb = {b, b};
+            FR_UNROLL for (int v = 0; v < NV; v++) acc[k * NV + v] = fma8(acc[k * NV + v], bb, xv[v]);
+        }
+    }
+    FR_UNROLL for (int k = 0; k < NH; k++) FR_UNROLL for (int v = 0; v < NV; v++) {
+        vst1q_f32(out + k * r + 8 * v, acc[k * NV + v].lo);
+        vst1q_f32(out + k * r + 8 * v + 4, acc[k * NV + v].hi);
+    }
+}
+
+/* accum_block over nh heads and nd dims (a multiple of 8): 16 dims x 4 heads at a time */
+FR_INLINE void accum_tile_typed(int type, const char *x, size_t x_bytes, int64_t np, int64_t nd, const float *a,
+                                int64_t stride, int64_t nh, float *out, int64_t r) {
+    size_t es = type == FR_TYPE_F16 ? 2 : 4;
+    for (int64_t d = 0; d < nd; d += 16) {
+        const char *xd = x + (size_t)d * es;
+        int64_t h = 0;
+        if (d + 16 <= nd) {
+            for (; h + 4 <= nh; h += 4)
+                accum_block(type, 4, 2, xd, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+            for (; h < nh; h++)
+                accum_block(type, 1, 2, xd, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+        } else {
+            for (; h + 4 <= nh; h += 4)
+                accum_block(type, 4, 1, xd, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+            for (; h < nh; h++)
+                accum_block(type, 1, 1, xd, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+        }
+    }
+}
+
+static void accum_tile(int type, const char *x, size_t x_bytes, int64_t np, int64_t nd, const float *a, int64_t stride,
+                       int64_t nh, float *out, int64_t r) {
+    if (type == FR_TYPE_F16)
+        accum_tile_typed(FR_TYPE_F16, x, x_bytes, np, nd, a, stride, nh, out, r);
+    else
+        accum_tile_typed(FR_TYPE_F32, x, x_bytes, np, nd, a, stride, nh, out, r);
+}
+
+void fr_mla_accum_neon(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
+                       int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r) {
+    fr_mla_accum_tiles(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r, accum_tile);
+}

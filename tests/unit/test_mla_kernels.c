@@ -1,0 +1,141 @@
+/* test_mla_kernels: the SIMD kernels of absorbed-MLA decode (src/kernels/mla_attn_*.c) against
+ * their arithmetic written out in plain C, bit for bit, for F16 and F32 cache rows.
+ *
+ * The order they share (kernels.h): a score is eight lane sums, lane k taking the products of
+ * elements i = k mod 8 by fused multiply-add, then (l0 + l4) + (l2 + l6) + ((l1 + l5) + (l3 +
+ * l7)), then the w % 8 tail one product and one add at a time, then * scale; an accumulated
+ * output element is one chain of fused multiply-adds over the positions in order. Checked:
+ * the AVX2, AVX-512 and NEON kernels wherever this CPU runs them, with widths below 8 and with
+ * tails, head counts that leave partial register blocks, position ranges split into calls at
+ * odd places, and dimension ranges that start and end inside a tile. Runs on x86 and, under
+ * qemu, on AArch64 (make test-arm64). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dtype.h"
+#include "kernels/kernels.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF /* the tails are a product, then a sum (gcc: -std=c17 does not contract) */
+#endif
+
+static float val(int type, const void *row, int64_t i) {
+    return type == FR_TYPE_F16 ? fr_f16_to_f32(((const fr_f16 *)row)[i]) : ((const float *)row)[i];
+}
+
+static float model_dot(int type, const float *q, const void *row, int64_t w) {
+    float lane[8] = {0};
+    int64_t w8 = w & ~(int64_t)7;
+    for (int64_t i = 0; i < w8; i += 8)
+        for (int k = 0; k < 8; k++) lane[k] = fmaf(q[i + k], val(type, row, i + k), lane[k]);
+    float s0 = lane[0] + lane[4], s1 = lane[1] + lane[5], s2 = lane[2] + lane[6], s3 = lane[3] + lane[7];
+    float s = (s0 + s2) + (s1 + s3);
+    for (int64_t i = w8; i < w; i++) {
+        float prod = q[i] * val(type, row, i);
+        s = s + prod;
+    }
+    return s;
+}
+
+typedef void (*scores_fn)(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                          int64_t n_head, int64_t w, float scale, float *scores, int64_t stride);
+typedef void (*accum_fn)(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
+                         int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
+
+typedef struct {
+    const char *name;
+    scores_fn scores;
+    accum_fn accum;
+} kernel_set;
+
+static bool bits_equal(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
+
+enum { HMAX = 17, WMAX = 576, P = 133, R = 200 };
+
+static void test_set(const kernel_set *ks, test_rng *rng) {
+    static const int types[] = {FR_TYPE_F16, FR_TYPE_F32};
+    static const int widths[] = {5, 8, 67, 99, 576};
+    static const int heads[] = {1, 3, 4, 5, 7, 11, 16, 17};
+    static const int64_t cuts[] = {0, 1, 8, 77, 78, 133}; /* [0, 1), [1, 8), ... as separate calls */
+    static const int64_t ranges[][4] = {{0, 17, 0, 200}, {0, 3, 8, 72}, {2, 9, 16, 40}, {5, 6, 0, 64},
+                                        {0, 16, 56, 200}, {1, 13, 192, 200}, {0, 2, 0, 200}, {3, 14, 64, 136}};
+    static const int64_t n_pos[] = {1, 2, 63, 64, 65, 133};
+    float *q = malloc(sizeof(float) * HMAX * WMAX), *rowsf = malloc(sizeof(float) * P * WMAX);
+    float *s_k = malloc(sizeof(float) * HMAX * P), *s_m = malloc(sizeof(float) * HMAX * P);
+    float *a = malloc(sizeof(float) * HMAX * P);
+    float *o_k = malloc(sizeof(float) * HMAX * R), *o_m = malloc(sizeof(float) * HMAX * R);
+    for (int i = 0; i < HMAX * WMAX; i++) q[i] = test_rng_float(rng);
+    for (int i = 0; i < P * WMAX; i++) rowsf[i] = test_rng_float(rng) * 4.0f;
+    for (int i = 0; i < HMAX * P; i++) a[i] = test_rng_float(rng) * 0.5f + 0.5f;
+    int bad_s = 0, bad_a = 0, n_s = 0, n_a = 0;
+    for (size_t k = 0; k < 2; k++) {
+        const fr_type_traits *tt = fr_type_traits_get(types[k]);
+        for (size_t iw = 0; iw < sizeof widths / sizeof widths[0]; iw++) {
+            const int w = widths[iw], wr = w < R ? R : w; /* rows at least R wide for the accumulation */
+            size_t rb;
+            fr_row_size(types[k], wr, &rb);
+            char *rows = malloc(rb * P);
+            for (int p = 0; p < P; p++) tt->from_float(rowsf + p * WMAX, rows + p * rb, wr);
+            for (size_t ih = 0; ih < sizeof heads / sizeof heads[0]; ih++) {
+                const int h = heads[ih];
+                memset(s_k, 0, sizeof(float) * HMAX * P), memset(s_m, 0, sizeof(float) * HMAX * P);
+                for (size_t c = 0; c + 1 < sizeof cuts / sizeof cuts[0]; c++)
+                    ks->scores(types[k], rows, rb, cuts[c], cuts[c + 1], q, h, w, 0.3f, s_k, P);
+                for (int hh = 0; hh < h; hh++)
+                    for (int p = 0; p < P; p++) s_m[hh * P + p] = model_dot(types[k], q + hh * w, rows + p * rb, w) * 0.3f;
+                int bad = !bits_equal(s_k, s_m, (size_t)HMAX * P);
+                if (bad && bad_s == 0)
+                    for (int i = 0; i < HMAX * P; i++)
+                        if (memcmp(&s_k[i], &s_m[i], 4)) {
+                            fprintf(stderr, "  %s scores %s w=%d heads=%d: first difference at head %d row %d: %.9g vs %.9g\n",
+                                    ks->name, tt->name, w, h, i / P, i % P, s_k[i], s_m[i]);
+                            break;
+                        }
+                bad_s += bad, n_s++;
+            }
+            for (size_t ir = 0; ir < sizeof ranges / sizeof ranges[0]; ir++)
+                for (size_t ip = 0; ip < sizeof n_pos / sizeof n_pos[0]; ip++) {
+                    const int64_t *g = ranges[ir];
+                    for (int i = 0; i < HMAX * R; i++) o_k[i] = o_m[i] = -1.0f; /* untouched outside the range */
+                    ks->accum(types[k], rows, rb, n_pos[ip], a, P, g[0], g[1], g[2], g[3], o_k, R);
+                    for (int64_t hh = g[0]; hh < g[1]; hh++)
+                        for (int64_t d = g[2]; d < g[3]; d++) {
+                            float o = 0.0f;
+                            for (int64_t p = 0; p < n_pos[ip]; p++) o = fmaf(a[hh * P + p], val(types[k], rows + p * rb, d), o);
+                            o_m[hh * R + d] = o;
+                        }
+                    bad_a += !bits_equal(o_k, o_m, (size_t)HMAX * R), n_a++;
+                }
+            free(rows);
+        }
+    }
+    CHECK(bad_s == 0 && bad_a == 0, "%s MLA kernels against the plain-C order: scores %d/%d, accum %d/%d differ", ks->name,
+          bad_s, n_s, bad_a, n_a);
+    printf("  %s: %d score and %d accumulation cases compared bit for bit\n", ks->name, n_s, n_a);
+    free(q), free(rowsf), free(s_k), free(s_m), free(a), free(o_k), free(o_m);
+}
+
+int main(void) {
+    test_rng rng = {4242};
+    int n_sets = 0;
+#if FR_X86
+    if (fr_cpu_has(FR_ISA_AVX2)) {
+        kernel_set ks = {"AVX2", fr_mla_scores_avx2, fr_mla_accum_avx2};
+        test_set(&ks, &rng), n_sets++;
+    }
+    if (fr_cpu_has(FR_ISA_AVX512)) {
+        kernel_set ks = {"AVX-512", fr_mla_scores_avx512, fr_mla_accum_avx512};
+        test_set(&ks, &rng), n_sets++;
+    }
+#endif
+#if FR_ARM64
+    if (fr_cpu_has(FR_ISA_NEON_DOT)) {
+        printf("  testing the NEON MLA kernels\n");
+        kernel_set ks = {"NEON", fr_mla_scores_neon, fr_mla_accum_neon};
+        test_set(&ks, &rng), n_sets++;
+    }
+#endif
+    if (!n_sets) printf("  (no SIMD MLA kernels on this CPU: nothing to compare)\n");
+    return CHECK_DONE("test_mla_kernels");
+}
