@@ -21,8 +21,13 @@ static bool use_avx2(int type) {
 }
 #endif
 #if FR_ARM64
+void fr_axpy_neon(float *y, const float *x, float a, int64_t n);
+void fr_softmax_fast_neon(float *x, int64_t n);
+void fr_round_f16_neon(float *x, int64_t n);
+
+static bool have_neon(void) { return fr_cpu_has(FR_ISA_NEON_DOT); }
 static bool use_neon(int type) {
-    return (type == FR_TYPE_F16 || type == FR_TYPE_F32) && fr_cpu_has(FR_ISA_NEON_DOT);
+    return (type == FR_TYPE_F16 || type == FR_TYPE_F32) && have_neon();
 }
 #endif
 
@@ -30,6 +35,12 @@ void fr_axpy(float *y, const float *x, float a, int64_t n) {
 #if FR_X86
     if (have_avx2()) {
         fr_axpy_avx2(y, x, a, n);
+        return;
+    }
+#endif
+#if FR_ARM64
+    if (have_neon()) {
+        fr_axpy_neon(y, x, a, n);
         return;
     }
 #endif
@@ -43,6 +54,12 @@ void fr_round_f16(float *x, int64_t n) {
         return;
     }
 #endif
+#if FR_ARM64
+    if (have_neon()) {
+        fr_round_f16_neon(x, n);
+        return;
+    }
+#endif
     for (int64_t i = 0; i < n; i++) x[i] = fr_f16_to_f32(fr_f32_to_f16(x[i]));
 }
 
@@ -50,6 +67,12 @@ void fr_softmax_fast(float *x, int64_t n) {
 #if FR_X86
     if (have_avx2()) {
         fr_softmax_fast_avx2(x, n);
+        return;
+    }
+#endif
+#if FR_ARM64
+    if (have_neon()) {
+        fr_softmax_fast_neon(x, n);
         return;
     }
 #endif

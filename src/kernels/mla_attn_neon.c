@@ -10,6 +10,7 @@
  * The tiling, prefetches and touches are mla_rows.h's, shared with x86. Called only where
  * fr_cpu_has(FR_ISA_NEON_DOT) (the AArch64 tier of this build). */
 #include <arm_neon.h>
+#include <math.h>
 
 #include "kernels.h"
 #include "mla_rows.h"
@@ -182,4 +183,78 @@ static void accum_tile(int type, const char *x, size_t x_bytes, int64_t np, int6
 void fr_mla_accum_neon(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                        int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r) {
     fr_mla_accum_tiles(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r, accum_tile);
+}
+
+/* fr_axpy_avx2's bits: fused in blocks of 8, the last n % 8 a product and a sum */
+void fr_axpy_neon(float *y, const float *x, float a, int64_t n) {
+    const float32x4_t va = vdupq_n_f32(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), va, vld1q_f32(x + i)));
+        vst1q_f32(y + i + 4, vfmaq_f32(vld1q_f32(y + i + 4), va, vld1q_f32(x + i + 4)));
+    }
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+/* fr_exp_neg_avx2 (vmath_avx2.h) on four lanes, operation for operation: x = n ln2 + r,
+ * exp(r) by its degree-6 Taylor polynomial, 2^n through the exponent bits; x < -87 gives 0 */
+FR_INLINE float32x4_t exp_neg4(float32x4_t x) {
+    const float32x4_t lo = vdupq_n_f32(-87.0f);
+    const uint32x4_t under = vcltq_f32(x, lo);
+    x = vmaxq_f32(x, lo);
+    const float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
+    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693145751953125f)); /* ln2 split high/low */
+    r = vfmsq_f32(r, n, vdupq_n_f32(1.428606765330187e-06f));
+    float32x4_t p = vdupq_n_f32(1.0f / 720);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 120), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 24), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 6), p, r);
+    p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+    const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    const float32x4_t v = vmulq_f32(p, vreinterpretq_f32_s32(e));
+    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(v), under));
+}
+
+/* fr_softmax_fast_avx2's steps: 8-lane sums (as two 4-lane halves) flushed to double every
+ * 256 values in hsum8's order, the tail one by one, then * (float)(1 / sum) */
+void fr_softmax_fast_neon(float *x, int64_t n) {
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx; /* the maximum is exact in any order */
+    if (mx == -INFINITY) {
+        for (int64_t i = 0; i < n; i++) x[i] = 0.0f;
+        return;
+    }
+    const float32x4_t vmx = vdupq_n_f32(mx);
+    f32x8 sum = zero8();
+    double s = 0;
+    int64_t n8 = n & ~(int64_t)7;
+    for (int64_t i = 0; i < n8; i += 8) {
+        f32x8 e = {exp_neg4(vsubq_f32(vld1q_f32(x + i), vmx)), exp_neg4(vsubq_f32(vld1q_f32(x + i + 4), vmx))};
+        vst1q_f32(x + i, e.lo);
+        vst1q_f32(x + i + 4, e.hi);
+        sum.lo = vaddq_f32(sum.lo, e.lo);
+        sum.hi = vaddq_f32(sum.hi, e.hi);
+        if ((i & 255) == 248) {
+            s += hsum8(sum);
+            sum = zero8();
+        }
+    }
+    s += hsum8(sum);
+    for (int64_t i = n8; i < n; i++) {
+        x[i] = vgetq_lane_f32(exp_neg4(vdupq_n_f32(x[i] - mx)), 0);
+        s += x[i];
+    }
+    const float inv = (float)(1.0 / s);
+    const float32x4_t vinv = vdupq_n_f32(inv);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(x + i, vmulq_f32(vld1q_f32(x + i), vinv));
+    for (; i < n; i++) x[i] *= inv;
+}
+
+void fr_round_f16_neon(float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(x + i, vcvt_f32_f16(vcvt_f16_f32(vld1q_f32(x + i))));
+    for (; i < n; i++) x[i] = fr_f16_to_f32(fr_f32_to_f16(x[i]));
 }

@@ -3,8 +3,8 @@
  * MLA decode (src/model/mla.c) multiplies W_UK and W_UV, whose rows are quantized like any
  * weight, by float vectors it must not round (q_nope and the latent output). These do it
  * without writing each dequantized row out first: the SIMD kernels expand a block of 32
- * quantized values into registers and use it at once. Types without a direct kernel, and
- * CPUs without AVX2, take the reference path: to_float into `tmp`, then the F32 dot or
+ * quantized values into registers and use it at once (wrow_avx2.c, wrow_neon.c). Types
+ * without a direct kernel, and CPUs without those, take the reference path: to_float into `tmp`, then the F32 dot or
  * axpy. */
 #include "kernels.h"
 
@@ -14,6 +14,13 @@ float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n);
 void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n);
 
 static bool use_avx2(int type) { return fr_cpu_has(FR_ISA_AVX2) && fr_wrow_has_avx2(type); }
+#endif
+#if FR_ARM64
+bool fr_wrow_has_neon(int type); /* wrow_neon.c */
+float fr_wrow_dot_neon(int type, const void *row, const float *x, int64_t n);
+void fr_wrow_axpy_neon(int type, const void *row, float a, float *y, int64_t n);
+
+static bool use_neon(int type) { return fr_cpu_has(FR_ISA_NEON_DOT) && fr_wrow_has_neon(type); }
 #endif
 
 float fr_wrow_dot_ref(int type, const void *row, const float *x, int64_t n, float *tmp) {
@@ -32,6 +39,9 @@ float fr_wrow_dot(int type, const void *row, const float *x, int64_t n, float *t
 #if FR_X86
     if (use_avx2(type)) return fr_wrow_dot_avx2(type, row, x, n);
 #endif
+#if FR_ARM64
+    if (use_neon(type)) return fr_wrow_dot_neon(type, row, x, n);
+#endif
     return fr_wrow_dot_ref(type, row, x, n, tmp);
 }
 
@@ -39,6 +49,12 @@ void fr_wrow_axpy(int type, const void *row, float a, float *y, int64_t n, float
 #if FR_X86
     if (use_avx2(type)) {
         fr_wrow_axpy_avx2(type, row, a, y, n);
+        return;
+    }
+#endif
+#if FR_ARM64
+    if (use_neon(type)) {
+        fr_wrow_axpy_neon(type, row, a, y, n);
         return;
     }
 #endif

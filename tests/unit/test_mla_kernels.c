@@ -7,8 +7,9 @@
  * output element is one chain of fused multiply-adds over the positions in order. Checked:
  * the AVX2, AVX-512 and NEON kernels wherever this CPU runs them, with widths below 8 and with
  * tails, head counts that leave partial register blocks, position ranges split into calls at
- * odd places, and dimension ranges that start and end inside a tile. Runs on x86 and, under
- * qemu, on AArch64 (make test-arm64). */
+ * odd places, and dimension ranges that start and end inside a tile. Also the decode step's
+ * helpers (fr_softmax_fast with its polynomial exp, fr_round_f16, fr_axpy) against the same
+ * steps in C. Runs on x86 and, under qemu, on AArch64 (make test-arm64). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +117,103 @@ static void test_set(const kernel_set *ks, test_rng *rng) {
     free(q), free(rowsf), free(s_k), free(s_m), free(a), free(o_k), free(o_m);
 }
 
+/* ---- the softmax, F16 rounding and axpy helpers of the decode step (mla_attn.c) ---- */
+
+/* fr_exp_neg_avx2 (vmath_avx2.h) in C: the kernels compute exactly this per lane */
+static float exp_neg_model(float x) {
+    const int under = x < -87.0f;
+    if (!(x >= -87.0f)) x = -87.0f;
+    const float n = rintf(x * 1.44269504088896341f);
+    float r = fmaf(-n, 0.693145751953125f, x);
+    r = fmaf(-n, 1.428606765330187e-06f, r);
+    float p = 1.0f / 720;
+    p = fmaf(p, r, 1.0f / 120);
+    p = fmaf(p, r, 1.0f / 24);
+    p = fmaf(p, r, 1.0f / 6);
+    p = fmaf(p, r, 0.5f);
+    p = fmaf(p, r, 1.0f);
+    p = fmaf(p, r, 1.0f);
+    const int32_t e = ((int32_t)n + 127) * (1 << 23);
+    float two;
+    memcpy(&two, &e, 4);
+    return under ? 0.0f : p * two;
+}
+
+static float hsum8_model(const float *l) {
+    float s0 = l[0] + l[4], s1 = l[1] + l[5], s2 = l[2] + l[6], s3 = l[3] + l[7];
+    return (s0 + s2) + (s1 + s3);
+}
+
+/* fr_softmax_fast's steps: 8 lane sums flushed to double every 256 values, the tail one by one */
+static void softmax_model(float *x, int64_t n) {
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    if (mx == -INFINITY) {
+        for (int64_t i = 0; i < n; i++) x[i] = 0.0f;
+        return;
+    }
+    float lane[8] = {0};
+    double s = 0;
+    int64_t n8 = n & ~(int64_t)7;
+    for (int64_t i = 0; i < n8; i++) {
+        x[i] = exp_neg_model(x[i] - mx);
+        lane[i & 7] += x[i];
+        if ((i & 255) == 255) {
+            s += hsum8_model(lane);
+            memset(lane, 0, sizeof lane);
+        }
+    }
+    s += hsum8_model(lane);
+    for (int64_t i = n8; i < n; i++) {
+        x[i] = exp_neg_model(x[i] - mx);
+        s += x[i];
+    }
+    const float inv = (float)(1.0 / s);
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
+static void test_helpers(test_rng *rng) {
+    static const int64_t lens[] = {1, 7, 8, 9, 255, 256, 257, 600, 4099};
+    enum { NMAX = 4099 };
+    float *x = malloc(sizeof(float) * NMAX), *k = malloc(sizeof(float) * NMAX), *m = malloc(sizeof(float) * NMAX);
+    float *y = malloc(sizeof(float) * NMAX);
+    int bad_sm = 0, bad_exact = 0, bad_r = 0, bad_ax = 0;
+    for (size_t il = 0; il < sizeof lens / sizeof lens[0]; il++) {
+        const int64_t n = lens[il];
+        for (int rep = 0; rep < 3; rep++) {
+            for (int64_t i = 0; i < n; i++) x[i] = test_rng_float(rng) * (rep == 0 ? 3.0f : 40.0f);
+            if (n > 5) x[3] = -INFINITY, x[n - 2] = -200.0f; /* a masked position and one below exp's range */
+            memcpy(k, x, sizeof(float) * (size_t)n), memcpy(m, x, sizeof(float) * (size_t)n);
+            fr_softmax_fast(k, n);
+            softmax_model(m, n);
+            bad_sm += !bits_equal(k, m, (size_t)n);
+            memcpy(m, x, sizeof(float) * (size_t)n);
+            fr_softmax(m, n); /* the libm softmax: the fast one is within 1e-6 relative of it */
+            for (int64_t i = 0; i < n; i++) bad_exact += !(fabsf(k[i] - m[i]) <= 1e-6f * m[i] + 1e-30f);
+            for (int64_t i = 0; i < n; i++) k[i] = m[i] = x[i] * 1000.0f;
+            fr_round_f16(k, n);
+            for (int64_t i = 0; i < n; i++) m[i] = fr_f16_to_f32(fr_f32_to_f16(m[i]));
+            bad_r += !bits_equal(k, m, (size_t)n);
+            const float a = test_rng_float(rng);
+            for (int64_t i = 0; i < n; i++) y[i] = test_rng_float(rng), k[i] = m[i] = y[i];
+            fr_axpy(k, x + 0, a, n);
+            for (int64_t i = 0; i < n; i++) {
+                if (i < (n & ~(int64_t)7)) {
+                    m[i] = fmaf(a, x[i], m[i]);
+                } else {
+                    float prod = a * x[i];
+                    m[i] = m[i] + prod;
+                }
+            }
+            bad_ax += !bits_equal(k, m, (size_t)n);
+        }
+    }
+    CHECK(bad_sm == 0 && bad_exact == 0 && bad_r == 0 && bad_ax == 0,
+          "softmax_fast vs its C order %d, vs libm softmax %d values, round_f16 %d, axpy %d differ", bad_sm, bad_exact,
+          bad_r, bad_ax);
+    free(x), free(k), free(m), free(y);
+}
+
 int main(void) {
     test_rng rng = {4242};
     int n_sets = 0;
@@ -136,6 +234,11 @@ int main(void) {
         test_set(&ks, &rng), n_sets++;
     }
 #endif
-    if (!n_sets) printf("  (no SIMD MLA kernels on this CPU: nothing to compare)\n");
+    if (n_sets) {
+        test_helpers(&rng);
+        printf("  softmax_fast, round_f16 and axpy compared bit for bit with their C order\n");
+    } else {
+        printf("  (no SIMD MLA kernels on this CPU: nothing to compare)\n");
+    }
     return CHECK_DONE("test_mla_kernels");
 }
