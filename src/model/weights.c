@@ -134,6 +134,7 @@ enum { REPACK_MAX_THREADS = 8 };
  * packs a matrix changes nothing in its bytes. */
 static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w, bool plan_only) {
     repack_work rw = {w, NULL, 0, 0};
+    double t0 = wall_s();
     if (!plan_only) rw.todo = malloc(sizeof(fr_matrix *) * ai->n_tensors * (size_t)(hp->n_layer > 0 ? hp->n_layer : 1));
     for (size_t i = 0; i < ai->n_tensors; i++) {
         const fr_tensor_spec *sp = &ai->tensors[i];
@@ -151,7 +152,6 @@ static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w, 
         }
     }
     if (plan_only) return;
-    double t0 = wall_s();
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     int n_threads = (int)(cpus < 1 ? 1 : cpus > REPACK_MAX_THREADS ? REPACK_MAX_THREADS : cpus), started = 0;
     pthread_t th[REPACK_MAX_THREADS];
