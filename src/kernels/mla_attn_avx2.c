@@ -227,19 +227,8 @@ FR_INLINE void accum_tile_typed(int type, const char *x, size_t x_bytes, int64_t
     }
 }
 
-static void accum_tile(int type, const char *x, size_t x_bytes, int64_t np, int64_t nd, const float *a, int64_t stride,
-                       int64_t nh, float *out, int64_t r) {
-    if (type == FR_TYPE_F16)
-        accum_tile_typed(FR_TYPE_F16, x, x_bytes, np, nd, a, stride, nh, out, r);
-    else
-        accum_tile_typed(FR_TYPE_F32, x, x_bytes, np, nd, a, stride, nh, out, r);
-}
-
 /* out[h][d] = sum_p a[h][p] * row_p[d] (kernels.h), by the tiles of mla_rows.h */
-void fr_mla_accum_avx2(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
-                       int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r) {
-    fr_mla_accum_tiles(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r, accum_tile);
-}
+FR_MLA_ACCUM_ENTRY(fr_mla_accum_avx2)
 
 void fr_axpy_avx2(float *y, const float *x, float a, int64_t n) {
     __m256 va = _mm256_set1_ps(a);

@@ -250,17 +250,5 @@ FR_INLINE void accum_tile_typed(int type, const char *x, size_t x_bytes, int64_t
     }
 }
 
-static void accum_tile(int type, const char *x, size_t x_bytes, int64_t np, int64_t nd, const float *a, int64_t stride,
-                       int64_t nh, float *out, int64_t r) {
-    if (type == FR_TYPE_F16)
-        accum_tile_typed(FR_TYPE_F16, x, x_bytes, np, nd, a, stride, nh, out, r);
-    else
-        accum_tile_typed(FR_TYPE_F32, x, x_bytes, np, nd, a, stride, nh, out, r);
-}
-
-
 /* fr_mla_accum_avx2's results (kernels.h) with 16 dims per register, by the tiles of mla_rows.h */
-void fr_mla_accum_avx512(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
-                         int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r) {
-    fr_mla_accum_tiles(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r, accum_tile);
-}
+FR_MLA_ACCUM_ENTRY(fr_mla_accum_avx512)

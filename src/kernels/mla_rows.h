@@ -58,6 +58,23 @@ static inline void fr_mla_accum_tiles(int type, const void *rows, size_t row_byt
     }
 }
 
+/* An ISA file's fr_mla_accum_<isa> (kernels.h) from its
+ *   accum_tile_typed(type, x, x_bytes, np, nd, a, stride, nh, out, r)
+ * (always inlined): a tile function with the row type a compile-time constant in each of
+ * its two copies, driven by fr_mla_accum_tiles. */
+#define FR_MLA_ACCUM_ENTRY(NAME)                                                                                      \
+    static void accum_tile(int type, const char *x, size_t x_bytes, int64_t np, int64_t nd, const float *a,          \
+                           int64_t stride, int64_t nh, float *out, int64_t r) {                                       \
+        if (type == FR_TYPE_F16)                                                                                      \
+            accum_tile_typed(FR_TYPE_F16, x, x_bytes, np, nd, a, stride, nh, out, r);                                 \
+        else                                                                                                          \
+            accum_tile_typed(FR_TYPE_F32, x, x_bytes, np, nd, a, stride, nh, out, r);                                 \
+    }                                                                                                                 \
+    void NAME(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride, int64_t h0, \
+              int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r) {                                            \
+        fr_mla_accum_tiles(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r, accum_tile);              \
+    }
+
 /* Loads one byte of every cache line of rows [p, p1) (bytes [off, off + n) of each), so that
  * they are in the caches before the FMA loops need them. The rows come from memory once per
  * layer; inside the FMA loops few of their misses overlap, and _mm_prefetch did not help

@@ -35,6 +35,14 @@ static inline void i8_to_f32(int8x16_t q, float32x4_t f[4]) {
     f[3] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(h)));
 }
 
+/* the 32 values of block b as eight float vectors (exact) */
+static inline void block_f32(int type, const void *row, int64_t b, float32x4_t f[8]) {
+    int8x16_t lo, hi;
+    block_i8(type, row, b, &lo, &hi);
+    i8_to_f32(lo, f);
+    i8_to_f32(hi, f + 4);
+}
+
 static float dot_f16(const fr_f16 *w, const float *x, int64_t n) {
     float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
     int64_t i = 0;
@@ -52,11 +60,8 @@ float fr_wrow_dot_neon(int type, const void *row, const float *x, int64_t n) {
     if (type == FR_TYPE_F16) return dot_f16(row, x, n);
     float32x4_t acc[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
     for (int64_t b = 0; b < n / 32; b++) {
-        int8x16_t lo, hi;
-        block_i8(type, row, b, &lo, &hi);
         float32x4_t f[8];
-        i8_to_f32(lo, f);
-        i8_to_f32(hi, f + 4);
+        block_f32(type, row, b, f);
         const float *xb = x + b * 32;
         float32x4_t s = vmulq_f32(f[0], vld1q_f32(xb));
         for (int k = 1; k < 8; k++) s = vfmaq_f32(s, f[k], vld1q_f32(xb + 4 * k));
@@ -75,11 +80,8 @@ void fr_wrow_axpy_neon(int type, const void *row, float a, float *y, int64_t n) 
         return;
     }
     for (int64_t b = 0; b < n / 32; b++) {
-        int8x16_t lo, hi;
-        block_i8(type, row, b, &lo, &hi);
         float32x4_t f[8];
-        i8_to_f32(lo, f);
-        i8_to_f32(hi, f + 4);
+        block_f32(type, row, b, f);
         const float32x4_t s = vdupq_n_f32(a * block_scale(type, row, b));
         float *yb = y + b * 32;
         for (int k = 0; k < 8; k++) vst1q_f32(yb + 4 * k, vfmaq_f32(vld1q_f32(yb + 4 * k), s, f[k]));
