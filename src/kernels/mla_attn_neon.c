@@ -15,6 +15,7 @@
 #include "kernels.h"
 #include "mla_rows.h"
 #include "simd_neon.h"
+#include "vmath_neon.h"
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF /* tails: a product, then a sum, as gcc's -std=c17 compiles them */
 #endif
@@ -186,27 +187,6 @@ void fr_axpy_neon(float *y, const float *x, float a, int64_t n) {
     for (; i < n; i++) y[i] += a * x[i];
 }
 
-/* fr_exp_neg_avx2 (vmath_avx2.h) on four lanes, operation for operation: x = n ln2 + r,
- * exp(r) by its degree-6 Taylor polynomial, 2^n through the exponent bits; x < -87 gives 0 */
-FR_INLINE float32x4_t exp_neg4(float32x4_t x) {
-    const float32x4_t lo = vdupq_n_f32(-87.0f);
-    const uint32x4_t under = vcltq_f32(x, lo);
-    x = vmaxq_f32(x, lo);
-    const float32x4_t n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504088896341f)));
-    float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693145751953125f)); /* ln2 split high/low */
-    r = vfmsq_f32(r, n, vdupq_n_f32(1.428606765330187e-06f));
-    float32x4_t p = vdupq_n_f32(1.0f / 720);
-    p = vfmaq_f32(vdupq_n_f32(1.0f / 120), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f / 24), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f / 6), p, r);
-    p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
-    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
-    const int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
-    const float32x4_t v = vmulq_f32(p, vreinterpretq_f32_s32(e));
-    return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(v), under));
-}
-
 /* fr_softmax_fast_avx2's steps: 8-lane sums (as two 4-lane halves) flushed to double every
  * 256 values in hsum8's order, the tail one by one, then * (float)(1 / sum) */
 void fr_softmax_fast_neon(float *x, int64_t n) {
@@ -221,7 +201,7 @@ void fr_softmax_fast_neon(float *x, int64_t n) {
     double s = 0;
     int64_t n8 = n & ~(int64_t)7;
     for (int64_t i = 0; i < n8; i += 8) {
-        f32x8 e = {exp_neg4(vsubq_f32(vld1q_f32(x + i), vmx)), exp_neg4(vsubq_f32(vld1q_f32(x + i + 4), vmx))};
+        f32x8 e = {fr_exp_neg_neon(vsubq_f32(vld1q_f32(x + i), vmx)), fr_exp_neg_neon(vsubq_f32(vld1q_f32(x + i + 4), vmx))};
         vst1q_f32(x + i, e.lo);
         vst1q_f32(x + i + 4, e.hi);
         sum.lo = vaddq_f32(sum.lo, e.lo);
@@ -233,7 +213,7 @@ void fr_softmax_fast_neon(float *x, int64_t n) {
     }
     s += hsum8(sum);
     for (int64_t i = n8; i < n; i++) {
-        x[i] = vgetq_lane_f32(exp_neg4(vdupq_n_f32(x[i] - mx)), 0);
+        x[i] = vgetq_lane_f32(fr_exp_neg_neon(vdupq_n_f32(x[i] - mx)), 0);
         s += x[i];
     }
     const float inv = (float)(1.0 / s);

@@ -1,5 +1,5 @@
 /* ops.c: element-wise and normalisation kernels (scalar; the compiler vectorises most of
- * them; SwiGLU's exp has an AVX2 version in ops_avx2.c). */
+ * them; SwiGLU's exp has AVX2 and NEON versions in ops_avx2.c and ops_neon.c). */
 #include <math.h>
 
 #include "kernels.h"
@@ -34,11 +34,20 @@ void fr_rope_apply(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, co
 #if FR_X86
 void fr_swiglu_avx2(float *gate, const float *up, int64_t n); /* ops_avx2.c */
 #endif
+#if FR_ARM64
+void fr_swiglu_neon(float *gate, const float *up, int64_t n); /* ops_neon.c */
+#endif
 
 void fr_swiglu(float *gate, const float *up, int64_t n) {
 #if FR_X86
     if (fr_cpu_has(FR_ISA_AVX2)) {
         fr_swiglu_avx2(gate, up, n);
+        return;
+    }
+#endif
+#if FR_ARM64
+    if (fr_cpu_has(FR_ISA_NEON_DOT)) {
+        fr_swiglu_neon(gate, up, n);
         return;
     }
 #endif
