@@ -131,6 +131,12 @@ void fr_attn_scores_dot(int type, const void *rows, size_t row_bytes, int64_t p0
         return;
     }
 #endif
+#if FR_ARM64
+    if (use_neon(type)) {
+        fr_attn_scores_dot_neon(type, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
+        return;
+    }
+#endif
     fr_attn_scores_dot_ref(type, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride, tmp);
 }
 

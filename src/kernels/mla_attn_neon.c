@@ -129,6 +129,77 @@ void fr_mla_scores_neon(int type, const void *rows, size_t row_bytes, int64_t p0
         scores_typed(FR_TYPE_F32, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
 }
 
+/* ---- scores in the order of the row dot product (fr_attn_scores_dot) ----
+ *
+ * The reference F16/F32 dot product (fr_vec_dot_f16/f32, and the NEON ones, which give its
+ * bits) keeps 32 partial sums, element 32 m + l going to sum l as a separate product and add,
+ * then reduce32 and the w % 32 tail one by one. Sums 4a .. 4a + 3 are one register here; each
+ * register index a is a pass of its own over NQ x NP (query, row) pairs, kept in memory until
+ * reduce32's order combines the eight. Each row is read once per pass for NQ queries. */
+FR_INLINE void dot_rows_pass(int type, int NQ, int NP, const void *const *x, const float *q, int64_t w, int64_t w32,
+                             int a, float32x4_t *part) {
+    float32x4_t acc[16];
+    FR_UNROLL for (int k = 0; k < NQ * NP; k++) acc[k] = vdupq_n_f32(0.0f);
+    for (int64_t i = 4 * a; i < w32; i += 32) {
+        float32x4_t xv[4];
+        FR_UNROLL for (int j = 0; j < NP; j++)
+            xv[j] = type == FR_TYPE_F16 ? fr_f16x4_neon((const uint16_t *)x[j] + i) : vld1q_f32((const float *)x[j] + i);
+        FR_UNROLL for (int k = 0; k < NQ; k++) {
+            const float32x4_t qv = vld1q_f32(q + k * w + i);
+            FR_UNROLL for (int j = 0; j < NP; j++) acc[k * NP + j] = vaddq_f32(acc[k * NP + j], vmulq_f32(xv[j], qv));
+        }
+    }
+    FR_UNROLL for (int k = 0; k < NQ * NP; k++) part[k] = acc[k];
+}
+
+/* s[k * NP + j] = the reference dot product of row x_j and query k */
+FR_INLINE void dot_rows_block(int type, int NQ, int NP, const void *const *x, const float *q, int64_t w, float *s) {
+    float32x4_t part[8][16];
+    const int64_t w32 = w & ~(int64_t)31;
+    for (int a = 0; a < 8; a++) dot_rows_pass(type, NQ, NP, x, q, w, w32, a, part[a]);
+    for (int k = 0; k < NQ; k++)
+        for (int j = 0; j < NP; j++) {
+            const int c = k * NP + j;
+            const float32x4_t lo = vaddq_f32(vaddq_f32(part[0][c], part[2][c]), vaddq_f32(part[4][c], part[6][c]));
+            const float32x4_t hi = vaddq_f32(vaddq_f32(part[1][c], part[3][c]), vaddq_f32(part[5][c], part[7][c]));
+            const float32x4_t v = vaddq_f32(lo, hi);
+            float sum = (vgetq_lane_f32(v, 0) + vgetq_lane_f32(v, 2)) + (vgetq_lane_f32(v, 1) + vgetq_lane_f32(v, 3));
+            for (int64_t i = w32; i < w; i++) sum += tail_val(type, x[j], i) * q[k * w + i];
+            s[c] = sum;
+        }
+}
+
+FR_INLINE void scores_dot_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                                int64_t n_q, int64_t w, float scale, float *scores, int64_t stride) {
+    for (int64_t p = p0; p < p1;) {
+        const int np = p1 - p >= 4 ? 4 : 1;
+        const void *x[4];
+        for (int j = 0; j < np; j++) x[j] = (const char *)rows + (size_t)(p + j) * row_bytes;
+        float s[16];
+        int64_t k = 0;
+        for (; k + 4 <= n_q; k += 4) {
+            if (np == 4) dot_rows_block(type, 4, 4, x, q + k * w, w, s);
+            else dot_rows_block(type, 4, 1, x, q + k * w, w, s);
+            for (int u = 0; u < 4; u++)
+                for (int j = 0; j < np; j++) scores[(k + u) * stride + p + j] = s[u * np + j] * scale;
+        }
+        for (; k < n_q; k++) {
+            if (np == 4) dot_rows_block(type, 1, 4, x, q + k * w, w, s);
+            else dot_rows_block(type, 1, 1, x, q + k * w, w, s);
+            for (int j = 0; j < np; j++) scores[k * stride + p + j] = s[j] * scale;
+        }
+        p += np;
+    }
+}
+
+void fr_attn_scores_dot_neon(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                             int64_t n_q, int64_t w, float scale, float *scores, int64_t stride) {
+    if (type == FR_TYPE_F16)
+        scores_dot_typed(FR_TYPE_F16, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
+    else
+        scores_dot_typed(FR_TYPE_F32, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
+}
+
 /* out[k * r + 8 v ..] += sum_{p < np} a[k * stride + p] * x_p[8 v ..] for k < NH heads and
  * v < NV vectors of 8 dims: NH x NV accumulators, starting from out */
 FR_INLINE void accum_block(int type, int NH, int NV, const char *x, size_t x_bytes, int64_t np, const float *a,

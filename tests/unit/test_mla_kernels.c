@@ -9,7 +9,8 @@
  * tails, head counts that leave partial register blocks, position ranges split into calls at
  * odd places, and dimension ranges that start and end inside a tile. Also the decode step's
  * helpers (fr_softmax_fast with its polynomial exp, fr_round_f16, fr_axpy) against the same
- * steps in C. Runs on x86 and, under qemu, on AArch64 (make test-arm64). */
+ * steps in C, and the prompt's grouped scores (fr_attn_scores_dot) against the reference that
+ * calls the scalar row dot product per pair. Runs on x86 and, under qemu, on AArch64 (make test-arm64). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -214,6 +215,45 @@ static void test_helpers(test_rng *rng) {
     free(x), free(k), free(m), free(y);
 }
 
+/* fr_attn_scores_dot (the prompt's grouped scores, AVX2 or NEON) against the reference, which
+ * calls the type's scalar vec_dot per (query, row) pair: bit for bit */
+static void test_scores_dot(test_rng *rng) {
+    static const int types[] = {FR_TYPE_F16, FR_TYPE_F32};
+    static const int widths[] = {5, 31, 32, 33, 100, 192, 576};
+    static const int64_t cuts[] = {0, 1, 6, 7, 40, 45};
+    enum { NQ = 9, W = 576, NP = 45 };
+    float *q = malloc(sizeof(float) * NQ * W), *rowsf = malloc(sizeof(float) * NP * W), *tmp = malloc(sizeof(float) * W);
+    float *s_k = malloc(sizeof(float) * NQ * NP), *s_r = malloc(sizeof(float) * NQ * NP);
+    int bad = 0, n = 0;
+    for (size_t k = 0; k < 2; k++) {
+        const fr_type_traits *tt = fr_type_traits_get(types[k]);
+        for (size_t iw = 0; iw < sizeof widths / sizeof widths[0]; iw++) {
+            const int w = widths[iw];
+            size_t rb;
+            fr_row_size(types[k], w, &rb);
+            char *rows = malloc(rb * NP);
+            for (int i = 0; i < NQ * w; i++) q[i] = test_rng_float(rng) * 2.0f;
+            if (types[k] == FR_TYPE_F16) fr_round_f16(q, (int64_t)NQ * w); /* the kernels' contract */
+            for (int p = 0; p < NP; p++) {
+                for (int i = 0; i < w; i++) rowsf[i] = test_rng_float(rng) * 3.0f;
+                tt->from_float(rowsf, rows + p * rb, w);
+            }
+            for (int nq = 1; nq <= NQ; nq += 2) {
+                memset(s_k, 0, sizeof(float) * NQ * NP), memset(s_r, 0, sizeof(float) * NQ * NP);
+                for (size_t c = 0; c + 1 < sizeof cuts / sizeof cuts[0]; c++) {
+                    fr_attn_scores_dot(types[k], rows, rb, cuts[c], cuts[c + 1], q, nq, w, 0.7f, s_k, NP, tmp);
+                    fr_attn_scores_dot_ref(types[k], rows, rb, cuts[c], cuts[c + 1], q, nq, w, 0.7f, s_r, NP, tmp);
+                }
+                bad += !bits_equal(s_k, s_r, (size_t)NQ * NP), n++;
+            }
+            free(rows);
+        }
+    }
+    CHECK(bad == 0, "fr_attn_scores_dot against the per-pair reference: %d of %d cases differ", bad, n);
+    printf("  grouped prompt scores: %d cases against the per-pair reference, bit for bit\n", n);
+    free(q), free(rowsf), free(tmp), free(s_k), free(s_r);
+}
+
 int main(void) {
     test_rng rng = {4242};
     int n_sets = 0;
@@ -234,6 +274,7 @@ int main(void) {
         test_set(&ks, &rng), n_sets++;
     }
 #endif
+    test_scores_dot(&rng);
     if (n_sets) {
         test_helpers(&rng);
         printf("  softmax_fast, round_f16 and axpy compared bit for bit with their C order\n");
