@@ -151,10 +151,7 @@ FR_INLINE void scores_typed(int type, int ORDER, const void *rows, size_t row_by
 /* scores_typed with the row type as a compile-time constant (ORDER is one at each call) */
 FR_INLINE void scores_any(int type, int ORDER, const void *rows, size_t row_bytes, int64_t p0, int64_t p1,
                           const float *q, int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
-    if (type == FR_TYPE_F16)
-        scores_typed(FR_TYPE_F16, ORDER, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
-    else
-        scores_typed(FR_TYPE_F32, ORDER, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+    FR_MLA_TYPED(scores_typed, type, ORDER, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
 }
 
 void fr_mla_scores_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,

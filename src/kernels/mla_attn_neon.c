@@ -123,10 +123,7 @@ FR_INLINE void scores_typed(int type, const void *rows, size_t row_bytes, int64_
 
 void fr_mla_scores_neon(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                         int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
-    if (type == FR_TYPE_F16)
-        scores_typed(FR_TYPE_F16, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
-    else
-        scores_typed(FR_TYPE_F32, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+    FR_MLA_TYPED(scores_typed, type, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
 }
 
 /* ---- scores in the order of the row dot product (fr_attn_scores_dot) ----
@@ -194,10 +191,7 @@ FR_INLINE void scores_dot_typed(int type, const void *rows, size_t row_bytes, in
 
 void fr_attn_scores_dot_neon(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                              int64_t n_q, int64_t w, float scale, float *scores, int64_t stride) {
-    if (type == FR_TYPE_F16)
-        scores_dot_typed(FR_TYPE_F16, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
-    else
-        scores_dot_typed(FR_TYPE_F32, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
+    FR_MLA_TYPED(scores_dot_typed, type, rows, row_bytes, p0, p1, q, n_q, w, scale, scores, stride);
 }
 
 /* out[k * r + 8 v ..] += sum_{p < np} a[k * stride + p] * x_p[8 v ..] for k < NH heads and

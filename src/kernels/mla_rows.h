@@ -58,6 +58,16 @@ static inline void fr_mla_accum_tiles(int type, const void *rows, size_t row_byt
     }
 }
 
+/* fn(type, ...) with the row type (F16, else F32) a compile-time constant in each branch: the
+ * entry points of the always-inlined typed kernels */
+#define FR_MLA_TYPED(fn, type, ...)                     \
+    do {                                                \
+        if ((type) == FR_TYPE_F16)                      \
+            fn(FR_TYPE_F16, __VA_ARGS__);               \
+        else                                            \
+            fn(FR_TYPE_F32, __VA_ARGS__);               \
+    } while (0)
+
 /* An ISA file's fr_mla_accum_<isa> (kernels.h) from its
  *   accum_tile_typed(type, x, x_bytes, np, nd, a, stride, nh, out, r)
  * (always inlined): a tile function with the row type a compile-time constant in each of
@@ -65,10 +75,7 @@ static inline void fr_mla_accum_tiles(int type, const void *rows, size_t row_byt
 #define FR_MLA_ACCUM_ENTRY(NAME)                                                                                      \
     static void accum_tile(int type, const char *x, size_t x_bytes, int64_t np, int64_t nd, const float *a,          \
                            int64_t stride, int64_t nh, float *out, int64_t r) {                                       \
-        if (type == FR_TYPE_F16)                                                                                      \
-            accum_tile_typed(FR_TYPE_F16, x, x_bytes, np, nd, a, stride, nh, out, r);                                 \
-        else                                                                                                          \
-            accum_tile_typed(FR_TYPE_F32, x, x_bytes, np, nd, a, stride, nh, out, r);                                 \
+        FR_MLA_TYPED(accum_tile_typed, type, x, x_bytes, np, nd, a, stride, nh, out, r);                              \
     }                                                                                                                 \
     void NAME(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride, int64_t h0, \
               int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r) {                                            \
