@@ -2,8 +2,9 @@
  * position blocks with every head at once: each cached row [latent | rope key] is read once
  * per block for all heads instead of once per head. Plain C here; mla_attn_avx2.c has the
  * F16/F32-row kernels the dispatcher prefers, mla_attn_avx512.c the same results on
- * 512-bit registers where the CPU has AVX-512F, mla_attn_neon.c the same on AArch64. Deterministic: every score and every output
- * element is computed by one task in a fixed order of positions. */
+ * 512-bit registers where the CPU has AVX-512F, mla_attn_neon.c the same on AArch64.
+ * Deterministic: every score and every output element is computed by one task in a fixed
+ * order of positions. */
 #include <math.h>
 #include <string.h>
 

@@ -140,7 +140,8 @@ FR_INLINE void dot_rows_pass(int type, int NQ, int NP, const void *const *x, con
     for (int64_t i = 4 * a; i < w32; i += 32) {
         float32x4_t xv[4];
         FR_UNROLL for (int j = 0; j < NP; j++)
-            xv[j] = type == FR_TYPE_F16 ? fr_f16x4_neon((const uint16_t *)x[j] + i) : vld1q_f32((const float *)x[j] + i);
+            xv[j] = type == FR_TYPE_F16 ? fr_f16x4_neon((const uint16_t *)x[j] + i)
+                                        : vld1q_f32((const float *)x[j] + i);
         FR_UNROLL for (int k = 0; k < NQ; k++) {
             const float32x4_t qv = vld1q_f32(q + k * w + i);
             FR_UNROLL for (int j = 0; j < NP; j++) acc[k * NP + j] = vaddq_f32(acc[k * NP + j], vmulq_f32(xv[j], qv));
@@ -266,7 +267,8 @@ void fr_softmax_fast_neon(float *x, int64_t n) {
     double s = 0;
     int64_t n8 = n & ~(int64_t)7;
     for (int64_t i = 0; i < n8; i += 8) {
-        f32x8 e = {fr_exp_neg_neon(vsubq_f32(vld1q_f32(x + i), vmx)), fr_exp_neg_neon(vsubq_f32(vld1q_f32(x + i + 4), vmx))};
+        f32x8 e = {fr_exp_neg_neon(vsubq_f32(vld1q_f32(x + i), vmx)),
+                   fr_exp_neg_neon(vsubq_f32(vld1q_f32(x + i + 4), vmx))};
         vst1q_f32(x + i, e.lo);
         vst1q_f32(x + i + 4, e.hi);
         sum.lo = vaddq_f32(sum.lo, e.lo);

@@ -51,7 +51,8 @@ static float dot_f16(const fr_f16 *w, const float *x, int64_t n) {
         a1 = vfmaq_f32(a1, fr_f16x4_neon(w + i + 4), vld1q_f32(x + i + 4));
     }
     float s = vaddvq_f32(vaddq_f32(a0, a1));
-    for (; i < n; i++) s += fr_f16_to_f32(w[i]) * x[i];
+    for (; i < n; i++)
+        s += fr_f16_to_f32(w[i]) * x[i];
     return s;
 }
 
@@ -64,7 +65,8 @@ float fr_wrow_dot_neon(int type, const void *row, const float *x, int64_t n) {
         block_f32(type, row, b, f);
         const float *xb = x + b * 32;
         float32x4_t s = vmulq_f32(f[0], vld1q_f32(xb));
-        for (int k = 1; k < 8; k++) s = vfmaq_f32(s, f[k], vld1q_f32(xb + 4 * k));
+        for (int k = 1; k < 8; k++)
+            s = vfmaq_f32(s, f[k], vld1q_f32(xb + 4 * k));
         acc[b & 1] = vfmaq_f32(acc[b & 1], vdupq_n_f32(block_scale(type, row, b)), s);
     }
     return vaddvq_f32(vaddq_f32(acc[0], acc[1]));
@@ -75,8 +77,10 @@ void fr_wrow_axpy_neon(int type, const void *row, float a, float *y, int64_t n) 
         const fr_f16 *w = row;
         const float32x4_t va = vdupq_n_f32(a);
         int64_t i = 0;
-        for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), va, fr_f16x4_neon(w + i)));
-        for (; i < n; i++) y[i] += a * fr_f16_to_f32(w[i]);
+        for (; i + 4 <= n; i += 4)
+            vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), va, fr_f16x4_neon(w + i)));
+        for (; i < n; i++)
+            y[i] += a * fr_f16_to_f32(w[i]);
         return;
     }
     for (int64_t b = 0; b < n / 32; b++) {
@@ -84,6 +88,7 @@ void fr_wrow_axpy_neon(int type, const void *row, float a, float *y, int64_t n) 
         block_f32(type, row, b, f);
         const float32x4_t s = vdupq_n_f32(a * block_scale(type, row, b));
         float *yb = y + b * 32;
-        for (int k = 0; k < 8; k++) vst1q_f32(yb + 4 * k, vfmaq_f32(vld1q_f32(yb + 4 * k), s, f[k]));
+        for (int k = 0; k < 8; k++)
+            vst1q_f32(yb + 4 * k, vfmaq_f32(vld1q_f32(yb + 4 * k), s, f[k]));
     }
 }

@@ -30,7 +30,8 @@ static float model_dot(int type, const float *q, const void *row, int64_t w) {
     float lane[8] = {0};
     int64_t w8 = w & ~(int64_t)7;
     for (int64_t i = 0; i < w8; i += 8)
-        for (int k = 0; k < 8; k++) lane[k] = fmaf(q[i + k], val(type, row, i + k), lane[k]);
+        for (int k = 0; k < 8; k++)
+            lane[k] = fmaf(q[i + k], val(type, row, i + k), lane[k]);
     float s0 = lane[0] + lane[4], s1 = lane[1] + lane[5], s2 = lane[2] + lane[6], s3 = lane[3] + lane[7];
     float s = (s0 + s2) + (s1 + s3);
     for (int64_t i = w8; i < w; i++) {
@@ -60,16 +61,19 @@ static void test_set(const kernel_set *ks, test_rng *rng) {
     static const int widths[] = {5, 8, 67, 99, 576};
     static const int heads[] = {1, 3, 4, 5, 7, 11, 16, 17};
     static const int64_t cuts[] = {0, 1, 8, 77, 78, 133}; /* [0, 1), [1, 8), ... as separate calls */
-    static const int64_t ranges[][4] = {{0, 17, 0, 200}, {0, 3, 8, 72}, {2, 9, 16, 40}, {5, 6, 0, 64},
+    static const int64_t ranges[][4] = {{0, 17, 0, 200},  {0, 3, 8, 72},     {2, 9, 16, 40}, {5, 6, 0, 64},
                                         {0, 16, 56, 200}, {1, 13, 192, 200}, {0, 2, 0, 200}, {3, 14, 64, 136}};
     static const int64_t n_pos[] = {1, 2, 63, 64, 65, 133};
     float *q = malloc(sizeof(float) * HMAX * WMAX), *rowsf = malloc(sizeof(float) * P * WMAX);
     float *s_k = malloc(sizeof(float) * HMAX * P), *s_m = malloc(sizeof(float) * HMAX * P);
     float *a = malloc(sizeof(float) * HMAX * P);
     float *o_k = malloc(sizeof(float) * HMAX * R), *o_m = malloc(sizeof(float) * HMAX * R);
-    for (int i = 0; i < HMAX * WMAX; i++) q[i] = test_rng_float(rng);
-    for (int i = 0; i < P * WMAX; i++) rowsf[i] = test_rng_float(rng) * 4.0f;
-    for (int i = 0; i < HMAX * P; i++) a[i] = test_rng_float(rng) * 0.5f + 0.5f;
+    for (int i = 0; i < HMAX * WMAX; i++)
+        q[i] = test_rng_float(rng);
+    for (int i = 0; i < P * WMAX; i++)
+        rowsf[i] = test_rng_float(rng) * 4.0f;
+    for (int i = 0; i < HMAX * P; i++)
+        a[i] = test_rng_float(rng) * 0.5f + 0.5f;
     int bad_s = 0, bad_a = 0, n_s = 0, n_a = 0;
     for (size_t k = 0; k < 2; k++) {
         const fr_type_traits *tt = fr_type_traits_get(types[k]);
@@ -78,19 +82,22 @@ static void test_set(const kernel_set *ks, test_rng *rng) {
             size_t rb;
             fr_row_size(types[k], wr, &rb);
             char *rows = malloc(rb * P);
-            for (int p = 0; p < P; p++) tt->from_float(rowsf + p * WMAX, rows + p * rb, wr);
+            for (int p = 0; p < P; p++)
+                tt->from_float(rowsf + p * WMAX, rows + p * rb, wr);
             for (size_t ih = 0; ih < sizeof heads / sizeof heads[0]; ih++) {
                 const int h = heads[ih];
                 memset(s_k, 0, sizeof(float) * HMAX * P), memset(s_m, 0, sizeof(float) * HMAX * P);
                 for (size_t c = 0; c + 1 < sizeof cuts / sizeof cuts[0]; c++)
                     ks->scores(types[k], rows, rb, cuts[c], cuts[c + 1], q, h, w, 0.3f, s_k, P);
                 for (int hh = 0; hh < h; hh++)
-                    for (int p = 0; p < P; p++) s_m[hh * P + p] = model_dot(types[k], q + hh * w, rows + p * rb, w) * 0.3f;
+                    for (int p = 0; p < P; p++)
+                        s_m[hh * P + p] = model_dot(types[k], q + hh * w, rows + p * rb, w) * 0.3f;
                 int bad = !bits_equal(s_k, s_m, (size_t)HMAX * P);
                 if (bad && bad_s == 0)
                     for (int i = 0; i < HMAX * P; i++)
                         if (memcmp(&s_k[i], &s_m[i], 4)) {
-                            fprintf(stderr, "  %s scores %s w=%d heads=%d: first difference at head %d row %d: %.9g vs %.9g\n",
+                            fprintf(stderr,
+                                    "  %s scores %s w=%d heads=%d: first difference at head %d row %d: %.9g vs %.9g\n",
                                     ks->name, tt->name, w, h, i / P, i % P, s_k[i], s_m[i]);
                             break;
                         }
@@ -99,12 +106,14 @@ static void test_set(const kernel_set *ks, test_rng *rng) {
             for (size_t ir = 0; ir < sizeof ranges / sizeof ranges[0]; ir++)
                 for (size_t ip = 0; ip < sizeof n_pos / sizeof n_pos[0]; ip++) {
                     const int64_t *g = ranges[ir];
-                    for (int i = 0; i < HMAX * R; i++) o_k[i] = o_m[i] = -1.0f; /* untouched outside the range */
+                    for (int i = 0; i < HMAX * R; i++)
+                        o_k[i] = o_m[i] = -1.0f; /* untouched outside the range */
                     ks->accum(types[k], rows, rb, n_pos[ip], a, P, g[0], g[1], g[2], g[3], o_k, R);
                     for (int64_t hh = g[0]; hh < g[1]; hh++)
                         for (int64_t d = g[2]; d < g[3]; d++) {
                             float o = 0.0f;
-                            for (int64_t p = 0; p < n_pos[ip]; p++) o = fmaf(a[hh * P + p], val(types[k], rows + p * rb, d), o);
+                            for (int64_t p = 0; p < n_pos[ip]; p++)
+                                o = fmaf(a[hh * P + p], val(types[k], rows + p * rb, d), o);
                             o_m[hh * R + d] = o;
                         }
                     bad_a += !bits_equal(o_k, o_m, (size_t)HMAX * R), n_a++;
@@ -112,8 +121,8 @@ static void test_set(const kernel_set *ks, test_rng *rng) {
             free(rows);
         }
     }
-    CHECK(bad_s == 0 && bad_a == 0, "%s MLA kernels against the plain-C order: scores %d/%d, accum %d/%d differ", ks->name,
-          bad_s, n_s, bad_a, n_a);
+    CHECK(bad_s == 0 && bad_a == 0, "%s MLA kernels against the plain-C order: scores %d/%d, accum %d/%d differ",
+          ks->name, bad_s, n_s, bad_a, n_a);
     printf("  %s: %d score and %d accumulation cases compared bit for bit\n", ks->name, n_s, n_a);
     free(q), free(rowsf), free(s_k), free(s_m), free(a), free(o_k), free(o_m);
 }
@@ -148,9 +157,11 @@ static float hsum8_model(const float *l) {
 /* fr_softmax_fast's steps: 8 lane sums flushed to double every 256 values, the tail one by one */
 static void softmax_model(float *x, int64_t n) {
     float mx = -INFINITY;
-    for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    for (int64_t i = 0; i < n; i++)
+        mx = x[i] > mx ? x[i] : mx;
     if (mx == -INFINITY) {
-        for (int64_t i = 0; i < n; i++) x[i] = 0.0f;
+        for (int64_t i = 0; i < n; i++)
+            x[i] = 0.0f;
         return;
     }
     float lane[8] = {0};
@@ -170,7 +181,8 @@ static void softmax_model(float *x, int64_t n) {
         s += x[i];
     }
     const float inv = (float)(1.0 / s);
-    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= inv;
 }
 
 static void test_helpers(test_rng *rng) {
@@ -182,7 +194,8 @@ static void test_helpers(test_rng *rng) {
     for (size_t il = 0; il < sizeof lens / sizeof lens[0]; il++) {
         const int64_t n = lens[il];
         for (int rep = 0; rep < 3; rep++) {
-            for (int64_t i = 0; i < n; i++) x[i] = test_rng_float(rng) * (rep == 0 ? 3.0f : 40.0f);
+            for (int64_t i = 0; i < n; i++)
+                x[i] = test_rng_float(rng) * (rep == 0 ? 3.0f : 40.0f);
             if (n > 5) x[3] = -INFINITY, x[n - 2] = -200.0f; /* a masked position and one below exp's range */
             memcpy(k, x, sizeof(float) * (size_t)n), memcpy(m, x, sizeof(float) * (size_t)n);
             fr_softmax_fast(k, n);
@@ -190,13 +203,17 @@ static void test_helpers(test_rng *rng) {
             bad_sm += !bits_equal(k, m, (size_t)n);
             memcpy(m, x, sizeof(float) * (size_t)n);
             fr_softmax(m, n); /* the libm softmax: the fast one is within 1e-6 relative of it */
-            for (int64_t i = 0; i < n; i++) bad_exact += !(fabsf(k[i] - m[i]) <= 1e-6f * m[i] + 1e-30f);
-            for (int64_t i = 0; i < n; i++) k[i] = m[i] = x[i] * 1000.0f;
+            for (int64_t i = 0; i < n; i++)
+                bad_exact += !(fabsf(k[i] - m[i]) <= 1e-6f * m[i] + 1e-30f);
+            for (int64_t i = 0; i < n; i++)
+                k[i] = m[i] = x[i] * 1000.0f;
             fr_round_f16(k, n);
-            for (int64_t i = 0; i < n; i++) m[i] = fr_f16_to_f32(fr_f32_to_f16(m[i]));
+            for (int64_t i = 0; i < n; i++)
+                m[i] = fr_f16_to_f32(fr_f32_to_f16(m[i]));
             bad_r += !bits_equal(k, m, (size_t)n);
             const float a = test_rng_float(rng);
-            for (int64_t i = 0; i < n; i++) y[i] = test_rng_float(rng), k[i] = m[i] = y[i];
+            for (int64_t i = 0; i < n; i++)
+                y[i] = test_rng_float(rng), k[i] = m[i] = y[i];
             fr_axpy(k, x + 0, a, n);
             for (int64_t i = 0; i < n; i++) {
                 if (i < (n & ~(int64_t)7)) {
@@ -222,7 +239,8 @@ static void test_scores_dot(test_rng *rng) {
     static const int widths[] = {5, 31, 32, 33, 100, 192, 576};
     static const int64_t cuts[] = {0, 1, 6, 7, 40, 45};
     enum { NQ = 9, W = 576, NP = 45 };
-    float *q = malloc(sizeof(float) * NQ * W), *rowsf = malloc(sizeof(float) * NP * W), *tmp = malloc(sizeof(float) * W);
+    float *q = malloc(sizeof(float) * NQ * W), *rowsf = malloc(sizeof(float) * NP * W),
+          *tmp = malloc(sizeof(float) * W);
     float *s_k = malloc(sizeof(float) * NQ * NP), *s_r = malloc(sizeof(float) * NQ * NP);
     int bad = 0, n = 0;
     for (size_t k = 0; k < 2; k++) {
@@ -232,10 +250,12 @@ static void test_scores_dot(test_rng *rng) {
             size_t rb;
             fr_row_size(types[k], w, &rb);
             char *rows = malloc(rb * NP);
-            for (int i = 0; i < NQ * w; i++) q[i] = test_rng_float(rng) * 2.0f;
+            for (int i = 0; i < NQ * w; i++)
+                q[i] = test_rng_float(rng) * 2.0f;
             if (types[k] == FR_TYPE_F16) fr_round_f16(q, (int64_t)NQ * w); /* the kernels' contract */
             for (int p = 0; p < NP; p++) {
-                for (int i = 0; i < w; i++) rowsf[i] = test_rng_float(rng) * 3.0f;
+                for (int i = 0; i < w; i++)
+                    rowsf[i] = test_rng_float(rng) * 3.0f;
                 tt->from_float(rowsf, rows + p * rb, w);
             }
             for (int nq = 1; nq <= NQ; nq += 2) {
