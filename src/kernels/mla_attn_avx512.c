@@ -168,7 +168,7 @@ static void scores_typed(int type, const void *rows, size_t row_bytes, int64_t p
 /* fr_mla_scores_avx2's results (kernels.h) with two rows per register */
 void fr_mla_scores_avx512(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                           int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
-    FR_MLA_TYPED(scores_typed, type, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
+    scores_typed(type, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride); /* typed per head group */
 }
 
 enum { ACC_POS = FR_MLA_ACC_POS, ACC_DIMS = FR_MLA_ACC_DIMS, ACC_NH = 6 }; /* tile (mla_rows.h); heads per register block */

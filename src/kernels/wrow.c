@@ -4,8 +4,8 @@
  * weight, by float vectors it must not round (q_nope and the latent output). These do it
  * without writing each dequantized row out first: the SIMD kernels expand a block of 32
  * quantized values into registers and use it at once (wrow_avx2.c, wrow_neon.c). Types
- * without a direct kernel, and CPUs without those, take the reference path: to_float into `tmp`, then the F32 dot or
- * axpy. */
+ * without a direct kernel, and CPUs without those, take the reference path: to_float into
+ * `tmp`, then the F32 dot or axpy. */
 #include "kernels.h"
 
 #if FR_X86
