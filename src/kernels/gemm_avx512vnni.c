@@ -24,11 +24,16 @@ FR_INLINE __m512i bcast32x16(const int8_t *p) {
     return _mm512_set1_epi32(v);
 }
 
-/* Software prefetch of both groups' streams (decode is DRAM-latency-bound without it). */
-FR_INLINE void prefetch_pair(const uint8_t *a, const uint8_t *b, int lines) {
+/* Software prefetch of both groups' streams (decode is DRAM-latency-bound without it): the
+ * bytes each stream reads FR_PF_DIST later. g1 = g0 + gb, and the caller's next pair is
+ * (g0 + 2 gb, g1 + 2 gb) (gemm.c, matmul_multi.c take consecutive groups), so a target past
+ * the end of a group lies in the next pair's group of the same stream. */
+FR_INLINE void prefetch_pair(const uint8_t *g0, size_t gb, size_t off, int lines) {
+    size_t t = off + FR_PF_DIST;
+    if (t >= gb) t += gb;
     for (int l = 0; l < lines; l++) {
-        _mm_prefetch((const char *)a + FR_PF_DIST + 64 * l, _MM_HINT_T0);
-        _mm_prefetch((const char *)b + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+        _mm_prefetch((const char *)g0 + t + 64 * l, _MM_HINT_T0);
+        _mm_prefetch((const char *)g0 + gb + t + 64 * l, _MM_HINT_T0);
     }
 }
 
@@ -78,7 +83,7 @@ FR_INLINE void q4_0x16(int64_t nb, const uint8_t *g0, const uint8_t *g1, const v
             s[t] = _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b]), ones);
             u[t] = _mm512_setzero_si512();
         }
-        if (FR_PF_DIST) prefetch_pair(g0 + b * 128, g1 + b * 128, 2);
+        if (FR_PF_DIST) prefetch_pair(g0, (size_t)(g1 - g0), (size_t)b * 128, 2);
         FR_UNROLL for (int m = 0; m < 4; m++) {
             const __m512i p = load_pair(g0 + b * 128 + 32 * m, g1 + b * 128 + 32 * m);
             const __m512i lo = _mm512_and_si512(p, m4);
@@ -112,7 +117,7 @@ FR_INLINE void q8_0x16(int64_t nb, const uint8_t *g0, const uint8_t *g1, const v
             s[t] = _mm512_set1_epi32(yc[t][b]);
             u[t] = _mm512_setzero_si512();
         }
-        if (FR_PF_DIST) prefetch_pair(g0 + b * 256, g1 + b * 256, 4);
+        if (FR_PF_DIST) prefetch_pair(g0, (size_t)(g1 - g0), (size_t)b * 256, 4);
         FR_UNROLL for (int k = 0; k < 8; k += 2) {
             const __m512i w0 = _mm512_xor_si512(load_pair(g0 + b * 256 + 32 * k, g1 + b * 256 + 32 * k), bias);
             const __m512i w1 = _mm512_xor_si512(load_pair(g0 + b * 256 + 32 * k + 32, g1 + b * 256 + 32 * k + 32), bias);
