@@ -147,14 +147,10 @@ HEADS_FN(heads_f32_1, FR_TYPE_F32, 1)
  * mlabench, with the rows in cache and in memory. */
 static void scores_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                          int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
-    size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
-    fr_touch_rows(rows, row_bytes, p0, p0 + FR_MLA_SCORE_ROWS < p1 ? p0 + FR_MLA_SCORE_ROWS : p1, 0, wb);
-    int f16 = type == FR_TYPE_F16;
-    for (int64_t b0 = p0; b0 < p1; b0 += FR_MLA_SCORE_ROWS) {
-        int64_t b1 = b0 + FR_MLA_SCORE_ROWS < p1 ? b0 + FR_MLA_SCORE_ROWS : p1;
-        int64_t b2 = b1 + FR_MLA_SCORE_ROWS < p1 ? b1 + FR_MLA_SCORE_ROWS : p1;
-        int64_t groups = n_head / SC_NH + (n_head % SC_NH) / 4 + (n_head % SC_NH) % 4;
-        fr_mla_prefetch pf = fr_mla_prefetch_block(rows, row_bytes, wb, b1, b2, groups * ((b1 - b0) / (2 * SC_NP2)));
+    const int f16 = type == FR_TYPE_F16;
+    const int64_t groups = n_head / SC_NH + (n_head % SC_NH) / 4 + (n_head % SC_NH) % 4;
+    for (int64_t b0 = p0, b1; b0 < p1; b0 = b1) {
+        fr_mla_prefetch pf = fr_mla_score_block(type, rows, row_bytes, w, p0, b0, p1, groups, 2 * SC_NP2, &b1);
         int64_t h = 0;
         for (; h + SC_NH <= n_head; h += SC_NH)
             (f16 ? heads_f16_6 : heads_f32_6)(rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, &pf);

@@ -106,13 +106,8 @@ FR_INLINE void scores_heads(int type, int NH, const void *rows, size_t row_bytes
  * go in groups of four over all its rows (as the AVX2 kernel) */
 FR_INLINE void scores_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                             int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
-    size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
-    fr_touch_rows(rows, row_bytes, p0, p0 + FR_MLA_SCORE_ROWS < p1 ? p0 + FR_MLA_SCORE_ROWS : p1, 0, wb);
-    for (int64_t b0 = p0; b0 < p1; b0 += FR_MLA_SCORE_ROWS) {
-        int64_t b1 = b0 + FR_MLA_SCORE_ROWS < p1 ? b0 + FR_MLA_SCORE_ROWS : p1;
-        int64_t b2 = b1 + FR_MLA_SCORE_ROWS < p1 ? b1 + FR_MLA_SCORE_ROWS : p1;
-        int64_t steps = (n_head / 4 + n_head % 4) * ((b1 - b0) / 2);
-        fr_mla_prefetch pf = fr_mla_prefetch_block(rows, row_bytes, wb, b1, b2, steps);
+    for (int64_t b0 = p0, b1; b0 < p1; b0 = b1) {
+        fr_mla_prefetch pf = fr_mla_score_block(type, rows, row_bytes, w, p0, b0, p1, n_head / 4 + n_head % 4, 2, &b1);
         int64_t h = 0;
         for (; h + 4 <= n_head; h += 4)
             scores_heads(type, 4, rows, row_bytes, b0, b1, q, h, w, scale, scores, stride, &pf);

@@ -130,4 +130,18 @@ static inline void fr_mla_prefetch_step(fr_mla_prefetch *pf) {
     }
 }
 
+/* Block [b0, *b1) of a scores call over rows [p0, p1), FR_MLA_SCORE_ROWS rows, and the
+ * prefetch of the next block in equal steps, one per `rows_per_step` rows of each of `groups`
+ * head groups. The call's first block (b0 == p0) is touched first. Rows of `type` (F16 or
+ * F32), the first w values of each. */
+static inline fr_mla_prefetch fr_mla_score_block(int type, const void *rows, size_t row_bytes, int64_t w, int64_t p0,
+                                                 int64_t b0, int64_t p1, int64_t groups, int64_t rows_per_step,
+                                                 int64_t *b1) {
+    size_t wb = (size_t)w * (type == FR_TYPE_F16 ? 2 : 4);
+    *b1 = b0 + FR_MLA_SCORE_ROWS < p1 ? b0 + FR_MLA_SCORE_ROWS : p1;
+    if (b0 == p0) fr_touch_rows(rows, row_bytes, b0, *b1, 0, wb);
+    int64_t b2 = *b1 + FR_MLA_SCORE_ROWS < p1 ? *b1 + FR_MLA_SCORE_ROWS : p1;
+    return fr_mla_prefetch_block(rows, row_bytes, wb, *b1, b2, groups * ((*b1 - b0) / rows_per_step));
+}
+
 #endif
