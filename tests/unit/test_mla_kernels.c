@@ -8,7 +8,7 @@
  * the AVX2, AVX-512 and NEON kernels wherever this CPU runs them, with widths below 8 and with
  * tails, head counts that leave partial register blocks, position ranges split into calls at
  * odd places, and dimension ranges that start and end inside a tile. Also the decode step's
- * helpers (fr_softmax_fast with its polynomial exp, fr_round_f16, fr_axpy) against the same
+ * helpers (fr_softmax_fast with its polynomial exp, fr_round_f16, fr_axpy, and fr_swiglu) against the same
  * steps in C, and the prompt's grouped scores (fr_attn_scores_dot) against the reference that
  * calls the scalar row dot product per pair. Runs on x86 and, under qemu, on AArch64 (make test-arm64). */
 #include <stdlib.h>
@@ -185,12 +185,28 @@ static void softmax_model(float *x, int64_t n) {
         x[i] *= inv;
 }
 
+/* fr_swiglu's SIMD steps (ops_avx2.c, ops_neon.c): in blocks of 8, e = exp(-|g|) by the
+ * polynomial, sigmoid = (g >= 0 ? 1 : e) / (1 + e), (g * sigmoid) * u; the last n % 8 by the
+ * scalar formula with libm's expf */
+static void swiglu_model(float *g, const float *u, int64_t n) {
+    int64_t n8 = n & ~(int64_t)7;
+    for (int64_t i = 0; i < n; i++) {
+        if (i < n8) {
+            const float e = exp_neg_model(-fabsf(g[i]));
+            const float sig = (g[i] >= 0.0f ? 1.0f : e) / (1.0f + e);
+            g[i] = (g[i] * sig) * u[i];
+        } else {
+            g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        }
+    }
+}
+
 static void test_helpers(test_rng *rng) {
     static const int64_t lens[] = {1, 7, 8, 9, 255, 256, 257, 600, 4099};
     enum { NMAX = 4099 };
     float *x = malloc(sizeof(float) * NMAX), *k = malloc(sizeof(float) * NMAX), *m = malloc(sizeof(float) * NMAX);
     float *y = malloc(sizeof(float) * NMAX);
-    int bad_sm = 0, bad_exact = 0, bad_r = 0, bad_ax = 0;
+    int bad_sm = 0, bad_exact = 0, bad_r = 0, bad_ax = 0, bad_sw = 0;
     for (size_t il = 0; il < sizeof lens / sizeof lens[0]; il++) {
         const int64_t n = lens[il];
         for (int rep = 0; rep < 3; rep++) {
@@ -224,11 +240,15 @@ static void test_helpers(test_rng *rng) {
                 }
             }
             bad_ax += !bits_equal(k, m, (size_t)n);
+            for (int64_t i = 0; i < n; i++) k[i] = m[i] = x[i] == -INFINITY ? -5.0f : x[i] * 0.5f;
+            fr_swiglu(k, y, n);
+            swiglu_model(m, y, n);
+            bad_sw += !bits_equal(k, m, (size_t)n);
         }
     }
-    CHECK(bad_sm == 0 && bad_exact == 0 && bad_r == 0 && bad_ax == 0,
-          "softmax_fast vs its C order %d, vs libm softmax %d values, round_f16 %d, axpy %d differ", bad_sm, bad_exact,
-          bad_r, bad_ax);
+    CHECK(bad_sm == 0 && bad_exact == 0 && bad_r == 0 && bad_ax == 0 && bad_sw == 0,
+          "softmax_fast vs its C order %d, vs libm softmax %d values, round_f16 %d, axpy %d, swiglu %d differ", bad_sm,
+          bad_exact, bad_r, bad_ax, bad_sw);
     free(x), free(k), free(m), free(y);
 }
 
@@ -297,7 +317,7 @@ int main(void) {
     test_scores_dot(&rng);
     if (n_sets) {
         test_helpers(&rng);
-        printf("  softmax_fast, round_f16 and axpy compared bit for bit with their C order\n");
+        printf("  softmax_fast, round_f16, axpy and swiglu compared bit for bit with their C order\n");
     } else {
         printf("  (no SIMD MLA kernels on this CPU: nothing to compare)\n");
     }
