@@ -83,9 +83,9 @@ FR_INLINE void dot_block2(int type, int NH, int NP2, const void *const *x, const
     }
 }
 
-/* one row, NH heads: the AVX2 kernel's own 8-lane accumulators */
+/* one row, NH <= 8 heads: the AVX2 kernel's own 8-lane accumulators */
 FR_INLINE void dot_block1(int type, int NH, const void *x, const float *q, int64_t w, float *s) {
-    __m256 acc[4];
+    __m256 acc[8];
     FR_UNROLL for (int k = 0; k < NH; k++) acc[k] = _mm256_setzero_ps();
     int64_t w8 = w & ~(int64_t)7;
     for (int64_t i = 0; i < w8; i += 8) {
@@ -120,7 +120,7 @@ FR_INLINE void heads_rows(int type, int NH, const void *rows, size_t row_bytes, 
     }
     if (p < b1) {
         const void *x1 = (const char *)rows + (size_t)p * row_bytes;
-        for (int k = 0; k < NH; k++) dot_block1(type, 1, x1, q + (h + k) * w, w, s + k);
+        dot_block1(type, NH, x1, q + h * w, w, s);
         fr_mla_store_scores(scores, stride, h, p, NH, 1, s, scale);
     }
 }
