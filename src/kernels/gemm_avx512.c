@@ -30,16 +30,18 @@ FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *
         a[h][r][t] = _mm512_setzero_ps();
     const int64_t n32 = n & ~(int64_t)31;
     for (int64_t i = 0; i < n32; i += 32) {
-        __m512 xv[2][3];
-        FR_UNROLL for (int r = 0; r < R; r++) {
-            xv[0][r] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x[r] + i)));
-            xv[1][r] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x[r] + i + 16)));
-        }
-        FR_UNROLL for (int t = 0; t < T; t++) {
-            const __m512 y0 = _mm512_loadu_ps(y[t] + i), y1 = _mm512_loadu_ps(y[t] + i + 16);
-            FR_UNROLL for (int r = 0; r < R; r++) {
-                a[0][r][t] = _mm512_fmadd_ps(xv[0][r], y0, a[0][r][t]);
-                a[1][r][t] = _mm512_fmadd_ps(xv[1][r], y1, a[1][r][t]);
+        /* a half at a time (a_0 | a_1, then a_2 | a_3): R converted weight vectors and one
+         * activation vector beside the 2 x R x T accumulators. The empty asm keeps the
+         * activation in a register: gcc otherwise folds its load into each of the R FMAs, and
+         * the loop, loading once per product, ran 20% slower (kbench F16 2048 x 5632, 512
+         * tokens: 88 -> 106 GMAC/s on one thread) */
+        FR_UNROLL for (int h = 0; h < 2; h++) {
+            __m512 xv[3];
+            FR_UNROLL for (int r = 0; r < R; r++) xv[r] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x[r] + i + 16 * h)));
+            FR_UNROLL for (int t = 0; t < T; t++) {
+                __m512 yv = _mm512_loadu_ps(y[t] + i + 16 * h);
+                __asm__("" : "+v"(yv));
+                FR_UNROLL for (int r = 0; r < R; r++) a[h][r][t] = _mm512_fmadd_ps(xv[r], yv, a[h][r][t]);
             }
         }
     }

@@ -20,10 +20,14 @@ double fr_probe_read_avx2(const void *p, size_t bytes) {
     return (double)_mm256_extract_epi32(a, 0);
 }
 
-/* 10 independent FMA chains hide the 4-5 cycle latency on two FMA ports. */
+/* 10 independent FMA chains hide the 4-5 cycle latency on two FMA ports. Each chain starts
+ * from its own value: chains that start equal compute the same values, and the compiler keeps
+ * one of them (it did: the probe then timed one chain's latency and called it the peak). */
 double fr_probe_fma_avx2(int64_t iters) {
     __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    __m256 a0 = _mm256_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
+    __m256 a0 = _mm256_set1_ps(1.0f), a1 = _mm256_set1_ps(1.1f), a2 = _mm256_set1_ps(1.2f), a3 = _mm256_set1_ps(1.3f),
+           a4 = _mm256_set1_ps(1.4f), a5 = _mm256_set1_ps(1.5f), a6 = _mm256_set1_ps(1.6f), a7 = _mm256_set1_ps(1.7f),
+           a8 = _mm256_set1_ps(1.8f), a9 = _mm256_set1_ps(1.9f);
     for (int64_t i = 0; i < iters; i++) {
         a0 = _mm256_fmadd_ps(a0, m, c);
         a1 = _mm256_fmadd_ps(a1, m, c);
@@ -45,7 +49,8 @@ double fr_probe_fma_avx2(int64_t iters) {
  * product our quantized kernels use. 32 MACs per maddubs. */
 double fr_probe_int8_avx2(int64_t iters) {
     const __m256i x = _mm256_set1_epi8(3), y = _mm256_set1_epi8(-2), one = _mm256_set1_epi16(1);
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+    __m256i a0 = _mm256_set1_epi32(0), a1 = _mm256_set1_epi32(1), a2 = _mm256_set1_epi32(2), a3 = _mm256_set1_epi32(3),
+            a4 = _mm256_set1_epi32(4), a5 = _mm256_set1_epi32(5); /* distinct: see fr_probe_fma_avx2 */
     __m256i y0 = y, y1 = _mm256_add_epi8(y, one), y2 = _mm256_sub_epi8(y, one);
     for (int64_t i = 0; i < iters; i++) {
         a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_maddubs_epi16(x, y0), one));

@@ -4,10 +4,12 @@
 
 #include "probe.h"
 
-/* 10 independent FMA chains of 16 lanes, as fr_probe_fma_avx2 with 8. */
+/* 10 independent FMA chains of 16 lanes, each from its own start, as fr_probe_fma_avx2 with 8. */
 double fr_probe_fma_avx512(int64_t iters) {
     __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    __m512 a0 = _mm512_set1_ps(1.0f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0;
+    __m512 a0 = _mm512_set1_ps(1.0f), a1 = _mm512_set1_ps(1.1f), a2 = _mm512_set1_ps(1.2f), a3 = _mm512_set1_ps(1.3f),
+           a4 = _mm512_set1_ps(1.4f), a5 = _mm512_set1_ps(1.5f), a6 = _mm512_set1_ps(1.6f), a7 = _mm512_set1_ps(1.7f),
+           a8 = _mm512_set1_ps(1.8f), a9 = _mm512_set1_ps(1.9f);
     for (int64_t i = 0; i < iters; i++) {
         a0 = _mm512_fmadd_ps(a0, m, c);
         a1 = _mm512_fmadd_ps(a1, m, c);
