@@ -100,6 +100,15 @@ void fr_mla_accum(int type, const void *rows, size_t row_bytes, int64_t n_pos, c
 float fr_wrow_dot(int type, const void *row, const float *x, int64_t n, float *tmp);
 void fr_wrow_axpy(int type, const void *row, float a, float *y, int64_t n, float *tmp);
 float fr_wrow_dot_ref(int type, const void *row, const float *x, int64_t n, float *tmp);
+/* The same over n_rows rows at row_bytes apart, with every result bit for bit that of the
+ * row-by-row calls: out[i] = fr_wrow_dot(row_i, x); y += a[i] row_i for i = 0, 1, ... in
+ * that order. The AVX2 kernels share the loads of x between two rows (dot) and keep a slice
+ * of y in registers across all the rows (axpy). next: the rows of the caller's next call
+ * (n_rows x row_bytes bytes), prefetched meanwhile, or NULL. */
+void fr_wrow_dot_rows(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *x, int64_t n,
+                      float *out, const void *next, float *tmp);
+void fr_wrow_axpy_rows(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *a, float *y,
+                       int64_t n, const void *next, float *tmp);
 void fr_wrow_axpy_ref(int type, const void *row, float a, float *y, int64_t n, float *tmp);
 
 /* The F16/F32-row kernels behind fr_mla_scores / fr_mla_accum (types F16 and F32 only;

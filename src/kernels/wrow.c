@@ -12,6 +12,10 @@
 bool fr_wrow_has_avx2(int type); /* wrow_avx2.c */
 float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n);
 void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n);
+void fr_wrow_dot_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *x, int64_t n,
+                           float *out, const void *next);
+void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *a, float *y,
+                            int64_t n, const void *next);
 
 static bool use_avx2(int type) { return fr_cpu_has(FR_ISA_AVX2) && fr_wrow_has_avx2(type); }
 #endif
@@ -59,4 +63,26 @@ void fr_wrow_axpy(int type, const void *row, float a, float *y, int64_t n, float
     }
 #endif
     fr_wrow_axpy_ref(type, row, a, y, n, tmp);
+}
+
+void fr_wrow_dot_rows(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *x, int64_t n,
+                      float *out, const void *next, float *tmp) {
+#if FR_X86
+    if (use_avx2(type)) {
+        fr_wrow_dot_rows_avx2(type, rows, row_bytes, n_rows, x, n, out, next);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n_rows; i++) out[i] = fr_wrow_dot(type, (const char *)rows + (size_t)i * row_bytes, x, n, tmp);
+}
+
+void fr_wrow_axpy_rows(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *a, float *y,
+                       int64_t n, const void *next, float *tmp) {
+#if FR_X86
+    if (use_avx2(type)) {
+        fr_wrow_axpy_rows_avx2(type, rows, row_bytes, n_rows, a, y, n, next);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n_rows; i++) fr_wrow_axpy(type, (const char *)rows + (size_t)i * row_bytes, a[i], y, n, tmp);
 }

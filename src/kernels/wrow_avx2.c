@@ -94,3 +94,132 @@ void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n) 
         for (int k = 0; k < 4; k++) _mm256_storeu_ps(yb + 8 * k, _mm256_fmadd_ps(s, f[k], _mm256_loadu_ps(yb + 8 * k)));
     }
 }
+
+/* full unrolling of the register-block loops (constant trip counts) */
+#define FR_UNROLL _Pragma("GCC unroll 8")
+
+/* ---- several rows at once (fr_wrow_dot_rows / fr_wrow_axpy_rows, kernels.h) ---- */
+
+/* The next call's rows (`next`, the same number of bytes), asked for in equal parts over
+ * this call's steps: they arrive from memory while this call computes. */
+typedef struct {
+    const char *p, *end;
+    size_t per_step;
+} next_prefetch;
+
+static inline next_prefetch next_prefetch_init(const void *next, size_t bytes, int64_t steps) {
+    next_prefetch pf = {next, next ? (const char *)next + bytes : NULL, 0};
+    if (next && steps > 0) pf.per_step = (bytes / 64 + (size_t)steps - 1) / (size_t)steps * 64;
+    return pf;
+}
+
+static inline void next_prefetch_step(next_prefetch *pf) {
+    for (size_t k = 0; k < pf->per_step && pf->p < pf->end; k += 64, pf->p += 64) _mm_prefetch(pf->p, _MM_HINT_T0);
+}
+
+/* Blocks [b, b + NB) of y += sum_i a[i] row_i for all n_rows rows, the 8 NB floats in
+ * registers across the rows: each value gets the same FMAs, in the same row order, as from
+ * n_rows fr_wrow_axpy_avx2 calls, without a load and store of y per row. */
+static inline __attribute__((always_inline)) void axpy_rows_q(int type, int NB, const char *rows, size_t rb,
+                                                              int64_t n_rows, const float *a, float *y, int64_t b) {
+    __m256 acc[8];
+    FR_UNROLL for (int k = 0; k < 4 * NB; k++) acc[k] = _mm256_loadu_ps(y + 32 * b + 8 * k);
+    for (int64_t i = 0; i < n_rows; i++) {
+        const char *row = rows + (size_t)i * rb;
+        FR_UNROLL for (int j = 0; j < NB; j++) {
+            __m256 f[4];
+            i8_to_ps(block_i8(type, row, b + j), f);
+            const __m256 sc = _mm256_set1_ps(a[i] * block_scale(type, row, b + j));
+            FR_UNROLL for (int k = 0; k < 4; k++) acc[4 * j + k] = _mm256_fmadd_ps(sc, f[k], acc[4 * j + k]);
+        }
+    }
+    FR_UNROLL for (int k = 0; k < 4 * NB; k++) _mm256_storeu_ps(y + 32 * b + 8 * k, acc[k]);
+}
+
+/* F16: 8 NV values [i0, i0 + 8 NV) of y over all the rows, as fr_wrow_axpy_avx2's F16 loop */
+static inline __attribute__((always_inline)) void axpy_rows_f16(int NV, const char *rows, size_t rb, int64_t n_rows,
+                                                                const float *a, float *y, int64_t i0) {
+    __m256 acc[8];
+    FR_UNROLL for (int k = 0; k < NV; k++) acc[k] = _mm256_loadu_ps(y + i0 + 8 * k);
+    for (int64_t i = 0; i < n_rows; i++) {
+        const fr_f16 *w = (const fr_f16 *)(rows + (size_t)i * rb) + i0;
+        const __m256 va = _mm256_set1_ps(a[i]);
+        FR_UNROLL for (int k = 0; k < NV; k++)
+            acc[k] = _mm256_fmadd_ps(va, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w + 8 * k))), acc[k]);
+    }
+    FR_UNROLL for (int k = 0; k < NV; k++) _mm256_storeu_ps(y + i0 + 8 * k, acc[k]);
+}
+
+/* The rows are read column slice by column slice, a strided walk: their lines are asked for
+ * up front (a head's W_UK rows are 36 KiB in Q4_0, which stays in L1/L2 meanwhile). */
+void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *a, float *y,
+                            int64_t n, const void *next) {
+    const char *r = rows;
+    const size_t bytes = (size_t)n_rows * row_bytes;
+    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(r + off, _MM_HINT_T0);
+    const int64_t passes = type == FR_TYPE_F16 ? n / 64 + n % 64 / 8 : (n / 32 + 1) / 2;
+    next_prefetch pf = next_prefetch_init(next, bytes, passes);
+    if (type == FR_TYPE_F16) {
+        int64_t i = 0;
+        for (; i + 64 <= n; i += 64) next_prefetch_step(&pf), axpy_rows_f16(8, r, row_bytes, n_rows, a, y, i);
+        for (; i + 8 <= n; i += 8) next_prefetch_step(&pf), axpy_rows_f16(1, r, row_bytes, n_rows, a, y, i);
+        for (int64_t k = 0; k < n_rows; k++) { /* the tail, row after row as fr_wrow_axpy_avx2 */
+            const fr_f16 *w = (const fr_f16 *)(r + (size_t)k * row_bytes);
+            for (int64_t j = i; j < n; j++) y[j] += a[k] * fr_f16_to_f32(w[j]);
+        }
+        return;
+    }
+    int64_t nb = n / 32, b = 0;
+    if (type == FR_TYPE_Q4_0) {
+        for (; b + 2 <= nb; b += 2) next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q4_0, 2, r, row_bytes, n_rows, a, y, b);
+        for (; b < nb; b++) next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q4_0, 1, r, row_bytes, n_rows, a, y, b);
+    } else {
+        for (; b + 2 <= nb; b += 2) next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q8_0, 2, r, row_bytes, n_rows, a, y, b);
+        for (; b < nb; b++) next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q8_0, 1, r, row_bytes, n_rows, a, y, b);
+    }
+}
+
+/* Two rows' dot products with x, sharing the loads of x; each row's sums are those of
+ * fr_wrow_dot_avx2 (two accumulators alternating by block, then hsum8). */
+static inline __attribute__((always_inline)) void dot2_q(int type, const char *r0, const char *r1, const float *x,
+                                                         int64_t nb, float *out) {
+    __m256 acc[2][2] = {{_mm256_setzero_ps(), _mm256_setzero_ps()}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
+    const char *row[2] = {r0, r1};
+    for (int64_t b = 0; b < nb; b++) {
+        const float *xb = x + b * 32;
+        const __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8), x2 = _mm256_loadu_ps(xb + 16),
+                     x3 = _mm256_loadu_ps(xb + 24);
+        FR_UNROLL for (int k = 0; k < 2; k++) {
+            __m256 f[4];
+            i8_to_ps(block_i8(type, row[k], b), f);
+            __m256 s = _mm256_mul_ps(f[0], x0);
+            s = _mm256_fmadd_ps(f[1], x1, s);
+            s = _mm256_fmadd_ps(f[2], x2, s);
+            s = _mm256_fmadd_ps(f[3], x3, s);
+            acc[k][b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(block_scale(type, row[k], b)), s, acc[k][b & 1]);
+        }
+    }
+    out[0] = fr_hsum8_avx2(_mm256_add_ps(acc[0][0], acc[0][1]));
+    out[1] = fr_hsum8_avx2(_mm256_add_ps(acc[1][0], acc[1][1]));
+}
+
+void fr_wrow_dot_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *x, int64_t n,
+                           float *out, const void *next) {
+    const char *r = rows;
+    next_prefetch pf = next_prefetch_init(next, (size_t)n_rows * row_bytes, (n_rows + 1) / 2);
+    int64_t i = 0;
+    if (type != FR_TYPE_F16)
+        for (; i + 2 <= n_rows; i += 2) {
+            const char *r0 = r + (size_t)i * row_bytes;
+            prefetch_ahead(r0, 2 * row_bytes);
+            next_prefetch_step(&pf);
+            if (type == FR_TYPE_Q4_0)
+                dot2_q(FR_TYPE_Q4_0, r0, r0 + row_bytes, x, n / 32, out + i);
+            else
+                dot2_q(FR_TYPE_Q8_0, r0, r0 + row_bytes, x, n / 32, out + i);
+        }
+    for (; i < n_rows; i++) {
+        next_prefetch_step(&pf);
+        out[i] = fr_wrow_dot_avx2(type, r + (size_t)i * row_bytes, x, n);
+    }
+}

@@ -259,6 +259,7 @@ typedef struct {
     int64_t tok;          /* the token's row in the batch */
     const char *rows;     /* its sequence's cache rows of this layer */
     int64_t score_rows;   /* positions per scores task */
+    int64_t head_block;   /* heads per W_UK / W_UV task */
 } abs_job;
 
 enum { SCORE_BLOCK = 64, ACC_DIMS = 64 };
@@ -302,49 +303,66 @@ static void abs_accum_task(void *ctx, int64_t task, int thread) {
 }
 
 /* q_lat,h = W_UK,h^T q_nope,h in float32 on the file's own rows (no rounding of q): as a
- * sum of W_UK rows (legacy) or dot products with W_UK^T rows (split) */
-static void qlat_task(void *ctx, int64_t h, int thread) {
+ * sum of W_UK rows (legacy) or dot products with W_UK^T rows (split). A task takes
+ * j->head_block heads, so that each head's rows can be prefetched during the one before. */
+static void qlat_task(void *ctx, int64_t task, int thread) {
     abs_job *j = ctx;
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
     const fr_layer *L = &c->m->w.layers[j->layer];
     int64_t r = hp->n_lora_kv, w = r + hp->n_rot, nope = hp->qk_nope;
-    float *qn = c->q + j->tok * hp->n_head * hp->head_dim_k + h * hp->head_dim_k;
-    /* with F16 keys the peer rounds q to F16 for q.k; both parts of the absorbed score are
-     * linear in q, so this reproduces it exactly */
-    if (c->dec_type == FR_TYPE_F16) fr_round_f16(qn, hp->head_dim_k);
-    float *ql = c->qabs + h * w, *row = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
-    if (L->kabs.w.data) {
-        for (int64_t i = 0; i < r; i++) ql[i] = fr_wrow_dot(L->kabs.w.type, fr_head_row(&L->kabs, h, i), qn, nope, row);
-    } else {
-        for (int64_t i = 0; i < r; i++) ql[i] = 0.0f;
-        for (int64_t i = 0; i < nope; i++) fr_wrow_axpy(L->kdec.w.type, fr_head_row(&L->kdec, h, i), qn[i], ql, r, row);
+    int64_t h0 = task * j->head_block, h1 = FR_MIN(h0 + j->head_block, hp->n_head);
+    float *row = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
+    for (int64_t h = h0; h < h1; h++) {
+        float *qn = c->q + j->tok * hp->n_head * hp->head_dim_k + h * hp->head_dim_k;
+        /* with F16 keys the peer rounds q to F16 for q.k; both parts of the absorbed score are
+         * linear in q, so this reproduces it exactly */
+        if (c->dec_type == FR_TYPE_F16) fr_round_f16(qn, hp->head_dim_k);
+        float *ql = c->qabs + h * w;
+        if (L->kabs.w.data) {
+            const void *next = h + 1 < h1 ? fr_head_row(&L->kabs, h + 1, 0) : NULL;
+            fr_wrow_dot_rows(L->kabs.w.type, fr_head_row(&L->kabs, h, 0), L->kabs.w.row_bytes, r, qn, nope, ql, next,
+                             row);
+        } else {
+            const void *next = h + 1 < h1 ? fr_head_row(&L->kdec, h + 1, 0) : NULL;
+            for (int64_t i = 0; i < r; i++) ql[i] = 0.0f;
+            fr_wrow_axpy_rows(L->kdec.w.type, fr_head_row(&L->kdec, h, 0), L->kdec.w.row_bytes, nope, qn, ql, r, next,
+                              row);
+        }
+        memcpy(ql + r, qn + nope, sizeof(float) * (size_t)hp->n_rot); /* q_pe, rope applied */
     }
-    memcpy(ql + r, qn + nope, sizeof(float) * (size_t)hp->n_rot); /* q_pe, rope applied */
 }
 
-/* o_h = W_UV,h o_lat,h in float32 on the file's own rows */
-static void vout_task(void *ctx, int64_t h, int thread) {
+/* o_h = W_UV,h o_lat,h in float32 on the file's own rows, j->head_block heads per task */
+static void vout_task(void *ctx, int64_t task, int thread) {
     abs_job *j = ctx;
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
     const fr_layer *L = &c->m->w.layers[j->layer];
     int64_t r = hp->n_lora_kv, dv = hp->head_dim_v;
+    int64_t h0 = task * j->head_block, h1 = FR_MIN(h0 + j->head_block, hp->n_head);
     float *row = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
-    float *o = c->attn + j->tok * hp->n_head * dv + h * dv;
-    for (int64_t i = 0; i < dv; i++) o[i] = fr_wrow_dot(L->vdec.w.type, fr_head_row(&L->vdec, h, i), c->olat + h * r, r, row);
+    for (int64_t h = h0; h < h1; h++) {
+        float *o = c->attn + j->tok * hp->n_head * dv + h * dv;
+        const void *next = h + 1 < h1 ? fr_head_row(&L->vdec, h + 1, 0) : NULL;
+        fr_wrow_dot_rows(L->vdec.w.type, fr_head_row(&L->vdec, h, 0), L->vdec.w.row_bytes, dv, c->olat + h * r, r, o,
+                         next, row);
+    }
 }
 
 void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n) {
     const fr_hparams *hp = &c->m->hp;
     int64_t H = hp->n_head, r = hp->n_lora_kv;
     for (int64_t t = 0; t < n; t++) {
-        abs_job j = {c, layer, fr_ds_row_pos(c, t) + 1, t, fr_ds_row_cache(c, t, layer), 0};
+        abs_job j = {c, layer, fr_ds_row_pos(c, t) + 1, t, fr_ds_row_cache(c, t, layer), 0, 0};
         j.score_rows = score_rows_per_task(j.n_pos, c->p.n_threads);
-        fr_pool_run(c->pool, H, qlat_task, &j);
+        /* two tasks per thread: a thread's heads come in runs, each head prefetching the next */
+        j.head_block = FR_MAX(1, H / (2 * (int64_t)c->p.n_threads));
+        int64_t head_tasks = (H + j.head_block - 1) / j.head_block;
+        fr_pool_run(c->pool, head_tasks, qlat_task, &j);
         fr_pool_run(c->pool, (j.n_pos + j.score_rows - 1) / j.score_rows, abs_scores_task, &j);
         fr_pool_run(c->pool, H, abs_softmax_task, &j);
         fr_pool_run(c->pool, (r + ACC_DIMS - 1) / ACC_DIMS, abs_accum_task, &j);
-        fr_pool_run(c->pool, H, vout_task, &j);
+        fr_pool_run(c->pool, head_tasks, vout_task, &j);
     }
 }

@@ -2,7 +2,9 @@
  * weight type, at block counts 1, 3 and 17 (and F16/F32 lengths that leave SIMD tails),
  * fr_wrow_dot and fr_wrow_axpy (the SIMD kernel where this CPU has one) agree with a float64
  * product of the row's dequantized values, and with the _ref versions, to float rounding:
- * |delta| <= 2e-6 * sum |w_i x_i| (+ |y| for axpy). Hostile Q8_0 values (-128) included. */
+ * |delta| <= 2e-6 * sum |w_i x_i| (+ |y| for axpy). Hostile Q8_0 values (-128) included.
+ * The multi-row versions (fr_wrow_dot_rows, fr_wrow_axpy_rows) equal the row-by-row calls
+ * bit for bit, at 1, 2, 5 and 128 rows and odd lengths. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,8 +56,59 @@ static void run_type(int type, int64_t n, test_rng *rng) {
     free(y_ref);
 }
 
+/* fr_wrow_dot_rows / fr_wrow_axpy_rows over n_rows rows equal the row-by-row calls bit for
+ * bit (the multi-row kernels only share loads and keep y in registers) */
+static void run_rows(int type, int64_t n, int64_t n_rows, test_rng *rng) {
+    const fr_type_traits *tt = fr_type_traits_get(type);
+    size_t rb;
+    if (!tt || !tt->from_float || !fr_row_size(type, n, &rb)) return;
+    char *rows = malloc(rb * (size_t)n_rows);
+    float *f = malloc(sizeof(float) * (size_t)n), *x = malloc(sizeof(float) * (size_t)n);
+    float *tmp = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)n);
+    float *y1 = malloc(sizeof(float) * (size_t)n), *a = malloc(sizeof(float) * (size_t)n_rows);
+    float *out = malloc(sizeof(float) * (size_t)n_rows), *out1 = malloc(sizeof(float) * (size_t)n_rows);
+    for (int64_t i = 0; i < n_rows; i++) {
+        for (int64_t k = 0; k < n; k++) f[k] = test_rng_float(rng) * (float)(1 + i % 5);
+        tt->from_float(f, rows + (size_t)i * rb, n);
+        a[i] = test_rng_float(rng) * 3.0f;
+    }
+    if (type == FR_TYPE_Q8_0) ((block_q8_0 *)rows)[0].qs[3] = -128;
+    for (int64_t k = 0; k < n; k++) x[k] = test_rng_float(rng) * 2.0f, y[k] = y1[k] = test_rng_float(rng);
+    fr_wrow_dot_rows(type, rows, rb, n_rows, x, n, out, n_rows > 1 ? rows + rb : NULL, tmp);
+    for (int64_t i = 0; i < n_rows; i++) out1[i] = fr_wrow_dot(type, rows + (size_t)i * rb, x, n, tmp);
+    CHECK(memcmp(out, out1, sizeof(float) * (size_t)n_rows) == 0, "%s n=%lld, %lld rows: dot_rows differs from dot",
+          tt->name, (long long)n, (long long)n_rows);
+    fr_wrow_axpy_rows(type, rows, rb, n_rows, a, y, n, NULL, tmp);
+    for (int64_t i = 0; i < n_rows; i++) fr_wrow_axpy(type, rows + (size_t)i * rb, a[i], y1, n, tmp);
+    CHECK(memcmp(y, y1, sizeof(float) * (size_t)n) == 0, "%s n=%lld, %lld rows: axpy_rows differs from axpy",
+          tt->name, (long long)n, (long long)n_rows);
+    free(rows);
+    free(f);
+    free(x);
+    free(tmp);
+    free(y);
+    free(y1);
+    free(a);
+    free(out);
+    free(out1);
+}
+
 int main(void) {
     test_rng rng = {777};
+    const int64_t row_counts[] = {1, 2, 5, 128};
+    for (size_t k = 0; k < sizeof row_counts / sizeof row_counts[0]; k++) {
+        for (int64_t blocks = 1; blocks <= 5; blocks += 2) {
+            run_rows(FR_TYPE_Q4_0, 32 * blocks, row_counts[k], &rng);
+            run_rows(FR_TYPE_Q8_0, 32 * blocks, row_counts[k], &rng);
+            run_rows(FR_TYPE_Q4_1, 32 * blocks, row_counts[k], &rng);
+        }
+        run_rows(FR_TYPE_Q4_0, 512, row_counts[k], &rng);
+        const int64_t f16_lens[] = {7, 8, 64, 75, 128, 512 + 13};
+        for (size_t l = 0; l < sizeof f16_lens / sizeof f16_lens[0]; l++) {
+            run_rows(FR_TYPE_F16, f16_lens[l], row_counts[k], &rng);
+            run_rows(FR_TYPE_F32, f16_lens[l], row_counts[k], &rng);
+        }
+    }
     const int block_types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_1, FR_TYPE_Q5_0};
     const int64_t blocks[] = {1, 3, 17};
     for (size_t t = 0; t < sizeof block_types / sizeof block_types[0]; t++)
