@@ -22,14 +22,17 @@
 FR_INLINE __m256 lo256(__m512 v) { return _mm512_castps512_ps256(v); }
 FR_INLINE __m256 hi256(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
 
-/* R <= 3 weight rows x T <= 4 activation rows, all 2 x R x T accumulators in registers. */
-FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *y, const int R, const int T,
-                       float *out) {
+/* R <= 3 weight rows x T <= 4 activation rows, all 2 x R x T accumulators in registers, over
+ * values [i0, i1) of the rows (multiples of 32). The accumulators start from zero (first) or
+ * from st, where they are left after the range unless `last`; with `last` the row is
+ * finished (the adds and hsum above, then the tail from n & ~31 to n) into out. A row cut into
+ * consecutive ranges so gets the same chain of operations in every lane as in one call. */
+FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const uint16_t *const *x, const float *const *y,
+                       const int R, const int T, float *st, int first, int last, float *out) {
     __m512 a[2][3][4];
     FR_UNROLL for (int h = 0; h < 2; h++) FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
-        a[h][r][t] = _mm512_setzero_ps();
-    const int64_t n32 = n & ~(int64_t)31;
-    for (int64_t i = 0; i < n32; i += 32) {
+        a[h][r][t] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(st + ((h * 3 + r) * 4 + t) * 16);
+    for (int64_t i = i0; i < i1; i += 32) {
         /* a half at a time (a_0 | a_1, then a_2 | a_3): R converted weight vectors and one
          * activation vector beside the 2 x R x T accumulators. The empty asm keeps the
          * activation in a register: gcc otherwise folds its load into each of the R FMAs, and
@@ -45,6 +48,12 @@ FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *
             }
         }
     }
+    if (!last) {
+        FR_UNROLL for (int h = 0; h < 2; h++) FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
+            _mm512_storeu_ps(st + ((h * 3 + r) * 4 + t) * 16, a[h][r][t]);
+        return;
+    }
+    const int64_t n32 = n & ~(int64_t)31;
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) {
         const __m256 s01 = _mm256_add_ps(lo256(a[0][r][t]), hi256(a[0][r][t]));
         const __m256 s23 = _mm256_add_ps(lo256(a[1][r][t]), hi256(a[1][r][t]));
@@ -54,8 +63,20 @@ FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *
     }
 }
 
-#define F16_CASE(R, T) case R * 8 + T: f16_RxT(n, (const uint16_t *const *)x, y, R, T, out); break;
+#define F16_CASE(R, T) case R * 8 + T: f16_RxT(0, n & ~(int64_t)31, n, (const uint16_t *const *)x, y, R, T, NULL, 1, 1, out); break;
 void fr_gemm_f16_avx512(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
+    switch (R * 8 + T) {
+    F16_CASE(1, 1) F16_CASE(1, 2) F16_CASE(1, 3) F16_CASE(1, 4)
+    F16_CASE(2, 1) F16_CASE(2, 2) F16_CASE(2, 3) F16_CASE(2, 4)
+    F16_CASE(3, 1) F16_CASE(3, 2) F16_CASE(3, 3) F16_CASE(3, 4)
+    default: break;
+    }
+}
+#undef F16_CASE
+
+#define F16_CASE(R, T) case R * 8 + T: f16_RxT(i0, i1, n, (const uint16_t *const *)x, y, R, T, st, first, last, out); break;
+void fr_gemm_f16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
+                             int T, float *st, int first, int last, float *out) {
     switch (R * 8 + T) {
     F16_CASE(1, 1) F16_CASE(1, 2) F16_CASE(1, 3) F16_CASE(1, 4)
     F16_CASE(2, 1) F16_CASE(2, 2) F16_CASE(2, 3) F16_CASE(2, 4)

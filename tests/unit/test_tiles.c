@@ -312,11 +312,12 @@ static void test_packed_matmul(test_rng *rng) {
 
 #if FR_X86
 /* F16: the R x T kernel and fr_matmul equal vec_dot_f16 on the F16-converted activations,
- * with tails (n not a multiple of 32) and chunk edges (n > 512). */
+ * with tails (n not a multiple of 32) and chunk edges (n > 512; on AVX-512 rows over 2048
+ * values are cut into ranges: gemm.c f16_task_split). */
 static void test_f16(test_rng *rng) {
     const fr_type_traits *ft = fr_type_traits_get(FR_TYPE_F16);
     if (!fr_cpu_has(FR_ISA_AVX2)) return;
-    const int64_t sizes[] = {8, 40, 96, 520, 1056 + 7};
+    const int64_t sizes[] = {8, 40, 96, 520, 1056 + 7, 2048 + 32, 2 * 2048 + 64 + 5}; /* the last two: AVX-512 split */
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         const int64_t n = sizes[si], n_out = 11, xs = n + 1, ys = n_out + 2;
         uint16_t *w = malloc(sizeof(uint16_t) * (size_t)(n * n_out)), *a = malloc(sizeof(uint16_t) * (size_t)n);
