@@ -46,7 +46,9 @@ int frugal_cpu_count(void);
 /* Nesting depth of a JSON text (brackets outside strings): check it against a limit before
  * parsing untrusted JSON. */
 int frugal_json_depth(const char *text, size_t len);
-/* Instruction set the kernels dispatch to: "avx-vnni" (AVX2 plus vpdpbusd), "avx2", "neon-dot" (AArch64 with sdot) or "scalar". */
+/* The widest instruction set the kernels dispatch to: "avx512-vnni" (AVX-512 F/BW/VNNI),
+ * "avx512" (AVX-512F: the F16 prompt kernel and MLA attention), "avx-vnni" (AVX2 plus the
+ * VEX vpdpbusd), "avx2", "neon-dot" (AArch64 with sdot) or "scalar". FRUGAL_ISA lowers it. */
 const char *frugal_isa(void);
 
 /* ---- model ---- */
