@@ -610,7 +610,13 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr
     if (n_tok <= FR_GEMM_MAX_T) {
         /* decode: long contiguous slabs first (prefetch-friendly streaming), then smaller
          * ones so that the threads finish together */
-        int k = fr_split_guided(j.n_groups, nt, FR_DECODE_MIN_GROUPS, slabs, FR_DECODE_MAX_TASKS);
+        int k;
+        if (j.pair) { /* slabs of whole pairs: a slab's odd last group would take the one-group kernel */
+            k = fr_split_guided((j.n_groups + 1) / 2, nt, FR_MAX(1, FR_DECODE_MIN_GROUPS / 2), slabs, FR_DECODE_MAX_TASKS);
+            for (int i = 0; i <= k; i++) slabs[i] = FR_MIN(2 * slabs[i], j.n_groups);
+        } else {
+            k = fr_split_guided(j.n_groups, nt, FR_DECODE_MIN_GROUPS, slabs, FR_DECODE_MAX_TASKS);
+        }
         j.slabs = slabs;
         fr_pool_run(pool, k, gemm_task, &j);
         return;
@@ -618,6 +624,7 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr
     /* prompt: a panel of groups stays in L2 while every token passes over it */
     j.panel = FR_MAX(1, (int64_t)((96 << 10) / pk->group_bytes));
     j.panel = FR_MIN(j.panel, FR_MAX(1, j.n_groups / (nt * 2)));
+    if (j.pair) j.panel = (j.panel + 1) & ~(int64_t)1; /* whole pairs (see above) */
     j.tok_chunk = n_tok;
     int64_t n_panels = (j.n_groups + j.panel - 1) / j.panel;
     if (n_panels < nt * 4) { /* few panels: split the tokens too */
