@@ -38,8 +38,11 @@ wait_up() { # wait_up URL PID
 field() { printf '%s' "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
 
 printf '| streams | frugal gen t/s | llama-server gen t/s | ratio | frugal TTFT ms | llama-server TTFT ms |\n|---|---|---|---|---|---|\n'
+# ports of this run: two servers' closed connections linger in TIME-WAIT for a minute, and a
+# socket of one server there can keep another (or the next run) from binding the same port
+BASE=$((20000 + ($$ % 1000) * 40))
 for c in $CONC; do
-    port=$((18000 + c))
+    port=$((BASE + c))
     "$FRUGAL" serve -m "$MODEL" -t "$T" --parallel "$c" --ctx "$CTX" --port "$port" 2>"$LOG" &
     pid=$!
     wait_up "http://127.0.0.1:$port" "$pid"
@@ -48,6 +51,7 @@ for c in $CONC; do
     kill -TERM "$pid"; wait "$pid" || true
     l=""
     if [ -n "${LLAMA_SERVER:-}" ]; then
+        port=$((BASE + 20 + c))
         "$LLAMA_SERVER" -m "$MODEL" -t "$T" -np "$c" -c $((CTX * c)) --port "$port" >"$LOG" 2>&1 &
         pid=$!
         wait_up "http://127.0.0.1:$port" "$pid"
