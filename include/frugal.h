@@ -71,6 +71,9 @@ typedef struct frugal_model_info {
     int64_t n_params_active; /* parameters used per token (= total for dense models) */
     uint64_t file_bytes;     /* all splits */
     uint64_t weight_bytes;   /* tensor data */
+    uint64_t active_bytes;   /* weight bytes read per generated token: one row of the token
+                              * embedding (all of it when it is also the output matrix), the
+                              * routed experts a token uses (MoE), no MTP blocks */
     uint64_t kv_bytes_per_token_f16;
     /* weights repacked at load into the GEMM kernels' interleaved layout (their file pages
      * are released, so they replace rather than add to the mmapped bytes) */

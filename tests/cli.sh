@@ -128,6 +128,33 @@ fi
 # bench on the tiny model
 expect_rc 0 "bench --json" "$F" bench -m "$MODEL" -p 16 -n 4 -r 1 -t 2 --json
 tail -n 1 "$T/out" | grep -q '"tg_tps"' || bad "bench --json last line has tg_tps"
+# weight bytes read per generated token (values from an independent GGUF reader): the
+# embedding's one row where the output matrix is separate, all of it where it is tied
+active_bytes() { # active_bytes MODEL WANT DESC
+    expect_rc 0 "info --json $1" "$F" info -m "$1" --json
+    grep -q "\"active_bytes\": $2," "$T/out" && ok "active_bytes: $3" || bad "active_bytes of $1: wanted $2 ($3): $(grep -o '"active_bytes": [0-9]*' "$T/out")"
+}
+active_bytes "$MODEL" 2675088 "llama, separate output: the weights (3264768) less the embedding but one row"
+active_bytes tests/data/models/llama3-tiny-F16.gguf 8135744 "llama3, tied output: all the weights"
+active_bytes tests/data/models/qwen2-tiny-Q8_0.gguf 4332816 "qwen2, separate output"
+if [ -f "${FRUGAL_SHARED:-../shared}/models/ds3-tiny-Q8_0.gguf" ]; then
+    active_bytes "${FRUGAL_SHARED:-../shared}/models/ds3-tiny-Q8_0.gguf" 3196272 "DeepSeek-V3 tiny: only the routed experts a token uses"
+    active_bytes "${FRUGAL_SHARED:-../shared}/models/ds2lite-tiny-Q8_0.gguf" 5404424 "DeepSeek-V2-Lite tiny"
+else
+    echo "  SKIPPED: active_bytes of the DeepSeek fixtures (../shared not found)"
+fi
+# bench -m --membw: the generation's read rate as a share of the bandwidth measured around it
+expect_rc 0 "bench -m --membw" "$F" bench -m "$MODEL" -p 0 -n 4 -r 1 -t 2 --membw --json
+tail -n 1 "$T/out" | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+assert d["active_bytes"] == 2675088, d
+assert abs(d["tg_gbps"] - d["tg_tps"] * d["active_bytes"] * 1e-9) <= 1e-9 * d["tg_gbps"], d
+assert d["membw_gbps"] > 0 and d["membw_gbps_before"] > 0 and d["membw_gbps_after"] > 0, d
+assert abs(d["tg_membw_pct"] - 100 * d["tg_gbps"] / d["membw_gbps"]) <= 1e-6 * d["tg_membw_pct"], d
+' && ok "bench --membw json: tg_gbps = tg_tps x active_bytes, tg_membw_pct of membw_gbps" || bad "bench -m --membw json: $(tail -n 1 "$T/out")"
+grep -q "of membw" "$T/out" || bad "bench -m --membw prints the share of membw"
+expect_rc 2 "bench -m --flops (a machine probe)" "$F" bench -m "$MODEL" --flops
 expect_rc 0 "bench --depth" "$F" bench -m "$MODEL" -p 0 -n 4 -r 1 -t 2 --depth 40 --json
 tail -n 1 "$T/out" | grep -q '"depth":40' || bad "bench --depth: json has depth 40"
 grep -q "tg4 @ d40" "$T/out" || bad "bench --depth labels the test 'tg4 @ d40'"

@@ -35,13 +35,17 @@ static const char *k_help =
     "                     and the aggregate generation rate N*n / decode time (-r default 1)\n"
     "  --json             print one JSON object on the last line of stdout with keys:\n"
     "                     model, pp_tps, pp_sd, tg_tps, tg_sd, n_prompt, n_gen, depth,\n"
-    "                     threads, reps, isa (plus membw_gbps, fp32_gflops, int8_gops when measured);\n"
+    "                     threads, reps, isa, active_bytes (weight bytes read per generated\n"
+    "                     token), tg_gbps (tg_tps x active_bytes); with --membw also membw_gbps\n"
+    "                     (mean of membw_gbps_before and _after the runs) and tg_membw_pct;\n"
+    "                     without -m: threads, isa, membw_gbps, fp32_gflops, int8_gops;\n"
     "                     with --seqs: model, seqs, n_prompt, n_gen, threads, reps, isa, pp_s,\n"
     "                     pp_tps (N*pp / pp_s), tg_s, tg_tps (N*n / tg_s), tg_tps_per_seq,\n"
     "                     pp_sd, tg_sd (of the rates)\n"
     "machine ceilings (no model needed):\n"
     "  --membw            read bandwidth: streaming read of a 1 GiB buffer on all threads,\n"
-    "                     best of 5 (membw_gbps)\n"
+    "                     best of 5 (membw_gbps). With -m: measured before and after the runs,\n"
+    "                     and the generation's read rate is given as a share of it\n"
     "  --flops            FP32 FMA peak (fp32_gflops) and int8 dot-product peak (int8_gops)\n";
 
 static void stats(const double *v, int n, double *mean, double *sd) {
@@ -181,6 +185,10 @@ int cmd_bench(int argc, char **argv) {
         else { fprintf(stderr, "frugal %s: unknown option '%s' (see --help)\n", C, a); return EXIT_USAGE; }
 #undef VAL
     }
+    if (flops && model) {
+        fprintf(stderr, "frugal %s: --flops is a machine probe: run it without -m\n", C);
+        return EXIT_USAGE;
+    }
     if ((membw || flops) && !model) {
         int nt = threads ? (int)threads : frugal_cpu_count();
         json_t *o = json_object();
@@ -222,6 +230,12 @@ int cmd_bench(int argc, char **argv) {
         return bench_seqs(C, model, n_seqs, set_p ? n_prompt : 128, set_n ? n_gen : 32, set_r ? reps : 1, threads, kv,
                           json);
     }
+    /* with --membw: the bandwidth before and after the runs, for the generation's share of it */
+    double bw0 = 0, bw1 = 0;
+    if (membw && (bw0 = frugal_probe_membw_gbps(threads ? (int)threads : frugal_cpu_count(), (size_t)1 << 30)) < 0) {
+        fprintf(stderr, "frugal %s: --membw: cannot allocate 1 GiB\n", C);
+        return EXIT_ERR;
+    }
     fr_error err;
     frugal_model *m;
     if (frugal_model_load(model, &m, &err) != FR_OK) {
@@ -230,6 +244,8 @@ int cmd_bench(int argc, char **argv) {
     }
     int rc = EXIT_ERR;
     int64_t V = frugal_model_n_vocab(m);
+    frugal_model_info mi;
+    frugal_model_get_info(m, &mi);
     frugal_context_params cp = frugal_context_default_params();
     cp.n_ctx = depth + (n_prompt > n_gen ? n_prompt : n_gen) + 1;
     cp.n_batch = n_prompt > 0 ? n_prompt : 512;
@@ -280,11 +296,30 @@ int cmd_bench(int argc, char **argv) {
     if (depth > 0) snprintf(at, sizeof at, " @ d%lld", (long long)depth);
     if (n_prompt > 0) printf("| %s | %d | pp%lld%s | %.2f ± %.2f |\n", model, nt, (long long)n_prompt, at, pm, psd);
     if (n_gen > 0) printf("| %s | %d | tg%lld%s | %.2f ± %.2f |\n", model, nt, (long long)n_gen, at, tm, tsd);
+    /* generation's read rate: the weight bytes of a token (frugal info) times tokens/s */
+    double tg_gbps = tm * (double)mi.active_bytes * 1e-9;
+    if (membw && (bw1 = frugal_probe_membw_gbps(nt, (size_t)1 << 30)) < 0) bw1 = bw0;
+    double ceil_gbps = (bw0 + bw1) / 2;
+    if (membw && n_gen > 0 && ceil_gbps > 0)
+        printf("tg%lld%s: %.2f t/s x %.1f MB of weights per token = %.1f GB/s, %.0f%% of membw %.1f GB/s "
+               "(before the runs %.1f, after %.1f)\n",
+               (long long)n_gen, at, tm, (double)mi.active_bytes * 1e-6, tg_gbps, 100.0 * tg_gbps / ceil_gbps, ceil_gbps,
+               bw0, bw1);
     if (json) {
         json_t *o = json_pack("{s:s, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:i, s:I, s:s}", "model", model, "pp_tps", pm,
                               "pp_sd", psd, "tg_tps", tm, "tg_sd", tsd, "n_prompt", (json_int_t)n_prompt, "n_gen",
                               (json_int_t)n_gen, "depth", (json_int_t)depth, "threads", nt, "reps", (json_int_t)reps,
                               "isa", frugal_isa());
+        if (o) {
+            json_object_set_new(o, "active_bytes", json_integer((json_int_t)mi.active_bytes));
+            if (n_gen > 0) json_object_set_new(o, "tg_gbps", json_real(tg_gbps));
+            if (membw) {
+                json_object_set_new(o, "membw_gbps", json_real(ceil_gbps));
+                json_object_set_new(o, "membw_gbps_before", json_real(bw0));
+                json_object_set_new(o, "membw_gbps_after", json_real(bw1));
+                if (n_gen > 0 && ceil_gbps > 0) json_object_set_new(o, "tg_membw_pct", json_real(100.0 * tg_gbps / ceil_gbps));
+            }
+        }
         char *js = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (js) printf("%s\n", js);
         free(js);

@@ -14,7 +14,7 @@ static const char *k_help =
     "  --check   scan every weight for NaN/Inf; exit 1 if any is found\n"
     "  --json    one JSON object on stdout with the keys:\n"
     "            arch, name, license, path, gguf_version, n_splits, file_bytes,\n"
-    "            weight_bytes, repacked_matrices, repacked_bytes, n_params, n_params_active,\n"
+    "            weight_bytes, active_bytes, repacked_matrices, repacked_bytes, n_params, n_params_active,\n"
     "            n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff,\n"
     "            kv_bytes_per_token_f16, kv_bytes_per_1k_tokens_f16, types {TYPE: {tensors, bytes}}, bos, eos,\n"
     "            eog [ids], check (only with --check: {bad_tensors, message})\n";
@@ -83,6 +83,7 @@ int cmd_info(int argc, char **argv) {
         json_object_set_new(o, "n_splits", json_integer(in.n_splits));
         json_object_set_new(o, "file_bytes", json_integer((json_int_t)in.file_bytes));
         json_object_set_new(o, "weight_bytes", json_integer((json_int_t)in.weight_bytes));
+        json_object_set_new(o, "active_bytes", json_integer((json_int_t)in.active_bytes));
         json_object_set_new(o, "repacked_matrices", json_integer((json_int_t)in.n_repacked));
         json_object_set_new(o, "repacked_bytes", json_integer((json_int_t)in.repacked_bytes));
         json_object_set_new(o, "n_params", json_integer(in.n_params));
@@ -142,6 +143,9 @@ int cmd_info(int argc, char **argv) {
         human((double)kv1k, b, sizeof b);
         human((double)in.weight_bytes + (double)kv1k * 4, c, sizeof c);
         printf("memory:       weights %s (mmapped); KV cache %s per 1,000 tokens (F16); %s at 4,096 tokens\n", a, b, c);
+        human((double)in.active_bytes, a, sizeof a);
+        printf("per token:    %s of weights read per generated token (generation is bounded by the memory "
+               "bandwidth / this: frugal bench -m MODEL --membw)\n", a);
         if (in.n_repacked) {
             human((double)in.repacked_bytes, a, sizeof a);
             printf("repacked:     %lld matrices (%s) into 8-row groups when run, bench or serve loads the model; "

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "dtype.h"
+#include "hugemem.h"
 
 static double now(void) {
     struct timespec ts;
@@ -65,7 +66,10 @@ static void probe_task(void *ctx, int64_t task, int thread) {
 
 double fr_probe_membw(fr_pool *pool, size_t bytes, int reps) {
     int n = fr_pool_size(pool);
-    char *buf = aligned_alloc(4096, bytes);
+    /* allocated as the packed weights are (hugemem.h), so that both are read with the same
+     * page size */
+    fr_huge_mem mem;
+    char *buf = fr_huge_alloc(bytes, &mem);
     if (!buf) return -1.0;
     memset(buf, 1, bytes); /* fault the pages in */
     probe_job j = {buf, bytes, n, 0, 0, {0}};
@@ -78,7 +82,7 @@ double fr_probe_membw(fr_pool *pool, size_t bytes, int reps) {
         double gbps = (double)part * n / dt / 1e9;
         if (gbps > best) best = gbps;
     }
-    free(buf);
+    fr_huge_free(&mem);
     return best;
 }
 
