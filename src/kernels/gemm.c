@@ -293,6 +293,7 @@ fr_gemm_pair_fn fr_gemm_pair_kernel(int type) {
     if (!fr_cpu_has(FR_ISA_AVX512VNNI)) return NULL;
     if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx512vnni;
     if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx512vnni;
+    if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx512vnni;
 #endif
     (void)type;
     return NULL;

@@ -135,6 +135,8 @@ void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *group0, const void *grou
                                 float *out0, float *out1);
 void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *group0, const void *group1, const void *const *acts, int T,
                                 float *out0, float *out1);
+void fr_gemm_q4_Kx16_avx512vnni(int64_t nb, const void *group0, const void *group1, const void *const *acts, int T,
+                                float *out0, float *out1);
 /* The pair kernel for a packed type on this CPU, or NULL. */
 fr_gemm_pair_fn fr_gemm_pair_kernel(int type);
 

@@ -43,6 +43,12 @@ FR_INLINE __m512i load_pair(const uint8_t *a, const uint8_t *b) {
                               _mm256_loadu_si256((const __m256i *)b), 1);
 }
 
+/* 16 bytes at a (low half) and 16 at b (high half). */
+FR_INLINE __m256i load_pair256(const uint8_t *a, const uint8_t *b) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
+                                   _mm_loadu_si128((const __m128i *)b), 1);
+}
+
 /* The 16 fp16 scales of block b of both groups, as floats. */
 FR_INLINE __m512 scales_pair(const uint16_t *d0, const uint16_t *d1, int64_t b) {
     const __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(d0 + b * 8))),
@@ -134,6 +140,69 @@ FR_INLINE void q8_0x16(int64_t nb, const uint8_t *g0, const uint8_t *g1, const v
     store_pair(acc, T, out0, out1);
 }
 
+/* Q4_K (layout Q4_Kx8, gemm.h): per sub-block j the eight steps of unsigned nibbles times y
+ * go straight to int32 with vpdpbusd (the AVX2 kernel sums maddubs pairs in int16 first), then
+ * one multiply by the sub-block's 6-bit scale: the same exact integer sc_j * dot_j per row. The
+ * mins, the float steps and their order are those of gemm_avx2.c's q4_Kx8, lane by lane. */
+FR_INLINE void q4_Kx16(int64_t nb, const uint8_t *g0, const uint8_t *g1, const void *const *acts, const int T,
+                       float *out0, float *out1) {
+    const int8_t *yq[FR_GEMM_MAX_T];
+    const float *yd[FR_GEMM_MAX_T];
+    const int8_t *ys[FR_GEMM_MAX_T];
+    FR_UNROLL for (int t = 0; t < T; t++) {
+        yq[t] = acts[t];
+        yd[t] = (const float *)(yq[t] + nb * 256);
+        ys[t] = yq[t] + nb * 260;
+    }
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    __m512 acc[FR_GEMM_MAX_T];
+    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *qs0 = g0 + b * 1024, *qs1 = g1 + b * 1024;
+        const uint8_t *sc0 = g0 + nb * 1024 + b * 64, *sc1 = g1 + nb * 1024 + b * 64;
+        const uint8_t *mn0 = g0 + nb * 1088 + b * 64, *mn1 = g1 + nb * 1088 + b * 64;
+        const uint16_t *dd0 = (const uint16_t *)(g0 + nb * 1152 + b * 32), *dd1 = (const uint16_t *)(g1 + nb * 1152 + b * 32);
+        __m512i isum[FR_GEMM_MAX_T];
+        FR_UNROLL for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();
+        for (int j = 0; j < 8; j++) {
+            const size_t qo = (size_t)(256 * (j >> 1));
+            const int hi = j & 1;
+            if (FR_PF_DIST && !hi) prefetch_pair(g0, (size_t)(g1 - g0), (size_t)(qs0 - g0) + qo, 4);
+            __m512i s[FR_GEMM_MAX_T];
+            FR_UNROLL for (int t = 0; t < T; t++) s[t] = _mm512_setzero_si512();
+            FR_UNROLL for (int k = 0; k < 8; k++) {
+                __m512i v = load_pair(qs0 + qo + 32 * k, qs1 + qo + 32 * k);
+                v = _mm512_and_si512(hi ? _mm512_srli_epi16(v, 4) : v, m4);
+                FR_UNROLL for (int t = 0; t < T; t++) {
+                    s[t] = _mm512_dpbusd_epi32(s[t], v, bcast32x16(yq[t] + b * 256 + 32 * j + 4 * k));
+                    FR_KEEP(s[t]);
+                }
+            }
+            const __m512i scv = _mm512_cvtepu8_epi32(
+                _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(sc0 + 8 * j)), _mm_loadl_epi64((const __m128i *)(sc1 + 8 * j))));
+            FR_UNROLL for (int t = 0; t < T; t++) {
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[t], scv));
+                FR_KEEP(isum[t]);
+            }
+        }
+        __m512i msum[FR_GEMM_MAX_T];
+        FR_UNROLL for (int t = 0; t < T; t++) msum[t] = _mm512_setzero_si512();
+        FR_UNROLL for (int i = 0; i < 4; i++) {
+            const __m512i mv = _mm512_cvtepu8_epi16(load_pair256(mn0 + 16 * i, mn1 + 16 * i));
+            FR_UNROLL for (int t = 0; t < T; t++)
+                msum[t] = _mm512_add_epi32(msum[t], _mm512_madd_epi16(mv, bcast32x16(ys[t] + b * 16 + 4 * i)));
+        }
+        const __m512 dx = scales_pair(dd0, dd1, 0), dmx = scales_pair(dd0 + 8, dd1 + 8, 0);
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            const __m512 ydv = _mm512_set1_ps(yd[t][b]);
+            const __m512 a = _mm512_mul_ps(_mm512_mul_ps(ydv, dx), _mm512_cvtepi32_ps(isum[t]));
+            const __m512 bb = _mm512_mul_ps(_mm512_mul_ps(ydv, dmx), _mm512_cvtepi32_ps(msum[t]));
+            acc[t] = _mm512_sub_ps(_mm512_add_ps(acc[t], a), bb);
+        }
+    }
+    store_pair(acc, T, out0, out1);
+}
+
 #define BY_T(KERNEL)                                                          \
     switch (T) {                                                              \
     case 1: KERNEL(nb, group0, group1, acts, 1, out0, out1); break;           \
@@ -151,4 +220,9 @@ void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *group0, const void *grou
 void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *group0, const void *group1, const void *const *acts, int T,
                                 float *out0, float *out1) {
     BY_T(q8_0x16)
+}
+
+void fr_gemm_q4_Kx16_avx512vnni(int64_t nb, const void *group0, const void *group1, const void *const *acts, int T,
+                                float *out0, float *out1) {
+    BY_T(q4_Kx16)
 }
