@@ -104,11 +104,7 @@ FR_INLINE void q4_Kx8(int64_t nb, const void *group, const void *const *acts, co
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int8_t *ys[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) {
-        yq[t] = acts[t];
-        yd[t] = (const float *)(yq[t] + nb * 256);
-        ys[t] = yq[t] + nb * 260;
-    }
+    split_acts_k(acts, T, nb, yq, yd, ys);
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     __m256 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();

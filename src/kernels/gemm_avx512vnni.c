@@ -149,11 +149,7 @@ FR_INLINE void q4_Kx16(int64_t nb, const uint8_t *g0, const uint8_t *g1, const v
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int8_t *ys[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) {
-        yq[t] = acts[t];
-        yd[t] = (const float *)(yq[t] + nb * 256);
-        ys[t] = yq[t] + nb * 260;
-    }
+    split_acts_k(acts, T, nb, yq, yd, ys);
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();

@@ -38,6 +38,17 @@ FR_INLINE void split_acts(const void *const *acts, const int T, int64_t nb, cons
     }
 }
 
+/* The parts of T split-Q8_K activation rows (Q4_K, gemm.h): int8 values, float scales, int16
+ * sums of 32 values. */
+FR_INLINE void split_acts_k(const void *const *acts, const int T, int64_t nb, const int8_t **yq, const float **yd,
+                            const int8_t **ys) {
+    FR_UNROLL for (int t = 0; t < T; t++) {
+        yq[t] = acts[t];
+        yd[t] = (const float *)(yq[t] + nb * 256);
+        ys[t] = yq[t] + nb * 260;
+    }
+}
+
 /* The end of a block for T activation rows: acc[t] = fma((float)isum[t], dx * dy_t, acc[t])
  * with dx the group's 8 fp16 scales of block b (gemm.h, "Result order"). */
 FR_INLINE void block_end(const uint16_t *wd, int64_t b, const float *const *yd, const __m256i *isum, const int T,
