@@ -1,4 +1,4 @@
-/* gemm_avx512vnni.c: the Q4_0x8 and Q8_0x8 packed kernels on 512-bit registers with
+/* gemm_avx512vnni.c: the Q4_0x8, Q8_0x8 and Q4_Kx8 packed kernels on 512-bit registers with
  * AVX512-VNNI (compiled with -mavx512f -mavx512bw -mavx512vnni; called only where
  * fr_cpu_has(FR_ISA_AVX512VNNI)). Layouts and the result order are those of gemm.h.
  *
