@@ -39,8 +39,9 @@ field() { printf '%s' "$1" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
 
 printf '| streams | frugal gen t/s | llama-server gen t/s | ratio | frugal TTFT ms | llama-server TTFT ms |\n|---|---|---|---|---|---|\n'
 # ports of this run: two servers' closed connections linger in TIME-WAIT for a minute, and a
-# socket of one server there can keep another (or the next run) from binding the same port
-BASE=$((20000 + ($$ % 1000) * 40))
+# socket of one server there can keep another (or the next run) from binding the same port.
+# 20000-29999: below Linux's ephemeral range (32768 up), where clients' own ports come from.
+BASE=$((20000 + ($$ % 250) * 40))
 for c in $CONC; do
     port=$((BASE + c))
     "$FRUGAL" serve -m "$MODEL" -t "$T" --parallel "$c" --ctx "$CTX" --port "$port" 2>"$LOG" &

@@ -657,14 +657,16 @@ typedef struct {
     size_t act_stride; /* floats */
     int64_t chunk;
     int rows;             /* weight rows per kernel call: 3, or 1 to stream single rows in decode */
-    void (*kern)(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out);
+    /* the range kernel (gemm.h fr_gemm_f16_*_part) */
+    void (*kern)(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y, int T,
+                 float *st, int first, int last, float *out);
     const int64_t *slabs; /* decode: row bounds of each task (fr_split_guided), else NULL */
-    int split;            /* prompts on AVX-512 with long rows: f16_task_split */
+    int64_t span;         /* values per range: F16_SPLIT, or the whole row */
 } f16_job;
 
-/* Rows longer than this (values) are taken in ranges of it on AVX-512 (f16_task_split). */
+/* On AVX-512, prompt rows longer than this (values) are taken in ranges of it (f16_task). */
 #define F16_SPLIT 2048
-#define F16_SPLIT_ROWS 48 /* the most rows in a task's chunk there */
+#define F16_SPLIT_ROWS 48 /* the most rows in a task's chunk then */
 
 /* The activations rounded to F16 exactly as vec_dot's conversion, kept as floats. */
 static void f16_quant_task(void *ctx, int64_t t, int thread) {
@@ -680,60 +682,37 @@ static void f16_quant_task(void *ctx, int64_t t, int thread) {
     }
 }
 
-#if FR_X86
-/* A chunk of rows x every token, for rows longer than F16_SPLIT on AVX-512: the rows are
- * cut into ranges of F16_SPLIT values, and for each group of 4 tokens, range by range, every
- * row triple of the chunk takes the range (its accumulators kept in st between ranges). Four
- * tokens' range of activations (32 KiB) then stays in L1 while the chunk's rows stream from
- * L2; over whole rows (22 KiB per activation row for a 5632-wide down projection) neither
- * operand fit in L1 (kbench F16 5632 x 2048, 512 tokens, one thread: 70 -> 97 GMAC/s; tinyllama F16 pp512 +5-8%). */
-static void f16_task_split(const f16_job *j, int64_t r0, int64_t r1) {
+/* A chunk of rows x every token. Rows longer than j->span are cut into ranges: for each group
+ * of 4 tokens, range by range, every row triple of the chunk takes the range, its
+ * accumulators kept in st between ranges. Four tokens' range of activations (32 KiB) then
+ * stays in L1 while the chunk's rows stream from L2; over whole rows (22 KiB per activation
+ * row for a 5632-wide down projection) neither operand fit in L1 (kbench F16 5632 x 2048, 512
+ * tokens, one thread, AVX-512: 59-66 -> 82-85 GMAC/s; tinyllama F16 pp512 +5-8%. With AVX2,
+ * whose kernel needs half the bandwidth per cycle, it measured no gain, so AVX2 takes whole
+ * rows). */
+static void f16_task(void *ctx, int64_t task, int thread) {
+    const f16_job *j = ctx;
     const fr_matrix *w = j->w;
     const int64_t n = w->n_in, n32 = n & ~(int64_t)31;
-    float st[(F16_SPLIT_ROWS + 2) / 3][FR_GEMM_F16_STATE];
+    int64_t r0 = task * j->chunk, r1 = FR_MIN(r0 + j->chunk, w->n_out);
+    if (j->slabs) r0 = j->slabs[task], r1 = j->slabs[task + 1];
+    float st[(F16_SPLIT_ROWS + 2) / 3][FR_GEMM_F16_STATE]; /* used only when rows are cut (<= 48 rows) */
     for (int64_t t = 0; t < j->n_tok; t += 4) {
         const int T = (int)FR_MIN(4, j->n_tok - t);
         const float *ys[4];
         for (int u = 0; u < T; u++) ys[u] = j->act + (size_t)(t + u) * j->act_stride;
-        for (int64_t i0 = 0; i0 < n32; i0 += F16_SPLIT) {
-            const int64_t i1 = FR_MIN(i0 + F16_SPLIT, n32);
-            for (int64_t r = r0; r < r1; r += 3) {
-                const int R = (int)FR_MIN(3, r1 - r);
+        for (int64_t i0 = 0, i1 = 0, last = 0; !last; i0 = i1) { /* one pass when n32 <= span (or 0) */
+            i1 = FR_MIN(i0 + j->span, n32);
+            last = i1 == n32;
+            const int first = i0 == 0;
+            for (int64_t r = r0; r < r1; r += j->rows) {
+                const int R = (int)FR_MIN(j->rows, r1 - r);
                 const void *xs[3];
                 for (int q = 0; q < R; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
                 float out[12];
-                const int last = i1 == n32;
-                fr_gemm_f16_avx512_part(i0, i1, n, xs, R, ys, T, st[(r - r0) / 3], i0 == 0, last, out);
+                j->kern(i0, i1, n, xs, R, ys, T, first && last ? NULL : st[(r - r0) / 3], first, last, out);
                 if (last) fr_store_tile(j->y, j->y_stride, j->bias, out, r, R, t, T);
             }
-        }
-    }
-}
-#endif
-
-static void f16_task(void *ctx, int64_t task, int thread) {
-    const f16_job *j = ctx;
-#if FR_X86
-    if (j->split) {
-        int64_t r0 = task * j->chunk;
-        f16_task_split(j, r0, FR_MIN(r0 + j->chunk, j->w->n_out));
-        return;
-    }
-#endif
-    const fr_matrix *w = j->w;
-    int64_t r0 = task * j->chunk, r1 = FR_MIN(r0 + j->chunk, w->n_out);
-    if (j->slabs) r0 = j->slabs[task], r1 = j->slabs[task + 1];
-    for (int64_t t = 0; t < j->n_tok; t += 4) {
-        const int T = (int)FR_MIN(4, j->n_tok - t);
-        const float *ys[4];
-        for (int u = 0; u < T; u++) ys[u] = j->act + (size_t)(t + u) * j->act_stride;
-        for (int64_t r = r0; r < r1; r += j->rows) {
-            const int R = (int)FR_MIN(j->rows, r1 - r);
-            const void *xs[3];
-            for (int q = 0; q < R; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
-            float out[12];
-            j->kern(w->n_in, xs, R, ys, T, out);
-            fr_store_tile(j->y, j->y_stride, j->bias, out, r, R, t, T);
         }
     }
 }
@@ -741,13 +720,13 @@ static void f16_task(void *ctx, int64_t task, int thread) {
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch) {
     f16_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, f16_act_stride(w->n_in) / sizeof(float), 0,
-                 n_tok == 1 ? F16_DECODE_ROWS : 3, NULL, NULL, 0};
+                 n_tok == 1 ? F16_DECODE_ROWS : 3, NULL, NULL, w->n_in};
 #if FR_X86
-    j.kern = fr_gemm_f16_avx2;
+    j.kern = fr_gemm_f16_avx2_part;
     /* prompts on AVX-512F: the same results with twice the lanes (decode streams memory) */
     if (n_tok > 1 && fr_cpu_has(FR_ISA_AVX512)) {
-        j.kern = fr_gemm_f16_avx512;
-        j.split = w->n_in > F16_SPLIT;
+        j.kern = fr_gemm_f16_avx512_part;
+        j.span = F16_SPLIT;
     }
 #endif
     assert(j.kern && "fr_matmul calls fr_gemm_f16 only where fr_cpu_has(FR_ISA_AVX2)");
@@ -767,7 +746,7 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
      * token passes over them */
     int64_t c = (w->n_out + nt * 4 - 1) / (nt * 4);
     if (n_tok > 3) c = FR_MIN(c, FR_MAX(4, (int64_t)((192 << 10) / w->row_bytes)));
-    if (j.split) c = FR_MIN(c, F16_SPLIT_ROWS);
+    if (j.span < w->n_in) c = FR_MIN(c, F16_SPLIT_ROWS);
     j.chunk = FR_MAX(1, c);
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, f16_task, &j);
 }

@@ -118,10 +118,13 @@ void fr_gemm_f16_avx512(int64_t n, const void *const *x, int R, const float *con
 /* fr_gemm_f16_avx512 over values [i0, i1) of rows of n values (i0, i1 multiples of 32), the
  * 2 x 3 x 4 accumulator vectors carried in st (FR_GEMM_F16_STATE floats) from call to call:
  * first starts them at zero, last finishes the rows into out. Consecutive ranges from 0 to
- * n & ~31 give fr_gemm_f16_avx512's result bit for bit. */
+ * n & ~31 give fr_gemm_f16_avx512's result bit for bit (which is one call over [0, n & ~31)). */
 #define FR_GEMM_F16_STATE (2 * 3 * 4 * 16)
 void fr_gemm_f16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                              int T, float *st, int first, int last, float *out);
+/* The same for fr_gemm_f16_avx2 (its 4 x 3 x 4 8-lane accumulators fill the same state). */
+void fr_gemm_f16_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y, int T,
+                           float *st, int first, int last, float *out);
 /* y = W x for an F16 W on AVX2 (fr_matmul's path; same contract). Scratch: */
 size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok);
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,

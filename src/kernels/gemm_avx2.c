@@ -173,16 +173,16 @@ void fr_gemm_q4_Kx8_avx2(int64_t nb, const void *group, const void *const *acts,
 #ifndef F16_PF_DIST
 #define F16_PF_DIST 2048 /* bytes ahead in a decode row */
 #endif
-FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *y, const int R, const int T,
-                       float *out) {
+FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const uint16_t *const *x, const float *const *y, const int R,
+                       const int T, float *state, int first, int last, float *out) {
     __m256 st[4][3][4]; /* [j][r][t] */
     FR_UNROLL for (int j = 0; j < 4; j++) FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
-        st[j][r][t] = _mm256_setzero_ps();
+        st[j][r][t] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(state + ((j * 3 + r) * 4 + t) * 8);
     const int64_t n32 = n & ~(int64_t)31;
-    if (T == 1) { /* decode: all four sets fit (R x 4 <= 12), one streaming pass */
+    if (T == 1 && first && last) { /* decode: all four sets fit (R x 4 <= 12), one streaming pass */
         __m256 a[3][4];
         FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int j = 0; j < 4; j++) a[r][j] = _mm256_setzero_ps();
-        for (int64_t i = 0; i < n32; i += 32) {
+        for (int64_t i = i0; i < i1; i += 32) {
             FR_UNROLL for (int r = 0; r < R; r++) _mm_prefetch((const char *)(x[r] + i) + F16_PF_DIST, _MM_HINT_T0);
             FR_UNROLL for (int j = 0; j < 4; j++) {
                 const __m256 yv = _mm256_loadu_ps(y[0] + i + 8 * j);
@@ -193,8 +193,8 @@ FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *
         }
         FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int j = 0; j < 4; j++) st[j][r][0] = a[r][j];
     } else
-    for (int64_t k0 = 0; k0 < n32; k0 += F16_KC) {
-        const int64_t k1 = FR_MIN(k0 + F16_KC, n32);
+    for (int64_t k0 = i0; k0 < i1; k0 += F16_KC) {
+        const int64_t k1 = FR_MIN(k0 + F16_KC, i1);
         FR_UNROLL for (int j = 0; j < 4; j++) {
             __m256 a[3][4];
             FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) a[r][t] = st[j][r][t];
@@ -209,6 +209,11 @@ FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *
             FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) st[j][r][t] = a[r][t];
         }
     }
+    if (!last) {
+        FR_UNROLL for (int j = 0; j < 4; j++) FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
+            _mm256_storeu_ps(state + ((j * 3 + r) * 4 + t) * 8, st[j][r][t]);
+        return;
+    }
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) {
         float sum = fr_hsum8_avx2(_mm256_add_ps(_mm256_add_ps(st[0][r][t], st[1][r][t]), _mm256_add_ps(st[2][r][t], st[3][r][t])));
         for (int64_t k = n32; k < n; k++) sum += _cvtsh_ss(x[r][k]) * y[t][k];
@@ -216,12 +221,18 @@ FR_INLINE void f16_RxT(int64_t n, const uint16_t *const *x, const float *const *
     }
 }
 
-#define F16_CASE(R, T) case R * 8 + T: f16_RxT(n, (const uint16_t *const *)x, y, R, T, out); break;
-void fr_gemm_f16_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
+#define F16_CASE(R, T) case R * 8 + T: f16_RxT(i0, i1, n, (const uint16_t *const *)x, y, R, T, st, first, last, out); break;
+void fr_gemm_f16_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y, int T,
+                           float *st, int first, int last, float *out) {
     switch (R * 8 + T) {
     F16_CASE(1, 1) F16_CASE(1, 2) F16_CASE(1, 3) F16_CASE(1, 4)
     F16_CASE(2, 1) F16_CASE(2, 2) F16_CASE(2, 3) F16_CASE(2, 4)
     F16_CASE(3, 1) F16_CASE(3, 2) F16_CASE(3, 3) F16_CASE(3, 4)
     default: break;
     }
+}
+#undef F16_CASE
+
+void fr_gemm_f16_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
+    fr_gemm_f16_avx2_part(0, n & ~(int64_t)31, n, x, R, y, T, NULL, 1, 1, out);
 }

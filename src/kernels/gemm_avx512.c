@@ -63,16 +63,6 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const uint16_t *const 
     }
 }
 
-#define F16_CASE(R, T) case R * 8 + T: f16_RxT(0, n & ~(int64_t)31, n, (const uint16_t *const *)x, y, R, T, NULL, 1, 1, out); break;
-void fr_gemm_f16_avx512(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
-    switch (R * 8 + T) {
-    F16_CASE(1, 1) F16_CASE(1, 2) F16_CASE(1, 3) F16_CASE(1, 4)
-    F16_CASE(2, 1) F16_CASE(2, 2) F16_CASE(2, 3) F16_CASE(2, 4)
-    F16_CASE(3, 1) F16_CASE(3, 2) F16_CASE(3, 3) F16_CASE(3, 4)
-    default: break;
-    }
-}
-#undef F16_CASE
 
 #define F16_CASE(R, T) case R * 8 + T: f16_RxT(i0, i1, n, (const uint16_t *const *)x, y, R, T, st, first, last, out); break;
 void fr_gemm_f16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
@@ -83,4 +73,9 @@ void fr_gemm_f16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *cons
     F16_CASE(3, 1) F16_CASE(3, 2) F16_CASE(3, 3) F16_CASE(3, 4)
     default: break;
     }
+}
+#undef F16_CASE
+
+void fr_gemm_f16_avx512(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
+    fr_gemm_f16_avx512_part(0, n & ~(int64_t)31, n, x, R, y, T, NULL, 1, 1, out);
 }

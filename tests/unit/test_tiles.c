@@ -343,6 +343,28 @@ static void test_f16(test_rng *rng) {
                 }
             CHECK(bad == 0, "F16 n=%lld: AVX-512 kernel differs from AVX2 in %d of 12 shapes", (long long)n, bad);
         }
+        { /* the range kernels (gemm.h): a row cut into ranges of 64 values == the whole row */
+            void (*parts[2])(int64_t, int64_t, int64_t, const void *const *, int, const float *const *, int, float *,
+                             int, int, float *) = {fr_gemm_f16_avx2_part,
+                                                   fr_cpu_has(FR_ISA_AVX512) ? fr_gemm_f16_avx512_part : NULL};
+            const int64_t n32 = n & ~(int64_t)31;
+            int bad = 0;
+            for (int k = 0; k < 2; k++)
+                for (int R = 1; parts[k] && R <= 3; R++)
+                    for (int T = 1; T <= 4; T++) {
+                        const void *xr[3] = {w, w + 5 * n, w + 10 * n};
+                        const float *yr[4] = {x, x + xs, x + 2 * xs, x + 3 * xs};
+                        float whole[12], cut[12], st[FR_GEMM_F16_STATE];
+                        fr_gemm_f16_avx2(n, xr, R, yr, T, whole);
+                        for (int64_t i0 = 0, i1 = 0, last = 0; !last; i0 = i1) {
+                            i1 = FR_MIN(i0 + 64, n32);
+                            last = i1 == n32;
+                            parts[k](i0, i1, n, xr, R, yr, T, st, i0 == 0, (int)last, cut);
+                        }
+                        bad += memcmp(whole, cut, sizeof(float) * (size_t)(R * T)) != 0;
+                    }
+            CHECK(bad == 0, "F16 n=%lld: %d shapes differ when the row is taken in ranges of 64", (long long)n, bad);
+        }
         void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&m, 9) + 64);
         for (int threads = 1; threads <= 2; threads++) {
             fr_pool *pool;
