@@ -1,4 +1,4 @@
-/* gemm.c: packing weights into 8-row groups, the registry of packed matrices, the matmul
+/* gemm.c: packing weights into 16-row units, the registry of packed matrices, the matmul
  * driver over them, and the scalar references of the packed kernels (layouts, order and
  * exactness in gemm.h). */
 #include "gemm.h"
@@ -22,8 +22,10 @@
 
 /* ---- layouts ---- */
 
-static size_t quant_bytes(int type) { return type == FR_TYPE_Q4_0 ? 128 : type == FR_TYPE_Q8_0 ? 256 : 1024 + 128; }
-static size_t scale_bytes(int type) { return type == FR_TYPE_Q4_K ? 32 : 16; }
+/* Bytes of one block (Q4_K: super-block) of a unit (gemm.h). */
+static size_t block_bytes(int type) {
+    return type == FR_TYPE_Q4_0 ? FR_Q4_0X16_BLOCK : type == FR_TYPE_Q8_0 ? FR_Q8_0X16_BLOCK : FR_Q4_KX16_BLOCK;
+}
 
 int64_t fr_pack_block_values(int type) { return type == FR_TYPE_Q4_K ? QK_K : 32; }
 
@@ -31,10 +33,13 @@ bool fr_pack_supported(int type) {
     return fr_gemm_kernel(type) != NULL;
 }
 
-size_t fr_pack_group_bytes(int type, int64_t n_in) {
+size_t fr_pack_unit_bytes(int type, int64_t n_in) {
     size_t nb = (size_t)(n_in / fr_pack_block_values(type));
-    return (nb * (quant_bytes(type) + scale_bytes(type)) + 63) & ~(size_t)63;
+    return (nb * block_bytes(type) + 63) & ~(size_t)63;
 }
+
+/* Where row r (< 16) keeps the 4 bytes of vector v in a block: 64v + 32h + 4 (r % 8). */
+static size_t vec_off(int v, int r) { return (size_t)(64 * v + 32 * (r / 8) + 4 * (r % 8)); }
 
 /* ggml's get_scale_min_k4 */
 static void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
@@ -62,70 +67,64 @@ static void pack_scale_min_k4(uint8_t *q, const uint8_t *sc, const uint8_t *m) {
     }
 }
 
-/* Q4_Kx8 pieces of super-block b in a group: quants, scales, min pairs, d and dmin. */
-#define K4_QS(g, b) ((g) + (b) * 1024)
-#define K4_SC(g, nb, b) ((g) + (nb) * 1024 + (b) * 64)
-#define K4_MN(g, nb, b) ((g) + (nb) * 1088 + (b) * 64)
-#define K4_DD(g, nb, b) ((uint16_t *)((g) + (nb) * 1152 + (b) * 32))
-
-void fr_pack_group(int type, int64_t n_in, const void *rows, size_t row_bytes, int nrows, void *group) {
+void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, int nrows, void *unit) {
     const int64_t nb = n_in / fr_pack_block_values(type);
-    uint8_t *g = group;
-    memset(g, 0, fr_pack_group_bytes(type, n_in));
-    uint16_t *d = (uint16_t *)(g + nb * (int64_t)quant_bytes(type));
+    const size_t bb = block_bytes(type);
+    memset(unit, 0, fr_pack_unit_bytes(type, n_in));
     for (int r = 0; r < nrows; r++) {
         const uint8_t *row = (const uint8_t *)rows + (size_t)r * row_bytes;
         for (int64_t b = 0; b < nb; b++) {
+            uint8_t *u = (uint8_t *)unit + (size_t)b * bb;
             if (type == FR_TYPE_Q4_0) {
                 const block_q4_0 *x = (const block_q4_0 *)row + b;
-                d[b * 8 + r] = x->d;
-                for (int m = 0; m < 4; m++) memcpy(g + b * 128 + 32 * m + 4 * r, x->qs + 4 * m, 4);
+                memcpy(u + FR_Q4_0X16_D + 2 * r, &x->d, 2);
+                for (int m = 0; m < 4; m++) memcpy(u + vec_off(m, r), x->qs + 4 * m, 4);
             } else if (type == FR_TYPE_Q8_0) {
                 const block_q8_0 *x = (const block_q8_0 *)row + b;
-                d[b * 8 + r] = x->d;
-                for (int k = 0; k < 8; k++) memcpy(g + b * 256 + 32 * k + 4 * r, x->qs + 4 * k, 4);
+                memcpy(u + FR_Q8_0X16_D + 2 * r, &x->d, 2);
+                for (int k = 0; k < 8; k++) memcpy(u + vec_off(k, r), x->qs + 4 * k, 4);
             } else {
                 const block_q4_K *x = (const block_q4_K *)row + b;
                 for (int l = 0; l < 4; l++)
-                    for (int k = 0; k < 8; k++) memcpy(K4_QS(g, b) + 256 * l + 32 * k + 4 * r, x->qs + 32 * l + 4 * k, 4);
+                    for (int k = 0; k < 8; k++) memcpy(u + vec_off(8 * l + k, r), x->qs + 32 * l + 4 * k, 4);
                 for (int j = 0; j < 8; j++) {
                     uint8_t sc, m;
                     scale_min_k4(j, x->scales, &sc, &m);
-                    K4_SC(g, nb, b)[8 * j + r] = sc;
-                    K4_MN(g, nb, b)[16 * (j / 2) + 2 * r + (j & 1)] = m;
+                    u[FR_Q4_KX16_SC + 16 * j + r] = sc;
+                    u[FR_Q4_KX16_MN + 32 * (j / 2) + 2 * r + (j & 1)] = m;
                 }
-                K4_DD(g, nb, b)[r] = x->d;
-                K4_DD(g, nb, b)[8 + r] = x->dmin;
+                memcpy(u + FR_Q4_KX16_D + 2 * r, &x->d, 2);
+                memcpy(u + FR_Q4_KX16_DMIN + 2 * r, &x->dmin, 2);
             }
         }
     }
 }
 
-void fr_unpack_group_row(int type, int64_t n_in, const void *group, int r, void *row) {
+void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *row) {
     const int64_t nb = n_in / fr_pack_block_values(type);
-    const uint8_t *g = group;
-    const uint16_t *d = (const uint16_t *)(g + nb * (int64_t)quant_bytes(type));
+    const size_t bb = block_bytes(type);
     for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *u = (const uint8_t *)unit + (size_t)b * bb;
         if (type == FR_TYPE_Q4_0) {
             block_q4_0 *x = (block_q4_0 *)row + b;
-            x->d = d[b * 8 + r];
-            for (int m = 0; m < 4; m++) memcpy(x->qs + 4 * m, g + b * 128 + 32 * m + 4 * r, 4);
+            memcpy(&x->d, u + FR_Q4_0X16_D + 2 * r, 2);
+            for (int m = 0; m < 4; m++) memcpy(x->qs + 4 * m, u + vec_off(m, r), 4);
         } else if (type == FR_TYPE_Q8_0) {
             block_q8_0 *x = (block_q8_0 *)row + b;
-            x->d = d[b * 8 + r];
-            for (int k = 0; k < 8; k++) memcpy(x->qs + 4 * k, g + b * 256 + 32 * k + 4 * r, 4);
+            memcpy(&x->d, u + FR_Q8_0X16_D + 2 * r, 2);
+            for (int k = 0; k < 8; k++) memcpy(x->qs + 4 * k, u + vec_off(k, r), 4);
         } else {
             block_q4_K *x = (block_q4_K *)row + b;
             for (int l = 0; l < 4; l++)
-                for (int k = 0; k < 8; k++) memcpy(x->qs + 32 * l + 4 * k, K4_QS(g, b) + 256 * l + 32 * k + 4 * r, 4);
+                for (int k = 0; k < 8; k++) memcpy(x->qs + 32 * l + 4 * k, u + vec_off(8 * l + k, r), 4);
             uint8_t sc[8], m[8];
             for (int j = 0; j < 8; j++) {
-                sc[j] = K4_SC(g, nb, b)[8 * j + r];
-                m[j] = K4_MN(g, nb, b)[16 * (j / 2) + 2 * r + (j & 1)];
+                sc[j] = u[FR_Q4_KX16_SC + 16 * j + r];
+                m[j] = u[FR_Q4_KX16_MN + 32 * (j / 2) + 2 * r + (j & 1)];
             }
             pack_scale_min_k4(x->scales, sc, m);
-            x->d = K4_DD(g, nb, b)[r];
-            x->dmin = K4_DD(g, nb, b)[8 + r];
+            memcpy(&x->d, u + FR_Q4_KX16_D + 2 * r, 2);
+            memcpy(&x->dmin, u + FR_Q4_KX16_DMIN + 2 * r, 2);
         }
     }
 }
@@ -193,77 +192,79 @@ void fr_gemm_quantize(int type, const float *x, void *dst, int64_t n_in) {
 
 /* ---- scalar references (the packed layout read element by element) ---- */
 
-void fr_gemm_q4_Kx8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
-    const uint8_t *g = group;
+static float f16_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return fr_f16_to_f32(h);
+}
+
+void fr_gemm_q4_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     for (int t = 0; t < T; t++) {
         const int8_t *y = acts[t];
         const float *yd = (const float *)(y + nb * 256);
         const int16_t *ys = (const int16_t *)(y + nb * 260);
-        for (int r = 0; r < 8; r++) {
+        for (int r = 0; r < 16; r++) {
             float sumf = 0.0f;
             for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q4_KX16_BLOCK;
                 int32_t isum = 0, msum = 0;
                 for (int j = 0; j < 8; j++) {
                     int32_t sj = 0;
                     for (int k = 0; k < 8; k++)
                         for (int e = 0; e < 4; e++) {
-                            const uint8_t v = K4_QS(g, b)[256 * (j / 2) + 32 * k + 4 * r + e];
+                            const uint8_t v = u[vec_off(8 * (j / 2) + k, r) + e];
                             sj += ((j & 1) ? v >> 4 : v & 15) * y[b * 256 + 32 * j + 4 * k + e];
                         }
-                    isum += K4_SC(g, nb, b)[8 * j + r] * sj;
-                    msum += K4_MN(g, nb, b)[16 * (j / 2) + 2 * r + (j & 1)] * ys[b * 8 + j];
+                    isum += u[FR_Q4_KX16_SC + 16 * j + r] * sj;
+                    msum += u[FR_Q4_KX16_MN + 32 * (j / 2) + 2 * r + (j & 1)] * ys[b * 8 + j];
                 }
-                const float d = yd[b] * fr_f16_to_f32(K4_DD(g, nb, b)[r]);
-                const float dmin = yd[b] * fr_f16_to_f32(K4_DD(g, nb, b)[8 + r]);
+                const float d = yd[b] * f16_at(u + FR_Q4_KX16_D + 2 * r);
+                const float dmin = yd[b] * f16_at(u + FR_Q4_KX16_DMIN + 2 * r);
                 const float a = d * (float)isum;
                 const float bb = dmin * (float)msum;
                 sumf += a;
                 sumf -= bb;
             }
-            out[t * 8 + r] = sumf;
+            out[t * 16 + r] = sumf;
         }
     }
 }
 
-
-void fr_gemm_q4_0x8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
-    const uint8_t *g = group;
-    const uint16_t *wd = (const uint16_t *)(g + nb * 128);
+void fr_gemm_q4_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     for (int t = 0; t < T; t++) {
         const int8_t *y = acts[t];
         const float *yd = (const float *)(y + nb * 32);
-        for (int r = 0; r < 8; r++) {
+        for (int r = 0; r < 16; r++) {
             float acc = 0.0f;
             for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q4_0X16_BLOCK;
                 int isum = 0;
                 for (int m = 0; m < 4; m++)
                     for (int j = 0; j < 4; j++) {
-                        const uint8_t v = g[b * 128 + 32 * m + 4 * r + j];
+                        const uint8_t v = u[vec_off(m, r) + j];
                         isum += ((v & 15) - 8) * y[b * 32 + 4 * m + j] + ((v >> 4) - 8) * y[b * 32 + 16 + 4 * m + j];
                     }
-                acc = fmaf((float)isum, fr_f16_to_f32(wd[b * 8 + r]) * yd[b], acc);
+                acc = fmaf((float)isum, f16_at(u + FR_Q4_0X16_D + 2 * r) * yd[b], acc);
             }
-            out[t * 8 + r] = acc;
+            out[t * 16 + r] = acc;
         }
     }
 }
 
-void fr_gemm_q8_0x8_ref(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
-    const uint8_t *g = group;
-    const uint16_t *wd = (const uint16_t *)(g + nb * 256);
+void fr_gemm_q8_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     for (int t = 0; t < T; t++) {
         const int8_t *y = acts[t];
         const float *yd = (const float *)(y + nb * 32);
-        for (int r = 0; r < 8; r++) {
+        for (int r = 0; r < 16; r++) {
             float acc = 0.0f;
             for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q8_0X16_BLOCK;
                 int isum = 0;
                 for (int k = 0; k < 8; k++)
-                    for (int j = 0; j < 4; j++)
-                        isum += (int8_t)g[b * 256 + 32 * k + 4 * r + j] * y[b * 32 + 4 * k + j];
-                acc = fmaf((float)isum, fr_f16_to_f32(wd[b * 8 + r]) * yd[b], acc);
+                    for (int j = 0; j < 4; j++) isum += (int8_t)u[vec_off(k, r) + j] * y[b * 32 + 4 * k + j];
+                acc = fmaf((float)isum, f16_at(u + FR_Q8_0X16_D + 2 * r) * yd[b], acc);
             }
-            out[t * 8 + r] = acc;
+            out[t * 16 + r] = acc;
         }
     }
 }
@@ -271,36 +272,30 @@ void fr_gemm_q8_0x8_ref(int64_t nb, const void *group, const void *const *acts, 
 fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
     if (!fr_cpu_has(isa)) return NULL;
 #if FR_X86
-    if (isa == FR_ISA_AVXVNNI && type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_vnni;
+    if (isa == FR_ISA_AVX512VNNI) {
+        if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx512vnni;
+        if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx512vnni;
+        if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx512vnni;
+    }
+    if (isa == FR_ISA_AVXVNNI && type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_vnni;
     if (isa == FR_ISA_AVX2) {
-        if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x8_avx2;
-        if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_avx2;
-        if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx8_avx2;
+        if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx2;
+        if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx2;
+        if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx2;
     }
 #endif
 #if FR_ARM64
     if (isa == FR_ISA_NEON_DOT) {
-        if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x8_neon;
-        if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x8_neon;
-        if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx8_neon;
+        if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_neon;
+        if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_neon;
+        if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_neon;
     }
 #endif
     return NULL;
 }
 
-fr_gemm_pair_fn fr_gemm_pair_kernel(int type) {
-#if FR_X86
-    if (!fr_cpu_has(FR_ISA_AVX512VNNI)) return NULL;
-    if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx512vnni;
-    if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx512vnni;
-    if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx512vnni;
-#endif
-    (void)type;
-    return NULL;
-}
-
 fr_gemm_kernel_fn fr_gemm_kernel(int type) {
-    const fr_isa order[] = {FR_ISA_AVXVNNI, FR_ISA_AVX2, FR_ISA_NEON_DOT}; /* the best first */
+    const fr_isa order[] = {FR_ISA_AVX512VNNI, FR_ISA_AVXVNNI, FR_ISA_AVX2, FR_ISA_NEON_DOT}; /* the best first */
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
         fr_gemm_kernel_fn k = fr_gemm_kernel_isa(type, order[i]);
         if (k) return k;
@@ -369,7 +364,7 @@ bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes) {
     if (!m->data || !fr_pack_supported(m->type) || m->n_in % fr_pack_block_values(m->type) != 0 || m->n_out <= 0 ||
         !repack_enabled())
         return false;
-    if (bytes) *bytes = fr_pack_group_bytes(m->type, m->n_in) * (size_t)((m->n_out + 7) / 8);
+    if (bytes) *bytes = fr_pack_unit_bytes(m->type, m->n_in) * (size_t)((m->n_out + 15) / 16);
     return true;
 }
 
@@ -378,24 +373,24 @@ bool fr_pack_add(const fr_matrix *m, const void *owner) {
     double t0 = now_s();
     fr_packed *pk = calloc(1, sizeof *pk);
     if (!pk) return false;
-    int64_t n_groups = (m->n_out + 7) / 8;
+    int64_t n_units = (m->n_out + 15) / 16;
     pk->type = m->type;
     pk->n_in = m->n_in;
     pk->n_out = m->n_out;
     pk->nb = m->n_in / fr_pack_block_values(m->type);
     pk->row_bytes = m->row_bytes;
-    pk->group_bytes = fr_pack_group_bytes(m->type, m->n_in);
+    pk->unit_bytes = fr_pack_unit_bytes(m->type, m->n_in);
     pk->orig = m->data;
-    pk->data_bytes = pk->group_bytes * (size_t)n_groups;
+    pk->data_bytes = pk->unit_bytes * (size_t)n_units;
     pk->owner = owner;
     pk->data = fr_huge_alloc(pk->data_bytes, &pk->mem);
     if (!pk->data) {
         free(pk);
         return false;
     }
-    for (int64_t g = 0; g < n_groups; g++)
-        fr_pack_group(m->type, m->n_in, pk->orig + (size_t)g * 8 * m->row_bytes, m->row_bytes,
-                      (int)FR_MIN(8, m->n_out - g * 8), pk->data + (size_t)g * pk->group_bytes);
+    for (int64_t g = 0; g < n_units; g++)
+        fr_pack_unit(m->type, m->n_in, pk->orig + (size_t)g * 16 * m->row_bytes, m->row_bytes,
+                     (int)FR_MIN(16, m->n_out - g * 16), pk->data + (size_t)g * pk->unit_bytes);
     drop_pages(pk->orig, m->row_bytes * (size_t)m->n_out);
     pthread_rwlock_wrlock(&g_lock);
     bool ok = true;
@@ -448,7 +443,7 @@ void fr_pack_release(const void *owner) {
     pthread_rwlock_unlock(&g_lock);
 }
 
-const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *group0) {
+const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *unit0) {
     const fr_packed *found = NULL;
     pthread_rwlock_rdlock(&g_lock);
     uintptr_t p = (uintptr_t)m->data;
@@ -467,9 +462,9 @@ const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *group0) {
         uintptr_t off = p - (uintptr_t)pk->orig;
         if (pk->type == m->type && pk->n_in == m->n_in && m->row_bytes == pk->row_bytes && off % pk->row_bytes == 0) {
             int64_t row0 = (int64_t)(off / pk->row_bytes);
-            if (row0 % 8 == 0 && row0 + m->n_out <= pk->n_out) {
+            if (row0 % 16 == 0 && row0 + m->n_out <= pk->n_out) {
                 found = pk;
-                *group0 = row0 / 8;
+                *unit0 = row0 / 16;
             }
         }
     }
@@ -498,7 +493,7 @@ void fr_pack_log(const void *owner, double sec) {
     int64_t n;
     size_t bytes;
     fr_pack_owner_stats(owner, &n, &bytes, NULL);
-    if (n) fr_log(FR_LOG_INFO, "repacked %lld weight matrices (%.1f MiB) into 8-row groups in %.3f s", (long long)n,
+    if (n) fr_log(FR_LOG_INFO, "repacked %lld weight matrices (%.1f MiB) into 16-row units in %.3f s", (long long)n,
                   (double)bytes / (1 << 20), sec);
 }
 
@@ -513,8 +508,8 @@ void fr_pack_stats(int64_t *n_matrices, size_t *bytes, double *seconds) {
 /* ---- driver ---- */
 
 #define FR_DECODE_MAX_TASKS 64
-#ifndef FR_DECODE_MIN_GROUPS
-#define FR_DECODE_MIN_GROUPS 2 /* smallest decode slab: 16 rows */
+#ifndef FR_DECODE_MIN_UNITS
+#define FR_DECODE_MIN_UNITS 1 /* smallest decode slab: 16 rows */
 #endif
 
 size_t fr_gemm_scratch_size(int type, int64_t n_in, int64_t n_tok) {
@@ -523,8 +518,8 @@ size_t fr_gemm_scratch_size(int type, int64_t n_in, int64_t n_tok) {
 
 typedef struct {
     const fr_packed *pk;
-    const char *groups; /* the view's first group */
-    int64_t n_rows;     /* rows of the view */
+    const char *units; /* the view's first unit */
+    int64_t n_rows;    /* rows of the view */
     const float *x;
     int64_t x_stride;
     int64_t n_tok;
@@ -533,10 +528,9 @@ typedef struct {
     const float *bias;
     char *act;
     size_t act_stride;
-    int64_t n_groups, panel, n_panels, tok_chunk;
-    const int64_t *slabs; /* decode: group bounds of each task (fr_split_guided), else NULL */
+    int64_t n_units, panel, n_panels, tok_chunk;
+    const int64_t *slabs; /* decode: unit bounds of each task (fr_split_guided), else NULL */
     fr_gemm_kernel_fn kern;
-    fr_gemm_pair_fn pair; /* two groups per call where the CPU has one, else NULL */
 } gemm_job;
 
 static void quant_task(void *ctx, int64_t t, int thread) {
@@ -547,10 +541,10 @@ static void quant_task(void *ctx, int64_t t, int thread) {
 static void gemm_task(void *ctx, int64_t task, int thread) {
     const gemm_job *j = ctx;
     int64_t g0, g1, t0, t1;
-    if (j->slabs) { /* decode: one slab of groups, every token */
+    if (j->slabs) { /* decode: one slab of units, every token */
         g0 = j->slabs[task], g1 = j->slabs[task + 1], t0 = 0, t1 = j->n_tok;
-    } else { /* prompt: one panel of groups x one chunk of tokens */
-        g0 = (task % j->n_panels) * j->panel, g1 = FR_MIN(g0 + j->panel, j->n_groups);
+    } else { /* prompt: one panel of units x one chunk of tokens */
+        g0 = (task % j->n_panels) * j->panel, g1 = FR_MIN(g0 + j->panel, j->n_units);
         t0 = (task / j->n_panels) * j->tok_chunk, t1 = FR_MIN(t0 + j->tok_chunk, j->n_tok);
     }
     const int64_t nb = j->pk->nb;
@@ -558,38 +552,29 @@ static void gemm_task(void *ctx, int64_t task, int thread) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, t1 - t);
         const void *acts[FR_GEMM_MAX_T];
         for (int u = 0; u < T; u++) acts[u] = j->act + (size_t)(t + u) * j->act_stride;
-        for (int64_t g = g0; g < g1;) {
-            float out[2][FR_GEMM_MAX_T * 8];
-            const char *grp = j->groups + (size_t)g * j->pk->group_bytes;
-            int n_g = 1;
-            if (j->pair && g + 1 < g1) {
-                j->pair(nb, grp, grp + j->pk->group_bytes, acts, T, out[0], out[1]);
-                n_g = 2;
-            } else {
-                j->kern(nb, grp, acts, T, out[0]);
-            }
-            for (int k = 0; k < n_g; k++, g++) {
-                const int64_t r0 = g * 8;
-                const int nr = (int)FR_MIN(8, j->n_rows - r0);
-                for (int u = 0; u < T; u++) {
-                    float *yr = j->y + (t + u) * j->y_stride + r0;
-                    const float *o = out[k] + u * 8;
-                    if (j->bias) {
-                        for (int r = 0; r < nr; r++) yr[r] = o[r] + j->bias[r0 + r];
-                    } else {
-                        memcpy(yr, o, (size_t)nr * sizeof(float));
-                    }
+        for (int64_t g = g0; g < g1; g++) {
+            float out[FR_GEMM_MAX_T * 16];
+            j->kern(nb, j->units + (size_t)g * j->pk->unit_bytes, acts, T, out);
+            const int64_t r0 = g * 16;
+            const int nr = (int)FR_MIN(16, j->n_rows - r0);
+            for (int u = 0; u < T; u++) {
+                float *yr = j->y + (t + u) * j->y_stride + r0;
+                const float *o = out + u * 16;
+                if (j->bias) {
+                    for (int r = 0; r < nr; r++) yr[r] = o[r] + j->bias[r0 + r];
+                } else {
+                    memcpy(yr, o, (size_t)nr * sizeof(float));
                 }
             }
         }
     }
 }
 
-void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr_matrix *w, const float *x,
+void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_matrix *w, const float *x,
                     int64_t x_stride, int64_t n_tok, float *y, int64_t y_stride, const float *bias, void *scratch) {
     gemm_job j = {0};
     j.pk = pk;
-    j.groups = pk->data + (size_t)group0 * pk->group_bytes;
+    j.units = pk->data + (size_t)unit0 * pk->unit_bytes;
     j.n_rows = w->n_out;
     j.x = x;
     j.x_stride = x_stride;
@@ -600,8 +585,7 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr
     j.act = scratch;
     j.act_stride = fr_gemm_act_bytes(pk->type, pk->n_in);
     j.kern = fr_gemm_kernel(pk->type);
-    j.pair = fr_gemm_pair_kernel(pk->type);
-    j.n_groups = (w->n_out + 7) / 8;
+    j.n_units = (w->n_out + 15) / 16;
     int nt = fr_pool_size(pool);
     if (n_tok > 1)
         fr_pool_run(pool, n_tok, quant_task, &j);
@@ -611,28 +595,21 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t group0, const fr
     if (n_tok <= FR_GEMM_MAX_T) {
         /* decode: long contiguous slabs first (prefetch-friendly streaming), then smaller
          * ones so that the threads finish together */
-        int k;
-        if (j.pair) { /* slabs of whole pairs: a slab's odd last group would take the one-group kernel */
-            k = fr_split_guided((j.n_groups + 1) / 2, nt, FR_MAX(1, FR_DECODE_MIN_GROUPS / 2), slabs, FR_DECODE_MAX_TASKS);
-            for (int i = 0; i <= k; i++) slabs[i] = FR_MIN(2 * slabs[i], j.n_groups);
-        } else {
-            k = fr_split_guided(j.n_groups, nt, FR_DECODE_MIN_GROUPS, slabs, FR_DECODE_MAX_TASKS);
-        }
         j.slabs = slabs;
-        fr_pool_run(pool, k, gemm_task, &j);
+        fr_pool_run(pool, fr_split_guided(j.n_units, nt, FR_DECODE_MIN_UNITS, slabs, FR_DECODE_MAX_TASKS), gemm_task,
+                    &j);
         return;
     }
-    /* prompt: a panel of groups stays in L2 while every token passes over it */
-    j.panel = FR_MAX(1, (int64_t)((96 << 10) / pk->group_bytes));
-    j.panel = FR_MIN(j.panel, FR_MAX(1, j.n_groups / (nt * 2)));
-    if (j.pair) j.panel = (j.panel + 1) & ~(int64_t)1; /* whole pairs (see above) */
+    /* prompt: a panel of units stays in L2 while every token passes over it */
+    j.panel = FR_MAX(1, (int64_t)((96 << 10) / pk->unit_bytes));
+    j.panel = FR_MIN(j.panel, FR_MAX(1, j.n_units / (nt * 2)));
     j.tok_chunk = n_tok;
-    int64_t n_panels = (j.n_groups + j.panel - 1) / j.panel;
+    int64_t n_panels = (j.n_units + j.panel - 1) / j.panel;
     if (n_panels < nt * 4) { /* few panels: split the tokens too */
         int64_t parts = (nt * 4 + n_panels - 1) / n_panels;
         j.tok_chunk = ((n_tok + parts - 1) / parts + 3) & ~(int64_t)3;
     }
-    j.n_panels = (j.n_groups + j.panel - 1) / j.panel;
+    j.n_panels = (j.n_units + j.panel - 1) / j.panel;
     int64_t n_tchunks = (n_tok + j.tok_chunk - 1) / j.tok_chunk;
     fr_pool_run(pool, j.n_panels * n_tchunks, gemm_task, &j);
 }
@@ -738,7 +715,7 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
     if (n_tok == 1) { /* decode: decreasing slabs of rows, as fr_gemm_packed */
         int64_t slabs[FR_DECODE_MAX_TASKS + 1];
         j.slabs = slabs;
-        fr_pool_run(pool, fr_split_guided(w->n_out, nt, 8 * FR_DECODE_MIN_GROUPS, slabs, FR_DECODE_MAX_TASKS), f16_task,
+        fr_pool_run(pool, fr_split_guided(w->n_out, nt, 16 * FR_DECODE_MIN_UNITS, slabs, FR_DECODE_MAX_TASKS), f16_task,
                     &j);
         return;
     }

@@ -1,4 +1,5 @@
-/* gemm_avx2.c: AVX2 micro-kernels over packed 8-row groups (layouts in gemm.h).
+/* gemm_avx2.c: AVX2 micro-kernels over packed 16-row units, as two halves of 8 rows (layouts
+ * in gemm.h).
  *
  * One vector lane per weight row: a 32-bit broadcast of 4 activation bytes times a vector
  * holding the same 4 positions of the 8 rows gives, after maddubs, per-row partial sums,
@@ -21,143 +22,165 @@
 
 #define FR_MIN(a, b) ((a) < (b) ? (a) : (b))
 
-FR_INLINE void q4_0x8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
-    const uint8_t *wq = group;
-    const uint16_t *wd = (const uint16_t *)(wq + nb * 128);
+/* Halves h0 .. h0 + H - 1 of a unit (FR_GEMM_HALVES_BY_T); accumulator hh * T + t. */
+FR_INLINE void q4_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
     split_acts(acts, T, nb, yq, yd, yc);
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-    __m256 acc[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    __m256 acc[2 * FR_GEMM_MAX_T];
+    FR_UNROLL for (int v = 0; v < H * T; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        __m256i s[FR_GEMM_MAX_T];
-        FR_UNROLL for (int t = 0; t < T; t++) s[t] = _mm256_set1_epi32(yc[t][b]);
-        const uint8_t *q = wq + b * 128;
-        if (FR_PF_DIST) {
-            _mm_prefetch((const char *)q + FR_PF_DIST, _MM_HINT_T0);
-            _mm_prefetch((const char *)q + FR_PF_DIST + 64, _MM_HINT_T0);
-        }
+        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q4_0X16_BLOCK;
+        __m256i s[2 * FR_GEMM_MAX_T];
+        FR_UNROLL for (int hh = 0; hh < H; hh++) FR_UNROLL for (int t = 0; t < T; t++) s[hh * T + t] = _mm256_set1_epi32(yc[t][b]);
+        if (FR_PF_DIST && h0 == 0)
+            FR_UNROLL for (int l = 0; l < 5; l++) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * l, _MM_HINT_T0);
         FR_UNROLL for (int m = 0; m < 4; m++) {
-            const __m256i p = _mm256_loadu_si256((const __m256i *)(q + 32 * m));
-            const __m256i lo = _mm256_and_si256(p, m4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(p, 4), m4);
+            __m256i lo[2], hi[2];
+            FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                const __m256i p = _mm256_loadu_si256((const __m256i *)(blk + 64 * m + 32 * (h0 + hh)));
+                lo[hh] = _mm256_and_si256(p, m4);
+                hi[hh] = _mm256_and_si256(_mm256_srli_epi16(p, 4), m4);
+            }
             FR_UNROLL for (int t = 0; t < T; t++) {
                 const int8_t *y = yq[t] + b * 32 + 4 * m;
-                s[t] = _mm256_add_epi16(s[t], _mm256_maddubs_epi16(lo, bcast32(y)));
-                s[t] = _mm256_add_epi16(s[t], _mm256_maddubs_epi16(hi, bcast32(y + 16)));
-                FR_KEEP(s[t]);
+                const __m256i ylo = bcast32(y), yhi = bcast32(y + 16);
+                FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                    __m256i *st = &s[hh * T + t];
+                    *st = _mm256_add_epi16(*st, _mm256_maddubs_epi16(lo[hh], ylo));
+                    *st = _mm256_add_epi16(*st, _mm256_maddubs_epi16(hi[hh], yhi));
+                    FR_KEEP(*st);
+                }
             }
         }
-        FR_UNROLL for (int t = 0; t < T; t++) s[t] = _mm256_madd_epi16(s[t], ones);
-        block_end(wd, b, yd, s, T, acc);
+        FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_madd_epi16(s[v], ones);
+        FR_UNROLL for (int hh = 0; hh < H; hh++)
+            block_end(blk + FR_Q4_0X16_D + 16 * (h0 + hh), b, yd, s + hh * T, T, acc + hh * T);
     }
-    FR_UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);
+    store_halves(acc, h0, H, T, out);
 }
 
-void fr_gemm_q4_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
-    FR_GEMM_BY_T(q4_0x8, nb, group, acts, T, out);
+void fr_gemm_q4_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_HALVES_BY_T(q4_0x16, nb, unit, acts, T, out);
 }
 
-FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
-    const int8_t *wq = group;
-    const uint16_t *wd = (const uint16_t *)(wq + nb * 256);
+FR_INLINE void q8_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T]; /* unused: this kernel keeps the signs */
     split_acts(acts, T, nb, yq, yd, yc);
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    __m256 acc[2 * FR_GEMM_MAX_T];
+    FR_UNROLL for (int v = 0; v < H * T; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        __m256i s[FR_GEMM_MAX_T];
-        FR_UNROLL for (int t = 0; t < T; t++) s[t] = _mm256_setzero_si256();
-        const int8_t *q = wq + b * 256;
-        if (FR_PF_DIST)
-            FR_UNROLL for (int l = 0; l < 4; l++) _mm_prefetch((const char *)q + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q8_0X16_BLOCK;
+        __m256i s[2 * FR_GEMM_MAX_T];
+        FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_setzero_si256();
+        if (FR_PF_DIST && h0 == 0)
+            FR_UNROLL for (int l = 0; l < 9; l++) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * l, _MM_HINT_T0);
         FR_UNROLL for (int k = 0; k < 8; k++) {
-            const __m256i w = _mm256_loadu_si256((const __m256i *)(q + 32 * k));
-            const __m256i aw = _mm256_sign_epi8(w, w);
+            __m256i w[2], aw[2];
+            FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                w[hh] = _mm256_loadu_si256((const __m256i *)(blk + 64 * k + 32 * (h0 + hh)));
+                aw[hh] = _mm256_sign_epi8(w[hh], w[hh]);
+            }
             FR_UNROLL for (int t = 0; t < T; t++) {
-                const __m256i p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(bcast32(yq[t] + b * 32 + 4 * k), w));
-                s[t] = _mm256_add_epi32(s[t], _mm256_madd_epi16(p, ones));
-                FR_KEEP(s[t]);
+                const __m256i y = bcast32(yq[t] + b * 32 + 4 * k);
+                FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                    const __m256i p = _mm256_maddubs_epi16(aw[hh], _mm256_sign_epi8(y, w[hh]));
+                    s[hh * T + t] = _mm256_add_epi32(s[hh * T + t], _mm256_madd_epi16(p, ones));
+                    FR_KEEP(s[hh * T + t]);
+                }
             }
         }
-        block_end(wd, b, yd, s, T, acc);
+        FR_UNROLL for (int hh = 0; hh < H; hh++)
+            block_end(blk + FR_Q8_0X16_D + 16 * (h0 + hh), b, yd, s + hh * T, T, acc + hh * T);
     }
-    FR_UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);
+    store_halves(acc, h0, H, T, out);
 }
 
-void fr_gemm_q8_0x8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
-    FR_GEMM_BY_T(q8_0x8, nb, group, acts, T, out);
+void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_HALVES_BY_T(q8_0x16, nb, unit, acts, T, out);
 }
 
-/* ---- Q4_Kx8 ----
+/* ---- Q4_Kx16 ----
  * Per sub-block j (32 values) the eight maddubs of unsigned nibbles (0..15) times y sum in
  * int16 (at most 8 * 3840, exact), then madd with (sc, sc) pairs gives sc_j * dot_j per row
  * in int32; the mins use madd of (m_2i, m_2i+1) pairs with the (ysum_2i, ysum_2i+1) pairs.
  * Float: the reference's five operations per super-block, lane by lane. */
-FR_INLINE void q4_Kx8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
-    const uint8_t *g = group;
+FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int8_t *ys[FR_GEMM_MAX_T];
     split_acts_k(acts, T, nb, yq, yd, ys);
     const __m256i m4 = _mm256_set1_epi8(0x0f);
-    __m256 acc[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    __m256 acc[2 * FR_GEMM_MAX_T];
+    FR_UNROLL for (int v = 0; v < H * T; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *qs = g + b * 1024;
-        const uint8_t *sc = g + nb * 1024 + b * 64;
-        const uint8_t *mn = g + nb * 1088 + b * 64;
-        const uint16_t *dd = (const uint16_t *)(g + nb * 1152 + b * 32);
-        __m256i isum[FR_GEMM_MAX_T];
-        FR_UNROLL for (int t = 0; t < T; t++) isum[t] = _mm256_setzero_si256();
+        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q4_KX16_BLOCK;
+        __m256i isum[2 * FR_GEMM_MAX_T];
+        FR_UNROLL for (int v = 0; v < H * T; v++) isum[v] = _mm256_setzero_si256();
         for (int j = 0; j < 8; j++) {
-            const uint8_t *q = qs + 256 * (j >> 1);
+            const uint8_t *q = blk + 512 * (j >> 1);
             const int hi = j & 1;
-            if (FR_PF_DIST && !hi)
-                FR_UNROLL for (int l = 0; l < 4; l++) _mm_prefetch((const char *)q + FR_PF_DIST + 64 * l, _MM_HINT_T0);
-            __m256i s[FR_GEMM_MAX_T];
-            FR_UNROLL for (int t = 0; t < T; t++) s[t] = _mm256_setzero_si256();
+            if (FR_PF_DIST && !hi && h0 == 0)
+                FR_UNROLL for (int l = 0; l < 8; l++) _mm_prefetch((const char *)q + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+            __m256i s[2 * FR_GEMM_MAX_T];
+            FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_setzero_si256();
             FR_UNROLL for (int k = 0; k < 8; k++) {
-                __m256i v = _mm256_loadu_si256((const __m256i *)(q + 32 * k));
-                v = _mm256_and_si256(hi ? _mm256_srli_epi16(v, 4) : v, m4);
+                __m256i nib[2];
+                FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                    const __m256i v = _mm256_loadu_si256((const __m256i *)(q + 64 * k + 32 * (h0 + hh)));
+                    nib[hh] = _mm256_and_si256(hi ? _mm256_srli_epi16(v, 4) : v, m4);
+                }
                 FR_UNROLL for (int t = 0; t < T; t++) {
-                    s[t] = _mm256_add_epi16(s[t], _mm256_maddubs_epi16(v, bcast32(yq[t] + b * 256 + 32 * j + 4 * k)));
-                    FR_KEEP(s[t]);
+                    const __m256i y = bcast32(yq[t] + b * 256 + 32 * j + 4 * k);
+                    FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                        s[hh * T + t] = _mm256_add_epi16(s[hh * T + t], _mm256_maddubs_epi16(nib[hh], y));
+                        FR_KEEP(s[hh * T + t]);
+                    }
                 }
             }
-            __m256i scv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(sc + 8 * j)));
-            scv = _mm256_or_si256(scv, _mm256_slli_epi32(scv, 16));
-            FR_UNROLL for (int t = 0; t < T; t++) {
-                isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(s[t], scv));
-                FR_KEEP(isum[t]);
+            FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                __m256i scv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(blk + FR_Q4_KX16_SC + 16 * j + 8 * (h0 + hh))));
+                scv = _mm256_or_si256(scv, _mm256_slli_epi32(scv, 16));
+                FR_UNROLL for (int t = 0; t < T; t++) {
+                    isum[hh * T + t] = _mm256_add_epi32(isum[hh * T + t], _mm256_madd_epi16(s[hh * T + t], scv));
+                    FR_KEEP(isum[hh * T + t]);
+                }
             }
         }
-        __m256i msum[FR_GEMM_MAX_T];
-        FR_UNROLL for (int t = 0; t < T; t++) msum[t] = _mm256_setzero_si256();
-        FR_UNROLL for (int i = 0; i < 4; i++) {
-            const __m256i mv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(mn + 16 * i)));
-            FR_UNROLL for (int t = 0; t < T; t++)
-                msum[t] = _mm256_add_epi32(msum[t], _mm256_madd_epi16(mv, bcast32(ys[t] + b * 16 + 4 * i)));
-        }
-        const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dd));
-        const __m256 dmx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(dd + 8)));
-        FR_UNROLL for (int t = 0; t < T; t++) {
-            const __m256 ydv = _mm256_broadcast_ss(yd[t] + b);
-            const __m256 a = _mm256_mul_ps(_mm256_mul_ps(ydv, dx), _mm256_cvtepi32_ps(isum[t]));
-            const __m256 bb = _mm256_mul_ps(_mm256_mul_ps(ydv, dmx), _mm256_cvtepi32_ps(msum[t]));
-            acc[t] = _mm256_sub_ps(_mm256_add_ps(acc[t], a), bb);
+        if (FR_PF_DIST && h0 == 0)
+            FR_UNROLL for (int l = 0; l < 5; l++) _mm_prefetch((const char *)blk + 2048 + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+        FR_UNROLL for (int hh = 0; hh < H; hh++) {
+            const int h = h0 + hh;
+            __m256i msum[FR_GEMM_MAX_T];
+            FR_UNROLL for (int t = 0; t < T; t++) msum[t] = _mm256_setzero_si256();
+            FR_UNROLL for (int i = 0; i < 4; i++) {
+                const __m256i mv = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(blk + FR_Q4_KX16_MN + 32 * i + 16 * h)));
+                FR_UNROLL for (int t = 0; t < T; t++)
+                    msum[t] = _mm256_add_epi32(msum[t], _mm256_madd_epi16(mv, bcast32(ys[t] + b * 16 + 4 * i)));
+            }
+            const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + FR_Q4_KX16_D + 16 * h)));
+            const __m256 dmx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + FR_Q4_KX16_DMIN + 16 * h)));
+            FR_UNROLL for (int t = 0; t < T; t++) {
+                const __m256 ydv = _mm256_broadcast_ss(yd[t] + b);
+                const __m256 a = _mm256_mul_ps(_mm256_mul_ps(ydv, dx), _mm256_cvtepi32_ps(isum[hh * T + t]));
+                const __m256 bb = _mm256_mul_ps(_mm256_mul_ps(ydv, dmx), _mm256_cvtepi32_ps(msum[t]));
+                acc[hh * T + t] = _mm256_sub_ps(_mm256_add_ps(acc[hh * T + t], a), bb);
+            }
         }
     }
-    FR_UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);
+    store_halves(acc, h0, H, T, out);
 }
 
-void fr_gemm_q4_Kx8_avx2(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
-    FR_GEMM_BY_T(q4_Kx8, nb, group, acts, T, out);
+void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_HALVES_BY_T(q4_Kx16, nb, unit, acts, T, out);
 }
 
 /* ---- F16 weights x F32 activations (the F16-rounded values, widened exactly) ----

@@ -1,4 +1,5 @@
-/* gemm_simd.h: what the packed-GEMM micro-kernel files (gemm_avx2.c, gemm_vnni.c) share.
+/* gemm_simd.h: what the packed-GEMM micro-kernel files (gemm_avx2.c, gemm_vnni.c,
+ * gemm_avx512vnni.c) share.
  * Include only from files compiled with at least -mavx2 -mfma -mf16c. */
 #ifndef FRUGAL_KERNELS_GEMM_SIMD_H
 #define FRUGAL_KERNELS_GEMM_SIMD_H
@@ -50,14 +51,41 @@ FR_INLINE void split_acts_k(const void *const *acts, const int T, int64_t nb, co
 }
 
 /* The end of a block for T activation rows: acc[t] = fma((float)isum[t], dx * dy_t, acc[t])
- * with dx the group's 8 fp16 scales of block b (gemm.h, "Result order"). */
-FR_INLINE void block_end(const uint16_t *wd, int64_t b, const float *const *yd, const __m256i *isum, const int T,
+ * with dx the 8 fp16 scales at d8 (one half's, gemm.h "Result order"). */
+FR_INLINE void block_end(const uint8_t *d8, int64_t b, const float *const *yd, const __m256i *isum, const int T,
                          __m256 *acc) {
-    const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(wd + b * 8)));
+    const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)d8));
     FR_UNROLL for (int t = 0; t < T; t++) {
         const __m256 sc = _mm256_mul_ps(dx, _mm256_broadcast_ss(yd[t] + b));
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), sc, acc[t]);
     }
 }
+
+/* The accumulators of halves h0 .. h0 + H - 1 (index hh * T + t) into out[t * 16 + 8h + r]. */
+FR_INLINE void store_halves(const __m256 *acc, const int h0, const int H, const int T, float *out) {
+    FR_UNROLL for (int hh = 0; hh < H; hh++)
+        FR_UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 16 * t + 8 * (h0 + hh), acc[hh * T + t]);
+}
+
+/* A 256-bit kernel over a unit as halves: KERNEL(nb, unit, h0, H, acts, T, out) does halves
+ * h0 .. h0 + H - 1. Both halves in one pass for T <= 2, so decode reads each 64-byte vector
+ * once, whole; one half at a time for T > 2, where prompts' panels sit in L2 and the
+ * registers hold T accumulators per half. */
+#define FR_GEMM_HALVES_BY_T(KERNEL, nb, unit, acts, T, out)     \
+    do {                                                        \
+        switch (T) {                                            \
+        case 1: KERNEL(nb, unit, 0, 2, acts, 1, out); break;    \
+        case 2: KERNEL(nb, unit, 0, 2, acts, 2, out); break;    \
+        case 3:                                                 \
+            KERNEL(nb, unit, 0, 1, acts, 3, out);               \
+            KERNEL(nb, unit, 1, 1, acts, 3, out);               \
+            break;                                              \
+        case 4:                                                 \
+            KERNEL(nb, unit, 0, 1, acts, 4, out);               \
+            KERNEL(nb, unit, 1, 1, acts, 4, out);               \
+            break;                                              \
+        default: break;                                         \
+        }                                                       \
+    } while (0)
 
 #endif

@@ -1,4 +1,4 @@
-/* gemm_vnni.c: the Q8_0x8 packed kernel with AVX-VNNI's VPDPBUSD (compiled with -mavxvnni,
+/* gemm_vnni.c: the Q8_0x16 packed kernel with AVX-VNNI's VPDPBUSD (compiled with -mavxvnni,
  * called only when fr_cpu_has(FR_ISA_AVXVNNI); layouts and the result order in gemm.h).
  * Q4_0 has no VNNI kernel: its AVX2 kernel already adds maddubs results in int16, and both
  * are bound by the int8 multiplier's throughput (measured: 140 vs 128-138 GMAC/s).
@@ -32,41 +32,46 @@ FR_INLINE __m256i dword_of_lane(__m256i v, const int kk) {
     }
 }
 
-FR_INLINE void q8_0x8(int64_t nb, const void *group, const void *const *acts, const int T, float *out) {
-    const uint8_t *wq = group;
-    const uint16_t *wd = (const uint16_t *)(wq + nb * 256);
+/* Halves h0 .. h0 + H - 1 of a unit (FR_GEMM_HALVES_BY_T); accumulator hh * T + t. */
+FR_INLINE void q8_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
     split_acts(acts, T, nb, yq, yd, yc);
     const __m256i bias = _mm256_set1_epi8((char)0x80);
-    __m256 acc[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    __m256 acc[2 * FR_GEMM_MAX_T];
+    FR_UNROLL for (int v = 0; v < H * T; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        __m256i s[FR_GEMM_MAX_T];
-        FR_UNROLL for (int t = 0; t < T; t++) s[t] = _mm256_set1_epi32(yc[t][b]);
-        const uint8_t *q = wq + b * 256;
-        if (FR_PF_DIST)
-            FR_UNROLL for (int l = 0; l < 4; l++) _mm_prefetch((const char *)q + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q8_0X16_BLOCK;
+        __m256i s[2 * FR_GEMM_MAX_T];
+        FR_UNROLL for (int hh = 0; hh < H; hh++) FR_UNROLL for (int t = 0; t < T; t++) s[hh * T + t] = _mm256_set1_epi32(yc[t][b]);
+        if (FR_PF_DIST && h0 == 0)
+            FR_UNROLL for (int l = 0; l < 9; l++) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * l, _MM_HINT_T0);
         FR_UNROLL for (int h = 0; h < 2; h++) {
             __m256i yh[FR_GEMM_MAX_T]; /* values 16h..16h+15 in both lanes */
             FR_UNROLL for (int t = 0; t < T; t++) yh[t] =
                 _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(yq[t] + b * 32 + 16 * h)));
             FR_UNROLL for (int kk = 0; kk < 4; kk++) {
                 const int k = 4 * h + kk;
-                const __m256i u = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(q + 32 * k)), bias);
+                __m256i u[2];
+                FR_UNROLL for (int hh = 0; hh < H; hh++)
+                    u[hh] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(blk + 64 * k + 32 * (h0 + hh))), bias);
                 FR_UNROLL for (int t = 0; t < T; t++) {
                     const __m256i y = kk == 0 ? bcast32(yq[t] + b * 32 + 4 * k) : dword_of_lane(yh[t], kk);
-                    s[t] = _mm256_dpbusd_avx_epi32(s[t], u, y);
-                    FR_KEEP(s[t]);
+                    FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                        s[hh * T + t] = _mm256_dpbusd_avx_epi32(s[hh * T + t], u[hh], y);
+                        FR_KEEP(s[hh * T + t]);
+                    }
                 }
             }
         }
-        block_end(wd, b, yd, s, T, acc);
+        FR_UNROLL for (int hh = 0; hh < H; hh++)
+            block_end(blk + FR_Q8_0X16_D + 16 * (h0 + hh), b, yd, s + hh * T, T, acc + hh * T);
     }
-    FR_UNROLL for (int t = 0; t < T; t++) _mm256_storeu_ps(out + 8 * t, acc[t]);
+    store_halves(acc, h0, H, T, out);
 }
 
-void fr_gemm_q8_0x8_vnni(int64_t nb, const void *group, const void *const *acts, int T, float *out) {
-    FR_GEMM_BY_T(q8_0x8, nb, group, acts, T, out);
+void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_HALVES_BY_T(q8_0x16, nb, unit, acts, T, out);
 }

@@ -114,10 +114,10 @@ static void dot_task(void *ctx, int64_t task, int thread) {
 
 void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok,
                float *y, int64_t y_stride, const float *bias, void *scratch) {
-    int64_t group0;
-    const fr_packed *pk = fr_pack_find(w, &group0);
+    int64_t unit0;
+    const fr_packed *pk = fr_pack_find(w, &unit0);
     if (pk) {
-        fr_gemm_packed(pool, pk, group0, w, x, x_stride, n_tok, y, y_stride, bias, scratch);
+        fr_gemm_packed(pool, pk, unit0, w, x, x_stride, n_tok, y, y_stride, bias, scratch);
         return;
     }
     if (w->type == FR_TYPE_F16 && fr_cpu_has(FR_ISA_AVX2)) {

@@ -40,7 +40,7 @@ typedef struct {
     int64_t chunk[FR_MM_MAX_JOBS];
     int64_t n_chunks[FR_MM_MAX_JOBS]; /* row chunks of one weight of the job */
     const fr_packed *pk[FR_MM_MAX_JOBS][2]; /* packed weights (all of a job's, or none) */
-    int64_t g0[FR_MM_MAX_JOBS][2];
+    int64_t u0[FR_MM_MAX_JOBS][2]; /* first unit of each packed weight */
 } multi_ctx;
 
 static int find_job(const int64_t *start, int n, int64_t task) {
@@ -69,32 +69,21 @@ static void multi_convert_task(void *ctx, int64_t task, int thread) {
                    jb->w[0]->n_in);
 }
 
-/* Rows [r0, r1) (multiples of 8 apart from the end) of a packed weight. */
-static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t g0, float *y, const char *act, int64_t r0,
+/* Rows [r0, r1) (multiples of 16 apart from the end) of a packed weight. */
+static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, float *y, const char *act, int64_t r0,
                         int64_t r1) {
     fr_gemm_kernel_fn kern = fr_gemm_kernel(pk->type);
-    fr_gemm_pair_fn pair = fr_gemm_pair_kernel(pk->type);
     size_t ab = job_act_bytes(jb, true);
-    const char *groups = pk->data + (size_t)g0 * pk->group_bytes;
+    const char *units = pk->data + (size_t)u0 * pk->unit_bytes;
     for (int64_t t = 0; t < jb->m; t += FR_GEMM_MAX_T) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
         const void *acts[FR_GEMM_MAX_T];
         for (int u = 0; u < T; u++) acts[u] = act + (size_t)(t + u) * ab;
-        for (int64_t r = r0; r < r1;) {
-            float out[2][FR_GEMM_MAX_T * 8];
-            const char *grp = groups + (size_t)(r / 8) * pk->group_bytes;
-            int n_g = 1;
-            if (pair && r + 8 < r1) { /* two groups per call: the same bits */
-                pair(pk->nb, grp, grp + pk->group_bytes, acts, T, out[0], out[1]);
-                n_g = 2;
-            } else {
-                kern(pk->nb, grp, acts, T, out[0]);
-            }
-            for (int k = 0; k < n_g; k++, r += 8) {
-                const int nr = (int)FR_MIN(8, r1 - r);
-                for (int u = 0; u < T; u++)
-                    memcpy(&y[(t + u) * jb->y_stride + r], out[k] + u * 8, (size_t)nr * sizeof(float));
-            }
+        for (int64_t r = r0; r < r1; r += 16) {
+            float out[FR_GEMM_MAX_T * 16];
+            kern(pk->nb, units + (size_t)(r / 16) * pk->unit_bytes, acts, T, out);
+            const int nr = (int)FR_MIN(16, r1 - r);
+            for (int u = 0; u < T; u++) memcpy(&y[(t + u) * jb->y_stride + r], out + u * 16, (size_t)nr * sizeof(float));
         }
     }
 }
@@ -112,7 +101,7 @@ static void multi_dot_task(void *ctx, int64_t task, int thread) {
     const char *act = mc->act + mc->act_off[j];
     float *y = jb->y[k];
     if (mc->pk[j][k]) {
-        packed_rows(jb, mc->pk[j][k], mc->g0[j][k], y, act, r0, r1);
+        packed_rows(jb, mc->pk[j][k], mc->u0[j][k], y, act, r0, r1);
         return;
     }
     for (int64_t t = 0; t < jb->m; t += 2) {
@@ -161,7 +150,7 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
         if (fr_pack_supported(w->type)) {
             bool all = true;
             for (int k = 0; k < jobs[j].n_w; k++) {
-                mc.pk[j][k] = fr_pack_find(jobs[j].w[k], &mc.g0[j][k]);
+                mc.pk[j][k] = fr_pack_find(jobs[j].w[k], &mc.u0[j][k]);
                 all = all && mc.pk[j][k] && jobs[j].w[k]->type == w->type && jobs[j].w[k]->n_in == w->n_in;
             }
             if (!all) mc.pk[j][0] = mc.pk[j][1] = NULL;

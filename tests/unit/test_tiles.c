@@ -1,8 +1,9 @@
 /* test_tiles: every dot-product tile shape gives, per element, exactly the bits of vec_dot
- * (the property batch invariance rests on), at odd block counts. The packed 8-row GEMM
+ * (the property batch invariance rests on), at odd block counts. The packed 16-row GEMM
  * kernels (src/kernels/gemm*.c) too: every SIMD kernel this CPU runs (AVX2, AVX-VNNI for Q8_0,
- * the AVX512-VNNI two-group kernels; NEON sdot on AArch64) == its scalar reference == vec_dot (AVX2 and scalar) for every number of activation
- * rows, rows not a multiple of 8, odd block counts and (Q8_0) weights of any int8 value,
+ * AVX512-VNNI; NEON sdot on AArch64) == its scalar reference == vec_dot (AVX2 and scalar) for
+ * every number of activation rows (each way of taking a unit's halves), rows not a multiple
+ * of 8 or 16, odd block counts and (Q8_0) weights of any int8 value,
  * -128 included; and fr_matmul over a packed matrix gives vec_dot's bits whatever the token
  * count, the thread count, a bias or a row-offset view. */
 #include <stdlib.h>
@@ -76,8 +77,8 @@ static void hostile_q8_0_rows(int64_t n, int rows, char *w, size_t rb, test_rng 
 static int packed_kernels(int type, fr_gemm_kernel_fn *out) {
     int n = 0;
     out[n++] = fr_gemm_kernel(type);
-    const fr_isa isas[] = {FR_ISA_AVX2, FR_ISA_AVXVNNI, FR_ISA_NEON_DOT};
-    for (int i = 0; i < 3; i++) {
+    const fr_isa isas[] = {FR_ISA_AVX512VNNI, FR_ISA_AVX2, FR_ISA_AVXVNNI, FR_ISA_NEON_DOT};
+    for (int i = 0; i < 4; i++) {
         fr_gemm_kernel_fn k = fr_gemm_kernel_isa(type, isas[i]);
         if (k && k != out[0]) out[n++] = k;
     }
@@ -92,12 +93,12 @@ static int32_t expected_offset(int type, const int8_t *qs) {
     return (int32_t)(((uint32_t)(uint16_t)(-8 * s1) << 16) | (uint16_t)(-8 * s0));
 }
 
-/* Packed groups: layout round trip, activation bytes, kernels vs references vs vec_dot. */
+/* Packed units: layout round trip, activation bytes, kernels vs references vs vec_dot. */
 static void test_packed_kernels(test_rng *rng) {
     const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K};
     const int64_t sizes[] = {32, 96, 160, 1056, 4096 + 32};
     const int64_t ksizes[] = {256, 768, 2816};
-    const int row_counts[] = {1, 5, 8, 13, 16};
+    const int row_counts[] = {1, 5, 8, 13, 16, 21, 40};
     for (size_t ti = 0; ti < 3; ti++) {
         int type = types[ti];
         if (!fr_pack_supported(type)) {
@@ -108,19 +109,19 @@ static void test_packed_kernels(test_rng *rng) {
         const fr_type_traits *tr = fr_type_traits_isa(type, FR_ISA_SCALAR);
         const fr_type_traits *aq = fr_type_traits_get(ta->vec_dot_type);
         const bool kq = type == FR_TYPE_Q4_K;
-        fr_gemm_kernel_fn kerns[3];
+        fr_gemm_kernel_fn kerns[4];
         const int n_kerns = packed_kernels(type, kerns);
-        fr_gemm_kernel_fn ref = type == FR_TYPE_Q4_0 ? fr_gemm_q4_0x8_ref
-                                : type == FR_TYPE_Q8_0 ? fr_gemm_q8_0x8_ref
-                                                       : fr_gemm_q4_Kx8_ref;
+        fr_gemm_kernel_fn ref = type == FR_TYPE_Q4_0 ? fr_gemm_q4_0x16_ref
+                                : type == FR_TYPE_Q8_0 ? fr_gemm_q8_0x16_ref
+                                                       : fr_gemm_q4_Kx16_ref;
         CHECK(kerns[0] != NULL, "%s: no packed kernel", ta->name);
-        if (fr_gemm_pair_kernel(type)) printf("  %s: testing the AVX512-VNNI two-group kernel too\n", ta->name);
+        if (fr_gemm_kernel_isa(type, FR_ISA_AVX512VNNI)) printf("  %s: testing the AVX512-VNNI kernel too\n", ta->name);
         if (fr_gemm_kernel_isa(type, FR_ISA_NEON_DOT)) printf("  %s: testing the NEON sdot kernel\n", ta->name);
         if (!kerns[0]) continue;
         const int n_sizes = kq ? 3 : 5;
         for (int si = 0; si < n_sizes; si++) {
             const int64_t n = kq ? ksizes[si] : sizes[si], nb = n / fr_pack_block_values(type);
-            size_t rb, ab, gb = fr_pack_group_bytes(type, n), pab = fr_gemm_act_bytes(type, n);
+            size_t rb, ab, gb = fr_pack_unit_bytes(type, n), pab = fr_gemm_act_bytes(type, n);
             fr_row_size(type, n, &rb);
             fr_row_size(ta->vec_dot_type, n, &ab);
             char *a = malloc(ab * 4), *pa = aligned_alloc(64, pab * 4), *row = malloc(rb);
@@ -153,49 +154,38 @@ static void test_packed_kernels(test_rng *rng) {
                       (long long)n, t, aq->name, bad);
             }
             for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++) {
-                int rows = row_counts[ri], ng = (rows + 7) / 8;
+                int rows = row_counts[ri], ng = (rows + 15) / 16;
                 char *w = malloc(rb * (size_t)rows), *g = aligned_alloc(64, gb * (size_t)ng);
                 fill_rows(type, n, rows, w, rb, rng, 1.0f);
                 if (type == FR_TYPE_Q8_0 && (ri & 1)) hostile_q8_0_rows(n, rows, w, rb, rng);
                 for (int gi = 0; gi < ng; gi++)
-                    fr_pack_group(type, n, w + (size_t)gi * 8 * rb, rb, FR_MIN(8, rows - gi * 8), g + (size_t)gi * gb);
+                    fr_pack_unit(type, n, w + (size_t)gi * 16 * rb, rb, FR_MIN(16, rows - gi * 16), g + (size_t)gi * gb);
                 for (int r = 0; r < rows; r++) {
-                    fr_unpack_group_row(type, n, g + (size_t)(r / 8) * gb, r % 8, row);
+                    fr_unpack_unit_row(type, n, g + (size_t)(r / 16) * gb, r % 16, row);
                     CHECK(memcmp(row, w + (size_t)r * rb, rb) == 0, "%s n=%lld row %d: unpack differs", ta->name,
                           (long long)n, r);
                 }
                 for (int T = 1; T <= 4; T++) {
                     const void *acts[4];
                     for (int t = 0; t < T; t++) acts[t] = pa + (size_t)((t + T - 1) % 4) * pab;
-                    fr_gemm_pair_fn pair = fr_gemm_pair_kernel(type);
-                    for (int gi = 0; pair && gi + 1 < ng; gi++) { /* two groups at once == one by one */
-                        float p0[32], p1[32], o0[32], o1[32];
-                        pair(nb, g + (size_t)gi * gb, g + (size_t)(gi + 1) * gb, acts, T, p0, p1);
-                        kerns[0](nb, g + (size_t)gi * gb, acts, T, o0);
-                        kerns[0](nb, g + (size_t)(gi + 1) * gb, acts, T, o1);
-                        CHECK(memcmp(p0, o0, sizeof(float) * 8 * (size_t)T) == 0 &&
-                                  memcmp(p1, o1, sizeof(float) * 8 * (size_t)T) == 0,
-                              "%s n=%lld rows=%d T=%d groups %d,%d: the pair kernel differs", ta->name, (long long)n,
-                              rows, T, gi, gi + 1);
-                    }
                     for (int ki = 0; ki < n_kerns; ki++)
                         for (int gi = 0; gi < ng; gi++) {
-                            float o1[32], o2[32];
+                            float o1[64], o2[64];
                             kerns[ki](nb, g + (size_t)gi * gb, acts, T, o1);
                             ref(nb, g + (size_t)gi * gb, acts, T, o2);
                             for (int t = 0; t < T; t++) {
                                 const char *at = a + (size_t)((t + T - 1) % 4) * ab;
-                                for (int r = 0; r < 8 && gi * 8 + r < rows; r++) {
+                                for (int r = 0; r < 16 && gi * 16 + r < rows; r++) {
                                     float sa, sr;
-                                    const char *wr = w + (size_t)(gi * 8 + r) * rb;
+                                    const char *wr = w + (size_t)(gi * 16 + r) * rb;
                                     ta->vec_dot(n, &sa, wr, at);
                                     tr->vec_dot(n, &sr, wr, at);
-                                    float k = o1[t * 8 + r], kr = o2[t * 8 + r];
+                                    float k = o1[t * 16 + r], kr = o2[t * 16 + r];
                                     CHECK(memcmp(&k, &sa, 4) == 0 && memcmp(&kr, &sa, 4) == 0 &&
                                               memcmp(&sr, &sa, 4) == 0,
                                           "%s n=%lld rows=%d T=%d kernel %d (row %d, act %d): kernel %.9g ref %.9g "
                                           "vec_dot avx2 %.9g scalar %.9g",
-                                          ta->name, (long long)n, rows, T, ki, gi * 8 + r, t, k, kr, sa, sr);
+                                          ta->name, (long long)n, rows, T, ki, gi * 16 + r, t, k, kr, sa, sr);
                                 }
                             }
                         }
@@ -212,7 +202,7 @@ static void test_packed_kernels(test_rng *rng) {
 }
 
 /* fr_matmul over a registered packed matrix: every element is vec_dot's, for token counts
- * around the tile size, 1..3 threads, with a bias and strides; views at a group boundary
+ * around the tile size, 1..3 threads, with a bias and strides; views at a unit boundary
  * use the packed rows, others fall back (same bits either way). */
 static void test_packed_matmul(test_rng *rng) {
     const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K};
@@ -240,8 +230,11 @@ static void test_packed_matmul(test_rng *rng) {
         CHECK(fr_pack_find(&m, &g0) && g0 == 0, "%s: find", tt->name);
         fr_matrix v8 = {type, n, 100, rb, w + 16 * rb}, v3 = {type, n, 100, rb, w + 3 * rb};
         fr_matrix v32 = {type, n, 100, rb, w + 32 * rb};
-        CHECK(fr_pack_find(&v8, &g0) && g0 == 2, "%s: view at row 16 is group 2", tt->name);
+        fr_matrix vh = {type, n, 100, rb, w + 8 * rb};
+        CHECK(fr_pack_find(&v8, &g0) && g0 == 1, "%s: view at row 16 is unit 1", tt->name);
+        CHECK(fr_pack_find(&v32, &g0) && g0 == 2, "%s: view at row 32 is unit 2", tt->name);
         CHECK(!fr_pack_find(&v3, &g0), "%s: view at row 3 is not packed", tt->name);
+        CHECK(!fr_pack_find(&vh, &g0), "%s: view at row 8 (a half) is not packed", tt->name);
         void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&m, 17) + 64);
         for (int threads = 1; threads <= 3; threads++) {
             fr_pool *pool;
