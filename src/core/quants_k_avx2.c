@@ -425,31 +425,39 @@ void fr_vec_dot_q5_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     *s = fr_hsum8_avx2(acc) + hsum_ps128(accm);
 }
 
+/* The exact integer sum_j sc_j * sum_{p in j} (q_p - 32) y_p of one block: the reference's
+ * isum, so the float steps after it (and the result) are the reference's bit for bit, the
+ * order the packed Q6_Kx16 kernels (gemm.h) share. */
+static inline int32_t q6k_isum(const block_q6_K *x, __m256i sc16, const block_q8_K *y) {
+    /* quants are stored as q+32 in [0, 63]; remove 32*sum(sc_j*bsum_j) at the end */
+    const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y->bsums)), 5);
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; h++) {
+        const __m256i scv = dup_half(sc16, h);
+        __m256i q[4];
+        q6k_half(x, h, q);
+        const int8_t *q8 = y->qs + 128 * h;
+        const __m256i p0 = group16(q[0], q8, scv, 0);
+        const __m256i p1 = group16(q[1], q8 + 32, scv, 1);
+        const __m256i p2 = group16(q[2], q8 + 64, scv, 2);
+        const __m256i p3 = group16(q[3], q8 + 96, scv, 3);
+        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
+    }
+    return hsum_epi32_256(_mm256_sub_epi32(sumi, corr));
+}
+
 void fr_vec_dot_q6_K_avx2(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
     const block_q6_K *x = vx;
     const block_q8_K *y = vy;
-    __m256 acc = _mm256_setzero_ps();
+    float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * h2f(x[i].d);
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
-        /* quants are stored as q+32 in [0, 63]; remove 32*sum(sc_j*bsum_j) at the end */
-        const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y[i].bsums)), 5);
-        __m256i sumi = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++) {
-            const __m256i scv = dup_half(sc16, h);
-            __m256i q[4];
-            q6k_half(&x[i], h, q);
-            const int8_t *q8 = y[i].qs + 128 * h;
-            const __m256i p0 = group16(q[0], q8, scv, 0);
-            const __m256i p1 = group16(q[1], q8 + 32, scv, 1);
-            const __m256i p2 = group16(q[2], q8 + 64, scv, 2);
-            const __m256i p3 = group16(q[3], q8 + 96, scv, 3);
-            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
-        }
-        sumi = _mm256_sub_epi32(sumi, corr);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        const int32_t isum = q6k_isum(&x[i], sc16, &y[i]);
+        const float d = y[i].d * h2f(x[i].d);
+        const float a = d * (float)isum;
+        sumf += a;
     }
-    *s = fr_hsum8_avx2(acc);
+    *s = sumf;
 }
 
 /* ------------------------------------------------- one row x up to 4 activation rows */
@@ -484,34 +492,19 @@ static inline __attribute__((always_inline)) void q4_K_1xT(int64_t n, const bloc
 
 static inline __attribute__((always_inline)) void q6_K_1xT(int64_t n, const block_q6_K *x,
                                                            const block_q8_K *const *y, const int T, float *out) {
-    __m256 acc[4];
-    KT_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    float sumf[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int64_t i = 0; i < n / QK_K; i++) {
         const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
-        __m256i sumi[4];
-        KT_UNROLL for (int t = 0; t < T; t++) sumi[t] = _mm256_setzero_si256();
+        const float xd = h2f(x[i].d);
         _mm_prefetch((const char *)(x + i) + 1024, _MM_HINT_T0);
-        KT_UNROLL for (int h = 0; h < 2; h++) {
-            const __m256i scv = dup_half(sc16, h);
-            __m256i q[4];
-            q6k_half(&x[i], h, q);
-            KT_UNROLL for (int t = 0; t < T; t++) {
-                const int8_t *q8 = y[t][i].qs + 128 * h;
-                const __m256i p0 = group16(q[0], q8, scv, 0);
-                const __m256i p1 = group16(q[1], q8 + 32, scv, 1);
-                const __m256i p2 = group16(q[2], q8 + 64, scv, 2);
-                const __m256i p3 = group16(q[3], q8 + 96, scv, 3);
-                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
-                KT_KEEP(sumi[t]);
-            }
-        }
         KT_UNROLL for (int t = 0; t < T; t++) {
-            const float d = y[t][i].d * h2f(x[i].d);
-            const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y[t][i].bsums)), 5);
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(_mm256_sub_epi32(sumi[t], corr)), acc[t]);
+            const int32_t isum = q6k_isum(&x[i], sc16, &y[t][i]);
+            const float d = y[t][i].d * xd;
+            const float a = d * (float)isum;
+            sumf[t] += a;
         }
     }
-    KT_UNROLL for (int t = 0; t < T; t++) out[t] = fr_hsum8_avx2(acc[t]);
+    KT_UNROLL for (int t = 0; t < T; t++) out[t] = sumf[t];
 }
 
 void fr_dot_1xT_q4_K_avx2(int64_t n, const void *x, const void *const *y, int T, float *out) {
