@@ -22,12 +22,17 @@
 
 /* ---- layouts ---- */
 
-/* Bytes of one block (Q4_K: super-block) of a unit (gemm.h). */
+/* Bytes of one block (K-quants: super-block) of a unit (gemm.h). */
 static size_t block_bytes(int type) {
-    return type == FR_TYPE_Q4_0 ? FR_Q4_0X16_BLOCK : type == FR_TYPE_Q8_0 ? FR_Q8_0X16_BLOCK : FR_Q4_KX16_BLOCK;
+    switch (type) {
+    case FR_TYPE_Q4_0: return FR_Q4_0X16_BLOCK;
+    case FR_TYPE_Q8_0: return FR_Q8_0X16_BLOCK;
+    case FR_TYPE_Q4_K: return FR_Q4_KX16_BLOCK;
+    default: return FR_Q6_KX16_BLOCK;
+    }
 }
 
-int64_t fr_pack_block_values(int type) { return type == FR_TYPE_Q4_K ? QK_K : 32; }
+int64_t fr_pack_block_values(int type) { return type == FR_TYPE_Q4_K || type == FR_TYPE_Q6_K ? QK_K : 32; }
 
 bool fr_pack_supported(int type) {
     return fr_gemm_kernel(type) != NULL;
@@ -40,6 +45,29 @@ size_t fr_pack_unit_bytes(int type, int64_t n_in) {
 
 /* Where row r (< 16) keeps the 4 bytes of vector v in a block: 64v + 32h + 4 (r % 8). */
 static size_t vec_off(int v, int r) { return (size_t)(64 * v + 32 * (r / 8) + 4 * (r % 8)); }
+
+/* Q6_K value p (0..255) of a block as unsigned 6 bits: ggml's ql / qh arrangement. */
+static int q6_get(const block_q6_K *x, int p) {
+    const int h = p / 128, l = p % 32, g = (p % 128) / 32;
+    const int lo = (x->ql[64 * h + 32 * (g & 1) + l] >> (4 * (g >> 1))) & 15;
+    return lo | ((x->qh[32 * h + l] >> (2 * g)) & 3) << 4;
+}
+
+static void q6_put(block_q6_K *x, int p, int q) {
+    const int h = p / 128, l = p % 32, g = (p % 128) / 32;
+    x->ql[64 * h + 32 * (g & 1) + l] |= (uint8_t)((q & 15) << (4 * (g >> 1)));
+    x->qh[32 * h + l] |= (uint8_t)((q >> 4) << (2 * g));
+}
+
+/* Where the Q6_Kx16 layout keeps value p of row r: the byte of its low 4 bits (shift in
+ * *lo_shift) and of its top 2 bits (shift in *hi_shift). */
+static void q6x16_at(int p, int r, size_t *lo, int *lo_shift, size_t *hi, int *hi_shift) {
+    const int g = p / 32, k = (p % 32) / 4, e = p % 4;
+    *lo = vec_off(8 * (g / 2) + k, r) + (size_t)e;
+    *lo_shift = 4 * (g & 1);
+    *hi = FR_Q6_KX16_QH + vec_off(8 * (g / 4) + k, r) + (size_t)e;
+    *hi_shift = 2 * (g & 3);
+}
 
 /* ggml's get_scale_min_k4 */
 static void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
@@ -83,7 +111,7 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
                 const block_q8_0 *x = (const block_q8_0 *)row + b;
                 memcpy(u + FR_Q8_0X16_D + 2 * r, &x->d, 2);
                 for (int k = 0; k < 8; k++) memcpy(u + vec_off(k, r), x->qs + 4 * k, 4);
-            } else {
+            } else if (type == FR_TYPE_Q4_K) {
                 const block_q4_K *x = (const block_q4_K *)row + b;
                 for (int l = 0; l < 4; l++)
                     for (int k = 0; k < 8; k++) memcpy(u + vec_off(8 * l + k, r), x->qs + 32 * l + 4 * k, 4);
@@ -95,6 +123,18 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
                 }
                 memcpy(u + FR_Q4_KX16_D + 2 * r, &x->d, 2);
                 memcpy(u + FR_Q4_KX16_DMIN + 2 * r, &x->dmin, 2);
+            } else {
+                const block_q6_K *x = (const block_q6_K *)row + b;
+                for (int p = 0; p < QK_K; p++) {
+                    size_t lo, hi;
+                    int ls, hs;
+                    q6x16_at(p, r, &lo, &ls, &hi, &hs);
+                    const int q = q6_get(x, p);
+                    u[lo] |= (uint8_t)((q & 15) << ls);
+                    u[hi] |= (uint8_t)((q >> 4) << hs);
+                }
+                for (int j = 0; j < 16; j++) u[FR_Q6_KX16_SC + 16 * j + r] = (uint8_t)x->scales[j];
+                memcpy(u + FR_Q6_KX16_D + 2 * r, &x->d, 2);
             }
         }
     }
@@ -113,7 +153,7 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
             block_q8_0 *x = (block_q8_0 *)row + b;
             memcpy(&x->d, u + FR_Q8_0X16_D + 2 * r, 2);
             for (int k = 0; k < 8; k++) memcpy(x->qs + 4 * k, u + vec_off(k, r), 4);
-        } else {
+        } else if (type == FR_TYPE_Q4_K) {
             block_q4_K *x = (block_q4_K *)row + b;
             for (int l = 0; l < 4; l++)
                 for (int k = 0; k < 8; k++) memcpy(x->qs + 32 * l + 4 * k, u + vec_off(8 * l + k, r), 4);
@@ -125,6 +165,17 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
             pack_scale_min_k4(x->scales, sc, m);
             memcpy(&x->d, u + FR_Q4_KX16_D + 2 * r, 2);
             memcpy(&x->dmin, u + FR_Q4_KX16_DMIN + 2 * r, 2);
+        } else {
+            block_q6_K *x = (block_q6_K *)row + b;
+            memset(x, 0, sizeof *x);
+            for (int p = 0; p < QK_K; p++) {
+                size_t lo, hi;
+                int ls, hs;
+                q6x16_at(p, r, &lo, &ls, &hi, &hs);
+                q6_put(x, p, ((u[lo] >> ls) & 15) | ((u[hi] >> hs) & 3) << 4);
+            }
+            for (int j = 0; j < 16; j++) x->scales[j] = (int8_t)u[FR_Q6_KX16_SC + 16 * j + r];
+            memcpy(&x->d, u + FR_Q6_KX16_D + 2 * r, 2);
         }
     }
 }
@@ -181,12 +232,35 @@ void fr_gemm_quantize_row_k(const float *x, void *dst, int64_t n_in) {
     }
 }
 
+size_t fr_gemm_act_row_bytes_k6(int64_t n_in) { return ((size_t)(n_in / QK_K) * 324 + 63) & ~(size_t)63; }
+
+void fr_gemm_quantize_row_k6(const float *x, void *dst, int64_t n_in) {
+    const int64_t nb = n_in / QK_K;
+    int8_t *q = dst;
+    float *d = (float *)(q + nb * 256);
+    int32_t *c = (int32_t *)(q + nb * 260);
+    fr_from_float_fn quant = fr_type_traits_get(FR_TYPE_Q8_K)->from_float;
+    block_q8_K tmp;
+    for (int64_t b = 0; b < nb; b++) {
+        quant(x + b * QK_K, &tmp, QK_K);
+        memcpy(q + b * 256, tmp.qs, 256);
+        d[b] = tmp.d;
+        for (int j = 0; j < 16; j++) { /* |sum| <= 16 * 128: -16 * sum fits int16 */
+            const uint16_t h = (uint16_t)(int16_t)(-16 * tmp.bsums[j]);
+            c[b * 16 + j] = (int32_t)((uint32_t)h | (uint32_t)h << 16);
+        }
+    }
+}
+
 size_t fr_gemm_act_bytes(int type, int64_t n_in) {
-    return type == FR_TYPE_Q4_K ? fr_gemm_act_row_bytes_k(n_in) : fr_gemm_act_row_bytes(n_in);
+    if (type == FR_TYPE_Q4_K) return fr_gemm_act_row_bytes_k(n_in);
+    if (type == FR_TYPE_Q6_K) return fr_gemm_act_row_bytes_k6(n_in);
+    return fr_gemm_act_row_bytes(n_in);
 }
 
 void fr_gemm_quantize(int type, const float *x, void *dst, int64_t n_in) {
     if (type == FR_TYPE_Q4_K) fr_gemm_quantize_row_k(x, dst, n_in);
+    else if (type == FR_TYPE_Q6_K) fr_gemm_quantize_row_k6(x, dst, n_in);
     else fr_gemm_quantize_row(type, x, dst, n_in);
 }
 
@@ -224,6 +298,35 @@ void fr_gemm_q4_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, 
                 const float bb = dmin * (float)msum;
                 sumf += a;
                 sumf -= bb;
+            }
+            out[t * 16 + r] = sumf;
+        }
+    }
+}
+
+void fr_gemm_q6_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    for (int t = 0; t < T; t++) {
+        const int8_t *y = acts[t];
+        const float *yd = (const float *)(y + nb * 256);
+        for (int r = 0; r < 16; r++) {
+            float sumf = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q6_KX16_BLOCK;
+                int32_t isum = 0;
+                for (int j = 0; j < 16; j++) {
+                    int32_t sj = 0;
+                    for (int p = 16 * j; p < 16 * j + 16; p++) {
+                        size_t lo, hi;
+                        int ls, hs;
+                        q6x16_at(p, r, &lo, &ls, &hi, &hs);
+                        const int q = ((u[lo] >> ls) & 15) | ((u[hi] >> hs) & 3) << 4;
+                        sj += (q - 32) * y[b * 256 + p];
+                    }
+                    isum += (int8_t)u[FR_Q6_KX16_SC + 16 * j + r] * sj;
+                }
+                const float d = yd[b] * f16_at(u + FR_Q6_KX16_D + 2 * r);
+                const float a = d * (float)isum;
+                sumf += a;
             }
             out[t * 16 + r] = sumf;
         }
@@ -276,12 +379,14 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
         if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx512vnni;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx512vnni;
         if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx512vnni;
+        if (type == FR_TYPE_Q6_K) return fr_gemm_q6_Kx16_avx512vnni;
     }
     if (isa == FR_ISA_AVXVNNI && type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_vnni;
     if (isa == FR_ISA_AVX2) {
         if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx2;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx2;
         if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx2;
+        if (type == FR_TYPE_Q6_K) return fr_gemm_q6_Kx16_avx2;
     }
 #endif
 #if FR_ARM64

@@ -25,6 +25,14 @@
  *           super-block the exact integers isum = sum_j sc_j * dot_j and msum = sum_j m_j *
  *           ysum_j, then sumf += (yd * d) * isum; sumf -= (yd * dmin) * msum: the reference
  *           fr_vec_dot_q4_K_ref exactly (Q4_0/Q8_0 below use the fma order).
+ *   Q6_Kx16 (3360-byte super-blocks): the unsigned 6-bit values q + 32 (0..63) in two parts.
+ *           Vectors L_{l,k} = vector 8l + k (l < 4, k < 8) hold their low 4 bits for values
+ *           64l + 4k .. + 3 (low nibbles) and 64l + 32 + 4k .. + 3 (high nibbles); at 2048
+ *           vectors H_{m,k} = 8m + k (m < 2) hold their top 2 bits: bits 2i, 2i + 1 of a
+ *           row's byte e belong to value 128m + 32i + 4k + e. At 3072 the int8 scales
+ *           sc[j][r] at 16j + r (16 sub-blocks of 16 values), at 3328 16 fp16 d. Order: the
+ *           exact integer isum = sum_j sc_j * sum_{p in j} (q_p - 32) y_p, then
+ *           sumf += (yd * d) * isum, as fr_vec_dot_q6_K_ref.
  * (In a half's terms: row r of half h is unit row 8h + r; its bytes of vector v are at
  * 64v + 32h + 4r, and every per-row table above is 8 entries of half 0 then 8 of half 1.)
  * The unit stride is rounded up to 64 bytes.
@@ -61,11 +69,15 @@
 #define FR_Q4_KX16_MN 2176
 #define FR_Q4_KX16_D 2304
 #define FR_Q4_KX16_DMIN 2336
+#define FR_Q6_KX16_BLOCK 3360
+#define FR_Q6_KX16_QH 2048
+#define FR_Q6_KX16_SC 3072
+#define FR_Q6_KX16_D 3328
 #define FR_GEMM_MAX_T 4   /* activation rows per kernel call */
 
 /* One packed matrix. */
 typedef struct fr_packed {
-    int type;            /* FR_TYPE_Q4_0 or FR_TYPE_Q8_0 */
+    int type;            /* FR_TYPE_Q4_0, Q8_0, Q4_K or Q6_K */
     int64_t n_in, n_out; /* of the original matrix */
     int64_t nb;          /* blocks per row */
     size_t row_bytes;    /* original row bytes */
@@ -96,10 +108,15 @@ void fr_gemm_quantize_row(int type, const float *x, void *dst, int64_t n_in);
  * the same quantization as fr_from_float_q8_K. */
 size_t fr_gemm_act_row_bytes_k(int64_t n_in);
 void fr_gemm_quantize_row_k(const float *x, void *dst, int64_t n_in);
+/* Split-Q8_K rows for Q6_K: nb x 256 int8, nb float scales, nb x 16 int32 words whose two
+ * int16 halves both hold -16 * (sum of the 16 values of sub-block j): madd with ones gives
+ * the -32 * sum that turns q + 32 into q, madd with (sc, sc) pairs -32 * sc * sum. */
+size_t fr_gemm_act_row_bytes_k6(int64_t n_in);
+void fr_gemm_quantize_row_k6(const float *x, void *dst, int64_t n_in);
 /* The activation row bytes / quantizer for a packed weight type. */
 size_t fr_gemm_act_bytes(int type, int64_t n_in);
 void fr_gemm_quantize(int type, const float *x, void *dst, int64_t n_in);
-/* Values per block of a packed type (32, or 256 for Q4_K). */
+/* Values per block of a packed type (32, or 256 for Q4_K and Q6_K). */
 int64_t fr_pack_block_values(int type);
 
 /* The exported kernel for T = 1..4 activation rows: one specialised copy of KERNEL per T. */
@@ -119,16 +136,19 @@ typedef void (*fr_gemm_kernel_fn)(int64_t nb, const void *unit, const void *cons
 void fr_gemm_q4_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q6_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 /* AVX2 (gemm_avx2.c): 8 rows per 256-bit register, a unit as two halves. */
 void fr_gemm_q4_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 /* AVX-VNNI (gemm_vnni.c; only if fr_cpu_has(FR_ISA_AVXVNNI)): same layout, same bits. */
 void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 /* AVX512-VNNI (gemm_avx512vnni.c): a unit per 512-bit register, same bits. */
 void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q6_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 /* AArch64 with sdot (gemm_neon.c; only if fr_cpu_has(FR_ISA_NEON_DOT)): same layout, same bits. */
 void fr_gemm_q4_0x16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);

@@ -183,6 +183,89 @@ void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
     FR_GEMM_HALVES_BY_T(q4_Kx16, nb, unit, acts, T, out);
 }
 
+/* ---- Q6_Kx16 ----
+ * Per step the 6-bit values q + 32 (0..63) from a low-nibble vector and a 2-bit field of a
+ * high-bits vector; maddubs by y gives pairs of at most 2 * 63 * 128, so two steps sum in
+ * int16 (<= 32256, exact) before madd with the sub-block's (sc, sc) pairs widens them to
+ * sc * partial in int32. The activation's offset word times the same pairs adds
+ * -32 * sc * sum(y): isum ends at the reference's exact integer, then its float steps. */
+FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
+    const int8_t *yq[FR_GEMM_MAX_T];
+    const float *yd[FR_GEMM_MAX_T];
+    const int32_t *yc[FR_GEMM_MAX_T];
+    split_acts_k6(acts, T, nb, yq, yd, yc);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    __m256 acc[2 * FR_GEMM_MAX_T];
+    FR_UNROLL for (int v = 0; v < H * T; v++) acc[v] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q6_KX16_BLOCK;
+        __m256i isum[2 * FR_GEMM_MAX_T];
+        FR_UNROLL for (int v = 0; v < H * T; v++) isum[v] = _mm256_setzero_si256();
+        for (int g = 0; g < 8; g++) { /* 32 values: sub-blocks 2g and 2g + 1 */
+            if (FR_PF_DIST && h0 == 0 && !(g & 1))
+                FR_UNROLL for (int l = 0; l < 8; l++) _mm_prefetch((const char *)blk + 512 * (g >> 1) + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+            if (FR_PF_DIST && h0 == 0 && !(g & 3))
+                FR_UNROLL for (int l = 0; l < 8; l++)
+                    _mm_prefetch((const char *)blk + FR_Q6_KX16_QH + 512 * (g >> 2) + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+            FR_UNROLL for (int sb = 0; sb < 2; sb++) { /* sub-block 2g + sb: steps 4sb .. 4sb + 3 */
+                const int j = 2 * g + sb;
+                __m256i scp[2];
+                FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                    const __m128i v = _mm_loadl_epi64((const __m128i *)(blk + FR_Q6_KX16_SC + 16 * j + 8 * (h0 + hh)));
+                    scp[hh] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, v)); /* (sc_r, sc_r) pairs */
+                    FR_UNROLL for (int t = 0; t < T; t++) {
+                        __m256i *is = &isum[hh * T + t];
+                        *is = _mm256_add_epi32(*is, _mm256_madd_epi16(scp[hh], _mm256_set1_epi32(yc[t][b * 16 + j])));
+                    }
+                }
+                FR_UNROLL for (int k2 = 0; k2 < 4; k2 += 2) {
+                    __m256i q[2][2];
+                    FR_UNROLL for (int e = 0; e < 2; e++) {
+                        const int k = 4 * sb + k2 + e;
+                        FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                            const int h = h0 + hh, i = g & 3;
+                            const __m256i lv = _mm256_loadu_si256((const __m256i *)(blk + 64 * (8 * (g >> 1) + k) + 32 * h));
+                            const __m256i hv = _mm256_loadu_si256(
+                                (const __m256i *)(blk + FR_Q6_KX16_QH + 64 * (8 * (g >> 2) + k) + 32 * h));
+                            const __m256i nib = _mm256_and_si256((g & 1) ? _mm256_srli_epi16(lv, 4) : lv, m4);
+                            const __m256i hs = i == 0 ? _mm256_slli_epi16(hv, 4) : i == 1 ? _mm256_slli_epi16(hv, 2)
+                                               : i == 2                     ? hv
+                                                                            : _mm256_srli_epi16(hv, 2);
+                            q[e][hh] = _mm256_or_si256(nib, _mm256_and_si256(hs, m30));
+                        }
+                    }
+                    FR_UNROLL for (int t = 0; t < T; t++) {
+                        const int8_t *y = yq[t] + b * 256 + 32 * g + 4 * (4 * sb + k2);
+                        const __m256i y0 = bcast32(y), y1 = bcast32(y + 4);
+                        FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                            const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(q[0][hh], y0),
+                                                               _mm256_maddubs_epi16(q[1][hh], y1));
+                            __m256i *is = &isum[hh * T + t];
+                            *is = _mm256_add_epi32(*is, _mm256_madd_epi16(p, scp[hh]));
+                            FR_KEEP(*is);
+                        }
+                    }
+                }
+            }
+        }
+        if (FR_PF_DIST && h0 == 0)
+            FR_UNROLL for (int l = 0; l < 5; l++) _mm_prefetch((const char *)blk + FR_Q6_KX16_SC + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+        FR_UNROLL for (int hh = 0; hh < H; hh++) {
+            const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + FR_Q6_KX16_D + 16 * (h0 + hh))));
+            FR_UNROLL for (int t = 0; t < T; t++) {
+                const __m256 d = _mm256_mul_ps(_mm256_broadcast_ss(yd[t] + b), dx);
+                acc[hh * T + t] = _mm256_add_ps(acc[hh * T + t], _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum[hh * T + t])));
+            }
+        }
+    }
+    store_halves(acc, h0, H, T, out);
+}
+
+void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_HALVES_BY_T(q6_Kx16, nb, unit, acts, T, out);
+}
+
 /* ---- F16 weights x F32 activations (the F16-rounded values, widened exactly) ----
  * fr_vec_dot_f16's order: four 8-lane accumulators a_j take elements 32i + 8j .. + 7, the
  * products are exact in float (so FMA = mul + add), then hsum((a0 + a1) + (a2 + a3)) and a

@@ -50,6 +50,16 @@ FR_INLINE void split_acts_k(const void *const *acts, const int T, int64_t nb, co
     }
 }
 
+/* The parts of T split-Q8_K rows for Q6_K (gemm.h): int8 values, float scales, offset words. */
+FR_INLINE void split_acts_k6(const void *const *acts, const int T, int64_t nb, const int8_t **yq, const float **yd,
+                             const int32_t **yc) {
+    FR_UNROLL for (int t = 0; t < T; t++) {
+        yq[t] = acts[t];
+        yd[t] = (const float *)(yq[t] + nb * 256);
+        yc[t] = (const int32_t *)(yq[t] + nb * 260);
+    }
+}
+
 /* The end of a block for T activation rows: acc[t] = fma((float)isum[t], dx * dy_t, acc[t])
  * with dx the 8 fp16 scales at d8 (one half's, gemm.h "Result order"). */
 FR_INLINE void block_end(const uint8_t *d8, int64_t b, const float *const *yd, const __m256i *isum, const int T,

@@ -95,11 +95,11 @@ static int32_t expected_offset(int type, const int8_t *qs) {
 
 /* Packed units: layout round trip, activation bytes, kernels vs references vs vec_dot. */
 static void test_packed_kernels(test_rng *rng) {
-    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K};
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K, FR_TYPE_Q6_K};
     const int64_t sizes[] = {32, 96, 160, 1056, 4096 + 32};
     const int64_t ksizes[] = {256, 768, 2816};
     const int row_counts[] = {1, 5, 8, 13, 16, 21, 40};
-    for (size_t ti = 0; ti < 3; ti++) {
+    for (size_t ti = 0; ti < 4; ti++) {
         int type = types[ti];
         if (!fr_pack_supported(type)) {
             printf("  %s: no packed kernel on this CPU\n", fr_type_name(type));
@@ -108,12 +108,13 @@ static void test_packed_kernels(test_rng *rng) {
         const fr_type_traits *ta = fr_type_traits_get(type); /* the dispatched vec_dot (AVX2 on x86) */
         const fr_type_traits *tr = fr_type_traits_isa(type, FR_ISA_SCALAR);
         const fr_type_traits *aq = fr_type_traits_get(ta->vec_dot_type);
-        const bool kq = type == FR_TYPE_Q4_K;
+        const bool kq = type == FR_TYPE_Q4_K || type == FR_TYPE_Q6_K;
         fr_gemm_kernel_fn kerns[4];
         const int n_kerns = packed_kernels(type, kerns);
         fr_gemm_kernel_fn ref = type == FR_TYPE_Q4_0 ? fr_gemm_q4_0x16_ref
                                 : type == FR_TYPE_Q8_0 ? fr_gemm_q8_0x16_ref
-                                                       : fr_gemm_q4_Kx16_ref;
+                                : type == FR_TYPE_Q4_K ? fr_gemm_q4_Kx16_ref
+                                                       : fr_gemm_q6_Kx16_ref;
         CHECK(kerns[0] != NULL, "%s: no packed kernel", ta->name);
         if (fr_gemm_kernel_isa(type, FR_ISA_AVX512VNNI)) printf("  %s: testing the AVX512-VNNI kernel too\n", ta->name);
         if (fr_gemm_kernel_isa(type, FR_ISA_NEON_DOT)) printf("  %s: testing the NEON sdot kernel\n", ta->name);
@@ -134,7 +135,18 @@ static void test_packed_kernels(test_rng *rng) {
                 fr_gemm_quantize(type, f + t * n, pa + (size_t)t * pab, n);
                 const int8_t *pq = (const int8_t *)(pa + (size_t)t * pab);
                 int bad = 0;
-                if (kq) {
+                if (type == FR_TYPE_Q6_K) {
+                    const block_q8_K *blk = (const block_q8_K *)(a + (size_t)t * ab);
+                    const float *pd = (const float *)(pq + nb * 256);
+                    const int32_t *pc = (const int32_t *)(pq + nb * 260);
+                    for (int64_t b = 0; b < nb; b++) {
+                        bad += memcmp(blk[b].qs, pq + b * 256, 256) != 0 || blk[b].d != pd[b];
+                        for (int j = 0; j < 16; j++) {
+                            const int16_t lo = (int16_t)(uint16_t)pc[b * 16 + j], hi = (int16_t)((uint32_t)pc[b * 16 + j] >> 16);
+                            bad += lo != -16 * blk[b].bsums[j] || hi != lo;
+                        }
+                    }
+                } else if (kq) {
                     const block_q8_K *blk = (const block_q8_K *)(a + (size_t)t * ab);
                     const float *pd = (const float *)(pq + nb * 256);
                     const int16_t *ps = (const int16_t *)(pq + nb * 260);
@@ -205,14 +217,14 @@ static void test_packed_kernels(test_rng *rng) {
  * around the tile size, 1..3 threads, with a bias and strides; views at a unit boundary
  * use the packed rows, others fall back (same bits either way). */
 static void test_packed_matmul(test_rng *rng) {
-    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K};
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K, FR_TYPE_Q6_K};
     const int64_t n_toks[] = {1, 2, 3, 4, 5, 7, 9, 17};
-    for (size_t ti = 0; ti < 3; ti++) {
+    for (size_t ti = 0; ti < 4; ti++) {
         int type = types[ti];
         if (!fr_pack_supported(type)) continue;
         const fr_type_traits *tt = fr_type_traits_get(type);
         const fr_type_traits *aq = fr_type_traits_get(tt->vec_dot_type);
-        const int64_t n = ti == 2 ? 768 : 96 + 32 * (int64_t)ti * 5, n_out = 203, xs = n + 3, ys = n_out + 5,
+        const int64_t n = ti >= 2 ? 768 : 96 + 32 * (int64_t)ti * 5, n_out = 203, xs = n + 3, ys = n_out + 5,
                       ys_m = n_out;
         size_t rb, ab;
         fr_row_size(type, n, &rb);
