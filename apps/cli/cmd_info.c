@@ -148,7 +148,7 @@ int cmd_info(int argc, char **argv) {
                "bandwidth / this: frugal bench -m MODEL --membw)\n", a);
         if (in.n_repacked) {
             human((double)in.repacked_bytes, a, sizeof a);
-            printf("repacked:     %lld matrices (%s) into 8-row groups when run, bench or serve loads the model; "
+            printf("repacked:     %lld matrices (%s) into 16-row units when run, bench or serve loads the model; "
                    "their file pages are released, so RSS stays about the weights' size\n",
                    (long long)in.n_repacked, a);
         }

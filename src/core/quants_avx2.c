@@ -455,7 +455,7 @@ void fr_to_float_iq4_nl_avx2(const void *restrict src, float *restrict dst, int6
         }                                                                                    \
     }
 
-/* Q4_0 and Q8_0 use another order, the one of the packed 8-row GEMM (src/kernels/gemm*.c,
+/* Q4_0 and Q8_0 use another order, the one of the packed GEMM (src/kernels/gemm*.c,
  * one output per vector lane) and of the scalar reference: per output, each block's exact
  * integer dot isum_b, then acc = fma((float)isum_b, dx_b * dy_b, acc) in block order from
  * acc = 0. Here the tile's (row, token) outputs share one vector: lane r * T + t. */

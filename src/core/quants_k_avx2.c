@@ -360,7 +360,7 @@ static inline __m256i dot_k4_block(const uint8_t *scales, const uint8_t *qh, con
 }
 
 /* Q4_K: the reference's order (exact per-block isum and msum, then d * isum added and
- * dmin * msum subtracted in float, block by block), so ref, AVX2 and the packed 8-row GEMM
+ * dmin * msum subtracted in float, block by block), so ref, AVX2 and the packed GEMM
  * agree bit for bit. */
 static inline __m256i q4k_isum(const uint8_t *qs, __m256i scv, const int8_t *q8) {
     const __m256i m4 = _mm256_set1_epi8(0xF);

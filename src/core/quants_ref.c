@@ -14,7 +14,7 @@
  * expressions as ggml's generic kernels, except Q4_0 and Q8_0: there each block's exact
  * integer dot is added with one fused multiply-add, sumf = fmaf(sumi, dx * dy, sumf), in
  * block order. That is the order the AVX2 kernels use (vec_dot, tiles and the packed
- * 8-row GEMM of src/kernels/gemm*.c, which keeps one output per vector lane), so for these
+ * GEMM of src/kernels/gemm*.c, which keeps one output per vector lane), so for these
  * two types ref and AVX2 agree bit for bit.
  *
  * F32/F16/BF16 dot products use 32 float partial sums (x[i] goes to partial i % 32 for the

@@ -124,7 +124,7 @@ static double wall_s(void) {
 
 enum { REPACK_MAX_THREADS = 8 };
 
-/* Repack the matrices the GEMM kernels read faster in 8-row groups (src/kernels/gemm.h);
+/* Repack the matrices the GEMM kernels read faster in 16-row units (src/kernels/gemm.h);
  * tok_embd only when it is also the output matrix. With plan_only, count them instead.
  * The matrices are packed by up to one thread per CPU (at most 8): most of the time goes to
  * the first touch of the new pages, in the kernel. DeepSeek-V2-Lite Q4_0 (8.2 GB packed),
