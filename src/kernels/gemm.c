@@ -125,14 +125,16 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
                 memcpy(u + FR_Q4_KX16_DMIN + 2 * r, &x->dmin, 2);
             } else {
                 const block_q6_K *x = (const block_q6_K *)row + b;
-                for (int p = 0; p < QK_K; p++) {
-                    size_t lo, hi;
-                    int ls, hs;
-                    q6x16_at(p, r, &lo, &ls, &hi, &hs);
-                    const int q = q6_get(x, p);
-                    u[lo] |= (uint8_t)((q & 15) << ls);
-                    u[hi] |= (uint8_t)((q >> 4) << hs);
-                }
+                uint8_t q[QK_K];
+                for (int p = 0; p < QK_K; p++) q[p] = (uint8_t)q6_get(x, p);
+                for (int g = 0; g < 8; g++) /* value 32g + 4k + e (q6x16_at, unrolled) */
+                    for (int k = 0; k < 8; k++) {
+                        uint8_t *lo = u + vec_off(8 * (g / 2) + k, r), *hi = u + FR_Q6_KX16_QH + vec_off(8 * (g / 4) + k, r);
+                        for (int e = 0; e < 4; e++) {
+                            lo[e] |= (uint8_t)((q[32 * g + 4 * k + e] & 15) << (4 * (g & 1)));
+                            hi[e] |= (uint8_t)((q[32 * g + 4 * k + e] >> 4) << (2 * (g & 3)));
+                        }
+                    }
                 for (int j = 0; j < 16; j++) u[FR_Q6_KX16_SC + 16 * j + r] = (uint8_t)x->scales[j];
                 memcpy(u + FR_Q6_KX16_D + 2 * r, &x->d, 2);
             }
