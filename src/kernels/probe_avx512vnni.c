@@ -1,5 +1,5 @@
 /* probe_avx512vnni.c: the int8 peak on 512-bit vpdpbusd (probe.h), where
- * fr_cpu_has(FR_ISA_AVX512VNNI): the instruction the two-group GEMM kernels use there. */
+ * fr_cpu_has(FR_ISA_AVX512VNNI): the instruction the packed GEMM kernels use there. */
 #include <immintrin.h>
 
 #include "probe.h"
