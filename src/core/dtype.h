@@ -82,6 +82,13 @@ typedef struct { fr_f16 d; fr_f16 dmin; uint8_t scales[K_SCALE_SIZE]; uint8_t qh
 static_assert(sizeof(block_q5_K) == 2 * 2 + K_SCALE_SIZE + QK_K / 2 + QK_K / 8, "block_q5_K size");
 typedef struct { uint8_t ql[QK_K / 2]; uint8_t qh[QK_K / 4]; int8_t scales[QK_K / 16]; fr_f16 d; } block_q6_K;
 static_assert(sizeof(block_q6_K) == 2 + QK_K / 16 + 3 * QK_K / 4, "block_q6_K size");
+/* Q6_K value p (0..255) of a block as unsigned 6 bits (the value is this minus 32): ggml's
+ * arrangement, low 4 bits in ql, top 2 bits in qh. */
+static inline int fr_q6_K_at(const block_q6_K *x, int p) {
+    const int h = p / 128, l = p % 32, g = (p % 128) / 32;
+    const int lo = (x->ql[64 * h + 32 * (g & 1) + l] >> (4 * (g >> 1))) & 0xF;
+    return lo | ((x->qh[32 * h + l] >> (2 * g)) & 3) << 4;
+}
 /* Activation type for K-quant dot products. bsums[j] = sum of qs[16j..16j+15]. */
 typedef struct { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; } block_q8_K;
 static_assert(sizeof(block_q8_K) == 4 + QK_K + QK_K / 16 * 2, "block_q8_K size");

@@ -77,14 +77,6 @@ static inline int q2_at(const uint8_t *qs, int p) {
     return (qs[32 * (p / 128) + p % 32] >> (2 * ((p % 128) / 32))) & 3;
 }
 
-/* Q6_K value p as unsigned 6 bits (0..63). */
-static inline int q6_at(const uint8_t *ql, const uint8_t *qh, int p) {
-    int h = p / 128, r = p % 128, l = r % 32, g = r / 32;
-    int lo = (ql[64 * h + 32 * (g & 1) + l] >> (4 * (g >> 1))) & 0xF;
-    int hi = (qh[32 * h + l] >> (2 * g)) & 3;
-    return lo | (hi << 4);
-}
-
 /* Q5_K value p as unsigned 5 bits (0..31); Q4_K is the low 4 bits (no qh). */
 static inline int q4_at(const uint8_t *qs, int p) {
     return (qs[32 * (p / 64) + p % 32] >> (4 * ((p % 64) / 32))) & 0xF;
@@ -172,7 +164,7 @@ void fr_to_float_q6_K_ref(const void *restrict src, float *restrict dst, int64_t
         float *y = dst + i * QK_K;
         for (int p = 0; p < QK_K; p++) {
             const float dl = d * (float)x[i].scales[p / 16];
-            y[p] = dl * (float)(q6_at(x[i].ql, x[i].qh, p) - 32);
+            y[p] = dl * (float)(fr_q6_K_at(&x[i], p) - 32);
         }
     }
 }
@@ -299,7 +291,7 @@ void fr_vec_dot_q6_K_ref(int64_t n, float *restrict s, const void *restrict vx, 
             int32_t sj = 0;
             for (int l = 0; l < 16; l++) {
                 const int p = 16 * j + l;
-                sj += (q6_at(x[i].ql, x[i].qh, p) - 32) * y[i].qs[p];
+                sj += (fr_q6_K_at(&x[i], p) - 32) * y[i].qs[p];
             }
             isum += x[i].scales[j] * sj;
         }

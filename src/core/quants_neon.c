@@ -138,7 +138,7 @@ void fr_vec_dot_q4_0_neon(int64_t n, float *restrict s, const void *restrict vx,
 }
 
 /* Q6_K: the 16-value sub-block j of a block is 16 consecutive values; half h (128 values)
- * takes low nibbles from ql[64h ..] and 2-bit pairs from qh[32h ..] (q6_at of quants_k_ref.c):
+ * takes low nibbles from ql[64h ..] and 2-bit pairs from qh[32h ..] (fr_q6_K_at of dtype.h):
  * values 128h + 32g + l (l < 32) = nibble of ql[64h + 32(g & 1) + l] (high when g >= 2) |
  * bits 2g, 2g+1 of qh[32h + l], minus 32. */
 void fr_vec_dot_q6_K_neon(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {

@@ -46,13 +46,7 @@ size_t fr_pack_unit_bytes(int type, int64_t n_in) {
 /* Where row r (< 16) keeps the 4 bytes of vector v in a block: 64v + 32h + 4 (r % 8). */
 static size_t vec_off(int v, int r) { return (size_t)(64 * v + 32 * (r / 8) + 4 * (r % 8)); }
 
-/* Q6_K value p (0..255) of a block as unsigned 6 bits: ggml's ql / qh arrangement. */
-static int q6_get(const block_q6_K *x, int p) {
-    const int h = p / 128, l = p % 32, g = (p % 128) / 32;
-    const int lo = (x->ql[64 * h + 32 * (g & 1) + l] >> (4 * (g >> 1))) & 15;
-    return lo | ((x->qh[32 * h + l] >> (2 * g)) & 3) << 4;
-}
-
+/* The inverse of fr_q6_K_at (dtype.h): ORs value p's 6 bits into a zeroed block. */
 static void q6_put(block_q6_K *x, int p, int q) {
     const int h = p / 128, l = p % 32, g = (p % 128) / 32;
     x->ql[64 * h + 32 * (g & 1) + l] |= (uint8_t)((q & 15) << (4 * (g >> 1)));
@@ -126,15 +120,16 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
             } else {
                 const block_q6_K *x = (const block_q6_K *)row + b;
                 uint8_t q[QK_K];
-                for (int p = 0; p < QK_K; p++) q[p] = (uint8_t)q6_get(x, p);
-                for (int g = 0; g < 8; g++) /* value 32g + 4k + e (q6x16_at, unrolled) */
-                    for (int k = 0; k < 8; k++) {
-                        uint8_t *lo = u + vec_off(8 * (g / 2) + k, r), *hi = u + FR_Q6_KX16_QH + vec_off(8 * (g / 4) + k, r);
-                        for (int e = 0; e < 4; e++) {
-                            lo[e] |= (uint8_t)((q[32 * g + 4 * k + e] & 15) << (4 * (g & 1)));
-                            hi[e] |= (uint8_t)((q[32 * g + 4 * k + e] >> 4) << (2 * (g & 3)));
-                        }
+                for (int p = 0; p < QK_K; p++) q[p] = (uint8_t)fr_q6_K_at(x, p);
+                for (int p = 0; p < QK_K; p += 4) { /* values p..p+3 sit in consecutive bytes */
+                    size_t lo, hi;
+                    int ls, hs;
+                    q6x16_at(p, r, &lo, &ls, &hi, &hs);
+                    for (int e = 0; e < 4; e++) {
+                        u[lo + e] |= (uint8_t)((q[p + e] & 15) << ls);
+                        u[hi + e] |= (uint8_t)((q[p + e] >> 4) << hs);
                     }
+                }
                 for (int j = 0; j < 16; j++) u[FR_Q6_KX16_SC + 16 * j + r] = (uint8_t)x->scales[j];
                 memcpy(u + FR_Q6_KX16_D + 2 * r, &x->d, 2);
             }
@@ -471,7 +466,7 @@ bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes) {
     if (!m->data || !fr_pack_supported(m->type) || m->n_in % fr_pack_block_values(m->type) != 0 || m->n_out <= 0 ||
         !repack_enabled())
         return false;
-    if (bytes) *bytes = fr_pack_unit_bytes(m->type, m->n_in) * (size_t)((m->n_out + 15) / 16);
+    if (bytes) *bytes = fr_pack_unit_bytes(m->type, m->n_in) * (size_t)((m->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS);
     return true;
 }
 
@@ -480,7 +475,7 @@ bool fr_pack_add(const fr_matrix *m, const void *owner) {
     double t0 = now_s();
     fr_packed *pk = calloc(1, sizeof *pk);
     if (!pk) return false;
-    int64_t n_units = (m->n_out + 15) / 16;
+    int64_t n_units = (m->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS;
     pk->type = m->type;
     pk->n_in = m->n_in;
     pk->n_out = m->n_out;
@@ -496,8 +491,8 @@ bool fr_pack_add(const fr_matrix *m, const void *owner) {
         return false;
     }
     for (int64_t g = 0; g < n_units; g++)
-        fr_pack_unit(m->type, m->n_in, pk->orig + (size_t)g * 16 * m->row_bytes, m->row_bytes,
-                     (int)FR_MIN(16, m->n_out - g * 16), pk->data + (size_t)g * pk->unit_bytes);
+        fr_pack_unit(m->type, m->n_in, pk->orig + (size_t)g * FR_GEMM_ROWS * m->row_bytes, m->row_bytes,
+                     (int)FR_MIN(FR_GEMM_ROWS, m->n_out - g * FR_GEMM_ROWS), pk->data + (size_t)g * pk->unit_bytes);
     drop_pages(pk->orig, m->row_bytes * (size_t)m->n_out);
     pthread_rwlock_wrlock(&g_lock);
     bool ok = true;
@@ -569,9 +564,9 @@ const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *unit0) {
         uintptr_t off = p - (uintptr_t)pk->orig;
         if (pk->type == m->type && pk->n_in == m->n_in && m->row_bytes == pk->row_bytes && off % pk->row_bytes == 0) {
             int64_t row0 = (int64_t)(off / pk->row_bytes);
-            if (row0 % 16 == 0 && row0 + m->n_out <= pk->n_out) {
+            if (row0 % FR_GEMM_ROWS == 0 && row0 + m->n_out <= pk->n_out) {
                 found = pk;
-                *unit0 = row0 / 16;
+                *unit0 = row0 / FR_GEMM_ROWS;
             }
         }
     }
@@ -660,13 +655,13 @@ static void gemm_task(void *ctx, int64_t task, int thread) {
         const void *acts[FR_GEMM_MAX_T];
         for (int u = 0; u < T; u++) acts[u] = j->act + (size_t)(t + u) * j->act_stride;
         for (int64_t g = g0; g < g1; g++) {
-            float out[FR_GEMM_MAX_T * 16];
+            float out[FR_GEMM_MAX_T * FR_GEMM_ROWS];
             j->kern(nb, j->units + (size_t)g * j->pk->unit_bytes, acts, T, out);
-            const int64_t r0 = g * 16;
-            const int nr = (int)FR_MIN(16, j->n_rows - r0);
+            const int64_t r0 = g * FR_GEMM_ROWS;
+            const int nr = (int)FR_MIN(FR_GEMM_ROWS, j->n_rows - r0);
             for (int u = 0; u < T; u++) {
                 float *yr = j->y + (t + u) * j->y_stride + r0;
-                const float *o = out + u * 16;
+                const float *o = out + u * FR_GEMM_ROWS;
                 if (j->bias) {
                     for (int r = 0; r < nr; r++) yr[r] = o[r] + j->bias[r0 + r];
                 } else {
@@ -692,7 +687,7 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_
     j.act = scratch;
     j.act_stride = fr_gemm_act_bytes(pk->type, pk->n_in);
     j.kern = fr_gemm_kernel(pk->type);
-    j.n_units = (w->n_out + 15) / 16;
+    j.n_units = (w->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS;
     int nt = fr_pool_size(pool);
     if (n_tok > 1)
         fr_pool_run(pool, n_tok, quant_task, &j);

@@ -18,10 +18,10 @@
 
 #define FR_INLINE static inline __attribute__((always_inline))
 
-/* The 8 fp16 scales of block b (rows 0-3, rows 4-7) as floats. */
-FR_INLINE void scales8(const uint16_t *wd, int64_t b, float32x4_t *d0, float32x4_t *d1) {
-    *d0 = fr_f16x4_neon(wd + b * 8);
-    *d1 = fr_f16x4_neon(wd + b * 8 + 4);
+/* The 8 fp16 scales at wd (a half's rows 0-3, rows 4-7) as floats. */
+FR_INLINE void scales8(const uint16_t *wd, float32x4_t *d0, float32x4_t *d1) {
+    *d0 = fr_f16x4_neon(wd);
+    *d1 = fr_f16x4_neon(wd + 4);
 }
 
 /* acc = fma((float)s, dx * dy, acc) for the two row halves of one activation row. */
@@ -109,7 +109,7 @@ FR_INLINE void x_0x16(int64_t nb, const void *unit, const int half, const void *
             Q4_STEP(3);
         }
         float32x4_t d0, d1;
-        scales8((const uint16_t *)((const uint8_t *)unit + b * block_bytes + d_off + 16 * half), 0, &d0, &d1);
+        scales8((const uint16_t *)((const uint8_t *)unit + b * block_bytes + d_off + 16 * half), &d0, &d1);
         for (int t = 0; t < T; t++) block_end(d0, d1, yd[t][b], s[t], acc[t]);
     }
     store((const float32x4_t(*)[2])acc, T, half, out);

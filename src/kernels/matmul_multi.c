@@ -69,7 +69,7 @@ static void multi_convert_task(void *ctx, int64_t task, int thread) {
                    jb->w[0]->n_in);
 }
 
-/* Rows [r0, r1) (multiples of 16 apart from the end) of a packed weight. */
+/* Rows [r0, r1) (multiples of FR_GEMM_ROWS apart from the end) of a packed weight. */
 static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, float *y, const char *act, int64_t r0,
                         int64_t r1) {
     fr_gemm_kernel_fn kern = fr_gemm_kernel(pk->type);
@@ -79,11 +79,12 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, fl
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
         const void *acts[FR_GEMM_MAX_T];
         for (int u = 0; u < T; u++) acts[u] = act + (size_t)(t + u) * ab;
-        for (int64_t r = r0; r < r1; r += 16) {
-            float out[FR_GEMM_MAX_T * 16];
-            kern(pk->nb, units + (size_t)(r / 16) * pk->unit_bytes, acts, T, out);
-            const int nr = (int)FR_MIN(16, r1 - r);
-            for (int u = 0; u < T; u++) memcpy(&y[(t + u) * jb->y_stride + r], out + u * 16, (size_t)nr * sizeof(float));
+        for (int64_t r = r0; r < r1; r += FR_GEMM_ROWS) {
+            float out[FR_GEMM_MAX_T * FR_GEMM_ROWS];
+            kern(pk->nb, units + (size_t)(r / FR_GEMM_ROWS) * pk->unit_bytes, acts, T, out);
+            const int nr = (int)FR_MIN(FR_GEMM_ROWS, r1 - r);
+            for (int u = 0; u < T; u++)
+                memcpy(&y[(t + u) * jb->y_stride + r], out + u * FR_GEMM_ROWS, (size_t)nr * sizeof(float));
         }
     }
 }
@@ -157,10 +158,10 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
         }
         off += job_act_bytes(&jobs[j], mc.pk[j][0] != NULL) * (size_t)jobs[j].m;
         conv += jobs[j].m;
-        /* chunks: enough tasks to balance, at least 16 rows, a multiple of 16 */
+        /* chunks: enough tasks to balance, whole packed units (packed_rows) */
         int64_t c = w->n_out / ((int64_t)nt * 4);
-        c = (c + 15) & ~(int64_t)15;
-        mc.chunk[j] = c < 16 ? 16 : c;
+        c = (c + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS * FR_GEMM_ROWS;
+        mc.chunk[j] = c < FR_GEMM_ROWS ? FR_GEMM_ROWS : c;
         mc.n_chunks[j] = jobs[j].m > 0 ? (w->n_out + mc.chunk[j] - 1) / mc.chunk[j] : 0;
         dots += mc.n_chunks[j] * jobs[j].n_w;
     }
