@@ -272,10 +272,12 @@ void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
  * sequential tail. One weight row and up to 3 activation rows: 12 accumulators. */
 
 /* R weight rows x T activation rows. The four accumulator sets (j) of all R x T outputs
- * would need 48 registers: instead the row is cut in chunks of 512 values (L1-resident)
+ * would need 48 registers: instead the row is cut in chunks of 256 values (L1-resident)
  * and each chunk makes four passes, one per j, with the R x T accumulators of that j kept
- * in memory between passes. Each accumulator still sees its products in the same order. */
-#define F16_KC 512
+ * in memory between passes. Each accumulator still sees its products in the same order.
+ * 256 rather than 512 (kbench F16, 512 tokens, 2 threads, 3 alternated runs): 5632 x 2048
+ * 93-99 -> 105-110 GMAC/s, 2048 x 5632 unchanged (112-114); 128 and 1024 were slower. */
+#define F16_KC 256
 #ifndef F16_PF_DIST
 /* bytes ahead in a decode row. kbench F16 4096x32768, 1 thread, 6 alternated runs: 14.4-16.2
  * GMAC/s at 2048, 16.1-18.0 at 8192; tinyllama F16 tg32, 1 thread: 13.8 -> 16.2 t/s */
