@@ -159,6 +159,14 @@ req POST /v1/chat/completions "$(chat x 4 ',"top_k":1000000000000')"; expect 400
 req POST /v1/chat/completions "$(chat x 4 ',"seed":1e30')"; expect 400 "seed not an integer"
 req POST /v1/chat/completions "$(chat x 2 ',"seed":-1')"; expect 200 "seed -1 (any 64-bit value is a seed)"
 req POST /v1/chat/completions "$(chat x 4 ',"n":-3')"; expect 400 "n negative"
+# ignore_eos (the requests below that must outlive a signal rely on it): seed 205 samples an
+# end-of-generation token after 27 tokens from this model (the same natively, with
+# FRUGAL_ISA=avx2 and under ASan); with ignore_eos the same seed runs to max_tokens
+req POST /v1/completions '{"prompt":"Hello","max_tokens":64,"seed":205}'; expect 200 "seed 205"
+jcheck "seed 205 ends at an end-of-generation token" "j['choices'][0]['finish_reason']=='stop' and j['usage']['completion_tokens']<64"
+req POST /v1/completions '{"prompt":"Hello","max_tokens":64,"seed":205,"ignore_eos":true}'; expect 200 "seed 205 with ignore_eos"
+jcheck "with ignore_eos it runs to max_tokens" "j['choices'][0]['finish_reason']=='length' and j['usage']['completion_tokens']==64"
+req POST /v1/completions '{"prompt":"Hello","max_tokens":4,"ignore_eos":1}'; expect 400 "ignore_eos not a boolean"
 req POST /v1/chat/completions "$(chat x 4 ',"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{}}}')"; expect 400 "json_schema (not supported yet) is refused, not ignored"
 for seed in 1 2 3; do
     req POST /v1/chat/completions "{\"messages\":[{\"role\":\"user\",\"content\":\"Answer in JSON\"}],\"max_tokens\":40,\"temperature\":1,\"seed\":$seed,\"response_format\":{\"type\":\"json_object\"}}"

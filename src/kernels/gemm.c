@@ -825,10 +825,10 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
      * token passes over them */
     int64_t c = (w->n_out + nt * 4 - 1) / (nt * 4);
     if (n_tok > 3) c = FR_MIN(c, FR_MAX(4, (int64_t)((192 << 10) / w->row_bytes)));
-    /* whole row triples (the kernel's 3 x 4 tile): a 17-row chunk of a 5632-wide down
-     * projection ran its last 2 rows in the narrower 2 x 4 tile (kbench F16 5632 x 2048, 512
-     * tokens, AVX2, 2 threads, alternated: 93.7-95.6 -> 99.3-100.3 GMAC/s) */
-    if (n_tok > 3 && c > 3) c -= c % 3;
+    /* whole tiles of j.rows rows: a 17-row chunk of a 5632-wide down projection ran its last
+     * 2 rows in the narrower 2 x 4 tile (kbench F16 5632 x 2048, 512 tokens, AVX2, 2 threads,
+     * alternated: 93.7-95.6 -> 99.3-100.3 GMAC/s) */
+    if (c > j.rows) c -= c % j.rows;
     if (j.span < w->n_in) c = FR_MIN(c, F16_SPLIT_ROWS);
     j.chunk = FR_MAX(1, c);
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, f16_task, &j);

@@ -276,7 +276,8 @@ void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
  * and each chunk makes four passes, one per j, with the R x T accumulators of that j kept
  * in memory between passes. Each accumulator still sees its products in the same order.
  * 256 rather than 512 (kbench F16, 512 tokens, 2 threads, 3 alternated runs): 5632 x 2048
- * 93-99 -> 105-110 GMAC/s, 2048 x 5632 unchanged (112-114); 128 and 1024 were slower. */
+ * 93-99 -> 105-110 GMAC/s, 2048 x 5632 within the noise (108-114 -> 110-113); 128 and 1024
+ * were slower. */
 #define F16_KC 256
 #ifndef F16_PF_DIST
 /* bytes ahead in a decode row. kbench F16 4096x32768, 1 thread, 6 alternated runs: 14.4-16.2

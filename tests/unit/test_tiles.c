@@ -318,7 +318,7 @@ static void test_packed_matmul(test_rng *rng) {
 #if FR_X86
 /* F16: the R x T kernel and fr_matmul equal vec_dot_f16 on the F16-converted activations,
  * with tails (n not a multiple of 32) and chunk edges (n > 256, F16_KC; on AVX-512 rows over 2048
- * values are cut into ranges: gemm.c f16_task_split). */
+ * values are cut into ranges: gemm.c f16_task). */
 static void test_f16(test_rng *rng) {
     const fr_type_traits *ft = fr_type_traits_get(FR_TYPE_F16);
     if (!fr_cpu_has(FR_ISA_AVX2)) return;
