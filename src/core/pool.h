@@ -23,6 +23,13 @@ fr_status fr_pool_new(int n_threads, fr_pool **out, fr_error *err);
 void fr_pool_free(fr_pool *p);
 int fr_pool_size(const fr_pool *p);
 void fr_pool_run(fr_pool *p, int64_t n_tasks, fr_task_fn fn, void *ctx);
+/* Read-ahead: memory that a coming job will read, fetched into the workers' caches while
+ * they would otherwise wait (the caller's serial work between jobs, the end of a job that
+ * another thread is finishing), so that the job finds it there instead of in DRAM.
+ * fr_pool_prefetch sets the region [addr, addr + len) (addr NULL clears it); waiting workers
+ * take it in order, a page at a time, each part once, until it is done or replaced. Only a
+ * hint: prefetches never fault and never change a result. */
+void fr_pool_prefetch(fr_pool *p, const void *addr, size_t len);
 /* Decreasing ("guided") split of n items for n_threads: tasks handed out in index order
  * start with large contiguous slabs (long streams for the prefetchers) and end with small
  * ones, so threads finish together. Writes bounds[0] = 0 < bounds[1] < ... <

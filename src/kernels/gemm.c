@@ -609,10 +609,6 @@ void fr_pack_stats(int64_t *n_matrices, size_t *bytes, double *seconds) {
 
 /* ---- driver ---- */
 
-#define FR_DECODE_MAX_TASKS 64
-#ifndef FR_DECODE_MIN_UNITS
-#define FR_DECODE_MIN_UNITS 1 /* smallest decode slab: 16 rows */
-#endif
 
 size_t fr_gemm_scratch_size(int type, int64_t n_in, int64_t n_tok) {
     return fr_gemm_act_bytes(type, n_in) * (size_t)n_tok;

@@ -74,6 +74,11 @@
 #define FR_Q6_KX16_SC 3072
 #define FR_Q6_KX16_D 3328
 #define FR_GEMM_MAX_T 4   /* activation rows per kernel call */
+/* Decode splits a product's rows with fr_split_guided into at most this many tasks... */
+#define FR_DECODE_MAX_TASKS 64
+#ifndef FR_DECODE_MIN_UNITS
+#define FR_DECODE_MIN_UNITS 1 /* ...of at least this many units (16 rows) */
+#endif
 
 /* One packed matrix. */
 typedef struct fr_packed {

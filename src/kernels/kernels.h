@@ -47,6 +47,11 @@ size_t fr_matmul_scratch_size(const fr_matrix *w, int64_t n_tok);
 void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok,
                float *y, int64_t y_stride, const float *bias, void *scratch);
 
+/* Decode read-ahead: while the caller runs the serial work before W's next single-token
+ * product, the pool's idle workers prefetch the part of W they will probably multiply
+ * (fr_pool_prefetch). W NULL clears the hint. A hint only: results do not change. */
+void fr_matmul_prefetch(fr_pool *pool, const fr_matrix *w);
+
 /* Several products at once (matmul_multi.c), e.g. every chosen expert of a MoE layer. A job
  * multiplies n_w (1 or 2) weights of the same activation type by the same m input rows:
  * y[k][i * y_stride + r] = dot(w[k] row r, x[x_rows ? x_rows[i] : i]) for i < m. Same

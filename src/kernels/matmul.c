@@ -147,3 +147,31 @@ void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stri
     }
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, dot_task, &j);
 }
+
+void fr_matmul_prefetch(fr_pool *pool, const fr_matrix *w) {
+    int nt = fr_pool_size(pool);
+    if (nt < 2) return;
+    if (!w || !w->data) {
+        fr_pool_prefetch(pool, NULL, 0);
+        return;
+    }
+    /* the bytes and decode slabs fr_matmul will use for one token */
+    int64_t unit0, n_slabs, bounds[FR_DECODE_MAX_TASKS + 1];
+    const fr_packed *pk = fr_pack_find(w, &unit0);
+    const char *base;
+    size_t stride;
+    if (pk) {
+        base = pk->data + (size_t)unit0 * pk->unit_bytes;
+        stride = pk->unit_bytes;
+        n_slabs = fr_split_guided((w->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, nt, FR_DECODE_MIN_UNITS, bounds,
+                                  FR_DECODE_MAX_TASKS);
+    } else {
+        base = w->data;
+        stride = w->row_bytes;
+        n_slabs = fr_split_guided(w->n_out, nt, 16 * FR_DECODE_MIN_UNITS, bounds, FR_DECODE_MAX_TASKS);
+    }
+    /* the caller takes the first slab as soon as the job is out, a worker the next ones:
+     * read ahead from there, into the caches of the core that will probably use it */
+    int64_t from = n_slabs > 1 ? bounds[1] : 0;
+    fr_pool_prefetch(pool, base + (size_t)from * stride, (size_t)(bounds[n_slabs] - from) * stride);
+}

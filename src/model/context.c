@@ -120,6 +120,8 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     c->p = p;
     c->phase = FR_PHASE_PROMPT;
     fr_status st = fr_pool_new(p.n_threads, &c->pool, err);
+    const char *ra = getenv("FRUGAL_READAHEAD");
+    c->read_ahead = !(ra && strcmp(ra, "0") == 0);
     if (st != FR_OK) {
         free(c);
         return st;
@@ -464,14 +466,25 @@ void fr_ctx_rmsnorm(fr_context *c, const float *in, int64_t in_stride, const flo
     fr_pool_run(c->pool, n, rms_task, &j);
 }
 
+static const fr_matrix *output_matrix(const fr_model *m) {
+    return m->w.output.src ? &m->w.output.m : &m->w.tok_embd.m;
+}
+
 void fr_ctx_output(fr_context *c, const float *x, const int32_t *rows, int64_t n, float *logits) {
     const fr_model *m = c->m;
     int64_t E = m->hp.n_embd;
     if (!logits || n <= 0) return;
     rms_job j = {x, m->w.output_norm_f, c->xn, E, E, E, m->hp.rms_eps, rows};
     fr_pool_run(c->pool, n, rms_task, &j);
-    const fr_matrix *out = m->w.output.src ? &m->w.output.m : &m->w.tok_embd.m;
-    fr_matmul(c->pool, out, c->xn, E, n, logits, m->hp.n_vocab, NULL, c->scratch);
+    fr_matmul(c->pool, output_matrix(m), c->xn, E, n, logits, m->hp.n_vocab, NULL, c->scratch);
+}
+
+/* Decode steps (a few rows, bandwidth-bound): while the caller finishes the coming product
+ * and runs the serial work after it, the waiting workers read W, the product after that one,
+ * into their caches (fr_matmul_prefetch). Tinyllama Q4_0 decode, 2 threads, 30 alternated
+ * rounds of 32 tokens in one process, 7 runs: +1.5 to +2.8% in six, -1.2% in one. */
+static void read_ahead(fr_context *c, int64_t n, const fr_matrix *w) {
+    if (n <= 4 && c->read_ahead) fr_matmul_prefetch(c->pool, w);
 }
 
 /* One dense forward pass over n <= n_batch rows (c->row_seq, c->row_pos set): the final
@@ -496,8 +509,11 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
         j.norm_in = c->x;
         j.norm_out = c->xn;
         fr_pool_run(pool, n, norm_task, &j);
+        read_ahead(c, n, &L->wk.m);
         fr_matmul(pool, &L->wq.m, c->xn, E, n, c->q, qd, L->bq_f, c->scratch);
+        read_ahead(c, n, &L->wv.m);
         fr_matmul(pool, &L->wk.m, c->xn, E, n, c->k, kd, L->bk_f, c->scratch);
+        read_ahead(c, n, &L->wo.m);
         fr_matmul(pool, &L->wv.m, c->xn, E, n, c->v, vd, L->bv_f, c->scratch);
         /* all rows are stored before any attends: a row sees the earlier rows of its
          * sequence in this pass */
@@ -506,14 +522,18 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
             fr_pool_run(pool, c->n_att_runs * hp->n_head_kv, attention_group_task, &j);
         else
             fr_pool_run(pool, n * hp->n_head, attention_task, &j);
+        read_ahead(c, n, &L->w_gate.m);
         fr_matmul(pool, &L->wo.m, c->attn, od, n, c->tmp, E, NULL, c->scratch);
         add_residual(c->x, c->tmp, n * E);
 
         j.norm_w = L->ffn_norm_f;
         fr_pool_run(pool, n, norm_task, &j);
+        read_ahead(c, n, &L->w_up.m);
         fr_matmul(pool, &L->w_gate.m, c->xn, E, n, c->gate, hp->n_ff, NULL, c->scratch);
+        read_ahead(c, n, &L->w_down.m);
         fr_matmul(pool, &L->w_up.m, c->xn, E, n, c->up, hp->n_ff, NULL, c->scratch);
         fr_pool_run(pool, n, swiglu_task, &j);
+        read_ahead(c, n, l + 1 < hp->n_layer ? &m->w.layers[l + 1].wq.m : output_matrix(m));
         fr_matmul(pool, &L->w_down.m, c->gate, hp->n_ff, n, c->tmp, E, NULL, c->scratch);
         add_residual(c->x, c->tmp, n * E);
     }

@@ -10,6 +10,7 @@
 struct fr_context {
     const fr_model *m;
     fr_pool *pool;
+    bool read_ahead; /* decode: waiting workers prefetch the next weights (FRUGAL_READAHEAD=0: off) */
     fr_context_params p;
     /* positions cached per sequence, [p.n_seq] */
     int64_t *seq_past;

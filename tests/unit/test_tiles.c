@@ -258,6 +258,8 @@ static void test_packed_matmul(test_rng *rng) {
                     const fr_matrix *mm = vi == 0 ? &m : vi == 1 ? &v8 : &v3;
                     const float *bb = vi == 0 ? bias : NULL;
                     memset(y, 0, sizeof(float) * (size_t)(ys * 17));
+                    /* decode's read-ahead of the next product's weights is only a hint */
+                    fr_matmul_prefetch(pool, vi == 2 ? &m : mm);
                     fr_matmul(pool, mm, x, xs, nt, y, ys, bb, scratch);
                     int bad = 0;
                     for (int64_t t = 0; t < nt; t++) {
@@ -302,6 +304,7 @@ static void test_packed_matmul(test_rng *rng) {
             CHECK(bad == 0, "%s matmul_multi, %d threads: %d elements differ from vec_dot", tt->name, threads, bad);
             for (int q = 0; q < 4; q++) free(ym[q]);
             free(mscr);
+            fr_matmul_prefetch(pool, NULL);
             fr_pool_free(pool);
         }
         fr_pack_release(&owner);
@@ -504,6 +507,38 @@ static void test_split_guided(void) {
           (long long)bounds[1]);
 }
 
+/* The pool's read-ahead hint changes no result: jobs run right while waiting workers prefetch
+ * regions of odd sizes, replaced and cleared between jobs. */
+static void square_task(void *ctx, int64_t t, int thread) {
+    (void)thread;
+    int64_t *out = ctx;
+    out[t] = t * t;
+}
+
+static void test_pool_read_ahead(void) {
+    char *region = malloc(3 * 4096 + 123);
+    memset(region, 1, 3 * 4096 + 123);
+    int64_t out[97];
+    for (int threads = 1; threads <= 3; threads++) {
+        fr_pool *pool;
+        fr_error err;
+        CHECK(fr_pool_new(threads, &pool, &err) == FR_OK, "pool of %d", threads);
+        int bad = 0;
+        for (int job = 0; job < 300; job++) {
+            size_t len = (size_t)(job * 611) % (3 * 4096 + 123);
+            fr_pool_prefetch(pool, job % 7 == 3 ? NULL : region, len);
+            memset(out, 0xff, sizeof out);
+            int64_t n = 1 + job % 97;
+            fr_pool_run(pool, n, square_task, out);
+            for (int64_t t = 0; t < 97; t++) bad += out[t] != (t < n ? t * t : -1);
+        }
+        fr_pool_prefetch(pool, NULL, 0);
+        CHECK(bad == 0, "read-ahead, %d threads: %d wrong task results", threads, bad);
+        fr_pool_free(pool);
+    }
+    free(region);
+}
+
 /* SwiGLU's vectorised exp against the scalar formula, at every tail length and over a wide
  * range of gates (large negative ones underflow to -0, large positive ones pass through). */
 static void test_swiglu(test_rng *rng) {
@@ -524,6 +559,7 @@ static void test_swiglu(test_rng *rng) {
 
 int main(void) {
     test_split_guided();
+    test_pool_read_ahead();
     test_swiglu(&(test_rng){4242});
     unsetenv("FRUGAL_REPACK"); /* the packed tests need packing on */
     const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q5_0, FR_TYPE_Q8_0, FR_TYPE_IQ4_NL};
