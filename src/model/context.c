@@ -481,8 +481,10 @@ void fr_ctx_output(fr_context *c, const float *x, const int32_t *rows, int64_t n
 
 /* Decode steps (a few rows, bandwidth-bound): while the caller finishes the coming product
  * and runs the serial work after it, the waiting workers read W, the product after that one,
- * into their caches (fr_matmul_prefetch). Tinyllama Q4_0 decode, 2 threads, 30 alternated
- * rounds of 32 tokens in one process, 7 runs: +1.5 to +2.8% in six, -1.2% in one. */
+ * into their caches (fr_matmul_prefetch). A small gain: tinyllama decode, 2 threads, on and
+ * off alternated in one process (rounds of 32 tokens), the median of the per-round ratios:
+ * Q4_0 +0.5 to +2.4% in 6 runs of 30 rounds (the totals -3.0 to +2.0%), F16 +0.2 and +1.4%
+ * in 2 runs of 12. FRUGAL_READAHEAD=0 turns it off. */
 static void read_ahead(fr_context *c, int64_t n, const fr_matrix *w) {
     if (n <= 4 && c->read_ahead) fr_matmul_prefetch(c->pool, w);
 }

@@ -288,19 +288,27 @@ static void test_packed_matmul(test_rng *rng) {
             };
             size_t ms = fr_matmul_multi_scratch_size(jobs, 3);
             void *mscr = aligned_alloc(64, (ms + 63) & ~(size_t)63);
-            fr_matmul_multi(pool, jobs, 3, mscr);
             int bad = 0;
-            for (int jb = 0; jb < 3; jb++)
-                for (int k = 0; k < jobs[jb].n_w; k++)
-                    for (int64_t i = 0; i < jobs[jb].m; i++) {
-                        int64_t row = jobs[jb].x_rows ? jobs[jb].x_rows[i] : i;
-                        aq->from_float(x + row * xs, a, n);
-                        for (int64_t r = 0; r < jobs[jb].w[k]->n_out; r++) {
-                            float sd;
-                            tt->vec_dot(n, &sd, (const char *)jobs[jb].w[k]->data + (size_t)r * rb, a);
-                            bad += memcmp(&sd, &jobs[jb].y[k][i * ys_m + r], 4) != 0;
+            for (int shape = 0; shape < 2; shape++) {
+                /* 12 rows in all (converted in the pool), then 1 + 2 + 1 (a decode step: converted
+                 * by the caller) */
+                jobs[0].m = shape ? 1 : 5;
+                jobs[1].m = shape ? 2 : 3;
+                jobs[2].m = shape ? 1 : 4;
+                for (int q = 0; q < 4; q++) memset(ym[q], 0, sizeof(float) * (size_t)(ys_m * 5));
+                fr_matmul_multi(pool, jobs, 3, mscr);
+                for (int jb = 0; jb < 3; jb++)
+                    for (int k = 0; k < jobs[jb].n_w; k++)
+                        for (int64_t i = 0; i < jobs[jb].m; i++) {
+                            int64_t row = jobs[jb].x_rows ? jobs[jb].x_rows[i] : i;
+                            aq->from_float(x + row * xs, a, n);
+                            for (int64_t r = 0; r < jobs[jb].w[k]->n_out; r++) {
+                                float sd;
+                                tt->vec_dot(n, &sd, (const char *)jobs[jb].w[k]->data + (size_t)r * rb, a);
+                                bad += memcmp(&sd, &jobs[jb].y[k][i * ys_m + r], 4) != 0;
+                            }
                         }
-                    }
+            }
             CHECK(bad == 0, "%s matmul_multi, %d threads: %d elements differ from vec_dot", tt->name, threads, bad);
             for (int q = 0; q < 4; q++) free(ym[q]);
             free(mscr);
