@@ -766,12 +766,12 @@ fr_status jj_render(const char *src, size_t len, const json_t *vars, const jj_op
         *out = main_out->p ? main_out->p : calloc(1, 1);
         if (out_len) *out_len = main_out->n;
         main_out->p = NULL; /* handed to the caller */
+        c->buf_mem[main_out->slot] = NULL;
         if (!*out) st = fr_fail(err, FR_ERR_NOMEM, "chat template: out of memory");
     } else {
         st = c->err->code ? c->err->code : FR_ERR_FORMAT;
     }
-    for (int i = 0; i < c->nbufs; i++)
-        if (c->bufs[i]) free(c->bufs[i]->p);
+    for (int i = 0; i < c->nbufs; i++) free(c->buf_mem[i]); /* buffers an error left open */
     free(main_out);
     jj_arena_free(c);
     free(c);

@@ -113,7 +113,7 @@ typedef struct jlb {
 void jlb_push(jj_ctx *c, jlb *b, jv v);
 jv jlb_done(jj_ctx *c, jlb *b, uint8_t flags);
 
-/* growable byte buffer (malloc'd; tracked by the context so errors free it) */
+/* growable byte buffer (malloc'd; its memory is tracked by the context so errors free it) */
 typedef struct jbuf {
     char *p;
     size_t n, cap;
@@ -274,8 +274,11 @@ struct jj_ctx {
     int depth, max_depth; /* macro calls */
     int cdepth;           /* recursion of the evaluator (stack safety) */
     size_t max_output;
-    /* open malloc'd buffers, freed on error */
-    jbuf *bufs[256];
+    /* open buffers: slot i is taken while buf_open[i]; buf_mem[i] is that buffer's memory.
+     * The memory, not the jbuf, is kept here: a jbuf lives on the stack of the function
+     * that opened it, which a template error (longjmp) unwinds before jj_render frees it. */
+    char *buf_mem[256];
+    bool buf_open[256];
     int nbufs;
     /* render state */
     jbuf *out;

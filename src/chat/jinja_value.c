@@ -121,17 +121,19 @@ jv jlb_done(jj_ctx *c, jlb *b, uint8_t flags) {
 void jbuf_open(jj_ctx *c, jbuf *b, size_t limit) {
     memset(b, 0, sizeof *b);
     b->limit = limit;
+    b->slot = -1;
     int slot = -1;
     for (int i = 0; i < c->nbufs; i++)
-        if (!c->bufs[i]) {
+        if (!c->buf_open[i]) {
             slot = i;
             break;
         }
     if (slot < 0) {
-        if (c->nbufs == (int)FR_ARRAY_LEN(c->bufs)) jj_fail(c, 0, FR_ERR_RANGE, "nesting too deep");
+        if (c->nbufs == (int)FR_ARRAY_LEN(c->buf_mem)) jj_fail(c, 0, FR_ERR_RANGE, "nesting too deep");
         slot = c->nbufs++;
     }
-    c->bufs[slot] = b;
+    c->buf_open[slot] = true;
+    c->buf_mem[slot] = NULL;
     b->slot = slot;
 }
 
@@ -139,9 +141,10 @@ void jbuf_close(jj_ctx *c, jbuf *b) {
     free(b->p);
     b->p = NULL;
     b->n = b->cap = 0;
-    if (b->slot >= 0 && b->slot < c->nbufs && c->bufs[b->slot] == b) {
-        c->bufs[b->slot] = NULL;
-        while (c->nbufs > 0 && !c->bufs[c->nbufs - 1]) c->nbufs--;
+    if (b->slot >= 0 && b->slot < c->nbufs) {
+        c->buf_open[b->slot] = false;
+        c->buf_mem[b->slot] = NULL;
+        while (c->nbufs > 0 && !c->buf_open[c->nbufs - 1]) c->nbufs--;
     }
     b->slot = -1;
 }
@@ -157,6 +160,7 @@ void jbuf_put(jj_ctx *c, jbuf *b, const char *s, size_t n) {
         if (!p) jj_fail(c, 0, FR_ERR_NOMEM, "out of memory");
         b->p = p;
         b->cap = cap;
+        if (b->slot >= 0 && b->slot < c->nbufs) c->buf_mem[b->slot] = p;
     }
     if (n) memcpy(b->p + b->n, s, n);
     b->n = need;

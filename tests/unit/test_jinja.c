@@ -143,6 +143,19 @@ static void test_errors(void) {
     expect("{{ 9223372036854775807 + 1 }}", NULL, NULL, FR_ERR_UNSUPPORTED, "overflow");
     expect("{{ 2 ** 64 }}", NULL, NULL, FR_ERR_UNSUPPORTED, "overflow");
     expect("{{ 5.real }}", NULL, NULL, FR_ERR_UNSUPPORTED, NULL);
+    /* errors while output goes to a buffer on the stack of a function that the error unwinds
+     * (a ~ concatenation, a macro call, a set block, a filter block, nested): the renderer
+     * must free those buffers without touching the unwound frames. A fuzzed Llama 3.1 template
+     * with a test given an argument inside a ~ freed a stack address before this was fixed. */
+    expect("{{ 'a' * 300 ~ (1 is none(2)) }}", NULL, NULL, FR_ERR_FORMAT, "takes at most 0 arguments");
+    expect("{{ 'a' * 300 ~ raise_exception('in a concat') }}", NULL, NULL, FR_ERR_FORMAT, "in a concat");
+    expect("{% macro f(x) %}{{ 'b' * 999 }}{{ x ~ 'c' * 300 ~ u.v }}{% endmacro %}{{ 'd' ~ f(1) }}", NULL, NULL,
+           FR_ERR_FORMAT, "'u' is undefined");
+    expect("{% set s %}{{ 'e' * 5000 }}{% filter upper %}{{ 'f' * 700 }}{{ 1 // 0 }}{% endfilter %}{% endset %}", NULL,
+           NULL, FR_ERR_FORMAT, "by zero");
+    expect("{% macro g() %}{% set t %}{{ 'g' * 300 }}{{ raise_exception('deep') }}{% endset %}{% endmacro %}"
+           "{% filter lower %}{{ 'h' * 300 ~ g() }}{% endfilter %}",
+           NULL, NULL, FR_ERR_FORMAT, "deep");
 }
 
 static void test_rendering(void) {
