@@ -168,6 +168,7 @@ fr_status fr_bpe_word(const fr_tokenizer *t, const char *s, size_t n, fr_bpe_cac
     for (int32_t i = ns > 0 ? 0 : -1; i >= 0 && ok; i = sy[i].next) ok = fr_ids_push(out, sy[i].id);
     free(sy);
     if (!ok) return fr_fail(err, FR_ERR_NOMEM, "bpe: out of memory");
-    if (cache && n <= FR_TOK_CACHE_WORD) cache_put(cache, s, n, out->v + first, out->n - first);
+    /* a word whose characters are all dropped (no unknown token) yields no ids: out->v may be NULL */
+    if (cache && n <= FR_TOK_CACHE_WORD) cache_put(cache, s, n, out->n > first ? out->v + first : NULL, out->n - first);
     return FR_OK;
 }

@@ -527,6 +527,25 @@ static void added_tokens(void) {
     frugal_tokenizer_get_info(t, &info);
     CHECK(info.add_bos && info.add_eos && info.bos == 10 && info.eos == 11, "info from the post-processor");
     frugal_tokenizer_free(t);
+    /* no unknown token: characters outside the vocabulary are dropped, and a word of only
+     * such characters gives no ids, the first time and again from the word cache (a fuzzed
+     * tokenizer.json reached pointer arithmetic on the empty id list there) */
+    const char *json2 = "{\"pre_tokenizer\": {\"type\": \"WhitespaceSplit\"}, \"model\": {\"type\": \"BPE\", "
+                        "\"unk_token\": null, \"vocab\": {\"a\": 0, \"b\": 1, \"ab\": 2}, \"merges\": [\"a b\"]}}";
+    spit(tj, json2, strlen(json2));
+    t = NULL;
+    CHECK(frugal_tokenizer_load(tj, &t, &err) == FR_OK, "tokenizer.json without unk: %s", err.msg);
+    if (!t) return;
+    for (int round = 0; round < 2; round++) {
+        int32_t *got;
+        int64_t n = enc(t, "xyz ab zz", 9, false, false, &got);
+        CHECK(n == 1 && got[0] == 2, "no unk, round %d: 'xyz ab zz' gives %lld ids, want [2]", round, (long long)n);
+        free(got);
+        n = enc(t, "xyz", 3, false, false, &got);
+        CHECK(n == 0, "no unk, round %d: 'xyz' gives %lld ids, want none", round, (long long)n);
+        free(got);
+    }
+    frugal_tokenizer_free(t);
 }
 
 /* ---- (d) bad input ---- */
