@@ -45,7 +45,7 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/webui.o
 TEST_COMMON_OBJ := $(TEST_COMMON:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all setup run test test-release test-asan test-arm64 test-cross tests clean format
+.PHONY: all setup run test test-release test-asan test-arm64 test-cross tests clean format fuzz print-ldlibs
 all: $(BUILD)/frugal $(BUILD)/libfrugal.a
 
 $(BUILD)/obj/%_avx2.o: %_avx2.c
@@ -100,6 +100,15 @@ tests: $(TEST_BIN) $(BUILD)/frugal
 
 setup:
 	@sh scripts/setup.sh
+
+# Coverage-guided fuzzing of the parsers (clang + libFuzzer; not part of `make test`):
+# FUZZ_SECONDS per target (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+print-ldlibs:
+	@echo $(LDLIBS)
 
 # Release tests, then the same tests built with AddressSanitizer + UBSan.
 test: setup

@@ -81,8 +81,8 @@ static void *worker_main(void *arg) {
     free(wa);
     uint32_t seen = 0;
     for (;;) {
-        /* spin, then sleep until a new generation (job) is published; while spinning, read
-         * ahead this worker's share of the hinted region, one page-sized step at a time */
+        /* spin, then sleep until a new generation (job) is published; while spinning, take
+         * the read-ahead region's next pieces, one page-sized piece per look at the state */
         int spins = 0;
         while (gen_of(atomic_load_explicit(&p->state, memory_order_acquire)) == seen && spins < SPIN_ITERS) {
             spins++;
@@ -210,7 +210,6 @@ void fr_pool_prefetch(fr_pool *p, const void *addr, size_t len) {
     atomic_store_explicit(&p->pf_next, 0, memory_order_relaxed);
     atomic_store_explicit(&p->pf_base, (const char *)addr, memory_order_release);
 }
-
 
 void fr_pool_run(fr_pool *p, int64_t n_tasks, fr_task_fn fn, void *ctx) {
     if (n_tasks <= 0) return;

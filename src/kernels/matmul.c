@@ -170,6 +170,10 @@ void fr_matmul_prefetch(fr_pool *pool, const fr_matrix *w) {
         stride = w->row_bytes;
         n_slabs = fr_split_guided(w->n_out, nt, 16 * FR_DECODE_MIN_UNITS, bounds, FR_DECODE_MAX_TASKS);
     }
+    if (n_slabs < 1) { /* no rows */
+        fr_pool_prefetch(pool, NULL, 0);
+        return;
+    }
     /* the caller takes the first slab as soon as the job is out, a worker the next ones:
      * read ahead from there, into the caches of the core that will probably use it */
     int64_t from = n_slabs > 1 ? bounds[1] : 0;

@@ -16,17 +16,7 @@
 #include "tokenizer/tok_to_gguf.h"
 #include "synth.h"
 
-typedef struct synth_shape {
-    const char *name;
-    const char *arch; /* "llama" or "qwen2" */
-    int64_t n_vocab, n_ctx, n_embd, n_layer, n_head, n_head_kv, n_ff;
-    double rope_base, rms_eps;
-    bool tied;      /* no output.weight */
-    bool biases;    /* q/k/v biases (qwen2) */
-    bool llama3_rope; /* rope_freqs.weight from Llama 3.x scaling (factor 32, 8192) */
-} synth_shape;
-
-static const synth_shape k_shapes[] = {
+static const fr_synth_llama k_shapes[] = {
     {"tinyllama-1.1b", "llama", 32000, 2048, 2048, 22, 32, 4, 5632, 10000.0, 1e-5, false, false, false},
     {"llama-3.2-1b", "llama", 128256, 131072, 2048, 16, 32, 8, 8192, 500000.0, 1e-5, true, false, true},
     {"llama-2-7b", "llama", 32000, 4096, 4096, 32, 32, 32, 11008, 10000.0, 1e-5, false, false, false},
@@ -172,10 +162,14 @@ fr_status frugal_synth(const char *shape, const char *type_name, uint64_t seed, 
                        const char *out_path, fr_error *err) {
     const fr_synth_ds *ds = fr_synth_ds_find(shape);
     if (ds) return fr_synth_deepseek2(ds, type_name, seed, vocab_path, out_path, err);
-    const synth_shape *sh = NULL;
     for (size_t i = 0; i < sizeof k_shapes / sizeof k_shapes[0]; i++)
-        if (!strcmp(k_shapes[i].name, shape)) sh = &k_shapes[i];
-    if (!sh) return fr_fail(err, FR_ERR_ARG, "synth: unknown shape '%s' (known: %s)", shape, frugal_synth_shapes());
+        if (!strcmp(k_shapes[i].name, shape))
+            return fr_synth_llama_write(&k_shapes[i], type_name, seed, vocab_path, out_path, err);
+    return fr_fail(err, FR_ERR_ARG, "synth: unknown shape '%s' (known: %s)", shape, frugal_synth_shapes());
+}
+
+fr_status fr_synth_llama_write(const fr_synth_llama *sh, const char *type_name, uint64_t seed, const char *vocab_path,
+                               const char *out_path, fr_error *err) {
     type_mix mx;
     if (!fr_synth_parse_mix(type_name ? type_name : "F16", &mx))
         return fr_fail(err, FR_ERR_ARG, "synth: --type '%s' (expected F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, "

@@ -1,5 +1,6 @@
 /* synth.h: random-weight model writers (synth.c: llama/qwen2 and the shared helpers;
- * synth_ds.c: deepseek2). Internal; tests use fr_synth_deepseek2 for custom tiny shapes. */
+ * synth_ds.c: deepseek2). Internal; tests and the fuzzers' seeds use fr_synth_deepseek2 and
+ * fr_synth_llama_write for custom tiny shapes. */
 #ifndef FRUGAL_MODEL_SYNTH_H
 #define FRUGAL_MODEL_SYNTH_H
 
@@ -57,6 +58,20 @@ typedef struct fr_synth_ds {
     int64_t n_nextn;     /* MTP blocks appended after the trunk */
     float w_scale;       /* matrices uniform in [-w_scale, w_scale]; 0: 0.05 */
 } fr_synth_ds;
+
+/* A llama or qwen2 shape. */
+typedef struct fr_synth_llama {
+    const char *name;
+    const char *arch; /* "llama" or "qwen2" */
+    int64_t n_vocab, n_ctx, n_embd, n_layer, n_head, n_head_kv, n_ff;
+    double rope_base, rms_eps;
+    bool tied;        /* no output.weight */
+    bool biases;      /* q/k/v biases (qwen2) */
+    bool llama3_rope; /* rope_freqs.weight from Llama 3.x scaling (factor 32, 8192) */
+} fr_synth_llama;
+
+fr_status fr_synth_llama_write(const fr_synth_llama *sh, const char *type_name, uint64_t seed, const char *vocab_path,
+                               const char *out_path, fr_error *err);
 
 const fr_synth_ds *fr_synth_ds_find(const char *name);
 fr_status fr_synth_deepseek2(const fr_synth_ds *ds, const char *type_name, uint64_t seed, const char *vocab_path,
