@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
         x[i] = (float)((int)(s >> 9) % 2001 - 1000) / 300.0f;
     }
     float *y0 = calloc((size_t)(n_out * n_tok), sizeof(float)), *y1 = calloc((size_t)(n_out * n_tok), sizeof(float));
-    fr_matrix m = {type, n_in, n_out, rb, w};
+    fr_matrix m = {type, n_in, n_out, rb, w, NULL, 0};
     size_t ss = fr_matmul_scratch_size(&m, n_tok) + 64;
     void *scratch = aligned_alloc(64, (ss + 63) & ~(size_t)63);
     fr_pool *pool;
@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
     if (fr_pool_new(threads, &pool, &err) != FR_OK) return 1;
     double macs = (double)n_in * (double)n_out * (double)n_tok;
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && !fr_pack_add(&m, &m)) {
+        if (pass == 1 && !(m.packed = fr_pack_new(&m))) {
             printf("(no packed layout for %s)\n", tt->name);
             break;
         }
@@ -74,7 +74,7 @@ int main(int argc, char **argv) {
     }
     if (fr_pack_find(&m, &(int64_t){0}))
         printf("packed == unpacked: %s\n", memcmp(y0, y1, sizeof(float) * (size_t)(n_out * n_tok)) ? "NO" : "yes");
-    fr_pack_release(&m);
+    fr_pack_free((fr_packed *)m.packed);
     fr_pool_free(pool);
     return 0;
 }

@@ -5,7 +5,6 @@
 
 #include <inttypes.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,13 +404,7 @@ fr_gemm_kernel_fn fr_gemm_kernel(int type) {
     return NULL;
 }
 
-/* ---- registry ---- */
-
-static pthread_rwlock_t g_lock = PTHREAD_RWLOCK_INITIALIZER;
-static fr_packed **g_packed; /* sorted by orig */
-static int64_t g_n, g_cap;
-static size_t g_bytes;
-static double g_seconds;
+/* ---- packed copies ---- */
 
 static double now_s(void) {
     struct timespec ts;
@@ -454,14 +447,6 @@ static void drop_pages(const void *p, size_t n) {
     madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
-/* Packed weights get their own huge-page mapping (hugemem.h): decode streams all weights once
- * per token. (Not measured apart: alternated runs on the dev VM gave about +6% tinyllama Q4_0
- * decode for this together with the decreasing decode slabs.) */
-static void free_packed(fr_packed *pk) {
-    fr_huge_free(&pk->mem);
-    free(pk);
-}
-
 bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes) {
     if (!m->data || !fr_pack_supported(m->type) || m->n_in % fr_pack_block_values(m->type) != 0 || m->n_out <= 0 ||
         !repack_enabled())
@@ -470,11 +455,14 @@ bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes) {
     return true;
 }
 
-bool fr_pack_add(const fr_matrix *m, const void *owner) {
-    if (!fr_pack_would_pack(m, NULL)) return false;
+/* Packed weights get their own huge-page mapping (hugemem.h): decode streams all weights once
+ * per token. (Not measured apart: alternated runs on the dev VM gave about +6% tinyllama Q4_0
+ * decode for this together with the decreasing decode slabs.) */
+fr_packed *fr_pack_new(const fr_matrix *m) {
+    if (!fr_pack_would_pack(m, NULL)) return NULL;
     double t0 = now_s();
     fr_packed *pk = calloc(1, sizeof *pk);
-    if (!pk) return false;
+    if (!pk) return NULL;
     int64_t n_units = (m->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS;
     pk->type = m->type;
     pk->n_in = m->n_in;
@@ -484,127 +472,32 @@ bool fr_pack_add(const fr_matrix *m, const void *owner) {
     pk->unit_bytes = fr_pack_unit_bytes(m->type, m->n_in);
     pk->orig = m->data;
     pk->data_bytes = pk->unit_bytes * (size_t)n_units;
-    pk->owner = owner;
     pk->data = fr_huge_alloc(pk->data_bytes, &pk->mem);
     if (!pk->data) {
         free(pk);
-        return false;
+        return NULL;
     }
     for (int64_t g = 0; g < n_units; g++)
         fr_pack_unit(m->type, m->n_in, pk->orig + (size_t)g * FR_GEMM_ROWS * m->row_bytes, m->row_bytes,
                      (int)FR_MIN(FR_GEMM_ROWS, m->n_out - g * FR_GEMM_ROWS), pk->data + (size_t)g * pk->unit_bytes);
     drop_pages(pk->orig, m->row_bytes * (size_t)m->n_out);
-    pthread_rwlock_wrlock(&g_lock);
-    bool ok = true;
-    if (g_n == g_cap) {
-        int64_t cap = g_cap ? g_cap * 2 : 64;
-        fr_packed **np = realloc(g_packed, (size_t)cap * sizeof *np);
-        if (np) {
-            g_packed = np;
-            g_cap = cap;
-        } else {
-            ok = false;
-        }
-    }
-    if (ok) {
-        int64_t i = g_n;
-        while (i > 0 && (uintptr_t)g_packed[i - 1]->orig > (uintptr_t)pk->orig) {
-            g_packed[i] = g_packed[i - 1];
-            i--;
-        }
-        g_packed[i] = pk;
-        g_n++;
-        g_bytes += pk->data_bytes;
-        pk->seconds = now_s() - t0;
-        g_seconds += pk->seconds;
-    }
-    pthread_rwlock_unlock(&g_lock);
-    if (!ok) free_packed(pk);
-    return ok;
+    pk->seconds = now_s() - t0;
+    return pk;
 }
 
-void fr_pack_release(const void *owner) {
-    pthread_rwlock_wrlock(&g_lock);
-    int64_t j = 0;
-    for (int64_t i = 0; i < g_n; i++) {
-        fr_packed *pk = g_packed[i];
-        if (pk->owner == owner) {
-            g_bytes -= pk->data_bytes;
-            free_packed(pk);
-        } else {
-            g_packed[j++] = pk;
-        }
-    }
-    g_n = j;
-    if (g_n == 0) {
-        free(g_packed);
-        g_packed = NULL;
-        g_cap = 0;
-        g_seconds = 0;
-    }
-    pthread_rwlock_unlock(&g_lock);
+void fr_pack_free(fr_packed *pk) {
+    if (!pk) return;
+    fr_huge_free(&pk->mem);
+    free(pk);
 }
 
 const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *unit0) {
-    const fr_packed *found = NULL;
-    pthread_rwlock_rdlock(&g_lock);
-    uintptr_t p = (uintptr_t)m->data;
-    int64_t lo = 0, hi = g_n - 1, at = -1;
-    while (lo <= hi) { /* last entry with orig <= p */
-        int64_t mid = (lo + hi) / 2;
-        if ((uintptr_t)g_packed[mid]->orig <= p) {
-            at = mid;
-            lo = mid + 1;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    if (at >= 0) {
-        const fr_packed *pk = g_packed[at];
-        uintptr_t off = p - (uintptr_t)pk->orig;
-        if (pk->type == m->type && pk->n_in == m->n_in && m->row_bytes == pk->row_bytes && off % pk->row_bytes == 0) {
-            int64_t row0 = (int64_t)(off / pk->row_bytes);
-            if (row0 % FR_GEMM_ROWS == 0 && row0 + m->n_out <= pk->n_out) {
-                found = pk;
-                *unit0 = row0 / FR_GEMM_ROWS;
-            }
-        }
-    }
-    pthread_rwlock_unlock(&g_lock);
-    return found;
-}
-
-void fr_pack_owner_stats(const void *owner, int64_t *n_matrices, size_t *bytes, double *seconds) {
-    int64_t n = 0;
-    size_t b = 0;
-    double sec = 0;
-    pthread_rwlock_rdlock(&g_lock);
-    for (int64_t i = 0; i < g_n; i++) {
-        if (g_packed[i]->owner != owner) continue;
-        n++;
-        b += g_packed[i]->data_bytes;
-        sec += g_packed[i]->seconds;
-    }
-    pthread_rwlock_unlock(&g_lock);
-    if (n_matrices) *n_matrices = n;
-    if (bytes) *bytes = b;
-    if (seconds) *seconds = sec;
-}
-
-void fr_pack_log(const void *owner, double sec) {
-    int64_t n;
-    size_t bytes;
-    fr_pack_owner_stats(owner, &n, &bytes, NULL);
-    if (n) fr_log(FR_LOG_INFO, "repacked %lld weight matrices (%.1f MiB) into 16-row units in %.3f s", (long long)n,
-                  (double)bytes / (1 << 20), sec);
-}
-
-void fr_pack_stats(int64_t *n_matrices, size_t *bytes, double *seconds) {
-    pthread_rwlock_rdlock(&g_lock);
-    if (n_matrices) *n_matrices = g_n;
-    if (bytes) *bytes = g_bytes;
-    if (seconds) *seconds = g_seconds;
-    pthread_rwlock_unlock(&g_lock);
+    const fr_packed *pk = m->packed;
+    if (!pk || pk->type != m->type || pk->n_in != m->n_in || m->unit0 < 0 ||
+        m->unit0 * FR_GEMM_ROWS + m->n_out > pk->n_out)
+        return NULL;
+    *unit0 = m->unit0;
+    return pk;
 }
 
 /* ---- driver ---- */

@@ -91,7 +91,6 @@ typedef struct fr_packed {
     char *data;          /* ceil(n_out / 16) units */
     size_t data_bytes;
     fr_huge_mem mem;     /* the mapping holding data (hugemem.h) */
-    const void *owner;
     double seconds;      /* time spent packing it */
 } fr_packed;
 
@@ -183,23 +182,16 @@ fr_gemm_kernel_fn fr_gemm_kernel(int type);
 /* The kernel of one instruction set (NULL if there is none or the CPU lacks it); tests. */
 fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa);
 
-/* Registry of packed matrices, keyed by the original data range. fr_pack_add packs m (if
- * its type is supported and packing is not disabled with FRUGAL_REPACK=0), drops the
- * original's file pages from memory (they come back from the file if read again) and
- * returns true if it packed. Thread-safe. */
-bool fr_pack_add(const fr_matrix *m, const void *owner);
-/* Whether fr_pack_add would pack m, and the packed bytes it would take (without packing). */
+/* The packed copy of m (if its type is supported and packing is not disabled with
+ * FRUGAL_REPACK=0), or NULL. It drops the original's file pages from memory (they come back
+ * from the file if read again). The caller owns it (fr_pack_free) and attaches it to the
+ * matrix (m->packed, m->unit0 = 0). Thread-safe for different matrices. */
+fr_packed *fr_pack_new(const fr_matrix *m);
+void fr_pack_free(fr_packed *pk);
+/* Whether fr_pack_new would pack m, and the packed bytes it would take (without packing). */
 bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes);
-void fr_pack_release(const void *owner);
-/* The packed matrix whose original rows contain m's rows, with m's first row at a unit
- * boundary (*unit0 = its unit), or NULL. */
+/* m's packed copy (*unit0 = the unit of m's first row), or NULL. */
 const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *unit0);
-/* Logs (FR_LOG_INFO) how many matrices of `owner` were packed, their size and the time. */
-void fr_pack_log(const void *owner, double seconds);
-/* The matrices packed for `owner`, their packed bytes and the seconds spent packing. */
-void fr_pack_owner_stats(const void *owner, int64_t *n_matrices, size_t *bytes, double *seconds);
-/* Totals over the registry (for logs and bench). */
-void fr_pack_stats(int64_t *n_matrices, size_t *bytes, double *seconds);
 
 /* y = W x over a packed matrix (fr_matmul's fast path; same contract as fr_matmul). */
 void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_matrix *w, const float *x,

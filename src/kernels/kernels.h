@@ -17,6 +17,8 @@
 #include "dtype.h"
 #include "pool.h"
 
+struct fr_packed;
+
 /* A 2-D weight view (into the mmap or a repacked buffer). */
 typedef struct fr_matrix {
     int type;
@@ -24,7 +26,15 @@ typedef struct fr_matrix {
     int64_t n_out; /* rows */
     size_t row_bytes;
     const void *data;
+    /* The 16-row repacked copy of the rows (gemm.h), owned by the model, or NULL: this view's
+     * rows are units unit0 .. of it. Views of some rows keep it through fr_matrix_rows. */
+    const struct fr_packed *packed;
+    int64_t unit0;
 } fr_matrix;
+
+/* Rows [row0, row0 + n) of m (0 <= row0, row0 + n <= m->n_out): the packed copy stays
+ * attached when row0 starts a 16-row unit, else the view reads the original rows. */
+fr_matrix fr_matrix_rows(const fr_matrix *m, int64_t row0, int64_t n);
 
 /* Rows of a weight selected per head: row (h, i), h < n_head, i < n_rows, is row
  * h * head_stride + row_off + i of w. Lets one GGUF tensor serve as several per-head

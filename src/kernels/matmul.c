@@ -148,6 +148,19 @@ void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stri
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, dot_task, &j);
 }
 
+fr_matrix fr_matrix_rows(const fr_matrix *m, int64_t row0, int64_t n) {
+    fr_matrix v = *m;
+    v.n_out = n;
+    v.data = (const char *)m->data + (size_t)row0 * m->row_bytes;
+    if (m->packed && row0 % FR_GEMM_ROWS == 0) {
+        v.unit0 = m->unit0 + row0 / FR_GEMM_ROWS;
+    } else {
+        v.packed = NULL;
+        v.unit0 = 0;
+    }
+    return v;
+}
+
 void fr_matmul_prefetch(fr_pool *pool, const fr_matrix *w) {
     int nt = fr_pool_size(pool);
     if (nt < 2) return;

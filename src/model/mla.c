@@ -65,7 +65,7 @@ static fr_status transpose_rows(const fr_head_rows *src, fr_head_rows *dst, void
         }
     }
     free(tmp);
-    fr_matrix m = {t, R, C * H, rb, buf};
+    fr_matrix m = {t, R, C * H, rb, buf, NULL, 0};
     *dst = rows_of(&m, H, C, C, 0);
     *owned = buf;
     return FR_OK;

@@ -121,6 +121,9 @@ typedef struct fr_weights {
     int64_t plan_repack_n;
     size_t plan_repack_bytes;
     double repack_seconds; /* wall time of the repacking at load */
+    struct fr_packed **packed; /* [n_packed] the packed copies the matrices point to (owned) */
+    int64_t n_packed;
+    size_t packed_bytes;
 } fr_weights;
 
 /* Token ids the model declares as ending generation, and other special ids. */

@@ -131,11 +131,8 @@ static void combine_task(void *ctx, int64_t t, int thread) {
 
 /* rows [e * n, (e + 1) * n) of a [n_in, n, n_expert] tensor */
 static fr_matrix expert_view(const fr_tensor *t, int64_t e) {
-    fr_matrix m = t->m;
     int64_t n = t->src->ne[1];
-    m.n_out = n;
-    m.data = (const char *)t->m.data + (size_t)(e * n) * t->m.row_bytes;
-    return m;
+    return fr_matrix_rows(&t->m, e * n, n);
 }
 
 /* small element-wise steps of one or two tokens (decode) run inline: a hand-off to the

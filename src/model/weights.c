@@ -104,7 +104,6 @@ static fr_status bind_one(const gguf_file *f, const fr_hparams *hp, const fr_ten
 }
 
 typedef struct {
-    const fr_weights *owner;
     fr_matrix **todo;
     int64_t n;
     atomic_llong next;
@@ -112,7 +111,10 @@ typedef struct {
 
 static void *repack_worker(void *arg) {
     repack_work *rw = arg;
-    for (int64_t i; (i = atomic_fetch_add(&rw->next, 1)) < rw->n;) fr_pack_add(rw->todo[i], rw->owner);
+    for (int64_t i; (i = atomic_fetch_add(&rw->next, 1)) < rw->n;) {
+        rw->todo[i]->packed = fr_pack_new(rw->todo[i]);
+        rw->todo[i]->unit0 = 0;
+    }
     return NULL;
 }
 
@@ -133,9 +135,13 @@ enum { REPACK_MAX_THREADS = 8 };
  * work), it is slower either way: 22.5 s with one thread, about 11 s with two. Which thread
  * packs a matrix changes nothing in its bytes. */
 static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w, bool plan_only) {
-    repack_work rw = {w, NULL, 0, 0};
+    repack_work rw = {NULL, 0, 0};
     double t0 = wall_s();
-    if (!plan_only) rw.todo = malloc(sizeof(fr_matrix *) * ai->n_tensors * (size_t)(hp->n_layer > 0 ? hp->n_layer : 1));
+    size_t cap = ai->n_tensors * (size_t)(hp->n_layer > 0 ? hp->n_layer : 1);
+    if (!plan_only && !(rw.todo = malloc(sizeof(fr_matrix *) * cap))) {
+        fr_log(FR_LOG_WARN, "weights: out of memory for the repacking list; the matrices stay in the file's layout");
+        return;
+    }
     for (size_t i = 0; i < ai->n_tensors; i++) {
         const fr_tensor_spec *sp = &ai->tensors[i];
         for (int64_t l = 0; l < (sp->per_layer ? hp->n_layer : 1); l++) {
@@ -143,8 +149,7 @@ static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w, 
             if (!t->src || t->src->n_dims < 2 || (t == &w->tok_embd && w->output.src)) continue;
             size_t bytes;
             if (!plan_only) {
-                if (rw.todo) rw.todo[rw.n++] = &t->m;
-                else fr_pack_add(&t->m, w); /* no memory for the list: one by one */
+                rw.todo[rw.n++] = &t->m;
             } else if (fr_pack_would_pack(&t->m, &bytes)) {
                 w->plan_repack_n++;
                 w->plan_repack_bytes += bytes;
@@ -159,9 +164,25 @@ static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w, 
         if (pthread_create(&th[started], NULL, repack_worker, &rw) == 0) started++;
     repack_worker(&rw);
     for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+    /* the weights own the packed copies: keep the list of those that were made (without
+     * memory for it, detach and free them: the matrices stay in the file's layout) */
+    w->packed = malloc(sizeof(fr_packed *) * (size_t)(rw.n > 0 ? rw.n : 1));
+    for (int64_t i = 0; i < rw.n; i++) {
+        fr_packed *pk = (fr_packed *)rw.todo[i]->packed; /* made by repack_worker, not yet owned */
+        if (!pk) continue;
+        if (!w->packed) {
+            rw.todo[i]->packed = NULL;
+            fr_pack_free(pk);
+            continue;
+        }
+        w->packed[w->n_packed++] = pk;
+        w->packed_bytes += pk->data_bytes;
+    }
     free(rw.todo);
     w->repack_seconds = wall_s() - t0;
-    fr_pack_log(w, w->repack_seconds);
+    if (w->n_packed)
+        fr_log(FR_LOG_INFO, "repacked %lld weight matrices (%.1f MiB) into 16-row units in %.3f s",
+               (long long)w->n_packed, (double)w->packed_bytes / (1 << 20), w->repack_seconds);
 }
 
 fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *w, bool repack_now, fr_error *err) {
@@ -188,8 +209,6 @@ fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *
             st = bind_one(f, hp, sp, name, (fr_tensor *)((char *)&w->layers[l] + sp->offset), used, err);
         }
     }
-    for (int64_t l = 0; l < hp->n_layer && st == FR_OK && hp->arch == FR_ARCH_DEEPSEEK2; l++)
-        st = fr_mla_bind(hp, &w->layers[l], l, err);
     if (st == FR_OK) {
         st = to_float_copy(&w->output_norm, &w->output_norm_f, err);
         if (st == FR_OK) st = to_float_copy(&w->rope_freqs, &w->rope_freqs_f, err);
@@ -240,12 +259,16 @@ fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *
     }
     free(used);
     if (st == FR_OK) repack(ai, hp, w, !repack_now);
+    /* after repacking: MLA's per-head views copy their matrices, packed copies included */
+    for (int64_t l = 0; l < hp->n_layer && st == FR_OK && hp->arch == FR_ARCH_DEEPSEEK2; l++)
+        st = fr_mla_bind(hp, &w->layers[l], l, err);
     if (st != FR_OK) fr_weights_free(w, hp->n_layer);
     return st;
 }
 
 void fr_weights_free(fr_weights *w, int64_t n_layer) {
-    fr_pack_release(w);
+    for (int64_t i = 0; i < w->n_packed; i++) fr_pack_free(w->packed[i]);
+    free(w->packed);
     if (w->layers) {
         for (int64_t l = 0; l < n_layer; l++) {
             fr_layer *L = &w->layers[l];

@@ -124,10 +124,9 @@ void frugal_model_get_info(const frugal_model *fm, frugal_model_info *info) {
         }
     }
     info->kv_bytes_per_token_f16 = fr_kv_bytes_per_token(hp, FR_TYPE_F16);
-    size_t packed = 0;
-    fr_pack_owner_stats(&m->w, &info->n_repacked, &packed, NULL);
+    info->n_repacked = m->w.n_packed;
     info->repack_seconds = m->w.repack_seconds;
-    info->repacked_bytes = packed;
+    info->repacked_bytes = m->w.packed_bytes;
     if (!info->n_repacked && m->w.plan_repack_n) { /* opened without repacking */
         info->n_repacked = m->w.plan_repack_n;
         info->repacked_bytes = m->w.plan_repack_bytes;

@@ -235,18 +235,23 @@ static void test_packed_matmul(test_rng *rng) {
         float *y = malloc(sizeof(float) * (size_t)(ys * 17));
         for (int64_t i = 0; i < xs * 17; i++) x[i] = test_rng_float(rng) * 2.0f;
         for (int64_t i = 0; i < n_out; i++) bias[i] = test_rng_float(rng);
-        fr_matrix m = {type, n, n_out, rb, w};
-        int owner;
-        CHECK(fr_pack_add(&m, &owner), "%s: fr_pack_add", tt->name);
+        fr_matrix m = {type, n, n_out, rb, w, NULL, 0};
+        fr_packed *pk = fr_pack_new(&m);
+        CHECK(pk != NULL, "%s: fr_pack_new", tt->name);
+        m.packed = pk;
         int64_t g0 = -1;
         CHECK(fr_pack_find(&m, &g0) && g0 == 0, "%s: find", tt->name);
-        fr_matrix v8 = {type, n, 100, rb, w + 16 * rb}, v3 = {type, n, 100, rb, w + 3 * rb};
-        fr_matrix v32 = {type, n, 100, rb, w + 32 * rb};
-        fr_matrix vh = {type, n, 100, rb, w + 8 * rb};
-        CHECK(fr_pack_find(&v8, &g0) && g0 == 1, "%s: view at row 16 is unit 1", tt->name);
+        fr_matrix v8 = fr_matrix_rows(&m, 16, 100), v3 = fr_matrix_rows(&m, 3, 100);
+        fr_matrix v32 = fr_matrix_rows(&m, 32, 100), vh = fr_matrix_rows(&m, 8, 100);
+        fr_matrix v48 = fr_matrix_rows(&v32, 16, 80); /* a view of a view: rows 48 .. 127 */
+        CHECK(fr_pack_find(&v8, &g0) && g0 == 1 && v8.data == w + 16 * rb, "%s: view at row 16 is unit 1", tt->name);
         CHECK(fr_pack_find(&v32, &g0) && g0 == 2, "%s: view at row 32 is unit 2", tt->name);
-        CHECK(!fr_pack_find(&v3, &g0), "%s: view at row 3 is not packed", tt->name);
+        CHECK(fr_pack_find(&v48, &g0) && g0 == 3 && v48.data == w + 48 * rb, "%s: view at row 48 is unit 3", tt->name);
+        CHECK(!fr_pack_find(&v3, &g0) && v3.data == w + 3 * rb, "%s: view at row 3 is not packed", tt->name);
         CHECK(!fr_pack_find(&vh, &g0), "%s: view at row 8 (a half) is not packed", tt->name);
+        fr_matrix big = v32;
+        big.n_out = n_out; /* rows past the packed copy's end: not served from it */
+        CHECK(!fr_pack_find(&big, &g0), "%s: a view past the end is not packed", tt->name);
         void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&m, 17) + 64);
         for (int threads = 1; threads <= 3; threads++) {
             fr_pool *pool;
@@ -315,8 +320,7 @@ static void test_packed_matmul(test_rng *rng) {
             fr_matmul_prefetch(pool, NULL);
             fr_pool_free(pool);
         }
-        fr_pack_release(&owner);
-        CHECK(!fr_pack_find(&m, &g0), "%s: released", tt->name);
+        fr_pack_free(pk);
         free(w);
         free(a);
         free(x);
@@ -345,7 +349,7 @@ static void test_f16(test_rng *rng) {
             bias[r] = test_rng_float(rng);
         }
         for (int64_t i = 0; i < xs * 9; i++) x[i] = test_rng_float(rng) * 5.0f;
-        fr_matrix m = {FR_TYPE_F16, n, n_out, (size_t)n * 2, w};
+        fr_matrix m = {FR_TYPE_F16, n, n_out, (size_t)n * 2, w, NULL, 0};
         if (fr_cpu_has(FR_ISA_AVX512)) { /* the 512-bit kernel == the AVX2 one, every R x T */
             int bad = 0;
             for (int R = 1; R <= 3; R++)
@@ -455,7 +459,7 @@ static void test_kquant_rows(test_rng *rng) {
                 }
                 CHECK(bad == 0, "%s n=%lld 1x%d tile: %d elements differ from vec_dot", tt->name, (long long)n, T, bad);
             }
-            fr_matrix m = {types[ti], n, n_out, rb, w};
+            fr_matrix m = {types[ti], n, n_out, rb, w, NULL, 0};
             void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&m, 9) + 64);
             fr_pool *pool;
             fr_error err;
