@@ -4,7 +4,7 @@
  *      build/libfrugal.a -lm -o build/kbench
  *   build/kbench TYPE N_IN N_OUT N_TOK THREADS [REPS]     e.g. build/kbench Q4_0 2048 5632 512 2
  *
- * Times fr_matmul on random weights, packed (the registry) and unpacked, best of REPS, and
+ * Times fr_matmul on random weights, packed (fr_pack_new) and unpacked, best of REPS, and
  * prints GMAC/s. Also checks that both give the same bits. */
 #include <stdio.h>
 #include <stdlib.h>

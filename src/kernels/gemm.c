@@ -1,4 +1,4 @@
-/* gemm.c: packing weights into 16-row units, the registry of packed matrices, the matmul
+/* gemm.c: packing weights into 16-row units, making and freeing packed copies, the matmul
  * driver over them, and the scalar references of the packed kernels (layouts, order and
  * exactness in gemm.h). */
 #include "gemm.h"

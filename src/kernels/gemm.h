@@ -1,6 +1,6 @@
 /* gemm.h: weights repacked into interleaved 16-row units, and the register-blocked
  * micro-kernels that multiply them by up to 4 activation rows at a time (gemm.c: packing,
- * the registry of packed matrices, the matmul driver and scalar references;
+ * the packed copies of matrices, the matmul driver and scalar references;
  * gemm_avx2.c: the AVX2 kernels; gemm_vnni.c: the AVX-VNNI Q8_0 kernel; gemm_avx512*.c: the
  * AVX-512 ones; gemm_neon.c: the AArch64 sdot kernels).
  *
