@@ -6,64 +6,25 @@
 
 #include "model/synth.h"
 
-static const fr_synth_ds k_v3 = {.name = "fuzz-v3",
-                                 .n_vocab = 40,
-                                 .n_ctx = 64,
-                                 .n_embd = 32,
-                                 .n_layer = 2,
-                                 .n_head = 2,
-                                 .n_ff = 32,
-                                 .q_lora = 32,
-                                 .kv_lora = 32,
-                                 .qk_nope = 16,
-                                 .qk_rope = 16,
-                                 .v_head = 16,
-                                 .n_expert = 4,
-                                 .n_expert_used = 2,
-                                 .n_expert_shared = 1,
-                                 .n_ff_exp = 32,
-                                 .n_dense_lead = 1,
-                                 .n_groups = 2,
-                                 .n_group_used = 1,
-                                 .gating = FR_GATING_SIGMOID,
-                                 .exp_bias = true,
-                                 .weights_norm = true,
-                                 .weights_scale = 2.5,
-                                 .rope_base = 10000.0,
-                                 .rms_eps = 1e-6,
-                                 .yarn_factor = 4.0,
-                                 .yarn_orig_ctx = 32,
-                                 .yarn_log_mul = 0.1,
-                                 .w_scale = 0.25f};
-static const fr_synth_ds k_v2 = {.name = "fuzz-v2",
-                                 .n_vocab = 40,
-                                 .n_ctx = 64,
-                                 .n_embd = 32,
-                                 .n_layer = 2,
-                                 .n_head = 2,
-                                 .n_ff = 32,
-                                 .q_lora = 0,
-                                 .kv_lora = 32,
-                                 .qk_nope = 16,
-                                 .qk_rope = 8,
-                                 .v_head = 16,
-                                 .n_expert = 4,
-                                 .n_expert_used = 2,
-                                 .n_expert_shared = 2,
-                                 .n_ff_exp = 32,
-                                 .n_dense_lead = 1,
-                                 .n_groups = 1,
-                                 .n_group_used = 1,
-                                 .gating = FR_GATING_SOFTMAX,
-                                 .split = true,
-                                 .weights_scale = 1.0,
-                                 .rope_base = 10000.0,
-                                 .rms_eps = 1e-6};
-
-static const fr_synth_llama k_llama = {"fuzz-llama", "llama", 300,  64,    32,    2,   2, 1,
-                                       32,           10000.0, 1e-5, false, false, true};
-static const fr_synth_llama k_qwen2 = {"fuzz-qwen2", "qwen2",   300,  64,   32,   2,    2, 2,
-                                       32,           1000000.0, 1e-6, true, true, false};
+/* clang-format off */
+static const fr_synth_ds k_v3 = {
+    .name = "fuzz-v3", .n_vocab = 40, .n_ctx = 64, .n_embd = 32, .n_layer = 2, .n_head = 2, .n_ff = 32,
+    .q_lora = 32, .kv_lora = 32, .qk_nope = 16, .qk_rope = 16, .v_head = 16, .n_expert = 4, .n_expert_used = 2,
+    .n_expert_shared = 1, .n_ff_exp = 32, .n_dense_lead = 1, .n_groups = 2, .n_group_used = 1,
+    .gating = FR_GATING_SIGMOID, .exp_bias = true, .weights_norm = true, .weights_scale = 2.5, .rope_base = 10000.0,
+    .rms_eps = 1e-6, .yarn_factor = 4.0, .yarn_orig_ctx = 32, .yarn_log_mul = 0.1, .w_scale = 0.25f};
+static const fr_synth_ds k_v2 = {
+    .name = "fuzz-v2", .n_vocab = 40, .n_ctx = 64, .n_embd = 32, .n_layer = 2, .n_head = 2, .n_ff = 32,
+    .q_lora = 0, .kv_lora = 32, .qk_nope = 16, .qk_rope = 8, .v_head = 16, .n_expert = 4, .n_expert_used = 2,
+    .n_expert_shared = 2, .n_ff_exp = 32, .n_dense_lead = 1, .n_groups = 1, .n_group_used = 1,
+    .gating = FR_GATING_SOFTMAX, .split = true, .weights_scale = 1.0, .rope_base = 10000.0, .rms_eps = 1e-6};
+static const fr_synth_llama k_llama = {
+    .name = "fuzz-llama", .arch = "llama", .n_vocab = 300, .n_ctx = 64, .n_embd = 32, .n_layer = 2, .n_head = 2,
+    .n_head_kv = 1, .n_ff = 32, .rope_base = 10000.0, .rms_eps = 1e-5, .llama3_rope = true};
+static const fr_synth_llama k_qwen2 = {
+    .name = "fuzz-qwen2", .arch = "qwen2", .n_vocab = 300, .n_ctx = 64, .n_embd = 32, .n_layer = 2, .n_head = 2,
+    .n_head_kv = 2, .n_ff = 32, .rope_base = 1000000.0, .rms_eps = 1e-6, .tied = true, .biases = true};
+/* clang-format on */
 
 int main(int argc, char **argv) {
     if (argc != 2) {
