@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chat/jinja.h"
 #include "base.h"
@@ -37,6 +38,13 @@ static void expect(const char *src, const char *vars, const char *want, fr_statu
 }
 
 static void test_limits(void) {
+    /* an empty sequence times a huge count is empty at once; before the fix it looped over the
+     * count (minutes). The alarm, far above the microseconds this takes, turns such a hang
+     * into a failure (SIGALRM ends the test) instead of a stuck run. */
+    alarm(60);
+    expect("{{ ('' * 5551554548) ~ 'x' ~ ('ab' * 0) ~ ('c' * -3) }}", NULL, "x", FR_OK, NULL);
+    expect("{{ ([] * 9223372036854775807)|length }},{{ ((1,) * 3)|length }}", NULL, "0,3", FR_OK, NULL);
+    alarm(0);
     char *out = NULL;
     size_t n;
     fr_error err;
