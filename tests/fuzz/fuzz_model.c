@@ -3,21 +3,16 @@
  * tokens in a small context. Whatever the bytes, nothing may crash, leak or trip a sanitizer.
  * Built and run by tests/fuzz/run.sh. */
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "frugal.h"
+#include "fuzz_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static char path[64];
-    if (!path[0]) snprintf(path, sizeof path, "/dev/shm/frugal-fuzz-model-%d.gguf", (int)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
+    const char *path = fuzz_write_input("model.gguf", data, size);
+    if (!path) return 0;
     frugal_model *m;
     fr_error err;
     if (frugal_model_open(path, false, &m, &err) != FR_OK) return 0;

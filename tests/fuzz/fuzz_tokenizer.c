@@ -2,26 +2,15 @@
  * encode a fixed text (special tokens parsed, BOS/EOS added) and decode the ids with and
  * without special tokens. Built and run by tests/fuzz/run.sh. */
 #include <stdint.h>
-#include <stdio.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "frugal.h"
+#include "fuzz_file.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static char path[96];
-    if (!path[0]) {
-        char dir[64];
-        snprintf(dir, sizeof dir, "/dev/shm/frugal-fuzz-tok-%d", (int)getpid());
-        mkdir(dir, 0700);
-        snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    }
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
+    const char *path = fuzz_write_input("tokenizer.json", data, size);
+    if (!path) return 0;
     frugal_tokenizer *t;
     fr_error err;
     if (frugal_tokenizer_load(path, &t, &err) != FR_OK) return 0;
