@@ -140,9 +140,11 @@ void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stri
     else
         convert_task(&j, 0, 0);
     if (n_tok <= 4) { /* decode: decreasing slabs of rows, as fr_gemm_packed */
-        int64_t slabs[65];
+        int64_t slabs[FR_DECODE_MAX_TASKS + 1];
         j.slabs = slabs;
-        fr_pool_run(pool, fr_split_guided(w->n_out, fr_pool_size(pool), 16, slabs, 64), dot_task, &j);
+        fr_pool_run(pool,
+                    fr_split_guided(w->n_out, fr_pool_size(pool), 16 * FR_DECODE_MIN_UNITS, slabs, FR_DECODE_MAX_TASKS),
+                    dot_task, &j);
         return;
     }
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, dot_task, &j);
