@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base.h"
@@ -406,12 +405,6 @@ fr_gemm_kernel_fn fr_gemm_kernel(int type) {
 
 /* ---- packed copies ---- */
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static bool repack_enabled(void) {
     const char *e = getenv("FRUGAL_REPACK");
     return !(e && strcmp(e, "0") == 0);
@@ -460,7 +453,6 @@ bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes) {
  * decode for this together with the decreasing decode slabs.) */
 fr_packed *fr_pack_new(const fr_matrix *m) {
     if (!fr_pack_would_pack(m, NULL)) return NULL;
-    double t0 = now_s();
     fr_packed *pk = calloc(1, sizeof *pk);
     if (!pk) return NULL;
     int64_t n_units = (m->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS;
@@ -481,7 +473,6 @@ fr_packed *fr_pack_new(const fr_matrix *m) {
         fr_pack_unit(m->type, m->n_in, pk->orig + (size_t)g * FR_GEMM_ROWS * m->row_bytes, m->row_bytes,
                      (int)FR_MIN(FR_GEMM_ROWS, m->n_out - g * FR_GEMM_ROWS), pk->data + (size_t)g * pk->unit_bytes);
     drop_pages(pk->orig, m->row_bytes * (size_t)m->n_out);
-    pk->seconds = now_s() - t0;
     return pk;
 }
 
@@ -520,7 +511,7 @@ typedef struct {
     char *act;
     size_t act_stride;
     int64_t n_units, panel, n_panels, tok_chunk;
-    const int64_t *slabs; /* decode: unit bounds of each task (fr_split_guided), else NULL */
+    const int64_t *slabs; /* decode: unit bounds of each task (fr_decode_split), else NULL */
     fr_gemm_kernel_fn kern;
 } gemm_job;
 
@@ -587,8 +578,7 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_
         /* decode: long contiguous slabs first (prefetch-friendly streaming), then smaller
          * ones so that the threads finish together */
         j.slabs = slabs;
-        fr_pool_run(pool, fr_split_guided(j.n_units, nt, FR_DECODE_MIN_UNITS, slabs, FR_DECODE_MAX_TASKS), gemm_task,
-                    &j);
+        fr_pool_run(pool, fr_decode_split(j.n_units, true, nt, slabs), gemm_task, &j);
         return;
     }
     /* prompt: a panel of units stays in L2 while every token passes over it */
@@ -628,7 +618,7 @@ typedef struct {
     /* the range kernel (gemm.h fr_gemm_f16_*_part) */
     void (*kern)(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y, int T,
                  float *st, int first, int last, float *out);
-    const int64_t *slabs; /* decode: row bounds of each task (fr_split_guided), else NULL */
+    const int64_t *slabs; /* decode: row bounds of each task (fr_decode_split), else NULL */
     int64_t span;         /* values per range: F16_SPLIT, or the whole row */
 } f16_job;
 
@@ -706,8 +696,7 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
     if (n_tok == 1) { /* decode: decreasing slabs of rows, as fr_gemm_packed */
         int64_t slabs[FR_DECODE_MAX_TASKS + 1];
         j.slabs = slabs;
-        fr_pool_run(pool, fr_split_guided(w->n_out, nt, 16 * FR_DECODE_MIN_UNITS, slabs, FR_DECODE_MAX_TASKS), f16_task,
-                    &j);
+        fr_pool_run(pool, fr_decode_split(w->n_out, false, nt, slabs), f16_task, &j);
         return;
     }
     /* row chunks: a few per thread, and (prompts) small enough to stay in L2 while every

@@ -79,6 +79,13 @@
 #ifndef FR_DECODE_MIN_UNITS
 #define FR_DECODE_MIN_UNITS 1 /* ...of at least this many units (16 rows) */
 #endif
+/* The decode split of a product (fr_gemm_packed, fr_gemm_f16, fr_matmul; fr_matmul_prefetch
+ * predicts it): n units of a packed matrix, or n rows (units false), into bounds[0 ..
+ * FR_DECODE_MAX_TASKS]; returns the number of tasks. */
+static inline int fr_decode_split(int64_t n, bool units, int n_threads, int64_t *bounds) {
+    return fr_split_guided(n, n_threads, units ? FR_DECODE_MIN_UNITS : FR_GEMM_ROWS * FR_DECODE_MIN_UNITS, bounds,
+                           FR_DECODE_MAX_TASKS);
+}
 
 /* One packed matrix. */
 typedef struct fr_packed {
@@ -91,7 +98,6 @@ typedef struct fr_packed {
     char *data;          /* ceil(n_out / 16) units */
     size_t data_bytes;
     fr_huge_mem mem;     /* the mapping holding data (hugemem.h) */
-    double seconds;      /* time spent packing it */
 } fr_packed;
 
 /* True if `type` has a packed layout and this CPU runs its kernels. */

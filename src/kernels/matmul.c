@@ -41,7 +41,7 @@ typedef struct {
     fr_from_float_fn convert;
     fr_vec_dot_fn dot;
     int64_t chunk;
-    const int64_t *slabs; /* decode: row bounds of each task (fr_split_guided), else NULL */
+    const int64_t *slabs; /* decode: row bounds of each task (fr_decode_split), else NULL */
     void (*row_tile)(int64_t n, const void *x, const void *const *y, int T, float *out); /* 1 row x <= 4 tokens */
 } matmul_job;
 
@@ -142,9 +142,7 @@ void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stri
     if (n_tok <= 4) { /* decode: decreasing slabs of rows, as fr_gemm_packed */
         int64_t slabs[FR_DECODE_MAX_TASKS + 1];
         j.slabs = slabs;
-        fr_pool_run(pool,
-                    fr_split_guided(w->n_out, fr_pool_size(pool), 16 * FR_DECODE_MIN_UNITS, slabs, FR_DECODE_MAX_TASKS),
-                    dot_task, &j);
+        fr_pool_run(pool, fr_decode_split(w->n_out, false, fr_pool_size(pool), slabs), dot_task, &j);
         return;
     }
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, dot_task, &j);
@@ -170,7 +168,7 @@ void fr_matmul_prefetch(fr_pool *pool, const fr_matrix *w) {
         fr_pool_prefetch(pool, NULL, 0);
         return;
     }
-    /* the bytes and decode slabs fr_matmul will use for one token */
+    /* the bytes fr_matmul reads for a decode step, and its split of them (fr_decode_split) */
     int64_t unit0, n_slabs, bounds[FR_DECODE_MAX_TASKS + 1];
     const fr_packed *pk = fr_pack_find(w, &unit0);
     const char *base;
@@ -178,12 +176,11 @@ void fr_matmul_prefetch(fr_pool *pool, const fr_matrix *w) {
     if (pk) {
         base = pk->data + (size_t)unit0 * pk->unit_bytes;
         stride = pk->unit_bytes;
-        n_slabs = fr_split_guided((w->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, nt, FR_DECODE_MIN_UNITS, bounds,
-                                  FR_DECODE_MAX_TASKS);
+        n_slabs = fr_decode_split((w->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, true, nt, bounds);
     } else {
         base = w->data;
         stride = w->row_bytes;
-        n_slabs = fr_split_guided(w->n_out, nt, 16 * FR_DECODE_MIN_UNITS, bounds, FR_DECODE_MAX_TASKS);
+        n_slabs = fr_decode_split(w->n_out, false, nt, bounds);
     }
     if (n_slabs < 1) { /* no rows */
         fr_pool_prefetch(pool, NULL, 0);

@@ -120,12 +120,12 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     c->p = p;
     c->phase = FR_PHASE_PROMPT;
     fr_status st = fr_pool_new(p.n_threads, &c->pool, err);
-    const char *ra = getenv("FRUGAL_READAHEAD");
-    c->read_ahead = !(ra && strcmp(ra, "0") == 0);
     if (st != FR_OK) {
         free(c);
         return st;
     }
+    const char *ra = getenv("FRUGAL_READAHEAD");
+    c->read_ahead = !(ra && strcmp(ra, "0") == 0);
     bool ok = true;
     /* per sequence: kl/vl one layer, kt/vt all layers; ka/va all sequences */
     size_t kl = 0, vl = 0, kt = 0, vt = 0, ka = 0, va = 0, ns = (size_t)p.n_seq;

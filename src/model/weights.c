@@ -138,9 +138,16 @@ static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w, 
     repack_work rw = {NULL, 0, 0};
     double t0 = wall_s();
     size_t cap = ai->n_tensors * (size_t)(hp->n_layer > 0 ? hp->n_layer : 1);
-    if (!plan_only && !(rw.todo = malloc(sizeof(fr_matrix *) * cap))) {
-        fr_log(FR_LOG_WARN, "weights: out of memory for the repacking list; the matrices stay in the file's layout");
-        return;
+    if (!plan_only) {
+        rw.todo = malloc(sizeof(fr_matrix *) * cap);
+        w->packed = malloc(sizeof(fr_packed *) * cap); /* the weights own the copies */
+        if (!rw.todo || !w->packed) {
+            free(rw.todo);
+            free(w->packed);
+            w->packed = NULL;
+            fr_log(FR_LOG_WARN, "weights: out of memory for the repacking lists; the matrices stay in the file's layout");
+            return;
+        }
     }
     for (size_t i = 0; i < ai->n_tensors; i++) {
         const fr_tensor_spec *sp = &ai->tensors[i];
@@ -164,17 +171,9 @@ static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w, 
         if (pthread_create(&th[started], NULL, repack_worker, &rw) == 0) started++;
     repack_worker(&rw);
     for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
-    /* the weights own the packed copies: keep the list of those that were made (without
-     * memory for it, detach and free them: the matrices stay in the file's layout) */
-    w->packed = malloc(sizeof(fr_packed *) * (size_t)(rw.n > 0 ? rw.n : 1));
     for (int64_t i = 0; i < rw.n; i++) {
-        fr_packed *pk = (fr_packed *)rw.todo[i]->packed; /* made by repack_worker, not yet owned */
+        fr_packed *pk = (fr_packed *)rw.todo[i]->packed; /* made by repack_worker, owned from here */
         if (!pk) continue;
-        if (!w->packed) {
-            rw.todo[i]->packed = NULL;
-            fr_pack_free(pk);
-            continue;
-        }
         w->packed[w->n_packed++] = pk;
         w->packed_bytes += pk->data_bytes;
     }
