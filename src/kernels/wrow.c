@@ -3,7 +3,8 @@
  * MLA decode (src/model/mla.c) multiplies W_UK and W_UV, whose rows are quantized like any
  * weight, by float vectors it must not round (q_nope and the latent output). These do it
  * without writing each dequantized row out first: the SIMD kernels expand a block of 32
- * quantized values into registers and use it at once (wrow_avx2.c, wrow_neon.c). Types
+ * quantized values into registers and use it at once (wrow_avx2.c, wrow_neon.c; the
+ * multi-row Q4_0 and Q8_0 products also in wrow_avx512.c, with the AVX2 results). Types
  * without a direct kernel, and CPUs without those, take the reference path: to_float into
  * `tmp`, then the F32 dot or axpy. */
 #include "kernels.h"
@@ -17,7 +18,14 @@ void fr_wrow_dot_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t
 void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *a, float *y,
                             int64_t n, const void *next);
 
+bool fr_wrow_has_avx512(int type); /* wrow_avx512.c: multi-row kernels, the AVX2 results */
+void fr_wrow_dot_rows_avx512(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *x, int64_t n,
+                             float *out, const void *next);
+void fr_wrow_axpy_rows_avx512(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *a, float *y,
+                              int64_t n, const void *next);
+
 static bool use_avx2(int type) { return fr_cpu_has(FR_ISA_AVX2) && fr_wrow_has_avx2(type); }
+static bool use_avx512(int type) { return fr_cpu_has(FR_ISA_AVX512) && fr_wrow_has_avx512(type); }
 #endif
 #if FR_ARM64
 bool fr_wrow_has_neon(int type); /* wrow_neon.c */
@@ -68,6 +76,10 @@ void fr_wrow_axpy(int type, const void *row, float a, float *y, int64_t n, float
 void fr_wrow_dot_rows(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *x, int64_t n,
                       float *out, const void *next, float *tmp) {
 #if FR_X86
+    if (use_avx512(type)) {
+        fr_wrow_dot_rows_avx512(type, rows, row_bytes, n_rows, x, n, out, next);
+        return;
+    }
     if (use_avx2(type)) {
         fr_wrow_dot_rows_avx2(type, rows, row_bytes, n_rows, x, n, out, next);
         return;
@@ -79,6 +91,10 @@ void fr_wrow_dot_rows(int type, const void *rows, size_t row_bytes, int64_t n_ro
 void fr_wrow_axpy_rows(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *a, float *y,
                        int64_t n, const void *next, float *tmp) {
 #if FR_X86
+    if (use_avx512(type)) {
+        fr_wrow_axpy_rows_avx512(type, rows, row_bytes, n_rows, a, y, n, next);
+        return;
+    }
     if (use_avx2(type)) {
         fr_wrow_axpy_rows_avx2(type, rows, row_bytes, n_rows, a, y, n, next);
         return;

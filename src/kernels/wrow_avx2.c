@@ -5,6 +5,7 @@
 
 #include "simd_avx2.h"
 #include "kernels.h"
+#include "wrow_prefetch.h"
 
 bool fr_wrow_has_avx2(int type) { return type == FR_TYPE_Q4_0 || type == FR_TYPE_Q8_0 || type == FR_TYPE_F16; }
 
@@ -100,23 +101,6 @@ void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n) 
 
 /* ---- several rows at once (fr_wrow_dot_rows / fr_wrow_axpy_rows, kernels.h) ---- */
 
-/* The next call's rows (`next`, the same number of bytes), asked for in equal parts over
- * this call's steps: they arrive from memory while this call computes. */
-typedef struct {
-    const char *p, *end;
-    size_t per_step;
-} next_prefetch;
-
-static inline next_prefetch next_prefetch_init(const void *next, size_t bytes, int64_t steps) {
-    next_prefetch pf = {next, next ? (const char *)next + bytes : NULL, 0};
-    if (next && steps > 0) pf.per_step = (bytes / 64 + (size_t)steps - 1) / (size_t)steps * 64;
-    return pf;
-}
-
-static inline void next_prefetch_step(next_prefetch *pf) {
-    for (size_t k = 0; k < pf->per_step && pf->p < pf->end; k += 64, pf->p += 64) _mm_prefetch(pf->p, _MM_HINT_T0);
-}
-
 /* Blocks [b, b + NB) of y += sum_i a[i] row_i for all n_rows rows, the 8 NB floats in
  * registers across the rows: each value gets the same FMAs, in the same row order, as from
  * n_rows fr_wrow_axpy_avx2 calls, without a load and store of y per row. */
@@ -158,11 +142,11 @@ void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_
     const size_t bytes = (size_t)n_rows * row_bytes;
     for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(r + off, _MM_HINT_T0);
     const int64_t passes = type == FR_TYPE_F16 ? n / 64 + n % 64 / 8 : (n / 32 + 1) / 2;
-    next_prefetch pf = next_prefetch_init(next, bytes, passes);
+    fr_next_prefetch pf = fr_next_prefetch_init(next, bytes, passes);
     if (type == FR_TYPE_F16) {
         int64_t i = 0;
-        for (; i + 64 <= n; i += 64) next_prefetch_step(&pf), axpy_rows_f16(8, r, row_bytes, n_rows, a, y, i);
-        for (; i + 8 <= n; i += 8) next_prefetch_step(&pf), axpy_rows_f16(1, r, row_bytes, n_rows, a, y, i);
+        for (; i + 64 <= n; i += 64) fr_next_prefetch_step(&pf), axpy_rows_f16(8, r, row_bytes, n_rows, a, y, i);
+        for (; i + 8 <= n; i += 8) fr_next_prefetch_step(&pf), axpy_rows_f16(1, r, row_bytes, n_rows, a, y, i);
         for (int64_t k = 0; k < n_rows; k++) { /* the tail, row after row as fr_wrow_axpy_avx2 */
             const fr_f16 *w = (const fr_f16 *)(r + (size_t)k * row_bytes);
             for (int64_t j = i; j < n; j++) y[j] += a[k] * fr_f16_to_f32(w[j]);
@@ -171,11 +155,11 @@ void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_
     }
     int64_t nb = n / 32, b = 0;
     if (type == FR_TYPE_Q4_0) {
-        for (; b + 2 <= nb; b += 2) next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q4_0, 2, r, row_bytes, n_rows, a, y, b);
-        for (; b < nb; b++) next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q4_0, 1, r, row_bytes, n_rows, a, y, b);
+        for (; b + 2 <= nb; b += 2) fr_next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q4_0, 2, r, row_bytes, n_rows, a, y, b);
+        for (; b < nb; b++) fr_next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q4_0, 1, r, row_bytes, n_rows, a, y, b);
     } else {
-        for (; b + 2 <= nb; b += 2) next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q8_0, 2, r, row_bytes, n_rows, a, y, b);
-        for (; b < nb; b++) next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q8_0, 1, r, row_bytes, n_rows, a, y, b);
+        for (; b + 2 <= nb; b += 2) fr_next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q8_0, 2, r, row_bytes, n_rows, a, y, b);
+        for (; b < nb; b++) fr_next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q8_0, 1, r, row_bytes, n_rows, a, y, b);
     }
 }
 
@@ -206,20 +190,20 @@ static inline __attribute__((always_inline)) void dot2_q(int type, const char *r
 void fr_wrow_dot_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *x, int64_t n,
                            float *out, const void *next) {
     const char *r = rows;
-    next_prefetch pf = next_prefetch_init(next, (size_t)n_rows * row_bytes, (n_rows + 1) / 2);
+    fr_next_prefetch pf = fr_next_prefetch_init(next, (size_t)n_rows * row_bytes, (n_rows + 1) / 2);
     int64_t i = 0;
     if (type != FR_TYPE_F16)
         for (; i + 2 <= n_rows; i += 2) {
             const char *r0 = r + (size_t)i * row_bytes;
             prefetch_ahead(r0, 2 * row_bytes);
-            next_prefetch_step(&pf);
+            fr_next_prefetch_step(&pf);
             if (type == FR_TYPE_Q4_0)
                 dot2_q(FR_TYPE_Q4_0, r0, r0 + row_bytes, x, n / 32, out + i);
             else
                 dot2_q(FR_TYPE_Q8_0, r0, r0 + row_bytes, x, n / 32, out + i);
         }
     for (; i < n_rows; i++) {
-        next_prefetch_step(&pf);
+        fr_next_prefetch_step(&pf);
         out[i] = fr_wrow_dot_avx2(type, r + (size_t)i * row_bytes, x, n);
     }
 }
