@@ -14,8 +14,8 @@
  * 256-bit registers, into the low half. */
 #include <immintrin.h>
 
-#include "simd_avx2.h"
 #include "kernels.h"
+#include "simd_avx2.h"
 #include "wrow_prefetch.h"
 
 #define FR_INLINE static inline __attribute__((always_inline))
@@ -80,8 +80,10 @@ FR_INLINE void axpy_rows_q(int type, int NB, const char *rows, size_t rb, int64_
 FR_INLINE void axpy_rows_type(int type, const char *r, size_t row_bytes, int64_t n_rows, const float *a, float *y,
                               int64_t n, fr_next_prefetch *pf) {
     int64_t nb = n / 32, b = 0;
-    for (; b + 4 <= nb; b += 4) fr_next_prefetch_step(pf), axpy_rows_q(type, 4, r, row_bytes, n_rows, a, y, b);
-    for (; b < nb; b++) fr_next_prefetch_step(pf), axpy_rows_q(type, 1, r, row_bytes, n_rows, a, y, b);
+    for (; b + 4 <= nb; b += 4)
+        fr_next_prefetch_step(pf), axpy_rows_q(type, 4, r, row_bytes, n_rows, a, y, b);
+    for (; b < nb; b++)
+        fr_next_prefetch_step(pf), axpy_rows_q(type, 1, r, row_bytes, n_rows, a, y, b);
 }
 
 /* n: a multiple of 32 (a block row's length always is) */
@@ -89,7 +91,8 @@ void fr_wrow_axpy_rows_avx512(int type, const void *rows, size_t row_bytes, int6
                               int64_t n, const void *next) {
     const char *r = rows;
     const size_t bytes = (size_t)n_rows * row_bytes;
-    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(r + off, _MM_HINT_T0);
+    for (size_t off = 0; off < bytes; off += 64)
+        _mm_prefetch(r + off, _MM_HINT_T0);
     fr_next_prefetch pf = fr_next_prefetch_init(next, bytes, n / 128 + n / 32 % 4);
     if (type == FR_TYPE_Q4_0)
         axpy_rows_type(FR_TYPE_Q4_0, r, row_bytes, n_rows, a, y, n, &pf);
@@ -117,7 +120,8 @@ FR_INLINE void dot2_q(int type, const char *r0, const char *r1, const float *x, 
     for (; b + 2 <= nb; b += 2) {
         const float *xb = x + b * 32;
         __m512 xv[4];
-        FR_UNROLL for (int k = 0; k < 4; k++) xv[k] = join(_mm256_loadu_ps(xb + 8 * k), _mm256_loadu_ps(xb + 32 + 8 * k));
+        FR_UNROLL for (int k = 0; k < 4; k++) xv[k] =
+            join(_mm256_loadu_ps(xb + 8 * k), _mm256_loadu_ps(xb + 32 + 8 * k));
         FR_UNROLL for (int r = 0; r < 2; r++) {
             __m512 f[4];
             pair_ps(type, row[r], b, f);
@@ -156,7 +160,8 @@ void fr_wrow_dot_rows_avx512(int type, const void *rows, size_t row_bytes, int64
     int64_t i = 0;
     for (; i + 2 <= n_rows; i += 2) {
         const char *r0 = r + (size_t)i * row_bytes;
-        for (size_t off = 0; off < 2 * row_bytes; off += 64) _mm_prefetch(r0 + 4096 + off, _MM_HINT_T0);
+        for (size_t off = 0; off < 2 * row_bytes; off += 64)
+            _mm_prefetch(r0 + 4096 + off, _MM_HINT_T0);
         fr_next_prefetch_step(&pf);
         if (type == FR_TYPE_Q4_0)
             dot2_q(FR_TYPE_Q4_0, r0, r0 + row_bytes, x, n / 32, out + i);

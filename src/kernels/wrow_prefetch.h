@@ -19,7 +19,8 @@ static inline fr_next_prefetch fr_next_prefetch_init(const void *next, size_t by
 }
 
 static inline void fr_next_prefetch_step(fr_next_prefetch *pf) {
-    for (size_t k = 0; k < pf->per_step && pf->p < pf->end; k += 64, pf->p += 64) __builtin_prefetch(pf->p, 0, 3);
+    for (size_t k = 0; k < pf->per_step && pf->p < pf->end; k += 64, pf->p += 64)
+        __builtin_prefetch(pf->p, 0, 3);
 }
 
 #endif
