@@ -12,11 +12,7 @@
  * half is an even block b, its high half block b + 1, for the same 8 positions, so its
  * halves are exactly those two accumulators. An odd block count ends with one even block on
  * 256-bit registers, into the low half. */
-#include <immintrin.h>
-
-#include "kernels.h"
-#include "simd_avx2.h"
-#include "wrow_prefetch.h"
+#include "wrow_simd.h"
 
 #define FR_INLINE static inline __attribute__((always_inline))
 #define FR_UNROLL _Pragma("GCC unroll 16")
@@ -24,20 +20,6 @@
 float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n); /* wrow_avx2.c */
 
 bool fr_wrow_has_avx512(int type) { return type == FR_TYPE_Q4_0 || type == FR_TYPE_Q8_0; }
-
-FR_INLINE float block_scale(int type, const void *row, int64_t b) {
-    fr_f16 d = type == FR_TYPE_Q4_0 ? ((const block_q4_0 *)row + b)->d : ((const block_q8_0 *)row + b)->d;
-    return _cvtsh_ss(d);
-}
-
-/* the 32 int8 values of one block, in order (wrow_avx2.c's block_i8) */
-FR_INLINE __m256i block_i8(int type, const void *row, int64_t b) {
-    if (type == FR_TYPE_Q4_0) {
-        const block_q4_0 *x = (const block_q4_0 *)row + b;
-        return _mm256_sub_epi8(fr_unpack_nibbles_avx2(x->qs), _mm256_set1_epi8(8));
-    }
-    return _mm256_loadu_si256((const __m256i *)((const block_q8_0 *)row + b)->qs);
-}
 
 /* a block's values 0..15 and 16..31 as exact floats */
 FR_INLINE void block_ps(int type, const void *row, int64_t b, __m512 f[2]) {
@@ -48,7 +30,7 @@ FR_INLINE void block_ps(int type, const void *row, int64_t b, __m512 f[2]) {
         f[1] = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(v, 4), eight));
         return;
     }
-    const __m256i q = block_i8(type, row, b);
+    const __m256i q = fr_wrow_block_i8(type, row, b);
     f[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)));
     f[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
 }
@@ -69,7 +51,7 @@ FR_INLINE void axpy_rows_q(int type, int NB, const char *rows, size_t rb, int64_
         FR_UNROLL for (int j = 0; j < NB; j++) {
             __m512 f[2];
             block_ps(type, row, b + j, f);
-            const __m512 sc = _mm512_set1_ps(a[i] * block_scale(type, row, b + j));
+            const __m512 sc = _mm512_set1_ps(a[i] * fr_wrow_block_scale(type, row, b + j));
             acc[2 * j] = _mm512_fmadd_ps(sc, f[0], acc[2 * j]);
             acc[2 * j + 1] = _mm512_fmadd_ps(sc, f[1], acc[2 * j + 1]);
         }
@@ -104,7 +86,7 @@ void fr_wrow_axpy_rows_avx512(int type, const void *rows, size_t row_bytes, int6
 
 /* Blocks b (low halves) and b + 1 (high halves): f[k] holds values 8k .. 8k + 7 of each */
 FR_INLINE void pair_ps(int type, const void *row, int64_t b, __m512 f[4]) {
-    const __m256i q0 = block_i8(type, row, b), q1 = block_i8(type, row, b + 1);
+    const __m256i q0 = fr_wrow_block_i8(type, row, b), q1 = fr_wrow_block_i8(type, row, b + 1);
     const __m256i lo = _mm256_unpacklo_epi64(q0, q1), hi = _mm256_unpackhi_epi64(q0, q1);
     f[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(lo)));
     f[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(hi)));
@@ -129,25 +111,19 @@ FR_INLINE void dot2_q(int type, const char *r0, const char *r1, const float *x, 
             s = _mm512_fmadd_ps(f[1], xv[1], s);
             s = _mm512_fmadd_ps(f[2], xv[2], s);
             s = _mm512_fmadd_ps(f[3], xv[3], s);
-            const __m512 d =
-                join(_mm256_set1_ps(block_scale(type, row[r], b)), _mm256_set1_ps(block_scale(type, row[r], b + 1)));
+            const __m512 d = join(_mm256_set1_ps(fr_wrow_block_scale(type, row[r], b)),
+                                  _mm256_set1_ps(fr_wrow_block_scale(type, row[r], b + 1)));
             acc[r] = _mm512_fmadd_ps(d, s, acc[r]);
         }
     }
     FR_UNROLL for (int r = 0; r < 2; r++) {
         __m256 even = _mm512_castps512_ps256(acc[r]);
         const __m256 odd = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r]), 1));
-        if (b < nb) { /* the last, even block (wrow_avx2.c's arithmetic on 8 lanes) */
-            const float *xb = x + b * 32;
-            const __m256i q = block_i8(type, row[r], b);
-            const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
-            __m256 s = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), _mm256_loadu_ps(xb));
-            s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))),
-                                _mm256_loadu_ps(xb + 8), s);
-            s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), _mm256_loadu_ps(xb + 16), s);
-            s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))),
-                                _mm256_loadu_ps(xb + 24), s);
-            even = _mm256_fmadd_ps(_mm256_set1_ps(block_scale(type, row[r], b)), s, even);
+        if (b < nb) { /* the last, even block, on 8 lanes as in wrow_avx2.c */
+            __m256 f[4];
+            fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row[r], b), f);
+            even = _mm256_fmadd_ps(_mm256_set1_ps(fr_wrow_block_scale(type, row[r], b)),
+                                   fr_wrow_block_dot8(f, x + b * 32), even);
         }
         out[r] = fr_hsum8_avx2(_mm256_add_ps(even, odd));
     }
@@ -161,7 +137,7 @@ void fr_wrow_dot_rows_avx512(int type, const void *rows, size_t row_bytes, int64
     for (; i + 2 <= n_rows; i += 2) {
         const char *r0 = r + (size_t)i * row_bytes;
         for (size_t off = 0; off < 2 * row_bytes; off += 64)
-            _mm_prefetch(r0 + 4096 + off, _MM_HINT_T0);
+            _mm_prefetch(r0 + FR_WROW_PF_DIST + off, _MM_HINT_T0);
         fr_next_prefetch_step(&pf);
         if (type == FR_TYPE_Q4_0)
             dot2_q(FR_TYPE_Q4_0, r0, r0 + row_bytes, x, n / 32, out + i);

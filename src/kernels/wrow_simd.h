@@ -1,0 +1,74 @@
+/* wrow_simd.h: what the kernels of wrow_avx2.c and wrow_avx512.c share: a Q4_0 or Q8_0
+ * block's values and scale, its 8-lane partial dot product, and the read-ahead of the rows.
+ * Include only from files compiled with at least -mavx2 -mfma -mf16c. */
+#ifndef FR_WROW_SIMD_H
+#define FR_WROW_SIMD_H
+
+#include <immintrin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels.h"
+#include "simd_avx2.h"
+
+#define FR_WROW_INLINE static inline __attribute__((always_inline))
+
+/* the 32 int8 values of one block, in order */
+FR_WROW_INLINE __m256i fr_wrow_block_i8(int type, const void *row, int64_t b) {
+    if (type == FR_TYPE_Q4_0) {
+        const block_q4_0 *x = (const block_q4_0 *)row + b;
+        return _mm256_sub_epi8(fr_unpack_nibbles_avx2(x->qs), _mm256_set1_epi8(8));
+    }
+    return _mm256_loadu_si256((const __m256i *)((const block_q8_0 *)row + b)->qs);
+}
+
+FR_WROW_INLINE float fr_wrow_block_scale(int type, const void *row, int64_t b) {
+    fr_f16 d = type == FR_TYPE_Q4_0 ? ((const block_q4_0 *)row + b)->d : ((const block_q8_0 *)row + b)->d;
+    return _cvtsh_ss(d);
+}
+
+/* 32 int8 values as four vectors of exact floats (values 8k .. 8k + 7 in f[k]) */
+FR_WROW_INLINE void fr_wrow_i8_to_ps(__m256i q, __m256 f[4]) {
+    const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    f[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo));
+    f[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)));
+    f[2] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi));
+    f[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
+}
+
+/* A block's partial dot product with xb[0..31] on 8 lanes: q0 x0, then three FMAs (q_k and
+ * x_k are values 8k .. 8k + 7). Every dot kernel sums a block in this order. */
+FR_WROW_INLINE __m256 fr_wrow_block_dot8(const __m256 f[4], const float *xb) {
+    __m256 s = _mm256_mul_ps(f[0], _mm256_loadu_ps(xb));
+    s = _mm256_fmadd_ps(f[1], _mm256_loadu_ps(xb + 8), s);
+    s = _mm256_fmadd_ps(f[2], _mm256_loadu_ps(xb + 16), s);
+    return _mm256_fmadd_ps(f[3], _mm256_loadu_ps(xb + 24), s);
+}
+
+/* W_UK / W_UV rows are weights read once per token, one after the other: ask for the
+ * memory a few rows ahead, as the matrix kernels do */
+#define FR_WROW_PF_DIST 4096
+FR_WROW_INLINE void fr_wrow_prefetch_ahead(const void *row, size_t bytes) {
+    for (size_t off = 0; off < bytes; off += 64)
+        _mm_prefetch((const char *)row + FR_WROW_PF_DIST + off, _MM_HINT_T0);
+}
+
+/* The next call's rows (`next`, the same number of bytes), asked for in equal parts over
+ * this call's steps: they arrive from memory while this call computes. */
+typedef struct {
+    const char *p, *end;
+    size_t per_step;
+} fr_next_prefetch;
+
+static inline fr_next_prefetch fr_next_prefetch_init(const void *next, size_t bytes, int64_t steps) {
+    fr_next_prefetch pf = {next, next ? (const char *)next + bytes : NULL, 0};
+    if (next && steps > 0) pf.per_step = (bytes / 64 + (size_t)steps - 1) / (size_t)steps * 64;
+    return pf;
+}
+
+static inline void fr_next_prefetch_step(fr_next_prefetch *pf) {
+    for (size_t k = 0; k < pf->per_step && pf->p < pf->end; k += 64, pf->p += 64)
+        _mm_prefetch(pf->p, _MM_HINT_T0);
+}
+
+#endif
