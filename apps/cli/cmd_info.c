@@ -10,7 +10,7 @@ static const char *k_help =
     "usage: frugal info [-m] MODEL [--json] [--check]\n\n"
     "Architecture, parameter counts, tensor types, context length, memory for the weights\n"
     "and for the KV cache per 1,000 tokens (F16 cache), the weights repacked at load for the\n"
-    "GEMM kernels, and the license when the file has one.\n\n"
+    "GEMM kernels (or copied into huge pages), and the license when the file has one.\n\n"
     "  --check   scan every weight for NaN/Inf; exit 1 if any is found\n"
     "  --json    one JSON object on stdout with the keys:\n"
     "            arch, name, license, path, gguf_version, n_splits, file_bytes,\n"
@@ -148,8 +148,9 @@ int cmd_info(int argc, char **argv) {
                "bandwidth / this: frugal bench -m MODEL --membw)\n", a);
         if (in.n_repacked) {
             human((double)in.repacked_bytes, a, sizeof a);
-            printf("repacked:     %lld matrices (%s) into 16-row units when run, bench or serve loads the model; "
-                   "their file pages are released, so RSS stays about the weights' size\n",
+            printf("repacked:     %lld matrices (%s) into 16-row units (types without such kernels: copied into "
+                   "huge pages) when run, bench or serve loads the model; their file pages are released, so RSS "
+                   "stays about the weights' size\n",
                    (long long)in.n_repacked, a);
         }
         printf("license:      %s\n", in.license[0] ? in.license : "(not stated in the file)");

@@ -476,6 +476,36 @@ fr_packed *fr_pack_new(const fr_matrix *m) {
     return pk;
 }
 
+bool fr_pack_would_copy(const fr_matrix *m, size_t *bytes) {
+    if (!m->data || m->n_out <= 0 || m->row_bytes == 0 || !repack_enabled() || fr_pack_would_pack(m, NULL))
+        return false;
+    if (bytes) *bytes = m->row_bytes * (size_t)m->n_out; /* the tensor's bytes, within the file */
+    return true;
+}
+
+/* (tinyllama F16 tg128, 2 threads, dev VM, alternated pairs: without / with the copy, the copy
+ * won 4 of 5 twice, medians 18.19 -> 20.39 and 19.80 -> 21.51 t/s.) */
+fr_packed *fr_pack_copy(const fr_matrix *m) {
+    if (!fr_pack_would_copy(m, NULL)) return NULL;
+    fr_packed *pk = calloc(1, sizeof *pk);
+    if (!pk) return NULL;
+    pk->type = m->type;
+    pk->rows = true;
+    pk->n_in = m->n_in;
+    pk->n_out = m->n_out;
+    pk->row_bytes = m->row_bytes;
+    pk->orig = m->data;
+    pk->data_bytes = m->row_bytes * (size_t)m->n_out;
+    pk->data = fr_huge_alloc(pk->data_bytes, &pk->mem);
+    if (!pk->data) {
+        free(pk);
+        return NULL;
+    }
+    memcpy(pk->data, pk->orig, pk->data_bytes);
+    drop_pages(pk->orig, pk->data_bytes);
+    return pk;
+}
+
 void fr_pack_free(fr_packed *pk) {
     if (!pk) return;
     fr_huge_free(&pk->mem);
@@ -484,7 +514,7 @@ void fr_pack_free(fr_packed *pk) {
 
 const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *unit0) {
     const fr_packed *pk = m->packed;
-    if (!pk || pk->type != m->type || pk->n_in != m->n_in || m->unit0 < 0 ||
+    if (!pk || pk->rows || pk->type != m->type || pk->n_in != m->n_in || m->unit0 < 0 ||
         m->unit0 * FR_GEMM_ROWS + m->n_out > pk->n_out)
         return NULL;
     *unit0 = m->unit0;

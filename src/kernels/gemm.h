@@ -87,9 +87,10 @@ static inline int fr_decode_split(int64_t n, bool units, int n_threads, int64_t 
                            FR_DECODE_MAX_TASKS);
 }
 
-/* One packed matrix. */
+/* One packed matrix, or (rows) a plain copy of a matrix no kernel repacks. */
 typedef struct fr_packed {
-    int type;            /* FR_TYPE_Q4_0, Q8_0, Q4_K or Q6_K */
+    int type;            /* FR_TYPE_Q4_0, Q8_0, Q4_K or Q6_K; any type for a copy */
+    bool rows;           /* data is a copy of the rows in the file's layout (fr_pack_copy) */
     int64_t n_in, n_out; /* of the original matrix */
     int64_t nb;          /* blocks per row */
     size_t row_bytes;    /* original row bytes */
@@ -196,6 +197,14 @@ fr_packed *fr_pack_new(const fr_matrix *m);
 void fr_pack_free(fr_packed *pk);
 /* Whether fr_pack_new would pack m, and the packed bytes it would take (without packing). */
 bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes);
+/* A matrix no kernel repacks (F16, Q5_K, ...) is still streamed whole by every decode step;
+ * from the file's mapping that costs a TLB miss every 4 KiB page. fr_pack_copy copies its
+ * rows, in the same layout, into huge pages (hugemem.h) and drops the file's pages, as
+ * fr_pack_new does: the caller points m->data at pk->data (never m->packed) and owns pk.
+ * NULL when m is packable, FRUGAL_REPACK=0, or out of memory. fr_pack_would_copy says
+ * whether it would, and the bytes. */
+fr_packed *fr_pack_copy(const fr_matrix *m);
+bool fr_pack_would_copy(const fr_matrix *m, size_t *bytes);
 /* m's packed copy (*unit0 = the unit of m's first row), or NULL. */
 const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *unit0);
 

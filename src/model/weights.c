@@ -105,6 +105,7 @@ static fr_status bind_one(const gguf_file *f, const fr_hparams *hp, const fr_ten
 
 typedef struct {
     fr_matrix **todo;
+    fr_packed **made; /* [i]: todo[i]'s packed copy or copy of rows, or NULL */
     int64_t n;
     atomic_llong next;
 } repack_work;
@@ -112,8 +113,15 @@ typedef struct {
 static void *repack_worker(void *arg) {
     repack_work *rw = arg;
     for (int64_t i; (i = atomic_fetch_add(&rw->next, 1)) < rw->n;) {
-        rw->todo[i]->packed = fr_pack_new(rw->todo[i]);
-        rw->todo[i]->unit0 = 0;
+        fr_matrix *m = rw->todo[i];
+        fr_packed *pk = fr_pack_new(m);
+        if (pk) {
+            m->packed = pk;
+            m->unit0 = 0;
+        } else if ((pk = fr_pack_copy(m))) {
+            m->data = pk->data; /* the same rows, in huge pages */
+        }
+        rw->made[i] = pk;
     }
     return NULL;
 }
@@ -126,8 +134,9 @@ static double wall_s(void) {
 
 enum { REPACK_MAX_THREADS = 8 };
 
-/* Repack the matrices the GEMM kernels read faster in 16-row units (src/kernels/gemm.h);
- * tok_embd only when it is also the output matrix. With plan_only, count them instead.
+/* Repack the matrices the GEMM kernels read faster in 16-row units (src/kernels/gemm.h), and
+ * copy the others' rows into huge pages (fr_pack_copy); tok_embd only when it is also the
+ * output matrix. With plan_only, count them instead.
  * The matrices are packed by up to one thread per CPU (at most 8): most of the time goes to
  * the first touch of the new pages, in the kernel. DeepSeek-V2-Lite Q4_0 (8.2 GB packed),
  * file in the page cache, 2 CPUs, `bench/packtime`, alternated runs: one thread 5.2 and 5.6 s,
@@ -135,14 +144,16 @@ enum { REPACK_MAX_THREADS = 8 };
  * work), it is slower either way: 22.5 s with one thread, about 11 s with two. Which thread
  * packs a matrix changes nothing in its bytes. */
 static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w, bool plan_only) {
-    repack_work rw = {NULL, 0, 0};
+    repack_work rw = {NULL, NULL, 0, 0};
     double t0 = wall_s();
     size_t cap = ai->n_tensors * (size_t)(hp->n_layer > 0 ? hp->n_layer : 1);
     if (!plan_only) {
         rw.todo = malloc(sizeof(fr_matrix *) * cap);
+        rw.made = malloc(sizeof(fr_packed *) * cap);
         w->packed = malloc(sizeof(fr_packed *) * cap); /* the weights own the copies */
-        if (!rw.todo || !w->packed) {
+        if (!rw.todo || !rw.made || !w->packed) {
             free(rw.todo);
+            free(rw.made);
             free(w->packed);
             w->packed = NULL;
             fr_log(FR_LOG_WARN, "weights: out of memory for the repacking lists; the matrices stay in the file's layout");
@@ -157,7 +168,7 @@ static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w, 
             size_t bytes;
             if (!plan_only) {
                 rw.todo[rw.n++] = &t->m;
-            } else if (fr_pack_would_pack(&t->m, &bytes)) {
+            } else if (fr_pack_would_pack(&t->m, &bytes) || fr_pack_would_copy(&t->m, &bytes)) {
                 w->plan_repack_n++;
                 w->plan_repack_bytes += bytes;
             }
@@ -171,17 +182,20 @@ static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w, 
         if (pthread_create(&th[started], NULL, repack_worker, &rw) == 0) started++;
     repack_worker(&rw);
     for (int k = 0; k < started; k++) pthread_join(th[k], NULL);
+    int64_t n_rows_copies = 0;
     for (int64_t i = 0; i < rw.n; i++) {
-        fr_packed *pk = (fr_packed *)rw.todo[i]->packed; /* made by repack_worker, owned from here */
+        fr_packed *pk = rw.made[i]; /* made by repack_worker, owned from here */
         if (!pk) continue;
         w->packed[w->n_packed++] = pk;
         w->packed_bytes += pk->data_bytes;
+        n_rows_copies += pk->rows;
     }
     free(rw.todo);
+    free(rw.made);
     w->repack_seconds = wall_s() - t0;
     if (w->n_packed)
-        fr_log(FR_LOG_INFO, "repacked %lld weight matrices (%.1f MiB) into 16-row units in %.3f s",
-               (long long)w->n_packed, (double)w->packed_bytes / (1 << 20), w->repack_seconds);
+        fr_log(FR_LOG_INFO, "repacked %lld weight matrices (%.1f MiB) into 16-row units or, %lld of them, huge-page copies in %.3f s",
+               (long long)w->n_packed, (double)w->packed_bytes / (1 << 20), (long long)n_rows_copies, w->repack_seconds);
 }
 
 fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *w, bool repack_now, fr_error *err) {

@@ -553,6 +553,47 @@ static void test_pool_read_ahead(void) {
 
 /* SwiGLU's vectorised exp against the scalar formula, at every tail length and over a wide
  * range of gates (large negative ones underflow to -0, large positive ones pass through). */
+/* fr_pack_copy: matrices no kernel repacks (F16, Q5_K) get a copy of their rows, byte for
+ * byte; packable ones (Q4_0) none; a copy is never a packed matrix to fr_pack_find; and
+ * FRUGAL_REPACK=0 turns it off */
+static void test_pack_copy(test_rng *rng) {
+    const int types[] = {FR_TYPE_F16, FR_TYPE_Q5_K, FR_TYPE_Q4_0};
+    for (size_t ti = 0; ti < 3; ti++) {
+        int type = types[ti];
+        const fr_type_traits *tt = fr_type_traits_get(type);
+        const int64_t n = 512, n_out = 37;
+        size_t rb;
+        fr_row_size(type, n, &rb);
+        char *w = malloc(rb * (size_t)n_out);
+        fill_rows(type, n, (int)n_out, w, rb, rng, 1.0f);
+        fr_matrix m = {type, n, n_out, rb, w, NULL, 0};
+        size_t bytes = 0;
+        bool packable = fr_pack_would_pack(&m, NULL);
+        CHECK(fr_pack_would_copy(&m, &bytes) == !packable, "%s: would_copy is !would_pack", tt->name);
+        fr_packed *pk = fr_pack_copy(&m);
+        if (packable) {
+            CHECK(pk == NULL, "%s: a packable matrix is not copied", tt->name);
+        } else {
+            CHECK(pk && pk->rows && pk->data_bytes == rb * (size_t)n_out && bytes == pk->data_bytes,
+                  "%s: a copy of the rows, %zu bytes", tt->name, bytes);
+            if (pk) {
+                CHECK(memcmp(pk->data, w, rb * (size_t)n_out) == 0, "%s: the copy's bytes", tt->name);
+                CHECK(((uintptr_t)pk->data & ((2u << 20) - 1)) == 0, "%s: the copy is 2 MiB-aligned", tt->name);
+                fr_matrix mc = m;
+                mc.packed = pk; /* never done by the loader; fr_pack_find must not take it for units */
+                int64_t g0;
+                CHECK(fr_pack_find(&mc, &g0) == NULL, "%s: a copy is not a packed matrix", tt->name);
+            }
+            setenv("FRUGAL_REPACK", "0", 1);
+            CHECK(!fr_pack_would_copy(&m, NULL) && fr_pack_copy(&m) == NULL, "%s: FRUGAL_REPACK=0 copies nothing",
+                  tt->name);
+            unsetenv("FRUGAL_REPACK");
+        }
+        fr_pack_free(pk);
+        free(w);
+    }
+}
+
 static void test_swiglu(test_rng *rng) {
     float g[77], u[77], ref[77];
     int bad = 0;
@@ -574,6 +615,7 @@ int main(void) {
     test_pool_read_ahead();
     test_swiglu(&(test_rng){4242});
     unsetenv("FRUGAL_REPACK"); /* the packed tests need packing on */
+    test_pack_copy(&(test_rng){777});
     const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q5_0, FR_TYPE_Q8_0, FR_TYPE_IQ4_NL};
     const int64_t sizes[] = {32, 64, 96, 160, 224, 1056, 4096 + 32};
     test_rng rng = {12345};
