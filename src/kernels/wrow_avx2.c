@@ -150,23 +150,16 @@ static inline __attribute__((always_inline)) void dot2_q(int type, const char *r
     out[1] = fr_hsum8_avx2(_mm256_add_ps(acc[1][0], acc[1][1]));
 }
 
+static void dot2_q4_0(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
+    dot2_q(FR_TYPE_Q4_0, r0, r1, x, nb, out);
+}
+
+static void dot2_q8_0(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
+    dot2_q(FR_TYPE_Q8_0, r0, r1, x, nb, out);
+}
+
 void fr_wrow_dot_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *x, int64_t n,
                            float *out, const void *next) {
-    const char *r = rows;
-    fr_next_prefetch pf = fr_next_prefetch_init(next, (size_t)n_rows * row_bytes, (n_rows + 1) / 2);
-    int64_t i = 0;
-    if (type != FR_TYPE_F16)
-        for (; i + 2 <= n_rows; i += 2) {
-            const char *r0 = r + (size_t)i * row_bytes;
-            fr_wrow_prefetch_ahead(r0, 2 * row_bytes);
-            fr_next_prefetch_step(&pf);
-            if (type == FR_TYPE_Q4_0)
-                dot2_q(FR_TYPE_Q4_0, r0, r0 + row_bytes, x, n / 32, out + i);
-            else
-                dot2_q(FR_TYPE_Q8_0, r0, r0 + row_bytes, x, n / 32, out + i);
-        }
-    for (; i < n_rows; i++) {
-        fr_next_prefetch_step(&pf);
-        out[i] = fr_wrow_dot_avx2(type, r + (size_t)i * row_bytes, x, n);
-    }
+    fr_wrow_dot_rows_by_pairs(type, rows, row_bytes, n_rows, x, n, out, next,
+                              type == FR_TYPE_Q4_0 ? dot2_q4_0 : type == FR_TYPE_Q8_0 ? dot2_q8_0 : NULL);
 }

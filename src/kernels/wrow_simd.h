@@ -71,4 +71,30 @@ static inline void fr_next_prefetch_step(fr_next_prefetch *pf) {
         _mm_prefetch(pf->p, _MM_HINT_T0);
 }
 
+float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n); /* wrow_avx2.c */
+
+/* An ISA's dot products of two rows with x (nb blocks), each row's result that of
+ * fr_wrow_dot_avx2. */
+typedef void (*fr_wrow_dot2_fn)(const char *r0, const char *r1, const float *x, int64_t nb, float *out);
+
+/* fr_wrow_dot_rows over an ISA's pair kernel (NULL: none for this type): rows in pairs, the
+ * odd last one alone, each asking for its rows ahead and for a share of `next`. */
+FR_WROW_INLINE void fr_wrow_dot_rows_by_pairs(int type, const char *rows, size_t row_bytes, int64_t n_rows,
+                                              const float *x, int64_t n, float *out, const void *next,
+                                              fr_wrow_dot2_fn dot2) {
+    fr_next_prefetch pf = fr_next_prefetch_init(next, (size_t)n_rows * row_bytes, (n_rows + 1) / 2);
+    int64_t i = 0;
+    if (dot2)
+        for (; i + 2 <= n_rows; i += 2) {
+            const char *r0 = rows + (size_t)i * row_bytes;
+            fr_wrow_prefetch_ahead(r0, 2 * row_bytes);
+            fr_next_prefetch_step(&pf);
+            dot2(r0, r0 + row_bytes, x, n / 32, out + i);
+        }
+    for (; i < n_rows; i++) {
+        fr_next_prefetch_step(&pf);
+        out[i] = fr_wrow_dot_avx2(type, rows + (size_t)i * row_bytes, x, n);
+    }
+}
+
 #endif
