@@ -3,8 +3,8 @@
 # Needs: a C compiler (gcc or clang), make, and Debian's libjansson-dev (JSON),
 # libonig-dev (Oniguruma: the tokenizers' regexes), libutf8proc-dev (NFC/NFKC) and
 # libedit-dev (line editing in `frugal chat`; BSD licensed) and libmicrohttpd-dev (the HTTP
-# server of `frugal serve`); on x86-64 also gcc-aarch64-linux-gnu and qemu-user-static (the
-# AArch64 build and its NEON kernels, tested under emulation);
+# server of `frugal serve`); on x86-64 also gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and
+# qemu-user-static (the AArch64 build and its NEON kernels, tested under emulation);
 # the tests also use python3 and python3-jinja2 (the chat-template reference), and, where
 # node and npm exist, the pinned npm packages of package-lock.json (the tokenizer reference).
 # Installs missing Debian packages with apt-get when running as root (or with
@@ -26,6 +26,9 @@ command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 # on x86-64, the AArch64 build's NEON kernels are tested too: cross-compiled, run under qemu
 if [ "$(uname -m)" = x86_64 ]; then
     command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing="$missing gcc-aarch64-linux-gnu"
+    # its C library headers and static libc: only a Recommends of gcc-aarch64-linux-gnu, which
+    # --no-install-recommends below leaves out (a fresh machine then fails on <stdio.h>)
+    [ -f /usr/aarch64-linux-gnu/include/stdio.h ] || missing="$missing libc6-dev-arm64-cross"
     command -v qemu-aarch64-static >/dev/null 2>&1 || missing="$missing qemu-user-static"
 fi
 # the chat-template tests compare with Python's jinja2 (Debian's python3 and python3-jinja2)
