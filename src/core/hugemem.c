@@ -2,6 +2,8 @@
 #include "hugemem.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #define HUGE_PAGE ((size_t)2 << 20)
@@ -27,4 +29,17 @@ void fr_huge_free(fr_huge_mem *mem) {
     if (mem->map) munmap(mem->map, mem->map_bytes);
     mem->map = NULL;
     mem->map_bytes = 0;
+}
+
+bool fr_huge_pages_available(void) {
+#ifdef MADV_HUGEPAGE
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f) return false;
+    char line[128] = {0};
+    bool ok = fgets(line, sizeof line, f) && !strstr(line, "[never]");
+    fclose(f);
+    return ok;
+#else
+    return false;
+#endif
 }

@@ -7,6 +7,7 @@
 #ifndef FRUGAL_CORE_HUGEMEM_H
 #define FRUGAL_CORE_HUGEMEM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct {
@@ -18,5 +19,8 @@ typedef struct {
 void *fr_huge_alloc(size_t n, fr_huge_mem *mem);
 /* Unmaps what fr_huge_alloc mapped; a zeroed *mem is a no-op. */
 void fr_huge_free(fr_huge_mem *mem);
+/* Whether fr_huge_alloc's memory can get huge pages here: transparent huge pages exist and
+ * are not set to "never". */
+bool fr_huge_pages_available(void);
 
 #endif

@@ -477,7 +477,8 @@ fr_packed *fr_pack_new(const fr_matrix *m) {
 }
 
 bool fr_pack_would_copy(const fr_matrix *m, size_t *bytes) {
-    if (!m->data || m->n_out <= 0 || m->row_bytes == 0 || !repack_enabled() || fr_pack_would_pack(m, NULL))
+    if (!m->data || m->n_out <= 0 || m->row_bytes == 0 || !repack_enabled() || fr_pack_would_pack(m, NULL) ||
+        !fr_huge_pages_available()) /* a copy on 4 KiB pages would only cost load time */
         return false;
     if (bytes) *bytes = m->row_bytes * (size_t)m->n_out; /* the tensor's bytes, within the file */
     return true;

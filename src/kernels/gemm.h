@@ -201,7 +201,8 @@ bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes);
  * from the file's mapping that costs a TLB miss every 4 KiB page. fr_pack_copy copies its
  * rows, in the same layout, into huge pages (hugemem.h) and drops the file's pages, as
  * fr_pack_new does: the caller points m->data at pk->data (never m->packed) and owns pk.
- * NULL when m is packable, FRUGAL_REPACK=0, or out of memory. fr_pack_would_copy says
+ * NULL when m is packable, FRUGAL_REPACK=0, the system has no transparent huge pages (or
+ * they are set to "never"), or out of memory. fr_pack_would_copy says
  * whether it would, and the bytes. */
 fr_packed *fr_pack_copy(const fr_matrix *m);
 bool fr_pack_would_copy(const fr_matrix *m, size_t *bytes);

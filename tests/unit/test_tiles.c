@@ -568,11 +568,13 @@ static void test_pack_copy(test_rng *rng) {
         fill_rows(type, n, (int)n_out, w, rb, rng, 1.0f);
         fr_matrix m = {type, n, n_out, rb, w, NULL, 0};
         size_t bytes = 0;
-        bool packable = fr_pack_would_pack(&m, NULL);
-        CHECK(fr_pack_would_copy(&m, &bytes) == !packable, "%s: would_copy is !would_pack", tt->name);
+        bool packable = fr_pack_would_pack(&m, NULL), huge = fr_huge_pages_available();
+        CHECK(fr_pack_would_copy(&m, &bytes) == (!packable && huge), "%s: would_copy is !would_pack (THP: %d)",
+              tt->name, (int)huge);
         fr_packed *pk = fr_pack_copy(&m);
-        if (packable) {
-            CHECK(pk == NULL, "%s: a packable matrix is not copied", tt->name);
+        if (!huge && ti == 0) printf("  THP off here: fr_pack_copy copies nothing (not tested: the copy)\n");
+        if (packable || !huge) {
+            CHECK(pk == NULL, "%s: a packable matrix (or any, without THP) is not copied", tt->name);
         } else {
             CHECK(pk && pk->rows && pk->data_bytes == rb * (size_t)n_out && bytes == pk->data_bytes,
                   "%s: a copy of the rows, %zu bytes", tt->name, bytes);
