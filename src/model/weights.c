@@ -194,8 +194,10 @@ static void repack(const fr_arch_info *ai, const fr_hparams *hp, fr_weights *w, 
     free(rw.made);
     w->repack_seconds = wall_s() - t0;
     if (w->n_packed)
-        fr_log(FR_LOG_INFO, "repacked %lld weight matrices (%.1f MiB) into 16-row units or, %lld of them, huge-page copies in %.3f s",
-               (long long)w->n_packed, (double)w->packed_bytes / (1 << 20), (long long)n_rows_copies, w->repack_seconds);
+        fr_log(FR_LOG_INFO, "weights: %lld matrices repacked into 16-row units, %lld copied into huge pages "
+                            "(%.1f MiB) in %.3f s",
+               (long long)(w->n_packed - n_rows_copies), (long long)n_rows_copies,
+               (double)w->packed_bytes / (1 << 20), w->repack_seconds);
 }
 
 fr_status fr_weights_bind(const gguf_file *f, const fr_hparams *hp, fr_weights *w, bool repack_now, fr_error *err) {
