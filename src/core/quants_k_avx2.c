@@ -29,12 +29,6 @@
 /* ---------------------------------------------------------------- helpers */
 
 
-static inline float hsum_ps128(__m128 s) {
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 static inline __m256i load256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
 /* fp16 -> float in one instruction (exact, as fr_f16_to_f32): no call per super-block. */
 static inline float h2f(fr_f16 h) { return _cvtsh_ss(h); }
@@ -327,18 +321,11 @@ void fr_vec_dot_q3_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     *s = fr_hsum8_avx2(acc);
 }
 
-/* Q4_K and Q5_K share everything but the fifth bit (qh == NULL for Q4_K). Adds the
- * block's min term to *accm and returns its eight int32 lanes of sum(sc_j * q * q8). */
-static inline __m256i dot_k4_block(const uint8_t *scales, const uint8_t *qh, const uint8_t *qs, const block_q8_K *y,
-                                   float negmin, __m128 *accm) {
+/* Q4_K and Q5_K: the reference's order (exact per-block isum and msum, then d * isum added
+ * and dmin * msum subtracted in float, block by block), so ref, AVX2 and the packed GEMM
+ * agree bit for bit. qh: Q5_K's fifth bits, or NULL for Q4_K. */
+static inline __m256i k4_isum(const uint8_t *qs, const uint8_t *qh, __m256i scv, const int8_t *q8) {
     const __m256i m4 = _mm256_set1_epi8(0xF);
-    const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(scales)); /* sc 0..7, m 0..7 */
-    const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums),
-                                      _mm_loadu_si128((const __m128i *)y->bsums + 1)); /* 8 sums of 32 */
-    const __m128i msum = _mm_madd_epi16(_mm256_extracti128_si256(sm16, 1), bs);
-    *accm = _mm_fmadd_ps(_mm_set1_ps(negmin), _mm_cvtepi32_ps(msum), *accm);
-
-    const __m256i scv = dup_half(sm16, 0);
     __m256i hb = qh ? load256(qh) : _mm256_setzero_si256();
     __m256i sumi = _mm256_setzero_si256();
     for (int k = 0; k < 4; k++) {
@@ -350,25 +337,6 @@ static inline __m256i dot_k4_block(const uint8_t *scales, const uint8_t *qh, con
             hi = _mm256_or_si256(hi, hbit_at(_mm256_srli_epi16(hb, 1), 4));
             hb = _mm256_srli_epi16(hb, 2);
         }
-        __m256i pl = _mm256_maddubs_epi16(lo, load256(y->qs + 64 * k));
-        __m256i ph = _mm256_maddubs_epi16(hi, load256(y->qs + 64 * k + 32));
-        pl = _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_bcast[2 * k])), pl);
-        ph = _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_bcast[2 * k + 1])), ph);
-        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
-    }
-    return sumi;
-}
-
-/* Q4_K: the reference's order (exact per-block isum and msum, then d * isum added and
- * dmin * msum subtracted in float, block by block), so ref, AVX2 and the packed GEMM
- * agree bit for bit. */
-static inline __m256i q4k_isum(const uint8_t *qs, __m256i scv, const int8_t *q8) {
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    __m256i sumi = _mm256_setzero_si256();
-    for (int k = 0; k < 4; k++) {
-        const __m256i bits = load256(qs + 32 * k);
-        const __m256i lo = _mm256_and_si256(bits, m4);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
         __m256i pl = _mm256_maddubs_epi16(lo, load256(q8 + 64 * k));
         __m256i ph = _mm256_maddubs_epi16(hi, load256(q8 + 64 * k + 32));
         pl = _mm256_madd_epi16(_mm256_shuffle_epi8(scv, load256(k_bcast[2 * k])), pl);
@@ -399,7 +367,7 @@ void fr_vec_dot_q4_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
         const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales)); /* sc 0..7, m 0..7 */
-        const int32_t isum = hsum_epi32_256(q4k_isum(x[i].qs, dup_half(sm16, 0), y[i].qs));
+        const int32_t isum = hsum_epi32_256(k4_isum(x[i].qs, NULL, dup_half(sm16, 0), y[i].qs));
         const int32_t msum = q4k_msum(_mm256_extracti128_si256(sm16, 1), &y[i]);
         const float d = y[i].d * h2f(x[i].d);
         const float dmin = y[i].d * h2f(x[i].dmin);
@@ -414,15 +382,19 @@ void fr_vec_dot_q4_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
 void fr_vec_dot_q5_K_avx2(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
     const block_q5_K *x = vx;
     const block_q8_K *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    __m128 accm = _mm_setzero_ps();
+    float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
+        const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales)); /* sc 0..7, m 0..7 */
+        const int32_t isum = hsum_epi32_256(k4_isum(x[i].qs, x[i].qh, dup_half(sm16, 0), y[i].qs));
+        const int32_t msum = q4k_msum(_mm256_extracti128_si256(sm16, 1), &y[i]);
         const float d = y[i].d * h2f(x[i].d);
-        const float negmin = -(y[i].d * h2f(x[i].dmin));
-        const __m256i sumi = dot_k4_block(x[i].scales, x[i].qh, x[i].qs, &y[i], negmin, &accm);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        const float dmin = y[i].d * h2f(x[i].dmin);
+        const float a = d * (float)isum;
+        const float b = dmin * (float)msum;
+        sumf += a;
+        sumf -= b;
     }
-    *s = fr_hsum8_avx2(acc) + hsum_ps128(accm);
+    *s = sumf;
 }
 
 /* The exact integer sum_j sc_j * sum_{p in j} (q_p - 32) y_p of one block: the reference's
@@ -477,7 +449,7 @@ static inline __attribute__((always_inline)) void q4_K_1xT(int64_t n, const bloc
         const float xd = h2f(x[i].d), xdmin = h2f(x[i].dmin);
         _mm_prefetch((const char *)(x + i) + 1024, _MM_HINT_T0);
         KT_UNROLL for (int t = 0; t < T; t++) {
-            const int32_t isum = hsum_epi32_256(q4k_isum(x[i].qs, scv, y[t][i].qs));
+            const int32_t isum = hsum_epi32_256(k4_isum(x[i].qs, NULL, scv, y[t][i].qs));
             const int32_t msum = q4k_msum(mins, &y[t][i]);
             const float d = y[t][i].d * xd;
             const float dmin = y[t][i].d * xdmin;

@@ -26,11 +26,14 @@ static size_t block_bytes(int type) {
     case FR_TYPE_Q4_0: return FR_Q4_0X16_BLOCK;
     case FR_TYPE_Q8_0: return FR_Q8_0X16_BLOCK;
     case FR_TYPE_Q4_K: return FR_Q4_KX16_BLOCK;
+    case FR_TYPE_Q5_K: return FR_Q5_KX16_BLOCK;
     default: return FR_Q6_KX16_BLOCK;
     }
 }
 
-int64_t fr_pack_block_values(int type) { return type == FR_TYPE_Q4_K || type == FR_TYPE_Q6_K ? QK_K : 32; }
+int64_t fr_pack_block_values(int type) {
+    return type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K ? QK_K : 32;
+}
 
 bool fr_pack_supported(int type) {
     return fr_gemm_kernel(type) != NULL;
@@ -87,6 +90,35 @@ static void pack_scale_min_k4(uint8_t *q, const uint8_t *sc, const uint8_t *m) {
     }
 }
 
+/* Row r's Q4_K-shaped part of a super-block (Q4_K, and Q5_K's low 4 bits) into unit block u:
+ * the 128 nibble bytes, the 8 scales and mins unpacked, d and dmin. */
+static void pack_k4(uint8_t *u, int r, const uint8_t *qs, const uint8_t *scales, fr_f16 d, fr_f16 dmin) {
+    for (int l = 0; l < 4; l++)
+        for (int k = 0; k < 8; k++) memcpy(u + vec_off(8 * l + k, r), qs + 32 * l + 4 * k, 4);
+    for (int j = 0; j < 8; j++) {
+        uint8_t sc, m;
+        scale_min_k4(j, scales, &sc, &m);
+        u[FR_Q4_KX16_SC + 16 * j + r] = sc;
+        u[FR_Q4_KX16_MN + 32 * (j / 2) + 2 * r + (j & 1)] = m;
+    }
+    memcpy(u + FR_Q4_KX16_D + 2 * r, &d, 2);
+    memcpy(u + FR_Q4_KX16_DMIN + 2 * r, &dmin, 2);
+}
+
+/* The inverse of pack_k4. */
+static void unpack_k4(const uint8_t *u, int r, uint8_t *qs, uint8_t *scales, fr_f16 *d, fr_f16 *dmin) {
+    for (int l = 0; l < 4; l++)
+        for (int k = 0; k < 8; k++) memcpy(qs + 32 * l + 4 * k, u + vec_off(8 * l + k, r), 4);
+    uint8_t sc[8], m[8];
+    for (int j = 0; j < 8; j++) {
+        sc[j] = u[FR_Q4_KX16_SC + 16 * j + r];
+        m[j] = u[FR_Q4_KX16_MN + 32 * (j / 2) + 2 * r + (j & 1)];
+    }
+    pack_scale_min_k4(scales, sc, m);
+    memcpy(d, u + FR_Q4_KX16_D + 2 * r, 2);
+    memcpy(dmin, u + FR_Q4_KX16_DMIN + 2 * r, 2);
+}
+
 void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, int nrows, void *unit) {
     const int64_t nb = n_in / fr_pack_block_values(type);
     const size_t bb = block_bytes(type);
@@ -105,16 +137,11 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
                 for (int k = 0; k < 8; k++) memcpy(u + vec_off(k, r), x->qs + 4 * k, 4);
             } else if (type == FR_TYPE_Q4_K) {
                 const block_q4_K *x = (const block_q4_K *)row + b;
-                for (int l = 0; l < 4; l++)
-                    for (int k = 0; k < 8; k++) memcpy(u + vec_off(8 * l + k, r), x->qs + 32 * l + 4 * k, 4);
-                for (int j = 0; j < 8; j++) {
-                    uint8_t sc, m;
-                    scale_min_k4(j, x->scales, &sc, &m);
-                    u[FR_Q4_KX16_SC + 16 * j + r] = sc;
-                    u[FR_Q4_KX16_MN + 32 * (j / 2) + 2 * r + (j & 1)] = m;
-                }
-                memcpy(u + FR_Q4_KX16_D + 2 * r, &x->d, 2);
-                memcpy(u + FR_Q4_KX16_DMIN + 2 * r, &x->dmin, 2);
+                pack_k4(u, r, x->qs, x->scales, x->d, x->dmin);
+            } else if (type == FR_TYPE_Q5_K) {
+                const block_q5_K *x = (const block_q5_K *)row + b;
+                pack_k4(u, r, x->qs, x->scales, x->d, x->dmin);
+                for (int k = 0; k < 8; k++) memcpy(u + FR_Q5_KX16_QH + vec_off(k, r), x->qh + 4 * k, 4);
             } else {
                 const block_q6_K *x = (const block_q6_K *)row + b;
                 uint8_t q[QK_K];
@@ -150,16 +177,11 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
             for (int k = 0; k < 8; k++) memcpy(x->qs + 4 * k, u + vec_off(k, r), 4);
         } else if (type == FR_TYPE_Q4_K) {
             block_q4_K *x = (block_q4_K *)row + b;
-            for (int l = 0; l < 4; l++)
-                for (int k = 0; k < 8; k++) memcpy(x->qs + 32 * l + 4 * k, u + vec_off(8 * l + k, r), 4);
-            uint8_t sc[8], m[8];
-            for (int j = 0; j < 8; j++) {
-                sc[j] = u[FR_Q4_KX16_SC + 16 * j + r];
-                m[j] = u[FR_Q4_KX16_MN + 32 * (j / 2) + 2 * r + (j & 1)];
-            }
-            pack_scale_min_k4(x->scales, sc, m);
-            memcpy(&x->d, u + FR_Q4_KX16_D + 2 * r, 2);
-            memcpy(&x->dmin, u + FR_Q4_KX16_DMIN + 2 * r, 2);
+            unpack_k4(u, r, x->qs, x->scales, &x->d, &x->dmin);
+        } else if (type == FR_TYPE_Q5_K) {
+            block_q5_K *x = (block_q5_K *)row + b;
+            unpack_k4(u, r, x->qs, x->scales, &x->d, &x->dmin);
+            for (int k = 0; k < 8; k++) memcpy(x->qh + 4 * k, u + FR_Q5_KX16_QH + vec_off(k, r), 4);
         } else {
             block_q6_K *x = (block_q6_K *)row + b;
             memset(x, 0, sizeof *x);
@@ -248,13 +270,13 @@ void fr_gemm_quantize_row_k6(const float *x, void *dst, int64_t n_in) {
 }
 
 size_t fr_gemm_act_bytes(int type, int64_t n_in) {
-    if (type == FR_TYPE_Q4_K) return fr_gemm_act_row_bytes_k(n_in);
+    if (type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K) return fr_gemm_act_row_bytes_k(n_in);
     if (type == FR_TYPE_Q6_K) return fr_gemm_act_row_bytes_k6(n_in);
     return fr_gemm_act_row_bytes(n_in);
 }
 
 void fr_gemm_quantize(int type, const float *x, void *dst, int64_t n_in) {
-    if (type == FR_TYPE_Q4_K) fr_gemm_quantize_row_k(x, dst, n_in);
+    if (type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K) fr_gemm_quantize_row_k(x, dst, n_in);
     else if (type == FR_TYPE_Q6_K) fr_gemm_quantize_row_k6(x, dst, n_in);
     else fr_gemm_quantize_row(type, x, dst, n_in);
 }
@@ -267,7 +289,9 @@ static float f16_at(const uint8_t *p) {
     return fr_f16_to_f32(h);
 }
 
-void fr_gemm_q4_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+/* Q4_Kx16, or Q5_Kx16 with its fifth bits (qh_at: FR_Q5_KX16_QH, else 0). */
+static void k4x16_ref(int64_t nb, size_t block, size_t qh_at, const void *unit, const void *const *acts, int T,
+                      float *out) {
     for (int t = 0; t < T; t++) {
         const int8_t *y = acts[t];
         const float *yd = (const float *)(y + nb * 256);
@@ -275,14 +299,16 @@ void fr_gemm_q4_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, 
         for (int r = 0; r < 16; r++) {
             float sumf = 0.0f;
             for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q4_KX16_BLOCK;
+                const uint8_t *u = (const uint8_t *)unit + (size_t)b * block;
                 int32_t isum = 0, msum = 0;
                 for (int j = 0; j < 8; j++) {
                     int32_t sj = 0;
                     for (int k = 0; k < 8; k++)
                         for (int e = 0; e < 4; e++) {
                             const uint8_t v = u[vec_off(8 * (j / 2) + k, r) + e];
-                            sj += ((j & 1) ? v >> 4 : v & 15) * y[b * 256 + 32 * j + 4 * k + e];
+                            int q = (j & 1) ? v >> 4 : v & 15;
+                            if (qh_at) q |= ((u[qh_at + vec_off(k, r) + e] >> j) & 1) << 4;
+                            sj += q * y[b * 256 + 32 * j + 4 * k + e];
                         }
                     isum += u[FR_Q4_KX16_SC + 16 * j + r] * sj;
                     msum += u[FR_Q4_KX16_MN + 32 * (j / 2) + 2 * r + (j & 1)] * ys[b * 8 + j];
@@ -297,6 +323,14 @@ void fr_gemm_q4_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, 
             out[t * 16 + r] = sumf;
         }
     }
+}
+
+void fr_gemm_q4_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    k4x16_ref(nb, FR_Q4_KX16_BLOCK, 0, unit, acts, T, out);
+}
+
+void fr_gemm_q5_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    k4x16_ref(nb, FR_Q5_KX16_BLOCK, FR_Q5_KX16_QH, unit, acts, T, out);
 }
 
 void fr_gemm_q6_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
@@ -374,6 +408,7 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
         if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx512vnni;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx512vnni;
         if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx512vnni;
+        if (type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_avx512vnni;
         if (type == FR_TYPE_Q6_K) return fr_gemm_q6_Kx16_avx512vnni;
     }
     if (isa == FR_ISA_AVXVNNI && type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_vnni;
@@ -381,6 +416,7 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
         if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx2;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx2;
         if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx2;
+        if (type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_avx2;
         if (type == FR_TYPE_Q6_K) return fr_gemm_q6_Kx16_avx2;
     }
 #endif

@@ -6,7 +6,7 @@
  *
  * Layouts. A unit holds 16 consecutive weight rows as two halves of 8 (rows 0-7, 8-15);
  * rows past n_out in the last unit are zero. nb = n_in / 32 blocks per row (n_in / 256
- * super-blocks for Q4_K). Each block of the unit is one contiguous run of bytes holding
+ * super-blocks for the K-quants). Each block of the unit is one contiguous run of bytes holding
  * everything the kernels need for it, so decode reads one sequential stream per thread
  * (measured on the dev VM, a Q4_0 decode kernel with 2 threads: 34-36 GB/s when quants
  * and scales lay in separate streams per 8-row group, 42-45 GB/s like this, with the plain
@@ -25,6 +25,11 @@
  *           super-block the exact integers isum = sum_j sc_j * dot_j and msum = sum_j m_j *
  *           ysum_j, then sumf += (yd * d) * isum; sumf -= (yd * dmin) * msum: the reference
  *           fr_vec_dot_q4_K_ref exactly (Q4_0/Q8_0 below use the fma order).
+ *   Q5_Kx16 (2880-byte super-blocks): Q4_Kx16's 2368 bytes (the low 4 bits of each value
+ *           where Q4_K has its nibbles, the same scales, mins, d and dmin), then at 2368
+ *           vectors H_k (k < 8) with qh[4k ..] of each row: bit j of a row's byte e is the
+ *           fifth bit (16) of value 32j + 4k + e. The same order as Q4_Kx16, which is
+ *           fr_vec_dot_q5_K_ref's.
  *   Q6_Kx16 (3360-byte super-blocks): the unsigned 6-bit values q + 32 (0..63) in two parts.
  *           Vectors L_{l,k} = vector 8l + k (l < 4, k < 8) hold their low 4 bits for values
  *           64l + 4k .. + 3 (low nibbles) and 64l + 32 + 4k .. + 3 (high nibbles); at 2048
@@ -69,6 +74,8 @@
 #define FR_Q4_KX16_MN 2176
 #define FR_Q4_KX16_D 2304
 #define FR_Q4_KX16_DMIN 2336
+#define FR_Q5_KX16_BLOCK 2880
+#define FR_Q5_KX16_QH 2368
 #define FR_Q6_KX16_BLOCK 3360
 #define FR_Q6_KX16_QH 2048
 #define FR_Q6_KX16_SC 3072
@@ -89,7 +96,7 @@ static inline int fr_decode_split(int64_t n, bool units, int n_threads, int64_t 
 
 /* One packed matrix, or (rows) a plain copy of a matrix no kernel repacks. */
 typedef struct fr_packed {
-    int type;            /* FR_TYPE_Q4_0, Q8_0, Q4_K or Q6_K; any type for a copy */
+    int type;            /* FR_TYPE_Q4_0, Q8_0, Q4_K, Q5_K or Q6_K; any type for a copy */
     bool rows;           /* data is a copy of the rows in the file's layout (fr_pack_copy) */
     int64_t n_in, n_out; /* of the original matrix */
     int64_t nb;          /* blocks per row */
@@ -115,7 +122,7 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
  * offset words for weight type `type`, Q4_0 or Q8_0). */
 size_t fr_gemm_act_row_bytes(int64_t n_in);
 void fr_gemm_quantize_row(int type, const float *x, void *dst, int64_t n_in);
-/* Split-Q8_K rows (Q4_K): nb x 256 int8, nb float scales, nb x 8 int16 sums of 32 values;
+/* Split-Q8_K rows (Q4_K, Q5_K): nb x 256 int8, nb float scales, nb x 8 int16 sums of 32 values;
  * the same quantization as fr_from_float_q8_K. */
 size_t fr_gemm_act_row_bytes_k(int64_t n_in);
 void fr_gemm_quantize_row_k(const float *x, void *dst, int64_t n_in);
@@ -127,7 +134,7 @@ void fr_gemm_quantize_row_k6(const float *x, void *dst, int64_t n_in);
 /* The activation row bytes / quantizer for a packed weight type. */
 size_t fr_gemm_act_bytes(int type, int64_t n_in);
 void fr_gemm_quantize(int type, const float *x, void *dst, int64_t n_in);
-/* Values per block of a packed type (32, or 256 for Q4_K and Q6_K). */
+/* Values per block of a packed type (32, or 256 for the K-quants). */
 int64_t fr_pack_block_values(int type);
 
 /* The exported kernel for T = 1..4 activation rows: one specialised copy of KERNEL per T. */
@@ -147,11 +154,13 @@ typedef void (*fr_gemm_kernel_fn)(int64_t nb, const void *unit, const void *cons
 void fr_gemm_q4_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q5_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q6_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 /* AVX2 (gemm_avx2.c): 8 rows per 256-bit register, a unit as two halves. */
 void fr_gemm_q4_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q5_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 /* AVX-VNNI (gemm_vnni.c; only if fr_cpu_has(FR_ISA_AVXVNNI)): same layout, same bits. */
 void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
@@ -159,6 +168,7 @@ void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts,
 void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q5_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q6_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 /* AArch64 with sdot (gemm_neon.c; only if fr_cpu_has(FR_ISA_NEON_DOT)): same layout, same bits. */
 void fr_gemm_q4_0x16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);

@@ -107,29 +107,43 @@ void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts,
     FR_GEMM_HALVES_BY_T(q8_0x16, nb, unit, acts, T, out);
 }
 
-/* ---- Q4_Kx16 ----
+/* ---- Q4_Kx16 and Q5_Kx16 ----
  * Per sub-block j (32 values) the eight maddubs of unsigned nibbles (0..15) times y sum in
  * int16 (at most 8 * 3840, exact), then madd with (sc, sc) pairs gives sc_j * dot_j per row
  * in int32; the mins use madd of (m_2i, m_2i+1) pairs with the (ysum_2i, ysum_2i+1) pairs.
- * Float: the reference's five operations per super-block, lane by lane. */
-FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
-                       float *out) {
+ * Q5_K: bit j of the H_k vector's bytes, moved to bit 4, makes the values 0..31; maddubs
+ * pairs are then at most 2 * 31 * 128, so four steps sum in int16 (31744, exact) before
+ * each madd. Float: the reference's five operations per super-block, lane by lane. */
+/* Sub-block j's scales of half h as (sc, sc) int16 pairs, one per row. */
+FR_INLINE __m256i k4_scale_pairs(const uint8_t *blk, int j, int h) {
+    const __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(blk + FR_Q4_KX16_SC + 16 * j + 8 * h)));
+    return _mm256_or_si256(v, _mm256_slli_epi32(v, 16));
+}
+
+FR_INLINE void k4x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                     float *out, const int Q5) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int8_t *ys[FR_GEMM_MAX_T];
     split_acts_k(acts, T, nb, yq, yd, ys);
-    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);
+    const size_t bbytes = Q5 ? FR_Q5_KX16_BLOCK : FR_Q4_KX16_BLOCK;
     __m256 acc[2 * FR_GEMM_MAX_T];
     FR_UNROLL for (int v = 0; v < H * T; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q4_KX16_BLOCK;
+        const uint8_t *blk = (const uint8_t *)unit + b * bbytes;
         __m256i isum[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int v = 0; v < H * T; v++) isum[v] = _mm256_setzero_si256();
+        if (Q5 && FR_PF_DIST && h0 == 0)
+            FR_UNROLL for (int l = 0; l < 8; l++)
+                _mm_prefetch((const char *)blk + FR_Q5_KX16_QH + FR_PF_DIST + 64 * l, _MM_HINT_T0);
         for (int j = 0; j < 8; j++) {
             const uint8_t *q = blk + 512 * (j >> 1);
             const int hi = j & 1;
             if (FR_PF_DIST && !hi && h0 == 0)
                 FR_UNROLL for (int l = 0; l < 8; l++) _mm_prefetch((const char *)q + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+            /* Q5_K: bit j of each byte to bit 4 (16-bit shifts: j < 8 keeps bytes apart) */
+            const __m128i up = _mm_cvtsi32_si128(j < 4 ? 4 - j : 0), down = _mm_cvtsi32_si128(j < 4 ? 0 : j - 4);
             __m256i s[2 * FR_GEMM_MAX_T];
             FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_setzero_si256();
             FR_UNROLL for (int k = 0; k < 8; k++) {
@@ -137,6 +151,12 @@ FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const int h0, const int H, 
                 FR_UNROLL for (int hh = 0; hh < H; hh++) {
                     const __m256i v = _mm256_loadu_si256((const __m256i *)(q + 64 * k + 32 * (h0 + hh)));
                     nib[hh] = _mm256_and_si256(hi ? _mm256_srli_epi16(v, 4) : v, m4);
+                    if (Q5) {
+                        const uint8_t *hp = blk + FR_Q5_KX16_QH + 64 * k + 32 * (h0 + hh);
+                        const __m256i hv = _mm256_loadu_si256((const __m256i *)hp);
+                        const __m256i h5 = _mm256_and_si256(_mm256_srl_epi16(_mm256_sll_epi16(hv, up), down), b4);
+                        nib[hh] = _mm256_or_si256(nib[hh], h5);
+                    }
                 }
                 FR_UNROLL for (int t = 0; t < T; t++) {
                     const __m256i y = bcast32(yq[t] + b * 256 + 32 * j + 4 * k);
@@ -145,10 +165,18 @@ FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const int h0, const int H, 
                         FR_KEEP(s[hh * T + t]);
                     }
                 }
+                if (Q5 && k == 3) /* four steps of 0..31 values: widen before int16 could overflow */
+                    FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                        const __m256i scv = k4_scale_pairs(blk, j, h0 + hh);
+                        FR_UNROLL for (int t = 0; t < T; t++) {
+                            const int v = hh * T + t;
+                            isum[v] = _mm256_add_epi32(isum[v], _mm256_madd_epi16(s[v], scv));
+                            s[v] = _mm256_setzero_si256();
+                        }
+                    }
             }
             FR_UNROLL for (int hh = 0; hh < H; hh++) {
-                __m256i scv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(blk + FR_Q4_KX16_SC + 16 * j + 8 * (h0 + hh))));
-                scv = _mm256_or_si256(scv, _mm256_slli_epi32(scv, 16));
+                const __m256i scv = k4_scale_pairs(blk, j, h0 + hh);
                 FR_UNROLL for (int t = 0; t < T; t++) {
                     isum[hh * T + t] = _mm256_add_epi32(isum[hh * T + t], _mm256_madd_epi16(s[hh * T + t], scv));
                     FR_KEEP(isum[hh * T + t]);
@@ -179,8 +207,22 @@ FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const int h0, const int H, 
     store_halves(acc, h0, H, T, out);
 }
 
+FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
+    k4x16(nb, unit, h0, H, acts, T, out, 0);
+}
+
+FR_INLINE void q5_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
+    k4x16(nb, unit, h0, H, acts, T, out, 1);
+}
+
 void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_HALVES_BY_T(q4_Kx16, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q5_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_HALVES_BY_T(q5_Kx16, nb, unit, acts, T, out);
 }
 
 /* ---- Q6_Kx16 ----

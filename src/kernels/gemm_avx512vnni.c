@@ -1,5 +1,5 @@
-/* gemm_avx512vnni.c: the Q4_0x16, Q8_0x16 and Q4_Kx16 packed kernels on 512-bit registers with
- * AVX512-VNNI (compiled with -mavx512f -mavx512bw -mavx512vnni; called only where
+/* gemm_avx512vnni.c: the Q4_0x16, Q8_0x16, Q4_Kx16, Q5_Kx16 and Q6_Kx16 packed kernels on
+ * 512-bit registers with AVX512-VNNI (compiled with -mavx512f -mavx512bw -mavx512vnni; called only where
  * fr_cpu_has(FR_ISA_AVX512VNNI)). Layouts and the result order are those of gemm.h.
  *
  * One 64-byte vector of a unit fills a register: lane r is unit row r, exactly as each lane
@@ -113,30 +113,39 @@ FR_INLINE void q8_0x16(int64_t nb, const void *unit, const void *const *acts, co
     store16(acc, T, out);
 }
 
-/* Q4_K (layout Q4_Kx16, gemm.h): per sub-block j the eight steps of unsigned nibbles times y
+/* Q4_K and Q5_K (layouts Q4_Kx16, Q5_Kx16, gemm.h): per sub-block j the eight steps of
+ * unsigned values (nibbles; Q5_K: with bit j of the H_k vector's bytes moved to bit 4) times y
  * go straight to int32 with vpdpbusd (the AVX2 kernel sums maddubs pairs in int16 first), then
  * one multiply by the sub-block's 6-bit scale: the same exact integer sc_j * dot_j per row. The
- * mins, the float steps and their order are those of gemm_avx2.c's q4_Kx16, lane by lane. */
-FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+ * mins, the float steps and their order are those of gemm_avx2.c's k4x16, lane by lane. */
+FR_INLINE void k4x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int Q5) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int8_t *ys[FR_GEMM_MAX_T];
     split_acts_k(acts, T, nb, yq, yd, ys);
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
+    const size_t bbytes = Q5 ? FR_Q5_KX16_BLOCK : FR_Q4_KX16_BLOCK;
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q4_KX16_BLOCK;
+        const uint8_t *blk = (const uint8_t *)unit + b * bbytes;
         __m512i isum[FR_GEMM_MAX_T];
         FR_UNROLL for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();
+        if (Q5 && FR_PF_DIST) prefetch_unit(blk, FR_Q5_KX16_QH, 8);
         for (int j = 0; j < 8; j++) {
             const int hi = j & 1;
             if (FR_PF_DIST && !hi) prefetch_unit(blk, (size_t)(512 * (j >> 1)), 8);
+            /* Q5_K: bit j of each byte to bit 4 (16-bit shifts: j < 8 keeps bytes apart) */
+            const __m128i up = _mm_cvtsi32_si128(j < 4 ? 4 - j : 0), down = _mm_cvtsi32_si128(j < 4 ? 0 : j - 4);
             __m512i s[FR_GEMM_MAX_T];
             FR_UNROLL for (int t = 0; t < T; t++) s[t] = _mm512_setzero_si512();
             FR_UNROLL for (int k = 0; k < 8; k++) {
                 __m512i v = load_vec(blk, 8 * (j >> 1) + k);
                 v = _mm512_and_si512(hi ? _mm512_srli_epi16(v, 4) : v, m4);
+                if (Q5) {
+                    const __m512i hv = load_vec(blk + FR_Q5_KX16_QH, k);
+                    v = _mm512_or_si512(v, _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, up), down), b4));
+                }
                 FR_UNROLL for (int t = 0; t < T; t++) {
                     s[t] = _mm512_dpbusd_epi32(s[t], v, bcast32x16(yq[t] + b * 256 + 32 * j + 4 * k));
                     FR_KEEP(s[t]);
@@ -233,8 +242,20 @@ void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *unit, const void *const 
     FR_GEMM_BY_T(q8_0x16, nb, unit, acts, T, out);
 }
 
+FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    k4x16(nb, unit, acts, T, out, 0);
+}
+
+FR_INLINE void q5_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    k4x16(nb, unit, acts, T, out, 1);
+}
+
 void fr_gemm_q4_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_BY_T(q4_Kx16, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q5_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_BY_T(q5_Kx16, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q6_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {

@@ -25,6 +25,13 @@ static void fill_rows(int type, int64_t n, int rows, char *dst, size_t rb, test_
             block_q8_0 *blk = (block_q8_0 *)(dst + (size_t)r * rb);
             for (int64_t b = 0; b < n / 32; b++) blk[b].qs[b % 32] = -128, blk[b].qs[(b + 7) % 32] = 127;
         }
+        if (type == FR_TYPE_Q5_K && r == 2) { /* every value 31: the largest int16 partial sums */
+            block_q5_K *blk = (block_q5_K *)(dst + (size_t)r * rb);
+            for (int64_t b = 0; b < n / QK_K; b++) {
+                memset(blk[b].qs, 0xff, sizeof blk[b].qs);
+                memset(blk[b].qh, 0xff, sizeof blk[b].qh);
+            }
+        }
     }
     free(f);
 }
@@ -95,11 +102,11 @@ static int32_t expected_offset(int type, const int8_t *qs) {
 
 /* Packed units: layout round trip, activation bytes, kernels vs references vs vec_dot. */
 static void test_packed_kernels(test_rng *rng) {
-    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K, FR_TYPE_Q6_K};
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K};
     const int64_t sizes[] = {32, 96, 160, 1056, 4096 + 32};
     const int64_t ksizes[] = {256, 768, 2816};
     const int row_counts[] = {1, 5, 8, 13, 16, 21, 40};
-    for (size_t ti = 0; ti < 4; ti++) {
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         int type = types[ti];
         if (!fr_pack_supported(type)) {
             printf("  %s: no packed kernel on this CPU\n", fr_type_name(type));
@@ -108,12 +115,13 @@ static void test_packed_kernels(test_rng *rng) {
         const fr_type_traits *ta = fr_type_traits_get(type); /* the dispatched vec_dot (AVX2 on x86) */
         const fr_type_traits *tr = fr_type_traits_isa(type, FR_ISA_SCALAR);
         const fr_type_traits *aq = fr_type_traits_get(ta->vec_dot_type);
-        const bool kq = type == FR_TYPE_Q4_K || type == FR_TYPE_Q6_K;
+        const bool kq = type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K;
         fr_gemm_kernel_fn kerns[4];
         const int n_kerns = packed_kernels(type, kerns);
         fr_gemm_kernel_fn ref = type == FR_TYPE_Q4_0 ? fr_gemm_q4_0x16_ref
                                 : type == FR_TYPE_Q8_0 ? fr_gemm_q8_0x16_ref
                                 : type == FR_TYPE_Q4_K ? fr_gemm_q4_Kx16_ref
+                                : type == FR_TYPE_Q5_K ? fr_gemm_q5_Kx16_ref
                                                        : fr_gemm_q6_Kx16_ref;
         CHECK(kerns[0] != NULL, "%s: no packed kernel", ta->name);
         if (fr_gemm_kernel_isa(type, FR_ISA_AVX512VNNI)) printf("  %s: testing the AVX512-VNNI kernel too\n", ta->name);
@@ -131,6 +139,8 @@ static void test_packed_kernels(test_rng *rng) {
                 for (int64_t i = 0; i < n; i++) f[t * n + i] = test_rng_float(rng) * (t == 3 ? 100.0f : 3.0f);
                 if (t == 2) /* a block of zeros and one of a single spike */
                     for (int64_t i = 0; i < FR_MIN(n, 64); i++) f[t * n + i] = i == 40 ? -7.5f : 0.0f;
+                if (t == 1) /* a constant run: every int8 value at its extreme (Q8_K: -128) */
+                    for (int64_t i = 0; i < FR_MIN(n, 256); i++) f[t * n + i] = 2.5f;
                 aq->from_float(f + t * n, a + (size_t)t * ab, n);
                 fr_gemm_quantize(type, f + t * n, pa + (size_t)t * pab, n);
                 const int8_t *pq = (const int8_t *)(pa + (size_t)t * pab);
@@ -217,9 +227,9 @@ static void test_packed_kernels(test_rng *rng) {
  * around the tile size, 1..3 threads, with a bias and strides; views at a unit boundary
  * use the packed rows, others fall back (same bits either way). */
 static void test_packed_matmul(test_rng *rng) {
-    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K, FR_TYPE_Q6_K};
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K};
     const int64_t n_toks[] = {1, 2, 3, 4, 5, 7, 9, 17};
-    for (size_t ti = 0; ti < 4; ti++) {
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         int type = types[ti];
         if (!fr_pack_supported(type)) continue;
         const fr_type_traits *tt = fr_type_traits_get(type);
@@ -553,11 +563,11 @@ static void test_pool_read_ahead(void) {
 
 /* SwiGLU's vectorised exp against the scalar formula, at every tail length and over a wide
  * range of gates (large negative ones underflow to -0, large positive ones pass through). */
-/* fr_pack_copy: matrices no kernel repacks (F16, Q5_K) get a copy of their rows, byte for
+/* fr_pack_copy: matrices no kernel repacks (F16, Q5_0) get a copy of their rows, byte for
  * byte; packable ones (Q4_0) none; a copy is never a packed matrix to fr_pack_find; and
  * FRUGAL_REPACK=0 turns it off */
 static void test_pack_copy(test_rng *rng) {
-    const int types[] = {FR_TYPE_F16, FR_TYPE_Q5_K, FR_TYPE_Q4_0};
+    const int types[] = {FR_TYPE_F16, FR_TYPE_Q5_0, FR_TYPE_Q4_0};
     for (size_t ti = 0; ti < 3; ti++) {
         int type = types[ti];
         const fr_type_traits *tt = fr_type_traits_get(type);
