@@ -662,7 +662,7 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_
     fr_pool_run(pool, j.n_panels * n_tchunks, gemm_task, &j);
 }
 
-/* ---- F16 ---- */
+/* ---- F16 and BF16 ---- */
 
 #ifndef F16_DECODE_ROWS
 #define F16_DECODE_ROWS 1
@@ -693,10 +693,10 @@ typedef struct {
 #define F16_SPLIT 2048
 #define F16_SPLIT_ROWS 48 /* the most rows in a task's chunk then */
 
-/* The activations rounded to F16 exactly as vec_dot's conversion, kept as floats. */
+/* The activations rounded to F16 (BF16) exactly as vec_dot's conversion, kept as floats. */
 static void f16_quant_task(void *ctx, int64_t t, int thread) {
     f16_job *j = ctx;
-    const fr_type_traits *ft = fr_type_traits_get(FR_TYPE_F16);
+    const fr_type_traits *ft = fr_type_traits_get(j->w->type);
     uint16_t tmp[256];
     const float *src = j->x + t * j->x_stride;
     float *dst = j->act + (size_t)t * j->act_stride;
@@ -747,10 +747,11 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
     f16_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, f16_act_stride(w->n_in) / sizeof(float), 0,
                  n_tok == 1 ? F16_DECODE_ROWS : 3, NULL, NULL, w->n_in};
 #if FR_X86
-    j.kern = fr_gemm_f16_avx2_part;
+    const bool bf = w->type == FR_TYPE_BF16;
+    j.kern = bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part;
     /* prompts on AVX-512F: the same results with twice the lanes (decode streams memory) */
     if (n_tok > 1 && fr_cpu_has(FR_ISA_AVX512)) {
-        j.kern = fr_gemm_f16_avx512_part;
+        j.kern = bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
         j.span = F16_SPLIT;
     }
 #endif

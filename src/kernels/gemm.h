@@ -189,7 +189,16 @@ void fr_gemm_f16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *cons
 /* The same for fr_gemm_f16_avx2 (its 4 x 3 x 4 8-lane accumulators fill the same state). */
 void fr_gemm_f16_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y, int T,
                            float *st, int first, int last, float *out);
-/* y = W x for an F16 W on AVX2 (fr_matmul's path; same contract). Scratch: */
+/* The four functions above for BF16 rows and the BF16-rounded activations: fr_vec_dot_bf16's
+ * order, which is fr_vec_dot_f16's, and products as exact (8-bit significands), so the same
+ * kernels with the weights widened by a shift. */
+void fr_gemm_bf16_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out);
+void fr_gemm_bf16_avx512(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out);
+void fr_gemm_bf16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
+                              int T, float *st, int first, int last, float *out);
+void fr_gemm_bf16_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
+                            int T, float *st, int first, int last, float *out);
+/* y = W x for an F16 or BF16 W on AVX2 (fr_matmul's path; same contract). Scratch: */
 size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok);
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch);

@@ -27,8 +27,14 @@ FR_INLINE __m256 hi256(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_p
  * from st, where they are left after the range unless `last`; with `last` the row is
  * finished (the adds and hsum above, then the tail from n & ~31 to n) into out. A row cut into
  * consecutive ranges so gets the same chain of operations in every lane as in one call. */
+/* 16 weights widened to float: F16 (cvtph), or BF16 (BF: the upper half of a float). */
+FR_INLINE __m512 wide16(const uint16_t *p, const int BF) {
+    const __m256i h = _mm256_loadu_si256((const __m256i *)p);
+    return BF ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
+}
+
 FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const uint16_t *const *x, const float *const *y,
-                       const int R, const int T, float *st, int first, int last, float *out) {
+                       const int R, const int T, float *st, int first, int last, float *out, const int BF) {
     __m512 a[2][3][4];
     FR_UNROLL for (int h = 0; h < 2; h++) FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
         a[h][r][t] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(st + ((h * 3 + r) * 4 + t) * 16);
@@ -40,7 +46,7 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const uint16_t *const 
          * tokens: 88 -> 106 GMAC/s on one thread) */
         FR_UNROLL for (int h = 0; h < 2; h++) {
             __m512 xv[3];
-            FR_UNROLL for (int r = 0; r < R; r++) xv[r] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x[r] + i + 16 * h)));
+            FR_UNROLL for (int r = 0; r < R; r++) xv[r] = wide16(x[r] + i + 16 * h, BF);
             FR_UNROLL for (int t = 0; t < T; t++) {
                 __m512 yv = _mm512_loadu_ps(y[t] + i + 16 * h);
                 __asm__("" : "+v"(yv));
@@ -58,24 +64,37 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const uint16_t *const 
         const __m256 s01 = _mm256_add_ps(lo256(a[0][r][t]), hi256(a[0][r][t]));
         const __m256 s23 = _mm256_add_ps(lo256(a[1][r][t]), hi256(a[1][r][t]));
         float sum = fr_hsum8_avx2(_mm256_add_ps(s01, s23));
-        for (int64_t k = n32; k < n; k++) sum += _cvtsh_ss(x[r][k]) * y[t][k];
+        for (int64_t k = n32; k < n; k++) sum += (BF ? fr_bf16_to_f32(x[r][k]) : _cvtsh_ss(x[r][k])) * y[t][k];
         out[r * T + t] = sum;
     }
 }
 
 
-#define F16_CASE(R, T) case R * 8 + T: f16_RxT(i0, i1, n, (const uint16_t *const *)x, y, R, T, st, first, last, out); break;
+#define F16_CASE(R, T, BF) \
+    case R * 8 + T: f16_RxT(i0, i1, n, (const uint16_t *const *)x, y, R, T, st, first, last, out, BF); break;
+#define F16_CASES(BF) \
+    switch (R * 8 + T) { \
+        F16_CASE(1, 1, BF) F16_CASE(1, 2, BF) F16_CASE(1, 3, BF) F16_CASE(1, 4, BF) \
+        F16_CASE(2, 1, BF) F16_CASE(2, 2, BF) F16_CASE(2, 3, BF) F16_CASE(2, 4, BF) \
+        F16_CASE(3, 1, BF) F16_CASE(3, 2, BF) F16_CASE(3, 3, BF) F16_CASE(3, 4, BF) \
+    default: break; \
+    }
 void fr_gemm_f16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                              int T, float *st, int first, int last, float *out) {
-    switch (R * 8 + T) {
-    F16_CASE(1, 1) F16_CASE(1, 2) F16_CASE(1, 3) F16_CASE(1, 4)
-    F16_CASE(2, 1) F16_CASE(2, 2) F16_CASE(2, 3) F16_CASE(2, 4)
-    F16_CASE(3, 1) F16_CASE(3, 2) F16_CASE(3, 3) F16_CASE(3, 4)
-    default: break;
-    }
+    F16_CASES(0)
 }
+
+void fr_gemm_bf16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
+                              int T, float *st, int first, int last, float *out) {
+    F16_CASES(1)
+}
+#undef F16_CASES
 #undef F16_CASE
 
 void fr_gemm_f16_avx512(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
     fr_gemm_f16_avx512_part(0, n & ~(int64_t)31, n, x, R, y, T, NULL, 1, 1, out);
+}
+
+void fr_gemm_bf16_avx512(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
+    fr_gemm_bf16_avx512_part(0, n & ~(int64_t)31, n, x, R, y, T, NULL, 1, 1, out);
 }

@@ -341,12 +341,18 @@ static void test_packed_matmul(test_rng *rng) {
 }
 
 #if FR_X86
-/* F16: the R x T kernel and fr_matmul equal vec_dot_f16 on the F16-converted activations,
- * with tails (n not a multiple of 32) and chunk edges (n > 256, F16_KC; on AVX-512 rows over 2048
- * values are cut into ranges: gemm.c f16_task). */
-static void test_f16(test_rng *rng) {
-    const fr_type_traits *ft = fr_type_traits_get(FR_TYPE_F16);
+/* F16 and BF16: the R x T kernel and fr_matmul equal vec_dot_f16 (bf16) on the F16- (BF16-)
+ * converted activations, the dispatched vec_dot and the scalar one, with tails (n not a multiple
+ * of 32) and chunk edges (n > 256, F16_KC; on AVX-512 rows over 2048 values are cut into
+ * ranges: gemm.c f16_task). */
+static void test_f16(test_rng *rng, int type) {
+    const fr_type_traits *ft = fr_type_traits_get(type), *fr = fr_type_traits_isa(type, FR_ISA_SCALAR);
     if (!fr_cpu_has(FR_ISA_AVX2)) return;
+    const bool bf = type == FR_TYPE_BF16;
+    void (*whole_avx2)(int64_t, const void *const *, int, const float *const *, int, float *) =
+        bf ? fr_gemm_bf16_avx2 : fr_gemm_f16_avx2;
+    void (*whole_avx512)(int64_t, const void *const *, int, const float *const *, int, float *) =
+        bf ? fr_gemm_bf16_avx512 : fr_gemm_f16_avx512;
     const int64_t sizes[] = {8, 40, 96, 520, 1056 + 7, 2048 + 32, 2 * 2048 + 64 + 5}; /* the last two: AVX-512 split */
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         const int64_t n = sizes[si], n_out = 11, xs = n + 1, ys = n_out + 2;
@@ -359,7 +365,7 @@ static void test_f16(test_rng *rng) {
             bias[r] = test_rng_float(rng);
         }
         for (int64_t i = 0; i < xs * 9; i++) x[i] = test_rng_float(rng) * 5.0f;
-        fr_matrix m = {FR_TYPE_F16, n, n_out, (size_t)n * 2, w, NULL, 0};
+        fr_matrix m = {type, n, n_out, (size_t)n * 2, w, NULL, 0};
         if (fr_cpu_has(FR_ISA_AVX512)) { /* the 512-bit kernel == the AVX2 one, every R x T */
             int bad = 0;
             for (int R = 1; R <= 3; R++)
@@ -367,16 +373,17 @@ static void test_f16(test_rng *rng) {
                     const void *xr[3] = {w, w + 5 * n, w + 10 * n};
                     const float *yr[4] = {x, x + xs, x + 2 * xs, x + 3 * xs};
                     float o1[12], o2[12];
-                    fr_gemm_f16_avx2(n, xr, R, yr, T, o1);
-                    fr_gemm_f16_avx512(n, xr, R, yr, T, o2);
+                    whole_avx2(n, xr, R, yr, T, o1);
+                    whole_avx512(n, xr, R, yr, T, o2);
                     bad += memcmp(o1, o2, sizeof(float) * (size_t)(R * T)) != 0;
                 }
-            CHECK(bad == 0, "F16 n=%lld: AVX-512 kernel differs from AVX2 in %d of 12 shapes", (long long)n, bad);
+            CHECK(bad == 0, "%s n=%lld: AVX-512 kernel differs from AVX2 in %d of 12 shapes", ft->name, (long long)n,
+                  bad);
         }
         { /* the range kernels (gemm.h): a row cut into ranges of 64 values == the whole row */
             void (*parts[2])(int64_t, int64_t, int64_t, const void *const *, int, const float *const *, int, float *,
-                             int, int, float *) = {fr_gemm_f16_avx2_part,
-                                                   fr_cpu_has(FR_ISA_AVX512) ? fr_gemm_f16_avx512_part : NULL};
+                             int, int, float *) = {bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part, NULL};
+            if (fr_cpu_has(FR_ISA_AVX512)) parts[1] = bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
             const int64_t n32 = n & ~(int64_t)31;
             int bad = 0;
             for (int k = 0; k < 2; k++)
@@ -385,7 +392,7 @@ static void test_f16(test_rng *rng) {
                         const void *xr[3] = {w, w + 5 * n, w + 10 * n};
                         const float *yr[4] = {x, x + xs, x + 2 * xs, x + 3 * xs};
                         float whole[12], cut[12], st[FR_GEMM_F16_STATE];
-                        fr_gemm_f16_avx2(n, xr, R, yr, T, whole);
+                        whole_avx2(n, xr, R, yr, T, whole);
                         for (int64_t i0 = 0, i1 = 0, last = 0; !last; i0 = i1) {
                             i1 = FR_MIN(i0 + 64, n32);
                             last = i1 == n32;
@@ -393,7 +400,8 @@ static void test_f16(test_rng *rng) {
                         }
                         bad += memcmp(whole, cut, sizeof(float) * (size_t)(R * T)) != 0;
                     }
-            CHECK(bad == 0, "F16 n=%lld: %d shapes differ when the row is taken in ranges of 64", (long long)n, bad);
+            CHECK(bad == 0, "%s n=%lld: %d shapes differ when the row is taken in ranges of 64", ft->name, (long long)n,
+                  bad);
         }
         void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&m, 9) + 64);
         for (int threads = 1; threads <= 2; threads++) {
@@ -407,14 +415,16 @@ static void test_f16(test_rng *rng) {
                     for (int64_t t = 0; t < nt; t++) {
                         ft->from_float(x + t * xs, a, n);
                         for (int64_t r = 0; r < n_out; r++) {
-                            float s;
+                            float s, sr;
                             ft->vec_dot(n, &s, w + r * n, a);
+                            fr->vec_dot(n, &sr, w + r * n, a);
+                            bad += memcmp(&s, &sr, 4) != 0;
                             if (bi) s = s + bias[r];
                             bad += memcmp(&s, &y[t * ys + r], 4) != 0;
                         }
                     }
-                    CHECK(bad == 0, "F16 matmul n=%lld, %lld tokens, %d threads: %d elements differ from vec_dot",
-                          (long long)n, (long long)nt, threads, bad);
+                    CHECK(bad == 0, "%s matmul n=%lld, %lld tokens, %d threads: %d elements differ from vec_dot",
+                          ft->name, (long long)n, (long long)nt, threads, bad);
                 }
             }
             fr_pool_free(pool);
@@ -680,7 +690,8 @@ int main(void) {
     test_packed_kernels(&rng);
     test_packed_matmul(&rng);
 #if FR_X86
-    test_f16(&rng);
+    test_f16(&rng, FR_TYPE_F16);
+    test_f16(&rng, FR_TYPE_BF16);
     test_kquant_rows(&rng);
 #endif
     return CHECK_DONE("test_tiles");
