@@ -455,7 +455,7 @@ void fr_to_float_iq4_nl_avx2(const void *restrict src, float *restrict dst, int6
         }                                                                                    \
     }
 
-/* Q4_0 and Q8_0 use another order, the one of the packed GEMM (src/kernels/gemm*.c,
+/* Q4_0, Q5_0 and Q8_0 use another order, the one of the packed GEMM (src/kernels/gemm*.c,
  * one output per vector lane) and of the scalar reference: per output, each block's exact
  * integer dot isum_b, then acc = fma((float)isum_b, dx_b * dy_b, acc) in block order from
  * acc = 0. Here the tile's (row, token) outputs share one vector: lane r * T + t. */
@@ -550,7 +550,7 @@ FR_TILE_FMA_FAMILY(fr_dot_tile_q8_0_avx2, block_q8_0, (void)0)
 FR_TILE_FMA_FAMILY(fr_dot_tile_q4_0_avx2, block_q4_0, const __m256i eight = _mm256_set1_epi8(8))
 #undef XVALS
 #define XVALS(P, B) q5_0_values(&(P)[B])
-FR_TILE_FAMILY(fr_dot_tile_q5_0_avx2, block_q5_0, (void)0)
+FR_TILE_FMA_FAMILY(fr_dot_tile_q5_0_avx2, block_q5_0, (void)0)
 #undef XVALS
 #define XVALS(P, B) _mm256_shuffle_epi8(table, fr_unpack_nibbles_avx2((P)[B].qs))
 FR_TILE_FAMILY(fr_dot_tile_iq4_nl_avx2, block_iq4_nl, const __m256i table = iq4nl_table())

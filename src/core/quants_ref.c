@@ -11,11 +11,11 @@
  *   - IQ4_NL: q indexes fr_iq4nl_values; quantization is a weighted (w = x^2) best-scale
  *     search like ggml's quantize_row_iq4_nl_impl with 7 tries either side.
  * Dot products accumulate block sums in the same order and with the same float
- * expressions as ggml's generic kernels, except Q4_0 and Q8_0: there each block's exact
- * integer dot is added with one fused multiply-add, sumf = fmaf(sumi, dx * dy, sumf), in
- * block order. That is the order the AVX2 kernels use (vec_dot, tiles and the packed
+ * expressions as ggml's generic kernels, except Q4_0, Q5_0 and Q8_0: there each block's
+ * exact integer dot is added with one fused multiply-add, sumf = fmaf(sumi, dx * dy, sumf),
+ * in block order. That is the order the AVX2 kernels use (vec_dot, tiles and the packed
  * GEMM of src/kernels/gemm*.c, which keeps one output per vector lane), so for these
- * two types ref and AVX2 agree bit for bit.
+ * three types ref and AVX2 agree bit for bit.
  *
  * F32/F16/BF16 dot products use 32 float partial sums (x[i] goes to partial i % 32 for the
  * largest multiple of 32), a fixed reduction tree and then a sequential tail. This is the
@@ -400,8 +400,8 @@ void fr_vec_dot_q5_0_ref(int64_t n, float *restrict s, const void *restrict vx,
             s0 += (q5_value(x[i].qs, qh, j) - 16) * y[i].qs[j];
             s1 += (q5_value(x[i].qs, qh, j + 16) - 16) * y[i].qs[j + 16];
         }
-        const int sumi = s0 + s1;
-        sumf += (fr_f16_to_f32(x[i].d) * fr_f16_to_f32(y[i].d)) * sumi;
+        const int sumi = s0 + s1; /* Q4_0's order (fma), the packed GEMM's too */
+        sumf = fmaf((float)sumi, fr_f16_to_f32(x[i].d) * fr_f16_to_f32(y[i].d), sumf);
     }
     *s = sumf;
 }

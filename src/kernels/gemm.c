@@ -24,6 +24,7 @@
 static size_t block_bytes(int type) {
     switch (type) {
     case FR_TYPE_Q4_0: return FR_Q4_0X16_BLOCK;
+    case FR_TYPE_Q5_0: return FR_Q5_0X16_BLOCK;
     case FR_TYPE_Q8_0: return FR_Q8_0X16_BLOCK;
     case FR_TYPE_Q4_K: return FR_Q4_KX16_BLOCK;
     case FR_TYPE_Q5_K: return FR_Q5_KX16_BLOCK;
@@ -131,6 +132,18 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
                 const block_q4_0 *x = (const block_q4_0 *)row + b;
                 memcpy(u + FR_Q4_0X16_D + 2 * r, &x->d, 2);
                 for (int m = 0; m < 4; m++) memcpy(u + vec_off(m, r), x->qs + 4 * m, 4);
+            } else if (type == FR_TYPE_Q5_0) {
+                const block_q5_0 *x = (const block_q5_0 *)row + b;
+                memcpy(u + FR_Q5_0X16_D + 2 * r, &x->d, 2);
+                for (int m = 0; m < 4; m++) memcpy(u + vec_off(m, r), x->qs + 4 * m, 4);
+                const uint32_t qh = (uint32_t)x->qh[0] | (uint32_t)x->qh[1] << 8 | (uint32_t)x->qh[2] << 16 |
+                                    (uint32_t)x->qh[3] << 24;
+                for (int e = 0; e < 4; e++) {
+                    uint8_t h = 0;
+                    for (int m = 0; m < 4; m++)
+                        h |= (uint8_t)(((qh >> (4 * m + e)) & 1) << (2 * m) | ((qh >> (16 + 4 * m + e)) & 1) << (2 * m + 1));
+                    u[vec_off(4, r) + e] = h;
+                }
             } else if (type == FR_TYPE_Q8_0) {
                 const block_q8_0 *x = (const block_q8_0 *)row + b;
                 memcpy(u + FR_Q8_0X16_D + 2 * r, &x->d, 2);
@@ -171,6 +184,17 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
             block_q4_0 *x = (block_q4_0 *)row + b;
             memcpy(&x->d, u + FR_Q4_0X16_D + 2 * r, 2);
             for (int m = 0; m < 4; m++) memcpy(x->qs + 4 * m, u + vec_off(m, r), 4);
+        } else if (type == FR_TYPE_Q5_0) {
+            block_q5_0 *x = (block_q5_0 *)row + b;
+            memcpy(&x->d, u + FR_Q5_0X16_D + 2 * r, 2);
+            for (int m = 0; m < 4; m++) memcpy(x->qs + 4 * m, u + vec_off(m, r), 4);
+            uint32_t qh = 0;
+            for (int e = 0; e < 4; e++)
+                for (int m = 0; m < 4; m++) {
+                    const uint8_t h = u[vec_off(4, r) + e];
+                    qh |= (uint32_t)((h >> (2 * m)) & 1) << (4 * m + e) | (uint32_t)((h >> (2 * m + 1)) & 1) << (16 + 4 * m + e);
+                }
+            for (int k = 0; k < 4; k++) x->qh[k] = (uint8_t)(qh >> (8 * k));
         } else if (type == FR_TYPE_Q8_0) {
             block_q8_0 *x = (block_q8_0 *)row + b;
             memcpy(&x->d, u + FR_Q8_0X16_D + 2 * r, 2);
@@ -201,7 +225,7 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
 
 size_t fr_gemm_act_row_bytes(int64_t n_in) { return ((size_t)(n_in / 32) * 40 + 63) & ~(size_t)63; }
 
-/* The offset word of one block (gemm.h): Q4_0's two int16 halves, or Q8_0's -128 * sum. */
+/* The offset word of one block (gemm.h): Q4_0's (Q5_0's) two int16 halves, or Q8_0's -128 * sum. */
 static int32_t act_offset(int type, const int8_t *qs) {
     int s0 = 0, s1 = 0;
     for (int j = 0; j < 32; j++) {
@@ -209,7 +233,8 @@ static int32_t act_offset(int type, const int8_t *qs) {
         else s1 += qs[j];
     }
     if (type == FR_TYPE_Q8_0) return -128 * (s0 + s1);
-    return (int32_t)((uint32_t)(uint16_t)(int16_t)(-8 * s0) | (uint32_t)(uint16_t)(int16_t)(-8 * s1) << 16);
+    const int k = type == FR_TYPE_Q5_0 ? -16 : -8;
+    return (int32_t)((uint32_t)(uint16_t)(int16_t)(k * s0) | (uint32_t)(uint16_t)(int16_t)(k * s1) << 16);
 }
 
 void fr_gemm_quantize_row(int type, const float *x, void *dst, int64_t n_in) {
@@ -383,6 +408,28 @@ void fr_gemm_q4_0x16_ref(int64_t nb, const void *unit, const void *const *acts, 
     }
 }
 
+void fr_gemm_q5_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    for (int t = 0; t < T; t++) {
+        const int8_t *y = acts[t];
+        const float *yd = (const float *)(y + nb * 32);
+        for (int r = 0; r < 16; r++) {
+            float acc = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q5_0X16_BLOCK;
+                int isum = 0;
+                for (int m = 0; m < 4; m++)
+                    for (int e = 0; e < 4; e++) {
+                        const uint8_t v = u[vec_off(m, r) + e], h = u[vec_off(4, r) + e];
+                        const int lo = (v & 15) | ((h >> (2 * m)) & 1) << 4, hi = (v >> 4) | ((h >> (2 * m + 1)) & 1) << 4;
+                        isum += (lo - 16) * y[b * 32 + 4 * m + e] + (hi - 16) * y[b * 32 + 16 + 4 * m + e];
+                    }
+                acc = fmaf((float)isum, f16_at(u + FR_Q5_0X16_D + 2 * r) * yd[b], acc);
+            }
+            out[t * 16 + r] = acc;
+        }
+    }
+}
+
 void fr_gemm_q8_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     for (int t = 0; t < T; t++) {
         const int8_t *y = acts[t];
@@ -406,6 +453,7 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
 #if FR_X86
     if (isa == FR_ISA_AVX512VNNI) {
         if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx512vnni;
+        if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_avx512vnni;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx512vnni;
         if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx512vnni;
         if (type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_avx512vnni;
@@ -414,6 +462,7 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
     if (isa == FR_ISA_AVXVNNI && type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_vnni;
     if (isa == FR_ISA_AVX2) {
         if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx2;
+        if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_avx2;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx2;
         if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx2;
         if (type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_avx2;

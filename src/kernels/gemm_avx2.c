@@ -23,8 +23,18 @@
 #define FR_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* Halves h0 .. h0 + H - 1 of a unit (FR_GEMM_HALVES_BY_T); accumulator hh * T + t. */
-FR_INLINE void q4_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
-                       float *out) {
+/* Bit b of each byte of v moved to bit 4, the other bits cleared (16-bit shifts: b < 8 keeps
+ * the two bytes apart). */
+FR_INLINE __m256i bit_to4(__m256i v, const int b) {
+    const __m256i b4 = _mm256_set1_epi8(0x10);
+    return _mm256_and_si256(b < 4 ? _mm256_slli_epi16(v, 4 - b) : b > 4 ? _mm256_srli_epi16(v, b - 4) : v, b4);
+}
+
+/* Q4_0, or (Q5) Q5_0 with the fifth bits of vector H: values 0..31 whose maddubs pairs (at
+ * most 2 * 31 * 127) never saturate, the offset -16 * sum(y), and a final |sum((q - 16) * y)|
+ * <= 16 * 16 * 127 per int16 lane: the wrapping adds stay exact. */
+FR_INLINE void x4_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out, const int Q5) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
@@ -33,17 +43,27 @@ FR_INLINE void q4_0x16(int64_t nb, const void *unit, const int h0, const int H, 
     __m256 acc[2 * FR_GEMM_MAX_T];
     FR_UNROLL for (int v = 0; v < H * T; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q4_0X16_BLOCK;
+        const uint8_t *blk = (const uint8_t *)unit + b * (Q5 ? FR_Q5_0X16_BLOCK : FR_Q4_0X16_BLOCK);
         __m256i s[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int hh = 0; hh < H; hh++) FR_UNROLL for (int t = 0; t < T; t++) s[hh * T + t] = _mm256_set1_epi32(yc[t][b]);
-        if (FR_PF_DIST && h0 == 0)
+        if (FR_PF_DIST && h0 == 0) {
             FR_UNROLL for (int l = 0; l < 5; l++) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+            if (Q5) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * 5, _MM_HINT_T0);
+        }
+        __m256i hv[2];
+        FR_UNROLL for (int hh = 0; hh < H; hh++)
+            hv[hh] = Q5 ? _mm256_loadu_si256((const __m256i *)(blk + FR_Q5_0X16_QH + 32 * (h0 + hh)))
+                        : _mm256_setzero_si256();
         FR_UNROLL for (int m = 0; m < 4; m++) {
             __m256i lo[2], hi[2];
             FR_UNROLL for (int hh = 0; hh < H; hh++) {
                 const __m256i p = _mm256_loadu_si256((const __m256i *)(blk + 64 * m + 32 * (h0 + hh)));
                 lo[hh] = _mm256_and_si256(p, m4);
                 hi[hh] = _mm256_and_si256(_mm256_srli_epi16(p, 4), m4);
+                if (Q5) {
+                    lo[hh] = _mm256_or_si256(lo[hh], bit_to4(hv[hh], 2 * m));
+                    hi[hh] = _mm256_or_si256(hi[hh], bit_to4(hv[hh], 2 * m + 1));
+                }
             }
             FR_UNROLL for (int t = 0; t < T; t++) {
                 const int8_t *y = yq[t] + b * 32 + 4 * m;
@@ -58,13 +78,27 @@ FR_INLINE void q4_0x16(int64_t nb, const void *unit, const int h0, const int H, 
         }
         FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_madd_epi16(s[v], ones);
         FR_UNROLL for (int hh = 0; hh < H; hh++)
-            block_end(blk + FR_Q4_0X16_D + 16 * (h0 + hh), b, yd, s + hh * T, T, acc + hh * T);
+            block_end(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D) + 16 * (h0 + hh), b, yd, s + hh * T, T, acc + hh * T);
     }
     store_halves(acc, h0, H, T, out);
 }
 
+FR_INLINE void q4_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
+    x4_0x16(nb, unit, h0, H, acts, T, out, 0);
+}
+
+FR_INLINE void q5_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
+    x4_0x16(nb, unit, h0, H, acts, T, out, 1);
+}
+
 void fr_gemm_q4_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_HALVES_BY_T(q4_0x16, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q5_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_HALVES_BY_T(q5_0x16, nb, unit, acts, T, out);
 }
 
 FR_INLINE void q8_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,

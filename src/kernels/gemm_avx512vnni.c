@@ -8,7 +8,7 @@
  * every block sum is the same exact integer as in gemm_avx2.c / gemm_vnni.c, and the float
  * steps after it are the same: results are bit-identical.
  *   Q4_0: nibbles 0..15 times y; lanes start at -8 * (sum of the block's y), the sum of the
- *         two int16 halves of the Q4_0 offset word (gemm.h).
+ *         two int16 halves of the Q4_0 offset word (gemm.h). Q5_0: values 0..31 and -16.
  *   Q8_0: u = w ^ 0x80 = w + 128 times y; lanes start at the Q8_0 offset word -128 * sum(y). */
 #include "gemm_simd.h"
 
@@ -48,7 +48,16 @@ FR_INLINE void store16(const __m512 *acc, const int T, float *out) {
     FR_UNROLL for (int t = 0; t < T; t++) _mm512_storeu_ps(out + 16 * t, acc[t]);
 }
 
-FR_INLINE void q4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+/* Bit b of each byte of v moved to bit 4, the other bits cleared (16-bit shifts: b < 8 keeps
+ * the two bytes apart). */
+FR_INLINE __m512i bit_to4_512(__m512i v, const int b) {
+    const __m512i b4 = _mm512_set1_epi8(0x10);
+    return _mm512_and_si512(b < 4 ? _mm512_slli_epi16(v, 4 - b) : b > 4 ? _mm512_srli_epi16(v, b - 4) : v, b4);
+}
+
+/* Q4_0, or (Q5) Q5_0 with the fifth bits of vector H: the values 0..31, whose offset words
+ * hold -16 * sum(y) (gemm.h). */
+FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int Q5) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
@@ -57,17 +66,22 @@ FR_INLINE void q4_0x16(int64_t nb, const void *unit, const void *const *acts, co
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q4_0X16_BLOCK;
+        const uint8_t *blk = (const uint8_t *)unit + b * (Q5 ? FR_Q5_0X16_BLOCK : FR_Q4_0X16_BLOCK);
         __m512i s[FR_GEMM_MAX_T], u[FR_GEMM_MAX_T];
         FR_UNROLL for (int t = 0; t < T; t++) {
             s[t] = _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b]), ones);
             u[t] = _mm512_setzero_si512();
         }
-        if (FR_PF_DIST) prefetch_unit(blk, 0, 5);
+        if (FR_PF_DIST) prefetch_unit(blk, 0, Q5 ? 6 : 5);
+        const __m512i hv = Q5 ? load_vec(blk, 4) : _mm512_setzero_si512();
         FR_UNROLL for (int m = 0; m < 4; m++) {
             const __m512i p = load_vec(blk, m);
-            const __m512i lo = _mm512_and_si512(p, m4);
-            const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(p, 4), m4);
+            __m512i lo = _mm512_and_si512(p, m4);
+            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(p, 4), m4);
+            if (Q5) {
+                lo = _mm512_or_si512(lo, bit_to4_512(hv, 2 * m));
+                hi = _mm512_or_si512(hi, bit_to4_512(hv, 2 * m + 1));
+            }
             FR_UNROLL for (int t = 0; t < T; t++) {
                 const int8_t *y = yq[t] + b * 32 + 4 * m;
                 s[t] = _mm512_dpbusd_epi32(s[t], lo, bcast32x16(y));
@@ -76,7 +90,7 @@ FR_INLINE void q4_0x16(int64_t nb, const void *unit, const void *const *acts, co
                 FR_KEEP(u[t]);
             }
         }
-        block_end16(blk + FR_Q4_0X16_D, b, yd, s, u, T, acc);
+        block_end16(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D), b, yd, s, u, T, acc);
     }
     store16(acc, T, out);
 }
@@ -234,8 +248,20 @@ FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const void *const *acts, co
     store16(acc, T, out);
 }
 
+FR_INLINE void q4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    x4_0x16(nb, unit, acts, T, out, 0);
+}
+
+FR_INLINE void q5_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    x4_0x16(nb, unit, acts, T, out, 1);
+}
+
 void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_BY_T(q4_0x16, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q5_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_BY_T(q5_0x16, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
