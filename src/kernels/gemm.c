@@ -140,8 +140,10 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
                                     (uint32_t)x->qh[3] << 24;
                 for (int e = 0; e < 4; e++) {
                     uint8_t h = 0;
-                    for (int m = 0; m < 4; m++)
-                        h |= (uint8_t)(((qh >> (4 * m + e)) & 1) << (2 * m) | ((qh >> (16 + 4 * m + e)) & 1) << (2 * m + 1));
+                    for (int m = 0; m < 4; m++) {
+                        const uint32_t lo = (qh >> (4 * m + e)) & 1, hi = (qh >> (16 + 4 * m + e)) & 1;
+                        h |= (uint8_t)(lo << (2 * m) | hi << (2 * m + 1));
+                    }
                     u[vec_off(4, r) + e] = h;
                 }
             } else if (type == FR_TYPE_Q8_0) {
@@ -191,8 +193,8 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
             uint32_t qh = 0;
             for (int e = 0; e < 4; e++)
                 for (int m = 0; m < 4; m++) {
-                    const uint8_t h = u[vec_off(4, r) + e];
-                    qh |= (uint32_t)((h >> (2 * m)) & 1) << (4 * m + e) | (uint32_t)((h >> (2 * m + 1)) & 1) << (16 + 4 * m + e);
+                    const uint32_t h = u[vec_off(4, r) + e];
+                    qh |= ((h >> (2 * m)) & 1) << (4 * m + e) | ((h >> (2 * m + 1)) & 1) << (16 + 4 * m + e);
                 }
             for (int k = 0; k < 4; k++) x->qh[k] = (uint8_t)(qh >> (8 * k));
         } else if (type == FR_TYPE_Q8_0) {
@@ -420,7 +422,8 @@ void fr_gemm_q5_0x16_ref(int64_t nb, const void *unit, const void *const *acts, 
                 for (int m = 0; m < 4; m++)
                     for (int e = 0; e < 4; e++) {
                         const uint8_t v = u[vec_off(m, r) + e], h = u[vec_off(4, r) + e];
-                        const int lo = (v & 15) | ((h >> (2 * m)) & 1) << 4, hi = (v >> 4) | ((h >> (2 * m + 1)) & 1) << 4;
+                        const int lo = (v & 15) | ((h >> (2 * m)) & 1) << 4;
+                        const int hi = (v >> 4) | ((h >> (2 * m + 1)) & 1) << 4;
                         isum += (lo - 16) * y[b * 32 + 4 * m + e] + (hi - 16) * y[b * 32 + 16 + 4 * m + e];
                     }
                 acc = fmaf((float)isum, f16_at(u + FR_Q5_0X16_D + 2 * r) * yd[b], acc);
