@@ -168,7 +168,7 @@ FR_INLINE void k4x16(int64_t nb, const void *unit, const int h0, const int H, co
         const uint8_t *blk = (const uint8_t *)unit + b * bbytes;
         __m256i isum[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int v = 0; v < H * T; v++) isum[v] = _mm256_setzero_si256();
-        if (Q5 && FR_PF_DIST && h0 == 0)
+        if (FR_PF_DIST && Q5 && h0 == 0)
             FR_UNROLL for (int l = 0; l < 8; l++)
                 _mm_prefetch((const char *)blk + FR_Q5_KX16_QH + FR_PF_DIST + 64 * l, _MM_HINT_T0);
         for (int j = 0; j < 8; j++) {

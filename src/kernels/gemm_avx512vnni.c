@@ -145,7 +145,7 @@ FR_INLINE void k4x16(int64_t nb, const void *unit, const void *const *acts, cons
         const uint8_t *blk = (const uint8_t *)unit + b * bbytes;
         __m512i isum[FR_GEMM_MAX_T];
         FR_UNROLL for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();
-        if (Q5 && FR_PF_DIST) prefetch_unit(blk, FR_Q5_KX16_QH, 8);
+        if (FR_PF_DIST && Q5) prefetch_unit(blk, FR_Q5_KX16_QH, 8);
         for (int j = 0; j < 8; j++) {
             const int hi = j & 1;
             if (FR_PF_DIST && !hi) prefetch_unit(blk, (size_t)(512 * (j >> 1)), 8);
