@@ -380,85 +380,16 @@ void fr_to_float_iq4_nl_avx2(const void *restrict src, float *restrict dst, int6
 /* dot products with Q8_0 / Q8_1 activations                                             */
 /* ------------------------------------------------------------------------------------ */
 
-/* Tiles: out[r * nt + t] = dot(x[r], y[t]) for up to 4 weight rows and 2 activation rows.
- * (Blocks alternate between two accumulators per element, even and odd, summed at the end:
- * two independent FMA chains keep single-row decode from being latency-bound.)
- * A tile loads each weight block once for all its tokens and each activation block once
- * for all its rows. Every element is computed with the same arithmetic whatever the tile
- * shape: acc[b & 1] = fma(dx*dy, block dot, acc[b & 1]) in block order, then
- * hsum(acc[0] + acc[1]). vec_dot is the 1 x 1 tile, so a token's result never depends on its neighbours
- * (batch invariance). XVALS(p, b) gives block b of row pointer p as 32 signed int8. */
-#define FR_TILE_BLOCK(R, T, I, K)                                                                  \
-    do {                                                                                     \
-        __m256i yq[T];                                                                       \
-        __m256 dy[T];                                                                        \
-        FR_UNROLL for (int t = 0; t < T; t++) {                                              \
-            yq[t] = _mm256_loadu_si256((const __m256i *)y[t][I].qs);                         \
-            dy[t] = _mm256_set1_ps(h2f(y[t][I].d));                                          \
-        }                                                                                    \
-        FR_UNROLL for (int r = 0; r < R; r++) {                                              \
-            const __m256i xq = XVALS(x[r], I);                                               \
-            const __m256i ax = _mm256_sign_epi8(xq, xq);                                     \
-            const __m256 dx = _mm256_set1_ps(h2f(x[r][I].d));                                \
-            FR_UNROLL for (int t = 0; t < T; t++) {                                          \
-                const __m256i p16 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(yq[t], xq));   \
-                const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, ones));           \
-                acc[r][t][K] = _mm256_fmadd_ps(_mm256_mul_ps(dx, dy[t]), p, acc[r][t][K]);   \
-            }                                                                                \
-        }                                                                                    \
-    } while (0)
 #define FR_UNROLL _Pragma("GCC unroll 8")
-#define FR_TILE_FN(NAME, XT, R, T, SETUP)                                                    \
-    FR_INLINE void NAME##_##R##x##T(int64_t nb, const void *const *vx, const void *const *vy, \
-                                    float *out) {                                            \
-        SETUP;                                                                               \
-        const __m256i ones = _mm256_set1_epi16(1);                                           \
-        const XT *x[R];                                                                      \
-        const block_q8_0 *y[T];                                                              \
-        __m256 acc[R][T][2];                                                                 \
-        FR_UNROLL for (int r = 0; r < R; r++) x[r] = vx[r];                                  \
-        FR_UNROLL for (int t = 0; t < T; t++) y[t] = vy[t];                                  \
-        FR_UNROLL for (int r = 0; r < R; r++)                                                \
-            FR_UNROLL for (int t = 0; t < T; t++) acc[r][t][0] = acc[r][t][1] = _mm256_setzero_ps(); \
-        int64_t i = 0;                                                                       \
-        for (; i + 1 < nb; i += 2) {                                                         \
-            FR_TILE_BLOCK(R, T, i, 0);                                                             \
-            FR_TILE_BLOCK(R, T, i + 1, 1);                                                         \
-        }                                                                                    \
-        if (i < nb) FR_TILE_BLOCK(R, T, i, 0);                                                     \
-        FR_UNROLL for (int r = 0; r < R; r++)                                                \
-            FR_UNROLL for (int t = 0; t < T; t++)                                            \
-                out[r * T + t] = fr_hsum8_avx2(_mm256_add_ps(acc[r][t][0], acc[r][t][1]));         \
-    }
 
-#define FR_TILE_FAMILY(NAME, XT, SETUP)                                                      \
-    FR_TILE_FN(NAME, XT, 1, 1, SETUP)                                                        \
-    FR_TILE_FN(NAME, XT, 2, 1, SETUP)                                                        \
-    FR_TILE_FN(NAME, XT, 3, 1, SETUP)                                                        \
-    FR_TILE_FN(NAME, XT, 4, 1, SETUP)                                                        \
-    FR_TILE_FN(NAME, XT, 1, 2, SETUP)                                                        \
-    FR_TILE_FN(NAME, XT, 2, 2, SETUP)                                                        \
-    FR_TILE_FN(NAME, XT, 3, 2, SETUP)                                                        \
-    FR_TILE_FN(NAME, XT, 4, 2, SETUP)                                                        \
-    void NAME(int64_t n, const void *const *x, int nr, const void *const *y, int nt, float *out) { \
-        const int64_t nb = n / QK8_0;                                                        \
-        switch (nt * 8 + nr) {                                                               \
-        case 9: NAME##_1x1(nb, x, y, out); break;                                            \
-        case 10: NAME##_2x1(nb, x, y, out); break;                                           \
-        case 11: NAME##_3x1(nb, x, y, out); break;                                           \
-        case 12: NAME##_4x1(nb, x, y, out); break;                                           \
-        case 17: NAME##_1x2(nb, x, y, out); break;                                           \
-        case 18: NAME##_2x2(nb, x, y, out); break;                                           \
-        case 19: NAME##_3x2(nb, x, y, out); break;                                           \
-        case 20: NAME##_4x2(nb, x, y, out); break;                                           \
-        default: break;                                                                      \
-        }                                                                                    \
-    }
-
-/* Q4_0, Q5_0 and Q8_0 use another order, the one of the packed GEMM (src/kernels/gemm*.c,
- * one output per vector lane) and of the scalar reference: per output, each block's exact
- * integer dot isum_b, then acc = fma((float)isum_b, dx_b * dy_b, acc) in block order from
- * acc = 0. Here the tile's (row, token) outputs share one vector: lane r * T + t. */
+/* Tiles: out[r * nt + t] = dot(x[r], y[t]) for up to 4 weight rows and 2 activation rows
+ * (fr_dot_tile_*_avx2), loading each weight block once for all its tokens and each
+ * activation block once for all its rows; vec_dot is the 1 x 1 tile. XVALS(p, b) gives
+ * block b of row pointer p as 32 signed int8. Q4_0, Q5_0, Q8_0 and IQ4_NL: the order of the
+ * packed GEMM (src/kernels/gemm*.c, one output per vector lane) and of the scalar reference:
+ * per output, each block's exact integer dot isum_b, then acc = fma((float)isum_b, dx_b *
+ * dy_b, acc) in block order from acc = 0, whatever the tile shape (batch invariance). Here
+ * the tile's (row, token) outputs share one vector: lane r * T + t. */
 FR_INLINE __m256i hsum8_epi32(const __m256i p[8]) {
     const __m256i g0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
     const __m256i g1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
@@ -553,7 +484,7 @@ FR_TILE_FMA_FAMILY(fr_dot_tile_q4_0_avx2, block_q4_0, const __m256i eight = _mm2
 FR_TILE_FMA_FAMILY(fr_dot_tile_q5_0_avx2, block_q5_0, (void)0)
 #undef XVALS
 #define XVALS(P, B) _mm256_shuffle_epi8(table, fr_unpack_nibbles_avx2((P)[B].qs))
-FR_TILE_FAMILY(fr_dot_tile_iq4_nl_avx2, block_iq4_nl, const __m256i table = iq4nl_table())
+FR_TILE_FMA_FAMILY(fr_dot_tile_iq4_nl_avx2, block_iq4_nl, const __m256i table = iq4nl_table())
 #undef XVALS
 
 #define FR_VEC_DOT_VIA_TILE(T)                                                               \

@@ -11,11 +11,11 @@
  *   - IQ4_NL: q indexes fr_iq4nl_values; quantization is a weighted (w = x^2) best-scale
  *     search like ggml's quantize_row_iq4_nl_impl with 7 tries either side.
  * Dot products accumulate block sums in the same order and with the same float
- * expressions as ggml's generic kernels, except Q4_0, Q5_0 and Q8_0: there each block's
- * exact integer dot is added with one fused multiply-add, sumf = fmaf(sumi, dx * dy, sumf),
- * in block order. That is the order the AVX2 kernels use (vec_dot, tiles and the packed
- * GEMM of src/kernels/gemm*.c, which keeps one output per vector lane), so for these
- * three types ref and AVX2 agree bit for bit.
+ * expressions as ggml's generic kernels, except Q4_0, Q5_0, Q8_0 and IQ4_NL: there each
+ * block's exact integer dot is added with one fused multiply-add, sumf = fmaf(sumi, dx * dy,
+ * sumf), in block order. That is the order the AVX2 kernels use (vec_dot, tiles and the
+ * packed GEMM of src/kernels/gemm*.c, which keeps one output per vector lane), so for these
+ * four types ref and AVX2 agree bit for bit.
  *
  * F32/F16/BF16 dot products use 32 float partial sums (x[i] goes to partial i % 32 for the
  * largest multiple of 32), a fixed reduction tree and then a sequential tail. This is the
@@ -560,7 +560,7 @@ void fr_vec_dot_iq4_nl_ref(int64_t n, float *restrict s, const void *restrict vx
             s0 += y[i].qs[j] * fr_iq4nl_values[x[i].qs[j] & 0x0f];
             s1 += y[i].qs[j + QK4_NL / 2] * fr_iq4nl_values[x[i].qs[j] >> 4];
         }
-        sumf += d * (s0 + s1);
+        sumf = fmaf((float)(s0 + s1), d, sumf); /* Q4_0's order (fma), the packed GEMM's too */
     }
     *s = sumf;
 }

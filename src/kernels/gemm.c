@@ -23,7 +23,8 @@
 /* Bytes of one block (K-quants: super-block) of a unit (gemm.h). */
 static size_t block_bytes(int type) {
     switch (type) {
-    case FR_TYPE_Q4_0: return FR_Q4_0X16_BLOCK;
+    case FR_TYPE_Q4_0:
+    case FR_TYPE_IQ4_NL: return FR_Q4_0X16_BLOCK;
     case FR_TYPE_Q5_0: return FR_Q5_0X16_BLOCK;
     case FR_TYPE_Q8_0: return FR_Q8_0X16_BLOCK;
     case FR_TYPE_Q4_K: return FR_Q4_KX16_BLOCK;
@@ -128,7 +129,7 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
         const uint8_t *row = (const uint8_t *)rows + (size_t)r * row_bytes;
         for (int64_t b = 0; b < nb; b++) {
             uint8_t *u = (uint8_t *)unit + (size_t)b * bb;
-            if (type == FR_TYPE_Q4_0) {
+            if (type == FR_TYPE_Q4_0 || type == FR_TYPE_IQ4_NL) { /* the same block shape */
                 const block_q4_0 *x = (const block_q4_0 *)row + b;
                 memcpy(u + FR_Q4_0X16_D + 2 * r, &x->d, 2);
                 for (int m = 0; m < 4; m++) memcpy(u + vec_off(m, r), x->qs + 4 * m, 4);
@@ -182,7 +183,7 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
     const size_t bb = block_bytes(type);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *u = (const uint8_t *)unit + (size_t)b * bb;
-        if (type == FR_TYPE_Q4_0) {
+        if (type == FR_TYPE_Q4_0 || type == FR_TYPE_IQ4_NL) {
             block_q4_0 *x = (block_q4_0 *)row + b;
             memcpy(&x->d, u + FR_Q4_0X16_D + 2 * r, 2);
             for (int m = 0; m < 4; m++) memcpy(x->qs + 4 * m, u + vec_off(m, r), 4);
@@ -227,14 +228,15 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
 
 size_t fr_gemm_act_row_bytes(int64_t n_in) { return ((size_t)(n_in / 32) * 40 + 63) & ~(size_t)63; }
 
-/* The offset word of one block (gemm.h): Q4_0's (Q5_0's) two int16 halves, or Q8_0's -128 * sum. */
+/* The offset word of one block (gemm.h): Q4_0's (Q5_0's) two int16 halves, or Q8_0's (and
+ * IQ4_NL's) -128 * sum. */
 static int32_t act_offset(int type, const int8_t *qs) {
     int s0 = 0, s1 = 0;
     for (int j = 0; j < 32; j++) {
         if ((j & 3) < 2) s0 += qs[j];
         else s1 += qs[j];
     }
-    if (type == FR_TYPE_Q8_0) return -128 * (s0 + s1);
+    if (type == FR_TYPE_Q8_0 || type == FR_TYPE_IQ4_NL) return -128 * (s0 + s1);
     const int k = type == FR_TYPE_Q5_0 ? -16 : -8;
     return (int32_t)((uint32_t)(uint16_t)(int16_t)(k * s0) | (uint32_t)(uint16_t)(int16_t)(k * s1) << 16);
 }
@@ -433,6 +435,28 @@ void fr_gemm_q5_0x16_ref(int64_t nb, const void *unit, const void *const *acts, 
     }
 }
 
+void fr_gemm_iq4_nlx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    for (int t = 0; t < T; t++) {
+        const int8_t *y = acts[t];
+        const float *yd = (const float *)(y + nb * 32);
+        for (int r = 0; r < 16; r++) {
+            float acc = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q4_0X16_BLOCK;
+                int isum = 0;
+                for (int m = 0; m < 4; m++)
+                    for (int j = 0; j < 4; j++) {
+                        const uint8_t v = u[vec_off(m, r) + j];
+                        isum += fr_iq4nl_values[v & 15] * y[b * 32 + 4 * m + j] +
+                                fr_iq4nl_values[v >> 4] * y[b * 32 + 16 + 4 * m + j];
+                    }
+                acc = fmaf((float)isum, f16_at(u + FR_Q4_0X16_D + 2 * r) * yd[b], acc);
+            }
+            out[t * 16 + r] = acc;
+        }
+    }
+}
+
 void fr_gemm_q8_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     for (int t = 0; t < T; t++) {
         const int8_t *y = acts[t];
@@ -457,6 +481,7 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
     if (isa == FR_ISA_AVX512VNNI) {
         if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx512vnni;
         if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_avx512vnni;
+        if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_avx512vnni;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx512vnni;
         if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx512vnni;
         if (type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_avx512vnni;
@@ -466,6 +491,7 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
     if (isa == FR_ISA_AVX2) {
         if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx2;
         if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_avx2;
+        if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_avx2;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx2;
         if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx2;
         if (type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_avx2;

@@ -16,6 +16,7 @@
  *   Q4_0x16 (288-byte blocks): vectors P_0..P_3, then the 16 rows' fp16 scales (row r at
  *           index r). P_m's 4 bytes of a row are bytes 4m..4m+3 of its block's quants (so
  *           P_m & 15 holds values 4m..4m+3, P_m >> 4 values 16+4m..16+4m+3).
+ *   IQ4_NLx16: Q4_0x16's layout (the nibbles index fr_iq4nl_values); Q4_0's order (fma).
  *   Q5_0x16 (352-byte blocks): Q4_0x16's vectors P_0..P_3 with the low 4 bits of the
  *           values, then vector H (at 256) with each row's fifth bits spread over its 4 bytes:
  *           bit 2m of byte e is the fifth bit (16) of value 4m + e, bit 2m + 1 that of value
@@ -51,7 +52,7 @@
  * widened), nb int32 "offset" words, which depend on the weight type: Q4_0: low/high int16
  * = -8 * sum of the values at positions j with j % 4 in {0, 1} / {2, 3} (the unsigned
  * nibbles times y plus this offset give sum((q - 8) * y) exactly); Q5_0: the same with -16
- * (|.| <= 16 * 16 * 127 fits int16: activations are never -128); Q8_0: -128 * sum of the
+ * (|.| <= 16 * 16 * 127 fits int16: activations are never -128); Q8_0 and IQ4_NL: -128 * sum of the
  * block's values (the VNNI kernel's unsigned w + 128 times y plus this give sum(w * y)).
  *
  * Result order (batch invariance): out[t * 16 + r] = dot(row r, activation t) computed as
@@ -104,7 +105,7 @@ static inline int fr_decode_split(int64_t n, bool units, int n_threads, int64_t 
 
 /* One packed matrix, or (rows) a plain copy of a matrix no kernel repacks. */
 typedef struct fr_packed {
-    int type;            /* FR_TYPE_Q4_0, Q5_0, Q8_0, Q4_K, Q5_K or Q6_K; any type for a copy */
+    int type;            /* FR_TYPE_Q4_0, Q5_0, Q8_0, IQ4_NL, Q4_K, Q5_K or Q6_K; any type for a copy */
     bool rows;           /* data is a copy of the rows in the file's layout (fr_pack_copy) */
     int64_t n_in, n_out; /* of the original matrix */
     int64_t nb;          /* blocks per row */
@@ -127,7 +128,7 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
 void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *row);
 
 /* Split-Q8_0 activation rows: bytes per row (a multiple of 64) and the quantizer (the
- * offset words for weight type `type`, Q4_0, Q5_0 or Q8_0). */
+ * offset words for weight type `type`, Q4_0, Q5_0, Q8_0 or IQ4_NL). */
 size_t fr_gemm_act_row_bytes(int64_t n_in);
 void fr_gemm_quantize_row(int type, const float *x, void *dst, int64_t n_in);
 /* Split-Q8_K rows (Q4_K, Q5_K): nb x 256 int8, nb float scales, nb x 8 int16 sums of 32 values;
@@ -161,6 +162,7 @@ int64_t fr_pack_block_values(int type);
 typedef void (*fr_gemm_kernel_fn)(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_iq4_nlx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
@@ -168,6 +170,7 @@ void fr_gemm_q6_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, 
 /* AVX2 (gemm_avx2.c): 8 rows per 256-bit register, a unit as two halves. */
 void fr_gemm_q4_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_iq4_nlx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
@@ -177,6 +180,7 @@ void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts,
 /* AVX512-VNNI (gemm_avx512vnni.c): a unit per 512-bit register, same bits. */
 void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_iq4_nlx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);

@@ -15,6 +15,7 @@
 
 #include "simd_avx2.h"
 #include "gemm_simd.h"
+#include "quants.h"
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -99,6 +100,52 @@ void fr_gemm_q4_0x16_avx2(int64_t nb, const void *unit, const void *const *acts,
 
 void fr_gemm_q5_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_HALVES_BY_T(q5_0x16, nb, unit, acts, T, out);
+}
+
+/* IQ4_NL (layout Q4_0x16): the nibbles index fr_iq4nl_values (one pshufb per vector and
+ * half), then Q8_0's signed products (sign, maddubs, madd: |pairs| <= 2 * 127 * 127 fit int16),
+ * the low nibbles' values then the high ones', into int32 per block. */
+FR_INLINE void iq4_nlx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                         float *out) {
+    const int8_t *yq[FR_GEMM_MAX_T];
+    const float *yd[FR_GEMM_MAX_T];
+    const int32_t *yc[FR_GEMM_MAX_T]; /* unused: this kernel keeps the signs */
+    split_acts(acts, T, nb, yq, yd, yc);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fr_iq4nl_values));
+    __m256 acc[2 * FR_GEMM_MAX_T];
+    FR_UNROLL for (int v = 0; v < H * T; v++) acc[v] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q4_0X16_BLOCK;
+        __m256i s[2 * FR_GEMM_MAX_T];
+        FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_setzero_si256();
+        if (FR_PF_DIST && h0 == 0)
+            FR_UNROLL for (int l = 0; l < 5; l++) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+        FR_UNROLL for (int k = 0; k < 8; k++) { /* k < 4: low nibbles of P_k; else high ones of P_(k-4) */
+            const int m = k & 3;
+            __m256i w[2], aw[2];
+            FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                const __m256i p = _mm256_loadu_si256((const __m256i *)(blk + 64 * m + 32 * (h0 + hh)));
+                w[hh] = _mm256_shuffle_epi8(table, _mm256_and_si256(k < 4 ? p : _mm256_srli_epi16(p, 4), m4));
+                aw[hh] = _mm256_sign_epi8(w[hh], w[hh]);
+            }
+            FR_UNROLL for (int t = 0; t < T; t++) {
+                const __m256i y = bcast32(yq[t] + b * 32 + (k < 4 ? 0 : 16) + 4 * m);
+                FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                    const __m256i p = _mm256_maddubs_epi16(aw[hh], _mm256_sign_epi8(y, w[hh]));
+                    s[hh * T + t] = _mm256_add_epi32(s[hh * T + t], _mm256_madd_epi16(p, ones));
+                    FR_KEEP(s[hh * T + t]);
+                }
+            }
+        }
+        FR_UNROLL for (int hh = 0; hh < H; hh++)
+            block_end(blk + FR_Q4_0X16_D + 16 * (h0 + hh), b, yd, s + hh * T, T, acc + hh * T);
+    }
+    store_halves(acc, h0, H, T, out);
+}
+
+void fr_gemm_iq4_nlx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_HALVES_BY_T(iq4_nlx16, nb, unit, acts, T, out);
 }
 
 FR_INLINE void q8_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,

@@ -11,6 +11,7 @@
  *         two int16 halves of the Q4_0 offset word (gemm.h). Q5_0: values 0..31 and -16.
  *   Q8_0: u = w ^ 0x80 = w + 128 times y; lanes start at the Q8_0 offset word -128 * sum(y). */
 #include "gemm_simd.h"
+#include "quants.h"
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -93,6 +94,48 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, co
         block_end16(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D), b, yd, s, u, T, acc);
     }
     store16(acc, T, out);
+}
+
+/* IQ4_NL (layout Q4_0x16): the nibbles index fr_iq4nl_values + 128 (one vpshufb per vector
+ * and half), unsigned like Q8_0's w + 128, so the lanes start at the same offset word,
+ * -128 * sum(y). */
+FR_INLINE void iq4_nlx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    const int8_t *yq[FR_GEMM_MAX_T];
+    const float *yd[FR_GEMM_MAX_T];
+    const int32_t *yc[FR_GEMM_MAX_T];
+    split_acts(acts, T, nb, yq, yd, yc);
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i table = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)fr_iq4nl_values)),
+                                           _mm512_set1_epi8((char)0x80));
+    __m512 acc[FR_GEMM_MAX_T];
+    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q4_0X16_BLOCK;
+        __m512i s[FR_GEMM_MAX_T], u[FR_GEMM_MAX_T];
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            s[t] = _mm512_set1_epi32(yc[t][b]);
+            u[t] = _mm512_setzero_si512();
+        }
+        if (FR_PF_DIST) prefetch_unit(blk, 0, 5);
+        FR_UNROLL for (int m = 0; m < 4; m++) {
+            const __m512i p = load_vec(blk, m);
+            const __m512i lo = _mm512_shuffle_epi8(table, _mm512_and_si512(p, m4));
+            const __m512i hi = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(p, 4), m4));
+            FR_UNROLL for (int t = 0; t < T; t++) {
+                const int8_t *y = yq[t] + b * 32 + 4 * m;
+                s[t] = _mm512_dpbusd_epi32(s[t], lo, bcast32x16(y));
+                u[t] = _mm512_dpbusd_epi32(u[t], hi, bcast32x16(y + 16));
+                FR_KEEP(s[t]);
+                FR_KEEP(u[t]);
+            }
+        }
+        block_end16(blk + FR_Q4_0X16_D, b, yd, s, u, T, acc);
+    }
+    store16(acc, T, out);
+}
+
+void fr_gemm_iq4_nlx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_BY_T(iq4_nlx16, nb, unit, acts, T, out);
 }
 
 FR_INLINE void q8_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {

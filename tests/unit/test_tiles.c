@@ -25,6 +25,10 @@ static void fill_rows(int type, int64_t n, int rows, char *dst, size_t rb, test_
             block_q8_0 *blk = (block_q8_0 *)(dst + (size_t)r * rb);
             for (int64_t b = 0; b < n / 32; b++) blk[b].qs[b % 32] = -128, blk[b].qs[(b + 7) % 32] = 127;
         }
+        if (type == FR_TYPE_IQ4_NL && r == 2) { /* every value -127 (index 0): the largest products */
+            block_iq4_nl *blk = (block_iq4_nl *)(dst + (size_t)r * rb);
+            for (int64_t b = 0; b < n / 32; b++) memset(blk[b].qs, 0, sizeof blk[b].qs);
+        }
         if (type == FR_TYPE_Q5_0 && (r == 2 || r == 3)) { /* every value 31, or 0 (15 and -16 after the offset) */
             block_q5_0 *blk = (block_q5_0 *)(dst + (size_t)r * rb);
             for (int64_t b = 0; b < n / 32; b++) {
@@ -99,18 +103,19 @@ static int packed_kernels(int type, fr_gemm_kernel_fn *out) {
     return n;
 }
 
-/* The offset word gemm.h specifies for a Q4_0/Q5_0/Q8_0 activation block. */
+/* The offset word gemm.h specifies for a Q4_0/Q5_0/Q8_0/IQ4_NL activation block. */
 static int32_t expected_offset(int type, const int8_t *qs) {
     int s0 = 0, s1 = 0;
     for (int j = 0; j < 32; j++) *((j & 3) < 2 ? &s0 : &s1) += qs[j];
-    if (type == FR_TYPE_Q8_0) return -128 * (s0 + s1);
+    if (type == FR_TYPE_Q8_0 || type == FR_TYPE_IQ4_NL) return -128 * (s0 + s1);
     const int k = type == FR_TYPE_Q5_0 ? -16 : -8;
     return (int32_t)(((uint32_t)(uint16_t)(k * s1) << 16) | (uint16_t)(k * s0));
 }
 
 /* Packed units: layout round trip, activation bytes, kernels vs references vs vec_dot. */
 static void test_packed_kernels(test_rng *rng) {
-    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q5_0, FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K};
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q5_0, FR_TYPE_IQ4_NL,
+                         FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K};
     const int64_t sizes[] = {32, 96, 160, 1056, 4096 + 32};
     const int64_t ksizes[] = {256, 768, 2816};
     const int row_counts[] = {1, 5, 8, 13, 16, 21, 40};
@@ -129,6 +134,7 @@ static void test_packed_kernels(test_rng *rng) {
         fr_gemm_kernel_fn ref = type == FR_TYPE_Q4_0 ? fr_gemm_q4_0x16_ref
                                 : type == FR_TYPE_Q8_0 ? fr_gemm_q8_0x16_ref
                                 : type == FR_TYPE_Q5_0 ? fr_gemm_q5_0x16_ref
+                                : type == FR_TYPE_IQ4_NL ? fr_gemm_iq4_nlx16_ref
                                 : type == FR_TYPE_Q4_K ? fr_gemm_q4_Kx16_ref
                                 : type == FR_TYPE_Q5_K ? fr_gemm_q5_Kx16_ref
                                                        : fr_gemm_q6_Kx16_ref;
@@ -236,14 +242,15 @@ static void test_packed_kernels(test_rng *rng) {
  * around the tile size, 1..3 threads, with a bias and strides; views at a unit boundary
  * use the packed rows, others fall back (same bits either way). */
 static void test_packed_matmul(test_rng *rng) {
-    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q5_0, FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K};
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q5_0, FR_TYPE_IQ4_NL,
+                         FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K};
     const int64_t n_toks[] = {1, 2, 3, 4, 5, 7, 9, 17};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         int type = types[ti];
         if (!fr_pack_supported(type)) continue;
         const fr_type_traits *tt = fr_type_traits_get(type);
         const fr_type_traits *aq = fr_type_traits_get(tt->vec_dot_type);
-        const int64_t n = ti >= 3 ? 768 : 96 + 32 * (int64_t)ti * 5, n_out = 203, xs = n + 3, ys = n_out + 5,
+        const int64_t n = ti >= 4 ? 768 : 96 + 32 * (int64_t)ti * 5, n_out = 203, xs = n + 3, ys = n_out + 5,
                       ys_m = n_out;
         size_t rb, ab;
         fr_row_size(type, n, &rb);
