@@ -30,6 +30,14 @@
 
 
 static inline __m256i load256(const void *p) { return _mm256_loadu_si256((const __m256i *)p); }
+static inline int hsum_epi32_128(__m128i s) {
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+static inline int hsum_epi32_256(__m256i v) {
+    return hsum_epi32_128(_mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+}
 /* fp16 -> float in one instruction (exact, as fr_f16_to_f32): no call per super-block. */
 static inline float h2f(fr_f16 h) { return _cvtsh_ss(h); }
 
@@ -289,7 +297,7 @@ void fr_vec_dot_q3_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     const block_q3_K *x = vx;
     const block_q8_K *y = vy;
     const __m256i m3 = _mm256_set1_epi8(3);
-    __m256 acc = _mm256_setzero_ps();
+    float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = y[i].d * h2f(x[i].d);
         const __m256i sc16 = _mm256_cvtepi8_epi16(q3k_scales(x[i].scales));
@@ -315,10 +323,13 @@ void fr_vec_dot_q3_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
             const __m256i p3 = group16(q3, q8 + 96, scv, 3);
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
         }
-        sumi = _mm256_sub_epi32(sumi, corr);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        /* the reference's order (exact isum, then d * isum added block by block), as Q6_K and
+         * the packed GEMM */
+        const int32_t isum = hsum_epi32_256(_mm256_sub_epi32(sumi, corr));
+        const float a = d * (float)isum;
+        sumf += a;
     }
-    *s = fr_hsum8_avx2(acc);
+    *s = sumf;
 }
 
 /* Q4_K and Q5_K: the reference's order (exact per-block isum and msum, then d * isum added
@@ -346,14 +357,6 @@ static inline __m256i k4_isum(const uint8_t *qs, const uint8_t *qh, __m256i scv,
     return sumi;
 }
 
-static inline int hsum_epi32_128(__m128i s) {
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(s);
-}
-static inline int hsum_epi32_256(__m256i v) {
-    return hsum_epi32_128(_mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
-}
 
 static inline int q4k_msum(__m128i mins, const block_q8_K *y) {
     const __m128i bs = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums),

@@ -29,12 +29,13 @@ static size_t block_bytes(int type) {
     case FR_TYPE_Q8_0: return FR_Q8_0X16_BLOCK;
     case FR_TYPE_Q4_K: return FR_Q4_KX16_BLOCK;
     case FR_TYPE_Q5_K: return FR_Q5_KX16_BLOCK;
+    case FR_TYPE_Q3_K: return FR_Q3_KX16_BLOCK;
     default: return FR_Q6_KX16_BLOCK;
     }
 }
 
 int64_t fr_pack_block_values(int type) {
-    return type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K ? QK_K : 32;
+    return type == FR_TYPE_Q3_K || type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K ? QK_K : 32;
 }
 
 bool fr_pack_supported(int type) {
@@ -89,6 +90,25 @@ static void pack_scale_min_k4(uint8_t *q, const uint8_t *sc, const uint8_t *m) {
             q[j - 4] |= (uint8_t)((sc[j] >> 4) << 6);
             q[j] |= (uint8_t)((m[j] >> 4) << 6);
         }
+    }
+}
+
+/* Q3_K's 12 scale bytes as 16 int8 scales (ggml's layout: 4 low bits from bytes 0-7, 2
+ * high bits from bytes 8-11, minus 32), and back. */
+static void q3k_scales_decode(const uint8_t *s, int8_t out[16]) {
+    for (int j = 0; j < 16; j++) {
+        const int lo = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
+        const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+        out[j] = (int8_t)((lo | (hi << 4)) - 32);
+    }
+}
+
+static void q3k_scales_encode(const int8_t *sc, uint8_t *s) {
+    memset(s, 0, 12);
+    for (int j = 0; j < 16; j++) {
+        const int v = sc[j] + 32; /* 0..63 */
+        s[j < 8 ? j : j - 8] |= (uint8_t)((v & 0xF) << (j < 8 ? 0 : 4));
+        s[8 + j % 4] |= (uint8_t)(((v >> 4) & 3) << (2 * (j / 4)));
     }
 }
 
@@ -154,6 +174,15 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
             } else if (type == FR_TYPE_Q4_K) {
                 const block_q4_K *x = (const block_q4_K *)row + b;
                 pack_k4(u, r, x->qs, x->scales, x->d, x->dmin);
+            } else if (type == FR_TYPE_Q3_K) {
+                const block_q3_K *x = (const block_q3_K *)row + b;
+                for (int m = 0; m < 2; m++)
+                    for (int k = 0; k < 8; k++) memcpy(u + vec_off(8 * m + k, r), x->qs + 32 * m + 4 * k, 4);
+                for (int k = 0; k < 8; k++) memcpy(u + FR_Q3_KX16_HM + vec_off(k, r), x->hmask + 4 * k, 4);
+                int8_t sc[16];
+                q3k_scales_decode(x->scales, sc);
+                for (int j = 0; j < 16; j++) u[FR_Q3_KX16_SC + 16 * j + r] = (uint8_t)sc[j];
+                memcpy(u + FR_Q3_KX16_D + 2 * r, &x->d, 2);
             } else if (type == FR_TYPE_Q5_K) {
                 const block_q5_K *x = (const block_q5_K *)row + b;
                 pack_k4(u, r, x->qs, x->scales, x->d, x->dmin);
@@ -205,6 +234,15 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
         } else if (type == FR_TYPE_Q4_K) {
             block_q4_K *x = (block_q4_K *)row + b;
             unpack_k4(u, r, x->qs, x->scales, &x->d, &x->dmin);
+        } else if (type == FR_TYPE_Q3_K) {
+            block_q3_K *x = (block_q3_K *)row + b;
+            for (int m = 0; m < 2; m++)
+                for (int k = 0; k < 8; k++) memcpy(x->qs + 32 * m + 4 * k, u + vec_off(8 * m + k, r), 4);
+            for (int k = 0; k < 8; k++) memcpy(x->hmask + 4 * k, u + FR_Q3_KX16_HM + vec_off(k, r), 4);
+            int8_t sc[16];
+            for (int j = 0; j < 16; j++) sc[j] = (int8_t)u[FR_Q3_KX16_SC + 16 * j + r];
+            q3k_scales_encode(sc, x->scales);
+            memcpy(&x->d, u + FR_Q3_KX16_D + 2 * r, 2);
         } else if (type == FR_TYPE_Q5_K) {
             block_q5_K *x = (block_q5_K *)row + b;
             unpack_k4(u, r, x->qs, x->scales, &x->d, &x->dmin);
@@ -300,13 +338,13 @@ void fr_gemm_quantize_row_k6(const float *x, void *dst, int64_t n_in) {
 
 size_t fr_gemm_act_bytes(int type, int64_t n_in) {
     if (type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K) return fr_gemm_act_row_bytes_k(n_in);
-    if (type == FR_TYPE_Q6_K) return fr_gemm_act_row_bytes_k6(n_in);
+    if (type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K) return fr_gemm_act_row_bytes_k6(n_in);
     return fr_gemm_act_row_bytes(n_in);
 }
 
 void fr_gemm_quantize(int type, const float *x, void *dst, int64_t n_in) {
     if (type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K) fr_gemm_quantize_row_k(x, dst, n_in);
-    else if (type == FR_TYPE_Q6_K) fr_gemm_quantize_row_k6(x, dst, n_in);
+    else if (type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K) fr_gemm_quantize_row_k6(x, dst, n_in);
     else fr_gemm_quantize_row(type, x, dst, n_in);
 }
 
@@ -360,6 +398,34 @@ void fr_gemm_q4_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, 
 
 void fr_gemm_q5_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     k4x16_ref(nb, FR_Q5_KX16_BLOCK, FR_Q5_KX16_QH, unit, acts, T, out);
+}
+
+void fr_gemm_q3_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    for (int t = 0; t < T; t++) {
+        const int8_t *y = acts[t];
+        const float *yd = (const float *)(y + nb * 256);
+        for (int r = 0; r < 16; r++) {
+            float sumf = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q3_KX16_BLOCK;
+                int32_t isum = 0;
+                for (int j = 0; j < 16; j++) {
+                    int32_t sj = 0;
+                    for (int p = 16 * j; p < 16 * j + 16; p++) {
+                        const int g = p / 32, k = (p % 32) / 4, e = p % 4;
+                        const int q2 = (u[vec_off(8 * (g / 4) + k, r) + e] >> (2 * (g % 4))) & 3;
+                        const int hb = (u[FR_Q3_KX16_HM + vec_off(k, r) + e] >> g) & 1;
+                        sj += ((q2 | hb << 2) - 4) * y[b * 256 + p];
+                    }
+                    isum += (int8_t)u[FR_Q3_KX16_SC + 16 * j + r] * sj;
+                }
+                const float d = yd[b] * f16_at(u + FR_Q3_KX16_D + 2 * r);
+                const float a = d * (float)isum;
+                sumf += a;
+            }
+            out[t * 16 + r] = sumf;
+        }
+    }
 }
 
 void fr_gemm_q6_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
@@ -483,6 +549,7 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
         if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_avx512vnni;
         if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_avx512vnni;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx512vnni;
+        if (type == FR_TYPE_Q3_K) return fr_gemm_q3_Kx16_avx512vnni;
         if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx512vnni;
         if (type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_avx512vnni;
         if (type == FR_TYPE_Q6_K) return fr_gemm_q6_Kx16_avx512vnni;
@@ -493,6 +560,7 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
         if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_avx2;
         if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_avx2;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx2;
+        if (type == FR_TYPE_Q3_K) return fr_gemm_q3_Kx16_avx2;
         if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx2;
         if (type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_avx2;
         if (type == FR_TYPE_Q6_K) return fr_gemm_q6_Kx16_avx2;

@@ -43,6 +43,14 @@
  *           sc[j][r] at 16j + r (16 sub-blocks of 16 values), at 3328 16 fp16 d. Order: the
  *           exact integer isum = sum_j sc_j * sum_{p in j} (q_p - 32) y_p, then
  *           sumf += (yd * d) * isum, as fr_vec_dot_q6_K_ref.
+ *   Q3_Kx16 (1824-byte super-blocks): vectors Q_{m,k} = 8m + k (m < 2, k < 8) with qs[32m
+ *           + 4k ..] of each row (bits 2i, 2i + 1 of a row's byte e: the low 2 bits of value
+ *           128m + 32i + 4k + e, Q6_Kx16's H layout), at 1024 vectors H_k (k < 8) with
+ *           hmask[4k ..] (bit g of byte e: the third bit of value 32g + 4k + e), at 1536 the
+ *           decoded int8 scales sc[j][r] at 16j + r, at 1792 16 fp16 d. The kernels take u =
+ *           q + 28 = (value + 4) + 28 (28..35) and Q6_K's activations, whose offset words turn
+ *           u into u - 32, the value: then Q6_Kx16's integer and float steps, which are
+ *           fr_vec_dot_q3_K_ref's.
  * (In a half's terms: row r of half h is unit row 8h + r; its bytes of vector v are at
  * 64v + 32h + 4r, and every per-row table above is 8 entries of half 0 then 8 of half 1.)
  * The unit stride is rounded up to 64 bytes.
@@ -85,6 +93,10 @@
 #define FR_Q4_KX16_DMIN 2336
 #define FR_Q5_KX16_BLOCK 2880
 #define FR_Q5_KX16_QH 2368
+#define FR_Q3_KX16_BLOCK 1824
+#define FR_Q3_KX16_HM 1024
+#define FR_Q3_KX16_SC 1536
+#define FR_Q3_KX16_D 1792
 #define FR_Q6_KX16_BLOCK 3360
 #define FR_Q6_KX16_QH 2048
 #define FR_Q6_KX16_SC 3072
@@ -105,7 +117,7 @@ static inline int fr_decode_split(int64_t n, bool units, int n_threads, int64_t 
 
 /* One packed matrix, or (rows) a plain copy of a matrix no kernel repacks. */
 typedef struct fr_packed {
-    int type;            /* FR_TYPE_Q4_0, Q5_0, Q8_0, IQ4_NL, Q4_K, Q5_K or Q6_K; any type for a copy */
+    int type;            /* FR_TYPE_Q4_0, Q5_0, Q8_0, IQ4_NL, Q3_K, Q4_K, Q5_K or Q6_K; any type for a copy */
     bool rows;           /* data is a copy of the rows in the file's layout (fr_pack_copy) */
     int64_t n_in, n_out; /* of the original matrix */
     int64_t nb;          /* blocks per row */
@@ -135,7 +147,7 @@ void fr_gemm_quantize_row(int type, const float *x, void *dst, int64_t n_in);
  * the same quantization as fr_from_float_q8_K. */
 size_t fr_gemm_act_row_bytes_k(int64_t n_in);
 void fr_gemm_quantize_row_k(const float *x, void *dst, int64_t n_in);
-/* Split-Q8_K rows for Q6_K: nb x 256 int8, nb float scales, nb x 16 int32 words whose two
+/* Split-Q8_K rows for Q6_K and Q3_K: nb x 256 int8, nb float scales, nb x 16 int32 words whose two
  * int16 halves both hold -16 * (sum of the 16 values of sub-block j): madd with ones gives
  * the -32 * sum that turns q + 32 into q, madd with (sc, sc) pairs -32 * sc * sum. */
 size_t fr_gemm_act_row_bytes_k6(int64_t n_in);
@@ -164,6 +176,7 @@ void fr_gemm_q4_0x16_ref(int64_t nb, const void *unit, const void *const *acts, 
 void fr_gemm_q5_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_iq4_nlx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q3_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q6_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
@@ -172,6 +185,7 @@ void fr_gemm_q4_0x16_avx2(int64_t nb, const void *unit, const void *const *acts,
 void fr_gemm_q5_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_iq4_nlx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q3_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
@@ -182,6 +196,7 @@ void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const 
 void fr_gemm_q5_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_iq4_nlx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q3_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q6_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);

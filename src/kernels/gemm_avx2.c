@@ -306,36 +306,48 @@ void fr_gemm_q5_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
     FR_GEMM_HALVES_BY_T(q5_Kx16, nb, unit, acts, T, out);
 }
 
-/* ---- Q6_Kx16 ----
+/* ---- Q6_Kx16 and Q3_Kx16 ----
  * Per step the 6-bit values q + 32 (0..63) from a low-nibble vector and a 2-bit field of a
  * high-bits vector; maddubs by y gives pairs of at most 2 * 63 * 128, so two steps sum in
  * int16 (<= 32256, exact) before madd with the sub-block's (sc, sc) pairs widens them to
  * sc * partial in int32. The activation's offset word times the same pairs adds
- * -32 * sc * sum(y): isum ends at the reference's exact integer, then its float steps. */
-FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
-                       float *out) {
+ * -32 * sc * sum(y): isum ends at the reference's exact integer, then its float steps.
+ * Q3_K: u = (2-bit field | third bit << 2) + 28 is the value + 32 as Q6_K's q + 32 is, at
+ * most 35, so the same steps hold (maddubs pairs <= 2 * 35 * 128, two steps 17920). */
+FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                     float *out, const int Q3) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
     split_acts_k6(acts, T, nb, yq, yd, yc);
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    const __m256i m3 = _mm256_set1_epi8(3), m04 = _mm256_set1_epi8(4), c28 = _mm256_set1_epi8(28);
+    const size_t bbytes = Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK, sc_at = Q3 ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
     __m256 acc[2 * FR_GEMM_MAX_T];
     FR_UNROLL for (int v = 0; v < H * T; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q6_KX16_BLOCK;
+        const uint8_t *blk = (const uint8_t *)unit + b * bbytes;
         __m256i isum[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int v = 0; v < H * T; v++) isum[v] = _mm256_setzero_si256();
         for (int g = 0; g < 8; g++) { /* 32 values: sub-blocks 2g and 2g + 1 */
-            if (FR_PF_DIST && h0 == 0 && !(g & 1))
-                FR_UNROLL for (int l = 0; l < 8; l++) _mm_prefetch((const char *)blk + 512 * (g >> 1) + FR_PF_DIST + 64 * l, _MM_HINT_T0);
-            if (FR_PF_DIST && h0 == 0 && !(g & 3))
+            /* the stream ahead: Q6_K's low and high vectors; Q3_K's 2-bit and third-bit ones */
+            const bool pf_lo = Q3 ? !(g & 3) : !(g & 1), pf_hi = Q3 ? g == 0 : !(g & 3);
+            const size_t lo_at = 512 * (size_t)(Q3 ? g >> 2 : g >> 1);
+            const size_t hi_at = Q3 ? FR_Q3_KX16_HM : FR_Q6_KX16_QH + 512 * (size_t)(g >> 2);
+            if (FR_PF_DIST && h0 == 0 && pf_lo)
                 FR_UNROLL for (int l = 0; l < 8; l++)
-                    _mm_prefetch((const char *)blk + FR_Q6_KX16_QH + 512 * (g >> 2) + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+                    _mm_prefetch((const char *)blk + lo_at + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+            if (FR_PF_DIST && h0 == 0 && pf_hi)
+                FR_UNROLL for (int l = 0; l < 8; l++)
+                    _mm_prefetch((const char *)blk + hi_at + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+            /* Q3_K: the 2-bit field i = g & 3 to bits 0-1, bit g of the third bits to bit 2 */
+            const __m128i q2s = _mm_cvtsi32_si128(2 * (g & 3));
+            const __m128i hup = _mm_cvtsi32_si128(g < 2 ? 2 - g : 0), hdown = _mm_cvtsi32_si128(g > 2 ? g - 2 : 0);
             FR_UNROLL for (int sb = 0; sb < 2; sb++) { /* sub-block 2g + sb: steps 4sb .. 4sb + 3 */
                 const int j = 2 * g + sb;
                 __m256i scp[2];
                 FR_UNROLL for (int hh = 0; hh < H; hh++) {
-                    const __m128i v = _mm_loadl_epi64((const __m128i *)(blk + FR_Q6_KX16_SC + 16 * j + 8 * (h0 + hh)));
+                    const __m128i v = _mm_loadl_epi64((const __m128i *)(blk + sc_at + 16 * j + 8 * (h0 + hh)));
                     scp[hh] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, v)); /* (sc_r, sc_r) pairs */
                     FR_UNROLL for (int t = 0; t < T; t++) {
                         __m256i *is = &isum[hh * T + t];
@@ -348,6 +360,16 @@ FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const int h0, const int H, 
                         const int k = 4 * sb + k2 + e;
                         FR_UNROLL for (int hh = 0; hh < H; hh++) {
                             const int h = h0 + hh, i = g & 3;
+                            if (Q3) {
+                                const uint8_t *qp = blk + 64 * (8 * (g >> 2) + k) + 32 * h;
+                                const uint8_t *hp = blk + FR_Q3_KX16_HM + 64 * k + 32 * h;
+                                const __m256i qv = _mm256_loadu_si256((const __m256i *)qp);
+                                const __m256i hv = _mm256_loadu_si256((const __m256i *)hp);
+                                const __m256i q2 = _mm256_and_si256(_mm256_srl_epi16(qv, q2s), m3);
+                                const __m256i h3 = _mm256_srl_epi16(_mm256_sll_epi16(hv, hup), hdown);
+                                q[e][hh] = _mm256_add_epi8(_mm256_or_si256(q2, _mm256_and_si256(h3, m04)), c28);
+                                continue;
+                            }
                             const __m256i lv = _mm256_loadu_si256((const __m256i *)(blk + 64 * (8 * (g >> 1) + k) + 32 * h));
                             const __m256i hv = _mm256_loadu_si256(
                                 (const __m256i *)(blk + FR_Q6_KX16_QH + 64 * (8 * (g >> 2) + k) + 32 * h));
@@ -373,9 +395,11 @@ FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const int h0, const int H, 
             }
         }
         if (FR_PF_DIST && h0 == 0)
-            FR_UNROLL for (int l = 0; l < 5; l++) _mm_prefetch((const char *)blk + FR_Q6_KX16_SC + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+            FR_UNROLL for (int l = 0; l < 5; l++)
+                _mm_prefetch((const char *)blk + sc_at + FR_PF_DIST + 64 * l, _MM_HINT_T0);
         FR_UNROLL for (int hh = 0; hh < H; hh++) {
-            const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + FR_Q6_KX16_D + 16 * (h0 + hh))));
+            const uint8_t *dp = blk + (Q3 ? FR_Q3_KX16_D : FR_Q6_KX16_D) + 16 * (h0 + hh);
+            const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dp));
             FR_UNROLL for (int t = 0; t < T; t++) {
                 const __m256 d = _mm256_mul_ps(_mm256_broadcast_ss(yd[t] + b), dx);
                 acc[hh * T + t] = _mm256_add_ps(acc[hh * T + t], _mm256_mul_ps(d, _mm256_cvtepi32_ps(isum[hh * T + t])));
@@ -385,8 +409,22 @@ FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const int h0, const int H, 
     store_halves(acc, h0, H, T, out);
 }
 
+FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
+    k6x16(nb, unit, h0, H, acts, T, out, 0);
+}
+
+FR_INLINE void q3_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
+    k6x16(nb, unit, h0, H, acts, T, out, 1);
+}
+
 void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_HALVES_BY_T(q6_Kx16, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q3_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_HALVES_BY_T(q3_Kx16, nb, unit, acts, T, out);
 }
 
 /* ---- F16 weights x F32 activations (the F16-rounded values, widened exactly) ----

@@ -238,35 +238,53 @@ FR_INLINE void k4x16(int64_t nb, const void *unit, const void *const *acts, cons
  * vpdpbusd per 16-value sub-block into int32 lanes that start at -32 * (the sub-block's sum
  * of y), so each ends at the exact sum of (q - 32) * y; one multiply by the sub-block's
  * scale, then the reference's float steps (fr_vec_dot_q6_K_ref), lane by lane. */
-FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+FR_INLINE void k6x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int Q3) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
     split_acts_k6(acts, T, nb, yq, yd, yc);
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), ones = _mm512_set1_epi16(1);
+    const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4), c28 = _mm512_set1_epi8(28);
+    const size_t sc_at = Q3 ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q6_KX16_BLOCK;
+        const uint8_t *blk = (const uint8_t *)unit + b * (Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK);
         __m512i isum[FR_GEMM_MAX_T];
         FR_UNROLL for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();
         for (int g = 0; g < 8; g++) { /* 32 values: sub-blocks 2g and 2g + 1 */
-            if (FR_PF_DIST && !(g & 1)) prefetch_unit(blk, (size_t)(512 * (g >> 1)), 8);
-            if (FR_PF_DIST && !(g & 3)) prefetch_unit(blk, (size_t)(FR_Q6_KX16_QH + 512 * (g >> 2)), 8);
+            if (FR_PF_DIST && Q3) {
+                if (!(g & 3)) prefetch_unit(blk, (size_t)(512 * (g >> 2)), 8);
+                if (!g) prefetch_unit(blk, FR_Q3_KX16_HM, 8);
+            } else if (FR_PF_DIST) {
+                if (!(g & 1)) prefetch_unit(blk, (size_t)(512 * (g >> 1)), 8);
+                if (!(g & 3)) prefetch_unit(blk, (size_t)(FR_Q6_KX16_QH + 512 * (g >> 2)), 8);
+            }
+            /* Q3_K: the 2-bit field i = g & 3 to bits 0-1, bit g of the third bits to bit 2 */
+            const __m128i q2s = _mm_cvtsi32_si128(2 * (g & 3));
+            const __m128i hup = _mm_cvtsi32_si128(g < 2 ? 2 - g : 0), hdown = _mm_cvtsi32_si128(g > 2 ? g - 2 : 0);
             __m512i s[2][FR_GEMM_MAX_T];
             FR_UNROLL for (int t = 0; t < T; t++) {
                 s[0][t] = _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b * 16 + 2 * g]), ones);
                 s[1][t] = _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b * 16 + 2 * g + 1]), ones);
             }
             FR_UNROLL for (int k = 0; k < 8; k++) {
-                const __m512i lv = load_vec(blk, 8 * (g >> 1) + k);
-                const __m512i nib = _mm512_and_si512((g & 1) ? _mm512_srli_epi16(lv, 4) : lv, m4);
-                const __m512i hv = load_vec(blk + FR_Q6_KX16_QH, 8 * (g >> 2) + k);
-                const int i = g & 3;
-                const __m512i hs = i == 0 ? _mm512_slli_epi16(hv, 4) : i == 1 ? _mm512_slli_epi16(hv, 2)
-                                   : i == 2                     ? hv
-                                                                : _mm512_srli_epi16(hv, 2);
-                const __m512i q = _mm512_ternarylogic_epi32(m30, hs, nib, 0xEA); /* (m30 & hs) | nib */
+                __m512i q;
+                if (Q3) {
+                    const __m512i q2 = _mm512_and_si512(_mm512_srl_epi16(load_vec(blk, 8 * (g >> 2) + k), q2s), m3);
+                    const __m512i hv = load_vec(blk + FR_Q3_KX16_HM, k);
+                    const __m512i h3 = _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, hup), hdown), m04);
+                    q = _mm512_add_epi8(_mm512_or_si512(q2, h3), c28);
+                } else {
+                    const __m512i lv = load_vec(blk, 8 * (g >> 1) + k);
+                    const __m512i nib = _mm512_and_si512((g & 1) ? _mm512_srli_epi16(lv, 4) : lv, m4);
+                    const __m512i hv = load_vec(blk + FR_Q6_KX16_QH, 8 * (g >> 2) + k);
+                    const int i = g & 3;
+                    const __m512i hs = i == 0 ? _mm512_slli_epi16(hv, 4) : i == 1 ? _mm512_slli_epi16(hv, 2)
+                                       : i == 2                     ? hv
+                                                                    : _mm512_srli_epi16(hv, 2);
+                    q = _mm512_ternarylogic_epi32(m30, hs, nib, 0xEA); /* (m30 & hs) | nib */
+                }
                 FR_UNROLL for (int t = 0; t < T; t++) {
                     s[k >> 2][t] = _mm512_dpbusd_epi32(s[k >> 2][t], q, bcast32x16(yq[t] + b * 256 + 32 * g + 4 * k));
                     FR_KEEP(s[k >> 2][t]);
@@ -274,21 +292,29 @@ FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const void *const *acts, co
             }
             FR_UNROLL for (int h = 0; h < 2; h++) {
                 const __m512i scv =
-                    _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + FR_Q6_KX16_SC + 16 * (2 * g + h))));
+                    _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + sc_at + 16 * (2 * g + h))));
                 FR_UNROLL for (int t = 0; t < T; t++) {
                     isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[h][t], scv));
                     FR_KEEP(isum[t]);
                 }
             }
         }
-        if (FR_PF_DIST) prefetch_unit(blk, FR_Q6_KX16_SC, 5);
-        const __m512 dx = f16x16(blk + FR_Q6_KX16_D);
+        if (FR_PF_DIST) prefetch_unit(blk, sc_at, 5);
+        const __m512 dx = f16x16(blk + (Q3 ? FR_Q3_KX16_D : FR_Q6_KX16_D));
         FR_UNROLL for (int t = 0; t < T; t++) {
             const __m512 d = _mm512_mul_ps(_mm512_set1_ps(yd[t][b]), dx);
             acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));
         }
     }
     store16(acc, T, out);
+}
+
+FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    k6x16(nb, unit, acts, T, out, 0);
+}
+
+FR_INLINE void q3_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    k6x16(nb, unit, acts, T, out, 1);
 }
 
 FR_INLINE void q4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
@@ -329,4 +355,8 @@ void fr_gemm_q5_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const 
 
 void fr_gemm_q6_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_BY_T(q6_Kx16, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q3_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_BY_T(q3_Kx16, nb, unit, acts, T, out);
 }
