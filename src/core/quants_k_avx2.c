@@ -267,16 +267,12 @@ void fr_vec_dot_q2_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     const block_q8_K *y = vy;
     const __m256i m3 = _mm256_set1_epi8(3);
     const __m128i m4 = _mm_set1_epi8(0xF);
-    __m256 acc = _mm256_setzero_ps();
+    float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const float d = y[i].d * h2f(x[i].d);
-        const float negmin = -(y[i].d * h2f(x[i].dmin));
         const __m128i raw = _mm_loadu_si128((const __m128i *)x[i].scales);
         const __m256i sc16 = _mm256_cvtepu8_epi16(_mm_and_si128(raw, m4));
         const __m256i mn16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw, 4), m4));
-        const __m256i msum = _mm256_madd_epi16(mn16, load256(y[i].bsums));
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(negmin), _mm256_cvtepi32_ps(msum), acc);
-
+        const int32_t msum = hsum_epi32_256(_mm256_madd_epi16(mn16, load256(y[i].bsums)));
         __m256i sumi = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             const __m256i scv = dup_half(sc16, h);
@@ -288,9 +284,16 @@ void fr_vec_dot_q2_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
             const __m256i p3 = group16(_mm256_and_si256(_mm256_srli_epi16(bits, 6), m3), q8 + 96, scv, 3);
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+        /* the reference's order (exact isum and msum, then Q4_K's float steps), as the packed GEMM */
+        const int32_t isum = hsum_epi32_256(sumi);
+        const float d = y[i].d * h2f(x[i].d);
+        const float dmin = y[i].d * h2f(x[i].dmin);
+        const float a = d * (float)isum;
+        const float b = dmin * (float)msum;
+        sumf += a;
+        sumf -= b;
     }
-    *s = fr_hsum8_avx2(acc);
+    *s = sumf;
 }
 
 void fr_vec_dot_q3_K_avx2(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {

@@ -30,12 +30,13 @@ static size_t block_bytes(int type) {
     case FR_TYPE_Q4_K: return FR_Q4_KX16_BLOCK;
     case FR_TYPE_Q5_K: return FR_Q5_KX16_BLOCK;
     case FR_TYPE_Q3_K: return FR_Q3_KX16_BLOCK;
+    case FR_TYPE_Q2_K: return FR_Q2_KX16_BLOCK;
     default: return FR_Q6_KX16_BLOCK;
     }
 }
 
 int64_t fr_pack_block_values(int type) {
-    return type == FR_TYPE_Q3_K || type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K ? QK_K : 32;
+    return type >= FR_TYPE_Q2_K && type <= FR_TYPE_Q6_K ? QK_K : 32;
 }
 
 bool fr_pack_supported(int type) {
@@ -174,6 +175,13 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
             } else if (type == FR_TYPE_Q4_K) {
                 const block_q4_K *x = (const block_q4_K *)row + b;
                 pack_k4(u, r, x->qs, x->scales, x->d, x->dmin);
+            } else if (type == FR_TYPE_Q2_K) {
+                const block_q2_K *x = (const block_q2_K *)row + b;
+                for (int m = 0; m < 2; m++)
+                    for (int k = 0; k < 8; k++) memcpy(u + vec_off(8 * m + k, r), x->qs + 32 * m + 4 * k, 4);
+                for (int j = 0; j < 16; j++) u[FR_Q2_KX16_SC + 16 * j + r] = x->scales[j];
+                memcpy(u + FR_Q2_KX16_D + 2 * r, &x->d, 2);
+                memcpy(u + FR_Q2_KX16_DMIN + 2 * r, &x->dmin, 2);
             } else if (type == FR_TYPE_Q3_K) {
                 const block_q3_K *x = (const block_q3_K *)row + b;
                 for (int m = 0; m < 2; m++)
@@ -234,6 +242,13 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
         } else if (type == FR_TYPE_Q4_K) {
             block_q4_K *x = (block_q4_K *)row + b;
             unpack_k4(u, r, x->qs, x->scales, &x->d, &x->dmin);
+        } else if (type == FR_TYPE_Q2_K) {
+            block_q2_K *x = (block_q2_K *)row + b;
+            for (int m = 0; m < 2; m++)
+                for (int k = 0; k < 8; k++) memcpy(x->qs + 32 * m + 4 * k, u + vec_off(8 * m + k, r), 4);
+            for (int j = 0; j < 16; j++) x->scales[j] = u[FR_Q2_KX16_SC + 16 * j + r];
+            memcpy(&x->d, u + FR_Q2_KX16_D + 2 * r, 2);
+            memcpy(&x->dmin, u + FR_Q2_KX16_DMIN + 2 * r, 2);
         } else if (type == FR_TYPE_Q3_K) {
             block_q3_K *x = (block_q3_K *)row + b;
             for (int m = 0; m < 2; m++)
@@ -338,13 +353,14 @@ void fr_gemm_quantize_row_k6(const float *x, void *dst, int64_t n_in) {
 
 size_t fr_gemm_act_bytes(int type, int64_t n_in) {
     if (type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K) return fr_gemm_act_row_bytes_k(n_in);
-    if (type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K) return fr_gemm_act_row_bytes_k6(n_in);
+    if (type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K || type == FR_TYPE_Q2_K) return fr_gemm_act_row_bytes_k6(n_in);
     return fr_gemm_act_row_bytes(n_in);
 }
 
 void fr_gemm_quantize(int type, const float *x, void *dst, int64_t n_in) {
     if (type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K) fr_gemm_quantize_row_k(x, dst, n_in);
-    else if (type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K) fr_gemm_quantize_row_k6(x, dst, n_in);
+    else if (type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K || type == FR_TYPE_Q2_K)
+        fr_gemm_quantize_row_k6(x, dst, n_in);
     else fr_gemm_quantize_row(type, x, dst, n_in);
 }
 
@@ -398,6 +414,38 @@ void fr_gemm_q4_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, 
 
 void fr_gemm_q5_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     k4x16_ref(nb, FR_Q5_KX16_BLOCK, FR_Q5_KX16_QH, unit, acts, T, out);
+}
+
+void fr_gemm_q2_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    for (int t = 0; t < T; t++) {
+        const int8_t *y = acts[t];
+        const float *yd = (const float *)(y + nb * 256);
+        for (int r = 0; r < 16; r++) {
+            float sumf = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q2_KX16_BLOCK;
+                int32_t isum = 0, msum = 0;
+                for (int j = 0; j < 16; j++) {
+                    int32_t sj = 0, ysum = 0;
+                    for (int p = 16 * j; p < 16 * j + 16; p++) {
+                        const int g = p / 32, k = (p % 32) / 4, e = p % 4;
+                        sj += ((u[vec_off(8 * (g / 4) + k, r) + e] >> (2 * (g % 4))) & 3) * y[b * 256 + p];
+                        ysum += y[b * 256 + p];
+                    }
+                    const uint8_t sc = u[FR_Q2_KX16_SC + 16 * j + r];
+                    isum += (sc & 15) * sj;
+                    msum += (sc >> 4) * ysum;
+                }
+                const float d = yd[b] * f16_at(u + FR_Q2_KX16_D + 2 * r);
+                const float dmin = yd[b] * f16_at(u + FR_Q2_KX16_DMIN + 2 * r);
+                const float a = d * (float)isum;
+                const float bb = dmin * (float)msum;
+                sumf += a;
+                sumf -= bb;
+            }
+            out[t * 16 + r] = sumf;
+        }
+    }
 }
 
 void fr_gemm_q3_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
@@ -560,6 +608,7 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
         if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_avx2;
         if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_avx2;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx2;
+        if (type == FR_TYPE_Q2_K) return fr_gemm_q2_Kx16_avx2;
         if (type == FR_TYPE_Q3_K) return fr_gemm_q3_Kx16_avx2;
         if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx2;
         if (type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_avx2;

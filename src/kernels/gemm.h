@@ -51,6 +51,10 @@
  *           q + 28 = (value + 4) + 28 (28..35) and Q6_K's activations, whose offset words turn
  *           u into u - 32, the value: then Q6_Kx16's integer and float steps, which are
  *           fr_vec_dot_q3_K_ref's.
+ *   Q2_Kx16 (1344-byte super-blocks): Q3_Kx16's 2-bit vectors (qs), at 1024 the scale
+ *           bytes as the file has them (sc | m << 4) of sub-block j at 16j + r, at 1280 16
+ *           fp16 d, at 1312 16 fp16 dmin. Order: fr_vec_dot_q2_K_ref's (exact isum and msum,
+ *           then Q4_K's float steps).
  * (In a half's terms: row r of half h is unit row 8h + r; its bytes of vector v are at
  * 64v + 32h + 4r, and every per-row table above is 8 entries of half 0 then 8 of half 1.)
  * The unit stride is rounded up to 64 bytes.
@@ -93,6 +97,10 @@
 #define FR_Q4_KX16_DMIN 2336
 #define FR_Q5_KX16_BLOCK 2880
 #define FR_Q5_KX16_QH 2368
+#define FR_Q2_KX16_BLOCK 1344
+#define FR_Q2_KX16_SC 1024
+#define FR_Q2_KX16_D 1280
+#define FR_Q2_KX16_DMIN 1312
 #define FR_Q3_KX16_BLOCK 1824
 #define FR_Q3_KX16_HM 1024
 #define FR_Q3_KX16_SC 1536
@@ -117,7 +125,7 @@ static inline int fr_decode_split(int64_t n, bool units, int n_threads, int64_t 
 
 /* One packed matrix, or (rows) a plain copy of a matrix no kernel repacks. */
 typedef struct fr_packed {
-    int type;            /* FR_TYPE_Q4_0, Q5_0, Q8_0, IQ4_NL, Q3_K, Q4_K, Q5_K or Q6_K; any type for a copy */
+    int type;            /* FR_TYPE_Q4_0, Q5_0, Q8_0, IQ4_NL or Q2_K..Q6_K; any type for a copy */
     bool rows;           /* data is a copy of the rows in the file's layout (fr_pack_copy) */
     int64_t n_in, n_out; /* of the original matrix */
     int64_t nb;          /* blocks per row */
@@ -147,7 +155,7 @@ void fr_gemm_quantize_row(int type, const float *x, void *dst, int64_t n_in);
  * the same quantization as fr_from_float_q8_K. */
 size_t fr_gemm_act_row_bytes_k(int64_t n_in);
 void fr_gemm_quantize_row_k(const float *x, void *dst, int64_t n_in);
-/* Split-Q8_K rows for Q6_K and Q3_K: nb x 256 int8, nb float scales, nb x 16 int32 words whose two
+/* Split-Q8_K rows for Q6_K, Q3_K and Q2_K: nb x 256 int8, nb float scales, nb x 16 int32 words whose two
  * int16 halves both hold -16 * (sum of the 16 values of sub-block j): madd with ones gives
  * the -32 * sum that turns q + 32 into q, madd with (sc, sc) pairs -32 * sc * sum. */
 size_t fr_gemm_act_row_bytes_k6(int64_t n_in);
@@ -176,6 +184,7 @@ void fr_gemm_q4_0x16_ref(int64_t nb, const void *unit, const void *const *acts, 
 void fr_gemm_q5_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_iq4_nlx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q2_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q3_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
@@ -185,6 +194,7 @@ void fr_gemm_q4_0x16_avx2(int64_t nb, const void *unit, const void *const *acts,
 void fr_gemm_q5_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_iq4_nlx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q2_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q3_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);

@@ -313,16 +313,24 @@ void fr_gemm_q5_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
  * sc * partial in int32. The activation's offset word times the same pairs adds
  * -32 * sc * sum(y): isum ends at the reference's exact integer, then its float steps.
  * Q3_K: u = (2-bit field | third bit << 2) + 28 is the value + 32 as Q6_K's q + 32 is, at
- * most 35, so the same steps hold (maddubs pairs <= 2 * 35 * 128, two steps 17920). */
+ * most 35, so the same steps hold (maddubs pairs <= 2 * 35 * 128, two steps 17920).
+ * Q2_K: u = q + 32 (q the 2-bit value, scales the low nibbles) gives sum_j sc_j * dot_j; the
+ * mins' sum_j m_j * sum16_j comes from the same offset words (-32 * m_j * sum16_j, shifted
+ * back exactly), then Q4_K's five float steps, which are fr_vec_dot_q2_K_ref's. */
+enum { FR_K6, FR_K3, FR_K2 }; /* k6x16's kinds: Q6_K, Q3_K, Q2_K */
+
 FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
-                     float *out, const int Q3) {
+                     float *out, const int KIND) {
+    const int Q3 = KIND == FR_K3, Q2 = KIND == FR_K2; /* else Q6_K */
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
     split_acts_k6(acts, T, nb, yq, yd, yc);
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     const __m256i m3 = _mm256_set1_epi8(3), m04 = _mm256_set1_epi8(4), c28 = _mm256_set1_epi8(28);
-    const size_t bbytes = Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK, sc_at = Q3 ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
+    const __m256i c32 = _mm256_set1_epi8(32);
+    const size_t bbytes = Q2 ? FR_Q2_KX16_BLOCK : Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK;
+    const size_t sc_at = Q2 ? FR_Q2_KX16_SC : Q3 ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
     __m256 acc[2 * FR_GEMM_MAX_T];
     FR_UNROLL for (int v = 0; v < H * T; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -330,9 +338,10 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
         __m256i isum[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int v = 0; v < H * T; v++) isum[v] = _mm256_setzero_si256();
         for (int g = 0; g < 8; g++) { /* 32 values: sub-blocks 2g and 2g + 1 */
-            /* the stream ahead: Q6_K's low and high vectors; Q3_K's 2-bit and third-bit ones */
-            const bool pf_lo = Q3 ? !(g & 3) : !(g & 1), pf_hi = Q3 ? g == 0 : !(g & 3);
-            const size_t lo_at = 512 * (size_t)(Q3 ? g >> 2 : g >> 1);
+            /* the stream ahead: Q6_K's low and high vectors; Q3_K's 2-bit and third-bit ones;
+             * Q2_K's 2-bit ones */
+            const bool pf_lo = Q3 || Q2 ? !(g & 3) : !(g & 1), pf_hi = Q2 ? false : Q3 ? g == 0 : !(g & 3);
+            const size_t lo_at = 512 * (size_t)(Q3 || Q2 ? g >> 2 : g >> 1);
             const size_t hi_at = Q3 ? FR_Q3_KX16_HM : FR_Q6_KX16_QH + 512 * (size_t)(g >> 2);
             if (FR_PF_DIST && h0 == 0 && pf_lo)
                 FR_UNROLL for (int l = 0; l < 8; l++)
@@ -347,7 +356,8 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
                 const int j = 2 * g + sb;
                 __m256i scp[2];
                 FR_UNROLL for (int hh = 0; hh < H; hh++) {
-                    const __m128i v = _mm_loadl_epi64((const __m128i *)(blk + sc_at + 16 * j + 8 * (h0 + hh)));
+                    __m128i v = _mm_loadl_epi64((const __m128i *)(blk + sc_at + 16 * j + 8 * (h0 + hh)));
+                    if (Q2) v = _mm_and_si128(v, _mm_set1_epi8(0x0f)); /* the scale nibble */
                     scp[hh] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, v)); /* (sc_r, sc_r) pairs */
                     FR_UNROLL for (int t = 0; t < T; t++) {
                         __m256i *is = &isum[hh * T + t];
@@ -360,6 +370,12 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
                         const int k = 4 * sb + k2 + e;
                         FR_UNROLL for (int hh = 0; hh < H; hh++) {
                             const int h = h0 + hh, i = g & 3;
+                            if (Q2) { /* u = q + 32: the offset words take the 32 away */
+                                const uint8_t *qp = blk + 64 * (8 * (g >> 2) + k) + 32 * h;
+                                const __m256i qv = _mm256_loadu_si256((const __m256i *)qp);
+                                q[e][hh] = _mm256_or_si256(_mm256_and_si256(_mm256_srl_epi16(qv, q2s), m3), c32);
+                                continue;
+                            }
                             if (Q3) {
                                 const uint8_t *qp = blk + 64 * (8 * (g >> 2) + k) + 32 * h;
                                 const uint8_t *hp = blk + FR_Q3_KX16_HM + 64 * k + 32 * h;
@@ -397,6 +413,30 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
         if (FR_PF_DIST && h0 == 0)
             FR_UNROLL for (int l = 0; l < 5; l++)
                 _mm_prefetch((const char *)blk + sc_at + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+        if (Q2) { /* msum = sum_j m_j * sum16_j: the offset words give -32 * m_j * sum16_j, exactly */
+            FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                const int h = h0 + hh;
+                __m256i ms[FR_GEMM_MAX_T];
+                FR_UNROLL for (int t = 0; t < T; t++) ms[t] = _mm256_setzero_si256();
+                for (int j = 0; j < 16; j++) {
+                    const __m128i v = _mm_loadl_epi64((const __m128i *)(blk + FR_Q2_KX16_SC + 16 * j + 8 * h));
+                    const __m128i mn = _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0f));
+                    const __m256i mp = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(mn, mn)); /* (m_r, m_r) pairs */
+                    FR_UNROLL for (int t = 0; t < T; t++)
+                        ms[t] = _mm256_add_epi32(ms[t], _mm256_madd_epi16(mp, _mm256_set1_epi32(yc[t][b * 16 + j])));
+                }
+                const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + FR_Q2_KX16_D + 16 * h)));
+                const __m256 dmx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + FR_Q2_KX16_DMIN + 16 * h)));
+                FR_UNROLL for (int t = 0; t < T; t++) {
+                    const __m256i msum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_srai_epi32(ms[t], 5));
+                    const __m256 ydv = _mm256_broadcast_ss(yd[t] + b);
+                    const __m256 a = _mm256_mul_ps(_mm256_mul_ps(ydv, dx), _mm256_cvtepi32_ps(isum[hh * T + t]));
+                    const __m256 bb = _mm256_mul_ps(_mm256_mul_ps(ydv, dmx), _mm256_cvtepi32_ps(msum));
+                    acc[hh * T + t] = _mm256_sub_ps(_mm256_add_ps(acc[hh * T + t], a), bb);
+                }
+            }
+            continue;
+        }
         FR_UNROLL for (int hh = 0; hh < H; hh++) {
             const uint8_t *dp = blk + (Q3 ? FR_Q3_KX16_D : FR_Q6_KX16_D) + 16 * (h0 + hh);
             const __m256 dx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)dp));
@@ -409,14 +449,19 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
     store_halves(acc, h0, H, T, out);
 }
 
+FR_INLINE void q2_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
+    k6x16(nb, unit, h0, H, acts, T, out, FR_K2);
+}
+
 FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
                        float *out) {
-    k6x16(nb, unit, h0, H, acts, T, out, 0);
+    k6x16(nb, unit, h0, H, acts, T, out, FR_K6);
 }
 
 FR_INLINE void q3_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
                        float *out) {
-    k6x16(nb, unit, h0, H, acts, T, out, 1);
+    k6x16(nb, unit, h0, H, acts, T, out, FR_K3);
 }
 
 void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
@@ -425,6 +470,10 @@ void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
 
 void fr_gemm_q3_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_HALVES_BY_T(q3_Kx16, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q2_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_HALVES_BY_T(q2_Kx16, nb, unit, acts, T, out);
 }
 
 /* ---- F16 weights x F32 activations (the F16-rounded values, widened exactly) ----

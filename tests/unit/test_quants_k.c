@@ -426,8 +426,7 @@ static void test_kernels(bool raw) {
                 float s_avx = NAN;
                 t->dot_avx2(n, &s_avx, xq, yq);
                 CHECK_NEAR(s_avx, s_ref, tol, "%s n=%lld rep %d: avx2 dot vs ref dot", t->name, (long long)n, rep);
-                if (t->type == FR_TYPE_Q3_K || t->type == FR_TYPE_Q4_K || t->type == FR_TYPE_Q5_K ||
-                    t->type == FR_TYPE_Q6_K) /* the reference's order (packed GEMM too) */
+                if (t->type >= FR_TYPE_Q2_K && t->type <= FR_TYPE_Q6_K) /* the reference's order (packed GEMM too) */
                     CHECK(memcmp(&s_avx, &s_ref, sizeof s_avx) == 0, "%s n=%lld rep %d: avx2 dot %.9g != ref %.9g",
                           t->name, (long long)n, rep, s_avx, s_ref);
                 if (mag > 0) worst_avx = fmax(worst_avx, fabs((double)s_avx - s_ref) / mag);

@@ -25,6 +25,13 @@ static void fill_rows(int type, int64_t n, int rows, char *dst, size_t rb, test_
             block_q8_0 *blk = (block_q8_0 *)(dst + (size_t)r * rb);
             for (int64_t b = 0; b < n / 32; b++) blk[b].qs[b % 32] = -128, blk[b].qs[(b + 7) % 32] = 127;
         }
+        if (type == FR_TYPE_Q2_K && r == 2) { /* every value 3, every scale and min 15 */
+            block_q2_K *blk = (block_q2_K *)(dst + (size_t)r * rb);
+            for (int64_t b = 0; b < n / QK_K; b++) {
+                memset(blk[b].qs, 0xff, sizeof blk[b].qs);
+                memset(blk[b].scales, 0xff, sizeof blk[b].scales);
+            }
+        }
         if (type == FR_TYPE_Q3_K && (r == 2 || r == 3)) { /* every value 3 (or -4), scales -32 */
             block_q3_K *blk = (block_q3_K *)(dst + (size_t)r * rb);
             for (int64_t b = 0; b < n / QK_K; b++) {
@@ -123,7 +130,7 @@ static int32_t expected_offset(int type, const int8_t *qs) {
 /* Packed units: layout round trip, activation bytes, kernels vs references vs vec_dot. */
 static void test_packed_kernels(test_rng *rng) {
     const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q5_0, FR_TYPE_IQ4_NL,
-                         FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K, FR_TYPE_Q3_K};
+                         FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K, FR_TYPE_Q3_K, FR_TYPE_Q2_K};
     const int64_t sizes[] = {32, 96, 160, 1056, 4096 + 32};
     const int64_t ksizes[] = {256, 768, 2816};
     const int row_counts[] = {1, 5, 8, 13, 16, 21, 40};
@@ -136,7 +143,7 @@ static void test_packed_kernels(test_rng *rng) {
         const fr_type_traits *ta = fr_type_traits_get(type); /* the dispatched vec_dot (AVX2 on x86) */
         const fr_type_traits *tr = fr_type_traits_isa(type, FR_ISA_SCALAR);
         const fr_type_traits *aq = fr_type_traits_get(ta->vec_dot_type);
-        const bool kq = type == FR_TYPE_Q3_K || type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K;
+        const bool kq = type >= FR_TYPE_Q2_K && type <= FR_TYPE_Q6_K;
         fr_gemm_kernel_fn kerns[4];
         const int n_kerns = packed_kernels(type, kerns);
         fr_gemm_kernel_fn ref = type == FR_TYPE_Q4_0 ? fr_gemm_q4_0x16_ref
@@ -146,6 +153,7 @@ static void test_packed_kernels(test_rng *rng) {
                                 : type == FR_TYPE_Q4_K ? fr_gemm_q4_Kx16_ref
                                 : type == FR_TYPE_Q5_K ? fr_gemm_q5_Kx16_ref
                                 : type == FR_TYPE_Q3_K ? fr_gemm_q3_Kx16_ref
+                                : type == FR_TYPE_Q2_K ? fr_gemm_q2_Kx16_ref
                                                        : fr_gemm_q6_Kx16_ref;
         CHECK(kerns[0] != NULL, "%s: no packed kernel", ta->name);
         if (fr_gemm_kernel_isa(type, FR_ISA_AVX512VNNI)) printf("  %s: testing the AVX512-VNNI kernel too\n", ta->name);
@@ -169,7 +177,7 @@ static void test_packed_kernels(test_rng *rng) {
                 fr_gemm_quantize(type, f + t * n, pa + (size_t)t * pab, n);
                 const int8_t *pq = (const int8_t *)(pa + (size_t)t * pab);
                 int bad = 0;
-                if (type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K) {
+                if (type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K || type == FR_TYPE_Q2_K) {
                     const block_q8_K *blk = (const block_q8_K *)(a + (size_t)t * ab);
                     const float *pd = (const float *)(pq + nb * 256);
                     const int32_t *pc = (const int32_t *)(pq + nb * 260);
@@ -252,7 +260,7 @@ static void test_packed_kernels(test_rng *rng) {
  * use the packed rows, others fall back (same bits either way). */
 static void test_packed_matmul(test_rng *rng) {
     const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q5_0, FR_TYPE_IQ4_NL,
-                         FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K, FR_TYPE_Q3_K};
+                         FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K, FR_TYPE_Q3_K, FR_TYPE_Q2_K};
     const int64_t n_toks[] = {1, 2, 3, 4, 5, 7, 9, 17};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         int type = types[ti];
