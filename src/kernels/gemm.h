@@ -256,7 +256,7 @@ fr_packed *fr_pack_new(const fr_matrix *m);
 void fr_pack_free(fr_packed *pk);
 /* Whether fr_pack_new would pack m, and the packed bytes it would take (without packing). */
 bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes);
-/* A matrix no kernel repacks (F16, Q5_K, ...) is still streamed whole by every decode step;
+/* A matrix no kernel repacks (F16, BF16, Q4_1, ...) is still streamed whole by every decode step;
  * from the file's mapping that costs a TLB miss every 4 KiB page. fr_pack_copy copies its
  * rows, in the same layout, into huge pages (hugemem.h) and drops the file's pages, as
  * fr_pack_new does: the caller points m->data at pk->data (never m->packed) and owns pk.

@@ -314,9 +314,10 @@ void fr_gemm_q5_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
  * -32 * sc * sum(y): isum ends at the reference's exact integer, then its float steps.
  * Q3_K: u = (2-bit field | third bit << 2) + 28 is the value + 32 as Q6_K's q + 32 is, at
  * most 35, so the same steps hold (maddubs pairs <= 2 * 35 * 128, two steps 17920).
- * Q2_K: u = q + 32 (q the 2-bit value, scales the low nibbles) gives sum_j sc_j * dot_j; the
- * mins' sum_j m_j * sum16_j comes from the same offset words (-32 * m_j * sum16_j, shifted
- * back exactly), then Q4_K's five float steps, which are fr_vec_dot_q2_K_ref's. */
+ * Q2_K: u = q (0..3, scales the low nibbles), whose sub-block's four steps sum in int16
+ * before one madd, and no offset; the mins' sum_j m_j * sum16_j comes from the offset words
+ * (-32 * m_j * sum16_j, shifted back exactly), then Q4_K's five float steps, which are
+ * fr_vec_dot_q2_K_ref's. */
 enum { FR_K6, FR_K3, FR_K2 }; /* k6x16's kinds: Q6_K, Q3_K, Q2_K */
 
 FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
@@ -328,7 +329,6 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
     split_acts_k6(acts, T, nb, yq, yd, yc);
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     const __m256i m3 = _mm256_set1_epi8(3), m04 = _mm256_set1_epi8(4), c28 = _mm256_set1_epi8(28);
-    const __m256i c32 = _mm256_set1_epi8(32);
     const size_t bbytes = Q2 ? FR_Q2_KX16_BLOCK : Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK;
     const size_t sc_at = Q2 ? FR_Q2_KX16_SC : Q3 ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
     __m256 acc[2 * FR_GEMM_MAX_T];
@@ -359,21 +359,23 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
                     __m128i v = _mm_loadl_epi64((const __m128i *)(blk + sc_at + 16 * j + 8 * (h0 + hh)));
                     if (Q2) v = _mm_and_si128(v, _mm_set1_epi8(0x0f)); /* the scale nibble */
                     scp[hh] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, v)); /* (sc_r, sc_r) pairs */
-                    FR_UNROLL for (int t = 0; t < T; t++) {
+                    FR_UNROLL for (int t = 0; t < T; t++) { /* Q2_K's u = q needs no offset */
                         __m256i *is = &isum[hh * T + t];
-                        *is = _mm256_add_epi32(*is, _mm256_madd_epi16(scp[hh], _mm256_set1_epi32(yc[t][b * 16 + j])));
+                        if (!Q2)
+                            *is = _mm256_add_epi32(*is, _mm256_madd_epi16(scp[hh], _mm256_set1_epi32(yc[t][b * 16 + j])));
                     }
                 }
+                __m256i p2[2 * FR_GEMM_MAX_T]; /* Q2_K: the first half's int16 sums */
                 FR_UNROLL for (int k2 = 0; k2 < 4; k2 += 2) {
                     __m256i q[2][2];
                     FR_UNROLL for (int e = 0; e < 2; e++) {
                         const int k = 4 * sb + k2 + e;
                         FR_UNROLL for (int hh = 0; hh < H; hh++) {
                             const int h = h0 + hh, i = g & 3;
-                            if (Q2) { /* u = q + 32: the offset words take the 32 away */
+                            if (Q2) { /* u = q (0..3): four steps of pairs sum in int16 (<= 3072) */
                                 const uint8_t *qp = blk + 64 * (8 * (g >> 2) + k) + 32 * h;
                                 const __m256i qv = _mm256_loadu_si256((const __m256i *)qp);
-                                q[e][hh] = _mm256_or_si256(_mm256_and_si256(_mm256_srl_epi16(qv, q2s), m3), c32);
+                                q[e][hh] = _mm256_and_si256(_mm256_srl_epi16(qv, q2s), m3);
                                 continue;
                             }
                             if (Q3) {
@@ -400,8 +402,13 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
                         const int8_t *y = yq[t] + b * 256 + 32 * g + 4 * (4 * sb + k2);
                         const __m256i y0 = bcast32(y), y1 = bcast32(y + 4);
                         FR_UNROLL for (int hh = 0; hh < H; hh++) {
-                            const __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(q[0][hh], y0),
-                                                               _mm256_maddubs_epi16(q[1][hh], y1));
+                            __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(q[0][hh], y0),
+                                                         _mm256_maddubs_epi16(q[1][hh], y1));
+                            if (Q2 && k2 == 0) { /* Q2_K: the sub-block's two halves sum first */
+                                p2[hh * T + t] = p;
+                                continue;
+                            }
+                            if (Q2) p = _mm256_add_epi16(p2[hh * T + t], p);
                             __m256i *is = &isum[hh * T + t];
                             *is = _mm256_add_epi32(*is, _mm256_madd_epi16(p, scp[hh]));
                             FR_KEEP(*is);
