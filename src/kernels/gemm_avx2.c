@@ -361,8 +361,8 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
                     scp[hh] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, v)); /* (sc_r, sc_r) pairs */
                     FR_UNROLL for (int t = 0; t < T; t++) { /* Q2_K's u = q needs no offset */
                         __m256i *is = &isum[hh * T + t];
-                        if (!Q2)
-                            *is = _mm256_add_epi32(*is, _mm256_madd_epi16(scp[hh], _mm256_set1_epi32(yc[t][b * 16 + j])));
+                        const __m256i off = _mm256_set1_epi32(yc[t][b * 16 + j]);
+                        if (!Q2) *is = _mm256_add_epi32(*is, _mm256_madd_epi16(scp[hh], off));
                     }
                 }
                 __m256i p2[2 * FR_GEMM_MAX_T]; /* Q2_K: the first half's int16 sums */
