@@ -505,88 +505,50 @@ void fr_gemm_q6_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, 
     }
 }
 
-void fr_gemm_q4_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+/* Value p (< 32) of unit row r in block u of a 32-value type (layouts in gemm.h). */
+static int x16_value(int type, const uint8_t *u, int r, int p) {
+    if (type == FR_TYPE_Q8_0) return (int8_t)u[vec_off(p / 4, r) + p % 4];
+    const int m = (p % 16) / 4, v = u[vec_off(m, r) + p % 4], q = p < 16 ? v & 15 : v >> 4;
+    if (type == FR_TYPE_IQ4_NL) return fr_iq4nl_values[q];
+    if (type == FR_TYPE_Q4_0) return q - 8;
+    const int h = (u[vec_off(4, r) + p % 4] >> (2 * m + (p >= 16))) & 1; /* vector H (at FR_Q5_0X16_QH) */
+    return (q | h << 4) - 16; /* Q5_0 */
+}
+
+/* The references of the 32-value types: per block the exact integer dot, then
+ * acc = fma(isum, dx * dy, acc); the fp16 scales are a block's last 32 bytes. */
+static void x16_ref(int type, int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    const size_t bb = block_bytes(type);
     for (int t = 0; t < T; t++) {
         const int8_t *y = acts[t];
         const float *yd = (const float *)(y + nb * 32);
         for (int r = 0; r < 16; r++) {
             float acc = 0.0f;
             for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q4_0X16_BLOCK;
+                const uint8_t *u = (const uint8_t *)unit + (size_t)b * bb;
                 int isum = 0;
-                for (int m = 0; m < 4; m++)
-                    for (int j = 0; j < 4; j++) {
-                        const uint8_t v = u[vec_off(m, r) + j];
-                        isum += ((v & 15) - 8) * y[b * 32 + 4 * m + j] + ((v >> 4) - 8) * y[b * 32 + 16 + 4 * m + j];
-                    }
-                acc = fmaf((float)isum, f16_at(u + FR_Q4_0X16_D + 2 * r) * yd[b], acc);
+                for (int p = 0; p < 32; p++) isum += x16_value(type, u, r, p) * y[b * 32 + p];
+                acc = fmaf((float)isum, f16_at(u + bb - 32 + 2 * r) * yd[b], acc);
             }
             out[t * 16 + r] = acc;
         }
     }
+}
+
+void fr_gemm_q4_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    x16_ref(FR_TYPE_Q4_0, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q5_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    for (int t = 0; t < T; t++) {
-        const int8_t *y = acts[t];
-        const float *yd = (const float *)(y + nb * 32);
-        for (int r = 0; r < 16; r++) {
-            float acc = 0.0f;
-            for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q5_0X16_BLOCK;
-                int isum = 0;
-                for (int m = 0; m < 4; m++)
-                    for (int e = 0; e < 4; e++) {
-                        const uint8_t v = u[vec_off(m, r) + e], h = u[vec_off(4, r) + e];
-                        const int lo = (v & 15) | ((h >> (2 * m)) & 1) << 4;
-                        const int hi = (v >> 4) | ((h >> (2 * m + 1)) & 1) << 4;
-                        isum += (lo - 16) * y[b * 32 + 4 * m + e] + (hi - 16) * y[b * 32 + 16 + 4 * m + e];
-                    }
-                acc = fmaf((float)isum, f16_at(u + FR_Q5_0X16_D + 2 * r) * yd[b], acc);
-            }
-            out[t * 16 + r] = acc;
-        }
-    }
+    x16_ref(FR_TYPE_Q5_0, nb, unit, acts, T, out);
 }
 
 void fr_gemm_iq4_nlx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    for (int t = 0; t < T; t++) {
-        const int8_t *y = acts[t];
-        const float *yd = (const float *)(y + nb * 32);
-        for (int r = 0; r < 16; r++) {
-            float acc = 0.0f;
-            for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q4_0X16_BLOCK;
-                int isum = 0;
-                for (int m = 0; m < 4; m++)
-                    for (int j = 0; j < 4; j++) {
-                        const uint8_t v = u[vec_off(m, r) + j];
-                        isum += fr_iq4nl_values[v & 15] * y[b * 32 + 4 * m + j] +
-                                fr_iq4nl_values[v >> 4] * y[b * 32 + 16 + 4 * m + j];
-                    }
-                acc = fmaf((float)isum, f16_at(u + FR_Q4_0X16_D + 2 * r) * yd[b], acc);
-            }
-            out[t * 16 + r] = acc;
-        }
-    }
+    x16_ref(FR_TYPE_IQ4_NL, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q8_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    for (int t = 0; t < T; t++) {
-        const int8_t *y = acts[t];
-        const float *yd = (const float *)(y + nb * 32);
-        for (int r = 0; r < 16; r++) {
-            float acc = 0.0f;
-            for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q8_0X16_BLOCK;
-                int isum = 0;
-                for (int k = 0; k < 8; k++)
-                    for (int j = 0; j < 4; j++) isum += (int8_t)u[vec_off(k, r) + j] * y[b * 32 + 4 * k + j];
-                acc = fmaf((float)isum, f16_at(u + FR_Q8_0X16_D + 2 * r) * yd[b], acc);
-            }
-            out[t * 16 + r] = acc;
-        }
-    }
+    x16_ref(FR_TYPE_Q8_0, nb, unit, acts, T, out);
 }
 
 fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
@@ -754,7 +716,6 @@ const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *unit0) {
 }
 
 /* ---- driver ---- */
-
 
 size_t fr_gemm_scratch_size(int type, int64_t n_in, int64_t n_tok) {
     return fr_gemm_act_bytes(type, n_in) * (size_t)n_tok;
