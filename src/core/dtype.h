@@ -89,6 +89,15 @@ static inline int fr_q6_K_at(const block_q6_K *x, int p) {
     const int lo = (x->ql[64 * h + 32 * (g & 1) + l] >> (4 * (g >> 1))) & 0xF;
     return lo | ((x->qh[32 * h + l] >> (2 * g)) & 3) << 4;
 }
+/* Q3_K's 12 scale bytes as its 16 int8 scales (ggml's layout: 4 low bits from bytes 0-7, 2
+ * high bits from bytes 8-11, minus 32). */
+static inline void fr_q3_K_scales(const uint8_t *s, int8_t out[16]) {
+    for (int j = 0; j < 16; j++) {
+        const int lo = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
+        const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
+        out[j] = (int8_t)((lo | (hi << 4)) - 32);
+    }
+}
 /* Activation type for K-quant dot products. bsums[j] = sum of qs[16j..16j+15]. */
 typedef struct { float d; int8_t qs[QK_K]; int16_t bsums[QK_K / 16]; } block_q8_K;
 static_assert(sizeof(block_q8_K) == 4 + QK_K + QK_K / 16 * 2, "block_q8_K size");

@@ -262,6 +262,18 @@ void fr_to_float_q6_K_avx2(const void *restrict src, float *restrict dst, int64_
 
 /* ---------------------------------------------------------------- vec_dot */
 
+/* Q2_K, Q4_K and Q5_K: a super-block's float steps in the reference's order, from its exact
+ * integers isum = sum_j sc_j * dot_j and msum = sum_j m_j * ysum_j. */
+static inline float dmin_block_end(float sumf, float yd, fr_f16 d16, fr_f16 dmin16, int32_t isum, int32_t msum) {
+    const float d = yd * h2f(d16);
+    const float dmin = yd * h2f(dmin16);
+    const float a = d * (float)isum;
+    const float b = dmin * (float)msum;
+    sumf += a;
+    sumf -= b;
+    return sumf;
+}
+
 void fr_vec_dot_q2_K_avx2(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) {
     const block_q2_K *x = vx;
     const block_q8_K *y = vy;
@@ -284,14 +296,8 @@ void fr_vec_dot_q2_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
             const __m256i p3 = group16(_mm256_and_si256(_mm256_srli_epi16(bits, 6), m3), q8 + 96, scv, 3);
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_add_epi32(p0, p1), _mm256_add_epi32(p2, p3)));
         }
-        /* the reference's order (exact isum and msum, then Q4_K's float steps), as the packed GEMM */
-        const int32_t isum = hsum_epi32_256(sumi);
-        const float d = y[i].d * h2f(x[i].d);
-        const float dmin = y[i].d * h2f(x[i].dmin);
-        const float a = d * (float)isum;
-        const float b = dmin * (float)msum;
-        sumf += a;
-        sumf -= b;
+        const int32_t isum = hsum_epi32_256(sumi); /* the reference's order, as the packed GEMM */
+        sumf = dmin_block_end(sumf, y[i].d, x[i].d, x[i].dmin, isum, msum);
     }
     *s = sumf;
 }
@@ -375,12 +381,7 @@ void fr_vec_dot_q4_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
         const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales)); /* sc 0..7, m 0..7 */
         const int32_t isum = hsum_epi32_256(k4_isum(x[i].qs, NULL, dup_half(sm16, 0), y[i].qs));
         const int32_t msum = q4k_msum(_mm256_extracti128_si256(sm16, 1), &y[i]);
-        const float d = y[i].d * h2f(x[i].d);
-        const float dmin = y[i].d * h2f(x[i].dmin);
-        const float a = d * (float)isum;
-        const float b = dmin * (float)msum;
-        sumf += a;
-        sumf -= b;
+        sumf = dmin_block_end(sumf, y[i].d, x[i].d, x[i].dmin, isum, msum);
     }
     *s = sumf;
 }
@@ -393,12 +394,7 @@ void fr_vec_dot_q5_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
         const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales)); /* sc 0..7, m 0..7 */
         const int32_t isum = hsum_epi32_256(k4_isum(x[i].qs, x[i].qh, dup_half(sm16, 0), y[i].qs));
         const int32_t msum = q4k_msum(_mm256_extracti128_si256(sm16, 1), &y[i]);
-        const float d = y[i].d * h2f(x[i].d);
-        const float dmin = y[i].d * h2f(x[i].dmin);
-        const float a = d * (float)isum;
-        const float b = dmin * (float)msum;
-        sumf += a;
-        sumf -= b;
+        sumf = dmin_block_end(sumf, y[i].d, x[i].d, x[i].dmin, isum, msum);
     }
     *s = sumf;
 }

@@ -61,17 +61,6 @@ static inline void pack_scale_min_k4(int j, uint8_t *q, uint8_t sc, uint8_t m) {
     }
 }
 
-/* Q3_K: the 16 signed 6-bit scales (sc - 32). Low nibbles: bytes 0..7 (j < 8: low
- * nibble of byte j; j >= 8: high nibble of byte j-8); high 2 bits: byte 8 + j%4,
- * bits 2*(j/4). */
-static inline void q3k_scales(const uint8_t *s, int8_t out[16]) {
-    for (int j = 0; j < 16; j++) {
-        int lo = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
-        int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
-        out[j] = (int8_t)((lo | (hi << 4)) - 32);
-    }
-}
-
 /* Unpack the 2-bit field of value p (0..255) of a Q2_K/Q3_K qs array. */
 static inline int q2_at(const uint8_t *qs, int p) {
     return (qs[32 * (p / 128) + p % 32] >> (2 * ((p % 128) / 32))) & 3;
@@ -105,7 +94,7 @@ void fr_to_float_q3_K_ref(const void *restrict src, float *restrict dst, int64_t
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = fr_f16_to_f32(x[i].d);
         int8_t sc[16];
-        q3k_scales(x[i].scales, sc);
+        fr_q3_K_scales(x[i].scales, sc);
         float *y = dst + i * QK_K;
         for (int p = 0; p < QK_K; p++) {
             const float dl = d * (float)sc[p / 16];
@@ -211,7 +200,7 @@ void fr_vec_dot_q3_K_ref(int64_t n, float *restrict s, const void *restrict vx, 
     float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
         int8_t sc[16];
-        q3k_scales(x[i].scales, sc);
+        fr_q3_K_scales(x[i].scales, sc);
         int32_t isum = 0;
         for (int j = 0; j < QK_K / 16; j++) {
             int32_t sj = 0;

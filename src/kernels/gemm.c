@@ -94,16 +94,7 @@ static void pack_scale_min_k4(uint8_t *q, const uint8_t *sc, const uint8_t *m) {
     }
 }
 
-/* Q3_K's 12 scale bytes as 16 int8 scales (ggml's layout: 4 low bits from bytes 0-7, 2
- * high bits from bytes 8-11, minus 32), and back. */
-static void q3k_scales_decode(const uint8_t *s, int8_t out[16]) {
-    for (int j = 0; j < 16; j++) {
-        const int lo = j < 8 ? (s[j] & 0xF) : (s[j - 8] >> 4);
-        const int hi = (s[8 + j % 4] >> (2 * (j / 4))) & 3;
-        out[j] = (int8_t)((lo | (hi << 4)) - 32);
-    }
-}
-
+/* The inverse of fr_q3_K_scales (dtype.h): 16 scales (-32..31) into Q3_K's 12 bytes. */
 static void q3k_scales_encode(const int8_t *sc, uint8_t *s) {
     memset(s, 0, 12);
     for (int j = 0; j < 16; j++) {
@@ -188,7 +179,7 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
                     for (int k = 0; k < 8; k++) memcpy(u + vec_off(8 * m + k, r), x->qs + 32 * m + 4 * k, 4);
                 for (int k = 0; k < 8; k++) memcpy(u + FR_Q3_KX16_HM + vec_off(k, r), x->hmask + 4 * k, 4);
                 int8_t sc[16];
-                q3k_scales_decode(x->scales, sc);
+                fr_q3_K_scales(x->scales, sc);
                 for (int j = 0; j < 16; j++) u[FR_Q3_KX16_SC + 16 * j + r] = (uint8_t)sc[j];
                 memcpy(u + FR_Q3_KX16_D + 2 * r, &x->d, 2);
             } else if (type == FR_TYPE_Q5_K) {
@@ -416,93 +407,74 @@ void fr_gemm_q5_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, 
     k4x16_ref(nb, FR_Q5_KX16_BLOCK, FR_Q5_KX16_QH, unit, acts, T, out);
 }
 
-void fr_gemm_q2_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+/* Value p (< 256) of unit row r in super-block u of Q2_K, Q3_K or Q6_K (layouts in gemm.h),
+ * and the int8 scale of its 16-value sub-block j. */
+static int k16_value(int type, const uint8_t *u, int r, int p) {
+    const int g = p / 32, k = (p % 32) / 4, e = p % 4;
+    if (type == FR_TYPE_Q6_K) {
+        size_t lo, hi;
+        int ls, hs;
+        q6x16_at(p, r, &lo, &ls, &hi, &hs);
+        return (((u[lo] >> ls) & 15) | ((u[hi] >> hs) & 3) << 4) - 32;
+    }
+    const int q2 = (u[vec_off(8 * (g / 4) + k, r) + e] >> (2 * (g % 4))) & 3;
+    if (type == FR_TYPE_Q2_K) return q2;
+    return (q2 | ((u[FR_Q3_KX16_HM + vec_off(k, r) + e] >> g) & 1) << 2) - 4; /* Q3_K */
+}
+
+/* The references of Q2_K, Q3_K and Q6_K (sub-blocks of 16): the exact integers isum =
+ * sum_j sc_j * dot_j and (Q2_K) msum = sum_j m_j * ysum_j, then sumf += (yd * d) * isum and
+ * (Q2_K) sumf -= (yd * dmin) * msum, as fr_vec_dot_q2_K/q3_K/q6_K_ref. */
+static void k16_ref(int type, int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    const size_t bbytes = block_bytes(type);
+    const size_t sc_at = type == FR_TYPE_Q2_K ? FR_Q2_KX16_SC : type == FR_TYPE_Q3_K ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
+    const size_t d_at = type == FR_TYPE_Q2_K ? FR_Q2_KX16_D : type == FR_TYPE_Q3_K ? FR_Q3_KX16_D : FR_Q6_KX16_D;
     for (int t = 0; t < T; t++) {
         const int8_t *y = acts[t];
         const float *yd = (const float *)(y + nb * 256);
         for (int r = 0; r < 16; r++) {
             float sumf = 0.0f;
             for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q2_KX16_BLOCK;
+                const uint8_t *u = (const uint8_t *)unit + (size_t)b * bbytes;
                 int32_t isum = 0, msum = 0;
                 for (int j = 0; j < 16; j++) {
                     int32_t sj = 0, ysum = 0;
                     for (int p = 16 * j; p < 16 * j + 16; p++) {
-                        const int g = p / 32, k = (p % 32) / 4, e = p % 4;
-                        sj += ((u[vec_off(8 * (g / 4) + k, r) + e] >> (2 * (g % 4))) & 3) * y[b * 256 + p];
+                        sj += k16_value(type, u, r, p) * y[b * 256 + p];
                         ysum += y[b * 256 + p];
                     }
-                    const uint8_t sc = u[FR_Q2_KX16_SC + 16 * j + r];
-                    isum += (sc & 15) * sj;
-                    msum += (sc >> 4) * ysum;
+                    const uint8_t sc = u[sc_at + 16 * j + r];
+                    if (type == FR_TYPE_Q2_K) { /* scale | min << 4 */
+                        isum += (sc & 15) * sj;
+                        msum += (sc >> 4) * ysum;
+                    } else {
+                        isum += (int8_t)sc * sj;
+                    }
                 }
-                const float d = yd[b] * f16_at(u + FR_Q2_KX16_D + 2 * r);
-                const float dmin = yd[b] * f16_at(u + FR_Q2_KX16_DMIN + 2 * r);
+                const float d = yd[b] * f16_at(u + d_at + 2 * r);
                 const float a = d * (float)isum;
-                const float bb = dmin * (float)msum;
                 sumf += a;
-                sumf -= bb;
+                if (type == FR_TYPE_Q2_K) {
+                    const float dmin = yd[b] * f16_at(u + FR_Q2_KX16_DMIN + 2 * r);
+                    const float m = dmin * (float)msum;
+                    sumf -= m;
+                }
             }
             out[t * 16 + r] = sumf;
         }
     }
+}
+
+void fr_gemm_q2_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    k16_ref(FR_TYPE_Q2_K, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q3_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    for (int t = 0; t < T; t++) {
-        const int8_t *y = acts[t];
-        const float *yd = (const float *)(y + nb * 256);
-        for (int r = 0; r < 16; r++) {
-            float sumf = 0.0f;
-            for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q3_KX16_BLOCK;
-                int32_t isum = 0;
-                for (int j = 0; j < 16; j++) {
-                    int32_t sj = 0;
-                    for (int p = 16 * j; p < 16 * j + 16; p++) {
-                        const int g = p / 32, k = (p % 32) / 4, e = p % 4;
-                        const int q2 = (u[vec_off(8 * (g / 4) + k, r) + e] >> (2 * (g % 4))) & 3;
-                        const int hb = (u[FR_Q3_KX16_HM + vec_off(k, r) + e] >> g) & 1;
-                        sj += ((q2 | hb << 2) - 4) * y[b * 256 + p];
-                    }
-                    isum += (int8_t)u[FR_Q3_KX16_SC + 16 * j + r] * sj;
-                }
-                const float d = yd[b] * f16_at(u + FR_Q3_KX16_D + 2 * r);
-                const float a = d * (float)isum;
-                sumf += a;
-            }
-            out[t * 16 + r] = sumf;
-        }
-    }
+    k16_ref(FR_TYPE_Q3_K, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q6_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    for (int t = 0; t < T; t++) {
-        const int8_t *y = acts[t];
-        const float *yd = (const float *)(y + nb * 256);
-        for (int r = 0; r < 16; r++) {
-            float sumf = 0.0f;
-            for (int64_t b = 0; b < nb; b++) {
-                const uint8_t *u = (const uint8_t *)unit + (size_t)b * FR_Q6_KX16_BLOCK;
-                int32_t isum = 0;
-                for (int j = 0; j < 16; j++) {
-                    int32_t sj = 0;
-                    for (int p = 16 * j; p < 16 * j + 16; p++) {
-                        size_t lo, hi;
-                        int ls, hs;
-                        q6x16_at(p, r, &lo, &ls, &hi, &hs);
-                        const int q = ((u[lo] >> ls) & 15) | ((u[hi] >> hs) & 3) << 4;
-                        sj += (q - 32) * y[b * 256 + p];
-                    }
-                    isum += (int8_t)u[FR_Q6_KX16_SC + 16 * j + r] * sj;
-                }
-                const float d = yd[b] * f16_at(u + FR_Q6_KX16_D + 2 * r);
-                const float a = d * (float)isum;
-                sumf += a;
-            }
-            out[t * 16 + r] = sumf;
-        }
-    }
+    k16_ref(FR_TYPE_Q6_K, nb, unit, acts, T, out);
 }
 
 /* Value p (< 32) of unit row r in block u of a 32-value type (layouts in gemm.h). */
