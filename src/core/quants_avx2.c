@@ -43,16 +43,6 @@ FR_INLINE float h2f_mul(fr_f16 a, fr_f16 b) {
     return _mm_cvtss_f32(_mm_mul_ss(v, _mm_movehdup_ps(v)));
 }
 
-/* Q4_1/Q5_1 x Q8_1 scales: x = {d, m}, y = {d, s} (adjacent fp16 pairs). Returns
- * {dx*dy, mx*sy} in lanes 0 and 1. */
-FR_INLINE __m128 h2f_mul2(const fr_f16 *x, const fr_f16 *y) {
-    uint32_t a, b;
-    memcpy(&a, x, 4);
-    memcpy(&b, y, 4);
-    const __m128 v = _mm_cvtph_ps(_mm_insert_epi32(_mm_cvtsi32_si128((int)a), (int)b, 1));
-    return _mm_mul_ps(v, _mm_movehl_ps(v, v)); /* {xd, xm, yd, ys} * {yd, ys, ..} */
-}
-
 FR_INLINE float hmax_ps(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -76,12 +66,6 @@ FR_INLINE __m256i bits_to_bytes(const uint8_t *qh) {
     const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), shuf);
     const __m256i sel = _mm256_set1_epi64x((long long)0x8040201008040201ull);
     return _mm256_cmpeq_epi8(_mm256_and_si256(v, sel), sel);
-}
-
-/* Same with unsigned x (0..31): no sign trick needed. */
-FR_INLINE __m256 dot_u8_i8(__m256i x, __m256i y) {
-    const __m256i p16 = _mm256_maddubs_epi16(x, y);
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
 }
 
 /* 32 int8 -> 32 floats * d (one rounding, like int * float in the reference). */
@@ -501,43 +485,30 @@ FR_VEC_DOT_VIA_TILE(iq4_nl)
 #undef FR_DOT_Q8_0_LOOP
 #undef FR_DOT_Q8_0_BLOCK
 
-/* Q4_1/Q5_1: sum_j (d*q_j + m) * dy*qy_j = (d*dy) * sum(q*qy) + m * s_y. The m*s terms are
- * summed in a scalar, in block order. */
-#define FR_DOT_Q8_1_BLOCK(ACC, B)                                                            \
-    do {                                                                                     \
-        const __m128 sc = h2f_mul2(&x[B].d, &y[B].d);                                        \
-        ACC = _mm256_fmadd_ps(_mm256_broadcastss_ps(sc),                                     \
-                              dot_u8_i8(XVALS(B), _mm256_loadu_si256((const __m256i *)y[B].qs)), \
-                              ACC);                                                          \
-        summs += _mm_cvtss_f32(_mm_movehdup_ps(sc));                                         \
-    } while (0)
-#define FR_DOT_Q8_1_LOOP(XT)                                                                 \
-    const XT *x = vx;                                                                        \
-    const block_q8_1 *y = vy;                                                                \
-    const int64_t nb = n / QK8_1;                                                            \
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();                           \
-    float summs = 0.0f;                                                                      \
-    int64_t i = 0;                                                                           \
-    for (; i + 1 < nb; i += 2) {                                                             \
-        FR_DOT_Q8_1_BLOCK(acc0, i);                                                          \
-        FR_DOT_Q8_1_BLOCK(acc1, i + 1);                                                      \
-    }                                                                                        \
-    if (i < nb) FR_DOT_Q8_1_BLOCK(acc0, i);                                                  \
-    *s = fr_hsum8_avx2(_mm256_add_ps(acc0, acc1)) + summs;
+/* Q4_1/Q5_1: sum_j (d*q_j + m) * dy*qy_j = (d*dy) * sum(q*qy) + m * s_y, in the order of the
+ * reference and of the packed GEMM (gemm.h): per block the exact integer dot of the unsigned
+ * values (0..31: maddubs pairs of at most 2 * 31 * 127 never saturate), then
+ * acc = fma((float)isum, dx * dy, acc) and acc = fma(mx, sy, acc), one scalar chain. */
+#define FR_DOT_Q8_1_FN(NAME, XT)                                                             \
+    void NAME(int64_t n, float *restrict s, const void *restrict vx, const void *restrict vy) { \
+        const XT *x = vx;                                                                    \
+        const block_q8_1 *y = vy;                                                            \
+        __m128 acc = _mm_setzero_ps();                                                       \
+        for (int64_t i = 0; i < n / QK8_1; i++) {                                            \
+            const __m256i p = _mm256_madd_epi16(                                             \
+                _mm256_maddubs_epi16(XVALS(i), _mm256_loadu_si256((const __m256i *)y[i].qs)), \
+                _mm256_set1_epi16(1));                                                       \
+            const __m128 isum = _mm_cvtsi32_ss(_mm_setzero_ps(), hsum_epi32(p));             \
+            acc = _mm_fmadd_ss(isum, _mm_set_ss(h2f_mul(x[i].d, y[i].d)), acc);              \
+            acc = _mm_fmadd_ss(_mm_set_ss(h2f(x[i].m)), _mm_set_ss(h2f(y[i].s)), acc);       \
+        }                                                                                    \
+        *s = _mm_cvtss_f32(acc);                                                             \
+    }
 
-void fr_vec_dot_q4_1_avx2(int64_t n, float *restrict s, const void *restrict vx,
-                          const void *restrict vy) {
 #define XVALS(B) fr_unpack_nibbles_avx2(x[B].qs)
-    FR_DOT_Q8_1_LOOP(block_q4_1)
+FR_DOT_Q8_1_FN(fr_vec_dot_q4_1_avx2, block_q4_1)
 #undef XVALS
-}
-
-void fr_vec_dot_q5_1_avx2(int64_t n, float *restrict s, const void *restrict vx,
-                          const void *restrict vy) {
 #define XVALS(B) q5_1_values(&x[B])
-    FR_DOT_Q8_1_LOOP(block_q5_1)
+FR_DOT_Q8_1_FN(fr_vec_dot_q5_1_avx2, block_q5_1)
 #undef XVALS
-}
-
-#undef FR_DOT_Q8_1_LOOP
-#undef FR_DOT_Q8_1_BLOCK
+#undef FR_DOT_Q8_1_FN

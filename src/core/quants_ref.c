@@ -328,8 +328,8 @@ void fr_vec_dot_q4_1_ref(int64_t n, float *restrict s, const void *restrict vx,
             s1 += (x[i].qs[j] >> 4) * y[i].qs[j + QK4_1 / 2];
         }
         const int sumi = s0 + s1;
-        sumf += (fr_f16_to_f32(x[i].d) * fr_f16_to_f32(y[i].d)) * sumi +
-                fr_f16_to_f32(x[i].m) * fr_f16_to_f32(y[i].s);
+        sumf = fmaf((float)sumi, fr_f16_to_f32(x[i].d) * fr_f16_to_f32(y[i].d), sumf);
+        sumf = fmaf(fr_f16_to_f32(x[i].m), fr_f16_to_f32(y[i].s), sumf);
     }
     *s = sumf;
 }
@@ -455,8 +455,8 @@ void fr_vec_dot_q5_1_ref(int64_t n, float *restrict s, const void *restrict vx,
             s1 += q5_value(x[i].qs, qh, j + 16) * y[i].qs[j + 16];
         }
         const int sumi = s0 + s1;
-        sumf += (fr_f16_to_f32(x[i].d) * fr_f16_to_f32(y[i].d)) * sumi +
-                fr_f16_to_f32(x[i].m) * fr_f16_to_f32(y[i].s);
+        sumf = fmaf((float)sumi, fr_f16_to_f32(x[i].d) * fr_f16_to_f32(y[i].d), sumf);
+        sumf = fmaf(fr_f16_to_f32(x[i].m), fr_f16_to_f32(y[i].s), sumf);
     }
     *s = sumf;
 }

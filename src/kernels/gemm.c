@@ -26,6 +26,8 @@ static size_t block_bytes(int type) {
     case FR_TYPE_Q4_0:
     case FR_TYPE_IQ4_NL: return FR_Q4_0X16_BLOCK;
     case FR_TYPE_Q5_0: return FR_Q5_0X16_BLOCK;
+    case FR_TYPE_Q4_1: return FR_Q4_1X16_BLOCK;
+    case FR_TYPE_Q5_1: return FR_Q5_1X16_BLOCK;
     case FR_TYPE_Q8_0: return FR_Q8_0X16_BLOCK;
     case FR_TYPE_Q4_K: return FR_Q4_KX16_BLOCK;
     case FR_TYPE_Q5_K: return FR_Q5_KX16_BLOCK;
@@ -133,6 +135,37 @@ static void unpack_k4(const uint8_t *u, int r, uint8_t *qs, uint8_t *scales, fr_
     memcpy(dmin, u + FR_Q4_KX16_DMIN + 2 * r, 2);
 }
 
+/* Row r's 16 nibble bytes of a 32-value block into vectors P_0..P_3 of unit block u, and back. */
+static void put_nibbles(uint8_t *u, int r, const uint8_t *qs) {
+    for (int m = 0; m < 4; m++) memcpy(u + vec_off(m, r), qs + 4 * m, 4);
+}
+static void get_nibbles(const uint8_t *u, int r, uint8_t *qs) {
+    for (int m = 0; m < 4; m++) memcpy(qs + 4 * m, u + vec_off(m, r), 4);
+}
+
+/* Row r's fifth bits (Q5_0/Q5_1's qh, bit j = value j) into vector H of a unit block (gemm.h:
+ * bit 2m of byte e is value 4m + e's, bit 2m + 1 value 16 + 4m + e's), and back. */
+static void put_fifth_bits(uint8_t *u, int r, const uint8_t *qh4) {
+    const uint32_t qh = (uint32_t)qh4[0] | (uint32_t)qh4[1] << 8 | (uint32_t)qh4[2] << 16 | (uint32_t)qh4[3] << 24;
+    for (int e = 0; e < 4; e++) {
+        uint8_t h = 0;
+        for (int m = 0; m < 4; m++) {
+            const uint32_t lo = (qh >> (4 * m + e)) & 1, hi = (qh >> (16 + 4 * m + e)) & 1;
+            h |= (uint8_t)(lo << (2 * m) | hi << (2 * m + 1));
+        }
+        u[FR_Q5_0X16_QH + vec_off(0, r) + e] = h;
+    }
+}
+static void get_fifth_bits(const uint8_t *u, int r, uint8_t *qh4) {
+    uint32_t qh = 0;
+    for (int e = 0; e < 4; e++)
+        for (int m = 0; m < 4; m++) {
+            const uint32_t h = u[FR_Q5_0X16_QH + vec_off(0, r) + e];
+            qh |= ((h >> (2 * m)) & 1) << (4 * m + e) | ((h >> (2 * m + 1)) & 1) << (16 + 4 * m + e);
+        }
+    for (int k = 0; k < 4; k++) qh4[k] = (uint8_t)(qh >> (8 * k));
+}
+
 void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, int nrows, void *unit) {
     const int64_t nb = n_in / fr_pack_block_values(type);
     const size_t bb = block_bytes(type);
@@ -144,21 +177,23 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
             if (type == FR_TYPE_Q4_0 || type == FR_TYPE_IQ4_NL) { /* the same block shape */
                 const block_q4_0 *x = (const block_q4_0 *)row + b;
                 memcpy(u + FR_Q4_0X16_D + 2 * r, &x->d, 2);
-                for (int m = 0; m < 4; m++) memcpy(u + vec_off(m, r), x->qs + 4 * m, 4);
+                put_nibbles(u, r, x->qs);
+            } else if (type == FR_TYPE_Q4_1) {
+                const block_q4_1 *x = (const block_q4_1 *)row + b;
+                memcpy(u + FR_Q4_1X16_D + 2 * r, &x->d, 2);
+                memcpy(u + FR_Q4_1X16_M + 2 * r, &x->m, 2);
+                put_nibbles(u, r, x->qs);
             } else if (type == FR_TYPE_Q5_0) {
                 const block_q5_0 *x = (const block_q5_0 *)row + b;
                 memcpy(u + FR_Q5_0X16_D + 2 * r, &x->d, 2);
-                for (int m = 0; m < 4; m++) memcpy(u + vec_off(m, r), x->qs + 4 * m, 4);
-                const uint32_t qh = (uint32_t)x->qh[0] | (uint32_t)x->qh[1] << 8 | (uint32_t)x->qh[2] << 16 |
-                                    (uint32_t)x->qh[3] << 24;
-                for (int e = 0; e < 4; e++) {
-                    uint8_t h = 0;
-                    for (int m = 0; m < 4; m++) {
-                        const uint32_t lo = (qh >> (4 * m + e)) & 1, hi = (qh >> (16 + 4 * m + e)) & 1;
-                        h |= (uint8_t)(lo << (2 * m) | hi << (2 * m + 1));
-                    }
-                    u[vec_off(4, r) + e] = h;
-                }
+                put_nibbles(u, r, x->qs);
+                put_fifth_bits(u, r, x->qh);
+            } else if (type == FR_TYPE_Q5_1) {
+                const block_q5_1 *x = (const block_q5_1 *)row + b;
+                memcpy(u + FR_Q5_1X16_D + 2 * r, &x->d, 2);
+                memcpy(u + FR_Q5_1X16_M + 2 * r, &x->m, 2);
+                put_nibbles(u, r, x->qs);
+                put_fifth_bits(u, r, x->qh);
             } else if (type == FR_TYPE_Q8_0) {
                 const block_q8_0 *x = (const block_q8_0 *)row + b;
                 memcpy(u + FR_Q8_0X16_D + 2 * r, &x->d, 2);
@@ -214,18 +249,23 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
         if (type == FR_TYPE_Q4_0 || type == FR_TYPE_IQ4_NL) {
             block_q4_0 *x = (block_q4_0 *)row + b;
             memcpy(&x->d, u + FR_Q4_0X16_D + 2 * r, 2);
-            for (int m = 0; m < 4; m++) memcpy(x->qs + 4 * m, u + vec_off(m, r), 4);
+            get_nibbles(u, r, x->qs);
+        } else if (type == FR_TYPE_Q4_1) {
+            block_q4_1 *x = (block_q4_1 *)row + b;
+            memcpy(&x->d, u + FR_Q4_1X16_D + 2 * r, 2);
+            memcpy(&x->m, u + FR_Q4_1X16_M + 2 * r, 2);
+            get_nibbles(u, r, x->qs);
         } else if (type == FR_TYPE_Q5_0) {
             block_q5_0 *x = (block_q5_0 *)row + b;
             memcpy(&x->d, u + FR_Q5_0X16_D + 2 * r, 2);
-            for (int m = 0; m < 4; m++) memcpy(x->qs + 4 * m, u + vec_off(m, r), 4);
-            uint32_t qh = 0;
-            for (int e = 0; e < 4; e++)
-                for (int m = 0; m < 4; m++) {
-                    const uint32_t h = u[vec_off(4, r) + e];
-                    qh |= ((h >> (2 * m)) & 1) << (4 * m + e) | ((h >> (2 * m + 1)) & 1) << (16 + 4 * m + e);
-                }
-            for (int k = 0; k < 4; k++) x->qh[k] = (uint8_t)(qh >> (8 * k));
+            get_nibbles(u, r, x->qs);
+            get_fifth_bits(u, r, x->qh);
+        } else if (type == FR_TYPE_Q5_1) {
+            block_q5_1 *x = (block_q5_1 *)row + b;
+            memcpy(&x->d, u + FR_Q5_1X16_D + 2 * r, 2);
+            memcpy(&x->m, u + FR_Q5_1X16_M + 2 * r, 2);
+            get_nibbles(u, r, x->qs);
+            get_fifth_bits(u, r, x->qh);
         } else if (type == FR_TYPE_Q8_0) {
             block_q8_0 *x = (block_q8_0 *)row + b;
             memcpy(&x->d, u + FR_Q8_0X16_D + 2 * r, 2);
@@ -290,6 +330,21 @@ void fr_gemm_quantize_row(int type, const float *x, void *dst, int64_t n_in) {
     int8_t *q = dst;
     float *d = (float *)(q + nb * 32);
     int32_t *c = (int32_t *)(q + nb * 36);
+    if (type == FR_TYPE_Q4_1 || type == FR_TYPE_Q5_1) { /* Q8_1 blocks; the offset word is s as a float */
+        fr_from_float_fn quant1 = fr_type_traits_get(FR_TYPE_Q8_1)->from_float;
+        block_q8_1 tmp1[8];
+        for (int64_t b0 = 0; b0 < nb; b0 += 8) {
+            int64_t n = FR_MIN(8, nb - b0);
+            quant1(x + b0 * 32, tmp1, n * 32);
+            for (int64_t i = 0; i < n; i++) {
+                const float s = fr_f16_to_f32(tmp1[i].s);
+                memcpy(q + (b0 + i) * 32, tmp1[i].qs, 32);
+                d[b0 + i] = fr_f16_to_f32(tmp1[i].d);
+                memcpy(&c[b0 + i], &s, 4);
+            }
+        }
+        return;
+    }
     fr_from_float_fn quant = fr_type_traits_get(FR_TYPE_Q8_0)->from_float;
     block_q8_0 tmp[8];
     for (int64_t b0 = 0; b0 < nb; b0 += 8) {
@@ -483,17 +538,21 @@ static int x16_value(int type, const uint8_t *u, int r, int p) {
     const int m = (p % 16) / 4, v = u[vec_off(m, r) + p % 4], q = p < 16 ? v & 15 : v >> 4;
     if (type == FR_TYPE_IQ4_NL) return fr_iq4nl_values[q];
     if (type == FR_TYPE_Q4_0) return q - 8;
+    if (type == FR_TYPE_Q4_1) return q;
     const int h = (u[vec_off(4, r) + p % 4] >> (2 * m + (p >= 16))) & 1; /* vector H (at FR_Q5_0X16_QH) */
-    return (q | h << 4) - 16; /* Q5_0 */
+    return type == FR_TYPE_Q5_1 ? q | h << 4 : (q | h << 4) - 16; /* Q5_0 */
 }
 
 /* The references of the 32-value types: per block the exact integer dot, then
- * acc = fma(isum, dx * dy, acc); the fp16 scales are a block's last 32 bytes. */
+ * acc = fma(isum, dx * dy, acc) and (Q4_1, Q5_1) acc = fma(m, s_y, acc); the fp16 scales are a
+ * block's last 32 bytes, the mins the 32 before them. */
 static void x16_ref(int type, int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     const size_t bb = block_bytes(type);
+    const bool mins = type == FR_TYPE_Q4_1 || type == FR_TYPE_Q5_1;
     for (int t = 0; t < T; t++) {
         const int8_t *y = acts[t];
         const float *yd = (const float *)(y + nb * 32);
+        const float *ys = (const float *)(y + nb * 36); /* s_y (Q4_1, Q5_1) */
         for (int r = 0; r < 16; r++) {
             float acc = 0.0f;
             for (int64_t b = 0; b < nb; b++) {
@@ -501,6 +560,7 @@ static void x16_ref(int type, int64_t nb, const void *unit, const void *const *a
                 int isum = 0;
                 for (int p = 0; p < 32; p++) isum += x16_value(type, u, r, p) * y[b * 32 + p];
                 acc = fmaf((float)isum, f16_at(u + bb - 32 + 2 * r) * yd[b], acc);
+                if (mins) acc = fmaf(f16_at(u + bb - 64 + 2 * r), ys[b], acc);
             }
             out[t * 16 + r] = acc;
         }
@@ -513,6 +573,14 @@ void fr_gemm_q4_0x16_ref(int64_t nb, const void *unit, const void *const *acts, 
 
 void fr_gemm_q5_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     x16_ref(FR_TYPE_Q5_0, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q4_1x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    x16_ref(FR_TYPE_Q4_1, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q5_1x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    x16_ref(FR_TYPE_Q5_1, nb, unit, acts, T, out);
 }
 
 void fr_gemm_iq4_nlx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
@@ -529,6 +597,8 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
     if (isa == FR_ISA_AVX512VNNI) {
         if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx512vnni;
         if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_avx512vnni;
+        if (type == FR_TYPE_Q4_1) return fr_gemm_q4_1x16_avx512vnni;
+        if (type == FR_TYPE_Q5_1) return fr_gemm_q5_1x16_avx512vnni;
         if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_avx512vnni;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx512vnni;
         if (type == FR_TYPE_Q3_K) return fr_gemm_q3_Kx16_avx512vnni;
@@ -540,6 +610,8 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
     if (isa == FR_ISA_AVX2) {
         if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_avx2;
         if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_avx2;
+        if (type == FR_TYPE_Q4_1) return fr_gemm_q4_1x16_avx2;
+        if (type == FR_TYPE_Q5_1) return fr_gemm_q5_1x16_avx2;
         if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_avx2;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx2;
         if (type == FR_TYPE_Q2_K) return fr_gemm_q2_Kx16_avx2;

@@ -21,6 +21,12 @@
  *           values, then vector H (at 256) with each row's fifth bits spread over its 4 bytes:
  *           bit 2m of byte e is the fifth bit (16) of value 4m + e, bit 2m + 1 that of value
  *           16 + 4m + e (m < 4); at 320 the 16 fp16 scales. Q4_0's order (fma).
+ *   Q4_1x16 (320-byte blocks): Q4_0x16's vectors P_0..P_3 (the unsigned nibbles), at 256 the
+ *           16 rows' fp16 mins m, at 288 their fp16 scales d. Q5_1x16 (384-byte blocks):
+ *           Q5_0x16's P_0..P_3 and H (at 256), at 320 the fp16 mins, at 352 the fp16 scales.
+ *           Order: per block the exact integer isum = sum(q * y) of the unsigned values (0..15
+ *           or 0..31), then acc = fma((float)isum, dx * dy, acc); acc = fma(m, s_y, acc), with
+ *           s_y the activation block's Q8_1 sum term: fr_vec_dot_q4_1/q5_1 (ref and AVX2).
  *   Q8_0x16 (544-byte blocks): vectors W_0..W_7 (values 4k..4k+3 of each row), then the 16
  *           fp16 scales.
  *   Q4_Kx16 (2368-byte super-blocks): vectors V_{l,k} = vector 8l + k (l < 4, k < 8) with
@@ -65,7 +71,9 @@
  * = -8 * sum of the values at positions j with j % 4 in {0, 1} / {2, 3} (the unsigned
  * nibbles times y plus this offset give sum((q - 8) * y) exactly); Q5_0: the same with -16
  * (|.| <= 16 * 16 * 127 fits int16: activations are never -128); Q8_0 and IQ4_NL: -128 * sum of the
- * block's values (the VNNI kernel's unsigned w + 128 times y plus this give sum(w * y)).
+ * block's values (the VNNI kernel's unsigned w + 128 times y plus this give sum(w * y));
+ * Q4_1 and Q5_1: the row quantized like fr_from_float_q8_1 (the same values and scale) and
+ * the offset word holding the bits of the float s_y, its fp16 s widened.
  *
  * Result order (batch invariance): out[t * 16 + r] = dot(row r, activation t) computed as
  * acc = 0; for each block b in order: acc = fma((float)isum_b, dx_b * dy_b, acc), where
@@ -88,6 +96,13 @@
 #define FR_Q5_0X16_BLOCK 352
 #define FR_Q5_0X16_QH 256
 #define FR_Q5_0X16_D 320
+#define FR_Q4_1X16_BLOCK 320
+#define FR_Q4_1X16_M 256
+#define FR_Q4_1X16_D 288
+#define FR_Q5_1X16_BLOCK 384
+#define FR_Q5_1X16_QH 256
+#define FR_Q5_1X16_M 320
+#define FR_Q5_1X16_D 352
 #define FR_Q8_0X16_BLOCK 544
 #define FR_Q8_0X16_D 512
 #define FR_Q4_KX16_BLOCK 2368
@@ -125,7 +140,7 @@ static inline int fr_decode_split(int64_t n, bool units, int n_threads, int64_t 
 
 /* One packed matrix, or (rows) a plain copy of a matrix no kernel repacks. */
 typedef struct fr_packed {
-    int type;            /* FR_TYPE_Q4_0, Q5_0, Q8_0, IQ4_NL or Q2_K..Q6_K; any type for a copy */
+    int type;            /* FR_TYPE_Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL or Q2_K..Q6_K; any type for a copy */
     bool rows;           /* data is a copy of the rows in the file's layout (fr_pack_copy) */
     int64_t n_in, n_out; /* of the original matrix */
     int64_t nb;          /* blocks per row */
@@ -148,7 +163,7 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
 void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *row);
 
 /* Split-Q8_0 activation rows: bytes per row (a multiple of 64) and the quantizer (the
- * offset words for weight type `type`, Q4_0, Q5_0, Q8_0 or IQ4_NL). */
+ * offset words for weight type `type`, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 or IQ4_NL). */
 size_t fr_gemm_act_row_bytes(int64_t n_in);
 void fr_gemm_quantize_row(int type, const float *x, void *dst, int64_t n_in);
 /* Split-Q8_K rows (Q4_K, Q5_K): nb x 256 int8, nb float scales, nb x 8 int16 sums of 32 values;
@@ -182,6 +197,8 @@ int64_t fr_pack_block_values(int type);
 typedef void (*fr_gemm_kernel_fn)(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q4_1x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q5_1x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_iq4_nlx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q2_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
@@ -192,6 +209,8 @@ void fr_gemm_q6_Kx16_ref(int64_t nb, const void *unit, const void *const *acts, 
 /* AVX2 (gemm_avx2.c): 8 rows per 256-bit register, a unit as two halves. */
 void fr_gemm_q4_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q4_1x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q5_1x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_iq4_nlx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q2_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
@@ -204,6 +223,8 @@ void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts,
 /* AVX512-VNNI (gemm_avx512vnni.c): a unit per 512-bit register, same bits. */
 void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q4_1x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q5_1x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_iq4_nlx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q3_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
@@ -256,7 +277,7 @@ fr_packed *fr_pack_new(const fr_matrix *m);
 void fr_pack_free(fr_packed *pk);
 /* Whether fr_pack_new would pack m, and the packed bytes it would take (without packing). */
 bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes);
-/* A matrix no kernel repacks (F16, BF16, Q4_1, ...) is still streamed whole by every decode step;
+/* A matrix no kernel repacks (F16, BF16, F32) is still streamed whole by every decode step;
  * from the file's mapping that costs a TLB miss every 4 KiB page. fr_pack_copy copies its
  * rows, in the same layout, into huge pages (hugemem.h) and drops the file's pages, as
  * fr_pack_new does: the caller points m->data at pk->data (never m->packed) and owns pk.

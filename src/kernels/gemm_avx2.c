@@ -33,20 +33,26 @@ FR_INLINE __m256i bit_to4(__m256i v, const int b) {
 
 /* Q4_0, or (Q5) Q5_0 with the fifth bits of vector H: values 0..31 whose maddubs pairs (at
  * most 2 * 31 * 127) never saturate, the offset -16 * sum(y), and a final |sum((q - 16) * y)|
- * <= 16 * 16 * 127 per int16 lane: the wrapping adds stay exact. */
+ * <= 16 * 16 * 127 per int16 lane: the wrapping adds stay exact.
+ * MIN: Q4_1 (Q5_1), the unsigned values without an offset: Q4_1's lanes end at most
+ * 16 * 15 * 127 = 30480, exact in int16; Q5_1's could reach 16 * 31 * 127, so they widen after
+ * the first two steps (8 * 31 * 127 at most) and again at the end. Then the min term,
+ * acc = fma(m, s_y, acc), after the scale's (gemm.h). */
 FR_INLINE void x4_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
-                       float *out, const int Q5) {
+                       float *out, const int Q5, const int MIN) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
     split_acts(acts, T, nb, yq, yd, yc);
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    const size_t bbytes = Q5 ? (MIN ? FR_Q5_1X16_BLOCK : FR_Q5_0X16_BLOCK) : (MIN ? FR_Q4_1X16_BLOCK : FR_Q4_0X16_BLOCK);
     __m256 acc[2 * FR_GEMM_MAX_T];
     FR_UNROLL for (int v = 0; v < H * T; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)unit + b * (Q5 ? FR_Q5_0X16_BLOCK : FR_Q4_0X16_BLOCK);
-        __m256i s[2 * FR_GEMM_MAX_T];
-        FR_UNROLL for (int hh = 0; hh < H; hh++) FR_UNROLL for (int t = 0; t < T; t++) s[hh * T + t] = _mm256_set1_epi32(yc[t][b]);
+        const uint8_t *blk = (const uint8_t *)unit + b * bbytes;
+        __m256i s[2 * FR_GEMM_MAX_T], w[2 * FR_GEMM_MAX_T];
+        FR_UNROLL for (int hh = 0; hh < H; hh++) FR_UNROLL for (int t = 0; t < T; t++)
+            s[hh * T + t] = MIN ? _mm256_setzero_si256() : _mm256_set1_epi32(yc[t][b]);
         if (FR_PF_DIST && h0 == 0) {
             FR_UNROLL for (int l = 0; l < 5; l++) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * l, _MM_HINT_T0);
             if (Q5) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * 5, _MM_HINT_T0);
@@ -76,22 +82,50 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const int h0, const int H, 
                     FR_KEEP(*st);
                 }
             }
+            if (Q5 && MIN && m == 1)
+                FR_UNROLL for (int v = 0; v < H * T; v++) {
+                    w[v] = _mm256_madd_epi16(s[v], ones);
+                    s[v] = _mm256_setzero_si256();
+                }
         }
-        FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_madd_epi16(s[v], ones);
-        FR_UNROLL for (int hh = 0; hh < H; hh++)
-            block_end(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D) + 16 * (h0 + hh), b, yd, s + hh * T, T, acc + hh * T);
+        FR_UNROLL for (int v = 0; v < H * T; v++) {
+            s[v] = _mm256_madd_epi16(s[v], ones);
+            if (Q5 && MIN) s[v] = _mm256_add_epi32(s[v], w[v]);
+        }
+        if (MIN) {
+            FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                const size_t d_at = Q5 ? FR_Q5_1X16_D : FR_Q4_1X16_D, m_at = Q5 ? FR_Q5_1X16_M : FR_Q4_1X16_M;
+                block_end(blk + d_at + 16 * (h0 + hh), b, yd, s + hh * T, T, acc + hh * T);
+                const __m256 mx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + m_at + 16 * (h0 + hh))));
+                FR_UNROLL for (int t = 0; t < T; t++)
+                    acc[hh * T + t] = _mm256_fmadd_ps(mx, _mm256_castsi256_ps(_mm256_set1_epi32(yc[t][b])), acc[hh * T + t]);
+            }
+        } else {
+            FR_UNROLL for (int hh = 0; hh < H; hh++)
+                block_end(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D) + 16 * (h0 + hh), b, yd, s + hh * T, T, acc + hh * T);
+        }
     }
     store_halves(acc, h0, H, T, out);
 }
 
 FR_INLINE void q4_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
                        float *out) {
-    x4_0x16(nb, unit, h0, H, acts, T, out, 0);
+    x4_0x16(nb, unit, h0, H, acts, T, out, 0, 0);
 }
 
 FR_INLINE void q5_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
                        float *out) {
-    x4_0x16(nb, unit, h0, H, acts, T, out, 1);
+    x4_0x16(nb, unit, h0, H, acts, T, out, 1, 0);
+}
+
+FR_INLINE void q4_1x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
+    x4_0x16(nb, unit, h0, H, acts, T, out, 0, 1);
+}
+
+FR_INLINE void q5_1x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
+                       float *out) {
+    x4_0x16(nb, unit, h0, H, acts, T, out, 1, 1);
 }
 
 void fr_gemm_q4_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
@@ -100,6 +134,14 @@ void fr_gemm_q4_0x16_avx2(int64_t nb, const void *unit, const void *const *acts,
 
 void fr_gemm_q5_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_HALVES_BY_T(q5_0x16, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q4_1x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_HALVES_BY_T(q4_1x16, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q5_1x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_HALVES_BY_T(q5_1x16, nb, unit, acts, T, out);
 }
 
 /* IQ4_NL (layout Q4_0x16): the nibbles index fr_iq4nl_values (one pshufb per vector and

@@ -1,6 +1,7 @@
-/* gemm_avx512vnni.c: the Q4_0x16, Q8_0x16, Q4_Kx16, Q5_Kx16 and Q6_Kx16 packed kernels on
- * 512-bit registers with AVX512-VNNI (compiled with -mavx512f -mavx512bw -mavx512vnni; called only where
- * fr_cpu_has(FR_ISA_AVX512VNNI)). Layouts and the result order are those of gemm.h.
+/* gemm_avx512vnni.c: the packed kernels (all the types of gemm.h but Q2_K, which runs the AVX2
+ * kernel here) on 512-bit registers with AVX512-VNNI (compiled with -mavx512f -mavx512bw
+ * -mavx512vnni; called only where fr_cpu_has(FR_ISA_AVX512VNNI)). Layouts and the result order
+ * are those of gemm.h.
  *
  * One 64-byte vector of a unit fills a register: lane r is unit row r, exactly as each lane
  * of the 256-bit kernels is one row of a half, and one activation broadcast serves 16 rows.
@@ -57,8 +58,10 @@ FR_INLINE __m512i bit_to4_512(__m512i v, const int b) {
 }
 
 /* Q4_0, or (Q5) Q5_0 with the fifth bits of vector H: the values 0..31, whose offset words
- * hold -16 * sum(y) (gemm.h). */
-FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int Q5) {
+ * hold -16 * sum(y) (gemm.h). MIN: Q4_1 (Q5_1), the same values from zero, then the min term
+ * acc = fma(m, s_y, acc) with s_y the offset word's float. */
+FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int Q5,
+                       const int MIN) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
@@ -67,10 +70,12 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, co
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)unit + b * (Q5 ? FR_Q5_0X16_BLOCK : FR_Q4_0X16_BLOCK);
+        const size_t bbytes =
+            Q5 ? (MIN ? FR_Q5_1X16_BLOCK : FR_Q5_0X16_BLOCK) : (MIN ? FR_Q4_1X16_BLOCK : FR_Q4_0X16_BLOCK);
+        const uint8_t *blk = (const uint8_t *)unit + b * bbytes;
         __m512i s[FR_GEMM_MAX_T], u[FR_GEMM_MAX_T];
         FR_UNROLL for (int t = 0; t < T; t++) {
-            s[t] = _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b]), ones);
+            s[t] = MIN ? _mm512_setzero_si512() : _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b]), ones);
             u[t] = _mm512_setzero_si512();
         }
         if (FR_PF_DIST) prefetch_unit(blk, 0, Q5 ? 6 : 5);
@@ -91,7 +96,14 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, co
                 FR_KEEP(u[t]);
             }
         }
-        block_end16(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D), b, yd, s, u, T, acc);
+        if (MIN) {
+            block_end16(blk + (Q5 ? FR_Q5_1X16_D : FR_Q4_1X16_D), b, yd, s, u, T, acc);
+            const __m512 mx = f16x16(blk + (Q5 ? FR_Q5_1X16_M : FR_Q4_1X16_M));
+            FR_UNROLL for (int t = 0; t < T; t++)
+                acc[t] = _mm512_fmadd_ps(mx, _mm512_castsi512_ps(_mm512_set1_epi32(yc[t][b])), acc[t]);
+        } else {
+            block_end16(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D), b, yd, s, u, T, acc);
+        }
     }
     store16(acc, T, out);
 }
@@ -318,11 +330,19 @@ FR_INLINE void q3_Kx16(int64_t nb, const void *unit, const void *const *acts, co
 }
 
 FR_INLINE void q4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    x4_0x16(nb, unit, acts, T, out, 0);
+    x4_0x16(nb, unit, acts, T, out, 0, 0);
 }
 
 FR_INLINE void q5_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    x4_0x16(nb, unit, acts, T, out, 1);
+    x4_0x16(nb, unit, acts, T, out, 1, 0);
+}
+
+FR_INLINE void q4_1x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    x4_0x16(nb, unit, acts, T, out, 0, 1);
+}
+
+FR_INLINE void q5_1x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    x4_0x16(nb, unit, acts, T, out, 1, 1);
 }
 
 void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
@@ -331,6 +351,14 @@ void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const 
 
 void fr_gemm_q5_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_BY_T(q5_0x16, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q4_1x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_BY_T(q4_1x16, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q5_1x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_BY_T(q5_1x16, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {

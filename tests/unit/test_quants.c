@@ -560,9 +560,9 @@ static void test_agreement(int type, int64_t n, test_rng *r) {
         CHECK(fabs((double)dr - da) <= tol, "%s n=%lld: ref dot %.9g vs simd %.9g (tol %g)", tr->name,
               (long long)n, (double)dr, (double)da, tol);
         /* same order, no fused rounding that matters: identical (NEON: every type; AVX2: the
-         * float types and the fma-order ones, Q4_0, Q5_0, Q8_0 and IQ4_NL) */
+         * float types and the fma-order ones, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL) */
         if (!tr->is_quantized || simd_isa() == FR_ISA_NEON_DOT || type == FR_TYPE_Q4_0 || type == FR_TYPE_Q5_0 ||
-            type == FR_TYPE_Q8_0 || type == FR_TYPE_IQ4_NL)
+            type == FR_TYPE_Q8_0 || type == FR_TYPE_IQ4_NL || type == FR_TYPE_Q4_1 || type == FR_TYPE_Q5_1)
             CHECK(f2u(dr) == f2u(da), "%s n=%lld: float dot not bit-identical: %.9g vs %.9g",
                   tr->name, (long long)n, (double)dr, (double)da);
     }

@@ -51,6 +51,17 @@ static void fill_rows(int type, int64_t n, int rows, char *dst, size_t rb, test_
                 memset(blk[b].qh, r == 2 ? 0xff : 0, sizeof blk[b].qh);
             }
         }
+        if (type == FR_TYPE_Q4_1 && r == 2) { /* every value 15: Q4_1's largest int16 lane sums */
+            block_q4_1 *blk = (block_q4_1 *)(dst + (size_t)r * rb);
+            for (int64_t b = 0; b < n / 32; b++) memset(blk[b].qs, 0xff, sizeof blk[b].qs);
+        }
+        if (type == FR_TYPE_Q5_1 && (r == 2 || r == 3)) { /* every value 31 (past int16 without widening), or 0 */
+            block_q5_1 *blk = (block_q5_1 *)(dst + (size_t)r * rb);
+            for (int64_t b = 0; b < n / 32; b++) {
+                memset(blk[b].qs, r == 2 ? 0xff : 0, sizeof blk[b].qs);
+                memset(blk[b].qh, r == 2 ? 0xff : 0, sizeof blk[b].qh);
+            }
+        }
         if (type == FR_TYPE_Q5_K && r == 2) { /* every value 31: the largest int16 partial sums */
             block_q5_K *blk = (block_q5_K *)(dst + (size_t)r * rb);
             for (int64_t b = 0; b < n / QK_K; b++) {
@@ -62,12 +73,12 @@ static void fill_rows(int type, int64_t n, int rows, char *dst, size_t rb, test_
     free(f);
 }
 
-/* Q4_0/Q8_0/Q4_K vec_dot: AVX2 == scalar reference bit for bit (the order the packed GEMM
- * also uses). */
+/* Q4_0/Q8_0/Q4_K/Q4_1/Q5_1 vec_dot: AVX2 == scalar reference bit for bit (the order the packed
+ * GEMM also uses). */
 static void test_vec_dot_exact(test_rng *rng) {
-    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K};
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K, FR_TYPE_Q4_1, FR_TYPE_Q5_1};
     const int64_t sizes[] = {256, 512, 768, 1280, 2816, 4096 + 256, 11008 + 256 - 11008 % 256};
-    for (size_t ti = 0; ti < 3; ti++) {
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         const fr_type_traits *ta = fr_type_traits_isa(types[ti], FR_ISA_AVX2);
         const fr_type_traits *tr = fr_type_traits_isa(types[ti], FR_ISA_SCALAR);
         if (!ta) return;
@@ -129,7 +140,7 @@ static int32_t expected_offset(int type, const int8_t *qs) {
 
 /* Packed units: layout round trip, activation bytes, kernels vs references vs vec_dot. */
 static void test_packed_kernels(test_rng *rng) {
-    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q5_0, FR_TYPE_IQ4_NL,
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q5_0, FR_TYPE_IQ4_NL, FR_TYPE_Q4_1, FR_TYPE_Q5_1,
                          FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K, FR_TYPE_Q3_K, FR_TYPE_Q2_K};
     const int64_t sizes[] = {32, 96, 160, 1056, 4096 + 32};
     const int64_t ksizes[] = {256, 768, 2816};
@@ -150,6 +161,8 @@ static void test_packed_kernels(test_rng *rng) {
                                 : type == FR_TYPE_Q8_0 ? fr_gemm_q8_0x16_ref
                                 : type == FR_TYPE_Q5_0 ? fr_gemm_q5_0x16_ref
                                 : type == FR_TYPE_IQ4_NL ? fr_gemm_iq4_nlx16_ref
+                                : type == FR_TYPE_Q4_1 ? fr_gemm_q4_1x16_ref
+                                : type == FR_TYPE_Q5_1 ? fr_gemm_q5_1x16_ref
                                 : type == FR_TYPE_Q4_K ? fr_gemm_q4_Kx16_ref
                                 : type == FR_TYPE_Q5_K ? fr_gemm_q5_Kx16_ref
                                 : type == FR_TYPE_Q3_K ? fr_gemm_q3_Kx16_ref
@@ -196,6 +209,12 @@ static void test_packed_kernels(test_rng *rng) {
                         bad += memcmp(blk[b].qs, pq + b * 256, 256) != 0 || blk[b].d != pd[b];
                         for (int j = 0; j < 8; j++) bad += ps[b * 8 + j] != blk[b].bsums[2 * j] + blk[b].bsums[2 * j + 1];
                     }
+                } else if (ta->vec_dot_type == FR_TYPE_Q8_1) { /* Q4_1, Q5_1: the offset word is s as a float */
+                    const block_q8_1 *blk = (const block_q8_1 *)(a + (size_t)t * ab);
+                    const float *pd = (const float *)(pq + nb * 32), *ps = (const float *)(pq + nb * 36);
+                    for (int64_t b = 0; b < nb; b++)
+                        bad += memcmp(blk[b].qs, pq + b * 32, 32) != 0 || fr_f16_to_f32(blk[b].d) != pd[b] ||
+                               fr_f16_to_f32(blk[b].s) != ps[b];
                 } else {
                     const block_q8_0 *blk = (const block_q8_0 *)(a + (size_t)t * ab);
                     const float *pd = (const float *)(pq + nb * 32);
@@ -259,7 +278,7 @@ static void test_packed_kernels(test_rng *rng) {
  * around the tile size, 1..3 threads, with a bias and strides; views at a unit boundary
  * use the packed rows, others fall back (same bits either way). */
 static void test_packed_matmul(test_rng *rng) {
-    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q5_0, FR_TYPE_IQ4_NL,
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q5_0, FR_TYPE_IQ4_NL, FR_TYPE_Q4_1, FR_TYPE_Q5_1,
                          FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K, FR_TYPE_Q3_K, FR_TYPE_Q2_K};
     const int64_t n_toks[] = {1, 2, 3, 4, 5, 7, 9, 17};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
@@ -606,8 +625,8 @@ static void test_pool_read_ahead(void) {
 
 /* SwiGLU's vectorised exp against the scalar formula, at every tail length and over a wide
  * range of gates (large negative ones underflow to -0, large positive ones pass through). */
-/* fr_pack_copy: matrices no kernel repacks (F16, Q5_0) get a copy of their rows, byte for
- * byte; packable ones (Q4_0) none; a copy is never a packed matrix to fr_pack_find; and
+/* fr_pack_copy: matrices no kernel repacks (F16) get a copy of their rows, byte for
+ * byte; packable ones (Q5_0, Q4_0) none; a copy is never a packed matrix to fr_pack_find; and
  * FRUGAL_REPACK=0 turns it off */
 static void test_pack_copy(test_rng *rng) {
     const int types[] = {FR_TYPE_F16, FR_TYPE_Q5_0, FR_TYPE_Q4_0};
