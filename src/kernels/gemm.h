@@ -235,6 +235,14 @@ void fr_gemm_q6_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const 
 void fr_gemm_q4_0x16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_iq4_nlx16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q5_0x16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q4_1x16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q5_1x16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q5_Kx16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q2_Kx16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q3_Kx16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q6_Kx16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 /* R <= 3 F16 rows x T <= 4 F32 activation rows (the F16-rounded activations, widened):
  * out[r * T + t] = fr_vec_dot_f16(x[r], y[t] as F16) bit for bit (gemm_avx2.c). */
 void fr_gemm_f16_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out);
