@@ -601,6 +601,7 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
         if (type == FR_TYPE_Q5_1) return fr_gemm_q5_1x16_avx512vnni;
         if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_avx512vnni;
         if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_avx512vnni;
+        if (type == FR_TYPE_Q2_K) return fr_gemm_q2_Kx16_avx512vnni;
         if (type == FR_TYPE_Q3_K) return fr_gemm_q3_Kx16_avx512vnni;
         if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_avx512vnni;
         if (type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_avx512vnni;

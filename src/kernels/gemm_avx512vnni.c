@@ -1,7 +1,6 @@
-/* gemm_avx512vnni.c: the packed kernels (all the types of gemm.h but Q2_K, which runs the AVX2
- * kernel here) on 512-bit registers with AVX512-VNNI (compiled with -mavx512f -mavx512bw
- * -mavx512vnni; called only where fr_cpu_has(FR_ISA_AVX512VNNI)). Layouts and the result order
- * are those of gemm.h.
+/* gemm_avx512vnni.c: the packed kernels of every type in gemm.h on 512-bit registers with
+ * AVX512-VNNI (compiled with -mavx512f -mavx512bw -mavx512vnni; called only where
+ * fr_cpu_has(FR_ISA_AVX512VNNI)). Layouts and the result order are those of gemm.h.
  *
  * One 64-byte vector of a unit fills a register: lane r is unit row r, exactly as each lane
  * of the 256-bit kernels is one row of a half, and one activation broadcast serves 16 rows.
@@ -249,25 +248,31 @@ FR_INLINE void k4x16(int64_t nb, const void *unit, const void *const *acts, cons
  * vector and the 2-bit field of a high-bits vector (one ternary-logic op merges them),
  * vpdpbusd per 16-value sub-block into int32 lanes that start at -32 * (the sub-block's sum
  * of y), so each ends at the exact sum of (q - 32) * y; one multiply by the sub-block's
- * scale, then the reference's float steps (fr_vec_dot_q6_K_ref), lane by lane. */
-FR_INLINE void k6x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int Q3) {
+ * scale, then the reference's float steps (fr_vec_dot_q6_K_ref), lane by lane.
+ * KIND 1, Q3_K: u = q3 + 28 and the same steps (gemm.h). KIND 2, Q2_K: the 2-bit values from
+ * zero, times the low 4 bits of the scale bytes; msum = sum_j m_j * ysum_j from madd of the
+ * (m_2i, m_2i+1) pairs with the offset words' (-16 ysum_2i, -16 ysum_2i+1), shifted back
+ * exactly; then fr_vec_dot_q2_K_ref's float steps. */
+FR_INLINE void k6x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int KIND) {
+    const int Q3 = KIND == 1, Q2 = KIND == 2;
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
     split_acts_k6(acts, T, nb, yq, yd, yc);
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), ones = _mm512_set1_epi16(1);
     const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4), c28 = _mm512_set1_epi8(28);
-    const size_t sc_at = Q3 ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
+    const size_t sc_at = Q2 ? FR_Q2_KX16_SC : Q3 ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
+    const size_t bbytes = Q2 ? FR_Q2_KX16_BLOCK : Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK;
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)unit + b * (Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK);
+        const uint8_t *blk = (const uint8_t *)unit + b * bbytes;
         __m512i isum[FR_GEMM_MAX_T];
         FR_UNROLL for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();
         for (int g = 0; g < 8; g++) { /* 32 values: sub-blocks 2g and 2g + 1 */
-            if (FR_PF_DIST && Q3) {
+            if (FR_PF_DIST && (Q3 || Q2)) {
                 if (!(g & 3)) prefetch_unit(blk, (size_t)(512 * (g >> 2)), 8);
-                if (!g) prefetch_unit(blk, FR_Q3_KX16_HM, 8);
+                if (!g && Q3) prefetch_unit(blk, FR_Q3_KX16_HM, 8);
             } else if (FR_PF_DIST) {
                 if (!(g & 1)) prefetch_unit(blk, (size_t)(512 * (g >> 1)), 8);
                 if (!(g & 3)) prefetch_unit(blk, (size_t)(FR_Q6_KX16_QH + 512 * (g >> 2)), 8);
@@ -277,12 +282,15 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const void *const *acts, cons
             const __m128i hup = _mm_cvtsi32_si128(g < 2 ? 2 - g : 0), hdown = _mm_cvtsi32_si128(g > 2 ? g - 2 : 0);
             __m512i s[2][FR_GEMM_MAX_T];
             FR_UNROLL for (int t = 0; t < T; t++) {
-                s[0][t] = _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b * 16 + 2 * g]), ones);
-                s[1][t] = _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b * 16 + 2 * g + 1]), ones);
+                s[0][t] = Q2 ? _mm512_setzero_si512() : _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b * 16 + 2 * g]), ones);
+                s[1][t] =
+                    Q2 ? _mm512_setzero_si512() : _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b * 16 + 2 * g + 1]), ones);
             }
             FR_UNROLL for (int k = 0; k < 8; k++) {
                 __m512i q;
-                if (Q3) {
+                if (Q2) {
+                    q = _mm512_and_si512(_mm512_srl_epi16(load_vec(blk, 8 * (g >> 2) + k), q2s), m3);
+                } else if (Q3) {
                     const __m512i q2 = _mm512_and_si512(_mm512_srl_epi16(load_vec(blk, 8 * (g >> 2) + k), q2s), m3);
                     const __m512i hv = load_vec(blk + FR_Q3_KX16_HM, k);
                     const __m512i h3 = _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, hup), hdown), m04);
@@ -303,8 +311,9 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const void *const *acts, cons
                 }
             }
             FR_UNROLL for (int h = 0; h < 2; h++) {
-                const __m512i scv =
-                    _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + sc_at + 16 * (2 * g + h))));
+                const __m128i scb = _mm_loadu_si128((const __m128i *)(blk + sc_at + 16 * (2 * g + h)));
+                const __m512i scv = Q2 ? _mm512_and_si512(_mm512_cvtepu8_epi32(scb), _mm512_set1_epi32(15))
+                                       : _mm512_cvtepi8_epi32(scb);
                 FR_UNROLL for (int t = 0; t < T; t++) {
                     isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[h][t], scv));
                     FR_KEEP(isum[t]);
@@ -312,10 +321,31 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const void *const *acts, cons
             }
         }
         if (FR_PF_DIST) prefetch_unit(blk, sc_at, 5);
-        const __m512 dx = f16x16(blk + (Q3 ? FR_Q3_KX16_D : FR_Q6_KX16_D));
+        const __m512 dx = f16x16(blk + (Q2 ? FR_Q2_KX16_D : Q3 ? FR_Q3_KX16_D : FR_Q6_KX16_D));
         FR_UNROLL for (int t = 0; t < T; t++) {
             const __m512 d = _mm512_mul_ps(_mm512_set1_ps(yd[t][b]), dx);
             acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));
+        }
+        if (Q2) { /* the mins: |m * 16 * ysum| pairs <= 2 * 15 * 16 * 16 * 127 fit int32 */
+            __m512i msum[FR_GEMM_MAX_T];
+            FR_UNROLL for (int t = 0; t < T; t++) msum[t] = _mm512_setzero_si512();
+            FR_UNROLL for (int i = 0; i < 8; i++) {
+                const __m512i lo = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + sc_at + 32 * i)));
+                const __m512i hi = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + sc_at + 32 * i + 16)));
+                const __m512i mp =
+                    _mm512_or_si512(_mm512_srli_epi32(lo, 4), _mm512_slli_epi32(_mm512_srli_epi32(hi, 4), 16));
+                FR_UNROLL for (int t = 0; t < T; t++) {
+                    const int32_t *c = yc[t] + b * 16 + 2 * i;
+                    const uint32_t y2 = ((uint32_t)c[0] & 0xffffu) | (uint32_t)c[1] << 16;
+                    msum[t] = _mm512_add_epi32(msum[t], _mm512_madd_epi16(mp, _mm512_set1_epi32((int32_t)y2)));
+                }
+            }
+            const __m512 dmx = f16x16(blk + FR_Q2_KX16_DMIN);
+            FR_UNROLL for (int t = 0; t < T; t++) {
+                const __m512i m = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_srai_epi32(msum[t], 4)); /* / -16 */
+                const __m512 dmin = _mm512_mul_ps(_mm512_set1_ps(yd[t][b]), dmx);
+                acc[t] = _mm512_sub_ps(acc[t], _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(m)));
+            }
         }
     }
     store16(acc, T, out);
@@ -327,6 +357,10 @@ FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const void *const *acts, co
 
 FR_INLINE void q3_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
     k6x16(nb, unit, acts, T, out, 1);
+}
+
+FR_INLINE void q2_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    k6x16(nb, unit, acts, T, out, 2);
 }
 
 FR_INLINE void q4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
@@ -383,6 +417,10 @@ void fr_gemm_q5_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const 
 
 void fr_gemm_q6_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_BY_T(q6_Kx16, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q2_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_BY_T(q2_Kx16, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q3_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
