@@ -184,7 +184,7 @@ static void test_packed_kernels(test_rng *rng) {
                 for (int64_t i = 0; i < n; i++) f[t * n + i] = test_rng_float(rng) * (t == 3 ? 100.0f : 3.0f);
                 if (t == 2) /* a block of zeros and one of a single spike */
                     for (int64_t i = 0; i < FR_MIN(n, 64); i++) f[t * n + i] = i == 40 ? -7.5f : 0.0f;
-                if (t == 1) /* a constant run: every int8 value at its extreme (Q8_K: -128) */
+                if (t == 1) /* a constant run: every int8 value at its extreme (Q8_0: 127, Q8_K: -127) */
                     for (int64_t i = 0; i < FR_MIN(n, 256); i++) f[t * n + i] = 2.5f;
                 aq->from_float(f + t * n, a + (size_t)t * ab, n);
                 fr_gemm_quantize(type, f + t * n, pa + (size_t)t * pab, n);
