@@ -39,19 +39,22 @@ wait_growth() { # wait_growth BYTES SECONDS: the pane grows by BYTES (an answer 
     done
     return 1
 }
-tmux -L "$S" new-session -d -s "$S" -x 200 -y 50 "$F chat -m $MODEL --ctx 30000 -n 30000 --temp 0 -t 2; echo CHAT-EXITED-\$?; sleep 30"
+tmux -L "$S" new-session -d -s "$S" -x 200 -y 50 \
+    "$F chat -m $MODEL --ctx 30000 -n 30000 --temp 0 -t 2; s=\$?; echo \$s > $T/status; echo CHAT-EXITED-\$s; sleep 30"
+# what a failure reports: the pane's last lines and, if it has ended, frugal's exit status
+state() { echo "$(pane | tail -5) [frugal: $(cat "$T/status" 2>/dev/null || echo running)]"; }
 wait_for "/help for commands" 20 && ok "banner" || bad "no banner: $(pane | tail -5)"
 # answers are long (-n 30000): each is stopped with Ctrl-C once it has streamed a while
 tmux -L "$S" send-keys -t "$S" "hello" Enter
 sleep 0.3
-wait_growth 200 120 || bad "the first answer did not stream"
+wait_growth 200 120 || bad "the first answer did not stream: $(state)"
 tmux -L "$S" send-keys -t "$S" C-c
 wait_for "generated at" 60 && ok "a streamed answer, stopped by Ctrl-C, with its speed line" || bad "no answer: $(pane | tail -5)"
 pane | grep -q "stopped;" && ok "the stop is reported" || bad "no 'stopped' note"
 # the program goes on: a second turn
 tmux -L "$S" send-keys -t "$S" "tell me more" Enter
 sleep 0.3
-wait_growth 200 120 || bad "the second answer did not stream"
+wait_growth 200 120 || bad "the second answer did not stream: $(state)"
 tmux -L "$S" send-keys -t "$S" C-c
 wait_count "stopped;" 2 60 && ok "Ctrl-C stops the second answer too" || bad "second answer: $(pane | tail -3)"
 tmux -L "$S" send-keys -t "$S" "/save $T/conv.json" Enter
