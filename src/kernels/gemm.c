@@ -4,6 +4,7 @@
 #include "gemm.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,34 +167,53 @@ static void get_fifth_bits(const uint8_t *u, int r, uint8_t *qh4) {
     for (int k = 0; k < 4; k++) qh4[k] = (uint8_t)(qh >> (8 * k));
 }
 
+/* The 32-value types with 4-bit nibbles (Q4_0, IQ4_NL, Q4_1, Q5_0, Q5_1): where a file block
+ * keeps its scale d, min m, fifth bits qh and nibbles qs (-1: none), its size, and where a
+ * unit block keeps the 16 d and m. */
+typedef struct {
+    int d, m, qh, qs, size;
+    int ud, um;
+} nib_layout;
+
+static bool nib_layout_of(int type, nib_layout *l) {
+    switch (type) {
+    case FR_TYPE_Q4_0:
+    case FR_TYPE_IQ4_NL: /* the same block shape */
+        *l = (nib_layout){offsetof(block_q4_0, d), -1, -1, offsetof(block_q4_0, qs), sizeof(block_q4_0),
+                          FR_Q4_0X16_D, -1};
+        return true;
+    case FR_TYPE_Q4_1:
+        *l = (nib_layout){offsetof(block_q4_1, d), offsetof(block_q4_1, m), -1, offsetof(block_q4_1, qs),
+                          sizeof(block_q4_1), FR_Q4_1X16_D, FR_Q4_1X16_M};
+        return true;
+    case FR_TYPE_Q5_0:
+        *l = (nib_layout){offsetof(block_q5_0, d), -1, offsetof(block_q5_0, qh), offsetof(block_q5_0, qs),
+                          sizeof(block_q5_0), FR_Q5_0X16_D, -1};
+        return true;
+    case FR_TYPE_Q5_1:
+        *l = (nib_layout){offsetof(block_q5_1, d), offsetof(block_q5_1, m), offsetof(block_q5_1, qh),
+                          offsetof(block_q5_1, qs), sizeof(block_q5_1), FR_Q5_1X16_D, FR_Q5_1X16_M};
+        return true;
+    default: return false;
+    }
+}
+
 void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, int nrows, void *unit) {
     const int64_t nb = n_in / fr_pack_block_values(type);
     const size_t bb = block_bytes(type);
+    nib_layout nl;
+    const bool nib = nib_layout_of(type, &nl);
     memset(unit, 0, fr_pack_unit_bytes(type, n_in));
     for (int r = 0; r < nrows; r++) {
         const uint8_t *row = (const uint8_t *)rows + (size_t)r * row_bytes;
         for (int64_t b = 0; b < nb; b++) {
             uint8_t *u = (uint8_t *)unit + (size_t)b * bb;
-            if (type == FR_TYPE_Q4_0 || type == FR_TYPE_IQ4_NL) { /* the same block shape */
-                const block_q4_0 *x = (const block_q4_0 *)row + b;
-                memcpy(u + FR_Q4_0X16_D + 2 * r, &x->d, 2);
-                put_nibbles(u, r, x->qs);
-            } else if (type == FR_TYPE_Q4_1) {
-                const block_q4_1 *x = (const block_q4_1 *)row + b;
-                memcpy(u + FR_Q4_1X16_D + 2 * r, &x->d, 2);
-                memcpy(u + FR_Q4_1X16_M + 2 * r, &x->m, 2);
-                put_nibbles(u, r, x->qs);
-            } else if (type == FR_TYPE_Q5_0) {
-                const block_q5_0 *x = (const block_q5_0 *)row + b;
-                memcpy(u + FR_Q5_0X16_D + 2 * r, &x->d, 2);
-                put_nibbles(u, r, x->qs);
-                put_fifth_bits(u, r, x->qh);
-            } else if (type == FR_TYPE_Q5_1) {
-                const block_q5_1 *x = (const block_q5_1 *)row + b;
-                memcpy(u + FR_Q5_1X16_D + 2 * r, &x->d, 2);
-                memcpy(u + FR_Q5_1X16_M + 2 * r, &x->m, 2);
-                put_nibbles(u, r, x->qs);
-                put_fifth_bits(u, r, x->qh);
+            if (nib) {
+                const uint8_t *x = row + (size_t)b * (size_t)nl.size;
+                memcpy(u + nl.ud + 2 * r, x + nl.d, 2);
+                if (nl.m >= 0) memcpy(u + nl.um + 2 * r, x + nl.m, 2);
+                put_nibbles(u, r, x + nl.qs);
+                if (nl.qh >= 0) put_fifth_bits(u, r, x + nl.qh);
             } else if (type == FR_TYPE_Q8_0) {
                 const block_q8_0 *x = (const block_q8_0 *)row + b;
                 memcpy(u + FR_Q8_0X16_D + 2 * r, &x->d, 2);
@@ -244,28 +264,16 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
 void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *row) {
     const int64_t nb = n_in / fr_pack_block_values(type);
     const size_t bb = block_bytes(type);
+    nib_layout nl;
+    const bool nib = nib_layout_of(type, &nl);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *u = (const uint8_t *)unit + (size_t)b * bb;
-        if (type == FR_TYPE_Q4_0 || type == FR_TYPE_IQ4_NL) {
-            block_q4_0 *x = (block_q4_0 *)row + b;
-            memcpy(&x->d, u + FR_Q4_0X16_D + 2 * r, 2);
-            get_nibbles(u, r, x->qs);
-        } else if (type == FR_TYPE_Q4_1) {
-            block_q4_1 *x = (block_q4_1 *)row + b;
-            memcpy(&x->d, u + FR_Q4_1X16_D + 2 * r, 2);
-            memcpy(&x->m, u + FR_Q4_1X16_M + 2 * r, 2);
-            get_nibbles(u, r, x->qs);
-        } else if (type == FR_TYPE_Q5_0) {
-            block_q5_0 *x = (block_q5_0 *)row + b;
-            memcpy(&x->d, u + FR_Q5_0X16_D + 2 * r, 2);
-            get_nibbles(u, r, x->qs);
-            get_fifth_bits(u, r, x->qh);
-        } else if (type == FR_TYPE_Q5_1) {
-            block_q5_1 *x = (block_q5_1 *)row + b;
-            memcpy(&x->d, u + FR_Q5_1X16_D + 2 * r, 2);
-            memcpy(&x->m, u + FR_Q5_1X16_M + 2 * r, 2);
-            get_nibbles(u, r, x->qs);
-            get_fifth_bits(u, r, x->qh);
+        if (nib) {
+            uint8_t *x = (uint8_t *)row + (size_t)b * (size_t)nl.size;
+            memcpy(x + nl.d, u + nl.ud + 2 * r, 2);
+            if (nl.m >= 0) memcpy(x + nl.m, u + nl.um + 2 * r, 2);
+            get_nibbles(u, r, x + nl.qs);
+            if (nl.qh >= 0) get_fifth_bits(u, r, x + nl.qh);
         } else if (type == FR_TYPE_Q8_0) {
             block_q8_0 *x = (block_q8_0 *)row + b;
             memcpy(&x->d, u + FR_Q8_0X16_D + 2 * r, 2);

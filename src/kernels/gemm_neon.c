@@ -156,20 +156,20 @@ FR_INLINE void x_0x16(int64_t nb, const void *unit, const int half, const void *
     store((const float32x4_t(*)[2])acc, T, half, out);
 }
 
-/* The two halves one after the other (both 8-row halves at once would need twice the
- * registers; not measured on AArch64 hardware). */
-#define X_KERNEL(NAME, KIND)                                                                              \
+/* A unit's kernel NAME from a one-half kernel HALF_FN(nb, unit, half, acts, T, out, ARG): the two
+ * halves one after the other (both 8-row halves at once would need twice the registers; not
+ * measured on AArch64 hardware). */
+#define BOTH_HALVES(NAME, HALF_FN, ARG)                                                                   \
     FR_INLINE void NAME(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) { \
-        x_0x16(nb, unit, 0, acts, T, out, KIND);                                                          \
-        x_0x16(nb, unit, 1, acts, T, out, KIND);                                                          \
+        HALF_FN(nb, unit, 0, acts, T, out, ARG);                                                          \
+        HALF_FN(nb, unit, 1, acts, T, out, ARG);                                                          \
     }
-X_KERNEL(q4_0x16, X_Q4_0)
-X_KERNEL(iq4_nlx16, X_IQ4_NL)
-X_KERNEL(q5_0x16, X_Q5_0)
-X_KERNEL(q4_1x16, X_Q4_1)
-X_KERNEL(q5_1x16, X_Q5_1)
-X_KERNEL(q8_0x16, X_Q8_0)
-#undef X_KERNEL
+BOTH_HALVES(q4_0x16, x_0x16, X_Q4_0)
+BOTH_HALVES(iq4_nlx16, x_0x16, X_IQ4_NL)
+BOTH_HALVES(q5_0x16, x_0x16, X_Q5_0)
+BOTH_HALVES(q4_1x16, x_0x16, X_Q4_1)
+BOTH_HALVES(q5_1x16, x_0x16, X_Q5_1)
+BOTH_HALVES(q8_0x16, x_0x16, X_Q8_0)
 
 /* u8 values v[0..7] as two int32x4 (rows 0-3, rows 4-7). */
 FR_INLINE void widen8(uint8x8_t v, int32x4_t *lo, int32x4_t *hi) {
@@ -265,15 +265,8 @@ FR_INLINE void q4_Kx16h(int64_t nb, const void *unit, const int half, const void
     store((const float32x4_t(*)[2])acc, T, half, out);
 }
 
-FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    q4_Kx16h(nb, unit, 0, acts, T, out, 0);
-    q4_Kx16h(nb, unit, 1, acts, T, out, 0);
-}
-
-FR_INLINE void q5_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    q4_Kx16h(nb, unit, 0, acts, T, out, 1);
-    q4_Kx16h(nb, unit, 1, acts, T, out, 1);
-}
+BOTH_HALVES(q4_Kx16, q4_Kx16h, 0)
+BOTH_HALVES(q5_Kx16, q4_Kx16h, 1)
 
 /* Q2_K, Q3_K and Q6_K: sub-blocks of 16 values, so 32-value group g (values 32g..32g+31) is
  * sub-block 2g in steps k < 4 and 2g + 1 in steps k >= 4. The 16 values of register h (rows
@@ -392,15 +385,10 @@ FR_INLINE void k16x16h(int64_t nb, const void *unit, const int half, const void 
 }
 #undef K16_STEP
 
-#define K16_KERNEL(NAME, TYPE)                                                                            \
-    FR_INLINE void NAME(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) { \
-        k16x16h(nb, unit, 0, acts, T, out, TYPE);                                                         \
-        k16x16h(nb, unit, 1, acts, T, out, TYPE);                                                         \
-    }
-K16_KERNEL(q2_Kx16, FR_TYPE_Q2_K)
-K16_KERNEL(q3_Kx16, FR_TYPE_Q3_K)
-K16_KERNEL(q6_Kx16, FR_TYPE_Q6_K)
-#undef K16_KERNEL
+BOTH_HALVES(q2_Kx16, k16x16h, FR_TYPE_Q2_K)
+BOTH_HALVES(q3_Kx16, k16x16h, FR_TYPE_Q3_K)
+BOTH_HALVES(q6_Kx16, k16x16h, FR_TYPE_Q6_K)
+#undef BOTH_HALVES
 
 void fr_gemm_q4_0x16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_BY_T(q4_0x16, nb, unit, acts, T, out);
