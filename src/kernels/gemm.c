@@ -203,7 +203,7 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
     const size_t bb = block_bytes(type);
     nib_layout nl;
     const bool nib = nib_layout_of(type, &nl);
-    memset(unit, 0, fr_pack_unit_bytes(type, n_in));
+    memset(unit, 0, fr_pack_unit_bytes(type, n_in)); /* missing rows and the padding */
     for (int r = 0; r < nrows; r++) {
         const uint8_t *row = (const uint8_t *)rows + (size_t)r * row_bytes;
         for (int64_t b = 0; b < nb; b++) {
@@ -245,15 +245,18 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
                 const block_q6_K *x = (const block_q6_K *)row + b;
                 uint8_t q[QK_K];
                 for (int p = 0; p < QK_K; p++) q[p] = (uint8_t)fr_q6_K_at(x, p);
-                for (int p = 0; p < QK_K; p += 4) { /* values p..p+3 sit in consecutive bytes */
-                    size_t lo, hi;
-                    int ls, hs;
-                    q6x16_at(p, r, &lo, &ls, &hi, &hs);
+                for (int k = 0; k < 8; k++) /* whole bytes (q6x16_at): L_{l,k} and H_{m,k} */
                     for (int e = 0; e < 4; e++) {
-                        u[lo + e] |= (uint8_t)((q[p + e] & 15) << ls);
-                        u[hi + e] |= (uint8_t)((q[p + e] >> 4) << hs);
+                        const int p = 4 * k + e;
+                        for (int l = 0; l < 4; l++)
+                            u[vec_off(8 * l + k, r) + e] =
+                                (uint8_t)((q[64 * l + p] & 15) | (q[64 * l + 32 + p] & 15) << 4);
+                        for (int m = 0; m < 2; m++) {
+                            const uint8_t *v = q + 128 * m + p;
+                            u[FR_Q6_KX16_QH + vec_off(8 * m + k, r) + e] =
+                                (uint8_t)(v[0] >> 4 | (v[32] >> 4) << 2 | (v[64] >> 4) << 4 | (v[96] >> 4) << 6);
+                        }
                     }
-                }
                 for (int j = 0; j < 16; j++) u[FR_Q6_KX16_SC + 16 * j + r] = (uint8_t)x->scales[j];
                 memcpy(u + FR_Q6_KX16_D + 2 * r, &x->d, 2);
             }

@@ -231,8 +231,17 @@ static void test_packed_kernels(test_rng *rng) {
                 char *w = malloc(rb * (size_t)rows), *g = aligned_alloc(64, gb * (size_t)ng);
                 fill_rows(type, n, rows, w, rb, rng, 1.0f);
                 if (type == FR_TYPE_Q8_0 && (ri & 1)) hostile_q8_0_rows(n, rows, w, rb, rng);
-                for (int gi = 0; gi < ng; gi++)
-                    fr_pack_unit(type, n, w + (size_t)gi * 16 * rb, rb, FR_MIN(16, rows - gi * 16), g + (size_t)gi * gb);
+                memset(g, 0, gb * (size_t)ng);
+                char *g2 = aligned_alloc(64, gb);
+                for (int gi = 0; gi < ng; gi++) {
+                    const int nr = FR_MIN(16, rows - gi * 16);
+                    fr_pack_unit(type, n, w + (size_t)gi * 16 * rb, rb, nr, g + (size_t)gi * gb);
+                    memset(g2, gi & 1 ? 0xAA : 0x55, gb); /* packing must not depend on what was there */
+                    fr_pack_unit(type, n, w + (size_t)gi * 16 * rb, rb, nr, g2);
+                    CHECK(memcmp(g2, g + (size_t)gi * gb, gb) == 0, "%s n=%lld unit %d (%d rows): packed bytes "
+                          "depend on the buffer's old contents", ta->name, (long long)n, gi, nr);
+                }
+                free(g2);
                 for (int r = 0; r < rows; r++) {
                     fr_unpack_unit_row(type, n, g + (size_t)(r / 16) * gb, r % 16, row);
                     CHECK(memcmp(row, w + (size_t)r * rb, rb) == 0, "%s n=%lld row %d: unpack differs", ta->name,
