@@ -38,6 +38,9 @@ static const char *k_help =
     "                     threads, reps, isa, active_bytes (weight bytes read per generated\n"
     "                     token), tg_gbps (tg_tps x active_bytes); with --membw also membw_gbps\n"
     "                     (mean of membw_gbps_before and _after the runs) and tg_membw_pct;\n"
+    "                     with a model also load_s (the load's wall time), repack_s (of which\n"
+    "                     repacking), repacked_matrices, repacked_bytes (also printed as a\n"
+    "                     'load:' line);\n"
     "                     without -m: threads, isa, membw_gbps, fp32_gflops, int8_gops;\n"
     "                     with --seqs: model, seqs, n_prompt, n_gen, threads, reps, isa, pp_s,\n"
     "                     pp_tps (N*pp / pp_s), tg_s, tg_tps (N*n / tg_s), tg_tps_per_seq,\n"
@@ -56,15 +59,40 @@ static void stats(const double *v, int n, double *mean, double *sd) {
     *sd = n > 1 ? sqrt(q / (n - 1)) : 0;
 }
 
+/* The model loaded, and the wall time of the load (repacking included) in *load_s; NULL after
+ * reporting an error. */
+static frugal_model *load_timed(const char *C, const char *model, double *load_s) {
+    fr_error err;
+    frugal_model *m;
+    const double t0 = cli_now();
+    if (frugal_model_load(model, &m, &err) != FR_OK) {
+        cli_error(C, &err);
+        return NULL;
+    }
+    *load_s = cli_now() - t0;
+    return m;
+}
+
+/* The load's line under the table, and its JSON keys (o may be NULL). */
+static void report_load(const frugal_model *m, double load_s, json_t *o) {
+    frugal_model_info mi;
+    frugal_model_get_info(m, &mi);
+    printf("load: %.2f s, of which repacking %lld matrices (%.1f MiB) %.2f s\n", load_s, (long long)mi.n_repacked,
+           (double)mi.repacked_bytes / (1 << 20), mi.repack_seconds);
+    if (!o) return;
+    json_object_set_new(o, "load_s", json_real(load_s));
+    json_object_set_new(o, "repack_s", json_real(mi.repack_seconds));
+    json_object_set_new(o, "repacked_matrices", json_integer((json_int_t)mi.n_repacked));
+    json_object_set_new(o, "repacked_bytes", json_integer((json_int_t)mi.repacked_bytes));
+}
+
 /* --seqs: N sequences, prompts then batched decode steps (see the top of the file). */
 static int bench_seqs(const char *C, const char *model, int64_t n_seqs, int64_t n_prompt, int64_t n_gen, int64_t reps,
                       int64_t threads, int kv, bool json) {
     fr_error err;
-    frugal_model *m;
-    if (frugal_model_load(model, &m, &err) != FR_OK) {
-        cli_error(C, &err);
-        return EXIT_ERR;
-    }
+    double load_s;
+    frugal_model *m = load_timed(C, model, &load_s);
+    if (!m) return EXIT_ERR;
     int rc = EXIT_ERR;
     int64_t V = frugal_model_n_vocab(m), N = n_seqs;
     frugal_context_params cp = frugal_context_default_params();
@@ -132,12 +160,14 @@ static int bench_seqs(const char *C, const char *model, int64_t n_seqs, int64_t 
            "|---|---|---|---|---|---|---|---|---|---|\n");
     printf("| %s | %d | %lld | %lld | %lld | %.3f | %.2f ± %.2f | %.3f | %.2f ± %.2f | %.2f |\n", model, nt,
            (long long)N, (long long)n_prompt, (long long)n_gen, pps, ppm, ppsd, tgs, tgm, tgsd, tgm / (double)N);
+    if (!json) report_load(m, load_s, NULL);
     if (json) {
         json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:i, s:I, s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "model", model,
                               "seqs", (json_int_t)N, "n_prompt", (json_int_t)n_prompt, "n_gen", (json_int_t)n_gen,
                               "threads", nt, "reps", (json_int_t)reps, "isa", frugal_isa(), "pp_s", pps, "pp_tps", ppm,
                               "pp_sd", ppsd, "tg_s", tgs, "tg_tps", tgm, "tg_sd", tgsd, "tg_tps_per_seq",
                               tgm / (double)N);
+        report_load(m, load_s, o);
         char *js = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (js) printf("%s\n", js);
         free(js);
@@ -237,11 +267,9 @@ int cmd_bench(int argc, char **argv) {
         return EXIT_ERR;
     }
     fr_error err;
-    frugal_model *m;
-    if (frugal_model_load(model, &m, &err) != FR_OK) {
-        cli_error(C, &err);
-        return EXIT_ERR;
-    }
+    double load_s;
+    frugal_model *m = load_timed(C, model, &load_s);
+    if (!m) return EXIT_ERR;
     int rc = EXIT_ERR;
     int64_t V = frugal_model_n_vocab(m);
     frugal_model_info mi;
@@ -305,6 +333,7 @@ int cmd_bench(int argc, char **argv) {
                "(before the runs %.1f, after %.1f)\n",
                (long long)n_gen, at, tm, (double)mi.active_bytes * 1e-6, tg_gbps, 100.0 * tg_gbps / ceil_gbps, ceil_gbps,
                bw0, bw1);
+    if (!json) report_load(m, load_s, NULL);
     if (json) {
         json_t *o = json_pack("{s:s, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:i, s:I, s:s}", "model", model, "pp_tps", pm,
                               "pp_sd", psd, "tg_tps", tm, "tg_sd", tsd, "n_prompt", (json_int_t)n_prompt, "n_gen",
@@ -319,6 +348,7 @@ int cmd_bench(int argc, char **argv) {
                 json_object_set_new(o, "membw_gbps_after", json_real(bw1));
                 if (n_gen > 0 && ceil_gbps > 0) json_object_set_new(o, "tg_membw_pct", json_real(100.0 * tg_gbps / ceil_gbps));
             }
+            report_load(m, load_s, o);
         }
         char *js = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (js) printf("%s\n", js);
