@@ -128,6 +128,19 @@ fi
 # bench on the tiny model
 expect_rc 0 "bench --json" "$F" bench -m "$MODEL" -p 16 -n 4 -r 1 -t 2 --json
 tail -n 1 "$T/out" | grep -q '"tg_tps"' || bad "bench --json last line has tg_tps"
+# the load, and the repacking in it: the matrices and bytes info plans for the same file
+tail -n 1 "$T/out" > "$T/bench.json"
+grep -q "^load: [0-9.]* s, of which repacking [1-9][0-9]* matrices" "$T/out" && ok "bench prints the load and repacking time" ||
+    bad "bench load line: $(grep load: "$T/out")"
+expect_rc 0 "info --json (the repacking plan)" "$F" info -m "$MODEL" --json
+python3 -c '
+import json, sys
+b = json.load(open(sys.argv[1]))
+i = json.load(open(sys.argv[2]))
+assert b["load_s"] >= b["repack_s"] >= 0, b
+assert b["repacked_matrices"] == i["repacked_matrices"] > 0 and b["repacked_bytes"] == i["repacked_bytes"], (b, i)
+' "$T/bench.json" "$T/out" && ok "bench --json: load_s >= repack_s >= 0; the matrices and bytes info plans" ||
+    bad "bench --json load keys: $(cat "$T/bench.json")"
 # weight bytes read per generated token (values from an independent GGUF reader): the
 # embedding's one row where the output matrix is separate, all of it where it is tied
 active_bytes() { # active_bytes MODEL WANT DESC
