@@ -321,6 +321,12 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
 
 /* ---- activations ---- */
 
+static float f16_at(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return fr_f16_to_f32(h);
+}
+
 size_t fr_gemm_act_row_bytes(int64_t n_in) { return ((size_t)(n_in / 32) * 40 + 63) & ~(size_t)63; }
 
 /* The offset word of one block (gemm.h): Q4_0's (Q5_0's) two int16 halves, or Q8_0's (and
@@ -341,32 +347,26 @@ void fr_gemm_quantize_row(int type, const float *x, void *dst, int64_t n_in) {
     int8_t *q = dst;
     float *d = (float *)(q + nb * 32);
     int32_t *c = (int32_t *)(q + nb * 36);
-    if (type == FR_TYPE_Q4_1 || type == FR_TYPE_Q5_1) { /* Q8_1 blocks; the offset word is s as a float */
-        fr_from_float_fn quant1 = fr_type_traits_get(FR_TYPE_Q8_1)->from_float;
-        block_q8_1 tmp1[8];
-        for (int64_t b0 = 0; b0 < nb; b0 += 8) {
-            int64_t n = FR_MIN(8, nb - b0);
-            quant1(x + b0 * 32, tmp1, n * 32);
-            for (int64_t i = 0; i < n; i++) {
-                const float s = fr_f16_to_f32(tmp1[i].s);
-                memcpy(q + (b0 + i) * 32, tmp1[i].qs, 32);
-                d[b0 + i] = fr_f16_to_f32(tmp1[i].d);
-                memcpy(&c[b0 + i], &s, 4);
-            }
-        }
-        return;
-    }
-    fr_from_float_fn quant = fr_type_traits_get(FR_TYPE_Q8_0)->from_float;
-    block_q8_0 tmp[8];
+    /* Q4_1, Q5_1: Q8_1 blocks (d, s, qs), the offset word s as a float; else Q8_0 blocks (d, qs) */
+    const bool q81 = type == FR_TYPE_Q4_1 || type == FR_TYPE_Q5_1;
+    fr_from_float_fn quant = fr_type_traits_get(q81 ? FR_TYPE_Q8_1 : FR_TYPE_Q8_0)->from_float;
+    const size_t bs = q81 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t qs_at = q81 ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs);
+    block_q8_1 tmp[8]; /* the larger of the two block types */
     for (int64_t b0 = 0; b0 < nb; b0 += 8) {
-        int64_t n = FR_MIN(8, nb - b0);
+        const int64_t n = FR_MIN(8, nb - b0);
         quant(x + b0 * 32, tmp, n * 32);
         for (int64_t i = 0; i < n; i++) {
-            const block_q8_0 *blk = &tmp[i];
-            int64_t b = b0 + i;
-            memcpy(q + b * 32, blk->qs, 32);
-            d[b] = fr_f16_to_f32(blk->d);
-            c[b] = act_offset(type, blk->qs);
+            const uint8_t *blk = (const uint8_t *)tmp + (size_t)i * bs;
+            const int64_t b = b0 + i;
+            memcpy(q + b * 32, blk + qs_at, 32);
+            d[b] = f16_at(blk); /* d comes first in both */
+            if (q81) {
+                const float sy = f16_at(blk + offsetof(block_q8_1, s));
+                memcpy(&c[b], &sy, 4);
+            } else {
+                c[b] = act_offset(type, (const int8_t *)(blk + qs_at));
+            }
         }
     }
 }
@@ -422,12 +422,6 @@ void fr_gemm_quantize(int type, const float *x, void *dst, int64_t n_in) {
 }
 
 /* ---- scalar references (the packed layout read element by element) ---- */
-
-static float f16_at(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return fr_f16_to_f32(h);
-}
 
 /* Q4_Kx16, or Q5_Kx16 with its fifth bits (qh_at: FR_Q5_KX16_QH, else 0). */
 static void k4x16_ref(int64_t nb, size_t block, size_t qh_at, const void *unit, const void *const *acts, int T,
