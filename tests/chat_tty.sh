@@ -56,7 +56,7 @@ tmux -L "$S" send-keys -t "$S" "tell me more" Enter
 sleep 0.3
 wait_growth 200 120 || bad "the second answer did not stream: $(state)"
 tmux -L "$S" send-keys -t "$S" C-c
-wait_count "stopped;" 2 60 && ok "Ctrl-C stops the second answer too" || bad "second answer: $(pane | tail -3)"
+wait_count "stopped;" 2 60 && ok "Ctrl-C stops the second answer too" || bad "second answer: $(state)"
 tmux -L "$S" send-keys -t "$S" "/save $T/conv.json" Enter
 wait_for "saved 4 messages" 20 && ok "/save" || bad "/save: $(pane | tail -3)"
 grep -q '"tell me more"' "$T/conv.json" 2>/dev/null && ok "saved JSON holds the turns" || bad "saved file"
