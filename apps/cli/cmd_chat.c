@@ -23,7 +23,8 @@ static const char *k_help =
     "  /system TEXT    set the system prompt (starts a new conversation)\n"
     "  /save FILE      save the conversation as JSON (OpenAI-style messages)\n"
     "  /load FILE      load a conversation saved with /save\n"
-    "  /help           this list;  /quit (or Ctrl-D) leaves;  Ctrl-C stops an answer\n\n"
+    "  /help           this list;  /quit (or Ctrl-D) leaves;  Ctrl-C stops an answer (at the\n"
+    "                  prompt it only clears the line)\n\n"
     "options:\n"
     "  -m, --model PATH       GGUF model\n"
     "  --system TEXT          system prompt\n"
@@ -376,9 +377,14 @@ int cmd_chat(int argc, char **argv) {
                in.arch, (long long)frugal_context_n_ctx(c.ctx));
     }
     bool quit = false;
+    sigaction(SIGINT, &sa, NULL);
     while (!quit) {
         g_interrupted = 0;
         char *line = read_line(&c, "> ");
+        if (!line && c.tty && g_interrupted) { /* Ctrl-C at the prompt (say, just after an answer ended): stay */
+            printf("\n(Ctrl-D or /quit leaves)\n");
+            continue;
+        }
         if (!line) break;
         if (line[0] == 0) { free(line); continue; }
         if (c.tty) add_history(line);
