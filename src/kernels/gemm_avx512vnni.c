@@ -58,14 +58,18 @@ FR_INLINE __m512i bit_to4_512(__m512i v, const int b) {
 
 /* Q4_0, or (Q5) Q5_0 with the fifth bits of vector H: the values 0..31, whose offset words
  * hold -16 * sum(y) (gemm.h). MIN: Q4_1 (Q5_1), the same values from zero, then the min term
- * acc = fma(m, s_y, acc) with s_y the offset word's float. */
+ * acc = fma(m, s_y, acc) with s_y the offset word's float. NL: IQ4_NL (layout Q4_0x16), the
+ * nibbles index fr_iq4nl_values + 128 (one vpshufb per vector), unsigned like Q8_0's w + 128,
+ * so the lanes start at the same offset word, -128 * sum(y). */
 FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int Q5,
-                       const int MIN) {
+                       const int MIN, const int NL) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
     split_acts(acts, T, nb, yq, yd, yc);
     const __m512i m4 = _mm512_set1_epi8(0x0f), ones = _mm512_set1_epi16(1);
+    const __m512i table = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)fr_iq4nl_values)),
+                                           _mm512_set1_epi8((char)0x80)); /* NL only */
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -74,7 +78,9 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, co
         const uint8_t *blk = (const uint8_t *)unit + b * bbytes;
         __m512i s[FR_GEMM_MAX_T], u[FR_GEMM_MAX_T];
         FR_UNROLL for (int t = 0; t < T; t++) {
-            s[t] = MIN ? _mm512_setzero_si512() : _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b]), ones);
+            s[t] = NL    ? _mm512_set1_epi32(yc[t][b])
+                   : MIN ? _mm512_setzero_si512()
+                         : _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b]), ones);
             u[t] = _mm512_setzero_si512();
         }
         if (FR_PF_DIST) prefetch_unit(blk, 0, Q5 ? 6 : 5);
@@ -86,6 +92,10 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, co
             if (Q5) {
                 lo = _mm512_or_si512(lo, bit_to4_512(hv, 2 * m));
                 hi = _mm512_or_si512(hi, bit_to4_512(hv, 2 * m + 1));
+            }
+            if (NL) {
+                lo = _mm512_shuffle_epi8(table, lo);
+                hi = _mm512_shuffle_epi8(table, hi);
             }
             FR_UNROLL for (int t = 0; t < T; t++) {
                 const int8_t *y = yq[t] + b * 32 + 4 * m;
@@ -107,42 +117,8 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, co
     store16(acc, T, out);
 }
 
-/* IQ4_NL (layout Q4_0x16): the nibbles index fr_iq4nl_values + 128 (one vpshufb per vector
- * and half), unsigned like Q8_0's w + 128, so the lanes start at the same offset word,
- * -128 * sum(y). */
 FR_INLINE void iq4_nlx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    const int8_t *yq[FR_GEMM_MAX_T];
-    const float *yd[FR_GEMM_MAX_T];
-    const int32_t *yc[FR_GEMM_MAX_T];
-    split_acts(acts, T, nb, yq, yd, yc);
-    const __m512i m4 = _mm512_set1_epi8(0x0f);
-    const __m512i table = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)fr_iq4nl_values)),
-                                           _mm512_set1_epi8((char)0x80));
-    __m512 acc[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)unit + b * FR_Q4_0X16_BLOCK;
-        __m512i s[FR_GEMM_MAX_T], u[FR_GEMM_MAX_T];
-        FR_UNROLL for (int t = 0; t < T; t++) {
-            s[t] = _mm512_set1_epi32(yc[t][b]);
-            u[t] = _mm512_setzero_si512();
-        }
-        if (FR_PF_DIST) prefetch_unit(blk, 0, 5);
-        FR_UNROLL for (int m = 0; m < 4; m++) {
-            const __m512i p = load_vec(blk, m);
-            const __m512i lo = _mm512_shuffle_epi8(table, _mm512_and_si512(p, m4));
-            const __m512i hi = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(p, 4), m4));
-            FR_UNROLL for (int t = 0; t < T; t++) {
-                const int8_t *y = yq[t] + b * 32 + 4 * m;
-                s[t] = _mm512_dpbusd_epi32(s[t], lo, bcast32x16(y));
-                u[t] = _mm512_dpbusd_epi32(u[t], hi, bcast32x16(y + 16));
-                FR_KEEP(s[t]);
-                FR_KEEP(u[t]);
-            }
-        }
-        block_end16(blk + FR_Q4_0X16_D, b, yd, s, u, T, acc);
-    }
-    store16(acc, T, out);
+    x4_0x16(nb, unit, acts, T, out, 0, 0, 1);
 }
 
 void fr_gemm_iq4_nlx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
@@ -364,19 +340,19 @@ FR_INLINE void q2_Kx16(int64_t nb, const void *unit, const void *const *acts, co
 }
 
 FR_INLINE void q4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    x4_0x16(nb, unit, acts, T, out, 0, 0);
+    x4_0x16(nb, unit, acts, T, out, 0, 0, 0);
 }
 
 FR_INLINE void q5_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    x4_0x16(nb, unit, acts, T, out, 1, 0);
+    x4_0x16(nb, unit, acts, T, out, 1, 0, 0);
 }
 
 FR_INLINE void q4_1x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    x4_0x16(nb, unit, acts, T, out, 0, 1);
+    x4_0x16(nb, unit, acts, T, out, 0, 1, 0);
 }
 
 FR_INLINE void q5_1x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    x4_0x16(nb, unit, acts, T, out, 1, 1);
+    x4_0x16(nb, unit, acts, T, out, 1, 1, 0);
 }
 
 void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
