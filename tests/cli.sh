@@ -171,6 +171,10 @@ expect_rc 2 "bench -m --flops (a machine probe)" "$F" bench -m "$MODEL" --flops
 expect_rc 0 "bench --depth" "$F" bench -m "$MODEL" -p 0 -n 4 -r 1 -t 2 --depth 40 --json
 tail -n 1 "$T/out" | grep -q '"depth":40' || bad "bench --depth: json has depth 40"
 grep -q "tg4 @ d40" "$T/out" || bad "bench --depth labels the test 'tg4 @ d40'"
+expect_rc 0 "bench -ub 8 (a prompt of 20 in passes of 8)" "$F" bench -m "$MODEL" -p 20 -n 0 -r 1 -t 2 -ub 8 --json
+tail -n 1 "$T/out" | grep -q '"ubatch":8' && grep -q "| pp20 | " "$T/out" && ok "bench -ub: json ubatch 8, pp20 row" ||
+    bad "bench -ub 8: $(cat "$T/out")"
+expect_rc 2 "bench -ub 0" "$F" bench -m "$MODEL" -ub 0
 
 # template: messages in, the exact prompt out (the renderer itself is compared with jinja2 in
 # test_template_ref; these check the command's plumbing)

@@ -19,7 +19,7 @@
 #include "cli.h"
 
 static const char *k_help =
-    "usage: frugal bench -m MODEL [-p 512] [-n 128] [-r 5] [-t N] [-d N] [--json]\n"
+    "usage: frugal bench -m MODEL [-p 512] [-n 128] [-r 5] [-t N] [-d N] [-ub 512] [--json]\n"
     "       frugal bench -m MODEL --seqs N [-p 128] [-n 32] [-r 1] [-t N] [--json]\n\n"
     "  -m, --model PATH   GGUF model\n"
     "  -p N               prompt tokens for the pp test (default 512; 0 = skip)\n"
@@ -27,6 +27,8 @@ static const char *k_help =
     "  -r N               repetitions (default 5)\n"
     "  -d, --depth N      tokens of context before each test (default 0)\n"
     "  -t, --threads N    threads (default: all CPUs)\n"
+    "  -ub, --ubatch N    prompt tokens per forward pass (default 512, as llama-bench's\n"
+    "                     n_ubatch): a longer prompt runs in passes of N tokens\n"
     "  --kv-type T        KV cache type: f16 (default), f32, q8_0\n"
     "  --seqs N           batched decode of N sequences (1..256) in one context, as\n"
     "                     llama-batched-bench -npp 128 -ntg 32 -npl N: each sequence gets a\n"
@@ -191,7 +193,7 @@ done:
 
 int cmd_bench(int argc, char **argv) {
     const char *C = "bench", *model = NULL;
-    int64_t n_prompt = 512, n_gen = 128, reps = 5, threads = 0, depth = 0, n_seqs = 0;
+    int64_t n_prompt = 512, n_gen = 128, reps = 5, threads = 0, depth = 0, n_seqs = 0, ubatch = 512;
     int kv = -1;
     bool json = false, membw = false, flops = false, set_p = false, set_n = false, set_r = false, set_d = false;
     for (int i = 1; i < argc; i++) {
@@ -206,6 +208,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-n")) { VAL(); if (!cli_int(C, a, v, 0, 65536, &n_gen)) return EXIT_USAGE; set_n = true; }
         else if (!strcmp(a, "-r")) { VAL(); if (!cli_int(C, a, v, 1, 1000, &reps)) return EXIT_USAGE; set_r = true; }
         else if (!strcmp(a, "-d") || !strcmp(a, "--depth")) { VAL(); if (!cli_int(C, a, v, 0, 1 << 20, &depth)) return EXIT_USAGE; set_d = true; }
+        else if (!strcmp(a, "-ub") || !strcmp(a, "--ubatch")) { VAL(); if (!cli_int(C, a, v, 1, 65536, &ubatch)) return EXIT_USAGE; }
         else if (!strcmp(a, "--seqs")) { VAL(); if (!cli_int(C, a, v, 1, 256, &n_seqs)) return EXIT_USAGE; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { VAL(); if (!cli_int(C, a, v, 1, 1024, &threads)) return EXIT_USAGE; }
         else if (!strcmp(a, "--kv-type")) { VAL(); if ((kv = cli_kv_type(C, v)) < 0) return EXIT_USAGE; }
@@ -276,7 +279,7 @@ int cmd_bench(int argc, char **argv) {
     frugal_model_get_info(m, &mi);
     frugal_context_params cp = frugal_context_default_params();
     cp.n_ctx = depth + (n_prompt > n_gen ? n_prompt : n_gen) + 1;
-    cp.n_batch = n_prompt > 0 ? n_prompt : 512;
+    cp.n_batch = ubatch;
     cp.kv_type = kv;
     cp.n_threads = (int)threads;
     frugal_context *c = NULL;
@@ -340,6 +343,7 @@ int cmd_bench(int argc, char **argv) {
                               (json_int_t)n_gen, "depth", (json_int_t)depth, "threads", nt, "reps", (json_int_t)reps,
                               "isa", frugal_isa());
         if (o) {
+            json_object_set_new(o, "ubatch", json_integer((json_int_t)ubatch));
             json_object_set_new(o, "active_bytes", json_integer((json_int_t)mi.active_bytes));
             if (n_gen > 0) json_object_set_new(o, "tg_gbps", json_real(tg_gbps));
             if (membw) {
