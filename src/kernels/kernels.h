@@ -107,6 +107,26 @@ void fr_axpy(float *y, const float *x, float a, int64_t n);
 void fr_mla_accum(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                   int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r, float *tmp);
 
+/* Attention over a quantized KV cache (rows of a type with vec_dot and to_float: Q8_0).
+ * fr_attn_scores_quant: scores[k * stride + p] = vec_dot(w, row_p, qq_k) * scale for n_q
+ *   queries and p in [0, n_pos), with qq_k = qq + k * q_bytes the k-th query already converted
+ *   to the type's vec_dot_type: bit for bit the type's vec_dot per pair (through its multi-row
+ *   tile where it has one), each row read once for all the queries (dense attention).
+ * fr_attn_scores_deq: fr_mla_scores's float scores over the rows dequantized, FR_ATT_VTILE rows
+ *   at a time into tmp (FR_ATT_VTILE * w floats): the F32-row kernel's results on those values
+ *   (absorbed MLA decode).
+ * fr_attn_accum_deq: out[k * r + d] = sum_{p < n_pos} a[k * stride + p] * row_p[d] for k < n_q,
+ *   d in [d0, d1) (multiples of the block size), each element one chain of FMAs over p = 0, 1,
+ *   ... from 0 (as fr_mla_accum's F32 rows) on the dequantized values, FR_ATT_VTILE rows at a
+ *   time into tmp (FR_ATT_VTILE * (d1 - d0) floats). */
+enum { FR_ATT_VTILE = 64 };
+void fr_attn_scores_quant(int type, const void *rows, size_t row_bytes, int64_t n_pos, const void *qq, size_t q_bytes,
+                          int64_t n_q, int64_t w, float scale, float *scores, int64_t stride);
+void fr_attn_scores_deq(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                        int64_t n_head, int64_t w, float scale, float *scores, int64_t stride, float *tmp);
+void fr_attn_accum_deq(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
+                       int64_t n_q, int64_t d0, int64_t d1, float *out, int64_t r, float *tmp);
+
 /* Float products with one weight row of `type` (n values, a multiple of its block size) on
  * its dequantized values, the input never rounded (wrow.c; MLA's W_UK and W_UV in decode):
  * fr_wrow_dot returns sum_i w[i] x[i]; fr_wrow_axpy does y[i] += a w[i]. tmp: n floats of
@@ -134,12 +154,18 @@ void fr_mla_scores_avx2(int type, const void *rows, size_t row_bytes, int64_t p0
                         int64_t n_head, int64_t w, float scale, float *scores, int64_t stride);
 void fr_mla_accum_avx2(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                        int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
+/* the same, adding to out (the chains continue from its values) */
+void fr_mla_accum_avx2_add(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
+                           int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
 void fr_attn_scores_dot_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                              int64_t n_q, int64_t w, float scale, float *scores, int64_t stride);
 void fr_mla_scores_avx512(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                           int64_t n_head, int64_t w, float scale, float *scores, int64_t stride);
 void fr_mla_accum_avx512(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                          int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
+/* the same, adding to out (the chains continue from its values) */
+void fr_mla_accum_avx512_add(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
+                             int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
 /* AArch64 (mla_attn_neon.c): the AVX2 kernels' results bit for bit, on 4-lane registers;
  * fr_attn_scores_dot_neon: fr_attn_scores_dot's (the reference row dot product's bits). */
 void fr_attn_scores_dot_neon(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
@@ -148,6 +174,9 @@ void fr_mla_scores_neon(int type, const void *rows, size_t row_bytes, int64_t p0
                         int64_t n_head, int64_t w, float scale, float *scores, int64_t stride);
 void fr_mla_accum_neon(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                        int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
+/* the same, adding to out (the chains continue from its values) */
+void fr_mla_accum_neon_add(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
+                           int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
 
 /* out = x / rms(x) * w (w may be NULL for no weight). */
 void fr_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps);

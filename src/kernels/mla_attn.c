@@ -30,7 +30,7 @@ typedef void (*accum_fn)(int type, const void *rows, size_t row_bytes, int64_t n
  * The row kernels take F16 and F32 rows only; accum also needs d0, d1 multiples of 8. */
 typedef struct {
     scores_fn scores, scores_dot;
-    accum_fn accum;
+    accum_fn accum, accum_add;
     void (*axpy)(float *y, const float *x, float a, int64_t n);
     void (*softmax_fast)(float *x, int64_t n);
     void (*round_f16)(float *x, int64_t n);
@@ -40,16 +40,19 @@ typedef struct {
  * below. AVX-512 brings its own scores and accumulation and uses AVX2 for the rest. */
 static const attn_kernels *simd(void) {
 #if FR_X86
-    static const attn_kernels avx512 = {fr_mla_scores_avx512, fr_attn_scores_dot_avx2, fr_mla_accum_avx512,
-                                        fr_axpy_avx2,         fr_softmax_fast_avx2,    fr_round_f16_avx2};
-    static const attn_kernels avx2 = {fr_mla_scores_avx2, fr_attn_scores_dot_avx2, fr_mla_accum_avx2,
-                                      fr_axpy_avx2,       fr_softmax_fast_avx2,    fr_round_f16_avx2};
+    static const attn_kernels avx512 = {fr_mla_scores_avx512,    fr_attn_scores_dot_avx2, fr_mla_accum_avx512,
+                                        fr_mla_accum_avx512_add, fr_axpy_avx2,            fr_softmax_fast_avx2,
+                                        fr_round_f16_avx2};
+    static const attn_kernels avx2 = {fr_mla_scores_avx2,    fr_attn_scores_dot_avx2, fr_mla_accum_avx2,
+                                      fr_mla_accum_avx2_add, fr_axpy_avx2,            fr_softmax_fast_avx2,
+                                      fr_round_f16_avx2};
     if (fr_cpu_has(FR_ISA_AVX512)) return &avx512; /* implies AVX2 */
     if (fr_cpu_has(FR_ISA_AVX2)) return &avx2;
 #endif
 #if FR_ARM64
-    static const attn_kernels neon = {fr_mla_scores_neon, fr_attn_scores_dot_neon, fr_mla_accum_neon,
-                                      fr_axpy_neon,       fr_softmax_fast_neon,    fr_round_f16_neon};
+    static const attn_kernels neon = {fr_mla_scores_neon,    fr_attn_scores_dot_neon, fr_mla_accum_neon,
+                                      fr_mla_accum_neon_add, fr_axpy_neon,            fr_softmax_fast_neon,
+                                      fr_round_f16_neon};
     if (fr_cpu_has(FR_ISA_NEON_DOT)) return &neon;
 #endif
     return NULL;
@@ -147,5 +150,70 @@ void fr_mla_accum(int type, const void *rows, size_t row_bytes, int64_t n_pos, c
             float *o = out + h * r;
             for (int64_t d = d0; d < d1; d++) o[d] += ap * tmp[d];
         }
+    }
+}
+
+void fr_attn_scores_quant(int type, const void *rows, size_t row_bytes, int64_t n_pos, const void *qq, size_t q_bytes,
+                          int64_t n_q, int64_t w, float scale, float *scores, int64_t stride) {
+    const fr_type_traits *tt = fr_type_traits_get(type);
+    int64_t p = 0;
+    if (tt->dot_tile) /* 4 rows x 2 queries per call, each result vec_dot's bits (dtype.h) */
+        for (; p + 4 <= n_pos; p += 4) {
+            const void *x[4];
+            for (int j = 0; j < 4; j++) x[j] = (const char *)rows + (size_t)(p + j) * row_bytes;
+            for (int64_t k = 0; k < n_q; k += 2) {
+                const int nt = n_q - k < 2 ? 1 : 2;
+                const void *y[2] = {(const char *)qq + (size_t)k * q_bytes, NULL};
+                y[1] = nt == 2 ? (const char *)y[0] + q_bytes : y[0];
+                float s[8];
+                tt->dot_tile(w, x, 4, y, nt, s);
+                for (int j = 0; j < 4; j++)
+                    for (int t = 0; t < nt; t++) scores[(k + t) * stride + p + j] = s[j * nt + t] * scale;
+            }
+        }
+    for (; p < n_pos; p++)
+        for (int64_t k = 0; k < n_q; k++) {
+            float s;
+            tt->vec_dot(w, &s, (const char *)rows + (size_t)p * row_bytes, (const char *)qq + (size_t)k * q_bytes);
+            scores[k * stride + p] = s * scale;
+        }
+}
+
+void fr_attn_accum_deq(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
+                       int64_t n_q, int64_t d0, int64_t d1, float *out, int64_t r, float *tmp) {
+    const fr_type_traits *tt = fr_type_traits_get(type);
+    const int64_t nd = d1 - d0;
+    const attn_kernels *k = (nd % 8) == 0 ? simd() : NULL;
+    const size_t off = (size_t)(d0 / tt->block_size) * tt->type_size; /* d0: a multiple of the block size */
+    for (int64_t h = 0; h < n_q; h++)
+        for (int64_t d = d0; d < d1; d++) out[h * r + d] = 0.0f;
+    for (int64_t p = 0; p < n_pos; p += FR_ATT_VTILE) {
+        int64_t np = n_pos - p < FR_ATT_VTILE ? n_pos - p : FR_ATT_VTILE;
+        for (int64_t i = 0; i < np; i++)
+            tt->to_float((const char *)rows + (size_t)(p + i) * row_bytes + off, tmp + i * nd, nd);
+        if (k) {
+            k->accum_add(FR_TYPE_F32, tmp, (size_t)nd * sizeof(float), np, a + p, stride, 0, n_q, 0, nd, out + d0, r);
+            continue;
+        }
+        for (int64_t i = 0; i < np; i++)
+            for (int64_t h = 0; h < n_q; h++) {
+                float ap = a[h * stride + p + i], *o = out + h * r + d0;
+                for (int64_t d = 0; d < nd; d++) o[d] = fmaf(ap, tmp[i * nd + d], o[d]);
+            }
+    }
+}
+
+void fr_attn_scores_deq(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
+                        int64_t n_head, int64_t w, float scale, float *scores, int64_t stride, float *tmp) {
+    const attn_kernels *k = simd();
+    if (!k) { /* the plain C path, one row at a time */
+        fr_mla_scores(type, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride, tmp);
+        return;
+    }
+    const fr_type_traits *tt = fr_type_traits_get(type);
+    for (int64_t p = p0; p < p1; p += FR_ATT_VTILE) {
+        int64_t np = p1 - p < FR_ATT_VTILE ? p1 - p : FR_ATT_VTILE;
+        for (int64_t i = 0; i < np; i++) tt->to_float((const char *)rows + (size_t)(p + i) * row_bytes, tmp + i * w, w);
+        k->scores(FR_TYPE_F32, tmp, (size_t)w * sizeof(float), 0, np, q, n_head, w, scale, scores + p, stride);
     }
 }

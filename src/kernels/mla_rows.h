@@ -2,6 +2,7 @@
 #ifndef FR_MLA_ROWS_H
 #define FR_MLA_ROWS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,11 +36,12 @@ typedef void (*fr_mla_tile_fn)(int type, const char *x, size_t x_bytes, int64_t 
  * and the ISA, which is what makes the ISAs' results identical. */
 static inline void fr_mla_accum_tiles(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a,
                                       int64_t stride, int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out,
-                                      int64_t r, fr_mla_tile_fn tile) {
+                                      int64_t r, bool zero, fr_mla_tile_fn tile) {
     size_t es = type == FR_TYPE_F16 ? 2 : 4;
-    for (int64_t h = h0; h < h1; h++)
-        for (int64_t d = d0; d < d1; d++)
-            out[h * r + d] = 0.0f;
+    if (zero) /* else the chains continue from out (fr_mla_accum_*_add) */
+        for (int64_t h = h0; h < h1; h++)
+            for (int64_t d = d0; d < d1; d++)
+                out[h * r + d] = 0.0f;
     for (int64_t d = d0; d < d1; d += FR_MLA_ACC_DIMS) {
         int64_t nd = d1 - d < FR_MLA_ACC_DIMS ? d1 - d : FR_MLA_ACC_DIMS;
         size_t span = (size_t)nd * es;
@@ -68,7 +70,7 @@ static inline void fr_mla_accum_tiles(int type, const void *rows, size_t row_byt
             fn(FR_TYPE_F32, __VA_ARGS__);               \
     } while (0)
 
-/* An ISA file's fr_mla_accum_<isa> (kernels.h) from its
+/* An ISA file's fr_mla_accum_<isa> and fr_mla_accum_<isa>_add (kernels.h) from its
  *   accum_tile_typed(type, x, x_bytes, np, nd, a, stride, nh, out, r)
  * (always inlined): a tile function with the row type a compile-time constant in each of
  * its two copies, driven by fr_mla_accum_tiles. */
@@ -79,7 +81,11 @@ static inline void fr_mla_accum_tiles(int type, const void *rows, size_t row_byt
     }                                                                                                                 \
     void NAME(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride, int64_t h0, \
               int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r) {                                            \
-        fr_mla_accum_tiles(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r, accum_tile);              \
+        fr_mla_accum_tiles(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r, true, accum_tile);        \
+    }                                                                                                                 \
+    void NAME##_add(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,      \
+                    int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r) {                          \
+        fr_mla_accum_tiles(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r, false, accum_tile);       \
     }
 
 /* Loads one byte of every cache line of rows [p, p1) (bytes [off, off + n) of each), so that

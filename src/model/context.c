@@ -83,6 +83,7 @@ void fr_context_free(fr_context *c) {
     free(c->att_q);
     free(c->att_v);
     free(c->att_out);
+    free(c->att_vtile);
     free(c->att_runs);
     free(c);
 }
@@ -108,9 +109,9 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     if (hp->head_dim_k % kvt->block_size || hp->head_dim_v % kvt->block_size)
         return fr_fail(err, FR_ERR_ARG, "KV cache type %s needs head dimensions that are multiples of %lld (model has %lld, %lld)",
                        kvt->name, (long long)kvt->block_size, (long long)hp->head_dim_k, (long long)hp->head_dim_v);
-    if (mla && (hp->n_lora_kv + hp->n_rot) % kvt->block_size)
-        return fr_fail(err, FR_ERR_ARG, "KV cache type %s needs a latent row (kv_lora_rank + rope dims = %lld) that is a multiple of %lld",
-                       kvt->name, (long long)(hp->n_lora_kv + hp->n_rot), (long long)kvt->block_size);
+    if (mla && (hp->n_lora_kv % kvt->block_size || hp->n_rot % kvt->block_size))
+        return fr_fail(err, FR_ERR_ARG, "KV cache type %s needs a latent (kv_lora_rank %lld) and rope dims (%lld) that are multiples of %lld",
+                       kvt->name, (long long)hp->n_lora_kv, (long long)hp->n_rot, (long long)kvt->block_size);
     /* a batch never needs more rows than all sequences' positions (<= 2^32: no overflow) */
     if (p.n_batch > p.n_ctx * p.n_seq) p.n_batch = p.n_ctx * p.n_seq;
 
@@ -200,10 +201,18 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     int64_t group = fr_att_queries(hp);
     c->att_scores = alloc_floats((size_t)nt * (size_t)group, p.n_ctx, &ok);
     int64_t qw = mla ? FR_MAX(group * hp->head_dim_k, hp->n_lora_kv + hp->n_rot) : group * hp->head_dim_k;
-    c->att_q_bytes = ((size_t)qw * 4 + 63) & ~(size_t)63;
+    c->att_qf_bytes = ((size_t)qw * 4 + 63) & ~(size_t)63;
+    c->att_qq_row = 0;
+    if (!mla && p.kv_type != FR_TYPE_F16 && p.kv_type != FR_TYPE_F32) /* + the queries in the vec_dot_type */
+        fr_row_size(fr_type_traits_get(p.kv_type)->vec_dot_type, hp->head_dim_k, &c->att_qq_row);
+    c->att_q_bytes = c->att_qf_bytes + (((size_t)group * c->att_qq_row + 63) & ~(size_t)63);
     c->att_q = ok ? aligned_alloc(64, c->att_q_bytes * (size_t)nt) : NULL;
     if (!c->att_q) ok = false;
     c->att_v = alloc_floats((size_t)nt, fr_att_v_width(hp), &ok);
+    if (p.kv_type != FR_TYPE_F16 && p.kv_type != FR_TYPE_F32) { /* dequantized tiles of cache rows */
+        c->att_vtile_floats = (size_t)FR_ATT_VTILE * (size_t)(mla ? hp->n_lora_kv + hp->n_rot : hp->head_dim_v);
+        c->att_vtile = alloc_floats((size_t)nt, (int64_t)c->att_vtile_floats, &ok);
+    }
     if (!mla) {
         c->att_out = alloc_floats((size_t)nt * (size_t)group, hp->head_dim_v, &ok);
         c->att_runs = ok ? calloc(nb + 1, sizeof *c->att_runs) : NULL;
@@ -331,43 +340,8 @@ static void rope_store_task(void *ctx, int64_t t, int thread) {
     kvt->from_float(v, v_layer(c, t, j->layer) + pos * c->v_row_bytes, vd);
 }
 
-/* one (row, head) pair: scores over the sequence's cache rows [0, pos], softmax, weighted
- * sum of V */
-static void attention_task(void *ctx, int64_t task, int thread) {
-    batch_job *j = ctx;
-    fr_context *c = j->c;
-    const fr_hparams *hp = &c->m->hp;
-    int64_t t = task / hp->n_head, h = task % hp->n_head;
-    int64_t g = h / (hp->n_head / hp->n_head_kv);
-    int64_t pos = c->row_pos[t];
-    const fr_type_traits *kvt = fr_type_traits_get(c->p.kv_type);
-    const fr_type_traits *qt = fr_type_traits_get(kvt->vec_dot_type);
-    char *qconv = c->att_q + (size_t)thread * c->att_q_bytes;
-    float *scores = c->att_scores + (size_t)thread * c->p.n_ctx;
-    float *vrow = c->att_v + (size_t)thread * 2 * hp->head_dim_v;
-    float *acc = vrow + hp->head_dim_v;
-    const float *q = c->q + t * hp->n_head * hp->head_dim_k + h * hp->head_dim_k;
-    qt->from_float(q, qconv, hp->head_dim_k);
-    const char *kbase = k_layer(c, t, j->layer) + (size_t)g * c->k_head_bytes;
-    const char *vbase = v_layer(c, t, j->layer) + (size_t)g * c->v_head_bytes;
-    float scale = 1.0f / sqrtf((float)hp->head_dim_k);
-    for (int64_t p = 0; p <= pos; p++) {
-        float s;
-        kvt->vec_dot(hp->head_dim_k, &s, kbase + (size_t)p * c->k_row_bytes, qconv);
-        scores[p] = s * scale;
-    }
-    fr_softmax_fast(scores, pos + 1);
-    for (int64_t d = 0; d < hp->head_dim_v; d++) acc[d] = 0.0f;
-    for (int64_t p = 0; p <= pos; p++) {
-        kvt->to_float(vbase + (size_t)p * c->v_row_bytes, vrow, hp->head_dim_v);
-        float w = scores[p];
-        for (int64_t d = 0; d < hp->head_dim_v; d++) acc[d] += w * vrow[d];
-    }
-    memcpy(c->attn + t * hp->n_head * hp->head_dim_v + h * hp->head_dim_v, acc, (size_t)hp->head_dim_v * sizeof(float));
-}
-
-/* One run of rows (consecutive positions of one sequence: att_runs) and one kv head g, with
- * F16 or F32 caches: the G query heads that share g for every row of the run attend together
+/* One run of rows (consecutive positions of one sequence: att_runs) and one kv head g: the G
+ * query heads that share g for every row of the run attend together
  * (grouped-query attention, and in a prompt several tokens too), so that each K and V row is
  * read once for all of them: scores over the sequence's cache rows [0, last row's pos],
  * weights (fr_ctx_attn_weights), weighted sum of V. A query's result does not depend on its
@@ -393,10 +367,22 @@ static void attention_group_task(void *ctx, int64_t task, int thread) {
     if (f16) fr_round_f16(qg, nq * hd);
     const char *kbase = k_layer(c, t0, j->layer) + (size_t)g * c->k_head_bytes;
     const char *vbase = v_layer(c, t0, j->layer) + (size_t)g * c->v_head_bytes;
-    fr_mla_scores(c->p.kv_type, kbase, c->k_row_bytes, 0, n_pos, qg, nq, hd, 1.0f / sqrtf((float)hd), scores, stride,
-                  tmp);
-    fr_ctx_attn_weights(scores, stride, nq, G, c->row_pos[t0] + 1, n_pos, f16);
-    fr_mla_accum(c->p.kv_type, vbase, c->v_row_bytes, n_pos, scores, stride, 0, nq, 0, hdv, out, hdv, tmp);
+    const float scale = 1.0f / sqrtf((float)hd);
+    if (c->p.kv_type == FR_TYPE_F16 || c->p.kv_type == FR_TYPE_F32) {
+        fr_mla_scores(c->p.kv_type, kbase, c->k_row_bytes, 0, n_pos, qg, nq, hd, scale, scores, stride, tmp);
+        fr_ctx_attn_weights(scores, stride, nq, G, c->row_pos[t0] + 1, n_pos, f16);
+        fr_mla_accum(c->p.kv_type, vbase, c->v_row_bytes, n_pos, scores, stride, 0, nq, 0, hdv, out, hdv, tmp);
+    } else { /* quantized cache: the queries in the type's vec_dot_type, as the peer converts them */
+        const fr_type_traits *kvt = fr_type_traits_get(c->p.kv_type);
+        const fr_type_traits *qt = fr_type_traits_get(kvt->vec_dot_type);
+        char *qq = (char *)qg + c->att_qf_bytes;
+        for (int64_t k = 0; k < nq; k++) qt->from_float(qg + k * hd, qq + (size_t)k * c->att_qq_row, hd);
+        fr_attn_scores_quant(c->p.kv_type, kbase, c->k_row_bytes, n_pos, qq, c->att_qq_row, nq, hd, scale, scores,
+                             stride);
+        fr_ctx_attn_weights(scores, stride, nq, G, c->row_pos[t0] + 1, n_pos, false);
+        fr_attn_accum_deq(c->p.kv_type, vbase, c->v_row_bytes, n_pos, scores, stride, nq, 0, hdv, out, hdv,
+                          c->att_vtile + (size_t)thread * (size_t)c->att_vtile_floats);
+    }
     for (int64_t t = 0; t < nt; t++)
         memcpy(c->attn + (t0 + t) * hp->n_head * hdv + g * G * hdv, out + t * G * hdv, sizeof(float) * (size_t)(G * hdv));
 }
@@ -520,10 +506,7 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
         /* all rows are stored before any attends: a row sees the earlier rows of its
          * sequence in this pass */
         fr_pool_run(pool, n, rope_store_task, &j);
-        if (c->p.kv_type == FR_TYPE_F16 || c->p.kv_type == FR_TYPE_F32)
-            fr_pool_run(pool, c->n_att_runs * hp->n_head_kv, attention_group_task, &j);
-        else
-            fr_pool_run(pool, n * hp->n_head, attention_task, &j);
+        fr_pool_run(pool, c->n_att_runs * hp->n_head_kv, attention_group_task, &j);
         read_ahead(c, n, &L->w_gate.m);
         fr_matmul(pool, &L->wo.m, c->attn, od, n, c->tmp, E, NULL, c->scratch);
         add_residual(c->x, c->tmp, n * E);

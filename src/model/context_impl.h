@@ -67,7 +67,12 @@ struct fr_context {
     float *att_out;    /* [n_threads][group][head_dim_v] their outputs (dense models) */
     int32_t *att_runs; /* [n_batch + 1] first rows of the current batch's runs (dense models) */
     int64_t n_att_runs;
-    char *att_q;       /* [n_threads][att_q_bytes] */
+    char *att_q;       /* [n_threads][att_q_bytes]: att_qf_bytes of float queries, then with a quantized cache
+                        * (dense models) the queries in its vec_dot_type, att_qq_row bytes each */
+    size_t att_qf_bytes, att_qq_row;
+    float *att_vtile;  /* [n_threads][att_vtile_floats]: FR_ATT_VTILE dequantized cache rows (quantized cache;
+                        * dense: V rows, head_dim_v each; MLA: latent + rope rows) */
+    size_t att_vtile_floats;
     float *att_v;      /* [n_threads][2 * max(head_dim_v, n_lora_kv + n_rot)] */
     size_t att_q_bytes;
 

@@ -49,7 +49,7 @@ typedef void (*accum_fn)(int type, const void *rows, size_t row_bytes, int64_t n
 typedef struct {
     const char *name;
     scores_fn scores;
-    accum_fn accum;
+    accum_fn accum, accum_add;
 } kernel_set;
 
 static bool bits_equal(const float *a, const float *b, size_t n) { return memcmp(a, b, n * sizeof(float)) == 0; }
@@ -116,6 +116,13 @@ static void test_set(const kernel_set *ks, test_rng *rng) {
                                 o = fmaf(a[hh * P + p], val(types[k], rows + p * rb, d), o);
                             o_m[hh * R + d] = o;
                         }
+                    bad_a += !bits_equal(o_k, o_m, (size_t)HMAX * R), n_a++;
+                    /* the same sum in two calls: positions [0, n1), then _add over [n1, n_pos) */
+                    const int64_t n1 = n_pos[ip] / 3;
+                    for (int i = 0; i < HMAX * R; i++) o_k[i] = -1.0f;
+                    ks->accum(types[k], rows, rb, n1, a, P, g[0], g[1], g[2], g[3], o_k, R);
+                    ks->accum_add(types[k], rows + (size_t)n1 * rb, rb, n_pos[ip] - n1, a + n1, P, g[0], g[1], g[2],
+                                  g[3], o_k, R);
                     bad_a += !bits_equal(o_k, o_m, (size_t)HMAX * R), n_a++;
                 }
             free(rows);
@@ -294,27 +301,95 @@ static void test_scores_dot(test_rng *rng) {
     free(q), free(rowsf), free(tmp), free(s_k), free(s_r);
 }
 
+/* The quantized-cache attention (Q8_0 rows): fr_attn_scores_quant against the type's vec_dot per
+ * pair, fr_attn_scores_deq against fr_mla_scores on F32 rows of the dequantized values, and
+ * fr_attn_accum_deq against a chain of fmaf over the dequantized values, bit for bit. */
+static void test_quant_cache(test_rng *rng) {
+    static const int widths[] = {32, 64, 96, 128, 576};
+    static const int nqs[] = {1, 2, 3, 5, 8, 16};
+    static const int64_t n_pos[] = {1, 3, 4, 13, 64, 65, 130};
+    enum { NQ = 16, W = 576, NP = 130 };
+    const int type = FR_TYPE_Q8_0;
+    const fr_type_traits *tt = fr_type_traits_get(type), *qt = fr_type_traits_get(tt->vec_dot_type);
+    float *q = malloc(sizeof(float) * NQ * W), *deq = malloc(sizeof(float) * NP * W), *f = malloc(sizeof(float) * W);
+    float *s_k = malloc(sizeof(float) * NQ * NP), *s_r = malloc(sizeof(float) * NQ * NP);
+    float *a = malloc(sizeof(float) * NQ * NP), *tmp = malloc(sizeof(float) * FR_ATT_VTILE * W);
+    float *o_k = malloc(sizeof(float) * NQ * W), *o_r = malloc(sizeof(float) * NQ * W);
+    int bad_s = 0, bad_d = 0, bad_a = 0, n = 0;
+    for (size_t iw = 0; iw < sizeof widths / sizeof widths[0]; iw++) {
+        const int w = widths[iw];
+        size_t rb, qb;
+        fr_row_size(type, w, &rb);
+        fr_row_size(tt->vec_dot_type, w, &qb);
+        char *rows = malloc(rb * NP), *qq = malloc(qb * NQ);
+        for (int p = 0; p < NP; p++) {
+            for (int i = 0; i < w; i++) f[i] = test_rng_float(rng) * 3.0f;
+            tt->from_float(f, rows + p * rb, w);
+            tt->to_float(rows + p * rb, deq + (size_t)p * w, w);
+        }
+        for (int i = 0; i < NQ * w; i++) q[i] = test_rng_float(rng) * 2.0f;
+        for (int k = 0; k < NQ; k++) qt->from_float(q + k * w, qq + k * qb, w);
+        for (int i = 0; i < NQ * NP; i++) a[i] = test_rng_float(rng) * 0.5f + 0.5f;
+        for (size_t iq = 0; iq < sizeof nqs / sizeof nqs[0]; iq++)
+            for (size_t ip = 0; ip < sizeof n_pos / sizeof n_pos[0]; ip++) {
+                const int nq = nqs[iq];
+                const int64_t np = n_pos[ip];
+                memset(s_k, 0, sizeof(float) * NQ * NP), memset(s_r, 0, sizeof(float) * NQ * NP);
+                fr_attn_scores_quant(type, rows, rb, np, qq, qb, nq, w, 0.3f, s_k, NP);
+                for (int k = 0; k < nq; k++)
+                    for (int64_t p = 0; p < np; p++) {
+                        float s;
+                        tt->vec_dot(w, &s, rows + p * rb, qq + k * qb);
+                        s_r[k * NP + p] = s * 0.3f;
+                    }
+                bad_s += !bits_equal(s_k, s_r, (size_t)NQ * NP);
+                memset(s_k, 0, sizeof(float) * NQ * NP), memset(s_r, 0, sizeof(float) * NQ * NP);
+                fr_attn_scores_deq(type, rows, rb, 1, np, q, nq, w, 0.3f, s_k, NP, tmp); /* from row 1 */
+                fr_mla_scores(FR_TYPE_F32, deq, (size_t)w * 4, 1, np, q, nq, w, 0.3f, s_r, NP, f);
+                bad_d += !bits_equal(s_k, s_r, (size_t)NQ * NP);
+                const int64_t d0 = w > 64 ? 32 : 0, d1 = w > 64 ? w - 32 : w; /* a slice inside the row too */
+                for (int i = 0; i < NQ * W; i++) o_k[i] = o_r[i] = -1.0f;
+                fr_attn_accum_deq(type, rows, rb, np, a, NP, nq, d0, d1, o_k, W, tmp);
+                for (int k = 0; k < nq; k++)
+                    for (int64_t d = d0; d < d1; d++) {
+                        float o = 0.0f;
+                        for (int64_t p = 0; p < np; p++) o = fmaf(a[k * NP + p], deq[p * w + d], o);
+                        o_r[k * W + d] = o;
+                    }
+                bad_a += !bits_equal(o_k, o_r, (size_t)NQ * W);
+                n++;
+            }
+        free(rows), free(qq);
+    }
+    CHECK(bad_s == 0 && bad_d == 0 && bad_a == 0,
+          "Q8_0 cache attention: scores_quant %d, scores_deq %d, accum_deq %d of %d cases differ", bad_s, bad_d, bad_a,
+          n);
+    printf("  Q8_0 cache attention: %d cases of scores (vec_dot per pair; float on dequantized rows) and sums\n", n);
+    free(q), free(deq), free(f), free(s_k), free(s_r), free(a), free(tmp), free(o_k), free(o_r);
+}
+
 int main(void) {
     test_rng rng = {4242};
     int n_sets = 0;
 #if FR_X86
     if (fr_cpu_has(FR_ISA_AVX2)) {
-        kernel_set ks = {"AVX2", fr_mla_scores_avx2, fr_mla_accum_avx2};
+        kernel_set ks = {"AVX2", fr_mla_scores_avx2, fr_mla_accum_avx2, fr_mla_accum_avx2_add};
         test_set(&ks, &rng), n_sets++;
     }
     if (fr_cpu_has(FR_ISA_AVX512)) {
-        kernel_set ks = {"AVX-512", fr_mla_scores_avx512, fr_mla_accum_avx512};
+        kernel_set ks = {"AVX-512", fr_mla_scores_avx512, fr_mla_accum_avx512, fr_mla_accum_avx512_add};
         test_set(&ks, &rng), n_sets++;
     }
 #endif
 #if FR_ARM64
     if (fr_cpu_has(FR_ISA_NEON_DOT)) {
         printf("  testing the NEON MLA kernels\n");
-        kernel_set ks = {"NEON", fr_mla_scores_neon, fr_mla_accum_neon};
+        kernel_set ks = {"NEON", fr_mla_scores_neon, fr_mla_accum_neon, fr_mla_accum_neon_add};
         test_set(&ks, &rng), n_sets++;
     }
 #endif
     test_scores_dot(&rng);
+    test_quant_cache(&rng);
     if (n_sets) {
         test_helpers(&rng);
         printf("  softmax_fast, round_f16, axpy and swiglu compared bit for bit with their C order\n");
