@@ -907,13 +907,18 @@ typedef struct {
 #define F16_SPLIT 2048
 #define F16_SPLIT_ROWS 48 /* the most rows in a task's chunk then */
 
-/* The activations rounded to F16 (BF16) exactly as vec_dot's conversion, kept as floats. */
+/* The activations rounded to F16 (BF16) exactly as vec_dot's conversion, kept as floats;
+ * for F32 rows, copied. */
 static void f16_quant_task(void *ctx, int64_t t, int thread) {
     f16_job *j = ctx;
     const fr_type_traits *ft = fr_type_traits_get(j->w->type);
     uint16_t tmp[256];
     const float *src = j->x + t * j->x_stride;
     float *dst = j->act + (size_t)t * j->act_stride;
+    if (j->w->type == FR_TYPE_F32) {
+        memcpy(dst, src, sizeof(float) * (size_t)j->w->n_in);
+        return;
+    }
     for (int64_t i = 0; i < j->w->n_in; i += 256) {
         int64_t m = FR_MIN(256, j->w->n_in - i);
         ft->from_float(src + i, tmp, m);
@@ -962,9 +967,9 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
                  n_tok == 1 ? F16_DECODE_ROWS : 3, NULL, NULL, w->n_in};
 #if FR_X86
     const bool bf = w->type == FR_TYPE_BF16;
-    j.kern = bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part;
+    j.kern = w->type == FR_TYPE_F32 ? fr_gemm_f32_avx2_part : bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part;
     /* prompts on AVX-512F: the same results with twice the lanes (decode streams memory) */
-    if (n_tok > 1 && fr_cpu_has(FR_ISA_AVX512)) {
+    if (n_tok > 1 && fr_cpu_has(FR_ISA_AVX512) && w->type != FR_TYPE_F32) {
         j.kern = bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
         j.span = F16_SPLIT;
     }

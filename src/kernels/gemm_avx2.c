@@ -543,16 +543,31 @@ void fr_gemm_q2_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
  * GMAC/s at 2048, 16.1-18.0 at 8192; tinyllama F16 tg32, 1 thread: 13.8 -> 16.2 t/s */
 #define F16_PF_DIST 8192
 #endif
-/* 8 weights widened to float: F16 (cvtph), or BF16 (BF: the upper half of a float). */
-FR_INLINE __m256 wide8(const uint16_t *p, const int BF) {
-    const __m128i h = _mm_loadu_si128((const __m128i *)p);
-    return BF ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
+/* KIND: 0 F16, 1 BF16, 2 F32. F32 follows fr_vec_dot_f32's order, the same but with each
+ * product rounded before its add (F32 products are not exact): mul + add instead of FMA. */
+enum { W_F16 = 0, W_BF16 = 1, W_F32 = 2 };
+
+/* weights i .. i + 7 of a row as floats: F16 (cvtph), BF16 (the upper half of a float), F32 */
+FR_INLINE __m256 wide8(const void *row, int64_t i, const int KIND) {
+    if (KIND == W_F32) return _mm256_loadu_ps((const float *)row + i);
+    const __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + i));
+    return KIND == W_BF16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
 }
 
-FR_INLINE float wide1(uint16_t h, const int BF) { return BF ? fr_bf16_to_f32(h) : _cvtsh_ss(h); }
+FR_INLINE float wide1(const void *row, int64_t k, const int KIND) {
+    if (KIND == W_F32) return ((const float *)row)[k];
+    const uint16_t h = ((const uint16_t *)row)[k];
+    return KIND == W_BF16 ? fr_bf16_to_f32(h) : _cvtsh_ss(h);
+}
 
-FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const uint16_t *const *x, const float *const *y, const int R,
-                       const int T, float *state, int first, int last, float *out, const int BF) {
+/* acc + x * y in the row type's dot-product order */
+FR_INLINE __m256 madd8(__m256 x, __m256 y, __m256 acc, const int KIND) {
+    return KIND == W_F32 ? _mm256_add_ps(acc, _mm256_mul_ps(x, y)) : _mm256_fmadd_ps(x, y, acc);
+}
+
+FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, const float *const *y, const int R,
+                       const int T, float *state, int first, int last, float *out, const int KIND) {
+    const size_t es = KIND == W_F32 ? 4 : 2;
     __m256 st[4][3][4]; /* [j][r][t] */
     FR_UNROLL for (int j = 0; j < 4; j++) FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
         st[j][r][t] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(state + ((j * 3 + r) * 4 + t) * 8);
@@ -561,11 +576,14 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const uint16_t *const 
         __m256 a[3][4];
         FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int j = 0; j < 4; j++) a[r][j] = _mm256_setzero_ps();
         for (int64_t i = i0; i < i1; i += 32) {
-            FR_UNROLL for (int r = 0; r < R; r++) _mm_prefetch((const char *)(x[r] + i) + F16_PF_DIST, _MM_HINT_T0);
+            FR_UNROLL for (int r = 0; r < R; r++)
+                _mm_prefetch((const char *)x[r] + (size_t)i * es + F16_PF_DIST, _MM_HINT_T0);
+            if (KIND == W_F32) /* 128 bytes per row and step */
+                FR_UNROLL for (int r = 0; r < R; r++)
+                    _mm_prefetch((const char *)x[r] + (size_t)i * es + F16_PF_DIST + 64, _MM_HINT_T0);
             FR_UNROLL for (int j = 0; j < 4; j++) {
                 const __m256 yv = _mm256_loadu_ps(y[0] + i + 8 * j);
-                FR_UNROLL for (int r = 0; r < R; r++)
-                    a[r][j] = _mm256_fmadd_ps(wide8(x[r] + i + 8 * j, BF), yv, a[r][j]);
+                FR_UNROLL for (int r = 0; r < R; r++) a[r][j] = madd8(wide8(x[r], i + 8 * j, KIND), yv, a[r][j], KIND);
             }
         }
         FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int j = 0; j < 4; j++) st[j][r][0] = a[r][j];
@@ -577,10 +595,10 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const uint16_t *const 
             FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) a[r][t] = st[j][r][t];
             for (int64_t i = k0 + 8 * j; i < k1; i += 32) {
                 __m256 xv[3];
-                FR_UNROLL for (int r = 0; r < R; r++) xv[r] = wide8(x[r] + i, BF);
+                FR_UNROLL for (int r = 0; r < R; r++) xv[r] = wide8(x[r], i, KIND);
                 FR_UNROLL for (int t = 0; t < T; t++) {
                     const __m256 yv = _mm256_loadu_ps(y[t] + i);
-                    FR_UNROLL for (int r = 0; r < R; r++) a[r][t] = _mm256_fmadd_ps(xv[r], yv, a[r][t]);
+                    FR_UNROLL for (int r = 0; r < R; r++) a[r][t] = madd8(xv[r], yv, a[r][t], KIND);
                 }
             }
             FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) st[j][r][t] = a[r][t];
@@ -593,31 +611,40 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const uint16_t *const 
     }
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) {
         float sum = fr_hsum8_avx2(_mm256_add_ps(_mm256_add_ps(st[0][r][t], st[1][r][t]), _mm256_add_ps(st[2][r][t], st[3][r][t])));
-        for (int64_t k = n32; k < n; k++) sum += wide1(x[r][k], BF) * y[t][k];
+        for (int64_t k = n32; k < n; k++) sum += wide1(x[r], k, KIND) * y[t][k];
         out[r * T + t] = sum;
     }
 }
 
-#define F16_CASE(R, T, BF) \
-    case R * 8 + T: f16_RxT(i0, i1, n, (const uint16_t *const *)x, y, R, T, st, first, last, out, BF); break;
-#define F16_CASES(BF) \
+#define F16_CASE(R, T, KIND) \
+    case R * 8 + T: f16_RxT(i0, i1, n, x, y, R, T, st, first, last, out, KIND); break;
+#define F16_CASES(KIND) \
     switch (R * 8 + T) { \
-        F16_CASE(1, 1, BF) F16_CASE(1, 2, BF) F16_CASE(1, 3, BF) F16_CASE(1, 4, BF) \
-        F16_CASE(2, 1, BF) F16_CASE(2, 2, BF) F16_CASE(2, 3, BF) F16_CASE(2, 4, BF) \
-        F16_CASE(3, 1, BF) F16_CASE(3, 2, BF) F16_CASE(3, 3, BF) F16_CASE(3, 4, BF) \
+        F16_CASE(1, 1, KIND) F16_CASE(1, 2, KIND) F16_CASE(1, 3, KIND) F16_CASE(1, 4, KIND) \
+        F16_CASE(2, 1, KIND) F16_CASE(2, 2, KIND) F16_CASE(2, 3, KIND) F16_CASE(2, 4, KIND) \
+        F16_CASE(3, 1, KIND) F16_CASE(3, 2, KIND) F16_CASE(3, 3, KIND) F16_CASE(3, 4, KIND) \
     default: break; \
     }
 void fr_gemm_f16_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y, int T,
                            float *st, int first, int last, float *out) {
-    F16_CASES(0)
+    F16_CASES(W_F16)
 }
 
 void fr_gemm_bf16_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                             int T, float *st, int first, int last, float *out) {
-    F16_CASES(1)
+    F16_CASES(W_BF16)
+}
+
+void fr_gemm_f32_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
+                           int T, float *st, int first, int last, float *out) {
+    F16_CASES(W_F32)
 }
 #undef F16_CASES
 #undef F16_CASE
+
+void fr_gemm_f32_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
+    fr_gemm_f32_avx2_part(0, n & ~(int64_t)31, n, x, R, y, T, NULL, 1, 1, out);
+}
 
 void fr_gemm_f16_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
     fr_gemm_f16_avx2_part(0, n & ~(int64_t)31, n, x, R, y, T, NULL, 1, 1, out);

@@ -21,11 +21,13 @@ static size_t act_row_bytes(const fr_matrix *w) {
     return (rb + 63) & ~(size_t)63;
 }
 
+/* the types fr_gemm_f16 takes (F32 too: tinyllama F32 pp512 29.9 -> see the commit) */
+static bool float_rows(int type) { return type == FR_TYPE_F16 || type == FR_TYPE_BF16 || type == FR_TYPE_F32; }
+
 size_t fr_matmul_scratch_size(const fr_matrix *w, int64_t n_tok) {
     size_t s = act_row_bytes(w) * (size_t)n_tok;
     if (fr_pack_supported(w->type)) s = FR_MAX(s, fr_gemm_scratch_size(w->type, w->n_in, n_tok));
-    if ((w->type == FR_TYPE_F16 || w->type == FR_TYPE_BF16) && fr_cpu_has(FR_ISA_AVX2))
-        s = FR_MAX(s, fr_gemm_f16_scratch_size(w->n_in, n_tok));
+    if (float_rows(w->type) && fr_cpu_has(FR_ISA_AVX2)) s = FR_MAX(s, fr_gemm_f16_scratch_size(w->n_in, n_tok));
     return s;
 }
 
@@ -121,7 +123,7 @@ void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stri
         fr_gemm_packed(pool, pk, unit0, w, x, x_stride, n_tok, y, y_stride, bias, scratch);
         return;
     }
-    if ((w->type == FR_TYPE_F16 || w->type == FR_TYPE_BF16) && fr_cpu_has(FR_ISA_AVX2)) {
+    if (float_rows(w->type) && fr_cpu_has(FR_ISA_AVX2)) {
         fr_gemm_f16(pool, w, x, x_stride, n_tok, y, y_stride, bias, scratch);
         return;
     }

@@ -402,36 +402,37 @@ static void test_packed_matmul(test_rng *rng) {
 }
 
 #if FR_X86
-/* F16 and BF16: the R x T kernel and fr_matmul equal vec_dot_f16 (bf16) on the F16- (BF16-)
- * converted activations, the dispatched vec_dot and the scalar one, with tails (n not a multiple
- * of 32) and chunk edges (n > 256, F16_KC; on AVX-512 rows over 2048 values are cut into
- * ranges: gemm.c f16_task). */
+/* F16, BF16 and F32: the R x T kernel and fr_matmul equal vec_dot_f16 (bf16, f32) on the
+ * F16- (BF16-) converted activations, the dispatched vec_dot and the scalar one, with tails (n
+ * not a multiple of 32) and chunk edges (n > 256, F16_KC; on AVX-512 rows over 2048 values are
+ * cut into ranges: gemm.c f16_task). F32 has no AVX-512 kernel. */
 static void test_f16(test_rng *rng, int type) {
     const fr_type_traits *ft = fr_type_traits_get(type), *fr = fr_type_traits_isa(type, FR_ISA_SCALAR);
     if (!fr_cpu_has(FR_ISA_AVX2)) return;
-    const bool bf = type == FR_TYPE_BF16;
+    const bool bf = type == FR_TYPE_BF16, f32 = type == FR_TYPE_F32;
+    const size_t es = f32 ? 4 : 2; /* bytes per weight */
     void (*whole_avx2)(int64_t, const void *const *, int, const float *const *, int, float *) =
-        bf ? fr_gemm_bf16_avx2 : fr_gemm_f16_avx2;
+        f32 ? fr_gemm_f32_avx2 : bf ? fr_gemm_bf16_avx2 : fr_gemm_f16_avx2;
     void (*whole_avx512)(int64_t, const void *const *, int, const float *const *, int, float *) =
-        bf ? fr_gemm_bf16_avx512 : fr_gemm_f16_avx512;
+        f32 ? NULL : bf ? fr_gemm_bf16_avx512 : fr_gemm_f16_avx512;
     const int64_t sizes[] = {8, 40, 96, 520, 1056 + 7, 2048 + 32, 2 * 2048 + 64 + 5}; /* the last two: AVX-512 split */
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         const int64_t n = sizes[si], n_out = 11, xs = n + 1, ys = n_out + 2;
-        uint16_t *w = malloc(sizeof(uint16_t) * (size_t)(n * n_out)), *a = malloc(sizeof(uint16_t) * (size_t)n);
+        char *w = malloc(es * (size_t)(n * n_out)), *a = malloc(es * (size_t)n);
         float *x = malloc(sizeof(float) * (size_t)(xs * 9)), *y = malloc(sizeof(float) * (size_t)(ys * 9));
         float *f = malloc(sizeof(float) * (size_t)n), *bias = malloc(sizeof(float) * (size_t)n_out);
         for (int64_t r = 0; r < n_out; r++) {
             for (int64_t i = 0; i < n; i++) f[i] = test_rng_float(rng) * (1.0f + (float)r);
-            ft->from_float(f, w + r * n, n);
+            ft->from_float(f, w + (size_t)(r * n) * es, n);
             bias[r] = test_rng_float(rng);
         }
         for (int64_t i = 0; i < xs * 9; i++) x[i] = test_rng_float(rng) * 5.0f;
-        fr_matrix m = {type, n, n_out, (size_t)n * 2, w, NULL, 0};
-        if (fr_cpu_has(FR_ISA_AVX512)) { /* the 512-bit kernel == the AVX2 one, every R x T */
+        fr_matrix m = {type, n, n_out, (size_t)n * es, w, NULL, 0};
+        const void *xr[3] = {w, w + (size_t)(5 * n) * es, w + (size_t)(10 * n) * es}; /* rows 0, 5, 10 */
+        if (whole_avx512 && fr_cpu_has(FR_ISA_AVX512)) { /* the 512-bit kernel == the AVX2 one, every R x T */
             int bad = 0;
             for (int R = 1; R <= 3; R++)
                 for (int T = 1; T <= 4; T++) {
-                    const void *xr[3] = {w, w + 5 * n, w + 10 * n};
                     const float *yr[4] = {x, x + xs, x + 2 * xs, x + 3 * xs};
                     float o1[12], o2[12];
                     whole_avx2(n, xr, R, yr, T, o1);
@@ -443,14 +444,14 @@ static void test_f16(test_rng *rng, int type) {
         }
         { /* the range kernels (gemm.h): a row cut into ranges of 64 values == the whole row */
             void (*parts[2])(int64_t, int64_t, int64_t, const void *const *, int, const float *const *, int, float *,
-                             int, int, float *) = {bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part, NULL};
-            if (fr_cpu_has(FR_ISA_AVX512)) parts[1] = bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
+                             int, int, float *) = {
+                f32 ? fr_gemm_f32_avx2_part : bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part, NULL};
+            if (!f32 && fr_cpu_has(FR_ISA_AVX512)) parts[1] = bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
             const int64_t n32 = n & ~(int64_t)31;
             int bad = 0;
             for (int k = 0; k < 2; k++)
                 for (int R = 1; parts[k] && R <= 3; R++)
                     for (int T = 1; T <= 4; T++) {
-                        const void *xr[3] = {w, w + 5 * n, w + 10 * n};
                         const float *yr[4] = {x, x + xs, x + 2 * xs, x + 3 * xs};
                         float whole[12], cut[12], st[FR_GEMM_F16_STATE];
                         whole_avx2(n, xr, R, yr, T, whole);
@@ -477,8 +478,8 @@ static void test_f16(test_rng *rng, int type) {
                         ft->from_float(x + t * xs, a, n);
                         for (int64_t r = 0; r < n_out; r++) {
                             float s, sr;
-                            ft->vec_dot(n, &s, w + r * n, a);
-                            fr->vec_dot(n, &sr, w + r * n, a);
+                            ft->vec_dot(n, &s, w + (size_t)(r * n) * es, a);
+                            fr->vec_dot(n, &sr, w + (size_t)(r * n) * es, a);
                             bad += memcmp(&s, &sr, 4) != 0;
                             if (bi) s = s + bias[r];
                             bad += memcmp(&s, &y[t * ys + r], 4) != 0;
@@ -753,6 +754,7 @@ int main(void) {
 #if FR_X86
     test_f16(&rng, FR_TYPE_F16);
     test_f16(&rng, FR_TYPE_BF16);
+    test_f16(&rng, FR_TYPE_F32);
     test_kquant_rows(&rng);
 #endif
     return CHECK_DONE("test_tiles");
