@@ -813,6 +813,45 @@ static void test_chunking(const char *path, const char *label) {
     fr_model_free(m);
 }
 
+/* A Q8_0 cache: the absorbed decode (the latent rows dequantized in tiles, mla.c) gives the same
+ * logits with 1 and 2 threads, and logits near an F16 cache's (the cache's rounding apart). */
+static void test_q8_cache(const char *path, const char *label) {
+    fr_model *m = load(path);
+    if (!m) return;
+    enum { T = 24, P = 6 }; /* P prompt tokens, then T - P decode steps */
+    int64_t V = m->hp.n_vocab;
+    int32_t toks[T];
+    test_rng rng = {17};
+    for (int i = 0; i < T; i++) toks[i] = (int32_t)(test_rng_next(&rng) % (uint64_t)V);
+    float *l[3];
+    static const int kv[3] = {FR_TYPE_Q8_0, FR_TYPE_Q8_0, FR_TYPE_F16};
+    for (int k = 0; k < 3; k++) {
+        l[k] = malloc(sizeof(float) * (size_t)(T * V));
+        fr_context *c = ctx_new(m, kv[k], k == 1 ? 1 : 2, 512);
+        if (!c) { /* ctx_new failed the check */
+            for (int j = 0; j <= k; j++) free(l[j]);
+            fr_model_free(m);
+            return;
+        }
+        eval_rows(c, toks, P, P, FR_PHASE_PROMPT, l[k], V);
+        eval_rows(c, toks + P, T - P, 1, FR_PHASE_DECODE, l[k] + (size_t)P * V, V);
+        fr_context_free(c);
+    }
+    CHECK(memcmp(l[0], l[1], sizeof(float) * (size_t)(T * V)) == 0, "%s Q8_0 cache: 1 and 2 threads differ", label);
+    double num = 0, den = 0;
+    for (int64_t i = (int64_t)P * V; i < (int64_t)T * V; i++) {
+        double d = (double)l[0][i] - l[2][i];
+        num += d * d, den += (double)l[2][i] * l[2][i];
+    }
+    /* 0.079 in this random model, the same before the tiled kernels (the plain-C path); the
+     * prompt phase's logits are 0.027 off: a bound that the cache's rounding passes and a wrong
+     * row or tile does not */
+    CHECK(den > 0 && sqrt(num / den) < 0.15, "%s Q8_0 cache: decode logits off the F16 cache's by %g (relative L2)",
+          label, den > 0 ? sqrt(num / den) : -1.0);
+    for (int k = 0; k < 3; k++) free(l[k]);
+    fr_model_free(m);
+}
+
 /* a file whose ffn_up_exps has another activation type than ffn_gate_exps (Q8_0 vs F16):
  * the fused expert products must convert the input once per type */
 static void test_mixed_expert_types(void) {
@@ -1150,6 +1189,12 @@ int main(void) {
     char path[512];
     write_ds(&k_tiny_v3, "Q8_0", "chunk-q8.gguf", path, sizeof path);
     test_chunking(path, "tiny-v3 Q8_0");
+    { /* tiny-v3 with dims a Q8_0 cache takes (multiples of 32), and a latent of two 64-dim slices */
+        fr_synth_ds d = k_tiny_v3;
+        d.name = "tiny-v3-q8kv", d.kv_lora = 128, d.qk_nope = 32, d.qk_rope = 32, d.v_head = 32;
+        write_ds(&d, "Q8_0", "q8kv.gguf", path, sizeof path);
+        test_q8_cache(path, "tiny-v3 (Q8_0 cache dims)");
+    }
     const char *shared = test_shared_dir();
     if (shared) {
         snprintf(path, sizeof path, "%s/models/ds2lite-tiny-Q8_0.gguf", shared);
