@@ -164,8 +164,8 @@ void fr_mla_scores_avx512(int type, const void *rows, size_t row_bytes, int64_t 
 void fr_mla_accum_avx512(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
                          int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
 /* the same, adding to out (the chains continue from its values) */
-void fr_mla_accum_avx512_add(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a, int64_t stride,
-                             int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
+void fr_mla_accum_avx512_add(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a,
+                             int64_t stride, int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
 /* AArch64 (mla_attn_neon.c): the AVX2 kernels' results bit for bit, on 4-lane registers;
  * fr_attn_scores_dot_neon: fr_attn_scores_dot's (the reference row dot product's bits). */
 void fr_attn_scores_dot_neon(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,

@@ -110,7 +110,9 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
         return fr_fail(err, FR_ERR_ARG, "KV cache type %s needs head dimensions that are multiples of %lld (model has %lld, %lld)",
                        kvt->name, (long long)kvt->block_size, (long long)hp->head_dim_k, (long long)hp->head_dim_v);
     if (mla && (hp->n_lora_kv % kvt->block_size || hp->n_rot % kvt->block_size))
-        return fr_fail(err, FR_ERR_ARG, "KV cache type %s needs a latent (kv_lora_rank %lld) and rope dims (%lld) that are multiples of %lld",
+        return fr_fail(err, FR_ERR_ARG,
+                       "KV cache type %s needs a latent (kv_lora_rank %lld) and rope dims (%lld) that are "
+                       "multiples of %lld",
                        kvt->name, (long long)hp->n_lora_kv, (long long)hp->n_rot, (long long)kvt->block_size);
     /* a batch never needs more rows than all sequences' positions (<= 2^32: no overflow) */
     if (p.n_batch > p.n_ctx * p.n_seq) p.n_batch = p.n_ctx * p.n_seq;
@@ -203,13 +205,13 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     int64_t qw = mla ? FR_MAX(group * hp->head_dim_k, hp->n_lora_kv + hp->n_rot) : group * hp->head_dim_k;
     c->att_qf_bytes = ((size_t)qw * 4 + 63) & ~(size_t)63;
     c->att_qq_row = 0;
-    if (!mla && p.kv_type != FR_TYPE_F16 && p.kv_type != FR_TYPE_F32) /* + the queries in the vec_dot_type */
+    if (!mla && fr_kv_quantized(p.kv_type)) /* + the queries in the vec_dot_type */
         fr_row_size(fr_type_traits_get(p.kv_type)->vec_dot_type, hp->head_dim_k, &c->att_qq_row);
     c->att_q_bytes = c->att_qf_bytes + (((size_t)group * c->att_qq_row + 63) & ~(size_t)63);
     c->att_q = ok ? aligned_alloc(64, c->att_q_bytes * (size_t)nt) : NULL;
     if (!c->att_q) ok = false;
     c->att_v = alloc_floats((size_t)nt, fr_att_v_width(hp), &ok);
-    if (p.kv_type != FR_TYPE_F16 && p.kv_type != FR_TYPE_F32) { /* dequantized tiles of cache rows */
+    if (fr_kv_quantized(p.kv_type)) { /* dequantized tiles of cache rows */
         c->att_vtile_floats = (size_t)FR_ATT_VTILE * (size_t)(mla ? hp->n_lora_kv + hp->n_rot : hp->head_dim_v);
         c->att_vtile = alloc_floats((size_t)nt, (int64_t)c->att_vtile_floats, &ok);
     }
@@ -368,7 +370,7 @@ static void attention_group_task(void *ctx, int64_t task, int thread) {
     const char *kbase = k_layer(c, t0, j->layer) + (size_t)g * c->k_head_bytes;
     const char *vbase = v_layer(c, t0, j->layer) + (size_t)g * c->v_head_bytes;
     const float scale = 1.0f / sqrtf((float)hd);
-    if (c->p.kv_type == FR_TYPE_F16 || c->p.kv_type == FR_TYPE_F32) {
+    if (!fr_kv_quantized(c->p.kv_type)) {
         fr_mla_scores(c->p.kv_type, kbase, c->k_row_bytes, 0, n_pos, qg, nq, hd, scale, scores, stride, tmp);
         fr_ctx_attn_weights(scores, stride, nq, G, c->row_pos[t0] + 1, n_pos, f16);
         fr_mla_accum(c->p.kv_type, vbase, c->v_row_bytes, n_pos, scores, stride, 0, nq, 0, hdv, out, hdv, tmp);

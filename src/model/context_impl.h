@@ -118,6 +118,10 @@ static inline int64_t fr_att_queries(const fr_hparams *hp) {
     return G > FR_ATT_QUERIES ? G : FR_ATT_QUERIES;
 }
 
+/* A KV cache type other than F16 and F32 (Q8_0): attention converts the queries to its
+ * vec_dot_type (dense) and dequantizes its rows in tiles (att_vtile). */
+static inline bool fr_kv_quantized(int kv_type) { return kv_type != FR_TYPE_F16 && kv_type != FR_TYPE_F32; }
+
 /* Floats per thread of att_v: two rows of the widest attention vector. */
 static inline int64_t fr_att_v_width(const fr_hparams *hp) {
     int64_t w = hp->head_dim_v;

@@ -279,7 +279,7 @@ static void abs_scores_task(void *ctx, int64_t blk, int thread) {
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
     int64_t p0 = blk * j->score_rows, p1 = FR_MIN(p0 + j->score_rows, j->n_pos);
-    if (c->att_vtile) /* quantized cache */
+    if (fr_kv_quantized(c->p.kv_type))
         fr_attn_scores_deq(c->p.kv_type, j->rows, c->k_row_bytes, p0, p1, c->qabs, hp->n_head,
                            hp->n_lora_kv + hp->n_rot, hp->attn_scale, c->dscores, c->p.n_ctx,
                            c->att_vtile + (size_t)thread * c->att_vtile_floats);
@@ -303,7 +303,7 @@ static void abs_accum_task(void *ctx, int64_t task, int thread) {
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
     int64_t r = hp->n_lora_kv, d0 = task * ACC_DIMS;
-    if (c->att_vtile) /* quantized cache */
+    if (fr_kv_quantized(c->p.kv_type))
         fr_attn_accum_deq(c->p.kv_type, j->rows, c->k_row_bytes, j->n_pos, c->dscores, c->p.n_ctx, hp->n_head, d0,
                           FR_MIN(d0 + ACC_DIMS, r), c->olat, r, c->att_vtile + (size_t)thread * c->att_vtile_floats);
     else
