@@ -53,11 +53,10 @@ tmux -L "$S" send-keys -t "$S" C-c
 # then keeps the chat and says how to leave. Either is right; quitting is not.
 HINT="(Ctrl-D or /quit leaves)"
 wait_for "generated at" 60 && ok "a streamed answer with its speed line" || bad "no answer: $(pane | tail -5)"
-wait_stop() { # wait_stop N: the N-th "stopped;" note, or the prompt's hint
+wait_stop() { # wait_stop N: N answers to Ctrl-C so far, each a "stopped;" note or the prompt's hint
     i=0
     while [ $i -lt 600 ]; do
-        [ "$(pane | grep -cF -- "stopped;")" -ge "$1" ] && return 0
-        pane | grep -qF -- "$HINT" && return 0
+        [ $(($(pane | grep -cF -- "stopped;") + $(pane | grep -cF -- "$HINT"))) -ge "$1" ] && return 0
         sleep 0.1
         i=$((i + 1))
     done

@@ -296,6 +296,8 @@ expect_rc 0 "bench --seqs 2" "$F" bench -m "$MODEL" --seqs 2 -p 16 -n 4 -t 2 --j
 grep -q "^| .* | 2 | 2 | 16 | 4 | " "$T/out" && ok "bench --seqs: table row (threads, seqs, pp, tg)" || bad "bench --seqs table: $(cat "$T/out")"
 tail -n 1 "$T/out" | grep -q '"seqs":2,"n_prompt":16,"n_gen":4' && tail -n 1 "$T/out" | grep -q '"tg_tps":' &&
     tail -n 1 "$T/out" | grep -q '"pp_s":' && ok "bench --seqs --json fields" || bad "bench --seqs json: $(tail -n 1 "$T/out")"
+expect_rc 0 "bench --seqs 2 -ub 8" "$F" bench -m "$MODEL" --seqs 2 -p 16 -n 2 -t 2 -ub 8 --json
+tail -n 1 "$T/out" | grep -q '"ubatch":8' && ok "bench --seqs -ub: json ubatch 8" || bad "bench --seqs -ub 8: $(tail -n 1 "$T/out")"
 expect_rc 2 "bench --seqs 0" "$F" bench -m "$MODEL" --seqs 0
 expect_rc 2 "bench --seqs with --depth" "$F" bench -m "$MODEL" --seqs 2 --depth 4
 [ "$fails" -eq 0 ]

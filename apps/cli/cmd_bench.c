@@ -27,8 +27,9 @@ static const char *k_help =
     "  -r N               repetitions (default 5)\n"
     "  -d, --depth N      tokens of context before each test (default 0)\n"
     "  -t, --threads N    threads (default: all CPUs)\n"
-    "  -ub, --ubatch N    prompt tokens per forward pass (default 512, as llama-bench's\n"
-    "                     n_ubatch): a longer prompt runs in passes of N tokens\n"
+    "  -ub, --ubatch N    prompt rows per forward pass (default 512, as llama-bench's\n"
+    "                     n_ubatch): a longer prompt (with --seqs, all sequences' prompts)\n"
+    "                     runs in passes of N rows\n"
     "  --kv-type T        KV cache type: f16 (default), f32, q8_0\n"
     "  --seqs N           batched decode of N sequences (1..256) in one context, as\n"
     "                     llama-batched-bench -npp 128 -ntg 32 -npl N: each sequence gets a\n"
@@ -37,7 +38,7 @@ static const char *k_help =
     "                     and the aggregate generation rate N*n / decode time (-r default 1)\n"
     "  --json             print one JSON object on the last line of stdout with keys:\n"
     "                     model, pp_tps, pp_sd, tg_tps, tg_sd, n_prompt, n_gen, depth,\n"
-    "                     threads, reps, isa, active_bytes (weight bytes read per generated\n"
+    "                     threads, reps, isa, ubatch, active_bytes (weight bytes read per generated\n"
     "                     token), tg_gbps (tg_tps x active_bytes); with --membw also membw_gbps\n"
     "                     (mean of membw_gbps_before and _after the runs) and tg_membw_pct;\n"
     "                     with a model also load_s (the load's wall time), repack_s (of which\n"
@@ -46,7 +47,7 @@ static const char *k_help =
     "                     without -m: threads, isa, membw_gbps, fp32_gflops, int8_gops;\n"
     "                     with --seqs: model, seqs, n_prompt, n_gen, threads, reps, isa, pp_s,\n"
     "                     pp_tps (N*pp / pp_s), tg_s, tg_tps (N*n / tg_s), tg_tps_per_seq,\n"
-    "                     pp_sd, tg_sd (of the rates)\n"
+    "                     pp_sd, tg_sd (of the rates), ubatch\n"
     "machine ceilings (no model needed):\n"
     "  --membw            read bandwidth: streaming read of a 1 GiB buffer on all threads,\n"
     "                     best of 5 (membw_gbps). With -m: measured before and after the runs,\n"
@@ -90,7 +91,7 @@ static void report_load(const frugal_model *m, double load_s, json_t *o) {
 
 /* --seqs: N sequences, prompts then batched decode steps (see the top of the file). */
 static int bench_seqs(const char *C, const char *model, int64_t n_seqs, int64_t n_prompt, int64_t n_gen, int64_t reps,
-                      int64_t threads, int kv, bool json) {
+                      int64_t threads, int kv, int64_t ubatch, bool json) {
     fr_error err;
     double load_s;
     frugal_model *m = load_timed(C, model, &load_s);
@@ -100,6 +101,7 @@ static int bench_seqs(const char *C, const char *model, int64_t n_seqs, int64_t 
     frugal_context_params cp = frugal_context_default_params();
     cp.n_ctx = n_prompt + n_gen + 1;
     cp.n_seq = (int)N;
+    cp.n_batch = ubatch;
     cp.kv_type = kv;
     cp.n_threads = (int)threads;
     frugal_context *c = NULL;
@@ -169,6 +171,7 @@ static int bench_seqs(const char *C, const char *model, int64_t n_seqs, int64_t 
                               "threads", nt, "reps", (json_int_t)reps, "isa", frugal_isa(), "pp_s", pps, "pp_tps", ppm,
                               "pp_sd", ppsd, "tg_s", tgs, "tg_tps", tgm, "tg_sd", tgsd, "tg_tps_per_seq",
                               tgm / (double)N);
+        if (o) json_object_set_new(o, "ubatch", json_integer((json_int_t)ubatch));
         report_load(m, load_s, o);
         char *js = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (js) printf("%s\n", js);
@@ -261,7 +264,7 @@ int cmd_bench(int argc, char **argv) {
             return EXIT_USAGE;
         }
         return bench_seqs(C, model, n_seqs, set_p ? n_prompt : 128, set_n ? n_gen : 32, set_r ? reps : 1, threads, kv,
-                          json);
+                          ubatch, json);
     }
     /* with --membw: the bandwidth before and after the runs, for the generation's share of it */
     double bw0 = 0, bw1 = 0;
