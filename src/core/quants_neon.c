@@ -37,15 +37,16 @@ FR_INLINE float val(int f16, const void *p, int64_t i) {
     return f16 ? fr_f16_to_f32(((const fr_f16 *)p)[i]) : ((const float *)p)[i];
 }
 
-/* fr_vec_dot_f32_ref / fr_vec_dot_f16_ref: 32 partial sums of separate products and adds,
- * reduce32, then the tail in order (F16 products are exact in float) */
+/* fr_vec_dot_f32_ref / fr_vec_dot_f16_ref: 32 partial sums, one fused multiply-add per
+ * element (F16 products are exact in float, so for F16 it is the same as a product and an
+ * add), reduce32, then the tail in order as separate products and adds */
 FR_INLINE float dot_float(int f16, int64_t n, const void *x, const void *y) {
     float32x4_t acc[8];
     for (int a = 0; a < 8; a++) acc[a] = vdupq_n_f32(0.0f);
     int64_t i = 0;
     for (; i + 32 <= n; i += 32)
         for (int a = 0; a < 8; a++)
-            acc[a] = vaddq_f32(acc[a], vmulq_f32(load4(f16, x, i + 4 * a), load4(f16, y, i + 4 * a)));
+            acc[a] = vfmaq_f32(acc[a], load4(f16, x, i + 4 * a), load4(f16, y, i + 4 * a));
     float sum = reduce32_neon(acc);
     for (; i < n; i++) sum += val(f16, x, i) * val(f16, y, i);
     return sum;

@@ -18,11 +18,14 @@
  * four types ref and AVX2 agree bit for bit.
  *
  * F32/F16/BF16 dot products use 32 float partial sums (x[i] goes to partial i % 32 for the
- * largest multiple of 32), a fixed reduction tree and then a sequential tail. This is the
- * exact order the AVX2 kernels use, so for these types ref and AVX2 agree bit for bit.
+ * largest multiple of 32) each updated with one fused multiply-add per element, a fixed
+ * reduction tree and then a sequential tail of separate products and adds. This is the
+ * exact order the AVX2 kernels use, so for these types ref and AVX2 agree bit for bit. (F16
+ * and BF16 products are exact in float, so for them the FMA changes nothing; for F32 it
+ * halves the SIMD kernels' floating-point operations, as in ggml's F32 dot product.)
  *
  * Plain portable C: no intrinsics. Floating-point contraction is off (ISO C mode for gcc,
- * pragma for clang) so a*b+c is always two roundings. */
+ * pragma for clang) so a*b+c is always two roundings; fmaf is the only fused operation. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -67,7 +70,7 @@ void fr_vec_dot_f32_ref(int64_t n, float *restrict s, const void *restrict vx,
     float acc[32] = {0};
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        for (int k = 0; k < 32; k++) acc[k] += x[i + k] * y[i + k];
+        for (int k = 0; k < 32; k++) acc[k] = fmaf(x[i + k], y[i + k], acc[k]);
     }
     float sum = reduce32(acc);
     for (; i < n; i++) sum += x[i] * y[i];

@@ -268,8 +268,8 @@ void fr_gemm_bf16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *con
                               int T, float *st, int first, int last, float *out);
 void fr_gemm_bf16_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                             int T, float *st, int first, int last, float *out);
-/* The R x T and range kernels for F32 rows: fr_vec_dot_f32's order (its products rounded
- * before the adds), bit for bit. AVX2 only: fr_gemm_f16 uses them on AVX-512 machines too. */
+/* The R x T and range kernels for F32 rows: fr_vec_dot_f32's order (an FMA per element),
+ * bit for bit. AVX2 only: fr_gemm_f16 uses them on AVX-512 machines too. */
 void fr_gemm_f32_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out);
 void fr_gemm_f32_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                            int T, float *st, int first, int last, float *out);

@@ -543,8 +543,8 @@ void fr_gemm_q2_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
  * GMAC/s at 2048, 16.1-18.0 at 8192; tinyllama F16 tg32, 1 thread: 13.8 -> 16.2 t/s */
 #define F16_PF_DIST 8192
 #endif
-/* KIND: 0 F16, 1 BF16, 2 F32. F32 follows fr_vec_dot_f32's order, the same but with each
- * product rounded before its add (F32 products are not exact): mul + add instead of FMA. */
+/* KIND: 0 F16, 1 BF16, 2 F32. All three follow their vec_dot's order: one FMA per element
+ * into the lane's partial sum (exact products for F16 and BF16; F32's vec_dot fuses too). */
 enum { W_F16 = 0, W_BF16 = 1, W_F32 = 2 };
 
 /* weights i .. i + 7 of a row as floats: F16 (cvtph), BF16 (the upper half of a float), F32 */
@@ -558,11 +558,6 @@ FR_INLINE float wide1(const void *row, int64_t k, const int KIND) {
     if (KIND == W_F32) return ((const float *)row)[k];
     const uint16_t h = ((const uint16_t *)row)[k];
     return KIND == W_BF16 ? fr_bf16_to_f32(h) : _cvtsh_ss(h);
-}
-
-/* acc + x * y in the row type's dot-product order */
-FR_INLINE __m256 madd8(__m256 x, __m256 y, __m256 acc, const int KIND) {
-    return KIND == W_F32 ? _mm256_add_ps(acc, _mm256_mul_ps(x, y)) : _mm256_fmadd_ps(x, y, acc);
 }
 
 FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, const float *const *y, const int R,
@@ -583,7 +578,7 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, 
                     _mm_prefetch((const char *)x[r] + (size_t)i * es + F16_PF_DIST + 64, _MM_HINT_T0);
             FR_UNROLL for (int j = 0; j < 4; j++) {
                 const __m256 yv = _mm256_loadu_ps(y[0] + i + 8 * j);
-                FR_UNROLL for (int r = 0; r < R; r++) a[r][j] = madd8(wide8(x[r], i + 8 * j, KIND), yv, a[r][j], KIND);
+                FR_UNROLL for (int r = 0; r < R; r++) a[r][j] = _mm256_fmadd_ps(wide8(x[r], i + 8 * j, KIND), yv, a[r][j]);
             }
         }
         FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int j = 0; j < 4; j++) st[j][r][0] = a[r][j];
@@ -598,7 +593,7 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, 
                 FR_UNROLL for (int r = 0; r < R; r++) xv[r] = wide8(x[r], i, KIND);
                 FR_UNROLL for (int t = 0; t < T; t++) {
                     const __m256 yv = _mm256_loadu_ps(y[t] + i);
-                    FR_UNROLL for (int r = 0; r < R; r++) a[r][t] = madd8(xv[r], yv, a[r][t], KIND);
+                    FR_UNROLL for (int r = 0; r < R; r++) a[r][t] = _mm256_fmadd_ps(xv[r], yv, a[r][t]);
                 }
             }
             FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) st[j][r][t] = a[r][t];

@@ -52,8 +52,8 @@ FR_INLINE void dot_block(int type, int NH, int NP, const void *const *x, const f
  * fr_vec_dot_f16/f32 keep four 8-lane accumulators: a_j sums elements 32 m + 8 j .. + 7 over
  * m, then (a0 + a1) + (a2 + a3), hsum8, then the w % 32 tail one by one. Four accumulators per
  * (query, row) pair would leave room for three pairs only, so each a_j is computed in a pass of
- * its own, NQ x NP pairs at a time, and kept in memory until the four are combined. F16 products
- * (of F16-rounded q) are exact, so an FMA gives the kernel's mul + add; F32 takes mul + add. */
+ * its own, NQ x NP pairs at a time, and kept in memory until the four are combined. Both fuse
+ * each element's product and add (an FMA; F16 products of F16-rounded q are exact anyway). */
 FR_INLINE void dot_pass(int type, int NQ, int NP, const void *const *x, const float *q, int64_t w, int64_t w32,
                         int64_t j, __m256 *part) {
     __m256 acc[12];
@@ -63,12 +63,7 @@ FR_INLINE void dot_pass(int type, int NQ, int NP, const void *const *x, const fl
         FR_UNROLL for (int m = 0; m < NP; m++) xv[m] = load8(type, x[m], i);
         FR_UNROLL for (int k = 0; k < NQ; k++) {
             __m256 v = _mm256_loadu_ps(q + k * w + i);
-            FR_UNROLL for (int m = 0; m < NP; m++) {
-                if (type == FR_TYPE_F16)
-                    acc[k * NP + m] = _mm256_fmadd_ps(v, xv[m], acc[k * NP + m]);
-                else
-                    acc[k * NP + m] = _mm256_add_ps(acc[k * NP + m], _mm256_mul_ps(xv[m], v));
-            }
+            FR_UNROLL for (int m = 0; m < NP; m++) acc[k * NP + m] = _mm256_fmadd_ps(v, xv[m], acc[k * NP + m]);
         }
     }
     FR_UNROLL for (int k = 0; k < NQ * NP; k++) part[k] = acc[k];

@@ -124,7 +124,7 @@ void fr_mla_scores_neon(int type, const void *rows, size_t row_bytes, int64_t p0
 /* ---- scores in the order of the row dot product (fr_attn_scores_dot) ----
  *
  * The reference F16/F32 dot product (fr_vec_dot_f16/f32, and the NEON ones, which give its
- * bits) keeps 32 partial sums, element 32 m + l going to sum l as a separate product and add,
+ * bits) keeps 32 partial sums, element 32 m + l going to sum l with one fused multiply-add,
  * then reduce32 and the w % 32 tail one by one. Sums 4a .. 4a + 3 are one register here; each
  * register index a is a pass of its own over NQ x NP (query, row) pairs, kept in memory until
  * reduce32's order combines the eight. Each row is read once per pass for NQ queries. */
@@ -139,7 +139,7 @@ FR_INLINE void dot_rows_pass(int type, int NQ, int NP, const void *const *x, con
                                         : vld1q_f32((const float *)x[j] + i);
         FR_UNROLL for (int k = 0; k < NQ; k++) {
             const float32x4_t qv = vld1q_f32(q + k * w + i);
-            FR_UNROLL for (int j = 0; j < NP; j++) acc[k * NP + j] = vaddq_f32(acc[k * NP + j], vmulq_f32(xv[j], qv));
+            FR_UNROLL for (int j = 0; j < NP; j++) acc[k * NP + j] = vfmaq_f32(acc[k * NP + j], xv[j], qv);
         }
     }
     FR_UNROLL for (int k = 0; k < NQ * NP; k++) part[k] = acc[k];
