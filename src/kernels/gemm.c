@@ -969,8 +969,10 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
     const bool bf = w->type == FR_TYPE_BF16;
     j.kern = w->type == FR_TYPE_F32 ? fr_gemm_f32_avx2_part : bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part;
     /* prompts on AVX-512F: the same results with twice the lanes (decode streams memory) */
-    if (n_tok > 1 && fr_cpu_has(FR_ISA_AVX512) && w->type != FR_TYPE_F32) {
-        j.kern = bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
+    if (n_tok > 1 && fr_cpu_has(FR_ISA_AVX512)) {
+        j.kern = w->type == FR_TYPE_F32 ? fr_gemm_f32_avx512_part
+                 : bf                     ? fr_gemm_bf16_avx512_part
+                                          : fr_gemm_f16_avx512_part;
         j.span = F16_SPLIT;
     }
 #endif

@@ -269,10 +269,13 @@ void fr_gemm_bf16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *con
 void fr_gemm_bf16_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                             int T, float *st, int first, int last, float *out);
 /* The R x T and range kernels for F32 rows: fr_vec_dot_f32's order (an FMA per element),
- * bit for bit. AVX2 only: fr_gemm_f16 uses them on AVX-512 machines too. */
+ * bit for bit. */
 void fr_gemm_f32_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out);
 void fr_gemm_f32_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                            int T, float *st, int first, int last, float *out);
+void fr_gemm_f32_avx512(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out);
+void fr_gemm_f32_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
+                             int T, float *st, int first, int last, float *out);
 /* y = W x for an F16, BF16 or F32 W on AVX2 (fr_matmul's path; same contract). Scratch: */
 size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok);
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,

@@ -1,8 +1,9 @@
-/* gemm_avx512.c: the F16 x F32 prompt kernel of gemm_avx2.c on 512-bit registers (AVX-512F:
- * Intel since Skylake-SP, AMD since Zen 4). Built with -mavx512f; run only where
+/* gemm_avx512.c: the F16 (BF16, F32) x F32 prompt kernel of gemm_avx2.c on 512-bit registers
+ * (AVX-512F: Intel since Skylake-SP, AMD since Zen 4). Built with -mavx512f; run only where
  * fr_cpu_has(FR_ISA_AVX512).
  *
- * Same order as fr_vec_dot_f16 (see gemm_avx2.c): its four 8-lane accumulators a_j take the
+ * Same order as fr_vec_dot_f16 (bf16, f32; see gemm_avx2.c): an FMA per element, and its four
+ * 8-lane accumulators a_j take the
  * elements 32i + 8j .. + 7. Here one 16-lane register holds a_0 | a_1 and another a_2 | a_3,
  * so every lane sees the same products in the same order, and the end is the same
  * hsum((a0 + a1) + (a2 + a3)) followed by the sequential tail: bit for bit the AVX2 result. */
@@ -27,14 +28,24 @@ FR_INLINE __m256 hi256(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_p
  * from st, where they are left after the range unless `last`; with `last` the row is
  * finished (the adds and hsum above, then the tail from n & ~31 to n) into out. A row cut into
  * consecutive ranges so gets the same chain of operations in every lane as in one call. */
-/* 16 weights widened to float: F16 (cvtph), or BF16 (BF: the upper half of a float). */
-FR_INLINE __m512 wide16(const uint16_t *p, const int BF) {
-    const __m256i h = _mm256_loadu_si256((const __m256i *)p);
-    return BF ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)) : _mm512_cvtph_ps(h);
+enum { W_F16 = 0, W_BF16 = 1, W_F32 = 2 };
+
+/* weights i .. i + 15 of a row as floats: F16 (cvtph), BF16 (the upper half of a float), F32 */
+FR_INLINE __m512 wide16(const void *row, int64_t i, const int KIND) {
+    if (KIND == W_F32) return _mm512_loadu_ps((const float *)row + i);
+    const __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)row + i));
+    if (KIND == W_BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return _mm512_cvtph_ps(h);
 }
 
-FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const uint16_t *const *x, const float *const *y,
-                       const int R, const int T, float *st, int first, int last, float *out, const int BF) {
+FR_INLINE float wide1(const void *row, int64_t k, const int KIND) {
+    if (KIND == W_F32) return ((const float *)row)[k];
+    const uint16_t h = ((const uint16_t *)row)[k];
+    return KIND == W_BF16 ? fr_bf16_to_f32(h) : _cvtsh_ss(h);
+}
+
+FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, const float *const *y, const int R,
+                       const int T, float *st, int first, int last, float *out, const int KIND) {
     __m512 a[2][3][4];
     FR_UNROLL for (int h = 0; h < 2; h++) FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
         a[h][r][t] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(st + ((h * 3 + r) * 4 + t) * 16);
@@ -46,7 +57,7 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const uint16_t *const 
          * tokens: 88 -> 106 GMAC/s on one thread) */
         FR_UNROLL for (int h = 0; h < 2; h++) {
             __m512 xv[3];
-            FR_UNROLL for (int r = 0; r < R; r++) xv[r] = wide16(x[r] + i + 16 * h, BF);
+            FR_UNROLL for (int r = 0; r < R; r++) xv[r] = wide16(x[r], i + 16 * h, KIND);
             FR_UNROLL for (int t = 0; t < T; t++) {
                 __m512 yv = _mm512_loadu_ps(y[t] + i + 16 * h);
                 __asm__("" : "+v"(yv));
@@ -64,29 +75,34 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const uint16_t *const 
         const __m256 s01 = _mm256_add_ps(lo256(a[0][r][t]), hi256(a[0][r][t]));
         const __m256 s23 = _mm256_add_ps(lo256(a[1][r][t]), hi256(a[1][r][t]));
         float sum = fr_hsum8_avx2(_mm256_add_ps(s01, s23));
-        for (int64_t k = n32; k < n; k++) sum += (BF ? fr_bf16_to_f32(x[r][k]) : _cvtsh_ss(x[r][k])) * y[t][k];
+        for (int64_t k = n32; k < n; k++) sum += wide1(x[r], k, KIND) * y[t][k];
         out[r * T + t] = sum;
     }
 }
 
 
-#define F16_CASE(R, T, BF) \
-    case R * 8 + T: f16_RxT(i0, i1, n, (const uint16_t *const *)x, y, R, T, st, first, last, out, BF); break;
-#define F16_CASES(BF) \
+#define F16_CASE(R, T, KIND) \
+    case R * 8 + T: f16_RxT(i0, i1, n, x, y, R, T, st, first, last, out, KIND); break;
+#define F16_CASES(KIND) \
     switch (R * 8 + T) { \
-        F16_CASE(1, 1, BF) F16_CASE(1, 2, BF) F16_CASE(1, 3, BF) F16_CASE(1, 4, BF) \
-        F16_CASE(2, 1, BF) F16_CASE(2, 2, BF) F16_CASE(2, 3, BF) F16_CASE(2, 4, BF) \
-        F16_CASE(3, 1, BF) F16_CASE(3, 2, BF) F16_CASE(3, 3, BF) F16_CASE(3, 4, BF) \
+        F16_CASE(1, 1, KIND) F16_CASE(1, 2, KIND) F16_CASE(1, 3, KIND) F16_CASE(1, 4, KIND) \
+        F16_CASE(2, 1, KIND) F16_CASE(2, 2, KIND) F16_CASE(2, 3, KIND) F16_CASE(2, 4, KIND) \
+        F16_CASE(3, 1, KIND) F16_CASE(3, 2, KIND) F16_CASE(3, 3, KIND) F16_CASE(3, 4, KIND) \
     default: break; \
     }
 void fr_gemm_f16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                              int T, float *st, int first, int last, float *out) {
-    F16_CASES(0)
+    F16_CASES(W_F16)
 }
 
 void fr_gemm_bf16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                               int T, float *st, int first, int last, float *out) {
-    F16_CASES(1)
+    F16_CASES(W_BF16)
+}
+
+void fr_gemm_f32_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
+                             int T, float *st, int first, int last, float *out) {
+    F16_CASES(W_F32)
 }
 #undef F16_CASES
 #undef F16_CASE
@@ -97,4 +113,8 @@ void fr_gemm_f16_avx512(int64_t n, const void *const *x, int R, const float *con
 
 void fr_gemm_bf16_avx512(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
     fr_gemm_bf16_avx512_part(0, n & ~(int64_t)31, n, x, R, y, T, NULL, 1, 1, out);
+}
+
+void fr_gemm_f32_avx512(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
+    fr_gemm_f32_avx512_part(0, n & ~(int64_t)31, n, x, R, y, T, NULL, 1, 1, out);
 }

@@ -405,7 +405,7 @@ static void test_packed_matmul(test_rng *rng) {
 /* F16, BF16 and F32: the R x T kernel and fr_matmul equal vec_dot_f16 (bf16, f32) on the
  * F16- (BF16-) converted activations, the dispatched vec_dot and the scalar one, with tails (n
  * not a multiple of 32) and chunk edges (n > 256, F16_KC; on AVX-512 rows over 2048 values are
- * cut into ranges: gemm.c f16_task). F32 has no AVX-512 kernel. */
+ * cut into ranges: gemm.c f16_task). */
 static void test_f16(test_rng *rng, int type) {
     const fr_type_traits *ft = fr_type_traits_get(type), *fr = fr_type_traits_isa(type, FR_ISA_SCALAR);
     if (!fr_cpu_has(FR_ISA_AVX2)) return;
@@ -414,7 +414,7 @@ static void test_f16(test_rng *rng, int type) {
     void (*whole_avx2)(int64_t, const void *const *, int, const float *const *, int, float *) =
         f32 ? fr_gemm_f32_avx2 : bf ? fr_gemm_bf16_avx2 : fr_gemm_f16_avx2;
     void (*whole_avx512)(int64_t, const void *const *, int, const float *const *, int, float *) =
-        f32 ? NULL : bf ? fr_gemm_bf16_avx512 : fr_gemm_f16_avx512;
+        f32 ? fr_gemm_f32_avx512 : bf ? fr_gemm_bf16_avx512 : fr_gemm_f16_avx512;
     const int64_t sizes[] = {8, 40, 96, 520, 1056 + 7, 2048 + 32, 2 * 2048 + 64 + 5}; /* the last two: AVX-512 split */
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
         const int64_t n = sizes[si], n_out = 11, xs = n + 1, ys = n_out + 2;
@@ -446,7 +446,8 @@ static void test_f16(test_rng *rng, int type) {
             void (*parts[2])(int64_t, int64_t, int64_t, const void *const *, int, const float *const *, int, float *,
                              int, int, float *) = {
                 f32 ? fr_gemm_f32_avx2_part : bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part, NULL};
-            if (!f32 && fr_cpu_has(FR_ISA_AVX512)) parts[1] = bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
+            if (fr_cpu_has(FR_ISA_AVX512))
+                parts[1] = f32 ? fr_gemm_f32_avx512_part : bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
             const int64_t n32 = n & ~(int64_t)31;
             int bad = 0;
             for (int k = 0; k < 2; k++)
