@@ -543,26 +543,21 @@ void fr_gemm_q2_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
  * GMAC/s at 2048, 16.1-18.0 at 8192; tinyllama F16 tg32, 1 thread: 13.8 -> 16.2 t/s */
 #define F16_PF_DIST 8192
 #endif
-/* KIND: 0 F16, 1 BF16, 2 F32. All three follow their vec_dot's order: one FMA per element
- * into the lane's partial sum (exact products for F16 and BF16; F32's vec_dot fuses too). */
-enum { W_F16 = 0, W_BF16 = 1, W_F32 = 2 };
+/* KIND: FR_W_F16, FR_W_BF16 or FR_W_F32 (simd_avx2.h). All three follow their vec_dot's order:
+ * one FMA per element into the lane's partial sum (exact products for F16 and BF16; F32's
+ * vec_dot fuses too). */
 
 /* weights i .. i + 7 of a row as floats: F16 (cvtph), BF16 (the upper half of a float), F32 */
 FR_INLINE __m256 wide8(const void *row, int64_t i, const int KIND) {
-    if (KIND == W_F32) return _mm256_loadu_ps((const float *)row + i);
+    if (KIND == FR_W_F32) return _mm256_loadu_ps((const float *)row + i);
     const __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + i));
-    return KIND == W_BF16 ? _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)) : _mm256_cvtph_ps(h);
-}
-
-FR_INLINE float wide1(const void *row, int64_t k, const int KIND) {
-    if (KIND == W_F32) return ((const float *)row)[k];
-    const uint16_t h = ((const uint16_t *)row)[k];
-    return KIND == W_BF16 ? fr_bf16_to_f32(h) : _cvtsh_ss(h);
+    if (KIND == FR_W_BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return _mm256_cvtph_ps(h);
 }
 
 FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, const float *const *y, const int R,
                        const int T, float *state, int first, int last, float *out, const int KIND) {
-    const size_t es = KIND == W_F32 ? 4 : 2;
+    const size_t es = KIND == FR_W_F32 ? 4 : 2;
     __m256 st[4][3][4]; /* [j][r][t] */
     FR_UNROLL for (int j = 0; j < 4; j++) FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
         st[j][r][t] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(state + ((j * 3 + r) * 4 + t) * 8);
@@ -573,12 +568,13 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, 
         for (int64_t i = i0; i < i1; i += 32) {
             FR_UNROLL for (int r = 0; r < R; r++)
                 _mm_prefetch((const char *)x[r] + (size_t)i * es + F16_PF_DIST, _MM_HINT_T0);
-            if (KIND == W_F32) /* 128 bytes per row and step */
+            if (KIND == FR_W_F32) /* 128 bytes per row and step */
                 FR_UNROLL for (int r = 0; r < R; r++)
                     _mm_prefetch((const char *)x[r] + (size_t)i * es + F16_PF_DIST + 64, _MM_HINT_T0);
             FR_UNROLL for (int j = 0; j < 4; j++) {
                 const __m256 yv = _mm256_loadu_ps(y[0] + i + 8 * j);
-                FR_UNROLL for (int r = 0; r < R; r++) a[r][j] = _mm256_fmadd_ps(wide8(x[r], i + 8 * j, KIND), yv, a[r][j]);
+                FR_UNROLL for (int r = 0; r < R; r++)
+                    a[r][j] = _mm256_fmadd_ps(wide8(x[r], i + 8 * j, KIND), yv, a[r][j]);
             }
         }
         FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int j = 0; j < 4; j++) st[j][r][0] = a[r][j];
@@ -606,7 +602,7 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, 
     }
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) {
         float sum = fr_hsum8_avx2(_mm256_add_ps(_mm256_add_ps(st[0][r][t], st[1][r][t]), _mm256_add_ps(st[2][r][t], st[3][r][t])));
-        for (int64_t k = n32; k < n; k++) sum += wide1(x[r], k, KIND) * y[t][k];
+        for (int64_t k = n32; k < n; k++) sum += fr_wide1_avx2(x[r], k, KIND) * y[t][k];
         out[r * T + t] = sum;
     }
 }
@@ -622,17 +618,17 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, 
     }
 void fr_gemm_f16_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y, int T,
                            float *st, int first, int last, float *out) {
-    F16_CASES(W_F16)
+    F16_CASES(FR_W_F16)
 }
 
 void fr_gemm_bf16_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                             int T, float *st, int first, int last, float *out) {
-    F16_CASES(W_BF16)
+    F16_CASES(FR_W_BF16)
 }
 
 void fr_gemm_f32_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                            int T, float *st, int first, int last, float *out) {
-    F16_CASES(W_F32)
+    F16_CASES(FR_W_F32)
 }
 #undef F16_CASES
 #undef F16_CASE

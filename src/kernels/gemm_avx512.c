@@ -3,10 +3,10 @@
  * fr_cpu_has(FR_ISA_AVX512).
  *
  * Same order as fr_vec_dot_f16 (bf16, f32; see gemm_avx2.c): an FMA per element, and its four
- * 8-lane accumulators a_j take the
- * elements 32i + 8j .. + 7. Here one 16-lane register holds a_0 | a_1 and another a_2 | a_3,
- * so every lane sees the same products in the same order, and the end is the same
- * hsum((a0 + a1) + (a2 + a3)) followed by the sequential tail: bit for bit the AVX2 result. */
+ * 8-lane accumulators a_j take the elements 32i + 8j .. + 7. Here one 16-lane register holds
+ * a_0 | a_1 and another a_2 | a_3, so every lane sees the same products in the same order, and
+ * the end is the same hsum((a0 + a1) + (a2 + a3)) followed by the sequential tail: bit for bit
+ * the AVX2 result. */
 #include <immintrin.h>
 
 #include "simd_avx2.h"
@@ -28,20 +28,12 @@ FR_INLINE __m256 hi256(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_p
  * from st, where they are left after the range unless `last`; with `last` the row is
  * finished (the adds and hsum above, then the tail from n & ~31 to n) into out. A row cut into
  * consecutive ranges so gets the same chain of operations in every lane as in one call. */
-enum { W_F16 = 0, W_BF16 = 1, W_F32 = 2 };
-
 /* weights i .. i + 15 of a row as floats: F16 (cvtph), BF16 (the upper half of a float), F32 */
 FR_INLINE __m512 wide16(const void *row, int64_t i, const int KIND) {
-    if (KIND == W_F32) return _mm512_loadu_ps((const float *)row + i);
+    if (KIND == FR_W_F32) return _mm512_loadu_ps((const float *)row + i);
     const __m256i h = _mm256_loadu_si256((const __m256i *)((const uint16_t *)row + i));
-    if (KIND == W_BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    if (KIND == FR_W_BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     return _mm512_cvtph_ps(h);
-}
-
-FR_INLINE float wide1(const void *row, int64_t k, const int KIND) {
-    if (KIND == W_F32) return ((const float *)row)[k];
-    const uint16_t h = ((const uint16_t *)row)[k];
-    return KIND == W_BF16 ? fr_bf16_to_f32(h) : _cvtsh_ss(h);
 }
 
 FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, const float *const *y, const int R,
@@ -75,7 +67,7 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, 
         const __m256 s01 = _mm256_add_ps(lo256(a[0][r][t]), hi256(a[0][r][t]));
         const __m256 s23 = _mm256_add_ps(lo256(a[1][r][t]), hi256(a[1][r][t]));
         float sum = fr_hsum8_avx2(_mm256_add_ps(s01, s23));
-        for (int64_t k = n32; k < n; k++) sum += wide1(x[r], k, KIND) * y[t][k];
+        for (int64_t k = n32; k < n; k++) sum += fr_wide1_avx2(x[r], k, KIND) * y[t][k];
         out[r * T + t] = sum;
     }
 }
@@ -92,17 +84,17 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, 
     }
 void fr_gemm_f16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                              int T, float *st, int first, int last, float *out) {
-    F16_CASES(W_F16)
+    F16_CASES(FR_W_F16)
 }
 
 void fr_gemm_bf16_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                               int T, float *st, int first, int last, float *out) {
-    F16_CASES(W_BF16)
+    F16_CASES(FR_W_BF16)
 }
 
 void fr_gemm_f32_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                              int T, float *st, int first, int last, float *out) {
-    F16_CASES(W_F32)
+    F16_CASES(FR_W_F32)
 }
 #undef F16_CASES
 #undef F16_CASE
