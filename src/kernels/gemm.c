@@ -892,8 +892,10 @@ typedef struct {
     float *y;
     int64_t y_stride;
     const float *bias;
-    float *act;
+    float *act;        /* the converted activation rows (scratch) ... */
     size_t act_stride; /* floats */
+    const float *ys;   /* ... the rows the kernels read: act, or x itself for F32 rows */
+    size_t ys_stride;  /* floats */
     int64_t chunk;
     int rows;             /* weight rows per kernel call: 3, or 1 to stream single rows in decode */
     /* the range kernel (gemm.h fr_gemm_f16_*_part) */
@@ -907,18 +909,14 @@ typedef struct {
 #define F16_SPLIT 2048
 #define F16_SPLIT_ROWS 48 /* the most rows in a task's chunk then */
 
-/* The activations rounded to F16 (BF16) exactly as vec_dot's conversion, kept as floats;
- * for F32 rows, copied. */
+/* The activations rounded to F16 (BF16) exactly as vec_dot's conversion, kept as floats
+ * (F32 rows read x as it is). */
 static void f16_quant_task(void *ctx, int64_t t, int thread) {
     f16_job *j = ctx;
     const fr_type_traits *ft = fr_type_traits_get(j->w->type);
     uint16_t tmp[256];
     const float *src = j->x + t * j->x_stride;
     float *dst = j->act + (size_t)t * j->act_stride;
-    if (j->w->type == FR_TYPE_F32) {
-        memcpy(dst, src, sizeof(float) * (size_t)j->w->n_in);
-        return;
-    }
     for (int64_t i = 0; i < j->w->n_in; i += 256) {
         int64_t m = FR_MIN(256, j->w->n_in - i);
         ft->from_float(src + i, tmp, m);
@@ -944,7 +942,7 @@ static void f16_task(void *ctx, int64_t task, int thread) {
     for (int64_t t = 0; t < j->n_tok; t += 4) {
         const int T = (int)FR_MIN(4, j->n_tok - t);
         const float *ys[4];
-        for (int u = 0; u < T; u++) ys[u] = j->act + (size_t)(t + u) * j->act_stride;
+        for (int u = 0; u < T; u++) ys[u] = j->ys + (size_t)(t + u) * j->ys_stride;
         for (int64_t i0 = 0, i1 = 0, last = 0; !last; i0 = i1) { /* one pass when n32 <= span (or 0) */
             i1 = FR_MIN(i0 + j->span, n32);
             last = i1 == n32;
@@ -963,24 +961,24 @@ static void f16_task(void *ctx, int64_t task, int thread) {
 
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch) {
-    f16_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, f16_act_stride(w->n_in) / sizeof(float), 0,
-                 n_tok == 1 ? F16_DECODE_ROWS : 3, NULL, NULL, w->n_in};
+    const bool f32 = w->type == FR_TYPE_F32;
+    const size_t act_stride = f16_act_stride(w->n_in) / sizeof(float);
+    f16_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, act_stride, f32 ? x : scratch,
+                 f32 ? (size_t)x_stride : act_stride, 0, n_tok == 1 ? F16_DECODE_ROWS : 3, NULL, NULL, w->n_in};
 #if FR_X86
     const bool bf = w->type == FR_TYPE_BF16;
-    j.kern = w->type == FR_TYPE_F32 ? fr_gemm_f32_avx2_part : bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part;
+    j.kern = f32 ? fr_gemm_f32_avx2_part : bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part;
     /* prompts on AVX-512F: the same results with twice the lanes (decode streams memory) */
     if (n_tok > 1 && fr_cpu_has(FR_ISA_AVX512)) {
-        j.kern = w->type == FR_TYPE_F32 ? fr_gemm_f32_avx512_part
-                 : bf                     ? fr_gemm_bf16_avx512_part
-                                          : fr_gemm_f16_avx512_part;
+        j.kern = f32 ? fr_gemm_f32_avx512_part : bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
         j.span = F16_SPLIT;
     }
 #endif
     assert(j.kern && "fr_matmul calls fr_gemm_f16 only where fr_cpu_has(FR_ISA_AVX2)");
     int nt = fr_pool_size(pool);
-    if (n_tok > 1)
+    if (!f32 && n_tok > 1) /* (F32 rows: the kernels read x as it is) */
         fr_pool_run(pool, n_tok, f16_quant_task, &j);
-    else
+    else if (!f32)
         f16_quant_task(&j, 0, 0);
     if (n_tok == 1) { /* decode: decreasing slabs of rows, as fr_gemm_packed */
         int64_t slabs[FR_DECODE_MAX_TASKS + 1];
