@@ -878,9 +878,13 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_
 
 /* ---- F16 and BF16 ---- */
 
-#ifndef F16_DECODE_ROWS
-#define F16_DECODE_ROWS 1
+#ifndef F16_DECODE_STREAMS
+/* Decode reads a slab's rows as this many streams (1..3): row i of each part of the slab in
+ * one kernel call. tinyllama F16 tg64 with AVX2, 2 threads, 6 alternated rounds: one stream
+ * 18.4-19.0 t/s, two 20.2-22.0 (won 6 of 6); three measured as two. */
+#define F16_DECODE_STREAMS 2
 #endif
+_Static_assert(F16_DECODE_STREAMS >= 1 && F16_DECODE_STREAMS <= 3, "the F16 kernels take 1 to 3 rows per call");
 static size_t f16_act_stride(int64_t n_in) { return ((size_t)n_in * sizeof(float) + 63) & ~(size_t)63; }
 
 size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok) { return f16_act_stride(n_in) * (size_t)n_tok; }
@@ -897,7 +901,7 @@ typedef struct {
     const float *ys;   /* ... the rows the kernels read: act, or x itself for F32 rows */
     size_t ys_stride;  /* floats */
     int64_t chunk;
-    int rows;             /* weight rows per kernel call: 3, or 1 to stream single rows in decode */
+    int rows;             /* weight rows per kernel call (prompts) */
     /* the range kernel (gemm.h fr_gemm_f16_*_part) */
     void (*kern)(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y, int T,
                  float *st, int first, int last, float *out);
@@ -932,12 +936,38 @@ static void f16_quant_task(void *ctx, int64_t t, int thread) {
  * tokens, one thread, AVX-512: 59-66 -> 82-85 GMAC/s; tinyllama F16 pp512 +5-8%. With AVX2,
  * whose kernel needs half the bandwidth per cycle, it measured no gain, so AVX2 takes whole
  * rows). */
+/* Decode: rows r0 .. r1 - 1 cut into F16_DECODE_STREAMS parts read side by side, one row of
+ * each per call (each row's sums are its own: the same bits as one row per call). */
+static void f16_decode_slab(const f16_job *j, int64_t r0, int64_t r1) {
+    const fr_matrix *w = j->w;
+    const int64_t n = w->n_in, n32 = n & ~(int64_t)31;
+    const int64_t part = (r1 - r0 + F16_DECODE_STREAMS - 1) / F16_DECODE_STREAMS;
+    const float *ys[1] = {j->ys};
+    for (int64_t i = 0; i < part; i++) {
+        const void *xs[F16_DECODE_STREAMS];
+        int64_t rows[F16_DECODE_STREAMS];
+        int R = 0;
+        for (int q = 0; q < F16_DECODE_STREAMS; q++) {
+            const int64_t r = r0 + q * part + i;
+            if (r >= r1) break;
+            rows[R] = r;
+            xs[R++] = (const char *)w->data + (size_t)r * w->row_bytes;
+        }
+        float out[F16_DECODE_STREAMS];
+        j->kern(0, n32, n, xs, R, ys, 1, NULL, 1, 1, out);
+        for (int q = 0; q < R; q++) fr_store_tile(j->y, j->y_stride, j->bias, out + q, rows[q], 1, 0, 1);
+    }
+}
+
 static void f16_task(void *ctx, int64_t task, int thread) {
     const f16_job *j = ctx;
     const fr_matrix *w = j->w;
     const int64_t n = w->n_in, n32 = n & ~(int64_t)31;
-    int64_t r0 = task * j->chunk, r1 = FR_MIN(r0 + j->chunk, w->n_out);
-    if (j->slabs) r0 = j->slabs[task], r1 = j->slabs[task + 1];
+    if (j->slabs) {
+        f16_decode_slab(j, j->slabs[task], j->slabs[task + 1]);
+        return;
+    }
+    const int64_t r0 = task * j->chunk, r1 = FR_MIN(r0 + j->chunk, w->n_out);
     float st[(F16_SPLIT_ROWS + 2) / 3][FR_GEMM_F16_STATE]; /* used only when rows are cut (<= 48 rows) */
     for (int64_t t = 0; t < j->n_tok; t += 4) {
         const int T = (int)FR_MIN(4, j->n_tok - t);
@@ -964,7 +994,7 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
     const bool f32 = w->type == FR_TYPE_F32;
     const size_t act_stride = f16_act_stride(w->n_in) / sizeof(float);
     f16_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, act_stride, f32 ? x : scratch,
-                 f32 ? (size_t)x_stride : act_stride, 0, n_tok == 1 ? F16_DECODE_ROWS : 3, NULL, NULL, w->n_in};
+                 f32 ? (size_t)x_stride : act_stride, 0, 3, NULL, NULL, w->n_in};
 #if FR_X86
     const bool bf = w->type == FR_TYPE_BF16;
     j.kern = f32 ? fr_gemm_f32_avx2_part : bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part;
