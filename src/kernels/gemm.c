@@ -881,7 +881,10 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_
 #ifndef F16_DECODE_STREAMS
 /* Decode reads a slab's rows as this many streams (1..3): row i of each part of the slab in
  * one kernel call. tinyllama F16 tg64 with AVX2, 2 threads, 6 alternated rounds: one stream
- * 18.4-19.0 t/s, two 20.2-22.0 (won 6 of 6); three measured as two. */
+ * 18.4-19.0 t/s, two 20.2-22.0 (won 6 of 6); three measured as two. It is the second stream,
+ * not the second row per call: two adjacent rows per call, 5 rounds, 17.4-18.8 against one
+ * row's 20.2-21.2 and two streams' 24.0-25.0. (Packed units, tried the same way, gained
+ * nothing.) */
 #define F16_DECODE_STREAMS 2
 #endif
 _Static_assert(F16_DECODE_STREAMS >= 1 && F16_DECODE_STREAMS <= 3, "the F16 kernels take 1 to 3 rows per call");
