@@ -887,6 +887,7 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_
  * nothing.) */
 #define F16_DECODE_STREAMS 2
 #endif
+#define F16_TILE_ROWS 3 /* weight rows per kernel call in prompts (the kernels take 1 to 3) */
 _Static_assert(F16_DECODE_STREAMS >= 1 && F16_DECODE_STREAMS <= 3, "the F16 kernels take 1 to 3 rows per call");
 static size_t f16_act_stride(int64_t n_in) { return ((size_t)n_in * sizeof(float) + 63) & ~(size_t)63; }
 
@@ -904,7 +905,6 @@ typedef struct {
     const float *ys;   /* ... the rows the kernels read: act, or x itself for F32 rows */
     size_t ys_stride;  /* floats */
     int64_t chunk;
-    int rows;             /* weight rows per kernel call (prompts) */
     /* the range kernel (gemm.h fr_gemm_f16_*_part) */
     void (*kern)(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y, int T,
                  float *st, int first, int last, float *out);
@@ -931,14 +931,6 @@ static void f16_quant_task(void *ctx, int64_t t, int thread) {
     }
 }
 
-/* A chunk of rows x every token. Rows longer than j->span are cut into ranges: for each group
- * of 4 tokens, range by range, every row triple of the chunk takes the range, its
- * accumulators kept in st between ranges. Four tokens' range of activations (32 KiB) then
- * stays in L1 while the chunk's rows stream from L2; over whole rows (22 KiB per activation
- * row for a 5632-wide down projection) neither operand fit in L1 (kbench F16 5632 x 2048, 512
- * tokens, one thread, AVX-512: 59-66 -> 82-85 GMAC/s; tinyllama F16 pp512 +5-8%. With AVX2,
- * whose kernel needs half the bandwidth per cycle, it measured no gain, so AVX2 takes whole
- * rows). */
 /* Decode: rows r0 .. r1 - 1 cut into F16_DECODE_STREAMS parts read side by side, one row of
  * each per call (each row's sums are its own: the same bits as one row per call). */
 static void f16_decode_slab(const f16_job *j, int64_t r0, int64_t r1) {
@@ -962,6 +954,14 @@ static void f16_decode_slab(const f16_job *j, int64_t r0, int64_t r1) {
     }
 }
 
+/* A chunk of rows x every token. Rows longer than j->span are cut into ranges: for each group
+ * of 4 tokens, range by range, every row triple of the chunk takes the range, its
+ * accumulators kept in st between ranges. Four tokens' range of activations (32 KiB) then
+ * stays in L1 while the chunk's rows stream from L2; over whole rows (22 KiB per activation
+ * row for a 5632-wide down projection) neither operand fit in L1 (kbench F16 5632 x 2048, 512
+ * tokens, one thread, AVX-512: 59-66 -> 82-85 GMAC/s; tinyllama F16 pp512 +5-8%. With AVX2,
+ * whose kernel needs half the bandwidth per cycle, it measured no gain, so AVX2 takes whole
+ * rows). */
 static void f16_task(void *ctx, int64_t task, int thread) {
     const f16_job *j = ctx;
     const fr_matrix *w = j->w;
@@ -971,7 +971,8 @@ static void f16_task(void *ctx, int64_t task, int thread) {
         return;
     }
     const int64_t r0 = task * j->chunk, r1 = FR_MIN(r0 + j->chunk, w->n_out);
-    float st[(F16_SPLIT_ROWS + 2) / 3][FR_GEMM_F16_STATE]; /* used only when rows are cut (<= 48 rows) */
+    /* used only when rows are cut (<= 48 rows) */
+    float st[(F16_SPLIT_ROWS + F16_TILE_ROWS - 1) / F16_TILE_ROWS][FR_GEMM_F16_STATE];
     for (int64_t t = 0; t < j->n_tok; t += 4) {
         const int T = (int)FR_MIN(4, j->n_tok - t);
         const float *ys[4];
@@ -980,12 +981,12 @@ static void f16_task(void *ctx, int64_t task, int thread) {
             i1 = FR_MIN(i0 + j->span, n32);
             last = i1 == n32;
             const int first = i0 == 0;
-            for (int64_t r = r0; r < r1; r += j->rows) {
-                const int R = (int)FR_MIN(j->rows, r1 - r);
-                const void *xs[3];
+            for (int64_t r = r0; r < r1; r += F16_TILE_ROWS) {
+                const int R = (int)FR_MIN(F16_TILE_ROWS, r1 - r);
+                const void *xs[F16_TILE_ROWS];
                 for (int q = 0; q < R; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
                 float out[12];
-                j->kern(i0, i1, n, xs, R, ys, T, first && last ? NULL : st[(r - r0) / 3], first, last, out);
+                j->kern(i0, i1, n, xs, R, ys, T, first && last ? NULL : st[(r - r0) / F16_TILE_ROWS], first, last, out);
                 if (last) fr_store_tile(j->y, j->y_stride, j->bias, out, r, R, t, T);
             }
         }
@@ -997,7 +998,7 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
     const bool f32 = w->type == FR_TYPE_F32;
     const size_t act_stride = f16_act_stride(w->n_in) / sizeof(float);
     f16_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, act_stride, f32 ? x : scratch,
-                 f32 ? (size_t)x_stride : act_stride, 0, 3, NULL, NULL, w->n_in};
+                 f32 ? (size_t)x_stride : act_stride, 0, NULL, NULL, w->n_in};
 #if FR_X86
     const bool bf = w->type == FR_TYPE_BF16;
     j.kern = f32 ? fr_gemm_f32_avx2_part : bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part;
@@ -1023,10 +1024,10 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
      * token passes over them */
     int64_t c = (w->n_out + nt * 4 - 1) / (nt * 4);
     if (n_tok > 3) c = FR_MIN(c, FR_MAX(4, (int64_t)((192 << 10) / w->row_bytes)));
-    /* whole tiles of j.rows rows: a 17-row chunk of a 5632-wide down projection ran its last
-     * 2 rows in the narrower 2 x 4 tile (kbench F16 5632 x 2048, 512 tokens, AVX2, 2 threads,
+    /* whole tiles of F16_TILE_ROWS rows: a 17-row chunk of a 5632-wide down projection ran its
+     * last 2 rows in the narrower 2 x 4 tile (kbench F16 5632 x 2048, 512 tokens, AVX2, 2 threads,
      * alternated: 93.7-95.6 -> 99.3-100.3 GMAC/s) */
-    if (c > j.rows) c -= c % j.rows;
+    if (c > F16_TILE_ROWS) c -= c % F16_TILE_ROWS;
     if (j.span < w->n_in) c = FR_MIN(c, F16_SPLIT_ROWS);
     j.chunk = FR_MAX(1, c);
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, f16_task, &j);
