@@ -204,7 +204,7 @@ FR_INLINE void q8_0x16(int64_t nb, const void *unit, const int h0, const int H, 
         __m256i s[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_setzero_si256();
         /* decode: ahead into L2 rather than L1. tinyllama Q8_0 tg64 with AVX2, alternated: won
-         * 13 of 13 rounds in two series (+1-10%, medians 38.5 -> 40.8 t/s). Not for prompts
+         * 16 of 16 rounds in three series (+1-10%, medians 38.5 -> 40.8 t/s). Not for prompts
          * (no gain), nor the other kernels, where it measured within the noise (bench/results
          * 2026-11-30-session17.md) */
         if (FR_PF_DIST && h0 == 0 && T <= 2)
