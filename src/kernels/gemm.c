@@ -876,7 +876,7 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_
     fr_pool_run(pool, j.n_panels * n_tchunks, gemm_task, &j);
 }
 
-/* ---- F16 and BF16 ---- */
+/* ---- F16, BF16 and F32 ---- */
 
 #ifndef F16_DECODE_STREAMS
 /* Decode reads a slab's rows as this many streams (1..3): row i of each part of the slab in
@@ -1010,10 +1010,12 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
 #endif
     assert(j.kern && "fr_matmul calls fr_gemm_f16 only where fr_cpu_has(FR_ISA_AVX2)");
     int nt = fr_pool_size(pool);
-    if (!f32 && n_tok > 1) /* (F32 rows: the kernels read x as it is) */
-        fr_pool_run(pool, n_tok, f16_quant_task, &j);
-    else if (!f32)
-        f16_quant_task(&j, 0, 0);
+    if (!f32) { /* (F32 rows: the kernels read x as it is) */
+        if (n_tok > 1)
+            fr_pool_run(pool, n_tok, f16_quant_task, &j);
+        else
+            f16_quant_task(&j, 0, 0);
+    }
     if (n_tok == 1) { /* decode: decreasing slabs of rows, as fr_gemm_packed */
         int64_t slabs[FR_DECODE_MAX_TASKS + 1];
         j.slabs = slabs;
