@@ -26,6 +26,11 @@ for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     suite "$(basename "$t")" "$t"
 done
+# x86: again with the AVX2 kernels only, as dispatched on an AVX2 CPU (decode's two-stream
+# kernels run inside fr_matmul there)
+if [ -x "$BUILD/tests/test_tiles" ] && grep -q avx2 /proc/cpuinfo 2>/dev/null; then
+    suite test_tiles_avx2 env FRUGAL_ISA=avx2 "$BUILD/tests/test_tiles"
+fi
 suite cli sh tests/cli.sh "$BUILD/frugal"
 # the server: raw HTTP (limits, bad input, queue, disconnects, SIGTERM), then real clients
 suite serve sh tests/serve.sh "$BUILD/frugal"

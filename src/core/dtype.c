@@ -154,6 +154,7 @@ static void detect_cpu(void) {
     if (cap && strcmp(cap, "scalar") == 0)
         g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = g_has_neon_dot = false;
     if (cap && strcmp(cap, "avx2") == 0) g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = false;
+    if (cap && strcmp(cap, "avxvnni") == 0) g_has_avx512 = g_has_avx512vnni = false; /* AVX2 + AVX-VNNI */
 }
 
 bool fr_cpu_has(fr_isa isa) {

@@ -116,7 +116,7 @@ typedef void (*fr_dot_tile_fn)(int64_t n, const void *const *x, int nr, const vo
 
 /* Instruction sets. FR_ISA_AVXVNNI (the VEX vpdpbusd) and FR_ISA_AVX512 / AVX512VNNI
  * (with OS support for the 512-bit state) are reported only together with AVX2; a CPU may
- * have either family without the other. FRUGAL_ISA=scalar|avx2 in the environment caps what is used. */
+ * have either family without the other. FRUGAL_ISA=scalar|avx2|avxvnni in the environment caps what is used. */
 #if defined(__x86_64__) || defined(__i386__)
 #define FR_X86 1 /* the x86 SIMD sources (*_avx2.c, *_vnni.c, *_avx512*.c) are built in */
 #else

@@ -654,6 +654,24 @@ fr_gemm_kernel_fn fr_gemm_kernel(int type) {
     return NULL;
 }
 
+fr_gemm_pair_fn fr_gemm_pair_kernel_isa(int type, fr_isa isa) {
+    if (!fr_cpu_has(isa)) return NULL;
+#if FR_X86
+    if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_pair_avx2;
+#endif
+    (void)type;
+    return NULL;
+}
+
+fr_gemm_pair_fn fr_gemm_pair_kernel(int type) {
+    /* only beside the single kernel of its own instruction set: another set's kernel gives the
+     * same bits, but the two were not measured together */
+    const fr_isa order[] = {FR_ISA_AVX512VNNI, FR_ISA_AVXVNNI, FR_ISA_AVX2, FR_ISA_NEON_DOT};
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (fr_gemm_kernel_isa(type, order[i])) return fr_gemm_pair_kernel_isa(type, order[i]);
+    return NULL;
+}
+
 /* ---- packed copies ---- */
 
 static bool repack_enabled(void) {
@@ -794,11 +812,26 @@ typedef struct {
     int64_t n_units, panel, n_panels, tok_chunk;
     const int64_t *slabs; /* decode: unit bounds of each task (fr_decode_split), else NULL */
     fr_gemm_kernel_fn kern;
+    fr_gemm_pair_fn pair; /* decode of one token, or NULL (fr_gemm_pair_kernel) */
 } gemm_job;
 
 static void quant_task(void *ctx, int64_t t, int thread) {
     gemm_job *j = ctx;
     fr_gemm_quantize(j->pk->type, j->x + t * j->x_stride, j->act + (size_t)t * j->act_stride, j->pk->n_in);
+}
+
+static const char *unit_at(const gemm_job *j, int64_t g) { return j->units + (size_t)g * j->pk->unit_bytes; }
+
+/* Unit g's 16 results for token t (o) into y, plus the bias; rows past n_rows are padding. */
+static void store_unit(const gemm_job *j, int64_t g, int64_t t, const float *o) {
+    const int64_t r0 = g * FR_GEMM_ROWS;
+    const int nr = (int)FR_MIN(FR_GEMM_ROWS, j->n_rows - r0);
+    float *yr = j->y + t * j->y_stride + r0;
+    if (j->bias) {
+        for (int r = 0; r < nr; r++) yr[r] = o[r] + j->bias[r0 + r];
+    } else {
+        memcpy(yr, o, (size_t)nr * sizeof(float));
+    }
 }
 
 static void gemm_task(void *ctx, int64_t task, int thread) {
@@ -811,24 +844,26 @@ static void gemm_task(void *ctx, int64_t task, int thread) {
         t0 = (task / j->n_panels) * j->tok_chunk, t1 = FR_MIN(t0 + j->tok_chunk, j->n_tok);
     }
     const int64_t nb = j->pk->nb;
+    if (j->slabs && j->pair && j->n_tok == 1) {
+        /* decode of one token: unit i of each half of the slab in one call, two streams (an
+         * odd unit left at the end goes below) */
+        const int64_t half = (g1 - g0) / 2;
+        for (int64_t i = 0; i < half; i++) {
+            float out[2 * FR_GEMM_ROWS];
+            j->pair(nb, unit_at(j, g0 + i), unit_at(j, g0 + half + i), j->act, out);
+            store_unit(j, g0 + i, 0, out);
+            store_unit(j, g0 + half + i, 0, out + FR_GEMM_ROWS);
+        }
+        g0 += 2 * half;
+    }
     for (int64_t t = t0; t < t1; t += FR_GEMM_MAX_T) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, t1 - t);
         const void *acts[FR_GEMM_MAX_T];
         for (int u = 0; u < T; u++) acts[u] = j->act + (size_t)(t + u) * j->act_stride;
         for (int64_t g = g0; g < g1; g++) {
             float out[FR_GEMM_MAX_T * FR_GEMM_ROWS];
-            j->kern(nb, j->units + (size_t)g * j->pk->unit_bytes, acts, T, out);
-            const int64_t r0 = g * FR_GEMM_ROWS;
-            const int nr = (int)FR_MIN(FR_GEMM_ROWS, j->n_rows - r0);
-            for (int u = 0; u < T; u++) {
-                float *yr = j->y + (t + u) * j->y_stride + r0;
-                const float *o = out + u * FR_GEMM_ROWS;
-                if (j->bias) {
-                    for (int r = 0; r < nr; r++) yr[r] = o[r] + j->bias[r0 + r];
-                } else {
-                    memcpy(yr, o, (size_t)nr * sizeof(float));
-                }
-            }
+            j->kern(nb, unit_at(j, g), acts, T, out);
+            for (int u = 0; u < T; u++) store_unit(j, g, t + u, out + u * FR_GEMM_ROWS);
         }
     }
 }
@@ -848,6 +883,7 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_
     j.act = scratch;
     j.act_stride = fr_gemm_act_bytes(pk->type, pk->n_in);
     j.kern = fr_gemm_kernel(pk->type);
+    j.pair = fr_gemm_pair_kernel(pk->type);
     j.n_units = (w->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS;
     int nt = fr_pool_size(pool);
     if (n_tok > 1)

@@ -53,7 +53,7 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const int h0, const int H, 
         __m256i s[2 * FR_GEMM_MAX_T], w[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int hh = 0; hh < H; hh++) FR_UNROLL for (int t = 0; t < T; t++)
             s[hh * T + t] = MIN ? _mm256_setzero_si256() : _mm256_set1_epi32(yc[t][b]);
-        if (FR_PF_DIST && h0 == 0) {
+        if (h0 == 0 && (Q5 ? FR_PF_DIST > 0 : FR_PF_IN_ORDER(T))) {
             FR_UNROLL for (int l = 0; l < 5; l++) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * l, _MM_HINT_T0);
             if (Q5) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * 5, _MM_HINT_T0);
         }
@@ -203,13 +203,7 @@ FR_INLINE void q8_0x16(int64_t nb, const void *unit, const int h0, const int H, 
         const uint8_t *blk = (const uint8_t *)unit + b * FR_Q8_0X16_BLOCK;
         __m256i s[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_setzero_si256();
-        /* decode: ahead into L2 rather than L1. tinyllama Q8_0 tg64 with AVX2, alternated: won
-         * 16 of 16 rounds in three series (+1-10%, medians 38.5 -> 40.8 t/s). Not for prompts
-         * (no gain), nor the other kernels, where it measured within the noise (bench/results
-         * 2026-11-30-session17.md) */
-        if (FR_PF_DIST && h0 == 0 && T <= 2)
-            FR_UNROLL for (int l = 0; l < 9; l++) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * l, _MM_HINT_T1);
-        else if (FR_PF_DIST && h0 == 0)
+        if (FR_PF_IN_ORDER(T) && h0 == 0)
             FR_UNROLL for (int l = 0; l < 9; l++) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * l, _MM_HINT_T0);
         FR_UNROLL for (int k = 0; k < 8; k++) {
             __m256i w[2], aw[2];
@@ -234,6 +228,37 @@ FR_INLINE void q8_0x16(int64_t nb, const void *unit, const int h0, const int H, 
 
 void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_HALVES_BY_T(q8_0x16, nb, unit, acts, T, out);
+}
+
+/* Two units for one token, each read as its own stream (block b of unit a, then of unit b).
+ * Each row gets the products, sums and FMAs of q8_0x16 with T = 1, in the same order. No
+ * software prefetch (FR_PF_IN_ORDER): with two streams it measured slower than without. */
+void fr_gemm_q8_0x16_pair_avx2(int64_t nb, const void *unit_a, const void *unit_b, const void *act, float *out) {
+    const int8_t *yq[1];
+    const float *yd[1];
+    const int32_t *yc[1]; /* unused: this kernel keeps the signs */
+    split_acts(&act, 1, nb, yq, yd, yc);
+    const uint8_t *units[2] = {unit_a, unit_b};
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4]; /* [2u + h]: unit u, half h */
+    FR_UNROLL for (int v = 0; v < 4; v++) acc[v] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i s[4];
+        FR_UNROLL for (int v = 0; v < 4; v++) s[v] = _mm256_setzero_si256();
+        FR_UNROLL for (int k = 0; k < 8; k++) {
+            const __m256i y = bcast32(yq[0] + b * 32 + 4 * k);
+            FR_UNROLL for (int u = 0; u < 2; u++) FR_UNROLL for (int h = 0; h < 2; h++) {
+                const uint8_t *blk = units[u] + b * FR_Q8_0X16_BLOCK;
+                const __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 64 * k + 32 * h));
+                const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(y, w));
+                s[2 * u + h] = _mm256_add_epi32(s[2 * u + h], _mm256_madd_epi16(p, ones));
+                FR_KEEP(s[2 * u + h]);
+            }
+        }
+        FR_UNROLL for (int u = 0; u < 2; u++) FR_UNROLL for (int h = 0; h < 2; h++)
+            block_end(units[u] + b * FR_Q8_0X16_BLOCK + FR_Q8_0X16_D + 16 * h, b, yd, s + 2 * u + h, 1, acc + 2 * u + h);
+    }
+    FR_UNROLL for (int v = 0; v < 4; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
 
 /* ---- Q4_Kx16 and Q5_Kx16 ----

@@ -83,7 +83,7 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, co
                          : _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b]), ones);
             u[t] = _mm512_setzero_si512();
         }
-        if (FR_PF_DIST) prefetch_unit(blk, 0, Q5 ? 6 : 5);
+        if (Q5 || NL ? FR_PF_DIST > 0 : FR_PF_IN_ORDER(T)) prefetch_unit(blk, 0, Q5 ? 6 : 5);
         const __m512i hv = Q5 ? load_vec(blk, 4) : _mm512_setzero_si512();
         FR_UNROLL for (int m = 0; m < 4; m++) {
             const __m512i p = load_vec(blk, m);
@@ -140,7 +140,7 @@ FR_INLINE void q8_0x16(int64_t nb, const void *unit, const void *const *acts, co
             s[t] = _mm512_set1_epi32(yc[t][b]);
             u[t] = _mm512_setzero_si512();
         }
-        if (FR_PF_DIST) prefetch_unit(blk, 0, 9);
+        if (FR_PF_IN_ORDER(T)) prefetch_unit(blk, 0, 9);
         FR_UNROLL for (int k = 0; k < 8; k += 2) {
             const __m512i w0 = _mm512_xor_si512(load_vec(blk, k), bias);
             const __m512i w1 = _mm512_xor_si512(load_vec(blk, k + 1), bias);

@@ -17,6 +17,15 @@
  * same run, 2026-11-28); 32 KiB gave ~1% more on this 48 KiB-L1 CPU, kept within a 32 KiB L1 */
 #define FR_PF_DIST 12288
 #endif
+/* Whether Q8_0, Q4_0 and Q4_1, whose kernels read each block in address order, prefetch: in
+ * prompts (T > 2) only; in decode the hardware prefetcher follows their streams. Measured with
+ * builds alternated, per-token medians of 100 decode steps (tinyllama, 2 threads): AVX-512 VNNI
+ * Q8_0 40.1-42.8 -> 41.0-46.6 t/s; AVX2 Q8_0 (against the L2 hint it had) and Q4_0, and
+ * DeepSeek-V2-Lite Q4_0, unchanged. Decode's AVX2 Q8_0 two-stream kernel gains only without
+ * them (fr_gemm_q8_0x16_pair_avx2). The other kernels keep them: without, Q5_0 ran 7% slower,
+ * Q5_1 17% (they read the high-bit plane first), IQ4_NL 2%, Q4_K_M 42%
+ * (bench/results/2026-11-30-session18.md). */
+#define FR_PF_IN_ORDER(T) (FR_PF_DIST && (T) > 2)
 /* An empty asm that "changes" v: the compiler must materialise v here, so it cannot
  * reassociate a whole block's integer adds into a tree that needs more than 16 registers.
  * ("v": any vector register, the 512-bit ones included.) */

@@ -46,7 +46,7 @@ FR_INLINE void q8_0x16(int64_t nb, const void *unit, const int h0, const int H, 
         const uint8_t *blk = (const uint8_t *)unit + b * FR_Q8_0X16_BLOCK;
         __m256i s[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int hh = 0; hh < H; hh++) FR_UNROLL for (int t = 0; t < T; t++) s[hh * T + t] = _mm256_set1_epi32(yc[t][b]);
-        if (FR_PF_DIST && h0 == 0)
+        if (FR_PF_IN_ORDER(T) && h0 == 0)
             FR_UNROLL for (int l = 0; l < 9; l++) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * l, _MM_HINT_T0);
         FR_UNROLL for (int h = 0; h < 2; h++) {
             __m256i yh[FR_GEMM_MAX_T]; /* values 16h..16h+15 in both lanes */

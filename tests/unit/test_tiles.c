@@ -247,6 +247,28 @@ static void test_packed_kernels(test_rng *rng) {
                     CHECK(memcmp(row, w + (size_t)r * rb, rb) == 0, "%s n=%lld row %d: unpack differs", ta->name,
                           (long long)n, r);
                 }
+                /* decode's two-stream kernels: units gi and ng - 1 - gi (the same unit when the
+                 * count is odd) against the reference, bit for bit */
+                const fr_isa pair_isas[] = {FR_ISA_AVX512VNNI, FR_ISA_AVX2, FR_ISA_AVXVNNI, FR_ISA_NEON_DOT};
+                for (int pi = 0; pi < 4; pi++) {
+                    fr_gemm_pair_fn pair = fr_gemm_pair_kernel_isa(type, pair_isas[pi]);
+                    if (!pair) continue;
+                    for (int t = 0; t < 4; t++) {
+                        const void *act = pa + (size_t)t * pab;
+                        int bad = 0;
+                        for (int gi = 0; gi < ng; gi++) {
+                            const int gj = ng - 1 - gi;
+                            float o[32], oa[16], ob[16];
+                            pair(nb, g + (size_t)gi * gb, g + (size_t)gj * gb, act, o);
+                            ref(nb, g + (size_t)gi * gb, &act, 1, oa);
+                            ref(nb, g + (size_t)gj * gb, &act, 1, ob);
+                            bad += memcmp(o, oa, sizeof oa) != 0;
+                            bad += memcmp(o + 16, ob, sizeof ob) != 0;
+                        }
+                        CHECK(bad == 0, "%s n=%lld rows=%d act %d: pair kernel (isa %d) differs from the reference "
+                              "in %d units", ta->name, (long long)n, rows, t, (int)pair_isas[pi], bad);
+                    }
+                }
                 for (int T = 1; T <= 4; T++) {
                     const void *acts[4];
                     for (int t = 0; t < T; t++) acts[t] = pa + (size_t)((t + T - 1) % 4) * pab;
