@@ -26,7 +26,7 @@ for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     suite "$(basename "$t")" "$t"
 done
-# x86: again with the AVX2 kernels only, as dispatched on an AVX2 CPU (decode's two-stream
+# x86: again with the AVX2 kernels only, as dispatched on an AVX2 CPU (decode's multi-stream
 # kernels run inside fr_matmul there)
 if [ -x "$BUILD/tests/test_tiles" ] && grep -q avx2 /proc/cpuinfo 2>/dev/null; then
     suite test_tiles_avx2 env FRUGAL_ISA=avx2 "$BUILD/tests/test_tiles"

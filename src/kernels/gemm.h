@@ -218,10 +218,12 @@ void fr_gemm_q3_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
 void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
-/* Decode's two-stream form, for one token: out[r] = dot(unit_a row r, act), out[16 + r] =
- * dot(unit_b row r, act), the same bits as two fr_gemm_kernel_fn calls with T = 1. */
-typedef void (*fr_gemm_pair_fn)(int64_t nb, const void *unit_a, const void *unit_b, const void *act, float *out);
-void fr_gemm_q8_0x16_pair_avx2(int64_t nb, const void *unit_a, const void *unit_b, const void *act, float *out);
+/* Decode's multi-stream form, for one token and FR_GEMM_STREAMS units read side by side:
+ * out[16 * k + r] = dot(units[k] row r, act), the same bits as one fr_gemm_kernel_fn call with
+ * T = 1 per unit. */
+#define FR_GEMM_STREAMS 4
+typedef void (*fr_gemm_streams_fn)(int64_t nb, const void *const *units, const void *act, float *out);
+void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
 /* AVX-VNNI (gemm_vnni.c; only if fr_cpu_has(FR_ISA_AVXVNNI)): same layout, same bits. */
 void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 /* AVX512-VNNI (gemm_avx512vnni.c): a unit per 512-bit register, same bits. */
@@ -287,10 +289,10 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
 
 /* The kernel fr_matmul uses for a packed type (NULL if none): the best this CPU runs. */
 fr_gemm_kernel_fn fr_gemm_kernel(int type);
-/* The two-stream decode kernel of `type` where fr_gemm_kernel(type)'s instruction set has one,
- * else NULL (decode then reads a task's units in order, one kernel call each). */
-fr_gemm_pair_fn fr_gemm_pair_kernel(int type);
-fr_gemm_pair_fn fr_gemm_pair_kernel_isa(int type, fr_isa isa); /* NULL if none, or not on this CPU */
+/* The multi-stream decode kernel of `type` where fr_gemm_kernel(type)'s instruction set has
+ * one, else NULL (decode then reads a task's units in order, one kernel call each). */
+fr_gemm_streams_fn fr_gemm_streams_kernel(int type);
+fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa); /* NULL if none, or not on this CPU */
 /* The kernel of one instruction set (NULL if there is none or the CPU lacks it); tests. */
 fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa);
 

@@ -230,35 +230,37 @@ void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts,
     FR_GEMM_HALVES_BY_T(q8_0x16, nb, unit, acts, T, out);
 }
 
-/* Two units for one token, each read as its own stream (block b of unit a, then of unit b).
- * Each row gets the products, sums and FMAs of q8_0x16 with T = 1, in the same order. No
- * software prefetch (FR_PF_IN_ORDER): with two streams it measured slower than without. */
-void fr_gemm_q8_0x16_pair_avx2(int64_t nb, const void *unit_a, const void *unit_b, const void *act, float *out) {
+/* FR_GEMM_STREAMS units for one token, each read as its own stream (block b of each unit in
+ * turn), as the membw probe reads four. Each row gets the products, sums and FMAs of q8_0x16
+ * with T = 1, in the same order. No software prefetch (FR_PF_IN_ORDER): with several streams
+ * it measured slower than without. */
+void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
+    enum { U = FR_GEMM_STREAMS };
     const int8_t *yq[1];
     const float *yd[1];
     const int32_t *yc[1]; /* unused: this kernel keeps the signs */
     split_acts(&act, 1, nb, yq, yd, yc);
-    const uint8_t *units[2] = {unit_a, unit_b};
+    const uint8_t *u8[U];
+    FR_UNROLL for (int u = 0; u < U; u++) u8[u] = units[u];
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[4]; /* [2u + h]: unit u, half h */
-    FR_UNROLL for (int v = 0; v < 4; v++) acc[v] = _mm256_setzero_ps();
+    __m256 acc[2 * U]; /* [2u + h]: unit u, half h */
+    FR_UNROLL for (int v = 0; v < 2 * U; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        __m256i s[4];
-        FR_UNROLL for (int v = 0; v < 4; v++) s[v] = _mm256_setzero_si256();
+        __m256i s[2 * U];
+        FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = _mm256_setzero_si256();
         FR_UNROLL for (int k = 0; k < 8; k++) {
             const __m256i y = bcast32(yq[0] + b * 32 + 4 * k);
-            FR_UNROLL for (int u = 0; u < 2; u++) FR_UNROLL for (int h = 0; h < 2; h++) {
-                const uint8_t *blk = units[u] + b * FR_Q8_0X16_BLOCK;
-                const __m256i w = _mm256_loadu_si256((const __m256i *)(blk + 64 * k + 32 * h));
+            FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++) {
+                const __m256i w = _mm256_loadu_si256((const __m256i *)(u8[u] + b * FR_Q8_0X16_BLOCK + 64 * k + 32 * h));
                 const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(y, w));
                 s[2 * u + h] = _mm256_add_epi32(s[2 * u + h], _mm256_madd_epi16(p, ones));
                 FR_KEEP(s[2 * u + h]);
             }
         }
-        FR_UNROLL for (int u = 0; u < 2; u++) FR_UNROLL for (int h = 0; h < 2; h++)
-            block_end(units[u] + b * FR_Q8_0X16_BLOCK + FR_Q8_0X16_D + 16 * h, b, yd, s + 2 * u + h, 1, acc + 2 * u + h);
+        FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++)
+            block_end(u8[u] + b * FR_Q8_0X16_BLOCK + FR_Q8_0X16_D + 16 * h, b, yd, s + 2 * u + h, 1, acc + 2 * u + h);
     }
-    FR_UNROLL for (int v = 0; v < 4; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
+    FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
 
 /* ---- Q4_Kx16 and Q5_Kx16 ----

@@ -247,26 +247,28 @@ static void test_packed_kernels(test_rng *rng) {
                     CHECK(memcmp(row, w + (size_t)r * rb, rb) == 0, "%s n=%lld row %d: unpack differs", ta->name,
                           (long long)n, r);
                 }
-                /* decode's two-stream kernels: units gi and ng - 1 - gi (the same unit when the
-                 * count is odd) against the reference, bit for bit */
-                const fr_isa pair_isas[] = {FR_ISA_AVX512VNNI, FR_ISA_AVX2, FR_ISA_AVXVNNI, FR_ISA_NEON_DOT};
-                for (int pi = 0; pi < 4; pi++) {
-                    fr_gemm_pair_fn pair = fr_gemm_pair_kernel_isa(type, pair_isas[pi]);
-                    if (!pair) continue;
+                /* decode's multi-stream kernels: units gi, ng - 1 - gi, gi + 1 and gi + 2 (mod ng;
+                 * repeats when there are fewer) against the reference, bit for bit */
+                const fr_isa streams_isas[] = {FR_ISA_AVX512VNNI, FR_ISA_AVX2, FR_ISA_AVXVNNI, FR_ISA_NEON_DOT};
+                for (int si2 = 0; si2 < 4; si2++) {
+                    fr_gemm_streams_fn streams = fr_gemm_streams_kernel_isa(type, streams_isas[si2]);
+                    if (!streams) continue;
                     for (int t = 0; t < 4; t++) {
                         const void *act = pa + (size_t)t * pab;
                         int bad = 0;
                         for (int gi = 0; gi < ng; gi++) {
-                            const int gj = ng - 1 - gi;
-                            float o[32], oa[16], ob[16];
-                            pair(nb, g + (size_t)gi * gb, g + (size_t)gj * gb, act, o);
-                            ref(nb, g + (size_t)gi * gb, &act, 1, oa);
-                            ref(nb, g + (size_t)gj * gb, &act, 1, ob);
-                            bad += memcmp(o, oa, sizeof oa) != 0;
-                            bad += memcmp(o + 16, ob, sizeof ob) != 0;
+                            const int pick[4] = {gi, ng - 1 - gi, (gi + 1) % ng, (gi + 2) % ng};
+                            const void *units[FR_GEMM_STREAMS];
+                            for (int k = 0; k < FR_GEMM_STREAMS; k++) units[k] = g + (size_t)pick[k % 4] * gb;
+                            float o[FR_GEMM_STREAMS * 16], o1[16];
+                            streams(nb, units, act, o);
+                            for (int k = 0; k < FR_GEMM_STREAMS; k++) {
+                                ref(nb, units[k], &act, 1, o1);
+                                bad += memcmp(o + 16 * k, o1, sizeof o1) != 0;
+                            }
                         }
-                        CHECK(bad == 0, "%s n=%lld rows=%d act %d: pair kernel (isa %d) differs from the reference "
-                              "in %d units", ta->name, (long long)n, rows, t, (int)pair_isas[pi], bad);
+                        CHECK(bad == 0, "%s n=%lld rows=%d act %d: streams kernel (isa %d) differs from the "
+                              "reference in %d units", ta->name, (long long)n, rows, t, (int)streams_isas[si2], bad);
                     }
                 }
                 for (int T = 1; T <= 4; T++) {
