@@ -157,6 +157,42 @@ FR_INLINE void q8_0x16(int64_t nb, const void *unit, const void *const *acts, co
     store16(acc, T, out);
 }
 
+/* FR_GEMM_STREAMS units for one token, each read as its own stream (gemm_avx2.c's
+ * fr_gemm_q8_0x16_streams_avx2): each unit gets the steps of q8_0x16 with T = 1, in order. */
+void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+    enum { U = FR_GEMM_STREAMS };
+    const int8_t *yq[1];
+    const float *yd[1];
+    const int32_t *yc[1];
+    split_acts(&act, 1, nb, yq, yd, yc);
+    const uint8_t *u8[U];
+    FR_UNROLL for (int k = 0; k < U; k++) u8[k] = units[k];
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
+    __m512 acc[U];
+    FR_UNROLL for (int k = 0; k < U; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i s[U], u[U];
+        FR_UNROLL for (int k = 0; k < U; k++) {
+            s[k] = _mm512_set1_epi32(yc[0][b]);
+            u[k] = _mm512_setzero_si512();
+        }
+        FR_UNROLL for (int v = 0; v < 8; v += 2) {
+            const int8_t *y = yq[0] + b * 32 + 4 * v;
+            const __m512i y0 = bcast32x16(y), y1 = bcast32x16(y + 4);
+            FR_UNROLL for (int k = 0; k < U; k++) {
+                const uint8_t *blk = u8[k] + b * FR_Q8_0X16_BLOCK;
+                s[k] = _mm512_dpbusd_epi32(s[k], _mm512_xor_si512(load_vec(blk, v), bias), y0);
+                u[k] = _mm512_dpbusd_epi32(u[k], _mm512_xor_si512(load_vec(blk, v + 1), bias), y1);
+                FR_KEEP(s[k]);
+                FR_KEEP(u[k]);
+            }
+        }
+        FR_UNROLL for (int k = 0; k < U; k++)
+            block_end16(u8[k] + b * FR_Q8_0X16_BLOCK + FR_Q8_0X16_D, b, yd, s + k, u + k, 1, acc + k);
+    }
+    FR_UNROLL for (int k = 0; k < U; k++) _mm512_storeu_ps(out + 16 * k, acc[k]);
+}
+
 /* Q4_K and Q5_K (layouts Q4_Kx16, Q5_Kx16, gemm.h): per sub-block j the eight steps of
  * unsigned values (nibbles; Q5_K: with bit j of the H_k vector's bytes moved to bit 4) times y
  * go straight to int32 with vpdpbusd (the AVX2 kernel sums maddubs pairs in int16 first), then
