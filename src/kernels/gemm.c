@@ -645,14 +645,16 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
     return NULL;
 }
 
-fr_gemm_kernel_fn fr_gemm_kernel(int type) {
+/* The instruction set of fr_gemm_kernel(type): the best this CPU runs a kernel of
+ * (FR_ISA_SCALAR if none). */
+static fr_isa kernel_isa(int type) {
     const fr_isa order[] = {FR_ISA_AVX512VNNI, FR_ISA_AVXVNNI, FR_ISA_AVX2, FR_ISA_NEON_DOT}; /* the best first */
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        fr_gemm_kernel_fn k = fr_gemm_kernel_isa(type, order[i]);
-        if (k) return k;
-    }
-    return NULL;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+        if (fr_gemm_kernel_isa(type, order[i])) return order[i];
+    return FR_ISA_SCALAR;
 }
+
+fr_gemm_kernel_fn fr_gemm_kernel(int type) { return fr_gemm_kernel_isa(type, kernel_isa(type)); }
 
 fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa) {
     if (!fr_cpu_has(isa)) return NULL;
@@ -664,14 +666,9 @@ fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa) {
     return NULL;
 }
 
-fr_gemm_streams_fn fr_gemm_streams_kernel(int type) {
-    /* only beside the single kernel of its own instruction set: another set's kernel gives the
-     * same bits, but the two were not measured together */
-    const fr_isa order[] = {FR_ISA_AVX512VNNI, FR_ISA_AVXVNNI, FR_ISA_AVX2, FR_ISA_NEON_DOT};
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
-        if (fr_gemm_kernel_isa(type, order[i])) return fr_gemm_streams_kernel_isa(type, order[i]);
-    return NULL;
-}
+/* only beside the single kernel of its own instruction set: another set's kernel gives the
+ * same bits, but the two were not measured together */
+fr_gemm_streams_fn fr_gemm_streams_kernel(int type) { return fr_gemm_streams_kernel_isa(type, kernel_isa(type)); }
 
 /* ---- packed copies ---- */
 

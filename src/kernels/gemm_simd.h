@@ -21,8 +21,8 @@
  * prompts (T > 2) only; in decode the hardware prefetcher follows their streams. Measured with
  * builds alternated, per-token medians of 100 decode steps (tinyllama, 2 threads): AVX-512 VNNI
  * Q8_0 40.1-42.8 -> 41.0-46.6 t/s; AVX2 Q8_0 (against the L2 hint it had) and Q4_0, and
- * DeepSeek-V2-Lite Q4_0, unchanged. Decode's AVX2 Q8_0 multi-stream kernel gains only without
- * them (fr_gemm_q8_0x16_streams_avx2). The other kernels keep them: without, Q5_0 ran 7% slower,
+ * DeepSeek-V2-Lite Q4_0, unchanged. Decode's Q8_0 multi-stream kernels gain only without them
+ * (fr_gemm_q8_0x16_streams_avx2). The other kernels keep them: without, Q5_0 ran 7% slower,
  * Q5_1 17% (they read the high-bit plane first), IQ4_NL 2%, Q4_K_M 42%
  * (bench/results/2026-11-30-session18.md). */
 #define FR_PF_IN_ORDER(T) (FR_PF_DIST && (T) > 2)
