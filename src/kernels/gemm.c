@@ -922,8 +922,8 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_
  * one kernel call. tinyllama F16 tg64 with AVX2, 2 threads, 6 alternated rounds: one stream
  * 18.4-19.0 t/s, two 20.2-22.0 (won 6 of 6); three measured as two. It is the second stream,
  * not the second row per call: two adjacent rows per call, 5 rounds, 17.4-18.8 against one
- * row's 20.2-21.2 and two streams' 24.0-25.0. (Packed units, tried the same way, gained
- * nothing.) */
+ * row's 20.2-21.2 and two streams' 24.0-25.0. (Packed Q8_0 units read this way gain only
+ * without software prefetch, and use four streams: fr_gemm_streams_kernel.) */
 #define F16_DECODE_STREAMS 2
 #endif
 #define F16_TILE_ROWS 3 /* weight rows per kernel call in prompts (the kernels take 1 to 3) */
