@@ -125,17 +125,30 @@
 #define FR_Q6_KX16_SC 3072
 #define FR_Q6_KX16_D 3328
 #define FR_GEMM_MAX_T 4   /* activation rows per kernel call */
+#define FR_GEMM_STREAMS 4 /* units per call of a decode streams kernel (fr_gemm_streams_fn) */
 /* Decode splits a product's rows with fr_split_guided into at most this many tasks... */
 #define FR_DECODE_MAX_TASKS 64
 #ifndef FR_DECODE_MIN_UNITS
 #define FR_DECODE_MIN_UNITS 1 /* ...of at least this many units (16 rows) */
 #endif
+/* ...each a multiple of this many units (of 16 rows; the last task takes the rest), so that
+ * a Q8_0 slab is read by the streams kernel to its end, not its last units one at a time.
+ * Step 1 left 9-10% of a tinyllama layer's bytes (75% of the k and v products) to the
+ * one-unit kernel. tinyllama decode, 2 threads, steps alternated per token in one process,
+ * per-token medians of 100 steps, step 1 against 4: Q8_0 AVX-512 VNNI and AVX2 +2.5 to +5%
+ * (12 of 12 runs); Q4_0 (one unit per call) +1.5 to +2.5% (8 of 8); steps 8 and 16 measured
+ * as 4. Rows (F16, BF16, F32, unpacked) use 4 x 16: F16 against steps of 1 row, +1 to +4%
+ * (6 of 6); 256 rows was slower. */
+#ifndef FR_DECODE_UNIT_STEP
+#define FR_DECODE_UNIT_STEP FR_GEMM_STREAMS
+#endif
 /* The decode split of a product (fr_gemm_packed, fr_gemm_f16, fr_matmul; fr_matmul_prefetch
  * predicts it): n units of a packed matrix, or n rows (units false), into bounds[0 ..
  * FR_DECODE_MAX_TASKS]; returns the number of tasks. */
 static inline int fr_decode_split(int64_t n, bool units, int n_threads, int64_t *bounds) {
-    return fr_split_guided(n, n_threads, units ? FR_DECODE_MIN_UNITS : FR_GEMM_ROWS * FR_DECODE_MIN_UNITS, bounds,
-                           FR_DECODE_MAX_TASKS);
+    return units ? fr_split_guided(n, n_threads, FR_DECODE_MIN_UNITS, FR_DECODE_UNIT_STEP, bounds, FR_DECODE_MAX_TASKS)
+                 : fr_split_guided(n, n_threads, FR_GEMM_ROWS * FR_DECODE_MIN_UNITS,
+                                   FR_GEMM_ROWS * FR_DECODE_UNIT_STEP, bounds, FR_DECODE_MAX_TASKS);
 }
 
 /* One packed matrix, or (rows) a plain copy of a matrix no kernel repacks. */
@@ -221,7 +234,6 @@ void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
 /* Decode's multi-stream form, for one token and FR_GEMM_STREAMS units read side by side:
  * out[16 * k + r] = dot(units[k] row r, act), the same bits as one fr_gemm_kernel_fn call with
  * T = 1 per unit. */
-#define FR_GEMM_STREAMS 4
 typedef void (*fr_gemm_streams_fn)(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);

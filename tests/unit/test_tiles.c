@@ -598,32 +598,39 @@ static void test_kquant_rows(test_rng *rng) {
 }
 #endif /* FR_X86 */
 
-/* the decode split: contiguous, covering, non-increasing down to the minimum, within the cap */
+/* the decode split: contiguous, covering, non-increasing down to the minimum, every task but
+ * the last a multiple of the step, within the cap */
 static void test_split_guided(void) {
     const int64_t ns[] = {1, 2, 7, 16, 17, 256, 257, 4000, 32000};
     const int threads[] = {1, 2, 3, 8};
     const int64_t mins[] = {1, 2, 16};
+    const int64_t steps[] = {1, 4, 64};
     const int caps[] = {1, 5, 64};
     for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
         for (size_t b = 0; b < sizeof threads / sizeof threads[0]; b++)
             for (size_t c = 0; c < sizeof mins / sizeof mins[0]; c++)
-                for (size_t d = 0; d < sizeof caps / sizeof caps[0]; d++) {
-                    int64_t bounds[65], n = ns[a], mn = mins[c];
-                    int k = fr_split_guided(n, threads[b], mn, bounds, caps[d]), bad = 0;
-                    if (k < 1 || k > caps[d] || bounds[0] != 0 || bounds[k] != n) bad = 1;
-                    for (int i = 0; !bad && i < k; i++) {
-                        int64_t size = bounds[i + 1] - bounds[i];
-                        if (size < 1 || (i + 1 < k && size < mn)) bad = 1;
-                        if (i + 2 < k && bounds[i + 2] - bounds[i + 1] > size) bad = 1; /* the last may be larger (cap) */
+                for (size_t e = 0; e < sizeof steps / sizeof steps[0]; e++)
+                    for (size_t d = 0; d < sizeof caps / sizeof caps[0]; d++) {
+                        int64_t bounds[65], n = ns[a], mn = mins[c], st = steps[e];
+                        int k = fr_split_guided(n, threads[b], mn, st, bounds, caps[d]), bad = 0;
+                        if (k < 1 || k > caps[d] || bounds[0] != 0 || bounds[k] != n) bad = 1;
+                        for (int i = 0; !bad && i < k; i++) {
+                            int64_t size = bounds[i + 1] - bounds[i];
+                            if (size < 1 || (i + 1 < k && (size < mn || size % st != 0))) bad = 1;
+                            if (i + 2 < k && bounds[i + 2] - bounds[i + 1] > size) bad = 1; /* the last may be larger (cap) */
+                        }
+                        CHECK(!bad, "split n=%lld threads=%d min=%lld step=%lld cap=%d: %d tasks", (long long)n,
+                              threads[b], (long long)mn, (long long)st, caps[d], k);
                     }
-                    CHECK(!bad, "split n=%lld threads=%d min=%lld cap=%d: %d tasks", (long long)n, threads[b],
-                          (long long)mn, caps[d], k);
-                }
     int64_t bounds[65];
-    CHECK(fr_split_guided(0, 2, 1, bounds, 64) == 0, "empty split");
-    int k = fr_split_guided(256, 2, 2, bounds, 64);
+    CHECK(fr_split_guided(0, 2, 1, 1, bounds, 64) == 0, "empty split");
+    int k = fr_split_guided(256, 2, 2, 1, bounds, 64);
     CHECK(k > 8 && bounds[1] == 64 && bounds[k] - bounds[k - 1] <= 2, "256 groups, 2 threads: %d tasks, first %lld", k,
           (long long)bounds[1]);
+    /* tinyllama's q projection in units, as decode splits it: 32, 24, 20, 16, 12, 8, 4, 4, 4, 4 */
+    const int64_t want[] = {0, 32, 56, 76, 92, 104, 112, 116, 120, 124, 128};
+    k = fr_split_guided(128, 2, 1, 4, bounds, 64);
+    CHECK(k == 10 && !memcmp(bounds, want, sizeof want), "128 units, step 4: %d tasks", k);
 }
 
 /* The pool's read-ahead hint changes no result: jobs run right while waiting workers prefetch
