@@ -795,16 +795,26 @@ size_t fr_gemm_scratch_size(int type, int64_t n_in, int64_t n_tok) {
     return fr_gemm_act_bytes(type, n_in) * (size_t)n_tok;
 }
 
+/* One matrix of a job: its units and outputs. A decode job may hold several matrices of the
+ * same packed type and input (fr_gemm_packed_group): their units are numbered one after the
+ * other, and the job's split runs over all of them. */
 typedef struct {
-    const fr_packed *pk;
     const char *units; /* the view's first unit */
     int64_t n_rows;    /* rows of the view */
-    const float *x;
-    int64_t x_stride;
-    int64_t n_tok;
+    int64_t n_units;
+    int64_t u0;        /* the job's number of its first unit */
     float *y;
     int64_t y_stride;
     const float *bias;
+} gemm_part;
+
+typedef struct {
+    const fr_packed *pk; /* (the first matrix's: type, n_in, nb and unit_bytes are the group's) */
+    gemm_part part[FR_MM_GROUP_MAX];
+    int n_parts;
+    const float *x;
+    int64_t x_stride;
+    int64_t n_tok;
     char *act;
     size_t act_stride;
     int64_t n_units, panel, n_panels, tok_chunk;
@@ -818,29 +828,24 @@ static void quant_task(void *ctx, int64_t t, int thread) {
     fr_gemm_quantize(j->pk->type, j->x + t * j->x_stride, j->act + (size_t)t * j->act_stride, j->pk->n_in);
 }
 
-static const char *unit_at(const gemm_job *j, int64_t g) { return j->units + (size_t)g * j->pk->unit_bytes; }
+static const char *unit_at(const gemm_job *j, const gemm_part *p, int64_t g) {
+    return p->units + (size_t)g * j->pk->unit_bytes;
+}
 
 /* Unit g's 16 results for token t (o) into y, plus the bias; rows past n_rows are padding. */
-static void store_unit(const gemm_job *j, int64_t g, int64_t t, const float *o) {
+static void store_unit(const gemm_part *p, int64_t g, int64_t t, const float *o) {
     const int64_t r0 = g * FR_GEMM_ROWS;
-    const int nr = (int)FR_MIN(FR_GEMM_ROWS, j->n_rows - r0);
-    float *yr = j->y + t * j->y_stride + r0;
-    if (j->bias) {
-        for (int r = 0; r < nr; r++) yr[r] = o[r] + j->bias[r0 + r];
+    const int nr = (int)FR_MIN(FR_GEMM_ROWS, p->n_rows - r0);
+    float *yr = p->y + t * p->y_stride + r0;
+    if (p->bias) {
+        for (int r = 0; r < nr; r++) yr[r] = o[r] + p->bias[r0 + r];
     } else {
         memcpy(yr, o, (size_t)nr * sizeof(float));
     }
 }
 
-static void gemm_task(void *ctx, int64_t task, int thread) {
-    const gemm_job *j = ctx;
-    int64_t g0, g1, t0, t1;
-    if (j->slabs) { /* decode: one slab of units, every token */
-        g0 = j->slabs[task], g1 = j->slabs[task + 1], t0 = 0, t1 = j->n_tok;
-    } else { /* prompt: one panel of units x one chunk of tokens */
-        g0 = (task % j->n_panels) * j->panel, g1 = FR_MIN(g0 + j->panel, j->n_units);
-        t0 = (task / j->n_panels) * j->tok_chunk, t1 = FR_MIN(t0 + j->tok_chunk, j->n_tok);
-    }
+/* Units [g0, g1) of part p (its own numbering) for tokens [t0, t1). */
+static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_t g1, int64_t t0, int64_t t1) {
     const int64_t nb = j->pk->nb;
     if (j->slabs && j->streams && j->n_tok == 1) {
         /* decode of one token: unit i of each part of the slab in one call, FR_GEMM_STREAMS
@@ -853,9 +858,9 @@ static void gemm_task(void *ctx, int64_t task, int thread) {
         for (int64_t i = 0; i < part; i++) {
             float out[FR_GEMM_STREAMS * FR_GEMM_ROWS];
             const void *units[FR_GEMM_STREAMS];
-            for (int k = 0; k < FR_GEMM_STREAMS; k++) units[k] = unit_at(j, g0 + k * part + i);
+            for (int k = 0; k < FR_GEMM_STREAMS; k++) units[k] = unit_at(j, p, g0 + k * part + i);
             j->streams(nb, units, j->act, out);
-            for (int k = 0; k < FR_GEMM_STREAMS; k++) store_unit(j, g0 + k * part + i, 0, out + k * FR_GEMM_ROWS);
+            for (int k = 0; k < FR_GEMM_STREAMS; k++) store_unit(p, g0 + k * part + i, 0, out + k * FR_GEMM_ROWS);
         }
         g0 += FR_GEMM_STREAMS * part;
     }
@@ -865,42 +870,87 @@ static void gemm_task(void *ctx, int64_t task, int thread) {
         for (int u = 0; u < T; u++) acts[u] = j->act + (size_t)(t + u) * j->act_stride;
         for (int64_t g = g0; g < g1; g++) {
             float out[FR_GEMM_MAX_T * FR_GEMM_ROWS];
-            j->kern(nb, unit_at(j, g), acts, T, out);
-            for (int u = 0; u < T; u++) store_unit(j, g, t + u, out + u * FR_GEMM_ROWS);
+            j->kern(nb, unit_at(j, p, g), acts, T, out);
+            for (int u = 0; u < T; u++) store_unit(p, g, t + u, out + u * FR_GEMM_ROWS);
         }
     }
 }
 
-void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_matrix *w, const float *x,
-                    int64_t x_stride, int64_t n_tok, float *y, int64_t y_stride, const float *bias, void *scratch) {
-    gemm_job j = {0};
-    j.pk = pk;
-    j.units = pk->data + (size_t)unit0 * pk->unit_bytes;
-    j.n_rows = w->n_out;
-    j.x = x;
-    j.x_stride = x_stride;
-    j.n_tok = n_tok;
-    j.y = y;
-    j.y_stride = y_stride;
-    j.bias = bias;
-    j.act = scratch;
-    j.act_stride = fr_gemm_act_bytes(pk->type, pk->n_in);
-    j.kern = fr_gemm_kernel(pk->type);
-    j.streams = fr_gemm_streams_kernel(pk->type);
-    j.n_units = (w->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS;
-    int nt = fr_pool_size(pool);
-    if (n_tok > 1)
-        fr_pool_run(pool, n_tok, quant_task, &j);
-    else
-        quant_task(&j, 0, 0);
-    int64_t slabs[FR_DECODE_MAX_TASKS + 1];
-    if (n_tok <= FR_GEMM_MAX_T) {
-        /* decode: long contiguous slabs first (prefetch-friendly streaming), then smaller
-         * ones so that the threads finish together */
-        j.slabs = slabs;
-        fr_pool_run(pool, fr_decode_split(j.n_units, true, nt, slabs), gemm_task, &j);
+static void gemm_task(void *ctx, int64_t task, int thread) {
+    const gemm_job *j = ctx;
+    if (j->slabs) { /* decode: one slab of units (of one or more parts), every token */
+        const int64_t g0 = j->slabs[task], g1 = j->slabs[task + 1];
+        for (int i = 0; i < j->n_parts; i++) {
+            const gemm_part *p = &j->part[i];
+            const int64_t a = FR_MAX(g0, p->u0), b = FR_MIN(g1, p->u0 + p->n_units);
+            if (a < b) part_units(j, p, a - p->u0, b - p->u0, 0, j->n_tok);
+        }
         return;
     }
+    /* prompt (one part): one panel of units x one chunk of tokens */
+    const int64_t g0 = (task % j->n_panels) * j->panel, g1 = FR_MIN(g0 + j->panel, j->n_units);
+    const int64_t t0 = (task / j->n_panels) * j->tok_chunk, t1 = FR_MIN(t0 + j->tok_chunk, j->n_tok);
+    part_units(j, &j->part[0], g0, g1, t0, t1);
+}
+
+/* The job's matrices from pk[i] (units from unit0[i]) as out[i]; pk[i] share type and n_in. */
+static void job_init(gemm_job *j, const fr_packed *const *pk, const int64_t *unit0, const fr_mm_out *out, int n,
+                     const float *x, int64_t x_stride, int64_t n_tok, void *scratch) {
+    memset(j, 0, sizeof *j);
+    j->pk = pk[0];
+    j->n_parts = n;
+    for (int i = 0; i < n; i++) {
+        gemm_part *p = &j->part[i];
+        p->units = pk[i]->data + (size_t)unit0[i] * pk[i]->unit_bytes;
+        p->n_rows = out[i].w->n_out;
+        p->n_units = (p->n_rows + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS;
+        p->u0 = j->n_units;
+        p->y = out[i].y;
+        p->y_stride = out[i].y_stride;
+        p->bias = out[i].bias;
+        j->n_units += p->n_units;
+    }
+    j->x = x;
+    j->x_stride = x_stride;
+    j->n_tok = n_tok;
+    j->act = scratch;
+    j->act_stride = fr_gemm_act_bytes(j->pk->type, j->pk->n_in);
+    j->kern = fr_gemm_kernel(j->pk->type);
+    j->streams = fr_gemm_streams_kernel(j->pk->type);
+}
+
+static void run_decode(fr_pool *pool, gemm_job *j) {
+    if (j->n_tok > 1)
+        fr_pool_run(pool, j->n_tok, quant_task, j);
+    else
+        quant_task(j, 0, 0);
+    /* decode: long contiguous slabs first (prefetch-friendly streaming), then smaller ones so
+     * that the threads finish together */
+    int64_t slabs[FR_DECODE_MAX_TASKS + 1];
+    j->slabs = slabs;
+    fr_pool_run(pool, fr_decode_split(j->n_units, true, fr_pool_size(pool), slabs), gemm_task, j);
+    j->slabs = NULL;
+}
+
+void fr_gemm_packed_group(fr_pool *pool, const fr_packed *const *pk, const int64_t *unit0, const fr_mm_out *out, int n,
+                          const float *x, int64_t x_stride, int64_t n_tok, void *scratch) {
+    assert(n >= 1 && n <= FR_MM_GROUP_MAX && n_tok <= FR_GEMM_MAX_T);
+    gemm_job j;
+    job_init(&j, pk, unit0, out, n, x, x_stride, n_tok, scratch);
+    run_decode(pool, &j);
+}
+
+void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_matrix *w, const float *x,
+                    int64_t x_stride, int64_t n_tok, float *y, int64_t y_stride, const float *bias, void *scratch) {
+    const fr_mm_out out = {w, y, y_stride, bias};
+    gemm_job j;
+    job_init(&j, &pk, &unit0, &out, 1, x, x_stride, n_tok, scratch);
+    if (n_tok <= FR_GEMM_MAX_T) {
+        run_decode(pool, &j);
+        return;
+    }
+    int nt = fr_pool_size(pool);
+    fr_pool_run(pool, n_tok, quant_task, &j);
     /* prompt: a panel of units stays in L2 while every token passes over it */
     j.panel = FR_MAX(1, (int64_t)((96 << 10) / pk->unit_bytes));
     j.panel = FR_MIN(j.panel, FR_MAX(1, j.n_units / (nt * 2)));
@@ -933,12 +983,17 @@ static size_t f16_act_stride(int64_t n_in) { return ((size_t)n_in * sizeof(float
 size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok) { return f16_act_stride(n_in) * (size_t)n_tok; }
 
 typedef struct {
-    const fr_matrix *w;
+    const fr_matrix *w; /* (a group's first matrix: type and n_in are the group's) */
     const float *x;
     int64_t x_stride, n_tok;
     float *y;
     int64_t y_stride;
     const float *bias;
+    /* decode of a group (fr_gemm_f16_group): its matrices, their rows numbered one after the
+     * other (row0[i] the first of out[i]; row0[n_out] the total) */
+    const fr_mm_out *out;
+    int n_out;
+    int64_t row0[FR_MM_GROUP_MAX + 1];
     float *act;        /* the converted activation rows (scratch) ... */
     size_t act_stride; /* floats */
     const float *ys;   /* ... the rows the kernels read: act, or x itself for F32 rows */
@@ -972,8 +1027,8 @@ static void f16_quant_task(void *ctx, int64_t t, int thread) {
 
 /* Decode: rows r0 .. r1 - 1 cut into F16_DECODE_STREAMS parts read side by side, one row of
  * each per call (each row's sums are its own: the same bits as one row per call). */
-static void f16_decode_slab(const f16_job *j, int64_t r0, int64_t r1) {
-    const fr_matrix *w = j->w;
+static void f16_decode_slab(const f16_job *j, const fr_mm_out *o, int64_t r0, int64_t r1) {
+    const fr_matrix *w = o->w;
     const int64_t n = w->n_in, n32 = n & ~(int64_t)31;
     const int64_t part = (r1 - r0 + F16_DECODE_STREAMS - 1) / F16_DECODE_STREAMS;
     const float *ys[1] = {j->ys};
@@ -989,7 +1044,7 @@ static void f16_decode_slab(const f16_job *j, int64_t r0, int64_t r1) {
         }
         float out[F16_DECODE_STREAMS];
         j->kern(0, n32, n, xs, R, ys, 1, NULL, 1, 1, out);
-        for (int q = 0; q < R; q++) fr_store_tile(j->y, j->y_stride, j->bias, out + q, rows[q], 1, 0, 1);
+        for (int q = 0; q < R; q++) fr_store_tile(o->y, o->y_stride, o->bias, out + q, rows[q], 1, 0, 1);
     }
 }
 
@@ -1005,8 +1060,12 @@ static void f16_task(void *ctx, int64_t task, int thread) {
     const f16_job *j = ctx;
     const fr_matrix *w = j->w;
     const int64_t n = w->n_in, n32 = n & ~(int64_t)31;
-    if (j->slabs) {
-        f16_decode_slab(j, j->slabs[task], j->slabs[task + 1]);
+    if (j->slabs) { /* rows of one or more matrices */
+        const int64_t r0 = j->slabs[task], r1 = j->slabs[task + 1];
+        for (int i = 0; i < j->n_out; i++) {
+            const int64_t a = FR_MAX(r0, j->row0[i]), b = FR_MIN(r1, j->row0[i + 1]);
+            if (a < b) f16_decode_slab(j, &j->out[i], a - j->row0[i], b - j->row0[i]);
+        }
         return;
     }
     const int64_t r0 = task * j->chunk, r1 = FR_MIN(r0 + j->chunk, w->n_out);
@@ -1032,33 +1091,69 @@ static void f16_task(void *ctx, int64_t task, int thread) {
     }
 }
 
-void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
-                 int64_t y_stride, const float *bias, void *scratch) {
+/* One token's products over the n matrices of out (one type and n_in; x converted in j). */
+static void f16_decode(fr_pool *pool, f16_job *j, const fr_mm_out *out, int n) {
+    j->out = out;
+    j->n_out = n;
+    j->row0[0] = 0;
+    for (int i = 0; i < n; i++) j->row0[i + 1] = j->row0[i] + out[i].w->n_out;
+    int64_t slabs[FR_DECODE_MAX_TASKS + 1];
+    j->slabs = slabs;
+    fr_pool_run(pool, fr_decode_split(j->row0[n], false, fr_pool_size(pool), slabs), f16_task, j);
+    j->slabs = NULL;
+}
+
+/* j for W's type over x, with x converted (as vec_dot converts it) into scratch. */
+static void f16_setup(fr_pool *pool, f16_job *j, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok,
+                      void *scratch) {
     const bool f32 = w->type == FR_TYPE_F32;
     const size_t act_stride = f16_act_stride(w->n_in) / sizeof(float);
-    f16_job j = {w, x, x_stride, n_tok, y, y_stride, bias, scratch, act_stride, f32 ? x : scratch,
-                 f32 ? (size_t)x_stride : act_stride, 0, NULL, NULL, w->n_in};
+    memset(j, 0, sizeof *j);
+    j->w = w;
+    j->x = x;
+    j->x_stride = x_stride;
+    j->n_tok = n_tok;
+    j->act = scratch;
+    j->act_stride = act_stride;
+    j->ys = f32 ? x : scratch;
+    j->ys_stride = f32 ? (size_t)x_stride : act_stride;
+    j->span = w->n_in;
 #if FR_X86
     const bool bf = w->type == FR_TYPE_BF16;
-    j.kern = f32 ? fr_gemm_f32_avx2_part : bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part;
+    j->kern = f32 ? fr_gemm_f32_avx2_part : bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part;
     /* prompts on AVX-512F: the same results with twice the lanes (decode streams memory) */
     if (n_tok > 1 && fr_cpu_has(FR_ISA_AVX512)) {
-        j.kern = f32 ? fr_gemm_f32_avx512_part : bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
-        j.span = F16_SPLIT;
+        j->kern = f32 ? fr_gemm_f32_avx512_part : bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
+        j->span = F16_SPLIT;
     }
 #endif
-    assert(j.kern && "fr_matmul calls fr_gemm_f16 only where fr_cpu_has(FR_ISA_AVX2)");
-    int nt = fr_pool_size(pool);
+    assert(j->kern && "fr_matmul calls fr_gemm_f16 only where fr_cpu_has(FR_ISA_AVX2)");
     if (!f32) { /* (F32 rows: the kernels read x as it is) */
         if (n_tok > 1)
-            fr_pool_run(pool, n_tok, f16_quant_task, &j);
+            fr_pool_run(pool, n_tok, f16_quant_task, j);
         else
-            f16_quant_task(&j, 0, 0);
+            f16_quant_task(j, 0, 0);
     }
+}
+
+void fr_gemm_f16_group(fr_pool *pool, const fr_mm_out *out, int n, const float *x, void *scratch) {
+    assert(n >= 1 && n <= FR_MM_GROUP_MAX);
+    f16_job j;
+    f16_setup(pool, &j, out[0].w, x, 0, 1, scratch);
+    f16_decode(pool, &j, out, n);
+}
+
+void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
+                 int64_t y_stride, const float *bias, void *scratch) {
+    f16_job j;
+    f16_setup(pool, &j, w, x, x_stride, n_tok, scratch);
+    j.y = y;
+    j.y_stride = y_stride;
+    j.bias = bias;
+    const int nt = fr_pool_size(pool);
     if (n_tok == 1) { /* decode: decreasing slabs of rows, as fr_gemm_packed */
-        int64_t slabs[FR_DECODE_MAX_TASKS + 1];
-        j.slabs = slabs;
-        fr_pool_run(pool, fr_decode_split(w->n_out, false, nt, slabs), f16_task, &j);
+        const fr_mm_out out = {w, y, y_stride, bias};
+        f16_decode(pool, &j, &out, 1);
         return;
     }
     /* row chunks: a few per thread, and (prompts) small enough to stay in L2 while every

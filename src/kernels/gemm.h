@@ -299,6 +299,9 @@ void fr_gemm_f32_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *cons
 size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok);
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch);
+/* One token's products over n <= FR_MM_GROUP_MAX matrices of one of these types and one n_in,
+ * in one pool run (fr_matmul_group); x: one row. */
+void fr_gemm_f16_group(fr_pool *pool, const fr_mm_out *out, int n, const float *x, void *scratch);
 
 /* The kernel fr_matmul uses for a packed type (NULL if none): the best this CPU runs. */
 fr_gemm_kernel_fn fr_gemm_kernel(int type);
@@ -333,5 +336,9 @@ const fr_packed *fr_pack_find(const fr_matrix *m, int64_t *unit0);
 void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_matrix *w, const float *x,
                     int64_t x_stride, int64_t n_tok, float *y, int64_t y_stride, const float *bias, void *scratch);
 size_t fr_gemm_scratch_size(int type, int64_t n_in, int64_t n_tok);
+/* A decode step (n_tok <= FR_GEMM_MAX_T) of n <= FR_MM_GROUP_MAX packed matrices of one type
+ * and n_in (pk[i], units from unit0[i]) over the same x, in one pool run (fr_matmul_group). */
+void fr_gemm_packed_group(fr_pool *pool, const fr_packed *const *pk, const int64_t *unit0, const fr_mm_out *out, int n,
+                          const float *x, int64_t x_stride, int64_t n_tok, void *scratch);
 
 #endif

@@ -57,10 +57,29 @@ size_t fr_matmul_scratch_size(const fr_matrix *w, int64_t n_tok);
 void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok,
                float *y, int64_t y_stride, const float *bias, void *scratch);
 
+/* One product of a group that shares its input (fr_matmul_group): y = W x (+ bias). */
+typedef struct fr_mm_out {
+    const fr_matrix *w;
+    float *y;
+    int64_t y_stride;
+    const float *bias; /* NULL: none */
+} fr_mm_out;
+#define FR_MM_GROUP_MAX 3
+/* fr_matmul of n (1..FR_MM_GROUP_MAX) matrices with the same n_in over the same x: out[i].y
+ * gets exactly what fr_matmul(out[i].w, ..) would write. A decode step (n_tok <= 4) over
+ * matrices of one packed type, or of one of F16, BF16 or F32, converts x once and splits the
+ * rows of all of them in one pool run (a layer's q, k and v, or its gate and up); other
+ * groups run one fr_matmul each. scratch: the largest fr_matmul_scratch_size of the group. */
+void fr_matmul_group(fr_pool *pool, const fr_mm_out *out, int n, const float *x, int64_t x_stride, int64_t n_tok,
+                     void *scratch);
+
 /* Decode read-ahead: while the caller runs the serial work before W's next single-token
  * product, the pool's idle workers prefetch the part of W they will probably multiply
  * (fr_pool_prefetch). W NULL clears the hint. A hint only: results do not change. */
 void fr_matmul_prefetch(fr_pool *pool, const fr_matrix *w);
+/* The same for the first pool run of fr_matmul_group(out, n) with one token (out NULL or n 0
+ * clears the hint). */
+void fr_matmul_prefetch_group(fr_pool *pool, const fr_mm_out *out, int n);
 
 /* Several products at once (matmul_multi.c), e.g. every chosen expert of a MoE layer. A job
  * multiplies n_w (1 or 2) weights of the same activation type by the same m input rows:

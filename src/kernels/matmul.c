@@ -1,4 +1,5 @@
 /* matmul.c: weight x activations, parallel over output rows. */
+#include <assert.h>
 #include <string.h>
 
 #include "gemm.h"
@@ -152,6 +153,36 @@ void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stri
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, dot_task, &j);
 }
 
+/* How fr_matmul_group runs n matrices (pk, unit0: each one's packed copy, or NULL). */
+enum { GROUP_APART, GROUP_PACKED, GROUP_ROWS };
+static int group_kind(const fr_mm_out *out, int n, int64_t n_tok, const fr_packed **pk, int64_t *unit0) {
+    bool same = true;
+    int n_packed = 0;
+    for (int i = 0; i < n; i++) {
+        same = same && out[i].w->type == out[0].w->type && out[i].w->n_in == out[0].w->n_in;
+        pk[i] = fr_pack_find(out[i].w, &unit0[i]);
+        if (pk[i]) n_packed += pk[i]->type == pk[0]->type && pk[i]->n_in == pk[0]->n_in ? 1 : n + 1;
+    }
+    if (n < 2 || !same || n_tok > FR_GEMM_MAX_T) return GROUP_APART;
+    if (n_packed == n) return GROUP_PACKED;
+    if (n_tok == 1 && n_packed == 0 && float_rows(out[0].w->type) && fr_cpu_has(FR_ISA_AVX2)) return GROUP_ROWS;
+    return GROUP_APART;
+}
+
+void fr_matmul_group(fr_pool *pool, const fr_mm_out *out, int n, const float *x, int64_t x_stride, int64_t n_tok,
+                     void *scratch) {
+    assert(n >= 1 && n <= FR_MM_GROUP_MAX);
+    const fr_packed *pk[FR_MM_GROUP_MAX];
+    int64_t unit0[FR_MM_GROUP_MAX];
+    switch (group_kind(out, n, n_tok, pk, unit0)) {
+    case GROUP_PACKED: fr_gemm_packed_group(pool, pk, unit0, out, n, x, x_stride, n_tok, scratch); return;
+    case GROUP_ROWS: fr_gemm_f16_group(pool, out, n, x, scratch); return;
+    default:
+        for (int i = 0; i < n; i++)
+            fr_matmul(pool, out[i].w, x, x_stride, n_tok, out[i].y, out[i].y_stride, out[i].bias, scratch);
+    }
+}
+
 fr_matrix fr_matrix_rows(const fr_matrix *m, int64_t row0, int64_t n) {
     fr_matrix v = *m;
     v.n_out = n;
@@ -166,32 +197,41 @@ fr_matrix fr_matrix_rows(const fr_matrix *m, int64_t row0, int64_t n) {
 }
 
 void fr_matmul_prefetch(fr_pool *pool, const fr_matrix *w) {
+    const fr_mm_out one = {w, NULL, 0, NULL};
+    fr_matmul_prefetch_group(pool, w ? &one : NULL, w ? 1 : 0);
+}
+
+void fr_matmul_prefetch_group(fr_pool *pool, const fr_mm_out *out, int n) {
     int nt = fr_pool_size(pool);
     if (nt < 2) return;
-    if (!w || !w->data) {
+    if (n < 1 || n > FR_MM_GROUP_MAX || !out[0].w->data) {
         fr_pool_prefetch(pool, NULL, 0);
         return;
     }
-    /* the bytes fr_matmul reads for a decode step, and its split of them (fr_decode_split) */
-    int64_t unit0, n_slabs, bounds[FR_DECODE_MAX_TASKS + 1];
-    const fr_packed *pk = fr_pack_find(w, &unit0);
-    const char *base;
-    size_t stride;
-    if (pk) {
-        base = pk->data + (size_t)unit0 * pk->unit_bytes;
-        stride = pk->unit_bytes;
-        n_slabs = fr_decode_split((w->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, true, nt, bounds);
-    } else {
-        base = w->data;
-        stride = w->row_bytes;
-        n_slabs = fr_decode_split(w->n_out, false, nt, bounds);
+    /* the bytes a decode step of one token reads (its units or rows, numbered across the
+     * group as fr_matmul_group numbers them), and its split of them (fr_decode_split) */
+    const fr_packed *pk[FR_MM_GROUP_MAX];
+    int64_t unit0[FR_MM_GROUP_MAX], start[FR_MM_GROUP_MAX + 1], bounds[FR_DECODE_MAX_TASKS + 1];
+    if (group_kind(out, n, 1, pk, unit0) == GROUP_APART) n = 1; /* the first product runs alone */
+    const char *base[FR_MM_GROUP_MAX];
+    size_t stride[FR_MM_GROUP_MAX];
+    start[0] = 0;
+    for (int i = 0; i < n; i++) {
+        const fr_matrix *w = out[i].w;
+        base[i] = pk[i] ? pk[i]->data + (size_t)unit0[i] * pk[i]->unit_bytes : w->data;
+        stride[i] = pk[i] ? pk[i]->unit_bytes : w->row_bytes;
+        start[i + 1] = start[i] + (pk[i] ? (w->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS : w->n_out);
     }
+    int64_t n_slabs = fr_decode_split(start[n], pk[0] != NULL, nt, bounds);
     if (n_slabs < 1) { /* no rows */
         fr_pool_prefetch(pool, NULL, 0);
         return;
     }
     /* the caller takes the first slab as soon as the job is out, a worker the next ones:
-     * read ahead from there, into the caches of the core that will probably use it */
+     * read ahead from there to the end of its matrix, into the caches of the core that will
+     * probably use it */
     int64_t from = n_slabs > 1 ? bounds[1] : 0;
-    fr_pool_prefetch(pool, base + (size_t)from * stride, (size_t)(bounds[n_slabs] - from) * stride);
+    int i = 0;
+    while (i + 1 < n && from >= start[i + 1]) i++;
+    fr_pool_prefetch(pool, base[i] + (size_t)(from - start[i]) * stride[i], (size_t)(start[i + 1] - from) * stride[i]);
 }

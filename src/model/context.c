@@ -477,6 +477,11 @@ static void read_ahead(fr_context *c, int64_t n, const fr_matrix *w) {
     if (n <= 4 && c->read_ahead) fr_matmul_prefetch(c->pool, w);
 }
 
+/* The same for a group of products (fr_matmul_group). */
+static void read_ahead_group(fr_context *c, int64_t n, const fr_mm_out *out, int n_out) {
+    if (n <= 4 && c->read_ahead) fr_matmul_prefetch_group(c->pool, out, n_out);
+}
+
 /* One dense forward pass over n <= n_batch rows (c->row_seq, c->row_pos set): the final
  * hidden states are left in c->x. */
 static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
@@ -493,34 +498,40 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
     find_runs(c, n);
     for (int64_t l = 0; l < hp->n_layer; l++) {
         const fr_layer *L = &m->w.layers[l];
+        /* decode converts xn once for q, k and v (and for gate and up) and runs each group
+         * as one product */
+        const fr_mm_out qkv[3] = {{&L->wq.m, c->q, qd, L->bq_f}, {&L->wk.m, c->k, kd, L->bk_f},
+                                  {&L->wv.m, c->v, vd, L->bv_f}};
+        const fr_mm_out gate_up[2] = {{&L->w_gate.m, c->gate, hp->n_ff, NULL}, {&L->w_up.m, c->up, hp->n_ff, NULL}};
         j.L = L;
         j.layer = l;
         j.norm_w = L->attn_norm_f;
         j.norm_in = c->x;
         j.norm_out = c->xn;
         fr_pool_run(pool, n, norm_task, &j);
-        read_ahead(c, n, &L->wk.m);
-        fr_matmul(pool, &L->wq.m, c->xn, E, n, c->q, qd, L->bq_f, c->scratch);
-        read_ahead(c, n, &L->wv.m);
-        fr_matmul(pool, &L->wk.m, c->xn, E, n, c->k, kd, L->bk_f, c->scratch);
         read_ahead(c, n, &L->wo.m);
-        fr_matmul(pool, &L->wv.m, c->xn, E, n, c->v, vd, L->bv_f, c->scratch);
+        fr_matmul_group(pool, qkv, 3, c->xn, E, n, c->scratch);
         /* all rows are stored before any attends: a row sees the earlier rows of its
          * sequence in this pass */
         fr_pool_run(pool, n, rope_store_task, &j);
         fr_pool_run(pool, c->n_att_runs * hp->n_head_kv, attention_group_task, &j);
-        read_ahead(c, n, &L->w_gate.m);
+        read_ahead_group(c, n, gate_up, 2);
         fr_matmul(pool, &L->wo.m, c->attn, od, n, c->tmp, E, NULL, c->scratch);
         add_residual(c->x, c->tmp, n * E);
 
         j.norm_w = L->ffn_norm_f;
         fr_pool_run(pool, n, norm_task, &j);
-        read_ahead(c, n, &L->w_up.m);
-        fr_matmul(pool, &L->w_gate.m, c->xn, E, n, c->gate, hp->n_ff, NULL, c->scratch);
         read_ahead(c, n, &L->w_down.m);
-        fr_matmul(pool, &L->w_up.m, c->xn, E, n, c->up, hp->n_ff, NULL, c->scratch);
+        fr_matmul_group(pool, gate_up, 2, c->xn, E, n, c->scratch);
         fr_pool_run(pool, n, swiglu_task, &j);
-        read_ahead(c, n, l + 1 < hp->n_layer ? &m->w.layers[l + 1].wq.m : output_matrix(m));
+        if (l + 1 < hp->n_layer) {
+            const fr_layer *N = &m->w.layers[l + 1];
+            const fr_mm_out next[3] = {{&N->wq.m, c->q, qd, N->bq_f}, {&N->wk.m, c->k, kd, N->bk_f},
+                                       {&N->wv.m, c->v, vd, N->bv_f}};
+            read_ahead_group(c, n, next, 3);
+        } else {
+            read_ahead(c, n, output_matrix(m));
+        }
         fr_matmul(pool, &L->w_down.m, c->gate, hp->n_ff, n, c->tmp, E, NULL, c->scratch);
         add_residual(c->x, c->tmp, n * E);
     }

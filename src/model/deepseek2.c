@@ -182,15 +182,16 @@ void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n) {
         const fr_layer *L = &m->w.layers[l];
         j.layer = l;
         fr_ctx_rmsnorm(c, c->x, E, L->attn_norm_f, c->xn, E, E, n);
+        /* the query's first product and the latent's share xn: one group (fr_matmul_group) */
+        const fr_mm_out qkv_a[2] = {hp->n_lora_q > 0 ? (fr_mm_out){&L->wq_a.m, c->v, hp->n_lora_q, NULL}
+                                                     : (fr_mm_out){&L->wq.m, c->q, qd, NULL},
+                                    {&L->wkv_a.m, c->k, kvw, NULL}};
+        fr_matmul_group(pool, qkv_a, 2, c->xn, E, n, c->scratch);
         if (hp->n_lora_q > 0) {
             int64_t R = hp->n_lora_q;
-            fr_matmul(pool, &L->wq_a.m, c->xn, E, n, c->v, R, NULL, c->scratch);
             fr_ctx_rmsnorm(c, c->v, R, L->q_a_norm_f, c->v, R, R, n);
             fr_matmul(pool, &L->wq_b.m, c->v, R, n, c->q, qd, NULL, c->scratch);
-        } else {
-            fr_matmul(pool, &L->wq.m, c->xn, E, n, c->q, qd, NULL, c->scratch);
         }
-        fr_matmul(pool, &L->wkv_a.m, c->xn, E, n, c->k, kvw, NULL, c->scratch);
         fr_pool_run(pool, n, latent_store_task, &j);
         if (c->phase == FR_PHASE_DECODE)
             fr_mla_attn_decode(c, l, n);
@@ -204,8 +205,8 @@ void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n) {
             fr_moe_forward(c, L, n, c->tmp);
         } else {
             swiglu_job sj = {c, hp->n_ff};
-            fr_matmul(pool, &L->w_gate.m, c->xn, E, n, c->gate, hp->n_ff, NULL, c->scratch);
-            fr_matmul(pool, &L->w_up.m, c->xn, E, n, c->up, hp->n_ff, NULL, c->scratch);
+            const fr_mm_out gate_up[2] = {{&L->w_gate.m, c->gate, hp->n_ff, NULL}, {&L->w_up.m, c->up, hp->n_ff, NULL}};
+            fr_matmul_group(pool, gate_up, 2, c->xn, E, n, c->scratch);
             fr_pool_run(pool, n, swiglu_task, &sj);
             fr_matmul(pool, &L->w_down.m, c->gate, hp->n_ff, n, c->tmp, E, NULL, c->scratch);
         }

@@ -307,6 +307,28 @@ static void test_packed_kernels(test_rng *rng) {
     }
 }
 
+/* Elements of a group's outputs (fr_matmul_group over nt tokens of x) that differ from vec_dot
+ * on vec_dot's conversion of x (a: scratch for one converted row), plus any value written
+ * past a product's rows (y zeroed before). */
+static int group_mismatches(const fr_mm_out *out, int n, const float *x, int64_t xs, int64_t nt, void *a) {
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        const fr_matrix *w = out[i].w;
+        const fr_type_traits *tt = fr_type_traits_get(w->type);
+        for (int64_t t = 0; t < nt; t++) {
+            fr_type_traits_get(tt->vec_dot_type)->from_float(x + t * xs, a, w->n_in);
+            for (int64_t r = 0; r < w->n_out; r++) {
+                float s;
+                tt->vec_dot(w->n_in, &s, (const char *)w->data + (size_t)r * w->row_bytes, a);
+                if (out[i].bias) s = s + out[i].bias[r];
+                bad += memcmp(&s, &out[i].y[t * out[i].y_stride + r], 4) != 0;
+            }
+            bad += out[i].y[t * out[i].y_stride + w->n_out] != 0.0f;
+        }
+    }
+    return bad;
+}
+
 /* fr_matmul over a registered packed matrix: every element is vec_dot's, for token counts
  * around the tile size, 1..3 threads, with a bias and strides; views at a unit boundary
  * use the packed rows, others fall back (same bits either way). */
@@ -375,6 +397,23 @@ static void test_packed_matmul(test_rng *rng) {
                     CHECK(bad == 0, "%s matmul view %d, %lld tokens, %d threads: %d elements differ from vec_dot",
                           tt->name, vi, (long long)nt, threads, bad);
                 }
+            }
+            /* fr_matmul_group: q, k and v-like products of one input (packed: one pool run over
+             * 13 + 7 + 7 units for up to 4 tokens), and with an unpacked view (one fr_matmul each) */
+            for (int shape = 0; shape < 2; shape++) {
+                float *yg[3];
+                for (int q = 0; q < 3; q++) yg[q] = calloc((size_t)(ys * 17), sizeof(float));
+                const fr_mm_out grp[3] = {{&m, yg[0], ys, bias}, {&v8, yg[1], ys, NULL},
+                                          {shape ? &v3 : &v32, yg[2], ys, shape ? bias : NULL}};
+                for (size_t ni = 0; ni < sizeof n_toks / sizeof n_toks[0]; ni++) {
+                    for (int q = 0; q < 3; q++) memset(yg[q], 0, sizeof(float) * (size_t)(ys * 17));
+                    fr_matmul_prefetch_group(pool, grp, 3);
+                    fr_matmul_group(pool, grp, 3, x, xs, n_toks[ni], scratch);
+                    int bad = group_mismatches(grp, 3, x, xs, n_toks[ni], a);
+                    CHECK(bad == 0, "%s matmul_group %s, %lld tokens, %d threads: %d elements differ from vec_dot",
+                          tt->name, shape ? "with an unpacked view" : "packed", (long long)n_toks[ni], threads, bad);
+                }
+                for (int q = 0; q < 3; q++) free(yg[q]);
             }
             /* fr_matmul_multi: two packed views as one job's two weights, the whole packed
              * matrix, and an unpacked view; rows picked through x_rows */
@@ -513,7 +552,20 @@ static void test_f16(test_rng *rng, int type) {
                     CHECK(bad == 0, "%s matmul n=%lld, %lld tokens, %d threads: %d elements differ from vec_dot",
                           ft->name, (long long)n, (long long)nt, threads, bad);
                 }
+                /* fr_matmul_group: rows 0..10, 3..9 and 6..10 of W as one product (a decode step),
+                 * and for more tokens one fr_matmul each */
+                float *yg[3];
+                for (int q = 0; q < 3; q++) yg[q] = calloc((size_t)(ys * 9), sizeof(float));
+                const fr_matrix v3 = fr_matrix_rows(&m, 3, 7), v6 = fr_matrix_rows(&m, 6, 5);
+                const fr_mm_out grp[3] = {{&m, yg[0], ys, NULL}, {&v3, yg[1], ys, bias}, {&v6, yg[2], ys, NULL}};
+                fr_matmul_prefetch_group(pool, grp, 3);
+                fr_matmul_group(pool, grp, 3, x, xs, nt, scratch);
+                int bad = group_mismatches(grp, 3, x, xs, nt, a);
+                CHECK(bad == 0, "%s matmul_group n=%lld, %lld tokens, %d threads: %d elements differ from vec_dot",
+                      ft->name, (long long)n, (long long)nt, threads, bad);
+                for (int q = 0; q < 3; q++) free(yg[q]);
             }
+            fr_pool_prefetch(pool, NULL, 0);
             fr_pool_free(pool);
         }
         free(w);
