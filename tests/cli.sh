@@ -164,8 +164,9 @@ d = json.loads(sys.stdin.read())
 assert d["active_bytes"] == 2675088, d
 assert abs(d["tg_gbps"] - d["tg_tps"] * d["active_bytes"] * 1e-9) <= 1e-9 * d["tg_gbps"], d
 assert d["membw_gbps"] > 0 and d["membw_gbps_before"] > 0 and d["membw_gbps_after"] > 0, d
+assert d["membw_gbps"] == max(d["membw_gbps_before"], d["membw_gbps_after"]), d
 assert abs(d["tg_membw_pct"] - 100 * d["tg_gbps"] / d["membw_gbps"]) <= 1e-6 * d["tg_membw_pct"], d
-' && ok "bench --membw json: tg_gbps = tg_tps x active_bytes, tg_membw_pct of membw_gbps" || bad "bench -m --membw json: $(tail -n 1 "$T/out")"
+' && ok "bench --membw json: tg_gbps = tg_tps x active_bytes, tg_membw_pct of membw_gbps (the larger probe)" || bad "bench -m --membw json: $(tail -n 1 "$T/out")"
 grep -q "of membw" "$T/out" || bad "bench -m --membw prints the share of membw"
 expect_rc 2 "bench -m --flops (a machine probe)" "$F" bench -m "$MODEL" --flops
 expect_rc 0 "bench --depth" "$F" bench -m "$MODEL" -p 0 -n 4 -r 1 -t 2 --depth 40 --json
