@@ -124,9 +124,9 @@ static void *worker_main(void *arg) {
     }
 }
 
-int fr_split_guided(int64_t n, int n_threads, int64_t min_chunk, int64_t step, int64_t *bounds, int max_tasks) {
+int fr_split_guided(int64_t n, int share, int64_t min_chunk, int64_t step, int64_t *bounds, int max_tasks) {
     if (n <= 0 || max_tasks < 1) return 0;
-    if (n_threads < 1) n_threads = 1;
+    if (share < 1) share = 1;
     if (step < 1) step = 1;
     if (min_chunk < step) min_chunk = step;
     min_chunk = (min_chunk + step - 1) / step * step;
@@ -134,7 +134,7 @@ int fr_split_guided(int64_t n, int n_threads, int64_t min_chunk, int64_t step, i
     int64_t at = 0;
     bounds[0] = 0;
     while (at < n) {
-        int64_t rest = n - at, c = (rest + 2 * (int64_t)n_threads - 1) / (2 * (int64_t)n_threads);
+        int64_t rest = n - at, c = (rest + share - 1) / share;
         c = (c + step - 1) / step * step;
         if (c < min_chunk) c = min_chunk;
         if (k == max_tasks - 1 || c > rest) c = rest; /* the last allowed task takes the rest */

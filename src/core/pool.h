@@ -30,13 +30,13 @@ void fr_pool_run(fr_pool *p, int64_t n_tasks, fr_task_fn fn, void *ctx);
  * take it in order, a page at a time, each part once, until it is done or replaced. Only a
  * hint: prefetches never fault and never change a result. */
 void fr_pool_prefetch(fr_pool *p, const void *addr, size_t len);
-/* Decreasing ("guided") split of n items for n_threads: tasks handed out in index order
- * start with large contiguous slabs (long streams for the prefetchers) and end with small
- * ones, so threads finish together. Writes bounds[0] = 0 < bounds[1] < ... <
- * bounds[k] = n and returns k (1 <= k <= max_tasks; 0 if n <= 0). Each chunk is about
- * remaining / (2 * n_threads), at least min_chunk items, and every chunk but the
- * last a multiple of step (>= 1). Depends only on its arguments. */
-int fr_split_guided(int64_t n, int n_threads, int64_t min_chunk, int64_t step, int64_t *bounds, int max_tasks);
+/* Decreasing ("guided") split of n items: tasks handed out in index order start with large
+ * contiguous slabs (long streams for the prefetchers) and end with small ones, so threads
+ * finish together. Writes bounds[0] = 0 < bounds[1] < ... < bounds[k] = n and returns k (1 <=
+ * k <= max_tasks; 0 if n <= 0). Each chunk is about remaining / share (share >= 1: a few
+ * times the thread count), at least min_chunk items, and every chunk but the last a multiple
+ * of step (>= 1). Depends only on its arguments. */
+int fr_split_guided(int64_t n, int share, int64_t min_chunk, int64_t step, int64_t *bounds, int max_tasks);
 /* Number of online CPUs (>= 1). */
 int fr_cpu_count(void);
 

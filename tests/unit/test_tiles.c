@@ -664,7 +664,7 @@ static void test_split_guided(void) {
                 for (size_t e = 0; e < sizeof steps / sizeof steps[0]; e++)
                     for (size_t d = 0; d < sizeof caps / sizeof caps[0]; d++) {
                         int64_t bounds[65], n = ns[a], mn = mins[c], st = steps[e];
-                        int k = fr_split_guided(n, threads[b], mn, st, bounds, caps[d]), bad = 0;
+                        int k = fr_split_guided(n, 2 * threads[b], mn, st, bounds, caps[d]), bad = 0;
                         if (k < 1 || k > caps[d] || bounds[0] != 0 || bounds[k] != n) bad = 1;
                         for (int i = 0; !bad && i < k; i++) {
                             int64_t size = bounds[i + 1] - bounds[i];
@@ -675,14 +675,20 @@ static void test_split_guided(void) {
                               threads[b], (long long)mn, (long long)st, caps[d], k);
                     }
     int64_t bounds[65];
-    CHECK(fr_split_guided(0, 2, 1, 1, bounds, 64) == 0, "empty split");
-    int k = fr_split_guided(256, 2, 2, 1, bounds, 64);
+    CHECK(fr_split_guided(0, 4, 1, 1, bounds, 64) == 0, "empty split");
+    int k = fr_split_guided(256, 4, 2, 1, bounds, 64);
     CHECK(k > 8 && bounds[1] == 64 && bounds[k] - bounds[k - 1] <= 2, "256 groups, 2 threads: %d tasks, first %lld", k,
           (long long)bounds[1]);
-    /* tinyllama's q projection in units, as decode splits it: 32, 24, 20, 16, 12, 8, 4, 4, 4, 4 */
+    /* tinyllama's q projection in units, as 2 threads' decode splits it: 32, 24, 20, 16, 12, 8,
+     * 4, 4, 4, 4 */
     const int64_t want[] = {0, 32, 56, 76, 92, 104, 112, 116, 120, 124, 128};
-    k = fr_split_guided(128, 2, 1, 4, bounds, 64);
-    CHECK(k == 10 && !memcmp(bounds, want, sizeof want), "128 units, step 4: %d tasks", k);
+    k = fr_decode_split(128, true, 2, bounds);
+    CHECK(k == 10 && !memcmp(bounds, want, sizeof want), "128 units, 2 threads: %d tasks", k);
+    /* ... and the rows of an F16 matrix: 512, 384, 320, ... in steps of 64 rows */
+    k = fr_decode_split(2048, false, 2, bounds);
+    CHECK(k > 6 && bounds[1] == 512 && bounds[2] == 896 && bounds[3] == 1216 && bounds[k] == 2048,
+          "2048 rows, 2 threads: %d tasks, %lld %lld %lld", k, (long long)bounds[1], (long long)bounds[2],
+          (long long)bounds[3]);
 }
 
 /* The pool's read-ahead hint changes no result: jobs run right while waiting workers prefetch
