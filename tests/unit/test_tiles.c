@@ -399,12 +399,14 @@ static void test_packed_matmul(test_rng *rng) {
                 }
             }
             /* fr_matmul_group: q, k and v-like products of one input (packed: one pool run over
-             * 13 + 7 + 7 units for up to 4 tokens), and with an unpacked view (one fr_matmul each) */
-            for (int shape = 0; shape < 2; shape++) {
+             * 13 + 7 + 7 units for up to 4 tokens), and with an unpacked view last or first (one
+             * fr_matmul each) */
+            for (int shape = 0; shape < 3; shape++) {
                 float *yg[3];
                 for (int q = 0; q < 3; q++) yg[q] = calloc((size_t)(ys * 17), sizeof(float));
-                const fr_mm_out grp[3] = {{&m, yg[0], ys, bias}, {&v8, yg[1], ys, NULL},
-                                          {shape ? &v3 : &v32, yg[2], ys, shape ? bias : NULL}};
+                const fr_matrix *first = shape == 2 ? &v3 : &m, *last = shape == 0 ? &v32 : shape == 1 ? &v3 : &m;
+                const fr_mm_out grp[3] = {{first, yg[0], ys, bias}, {&v8, yg[1], ys, NULL},
+                                          {last, yg[2], ys, shape ? bias : NULL}};
                 for (size_t ni = 0; ni < sizeof n_toks / sizeof n_toks[0]; ni++) {
                     for (int q = 0; q < 3; q++) memset(yg[q], 0, sizeof(float) * (size_t)(ys * 17));
                     fr_matmul_prefetch_group(pool, grp, 3);
