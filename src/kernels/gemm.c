@@ -986,11 +986,8 @@ typedef struct {
     const fr_matrix *w; /* (a group's first matrix: type and n_in are the group's) */
     const float *x;
     int64_t x_stride, n_tok;
-    float *y;
-    int64_t y_stride;
-    const float *bias;
-    /* decode of a group (fr_gemm_f16_group): its matrices, their rows numbered one after the
-     * other (row0[i] the first of out[i]; row0[n_out] the total) */
+    /* the products and their outputs: one, or (decode, fr_gemm_f16_group) a group whose rows
+     * are numbered one after the other (row0[i] the first of out[i]; row0[n_out] the total) */
     const fr_mm_out *out;
     int n_out;
     int64_t row0[FR_MM_GROUP_MAX + 1];
@@ -1085,7 +1082,7 @@ static void f16_task(void *ctx, int64_t task, int thread) {
                 for (int q = 0; q < R; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
                 float out[12];
                 j->kern(i0, i1, n, xs, R, ys, T, first && last ? NULL : st[(r - r0) / F16_TILE_ROWS], first, last, out);
-                if (last) fr_store_tile(j->y, j->y_stride, j->bias, out, r, R, t, T);
+                if (last) fr_store_tile(j->out->y, j->out->y_stride, j->out->bias, out, r, R, t, T);
             }
         }
     }
@@ -1145,17 +1142,16 @@ void fr_gemm_f16_group(fr_pool *pool, const fr_mm_out *out, int n, const float *
 
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch) {
+    const fr_mm_out out = {w, y, y_stride, bias};
     f16_job j;
     f16_setup(pool, &j, w, x, x_stride, n_tok, scratch);
-    j.y = y;
-    j.y_stride = y_stride;
-    j.bias = bias;
     const int nt = fr_pool_size(pool);
     if (n_tok == 1) { /* decode: decreasing slabs of rows, as fr_gemm_packed */
-        const fr_mm_out out = {w, y, y_stride, bias};
         f16_decode(pool, &j, &out, 1);
         return;
     }
+    j.out = &out;
+    j.n_out = 1;
     /* row chunks: a few per thread, and (prompts) small enough to stay in L2 while every
      * token passes over them */
     int64_t c = (w->n_out + nt * 4 - 1) / (nt * 4);

@@ -477,6 +477,14 @@ static void read_ahead(fr_context *c, int64_t n, const fr_matrix *w) {
     if (n <= 4 && c->read_ahead) fr_matmul_prefetch(c->pool, w);
 }
 
+/* Layer L's q, k and v products of c->xn, as one group (fr_matmul_group). */
+static void qkv_group(const fr_context *c, const fr_layer *L, fr_mm_out out[3]) {
+    const fr_hparams *hp = &c->m->hp;
+    out[0] = (fr_mm_out){&L->wq.m, c->q, hp->n_head * hp->head_dim_k, L->bq_f};
+    out[1] = (fr_mm_out){&L->wk.m, c->k, hp->n_head_kv * hp->head_dim_k, L->bk_f};
+    out[2] = (fr_mm_out){&L->wv.m, c->v, hp->n_head_kv * hp->head_dim_v, L->bv_f};
+}
+
 /* The same for a group of products (fr_matmul_group). */
 static void read_ahead_group(fr_context *c, int64_t n, const fr_mm_out *out, int n_out) {
     if (n <= 4 && c->read_ahead) fr_matmul_prefetch_group(c->pool, out, n_out);
@@ -490,8 +498,7 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
     fr_pool *pool = c->pool;
     batch_job j = {c, tokens, n, NULL, 0, NULL, NULL, NULL};
     int64_t E = hp->n_embd;
-    int64_t qd = hp->n_head * hp->head_dim_k, kd = hp->n_head_kv * hp->head_dim_k;
-    int64_t vd = hp->n_head_kv * hp->head_dim_v, od = hp->n_head * hp->head_dim_v;
+    int64_t od = hp->n_head * hp->head_dim_v;
 
     fr_pool_run(pool, n, embed_task, &j);
     fr_pool_run(pool, n, rope_table_task, &j);
@@ -500,8 +507,8 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
         const fr_layer *L = &m->w.layers[l];
         /* decode converts xn once for q, k and v (and for gate and up) and runs each group
          * as one product */
-        const fr_mm_out qkv[3] = {{&L->wq.m, c->q, qd, L->bq_f}, {&L->wk.m, c->k, kd, L->bk_f},
-                                  {&L->wv.m, c->v, vd, L->bv_f}};
+        fr_mm_out qkv[3];
+        qkv_group(c, L, qkv);
         const fr_mm_out gate_up[2] = {{&L->w_gate.m, c->gate, hp->n_ff, NULL}, {&L->w_up.m, c->up, hp->n_ff, NULL}};
         j.L = L;
         j.layer = l;
@@ -525,9 +532,8 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
         fr_matmul_group(pool, gate_up, 2, c->xn, E, n, c->scratch);
         fr_pool_run(pool, n, swiglu_task, &j);
         if (l + 1 < hp->n_layer) {
-            const fr_layer *N = &m->w.layers[l + 1];
-            const fr_mm_out next[3] = {{&N->wq.m, c->q, qd, N->bq_f}, {&N->wk.m, c->k, kd, N->bk_f},
-                                       {&N->wv.m, c->v, vd, N->bv_f}};
+            fr_mm_out next[3];
+            qkv_group(c, &m->w.layers[l + 1], next);
             read_ahead_group(c, n, next, 3);
         } else {
             read_ahead(c, n, output_matrix(m));
