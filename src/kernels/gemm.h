@@ -138,7 +138,8 @@
  * per-token medians of 100 steps, step 1 against 4: Q8_0 AVX-512 VNNI and AVX2 +2.5 to +5%
  * (12 of 12 runs); Q4_0 (one unit per call) +1.5 to +2.5% (8 of 8); steps 8 and 16 measured
  * as 4. Rows (F16, BF16, F32, unpacked) use 4 x 16: F16 against steps of 1 row, +1 to +4%
- * (6 of 6); 256 rows was slower. */
+ * (6 of 6); 256 rows was slower. Two clean builds alternated (which alone decides here: see
+ * below), Q8_0 native, 4 rounds: 47.5-47.8 -> 49.25-49.28 t/s. */
 #ifndef FR_DECODE_UNIT_STEP
 #define FR_DECODE_UNIT_STEP FR_GEMM_STREAMS
 #endif

@@ -69,7 +69,10 @@ typedef struct fr_mm_out {
  * gets exactly what fr_matmul(out[i].w, ..) would write. A decode step (n_tok <= 4) over
  * matrices of one packed type, or of one of F16, BF16 or F32, converts x once and splits the
  * rows of all of them in one pool run (a layer's q, k and v, or its gate and up); other
- * groups run one fr_matmul each. scratch: the largest fr_matmul_scratch_size of the group. */
+ * groups run one fr_matmul each. scratch: the largest fr_matmul_scratch_size of the group.
+ * (fr_matmul_multi below also runs several products at once, but for jobs with their own
+ * input rows, MoE's experts; the group keeps fr_matmul's decode paths: the decode split and
+ * the multi-stream kernels.) */
 void fr_matmul_group(fr_pool *pool, const fr_mm_out *out, int n, const float *x, int64_t x_stride, int64_t n_tok,
                      void *scratch);
 
