@@ -801,8 +801,6 @@ size_t fr_gemm_scratch_size(int type, int64_t n_in, int64_t n_tok) {
 typedef struct {
     const char *units; /* the view's first unit */
     int64_t n_rows;    /* rows of the view */
-    int64_t n_units;
-    int64_t u0;        /* the job's number of its first unit */
     float *y;
     int64_t y_stride;
     const float *bias;
@@ -812,6 +810,7 @@ typedef struct {
     const fr_packed *pk; /* (the first matrix's: type, n_in, nb and unit_bytes are the group's) */
     gemm_part part[FR_MM_GROUP_MAX];
     int n_parts;
+    int64_t start[FR_MM_GROUP_MAX + 1]; /* the parts' units, numbered one after the other (fr_mm_group_starts) */
     const float *x;
     int64_t x_stride;
     int64_t n_tok;
@@ -881,9 +880,8 @@ static void gemm_task(void *ctx, int64_t task, int thread) {
     if (j->slabs) { /* decode: one slab of units (of one or more parts), every token */
         const int64_t g0 = j->slabs[task], g1 = j->slabs[task + 1];
         for (int i = 0; i < j->n_parts; i++) {
-            const gemm_part *p = &j->part[i];
-            const int64_t a = FR_MAX(g0, p->u0), b = FR_MIN(g1, p->u0 + p->n_units);
-            if (a < b) part_units(j, p, a - p->u0, b - p->u0, 0, j->n_tok);
+            const int64_t a = FR_MAX(g0, j->start[i]), b = FR_MIN(g1, j->start[i + 1]);
+            if (a < b) part_units(j, &j->part[i], a - j->start[i], b - j->start[i], 0, j->n_tok);
         }
         return;
     }
@@ -899,16 +897,15 @@ static void job_init(gemm_job *j, const fr_packed *const *pk, const int64_t *uni
     memset(j, 0, sizeof *j);
     j->pk = pk[0];
     j->n_parts = n;
+    fr_mm_group_starts(out, n, true, j->start);
+    j->n_units = j->start[n];
     for (int i = 0; i < n; i++) {
         gemm_part *p = &j->part[i];
         p->units = pk[i]->data + (size_t)unit0[i] * pk[i]->unit_bytes;
         p->n_rows = out[i].w->n_out;
-        p->n_units = (p->n_rows + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS;
-        p->u0 = j->n_units;
         p->y = out[i].y;
         p->y_stride = out[i].y_stride;
         p->bias = out[i].bias;
-        j->n_units += p->n_units;
     }
     j->x = x;
     j->x_stride = x_stride;
@@ -1092,8 +1089,7 @@ static void f16_task(void *ctx, int64_t task, int thread) {
 static void f16_decode(fr_pool *pool, f16_job *j, const fr_mm_out *out, int n) {
     j->out = out;
     j->n_out = n;
-    j->row0[0] = 0;
-    for (int i = 0; i < n; i++) j->row0[i + 1] = j->row0[i] + out[i].w->n_out;
+    fr_mm_group_starts(out, n, false, j->row0);
     int64_t slabs[FR_DECODE_MAX_TASKS + 1];
     j->slabs = slabs;
     fr_pool_run(pool, fr_decode_split(j->row0[n], false, fr_pool_size(pool), slabs), f16_task, j);

@@ -156,6 +156,15 @@ static inline int fr_decode_split(int64_t n, bool units, int n_threads, int64_t 
                                    FR_GEMM_ROWS * FR_DECODE_UNIT_STEP, bounds, FR_DECODE_MAX_TASKS);
 }
 
+/* A group's numbering of its work (fr_matmul_group): the units (16-row blocks; units true) or
+ * rows of out[0..n) one after the other; start[i] is out[i]'s first, start[n] the total. The
+ * decode split runs over [0, start[n]). */
+static inline void fr_mm_group_starts(const fr_mm_out *out, int n, bool units, int64_t *start) {
+    start[0] = 0;
+    for (int i = 0; i < n; i++)
+        start[i + 1] = start[i] + (units ? (out[i].w->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS : out[i].w->n_out);
+}
+
 /* One packed matrix, or (rows) a plain copy of a matrix no kernel repacks. */
 typedef struct fr_packed {
     int type;            /* FR_TYPE_Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL or Q2_K..Q6_K; any type for a copy */

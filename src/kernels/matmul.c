@@ -215,12 +215,10 @@ void fr_matmul_prefetch_group(fr_pool *pool, const fr_mm_out *out, int n) {
     if (group_kind(out, n, 1, pk, unit0) == GROUP_APART) n = 1; /* the first product runs alone */
     const char *base[FR_MM_GROUP_MAX];
     size_t stride[FR_MM_GROUP_MAX];
-    start[0] = 0;
+    fr_mm_group_starts(out, n, pk[0] != NULL, start); /* (a group runs all packed or none) */
     for (int i = 0; i < n; i++) {
-        const fr_matrix *w = out[i].w;
-        base[i] = pk[i] ? pk[i]->data + (size_t)unit0[i] * pk[i]->unit_bytes : w->data;
-        stride[i] = pk[i] ? pk[i]->unit_bytes : w->row_bytes;
-        start[i + 1] = start[i] + (pk[i] ? (w->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS : w->n_out);
+        base[i] = pk[i] ? pk[i]->data + (size_t)unit0[i] * pk[i]->unit_bytes : out[i].w->data;
+        stride[i] = pk[i] ? pk[i]->unit_bytes : out[i].w->row_bytes;
     }
     int64_t n_slabs = fr_decode_split(start[n], pk[0] != NULL, nt, bounds);
     if (n_slabs < 1) { /* no rows */
