@@ -263,6 +263,41 @@ void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const vo
     FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
 
+/* Q4_0 for one token, FR_GEMM_STREAMS units read side by side (as the Q8_0 form above): each
+ * half of each unit gets the steps of x4_0x16 with T = 1, in order. */
+void fr_gemm_q4_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
+    enum { U = FR_GEMM_STREAMS };
+    const int8_t *yq[1];
+    const float *yd[1];
+    const int32_t *yc[1];
+    split_acts(&act, 1, nb, yq, yd, yc);
+    const uint8_t *u8[U];
+    FR_UNROLL for (int u = 0; u < U; u++) u8[u] = units[u];
+    const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256 acc[2 * U]; /* [2u + h]: unit u, half h */
+    FR_UNROLL for (int v = 0; v < 2 * U; v++) acc[v] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i s[2 * U];
+        FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = _mm256_set1_epi32(yc[0][b]);
+        FR_UNROLL for (int m = 0; m < 4; m++) {
+            const int8_t *y = yq[0] + b * 32 + 4 * m;
+            const __m256i ylo = bcast32(y), yhi = bcast32(y + 16);
+            FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++) {
+                const __m256i p = _mm256_loadu_si256((const __m256i *)(u8[u] + b * FR_Q4_0X16_BLOCK + 64 * m + 32 * h));
+                __m256i *st = &s[2 * u + h];
+                *st = _mm256_add_epi16(*st, _mm256_maddubs_epi16(_mm256_and_si256(p, m4), ylo));
+                *st = _mm256_add_epi16(*st, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(p, 4), m4), yhi));
+                FR_KEEP(*st);
+            }
+        }
+        FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++) {
+            s[2 * u + h] = _mm256_madd_epi16(s[2 * u + h], ones);
+            block_end(u8[u] + b * FR_Q4_0X16_BLOCK + FR_Q4_0X16_D + 16 * h, b, yd, s + 2 * u + h, 1, acc + 2 * u + h);
+        }
+    }
+    FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
+}
+
 /* ---- Q4_Kx16 and Q5_Kx16 ----
  * Per sub-block j (32 values) the eight maddubs of unsigned nibbles (0..15) times y sum in
  * int16 (at most 8 * 3840, exact), then madd with (sc, sc) pairs gives sc_j * dot_j per row

@@ -193,6 +193,43 @@ void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, co
     FR_UNROLL for (int k = 0; k < U; k++) _mm512_storeu_ps(out + 16 * k, acc[k]);
 }
 
+/* Q4_0 for one token, FR_GEMM_STREAMS units read side by side (as the Q8_0 form above): each
+ * unit gets the steps of x4_0x16 with T = 1, in order. */
+void fr_gemm_q4_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+    enum { U = FR_GEMM_STREAMS };
+    const int8_t *yq[1];
+    const float *yd[1];
+    const int32_t *yc[1];
+    split_acts(&act, 1, nb, yq, yd, yc);
+    const uint8_t *u8[U];
+    FR_UNROLL for (int k = 0; k < U; k++) u8[k] = units[k];
+    const __m512i m4 = _mm512_set1_epi8(0x0f), ones = _mm512_set1_epi16(1);
+    __m512 acc[U];
+    FR_UNROLL for (int k = 0; k < U; k++) acc[k] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const __m512i s0 = _mm512_madd_epi16(_mm512_set1_epi32(yc[0][b]), ones);
+        __m512i s[U], u[U];
+        FR_UNROLL for (int k = 0; k < U; k++) {
+            s[k] = s0;
+            u[k] = _mm512_setzero_si512();
+        }
+        FR_UNROLL for (int m = 0; m < 4; m++) {
+            const int8_t *y = yq[0] + b * 32 + 4 * m;
+            const __m512i y0 = bcast32x16(y), y1 = bcast32x16(y + 16);
+            FR_UNROLL for (int k = 0; k < U; k++) {
+                const __m512i p = load_vec(u8[k] + b * FR_Q4_0X16_BLOCK, m);
+                s[k] = _mm512_dpbusd_epi32(s[k], _mm512_and_si512(p, m4), y0);
+                u[k] = _mm512_dpbusd_epi32(u[k], _mm512_and_si512(_mm512_srli_epi16(p, 4), m4), y1);
+                FR_KEEP(s[k]);
+                FR_KEEP(u[k]);
+            }
+        }
+        FR_UNROLL for (int k = 0; k < U; k++)
+            block_end16(u8[k] + b * FR_Q4_0X16_BLOCK + FR_Q4_0X16_D, b, yd, s + k, u + k, 1, acc + k);
+    }
+    FR_UNROLL for (int k = 0; k < U; k++) _mm512_storeu_ps(out + 16 * k, acc[k]);
+}
+
 /* Q4_K and Q5_K (layouts Q4_Kx16, Q5_Kx16, gemm.h): per sub-block j the eight steps of
  * unsigned values (nibbles; Q5_K: with bit j of the H_k vector's bytes moved to bit 4) times y
  * go straight to int32 with vpdpbusd (the AVX2 kernel sums maddubs pairs in int16 first), then
