@@ -69,12 +69,29 @@ static void multi_convert_task(void *ctx, int64_t task, int thread) {
                    jb->w[0]->n_in);
 }
 
-/* Rows [r0, r1) (multiples of FR_GEMM_ROWS apart from the end) of a packed weight. */
+/* Rows [r0, r1) (multiples of FR_GEMM_ROWS apart from the end) of a packed weight. One token
+ * (a decode step's experts): the chunk's units as FR_GEMM_STREAMS streams where the type has a
+ * streams kernel (gemm.c part_units reads a decode slab the same way; the same bits). */
 static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, float *y, const char *act, int64_t r0,
                         int64_t r1) {
     fr_gemm_kernel_fn kern = fr_gemm_kernel(pk->type);
     size_t ab = job_act_bytes(jb, true);
     const char *units = pk->data + (size_t)u0 * pk->unit_bytes;
+    fr_gemm_streams_fn streams = jb->m == 1 ? fr_gemm_streams_kernel(pk->type) : NULL;
+    if (streams) {
+        const int64_t g0 = r0 / FR_GEMM_ROWS, part = (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS / FR_GEMM_STREAMS;
+        for (int64_t i = 0; i < part; i++) {
+            float out[FR_GEMM_STREAMS * FR_GEMM_ROWS];
+            const void *us[FR_GEMM_STREAMS];
+            for (int k = 0; k < FR_GEMM_STREAMS; k++) us[k] = units + (size_t)(g0 + k * part + i) * pk->unit_bytes;
+            streams(pk->nb, us, act, out);
+            for (int k = 0; k < FR_GEMM_STREAMS; k++) {
+                const int64_t r = (g0 + k * part + i) * FR_GEMM_ROWS;
+                memcpy(&y[r], out + k * FR_GEMM_ROWS, (size_t)FR_MIN(FR_GEMM_ROWS, r1 - r) * sizeof(float));
+            }
+        }
+        r0 += FR_GEMM_STREAMS * part * FR_GEMM_ROWS;
+    }
     for (int64_t t = 0; t < jb->m; t += FR_GEMM_MAX_T) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
         const void *acts[FR_GEMM_MAX_T];
@@ -158,10 +175,14 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
         }
         off += job_act_bytes(&jobs[j], mc.pk[j][0] != NULL) * (size_t)jobs[j].m;
         conv += jobs[j].m;
-        /* chunks: enough tasks to balance, whole packed units (packed_rows) */
+        /* chunks: enough tasks to balance, whole packed units (packed_rows); a decode step's
+         * in steps of FR_GEMM_STREAMS units where they are read as streams */
+        const int64_t step = FR_GEMM_ROWS * (jobs[j].m == 1 && mc.pk[j][0] && fr_gemm_streams_kernel(w->type)
+                                                 ? FR_GEMM_STREAMS
+                                                 : 1);
         int64_t c = w->n_out / ((int64_t)nt * 4);
-        c = (c + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS * FR_GEMM_ROWS;
-        mc.chunk[j] = c < FR_GEMM_ROWS ? FR_GEMM_ROWS : c;
+        c = (c + step - 1) / step * step;
+        mc.chunk[j] = c < step ? step : c;
         mc.n_chunks[j] = jobs[j].m > 0 ? (w->n_out + mc.chunk[j] - 1) / mc.chunk[j] : 0;
         dots += mc.n_chunks[j] * jobs[j].n_w;
     }

@@ -329,6 +329,57 @@ static int group_mismatches(const fr_mm_out *out, int n, const float *x, int64_t
     return bad;
 }
 
+/* fr_matmul_multi's decode step (one token per job) reads a chunk's units as streams where the
+ * type has a streams kernel: 507 rows (32 units, the last of 11 rows) with one thread make
+ * chunks of 128, 128, 128 and 123 rows, two units per stream, and the last stream call ends in
+ * the partial unit. Every element is vec_dot's and nothing is written past the rows. */
+static void test_multi_decode_streams(test_rng *rng) {
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q4_K};
+    const int64_t n = 256, n_out = 507;
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const int type = types[ti];
+        if (!fr_pack_supported(type)) continue;
+        const fr_type_traits *tt = fr_type_traits_get(type), *aq = fr_type_traits_get(tt->vec_dot_type);
+        size_t rb, ab;
+        fr_row_size(type, n, &rb);
+        fr_row_size(tt->vec_dot_type, n, &ab);
+        char *w = aligned_alloc(64, (rb * (size_t)n_out + 63) & ~(size_t)63), *a = malloc(ab);
+        fill_rows(type, n, (int)n_out, w, rb, rng, 1.0f);
+        float *x = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)(n_out + 16));
+        for (int64_t i = 0; i < n; i++) x[i] = test_rng_float(rng) * 2.0f;
+        fr_matrix m = {type, n, n_out, rb, w, NULL, 0};
+        fr_packed *pk = fr_pack_new(&m);
+        CHECK(pk != NULL, "%s: fr_pack_new", tt->name);
+        m.packed = pk;
+        fr_mm_job job = {{&m, NULL}, 1, x, n, NULL, 1, {y, NULL}, n_out};
+        void *scr = aligned_alloc(64, (fr_matmul_multi_scratch_size(&job, 1) + 63) & ~(size_t)63);
+        aq->from_float(x, a, n);
+        for (int threads = 1; threads <= 2; threads++) {
+            fr_pool *pool;
+            fr_error err;
+            if (fr_pool_new(threads, &pool, &err) != FR_OK) continue;
+            for (int64_t r = 0; r < n_out + 16; r++) y[r] = -7.0f; /* a unit's padding rows give 0 */
+            fr_matmul_multi(pool, &job, 1, scr);
+            int bad = 0;
+            for (int64_t r = 0; r < n_out; r++) {
+                float s;
+                tt->vec_dot(n, &s, w + (size_t)r * rb, a);
+                bad += memcmp(&s, &y[r], 4) != 0;
+            }
+            for (int r = 0; r < 16; r++) bad += y[n_out + r] != -7.0f;
+            CHECK(bad == 0, "%s matmul_multi decode, %d threads: %d elements differ from vec_dot or were written "
+                  "past the rows", tt->name, threads, bad);
+            fr_pool_free(pool);
+        }
+        fr_pack_free(pk);
+        free(scr);
+        free(w);
+        free(a);
+        free(x);
+        free(y);
+    }
+}
+
 /* fr_matmul over a registered packed matrix: every element is vec_dot's, for token counts
  * around the tile size, 1..3 threads, with a bias and strides; views at a unit boundary
  * use the packed rows, others fall back (same bits either way). */
@@ -843,6 +894,7 @@ int main(void) {
     test_vec_dot_exact(&rng);
     test_packed_kernels(&rng);
     test_packed_matmul(&rng);
+    test_multi_decode_streams(&rng);
 #if FR_X86
     test_f16(&rng, FR_TYPE_F16);
     test_f16(&rng, FR_TYPE_BF16);
