@@ -661,8 +661,15 @@ fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa) {
 #if FR_X86
     if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_streams_avx2;
     if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_streams_avx2;
+    if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_streams_avx2;
+    if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q4_1) return fr_gemm_q4_1x16_streams_avx2;
+    if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q5_1) return fr_gemm_q5_1x16_streams_avx2;
     if (isa == FR_ISA_AVX512VNNI && type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_streams_avx512vnni;
     if (isa == FR_ISA_AVX512VNNI && type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_streams_avx512vnni;
+    if (isa == FR_ISA_AVX512VNNI && type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_streams_avx512vnni;
+    if (isa == FR_ISA_AVX512VNNI && type == FR_TYPE_Q4_1) return fr_gemm_q4_1x16_streams_avx512vnni;
+    if (isa == FR_ISA_AVX512VNNI && type == FR_TYPE_Q5_1) return fr_gemm_q5_1x16_streams_avx512vnni;
+    if (isa == FR_ISA_AVX512VNNI && type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_streams_avx512vnni;
 #endif
     (void)type;
     return NULL;
@@ -855,7 +862,10 @@ static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_
          * 41.9-46.1, four 47.3-49.4 (two 44.1-46.1 in the same series); one thread 19.6-19.9,
          * 21.0-24.3, 26.0-28.5. AVX-512 VNNI, one stream against four: 41.2-42.4 -> 45.2-48.0
          * (4 of 5), one thread 22.3-22.4 -> 25.1-25.6. Q4_0, one stream -> four, 4 rounds each:
-         * AVX-512 VNNI 67.4-71.2 -> 79.5-81.8 t/s, AVX2 63.7-68.7 -> 72.1-82.3. Eight streams
+         * AVX-512 VNNI 67.4-71.2 -> 79.5-81.8 t/s, AVX2 63.7-68.7 -> 72.1-82.3; 3 rounds each,
+         * AVX-512 VNNI Q5_0 52.5-54.1 -> 55.2-60.5, IQ4_NL 61.7-62.5 -> 74.4-78.2, Q4_1
+         * 66.4-66.8 -> 76.1-76.8; AVX2 Q5_0 46.6-59.5 -> 50.8-65.2, Q4_1 48.6-50.6 -> 56.6-58.2
+         * (K-quants: a block of each unit in turn, not a vector, measured slower). Eight streams
          * (AVX-512 VNNI Q8_0): 49.8-51.1 against four's 50.4-53.3, not kept. */
         const int64_t part = (g1 - g0) / FR_GEMM_STREAMS;
         for (int64_t i = 0; i < part; i++) {

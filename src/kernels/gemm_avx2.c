@@ -263,9 +263,10 @@ void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const vo
     FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
 
-/* Q4_0 for one token, FR_GEMM_STREAMS units read side by side (as the Q8_0 form above): each
- * half of each unit gets the steps of x4_0x16 with T = 1, in order. */
-void fr_gemm_q4_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
+/* Q4_0, Q5_0, Q4_1 and Q5_1 for one token, FR_GEMM_STREAMS units read side by side (as the
+ * Q8_0 form above): each half of each unit gets the steps of x4_0x16 with T = 1, in order. */
+FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void *act, float *out, const int Q5,
+                               const int MIN) {
     enum { U = FR_GEMM_STREAMS };
     const int8_t *yq[1];
     const float *yd[1];
@@ -274,28 +275,68 @@ void fr_gemm_q4_0x16_streams_avx2(int64_t nb, const void *const *units, const vo
     const uint8_t *u8[U];
     FR_UNROLL for (int u = 0; u < U; u++) u8[u] = units[u];
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    const size_t bbytes =
+        Q5 ? (MIN ? FR_Q5_1X16_BLOCK : FR_Q5_0X16_BLOCK) : (MIN ? FR_Q4_1X16_BLOCK : FR_Q4_0X16_BLOCK);
     __m256 acc[2 * U]; /* [2u + h]: unit u, half h */
     FR_UNROLL for (int v = 0; v < 2 * U; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        __m256i s[2 * U];
-        FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = _mm256_set1_epi32(yc[0][b]);
+        __m256i s[2 * U], w[2 * U];
+        FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = MIN ? _mm256_setzero_si256() : _mm256_set1_epi32(yc[0][b]);
         FR_UNROLL for (int m = 0; m < 4; m++) {
             const int8_t *y = yq[0] + b * 32 + 4 * m;
             const __m256i ylo = bcast32(y), yhi = bcast32(y + 16);
             FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++) {
-                const __m256i p = _mm256_loadu_si256((const __m256i *)(u8[u] + b * FR_Q4_0X16_BLOCK + 64 * m + 32 * h));
+                const uint8_t *blk = u8[u] + b * bbytes;
+                const __m256i p = _mm256_loadu_si256((const __m256i *)(blk + 64 * m + 32 * h));
+                __m256i lo = _mm256_and_si256(p, m4), hi = _mm256_and_si256(_mm256_srli_epi16(p, 4), m4);
+                if (Q5) {
+                    const __m256i hv = _mm256_loadu_si256((const __m256i *)(blk + FR_Q5_0X16_QH + 32 * h));
+                    lo = _mm256_or_si256(lo, bit_to4(hv, 2 * m));
+                    hi = _mm256_or_si256(hi, bit_to4(hv, 2 * m + 1));
+                }
                 __m256i *st = &s[2 * u + h];
-                *st = _mm256_add_epi16(*st, _mm256_maddubs_epi16(_mm256_and_si256(p, m4), ylo));
-                *st = _mm256_add_epi16(*st, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(p, 4), m4), yhi));
+                *st = _mm256_add_epi16(*st, _mm256_maddubs_epi16(lo, ylo));
+                *st = _mm256_add_epi16(*st, _mm256_maddubs_epi16(hi, yhi));
                 FR_KEEP(*st);
             }
+            if (Q5 && MIN && m == 1)
+                FR_UNROLL for (int v = 0; v < 2 * U; v++) {
+                    w[v] = _mm256_madd_epi16(s[v], ones);
+                    s[v] = _mm256_setzero_si256();
+                }
         }
         FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++) {
-            s[2 * u + h] = _mm256_madd_epi16(s[2 * u + h], ones);
-            block_end(u8[u] + b * FR_Q4_0X16_BLOCK + FR_Q4_0X16_D + 16 * h, b, yd, s + 2 * u + h, 1, acc + 2 * u + h);
+            const int v = 2 * u + h;
+            const uint8_t *blk = u8[u] + b * bbytes;
+            s[v] = _mm256_madd_epi16(s[v], ones);
+            if (Q5 && MIN) s[v] = _mm256_add_epi32(s[v], w[v]);
+            if (MIN) {
+                block_end(blk + (Q5 ? FR_Q5_1X16_D : FR_Q4_1X16_D) + 16 * h, b, yd, s + v, 1, acc + v);
+                const uint8_t *mp = blk + (Q5 ? FR_Q5_1X16_M : FR_Q4_1X16_M) + 16 * h;
+                const __m256 mx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)mp));
+                acc[v] = _mm256_fmadd_ps(mx, _mm256_castsi256_ps(_mm256_set1_epi32(yc[0][b])), acc[v]);
+            } else {
+                block_end(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D) + 16 * h, b, yd, s + v, 1, acc + v);
+            }
         }
     }
     FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
+}
+
+void fr_gemm_q4_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
+    x4_0x16_streams(nb, units, act, out, 0, 0);
+}
+
+void fr_gemm_q5_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
+    x4_0x16_streams(nb, units, act, out, 1, 0);
+}
+
+void fr_gemm_q4_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
+    x4_0x16_streams(nb, units, act, out, 0, 1);
+}
+
+void fr_gemm_q5_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
+    x4_0x16_streams(nb, units, act, out, 1, 1);
 }
 
 /* ---- Q4_Kx16 and Q5_Kx16 ----

@@ -193,9 +193,11 @@ void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, co
     FR_UNROLL for (int k = 0; k < U; k++) _mm512_storeu_ps(out + 16 * k, acc[k]);
 }
 
-/* Q4_0 for one token, FR_GEMM_STREAMS units read side by side (as the Q8_0 form above): each
- * unit gets the steps of x4_0x16 with T = 1, in order. */
-void fr_gemm_q4_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+/* The x4_0x16 family (Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL) for one token, FR_GEMM_STREAMS units
+ * read side by side (as the Q8_0 form above): each unit gets the steps of x4_0x16 with T = 1,
+ * in order. */
+FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void *act, float *out, const int Q5,
+                               const int MIN, const int NL) {
     enum { U = FR_GEMM_STREAMS };
     const int8_t *yq[1];
     const float *yd[1];
@@ -204,30 +206,75 @@ void fr_gemm_q4_0x16_streams_avx512vnni(int64_t nb, const void *const *units, co
     const uint8_t *u8[U];
     FR_UNROLL for (int k = 0; k < U; k++) u8[k] = units[k];
     const __m512i m4 = _mm512_set1_epi8(0x0f), ones = _mm512_set1_epi16(1);
+    const __m512i table = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)fr_iq4nl_values)),
+                                           _mm512_set1_epi8((char)0x80)); /* NL only */
+    const size_t bbytes =
+        Q5 ? (MIN ? FR_Q5_1X16_BLOCK : FR_Q5_0X16_BLOCK) : (MIN ? FR_Q4_1X16_BLOCK : FR_Q4_0X16_BLOCK);
     __m512 acc[U];
     FR_UNROLL for (int k = 0; k < U; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const __m512i s0 = _mm512_madd_epi16(_mm512_set1_epi32(yc[0][b]), ones);
-        __m512i s[U], u[U];
+        const __m512i s0 = NL    ? _mm512_set1_epi32(yc[0][b])
+                           : MIN ? _mm512_setzero_si512()
+                                 : _mm512_madd_epi16(_mm512_set1_epi32(yc[0][b]), ones);
+        __m512i s[U], u[U], hv[U];
         FR_UNROLL for (int k = 0; k < U; k++) {
             s[k] = s0;
             u[k] = _mm512_setzero_si512();
+            hv[k] = Q5 ? load_vec(u8[k] + b * bbytes, 4) : _mm512_setzero_si512();
         }
         FR_UNROLL for (int m = 0; m < 4; m++) {
             const int8_t *y = yq[0] + b * 32 + 4 * m;
             const __m512i y0 = bcast32x16(y), y1 = bcast32x16(y + 16);
             FR_UNROLL for (int k = 0; k < U; k++) {
-                const __m512i p = load_vec(u8[k] + b * FR_Q4_0X16_BLOCK, m);
-                s[k] = _mm512_dpbusd_epi32(s[k], _mm512_and_si512(p, m4), y0);
-                u[k] = _mm512_dpbusd_epi32(u[k], _mm512_and_si512(_mm512_srli_epi16(p, 4), m4), y1);
+                const __m512i p = load_vec(u8[k] + b * bbytes, m);
+                __m512i lo = _mm512_and_si512(p, m4);
+                __m512i hi = _mm512_and_si512(_mm512_srli_epi16(p, 4), m4);
+                if (Q5) {
+                    lo = _mm512_or_si512(lo, bit_to4_512(hv[k], 2 * m));
+                    hi = _mm512_or_si512(hi, bit_to4_512(hv[k], 2 * m + 1));
+                }
+                if (NL) {
+                    lo = _mm512_shuffle_epi8(table, lo);
+                    hi = _mm512_shuffle_epi8(table, hi);
+                }
+                s[k] = _mm512_dpbusd_epi32(s[k], lo, y0);
+                u[k] = _mm512_dpbusd_epi32(u[k], hi, y1);
                 FR_KEEP(s[k]);
                 FR_KEEP(u[k]);
             }
         }
-        FR_UNROLL for (int k = 0; k < U; k++)
-            block_end16(u8[k] + b * FR_Q4_0X16_BLOCK + FR_Q4_0X16_D, b, yd, s + k, u + k, 1, acc + k);
+        FR_UNROLL for (int k = 0; k < U; k++) {
+            const uint8_t *blk = u8[k] + b * bbytes;
+            if (MIN) {
+                block_end16(blk + (Q5 ? FR_Q5_1X16_D : FR_Q4_1X16_D), b, yd, s + k, u + k, 1, acc + k);
+                const __m512 mx = f16x16(blk + (Q5 ? FR_Q5_1X16_M : FR_Q4_1X16_M));
+                acc[k] = _mm512_fmadd_ps(mx, _mm512_castsi512_ps(_mm512_set1_epi32(yc[0][b])), acc[k]);
+            } else {
+                block_end16(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D), b, yd, s + k, u + k, 1, acc + k);
+            }
+        }
     }
     FR_UNROLL for (int k = 0; k < U; k++) _mm512_storeu_ps(out + 16 * k, acc[k]);
+}
+
+void fr_gemm_q4_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+    x4_0x16_streams(nb, units, act, out, 0, 0, 0);
+}
+
+void fr_gemm_q5_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+    x4_0x16_streams(nb, units, act, out, 1, 0, 0);
+}
+
+void fr_gemm_q4_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+    x4_0x16_streams(nb, units, act, out, 0, 1, 0);
+}
+
+void fr_gemm_q5_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+    x4_0x16_streams(nb, units, act, out, 1, 1, 0);
+}
+
+void fr_gemm_iq4_nlx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+    x4_0x16_streams(nb, units, act, out, 0, 0, 1);
 }
 
 /* Q4_K and Q5_K (layouts Q4_Kx16, Q5_Kx16, gemm.h): per sub-block j the eight steps of
