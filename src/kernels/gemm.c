@@ -660,6 +660,7 @@ fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa) {
     if (!fr_cpu_has(isa)) return NULL;
 #if FR_X86
     if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_streams_avx2;
+    if (isa == FR_ISA_AVXVNNI && type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_streams_vnni;
     if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_streams_avx2;
     if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_streams_avx2;
     if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q4_1) return fr_gemm_q4_1x16_streams_avx2;

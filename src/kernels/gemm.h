@@ -262,6 +262,7 @@ void fr_gemm_q5_1x16_streams_avx512vnni(int64_t nb, const void *const *units, co
 void fr_gemm_iq4_nlx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
 /* AVX-VNNI (gemm_vnni.c; only if fr_cpu_has(FR_ISA_AVXVNNI)): same layout, same bits. */
 void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const void *act, float *out);
 /* AVX512-VNNI (gemm_avx512vnni.c): a unit per 512-bit register, same bits. */
 void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);

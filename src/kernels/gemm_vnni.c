@@ -75,3 +75,35 @@ FR_INLINE void q8_0x16(int64_t nb, const void *unit, const int h0, const int H, 
 void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_HALVES_BY_T(q8_0x16, nb, unit, acts, T, out);
 }
+
+/* Q8_0 for one token, FR_GEMM_STREAMS units read side by side (as gemm_avx2.c's streams form):
+ * each half of each unit gets the steps of q8_0x16 with T = 1, in order (every dword of the
+ * activation from a memory broadcast: the same values as the shuffles above). */
+void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+    enum { U = FR_GEMM_STREAMS };
+    const int8_t *yq[1];
+    const float *yd[1];
+    const int32_t *yc[1];
+    split_acts(&act, 1, nb, yq, yd, yc);
+    const uint8_t *u8[U];
+    FR_UNROLL for (int u = 0; u < U; u++) u8[u] = units[u];
+    const __m256i bias = _mm256_set1_epi8((char)0x80);
+    __m256 acc[2 * U]; /* [2u + h]: unit u, half h */
+    FR_UNROLL for (int v = 0; v < 2 * U; v++) acc[v] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i s[2 * U];
+        FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = _mm256_set1_epi32(yc[0][b]);
+        FR_UNROLL for (int k = 0; k < 8; k++) {
+            const __m256i y = bcast32(yq[0] + b * 32 + 4 * k);
+            FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++) {
+                const uint8_t *p = u8[u] + b * FR_Q8_0X16_BLOCK + 64 * k + 32 * h;
+                const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)p), bias);
+                s[2 * u + h] = _mm256_dpbusd_avx_epi32(s[2 * u + h], w, y);
+                FR_KEEP(s[2 * u + h]);
+            }
+        }
+        FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++)
+            block_end(u8[u] + b * FR_Q8_0X16_BLOCK + FR_Q8_0X16_D + 16 * h, b, yd, s + 2 * u + h, 1, acc + 2 * u + h);
+    }
+    FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
+}
