@@ -853,6 +853,22 @@ static void store_unit(const gemm_part *p, int64_t g, int64_t t, const float *o)
     }
 }
 
+int64_t fr_gemm_streams_units(fr_gemm_streams_fn streams, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
+                              int64_t n, const void *act, void (*store)(const void *ctx, int64_t g, const float *out),
+                              const void *ctx) {
+    const int64_t part = n / FR_GEMM_STREAMS;
+    for (int64_t i = 0; i < part; i++) {
+        float out[FR_GEMM_STREAMS * FR_GEMM_ROWS];
+        const void *us[FR_GEMM_STREAMS];
+        for (int k = 0; k < FR_GEMM_STREAMS; k++) us[k] = units + (size_t)(g0 + k * part + i) * unit_bytes;
+        streams(nb, us, act, out);
+        for (int k = 0; k < FR_GEMM_STREAMS; k++) store(ctx, g0 + k * part + i, out + k * FR_GEMM_ROWS);
+    }
+    return FR_GEMM_STREAMS * part;
+}
+
+static void store_token0(const void *ctx, int64_t g, const float *out) { store_unit(ctx, g, 0, out); }
+
 /* Units [g0, g1) of part p (its own numbering) for tokens [t0, t1). */
 static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_t g1, int64_t t0, int64_t t1) {
     const int64_t nb = j->pk->nb;
@@ -868,15 +884,7 @@ static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_
          * 66.4-66.8 -> 76.1-76.8; AVX2 Q5_0 46.6-59.5 -> 50.8-65.2, Q4_1 48.6-50.6 -> 56.6-58.2
          * (K-quants: a block of each unit in turn, not a vector, measured slower). Eight streams
          * (AVX-512 VNNI Q8_0): 49.8-51.1 against four's 50.4-53.3, not kept. */
-        const int64_t part = (g1 - g0) / FR_GEMM_STREAMS;
-        for (int64_t i = 0; i < part; i++) {
-            float out[FR_GEMM_STREAMS * FR_GEMM_ROWS];
-            const void *units[FR_GEMM_STREAMS];
-            for (int k = 0; k < FR_GEMM_STREAMS; k++) units[k] = unit_at(j, p, g0 + k * part + i);
-            j->streams(nb, units, j->act, out);
-            for (int k = 0; k < FR_GEMM_STREAMS; k++) store_unit(p, g0 + k * part + i, 0, out + k * FR_GEMM_ROWS);
-        }
-        g0 += FR_GEMM_STREAMS * part;
+        g0 += fr_gemm_streams_units(j->streams, nb, p->units, j->pk->unit_bytes, g0, g1 - g0, j->act, store_token0, p);
     }
     for (int64_t t = t0; t < t1; t += FR_GEMM_MAX_T) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, t1 - t);

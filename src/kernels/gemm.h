@@ -333,6 +333,15 @@ fr_gemm_kernel_fn fr_gemm_kernel(int type);
  * one, else NULL (decode then reads a task's units in order, one kernel call each). */
 fr_gemm_streams_fn fr_gemm_streams_kernel(int type);
 fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa); /* NULL if none, or not on this CPU */
+/* Decode's stream order (gemm.c's decode slabs, fr_matmul_multi's expert chunks): units [g0,
+ * g0 + n) of a packed matrix (unit g at units + g * unit_bytes) for one token, as n /
+ * FR_GEMM_STREAMS calls of `streams`, call i reading unit g0 + k * part + i of stream k (part =
+ * n / FR_GEMM_STREAMS): each stream a contiguous quarter. Unit g's 16 results go to
+ * store(ctx, g, out). Returns the units done, FR_GEMM_STREAMS * part; the rest are the
+ * caller's, for the one-unit kernel. */
+int64_t fr_gemm_streams_units(fr_gemm_streams_fn streams, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
+                              int64_t n, const void *act, void (*store)(const void *ctx, int64_t g, const float *out),
+                              const void *ctx);
 /* The kernel of one instruction set (NULL if there is none or the CPU lacks it); tests. */
 fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa);
 

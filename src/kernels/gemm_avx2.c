@@ -239,9 +239,8 @@ void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const vo
     const int8_t *yq[1];
     const float *yd[1];
     const int32_t *yc[1]; /* unused: this kernel keeps the signs */
-    split_acts(&act, 1, nb, yq, yd, yc);
     const uint8_t *u8[U];
-    FR_UNROLL for (int u = 0; u < U; u++) u8[u] = units[u];
+    split_streams(units, act, nb, u8, yq, yd, yc);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[2 * U]; /* [2u + h]: unit u, half h */
     FR_UNROLL for (int v = 0; v < 2 * U; v++) acc[v] = _mm256_setzero_ps();
@@ -271,9 +270,8 @@ FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void 
     const int8_t *yq[1];
     const float *yd[1];
     const int32_t *yc[1];
-    split_acts(&act, 1, nb, yq, yd, yc);
     const uint8_t *u8[U];
-    FR_UNROLL for (int u = 0; u < U; u++) u8[u] = units[u];
+    split_streams(units, act, nb, u8, yq, yd, yc);
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     const size_t bbytes =
         Q5 ? (MIN ? FR_Q5_1X16_BLOCK : FR_Q5_0X16_BLOCK) : (MIN ? FR_Q4_1X16_BLOCK : FR_Q4_0X16_BLOCK);

@@ -164,9 +164,8 @@ void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, co
     const int8_t *yq[1];
     const float *yd[1];
     const int32_t *yc[1];
-    split_acts(&act, 1, nb, yq, yd, yc);
     const uint8_t *u8[U];
-    FR_UNROLL for (int k = 0; k < U; k++) u8[k] = units[k];
+    split_streams(units, act, nb, u8, yq, yd, yc);
     const __m512i bias = _mm512_set1_epi8((char)0x80);
     __m512 acc[U];
     FR_UNROLL for (int k = 0; k < U; k++) acc[k] = _mm512_setzero_ps();
@@ -202,9 +201,8 @@ FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void 
     const int8_t *yq[1];
     const float *yd[1];
     const int32_t *yc[1];
-    split_acts(&act, 1, nb, yq, yd, yc);
     const uint8_t *u8[U];
-    FR_UNROLL for (int k = 0; k < U; k++) u8[k] = units[k];
+    split_streams(units, act, nb, u8, yq, yd, yc);
     const __m512i m4 = _mm512_set1_epi8(0x0f), ones = _mm512_set1_epi16(1);
     const __m512i table = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)fr_iq4nl_values)),
                                            _mm512_set1_epi8((char)0x80)); /* NL only */

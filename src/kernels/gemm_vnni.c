@@ -84,9 +84,8 @@ void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const vo
     const int8_t *yq[1];
     const float *yd[1];
     const int32_t *yc[1];
-    split_acts(&act, 1, nb, yq, yd, yc);
     const uint8_t *u8[U];
-    FR_UNROLL for (int u = 0; u < U; u++) u8[u] = units[u];
+    split_streams(units, act, nb, u8, yq, yd, yc);
     const __m256i bias = _mm256_set1_epi8((char)0x80);
     __m256 acc[2 * U]; /* [2u + h]: unit u, half h */
     FR_UNROLL for (int v = 0; v < 2 * U; v++) acc[v] = _mm256_setzero_ps();

@@ -69,6 +69,18 @@ static void multi_convert_task(void *ctx, int64_t task, int thread) {
                    jb->w[0]->n_in);
 }
 
+/* One token's outputs y of rows [.., r1): unit g's results, the rows before r1 */
+typedef struct {
+    float *y;
+    int64_t r1;
+} rows_out;
+
+static void store_rows(const void *ctx, int64_t g, const float *out) {
+    const rows_out *ro = ctx;
+    const int64_t r = g * FR_GEMM_ROWS;
+    memcpy(&ro->y[r], out, (size_t)FR_MIN(FR_GEMM_ROWS, ro->r1 - r) * sizeof(float));
+}
+
 /* Rows [r0, r1) (multiples of FR_GEMM_ROWS apart from the end) of a packed weight. One token
  * (a decode step's experts): the chunk's units as FR_GEMM_STREAMS streams where the type has a
  * streams kernel (gemm.c part_units reads a decode slab the same way; the same bits). */
@@ -79,18 +91,9 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, fl
     const char *units = pk->data + (size_t)u0 * pk->unit_bytes;
     fr_gemm_streams_fn streams = jb->m == 1 ? fr_gemm_streams_kernel(pk->type) : NULL;
     if (streams) {
-        const int64_t g0 = r0 / FR_GEMM_ROWS, part = (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS / FR_GEMM_STREAMS;
-        for (int64_t i = 0; i < part; i++) {
-            float out[FR_GEMM_STREAMS * FR_GEMM_ROWS];
-            const void *us[FR_GEMM_STREAMS];
-            for (int k = 0; k < FR_GEMM_STREAMS; k++) us[k] = units + (size_t)(g0 + k * part + i) * pk->unit_bytes;
-            streams(pk->nb, us, act, out);
-            for (int k = 0; k < FR_GEMM_STREAMS; k++) {
-                const int64_t r = (g0 + k * part + i) * FR_GEMM_ROWS;
-                memcpy(&y[r], out + k * FR_GEMM_ROWS, (size_t)FR_MIN(FR_GEMM_ROWS, r1 - r) * sizeof(float));
-            }
-        }
-        r0 += FR_GEMM_STREAMS * part * FR_GEMM_ROWS;
+        rows_out ro = {y, r1};
+        r0 += FR_GEMM_ROWS * fr_gemm_streams_units(streams, pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
+                                                   (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, act, store_rows, &ro);
     }
     for (int64_t t = 0; t < jb->m; t += FR_GEMM_MAX_T) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
