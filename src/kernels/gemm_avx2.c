@@ -236,11 +236,7 @@ void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts,
  * it measured slower than without. */
 void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
     enum { U = FR_GEMM_STREAMS };
-    const int8_t *yq[1];
-    const float *yd[1];
-    const int32_t *yc[1]; /* unused: this kernel keeps the signs */
-    const uint8_t *u8[U];
-    split_streams(units, act, nb, u8, yq, yd, yc);
+    const fr_streams_in in = split_streams(units, act, nb);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[2 * U]; /* [2u + h]: unit u, half h */
     FR_UNROLL for (int v = 0; v < 2 * U; v++) acc[v] = _mm256_setzero_ps();
@@ -248,16 +244,18 @@ void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const vo
         __m256i s[2 * U];
         FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = _mm256_setzero_si256();
         FR_UNROLL for (int k = 0; k < 8; k++) {
-            const __m256i y = bcast32(yq[0] + b * 32 + 4 * k);
+            const __m256i y = bcast32(in.yq[0] + b * 32 + 4 * k);
             FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++) {
-                const __m256i w = _mm256_loadu_si256((const __m256i *)(u8[u] + b * FR_Q8_0X16_BLOCK + 64 * k + 32 * h));
+                const uint8_t *wp = in.u8[u] + b * FR_Q8_0X16_BLOCK + 64 * k + 32 * h;
+                const __m256i w = _mm256_loadu_si256((const __m256i *)wp);
                 const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(y, w));
                 s[2 * u + h] = _mm256_add_epi32(s[2 * u + h], _mm256_madd_epi16(p, ones));
                 FR_KEEP(s[2 * u + h]);
             }
         }
         FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++)
-            block_end(u8[u] + b * FR_Q8_0X16_BLOCK + FR_Q8_0X16_D + 16 * h, b, yd, s + 2 * u + h, 1, acc + 2 * u + h);
+            block_end(in.u8[u] + b * FR_Q8_0X16_BLOCK + FR_Q8_0X16_D + 16 * h, b, in.yd, s + 2 * u + h, 1,
+                      acc + 2 * u + h);
     }
     FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
@@ -267,11 +265,7 @@ void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const vo
 FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void *act, float *out, const int Q5,
                                const int MIN) {
     enum { U = FR_GEMM_STREAMS };
-    const int8_t *yq[1];
-    const float *yd[1];
-    const int32_t *yc[1];
-    const uint8_t *u8[U];
-    split_streams(units, act, nb, u8, yq, yd, yc);
+    const fr_streams_in in = split_streams(units, act, nb);
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     const size_t bbytes =
         Q5 ? (MIN ? FR_Q5_1X16_BLOCK : FR_Q5_0X16_BLOCK) : (MIN ? FR_Q4_1X16_BLOCK : FR_Q4_0X16_BLOCK);
@@ -279,12 +273,12 @@ FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void 
     FR_UNROLL for (int v = 0; v < 2 * U; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m256i s[2 * U], w[2 * U];
-        FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = MIN ? _mm256_setzero_si256() : _mm256_set1_epi32(yc[0][b]);
+        FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = MIN ? _mm256_setzero_si256() : _mm256_set1_epi32(in.yc[0][b]);
         FR_UNROLL for (int m = 0; m < 4; m++) {
-            const int8_t *y = yq[0] + b * 32 + 4 * m;
+            const int8_t *y = in.yq[0] + b * 32 + 4 * m;
             const __m256i ylo = bcast32(y), yhi = bcast32(y + 16);
             FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++) {
-                const uint8_t *blk = u8[u] + b * bbytes;
+                const uint8_t *blk = in.u8[u] + b * bbytes;
                 const __m256i p = _mm256_loadu_si256((const __m256i *)(blk + 64 * m + 32 * h));
                 __m256i lo = _mm256_and_si256(p, m4), hi = _mm256_and_si256(_mm256_srli_epi16(p, 4), m4);
                 if (Q5) {
@@ -305,16 +299,16 @@ FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void 
         }
         FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++) {
             const int v = 2 * u + h;
-            const uint8_t *blk = u8[u] + b * bbytes;
+            const uint8_t *blk = in.u8[u] + b * bbytes;
             s[v] = _mm256_madd_epi16(s[v], ones);
             if (Q5 && MIN) s[v] = _mm256_add_epi32(s[v], w[v]);
             if (MIN) {
-                block_end(blk + (Q5 ? FR_Q5_1X16_D : FR_Q4_1X16_D) + 16 * h, b, yd, s + v, 1, acc + v);
+                block_end(blk + (Q5 ? FR_Q5_1X16_D : FR_Q4_1X16_D) + 16 * h, b, in.yd, s + v, 1, acc + v);
                 const uint8_t *mp = blk + (Q5 ? FR_Q5_1X16_M : FR_Q4_1X16_M) + 16 * h;
                 const __m256 mx = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)mp));
-                acc[v] = _mm256_fmadd_ps(mx, _mm256_castsi256_ps(_mm256_set1_epi32(yc[0][b])), acc[v]);
+                acc[v] = _mm256_fmadd_ps(mx, _mm256_castsi256_ps(_mm256_set1_epi32(in.yc[0][b])), acc[v]);
             } else {
-                block_end(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D) + 16 * h, b, yd, s + v, 1, acc + v);
+                block_end(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D) + 16 * h, b, in.yd, s + v, 1, acc + v);
             }
         }
     }

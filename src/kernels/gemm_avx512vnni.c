@@ -161,25 +161,21 @@ FR_INLINE void q8_0x16(int64_t nb, const void *unit, const void *const *acts, co
  * fr_gemm_q8_0x16_streams_avx2): each unit gets the steps of q8_0x16 with T = 1, in order. */
 void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
     enum { U = FR_GEMM_STREAMS };
-    const int8_t *yq[1];
-    const float *yd[1];
-    const int32_t *yc[1];
-    const uint8_t *u8[U];
-    split_streams(units, act, nb, u8, yq, yd, yc);
+    const fr_streams_in in = split_streams(units, act, nb);
     const __m512i bias = _mm512_set1_epi8((char)0x80);
     __m512 acc[U];
     FR_UNROLL for (int k = 0; k < U; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m512i s[U], u[U];
         FR_UNROLL for (int k = 0; k < U; k++) {
-            s[k] = _mm512_set1_epi32(yc[0][b]);
+            s[k] = _mm512_set1_epi32(in.yc[0][b]);
             u[k] = _mm512_setzero_si512();
         }
         FR_UNROLL for (int v = 0; v < 8; v += 2) {
-            const int8_t *y = yq[0] + b * 32 + 4 * v;
+            const int8_t *y = in.yq[0] + b * 32 + 4 * v;
             const __m512i y0 = bcast32x16(y), y1 = bcast32x16(y + 4);
             FR_UNROLL for (int k = 0; k < U; k++) {
-                const uint8_t *blk = u8[k] + b * FR_Q8_0X16_BLOCK;
+                const uint8_t *blk = in.u8[k] + b * FR_Q8_0X16_BLOCK;
                 s[k] = _mm512_dpbusd_epi32(s[k], _mm512_xor_si512(load_vec(blk, v), bias), y0);
                 u[k] = _mm512_dpbusd_epi32(u[k], _mm512_xor_si512(load_vec(blk, v + 1), bias), y1);
                 FR_KEEP(s[k]);
@@ -187,7 +183,7 @@ void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, co
             }
         }
         FR_UNROLL for (int k = 0; k < U; k++)
-            block_end16(u8[k] + b * FR_Q8_0X16_BLOCK + FR_Q8_0X16_D, b, yd, s + k, u + k, 1, acc + k);
+            block_end16(in.u8[k] + b * FR_Q8_0X16_BLOCK + FR_Q8_0X16_D, b, in.yd, s + k, u + k, 1, acc + k);
     }
     FR_UNROLL for (int k = 0; k < U; k++) _mm512_storeu_ps(out + 16 * k, acc[k]);
 }
@@ -198,11 +194,7 @@ void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, co
 FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void *act, float *out, const int Q5,
                                const int MIN, const int NL) {
     enum { U = FR_GEMM_STREAMS };
-    const int8_t *yq[1];
-    const float *yd[1];
-    const int32_t *yc[1];
-    const uint8_t *u8[U];
-    split_streams(units, act, nb, u8, yq, yd, yc);
+    const fr_streams_in in = split_streams(units, act, nb);
     const __m512i m4 = _mm512_set1_epi8(0x0f), ones = _mm512_set1_epi16(1);
     const __m512i table = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)fr_iq4nl_values)),
                                            _mm512_set1_epi8((char)0x80)); /* NL only */
@@ -211,20 +203,20 @@ FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void 
     __m512 acc[U];
     FR_UNROLL for (int k = 0; k < U; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const __m512i s0 = NL    ? _mm512_set1_epi32(yc[0][b])
+        const __m512i s0 = NL    ? _mm512_set1_epi32(in.yc[0][b])
                            : MIN ? _mm512_setzero_si512()
-                                 : _mm512_madd_epi16(_mm512_set1_epi32(yc[0][b]), ones);
+                                 : _mm512_madd_epi16(_mm512_set1_epi32(in.yc[0][b]), ones);
         __m512i s[U], u[U], hv[U];
         FR_UNROLL for (int k = 0; k < U; k++) {
             s[k] = s0;
             u[k] = _mm512_setzero_si512();
-            hv[k] = Q5 ? load_vec(u8[k] + b * bbytes, 4) : _mm512_setzero_si512();
+            hv[k] = Q5 ? load_vec(in.u8[k] + b * bbytes, 4) : _mm512_setzero_si512();
         }
         FR_UNROLL for (int m = 0; m < 4; m++) {
-            const int8_t *y = yq[0] + b * 32 + 4 * m;
+            const int8_t *y = in.yq[0] + b * 32 + 4 * m;
             const __m512i y0 = bcast32x16(y), y1 = bcast32x16(y + 16);
             FR_UNROLL for (int k = 0; k < U; k++) {
-                const __m512i p = load_vec(u8[k] + b * bbytes, m);
+                const __m512i p = load_vec(in.u8[k] + b * bbytes, m);
                 __m512i lo = _mm512_and_si512(p, m4);
                 __m512i hi = _mm512_and_si512(_mm512_srli_epi16(p, 4), m4);
                 if (Q5) {
@@ -242,13 +234,13 @@ FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void 
             }
         }
         FR_UNROLL for (int k = 0; k < U; k++) {
-            const uint8_t *blk = u8[k] + b * bbytes;
+            const uint8_t *blk = in.u8[k] + b * bbytes;
             if (MIN) {
-                block_end16(blk + (Q5 ? FR_Q5_1X16_D : FR_Q4_1X16_D), b, yd, s + k, u + k, 1, acc + k);
+                block_end16(blk + (Q5 ? FR_Q5_1X16_D : FR_Q4_1X16_D), b, in.yd, s + k, u + k, 1, acc + k);
                 const __m512 mx = f16x16(blk + (Q5 ? FR_Q5_1X16_M : FR_Q4_1X16_M));
-                acc[k] = _mm512_fmadd_ps(mx, _mm512_castsi512_ps(_mm512_set1_epi32(yc[0][b])), acc[k]);
+                acc[k] = _mm512_fmadd_ps(mx, _mm512_castsi512_ps(_mm512_set1_epi32(in.yc[0][b])), acc[k]);
             } else {
-                block_end16(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D), b, yd, s + k, u + k, 1, acc + k);
+                block_end16(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D), b, in.yd, s + k, u + k, 1, acc + k);
             }
         }
     }

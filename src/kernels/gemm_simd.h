@@ -49,11 +49,19 @@ FR_INLINE void split_acts(const void *const *acts, const int T, int64_t nb, cons
 }
 
 /* A streams kernel's inputs (fr_gemm_streams_fn): its FR_GEMM_STREAMS units as bytes and the
- * parts of its one activation row. */
-FR_INLINE void split_streams(const void *const *units, const void *act, int64_t nb, const uint8_t **u8,
-                             const int8_t **yq, const float **yd, const int32_t **yc) {
-    FR_UNROLL for (int k = 0; k < FR_GEMM_STREAMS; k++) u8[k] = units[k];
-    split_acts(&act, 1, nb, yq, yd, yc);
+ * parts of its one activation row (split_acts with T = 1). */
+typedef struct {
+    const uint8_t *u8[FR_GEMM_STREAMS];
+    const int8_t *yq[1];
+    const float *yd[1];
+    const int32_t *yc[1];
+} fr_streams_in;
+
+FR_INLINE fr_streams_in split_streams(const void *const *units, const void *act, int64_t nb) {
+    fr_streams_in in;
+    FR_UNROLL for (int k = 0; k < FR_GEMM_STREAMS; k++) in.u8[k] = units[k];
+    split_acts(&act, 1, nb, in.yq, in.yd, in.yc);
+    return in;
 }
 
 /* The parts of T split-Q8_K activation rows (Q4_K, gemm.h): int8 values, float scales, int16

@@ -81,28 +81,25 @@ void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts,
  * activation from a memory broadcast: the same values as the shuffles above). */
 void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const void *act, float *out) {
     enum { U = FR_GEMM_STREAMS };
-    const int8_t *yq[1];
-    const float *yd[1];
-    const int32_t *yc[1];
-    const uint8_t *u8[U];
-    split_streams(units, act, nb, u8, yq, yd, yc);
+    const fr_streams_in in = split_streams(units, act, nb);
     const __m256i bias = _mm256_set1_epi8((char)0x80);
     __m256 acc[2 * U]; /* [2u + h]: unit u, half h */
     FR_UNROLL for (int v = 0; v < 2 * U; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m256i s[2 * U];
-        FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = _mm256_set1_epi32(yc[0][b]);
+        FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = _mm256_set1_epi32(in.yc[0][b]);
         FR_UNROLL for (int k = 0; k < 8; k++) {
-            const __m256i y = bcast32(yq[0] + b * 32 + 4 * k);
+            const __m256i y = bcast32(in.yq[0] + b * 32 + 4 * k);
             FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++) {
-                const uint8_t *p = u8[u] + b * FR_Q8_0X16_BLOCK + 64 * k + 32 * h;
+                const uint8_t *p = in.u8[u] + b * FR_Q8_0X16_BLOCK + 64 * k + 32 * h;
                 const __m256i w = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)p), bias);
                 s[2 * u + h] = _mm256_dpbusd_avx_epi32(s[2 * u + h], w, y);
                 FR_KEEP(s[2 * u + h]);
             }
         }
         FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++)
-            block_end(u8[u] + b * FR_Q8_0X16_BLOCK + FR_Q8_0X16_D + 16 * h, b, yd, s + 2 * u + h, 1, acc + 2 * u + h);
+            block_end(in.u8[u] + b * FR_Q8_0X16_BLOCK + FR_Q8_0X16_D + 16 * h, b, in.yd, s + 2 * u + h, 1,
+                      acc + 2 * u + h);
     }
     FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
