@@ -41,6 +41,9 @@ typedef struct {
     int64_t n_chunks[FR_MM_MAX_JOBS]; /* row chunks of one weight of the job */
     const fr_packed *pk[FR_MM_MAX_JOBS][2]; /* packed weights (all of a job's, or none) */
     int64_t u0[FR_MM_MAX_JOBS][2]; /* first unit of each packed weight */
+    /* packed jobs: the kernel, and for one token the streams kernel or NULL (looked up once) */
+    fr_gemm_kernel_fn kern[FR_MM_MAX_JOBS];
+    fr_gemm_streams_fn streams[FR_MM_MAX_JOBS];
 } multi_ctx;
 
 static int find_job(const int64_t *start, int n, int64_t task) {
@@ -81,15 +84,13 @@ static void store_rows(const void *ctx, int64_t g, const float *out) {
     memcpy(&ro->y[r], out, (size_t)FR_MIN(FR_GEMM_ROWS, ro->r1 - r) * sizeof(float));
 }
 
-/* Rows [r0, r1) (multiples of FR_GEMM_ROWS apart from the end) of a packed weight. One token
- * (a decode step's experts): the chunk's units as FR_GEMM_STREAMS streams where the type has a
- * streams kernel (gemm.c part_units reads a decode slab the same way; the same bits). */
-static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, float *y, const char *act, int64_t r0,
-                        int64_t r1) {
-    fr_gemm_kernel_fn kern = fr_gemm_kernel(pk->type);
+/* Rows [r0, r1) (multiples of FR_GEMM_ROWS apart from the end) of a packed weight with kern.
+ * With streams (one token: a decode step's experts), the chunk's units as FR_GEMM_STREAMS
+ * streams first (gemm.c part_units reads a decode slab the same way; the same bits). */
+static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, fr_gemm_kernel_fn kern,
+                        fr_gemm_streams_fn streams, float *y, const char *act, int64_t r0, int64_t r1) {
     size_t ab = job_act_bytes(jb, true);
     const char *units = pk->data + (size_t)u0 * pk->unit_bytes;
-    fr_gemm_streams_fn streams = jb->m == 1 ? fr_gemm_streams_kernel(pk->type) : NULL;
     if (streams) {
         rows_out ro = {y, r1};
         r0 += FR_GEMM_ROWS * fr_gemm_streams_units(streams, pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
@@ -122,7 +123,7 @@ static void multi_dot_task(void *ctx, int64_t task, int thread) {
     const char *act = mc->act + mc->act_off[j];
     float *y = jb->y[k];
     if (mc->pk[j][k]) {
-        packed_rows(jb, mc->pk[j][k], mc->u0[j][k], y, act, r0, r1);
+        packed_rows(jb, mc->pk[j][k], mc->u0[j][k], mc->kern[j], mc->streams[j], y, act, r0, r1);
         return;
     }
     for (int64_t t = 0; t < jb->m; t += 2) {
@@ -178,11 +179,11 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
         }
         off += job_act_bytes(&jobs[j], mc.pk[j][0] != NULL) * (size_t)jobs[j].m;
         conv += jobs[j].m;
+        mc.kern[j] = mc.pk[j][0] ? fr_gemm_kernel(w->type) : NULL;
+        mc.streams[j] = mc.pk[j][0] && jobs[j].m == 1 ? fr_gemm_streams_kernel(w->type) : NULL;
         /* chunks: enough tasks to balance, whole packed units (packed_rows); a decode step's
          * in steps of FR_GEMM_STREAMS units where they are read as streams */
-        const int64_t step = FR_GEMM_ROWS * (jobs[j].m == 1 && mc.pk[j][0] && fr_gemm_streams_kernel(w->type)
-                                                 ? FR_GEMM_STREAMS
-                                                 : 1);
+        const int64_t step = FR_GEMM_ROWS * (mc.streams[j] ? FR_GEMM_STREAMS : 1);
         int64_t c = w->n_out / ((int64_t)nt * 4);
         c = (c + step - 1) / step * step;
         mc.chunk[j] = c < step ? step : c;
