@@ -98,6 +98,8 @@ static const fr_type_traits k_neon[FR_TYPE_COUNT] = {
 
 #if FR_X86
 #include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 /* AVX2 + FMA + F16C, and the OS saves the YMM registers (OSXSAVE, XCR0 bits 1-2). */
 static bool cpu_has_avx2(void) {
     unsigned a, b, c, d;
@@ -125,6 +127,23 @@ static bool cpu_has_avx512bw_vnni(void) {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     return (b & (1u << 30)) && (c & (1u << 11));
 }
+/* AMX-TILE and AMX-INT8 (CPUID.(EAX=7, ECX=0):EDX bits 24 and 25), the OS saving the tile
+ * state (XCR0 bits 17-18), and Linux's leave for this process to use it: the tile data is
+ * an 8 KiB state that a process must ask for (arch_prctl ARCH_REQ_XCOMP_PERM) before its
+ * first tile instruction, or that instruction faults. Asking once grants every thread. */
+static bool cpu_has_amx_int8(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || (d & (3u << 24)) != (3u << 24)) return false;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & (3u << 17)) != (3u << 17)) return false;
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    enum { ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+#else
+    return false;
+#endif
+}
 /* AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4. */
 static bool cpu_has_avxvnni(void) {
     unsigned a, b, c, d;
@@ -135,7 +154,7 @@ static bool cpu_has_avxvnni(void) {
 #endif
 
 /* cpuid is slow under a hypervisor (it traps): ask once per process. */
-static bool g_has_avx2, g_has_avxvnni, g_has_avx512, g_has_avx512vnni, g_has_neon_dot;
+static bool g_has_avx2, g_has_avxvnni, g_has_avx512, g_has_avx512vnni, g_has_amx, g_has_neon_dot;
 static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
 static void detect_cpu(void) {
     g_has_neon_dot = false;
@@ -155,6 +174,11 @@ static void detect_cpu(void) {
         g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = g_has_neon_dot = false;
     if (cap && strcmp(cap, "avx2") == 0) g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = false;
     if (cap && strcmp(cap, "avxvnni") == 0) g_has_avx512 = g_has_avx512vnni = false; /* AVX2 + AVX-VNNI */
+    g_has_amx = false;
+#if FR_X86
+    /* (asked last: a capped run does not ask the OS for the tile state) */
+    if (g_has_avx512vnni && !(cap && strcmp(cap, "avx512") == 0)) g_has_amx = cpu_has_amx_int8();
+#endif
 }
 
 bool fr_cpu_has(fr_isa isa) {
@@ -175,6 +199,9 @@ bool fr_cpu_has(fr_isa isa) {
     case FR_ISA_NEON_DOT:
         pthread_once(&g_cpu_once, detect_cpu);
         return g_has_neon_dot;
+    case FR_ISA_AMX:
+        pthread_once(&g_cpu_once, detect_cpu);
+        return g_has_amx;
     }
     return false;
 }

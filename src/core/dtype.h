@@ -116,7 +116,8 @@ typedef void (*fr_dot_tile_fn)(int64_t n, const void *const *x, int nr, const vo
 
 /* Instruction sets. FR_ISA_AVXVNNI (the VEX vpdpbusd) and FR_ISA_AVX512 / AVX512VNNI
  * (with OS support for the 512-bit state) are reported only together with AVX2; a CPU may
- * have either family without the other. FRUGAL_ISA=scalar|avx2|avxvnni in the environment caps what is used. */
+ * have either family without the other. FRUGAL_ISA=scalar|avx2|avxvnni|avx512 in the environment caps what
+ * is used (avx512: everything but AMX). */
 #if defined(__x86_64__) || defined(__i386__)
 #define FR_X86 1 /* the x86 SIMD sources (*_avx2.c, *_vnni.c, *_avx512*.c) are built in */
 #else
@@ -134,6 +135,7 @@ typedef enum {
     FR_ISA_AVX512 = 3,     /* AVX-512F */
     FR_ISA_AVX512VNNI = 4, /* AVX-512F + BW + VNNI */
     FR_ISA_NEON_DOT = 5,   /* AArch64 Advanced SIMD with the dot-product instructions (sdot) */
+    FR_ISA_AMX = 6,        /* AMX-TILE + AMX-INT8 (with AVX-512 VNNI) and the OS's leave to use them */
 } fr_isa;
 
 typedef struct fr_type_traits {

@@ -645,6 +645,20 @@ fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa) {
     return NULL;
 }
 
+fr_gemm_amx_fn fr_gemm_amx_kernel(int type) {
+    if (!fr_cpu_has(FR_ISA_AMX)) return NULL;
+#if FR_X86
+    if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_amx;
+    if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_amx;
+    if (type == FR_TYPE_Q4_1) return fr_gemm_q4_1x16_amx;
+    if (type == FR_TYPE_Q5_1) return fr_gemm_q5_1x16_amx;
+    if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_amx;
+    if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_amx;
+#endif
+    (void)type;
+    return NULL;
+}
+
 /* The instruction set of fr_gemm_kernel(type): the best this CPU runs a kernel of
  * (FR_ISA_SCALAR if none). */
 static fr_isa kernel_isa(int type) {
@@ -830,6 +844,7 @@ typedef struct {
     const int64_t *slabs; /* decode: unit bounds of each task (fr_decode_split), else NULL */
     fr_gemm_kernel_fn kern;
     fr_gemm_streams_fn streams; /* decode of one token, or NULL (fr_gemm_streams_kernel) */
+    fr_gemm_amx_fn amx;         /* prompts, or NULL (fr_gemm_amx_kernel) */
 } gemm_job;
 
 static void quant_task(void *ctx, int64_t t, int thread) {
@@ -869,6 +884,45 @@ int64_t fr_gemm_streams_units(fr_gemm_streams_fn streams, int64_t nb, const char
 
 static void store_token0(const void *ctx, int64_t g, const float *out) { store_unit(ctx, g, 0, out); }
 
+int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
+                          int64_t g1, const char *act, size_t act_stride, int64_t t0, int64_t t1,
+                          void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx) {
+    /* (on the stack: 176 KiB holds 352 blocks, DeepSeek-V2-Lite's 10944-wide rows; the
+     * threads that run pool tasks have the default 8 MiB stacks) */
+    enum { UNPACKED_MAX = 176 << 10 };
+    if (t1 - t0 < FR_GEMM_AMX_T || g0 >= g1) return t0;
+    const int64_t t_end = t0 + (t1 - t0) / FR_GEMM_AMX_T * FR_GEMM_AMX_T;
+    fr_gemm_amx_begin();
+    if (type != FR_TYPE_Q8_0 && nb <= UNPACKED_MAX / FR_GEMM_AMX_BLOCK) {
+        /* unit by unit, unpacked once for every group of rows (kbench Q4_0 2048 x 5632, 512
+         * tokens, 2 threads: 460-486 GMAC/s against 275 with AVX-512 VNNI; unpacking each block
+         * in the kernel instead of once gained little over AVX-512 VNNI) */
+        _Alignas(64) int8_t bt[UNPACKED_MAX];
+        for (int64_t g = g0; g < g1; g++) {
+            const char *unit = units + (size_t)g * unit_bytes;
+            fr_gemm_amx_unpack(type, nb, unit, bt);
+            for (int64_t t = t0; t < t_end; t += FR_GEMM_AMX_T) {
+                float out[FR_GEMM_AMX_T * FR_GEMM_ROWS];
+                amx(nb, unit, bt, act + (size_t)t * act_stride, act_stride, out);
+                store(ctx, g, t, out);
+            }
+        }
+    } else {
+        for (int64_t t = t0; t < t_end; t += FR_GEMM_AMX_T)
+            for (int64_t g = g0; g < g1; g++) {
+                float out[FR_GEMM_AMX_T * FR_GEMM_ROWS];
+                amx(nb, units + (size_t)g * unit_bytes, NULL, act + (size_t)t * act_stride, act_stride, out);
+                store(ctx, g, t, out);
+            }
+    }
+    fr_gemm_amx_end();
+    return t_end;
+}
+
+static void store_tokens16(const void *ctx, int64_t g, int64_t t, const float *out) {
+    for (int u = 0; u < FR_GEMM_AMX_T; u++) store_unit(ctx, g, t + u, out + u * FR_GEMM_ROWS);
+}
+
 /* Units [g0, g1) of part p (its own numbering) for tokens [t0, t1). */
 static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_t g1, int64_t t0, int64_t t1) {
     const int64_t nb = j->pk->nb;
@@ -886,6 +940,9 @@ static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_
          * (AVX-512 VNNI Q8_0): 49.8-51.1 against four's 50.4-53.3, not kept. */
         g0 += fr_gemm_streams_units(j->streams, nb, p->units, j->pk->unit_bytes, g0, g1 - g0, j->act, store_token0, p);
     }
+    if (j->amx && !j->slabs) /* prompts: 16 tokens at a time on the tile unit, the rest below */
+        t0 = fr_gemm_amx_units(j->amx, j->pk->type, nb, p->units, j->pk->unit_bytes, g0, g1, j->act, j->act_stride, t0, t1,
+                               store_tokens16, p);
     for (int64_t t = t0; t < t1; t += FR_GEMM_MAX_T) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, t1 - t);
         const void *acts[FR_GEMM_MAX_T];
@@ -937,6 +994,7 @@ static void job_init(gemm_job *j, const fr_packed *const *pk, const int64_t *uni
     j->act_stride = fr_gemm_act_bytes(j->pk->type, j->pk->n_in);
     j->kern = fr_gemm_kernel(j->pk->type);
     j->streams = fr_gemm_streams_kernel(j->pk->type);
+    j->amx = fr_gemm_amx_kernel(j->pk->type);
 }
 
 static void run_decode(fr_pool *pool, gemm_job *j) {
@@ -978,7 +1036,8 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_
     int64_t n_panels = (j.n_units + j.panel - 1) / j.panel;
     if (n_panels < nt * 4) { /* few panels: split the tokens too */
         int64_t parts = (nt * 4 + n_panels - 1) / n_panels;
-        j.tok_chunk = ((n_tok + parts - 1) / parts + 3) & ~(int64_t)3;
+        const int64_t step = j.amx ? FR_GEMM_AMX_T : FR_GEMM_MAX_T; /* whole kernel calls */
+        j.tok_chunk = ((n_tok + parts - 1) / parts + step - 1) / step * step;
     }
     j.n_panels = (j.n_units + j.panel - 1) / j.panel;
     int64_t n_tchunks = (n_tok + j.tok_chunk - 1) / j.tok_chunk;

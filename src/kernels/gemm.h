@@ -260,6 +260,31 @@ void fr_gemm_q5_0x16_streams_avx512vnni(int64_t nb, const void *const *units, co
 void fr_gemm_q4_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q5_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_iq4_nlx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
+/* Prompts on AMX-INT8 (gemm_amx.c; only if fr_cpu_has(FR_ISA_AMX)): FR_GEMM_AMX_T activation
+ * rows at act + t * act_stride (t < 16; quantized by fr_gemm_quantize) times one unit,
+ * out[t * 16 + r] = dot(unit row r, row t): the same bits as the type's fr_gemm_kernel_fn.
+ * bt: NULL, or the unit's values as fr_gemm_amx_unpack wrote them (4- and 5-bit types; a
+ * unit used for several groups of rows is unpacked once). */
+#define FR_GEMM_AMX_T 16
+#define FR_GEMM_AMX_BLOCK 512 /* bytes per block of an unpacked unit (64-byte aligned) */
+/* The kernels' tile configuration into this thread's tile state (before the kernels), and
+ * the state released (after them). fr_gemm_amx_units calls both. */
+void fr_gemm_amx_begin(void);
+void fr_gemm_amx_end(void);
+typedef void (*fr_gemm_amx_fn)(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
+                               float *out);
+void fr_gemm_q4_0x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
+void fr_gemm_q5_0x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
+void fr_gemm_q4_1x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
+void fr_gemm_q5_1x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
+void fr_gemm_iq4_nlx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
+                           float *out);
+void fr_gemm_q8_0x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
+/* A unit's nb blocks as signed int8 in B-tile layout (FR_GEMM_AMX_BLOCK bytes each) at dst:
+ * Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL (Q8_0's unit is its own). */
+void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst);
+/* The type's AMX kernel, or NULL (no AMX, or a type without one: the K-quants). */
+fr_gemm_amx_fn fr_gemm_amx_kernel(int type);
 /* AVX-VNNI (gemm_vnni.c; only if fr_cpu_has(FR_ISA_AVXVNNI)): same layout, same bits. */
 void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const void *act, float *out);
@@ -333,6 +358,15 @@ fr_gemm_kernel_fn fr_gemm_kernel(int type);
  * one, else NULL (decode then reads a task's units in order, one kernel call each). */
 fr_gemm_streams_fn fr_gemm_streams_kernel(int type);
 fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa); /* NULL if none, or not on this CPU */
+/* Prompts on the AMX kernel (gemm.c's prompt panels, fr_matmul_multi's expert chunks): units
+ * [g0, g1) of a packed matrix times activation rows [t0, t1) (row t at act + t * act_stride),
+ * FR_GEMM_AMX_T rows at a time; a 4- or 5-bit unit is unpacked once for all its groups of rows
+ * (when it fits a 176 KiB buffer). Unit g's results for rows t ..
+ * t + 15 go to store(ctx, g, t, out), out[u * 16 + r]. Returns the first row not done (the
+ * caller's, for the other kernel: fewer than FR_GEMM_AMX_T). */
+int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *units, size_t unit_bytes, int64_t g0, int64_t g1,
+                          const char *act, size_t act_stride, int64_t t0, int64_t t1,
+                          void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx);
 /* Decode's stream order (gemm.c's decode slabs, fr_matmul_multi's expert chunks): units [g0,
  * g0 + n) of a packed matrix (unit g at units + g * unit_bytes) for one token, as n /
  * FR_GEMM_STREAMS calls of `streams`, call i reading unit g0 + k * part + i of stream k (part =

@@ -44,6 +44,7 @@ typedef struct {
     /* packed jobs: the kernel, and for one token the streams kernel or NULL (looked up once) */
     fr_gemm_kernel_fn kern[FR_MM_MAX_JOBS];
     fr_gemm_streams_fn streams[FR_MM_MAX_JOBS];
+    fr_gemm_amx_fn amx[FR_MM_MAX_JOBS]; /* prompts' groups of 16 tokens, or NULL */
 } multi_ctx;
 
 static int find_job(const int64_t *start, int n, int64_t task) {
@@ -87,16 +88,37 @@ static void store_rows(const void *ctx, int64_t g, const float *out) {
 /* Rows [r0, r1) (multiples of FR_GEMM_ROWS apart from the end) of a packed weight with kern.
  * With streams (one token: a decode step's experts), the chunk's units as FR_GEMM_STREAMS
  * streams first (gemm.c part_units reads a decode slab the same way; the same bits). */
-static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, fr_gemm_kernel_fn kern,
-                        fr_gemm_streams_fn streams, float *y, const char *act, int64_t r0, int64_t r1) {
+/* Tokens t .. t + 15 of unit g (out[u * 16 + r]) into y's rows before r1. */
+typedef struct {
+    float *y;
+    int64_t y_stride, r1;
+} tokens_out;
+
+static void store_tokens(const void *ctx, int64_t g, int64_t t, const float *out) {
+    const tokens_out *to = ctx;
+    const int64_t r = g * FR_GEMM_ROWS;
+    for (int u = 0; u < FR_GEMM_AMX_T; u++)
+        memcpy(&to->y[(t + u) * to->y_stride + r], out + u * FR_GEMM_ROWS,
+               (size_t)FR_MIN(FR_GEMM_ROWS, to->r1 - r) * sizeof(float));
+}
+
+static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, const multi_ctx *mc, int j, float *y,
+                        const char *act, int64_t r0, int64_t r1) {
     size_t ab = job_act_bytes(jb, true);
     const char *units = pk->data + (size_t)u0 * pk->unit_bytes;
-    if (streams) {
+    const fr_gemm_kernel_fn kern = mc->kern[j];
+    if (mc->streams[j]) {
         rows_out ro = {y, r1};
-        r0 += FR_GEMM_ROWS * fr_gemm_streams_units(streams, pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
+        r0 += FR_GEMM_ROWS * fr_gemm_streams_units(mc->streams[j], pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
                                                    (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, act, store_rows, &ro);
     }
-    for (int64_t t = 0; t < jb->m; t += FR_GEMM_MAX_T) {
+    int64_t t0 = 0;
+    if (mc->amx[j]) {
+        tokens_out to = {y, jb->y_stride, r1};
+        t0 = fr_gemm_amx_units(mc->amx[j], pk->type, pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
+                               (r1 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, act, ab, 0, jb->m, store_tokens, &to);
+    }
+    for (int64_t t = t0; t < jb->m; t += FR_GEMM_MAX_T) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
         const void *acts[FR_GEMM_MAX_T];
         for (int u = 0; u < T; u++) acts[u] = act + (size_t)(t + u) * ab;
@@ -123,7 +145,7 @@ static void multi_dot_task(void *ctx, int64_t task, int thread) {
     const char *act = mc->act + mc->act_off[j];
     float *y = jb->y[k];
     if (mc->pk[j][k]) {
-        packed_rows(jb, mc->pk[j][k], mc->u0[j][k], mc->kern[j], mc->streams[j], y, act, r0, r1);
+        packed_rows(jb, mc->pk[j][k], mc->u0[j][k], mc, j, y, act, r0, r1);
         return;
     }
     for (int64_t t = 0; t < jb->m; t += 2) {
@@ -181,6 +203,7 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
         conv += jobs[j].m;
         mc.kern[j] = mc.pk[j][0] ? fr_gemm_kernel(w->type) : NULL;
         mc.streams[j] = mc.pk[j][0] && jobs[j].m == 1 ? fr_gemm_streams_kernel(w->type) : NULL;
+        mc.amx[j] = mc.pk[j][0] && jobs[j].m >= FR_GEMM_AMX_T ? fr_gemm_amx_kernel(w->type) : NULL;
         /* chunks: enough tasks to balance, whole packed units (packed_rows); a decode step's
          * in steps of FR_GEMM_STREAMS units where they are read as streams */
         const int64_t step = FR_GEMM_ROWS * (mc.streams[j] ? FR_GEMM_STREAMS : 1);

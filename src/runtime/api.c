@@ -22,7 +22,8 @@ int frugal_type_from_name(const char *name) { return fr_type_from_name(name); }
 const char *frugal_type_name(int type) { return fr_type_name(type); }
 int frugal_cpu_count(void) { return fr_cpu_count(); }
 const char *frugal_isa(void) {
-    return fr_cpu_has(FR_ISA_AVX512VNNI) ? "avx512-vnni"
+    return fr_cpu_has(FR_ISA_AMX)          ? "amx-int8"
+           : fr_cpu_has(FR_ISA_AVX512VNNI) ? "avx512-vnni"
            : fr_cpu_has(FR_ISA_AVX512)   ? "avx512"
            : fr_cpu_has(FR_ISA_AVXVNNI)  ? "avx-vnni"
            : fr_cpu_has(FR_ISA_AVX2)     ? "avx2"

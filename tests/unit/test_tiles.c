@@ -171,6 +171,7 @@ static void test_packed_kernels(test_rng *rng) {
         CHECK(kerns[0] != NULL, "%s: no packed kernel", ta->name);
         if (fr_gemm_kernel_isa(type, FR_ISA_AVX512VNNI)) printf("  %s: testing the AVX512-VNNI kernel too\n", ta->name);
         if (fr_gemm_kernel_isa(type, FR_ISA_NEON_DOT)) printf("  %s: testing the NEON sdot kernel\n", ta->name);
+        if (fr_gemm_amx_kernel(type)) printf("  %s: testing the AMX prompt kernel\n", ta->name);
         if (!kerns[0]) continue;
         const int n_sizes = kq ? 3 : 5;
         for (int si = 0; si < n_sizes; si++) {
@@ -270,6 +271,33 @@ static void test_packed_kernels(test_rng *rng) {
                         CHECK(bad == 0, "%s n=%lld rows=%d act %d: streams kernel (isa %d) differs from the "
                               "reference in %d units", ta->name, (long long)n, rows, t, (int)streams_isas[si2], bad);
                     }
+                }
+                /* the AMX prompt kernel: 16 activation rows (the four above in a mixed order) */
+                fr_gemm_amx_fn amx = fr_gemm_amx_kernel(type);
+                if (amx) {
+                    char *pa16 = aligned_alloc(64, pab * FR_GEMM_AMX_T);
+                    void *bt = aligned_alloc(64, (size_t)nb * FR_GEMM_AMX_BLOCK);
+                    for (int t = 0; t < FR_GEMM_AMX_T; t++) memcpy(pa16 + (size_t)t * pab, pa + (size_t)((t * 5 + 1) % 4) * pab, pab);
+                    int bad = 0;
+                    fr_gemm_amx_begin();
+                    for (int gi = 0; gi < ng; gi++) {
+                        float o[FR_GEMM_AMX_T * 16], o1[16];
+                        /* the values unpacked in each block (NULL), and before (bt) */
+                        for (int pre = 0; pre < (type == FR_TYPE_Q8_0 ? 1 : 2); pre++) {
+                            if (pre) fr_gemm_amx_unpack(type, nb, g + (size_t)gi * gb, bt);
+                            amx(nb, g + (size_t)gi * gb, pre ? bt : NULL, pa16, pab, o);
+                            for (int t = 0; t < FR_GEMM_AMX_T; t++) {
+                                const void *act = pa16 + (size_t)t * pab;
+                                ref(nb, g + (size_t)gi * gb, &act, 1, o1);
+                                bad += memcmp(o + 16 * t, o1, sizeof o1) != 0;
+                            }
+                        }
+                    }
+                    fr_gemm_amx_end();
+                    CHECK(bad == 0, "%s n=%lld rows=%d: the AMX kernel differs from the reference in %d (unit, row) "
+                          "pairs", ta->name, (long long)n, rows, bad);
+                    free(pa16);
+                    free(bt);
                 }
                 for (int T = 1; T <= 4; T++) {
                     const void *acts[4];
@@ -473,22 +501,23 @@ static void test_packed_matmul(test_rng *rng) {
              * matrix, and an unpacked view; rows picked through x_rows */
             const int32_t pick[5] = {4, 0, 16, 2, 9};
             float *ym[4];
-            for (int q = 0; q < 4; q++) ym[q] = calloc((size_t)(ys_m * 5), sizeof(float));
+            for (int q = 0; q < 4; q++) ym[q] = calloc((size_t)(ys_m * 17), sizeof(float));
             fr_mm_job jobs[3] = {
                 {{&v8, &v32}, 2, x, xs, pick, 5, {ym[0], ym[1]}, ys_m},
-                {{&m, NULL}, 1, x, xs, NULL, 3, {ym[2], NULL}, ys_m},
+                {{&m, NULL}, 1, x, xs, NULL, 17, {ym[2], NULL}, ys_m}, /* (the most rows: scratch) */
                 {{&v3, NULL}, 1, x, xs, pick + 1, 4, {ym[3], NULL}, ys_m},
             };
             size_t ms = fr_matmul_multi_scratch_size(jobs, 3);
             void *mscr = aligned_alloc(64, (ms + 63) & ~(size_t)63);
             int bad = 0;
-            for (int shape = 0; shape < 2; shape++) {
+            for (int shape = 0; shape < 3; shape++) {
                 /* 12 rows in all (converted in the pool), then 1 + 2 + 1 (a decode step: converted
-                 * by the caller) */
-                jobs[0].m = shape ? 1 : 5;
-                jobs[1].m = shape ? 2 : 3;
-                jobs[2].m = shape ? 1 : 4;
-                for (int q = 0; q < 4; q++) memset(ym[q], 0, sizeof(float) * (size_t)(ys_m * 5));
+                 * by the caller), then a job of 17 rows (a prompt's expert: AMX takes 16 where
+                 * the CPU has it) */
+                jobs[0].m = shape == 1 ? 1 : 5;
+                jobs[1].m = shape == 1 ? 2 : shape == 2 ? 17 : 3;
+                jobs[2].m = shape == 1 ? 1 : 4;
+                for (int q = 0; q < 4; q++) memset(ym[q], 0, sizeof(float) * (size_t)(ys_m * 17));
                 fr_matmul_multi(pool, jobs, 3, mscr);
                 for (int jb = 0; jb < 3; jb++)
                     for (int k = 0; k < jobs[jb].n_w; k++)

@@ -1,0 +1,237 @@
+/* gemm_amx.c: prompt kernels for the 32-value block types (Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL,
+ * Q8_0) on AMX-INT8 tiles, 16 activation rows per call (compiled with the AVX-512 VNNI flags
+ * and -mamx-tile -mamx-int8; called only where fr_cpu_has(FR_ISA_AMX)).
+ *
+ * A packed unit (gemm.h) already holds its block in the layout of an AMX B tile: 8 groups of
+ * 4 positions, and in each group's 64 bytes the 4 bytes of row r at 4r. For Q8_0 that is the
+ * tile itself; the 4-bit types unpack a block's nibbles into that layout as signed values
+ * (q - 8, q - 16, q; IQ4_NL's table values). One tdpbssd then gives, for 16 activation rows x
+ * 16 weight rows, the block's exact int32 sums: the same integers the VNNI kernels reach with
+ * their offsets. The float steps after it are block_end16's (gemm_avx512vnni.c), in the same
+ * order: acc[t] = fma((float)sum, dx * dy_t, acc[t]), then (Q4_1, Q5_1) the min term. So every
+ * result is bit-identical to the type's other kernels, and a token's logits do not depend on
+ * whether its prompt went through here.
+ *
+ * Tiles (one configuration, loaded by fr_gemm_amx_begin in the calling thread, whose state it is):
+ * two pairs of A (16 x 32 bytes: the activation rows' block), B (8 x 64) and C (16 x 16
+ * int32), so that the tile unit works on block b + 1 while the vector unit scales block b. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "gemm_simd.h"
+#include "quants.h"
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* the 16 activation rows' accumulators stay in registers only when their loops unroll whole */
+#define FR_UNROLL16 _Pragma("GCC unroll 16")
+
+/* tile numbers (macros: the intrinsics paste them into the instructions) */
+#define TC0 0
+#define TC1 1
+#define TA0 2
+#define TA1 3
+#define TB0 4
+#define TB1 5
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+_Static_assert(sizeof(tile_config) == 64, "the LDTILECFG operand is 64 bytes");
+
+/* A constant in memory: built on the stack, gcc 12 dropped the stores it did not see the
+ * instruction read. */
+static const tile_config k_tiles = {
+    .palette = 1,
+    /* C: 16 activation rows x 16 weight rows, int32; A: 16 activation rows x 32 bytes;
+     * B: 8 groups x 16 rows x 4 bytes */
+    .colsb = {[TC0] = 64, [TC1] = 64, [TA0] = 32, [TA1] = 32, [TB0] = 64, [TB1] = 64},
+    .rows = {[TC0] = 16, [TC1] = 16, [TA0] = 16, [TA1] = 16, [TB0] = 8, [TB1] = 8},
+};
+
+void fr_gemm_amx_begin(void) { _tile_loadconfig(&k_tiles); }
+
+void fr_gemm_amx_end(void) { _tile_release(); }
+
+enum { K_Q4_0, K_Q5_0, K_Q4_1, K_Q5_1, K_IQ4_NL, K_Q8_0 };
+
+FR_INLINE size_t amx_block_bytes(const int K) {
+    return K == K_Q5_0 ? FR_Q5_0X16_BLOCK
+           : K == K_Q4_1 ? FR_Q4_1X16_BLOCK
+           : K == K_Q5_1 ? FR_Q5_1X16_BLOCK
+           : K == K_Q8_0 ? FR_Q8_0X16_BLOCK
+                         : FR_Q4_0X16_BLOCK; /* Q4_0, IQ4_NL */
+}
+
+FR_INLINE size_t d_at(const int K) {
+    return K == K_Q5_0 ? FR_Q5_0X16_D
+           : K == K_Q4_1 ? FR_Q4_1X16_D
+           : K == K_Q5_1 ? FR_Q5_1X16_D
+           : K == K_Q8_0 ? FR_Q8_0X16_D
+                         : FR_Q4_0X16_D;
+}
+
+/* Bit b of each byte of v moved to bit 4, the other bits cleared. */
+FR_INLINE __m512i bit_to4(__m512i v, const int b) {
+    const __m512i b4 = _mm512_set1_epi8(0x10);
+    return _mm512_and_si512(b < 4 ? _mm512_slli_epi16(v, 4 - b) : b > 4 ? _mm512_srli_epi16(v, b - 4) : v, b4);
+}
+
+/* The signed values of a 4- or 5-bit block in B-tile layout: vector m's low nibbles are
+ * positions 4m .. 4m + 3 (group m), its high nibbles 16 + 4m .. (group 4 + m). */
+FR_INLINE void unpack_block(const uint8_t *blk, int8_t *tile, const int K) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i off = _mm512_set1_epi8(K == K_Q4_0 ? 8 : K == K_Q5_0 ? 16 : 0);
+    const __m512i table = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)fr_iq4nl_values));
+    const int Q5 = K == K_Q5_0 || K == K_Q5_1;
+    const __m512i hv = Q5 ? _mm512_loadu_si512(blk + (K == K_Q5_0 ? FR_Q5_0X16_QH : FR_Q5_1X16_QH))
+                          : _mm512_setzero_si512();
+    FR_UNROLL for (int m = 0; m < 4; m++) {
+        const __m512i p = _mm512_loadu_si512(blk + 64 * m);
+        __m512i lo = _mm512_and_si512(p, m4);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(p, 4), m4);
+        if (Q5) {
+            lo = _mm512_or_si512(lo, bit_to4(hv, 2 * m));
+            hi = _mm512_or_si512(hi, bit_to4(hv, 2 * m + 1));
+        }
+        if (K == K_IQ4_NL) {
+            lo = _mm512_shuffle_epi8(table, lo);
+            hi = _mm512_shuffle_epi8(table, hi);
+        } else {
+            lo = _mm512_sub_epi8(lo, off);
+            hi = _mm512_sub_epi8(hi, off);
+        }
+        _mm512_store_si512(tile + 64 * m, lo);
+        _mm512_store_si512(tile + 64 * (4 + m), hi);
+    }
+}
+
+/* Block b's sums (c: 16 activation rows x 16 int32) into the accumulators. */
+FR_INLINE void amx_block_end(const int32_t *c, const uint8_t *blk, int64_t b, const uint8_t *act, size_t act_stride,
+                         int64_t nb, __m512 *acc, const int K) {
+    const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + d_at(K))));
+    const int MIN = K == K_Q4_1 || K == K_Q5_1;
+    const __m512 mx =
+        MIN ? _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + (K == K_Q4_1 ? FR_Q4_1X16_M : FR_Q5_1X16_M))))
+            : _mm512_setzero_ps();
+    FR_UNROLL16 for (int t = 0; t < 16; t++) {
+        const uint8_t *y = act + (size_t)t * act_stride;
+        const float *yd = (const float *)(y + nb * 32);
+        const __m512 sc = _mm512_mul_ps(dx, _mm512_set1_ps(yd[b]));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c + 16 * t)), sc, acc[t]);
+        if (MIN) {
+            const float *ys = (const float *)(y + nb * 36); /* the offset word: s_y as a float */
+            acc[t] = _mm512_fmadd_ps(mx, _mm512_set1_ps(ys[b]), acc[t]);
+        }
+    }
+}
+
+/* The B tile of block b: from bt (unpacked before), the unit's own bytes (Q8_0), or the
+ * block's values unpacked into buf now. */
+#define LOAD_B(TB, bt, blk, bi, buf, K)                                  \
+    do {                                                                 \
+        if (bt) {                                                        \
+            _tile_loadd(TB, (const int8_t *)(bt) + (size_t)(bi) * 512, 64); \
+        } else if ((K) == K_Q8_0) {                                      \
+            _tile_loadd(TB, blk, 64);                                    \
+        } else {                                                         \
+            unpack_block(blk, buf, K);                                   \
+            _tile_loadd(TB, buf, 64);                                    \
+        }                                                                \
+    } while (0)
+
+FR_INLINE void x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out,
+                       const int K) {
+    const uint8_t *u = unit, *a = act;
+    const size_t bb = amx_block_bytes(K);
+    _Alignas(64) int32_t c0[256], c1[256];
+    _Alignas(64) int8_t b0[512], b1[512];
+    __m512 acc[16];
+    FR_UNROLL16 for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
+    /* Software-pipelined: block b's sums are stored while block b - 1's (stored one step
+     * before) are scaled, so that the vector loads never wait for a tile store in flight. */
+#define BLOCK(TA, TB, TC, bi, buf)                                          \
+    do {                                                                    \
+        _tile_loadd(TA, a + (bi) * 32, (long)act_stride);                   \
+        LOAD_B(TB, bt, u + (size_t)(bi) * bb, bi, buf, K);                  \
+        _tile_zero(TC);                                                     \
+        _tile_dpbssd(TC, TA, TB);                                           \
+    } while (0)
+#define SCALE(c, bi) amx_block_end(c, u + (size_t)(bi) * bb, bi, a, act_stride, nb, acc, K)
+    BLOCK(TA0, TB0, TC0, 0, b0);
+    _tile_stored(TC0, c0, 64);
+    int64_t b = 1;
+    for (; b + 1 < nb; b += 2) {
+        BLOCK(TA1, TB1, TC1, b, b1);
+        _tile_stored(TC1, c1, 64);
+        SCALE(c0, b - 1);
+        BLOCK(TA0, TB0, TC0, b + 1, b0);
+        _tile_stored(TC0, c0, 64);
+        SCALE(c1, b);
+    }
+    if (b < nb) { /* nb even: the last block */
+        BLOCK(TA1, TB1, TC1, b, b1);
+        _tile_stored(TC1, c1, 64);
+        SCALE(c0, b - 1);
+        SCALE(c1, b);
+    } else {
+        SCALE(c0, b - 1);
+    }
+#undef BLOCK
+#undef SCALE
+    FR_UNROLL16 for (int t = 0; t < 16; t++) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
+void fr_gemm_q4_0x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
+                          float *out) {
+    x16_amx(nb, unit, bt, act, act_stride, out, K_Q4_0);
+}
+
+void fr_gemm_q5_0x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
+                          float *out) {
+    x16_amx(nb, unit, bt, act, act_stride, out, K_Q5_0);
+}
+
+void fr_gemm_q4_1x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
+                          float *out) {
+    x16_amx(nb, unit, bt, act, act_stride, out, K_Q4_1);
+}
+
+void fr_gemm_q5_1x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
+                          float *out) {
+    x16_amx(nb, unit, bt, act, act_stride, out, K_Q5_1);
+}
+
+void fr_gemm_iq4_nlx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
+                          float *out) {
+    x16_amx(nb, unit, bt, act, act_stride, out, K_IQ4_NL);
+}
+
+void fr_gemm_q8_0x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
+                          float *out) {
+    x16_amx(nb, unit, bt, act, act_stride, out, K_Q8_0);
+}
+
+void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst) {
+    const int K = type == FR_TYPE_Q5_0 ? K_Q5_0
+                  : type == FR_TYPE_Q4_1 ? K_Q4_1
+                  : type == FR_TYPE_Q5_1 ? K_Q5_1
+                  : type == FR_TYPE_IQ4_NL ? K_IQ4_NL
+                                           : K_Q4_0;
+    const size_t bb = amx_block_bytes(K);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = (const uint8_t *)unit + (size_t)b * bb;
+        int8_t *t = (int8_t *)dst + (size_t)b * 512;
+        switch (K) { /* K a constant in each call: one specialised unpack per type */
+        case K_Q5_0: unpack_block(blk, t, K_Q5_0); break;
+        case K_Q4_1: unpack_block(blk, t, K_Q4_1); break;
+        case K_Q5_1: unpack_block(blk, t, K_Q5_1); break;
+        case K_IQ4_NL: unpack_block(blk, t, K_IQ4_NL); break;
+        default: unpack_block(blk, t, K_Q4_0); break;
+        }
+    }
+}
