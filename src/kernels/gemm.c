@@ -654,6 +654,8 @@ fr_gemm_amx_fn fr_gemm_amx_kernel(int type) {
     if (type == FR_TYPE_Q5_1) return fr_gemm_q5_1x16_amx;
     if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_amx;
     if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_amx;
+    if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_amx;
+    if (type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_amx;
 #endif
     (void)type;
     return NULL;
@@ -884,20 +886,27 @@ int64_t fr_gemm_streams_units(fr_gemm_streams_fn streams, int64_t nb, const char
 
 static void store_token0(const void *ctx, int64_t g, const float *out) { store_unit(ctx, g, 0, out); }
 
+/* fr_gemm_amx_units's buffer for an unpacked unit (on the stack: 176 KiB holds 352 blocks,
+ * DeepSeek-V2-Lite's 10944-wide rows, or 44 K-quant super-blocks; the threads that run pool
+ * tasks have the default 8 MiB stacks) */
+#define AMX_UNPACKED_MAX (176 << 10)
+
+bool fr_gemm_amx_fits(int type, int64_t nb) {
+    return type == FR_TYPE_Q8_0 || fr_gemm_amx_unpacked_bytes(type, nb) <= AMX_UNPACKED_MAX;
+}
+
 int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
                           int64_t g1, const char *act, size_t act_stride, int64_t t0, int64_t t1,
                           void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx) {
-    /* (on the stack: 176 KiB holds 352 blocks, DeepSeek-V2-Lite's 10944-wide rows; the
-     * threads that run pool tasks have the default 8 MiB stacks) */
-    enum { UNPACKED_MAX = 176 << 10 };
-    if (t1 - t0 < FR_GEMM_AMX_T || g0 >= g1) return t0;
+    const bool kq = type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K;
+    if (t1 - t0 < FR_GEMM_AMX_T || g0 >= g1 || (kq && !fr_gemm_amx_fits(type, nb))) return t0;
     const int64_t t_end = t0 + (t1 - t0) / FR_GEMM_AMX_T * FR_GEMM_AMX_T;
     fr_gemm_amx_begin();
-    if (type != FR_TYPE_Q8_0 && nb <= UNPACKED_MAX / FR_GEMM_AMX_BLOCK) {
+    if (type != FR_TYPE_Q8_0 && fr_gemm_amx_fits(type, nb)) {
         /* unit by unit, unpacked once for every group of rows (kbench Q4_0 2048 x 5632, 512
          * tokens, 2 threads: 460-486 GMAC/s against 275 with AVX-512 VNNI; unpacking each block
          * in the kernel instead of once gained little over AVX-512 VNNI) */
-        _Alignas(64) int8_t bt[UNPACKED_MAX];
+        _Alignas(64) int8_t bt[AMX_UNPACKED_MAX];
         for (int64_t g = g0; g < g1; g++) {
             const char *unit = units + (size_t)g * unit_bytes;
             fr_gemm_amx_unpack(type, nb, unit, bt);

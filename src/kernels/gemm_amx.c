@@ -216,7 +216,134 @@ void fr_gemm_q8_0x16_amx(int64_t nb, const void *unit, const void *bt, const voi
     x16_amx(nb, unit, bt, act, act_stride, out, K_Q8_0);
 }
 
+/* ---- Q4_K, Q5_K: super-blocks of 8 sub-blocks of 32 ----
+ *
+ * One tdpbssd per sub-block j (the unsigned values 0..15, or 0..31, from the unpacked unit;
+ * A: the activation rows' 32 values of sub-block j), then as k4x16 (gemm_avx512vnni.c) lane
+ * by lane: isum += s_j * sc_j in int32, msum from the mins and the activation's sub-block
+ * sums, and per super-block sumf += (yd * d) * isum; sumf -= (yd * dmin) * msum. */
+
+/* Sub-block j of super-block blk as a B tile: group k is the low (j even) or high nibbles of
+ * vector V_{j/2, k}; Q5_K adds bit j of H_k as bit 4. */
+FR_INLINE void unpack_sub_k(const uint8_t *blk, int j, int8_t *tile, const int Q5) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
+    const __m128i up = _mm_cvtsi32_si128(j < 4 ? 4 - j : 0), down = _mm_cvtsi32_si128(j < 4 ? 0 : j - 4);
+    FR_UNROLL for (int k = 0; k < 8; k++) {
+        __m512i v = _mm512_loadu_si512(blk + 64 * (8 * (j >> 1) + k));
+        v = _mm512_and_si512((j & 1) ? _mm512_srli_epi16(v, 4) : v, m4);
+        if (Q5) {
+            const __m512i hv = _mm512_loadu_si512(blk + FR_Q5_KX16_QH + 64 * k);
+            v = _mm512_or_si512(v, _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, up), down), b4));
+        }
+        _mm512_store_si512(tile + 64 * k, v);
+    }
+}
+
+/* isum[t] += s_j[t] * sc_j, the sums s_j of sub-block j in c */
+FR_INLINE void k_consume(const int32_t *c, const uint8_t *blk, int j, __m512i *isum) {
+    const __m512i scv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + FR_Q4_KX16_SC + 16 * j)));
+    FR_UNROLL16 for (int t = 0; t < 16; t++)
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_load_si512(c + 16 * t), scv));
+}
+
+/* The end of super-block b: the mins and the float steps into acc (in memory: with the 16
+ * isum registers, 16 accumulators would not fit), isum cleared. */
+FR_INLINE void k_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size_t act_stride, int64_t nb,
+                        __m512i *isum, float *acc) {
+    const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + FR_Q4_KX16_D)));
+    const __m512 dmx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + FR_Q4_KX16_DMIN)));
+    __m512i mv[4];
+    FR_UNROLL for (int i = 0; i < 4; i++)
+        mv[i] = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(blk + FR_Q4_KX16_MN + 32 * i)));
+    FR_UNROLL16 for (int t = 0; t < 16; t++) {
+        const uint8_t *y = act + (size_t)t * act_stride;
+        const float *yd = (const float *)(y + nb * 256);
+        const int8_t *ys = (const int8_t *)y + nb * 260 + b * 16;
+        __m512i msum = _mm512_setzero_si512();
+        FR_UNROLL for (int i = 0; i < 4; i++) {
+            int32_t pair;
+            memcpy(&pair, ys + 4 * i, 4);
+            msum = _mm512_add_epi32(msum, _mm512_madd_epi16(mv[i], _mm512_set1_epi32(pair)));
+        }
+        const __m512 ydv = _mm512_set1_ps(yd[b]);
+        const __m512 a = _mm512_mul_ps(_mm512_mul_ps(ydv, dx), _mm512_cvtepi32_ps(isum[t]));
+        const __m512 bb = _mm512_mul_ps(_mm512_mul_ps(ydv, dmx), _mm512_cvtepi32_ps(msum));
+        _mm512_store_ps(acc + 16 * t, _mm512_sub_ps(_mm512_add_ps(_mm512_load_ps(acc + 16 * t), a), bb));
+        isum[t] = _mm512_setzero_si512();
+    }
+}
+
+FR_INLINE void k4x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out,
+                         const int Q5) {
+    const uint8_t *u = unit, *a = act;
+    const int8_t *bv = bt;
+    const size_t bb = Q5 ? FR_Q5_KX16_BLOCK : FR_Q4_KX16_BLOCK;
+    _Alignas(64) int32_t c0[256], c1[256];
+    _Alignas(64) float acc[256];
+    memset(acc, 0, sizeof acc);
+    __m512i isum[16];
+    FR_UNROLL16 for (int t = 0; t < 16; t++) isum[t] = _mm512_setzero_si512();
+    /* steps s = 8b + j, pipelined as x16_amx's blocks: step s's sums are stored while step
+     * s - 1's are consumed (8 steps per super-block: an even count) */
+#define STEP(TA, TB, TC, s, cbuf)                                                  \
+    do {                                                                           \
+        _tile_loadd(TA, a + ((s) >> 3) * 256 + 32 * ((s) & 7), (long)act_stride);  \
+        _tile_loadd(TB, bv + (size_t)(s) * 512, 64);                               \
+        _tile_zero(TC);                                                            \
+        _tile_dpbssd(TC, TA, TB);                                                  \
+        _tile_stored(TC, cbuf, 64);                                                \
+    } while (0)
+#define CONSUME(cbuf, s)                                                                       \
+    do {                                                                                       \
+        const uint8_t *blk_ = u + (size_t)((s) >> 3) * bb;                                     \
+        k_consume(cbuf, blk_, (int)((s) & 7), isum);                                           \
+        if (((s) & 7) == 7) k_finish(blk_, (s) >> 3, a, act_stride, nb, isum, acc);            \
+    } while (0)
+    const int64_t n = nb * 8;
+    STEP(TA0, TB0, TC0, 0, c0);
+    int64_t s = 1;
+    for (; s + 1 < n; s += 2) {
+        STEP(TA1, TB1, TC1, s, c1);
+        CONSUME(c0, s - 1);
+        STEP(TA0, TB0, TC0, s + 1, c0);
+        CONSUME(c1, s);
+    }
+    STEP(TA1, TB1, TC1, s, c1);
+    CONSUME(c0, s - 1);
+    CONSUME(c1, s);
+#undef STEP
+#undef CONSUME
+    memcpy(out, acc, sizeof acc);
+}
+
+/* bt is required (fr_gemm_amx_unpack): the sub-blocks are unpacked once per unit */
+void fr_gemm_q4_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
+                         float *out) {
+    k4x16_amx(nb, unit, bt, act, act_stride, out, 0);
+}
+
+void fr_gemm_q5_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
+                         float *out) {
+    k4x16_amx(nb, unit, bt, act, act_stride, out, 1);
+}
+
+size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb) {
+    const bool kq = type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K;
+    return (size_t)nb * (kq ? 8 : 1) * FR_GEMM_AMX_BLOCK;
+}
+
 void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst) {
+    if (type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K) {
+        const int Q5 = type == FR_TYPE_Q5_K;
+        const size_t bb = Q5 ? FR_Q5_KX16_BLOCK : FR_Q4_KX16_BLOCK;
+        for (int64_t b = 0; b < nb; b++)
+            for (int j = 0; j < 8; j++) {
+                int8_t *t = (int8_t *)dst + (size_t)(8 * b + j) * FR_GEMM_AMX_BLOCK;
+                if (Q5) unpack_sub_k((const uint8_t *)unit + (size_t)b * bb, j, t, 1);
+                else unpack_sub_k((const uint8_t *)unit + (size_t)b * bb, j, t, 0);
+            }
+        return;
+    }
     const int K = type == FR_TYPE_Q5_0 ? K_Q5_0
                   : type == FR_TYPE_Q4_1 ? K_Q4_1
                   : type == FR_TYPE_Q5_1 ? K_Q5_1

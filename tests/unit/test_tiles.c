@@ -276,14 +276,15 @@ static void test_packed_kernels(test_rng *rng) {
                 fr_gemm_amx_fn amx = fr_gemm_amx_kernel(type);
                 if (amx) {
                     char *pa16 = aligned_alloc(64, pab * FR_GEMM_AMX_T);
-                    void *bt = aligned_alloc(64, (size_t)nb * FR_GEMM_AMX_BLOCK);
+                    void *bt = aligned_alloc(64, fr_gemm_amx_unpacked_bytes(type, nb));
                     for (int t = 0; t < FR_GEMM_AMX_T; t++) memcpy(pa16 + (size_t)t * pab, pa + (size_t)((t * 5 + 1) % 4) * pab, pab);
                     int bad = 0;
                     fr_gemm_amx_begin();
                     for (int gi = 0; gi < ng; gi++) {
                         float o[FR_GEMM_AMX_T * 16], o1[16];
-                        /* the values unpacked in each block (NULL), and before (bt) */
-                        for (int pre = 0; pre < (type == FR_TYPE_Q8_0 ? 1 : 2); pre++) {
+                        /* the values unpacked in each block (NULL), and before (bt; the K-quants
+                         * only so) */
+                        for (int pre = kq ? 1 : 0; pre < (type == FR_TYPE_Q8_0 ? 1 : 2); pre++) {
                             if (pre) fr_gemm_amx_unpack(type, nb, g + (size_t)gi * gb, bt);
                             amx(nb, g + (size_t)gi * gb, pre ? bt : NULL, pa16, pab, o);
                             for (int t = 0; t < FR_GEMM_AMX_T; t++) {
