@@ -656,6 +656,7 @@ fr_gemm_amx_fn fr_gemm_amx_kernel(int type) {
     if (type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_amx;
     if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_amx;
     if (type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_amx;
+    if (type == FR_TYPE_Q6_K) return fr_gemm_q6_Kx16_amx;
 #endif
     (void)type;
     return NULL;
@@ -887,8 +888,8 @@ int64_t fr_gemm_streams_units(fr_gemm_streams_fn streams, int64_t nb, const char
 static void store_token0(const void *ctx, int64_t g, const float *out) { store_unit(ctx, g, 0, out); }
 
 /* fr_gemm_amx_units's buffer for an unpacked unit (on the stack: 176 KiB holds 352 blocks,
- * DeepSeek-V2-Lite's 10944-wide rows, or 44 K-quant super-blocks; the threads that run pool
- * tasks have the default 8 MiB stacks) */
+ * DeepSeek-V2-Lite's 10944-wide rows, 44 Q4_K super-blocks or 22 of Q6_K, a 5632-wide row;
+ * the threads that run pool tasks have the default 8 MiB stacks) */
 #define AMX_UNPACKED_MAX (176 << 10)
 
 bool fr_gemm_amx_fits(int type, int64_t nb) {
@@ -898,7 +899,7 @@ bool fr_gemm_amx_fits(int type, int64_t nb) {
 int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
                           int64_t g1, const char *act, size_t act_stride, int64_t t0, int64_t t1,
                           void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx) {
-    const bool kq = type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K;
+    const bool kq = type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K; /* bt required */
     if (t1 - t0 < FR_GEMM_AMX_T || g0 >= g1 || (kq && !fr_gemm_amx_fits(type, nb))) return t0;
     const int64_t t_end = t0 + (t1 - t0) / FR_GEMM_AMX_T * FR_GEMM_AMX_T;
     fr_gemm_amx_begin();

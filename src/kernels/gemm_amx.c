@@ -327,12 +327,105 @@ void fr_gemm_q5_Kx16_amx(int64_t nb, const void *unit, const void *bt, const voi
     k4x16_amx(nb, unit, bt, act, act_stride, out, 1);
 }
 
+/* ---- Q6_K: super-blocks of 16 sub-blocks of 16 ----
+ *
+ * A tile takes 32 activation values; sub-block j's B tile holds its values q - 32 in the
+ * four groups of its half of those 32 and zeros in the other four, so each tdpbssd gives one
+ * sub-block's exact sums. Then as k6x16 (gemm_avx512vnni.c): isum += s_j * sc_j, and per
+ * super-block sumf += (yd * d) * isum. */
+
+/* Chunk g (values 32g .. 32g + 31, sub-blocks 2g and 2g + 1) of super-block blk: the values
+ * q - 32 rebuilt as k6x16 does, into the B tiles of the two sub-blocks. */
+FR_INLINE void unpack_chunk_q6(const uint8_t *blk, int g, int8_t *even, int8_t *odd) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), c32 = _mm512_set1_epi8(32);
+    const __m512i zero = _mm512_setzero_si512();
+    FR_UNROLL for (int k = 0; k < 8; k++) {
+        const __m512i lv = _mm512_loadu_si512(blk + 64 * (8 * (g >> 1) + k));
+        const __m512i nib = _mm512_and_si512((g & 1) ? _mm512_srli_epi16(lv, 4) : lv, m4);
+        const __m512i hv = _mm512_loadu_si512(blk + FR_Q6_KX16_QH + 64 * (8 * (g >> 2) + k));
+        const int i = g & 3;
+        const __m512i hs = i == 0   ? _mm512_slli_epi16(hv, 4)
+                           : i == 1 ? _mm512_slli_epi16(hv, 2)
+                           : i == 2 ? hv
+                                    : _mm512_srli_epi16(hv, 2);
+        const __m512i q = _mm512_sub_epi8(_mm512_ternarylogic_epi32(m30, hs, nib, 0xEA), c32);
+        _mm512_store_si512((k < 4 ? even : odd) + 64 * k, q);
+        _mm512_store_si512((k < 4 ? odd : even) + 64 * k, zero);
+    }
+}
+
+FR_INLINE void k6_consume(const int32_t *c, const uint8_t *blk, int j, __m512i *isum) {
+    const __m512i scv = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + FR_Q6_KX16_SC + 16 * j)));
+    FR_UNROLL16 for (int t = 0; t < 16; t++)
+        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_load_si512(c + 16 * t), scv));
+}
+
+FR_INLINE void k6_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size_t act_stride, int64_t nb,
+                         __m512i *isum, float *acc) {
+    const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + FR_Q6_KX16_D)));
+    FR_UNROLL16 for (int t = 0; t < 16; t++) {
+        const float *yd = (const float *)(act + (size_t)t * act_stride + nb * 256);
+        const __m512 d = _mm512_mul_ps(_mm512_set1_ps(yd[b]), dx);
+        _mm512_store_ps(acc + 16 * t, _mm512_add_ps(_mm512_load_ps(acc + 16 * t), _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t]))));
+        isum[t] = _mm512_setzero_si512();
+    }
+}
+
+void fr_gemm_q6_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
+                         float *out) {
+    const uint8_t *u = unit, *a = act;
+    const int8_t *bv = bt;
+    _Alignas(64) int32_t c0[256], c1[256];
+    _Alignas(64) float acc[256];
+    memset(acc, 0, sizeof acc);
+    __m512i isum[16];
+    FR_UNROLL16 for (int t = 0; t < 16; t++) isum[t] = _mm512_setzero_si512();
+    /* steps s = 16b + j, pipelined as k4x16_amx's */
+#define STEP(TA, TB, TC, s, cbuf)                                                         \
+    do {                                                                                  \
+        _tile_loadd(TA, a + ((s) >> 4) * 256 + 32 * (((s) & 15) >> 1), (long)act_stride); \
+        _tile_loadd(TB, bv + (size_t)(s) * 512, 64);                                      \
+        _tile_zero(TC);                                                                   \
+        _tile_dpbssd(TC, TA, TB);                                                         \
+        _tile_stored(TC, cbuf, 64);                                                       \
+    } while (0)
+#define CONSUME(cbuf, s)                                                                       \
+    do {                                                                                       \
+        const uint8_t *blk_ = u + (size_t)((s) >> 4) * FR_Q6_KX16_BLOCK;                       \
+        k6_consume(cbuf, blk_, (int)((s) & 15), isum);                                         \
+        if (((s) & 15) == 15) k6_finish(blk_, (s) >> 4, a, act_stride, nb, isum, acc);         \
+    } while (0)
+    const int64_t n = nb * 16;
+    STEP(TA0, TB0, TC0, 0, c0);
+    int64_t s = 1;
+    for (; s + 1 < n; s += 2) {
+        STEP(TA1, TB1, TC1, s, c1);
+        CONSUME(c0, s - 1);
+        STEP(TA0, TB0, TC0, s + 1, c0);
+        CONSUME(c1, s);
+    }
+    STEP(TA1, TB1, TC1, s, c1);
+    CONSUME(c0, s - 1);
+    CONSUME(c1, s);
+#undef STEP
+#undef CONSUME
+    memcpy(out, acc, sizeof acc);
+}
+
 size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb) {
-    const bool kq = type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K;
-    return (size_t)nb * (kq ? 8 : 1) * FR_GEMM_AMX_BLOCK;
+    const int tiles = type == FR_TYPE_Q6_K ? 16 : type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K ? 8 : 1;
+    return (size_t)nb * (size_t)tiles * FR_GEMM_AMX_BLOCK;
 }
 
 void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst) {
+    if (type == FR_TYPE_Q6_K) {
+        for (int64_t b = 0; b < nb; b++)
+            for (int g = 0; g < 8; g++) {
+                int8_t *t = (int8_t *)dst + (size_t)(16 * b + 2 * g) * FR_GEMM_AMX_BLOCK;
+                unpack_chunk_q6((const uint8_t *)unit + (size_t)b * FR_Q6_KX16_BLOCK, g, t, t + FR_GEMM_AMX_BLOCK);
+            }
+        return;
+    }
     if (type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K) {
         const int Q5 = type == FR_TYPE_Q5_K;
         const size_t bb = Q5 ? FR_Q5_KX16_BLOCK : FR_Q4_KX16_BLOCK;
