@@ -31,6 +31,10 @@ done
 if [ -x "$BUILD/tests/test_tiles" ] && grep -q avx2 /proc/cpuinfo 2>/dev/null; then
     suite test_tiles_avx2 env FRUGAL_ISA=avx2 "$BUILD/tests/test_tiles"
 fi
+# and where AMX takes prompts, once without it (the AVX-512 VNNI prompt path through the drivers)
+if [ -x "$BUILD/tests/test_tiles" ] && grep -q amx_int8 /proc/cpuinfo 2>/dev/null; then
+    suite test_tiles_avx512 env FRUGAL_ISA=avx512 "$BUILD/tests/test_tiles"
+fi
 suite cli sh tests/cli.sh "$BUILD/frugal"
 # the server: raw HTTP (limits, bad input, queue, disconnects, SIGTERM), then real clients
 suite serve sh tests/serve.sh "$BUILD/frugal"

@@ -951,8 +951,8 @@ static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_
         g0 += fr_gemm_streams_units(j->streams, nb, p->units, j->pk->unit_bytes, g0, g1 - g0, j->act, store_token0, p);
     }
     if (j->amx && !j->slabs) /* prompts: 16 tokens at a time on the tile unit, the rest below */
-        t0 = fr_gemm_amx_units(j->amx, j->pk->type, nb, p->units, j->pk->unit_bytes, g0, g1, j->act, j->act_stride, t0, t1,
-                               store_tokens16, p);
+        t0 = fr_gemm_amx_units(j->amx, j->pk->type, nb, p->units, j->pk->unit_bytes, g0, g1, j->act, j->act_stride, t0,
+                               t1, store_tokens16, p);
     for (int64_t t = t0; t < t1; t += FR_GEMM_MAX_T) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, t1 - t);
         const void *acts[FR_GEMM_MAX_T];

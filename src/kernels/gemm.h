@@ -375,8 +375,8 @@ fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa); /* NULL if 
  * (when it fits a 176 KiB buffer). Unit g's results for rows t ..
  * t + 15 go to store(ctx, g, t, out), out[u * 16 + r]. Returns the first row not done (the
  * caller's, for the other kernel: fewer than FR_GEMM_AMX_T). */
-int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *units, size_t unit_bytes, int64_t g0, int64_t g1,
-                          const char *act, size_t act_stride, int64_t t0, int64_t t1,
+int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
+                          int64_t g1, const char *act, size_t act_stride, int64_t t0, int64_t t1,
                           void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx);
 /* Decode's stream order (gemm.c's decode slabs, fr_matmul_multi's expert chunks): units [g0,
  * g0 + n) of a packed matrix (unit g at units + g * unit_bytes) for one token, as n /

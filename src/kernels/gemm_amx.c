@@ -366,7 +366,8 @@ FR_INLINE void k6_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size
     FR_UNROLL16 for (int t = 0; t < 16; t++) {
         const float *yd = (const float *)(act + (size_t)t * act_stride + nb * 256);
         const __m512 d = _mm512_mul_ps(_mm512_set1_ps(yd[b]), dx);
-        _mm512_store_ps(acc + 16 * t, _mm512_add_ps(_mm512_load_ps(acc + 16 * t), _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t]))));
+        const __m512 a = _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t]));
+        _mm512_store_ps(acc + 16 * t, _mm512_add_ps(_mm512_load_ps(acc + 16 * t), a));
         isum[t] = _mm512_setzero_si512();
     }
 }

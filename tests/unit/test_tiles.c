@@ -277,7 +277,8 @@ static void test_packed_kernels(test_rng *rng) {
                 if (amx) {
                     char *pa16 = aligned_alloc(64, pab * FR_GEMM_AMX_T);
                     void *bt = aligned_alloc(64, fr_gemm_amx_unpacked_bytes(type, nb));
-                    for (int t = 0; t < FR_GEMM_AMX_T; t++) memcpy(pa16 + (size_t)t * pab, pa + (size_t)((t * 5 + 1) % 4) * pab, pab);
+                    for (int t = 0; t < FR_GEMM_AMX_T; t++)
+                        memcpy(pa16 + (size_t)t * pab, pa + (size_t)((t * 5 + 1) % 4) * pab, pab);
                     int bad = 0;
                     fr_gemm_amx_begin();
                     for (int gi = 0; gi < ng; gi++) {
