@@ -361,48 +361,56 @@ FR_INLINE void k4x16(int64_t nb, const void *unit, const int h0, const int H, co
         if (FR_PF_DIST && Q5 && h0 == 0)
             FR_UNROLL for (int l = 0; l < 8; l++)
                 _mm_prefetch((const char *)blk + FR_Q5_KX16_QH + FR_PF_DIST + 64 * l, _MM_HINT_T0);
-        for (int j = 0; j < 8; j++) {
+        /* JN sub-blocks per pass: with one activation row (decode) both nibbles of each load,
+         * sub-blocks 2l and 2l + 1 as two independent chains; else one (registers) */
+        const int JN = H * T <= 2 ? 2 : 1;
+        for (int j = 0; j < 8; j += JN) {
             const uint8_t *q = blk + 512 * (j >> 1);
-            const int hi = j & 1;
-            if (FR_PF_DIST && !hi && h0 == 0)
+            if (FR_PF_DIST && !(j & 1) && h0 == 0)
                 FR_UNROLL for (int l = 0; l < 8; l++) _mm_prefetch((const char *)q + FR_PF_DIST + 64 * l, _MM_HINT_T0);
-            /* Q5_K: bit j of each byte to bit 4 (16-bit shifts: j < 8 keeps bytes apart) */
-            const __m128i up = _mm_cvtsi32_si128(j < 4 ? 4 - j : 0), down = _mm_cvtsi32_si128(j < 4 ? 0 : j - 4);
-            __m256i s[2 * FR_GEMM_MAX_T];
-            FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_setzero_si256();
+            __m256i s[2][2 * FR_GEMM_MAX_T];
+            FR_UNROLL for (int jj = 0; jj < JN; jj++) FR_UNROLL for (int v = 0; v < H * T; v++)
+                s[jj][v] = _mm256_setzero_si256();
             FR_UNROLL for (int k = 0; k < 8; k++) {
-                __m256i nib[2];
+                __m256i nib[2][2];
                 FR_UNROLL for (int hh = 0; hh < H; hh++) {
                     const __m256i v = _mm256_loadu_si256((const __m256i *)(q + 64 * k + 32 * (h0 + hh)));
-                    nib[hh] = _mm256_and_si256(hi ? _mm256_srli_epi16(v, 4) : v, m4);
-                    if (Q5) {
-                        const uint8_t *hp = blk + FR_Q5_KX16_QH + 64 * k + 32 * (h0 + hh);
-                        const __m256i hv = _mm256_loadu_si256((const __m256i *)hp);
-                        const __m256i h5 = _mm256_and_si256(_mm256_srl_epi16(_mm256_sll_epi16(hv, up), down), b4);
-                        nib[hh] = _mm256_or_si256(nib[hh], h5);
+                    const __m256i hv = Q5 ? _mm256_loadu_si256((const __m256i *)(blk + FR_Q5_KX16_QH + 64 * k +
+                                                                                   32 * (h0 + hh)))
+                                          : _mm256_setzero_si256();
+                    FR_UNROLL for (int jj = 0; jj < JN; jj++) {
+                        const int js = j + jj;
+                        nib[jj][hh] = _mm256_and_si256((js & 1) ? _mm256_srli_epi16(v, 4) : v, m4);
+                        if (Q5) { /* bit js of each byte to bit 4 (16-bit shifts: js < 8 keeps bytes apart) */
+                            const __m128i up = _mm_cvtsi32_si128(js < 4 ? 4 - js : 0);
+                            const __m128i down = _mm_cvtsi32_si128(js < 4 ? 0 : js - 4);
+                            const __m256i h5 = _mm256_and_si256(_mm256_srl_epi16(_mm256_sll_epi16(hv, up), down), b4);
+                            nib[jj][hh] = _mm256_or_si256(nib[jj][hh], h5);
+                        }
                     }
                 }
-                FR_UNROLL for (int t = 0; t < T; t++) {
-                    const __m256i y = bcast32(yq[t] + b * 256 + 32 * j + 4 * k);
+                FR_UNROLL for (int t = 0; t < T; t++) FR_UNROLL for (int jj = 0; jj < JN; jj++) {
+                    const __m256i y = bcast32(yq[t] + b * 256 + 32 * (j + jj) + 4 * k);
                     FR_UNROLL for (int hh = 0; hh < H; hh++) {
-                        s[hh * T + t] = _mm256_add_epi16(s[hh * T + t], _mm256_maddubs_epi16(nib[hh], y));
-                        FR_KEEP(s[hh * T + t]);
+                        s[jj][hh * T + t] = _mm256_add_epi16(s[jj][hh * T + t], _mm256_maddubs_epi16(nib[jj][hh], y));
+                        FR_KEEP(s[jj][hh * T + t]);
                     }
                 }
                 if (Q5 && k == 3) /* four steps of 0..31 values: widen before int16 could overflow */
-                    FR_UNROLL for (int hh = 0; hh < H; hh++) {
-                        const __m256i scv = k4_scale_pairs(blk, j, h0 + hh);
+                    FR_UNROLL for (int jj = 0; jj < JN; jj++) FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                        const __m256i scv = k4_scale_pairs(blk, j + jj, h0 + hh);
                         FR_UNROLL for (int t = 0; t < T; t++) {
                             const int v = hh * T + t;
-                            isum[v] = _mm256_add_epi32(isum[v], _mm256_madd_epi16(s[v], scv));
-                            s[v] = _mm256_setzero_si256();
+                            isum[v] = _mm256_add_epi32(isum[v], _mm256_madd_epi16(s[jj][v], scv));
+                            s[jj][v] = _mm256_setzero_si256();
                         }
                     }
             }
-            FR_UNROLL for (int hh = 0; hh < H; hh++) {
-                const __m256i scv = k4_scale_pairs(blk, j, h0 + hh);
+            /* (exact int32: the order of the adds does not change the sum) */
+            FR_UNROLL for (int jj = 0; jj < JN; jj++) FR_UNROLL for (int hh = 0; hh < H; hh++) {
+                const __m256i scv = k4_scale_pairs(blk, j + jj, h0 + hh);
                 FR_UNROLL for (int t = 0; t < T; t++) {
-                    isum[hh * T + t] = _mm256_add_epi32(isum[hh * T + t], _mm256_madd_epi16(s[hh * T + t], scv));
+                    isum[hh * T + t] = _mm256_add_epi32(isum[hh * T + t], _mm256_madd_epi16(s[jj][hh * T + t], scv));
                     FR_KEEP(isum[hh * T + t]);
                 }
             }

@@ -286,28 +286,34 @@ FR_INLINE void k4x16(int64_t nb, const void *unit, const void *const *acts, cons
         __m512i isum[FR_GEMM_MAX_T];
         FR_UNROLL for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();
         if (FR_PF_DIST && Q5) prefetch_unit(blk, FR_Q5_KX16_QH, 8);
-        for (int j = 0; j < 8; j++) {
-            const int hi = j & 1;
-            if (FR_PF_DIST && !hi) prefetch_unit(blk, (size_t)(512 * (j >> 1)), 8);
+        for (int l = 0; l < 4; l++) { /* sub-blocks 2l (low nibbles) and 2l + 1 (high) of one load */
+            if (FR_PF_DIST) prefetch_unit(blk, (size_t)(512 * l), 8);
             /* Q5_K: bit j of each byte to bit 4 (16-bit shifts: j < 8 keeps bytes apart) */
-            const __m128i up = _mm_cvtsi32_si128(j < 4 ? 4 - j : 0), down = _mm_cvtsi32_si128(j < 4 ? 0 : j - 4);
-            __m512i s[FR_GEMM_MAX_T];
-            FR_UNROLL for (int t = 0; t < T; t++) s[t] = _mm512_setzero_si512();
+            const int j0 = 2 * l, j1 = 2 * l + 1;
+            const __m128i up0 = _mm_cvtsi32_si128(j0 < 4 ? 4 - j0 : 0), down0 = _mm_cvtsi32_si128(j0 < 4 ? 0 : j0 - 4);
+            const __m128i up1 = _mm_cvtsi32_si128(j1 < 4 ? 4 - j1 : 0), down1 = _mm_cvtsi32_si128(j1 < 4 ? 0 : j1 - 4);
+            __m512i s0[FR_GEMM_MAX_T], s1[FR_GEMM_MAX_T];
+            FR_UNROLL for (int t = 0; t < T; t++) s0[t] = s1[t] = _mm512_setzero_si512();
             FR_UNROLL for (int k = 0; k < 8; k++) {
-                __m512i v = load_vec(blk, 8 * (j >> 1) + k);
-                v = _mm512_and_si512(hi ? _mm512_srli_epi16(v, 4) : v, m4);
+                const __m512i v = load_vec(blk, 8 * l + k);
+                __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
                 if (Q5) {
                     const __m512i hv = load_vec(blk + FR_Q5_KX16_QH, k);
-                    v = _mm512_or_si512(v, _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, up), down), b4));
+                    lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, up0), down0), b4));
+                    hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, up1), down1), b4));
                 }
                 FR_UNROLL for (int t = 0; t < T; t++) {
-                    s[t] = _mm512_dpbusd_epi32(s[t], v, bcast32x16(yq[t] + b * 256 + 32 * j + 4 * k));
-                    FR_KEEP(s[t]);
+                    s0[t] = _mm512_dpbusd_epi32(s0[t], lo, bcast32x16(yq[t] + b * 256 + 32 * j0 + 4 * k));
+                    s1[t] = _mm512_dpbusd_epi32(s1[t], hi, bcast32x16(yq[t] + b * 256 + 32 * j1 + 4 * k));
+                    FR_KEEP(s0[t]);
+                    FR_KEEP(s1[t]);
                 }
             }
-            const __m512i scv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + FR_Q4_KX16_SC + 16 * j)));
-            FR_UNROLL for (int t = 0; t < T; t++) {
-                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[t], scv));
+            const __m512i sc0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + FR_Q4_KX16_SC + 16 * j0)));
+            const __m512i sc1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + FR_Q4_KX16_SC + 16 * j1)));
+            FR_UNROLL for (int t = 0; t < T; t++) { /* exact int32: any order gives the same sum */
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s0[t], sc0));
+                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s1[t], sc1));
                 FR_KEEP(isum[t]);
             }
         }
