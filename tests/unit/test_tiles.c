@@ -875,6 +875,8 @@ int main(void) {
     test_swiglu(&(test_rng){4242});
     unsetenv("FRUGAL_REPACK"); /* the packed tests need packing on */
     test_pack_copy(&(test_rng){777});
+    if (!fr_cpu_has(FR_ISA_AMX))
+        printf("  SKIPPED: the AMX prompt kernels (this CPU, or FRUGAL_ISA, has no AMX-INT8)\n");
     const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q5_0, FR_TYPE_Q8_0, FR_TYPE_IQ4_NL};
     const int64_t sizes[] = {32, 64, 96, 160, 224, 1056, 4096 + 32};
     test_rng rng = {12345};
