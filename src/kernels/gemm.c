@@ -892,6 +892,11 @@ static void store_token0(const void *ctx, int64_t g, const float *out) { store_u
  * the threads that run pool tasks have the default 8 MiB stacks) */
 #define AMX_UNPACKED_MAX (176 << 10)
 
+size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb) {
+    const int tiles = type == FR_TYPE_Q6_K ? 16 : type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K ? 8 : 1;
+    return (size_t)nb * (size_t)tiles * FR_GEMM_AMX_BLOCK;
+}
+
 bool fr_gemm_amx_fits(int type, int64_t nb) {
     return type == FR_TYPE_Q8_0 || fr_gemm_amx_unpacked_bytes(type, nb) <= AMX_UNPACKED_MAX;
 }
@@ -899,6 +904,7 @@ bool fr_gemm_amx_fits(int type, int64_t nb) {
 int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
                           int64_t g1, const char *act, size_t act_stride, int64_t t0, int64_t t1,
                           void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx) {
+#if FR_X86
     const bool kq = type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K; /* bt required */
     if (t1 - t0 < FR_GEMM_AMX_T || g0 >= g1 || (kq && !fr_gemm_amx_fits(type, nb))) return t0;
     const int64_t t_end = t0 + (t1 - t0) / FR_GEMM_AMX_T * FR_GEMM_AMX_T;
@@ -927,6 +933,11 @@ int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *
     }
     fr_gemm_amx_end();
     return t_end;
+#else /* (no AMX kernels are built: fr_gemm_amx_kernel gives none) */
+    (void)amx, (void)type, (void)nb, (void)units, (void)unit_bytes, (void)g0, (void)g1, (void)act, (void)act_stride,
+        (void)t1, (void)store, (void)ctx;
+    return t0;
+#endif
 }
 
 static void store_tokens16(const void *ctx, int64_t g, int64_t t, const float *out) {

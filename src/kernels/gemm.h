@@ -280,7 +280,8 @@ void fr_gemm_q5_1x16_amx(int64_t nb, const void *unit, const void *bt, const voi
 void fr_gemm_iq4_nlx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
                            float *out);
 void fr_gemm_q8_0x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
-/* Q4_K, Q5_K (super-blocks; bt required: one B tile per sub-block of 32) */
+/* Q4_K, Q5_K (super-blocks; bt required: one B tile per sub-block of 32). The kernels, begin,
+ * end and unpack exist in x86 builds only (FR_X86). */
 void fr_gemm_q4_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
 void fr_gemm_q5_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
 /* Q6_K: one B tile per sub-block of 16 (its values in its half of a 32-value A tile, zeros in

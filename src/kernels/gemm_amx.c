@@ -413,10 +413,6 @@ void fr_gemm_q6_Kx16_amx(int64_t nb, const void *unit, const void *bt, const voi
     memcpy(out, acc, sizeof acc);
 }
 
-size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb) {
-    const int tiles = type == FR_TYPE_Q6_K ? 16 : type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K ? 8 : 1;
-    return (size_t)nb * (size_t)tiles * FR_GEMM_AMX_BLOCK;
-}
 
 void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst) {
     if (type == FR_TYPE_Q6_K) {

@@ -273,6 +273,7 @@ static void test_packed_kernels(test_rng *rng) {
                     }
                 }
                 /* the AMX prompt kernel: 16 activation rows (the four above in a mixed order) */
+#if FR_X86
                 fr_gemm_amx_fn amx = fr_gemm_amx_kernel(type);
                 if (amx) {
                     char *pa16 = aligned_alloc(64, pab * FR_GEMM_AMX_T);
@@ -301,6 +302,7 @@ static void test_packed_kernels(test_rng *rng) {
                     free(pa16);
                     free(bt);
                 }
+#endif
                 for (int T = 1; T <= 4; T++) {
                     const void *acts[4];
                     for (int t = 0; t < T; t++) acts[t] = pa + (size_t)((t + T - 1) % 4) * pab;
