@@ -961,7 +961,7 @@ static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_
          * (AVX-512 VNNI Q8_0): 49.8-51.1 against four's 50.4-53.3, not kept. */
         g0 += fr_gemm_streams_units(j->streams, nb, p->units, j->pk->unit_bytes, g0, g1 - g0, j->act, store_token0, p);
     }
-    if (j->amx && !j->slabs) /* prompts: 16 tokens at a time on the tile unit, the rest below */
+    if (j->amx) /* prompts: 16 tokens at a time on the tile unit, the rest below */
         t0 = fr_gemm_amx_units(j->amx, j->pk->type, nb, p->units, j->pk->unit_bytes, g0, g1, j->act, j->act_stride, t0,
                                t1, store_tokens16, p);
     for (int64_t t = t0; t < t1; t += FR_GEMM_MAX_T) {
@@ -1015,7 +1015,7 @@ static void job_init(gemm_job *j, const fr_packed *const *pk, const int64_t *uni
     j->act_stride = fr_gemm_act_bytes(j->pk->type, j->pk->n_in);
     j->kern = fr_gemm_kernel(j->pk->type);
     j->streams = fr_gemm_streams_kernel(j->pk->type);
-    j->amx = fr_gemm_amx_kernel(j->pk->type);
+    j->amx = n_tok >= FR_GEMM_AMX_T ? fr_gemm_amx_kernel(j->pk->type) : NULL; /* (prompts only) */
 }
 
 static void run_decode(fr_pool *pool, gemm_job *j) {

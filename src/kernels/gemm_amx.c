@@ -1,6 +1,6 @@
-/* gemm_amx.c: prompt kernels for the 32-value block types (Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL,
- * Q8_0) on AMX-INT8 tiles, 16 activation rows per call (compiled with the AVX-512 VNNI flags
- * and -mamx-tile -mamx-int8; called only where fr_cpu_has(FR_ISA_AMX)).
+/* gemm_amx.c: prompt kernels on AMX-INT8 tiles for the 32-value block types (Q4_0, Q5_0,
+ * Q4_1, Q5_1, IQ4_NL, Q8_0) and Q4_K, Q5_K, Q6_K, 16 activation rows per call (compiled with
+ * the AVX-512 VNNI flags and -mamx-tile -mamx-int8; called only where fr_cpu_has(FR_ISA_AMX)).
  *
  * A packed unit (gemm.h) already holds its block in the layout of an AMX B tile: 8 groups of
  * 4 positions, and in each group's 64 bytes the 4 bytes of row r at 4r. For Q8_0 that is the
@@ -12,9 +12,12 @@
  * result is bit-identical to the type's other kernels, and a token's logits do not depend on
  * whether its prompt went through here.
  *
- * Tiles (one configuration, loaded by fr_gemm_amx_begin in the calling thread, whose state it is):
- * two pairs of A (16 x 32 bytes: the activation rows' block), B (8 x 64) and C (16 x 16
- * int32), so that the tile unit works on block b + 1 while the vector unit scales block b. */
+ * The K-quants take one tdpbssd per sub-block (their sections below); one driver (amx_run)
+ * runs the steps of every type.
+ *
+ * Tiles (one configuration, loaded by fr_gemm_amx_begin in the calling thread, whose state it
+ * is): two pairs of A (16 x 32 bytes: the activation rows' block), B (8 x 64) and C (16 x 16
+ * int32), so that the tile unit works on step s + 1 while the vector unit consumes step s. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -57,13 +60,18 @@ void fr_gemm_amx_begin(void) { _tile_loadconfig(&k_tiles); }
 
 void fr_gemm_amx_end(void) { _tile_release(); }
 
-enum { K_Q4_0, K_Q5_0, K_Q4_1, K_Q5_1, K_IQ4_NL, K_Q8_0 };
+enum { K_Q4_0, K_Q5_0, K_Q4_1, K_Q5_1, K_IQ4_NL, K_Q8_0, K_Q4_K, K_Q5_K, K_Q6_K };
+
+FR_INLINE int is_kquant(const int K) { return K >= K_Q4_K; }
 
 FR_INLINE size_t amx_block_bytes(const int K) {
     return K == K_Q5_0 ? FR_Q5_0X16_BLOCK
            : K == K_Q4_1 ? FR_Q4_1X16_BLOCK
            : K == K_Q5_1 ? FR_Q5_1X16_BLOCK
            : K == K_Q8_0 ? FR_Q8_0X16_BLOCK
+           : K == K_Q4_K ? FR_Q4_KX16_BLOCK
+           : K == K_Q5_K ? FR_Q5_KX16_BLOCK
+           : K == K_Q6_K ? FR_Q6_KX16_BLOCK
                          : FR_Q4_0X16_BLOCK; /* Q4_0, IQ4_NL */
 }
 
@@ -130,92 +138,6 @@ FR_INLINE void amx_block_end(const int32_t *c, const uint8_t *blk, int64_t b, co
     }
 }
 
-/* The B tile of block b: from bt (unpacked before), the unit's own bytes (Q8_0), or the
- * block's values unpacked into buf now. */
-#define LOAD_B(TB, bt, blk, bi, buf, K)                                  \
-    do {                                                                 \
-        if (bt) {                                                        \
-            _tile_loadd(TB, (const int8_t *)(bt) + (size_t)(bi) * 512, 64); \
-        } else if ((K) == K_Q8_0) {                                      \
-            _tile_loadd(TB, blk, 64);                                    \
-        } else {                                                         \
-            unpack_block(blk, buf, K);                                   \
-            _tile_loadd(TB, buf, 64);                                    \
-        }                                                                \
-    } while (0)
-
-FR_INLINE void x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out,
-                       const int K) {
-    const uint8_t *u = unit, *a = act;
-    const size_t bb = amx_block_bytes(K);
-    _Alignas(64) int32_t c0[256], c1[256];
-    _Alignas(64) int8_t b0[512], b1[512];
-    __m512 acc[16];
-    FR_UNROLL16 for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
-    /* Software-pipelined: block b's sums are stored while block b - 1's (stored one step
-     * before) are scaled, so that the vector loads never wait for a tile store in flight. */
-#define BLOCK(TA, TB, TC, bi, buf)                                          \
-    do {                                                                    \
-        _tile_loadd(TA, a + (bi) * 32, (long)act_stride);                   \
-        LOAD_B(TB, bt, u + (size_t)(bi) * bb, bi, buf, K);                  \
-        _tile_zero(TC);                                                     \
-        _tile_dpbssd(TC, TA, TB);                                           \
-    } while (0)
-#define SCALE(c, bi) amx_block_end(c, u + (size_t)(bi) * bb, bi, a, act_stride, nb, acc, K)
-    BLOCK(TA0, TB0, TC0, 0, b0);
-    _tile_stored(TC0, c0, 64);
-    int64_t b = 1;
-    for (; b + 1 < nb; b += 2) {
-        BLOCK(TA1, TB1, TC1, b, b1);
-        _tile_stored(TC1, c1, 64);
-        SCALE(c0, b - 1);
-        BLOCK(TA0, TB0, TC0, b + 1, b0);
-        _tile_stored(TC0, c0, 64);
-        SCALE(c1, b);
-    }
-    if (b < nb) { /* nb even: the last block */
-        BLOCK(TA1, TB1, TC1, b, b1);
-        _tile_stored(TC1, c1, 64);
-        SCALE(c0, b - 1);
-        SCALE(c1, b);
-    } else {
-        SCALE(c0, b - 1);
-    }
-#undef BLOCK
-#undef SCALE
-    FR_UNROLL16 for (int t = 0; t < 16; t++) _mm512_storeu_ps(out + 16 * t, acc[t]);
-}
-
-void fr_gemm_q4_0x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
-                          float *out) {
-    x16_amx(nb, unit, bt, act, act_stride, out, K_Q4_0);
-}
-
-void fr_gemm_q5_0x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
-                          float *out) {
-    x16_amx(nb, unit, bt, act, act_stride, out, K_Q5_0);
-}
-
-void fr_gemm_q4_1x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
-                          float *out) {
-    x16_amx(nb, unit, bt, act, act_stride, out, K_Q4_1);
-}
-
-void fr_gemm_q5_1x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
-                          float *out) {
-    x16_amx(nb, unit, bt, act, act_stride, out, K_Q5_1);
-}
-
-void fr_gemm_iq4_nlx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
-                          float *out) {
-    x16_amx(nb, unit, bt, act, act_stride, out, K_IQ4_NL);
-}
-
-void fr_gemm_q8_0x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
-                          float *out) {
-    x16_amx(nb, unit, bt, act, act_stride, out, K_Q8_0);
-}
-
 /* ---- Q4_K, Q5_K: super-blocks of 8 sub-blocks of 32 ----
  *
  * One tdpbssd per sub-block j (the unsigned values 0..15, or 0..31, from the unpacked unit;
@@ -239,9 +161,11 @@ FR_INLINE void unpack_sub_k(const uint8_t *blk, int j, int8_t *tile, const int Q
     }
 }
 
-/* isum[t] += s_j[t] * sc_j, the sums s_j of sub-block j in c */
-FR_INLINE void k_consume(const int32_t *c, const uint8_t *blk, int j, __m512i *isum) {
-    const __m512i scv = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + FR_Q4_KX16_SC + 16 * j)));
+/* isum[t] += s_j[t] * sc_j: the sums s_j of a sub-block in c, its 16 rows' scales at sc
+ * (Q4_K, Q5_K: 6-bit, unsigned; Q6_K: int8) */
+FR_INLINE void k_consume(const int32_t *c, const uint8_t *sc, __m512i *isum, const int SIGNED) {
+    const __m128i b = _mm_loadu_si128((const __m128i *)sc);
+    const __m512i scv = SIGNED ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
     FR_UNROLL16 for (int t = 0; t < 16; t++)
         isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_load_si512(c + 16 * t), scv));
 }
@@ -273,60 +197,6 @@ FR_INLINE void k_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size_
     }
 }
 
-FR_INLINE void k4x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out,
-                         const int Q5) {
-    const uint8_t *u = unit, *a = act;
-    const int8_t *bv = bt;
-    const size_t bb = Q5 ? FR_Q5_KX16_BLOCK : FR_Q4_KX16_BLOCK;
-    _Alignas(64) int32_t c0[256], c1[256];
-    _Alignas(64) float acc[256];
-    memset(acc, 0, sizeof acc);
-    __m512i isum[16];
-    FR_UNROLL16 for (int t = 0; t < 16; t++) isum[t] = _mm512_setzero_si512();
-    /* steps s = 8b + j, pipelined as x16_amx's blocks: step s's sums are stored while step
-     * s - 1's are consumed (8 steps per super-block: an even count) */
-#define STEP(TA, TB, TC, s, cbuf)                                                  \
-    do {                                                                           \
-        _tile_loadd(TA, a + ((s) >> 3) * 256 + 32 * ((s) & 7), (long)act_stride);  \
-        _tile_loadd(TB, bv + (size_t)(s) * 512, 64);                               \
-        _tile_zero(TC);                                                            \
-        _tile_dpbssd(TC, TA, TB);                                                  \
-        _tile_stored(TC, cbuf, 64);                                                \
-    } while (0)
-#define CONSUME(cbuf, s)                                                                       \
-    do {                                                                                       \
-        const uint8_t *blk_ = u + (size_t)((s) >> 3) * bb;                                     \
-        k_consume(cbuf, blk_, (int)((s) & 7), isum);                                           \
-        if (((s) & 7) == 7) k_finish(blk_, (s) >> 3, a, act_stride, nb, isum, acc);            \
-    } while (0)
-    const int64_t n = nb * 8;
-    STEP(TA0, TB0, TC0, 0, c0);
-    int64_t s = 1;
-    for (; s + 1 < n; s += 2) {
-        STEP(TA1, TB1, TC1, s, c1);
-        CONSUME(c0, s - 1);
-        STEP(TA0, TB0, TC0, s + 1, c0);
-        CONSUME(c1, s);
-    }
-    STEP(TA1, TB1, TC1, s, c1);
-    CONSUME(c0, s - 1);
-    CONSUME(c1, s);
-#undef STEP
-#undef CONSUME
-    memcpy(out, acc, sizeof acc);
-}
-
-/* bt is required (fr_gemm_amx_unpack): the sub-blocks are unpacked once per unit */
-void fr_gemm_q4_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
-                         float *out) {
-    k4x16_amx(nb, unit, bt, act, act_stride, out, 0);
-}
-
-void fr_gemm_q5_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
-                         float *out) {
-    k4x16_amx(nb, unit, bt, act, act_stride, out, 1);
-}
-
 /* ---- Q6_K: super-blocks of 16 sub-blocks of 16 ----
  *
  * A tile takes 32 activation values; sub-block j's B tile holds its values q - 32 in the
@@ -354,12 +224,6 @@ FR_INLINE void unpack_chunk_q6(const uint8_t *blk, int g, int8_t *even, int8_t *
     }
 }
 
-FR_INLINE void k6_consume(const int32_t *c, const uint8_t *blk, int j, __m512i *isum) {
-    const __m512i scv = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + FR_Q6_KX16_SC + 16 * j)));
-    FR_UNROLL16 for (int t = 0; t < 16; t++)
-        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_load_si512(c + 16 * t), scv));
-}
-
 FR_INLINE void k6_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size_t act_stride, int64_t nb,
                          __m512i *isum, float *acc) {
     const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + FR_Q6_KX16_D)));
@@ -372,47 +236,109 @@ FR_INLINE void k6_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size
     }
 }
 
-void fr_gemm_q6_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
-                         float *out) {
-    const uint8_t *u = unit, *a = act;
-    const int8_t *bv = bt;
-    _Alignas(64) int32_t c0[256], c1[256];
-    _Alignas(64) float acc[256];
-    memset(acc, 0, sizeof acc);
-    __m512i isum[16];
-    FR_UNROLL16 for (int t = 0; t < 16; t++) isum[t] = _mm512_setzero_si512();
-    /* steps s = 16b + j, pipelined as k4x16_amx's */
-#define STEP(TA, TB, TC, s, cbuf)                                                         \
-    do {                                                                                  \
-        _tile_loadd(TA, a + ((s) >> 4) * 256 + 32 * (((s) & 15) >> 1), (long)act_stride); \
-        _tile_loadd(TB, bv + (size_t)(s) * 512, 64);                                      \
-        _tile_zero(TC);                                                                   \
-        _tile_dpbssd(TC, TA, TB);                                                         \
-        _tile_stored(TC, cbuf, 64);                                                       \
-    } while (0)
-#define CONSUME(cbuf, s)                                                                       \
-    do {                                                                                       \
-        const uint8_t *blk_ = u + (size_t)((s) >> 4) * FR_Q6_KX16_BLOCK;                       \
-        k6_consume(cbuf, blk_, (int)((s) & 15), isum);                                         \
-        if (((s) & 15) == 15) k6_finish(blk_, (s) >> 4, a, act_stride, nb, isum, acc);         \
-    } while (0)
-    const int64_t n = nb * 16;
-    STEP(TA0, TB0, TC0, 0, c0);
-    int64_t s = 1;
-    for (; s + 1 < n; s += 2) {
-        STEP(TA1, TB1, TC1, s, c1);
-        CONSUME(c0, s - 1);
-        STEP(TA0, TB0, TC0, s + 1, c0);
-        CONSUME(c1, s);
-    }
-    STEP(TA1, TB1, TC1, s, c1);
-    CONSUME(c0, s - 1);
-    CONSUME(c1, s);
-#undef STEP
-#undef CONSUME
-    memcpy(out, acc, sizeof acc);
+/* ---- the driver: steps s of one tdpbssd each ----
+ *
+ * A step is a block (the 32-value types), a sub-block of 32 (Q4_K, Q5_K: 8 per super-block) or
+ * of 16 (Q6_K: 16). Software-pipelined: step s's sums are stored while step s - 1's (stored one
+ * step before) are consumed, so that the vector loads never wait for a tile store in flight. */
+
+FR_INLINE int64_t steps_per_block(const int K) { return K == K_Q6_K ? 16 : is_kquant(K) ? 8 : 1; }
+
+/* the activation rows' 32 bytes of step s */
+FR_INLINE const uint8_t *a_at(const uint8_t *a, int64_t s, const int K) {
+    if (K == K_Q6_K) return a + (s >> 4) * 256 + 32 * ((s & 15) >> 1);
+    if (is_kquant(K)) return a + (s >> 3) * 256 + 32 * (s & 7);
+    return a + s * 32;
 }
 
+/* step s's B tile: from bt (unpacked before; the K-quants always), the unit's own bytes
+ * (Q8_0), or the block's values unpacked into buf now */
+FR_INLINE const void *b_at(const void *bt, const uint8_t *u, int64_t s, int8_t *buf, const int K) {
+    if (bt || is_kquant(K)) return (const int8_t *)bt + (size_t)s * FR_GEMM_AMX_BLOCK;
+    if (K == K_Q8_0) return u + (size_t)s * amx_block_bytes(K);
+    unpack_block(u + (size_t)s * amx_block_bytes(K), buf, K);
+    return buf;
+}
+
+/* Step s's sums c into the running sums: acc (the 32-value types), or isum and, at the end of
+ * a super-block, accm (the K-quants) */
+FR_INLINE void consume(const int32_t *c, const uint8_t *u, int64_t s, const uint8_t *a, size_t act_stride, int64_t nb,
+                       __m512 *acc, __m512i *isum, float *accm, const int K) {
+    const int64_t spb = steps_per_block(K), b = s / spb;
+    const int j = (int)(s % spb);
+    const uint8_t *blk = u + (size_t)b * amx_block_bytes(K);
+    if (K == K_Q6_K) {
+        k_consume(c, blk + FR_Q6_KX16_SC + 16 * j, isum, 1);
+        if (j == 15) k6_finish(blk, b, a, act_stride, nb, isum, accm);
+    } else if (is_kquant(K)) {
+        k_consume(c, blk + FR_Q4_KX16_SC + 16 * j, isum, 0);
+        if (j == 7) k_finish(blk, b, a, act_stride, nb, isum, accm);
+    } else {
+        amx_block_end(c, blk, b, a, act_stride, nb, acc, K);
+    }
+}
+
+FR_INLINE void amx_run(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out,
+                       const int K) {
+    const uint8_t *u = unit, *a = act;
+    _Alignas(64) int32_t c0[256], c1[256];
+    _Alignas(64) int8_t b0[512], b1[512];
+    _Alignas(64) float accm[256]; /* the K-quants' float sums: with the 16 isum registers, 16
+                                   * accumulators would not fit */
+    __m512 acc[16];
+    __m512i isum[16];
+    FR_UNROLL16 for (int t = 0; t < 16; t++) {
+        acc[t] = _mm512_setzero_ps();
+        isum[t] = _mm512_setzero_si512();
+    }
+    if (is_kquant(K)) memset(accm, 0, sizeof accm);
+#define STEP(TA, TB, TC, s, cbuf, buf)                                   \
+    do {                                                                 \
+        _tile_loadd(TA, a_at(a, s, K), (long)act_stride);                \
+        _tile_loadd(TB, b_at(bt, u, s, buf, K), 64);                     \
+        _tile_zero(TC);                                                  \
+        _tile_dpbssd(TC, TA, TB);                                        \
+        _tile_stored(TC, cbuf, 64);                                      \
+    } while (0)
+#define CONSUME(cbuf, s) consume(cbuf, u, s, a, act_stride, nb, acc, isum, accm, K)
+    const int64_t n = nb * steps_per_block(K);
+    STEP(TA0, TB0, TC0, 0, c0, b0);
+    int64_t s = 1;
+    for (; s + 1 < n; s += 2) {
+        STEP(TA1, TB1, TC1, s, c1, b1);
+        CONSUME(c0, s - 1);
+        STEP(TA0, TB0, TC0, s + 1, c0, b0);
+        CONSUME(c1, s);
+    }
+    if (s < n) { /* n even: the last step */
+        STEP(TA1, TB1, TC1, s, c1, b1);
+        CONSUME(c0, s - 1);
+        CONSUME(c1, s);
+    } else {
+        CONSUME(c0, s - 1);
+    }
+#undef STEP
+#undef CONSUME
+    if (is_kquant(K)) memcpy(out, accm, sizeof accm);
+    else FR_UNROLL16 for (int t = 0; t < 16; t++) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
+/* (bt required for the K-quants: fr_gemm_amx_unpack) */
+#define AMX_KERNEL(name, K)                                                                                       \
+    void fr_gemm_##name##x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, \
+                                 float *out) {                                                                   \
+        amx_run(nb, unit, bt, act, act_stride, out, K);                                                          \
+    }
+AMX_KERNEL(q4_0, K_Q4_0)
+AMX_KERNEL(q5_0, K_Q5_0)
+AMX_KERNEL(q4_1, K_Q4_1)
+AMX_KERNEL(q5_1, K_Q5_1)
+AMX_KERNEL(iq4_nl, K_IQ4_NL)
+AMX_KERNEL(q8_0, K_Q8_0)
+AMX_KERNEL(q4_K, K_Q4_K)
+AMX_KERNEL(q5_K, K_Q5_K)
+AMX_KERNEL(q6_K, K_Q6_K)
+#undef AMX_KERNEL
 
 void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst) {
     if (type == FR_TYPE_Q6_K) {
