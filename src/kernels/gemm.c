@@ -657,6 +657,7 @@ fr_gemm_amx_fn fr_gemm_amx_kernel(int type) {
     if (type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_amx;
     if (type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_amx;
     if (type == FR_TYPE_Q6_K) return fr_gemm_q6_Kx16_amx;
+    if (type == FR_TYPE_Q3_K) return fr_gemm_q3_Kx16_amx;
 #endif
     (void)type;
     return NULL;
@@ -893,7 +894,9 @@ static void store_token0(const void *ctx, int64_t g, const float *out) { store_u
 #define AMX_UNPACKED_MAX (176 << 10)
 
 size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb) {
-    const int tiles = type == FR_TYPE_Q6_K ? 16 : type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K ? 8 : 1;
+    const int tiles = type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K   ? 16
+                      : type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K ? 8
+                                                                     : 1;
     return (size_t)nb * (size_t)tiles * FR_GEMM_AMX_BLOCK;
 }
 
@@ -905,7 +908,7 @@ int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *
                           int64_t g1, const char *act, size_t act_stride, int64_t t0, int64_t t1,
                           void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx) {
 #if FR_X86
-    const bool kq = type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K; /* bt required */
+    const bool kq = type >= FR_TYPE_Q2_K && type <= FR_TYPE_Q6_K; /* bt required */
     if (t1 - t0 < FR_GEMM_AMX_T || g0 >= g1 || (kq && !fr_gemm_amx_fits(type, nb))) return t0;
     const int64_t t_end = t0 + (t1 - t0) / FR_GEMM_AMX_T * FR_GEMM_AMX_T;
     fr_gemm_amx_begin();

@@ -60,9 +60,11 @@ void fr_gemm_amx_begin(void) { _tile_loadconfig(&k_tiles); }
 
 void fr_gemm_amx_end(void) { _tile_release(); }
 
-enum { K_Q4_0, K_Q5_0, K_Q4_1, K_Q5_1, K_IQ4_NL, K_Q8_0, K_Q4_K, K_Q5_K, K_Q6_K };
+enum { K_Q4_0, K_Q5_0, K_Q4_1, K_Q5_1, K_IQ4_NL, K_Q8_0, K_Q4_K, K_Q5_K, K_Q6_K, K_Q3_K };
 
 FR_INLINE int is_kquant(const int K) { return K >= K_Q4_K; }
+/* the K-quants of 16 sub-blocks of 16 (int8 scales) */
+FR_INLINE int is_k16(const int K) { return K == K_Q6_K || K == K_Q3_K; }
 
 FR_INLINE size_t amx_block_bytes(const int K) {
     return K == K_Q5_0 ? FR_Q5_0X16_BLOCK
@@ -72,6 +74,7 @@ FR_INLINE size_t amx_block_bytes(const int K) {
            : K == K_Q4_K ? FR_Q4_KX16_BLOCK
            : K == K_Q5_K ? FR_Q5_KX16_BLOCK
            : K == K_Q6_K ? FR_Q6_KX16_BLOCK
+           : K == K_Q3_K ? FR_Q3_KX16_BLOCK
                          : FR_Q4_0X16_BLOCK; /* Q4_0, IQ4_NL */
 }
 
@@ -224,9 +227,27 @@ FR_INLINE void unpack_chunk_q6(const uint8_t *blk, int g, int8_t *even, int8_t *
     }
 }
 
-FR_INLINE void k6_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size_t act_stride, int64_t nb,
+/* Chunk g of a Q3_K super-block (layout Q3_Kx16): the values (q2 | third bit << 2) - 4 = q3,
+ * rebuilt as k6x16 does (there as u = q3 + 32), into the B tiles of sub-blocks 2g, 2g + 1. */
+FR_INLINE void unpack_chunk_q3(const uint8_t *blk, int g, int8_t *even, int8_t *odd) {
+    const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4), zero = _mm512_setzero_si512();
+    const __m128i q2s = _mm_cvtsi32_si128(2 * (g & 3));
+    const __m128i hup = _mm_cvtsi32_si128(g < 2 ? 2 - g : 0), hdown = _mm_cvtsi32_si128(g > 2 ? g - 2 : 0);
+    FR_UNROLL for (int k = 0; k < 8; k++) {
+        const __m512i qv = _mm512_loadu_si512(blk + 64 * (8 * (g >> 2) + k));
+        const __m512i q2 = _mm512_and_si512(_mm512_srl_epi16(qv, q2s), m3);
+        const __m512i hv = _mm512_loadu_si512(blk + FR_Q3_KX16_HM + 64 * k);
+        const __m512i h3 = _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, hup), hdown), m04);
+        const __m512i q = _mm512_sub_epi8(_mm512_or_si512(q2, h3), m04);
+        _mm512_store_si512((k < 4 ? even : odd) + 64 * k, q);
+        _mm512_store_si512((k < 4 ? odd : even) + 64 * k, zero);
+    }
+}
+
+/* The end of a Q6_K or Q3_K super-block (dp: its 16 fp16 scales d): sumf += (yd * d) * isum. */
+FR_INLINE void k6_finish(const uint8_t *dp, int64_t b, const uint8_t *act, size_t act_stride, int64_t nb,
                          __m512i *isum, float *acc) {
-    const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + FR_Q6_KX16_D)));
+    const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)dp));
     FR_UNROLL16 for (int t = 0; t < 16; t++) {
         const float *yd = (const float *)(act + (size_t)t * act_stride + nb * 256);
         const __m512 d = _mm512_mul_ps(_mm512_set1_ps(yd[b]), dx);
@@ -242,11 +263,11 @@ FR_INLINE void k6_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size
  * of 16 (Q6_K: 16). Software-pipelined: step s's sums are stored while step s - 1's (stored one
  * step before) are consumed, so that the vector loads never wait for a tile store in flight. */
 
-FR_INLINE int64_t steps_per_block(const int K) { return K == K_Q6_K ? 16 : is_kquant(K) ? 8 : 1; }
+FR_INLINE int64_t steps_per_block(const int K) { return is_k16(K) ? 16 : is_kquant(K) ? 8 : 1; }
 
 /* the activation rows' 32 bytes of step s */
 FR_INLINE const uint8_t *a_at(const uint8_t *a, int64_t s, const int K) {
-    if (K == K_Q6_K) return a + (s >> 4) * 256 + 32 * ((s & 15) >> 1);
+    if (is_k16(K)) return a + (s >> 4) * 256 + 32 * ((s & 15) >> 1);
     if (is_kquant(K)) return a + (s >> 3) * 256 + 32 * (s & 7);
     return a + s * 32;
 }
@@ -267,9 +288,9 @@ FR_INLINE void consume(const int32_t *c, const uint8_t *u, int64_t s, const uint
     const int64_t spb = steps_per_block(K), b = s / spb;
     const int j = (int)(s % spb);
     const uint8_t *blk = u + (size_t)b * amx_block_bytes(K);
-    if (K == K_Q6_K) {
-        k_consume(c, blk + FR_Q6_KX16_SC + 16 * j, isum, 1);
-        if (j == 15) k6_finish(blk, b, a, act_stride, nb, isum, accm);
+    if (is_k16(K)) {
+        k_consume(c, blk + (K == K_Q3_K ? FR_Q3_KX16_SC : FR_Q6_KX16_SC) + 16 * j, isum, 1);
+        if (j == 15) k6_finish(blk + (K == K_Q3_K ? FR_Q3_KX16_D : FR_Q6_KX16_D), b, a, act_stride, nb, isum, accm);
     } else if (is_kquant(K)) {
         k_consume(c, blk + FR_Q4_KX16_SC + 16 * j, isum, 0);
         if (j == 7) k_finish(blk, b, a, act_stride, nb, isum, accm);
@@ -338,14 +359,18 @@ AMX_KERNEL(q8_0, K_Q8_0)
 AMX_KERNEL(q4_K, K_Q4_K)
 AMX_KERNEL(q5_K, K_Q5_K)
 AMX_KERNEL(q6_K, K_Q6_K)
+AMX_KERNEL(q3_K, K_Q3_K)
 #undef AMX_KERNEL
 
 void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst) {
-    if (type == FR_TYPE_Q6_K) {
+    if (type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K) {
+        const size_t bb = type == FR_TYPE_Q3_K ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK;
         for (int64_t b = 0; b < nb; b++)
             for (int g = 0; g < 8; g++) {
                 int8_t *t = (int8_t *)dst + (size_t)(16 * b + 2 * g) * FR_GEMM_AMX_BLOCK;
-                unpack_chunk_q6((const uint8_t *)unit + (size_t)b * FR_Q6_KX16_BLOCK, g, t, t + FR_GEMM_AMX_BLOCK);
+                const uint8_t *blk = (const uint8_t *)unit + (size_t)b * bb;
+                if (type == FR_TYPE_Q3_K) unpack_chunk_q3(blk, g, t, t + FR_GEMM_AMX_BLOCK);
+                else unpack_chunk_q6(blk, g, t, t + FR_GEMM_AMX_BLOCK);
             }
         return;
     }
