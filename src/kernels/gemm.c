@@ -900,19 +900,17 @@ size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb) {
     return (size_t)nb * (size_t)tiles * FR_GEMM_AMX_BLOCK;
 }
 
-bool fr_gemm_amx_fits(int type, int64_t nb) {
-    return type == FR_TYPE_Q8_0 || fr_gemm_amx_unpacked_bytes(type, nb) <= AMX_UNPACKED_MAX;
-}
 
 int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
                           int64_t g1, const char *act, size_t act_stride, int64_t t0, int64_t t1,
                           void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx) {
 #if FR_X86
-    const bool kq = type >= FR_TYPE_Q2_K && type <= FR_TYPE_Q6_K; /* bt required */
-    if (t1 - t0 < FR_GEMM_AMX_T || g0 >= g1 || (kq && !fr_gemm_amx_fits(type, nb))) return t0;
+    /* unpacked once per unit where the values fit the buffer; the K-quants need that */
+    const bool unpack = type != FR_TYPE_Q8_0 && fr_gemm_amx_unpacked_bytes(type, nb) <= AMX_UNPACKED_MAX;
+    if (t1 - t0 < FR_GEMM_AMX_T || g0 >= g1 || (fr_pack_block_values(type) > 32 && !unpack)) return t0;
     const int64_t t_end = t0 + (t1 - t0) / FR_GEMM_AMX_T * FR_GEMM_AMX_T;
     fr_gemm_amx_begin();
-    if (type != FR_TYPE_Q8_0 && fr_gemm_amx_fits(type, nb)) {
+    if (unpack) {
         /* unit by unit, unpacked once for every group of rows (kbench Q4_0 2048 x 5632, 512
          * tokens, 2 threads: 460-486 GMAC/s against 275 with AVX-512 VNNI; unpacking each block
          * in the kernel instead of once gained little over AVX-512 VNNI) */

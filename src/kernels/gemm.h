@@ -297,9 +297,6 @@ size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb);
 void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst);
 /* The type's AMX kernel, or NULL (no AMX, or a type without one: Q2_K). */
 fr_gemm_amx_fn fr_gemm_amx_kernel(int type);
-/* Whether fr_gemm_amx_units can run it for rows of nb blocks: the types that need bt then fit
- * its buffer. */
-bool fr_gemm_amx_fits(int type, int64_t nb);
 /* AVX-VNNI (gemm_vnni.c; only if fr_cpu_has(FR_ISA_AVXVNNI)): same layout, same bits. */
 void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const void *act, float *out);

@@ -362,44 +362,37 @@ AMX_KERNEL(q6_K, K_Q6_K)
 AMX_KERNEL(q3_K, K_Q3_K)
 #undef AMX_KERNEL
 
-void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst) {
-    if (type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K) {
-        const size_t bb = type == FR_TYPE_Q3_K ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK;
-        for (int64_t b = 0; b < nb; b++)
-            for (int g = 0; g < 8; g++) {
-                int8_t *t = (int8_t *)dst + (size_t)(16 * b + 2 * g) * FR_GEMM_AMX_BLOCK;
-                const uint8_t *blk = (const uint8_t *)unit + (size_t)b * bb;
-                if (type == FR_TYPE_Q3_K) unpack_chunk_q3(blk, g, t, t + FR_GEMM_AMX_BLOCK);
-                else unpack_chunk_q6(blk, g, t, t + FR_GEMM_AMX_BLOCK);
-            }
-        return;
-    }
-    if (type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K) {
-        const int Q5 = type == FR_TYPE_Q5_K;
-        const size_t bb = Q5 ? FR_Q5_KX16_BLOCK : FR_Q4_KX16_BLOCK;
-        for (int64_t b = 0; b < nb; b++)
-            for (int j = 0; j < 8; j++) {
-                int8_t *t = (int8_t *)dst + (size_t)(8 * b + j) * FR_GEMM_AMX_BLOCK;
-                if (Q5) unpack_sub_k((const uint8_t *)unit + (size_t)b * bb, j, t, 1);
-                else unpack_sub_k((const uint8_t *)unit + (size_t)b * bb, j, t, 0);
-            }
-        return;
-    }
-    const int K = type == FR_TYPE_Q5_0 ? K_Q5_0
-                  : type == FR_TYPE_Q4_1 ? K_Q4_1
-                  : type == FR_TYPE_Q5_1 ? K_Q5_1
-                  : type == FR_TYPE_IQ4_NL ? K_IQ4_NL
-                                           : K_Q4_0;
+/* A unit's B tiles, step s's at dst + s * FR_GEMM_AMX_BLOCK (the steps of amx_run) */
+FR_INLINE void unpack_unit(int64_t nb, const uint8_t *unit, int8_t *dst, const int K) {
     const size_t bb = amx_block_bytes(K);
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)unit + (size_t)b * bb;
-        int8_t *t = (int8_t *)dst + (size_t)b * 512;
-        switch (K) { /* K a constant in each call: one specialised unpack per type */
-        case K_Q5_0: unpack_block(blk, t, K_Q5_0); break;
-        case K_Q4_1: unpack_block(blk, t, K_Q4_1); break;
-        case K_Q5_1: unpack_block(blk, t, K_Q5_1); break;
-        case K_IQ4_NL: unpack_block(blk, t, K_IQ4_NL); break;
-        default: unpack_block(blk, t, K_Q4_0); break;
+        const uint8_t *blk = unit + (size_t)b * bb;
+        int8_t *t = dst + (size_t)(b * steps_per_block(K)) * FR_GEMM_AMX_BLOCK;
+        if (is_k16(K)) {
+            FR_UNROLL for (int g = 0; g < 8; g++) {
+                int8_t *even = t + (size_t)(2 * g) * FR_GEMM_AMX_BLOCK, *odd = even + FR_GEMM_AMX_BLOCK;
+                if (K == K_Q3_K) unpack_chunk_q3(blk, g, even, odd);
+                else unpack_chunk_q6(blk, g, even, odd);
+            }
+        } else if (is_kquant(K)) {
+            FR_UNROLL for (int j = 0; j < 8; j++) unpack_sub_k(blk, j, t + (size_t)j * FR_GEMM_AMX_BLOCK, K == K_Q5_K);
+        } else {
+            unpack_block(blk, t, K);
         }
+    }
+}
+
+void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst) {
+    switch (type) { /* one specialised unpack per type */
+    case FR_TYPE_Q4_0: unpack_unit(nb, unit, dst, K_Q4_0); break;
+    case FR_TYPE_Q5_0: unpack_unit(nb, unit, dst, K_Q5_0); break;
+    case FR_TYPE_Q4_1: unpack_unit(nb, unit, dst, K_Q4_1); break;
+    case FR_TYPE_Q5_1: unpack_unit(nb, unit, dst, K_Q5_1); break;
+    case FR_TYPE_IQ4_NL: unpack_unit(nb, unit, dst, K_IQ4_NL); break;
+    case FR_TYPE_Q3_K: unpack_unit(nb, unit, dst, K_Q3_K); break;
+    case FR_TYPE_Q4_K: unpack_unit(nb, unit, dst, K_Q4_K); break;
+    case FR_TYPE_Q5_K: unpack_unit(nb, unit, dst, K_Q5_K); break;
+    case FR_TYPE_Q6_K: unpack_unit(nb, unit, dst, K_Q6_K); break;
+    default: break; /* Q8_0: its unit is its own */
     }
 }

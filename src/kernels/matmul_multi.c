@@ -85,9 +85,6 @@ static void store_rows(const void *ctx, int64_t g, const float *out) {
     memcpy(&ro->y[r], out, (size_t)FR_MIN(FR_GEMM_ROWS, ro->r1 - r) * sizeof(float));
 }
 
-/* Rows [r0, r1) (multiples of FR_GEMM_ROWS apart from the end) of a packed weight with kern.
- * With streams (one token: a decode step's experts), the chunk's units as FR_GEMM_STREAMS
- * streams first (gemm.c part_units reads a decode slab the same way; the same bits). */
 /* Tokens t .. t + 15 of unit g (out[u * 16 + r]) into y's rows before r1. */
 typedef struct {
     float *y;
@@ -102,6 +99,10 @@ static void store_tokens(const void *ctx, int64_t g, int64_t t, const float *out
                (size_t)FR_MIN(FR_GEMM_ROWS, to->r1 - r) * sizeof(float));
 }
 
+/* Rows [r0, r1) (multiples of FR_GEMM_ROWS apart from the end) of job j's packed weight pk. With
+ * a streams kernel (one token: a decode step's experts), the chunk's units as FR_GEMM_STREAMS
+ * streams first; with an AMX kernel (16 tokens or more: a prompt's expert), groups of 16 tokens
+ * (gemm.c part_units does both the same way; the same bits); the rest with the job's kernel. */
 static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, const multi_ctx *mc, int j, float *y,
                         const char *act, int64_t r0, int64_t r1) {
     size_t ab = job_act_bytes(jb, true);
