@@ -271,8 +271,18 @@ void fr_gemm_iq4_nlx16_streams_avx512vnni(int64_t nb, const void *const *units, 
  * unsigned values (nibbles; Q5_K: with bit j of the H_k vector's bytes moved to bit 4) times y
  * go straight to int32 with vpdpbusd (the AVX2 kernel sums maddubs pairs in int16 first), then
  * one multiply by the sub-block's 6-bit scale: the same exact integer sc_j * dot_j per row. The
- * mins, the float steps and their order are those of gemm_avx2.c's k4x16, lane by lane. */
-FR_INLINE void k4x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int Q5) {
+ * mins, the float steps and their order are those of gemm_avx2.c's k4x16, lane by lane.
+ * Q4_K takes the high nibbles in place (v & 0xf0, one op instead of a shift and a mask): the
+ * lanes hold 16 * dot_(2l+1) (at most 16 * 32 * 15 * 127, exact in int32), shifted back before
+ * the scale. kbench Q4_K 2048 x 512, one token, one thread (in L2), with the streams below:
+ * 97-99 -> 119 GMAC/s.
+ * U units side by side (U * T <= FR_GEMM_MAX_T): U = 1 for prompts and single units, U =
+ * FR_GEMM_STREAMS with T = 1 for decode streams; unit u's results go to out + 16 * (u * T + t).
+ * Every unit's stream gets its own software prefetch: decode of tinyllama Q4_K_M, 2 threads,
+ * builds alternated, 3 rounds: one stream 32.9, 33.4, 33.2 -> four 37.3, 38.7, 36.6 t/s; four
+ * streams prefetched only by the hardware gained nothing (30.5-32.8 -> 30.6-32.3). */
+FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, const void *const *acts, const int T,
+                           float *out, const int Q5) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int8_t *ys[FR_GEMM_MAX_T];
@@ -280,60 +290,96 @@ FR_INLINE void k4x16(int64_t nb, const void *unit, const void *const *acts, cons
     const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
     const size_t bbytes = Q5 ? FR_Q5_KX16_BLOCK : FR_Q4_KX16_BLOCK;
     __m512 acc[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+    FR_UNROLL for (int v = 0; v < U * T; v++) acc[v] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)unit + b * bbytes;
+        const uint8_t *blks[FR_GEMM_STREAMS];
+        FR_UNROLL for (int u = 0; u < U; u++) blks[u] = (const uint8_t *)units[u] + b * bbytes;
         __m512i isum[FR_GEMM_MAX_T];
-        FR_UNROLL for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();
-        if (FR_PF_DIST && Q5) prefetch_unit(blk, FR_Q5_KX16_QH, 8);
+        FR_UNROLL for (int v = 0; v < U * T; v++) isum[v] = _mm512_setzero_si512();
+        if (FR_PF_DIST && Q5 && U == 1) prefetch_unit(blks[0], FR_Q5_KX16_QH, 8);
         for (int l = 0; l < 4; l++) { /* sub-blocks 2l (low nibbles) and 2l + 1 (high) of one load */
-            if (FR_PF_DIST) prefetch_unit(blk, (size_t)(512 * l), 8);
+            if (FR_PF_DIST) FR_UNROLL for (int u = 0; u < U; u++) prefetch_unit(blks[u], (size_t)(512 * l), 8);
             /* Q5_K: bit j of each byte to bit 4 (16-bit shifts: j < 8 keeps bytes apart) */
             const int j0 = 2 * l, j1 = 2 * l + 1;
             const __m128i up0 = _mm_cvtsi32_si128(j0 < 4 ? 4 - j0 : 0), down0 = _mm_cvtsi32_si128(j0 < 4 ? 0 : j0 - 4);
             const __m128i up1 = _mm_cvtsi32_si128(j1 < 4 ? 4 - j1 : 0), down1 = _mm_cvtsi32_si128(j1 < 4 ? 0 : j1 - 4);
             __m512i s0[FR_GEMM_MAX_T], s1[FR_GEMM_MAX_T];
-            FR_UNROLL for (int t = 0; t < T; t++) s0[t] = s1[t] = _mm512_setzero_si512();
+            FR_UNROLL for (int v = 0; v < U * T; v++) s0[v] = s1[v] = _mm512_setzero_si512();
             FR_UNROLL for (int k = 0; k < 8; k++) {
-                const __m512i v = load_vec(blk, 8 * l + k);
-                __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-                if (Q5) {
-                    const __m512i hv = load_vec(blk + FR_Q5_KX16_QH, k);
-                    lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, up0), down0), b4));
-                    hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, up1), down1), b4));
-                }
-                FR_UNROLL for (int t = 0; t < T; t++) {
-                    s0[t] = _mm512_dpbusd_epi32(s0[t], lo, bcast32x16(yq[t] + b * 256 + 32 * j0 + 4 * k));
-                    s1[t] = _mm512_dpbusd_epi32(s1[t], hi, bcast32x16(yq[t] + b * 256 + 32 * j1 + 4 * k));
-                    FR_KEEP(s0[t]);
-                    FR_KEEP(s1[t]);
+                FR_UNROLL for (int u = 0; u < U; u++) {
+                    const __m512i v = load_vec(blks[u], 8 * l + k);
+                    /* Q4_K: the high nibbles in place, 16 times their values (s1 is shifted back) */
+                    __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_andnot_si512(m4, v);
+                    if (Q5) {
+                        hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                        const __m512i hv = load_vec(blks[u] + FR_Q5_KX16_QH, k);
+                        lo = _mm512_or_si512(lo,
+                                             _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, up0), down0), b4));
+                        hi = _mm512_or_si512(hi,
+                                             _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, up1), down1), b4));
+                    }
+                    FR_UNROLL for (int t = 0; t < T; t++) {
+                        const int i = u * T + t;
+                        s0[i] = _mm512_dpbusd_epi32(s0[i], lo, bcast32x16(yq[t] + b * 256 + 32 * j0 + 4 * k));
+                        s1[i] = _mm512_dpbusd_epi32(s1[i], hi, bcast32x16(yq[t] + b * 256 + 32 * j1 + 4 * k));
+                        FR_KEEP(s0[i]);
+                        FR_KEEP(s1[i]);
+                    }
                 }
             }
-            const __m512i sc0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + FR_Q4_KX16_SC + 16 * j0)));
-            const __m512i sc1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + FR_Q4_KX16_SC + 16 * j1)));
-            FR_UNROLL for (int t = 0; t < T; t++) { /* exact int32: any order gives the same sum */
-                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s0[t], sc0));
-                isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s1[t], sc1));
-                FR_KEEP(isum[t]);
+            FR_UNROLL for (int u = 0; u < U; u++) {
+                const uint8_t *sc = blks[u] + FR_Q4_KX16_SC;
+                const __m512i sc0 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sc + 16 * j0)));
+                const __m512i sc1 = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(sc + 16 * j1)));
+                FR_UNROLL for (int t = 0; t < T; t++) { /* exact int32: any order gives the same sum */
+                    const int i = u * T + t;
+                    const __m512i d1 = Q5 ? s1[i] : _mm512_srai_epi32(s1[i], 4);
+                    isum[i] = _mm512_add_epi32(isum[i], _mm512_mullo_epi32(s0[i], sc0));
+                    isum[i] = _mm512_add_epi32(isum[i], _mm512_mullo_epi32(d1, sc1));
+                    FR_KEEP(isum[i]);
+                }
             }
         }
-        if (FR_PF_DIST) prefetch_unit(blk, 2048, 5);
-        __m512i msum[FR_GEMM_MAX_T];
-        FR_UNROLL for (int t = 0; t < T; t++) msum[t] = _mm512_setzero_si512();
-        FR_UNROLL for (int i = 0; i < 4; i++) {
-            const __m512i mv = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(blk + FR_Q4_KX16_MN + 32 * i)));
-            FR_UNROLL for (int t = 0; t < T; t++)
-                msum[t] = _mm512_add_epi32(msum[t], _mm512_madd_epi16(mv, bcast32x16(ys[t] + b * 16 + 4 * i)));
-        }
-        const __m512 dx = f16x16(blk + FR_Q4_KX16_D), dmx = f16x16(blk + FR_Q4_KX16_DMIN);
-        FR_UNROLL for (int t = 0; t < T; t++) {
-            const __m512 ydv = _mm512_set1_ps(yd[t][b]);
-            const __m512 a = _mm512_mul_ps(_mm512_mul_ps(ydv, dx), _mm512_cvtepi32_ps(isum[t]));
-            const __m512 bb = _mm512_mul_ps(_mm512_mul_ps(ydv, dmx), _mm512_cvtepi32_ps(msum[t]));
-            acc[t] = _mm512_sub_ps(_mm512_add_ps(acc[t], a), bb);
+        if (FR_PF_DIST) FR_UNROLL for (int u = 0; u < U; u++) prefetch_unit(blks[u], 2048, 5);
+        FR_UNROLL for (int u = 0; u < U; u++) {
+            const uint8_t *blk = blks[u];
+            __m512i msum[FR_GEMM_MAX_T];
+            FR_UNROLL for (int t = 0; t < T; t++) msum[t] = _mm512_setzero_si512();
+            FR_UNROLL for (int i = 0; i < 4; i++) {
+                const __m512i mv =
+                    _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(blk + FR_Q4_KX16_MN + 32 * i)));
+                FR_UNROLL for (int t = 0; t < T; t++)
+                    msum[t] = _mm512_add_epi32(msum[t], _mm512_madd_epi16(mv, bcast32x16(ys[t] + b * 16 + 4 * i)));
+            }
+            const __m512 dx = f16x16(blk + FR_Q4_KX16_D), dmx = f16x16(blk + FR_Q4_KX16_DMIN);
+            FR_UNROLL for (int t = 0; t < T; t++) {
+                const int i = u * T + t;
+                const __m512 ydv = _mm512_set1_ps(yd[t][b]);
+                const __m512 a = _mm512_mul_ps(_mm512_mul_ps(ydv, dx), _mm512_cvtepi32_ps(isum[i]));
+                const __m512 bb = _mm512_mul_ps(_mm512_mul_ps(ydv, dmx), _mm512_cvtepi32_ps(msum[t]));
+                acc[i] = _mm512_sub_ps(_mm512_add_ps(acc[i], a), bb);
+            }
         }
     }
-    store16(acc, T, out);
+    store16(acc, U * T, out);
+}
+
+FR_INLINE void k4x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int Q5) {
+    k4x16_units(nb, &unit, 1, acts, T, out, Q5);
+}
+
+/* Q4_K and Q5_K for one token, FR_GEMM_STREAMS units read side by side a vector at a time
+ * (as x4_0x16_streams): each unit gets the steps of k4x16 with T = 1, in order. kbench
+ * 2048 x 131072 (from DRAM), one token, 2 threads, against the one-unit kernel: Q4_K 38.8 ->
+ * 52.5, Q5_K 30.7 -> 36.1 GMAC/s. (Software prefetch in the Q4_0 and Q8_0 streams kernels, tried
+ * the same way, gave nothing: tinyllama Q4_0 43.1-43.5 -> 42.6-43.1 t/s, Q8_0 26.1-27.0 ->
+ * 25.5-26.0.) */
+void fr_gemm_q4_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+    k4x16_units(nb, units, FR_GEMM_STREAMS, &act, 1, out, 0);
+}
+
+void fr_gemm_q5_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+    k4x16_units(nb, units, FR_GEMM_STREAMS, &act, 1, out, 1);
 }
 
 /* Q6_K (layout Q6_Kx16, gemm.h): the 6-bit values q + 32 rebuilt per step from a low-nibble
@@ -345,7 +391,8 @@ FR_INLINE void k4x16(int64_t nb, const void *unit, const void *const *acts, cons
  * zero, times the low 4 bits of the scale bytes; msum = sum_j m_j * ysum_j from madd of the
  * (m_2i, m_2i+1) pairs with the offset words' (-16 ysum_2i, -16 ysum_2i+1), shifted back
  * exactly; then fr_vec_dot_q2_K_ref's float steps. */
-FR_INLINE void k6x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int KIND) {
+FR_INLINE void k6x16_units(int64_t nb, const void *const *units, const int U, const void *const *acts, const int T,
+                           float *out, const int KIND) {
     const int Q3 = KIND == 1, Q2 = KIND == 2;
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
@@ -356,29 +403,38 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const void *const *acts, cons
     const size_t sc_at = Q2 ? FR_Q2_KX16_SC : Q3 ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
     const size_t bbytes = Q2 ? FR_Q2_KX16_BLOCK : Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK;
     __m512 acc[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+    FR_UNROLL for (int v = 0; v < U * T; v++) acc[v] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = (const uint8_t *)unit + b * bbytes;
+        const uint8_t *blks[FR_GEMM_STREAMS];
+        FR_UNROLL for (int u = 0; u < U; u++) blks[u] = (const uint8_t *)units[u] + b * bbytes;
         __m512i isum[FR_GEMM_MAX_T];
-        FR_UNROLL for (int t = 0; t < T; t++) isum[t] = _mm512_setzero_si512();
+        FR_UNROLL for (int v = 0; v < U * T; v++) isum[v] = _mm512_setzero_si512();
         for (int g = 0; g < 8; g++) { /* 32 values: sub-blocks 2g and 2g + 1 */
-            if (FR_PF_DIST && (Q3 || Q2)) {
-                if (!(g & 3)) prefetch_unit(blk, (size_t)(512 * (g >> 2)), 8);
-                if (!g && Q3) prefetch_unit(blk, FR_Q3_KX16_HM, 8);
-            } else if (FR_PF_DIST) {
-                if (!(g & 1)) prefetch_unit(blk, (size_t)(512 * (g >> 1)), 8);
-                if (!(g & 3)) prefetch_unit(blk, (size_t)(FR_Q6_KX16_QH + 512 * (g >> 2)), 8);
+            FR_UNROLL for (int u = 0; u < U; u++) {
+                if (FR_PF_DIST && (Q3 || Q2)) {
+                    if (!(g & 3)) prefetch_unit(blks[u], (size_t)(512 * (g >> 2)), 8);
+                    if (!g && Q3) prefetch_unit(blks[u], FR_Q3_KX16_HM, 8);
+                } else if (FR_PF_DIST) {
+                    if (!(g & 1)) prefetch_unit(blks[u], (size_t)(512 * (g >> 1)), 8);
+                    if (!(g & 3)) prefetch_unit(blks[u], (size_t)(FR_Q6_KX16_QH + 512 * (g >> 2)), 8);
+                }
             }
             /* Q3_K: the 2-bit field i = g & 3 to bits 0-1, bit g of the third bits to bit 2 */
             const __m128i q2s = _mm_cvtsi32_si128(2 * (g & 3));
             const __m128i hup = _mm_cvtsi32_si128(g < 2 ? 2 - g : 0), hdown = _mm_cvtsi32_si128(g > 2 ? g - 2 : 0);
             __m512i s[2][FR_GEMM_MAX_T];
             FR_UNROLL for (int t = 0; t < T; t++) {
-                s[0][t] = Q2 ? _mm512_setzero_si512() : _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b * 16 + 2 * g]), ones);
-                s[1][t] =
+                const __m512i s0 =
+                    Q2 ? _mm512_setzero_si512() : _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b * 16 + 2 * g]), ones);
+                const __m512i s1 =
                     Q2 ? _mm512_setzero_si512() : _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b * 16 + 2 * g + 1]), ones);
+                FR_UNROLL for (int u = 0; u < U; u++) {
+                    s[0][u * T + t] = s0;
+                    s[1][u * T + t] = s1;
+                }
             }
-            FR_UNROLL for (int k = 0; k < 8; k++) {
+            FR_UNROLL for (int k = 0; k < 8; k++) FR_UNROLL for (int u = 0; u < U; u++) {
+                const uint8_t *blk = blks[u];
                 __m512i q;
                 if (Q2) {
                     q = _mm512_and_si512(_mm512_srl_epi16(load_vec(blk, 8 * (g >> 2) + k), q2s), m3);
@@ -398,49 +454,68 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const void *const *acts, cons
                     q = _mm512_ternarylogic_epi32(m30, hs, nib, 0xEA); /* (m30 & hs) | nib */
                 }
                 FR_UNROLL for (int t = 0; t < T; t++) {
-                    s[k >> 2][t] = _mm512_dpbusd_epi32(s[k >> 2][t], q, bcast32x16(yq[t] + b * 256 + 32 * g + 4 * k));
-                    FR_KEEP(s[k >> 2][t]);
+                    const int i = u * T + t;
+                    s[k >> 2][i] = _mm512_dpbusd_epi32(s[k >> 2][i], q, bcast32x16(yq[t] + b * 256 + 32 * g + 4 * k));
+                    FR_KEEP(s[k >> 2][i]);
                 }
             }
-            FR_UNROLL for (int h = 0; h < 2; h++) {
-                const __m128i scb = _mm_loadu_si128((const __m128i *)(blk + sc_at + 16 * (2 * g + h)));
+            FR_UNROLL for (int u = 0; u < U; u++) FR_UNROLL for (int h = 0; h < 2; h++) {
+                const __m128i scb = _mm_loadu_si128((const __m128i *)(blks[u] + sc_at + 16 * (2 * g + h)));
                 const __m512i scv = Q2 ? _mm512_and_si512(_mm512_cvtepu8_epi32(scb), _mm512_set1_epi32(15))
                                        : _mm512_cvtepi8_epi32(scb);
                 FR_UNROLL for (int t = 0; t < T; t++) {
-                    isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[h][t], scv));
-                    FR_KEEP(isum[t]);
+                    const int i = u * T + t;
+                    isum[i] = _mm512_add_epi32(isum[i], _mm512_mullo_epi32(s[h][i], scv));
+                    FR_KEEP(isum[i]);
                 }
             }
         }
-        if (FR_PF_DIST) prefetch_unit(blk, sc_at, 5);
-        const __m512 dx = f16x16(blk + (Q2 ? FR_Q2_KX16_D : Q3 ? FR_Q3_KX16_D : FR_Q6_KX16_D));
-        FR_UNROLL for (int t = 0; t < T; t++) {
-            const __m512 d = _mm512_mul_ps(_mm512_set1_ps(yd[t][b]), dx);
-            acc[t] = _mm512_add_ps(acc[t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));
-        }
-        if (Q2) { /* the mins: |m * 16 * ysum| pairs <= 2 * 15 * 16 * 16 * 127 fit int32 */
-            __m512i msum[FR_GEMM_MAX_T];
-            FR_UNROLL for (int t = 0; t < T; t++) msum[t] = _mm512_setzero_si512();
-            FR_UNROLL for (int i = 0; i < 8; i++) {
-                const __m512i lo = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + sc_at + 32 * i)));
-                const __m512i hi = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + sc_at + 32 * i + 16)));
-                const __m512i mp =
-                    _mm512_or_si512(_mm512_srli_epi32(lo, 4), _mm512_slli_epi32(_mm512_srli_epi32(hi, 4), 16));
-                FR_UNROLL for (int t = 0; t < T; t++) {
-                    const int32_t *c = yc[t] + b * 16 + 2 * i;
-                    const uint32_t y2 = ((uint32_t)c[0] & 0xffffu) | (uint32_t)c[1] << 16;
-                    msum[t] = _mm512_add_epi32(msum[t], _mm512_madd_epi16(mp, _mm512_set1_epi32((int32_t)y2)));
-                }
-            }
-            const __m512 dmx = f16x16(blk + FR_Q2_KX16_DMIN);
+        FR_UNROLL for (int u = 0; u < U; u++) {
+            const uint8_t *blk = blks[u];
+            if (FR_PF_DIST) prefetch_unit(blk, sc_at, 5);
+            const __m512 dx = f16x16(blk + (Q2 ? FR_Q2_KX16_D : Q3 ? FR_Q3_KX16_D : FR_Q6_KX16_D));
             FR_UNROLL for (int t = 0; t < T; t++) {
-                const __m512i m = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_srai_epi32(msum[t], 4)); /* / -16 */
-                const __m512 dmin = _mm512_mul_ps(_mm512_set1_ps(yd[t][b]), dmx);
-                acc[t] = _mm512_sub_ps(acc[t], _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(m)));
+                const __m512 d = _mm512_mul_ps(_mm512_set1_ps(yd[t][b]), dx);
+                acc[u * T + t] = _mm512_add_ps(acc[u * T + t], _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[u * T + t])));
+            }
+            if (Q2) { /* the mins: |m * 16 * ysum| pairs <= 2 * 15 * 16 * 16 * 127 fit int32 */
+                __m512i msum[FR_GEMM_MAX_T];
+                FR_UNROLL for (int t = 0; t < T; t++) msum[t] = _mm512_setzero_si512();
+                FR_UNROLL for (int i = 0; i < 8; i++) {
+                    const __m512i lo = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + sc_at + 32 * i)));
+                    const __m512i hi =
+                        _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + sc_at + 32 * i + 16)));
+                    const __m512i mp =
+                        _mm512_or_si512(_mm512_srli_epi32(lo, 4), _mm512_slli_epi32(_mm512_srli_epi32(hi, 4), 16));
+                    FR_UNROLL for (int t = 0; t < T; t++) {
+                        const int32_t *c = yc[t] + b * 16 + 2 * i;
+                        const uint32_t y2 = ((uint32_t)c[0] & 0xffffu) | (uint32_t)c[1] << 16;
+                        msum[t] = _mm512_add_epi32(msum[t], _mm512_madd_epi16(mp, _mm512_set1_epi32((int32_t)y2)));
+                    }
+                }
+                const __m512 dmx = f16x16(blk + FR_Q2_KX16_DMIN);
+                FR_UNROLL for (int t = 0; t < T; t++) {
+                    const __m512i m =
+                        _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_srai_epi32(msum[t], 4)); /* / -16 */
+                    const __m512 dmin = _mm512_mul_ps(_mm512_set1_ps(yd[t][b]), dmx);
+                    acc[u * T + t] = _mm512_sub_ps(acc[u * T + t], _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(m)));
+                }
             }
         }
     }
-    store16(acc, T, out);
+    store16(acc, U * T, out);
+}
+
+FR_INLINE void k6x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int KIND) {
+    k6x16_units(nb, &unit, 1, acts, T, out, KIND);
+}
+
+/* Q2_K for one token, FR_GEMM_STREAMS units side by side a vector at a time (as k4x16_units):
+ * each unit gets the steps of k6x16 with T = 1, in order. Q6_K and Q3_K keep the one-unit
+ * kernel: their streams form read slower (kbench 2048 x 131072, one token, 2 threads: Q6_K
+ * 26.5 -> 23.3 GMAC/s, Q3_K 44.6 -> 29.9; Q2_K 78.8 -> 100.2). */
+void fr_gemm_q2_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+    k6x16_units(nb, units, FR_GEMM_STREAMS, &act, 1, out, 2);
 }
 
 FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
