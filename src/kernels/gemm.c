@@ -693,6 +693,8 @@ fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa) {
     if (isa == FR_ISA_AVX512VNNI && type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_streams_avx512vnni;
     if (isa == FR_ISA_AVX512VNNI && type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_streams_avx512vnni;
     if (isa == FR_ISA_AVX512VNNI && type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_streams_avx512vnni;
+    if (isa == FR_ISA_AVX512VNNI && type == FR_TYPE_Q6_K) return fr_gemm_q6_Kx16_streams_avx512vnni;
+    if (isa == FR_ISA_AVX512VNNI && type == FR_TYPE_Q3_K) return fr_gemm_q3_Kx16_streams_avx512vnni;
     if (isa == FR_ISA_AVX512VNNI && type == FR_TYPE_Q2_K) return fr_gemm_q2_Kx16_streams_avx512vnni;
 #endif
     (void)type;
@@ -963,10 +965,10 @@ static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_
          * AVX-512 VNNI 67.4-71.2 -> 79.5-81.8 t/s, AVX2 63.7-68.7 -> 72.1-82.3; 3 rounds each,
          * AVX-512 VNNI Q5_0 52.5-54.1 -> 55.2-60.5, IQ4_NL 61.7-62.5 -> 74.4-78.2, Q4_1
          * 66.4-66.8 -> 76.1-76.8; AVX2 Q5_0 46.6-59.5 -> 50.8-65.2, Q4_1 48.6-50.6 -> 56.6-58.2
-         * (K-quants: a block of each unit in turn, not a vector, measured slower; a vector at a
-         * time, each stream prefetched, is faster for Q4_K, Q5_K and Q2_K: k4x16_units in
-         * gemm_avx512vnni.c). Eight streams
-         * (AVX-512 VNNI Q8_0): 49.8-51.1 against four's 50.4-53.3, not kept. */
+         * K-quants: each stream prefetched, AVX-512 VNNI a vector of each unit in turn
+         * (k4x16_units, k6x16_units), AVX2 a super-block of each (k4x16_units; not Q6_K and
+         * Q3_K, which gained nothing); without the prefetch, four streams were not faster.
+         * Eight streams (AVX-512 VNNI Q8_0): 49.8-51.1 against four's 50.4-53.3, not kept. */
         g0 += fr_gemm_streams_units(j->streams, nb, p->units, j->pk->unit_bytes, g0, g1 - g0, j->act, store_token0, p);
     }
     if (j->amx) /* prompts: 16 tokens at a time on the tile unit, the rest below */

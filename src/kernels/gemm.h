@@ -264,6 +264,8 @@ void fr_gemm_q5_1x16_streams_avx512vnni(int64_t nb, const void *const *units, co
 void fr_gemm_iq4_nlx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q4_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q5_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
+void fr_gemm_q6_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
+void fr_gemm_q3_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q2_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
 /* Prompts on AMX-INT8 (gemm_amx.c; only if fr_cpu_has(FR_ISA_AMX)): FR_GEMM_AMX_T activation
  * rows at act + t * act_stride (t < 16; quantized by fr_gemm_quantize) times one unit,
