@@ -311,9 +311,9 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
                 FR_UNROLL for (int u = 0; u < U; u++) {
                     const __m512i v = load_vec(blks[u], 8 * l + k);
                     /* Q4_K: the high nibbles in place, 16 times their values (s1 is shifted back) */
-                    __m512i lo = _mm512_and_si512(v, m4), hi = _mm512_andnot_si512(m4, v);
+                    __m512i lo = _mm512_and_si512(v, m4);
+                    __m512i hi = Q5 ? _mm512_and_si512(_mm512_srli_epi16(v, 4), m4) : _mm512_andnot_si512(m4, v);
                     if (Q5) {
-                        hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
                         const __m512i hv = load_vec(blks[u] + FR_Q5_KX16_QH, k);
                         lo = _mm512_or_si512(lo,
                                              _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, up0), down0), b4));
