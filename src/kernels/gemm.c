@@ -907,7 +907,6 @@ size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb) {
     return (size_t)nb * (size_t)tiles * FR_GEMM_AMX_BLOCK;
 }
 
-
 int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
                           int64_t g1, const char *act, size_t act_stride, int64_t t0, int64_t t1,
                           void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx) {

@@ -144,7 +144,7 @@ FR_INLINE void amx_block_end(const int32_t *c, const uint8_t *blk, int64_t b, co
 /* ---- Q4_K, Q5_K: super-blocks of 8 sub-blocks of 32 ----
  *
  * One tdpbssd per sub-block j (the unsigned values 0..15, or 0..31, from the unpacked unit;
- * A: the activation rows' 32 values of sub-block j), then as k4x16 (gemm_avx512vnni.c) lane
+ * A: the activation rows' 32 values of sub-block j), then as k4x16_units (gemm_avx512vnni.c) lane
  * by lane: isum += s_j * sc_j in int32, msum from the mins and the activation's sub-block
  * sums, and per super-block sumf += (yd * d) * isum; sumf -= (yd * dmin) * msum. */
 
@@ -204,11 +204,11 @@ FR_INLINE void k_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size_
  *
  * A tile takes 32 activation values; sub-block j's B tile holds its values q - 32 in the
  * four groups of its half of those 32 and zeros in the other four, so each tdpbssd gives one
- * sub-block's exact sums. Then as k6x16 (gemm_avx512vnni.c): isum += s_j * sc_j, and per
+ * sub-block's exact sums. Then as k6x16_units (gemm_avx512vnni.c): isum += s_j * sc_j, and per
  * super-block sumf += (yd * d) * isum. */
 
 /* Chunk g (values 32g .. 32g + 31, sub-blocks 2g and 2g + 1) of super-block blk: the values
- * q - 32 rebuilt as k6x16 does, into the B tiles of the two sub-blocks. */
+ * q - 32 rebuilt as k6x16_units does, into the B tiles of the two sub-blocks. */
 FR_INLINE void unpack_chunk_q6(const uint8_t *blk, int g, int8_t *even, int8_t *odd) {
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), c32 = _mm512_set1_epi8(32);
     const __m512i zero = _mm512_setzero_si512();
@@ -228,7 +228,7 @@ FR_INLINE void unpack_chunk_q6(const uint8_t *blk, int g, int8_t *even, int8_t *
 }
 
 /* Chunk g of a Q3_K super-block (layout Q3_Kx16): the values (q2 | third bit << 2) - 4 = q3,
- * rebuilt as k6x16 does (there as u = q3 + 32), into the B tiles of sub-blocks 2g, 2g + 1. */
+ * rebuilt as k6x16_units does (there as u = q3 + 32), into the B tiles of sub-blocks 2g, 2g + 1. */
 FR_INLINE void unpack_chunk_q3(const uint8_t *blk, int g, int8_t *even, int8_t *odd) {
     const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4), zero = _mm512_setzero_si512();
     const __m128i q2s = _mm_cvtsi32_si128(2 * (g & 3));

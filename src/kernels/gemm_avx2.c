@@ -440,14 +440,9 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
     FR_UNROLL for (int u = 0; u < U; u++) store_halves(accs + u * H * T, h0, H, T, out + 16 * T * u);
 }
 
-FR_INLINE void k4x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
-                     float *out, const int Q5) {
-    k4x16_units(nb, &unit, 1, h0, H, acts, T, out, Q5);
-}
-
 /* Q4_K and Q5_K for one token, FR_GEMM_STREAMS units in turn a super-block at a time (16
  * registers do not hold four units' sums a vector at a time, as gemm_avx512vnni.c's do), each
- * unit's stream prefetched: each unit gets the steps of k4x16 with T = 1, in order.
+ * unit's stream prefetched: each unit gets the steps of k4x16_units with U = 1, T = 1, in order.
  * FRUGAL_ISA=avx2, tinyllama Q4_K_M tg, 2 threads, builds alternated, 3 rounds: 28.6, 29.7,
  * 29.5 -> 31.1, 32.3, 31.1 t/s. The same for Q6_K gave nothing (31.4, 31.4, 31.0 -> 31.8,
  * 31.1, 29.6) and is not used (k6x16). */
@@ -461,12 +456,12 @@ void fr_gemm_q5_Kx16_streams_avx2(int64_t nb, const void *const *units, const vo
 
 FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
                        float *out) {
-    k4x16(nb, unit, h0, H, acts, T, out, 0);
+    k4x16_units(nb, &unit, 1, h0, H, acts, T, out, 0);
 }
 
 FR_INLINE void q5_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
                        float *out) {
-    k4x16(nb, unit, h0, H, acts, T, out, 1);
+    k4x16_units(nb, &unit, 1, h0, H, acts, T, out, 1);
 }
 
 void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {

@@ -271,7 +271,7 @@ void fr_gemm_iq4_nlx16_streams_avx512vnni(int64_t nb, const void *const *units, 
  * unsigned values (nibbles; Q5_K: with bit j of the H_k vector's bytes moved to bit 4) times y
  * go straight to int32 with vpdpbusd (the AVX2 kernel sums maddubs pairs in int16 first), then
  * one multiply by the sub-block's 6-bit scale: the same exact integer sc_j * dot_j per row. The
- * mins, the float steps and their order are those of gemm_avx2.c's k4x16, lane by lane.
+ * mins, the float steps and their order are those of gemm_avx2.c's k4x16_units, lane by lane.
  * Q4_K takes the high nibbles in place (v & 0xf0, one op instead of a shift and a mask): the
  * lanes hold 16 * dot_(2l+1) (at most 16 * 32 * 15 * 127, exact in int32), shifted back before
  * the scale. kbench Q4_K 2048 x 512, one token, one thread (in L2), with the streams below:
@@ -366,12 +366,8 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
     store16(acc, U * T, out);
 }
 
-FR_INLINE void k4x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int Q5) {
-    k4x16_units(nb, &unit, 1, acts, T, out, Q5);
-}
-
 /* Q4_K and Q5_K for one token, FR_GEMM_STREAMS units read side by side a vector at a time
- * (as x4_0x16_streams): each unit gets the steps of k4x16 with T = 1, in order. kbench
+ * (as x4_0x16_streams): each unit gets the steps of k4x16_units with U = 1, T = 1, in order. kbench
  * 2048 x 131072 (from DRAM), one token, 2 threads, against the one-unit kernel: Q4_K 38.8 ->
  * 52.5, Q5_K 30.7 -> 36.1 GMAC/s. (Software prefetch in the Q4_0 and Q8_0 streams kernels, tried
  * the same way, gave nothing: tinyllama Q4_0 43.1-43.5 -> 42.6-43.1 t/s, Q8_0 26.1-27.0 ->
@@ -510,12 +506,8 @@ FR_INLINE void k6x16_units(int64_t nb, const void *const *units, const int U, co
     store16(acc, U * T, out);
 }
 
-FR_INLINE void k6x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int KIND) {
-    k6x16_units(nb, &unit, 1, acts, T, out, KIND);
-}
-
 /* Q6_K, Q3_K and Q2_K for one token, FR_GEMM_STREAMS units side by side a vector at a time
- * (as k4x16_units), each stream prefetched: each unit gets the steps of k6x16 with T = 1, in
+ * (as k4x16_units), each stream prefetched: each unit gets the steps of k6x16_units with U = 1, T = 1, in
  * order. kbench 2048 x 131072 (from DRAM), one token, 2 threads, against the one-unit kernel:
  * Q6_K 26.0-26.2 -> 30.2-30.4, Q3_K 42.2-43.4 -> 46.3-49.1, Q2_K 78.8 -> 92.7-100.2 GMAC/s.
  * (Before the group loop was unrolled, the Q6_K and Q3_K streams read slower than one unit.)
@@ -534,15 +526,15 @@ void fr_gemm_q2_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, co
 }
 
 FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    k6x16(nb, unit, acts, T, out, 0);
+    k6x16_units(nb, &unit, 1, acts, T, out, 0);
 }
 
 FR_INLINE void q3_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    k6x16(nb, unit, acts, T, out, 1);
+    k6x16_units(nb, &unit, 1, acts, T, out, 1);
 }
 
 FR_INLINE void q2_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    k6x16(nb, unit, acts, T, out, 2);
+    k6x16_units(nb, &unit, 1, acts, T, out, 2);
 }
 
 FR_INLINE void q4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
@@ -582,11 +574,11 @@ void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *unit, const void *const 
 }
 
 FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    k4x16(nb, unit, acts, T, out, 0);
+    k4x16_units(nb, &unit, 1, acts, T, out, 0);
 }
 
 FR_INLINE void q5_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    k4x16(nb, unit, acts, T, out, 1);
+    k4x16_units(nb, &unit, 1, acts, T, out, 1);
 }
 
 void fr_gemm_q4_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
