@@ -705,6 +705,24 @@ fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa) {
  * same bits, but the two were not measured together */
 fr_gemm_streams_fn fr_gemm_streams_kernel(int type) { return fr_gemm_streams_kernel_isa(type, kernel_isa(type)); }
 
+fr_gemm_kernel_fn fr_gemm_kernel_for(const fr_packed *pk) {
+#if FR_X86
+    if (pk->q8_sm) return fr_gemm_q8_0x16_avx2_sm;
+#endif
+    return fr_gemm_kernel(pk->type);
+}
+
+fr_gemm_streams_fn fr_gemm_streams_kernel_for(const fr_packed *pk) {
+#if FR_X86
+    if (pk->q8_sm) return fr_gemm_q8_0x16_streams_avx2_sm;
+#endif
+    return fr_gemm_streams_kernel(pk->type);
+}
+
+bool fr_gemm_same_layout(const fr_packed *a, const fr_packed *b) {
+    return a->type == b->type && a->n_in == b->n_in && a->q8_sm == b->q8_sm;
+}
+
 /* ---- packed copies ---- */
 
 static bool repack_enabled(void) {
@@ -750,6 +768,23 @@ bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes) {
     return true;
 }
 
+/* Q8_0 units' value bytes w as |w| | (w < 0) << 7 (fr_packed.q8_sm), unless some w is -128,
+ * which that form cannot hold: then nothing changes and the result is false. */
+static bool q8_0_to_sign_magnitude(char *data, int64_t n_units, size_t unit_bytes, int64_t nb) {
+    for (int pass = 0; pass < 2; pass++) /* find a -128, then convert */
+        for (int64_t g = 0; g < n_units; g++)
+            for (int64_t b = 0; b < nb; b++) {
+                int8_t *q = (int8_t *)(data + (size_t)g * unit_bytes + (size_t)b * FR_Q8_0X16_BLOCK);
+                unsigned min = 0;
+                for (int i = 0; i < FR_Q8_0X16_D; i++) {
+                    if (pass == 0) min |= q[i] == -128;
+                    else if (q[i] < 0) q[i] = (int8_t)(uint8_t)(0x80u | (unsigned)-q[i]);
+                }
+                if (min) return false;
+            }
+    return true;
+}
+
 /* Packed weights get their own huge-page mapping (hugemem.h): decode streams all weights once
  * per token. (Not measured apart: alternated runs on the dev VM gave about +6% tinyllama Q4_0
  * decode for this together with the decreasing decode slabs.) */
@@ -774,6 +809,10 @@ fr_packed *fr_pack_new(const fr_matrix *m) {
     for (int64_t g = 0; g < n_units; g++)
         fr_pack_unit(m->type, m->n_in, pk->orig + (size_t)g * FR_GEMM_ROWS * m->row_bytes, m->row_bytes,
                      (int)FR_MIN(FR_GEMM_ROWS, m->n_out - g * FR_GEMM_ROWS), pk->data + (size_t)g * pk->unit_bytes);
+#if FR_X86
+    if (m->type == FR_TYPE_Q8_0 && fr_gemm_kernel(m->type) == fr_gemm_q8_0x16_avx2)
+        pk->q8_sm = q8_0_to_sign_magnitude(pk->data, n_units, pk->unit_bytes, pk->nb);
+#endif
     drop_pages(pk->orig, m->row_bytes * (size_t)m->n_out);
     return pk;
 }
@@ -1022,9 +1061,10 @@ static void job_init(gemm_job *j, const fr_packed *const *pk, const int64_t *uni
     j->n_tok = n_tok;
     j->act = scratch;
     j->act_stride = fr_gemm_act_bytes(j->pk->type, j->pk->n_in);
-    j->kern = fr_gemm_kernel(j->pk->type);
-    j->streams = fr_gemm_streams_kernel(j->pk->type);
-    j->amx = n_tok >= FR_GEMM_AMX_T ? fr_gemm_amx_kernel(j->pk->type) : NULL; /* (prompts only) */
+    j->kern = fr_gemm_kernel_for(j->pk);
+    j->streams = fr_gemm_streams_kernel_for(j->pk);
+    /* (prompts only; never on sign-magnitude units, which only AVX2 machines make) */
+    j->amx = n_tok >= FR_GEMM_AMX_T && !j->pk->q8_sm ? fr_gemm_amx_kernel(j->pk->type) : NULL;
 }
 
 static void run_decode(fr_pool *pool, gemm_job *j) {

@@ -177,6 +177,10 @@ typedef struct fr_packed {
     char *data;          /* ceil(n_out / 16) units */
     size_t data_bytes;
     fr_huge_mem mem;     /* the mapping holding data (hugemem.h) */
+    /* Q8_0 whose kernels here are AVX2's and no weight is -128: each value byte holds |w| in bits
+     * 0-6 and the sign in bit 7 (sign-magnitude), which saves those kernels an op per vector;
+     * only fr_gemm_kernel_for's and fr_gemm_streams_kernel_for's kernels read such units */
+    bool q8_sm;
 } fr_packed;
 
 /* True if `type` has a packed layout and this CPU runs its kernels. */
@@ -240,6 +244,8 @@ void fr_gemm_q4_1x16_avx2(int64_t nb, const void *unit, const void *const *acts,
 void fr_gemm_q5_1x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_iq4_nlx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+/* The same on sign-magnitude units (fr_packed.q8_sm): the same bits. */
+void fr_gemm_q8_0x16_avx2_sm(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q2_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q3_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
@@ -250,6 +256,7 @@ void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
  * T = 1 per unit. */
 typedef void (*fr_gemm_streams_fn)(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
+void fr_gemm_q8_0x16_streams_avx2_sm(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q4_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q5_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q4_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
@@ -373,6 +380,13 @@ void fr_gemm_f16_group(fr_pool *pool, const fr_mm_out *out, int n, const float *
 
 /* The kernel fr_matmul uses for a packed type (NULL if none): the best this CPU runs. */
 fr_gemm_kernel_fn fr_gemm_kernel(int type);
+/* The kernels for pk's units (and those of every matrix fr_gemm_same_layout as pk):
+ * fr_gemm_kernel's and fr_gemm_streams_kernel's for pk's type, or their sign-magnitude forms
+ * (pk->q8_sm). */
+fr_gemm_kernel_fn fr_gemm_kernel_for(const fr_packed *pk);
+fr_gemm_streams_fn fr_gemm_streams_kernel_for(const fr_packed *pk);
+/* Whether one kernel can take the units of both: the same type, n_in and value layout. */
+bool fr_gemm_same_layout(const fr_packed *a, const fr_packed *b);
 /* The multi-stream decode kernel of `type` where fr_gemm_kernel(type)'s instruction set has
  * one, else NULL (decode then reads a task's units in order, one kernel call each). */
 fr_gemm_streams_fn fr_gemm_streams_kernel(int type);

@@ -161,7 +161,7 @@ static int group_kind(const fr_mm_out *out, int n, int64_t n_tok, const fr_packe
     for (int i = 0; i < n; i++) {
         same = same && out[i].w->type == out[0].w->type && out[i].w->n_in == out[0].w->n_in;
         pk[i] = fr_pack_find(out[i].w, &unit0[i]);
-        if (pk[i]) n_packed += pk[0] && pk[i]->type == pk[0]->type && pk[i]->n_in == pk[0]->n_in ? 1 : n + 1;
+        if (pk[i]) n_packed += pk[0] && fr_gemm_same_layout(pk[i], pk[0]) ? 1 : n + 1;
     }
     if (n < 2 || !same || n_tok > FR_GEMM_MAX_T) return GROUP_APART;
     if (n_packed == n) return GROUP_PACKED;

@@ -196,15 +196,16 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
             bool all = true;
             for (int k = 0; k < jobs[j].n_w; k++) {
                 mc.pk[j][k] = fr_pack_find(jobs[j].w[k], &mc.u0[j][k]);
-                all = all && mc.pk[j][k] && jobs[j].w[k]->type == w->type && jobs[j].w[k]->n_in == w->n_in;
+                all = all && mc.pk[j][k] && fr_gemm_same_layout(mc.pk[j][k], mc.pk[j][0]);
             }
             if (!all) mc.pk[j][0] = mc.pk[j][1] = NULL;
         }
         off += job_act_bytes(&jobs[j], mc.pk[j][0] != NULL) * (size_t)jobs[j].m;
         conv += jobs[j].m;
-        mc.kern[j] = mc.pk[j][0] ? fr_gemm_kernel(w->type) : NULL;
-        mc.streams[j] = mc.pk[j][0] && jobs[j].m == 1 ? fr_gemm_streams_kernel(w->type) : NULL;
-        mc.amx[j] = mc.pk[j][0] && jobs[j].m >= FR_GEMM_AMX_T ? fr_gemm_amx_kernel(w->type) : NULL;
+        mc.kern[j] = mc.pk[j][0] ? fr_gemm_kernel_for(mc.pk[j][0]) : NULL;
+        mc.streams[j] = mc.pk[j][0] && jobs[j].m == 1 ? fr_gemm_streams_kernel_for(mc.pk[j][0]) : NULL;
+        mc.amx[j] = mc.pk[j][0] && jobs[j].m >= FR_GEMM_AMX_T && !mc.pk[j][0]->q8_sm ? fr_gemm_amx_kernel(w->type)
+                                                                                   : NULL;
         /* chunks: enough tasks to balance, whole packed units (packed_rows); a decode step's
          * in steps of FR_GEMM_STREAMS units where they are read as streams */
         const int64_t step = FR_GEMM_ROWS * (mc.streams[j] ? FR_GEMM_STREAMS : 1);

@@ -117,6 +117,23 @@ static void hostile_q8_0_rows(int64_t n, int rows, char *w, size_t rb, test_rng 
     }
 }
 
+#if FR_X86
+/* Q8_0 units: `clean` = the units with every -128 made -127, `sm` = clean in sign-magnitude
+ * form (fr_packed.q8_sm: |w| | (w < 0) << 7 in each value byte). */
+static void q8_sm_units(const char *units, int n_units, size_t gb, int64_t nb, char *clean, char *sm) {
+    memcpy(clean, units, gb * (size_t)n_units);
+    memcpy(sm, units, gb * (size_t)n_units);
+    for (int g = 0; g < n_units; g++)
+        for (int64_t b = 0; b < nb; b++)
+            for (int i = 0; i < FR_Q8_0X16_D; i++) {
+                const size_t at = (size_t)g * gb + (size_t)b * FR_Q8_0X16_BLOCK + (size_t)i;
+                int v = (int8_t)clean[at];
+                if (v == -128) clean[at] = (char)(v = -127);
+                sm[at] = (char)(v < 0 ? 0x80 | -v : v);
+            }
+}
+#endif
+
 /* The SIMD kernels of a packed type this CPU runs (the dispatched one first). */
 static int packed_kernels(int type, fr_gemm_kernel_fn *out) {
     int n = 0;
@@ -303,6 +320,44 @@ static void test_packed_kernels(test_rng *rng) {
                     free(bt);
                 }
 #endif
+#if FR_X86
+                /* Q8_0's sign-magnitude AVX2 kernels (the units with -128 made -127) against the
+                 * reference on the same values: T = 1..4, and the streams kernel */
+                if (type == FR_TYPE_Q8_0 && fr_cpu_has(FR_ISA_AVX2)) {
+                    char *clean = aligned_alloc(64, gb * (size_t)ng), *sm = aligned_alloc(64, gb * (size_t)ng);
+                    q8_sm_units(g, ng, gb, nb, clean, sm);
+                    int bad = 0;
+                    for (int gi = 0; gi < ng; gi++) {
+                        for (int T = 1; T <= 4; T++) {
+                            const void *acts[4];
+                            for (int t = 0; t < T; t++) acts[t] = pa + (size_t)((t + T - 1) % 4) * pab;
+                            float o1[64], o2[64];
+                            fr_gemm_q8_0x16_avx2_sm(nb, sm + (size_t)gi * gb, acts, T, o1);
+                            fr_gemm_q8_0x16_ref(nb, clean + (size_t)gi * gb, acts, T, o2);
+                            bad += memcmp(o1, o2, sizeof(float) * 16 * (size_t)T) != 0;
+                        }
+                        const int pick[4] = {gi, ng - 1 - gi, (gi + 1) % ng, (gi + 2) % ng};
+                        const void *us[FR_GEMM_STREAMS], *uc[FR_GEMM_STREAMS];
+                        for (int k = 0; k < FR_GEMM_STREAMS; k++) {
+                            us[k] = sm + (size_t)pick[k % 4] * gb;
+                            uc[k] = clean + (size_t)pick[k % 4] * gb;
+                        }
+                        for (int t = 0; t < 4; t++) {
+                            const void *act = pa + (size_t)t * pab;
+                            float o[FR_GEMM_STREAMS * 16], o1[16];
+                            fr_gemm_q8_0x16_streams_avx2_sm(nb, us, act, o);
+                            for (int k = 0; k < FR_GEMM_STREAMS; k++) {
+                                fr_gemm_q8_0x16_ref(nb, uc[k], &act, 1, o1);
+                                bad += memcmp(o + 16 * k, o1, sizeof o1) != 0;
+                            }
+                        }
+                    }
+                    CHECK(bad == 0, "%s n=%lld rows=%d: the sign-magnitude AVX2 kernels differ from the reference "
+                          "in %d calls", ta->name, (long long)n, rows, bad);
+                    free(clean);
+                    free(sm);
+                }
+#endif
                 for (int T = 1; T <= 4; T++) {
                     const void *acts[4];
                     for (int t = 0; t < T; t++) acts[t] = pa + (size_t)((t + T - 1) % 4) * pab;
@@ -417,8 +472,10 @@ static void test_multi_decode_streams(test_rng *rng) {
  * around the tile size, 1..3 threads, with a bias and strides; views at a unit boundary
  * use the packed rows, others fall back (same bits either way). */
 static void test_packed_matmul(test_rng *rng) {
+    /* Q8_0 twice: with fill_rows's -128s, then without (the sign-magnitude units where the
+     * Q8_0 kernels are AVX2's) */
     const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q5_0, FR_TYPE_IQ4_NL, FR_TYPE_Q4_1, FR_TYPE_Q5_1,
-                         FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K, FR_TYPE_Q3_K, FR_TYPE_Q2_K};
+                         FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K, FR_TYPE_Q3_K, FR_TYPE_Q2_K, FR_TYPE_Q8_0};
     const int64_t n_toks[] = {1, 2, 3, 4, 5, 7, 9, 17};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         int type = types[ti];
@@ -432,6 +489,12 @@ static void test_packed_matmul(test_rng *rng) {
         fr_row_size(tt->vec_dot_type, n, &ab);
         char *w = aligned_alloc(64, (rb * (size_t)n_out + 63) & ~(size_t)63), *a = malloc(ab);
         fill_rows(type, n, (int)n_out, w, rb, rng, 1.0f);
+        const bool no_min = type == FR_TYPE_Q8_0 && ti > 1;
+        for (int64_t r = 0; r < n_out && no_min; r++)
+            for (int64_t b = 0; b < n / 32; b++) {
+                block_q8_0 *blk = (block_q8_0 *)(w + (size_t)r * rb) + b;
+                for (int j = 0; j < 32; j++) blk->qs[j] = blk->qs[j] == -128 ? -127 : blk->qs[j];
+            }
         float *x = malloc(sizeof(float) * (size_t)(xs * 17)), *bias = malloc(sizeof(float) * (size_t)n_out);
         float *y = malloc(sizeof(float) * (size_t)(ys * 17));
         for (int64_t i = 0; i < xs * 17; i++) x[i] = test_rng_float(rng) * 2.0f;
@@ -439,7 +502,38 @@ static void test_packed_matmul(test_rng *rng) {
         fr_matrix m = {type, n, n_out, rb, w, NULL, 0};
         fr_packed *pk = fr_pack_new(&m);
         CHECK(pk != NULL, "%s: fr_pack_new", tt->name);
+#if FR_X86
+        const bool sm = no_min && fr_gemm_kernel(type) == fr_gemm_q8_0x16_avx2;
+#else
+        const bool sm = false;
+#endif
+        CHECK(pk && pk->q8_sm == sm, "%s (%s -128): q8_sm %d, expected %d", tt->name, no_min ? "no" : "with",
+              pk ? (int)pk->q8_sm : -1, (int)sm);
+        if (sm) printf("  %s: fr_matmul on sign-magnitude units\n", tt->name);
         m.packed = pk;
+        if (sm) { /* a group of it and a copy with one -128 (so not sign-magnitude): the kernels of each */
+            char *w2 = aligned_alloc(64, (rb * (size_t)n_out + 63) & ~(size_t)63);
+            memcpy(w2, w, rb * (size_t)n_out);
+            ((block_q8_0 *)(w2 + 40 * rb))->qs[5] = -128;
+            fr_matrix m2 = {type, n, n_out, rb, w2, NULL, 0};
+            fr_packed *pk2 = fr_pack_new(&m2);
+            CHECK(pk2 && !pk2->q8_sm, "%s: a -128 weight gave sign-magnitude units", tt->name);
+            m2.packed = pk2;
+            float *yg[2] = {calloc((size_t)(ys * 17), sizeof(float)), calloc((size_t)(ys * 17), sizeof(float))};
+            const fr_mm_out grp[2] = {{&m, yg[0], ys, NULL}, {&m2, yg[1], ys, bias}};
+            void *scr = aligned_alloc(64, fr_matmul_scratch_size(&m, 17) + 64);
+            for (size_t ni = 0; ni < sizeof n_toks / sizeof n_toks[0]; ni++) {
+                fr_matmul_group(NULL, grp, 2, x, xs, n_toks[ni], scr);
+                CHECK(group_mismatches(grp, 2, x, xs, n_toks[ni], a) == 0,
+                      "%s: a group of sign-magnitude and plain units, %lld tokens, differs from vec_dot", tt->name,
+                      (long long)n_toks[ni]);
+            }
+            free(scr);
+            free(yg[0]);
+            free(yg[1]);
+            fr_pack_free(pk2);
+            free(w2);
+        }
         int64_t g0 = -1;
         CHECK(fr_pack_find(&m, &g0) && g0 == 0, "%s: find", tt->name);
         fr_matrix v8 = fr_matrix_rows(&m, 16, 100), v3 = fr_matrix_rows(&m, 3, 100);
