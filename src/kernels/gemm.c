@@ -768,20 +768,20 @@ bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes) {
     return true;
 }
 
-/* Q8_0 units' value bytes w as |w| | (w < 0) << 7 (fr_packed.q8_sm), unless some w is -128,
- * which that form cannot hold: then nothing changes and the result is false. */
-static bool q8_0_to_sign_magnitude(char *data, int64_t n_units, size_t unit_bytes, int64_t nb) {
-    for (int pass = 0; pass < 2; pass++) /* find a -128, then convert */
-        for (int64_t g = 0; g < n_units; g++)
-            for (int64_t b = 0; b < nb; b++) {
-                int8_t *q = (int8_t *)(data + (size_t)g * unit_bytes + (size_t)b * FR_Q8_0X16_BLOCK);
-                unsigned min = 0;
-                for (int i = 0; i < FR_Q8_0X16_D; i++) {
-                    if (pass == 0) min |= q[i] == -128;
-                    else if (q[i] < 0) q[i] = (int8_t)(uint8_t)(0x80u | (unsigned)-q[i]);
-                }
-                if (min) return false;
-            }
+/* A Q8_0 unit's value bytes w as |w| | (w < 0) << 7 (fr_packed.q8_sm), unless some w is -128,
+ * which that form cannot hold: then the unit is left as it is and the result is false. The
+ * map is its own inverse on the other values (a byte x < 0 becomes 0x80 - x). */
+static bool q8_0_unit_sign_magnitude(char *unit, int64_t nb) {
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *q = (const uint8_t *)unit + (size_t)b * FR_Q8_0X16_BLOCK;
+        unsigned min = 0;
+        for (int i = 0; i < FR_Q8_0X16_D; i++) min |= q[i] == 0x80;
+        if (min) return false;
+    }
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t *q = (uint8_t *)unit + (size_t)b * FR_Q8_0X16_BLOCK;
+        for (int i = 0; i < FR_Q8_0X16_D; i++) q[i] = q[i] & 0x80 ? (uint8_t)(0x80 - q[i]) : q[i];
+    }
     return true;
 }
 
@@ -806,13 +806,18 @@ fr_packed *fr_pack_new(const fr_matrix *m) {
         free(pk);
         return NULL;
     }
-    for (int64_t g = 0; g < n_units; g++)
-        fr_pack_unit(m->type, m->n_in, pk->orig + (size_t)g * FR_GEMM_ROWS * m->row_bytes, m->row_bytes,
-                     (int)FR_MIN(FR_GEMM_ROWS, m->n_out - g * FR_GEMM_ROWS), pk->data + (size_t)g * pk->unit_bytes);
 #if FR_X86
-    if (m->type == FR_TYPE_Q8_0 && fr_gemm_kernel(m->type) == fr_gemm_q8_0x16_avx2)
-        pk->q8_sm = q8_0_to_sign_magnitude(pk->data, n_units, pk->unit_bytes, pk->nb);
+    pk->q8_sm = m->type == FR_TYPE_Q8_0 && fr_gemm_kernel(m->type) == fr_gemm_q8_0x16_avx2;
 #endif
+    for (int64_t g = 0; g < n_units; g++) {
+        char *u = pk->data + (size_t)g * pk->unit_bytes;
+        fr_pack_unit(m->type, m->n_in, pk->orig + (size_t)g * FR_GEMM_ROWS * m->row_bytes, m->row_bytes,
+                     (int)FR_MIN(FR_GEMM_ROWS, m->n_out - g * FR_GEMM_ROWS), u);
+        if (pk->q8_sm && !q8_0_unit_sign_magnitude(u, pk->nb)) { /* a -128: every unit as packed */
+            pk->q8_sm = false;
+            for (int64_t h = 0; h < g; h++) q8_0_unit_sign_magnitude(pk->data + (size_t)h * pk->unit_bytes, pk->nb);
+        }
+    }
     drop_pages(pk->orig, m->row_bytes * (size_t)m->n_out);
     return pk;
 }
