@@ -62,6 +62,26 @@ FR_INLINE float dot_tail(int type, float s, const float *q, const void *x, int64
     return s;
 }
 
+/* The 16 fr_hsum8_avx2 of the 256-bit halves of z[0..7] at once: out[2i] of z[i]'s low half,
+ * out[2i + 1] of its high half. Each half h goes through hsum8's adds, pair for pair: t = h[0..3]
+ * + h[4..7], then (t0 + t2, t1 + t3), then their sum (an add does not care which operand comes
+ * first), with 14 shuffles in all where one hsum8 at a time takes 3 or 4 each. */
+FR_INLINE void hsum8x16(const __m512 *z, float *out) {
+    __m512 w[4], x[2];
+    FR_UNROLL for (int i = 0; i < 4; i++) /* quarters: t(z2i.lo), t(z2i.hi), t(z2i+1.lo), t(z2i+1.hi) */
+        w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(z[2 * i], z[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm512_shuffle_f32x4(z[2 * i], z[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    FR_UNROLL for (int i = 0; i < 2; i++) /* per quarter: (t0 + t2, t1 + t3) of w[2i]'s, then of w[2i+1]'s */
+        x[i] = _mm512_add_ps(_mm512_shuffle_ps(w[2 * i], w[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(w[2 * i], w[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* lane 4q + c: the sum of w[c]'s quarter q, the half q & 1 of z[2c + (q >> 1)], which goes to
+     * out[4c + q]: a 4 x 4 transpose */
+    const __m512 r = _mm512_add_ps(_mm512_shuffle_ps(x[0], x[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                                   _mm512_shuffle_ps(x[0], x[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    _mm512_storeu_ps(out, _mm512_permutexvar_ps(idx, r));
+}
+
 /* s[k * 2 NP2 + j] = dot(q_k, x_j) for k < NH heads (q_k = q + k * w) and j < 2 NP2 rows:
  * NH x NP2 accumulators, the low half of acc[k][m] for row 2m, its high half for row 2m + 1 */
 FR_INLINE void dot_block2(int type, int NH, int NP2, const void *const *x, const float *q, int64_t w, float *s) {
@@ -77,6 +97,15 @@ FR_INLINE void dot_block2(int type, int NH, int NP2, const void *const *x, const
         }
     }
     const int NP = 2 * NP2;
+    if ((NH * NP2) % 8 == 0) { /* the sums 16 at a time: hsum[2a + h] of acc[a]'s half h, a = k NP2 + m */
+        float hs[48];
+        FR_UNROLL for (int g = 0; g < NH * NP2; g += 8) hsum8x16(acc + g, hs + 2 * g);
+        FR_UNROLL for (int k = 0; k < NH; k++) FR_UNROLL for (int m = 0; m < NP2; m++) {
+            s[k * NP + 2 * m] = dot_tail(type, hs[2 * (k * NP2 + m)], q + k * w, x[2 * m], w8, w);
+            s[k * NP + 2 * m + 1] = dot_tail(type, hs[2 * (k * NP2 + m) + 1], q + k * w, x[2 * m + 1], w8, w);
+        }
+        return;
+    }
     FR_UNROLL for (int k = 0; k < NH; k++) FR_UNROLL for (int m = 0; m < NP2; m++) {
         s[k * NP + 2 * m] = dot_tail(type, fr_hsum8_avx2(lo256(acc[k * NP2 + m])), q + k * w, x[2 * m], w8, w);
         s[k * NP + 2 * m + 1] = dot_tail(type, fr_hsum8_avx2(hi256(acc[k * NP2 + m])), q + k * w, x[2 * m + 1], w8, w);
