@@ -134,6 +134,24 @@ static void q8_sm_units(const char *units, int n_units, size_t gb, int64_t nb, c
 }
 #endif
 
+/* Decode's multi-stream kernel on units gi, ng - 1 - gi, gi + 1 and gi + 2 (mod ng; repeats
+ * when there are fewer) of `run`, against the reference on the same units of `want` (the same
+ * values in the reference's layout), bit for bit: the units that differ. */
+static int streams_mismatches(fr_gemm_streams_fn streams, fr_gemm_kernel_fn ref, int64_t nb, const char *run,
+                              const char *want, size_t gb, int ng, int gi, const void *act) {
+    const int pick[4] = {gi, ng - 1 - gi, (gi + 1) % ng, (gi + 2) % ng};
+    const void *units[FR_GEMM_STREAMS];
+    for (int k = 0; k < FR_GEMM_STREAMS; k++) units[k] = run + (size_t)pick[k % 4] * gb;
+    float o[FR_GEMM_STREAMS * 16], o1[16];
+    streams(nb, units, act, o);
+    int bad = 0;
+    for (int k = 0; k < FR_GEMM_STREAMS; k++) {
+        ref(nb, want + (size_t)pick[k % 4] * gb, &act, 1, o1);
+        bad += memcmp(o + 16 * k, o1, sizeof o1) != 0;
+    }
+    return bad;
+}
+
 /* The SIMD kernels of a packed type this CPU runs (the dispatched one first). */
 static int packed_kernels(int type, fr_gemm_kernel_fn *out) {
     int n = 0;
@@ -274,17 +292,7 @@ static void test_packed_kernels(test_rng *rng) {
                     for (int t = 0; t < 4; t++) {
                         const void *act = pa + (size_t)t * pab;
                         int bad = 0;
-                        for (int gi = 0; gi < ng; gi++) {
-                            const int pick[4] = {gi, ng - 1 - gi, (gi + 1) % ng, (gi + 2) % ng};
-                            const void *units[FR_GEMM_STREAMS];
-                            for (int k = 0; k < FR_GEMM_STREAMS; k++) units[k] = g + (size_t)pick[k % 4] * gb;
-                            float o[FR_GEMM_STREAMS * 16], o1[16];
-                            streams(nb, units, act, o);
-                            for (int k = 0; k < FR_GEMM_STREAMS; k++) {
-                                ref(nb, units[k], &act, 1, o1);
-                                bad += memcmp(o + 16 * k, o1, sizeof o1) != 0;
-                            }
-                        }
+                        for (int gi = 0; gi < ng; gi++) bad += streams_mismatches(streams, ref, nb, g, g, gb, ng, gi, act);
                         CHECK(bad == 0, "%s n=%lld rows=%d act %d: streams kernel (isa %d) differs from the "
                               "reference in %d units", ta->name, (long long)n, rows, t, (int)streams_isas[si2], bad);
                     }
@@ -336,21 +344,9 @@ static void test_packed_kernels(test_rng *rng) {
                             fr_gemm_q8_0x16_ref(nb, clean + (size_t)gi * gb, acts, T, o2);
                             bad += memcmp(o1, o2, sizeof(float) * 16 * (size_t)T) != 0;
                         }
-                        const int pick[4] = {gi, ng - 1 - gi, (gi + 1) % ng, (gi + 2) % ng};
-                        const void *us[FR_GEMM_STREAMS], *uc[FR_GEMM_STREAMS];
-                        for (int k = 0; k < FR_GEMM_STREAMS; k++) {
-                            us[k] = sm + (size_t)pick[k % 4] * gb;
-                            uc[k] = clean + (size_t)pick[k % 4] * gb;
-                        }
-                        for (int t = 0; t < 4; t++) {
-                            const void *act = pa + (size_t)t * pab;
-                            float o[FR_GEMM_STREAMS * 16], o1[16];
-                            fr_gemm_q8_0x16_streams_avx2_sm(nb, us, act, o);
-                            for (int k = 0; k < FR_GEMM_STREAMS; k++) {
-                                fr_gemm_q8_0x16_ref(nb, uc[k], &act, 1, o1);
-                                bad += memcmp(o + 16 * k, o1, sizeof o1) != 0;
-                            }
-                        }
+                        for (int t = 0; t < 4; t++)
+                            bad += streams_mismatches(fr_gemm_q8_0x16_streams_avx2_sm, fr_gemm_q8_0x16_ref, nb, sm,
+                                                      clean, gb, ng, gi, pa + (size_t)t * pab);
                     }
                     CHECK(bad == 0, "%s n=%lld rows=%d: the sign-magnitude AVX2 kernels differ from the reference "
                           "in %d calls", ta->name, (long long)n, rows, bad);
