@@ -719,6 +719,8 @@ fr_gemm_streams_fn fr_gemm_streams_kernel_for(const fr_packed *pk) {
     return fr_gemm_streams_kernel(pk->type);
 }
 
+fr_gemm_amx_fn fr_gemm_amx_kernel_for(const fr_packed *pk) { return pk->q8_sm ? NULL : fr_gemm_amx_kernel(pk->type); }
+
 bool fr_gemm_same_layout(const fr_packed *a, const fr_packed *b) {
     return a->type == b->type && a->n_in == b->n_in && a->q8_sm == b->q8_sm;
 }
@@ -1068,8 +1070,7 @@ static void job_init(gemm_job *j, const fr_packed *const *pk, const int64_t *uni
     j->act_stride = fr_gemm_act_bytes(j->pk->type, j->pk->n_in);
     j->kern = fr_gemm_kernel_for(j->pk);
     j->streams = fr_gemm_streams_kernel_for(j->pk);
-    /* (prompts only; never on sign-magnitude units, which only AVX2 machines make) */
-    j->amx = n_tok >= FR_GEMM_AMX_T && !j->pk->q8_sm ? fr_gemm_amx_kernel(j->pk->type) : NULL;
+    j->amx = n_tok >= FR_GEMM_AMX_T ? fr_gemm_amx_kernel_for(j->pk) : NULL; /* (prompts only) */
 }
 
 static void run_decode(fr_pool *pool, gemm_job *j) {

@@ -311,6 +311,9 @@ size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb);
 void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst);
 /* The type's AMX kernel, or NULL (no AMX, or a type without one: Q2_K). */
 fr_gemm_amx_fn fr_gemm_amx_kernel(int type);
+/* fr_gemm_amx_kernel for pk's units: none for sign-magnitude ones (fr_packed.q8_sm), which the
+ * AMX kernels do not read (only AVX2 machines make them). */
+fr_gemm_amx_fn fr_gemm_amx_kernel_for(const fr_packed *pk);
 /* AVX-VNNI (gemm_vnni.c; only if fr_cpu_has(FR_ISA_AVXVNNI)): same layout, same bits. */
 void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const void *act, float *out);

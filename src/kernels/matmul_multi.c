@@ -204,8 +204,7 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
         conv += jobs[j].m;
         mc.kern[j] = mc.pk[j][0] ? fr_gemm_kernel_for(mc.pk[j][0]) : NULL;
         mc.streams[j] = mc.pk[j][0] && jobs[j].m == 1 ? fr_gemm_streams_kernel_for(mc.pk[j][0]) : NULL;
-        mc.amx[j] = mc.pk[j][0] && jobs[j].m >= FR_GEMM_AMX_T && !mc.pk[j][0]->q8_sm ? fr_gemm_amx_kernel(w->type)
-                                                                                   : NULL;
+        mc.amx[j] = mc.pk[j][0] && jobs[j].m >= FR_GEMM_AMX_T ? fr_gemm_amx_kernel_for(mc.pk[j][0]) : NULL;
         /* chunks: enough tasks to balance, whole packed units (packed_rows); a decode step's
          * in steps of FR_GEMM_STREAMS units where they are read as streams */
         const int64_t step = FR_GEMM_ROWS * (mc.streams[j] ? FR_GEMM_STREAMS : 1);

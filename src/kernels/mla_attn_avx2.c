@@ -29,23 +29,6 @@ static inline float tail_val(int type, const void *row, int64_t i) {
 /* s[k] = dot(q_k, x_j) for k < NH heads (q_k = q + k * w) and j < NP rows, k-major
  * (s[k * NP + j]): NH x NP accumulators, each q load serving NP rows and each row load NH
  * heads; a tail of w % 8 values in scalar. */
-/* out[j] = fr_hsum8_avx2(v[j]) for j < 8, bit for bit: each vector goes through hsum8's adds,
- * pair for pair (t = lo + hi, then (t0 + t2, t1 + t3), then their sum; an add does not care
- * which operand comes first), 7 shuffles for all eight where hsum8 takes 3 each. */
-FR_INLINE void hsum8x8(const __m256 *v, float *out) {
-    __m256 u[4], vv[2];
-    FR_UNROLL for (int i = 0; i < 4; i++) /* [t(v 2i) | t(v 2i+1)] */
-        u[i] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x20),
-                             _mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x31));
-    FR_UNROLL for (int i = 0; i < 2; i++) /* per lane: (t0 + t2, t1 + t3) of u[2i], then of u[2i + 1] */
-        vv[i] = _mm256_add_ps(_mm256_shuffle_ps(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-                              _mm256_shuffle_ps(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    /* element 4L + c: the sum of lane L of u[c], that is of v[2c + L], which goes to out[2c + L] */
-    const __m256 r = _mm256_add_ps(_mm256_shuffle_ps(vv[0], vv[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                   _mm256_shuffle_ps(vv[0], vv[1], _MM_SHUFFLE(3, 1, 3, 1)));
-    _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
-}
-
 FR_INLINE void dot_block(int type, int NH, int NP, const void *const *x, const float *q, int64_t w, float *s) {
     __m256 acc[12];
     FR_UNROLL for (int k = 0; k < NH * NP; k++) acc[k] = _mm256_setzero_ps();
@@ -60,7 +43,7 @@ FR_INLINE void dot_block(int type, int NH, int NP, const void *const *x, const f
     }
     int k0 = 0;
     if (NH * NP >= 8) {
-        hsum8x8(acc, s);
+        fr_hsum8x8_avx2(acc, s);
         k0 = 8;
     }
     FR_UNROLL for (int k = k0; k < NH * NP; k++) s[k] = fr_hsum8_avx2(acc[k]);
