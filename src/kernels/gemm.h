@@ -303,13 +303,15 @@ void fr_gemm_q5_Kx16_amx(int64_t nb, const void *unit, const void *bt, const voi
 void fr_gemm_q6_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
 /* Q3_K: Q6_K's steps on the values q3 (-4..3) */
 void fr_gemm_q3_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
+/* Q2_K: one B tile per 32 values, of the products q * sc (0..45), then the mins; bt required */
+void fr_gemm_q2_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
 /* A unit's values as int8 B tiles (FR_GEMM_AMX_BLOCK bytes each, fr_gemm_amx_unpacked_bytes
  * in all, 64-byte aligned) at dst: a tile per block of Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL (signed
- * values), per sub-block of Q4_K, Q5_K (0..15, 0..31), Q6_K (q - 32) and Q3_K (q3). Q8_0's unit is
- * its own. */
+ * values), per sub-block of Q4_K, Q5_K (0..15, 0..31), Q6_K (q - 32) and Q3_K (q3), and per 32
+ * values of Q2_K (q * sc). Q8_0's unit is its own. */
 size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb);
 void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst);
-/* The type's AMX kernel, or NULL (no AMX, or a type without one: Q2_K). */
+/* The type's AMX kernel, or NULL (no AMX, or a type without one). */
 fr_gemm_amx_fn fr_gemm_amx_kernel(int type);
 /* fr_gemm_amx_kernel for pk's units: none for sign-magnitude ones (fr_packed.q8_sm), which the
  * AMX kernels do not read (only AVX2 machines make them). */

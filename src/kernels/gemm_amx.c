@@ -1,6 +1,7 @@
 /* gemm_amx.c: prompt kernels on AMX-INT8 tiles for the 32-value block types (Q4_0, Q5_0,
- * Q4_1, Q5_1, IQ4_NL, Q8_0) and Q4_K, Q5_K, Q6_K, 16 activation rows per call (compiled with
- * the AVX-512 VNNI flags and -mamx-tile -mamx-int8; called only where fr_cpu_has(FR_ISA_AMX)).
+ * Q4_1, Q5_1, IQ4_NL, Q8_0) and the K-quants Q2_K .. Q6_K, 16 activation rows per call
+ * (compiled with the AVX-512 VNNI flags and -mamx-tile -mamx-int8; called only where
+ * fr_cpu_has(FR_ISA_AMX)).
  *
  * A packed unit (gemm.h) already holds its block in the layout of an AMX B tile: 8 groups of
  * 4 positions, and in each group's 64 bytes the 4 bytes of row r at 4r. For Q8_0 that is the
@@ -60,10 +61,10 @@ void fr_gemm_amx_begin(void) { _tile_loadconfig(&k_tiles); }
 
 void fr_gemm_amx_end(void) { _tile_release(); }
 
-enum { K_Q4_0, K_Q5_0, K_Q4_1, K_Q5_1, K_IQ4_NL, K_Q8_0, K_Q4_K, K_Q5_K, K_Q6_K, K_Q3_K };
+enum { K_Q4_0, K_Q5_0, K_Q4_1, K_Q5_1, K_IQ4_NL, K_Q8_0, K_Q4_K, K_Q5_K, K_Q6_K, K_Q3_K, K_Q2_K };
 
 FR_INLINE int is_kquant(const int K) { return K >= K_Q4_K; }
-/* the K-quants of 16 sub-blocks of 16 (int8 scales) */
+/* the K-quants of 16 sub-blocks of 16 that take a step per sub-block (int8 scales) */
 FR_INLINE int is_k16(const int K) { return K == K_Q6_K || K == K_Q3_K; }
 
 FR_INLINE size_t amx_block_bytes(const int K) {
@@ -75,6 +76,7 @@ FR_INLINE size_t amx_block_bytes(const int K) {
            : K == K_Q5_K ? FR_Q5_KX16_BLOCK
            : K == K_Q6_K ? FR_Q6_KX16_BLOCK
            : K == K_Q3_K ? FR_Q3_KX16_BLOCK
+           : K == K_Q2_K ? FR_Q2_KX16_BLOCK
                          : FR_Q4_0X16_BLOCK; /* Q4_0, IQ4_NL */
 }
 
@@ -165,7 +167,7 @@ FR_INLINE void unpack_sub_k(const uint8_t *blk, int j, int8_t *tile, const int Q
 }
 
 /* isum[t] += s_j[t] * sc_j: the sums s_j of a sub-block in c, its 16 rows' scales at sc
- * (Q4_K, Q5_K: 6-bit, unsigned; Q6_K: int8) */
+ * (Q4_K, Q5_K: 6-bit, unsigned; Q6_K, Q3_K: int8) */
 FR_INLINE void k_consume(const int32_t *c, const uint8_t *sc, __m512i *isum, const int SIGNED) {
     const __m128i b = _mm_loadu_si128((const __m128i *)sc);
     const __m512i scv = SIGNED ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
@@ -244,6 +246,73 @@ FR_INLINE void unpack_chunk_q3(const uint8_t *blk, int g, int8_t *even, int8_t *
     }
 }
 
+/* ---- Q2_K: super-blocks of 16 sub-blocks of 16, a step per 32 values ----
+ *
+ * A value q (0..3) times its 4-bit scale is at most 45, an int8: so chunk g's B tile holds the
+ * products q * sc of its two sub-blocks, and one tdpbssd gives for the 32 values the sum over
+ * both of sc_j * sum(q * y), which k6x16_units (KIND 2) reaches with a multiply per sub-block:
+ * the same integer isum (|isum| <= 256 * 45 * 127). Then its float steps (k2_finish). Half the
+ * steps of Q6_K's form and no scale multiply per step. kbench Q2_K 2048 x 5632, 512 tokens,
+ * against AVX-512 VNNI: one thread 116.6 -> 175.5-180.6 GMAC/s, two 233 -> 354; tinyllama Q2_K
+ * pp512, 2 threads, alternated with the old binary: 218.5-225.0 -> 284.5-290.8 t/s (llama.cpp
+ * c392e50 native on the same file: 68-70). (The Q6_K/Q3_K form cannot take this: their values
+ * times their scales exceed int8.) */
+
+/* Chunk g (values 32g .. 32g + 31, sub-blocks 2g and 2g + 1) of super-block blk as a B tile
+ * of the products q * sc: group k < 4 of sub-block 2g, k >= 4 of 2g + 1. */
+FR_INLINE void unpack_chunk_q2(const uint8_t *blk, int g, int8_t *tile) {
+    const __m512i m3 = _mm512_set1_epi8(3), m15 = _mm512_set1_epi32(15);
+    /* byte 0 of each dword to all four: row r's scale at bytes 4r .. 4r + 3 */
+    const __m512i spread = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
+    const __m128i q2s = _mm_cvtsi32_si128(2 * (g & 3));
+    __m512i sc[2];
+    FR_UNROLL for (int h = 0; h < 2; h++) {
+        const __m128i b = _mm_loadu_si128((const __m128i *)(blk + FR_Q2_KX16_SC + 16 * (2 * g + h)));
+        sc[h] = _mm512_shuffle_epi8(_mm512_and_si512(_mm512_cvtepu8_epi32(b), m15), spread);
+    }
+    FR_UNROLL for (int k = 0; k < 8; k++) {
+        const __m512i qv = _mm512_loadu_si512(blk + 64 * (8 * (g >> 2) + k));
+        const __m512i q = _mm512_and_si512(_mm512_srl_epi16(qv, q2s), m3);
+        const __m512i s1 = sc[k >> 2], s2 = _mm512_add_epi8(s1, s1); /* q * sc = (q & 1) sc + (q & 2) sc */
+        const __m512i p = _mm512_add_epi8(_mm512_maskz_mov_epi8(_mm512_test_epi8_mask(q, _mm512_set1_epi8(1)), s1),
+                                          _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(q, _mm512_set1_epi8(2)), s2));
+        _mm512_store_si512(tile + 64 * k, p);
+    }
+}
+
+/* The end of a Q2_K super-block, k6x16_units' float steps for KIND 2 lane by lane:
+ * sumf += (yd * d) * isum; then msum = sum_j m_j * ysum_j (madd of the (m_2i, m_2i+1) pairs
+ * with the offset words' (-16 ysum_2i, -16 ysum_2i+1), shifted back exactly) and
+ * sumf -= (yd * dmin) * msum. */
+FR_INLINE void k2_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size_t act_stride, int64_t nb,
+                         __m512i *isum, float *acc) {
+    const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + FR_Q2_KX16_D)));
+    const __m512 dmx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + FR_Q2_KX16_DMIN)));
+    __m512i mp[8];
+    FR_UNROLL for (int i = 0; i < 8; i++) {
+        const __m512i lo = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + FR_Q2_KX16_SC + 32 * i)));
+        const __m512i hi = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(blk + FR_Q2_KX16_SC + 32 * i + 16)));
+        mp[i] = _mm512_or_si512(_mm512_srli_epi32(lo, 4), _mm512_slli_epi32(_mm512_srli_epi32(hi, 4), 16));
+    }
+    FR_UNROLL16 for (int t = 0; t < 16; t++) {
+        const uint8_t *y = act + (size_t)t * act_stride;
+        const float yd = ((const float *)(y + nb * 256))[b];
+        /* the pairs (low half of word 2i, low half of word 2i + 1): the words truncated to 16 bits */
+        _Alignas(32) int32_t y2[8];
+        const int32_t *yc = (const int32_t *)(y + nb * 260) + b * 16;
+        _mm256_store_si256((__m256i *)y2, _mm512_cvtepi32_epi16(_mm512_loadu_si512(yc)));
+        __m512i msum = _mm512_setzero_si512();
+        FR_UNROLL for (int i = 0; i < 8; i++)
+            msum = _mm512_add_epi32(msum, _mm512_madd_epi16(mp[i], _mm512_set1_epi32(y2[i])));
+        const __m512 d = _mm512_mul_ps(_mm512_set1_ps(yd), dx);
+        __m512 a = _mm512_add_ps(_mm512_load_ps(acc + 16 * t), _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t])));
+        const __m512i m = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_srai_epi32(msum, 4)); /* / -16 */
+        a = _mm512_sub_ps(a, _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(yd), dmx), _mm512_cvtepi32_ps(m)));
+        _mm512_store_ps(acc + 16 * t, a);
+        isum[t] = _mm512_setzero_si512();
+    }
+}
+
 /* The end of a Q6_K or Q3_K super-block (dp: its 16 fp16 scales d): sumf += (yd * d) * isum. */
 FR_INLINE void k6_finish(const uint8_t *dp, int64_t b, const uint8_t *act, size_t act_stride, int64_t nb,
                          __m512i *isum, float *acc) {
@@ -288,7 +357,10 @@ FR_INLINE void consume(const int32_t *c, const uint8_t *u, int64_t s, const uint
     const int64_t spb = steps_per_block(K), b = s / spb;
     const int j = (int)(s % spb);
     const uint8_t *blk = u + (size_t)b * amx_block_bytes(K);
-    if (is_k16(K)) {
+    if (K == K_Q2_K) { /* the scales are in the products already */
+        FR_UNROLL16 for (int t = 0; t < 16; t++) isum[t] = _mm512_add_epi32(isum[t], _mm512_load_si512(c + 16 * t));
+        if (j == 7) k2_finish(blk, b, a, act_stride, nb, isum, accm);
+    } else if (is_k16(K)) {
         k_consume(c, blk + (K == K_Q3_K ? FR_Q3_KX16_SC : FR_Q6_KX16_SC) + 16 * j, isum, 1);
         if (j == 15) k6_finish(blk + (K == K_Q3_K ? FR_Q3_KX16_D : FR_Q6_KX16_D), b, a, act_stride, nb, isum, accm);
     } else if (is_kquant(K)) {
@@ -360,6 +432,7 @@ AMX_KERNEL(q4_K, K_Q4_K)
 AMX_KERNEL(q5_K, K_Q5_K)
 AMX_KERNEL(q6_K, K_Q6_K)
 AMX_KERNEL(q3_K, K_Q3_K)
+AMX_KERNEL(q2_K, K_Q2_K)
 #undef AMX_KERNEL
 
 /* A unit's B tiles, step s's at dst + s * FR_GEMM_AMX_BLOCK (the steps of amx_run) */
@@ -374,6 +447,8 @@ FR_INLINE void unpack_unit(int64_t nb, const uint8_t *unit, int8_t *dst, const i
                 if (K == K_Q3_K) unpack_chunk_q3(blk, g, even, odd);
                 else unpack_chunk_q6(blk, g, even, odd);
             }
+        } else if (K == K_Q2_K) {
+            FR_UNROLL for (int g = 0; g < 8; g++) unpack_chunk_q2(blk, g, t + (size_t)g * FR_GEMM_AMX_BLOCK);
         } else if (is_kquant(K)) {
             FR_UNROLL for (int j = 0; j < 8; j++) unpack_sub_k(blk, j, t + (size_t)j * FR_GEMM_AMX_BLOCK, K == K_Q5_K);
         } else {
@@ -389,6 +464,7 @@ void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst) {
     case FR_TYPE_Q4_1: unpack_unit(nb, unit, dst, K_Q4_1); break;
     case FR_TYPE_Q5_1: unpack_unit(nb, unit, dst, K_Q5_1); break;
     case FR_TYPE_IQ4_NL: unpack_unit(nb, unit, dst, K_IQ4_NL); break;
+    case FR_TYPE_Q2_K: unpack_unit(nb, unit, dst, K_Q2_K); break;
     case FR_TYPE_Q3_K: unpack_unit(nb, unit, dst, K_Q3_K); break;
     case FR_TYPE_Q4_K: unpack_unit(nb, unit, dst, K_Q4_K); break;
     case FR_TYPE_Q5_K: unpack_unit(nb, unit, dst, K_Q5_K); break;
