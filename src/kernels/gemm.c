@@ -948,8 +948,8 @@ static void store_token0(const void *ctx, int64_t g, const float *out) { store_u
 #define AMX_UNPACKED_MAX (176 << 10)
 
 size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb) {
-    const int tiles = type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K                          ? 16
-                      : type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q2_K ? 8
+    const int tiles = type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K || type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K ? 16
+                      : type == FR_TYPE_Q2_K                                                                  ? 8
                                                                      : 1;
     return (size_t)nb * (size_t)tiles * FR_GEMM_AMX_BLOCK;
 }

@@ -13,12 +13,13 @@
  * result is bit-identical to the type's other kernels, and a token's logits do not depend on
  * whether its prompt went through here.
  *
- * The K-quants take one tdpbssd per sub-block (their sections below); one driver (amx_run)
- * runs the steps of every type.
+ * The K-quants put their scales in the B tiles and accumulate a super-block on the tile unit
+ * (their section below, amx_run_k); the 32-value types take a step per block (amx_run).
  *
  * Tiles (one configuration, loaded by fr_gemm_amx_begin in the calling thread, whose state it
- * is): two pairs of A (16 x 32 bytes: the activation rows' block), B (8 x 64) and C (16 x 16
- * int32), so that the tile unit works on step s + 1 while the vector unit consumes step s. */
+ * is): two A (16 x 32 bytes: the activation rows' 32 values), two B (8 x 64) and four C (16 x
+ * 16 int32), so that the tile unit works on one step or super-block while the vector unit
+ * consumes the one before. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -39,6 +40,8 @@
 #define TA1 3
 #define TB0 4
 #define TB1 5
+#define TC2 6
+#define TC3 7
 
 typedef struct {
     uint8_t palette, start_row, reserved[14];
@@ -53,8 +56,8 @@ static const tile_config k_tiles = {
     .palette = 1,
     /* C: 16 activation rows x 16 weight rows, int32; A: 16 activation rows x 32 bytes;
      * B: 8 groups x 16 rows x 4 bytes */
-    .colsb = {[TC0] = 64, [TC1] = 64, [TA0] = 32, [TA1] = 32, [TB0] = 64, [TB1] = 64},
-    .rows = {[TC0] = 16, [TC1] = 16, [TA0] = 16, [TA1] = 16, [TB0] = 8, [TB1] = 8},
+    .colsb = {[TC0] = 64, [TC1] = 64, [TA0] = 32, [TA1] = 32, [TB0] = 64, [TB1] = 64, [TC2] = 64, [TC3] = 64},
+    .rows = {[TC0] = 16, [TC1] = 16, [TA0] = 16, [TA1] = 16, [TB0] = 8, [TB1] = 8, [TC2] = 16, [TC3] = 16},
 };
 
 void fr_gemm_amx_begin(void) { _tile_loadconfig(&k_tiles); }
@@ -64,8 +67,6 @@ void fr_gemm_amx_end(void) { _tile_release(); }
 enum { K_Q4_0, K_Q5_0, K_Q4_1, K_Q5_1, K_IQ4_NL, K_Q8_0, K_Q4_K, K_Q5_K, K_Q6_K, K_Q3_K, K_Q2_K };
 
 FR_INLINE int is_kquant(const int K) { return K >= K_Q4_K; }
-/* the K-quants of 16 sub-blocks of 16 that take a step per sub-block (int8 scales) */
-FR_INLINE int is_k16(const int K) { return K == K_Q6_K || K == K_Q3_K; }
 
 FR_INLINE size_t amx_block_bytes(const int K) {
     return K == K_Q5_0 ? FR_Q5_0X16_BLOCK
@@ -143,40 +144,27 @@ FR_INLINE void amx_block_end(const int32_t *c, const uint8_t *blk, int64_t b, co
     }
 }
 
-/* ---- Q4_K, Q5_K: super-blocks of 8 sub-blocks of 32 ----
+/* ---- the K-quants: super-blocks of 256 values, a chunk of 32 per step ----
  *
- * One tdpbssd per sub-block j (the unsigned values 0..15, or 0..31, from the unpacked unit;
- * A: the activation rows' 32 values of sub-block j), then as k4x16_units (gemm_avx512vnni.c) lane
- * by lane: isum += s_j * sc_j in int32, msum from the mins and the activation's sub-block
- * sums, and per super-block sumf += (yd * d) * isum; sumf -= (yd * dmin) * msum. */
+ * Each value times its row's sub-block scale, v, is an exact integer, and sum_j sc_j sum(q_j y)
+ * = sum v y, the integer isum of the type's reference (fr_vec_dot_*_ref) and VNNI kernels:
+ * - Q3_K .. Q6_K: v = q3 * sc (Q3_K, |v| <= 4 * 32), (q - 32) * sc (Q6_K, |v| <= 32 * 128) or
+ *   q * sc (Q4_K, Q5_K: 0 <= v <= 31 * 63) is an int16. As v = 64 h + l, with l = v & 63
+ *   (0..63) and h = v >> 6 (-64..64) both int8, a chunk of 32 values takes two B tiles (h and
+ *   l; unpacked once per unit), and two tdpbssd per chunk accumulate over a super-block's 8
+ *   chunks C_h = sum h y and C_l = sum l y: isum = 64 C_h + C_l (|64 C_h| <= 64 * 256 * 64 *
+ *   127 < 2^31).
+ * - Q2_K: v = q * sc <= 3 * 15 is an int8 itself: one tile per chunk, and C is isum.
+ * Then the reference's float steps lane by lane (k_finish, k6_finish, k2_finish). The form
+ * before this (a tdpbssd per sub-block, Q6_K's on half-empty tiles, then a vector multiply of
+ * the 16 x 16 sums by the scales) ran kbench 2048 x 5632, 512 tokens, one thread at Q4_K 201,
+ * Q6_K 141.5, Q3_K 137.6 GMAC/s; this one at Q4_K 302-310, Q6_K 353-362, Q3_K 362-395 (Q2_K:
+ * AVX-512 VNNI 116.6 -> 232), the same bits. */
 
-/* Sub-block j of super-block blk as a B tile: group k is the low (j even) or high nibbles of
- * vector V_{j/2, k}; Q5_K adds bit j of H_k as bit 4. */
-FR_INLINE void unpack_sub_k(const uint8_t *blk, int j, int8_t *tile, const int Q5) {
-    const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
-    const __m128i up = _mm_cvtsi32_si128(j < 4 ? 4 - j : 0), down = _mm_cvtsi32_si128(j < 4 ? 0 : j - 4);
-    FR_UNROLL for (int k = 0; k < 8; k++) {
-        __m512i v = _mm512_loadu_si512(blk + 64 * (8 * (j >> 1) + k));
-        v = _mm512_and_si512((j & 1) ? _mm512_srli_epi16(v, 4) : v, m4);
-        if (Q5) {
-            const __m512i hv = _mm512_loadu_si512(blk + FR_Q5_KX16_QH + 64 * k);
-            v = _mm512_or_si512(v, _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, up), down), b4));
-        }
-        _mm512_store_si512(tile + 64 * k, v);
-    }
-}
-
-/* isum[t] += s_j[t] * sc_j: the sums s_j of a sub-block in c, its 16 rows' scales at sc
- * (Q4_K, Q5_K: 6-bit, unsigned; Q6_K, Q3_K: int8) */
-FR_INLINE void k_consume(const int32_t *c, const uint8_t *sc, __m512i *isum, const int SIGNED) {
-    const __m128i b = _mm_loadu_si128((const __m128i *)sc);
-    const __m512i scv = SIGNED ? _mm512_cvtepi8_epi32(b) : _mm512_cvtepu8_epi32(b);
-    FR_UNROLL16 for (int t = 0; t < 16; t++)
-        isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_load_si512(c + 16 * t), scv));
-}
-
-/* The end of super-block b: the mins and the float steps into acc (in memory: with the 16
- * isum registers, 16 accumulators would not fit), isum cleared. */
+/* The end of a Q4_K or Q5_K super-block: the mins and the float steps into acc (in memory:
+ * with the 16 isum registers, 16 accumulators would not fit), isum cleared:
+ * sumf += (yd * d) * isum; sumf -= (yd * dmin) * msum, msum from the mins and the
+ * activation's sub-block sums, as k4x16_units (gemm_avx512vnni.c). */
 FR_INLINE void k_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size_t act_stride, int64_t nb,
                         __m512i *isum, float *acc) {
     const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + FR_Q4_KX16_D)));
@@ -202,64 +190,22 @@ FR_INLINE void k_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size_
     }
 }
 
-/* ---- Q6_K: super-blocks of 16 sub-blocks of 16 ----
- *
- * A tile takes 32 activation values; sub-block j's B tile holds its values q - 32 in the
- * four groups of its half of those 32 and zeros in the other four, so each tdpbssd gives one
- * sub-block's exact sums. Then as k6x16_units (gemm_avx512vnni.c): isum += s_j * sc_j, and per
- * super-block sumf += (yd * d) * isum. */
-
-/* Chunk g (values 32g .. 32g + 31, sub-blocks 2g and 2g + 1) of super-block blk: the values
- * q - 32 rebuilt as k6x16_units does, into the B tiles of the two sub-blocks. */
-FR_INLINE void unpack_chunk_q6(const uint8_t *blk, int g, int8_t *even, int8_t *odd) {
-    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), c32 = _mm512_set1_epi8(32);
-    const __m512i zero = _mm512_setzero_si512();
-    FR_UNROLL for (int k = 0; k < 8; k++) {
-        const __m512i lv = _mm512_loadu_si512(blk + 64 * (8 * (g >> 1) + k));
-        const __m512i nib = _mm512_and_si512((g & 1) ? _mm512_srli_epi16(lv, 4) : lv, m4);
-        const __m512i hv = _mm512_loadu_si512(blk + FR_Q6_KX16_QH + 64 * (8 * (g >> 2) + k));
-        const int i = g & 3;
-        const __m512i hs = i == 0   ? _mm512_slli_epi16(hv, 4)
-                           : i == 1 ? _mm512_slli_epi16(hv, 2)
-                           : i == 2 ? hv
-                                    : _mm512_srli_epi16(hv, 2);
-        const __m512i q = _mm512_sub_epi8(_mm512_ternarylogic_epi32(m30, hs, nib, 0xEA), c32);
-        _mm512_store_si512((k < 4 ? even : odd) + 64 * k, q);
-        _mm512_store_si512((k < 4 ? odd : even) + 64 * k, zero);
+/* The end of a Q6_K or Q3_K super-block (dp: its 16 fp16 scales d): sumf += (yd * d) * isum. */
+FR_INLINE void k6_finish(const uint8_t *dp, int64_t b, const uint8_t *act, size_t act_stride, int64_t nb,
+                         __m512i *isum, float *acc) {
+    const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)dp));
+    FR_UNROLL16 for (int t = 0; t < 16; t++) {
+        const float *yd = (const float *)(act + (size_t)t * act_stride + nb * 256);
+        const __m512 d = _mm512_mul_ps(_mm512_set1_ps(yd[b]), dx);
+        const __m512 a = _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t]));
+        _mm512_store_ps(acc + 16 * t, _mm512_add_ps(_mm512_load_ps(acc + 16 * t), a));
+        isum[t] = _mm512_setzero_si512();
     }
 }
 
-/* Chunk g of a Q3_K super-block (layout Q3_Kx16): the values (q2 | third bit << 2) - 4 = q3,
- * rebuilt as k6x16_units does (there as u = q3 + 32), into the B tiles of sub-blocks 2g, 2g + 1. */
-FR_INLINE void unpack_chunk_q3(const uint8_t *blk, int g, int8_t *even, int8_t *odd) {
-    const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4), zero = _mm512_setzero_si512();
-    const __m128i q2s = _mm_cvtsi32_si128(2 * (g & 3));
-    const __m128i hup = _mm_cvtsi32_si128(g < 2 ? 2 - g : 0), hdown = _mm_cvtsi32_si128(g > 2 ? g - 2 : 0);
-    FR_UNROLL for (int k = 0; k < 8; k++) {
-        const __m512i qv = _mm512_loadu_si512(blk + 64 * (8 * (g >> 2) + k));
-        const __m512i q2 = _mm512_and_si512(_mm512_srl_epi16(qv, q2s), m3);
-        const __m512i hv = _mm512_loadu_si512(blk + FR_Q3_KX16_HM + 64 * k);
-        const __m512i h3 = _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, hup), hdown), m04);
-        const __m512i q = _mm512_sub_epi8(_mm512_or_si512(q2, h3), m04);
-        _mm512_store_si512((k < 4 ? even : odd) + 64 * k, q);
-        _mm512_store_si512((k < 4 ? odd : even) + 64 * k, zero);
-    }
-}
-
-/* ---- Q2_K: super-blocks of 16 sub-blocks of 16, a step per 32 values ----
- *
- * A value q (0..3) times its 4-bit scale is at most 45, an int8: so chunk g's B tile holds the
- * products q * sc of its two sub-blocks, and one tdpbssd gives for the 32 values the sum over
- * both of sc_j * sum(q * y), which k6x16_units (KIND 2) reaches with a multiply per sub-block:
- * the same integer isum (|isum| <= 256 * 45 * 127). Then its float steps (k2_finish). Half the
- * steps of Q6_K's form and no scale multiply per step. kbench Q2_K 2048 x 5632, 512 tokens,
- * against AVX-512 VNNI: one thread 116.6 -> 175.5-180.6 GMAC/s, two 233 -> 354; tinyllama Q2_K
- * pp512, 2 threads, alternated with the old binary: 218.5-225.0 -> 284.5-290.8 t/s (llama.cpp
- * c392e50 native on the same file: 68-70). (The Q6_K/Q3_K form cannot take this: their values
- * times their scales exceed int8.) */
-
-/* Chunk g (values 32g .. 32g + 31, sub-blocks 2g and 2g + 1) of super-block blk as a B tile
- * of the products q * sc: group k < 4 of sub-block 2g, k >= 4 of 2g + 1. */
+/* Q2_K: chunk g (values 32g .. 32g + 31, sub-blocks 2g and 2g + 1) of super-block blk as a B
+ * tile of the products q * sc (layout Q2_Kx16: q as k6x16_units takes it, sc the low 4 bits of
+ * the scale bytes): group k < 4 of sub-block 2g, k >= 4 of 2g + 1. */
 FR_INLINE void unpack_chunk_q2(const uint8_t *blk, int g, int8_t *tile) {
     const __m512i m3 = _mm512_set1_epi8(3), m15 = _mm512_set1_epi32(15);
     /* byte 0 of each dword to all four: row r's scale at bytes 4r .. 4r + 3 */
@@ -313,62 +259,142 @@ FR_INLINE void k2_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size
     }
 }
 
-/* The end of a Q6_K or Q3_K super-block (dp: its 16 fp16 scales d): sumf += (yd * d) * isum. */
-FR_INLINE void k6_finish(const uint8_t *dp, int64_t b, const uint8_t *act, size_t act_stride, int64_t nb,
-                         __m512i *isum, float *acc) {
-    const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)dp));
-    FR_UNROLL16 for (int t = 0; t < 16; t++) {
-        const float *yd = (const float *)(act + (size_t)t * act_stride + nb * 256);
-        const __m512 d = _mm512_mul_ps(_mm512_set1_ps(yd[b]), dx);
-        const __m512 a = _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t]));
-        _mm512_store_ps(acc + 16 * t, _mm512_add_ps(_mm512_load_ps(acc + 16 * t), a));
-        isum[t] = _mm512_setzero_si512();
+/* Group k (values 32g + 4k .. + 3 of each row) of chunk g: q (Q4_K; Q5_K with bit g of H_k
+ * as bit 4: chunk g is sub-block g, the low or high nibbles of vector V_{g/2, k}), q3 (Q3_K)
+ * or q - 32 (Q6_K), as k4x16_units and k6x16_units rebuild them. */
+FR_INLINE __m512i chunk_values(const uint8_t *blk, int g, int k, const int K) {
+    if (K == K_Q4_K || K == K_Q5_K) {
+        const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
+        const __m512i v = _mm512_loadu_si512(blk + 64 * (8 * (g >> 1) + k));
+        __m512i q = _mm512_and_si512((g & 1) ? _mm512_srli_epi16(v, 4) : v, m4);
+        if (K == K_Q5_K) {
+            const __m128i up = _mm_cvtsi32_si128(g < 4 ? 4 - g : 0), down = _mm_cvtsi32_si128(g < 4 ? 0 : g - 4);
+            const __m512i hv = _mm512_loadu_si512(blk + FR_Q5_KX16_QH + 64 * k);
+            q = _mm512_or_si512(q, _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, up), down), b4));
+        }
+        return q;
+    }
+    if (K == K_Q3_K) {
+        const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4);
+        const __m128i q2s = _mm_cvtsi32_si128(2 * (g & 3));
+        const __m128i hup = _mm_cvtsi32_si128(g < 2 ? 2 - g : 0), hdown = _mm_cvtsi32_si128(g > 2 ? g - 2 : 0);
+        const __m512i qv = _mm512_loadu_si512(blk + 64 * (8 * (g >> 2) + k));
+        const __m512i q2 = _mm512_and_si512(_mm512_srl_epi16(qv, q2s), m3);
+        const __m512i hv = _mm512_loadu_si512(blk + FR_Q3_KX16_HM + 64 * k);
+        const __m512i h3 = _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, hup), hdown), m04);
+        return _mm512_sub_epi8(_mm512_or_si512(q2, h3), m04);
+    }
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), c32 = _mm512_set1_epi8(32);
+    const __m512i lv = _mm512_loadu_si512(blk + 64 * (8 * (g >> 1) + k));
+    const __m512i nib = _mm512_and_si512((g & 1) ? _mm512_srli_epi16(lv, 4) : lv, m4);
+    const __m512i hv = _mm512_loadu_si512(blk + FR_Q6_KX16_QH + 64 * (8 * (g >> 2) + k));
+    const int i = g & 3;
+    const __m512i hs = i == 0   ? _mm512_slli_epi16(hv, 4)
+                       : i == 1 ? _mm512_slli_epi16(hv, 2)
+                       : i == 2 ? hv
+                                : _mm512_srli_epi16(hv, 2);
+    return _mm512_sub_epi8(_mm512_ternarylogic_epi32(m30, hs, nib, 0xEA), c32);
+}
+
+/* Q3_K .. Q6_K: chunk g of super-block blk as the tiles th (h) and tl (l) of the products v. */
+FR_INLINE void unpack_chunk_split(const uint8_t *blk, int g, int8_t *th, int8_t *tl, const int K) {
+    const int K32 = K == K_Q4_K || K == K_Q5_K; /* one sub-block per chunk, 6-bit unsigned scales */
+    const size_t sc_at = K32 ? FR_Q4_KX16_SC : K == K_Q3_K ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
+    /* byte 0 of each dword to all four: row r's scale at bytes 4r .. 4r + 3 */
+    const __m512i spread = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
+    const __m512i m63 = _mm512_set1_epi16(63), mff = _mm512_set1_epi16(0xff);
+    __m512i sc[2];
+    FR_UNROLL for (int h = 0; h < 2; h++) {
+        const __m128i b = _mm_loadu_si128((const __m128i *)(blk + sc_at + 16 * (K32 ? g : 2 * g + h)));
+        sc[h] = _mm512_shuffle_epi8(_mm512_cvtepu8_epi32(b), spread); /* (sign-extended below) */
+    }
+    FR_UNROLL for (int k = 0; k < 8; k++) {
+        const __m512i q = chunk_values(blk, g, k, K), sv = sc[k >> 2];
+        /* the int16 products of the even bytes and of the odd ones */
+        const __m512i pe = _mm512_mullo_epi16(_mm512_srai_epi16(_mm512_slli_epi16(q, 8), 8),
+                                              _mm512_srai_epi16(_mm512_slli_epi16(sv, 8), 8));
+        const __m512i po = _mm512_mullo_epi16(_mm512_srai_epi16(q, 8), _mm512_srai_epi16(sv, 8));
+        const __m512i l = _mm512_or_si512(_mm512_and_si512(pe, m63), _mm512_slli_epi16(_mm512_and_si512(po, m63), 8));
+        const __m512i h = _mm512_or_si512(_mm512_and_si512(_mm512_srai_epi16(pe, 6), mff),
+                                          _mm512_slli_epi16(_mm512_srai_epi16(po, 6), 8));
+        _mm512_store_si512(th + 64 * k, h);
+        _mm512_store_si512(tl + 64 * k, l);
     }
 }
 
-/* ---- the driver: steps s of one tdpbssd each ----
- *
- * A step is a block (the 32-value types), a sub-block of 32 (Q4_K, Q5_K: 8 per super-block) or
- * of 16 (Q6_K: 16). Software-pipelined: step s's sums are stored while step s - 1's (stored one
- * step before) are consumed, so that the vector loads never wait for a tile store in flight. */
-
-FR_INLINE int64_t steps_per_block(const int K) { return is_k16(K) ? 16 : is_kquant(K) ? 8 : 1; }
-
-/* the activation rows' 32 bytes of step s */
-FR_INLINE const uint8_t *a_at(const uint8_t *a, int64_t s, const int K) {
-    if (is_k16(K)) return a + (s >> 4) * 256 + 32 * ((s & 15) >> 1);
-    if (is_kquant(K)) return a + (s >> 3) * 256 + 32 * (s & 7);
-    return a + s * 32;
+/* The K-quant kernels (bt: the unit as unpack_unit writes it): super-block b's chunks
+ * accumulate on C tiles TC0, TC1 (b even) or TC2, TC3 (b odd), stored at its end and finished
+ * while the tile unit works on b + 1. */
+FR_INLINE void amx_run_k(int64_t nb, const uint8_t *u, const int8_t *bt, const uint8_t *a, size_t act_stride,
+                         float *out, const int K) {
+    const size_t bb = amx_block_bytes(K);
+    const int Q2 = K == K_Q2_K, TPC = Q2 ? 1 : 2; /* tiles per chunk */
+    _Alignas(64) int32_t ch[2][256], cl[2][256];
+    _Alignas(64) float accm[256];
+    __m512i isum[16];
+    memset(accm, 0, sizeof accm);
+#define CHUNK(TH, TL, TA, g)                                                                          \
+    do {                                                                                              \
+        const int8_t *tg = bt + (size_t)((b * 8 + (g)) * TPC) * FR_GEMM_AMX_BLOCK;                    \
+        _tile_loadd(TA, a + b * 256 + 32 * (g), (long)act_stride);                                    \
+        _tile_loadd(TB0, tg, 64);                                                                     \
+        _tile_dpbssd(TH, TA, TB0);                                                                    \
+        if (!Q2) {                                                                                    \
+            _tile_loadd(TB1, tg + FR_GEMM_AMX_BLOCK, 64);                                             \
+            _tile_dpbssd(TL, TA, TB1);                                                                \
+        }                                                                                             \
+    } while (0)
+#define CHUNKS(TH, TL)                                                                                \
+    do {                                                                                              \
+        _tile_zero(TH);                                                                               \
+        if (!Q2) _tile_zero(TL);                                                                      \
+        for (int g = 0; g < 8; g += 2) {                                                              \
+            CHUNK(TH, TL, TA0, g);                                                                    \
+            CHUNK(TH, TL, TA1, g + 1);                                                                \
+        }                                                                                             \
+        _tile_stored(TH, ch[b & 1], 64);                                                              \
+        if (!Q2) _tile_stored(TL, cl[b & 1], 64);                                                     \
+    } while (0)
+    for (int64_t b = 0; b <= nb; b++) {
+        if (b < nb) {
+            if (b & 1)
+                CHUNKS(TC2, TC3);
+            else
+                CHUNKS(TC0, TC1);
+        }
+        if (b == 0) continue;
+        /* super-block b - 1: isum = 64 C_h + C_l (Q2_K: C), then its float steps */
+        const int64_t p = b - 1;
+        const uint8_t *blk = u + (size_t)p * bb;
+        const int32_t *hp = ch[p & 1], *lp = cl[p & 1];
+        FR_UNROLL16 for (int t = 0; t < 16; t++) {
+            const __m512i h = _mm512_load_si512(hp + 16 * t);
+            isum[t] = Q2 ? h : _mm512_add_epi32(_mm512_slli_epi32(h, 6), _mm512_load_si512(lp + 16 * t));
+        }
+        if (Q2)
+            k2_finish(blk, p, a, act_stride, nb, isum, accm);
+        else if (K == K_Q4_K || K == K_Q5_K)
+            k_finish(blk, p, a, act_stride, nb, isum, accm);
+        else
+            k6_finish(blk + (K == K_Q3_K ? FR_Q3_KX16_D : FR_Q6_KX16_D), p, a, act_stride, nb, isum, accm);
+    }
+#undef CHUNKS
+#undef CHUNK
+    memcpy(out, accm, sizeof accm);
 }
 
-/* step s's B tile: from bt (unpacked before; the K-quants always), the unit's own bytes
- * (Q8_0), or the block's values unpacked into buf now */
+/* ---- the 32-value types: a step of one tdpbssd per block ----
+ *
+ * Software-pipelined: step s's sums are stored while step s - 1's (stored one step before)
+ * are consumed, so that the vector loads never wait for a tile store in flight. */
+
+/* block s's B tile: from bt (unpacked before), the unit's own bytes (Q8_0), or the block's
+ * values unpacked into buf now */
 FR_INLINE const void *b_at(const void *bt, const uint8_t *u, int64_t s, int8_t *buf, const int K) {
-    if (bt || is_kquant(K)) return (const int8_t *)bt + (size_t)s * FR_GEMM_AMX_BLOCK;
+    if (bt) return (const int8_t *)bt + (size_t)s * FR_GEMM_AMX_BLOCK;
     if (K == K_Q8_0) return u + (size_t)s * amx_block_bytes(K);
     unpack_block(u + (size_t)s * amx_block_bytes(K), buf, K);
     return buf;
-}
-
-/* Step s's sums c into the running sums: acc (the 32-value types), or isum and, at the end of
- * a super-block, accm (the K-quants) */
-FR_INLINE void consume(const int32_t *c, const uint8_t *u, int64_t s, const uint8_t *a, size_t act_stride, int64_t nb,
-                       __m512 *acc, __m512i *isum, float *accm, const int K) {
-    const int64_t spb = steps_per_block(K), b = s / spb;
-    const int j = (int)(s % spb);
-    const uint8_t *blk = u + (size_t)b * amx_block_bytes(K);
-    if (K == K_Q2_K) { /* the scales are in the products already */
-        FR_UNROLL16 for (int t = 0; t < 16; t++) isum[t] = _mm512_add_epi32(isum[t], _mm512_load_si512(c + 16 * t));
-        if (j == 7) k2_finish(blk, b, a, act_stride, nb, isum, accm);
-    } else if (is_k16(K)) {
-        k_consume(c, blk + (K == K_Q3_K ? FR_Q3_KX16_SC : FR_Q6_KX16_SC) + 16 * j, isum, 1);
-        if (j == 15) k6_finish(blk + (K == K_Q3_K ? FR_Q3_KX16_D : FR_Q6_KX16_D), b, a, act_stride, nb, isum, accm);
-    } else if (is_kquant(K)) {
-        k_consume(c, blk + FR_Q4_KX16_SC + 16 * j, isum, 0);
-        if (j == 7) k_finish(blk, b, a, act_stride, nb, isum, accm);
-    } else {
-        amx_block_end(c, blk, b, a, act_stride, nb, acc, K);
-    }
 }
 
 FR_INLINE void amx_run(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out,
@@ -376,34 +402,26 @@ FR_INLINE void amx_run(int64_t nb, const void *unit, const void *bt, const void 
     const uint8_t *u = unit, *a = act;
     _Alignas(64) int32_t c0[256], c1[256];
     _Alignas(64) int8_t b0[512], b1[512];
-    _Alignas(64) float accm[256]; /* the K-quants' float sums: with the 16 isum registers, 16
-                                   * accumulators would not fit */
     __m512 acc[16];
-    __m512i isum[16];
-    FR_UNROLL16 for (int t = 0; t < 16; t++) {
-        acc[t] = _mm512_setzero_ps();
-        isum[t] = _mm512_setzero_si512();
-    }
-    if (is_kquant(K)) memset(accm, 0, sizeof accm);
+    FR_UNROLL16 for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
 #define STEP(TA, TB, TC, s, cbuf, buf)                                   \
     do {                                                                 \
-        _tile_loadd(TA, a_at(a, s, K), (long)act_stride);                \
+        _tile_loadd(TA, a + (s) * 32, (long)act_stride);                 \
         _tile_loadd(TB, b_at(bt, u, s, buf, K), 64);                     \
         _tile_zero(TC);                                                  \
         _tile_dpbssd(TC, TA, TB);                                        \
         _tile_stored(TC, cbuf, 64);                                      \
     } while (0)
-#define CONSUME(cbuf, s) consume(cbuf, u, s, a, act_stride, nb, acc, isum, accm, K)
-    const int64_t n = nb * steps_per_block(K);
+#define CONSUME(cbuf, s) amx_block_end(cbuf, u + (size_t)(s) * amx_block_bytes(K), s, a, act_stride, nb, acc, K)
     STEP(TA0, TB0, TC0, 0, c0, b0);
     int64_t s = 1;
-    for (; s + 1 < n; s += 2) {
+    for (; s + 1 < nb; s += 2) {
         STEP(TA1, TB1, TC1, s, c1, b1);
         CONSUME(c0, s - 1);
         STEP(TA0, TB0, TC0, s + 1, c0, b0);
         CONSUME(c1, s);
     }
-    if (s < n) { /* n even: the last step */
+    if (s < nb) { /* nb even: the last block */
         STEP(TA1, TB1, TC1, s, c1, b1);
         CONSUME(c0, s - 1);
         CONSUME(c1, s);
@@ -412,15 +430,17 @@ FR_INLINE void amx_run(int64_t nb, const void *unit, const void *bt, const void 
     }
 #undef STEP
 #undef CONSUME
-    if (is_kquant(K)) memcpy(out, accm, sizeof accm);
-    else FR_UNROLL16 for (int t = 0; t < 16; t++) _mm512_storeu_ps(out + 16 * t, acc[t]);
+    FR_UNROLL16 for (int t = 0; t < 16; t++) _mm512_storeu_ps(out + 16 * t, acc[t]);
 }
 
 /* (bt required for the K-quants: fr_gemm_amx_unpack) */
 #define AMX_KERNEL(name, K)                                                                                       \
     void fr_gemm_##name##x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, \
                                  float *out) {                                                                   \
-        amx_run(nb, unit, bt, act, act_stride, out, K);                                                          \
+        if (is_kquant(K))                                                                                        \
+            amx_run_k(nb, unit, bt, act, act_stride, out, K);                                                    \
+        else                                                                                                     \
+            amx_run(nb, unit, bt, act, act_stride, out, K);                                                      \
     }
 AMX_KERNEL(q4_0, K_Q4_0)
 AMX_KERNEL(q5_0, K_Q5_0)
@@ -435,24 +455,24 @@ AMX_KERNEL(q3_K, K_Q3_K)
 AMX_KERNEL(q2_K, K_Q2_K)
 #undef AMX_KERNEL
 
-/* A unit's B tiles, step s's at dst + s * FR_GEMM_AMX_BLOCK (the steps of amx_run) */
+/* A unit's B tiles, FR_GEMM_AMX_BLOCK bytes each: block b's at b (the 32-value types), chunk
+ * g of super-block b's at 8b + g (Q2_K) or its h and l at 16b + 2g and 16b + 2g + 1 (Q3_K ..
+ * Q6_K) */
 FR_INLINE void unpack_unit(int64_t nb, const uint8_t *unit, int8_t *dst, const int K) {
     const size_t bb = amx_block_bytes(K);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = unit + (size_t)b * bb;
-        int8_t *t = dst + (size_t)(b * steps_per_block(K)) * FR_GEMM_AMX_BLOCK;
-        if (is_k16(K)) {
-            FR_UNROLL for (int g = 0; g < 8; g++) {
-                int8_t *even = t + (size_t)(2 * g) * FR_GEMM_AMX_BLOCK, *odd = even + FR_GEMM_AMX_BLOCK;
-                if (K == K_Q3_K) unpack_chunk_q3(blk, g, even, odd);
-                else unpack_chunk_q6(blk, g, even, odd);
-            }
-        } else if (K == K_Q2_K) {
+        if (K == K_Q2_K) {
+            int8_t *t = dst + (size_t)(b * 8) * FR_GEMM_AMX_BLOCK;
             FR_UNROLL for (int g = 0; g < 8; g++) unpack_chunk_q2(blk, g, t + (size_t)g * FR_GEMM_AMX_BLOCK);
-        } else if (is_kquant(K)) {
-            FR_UNROLL for (int j = 0; j < 8; j++) unpack_sub_k(blk, j, t + (size_t)j * FR_GEMM_AMX_BLOCK, K == K_Q5_K);
+        } else if (is_kquant(K)) { /* two tiles (h, l) per chunk of 32 */
+            int8_t *t = dst + (size_t)(b * 16) * FR_GEMM_AMX_BLOCK;
+            FR_UNROLL for (int g = 0; g < 8; g++) {
+                int8_t *th = t + (size_t)(2 * g) * FR_GEMM_AMX_BLOCK;
+                unpack_chunk_split(blk, g, th, th + FR_GEMM_AMX_BLOCK, K);
+            }
         } else {
-            unpack_block(blk, t, K);
+            unpack_block(blk, dst + (size_t)b * FR_GEMM_AMX_BLOCK, K);
         }
     }
 }
