@@ -942,10 +942,11 @@ int64_t fr_gemm_streams_units(fr_gemm_streams_fn streams, int64_t nb, const char
 
 static void store_token0(const void *ctx, int64_t g, const float *out) { store_unit(ctx, g, 0, out); }
 
-/* fr_gemm_amx_units's buffer for an unpacked unit (on the stack: 176 KiB holds 352 blocks,
- * DeepSeek-V2-Lite's 10944-wide rows, 44 Q4_K super-blocks or 22 of Q6_K, a 5632-wide row;
- * the threads that run pool tasks have the default 8 MiB stacks) */
-#define AMX_UNPACKED_MAX (176 << 10)
+/* fr_gemm_amx_units's buffer for an unpacked unit (on the stack: 352 KiB holds 704 blocks,
+ * or 44 super-blocks of Q3_K..Q6_K (16 tiles each), 11264 values: Llama-2-7B's and
+ * DeepSeek-V2-Lite's down projections; wider K-quant rows take the AVX-512 VNNI kernel. The
+ * threads that run pool tasks, and the server's engine thread, have the default 8 MiB stacks) */
+#define AMX_UNPACKED_MAX (352 << 10)
 
 size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb) {
     const int tiles = type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K || type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K ? 16
