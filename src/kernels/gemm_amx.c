@@ -162,11 +162,11 @@ FR_INLINE void amx_block_end(const int32_t *c, const uint8_t *blk, int64_t b, co
  * AVX-512 VNNI 116.6 -> 232), the same bits. */
 
 /* The end of a Q4_K or Q5_K super-block: the mins and the float steps into acc (in memory:
- * with the 16 isum registers, 16 accumulators would not fit), isum cleared:
+ * with the 16 isum registers, 16 accumulators would not fit):
  * sumf += (yd * d) * isum; sumf -= (yd * dmin) * msum, msum from the mins and the
  * activation's sub-block sums, as k4x16_units (gemm_avx512vnni.c). */
 FR_INLINE void k_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size_t act_stride, int64_t nb,
-                        __m512i *isum, float *acc) {
+                        const __m512i *isum, float *acc) {
     const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + FR_Q4_KX16_D)));
     const __m512 dmx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + FR_Q4_KX16_DMIN)));
     __m512i mv[4];
@@ -186,36 +186,38 @@ FR_INLINE void k_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size_
         const __m512 a = _mm512_mul_ps(_mm512_mul_ps(ydv, dx), _mm512_cvtepi32_ps(isum[t]));
         const __m512 bb = _mm512_mul_ps(_mm512_mul_ps(ydv, dmx), _mm512_cvtepi32_ps(msum));
         _mm512_store_ps(acc + 16 * t, _mm512_sub_ps(_mm512_add_ps(_mm512_load_ps(acc + 16 * t), a), bb));
-        isum[t] = _mm512_setzero_si512();
     }
 }
 
 /* The end of a Q6_K or Q3_K super-block (dp: its 16 fp16 scales d): sumf += (yd * d) * isum. */
 FR_INLINE void k6_finish(const uint8_t *dp, int64_t b, const uint8_t *act, size_t act_stride, int64_t nb,
-                         __m512i *isum, float *acc) {
+                         const __m512i *isum, float *acc) {
     const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)dp));
     FR_UNROLL16 for (int t = 0; t < 16; t++) {
         const float *yd = (const float *)(act + (size_t)t * act_stride + nb * 256);
         const __m512 d = _mm512_mul_ps(_mm512_set1_ps(yd[b]), dx);
         const __m512 a = _mm512_mul_ps(d, _mm512_cvtepi32_ps(isum[t]));
         _mm512_store_ps(acc + 16 * t, _mm512_add_ps(_mm512_load_ps(acc + 16 * t), a));
-        isum[t] = _mm512_setzero_si512();
     }
+}
+
+/* The 16 rows' scale bytes at p (row r at p + r) as a B-tile group: row r's at bytes 4r ..
+ * 4r + 3 of every 16-byte lane; LOW4: their low 4 bits (Q2_K's scale beside its min). */
+FR_INLINE __m512i row_scales(const uint8_t *p, const int LOW4) {
+    const __m512i spread = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
+    __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+    if (LOW4) v = _mm512_and_si512(v, _mm512_set1_epi32(15));
+    return _mm512_shuffle_epi8(v, spread);
 }
 
 /* Q2_K: chunk g (values 32g .. 32g + 31, sub-blocks 2g and 2g + 1) of super-block blk as a B
  * tile of the products q * sc (layout Q2_Kx16: q as k6x16_units takes it, sc the low 4 bits of
  * the scale bytes): group k < 4 of sub-block 2g, k >= 4 of 2g + 1. */
 FR_INLINE void unpack_chunk_q2(const uint8_t *blk, int g, int8_t *tile) {
-    const __m512i m3 = _mm512_set1_epi8(3), m15 = _mm512_set1_epi32(15);
-    /* byte 0 of each dword to all four: row r's scale at bytes 4r .. 4r + 3 */
-    const __m512i spread = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
+    const __m512i m3 = _mm512_set1_epi8(3);
     const __m128i q2s = _mm_cvtsi32_si128(2 * (g & 3));
-    __m512i sc[2];
-    FR_UNROLL for (int h = 0; h < 2; h++) {
-        const __m128i b = _mm_loadu_si128((const __m128i *)(blk + FR_Q2_KX16_SC + 16 * (2 * g + h)));
-        sc[h] = _mm512_shuffle_epi8(_mm512_and_si512(_mm512_cvtepu8_epi32(b), m15), spread);
-    }
+    const uint8_t *scb = blk + FR_Q2_KX16_SC + 32 * g; /* sub-blocks 2g, 2g + 1 */
+    const __m512i sc[2] = {row_scales(scb, 1), row_scales(scb + 16, 1)};
     FR_UNROLL for (int k = 0; k < 8; k++) {
         const __m512i qv = _mm512_loadu_si512(blk + 64 * (8 * (g >> 2) + k));
         const __m512i q = _mm512_and_si512(_mm512_srl_epi16(qv, q2s), m3);
@@ -231,7 +233,7 @@ FR_INLINE void unpack_chunk_q2(const uint8_t *blk, int g, int8_t *tile) {
  * with the offset words' (-16 ysum_2i, -16 ysum_2i+1), shifted back exactly) and
  * sumf -= (yd * dmin) * msum. */
 FR_INLINE void k2_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size_t act_stride, int64_t nb,
-                         __m512i *isum, float *acc) {
+                         const __m512i *isum, float *acc) {
     const __m512 dx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + FR_Q2_KX16_D)));
     const __m512 dmx = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(blk + FR_Q2_KX16_DMIN)));
     __m512i mp[8];
@@ -255,7 +257,6 @@ FR_INLINE void k2_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size
         const __m512i m = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_srai_epi32(msum, 4)); /* / -16 */
         a = _mm512_sub_ps(a, _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(yd), dmx), _mm512_cvtepi32_ps(m)));
         _mm512_store_ps(acc + 16 * t, a);
-        isum[t] = _mm512_setzero_si512();
     }
 }
 
@@ -300,14 +301,10 @@ FR_INLINE __m512i chunk_values(const uint8_t *blk, int g, int k, const int K) {
 FR_INLINE void unpack_chunk_split(const uint8_t *blk, int g, int8_t *th, int8_t *tl, const int K) {
     const int K32 = K == K_Q4_K || K == K_Q5_K; /* one sub-block per chunk, 6-bit unsigned scales */
     const size_t sc_at = K32 ? FR_Q4_KX16_SC : K == K_Q3_K ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
-    /* byte 0 of each dword to all four: row r's scale at bytes 4r .. 4r + 3 */
-    const __m512i spread = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
     const __m512i m63 = _mm512_set1_epi16(63), mff = _mm512_set1_epi16(0xff);
-    __m512i sc[2];
-    FR_UNROLL for (int h = 0; h < 2; h++) {
-        const __m128i b = _mm_loadu_si128((const __m128i *)(blk + sc_at + 16 * (K32 ? g : 2 * g + h)));
-        sc[h] = _mm512_shuffle_epi8(_mm512_cvtepu8_epi32(b), spread); /* (sign-extended below) */
-    }
+    /* the scales of the chunk's first and second half (sign-extended below) */
+    const __m512i sc[2] = {row_scales(blk + sc_at + 16 * (K32 ? g : 2 * g), 0),
+                           row_scales(blk + sc_at + 16 * (K32 ? g : 2 * g + 1), 0)};
     FR_UNROLL for (int k = 0; k < 8; k++) {
         const __m512i q = chunk_values(blk, g, k, K), sv = sc[k >> 2];
         /* the int16 products of the even bytes and of the odd ones */
