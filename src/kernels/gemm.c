@@ -948,19 +948,13 @@ static void store_token0(const void *ctx, int64_t g, const float *out) { store_u
  * threads that run pool tasks, and the server's engine thread, have the default 8 MiB stacks) */
 #define AMX_UNPACKED_MAX (352 << 10)
 
-size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb) {
-    const int tiles = type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K || type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K ? 16
-                      : type == FR_TYPE_Q2_K                                                                  ? 8
-                                                                     : 1;
-    return (size_t)nb * (size_t)tiles * FR_GEMM_AMX_BLOCK;
-}
-
 int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
                           int64_t g1, const char *act, size_t act_stride, int64_t t0, int64_t t1,
                           void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx) {
 #if FR_X86
     /* unpacked once per unit where the values fit the buffer; the K-quants need that */
-    const bool unpack = type != FR_TYPE_Q8_0 && fr_gemm_amx_unpacked_bytes(type, nb) <= AMX_UNPACKED_MAX;
+    const size_t unpacked = fr_gemm_amx_unpacked_bytes(type, nb); /* (0: Q8_0, read as it is) */
+    const bool unpack = unpacked > 0 && unpacked <= AMX_UNPACKED_MAX;
     if (t1 - t0 < FR_GEMM_AMX_T || g0 >= g1 || (fr_pack_block_values(type) > 32 && !unpack)) return t0;
     const int64_t t_end = t0 + (t1 - t0) / FR_GEMM_AMX_T * FR_GEMM_AMX_T;
     fr_gemm_amx_begin();

@@ -294,21 +294,19 @@ void fr_gemm_q5_1x16_amx(int64_t nb, const void *unit, const void *bt, const voi
 void fr_gemm_iq4_nlx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride,
                            float *out);
 void fr_gemm_q8_0x16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
-/* Q4_K, Q5_K (super-blocks; bt required: one B tile per sub-block of 32). The kernels, begin,
+/* The K-quants Q2_K .. Q6_K (super-blocks; bt required: fr_gemm_amx_unpack's tiles, the values
+ * times their sub-block scales, summed on the tile unit over a super-block). The kernels, begin,
  * end and unpack exist in x86 builds only (FR_X86). */
 void fr_gemm_q4_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
 void fr_gemm_q5_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
-/* Q6_K: one B tile per sub-block of 16 (its values in its half of a 32-value A tile, zeros in
- * the other); bt required */
 void fr_gemm_q6_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
-/* Q3_K: Q6_K's steps on the values q3 (-4..3) */
 void fr_gemm_q3_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
-/* Q2_K: one B tile per 32 values, of the products q * sc (0..45), then the mins; bt required */
 void fr_gemm_q2_Kx16_amx(int64_t nb, const void *unit, const void *bt, const void *act, size_t act_stride, float *out);
 /* A unit's values as int8 B tiles (FR_GEMM_AMX_BLOCK bytes each, fr_gemm_amx_unpacked_bytes
  * in all, 64-byte aligned) at dst: a tile per block of Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL (signed
- * values), per sub-block of Q4_K, Q5_K (0..15, 0..31), Q6_K (q - 32) and Q3_K (q3), and per 32
- * values of Q2_K (q * sc). Q8_0's unit is its own. */
+ * values); per 32 values of Q2_K, the values times their scales (0..45); per 32 values of Q3_K ..
+ * Q6_K, two tiles h and l of those products v = 64 h + l (gemm_amx.c). Q8_0's unit is its own:
+ * fr_gemm_amx_unpacked_bytes gives 0 and fr_gemm_amx_unpack does nothing. */
 size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb);
 void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst);
 /* The type's AMX kernel, or NULL (no AMX, or a type without one). */

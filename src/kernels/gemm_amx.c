@@ -67,6 +67,9 @@ void fr_gemm_amx_end(void) { _tile_release(); }
 enum { K_Q4_0, K_Q5_0, K_Q4_1, K_Q5_1, K_IQ4_NL, K_Q8_0, K_Q4_K, K_Q5_K, K_Q6_K, K_Q3_K, K_Q2_K };
 
 FR_INLINE int is_kquant(const int K) { return K >= K_Q4_K; }
+/* B tiles per chunk of 32 values in an unpacked unit (unpack_unit): Q3_K .. Q6_K two (h, l),
+ * the others one */
+FR_INLINE int tiles_per_chunk(const int K) { return is_kquant(K) && K != K_Q2_K ? 2 : 1; }
 
 FR_INLINE size_t amx_block_bytes(const int K) {
     return K == K_Q5_0 ? FR_Q5_0X16_BLOCK
@@ -210,24 +213,6 @@ FR_INLINE __m512i row_scales(const uint8_t *p, const int LOW4) {
     return _mm512_shuffle_epi8(v, spread);
 }
 
-/* Q2_K: chunk g (values 32g .. 32g + 31, sub-blocks 2g and 2g + 1) of super-block blk as a B
- * tile of the products q * sc (layout Q2_Kx16: q as k6x16_units takes it, sc the low 4 bits of
- * the scale bytes): group k < 4 of sub-block 2g, k >= 4 of 2g + 1. */
-FR_INLINE void unpack_chunk_q2(const uint8_t *blk, int g, int8_t *tile) {
-    const __m512i m3 = _mm512_set1_epi8(3);
-    const __m128i q2s = _mm_cvtsi32_si128(2 * (g & 3));
-    const uint8_t *scb = blk + FR_Q2_KX16_SC + 32 * g; /* sub-blocks 2g, 2g + 1 */
-    const __m512i sc[2] = {row_scales(scb, 1), row_scales(scb + 16, 1)};
-    FR_UNROLL for (int k = 0; k < 8; k++) {
-        const __m512i qv = _mm512_loadu_si512(blk + 64 * (8 * (g >> 2) + k));
-        const __m512i q = _mm512_and_si512(_mm512_srl_epi16(qv, q2s), m3);
-        const __m512i s1 = sc[k >> 2], s2 = _mm512_add_epi8(s1, s1); /* q * sc = (q & 1) sc + (q & 2) sc */
-        const __m512i p = _mm512_add_epi8(_mm512_maskz_mov_epi8(_mm512_test_epi8_mask(q, _mm512_set1_epi8(1)), s1),
-                                          _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(q, _mm512_set1_epi8(2)), s2));
-        _mm512_store_si512(tile + 64 * k, p);
-    }
-}
-
 /* The end of a Q2_K super-block, k6x16_units' float steps for KIND 2 lane by lane:
  * sumf += (yd * d) * isum; then msum = sum_j m_j * ysum_j (madd of the (m_2i, m_2i+1) pairs
  * with the offset words' (-16 ysum_2i, -16 ysum_2i+1), shifted back exactly) and
@@ -261,8 +246,8 @@ FR_INLINE void k2_finish(const uint8_t *blk, int64_t b, const uint8_t *act, size
 }
 
 /* Group k (values 32g + 4k .. + 3 of each row) of chunk g: q (Q4_K; Q5_K with bit g of H_k
- * as bit 4: chunk g is sub-block g, the low or high nibbles of vector V_{g/2, k}), q3 (Q3_K)
- * or q - 32 (Q6_K), as k4x16_units and k6x16_units rebuild them. */
+ * as bit 4: chunk g is sub-block g, the low or high nibbles of vector V_{g/2, k}), q (Q2_K), q3
+ * (Q3_K) or q - 32 (Q6_K), as k4x16_units and k6x16_units rebuild them. */
 FR_INLINE __m512i chunk_values(const uint8_t *blk, int g, int k, const int K) {
     if (K == K_Q4_K || K == K_Q5_K) {
         const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
@@ -275,12 +260,12 @@ FR_INLINE __m512i chunk_values(const uint8_t *blk, int g, int k, const int K) {
         }
         return q;
     }
-    if (K == K_Q3_K) {
-        const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4);
-        const __m128i q2s = _mm_cvtsi32_si128(2 * (g & 3));
-        const __m128i hup = _mm_cvtsi32_si128(g < 2 ? 2 - g : 0), hdown = _mm_cvtsi32_si128(g > 2 ? g - 2 : 0);
+    if (K == K_Q2_K || K == K_Q3_K) { /* the 2-bit field of vector Q_{g/4, k} (Q3_Kx16's layout) */
         const __m512i qv = _mm512_loadu_si512(blk + 64 * (8 * (g >> 2) + k));
-        const __m512i q2 = _mm512_and_si512(_mm512_srl_epi16(qv, q2s), m3);
+        const __m512i q2 = _mm512_and_si512(_mm512_srl_epi16(qv, _mm_cvtsi32_si128(2 * (g & 3))), _mm512_set1_epi8(3));
+        if (K == K_Q2_K) return q2;
+        const __m512i m04 = _mm512_set1_epi8(4);
+        const __m128i hup = _mm_cvtsi32_si128(g < 2 ? 2 - g : 0), hdown = _mm_cvtsi32_si128(g > 2 ? g - 2 : 0);
         const __m512i hv = _mm512_loadu_si512(blk + FR_Q3_KX16_HM + 64 * k);
         const __m512i h3 = _mm512_and_si512(_mm512_srl_epi16(_mm512_sll_epi16(hv, hup), hdown), m04);
         return _mm512_sub_epi8(_mm512_or_si512(q2, h3), m04);
@@ -295,6 +280,21 @@ FR_INLINE __m512i chunk_values(const uint8_t *blk, int g, int k, const int K) {
                        : i == 2 ? hv
                                 : _mm512_srli_epi16(hv, 2);
     return _mm512_sub_epi8(_mm512_ternarylogic_epi32(m30, hs, nib, 0xEA), c32);
+}
+
+/* Q2_K: chunk g (values 32g .. 32g + 31, sub-blocks 2g and 2g + 1) of super-block blk as a B
+ * tile of the products q * sc (layout Q2_Kx16: q as k6x16_units takes it, sc the low 4 bits of
+ * the scale bytes): group k < 4 of sub-block 2g, k >= 4 of 2g + 1. */
+FR_INLINE void unpack_chunk_q2(const uint8_t *blk, int g, int8_t *tile) {
+    const uint8_t *scb = blk + FR_Q2_KX16_SC + 32 * g; /* sub-blocks 2g, 2g + 1 */
+    const __m512i sc[2] = {row_scales(scb, 1), row_scales(scb + 16, 1)};
+    FR_UNROLL for (int k = 0; k < 8; k++) {
+        const __m512i q = chunk_values(blk, g, k, K_Q2_K);
+        const __m512i s1 = sc[k >> 2], s2 = _mm512_add_epi8(s1, s1); /* q * sc = (q & 1) sc + (q & 2) sc */
+        const __m512i p = _mm512_add_epi8(_mm512_maskz_mov_epi8(_mm512_test_epi8_mask(q, _mm512_set1_epi8(1)), s1),
+                                          _mm512_maskz_mov_epi8(_mm512_test_epi8_mask(q, _mm512_set1_epi8(2)), s2));
+        _mm512_store_si512(tile + 64 * k, p);
+    }
 }
 
 /* Q3_K .. Q6_K: chunk g of super-block blk as the tiles th (h) and tl (l) of the products v. */
@@ -325,7 +325,7 @@ FR_INLINE void unpack_chunk_split(const uint8_t *blk, int g, int8_t *th, int8_t 
 FR_INLINE void amx_run_k(int64_t nb, const uint8_t *u, const int8_t *bt, const uint8_t *a, size_t act_stride,
                          float *out, const int K) {
     const size_t bb = amx_block_bytes(K);
-    const int Q2 = K == K_Q2_K, TPC = Q2 ? 1 : 2; /* tiles per chunk */
+    const int Q2 = K == K_Q2_K, TPC = tiles_per_chunk(K);
     _Alignas(64) int32_t ch[2][256], cl[2][256];
     _Alignas(64) float accm[256];
     __m512i isum[16];
@@ -459,19 +459,31 @@ FR_INLINE void unpack_unit(int64_t nb, const uint8_t *unit, int8_t *dst, const i
     const size_t bb = amx_block_bytes(K);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = unit + (size_t)b * bb;
-        if (K == K_Q2_K) {
-            int8_t *t = dst + (size_t)(b * 8) * FR_GEMM_AMX_BLOCK;
-            FR_UNROLL for (int g = 0; g < 8; g++) unpack_chunk_q2(blk, g, t + (size_t)g * FR_GEMM_AMX_BLOCK);
-        } else if (is_kquant(K)) { /* two tiles (h, l) per chunk of 32 */
-            int8_t *t = dst + (size_t)(b * 16) * FR_GEMM_AMX_BLOCK;
+        if (is_kquant(K)) {
+            int8_t *t = dst + (size_t)(b * 8 * tiles_per_chunk(K)) * FR_GEMM_AMX_BLOCK;
             FR_UNROLL for (int g = 0; g < 8; g++) {
-                int8_t *th = t + (size_t)(2 * g) * FR_GEMM_AMX_BLOCK;
-                unpack_chunk_split(blk, g, th, th + FR_GEMM_AMX_BLOCK, K);
+                int8_t *th = t + (size_t)(g * tiles_per_chunk(K)) * FR_GEMM_AMX_BLOCK;
+                if (K == K_Q2_K) unpack_chunk_q2(blk, g, th);
+                else unpack_chunk_split(blk, g, th, th + FR_GEMM_AMX_BLOCK, K);
             }
         } else {
             unpack_block(blk, dst + (size_t)b * FR_GEMM_AMX_BLOCK, K);
         }
     }
+}
+
+/* B tiles per block (super-block) of a type's unpacked unit, or 0: no unpacked form (Q8_0) */
+static int64_t tiles_per_block(int type) {
+    switch (type) {
+    case FR_TYPE_Q4_0: case FR_TYPE_Q5_0: case FR_TYPE_Q4_1: case FR_TYPE_Q5_1: case FR_TYPE_IQ4_NL: return 1;
+    case FR_TYPE_Q2_K: return 8 * tiles_per_chunk(K_Q2_K);
+    case FR_TYPE_Q3_K: case FR_TYPE_Q4_K: case FR_TYPE_Q5_K: case FR_TYPE_Q6_K: return 8 * tiles_per_chunk(K_Q6_K);
+    default: return 0;
+    }
+}
+
+size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb) {
+    return (size_t)nb * (size_t)tiles_per_block(type) * FR_GEMM_AMX_BLOCK;
 }
 
 void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst) {
