@@ -1,6 +1,7 @@
 /* pool.c: thread pool (see pool.h). */
 #include "pool.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -38,6 +39,7 @@ struct fr_pool {
     atomic_int caller_sleeping;    /* the caller waits on cv_done */
     uint32_t gen;                  /* the caller's generation counter */
     int stop;
+    char *scratch; /* n_threads x FR_POOL_SCRATCH (fr_pool_scratch) */
     /* the read-ahead region (fr_pool_prefetch), claimed in PF_STEP pieces from pf_next on */
     _Atomic(const char *) pf_base;
     atomic_size_t pf_len;
@@ -166,6 +168,12 @@ fr_status fr_pool_new(int n_threads, fr_pool **out, fr_error *err) {
     atomic_init(&p->pf_base, NULL);
     atomic_init(&p->pf_len, 0);
     atomic_init(&p->pf_next, 0);
+    p->scratch = aligned_alloc(64, (size_t)n_threads * FR_POOL_SCRATCH);
+    if (!p->scratch) {
+        fr_pool_free(p);
+        return fr_fail(err, FR_ERR_NOMEM, "thread pool: out of memory for %d x %zu bytes of scratch", n_threads,
+                       FR_POOL_SCRATCH);
+    }
     if (n_threads > 1) {
         p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
         if (!p->threads) {
@@ -198,6 +206,7 @@ void fr_pool_free(fr_pool *p) {
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n_threads && p->threads; i++) pthread_join(p->threads[i - 1], NULL);
     free(p->threads);
+    free(p->scratch);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv_work);
     pthread_cond_destroy(&p->cv_done);
@@ -205,6 +214,12 @@ void fr_pool_free(fr_pool *p) {
 }
 
 int fr_pool_size(const fr_pool *p) { return p ? p->n_threads : 1; }
+
+void *fr_pool_scratch(fr_pool *p, int thread) {
+    if (!p) return NULL;
+    assert(thread >= 0 && thread < p->n_threads);
+    return p->scratch + (size_t)thread * FR_POOL_SCRATCH;
+}
 
 void fr_pool_prefetch(fr_pool *p, const void *addr, size_t len) {
     if (!p) return;

@@ -1152,6 +1152,8 @@ typedef struct {
                  float *st, int first, int last, float *out);
     const int64_t *slabs; /* decode: row bounds of each task (fr_decode_split), else NULL */
     int64_t span;         /* values per range: F16_SPLIT, or the whole row */
+    bool panel;           /* prompts over converted panels (f16_panel_chunk; ys in panel order) */
+    fr_pool *pool;        /* (its threads' scratch holds the panels) */
 } f16_job;
 
 /* On AVX-512, prompt rows longer than this (values) are taken in ranges of it (f16_task). */
@@ -1163,13 +1165,31 @@ typedef struct {
 static void f16_quant_task(void *ctx, int64_t t, int thread) {
     f16_job *j = ctx;
     const fr_type_traits *ft = fr_type_traits_get(j->w->type);
+    const int64_t n = j->w->n_in, n32 = n & ~(int64_t)31, nc = n32 / 32;
+    const bool f32 = j->w->type == FR_TYPE_F32;
     uint16_t tmp[256];
+    _Alignas(64) float v[256];
     const float *src = j->x + t * j->x_stride;
     float *dst = j->act + (size_t)t * j->act_stride;
-    for (int64_t i = 0; i < j->w->n_in; i += 256) {
-        int64_t m = FR_MIN(256, j->w->n_in - i);
-        ft->from_float(src + i, tmp, m);
-        ft->to_float(tmp, dst + i, m);
+    for (int64_t i = 0; i < n; i += 256) {
+        int64_t m = FR_MIN(256, n - i);
+        if (!j->panel) {
+            ft->from_float(src + i, tmp, m);
+            ft->to_float(tmp, dst + i, m);
+            continue;
+        }
+        if (f32) {
+            memcpy(v, src + i, (size_t)m * sizeof(float));
+        } else {
+            ft->from_float(src + i, tmp, m);
+            ft->to_float(tmp, v, m);
+        }
+        /* panel order (gemm.h): half h of chunk c at (h * nc + c) * 16; the tail in place
+         * (i is a multiple of 256: whole halves up to n32) */
+        int64_t k = i;
+        for (; k + 16 <= FR_MIN(i + m, n32); k += 16)
+            memcpy(dst + ((k >> 4 & 1) * nc + (k >> 5)) * 16, v + (k - i), 16 * sizeof(float));
+        for (; k < i + m; k++) dst[k] = v[k - i];
     }
 }
 
@@ -1196,6 +1216,82 @@ static void f16_decode_slab(const f16_job *j, const fr_mm_out *o, int64_t r0, in
     }
 }
 
+/* Prompts on AVX-512 over converted panels (gemm.h): a task converts its chunk of rows to
+ * floats once, into its thread's pool scratch, and every group of F16P_T tokens then runs
+ * F16P_R x F16P_T tiles over it. The rows as F16 in the kernel cost a conversion per weight
+ * vector on the FMA ports, and 3 x 4 tiles (both halves' accumulators in registers) read
+ * more per product. (tinyllama F16 pp512, 2 threads: 107-110 -> 128-136 t/s; kbench F16,
+ * 512 tokens, 2 threads: 2048 x 5632 116-124 -> 125-129 GMAC/s, 5632 x 2048 98-105 -> 117-132.) */
+#define F16P_R 3
+#define F16P_T 8
+/* A task's rows as floats: 768 KiB stays in the 2 MiB L2 with room for the activations. Half
+ * of it measured 15% slower on 5632-wide rows (kbench 5632 x 2048, one thread: 52 against 61
+ * GMAC/s): fewer rows per task, and every task reads all tokens' activations. */
+#define F16P_BYTES (768 << 10)
+#define F16P_ROWS 96 /* the most rows in a task */
+/* values per range: a group's half-range of activations (8 x 512 floats, 16 KiB) stays in L1
+ * beside the panel stream (2048: 32 KiB, slower alone, and no faster in the GEMM) */
+#define F16P_SPAN 1024
+#define F16P_MIN_TOKENS 16 /* fewer tokens take f16_task's tiles on the rows as they are */
+typedef struct {
+    float panel[F16P_BYTES / sizeof(float)];
+    float st[F16P_ROWS / F16P_R][2][F16P_R * F16P_T * 16]; /* [panel][half]: the accumulators */
+    float out[F16P_T][F16P_ROWS];                          /* [token][row - r0] */
+} f16_panel_scratch;
+_Static_assert(sizeof(f16_panel_scratch) <= FR_POOL_SCRATCH, "a task's panels fit its thread's pool scratch");
+_Static_assert(F16P_ROWS % F16P_R == 0, "whole panels");
+
+/* Rows r0 .. r1 - 1 x every token: for each group of F16P_T tokens, range by range, half by
+ * half, every panel takes the range (its accumulators wait in st), then the outputs go out a
+ * token's rows at a time. */
+static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread) {
+#if FR_X86
+    const fr_matrix *w = j->w;
+    const int64_t n = w->n_in, n32 = n & ~(int64_t)31, nc = n32 / 32, cspan = F16P_SPAN / 32;
+    f16_panel_scratch *sc = fr_pool_scratch(j->pool, thread);
+    assert(sc && r1 - r0 <= F16P_ROWS && (size_t)(r1 - r0) * (size_t)n32 <= sizeof sc->panel / sizeof(float));
+    for (int64_t r = r0; r < r1; r += F16P_R) {
+        const int R = (int)FR_MIN(F16P_R, r1 - r);
+        const void *xs[F16P_R];
+        for (int q = 0; q < R; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
+        fr_gemm_panel_pack_avx512(xs, R, n32, w->type, sc->panel + (size_t)(r - r0) * (size_t)n32);
+    }
+    const fr_mm_out *o = j->out;
+    for (int64_t t = 0; t < j->n_tok; t += F16P_T) {
+        const int T = (int)FR_MIN(F16P_T, j->n_tok - t);
+        const float *yp[F16P_T];
+        for (int u = 0; u < T; u++) yp[u] = j->ys + (size_t)(t + u) * j->ys_stride;
+        for (int64_t c0 = 0, c1; c0 < nc; c0 = c1) {
+            c1 = FR_MIN(c0 + cspan, nc);
+            for (int h = 0; h < 2; h++)
+                for (int64_t r = r0; r < r1; r += F16P_R)
+                    fr_gemm_panel_avx512(h, c0, c1, nc, sc->panel + (size_t)(r - r0) * (size_t)n32,
+                                         (int)FR_MIN(F16P_R, r1 - r), yp, T, sc->st[(r - r0) / F16P_R][h], c0 == 0);
+        }
+        for (int64_t r = r0; r < r1; r += F16P_R) {
+            const int R = (int)FR_MIN(F16P_R, r1 - r);
+            const void *xs[F16P_R];
+            for (int q = 0; q < R; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
+            const int64_t p = (r - r0) / F16P_R;
+            fr_gemm_panel_finish_avx512(sc->st[p][0], sc->st[p][1], R, T, xs, w->type, n32, n, yp, &sc->out[0][r - r0],
+                                        F16P_ROWS);
+        }
+        /* a token's rows side by side: fr_store_tile's scattered stores (one token row per
+         * store) took 4% of an F16 pp512 run */
+        for (int u = 0; u < T; u++) {
+            float *dst = o->y + (t + u) * o->y_stride + r0;
+            if (o->bias)
+                for (int64_t k = 0; k < r1 - r0; k++) dst[k] = sc->out[u][k] + o->bias[r0 + k];
+            else
+                memcpy(dst, sc->out[u], (size_t)(r1 - r0) * sizeof(float));
+        }
+    }
+#else
+    (void)j, (void)r0, (void)r1, (void)thread;
+    assert(0 && "the panel path is x86's");
+#endif
+}
+
 /* A chunk of rows x every token. Rows longer than j->span are cut into ranges: for each group
  * of 4 tokens, range by range, every row triple of the chunk takes the range, its
  * accumulators kept in st between ranges. Four tokens' range of activations (32 KiB) then
@@ -1217,6 +1313,10 @@ static void f16_task(void *ctx, int64_t task, int thread) {
         return;
     }
     const int64_t r0 = task * j->chunk, r1 = FR_MIN(r0 + j->chunk, w->n_out);
+    if (j->panel) {
+        f16_panel_chunk(j, r0, r1, thread);
+        return;
+    }
     /* used only when rows are cut (<= 48 rows) */
     float st[(F16_SPLIT_ROWS + F16_TILE_ROWS - 1) / F16_TILE_ROWS][FR_GEMM_F16_STATE];
     for (int64_t t = 0; t < j->n_tok; t += 4) {
@@ -1272,10 +1372,17 @@ static void f16_setup(fr_pool *pool, f16_job *j, const fr_matrix *w, const float
     if (n_tok > 1 && fr_cpu_has(FR_ISA_AVX512)) {
         j->kern = f32 ? fr_gemm_f32_avx512_part : bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
         j->span = F16_SPLIT;
+        j->panel = pool && n_tok >= F16P_MIN_TOKENS && w->n_in >= 32 &&
+                   (size_t)(w->n_in & ~(int64_t)31) * sizeof(float) * F16P_R <= F16P_BYTES;
+        j->pool = pool;
+        if (j->panel) {
+            j->ys = scratch;
+            j->ys_stride = act_stride;
+        }
     }
 #endif
     assert(j->kern && "fr_matmul calls fr_gemm_f16 only where fr_cpu_has(FR_ISA_AVX2)");
-    if (!f32) { /* (F32 rows: the kernels read x as it is) */
+    if (!f32 || j->panel) { /* (F32 rows: the kernels read x as it is, but for panels) */
         if (n_tok > 1)
             fr_pool_run(pool, n_tok, f16_quant_task, j);
         else
@@ -1311,6 +1418,11 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
      * alternated: 93.7-95.6 -> 99.3-100.3 GMAC/s) */
     if (c > F16_TILE_ROWS) c -= c % F16_TILE_ROWS;
     if (j.span < w->n_in) c = FR_MIN(c, F16_SPLIT_ROWS);
+    if (j.panel) { /* the rows as floats fill at most F16P_BYTES, in whole panels */
+        const int64_t n32 = w->n_in & ~(int64_t)31;
+        c = FR_MIN((w->n_out + nt * 4 - 1) / (nt * 4), FR_MIN(F16P_ROWS, (int64_t)(F16P_BYTES / sizeof(float)) / n32));
+        if (c > F16P_R) c -= c % F16P_R;
+    }
     j.chunk = FR_MAX(1, c);
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, f16_task, &j);
 }

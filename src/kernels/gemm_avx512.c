@@ -110,3 +110,87 @@ void fr_gemm_bf16_avx512(int64_t n, const void *const *x, int R, const float *co
 void fr_gemm_f32_avx512(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
     fr_gemm_f32_avx512_part(0, n & ~(int64_t)31, n, x, R, y, T, NULL, 1, 1, out);
 }
+
+/* ---- prompts over converted panels (fr_gemm_f16's prompt path; layouts in gemm.h) ---- */
+
+FR_INLINE int kind_of(int type) { return type == FR_TYPE_F16 ? FR_W_F16 : type == FR_TYPE_BF16 ? FR_W_BF16 : FR_W_F32; }
+
+void fr_gemm_panel_pack_avx512(const void *const *x, int R, int64_t n32, int type, float *panel) {
+    const int64_t nc = n32 / 32;
+    const int kind = kind_of(type);
+    for (int h = 0; h < 2; h++)
+        for (int64_t c = 0; c < nc; c++)
+            for (int r = 0; r < R; r++) {
+                float *d = panel + (((size_t)h * (size_t)nc + (size_t)c) * (size_t)R + (size_t)r) * 16;
+                const int64_t i = 32 * c + 16 * h;
+                __m512 v;
+                if (kind == FR_W_F16) v = wide16(x[r], i, FR_W_F16);
+                else if (kind == FR_W_BF16) v = wide16(x[r], i, FR_W_BF16);
+                else v = wide16(x[r], i, FR_W_F32);
+                _mm512_storeu_ps(d, v);
+            }
+}
+
+/* One half pass: R x T accumulators (one 16-lane vector each: a_2h | a_2h+1 of f16_RxT) over
+ * chunks [c0, c1), from st (or zero: first) back into st. */
+FR_INLINE void panel_RxT(int h, int64_t c0, int64_t c1, int64_t nc, const float *panel, const int R,
+                         const float *const *yp, const int T, float *st, int first) {
+    __m512 a[4][8];
+    FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
+        a[r][t] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(st + (r * T + t) * 16);
+    const size_t at = ((size_t)h * (size_t)nc + (size_t)c0) * 16;
+    const float *wp = panel + at * (size_t)R;
+    const float *yb[8];
+    FR_UNROLL for (int t = 0; t < T; t++) yb[t] = yp[t] + at;
+    for (int64_t c = 0; c < c1 - c0; c++) {
+        __m512 xv[4];
+        FR_UNROLL for (int r = 0; r < R; r++) xv[r] = _mm512_loadu_ps(wp + (c * R + r) * 16);
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            __m512 yv = _mm512_loadu_ps(yb[t] + c * 16);
+            __asm__("" : "+v"(yv));
+            FR_UNROLL for (int r = 0; r < R; r++) a[r][t] = _mm512_fmadd_ps(xv[r], yv, a[r][t]);
+        }
+    }
+    FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
+        _mm512_storeu_ps(st + (r * T + t) * 16, a[r][t]);
+}
+
+#define PANEL_CASE(R, T) \
+    case R * 16 + T: panel_RxT(h, c0, c1, nc, panel, R, yp, T, st, first); break;
+void fr_gemm_panel_avx512(int h, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R,
+                          const float *const *yp, int T, float *st, int first) {
+    switch (R * 16 + T) {
+        PANEL_CASE(1, 1) PANEL_CASE(1, 2) PANEL_CASE(1, 3) PANEL_CASE(1, 4)
+        PANEL_CASE(1, 5) PANEL_CASE(1, 6) PANEL_CASE(1, 7) PANEL_CASE(1, 8)
+        PANEL_CASE(2, 1) PANEL_CASE(2, 2) PANEL_CASE(2, 3) PANEL_CASE(2, 4)
+        PANEL_CASE(2, 5) PANEL_CASE(2, 6) PANEL_CASE(2, 7) PANEL_CASE(2, 8)
+        PANEL_CASE(3, 1) PANEL_CASE(3, 2) PANEL_CASE(3, 3) PANEL_CASE(3, 4)
+        PANEL_CASE(3, 5) PANEL_CASE(3, 6) PANEL_CASE(3, 7) PANEL_CASE(3, 8)
+        PANEL_CASE(4, 1) PANEL_CASE(4, 2) PANEL_CASE(4, 3) PANEL_CASE(4, 4)
+        PANEL_CASE(4, 5) PANEL_CASE(4, 6)
+    default: break;
+    }
+}
+#undef PANEL_CASE
+
+void fr_gemm_panel_finish_avx512(const float *st0, const float *st1, int R, int T, const void *const *x, int type,
+                                 int64_t n32, int64_t n, const float *const *yp, float *out, size_t out_stride) {
+    const int kind = kind_of(type);
+    for (int r = 0; r < R; r++) {
+        __m256 v[8];
+        float sums[8];
+        for (int t = 0; t < 8; t++) {
+            const int q = r * T + (t < T ? t : 0);
+            const __m512 a0 = _mm512_loadu_ps(st0 + q * 16), a1 = _mm512_loadu_ps(st1 + q * 16);
+            const __m256 s01 = _mm256_add_ps(lo256(a0), hi256(a0));
+            const __m256 s23 = _mm256_add_ps(lo256(a1), hi256(a1));
+            v[t] = _mm256_add_ps(s01, s23);
+        }
+        fr_hsum8x8_avx2(v, sums); /* hsum8's bits, eight at once */
+        for (int t = 0; t < T; t++) {
+            float sum = sums[t];
+            for (int64_t k = n32; k < n; k++) sum += fr_wide1_avx2(x[r], k, kind) * yp[t][k];
+            out[(size_t)t * out_stride + (size_t)r] = sum;
+        }
+    }
+}

@@ -655,19 +655,22 @@ static void test_f16(test_rng *rng, int type) {
         f32 ? fr_gemm_f32_avx2 : bf ? fr_gemm_bf16_avx2 : fr_gemm_f16_avx2;
     void (*whole_avx512)(int64_t, const void *const *, int, const float *const *, int, float *) =
         f32 ? fr_gemm_f32_avx512 : bf ? fr_gemm_bf16_avx512 : fr_gemm_f16_avx512;
-    const int64_t sizes[] = {8, 40, 96, 520, 1056 + 7, 2048 + 32, 2 * 2048 + 64 + 5}; /* the last two: AVX-512 split */
+    /* the last three: AVX-512 splits (ranges of 2048 values; panels: 1024) */
+    const int64_t sizes[] = {8, 40, 96, 520, 1056 + 7, 2048 + 32, 2 * 2048 + 64 + 5};
     for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
-        const int64_t n = sizes[si], n_out = 11, xs = n + 1, ys = n_out + 2;
+        /* 11 rows, and for the panel path (>= 16 tokens) 101 rows: several panels per task, the
+         * last one short */
+        const int64_t n = sizes[si], n_out = 101, n_small = 11, xs = n + 1, ys = n_out + 2, NT = 33;
         char *w = malloc(es * (size_t)(n * n_out)), *a = malloc(es * (size_t)n);
-        float *x = malloc(sizeof(float) * (size_t)(xs * 9)), *y = malloc(sizeof(float) * (size_t)(ys * 9));
+        float *x = malloc(sizeof(float) * (size_t)(xs * NT)), *y = malloc(sizeof(float) * (size_t)(ys * NT));
         float *f = malloc(sizeof(float) * (size_t)n), *bias = malloc(sizeof(float) * (size_t)n_out);
         for (int64_t r = 0; r < n_out; r++) {
             for (int64_t i = 0; i < n; i++) f[i] = test_rng_float(rng) * (1.0f + (float)r);
             ft->from_float(f, w + (size_t)(r * n) * es, n);
             bias[r] = test_rng_float(rng);
         }
-        for (int64_t i = 0; i < xs * 9; i++) x[i] = test_rng_float(rng) * 5.0f;
-        fr_matrix m = {type, n, n_out, (size_t)n * es, w, NULL, 0};
+        for (int64_t i = 0; i < xs * NT; i++) x[i] = test_rng_float(rng) * 5.0f;
+        const fr_matrix big = {type, n, n_out, (size_t)n * es, w, NULL, 0}, m = fr_matrix_rows(&big, 0, n_small);
         const void *xr[3] = {w, w + (size_t)(5 * n) * es, w + (size_t)(10 * n) * es}; /* rows 0, 5, 10 */
         if (whole_avx512 && fr_cpu_has(FR_ISA_AVX512)) { /* the 512-bit kernel == the AVX2 one, every R x T */
             int bad = 0;
@@ -706,18 +709,55 @@ static void test_f16(test_rng *rng, int type) {
             CHECK(bad == 0, "%s n=%lld: %d shapes differ when the row is taken in ranges of 64", ft->name, (long long)n,
                   bad);
         }
-        void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&m, 9) + 64);
+        if (fr_cpu_has(FR_ISA_AVX512)) { /* panels: R x T tiles, ranges of 64 values == the whole row */
+            const int64_t n32 = n & ~(int64_t)31, nc = n32 / 32;
+            float *panel = aligned_alloc(64, sizeof(float) * (size_t)(4 * n32 + 16));
+            float *yp[8];
+            for (int t = 0; t < 8; t++) { /* the activations in panel order (gemm.h) */
+                yp[t] = malloc(sizeof(float) * (size_t)n);
+                for (int64_t k = 0; k < n; k++)
+                    yp[t][k < n32 ? ((k >> 4 & 1) * nc + (k >> 5)) * 16 + (k & 15) : k] = x[t * xs + k];
+            }
+            const void *xr4[4] = {xr[0], xr[1], xr[2], w + (size_t)(7 * n) * es};
+            int bad = 0, shapes = 0;
+            for (int R = 1; R <= 4; R++) {
+                fr_gemm_panel_pack_avx512(xr4, R, n32, type, panel);
+                for (int T = 1; T <= 8 && R * T <= 24; T++, shapes++) {
+                    float want[32], got[32], st[2][24 * 16];
+                    for (int r = 0; r < R; r++)
+                        for (int t = 0; t < T; t++) {
+                            const float *yr[1] = {x + t * xs};
+                            whole_avx2(n, &xr4[r], 1, yr, 1, &want[t * R + r]);
+                        }
+                    for (int64_t c0 = 0, c1; c0 < nc; c0 = c1) {
+                        c1 = FR_MIN(c0 + 2, nc);
+                        for (int h = 0; h < 2; h++)
+                            fr_gemm_panel_avx512(h, c0, c1, nc, panel, R, (const float *const *)yp, T, st[h], c0 == 0);
+                    }
+                    if (nc == 0) memset(st, 0, sizeof st); /* (the driver takes no panels then) */
+                    fr_gemm_panel_finish_avx512(st[0], st[1], R, T, xr4, type, n32, n, (const float *const *)yp, got,
+                                                (size_t)R);
+                    bad += memcmp(want, got, sizeof(float) * (size_t)(R * T)) != 0;
+                }
+            }
+            CHECK(bad == 0, "%s n=%lld: %d of %d panel shapes differ from the R x T kernel", ft->name, (long long)n,
+                  bad, shapes);
+            for (int t = 0; t < 8; t++) free(yp[t]);
+            free(panel);
+        }
+        void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&big, NT) + 64);
         for (int threads = 1; threads <= 2; threads++) {
             fr_pool *pool;
             fr_error err;
             if (fr_pool_new(threads, &pool, &err) != FR_OK) continue;
-            for (int64_t nt = 1; nt <= 9; nt += 2) {
+            for (int64_t nt = 1; nt <= NT; nt += nt < 9 ? 2 : 8) { /* 1 .. 9, then 17, 25, 33: panels */
+                const fr_matrix *mm = nt >= 16 ? &big : &m;
                 for (int bi = 0; bi < 2; bi++) {
-                    fr_matmul(pool, &m, x, xs, nt, y, ys, bi ? bias : NULL, scratch);
+                    fr_matmul(pool, mm, x, xs, nt, y, ys, bi ? bias : NULL, scratch);
                     int bad = 0;
                     for (int64_t t = 0; t < nt; t++) {
                         ft->from_float(x + t * xs, a, n);
-                        for (int64_t r = 0; r < n_out; r++) {
+                        for (int64_t r = 0; r < mm->n_out; r++) {
                             float s, sr;
                             ft->vec_dot(n, &s, w + (size_t)(r * n) * es, a);
                             fr->vec_dot(n, &sr, w + (size_t)(r * n) * es, a);
@@ -729,6 +769,7 @@ static void test_f16(test_rng *rng, int type) {
                     CHECK(bad == 0, "%s matmul n=%lld, %lld tokens, %d threads: %d elements differ from vec_dot",
                           ft->name, (long long)n, (long long)nt, threads, bad);
                 }
+                if (nt > 9) continue;
                 /* fr_matmul_group: rows 0..10, 3..9 and 6..10 of W as one product (a decode step),
                  * and for more tokens one fr_matmul each */
                 float *yg[3];
