@@ -39,7 +39,8 @@ struct fr_pool {
     atomic_int caller_sleeping;    /* the caller waits on cv_done */
     uint32_t gen;                  /* the caller's generation counter */
     int stop;
-    char *scratch; /* n_threads x FR_POOL_SCRATCH (fr_pool_scratch) */
+    void **scratch; /* n_threads areas of FR_POOL_SCRATCH bytes (fr_pool_scratch), each its own
+                     * allocation so that a sanitizer sees an overrun */
     /* the read-ahead region (fr_pool_prefetch), claimed in PF_STEP pieces from pf_next on */
     _Atomic(const char *) pf_base;
     atomic_size_t pf_len;
@@ -168,11 +169,16 @@ fr_status fr_pool_new(int n_threads, fr_pool **out, fr_error *err) {
     atomic_init(&p->pf_base, NULL);
     atomic_init(&p->pf_len, 0);
     atomic_init(&p->pf_next, 0);
-    p->scratch = aligned_alloc(64, (size_t)n_threads * FR_POOL_SCRATCH);
+    p->scratch = calloc((size_t)n_threads, sizeof *p->scratch);
+    for (int i = 0; p->scratch && i < n_threads; i++)
+        if (!(p->scratch[i] = aligned_alloc(64, FR_POOL_SCRATCH))) {
+            fr_pool_free(p);
+            return fr_fail(err, FR_ERR_NOMEM, "thread pool: out of memory for thread %d's %zu bytes of scratch", i,
+                           FR_POOL_SCRATCH);
+        }
     if (!p->scratch) {
         fr_pool_free(p);
-        return fr_fail(err, FR_ERR_NOMEM, "thread pool: out of memory for %d x %zu bytes of scratch", n_threads,
-                       FR_POOL_SCRATCH);
+        return fr_fail(err, FR_ERR_NOMEM, "thread pool: out of memory");
     }
     if (n_threads > 1) {
         p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
@@ -206,6 +212,7 @@ void fr_pool_free(fr_pool *p) {
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n_threads && p->threads; i++) pthread_join(p->threads[i - 1], NULL);
     free(p->threads);
+    for (int i = 0; i < p->n_threads && p->scratch; i++) free(p->scratch[i]);
     free(p->scratch);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv_work);
@@ -218,7 +225,7 @@ int fr_pool_size(const fr_pool *p) { return p ? p->n_threads : 1; }
 void *fr_pool_scratch(fr_pool *p, int thread) {
     if (!p) return NULL;
     assert(thread >= 0 && thread < p->n_threads);
-    return p->scratch + (size_t)thread * FR_POOL_SCRATCH;
+    return p->scratch[thread];
 }
 
 void fr_pool_prefetch(fr_pool *p, const void *addr, size_t len) {

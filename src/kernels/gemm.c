@@ -903,6 +903,7 @@ typedef struct {
     fr_gemm_kernel_fn kern;
     fr_gemm_streams_fn streams; /* decode of one token, or NULL (fr_gemm_streams_kernel) */
     fr_gemm_amx_fn amx;         /* prompts, or NULL (fr_gemm_amx_kernel) */
+    fr_pool *pool;              /* (its threads' scratch holds AMX's unpacked units) */
 } gemm_job;
 
 static void quant_task(void *ctx, int64_t t, int thread) {
@@ -942,19 +943,14 @@ int64_t fr_gemm_streams_units(fr_gemm_streams_fn streams, int64_t nb, const char
 
 static void store_token0(const void *ctx, int64_t g, const float *out) { store_unit(ctx, g, 0, out); }
 
-/* fr_gemm_amx_units's buffer for an unpacked unit (on the stack: 352 KiB holds 704 blocks,
- * or 44 super-blocks of Q3_K..Q6_K (16 tiles each), 11264 values: Llama-2-7B's and
- * DeepSeek-V2-Lite's down projections; wider K-quant rows take the AVX-512 VNNI kernel. The
- * threads that run pool tasks, and the server's engine thread, have the default 8 MiB stacks) */
-#define AMX_UNPACKED_MAX (352 << 10)
-
 int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
                           int64_t g1, const char *act, size_t act_stride, int64_t t0, int64_t t1,
-                          void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx) {
+                          void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx,
+                          void *buf) {
 #if FR_X86
     /* unpacked once per unit where the values fit the buffer; the K-quants need that */
     const size_t unpacked = fr_gemm_amx_unpacked_bytes(type, nb); /* (0: Q8_0, read as it is) */
-    const bool unpack = unpacked > 0 && unpacked <= AMX_UNPACKED_MAX;
+    const bool unpack = unpacked > 0 && buf && unpacked <= FR_POOL_SCRATCH;
     if (t1 - t0 < FR_GEMM_AMX_T || g0 >= g1 || (fr_pack_block_values(type) > 32 && !unpack)) return t0;
     const int64_t t_end = t0 + (t1 - t0) / FR_GEMM_AMX_T * FR_GEMM_AMX_T;
     fr_gemm_amx_begin();
@@ -962,7 +958,7 @@ int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *
         /* unit by unit, unpacked once for every group of rows (kbench Q4_0 2048 x 5632, 512
          * tokens, 2 threads: 460-486 GMAC/s against 275 with AVX-512 VNNI; unpacking each block
          * in the kernel instead of once gained little over AVX-512 VNNI) */
-        _Alignas(64) int8_t bt[AMX_UNPACKED_MAX];
+        int8_t *bt = buf;
         for (int64_t g = g0; g < g1; g++) {
             const char *unit = units + (size_t)g * unit_bytes;
             fr_gemm_amx_unpack(type, nb, unit, bt);
@@ -984,7 +980,7 @@ int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *
     return t_end;
 #else /* (no AMX kernels are built: fr_gemm_amx_kernel gives none) */
     (void)amx, (void)type, (void)nb, (void)units, (void)unit_bytes, (void)g0, (void)g1, (void)act, (void)act_stride,
-        (void)t1, (void)store, (void)ctx;
+        (void)t1, (void)store, (void)ctx, (void)buf;
     return t0;
 #endif
 }
@@ -994,7 +990,8 @@ static void store_tokens16(const void *ctx, int64_t g, int64_t t, const float *o
 }
 
 /* Units [g0, g1) of part p (its own numbering) for tokens [t0, t1). */
-static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_t g1, int64_t t0, int64_t t1) {
+static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_t g1, int64_t t0, int64_t t1,
+                       int thread) {
     const int64_t nb = j->pk->nb;
     if (j->slabs && j->streams && j->n_tok == 1) {
         /* decode of one token: unit i of each part of the slab in one call, FR_GEMM_STREAMS
@@ -1014,7 +1011,7 @@ static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_
     }
     if (j->amx) /* prompts: 16 tokens at a time on the tile unit, the rest below */
         t0 = fr_gemm_amx_units(j->amx, j->pk->type, nb, p->units, j->pk->unit_bytes, g0, g1, j->act, j->act_stride, t0,
-                               t1, store_tokens16, p);
+                               t1, store_tokens16, p, fr_pool_scratch(j->pool, thread));
     for (int64_t t = t0; t < t1; t += FR_GEMM_MAX_T) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, t1 - t);
         const void *acts[FR_GEMM_MAX_T];
@@ -1033,14 +1030,14 @@ static void gemm_task(void *ctx, int64_t task, int thread) {
         const int64_t g0 = j->slabs[task], g1 = j->slabs[task + 1];
         for (int i = 0; i < j->n_parts; i++) {
             const int64_t a = FR_MAX(g0, j->start[i]), b = FR_MIN(g1, j->start[i + 1]);
-            if (a < b) part_units(j, &j->part[i], a - j->start[i], b - j->start[i], 0, j->n_tok);
+            if (a < b) part_units(j, &j->part[i], a - j->start[i], b - j->start[i], 0, j->n_tok, thread);
         }
         return;
     }
     /* prompt (one part): one panel of units x one chunk of tokens */
     const int64_t g0 = (task % j->n_panels) * j->panel, g1 = FR_MIN(g0 + j->panel, j->n_units);
     const int64_t t0 = (task / j->n_panels) * j->tok_chunk, t1 = FR_MIN(t0 + j->tok_chunk, j->n_tok);
-    part_units(j, &j->part[0], g0, g1, t0, t1);
+    part_units(j, &j->part[0], g0, g1, t0, t1, thread);
 }
 
 /* The job's matrices from pk[i] (units from unit0[i]) as out[i]; pk[i] share type and n_in. */
@@ -1087,6 +1084,7 @@ void fr_gemm_packed_group(fr_pool *pool, const fr_packed *const *pk, const int64
     assert(n >= 1 && n <= FR_MM_GROUP_MAX && n_tok <= FR_GEMM_MAX_T);
     gemm_job j;
     job_init(&j, pk, unit0, out, n, x, x_stride, n_tok, scratch);
+    j.pool = pool;
     run_decode(pool, &j);
 }
 
@@ -1095,6 +1093,7 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_
     const fr_mm_out out = {w, y, y_stride, bias};
     gemm_job j;
     job_init(&j, &pk, &unit0, &out, 1, x, x_stride, n_tok, scratch);
+    j.pool = pool;
     if (n_tok <= FR_GEMM_MAX_T) {
         run_decode(pool, &j);
         return;

@@ -411,13 +411,17 @@ fr_gemm_streams_fn fr_gemm_streams_kernel(int type);
 fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa); /* NULL if none, or not on this CPU */
 /* Prompts on the AMX kernel (gemm.c's prompt panels, fr_matmul_multi's expert chunks): units
  * [g0, g1) of a packed matrix times activation rows [t0, t1) (row t at act + t * act_stride),
- * FR_GEMM_AMX_T rows at a time; a 4- or 5-bit unit is unpacked once for all its groups of rows
- * (when it fits a 176 KiB buffer). Unit g's results for rows t ..
- * t + 15 go to store(ctx, g, t, out), out[u * 16 + r]. Returns the first row not done (the
- * caller's, for the other kernel: fewer than FR_GEMM_AMX_T). */
+ * FR_GEMM_AMX_T rows at a time; a unit of a type with an unpacked form is unpacked once for all
+ * its groups of rows into buf (the running thread's fr_pool_scratch, FR_POOL_SCRATCH bytes: 1
+ * MiB holds the 128 super-blocks of a 32768-value K-quant row) where it fits. Without buf, or
+ * for wider rows, the K-quants are left to the caller; the 32-value types unpack in the
+ * kernel. Unit g's results for rows t .. t + 15 go to store(ctx, g, t, out), out[u * 16 + r].
+ * Returns the first row not done (the caller's, for the other kernel: fewer than
+ * FR_GEMM_AMX_T). */
 int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
                           int64_t g1, const char *act, size_t act_stride, int64_t t0, int64_t t1,
-                          void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx);
+                          void (*store)(const void *ctx, int64_t g, int64_t t, const float *out), const void *ctx,
+                          void *buf);
 /* Decode's stream order (gemm.c's decode slabs, fr_matmul_multi's expert chunks): units [g0,
  * g0 + n) of a packed matrix (unit g at units + g * unit_bytes) for one token, as n /
  * FR_GEMM_STREAMS calls of `streams`, call i reading unit g0 + k * part + i of stream k (part =

@@ -45,6 +45,7 @@ typedef struct {
     fr_gemm_kernel_fn kern[FR_MM_MAX_JOBS];
     fr_gemm_streams_fn streams[FR_MM_MAX_JOBS];
     fr_gemm_amx_fn amx[FR_MM_MAX_JOBS]; /* prompts' groups of 16 tokens, or NULL */
+    fr_pool *pool;                      /* (its threads' scratch holds AMX's unpacked units) */
 } multi_ctx;
 
 static int find_job(const int64_t *start, int n, int64_t task) {
@@ -104,7 +105,7 @@ static void store_tokens(const void *ctx, int64_t g, int64_t t, const float *out
  * streams first; with an AMX kernel (16 tokens or more: a prompt's expert), groups of 16 tokens
  * (gemm.c part_units does both the same way; the same bits); the rest with the job's kernel. */
 static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, const multi_ctx *mc, int j, float *y,
-                        const char *act, int64_t r0, int64_t r1) {
+                        const char *act, int64_t r0, int64_t r1, int thread) {
     size_t ab = job_act_bytes(jb, true);
     const char *units = pk->data + (size_t)u0 * pk->unit_bytes;
     const fr_gemm_kernel_fn kern = mc->kern[j];
@@ -117,7 +118,8 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
     if (mc->amx[j]) {
         tokens_out to = {y, jb->y_stride, r1};
         t0 = fr_gemm_amx_units(mc->amx[j], pk->type, pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
-                               (r1 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, act, ab, 0, jb->m, store_tokens, &to);
+                               (r1 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, act, ab, 0, jb->m, store_tokens, &to,
+                               fr_pool_scratch(mc->pool, thread));
     }
     for (int64_t t = t0; t < jb->m; t += FR_GEMM_MAX_T) {
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
@@ -146,7 +148,7 @@ static void multi_dot_task(void *ctx, int64_t task, int thread) {
     const char *act = mc->act + mc->act_off[j];
     float *y = jb->y[k];
     if (mc->pk[j][k]) {
-        packed_rows(jb, mc->pk[j][k], mc->u0[j][k], mc, j, y, act, r0, r1);
+        packed_rows(jb, mc->pk[j][k], mc->u0[j][k], mc, j, y, act, r0, r1, thread);
         return;
     }
     for (int64_t t = 0; t < jb->m; t += 2) {
@@ -182,6 +184,7 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
     multi_ctx mc;
     mc.jobs = jobs;
     mc.n_jobs = n_jobs;
+    mc.pool = pool;
     mc.act = scratch;
     int nt = fr_pool_size(pool);
     size_t off = 0;

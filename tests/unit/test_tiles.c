@@ -801,7 +801,9 @@ static void test_f16(test_rng *rng, int type) {
 static void test_kquant_rows(test_rng *rng) {
     if (!fr_cpu_has(FR_ISA_AVX2)) return;
     const int types[] = {FR_TYPE_Q4_K, FR_TYPE_Q6_K};
-    const int64_t sizes[] = {256, 768, 2816};
+    /* 14336: Llama-3-8B's down projection, whose units AMX unpacks into the pool scratch;
+     * 33024: wider than that holds (the other kernel takes it) */
+    const int64_t sizes[] = {256, 768, 2816, 14336, 33024};
     for (size_t ti = 0; ti < 2; ti++) {
         const fr_type_traits *tt = fr_type_traits_get(types[ti]);
         const fr_type_traits *at = fr_type_traits_get(FR_TYPE_Q8_K);
@@ -813,13 +815,13 @@ static void test_kquant_rows(test_rng *rng) {
             fr_row_size(types[ti], n, &rb);
             fr_row_size(FR_TYPE_Q8_K, n, &ab);
             char *w = malloc(rb * (size_t)n_out), *a = malloc(ab * 4);
-            float *f = malloc(sizeof(float) * (size_t)n), *x = malloc(sizeof(float) * (size_t)(xs * 9));
-            float *y = malloc(sizeof(float) * (size_t)(ys * 9));
+            float *f = malloc(sizeof(float) * (size_t)n), *x = malloc(sizeof(float) * (size_t)(xs * 17));
+            float *y = malloc(sizeof(float) * (size_t)(ys * 17));
             for (int64_t r = 0; r < n_out; r++) {
                 for (int64_t i = 0; i < n; i++) f[i] = test_rng_float(rng) * (1.0f + (float)(r % 3));
                 tt->from_float(f, w + (size_t)r * rb, n);
             }
-            for (int64_t i = 0; i < xs * 9; i++) x[i] = test_rng_float(rng) * 4.0f;
+            for (int64_t i = 0; i < xs * 17; i++) x[i] = test_rng_float(rng) * 4.0f;
             for (int t = 0; t < 4; t++) at->from_float(x + t * xs, a + (size_t)t * ab, n);
             for (int T = 1; T <= 4; T++) {
                 const void *ysp[4];
@@ -837,11 +839,17 @@ static void test_kquant_rows(test_rng *rng) {
                 CHECK(bad == 0, "%s n=%lld 1x%d tile: %d elements differ from vec_dot", tt->name, (long long)n, T, bad);
             }
             fr_matrix m = {types[ti], n, n_out, rb, w, NULL, 0};
-            void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&m, 9) + 64);
+            void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&m, 17) + 64);
             fr_pool *pool;
             fr_error err;
-            if (fr_pool_new(2, &pool, &err) == FR_OK) {
-                for (int64_t nt = 1; nt <= 9; nt += 4) {
+            /* as they are, and packed (17 tokens: the AMX prompt kernel where there is one) */
+            fr_packed *pk = NULL;
+            for (int packed = 0; packed < 2 && fr_pool_new(2, &pool, &err) == FR_OK; packed++) {
+                if (packed && !(m.packed = pk = fr_pack_new(&m))) {
+                    fr_pool_free(pool);
+                    break;
+                }
+                for (int64_t nt = 1; nt <= 17; nt += nt < 9 ? 4 : 8) {
                     fr_matmul(pool, &m, x, xs, nt, y, ys, NULL, scratch);
                     int bad = 0;
                     for (int64_t t = 0; t < nt; t++) {
@@ -852,11 +860,12 @@ static void test_kquant_rows(test_rng *rng) {
                             bad += memcmp(&sd, &y[t * ys + r], 4) != 0;
                         }
                     }
-                    CHECK(bad == 0, "%s matmul n=%lld, %lld tokens: %d elements differ from vec_dot", tt->name,
-                          (long long)n, (long long)nt, bad);
+                    CHECK(bad == 0, "%s matmul n=%lld, %lld tokens%s: %d elements differ from vec_dot", tt->name,
+                          (long long)n, (long long)nt, packed ? ", packed" : "", bad);
                 }
                 fr_pool_free(pool);
             }
+            fr_pack_free(pk);
             free(w);
             free(a);
             free(f);
