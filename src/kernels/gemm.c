@@ -1132,6 +1132,17 @@ static size_t f16_act_stride(int64_t n_in) { return ((size_t)n_in * sizeof(float
 
 size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok) { return f16_act_stride(n_in) * (size_t)n_tok; }
 
+/* A panel kernel set (f16_panel_chunk) */
+typedef struct {
+    int lanes, R, T; /* values per pass of a chunk (32 / lanes passes), the tile */
+    int64_t span;    /* values per range: a group's activations for a pass of it stay in L1 */
+    void (*pack)(const void *const *x, int R, int64_t n32, int type, float *panel);
+    void (*pass)(int q, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R, const float *const *yp, int T,
+                 float *st, int first);
+    void (*finish)(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32, int64_t n,
+                   const float *const *yp, float *out, size_t out_stride);
+} f16_panel_kernels;
+
 typedef struct {
     const fr_matrix *w; /* (a group's first matrix: type and n_in are the group's) */
     const float *x;
@@ -1151,8 +1162,10 @@ typedef struct {
                  float *st, int first, int last, float *out);
     const int64_t *slabs; /* decode: row bounds of each task (fr_decode_split), else NULL */
     int64_t span;         /* values per range: F16_SPLIT, or the whole row */
-    bool panel;           /* prompts over converted panels (f16_panel_chunk; ys in panel order) */
-    fr_pool *pool;        /* (its threads' scratch holds the panels) */
+    const f16_panel_kernels *panels; /* prompts over converted panels, or NULL (f16_panel_chunk;
+                                      * ys then in the kernels' pass order) */
+    size_t panel_bytes;              /* a task's rows as floats, at most (f16_panel_bytes) */
+    fr_pool *pool;                   /* (its threads' scratch holds the panels) */
 } f16_job;
 
 /* On AVX-512, prompt rows longer than this (values) are taken in ranges of it (f16_task). */
@@ -1172,7 +1185,7 @@ static void f16_quant_task(void *ctx, int64_t t, int thread) {
     float *dst = j->act + (size_t)t * j->act_stride;
     for (int64_t i = 0; i < n; i += 256) {
         int64_t m = FR_MIN(256, n - i);
-        if (!j->panel) {
+        if (!j->panels) {
             ft->from_float(src + i, tmp, m);
             ft->to_float(tmp, dst + i, m);
             continue;
@@ -1183,11 +1196,12 @@ static void f16_quant_task(void *ctx, int64_t t, int thread) {
             ft->from_float(src + i, tmp, m);
             ft->to_float(tmp, v, m);
         }
-        /* panel order (gemm.h): half h of chunk c at (h * nc + c) * 16; the tail in place
-         * (i is a multiple of 256: whole halves up to n32) */
+        /* pass order (gemm.h): pass q of chunk c at (q * nc + c) * L; the tail in place (i is
+         * a multiple of 256: whole passes up to n32) */
+        const int L = j->panels->lanes;
         int64_t k = i;
-        for (; k + 16 <= FR_MIN(i + m, n32); k += 16)
-            memcpy(dst + ((k >> 4 & 1) * nc + (k >> 5)) * 16, v + (k - i), 16 * sizeof(float));
+        for (; k + L <= FR_MIN(i + m, n32); k += L)
+            memcpy(dst + ((k & 31) / L * nc + (k >> 5)) * L, v + (k - i), (size_t)L * sizeof(float));
         for (; k < i + m; k++) dst[k] = v[k - i];
     }
 }
@@ -1215,80 +1229,90 @@ static void f16_decode_slab(const f16_job *j, const fr_mm_out *o, int64_t r0, in
     }
 }
 
-/* Prompts on AVX-512 over converted panels (gemm.h): a task converts its chunk of rows to
- * floats once, into its thread's pool scratch, and every group of F16P_T tokens then runs
- * F16P_R x F16P_T tiles over it. The rows as F16 in the kernel cost a conversion per weight
- * vector on the FMA ports, and 3 x 4 tiles (both halves' accumulators in registers) read
- * more per product. (tinyllama F16 pp512, 2 threads: 107-110 -> 128-136 t/s; kbench F16,
- * 512 tokens, 2 threads: 2048 x 5632 116-124 -> 125-129 GMAC/s, 5632 x 2048 98-105 -> 117-132.) */
-#define F16P_R 3
-#define F16P_T 8
-/* A task's rows as floats: 768 KiB stays in the 2 MiB L2 with room for the activations. Half
- * of it measured 15% slower on 5632-wide rows (kbench 5632 x 2048, one thread: 52 against 61
- * GMAC/s): fewer rows per task, and every task reads all tokens' activations. */
+/* Prompts over converted panels (gemm.h): a task converts its chunk of rows to floats once,
+ * into its thread's pool scratch, and every group of T tokens then runs R x T tiles over it,
+ * pass by pass. The rows as F16 in the kernel cost a conversion per weight vector on the FMA
+ * ports, and tiles that keep every pass's accumulators in registers read more per product.
+ * (AVX-512, 3 x 8: tinyllama F16 pp512, 2 threads, 107-110 -> 128-136 t/s; kbench F16, 512
+ * tokens, 2 threads: 2048 x 5632 116-124 -> 125-129 GMAC/s, 5632 x 2048 98-105 -> 117-132.) */
+#if FR_X86
+/* AVX-512: a range of 1024 values puts 8 x 512 floats (16 KiB) of activations in L1 per pass
+ * (2048, 32 KiB: slower alone, no faster in the GEMM) */
+static const f16_panel_kernels f16_panels_avx512 = {16, 3, 8, 1024, fr_gemm_panel_pack_avx512, fr_gemm_panel_avx512,
+                                                    fr_gemm_panel_finish_avx512};
+/* AVX2: 3 x 4 tiles fill the 16 registers; a range of 4096 values, 16 KiB of activations per
+ * pass (kbench F16 5632 x 2048, 512 tokens, one thread: 1024 41-42 GMAC/s, 2048 45-46, 4096
+ * 46-47; 2048 x 5632: 43, 48, 48) */
+static const f16_panel_kernels f16_panels_avx2 = {8, 3, 4, 4096, fr_gemm_panel_pack_avx2, fr_gemm_panel_avx2,
+                                                  fr_gemm_panel_finish_avx2};
+#endif
+/* A task's rows as floats, at most: 768 KiB stays in this machine's 2 MiB L2 beside the
+ * activations; 384 KiB measured 15% slower on 5632-wide rows (kbench 5632 x 2048, one thread:
+ * 52 against 61 GMAC/s): fewer rows per task, and every task reads all tokens' activations.
+ * With a smaller L2 (sysconf), 3/8 of it. */
 #define F16P_BYTES (768 << 10)
-#define F16P_ROWS 96 /* the most rows in a task */
-/* values per range: a group's half-range of activations (8 x 512 floats, 16 KiB) stays in L1
- * beside the panel stream (2048: 32 KiB, slower alone, and no faster in the GEMM) */
-#define F16P_SPAN 1024
+#define F16P_ROWS 96       /* the most rows in a task */
+#define F16P_STATE 384     /* floats of a panel's accumulators per pass: R x T x lanes, at most */
 #define F16P_MIN_TOKENS 16 /* fewer tokens take f16_task's tiles on the rows as they are */
 typedef struct {
     float panel[F16P_BYTES / sizeof(float)];
-    float st[F16P_ROWS / F16P_R][2][F16P_R * F16P_T * 16]; /* [panel][half]: the accumulators */
-    float out[F16P_T][F16P_ROWS];                          /* [token][row - r0] */
+    float st[F16P_ROWS / 3][4][F16P_STATE]; /* [panel][pass]: the accumulators (R = 3) */
+    float out[8][F16P_ROWS];                /* [token][row - r0] (T <= 8) */
 } f16_panel_scratch;
 _Static_assert(sizeof(f16_panel_scratch) <= FR_POOL_SCRATCH, "a task's panels fit its thread's pool scratch");
-_Static_assert(F16P_ROWS % F16P_R == 0, "whole panels");
 
-/* Rows r0 .. r1 - 1 x every token: for each group of F16P_T tokens, range by range, half by
- * half, every panel takes the range (its accumulators wait in st), then the outputs go out a
+static size_t f16_panel_bytes(void) {
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return l2 > 0 ? FR_MIN(F16P_BYTES, FR_MAX((size_t)64 << 10, (size_t)l2 / 8 * 3)) : F16P_BYTES;
+}
+
+/* Rows r0 .. r1 - 1 x every token: for each group of T tokens, range by range, pass by pass,
+ * every panel takes the range (its accumulators wait in st), then the outputs go out a
  * token's rows at a time. */
 static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread) {
-#if FR_X86
+    const f16_panel_kernels *k = j->panels;
     const fr_matrix *w = j->w;
-    const int64_t n = w->n_in, n32 = n & ~(int64_t)31, nc = n32 / 32, cspan = F16P_SPAN / 32;
+    const int64_t n = w->n_in, n32 = n & ~(int64_t)31, nc = n32 / 32, cspan = k->span / 32;
+    const int R = k->R, P = 32 / k->lanes;
     f16_panel_scratch *sc = fr_pool_scratch(j->pool, thread);
-    assert(sc && r1 - r0 <= F16P_ROWS && (size_t)(r1 - r0) * (size_t)n32 <= sizeof sc->panel / sizeof(float));
-    for (int64_t r = r0; r < r1; r += F16P_R) {
-        const int R = (int)FR_MIN(F16P_R, r1 - r);
-        const void *xs[F16P_R];
-        for (int q = 0; q < R; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
-        fr_gemm_panel_pack_avx512(xs, R, n32, w->type, sc->panel + (size_t)(r - r0) * (size_t)n32);
+    assert(sc && R == 3 && k->T <= 8 && R * k->T * k->lanes <= F16P_STATE && r1 - r0 <= F16P_ROWS &&
+           (size_t)(r1 - r0) * (size_t)n32 * sizeof(float) <= j->panel_bytes);
+    for (int64_t r = r0; r < r1; r += R) {
+        const int nr = (int)FR_MIN(R, r1 - r);
+        const void *xs[3];
+        for (int q = 0; q < nr; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
+        k->pack(xs, nr, n32, w->type, sc->panel + (size_t)(r - r0) * (size_t)n32);
     }
     const fr_mm_out *o = j->out;
-    for (int64_t t = 0; t < j->n_tok; t += F16P_T) {
-        const int T = (int)FR_MIN(F16P_T, j->n_tok - t);
-        const float *yp[F16P_T];
+    for (int64_t t = 0; t < j->n_tok; t += k->T) {
+        const int T = (int)FR_MIN(k->T, j->n_tok - t);
+        const float *yp[8];
         for (int u = 0; u < T; u++) yp[u] = j->ys + (size_t)(t + u) * j->ys_stride;
         for (int64_t c0 = 0, c1; c0 < nc; c0 = c1) {
             c1 = FR_MIN(c0 + cspan, nc);
-            for (int h = 0; h < 2; h++)
-                for (int64_t r = r0; r < r1; r += F16P_R)
-                    fr_gemm_panel_avx512(h, c0, c1, nc, sc->panel + (size_t)(r - r0) * (size_t)n32,
-                                         (int)FR_MIN(F16P_R, r1 - r), yp, T, sc->st[(r - r0) / F16P_R][h], c0 == 0);
+            for (int q = 0; q < P; q++)
+                for (int64_t r = r0; r < r1; r += R)
+                    k->pass(q, c0, c1, nc, sc->panel + (size_t)(r - r0) * (size_t)n32, (int)FR_MIN(R, r1 - r), yp, T,
+                            sc->st[(r - r0) / R][q], c0 == 0);
         }
-        for (int64_t r = r0; r < r1; r += F16P_R) {
-            const int R = (int)FR_MIN(F16P_R, r1 - r);
-            const void *xs[F16P_R];
-            for (int q = 0; q < R; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
-            const int64_t p = (r - r0) / F16P_R;
-            fr_gemm_panel_finish_avx512(sc->st[p][0], sc->st[p][1], R, T, xs, w->type, n32, n, yp, &sc->out[0][r - r0],
-                                        F16P_ROWS);
+        for (int64_t r = r0; r < r1; r += R) {
+            const int nr = (int)FR_MIN(R, r1 - r);
+            const void *xs[3];
+            for (int q = 0; q < nr; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
+            const int64_t p = (r - r0) / R;
+            const float *st[4] = {sc->st[p][0], sc->st[p][1], sc->st[p][2], sc->st[p][3]};
+            k->finish(st, nr, T, xs, w->type, n32, n, yp, &sc->out[0][r - r0], F16P_ROWS);
         }
         /* a token's rows side by side: fr_store_tile's scattered stores (one token row per
          * store) took 4% of an F16 pp512 run */
         for (int u = 0; u < T; u++) {
             float *dst = o->y + (t + u) * o->y_stride + r0;
             if (o->bias)
-                for (int64_t k = 0; k < r1 - r0; k++) dst[k] = sc->out[u][k] + o->bias[r0 + k];
+                for (int64_t i = 0; i < r1 - r0; i++) dst[i] = sc->out[u][i] + o->bias[r0 + i];
             else
                 memcpy(dst, sc->out[u], (size_t)(r1 - r0) * sizeof(float));
         }
     }
-#else
-    (void)j, (void)r0, (void)r1, (void)thread;
-    assert(0 && "the panel path is x86's");
-#endif
 }
 
 /* A chunk of rows x every token. Rows longer than j->span are cut into ranges: for each group
@@ -1312,7 +1336,7 @@ static void f16_task(void *ctx, int64_t task, int thread) {
         return;
     }
     const int64_t r0 = task * j->chunk, r1 = FR_MIN(r0 + j->chunk, w->n_out);
-    if (j->panel) {
+    if (j->panels) {
         f16_panel_chunk(j, r0, r1, thread);
         return;
     }
@@ -1367,21 +1391,24 @@ static void f16_setup(fr_pool *pool, f16_job *j, const fr_matrix *w, const float
 #if FR_X86
     const bool bf = w->type == FR_TYPE_BF16;
     j->kern = f32 ? fr_gemm_f32_avx2_part : bf ? fr_gemm_bf16_avx2_part : fr_gemm_f16_avx2_part;
+    const bool avx512 = n_tok > 1 && fr_cpu_has(FR_ISA_AVX512);
     /* prompts on AVX-512F: the same results with twice the lanes (decode streams memory) */
-    if (n_tok > 1 && fr_cpu_has(FR_ISA_AVX512)) {
+    if (avx512) {
         j->kern = f32 ? fr_gemm_f32_avx512_part : bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
         j->span = F16_SPLIT;
-        j->panel = pool && n_tok >= F16P_MIN_TOKENS && w->n_in >= 32 &&
-                   (size_t)(w->n_in & ~(int64_t)31) * sizeof(float) * F16P_R <= F16P_BYTES;
+    }
+    /* longer prompts over panels where a task's scratch holds a whole panel of rows */
+    j->panel_bytes = f16_panel_bytes();
+    if (pool && n_tok >= F16P_MIN_TOKENS && w->n_in >= 32 &&
+        (size_t)(w->n_in & ~(int64_t)31) * sizeof(float) * 3 <= j->panel_bytes) {
+        j->panels = avx512 ? &f16_panels_avx512 : &f16_panels_avx2;
         j->pool = pool;
-        if (j->panel) {
-            j->ys = scratch;
-            j->ys_stride = act_stride;
-        }
+        j->ys = scratch;
+        j->ys_stride = act_stride;
     }
 #endif
     assert(j->kern && "fr_matmul calls fr_gemm_f16 only where fr_cpu_has(FR_ISA_AVX2)");
-    if (!f32 || j->panel) { /* (F32 rows: the kernels read x as it is, but for panels) */
+    if (!f32 || j->panels) { /* (F32 rows: the kernels read x as it is, but for panels) */
         if (n_tok > 1)
             fr_pool_run(pool, n_tok, f16_quant_task, j);
         else
@@ -1417,10 +1444,10 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
      * alternated: 93.7-95.6 -> 99.3-100.3 GMAC/s) */
     if (c > F16_TILE_ROWS) c -= c % F16_TILE_ROWS;
     if (j.span < w->n_in) c = FR_MIN(c, F16_SPLIT_ROWS);
-    if (j.panel) { /* the rows as floats fill at most F16P_BYTES, in whole panels */
-        const int64_t n32 = w->n_in & ~(int64_t)31;
-        c = FR_MIN((w->n_out + nt * 4 - 1) / (nt * 4), FR_MIN(F16P_ROWS, (int64_t)(F16P_BYTES / sizeof(float)) / n32));
-        if (c > F16P_R) c -= c % F16P_R;
+    if (j.panels) { /* the rows as floats fill at most panel_bytes, in whole panels */
+        const int64_t n32 = w->n_in & ~(int64_t)31, R = j.panels->R;
+        c = FR_MIN((w->n_out + nt * 4 - 1) / (nt * 4), FR_MIN(F16P_ROWS, (int64_t)(j.panel_bytes / sizeof(float)) / n32));
+        if (c > R) c -= c % R;
     }
     j.chunk = FR_MAX(1, c);
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, f16_task, &j);

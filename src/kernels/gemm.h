@@ -373,21 +373,27 @@ void fr_gemm_f32_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const 
 void fr_gemm_f32_avx512(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out);
 void fr_gemm_f32_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *const *x, int R, const float *const *y,
                              int T, float *st, int first, int last, float *out);
-/* Prompts over converted panels (AVX-512F, gemm_avx512.c). A panel holds R <= 4 rows' values
- * [0, n32) as floats (type: FR_TYPE_F16, _BF16 or _F32 rows, widened exactly), in the order of
- * half passes: half h (values 32c + 16h .. + 15 of each 32-value chunk c), then chunk c, then
- * row r, 16 floats at ((h * nc + c) * R + r) * 16, nc = n32 / 32. Activation rows yp are
- * reordered alike over [0, n32) (fr_gemm_panel_order) and keep values from n32 on in place.
- * fr_gemm_panel_avx512 runs half h over chunks [c0, c1) for R x T (T <= 8, R * T <= 24) outputs,
- * its 16-lane accumulators (f16_RxT's a_2h | a_2h+1) in st (R * T * 16 floats; zero if first);
- * fr_gemm_panel_finish_avx512 ends them as f16_RxT does, tail n32 .. n from the rows x, into
- * out[t * out_stride + r]. The
- * same bits as fr_gemm_f16_avx512_part (FMA for FMA, in order) for every kind. */
+/* Prompts over converted panels (gemm_avx512.c, gemm_avx2.c). A row's values [0, n32) are
+ * taken in P passes of L lanes (AVX-512: L = 16, P = 2; AVX2: L = 8, P = 4): pass q holds
+ * values 32c + Lq .. + L - 1 of each 32-value chunk c, that is the kernels' accumulator a_j
+ * (j = Lq / 8 ..) of f16_RxT. A panel holds R <= 4 rows' values as floats (type: FR_TYPE_F16,
+ * _BF16 or _F32 rows, widened exactly), L floats at ((q * nc + c) * R + r) * L, nc = n32 / 32.
+ * Activation rows yp are reordered alike over [0, n32): L floats at (q * nc + c) * L, and keep
+ * values from n32 on in place. fr_gemm_panel_* runs pass q over chunks [c0, c1) for R x T
+ * outputs (AVX-512: T <= 8, R * T <= 24; AVX2: R <= 3, T <= 4), the accumulators in st (R * T *
+ * L floats; zero if first); finish ends the P passes' st[q] as f16_RxT does, the tail n32 ..
+ * n from the rows x, into out[t * out_stride + r]. Bit for bit fr_gemm_f16_avx512_part's and
+ * fr_gemm_f16_avx2_part's results (the same FMAs in the same order) for every type. */
 void fr_gemm_panel_pack_avx512(const void *const *x, int R, int64_t n32, int type, float *panel);
-void fr_gemm_panel_avx512(int h, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R,
+void fr_gemm_panel_avx512(int q, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R,
                           const float *const *yp, int T, float *st, int first);
-void fr_gemm_panel_finish_avx512(const float *st0, const float *st1, int R, int T, const void *const *x, int type,
-                                 int64_t n32, int64_t n, const float *const *yp, float *out, size_t out_stride);
+void fr_gemm_panel_finish_avx512(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
+                                 int64_t n, const float *const *yp, float *out, size_t out_stride);
+void fr_gemm_panel_pack_avx2(const void *const *x, int R, int64_t n32, int type, float *panel);
+void fr_gemm_panel_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R, const float *const *yp,
+                        int T, float *st, int first);
+void fr_gemm_panel_finish_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
+                               int64_t n, const float *const *yp, float *out, size_t out_stride);
 /* y = W x for an F16, BF16 or F32 W on AVX2 (fr_matmul's path; same contract). Scratch: */
 size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok);
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,

@@ -792,6 +792,79 @@ void fr_gemm_f32_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const 
 #undef F16_CASES
 #undef F16_CASE
 
+/* ---- prompts over converted panels (fr_gemm_f16's prompt path; layouts in gemm.h) ----
+ * The 8-lane form of gemm_avx512.c's panels: four quarter passes (a_j alone per pass), so
+ * R x T accumulators and the R weight and one activation vector fit the 16 registers. */
+
+FR_INLINE int kind_of(int type) { return type == FR_TYPE_F16 ? FR_W_F16 : type == FR_TYPE_BF16 ? FR_W_BF16 : FR_W_F32; }
+
+void fr_gemm_panel_pack_avx2(const void *const *x, int R, int64_t n32, int type, float *panel) {
+    const int64_t nc = n32 / 32;
+    const int kind = kind_of(type);
+    for (int q = 0; q < 4; q++)
+        for (int64_t c = 0; c < nc; c++)
+            for (int r = 0; r < R; r++) {
+                float *d = panel + (((size_t)q * (size_t)nc + (size_t)c) * (size_t)R + (size_t)r) * 8;
+                const int64_t i = 32 * c + 8 * q;
+                __m256 v;
+                if (kind == FR_W_F16) v = wide8(x[r], i, FR_W_F16);
+                else if (kind == FR_W_BF16) v = wide8(x[r], i, FR_W_BF16);
+                else v = wide8(x[r], i, FR_W_F32);
+                _mm256_storeu_ps(d, v);
+            }
+}
+
+/* One quarter pass: R x T accumulators (f16_RxT's a_q) over chunks [c0, c1), from st (or
+ * zero: first) back into st. */
+FR_INLINE void panel_RxT(int q, int64_t c0, int64_t c1, int64_t nc, const float *panel, const int R,
+                         const float *const *yp, const int T, float *st, int first) {
+    __m256 a[3][4];
+    FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
+        a[r][t] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(st + (r * T + t) * 8);
+    const size_t at = ((size_t)q * (size_t)nc + (size_t)c0) * 8;
+    const float *wp = panel + at * (size_t)R;
+    const float *yb[4];
+    FR_UNROLL for (int t = 0; t < T; t++) yb[t] = yp[t] + at;
+    for (int64_t c = 0; c < c1 - c0; c++) {
+        __m256 xv[3];
+        FR_UNROLL for (int r = 0; r < R; r++) xv[r] = _mm256_loadu_ps(wp + (c * R + r) * 8);
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            __m256 yv = _mm256_loadu_ps(yb[t] + c * 8);
+            __asm__("" : "+x"(yv));
+            FR_UNROLL for (int r = 0; r < R; r++) a[r][t] = _mm256_fmadd_ps(xv[r], yv, a[r][t]);
+        }
+    }
+    FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
+        _mm256_storeu_ps(st + (r * T + t) * 8, a[r][t]);
+}
+
+#define PANEL_CASE(R, T) \
+    case R * 8 + T: panel_RxT(q, c0, c1, nc, panel, R, yp, T, st, first); break;
+void fr_gemm_panel_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R, const float *const *yp,
+                        int T, float *st, int first) {
+    switch (R * 8 + T) {
+        PANEL_CASE(1, 1) PANEL_CASE(1, 2) PANEL_CASE(1, 3) PANEL_CASE(1, 4)
+        PANEL_CASE(2, 1) PANEL_CASE(2, 2) PANEL_CASE(2, 3) PANEL_CASE(2, 4)
+        PANEL_CASE(3, 1) PANEL_CASE(3, 2) PANEL_CASE(3, 3) PANEL_CASE(3, 4)
+    default: break;
+    }
+}
+#undef PANEL_CASE
+
+void fr_gemm_panel_finish_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
+                               int64_t n, const float *const *yp, float *out, size_t out_stride) {
+    const int kind = kind_of(type);
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            const int o = (r * T + t) * 8;
+            const __m256 s01 = _mm256_add_ps(_mm256_loadu_ps(st[0] + o), _mm256_loadu_ps(st[1] + o));
+            const __m256 s23 = _mm256_add_ps(_mm256_loadu_ps(st[2] + o), _mm256_loadu_ps(st[3] + o));
+            float sum = fr_hsum8_avx2(_mm256_add_ps(s01, s23));
+            for (int64_t k = n32; k < n; k++) sum += fr_wide1_avx2(x[r], k, kind) * yp[t][k];
+            out[(size_t)t * out_stride + (size_t)r] = sum;
+        }
+}
+
 void fr_gemm_f32_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
     fr_gemm_f32_avx2_part(0, n & ~(int64_t)31, n, x, R, y, T, NULL, 1, 1, out);
 }

@@ -173,15 +173,15 @@ void fr_gemm_panel_avx512(int h, int64_t c0, int64_t c1, int64_t nc, const float
 }
 #undef PANEL_CASE
 
-void fr_gemm_panel_finish_avx512(const float *st0, const float *st1, int R, int T, const void *const *x, int type,
-                                 int64_t n32, int64_t n, const float *const *yp, float *out, size_t out_stride) {
+void fr_gemm_panel_finish_avx512(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
+                                 int64_t n, const float *const *yp, float *out, size_t out_stride) {
     const int kind = kind_of(type);
     for (int r = 0; r < R; r++) {
         __m256 v[8];
         float sums[8];
         for (int t = 0; t < 8; t++) {
             const int q = r * T + (t < T ? t : 0);
-            const __m512 a0 = _mm512_loadu_ps(st0 + q * 16), a1 = _mm512_loadu_ps(st1 + q * 16);
+            const __m512 a0 = _mm512_loadu_ps(st[0] + q * 16), a1 = _mm512_loadu_ps(st[1] + q * 16);
             const __m256 s01 = _mm256_add_ps(lo256(a0), hi256(a0));
             const __m256 s23 = _mm256_add_ps(lo256(a1), hi256(a1));
             v[t] = _mm256_add_ps(s01, s23);

@@ -709,21 +709,32 @@ static void test_f16(test_rng *rng, int type) {
             CHECK(bad == 0, "%s n=%lld: %d shapes differ when the row is taken in ranges of 64", ft->name, (long long)n,
                   bad);
         }
-        if (fr_cpu_has(FR_ISA_AVX512)) { /* panels: R x T tiles, ranges of 64 values == the whole row */
+        /* panels (gemm.h), AVX-512's 16-lane passes and AVX2's 8-lane ones: every R x T tile,
+         * over ranges of 64 values, == the R x T kernel */
+        for (int set = 0; set < 2; set++) {
+            const int L = set == 0 ? 16 : 8, P = 32 / L, maxR = set == 0 ? 4 : 3, maxT = set == 0 ? 8 : 4;
+            if (set == 0 && !fr_cpu_has(FR_ISA_AVX512)) continue;
+            void (*pack)(const void *const *, int, int64_t, int, float *) =
+                set == 0 ? fr_gemm_panel_pack_avx512 : fr_gemm_panel_pack_avx2;
+            void (*pass)(int, int64_t, int64_t, int64_t, const float *, int, const float *const *, int, float *, int) =
+                set == 0 ? fr_gemm_panel_avx512 : fr_gemm_panel_avx2;
+            void (*finish)(const float *const *, int, int, const void *const *, int, int64_t, int64_t,
+                           const float *const *, float *, size_t) =
+                set == 0 ? fr_gemm_panel_finish_avx512 : fr_gemm_panel_finish_avx2;
             const int64_t n32 = n & ~(int64_t)31, nc = n32 / 32;
             float *panel = aligned_alloc(64, sizeof(float) * (size_t)(4 * n32 + 16));
             float *yp[8];
-            for (int t = 0; t < 8; t++) { /* the activations in panel order (gemm.h) */
+            for (int t = 0; t < 8; t++) { /* the activations in pass order */
                 yp[t] = malloc(sizeof(float) * (size_t)n);
                 for (int64_t k = 0; k < n; k++)
-                    yp[t][k < n32 ? ((k >> 4 & 1) * nc + (k >> 5)) * 16 + (k & 15) : k] = x[t * xs + k];
+                    yp[t][k < n32 ? ((k & 31) / L * nc + (k >> 5)) * L + k % L : k] = x[t * xs + k];
             }
             const void *xr4[4] = {xr[0], xr[1], xr[2], w + (size_t)(7 * n) * es};
             int bad = 0, shapes = 0;
-            for (int R = 1; R <= 4; R++) {
-                fr_gemm_panel_pack_avx512(xr4, R, n32, type, panel);
-                for (int T = 1; T <= 8 && R * T <= 24; T++, shapes++) {
-                    float want[32], got[32], st[2][24 * 16];
+            for (int R = 1; R <= maxR; R++) {
+                pack(xr4, R, n32, type, panel);
+                for (int T = 1; T <= maxT && R * T <= 24; T++, shapes++) {
+                    float want[32], got[32], st[4][24 * 16];
                     for (int r = 0; r < R; r++)
                         for (int t = 0; t < T; t++) {
                             const float *yr[1] = {x + t * xs};
@@ -731,17 +742,17 @@ static void test_f16(test_rng *rng, int type) {
                         }
                     for (int64_t c0 = 0, c1; c0 < nc; c0 = c1) {
                         c1 = FR_MIN(c0 + 2, nc);
-                        for (int h = 0; h < 2; h++)
-                            fr_gemm_panel_avx512(h, c0, c1, nc, panel, R, (const float *const *)yp, T, st[h], c0 == 0);
+                        for (int q = 0; q < P; q++)
+                            pass(q, c0, c1, nc, panel, R, (const float *const *)yp, T, st[q], c0 == 0);
                     }
                     if (nc == 0) memset(st, 0, sizeof st); /* (the driver takes no panels then) */
-                    fr_gemm_panel_finish_avx512(st[0], st[1], R, T, xr4, type, n32, n, (const float *const *)yp, got,
-                                                (size_t)R);
+                    const float *sts[4] = {st[0], st[1], st[2], st[3]};
+                    finish(sts, R, T, xr4, type, n32, n, (const float *const *)yp, got, (size_t)R);
                     bad += memcmp(want, got, sizeof(float) * (size_t)(R * T)) != 0;
                 }
             }
-            CHECK(bad == 0, "%s n=%lld: %d of %d panel shapes differ from the R x T kernel", ft->name, (long long)n,
-                  bad, shapes);
+            CHECK(bad == 0, "%s n=%lld: %d of %d %d-lane panel shapes differ from the R x T kernel", ft->name,
+                  (long long)n, bad, shapes, L);
             for (int t = 0; t < 8; t++) free(yp[t]);
             free(panel);
         }
