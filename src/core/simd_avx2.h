@@ -34,8 +34,11 @@ static inline __attribute__((always_inline)) void fr_hsum8x8_avx2(const __m256 *
     _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
 }
 
-/* The row types of the float tile kernels (gemm_avx2.c, gemm_avx512.c). */
+/* The row types of the float tile kernels (gemm_avx2.c, gemm_avx512.c), and a tensor type's. */
 enum { FR_W_F16 = 0, FR_W_BF16 = 1, FR_W_F32 = 2 };
+static inline int fr_w_kind(int type) {
+    return type == FR_TYPE_F16 ? FR_W_F16 : type == FR_TYPE_BF16 ? FR_W_BF16 : FR_W_F32;
+}
 
 /* Element k of an F16, BF16 or F32 row as a float (those kernels' tails). */
 static inline __attribute__((always_inline)) float fr_wide1_avx2(const void *row, int64_t k, const int kind) {

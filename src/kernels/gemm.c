@@ -1041,9 +1041,10 @@ static void gemm_task(void *ctx, int64_t task, int thread) {
 }
 
 /* The job's matrices from pk[i] (units from unit0[i]) as out[i]; pk[i] share type and n_in. */
-static void job_init(gemm_job *j, const fr_packed *const *pk, const int64_t *unit0, const fr_mm_out *out, int n,
-                     const float *x, int64_t x_stride, int64_t n_tok, void *scratch) {
+static void job_init(gemm_job *j, fr_pool *pool, const fr_packed *const *pk, const int64_t *unit0, const fr_mm_out *out,
+                     int n, const float *x, int64_t x_stride, int64_t n_tok, void *scratch) {
     memset(j, 0, sizeof *j);
+    j->pool = pool;
     j->pk = pk[0];
     j->n_parts = n;
     fr_mm_group_starts(out, n, true, j->start);
@@ -1083,8 +1084,7 @@ void fr_gemm_packed_group(fr_pool *pool, const fr_packed *const *pk, const int64
                           const float *x, int64_t x_stride, int64_t n_tok, void *scratch) {
     assert(n >= 1 && n <= FR_MM_GROUP_MAX && n_tok <= FR_GEMM_MAX_T);
     gemm_job j;
-    job_init(&j, pk, unit0, out, n, x, x_stride, n_tok, scratch);
-    j.pool = pool;
+    job_init(&j, pool, pk, unit0, out, n, x, x_stride, n_tok, scratch);
     run_decode(pool, &j);
 }
 
@@ -1092,8 +1092,7 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_
                     int64_t x_stride, int64_t n_tok, float *y, int64_t y_stride, const float *bias, void *scratch) {
     const fr_mm_out out = {w, y, y_stride, bias};
     gemm_job j;
-    job_init(&j, &pk, &unit0, &out, 1, x, x_stride, n_tok, scratch);
-    j.pool = pool;
+    job_init(&j, pool, &pk, &unit0, &out, 1, x, x_stride, n_tok, scratch);
     if (n_tok <= FR_GEMM_MAX_T) {
         run_decode(pool, &j);
         return;
@@ -1261,10 +1260,12 @@ typedef struct {
 } f16_panel_scratch;
 _Static_assert(sizeof(f16_panel_scratch) <= FR_POOL_SCRATCH, "a task's panels fit its thread's pool scratch");
 
+#if FR_X86 /* (the only panel kernels) */
 static size_t f16_panel_bytes(void) {
     const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
     return l2 > 0 ? FR_MIN(F16P_BYTES, FR_MAX((size_t)64 << 10, (size_t)l2 / 8 * 3)) : F16P_BYTES;
 }
+#endif
 
 /* Rows r0 .. r1 - 1 x every token: for each group of T tokens, range by range, pass by pass,
  * every panel takes the range (its accumulators wait in st), then the outputs go out a
@@ -1398,9 +1399,8 @@ static void f16_setup(fr_pool *pool, f16_job *j, const fr_matrix *w, const float
         j->span = F16_SPLIT;
     }
     /* longer prompts over panels where a task's scratch holds a whole panel of rows */
-    j->panel_bytes = f16_panel_bytes();
     if (pool && n_tok >= F16P_MIN_TOKENS && w->n_in >= 32 &&
-        (size_t)(w->n_in & ~(int64_t)31) * sizeof(float) * 3 <= j->panel_bytes) {
+        (size_t)(w->n_in & ~(int64_t)31) * sizeof(float) * 3 <= (j->panel_bytes = f16_panel_bytes())) {
         j->panels = avx512 ? &f16_panels_avx512 : &f16_panels_avx2;
         j->pool = pool;
         j->ys = scratch;

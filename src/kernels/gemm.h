@@ -376,11 +376,11 @@ void fr_gemm_f32_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *cons
 /* Prompts over converted panels (gemm_avx512.c, gemm_avx2.c). A row's values [0, n32) are
  * taken in P passes of L lanes (AVX-512: L = 16, P = 2; AVX2: L = 8, P = 4): pass q holds
  * values 32c + Lq .. + L - 1 of each 32-value chunk c, that is the kernels' accumulator a_j
- * (j = Lq / 8 ..) of f16_RxT. A panel holds R <= 4 rows' values as floats (type: FR_TYPE_F16,
+ * (j = Lq / 8 ..) of f16_RxT. A panel holds R <= 3 rows' values as floats (type: FR_TYPE_F16,
  * _BF16 or _F32 rows, widened exactly), L floats at ((q * nc + c) * R + r) * L, nc = n32 / 32.
  * Activation rows yp are reordered alike over [0, n32): L floats at (q * nc + c) * L, and keep
  * values from n32 on in place. fr_gemm_panel_* runs pass q over chunks [c0, c1) for R x T
- * outputs (AVX-512: T <= 8, R * T <= 24; AVX2: R <= 3, T <= 4), the accumulators in st (R * T *
+ * outputs (T <= 8 on AVX-512, T <= 4 on AVX2), the accumulators in st (R * T *
  * L floats; zero if first); finish ends the P passes' st[q] as f16_RxT does, the tail n32 ..
  * n from the rows x, into out[t * out_stride + r]. Bit for bit fr_gemm_f16_avx512_part's and
  * fr_gemm_f16_avx2_part's results (the same FMAs in the same order) for every type. */

@@ -796,11 +796,9 @@ void fr_gemm_f32_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const 
  * The 8-lane form of gemm_avx512.c's panels: four quarter passes (a_j alone per pass), so
  * R x T accumulators and the R weight and one activation vector fit the 16 registers. */
 
-FR_INLINE int kind_of(int type) { return type == FR_TYPE_F16 ? FR_W_F16 : type == FR_TYPE_BF16 ? FR_W_BF16 : FR_W_F32; }
-
 void fr_gemm_panel_pack_avx2(const void *const *x, int R, int64_t n32, int type, float *panel) {
     const int64_t nc = n32 / 32;
-    const int kind = kind_of(type);
+    const int kind = fr_w_kind(type);
     for (int q = 0; q < 4; q++)
         for (int64_t c = 0; c < nc; c++)
             for (int r = 0; r < R; r++) {
@@ -853,7 +851,7 @@ void fr_gemm_panel_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const float *
 
 void fr_gemm_panel_finish_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
                                int64_t n, const float *const *yp, float *out, size_t out_stride) {
-    const int kind = kind_of(type);
+    const int kind = fr_w_kind(type);
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) {
             const int o = (r * T + t) * 8;

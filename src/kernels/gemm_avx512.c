@@ -113,11 +113,9 @@ void fr_gemm_f32_avx512(int64_t n, const void *const *x, int R, const float *con
 
 /* ---- prompts over converted panels (fr_gemm_f16's prompt path; layouts in gemm.h) ---- */
 
-FR_INLINE int kind_of(int type) { return type == FR_TYPE_F16 ? FR_W_F16 : type == FR_TYPE_BF16 ? FR_W_BF16 : FR_W_F32; }
-
 void fr_gemm_panel_pack_avx512(const void *const *x, int R, int64_t n32, int type, float *panel) {
     const int64_t nc = n32 / 32;
-    const int kind = kind_of(type);
+    const int kind = fr_w_kind(type);
     for (int h = 0; h < 2; h++)
         for (int64_t c = 0; c < nc; c++)
             for (int r = 0; r < R; r++) {
@@ -135,7 +133,7 @@ void fr_gemm_panel_pack_avx512(const void *const *x, int R, int64_t n32, int typ
  * chunks [c0, c1), from st (or zero: first) back into st. */
 FR_INLINE void panel_RxT(int h, int64_t c0, int64_t c1, int64_t nc, const float *panel, const int R,
                          const float *const *yp, const int T, float *st, int first) {
-    __m512 a[4][8];
+    __m512 a[3][8];
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
         a[r][t] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(st + (r * T + t) * 16);
     const size_t at = ((size_t)h * (size_t)nc + (size_t)c0) * 16;
@@ -143,7 +141,7 @@ FR_INLINE void panel_RxT(int h, int64_t c0, int64_t c1, int64_t nc, const float 
     const float *yb[8];
     FR_UNROLL for (int t = 0; t < T; t++) yb[t] = yp[t] + at;
     for (int64_t c = 0; c < c1 - c0; c++) {
-        __m512 xv[4];
+        __m512 xv[3];
         FR_UNROLL for (int r = 0; r < R; r++) xv[r] = _mm512_loadu_ps(wp + (c * R + r) * 16);
         FR_UNROLL for (int t = 0; t < T; t++) {
             __m512 yv = _mm512_loadu_ps(yb[t] + c * 16);
@@ -166,8 +164,6 @@ void fr_gemm_panel_avx512(int h, int64_t c0, int64_t c1, int64_t nc, const float
         PANEL_CASE(2, 5) PANEL_CASE(2, 6) PANEL_CASE(2, 7) PANEL_CASE(2, 8)
         PANEL_CASE(3, 1) PANEL_CASE(3, 2) PANEL_CASE(3, 3) PANEL_CASE(3, 4)
         PANEL_CASE(3, 5) PANEL_CASE(3, 6) PANEL_CASE(3, 7) PANEL_CASE(3, 8)
-        PANEL_CASE(4, 1) PANEL_CASE(4, 2) PANEL_CASE(4, 3) PANEL_CASE(4, 4)
-        PANEL_CASE(4, 5) PANEL_CASE(4, 6)
     default: break;
     }
 }
@@ -175,7 +171,7 @@ void fr_gemm_panel_avx512(int h, int64_t c0, int64_t c1, int64_t nc, const float
 
 void fr_gemm_panel_finish_avx512(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
                                  int64_t n, const float *const *yp, float *out, size_t out_stride) {
-    const int kind = kind_of(type);
+    const int kind = fr_w_kind(type);
     for (int r = 0; r < R; r++) {
         __m256 v[8];
         float sums[8];
