@@ -171,14 +171,11 @@ fr_status fr_pool_new(int n_threads, fr_pool **out, fr_error *err) {
     atomic_init(&p->pf_next, 0);
     p->scratch = calloc((size_t)n_threads, sizeof *p->scratch);
     for (int i = 0; p->scratch && i < n_threads; i++)
-        if (!(p->scratch[i] = aligned_alloc(64, FR_POOL_SCRATCH))) {
-            fr_pool_free(p);
-            return fr_fail(err, FR_ERR_NOMEM, "thread pool: out of memory for thread %d's %zu bytes of scratch", i,
-                           FR_POOL_SCRATCH);
-        }
-    if (!p->scratch) {
+        if (!(p->scratch[i] = aligned_alloc(64, FR_POOL_SCRATCH))) break;
+    if (!p->scratch || !p->scratch[n_threads - 1]) {
         fr_pool_free(p);
-        return fr_fail(err, FR_ERR_NOMEM, "thread pool: out of memory");
+        return fr_fail(err, FR_ERR_NOMEM, "thread pool: out of memory for %d x %zu bytes of scratch", n_threads,
+                       FR_POOL_SCRATCH);
     }
     if (n_threads > 1) {
         p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);

@@ -26,7 +26,8 @@ void fr_pool_run(fr_pool *p, int64_t n_tasks, fr_task_fn fn, void *ctx);
 /* Scratch memory per thread: FR_POOL_SCRATCH bytes, 64-byte aligned, that a task may use
  * while it runs on thread `thread` (fr_task_fn's argument); nothing in it outlives the task.
  * Kernels whose working set would not fit a stack frame take it here. NULL for a NULL pool.
- * Pages are committed only where a task writes them. */
+ * (From malloc: where it maps blocks this large, as glibc does by default, pages no task
+ * writes take no memory.) */
 #define FR_POOL_SCRATCH ((size_t)1 << 20)
 void *fr_pool_scratch(fr_pool *p, int thread);
 /* Read-ahead: memory that a coming job will read, fetched into the workers' caches while

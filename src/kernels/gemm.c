@@ -1131,6 +1131,11 @@ static size_t f16_act_stride(int64_t n_in) { return ((size_t)n_in * sizeof(float
 
 size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok) { return f16_act_stride(n_in) * (size_t)n_tok; }
 
+/* xs[0 .. n - 1]: rows r .. r + n - 1 of w, as stored */
+static void rows_from(const fr_matrix *w, int64_t r, int n, const void **xs) {
+    for (int q = 0; q < n; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
+}
+
 /* A panel kernel set (f16_panel_chunk) */
 typedef struct {
     int lanes, R, T; /* values per pass of a chunk (32 / lanes passes), the tile */
@@ -1281,7 +1286,7 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
     for (int64_t r = r0; r < r1; r += R) {
         const int nr = (int)FR_MIN(R, r1 - r);
         const void *xs[3];
-        for (int q = 0; q < nr; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
+        rows_from(w, r, nr, xs);
         k->pack(xs, nr, n32, w->type, sc->panel + (size_t)(r - r0) * (size_t)n32);
     }
     const fr_mm_out *o = j->out;
@@ -1299,7 +1304,7 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
         for (int64_t r = r0; r < r1; r += R) {
             const int nr = (int)FR_MIN(R, r1 - r);
             const void *xs[3];
-            for (int q = 0; q < nr; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
+            rows_from(w, r, nr, xs);
             const int64_t p = (r - r0) / R;
             const float *st[4] = {sc->st[p][0], sc->st[p][1], sc->st[p][2], sc->st[p][3]};
             k->finish(st, nr, T, xs, w->type, n32, n, yp, &sc->out[0][r - r0], F16P_ROWS);
@@ -1354,7 +1359,7 @@ static void f16_task(void *ctx, int64_t task, int thread) {
             for (int64_t r = r0; r < r1; r += F16_TILE_ROWS) {
                 const int R = (int)FR_MIN(F16_TILE_ROWS, r1 - r);
                 const void *xs[F16_TILE_ROWS];
-                for (int q = 0; q < R; q++) xs[q] = (const char *)w->data + (size_t)(r + q) * w->row_bytes;
+                rows_from(w, r, R, xs);
                 float out[12];
                 j->kern(i0, i1, n, xs, R, ys, T, first && last ? NULL : st[(r - r0) / F16_TILE_ROWS], first, last, out);
                 if (last) fr_store_tile(j->out->y, j->out->y_stride, j->out->bias, out, r, R, t, T);
