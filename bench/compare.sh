@@ -1,7 +1,8 @@
 #!/bin/sh
 # compare.sh: frugal bench next to a peer's llama-bench, on the same files, same threads, in
-# one run, and the ratio frugal / peer. The peer is whatever llama-bench binary you point
-# to (build it yourself; nothing here fetches or builds it).
+# one run, the ratio frugal / peer, and each side's share of the machine's ceiling (below).
+# The peer is whatever llama-bench binary you point to (build it yourself; nothing here
+# fetches or builds it).
 #
 # usage: LLAMA_BENCH=/path/to/llama-bench sh bench/compare.sh [-t THREADS] [-r REPS] [-a ROUNDS] MODEL.gguf...
 # FRUGAL_ARGS and LLAMA_ARGS add options to each side, e.g. a Q8_0 KV cache:
@@ -34,7 +35,19 @@ run_llama() {
     # shellcheck disable=SC2086
     "$LLAMA_BENCH" -m "$1" -t "$T" -r "$R" ${LLAMA_ARGS:-} -o json 2>/dev/null | tr -d '\n '
 }
-printf '| model | test | frugal t/s | llama.cpp t/s | ratio |\n|---|---|---|---|---|\n'
+# The machine's ceilings, probed by frugal before and after the runs (the larger membw, as
+# `frugal bench --membw` does): each side's % of ceiling is its tg rate x the weight bytes a
+# token reads (frugal info's active_bytes) / membw, and its pp rate x 2 x the multiply-adds of a
+# prompt token's matrix products (n_params_layer_matrices) / the FP32 FMA peak (files mostly of
+# F16, BF16 or F32 weights) or the int8 dot-product peak (the others). Attention, norms and the
+# output matrix are left out, so pp's % is a lower bound. FRUGAL_ISA, if set, caps the probes too.
+json_num() { sed -n "s/.*\"$1\": *\([0-9.eE+-]*\).*/\1/p" | head -n 1; }
+probe() { "$FRUGAL" bench "$@" -t "$T" --json | tail -n 1; }
+p0=$(probe --membw --flops)
+BW0=$(printf '%s' "$p0" | json_num membw_gbps)
+FP32=$(printf '%s' "$p0" | json_num fp32_gflops)
+INT8=$(printf '%s' "$p0" | json_num int8_gops)
+rows=""
 for m in "$@"; do
     fpp="" ftg="" lpp="" ltg="" i=1
     while [ "$i" -le "$A" ]; do
@@ -53,13 +66,36 @@ for m in "$@"; do
         fpp="$fpp $fp" ftg="$ftg $ft" lpp="$lpp $lp" ltg="$ltg $lt"
         i=$((i + 1))
     done
+    info=$("$FRUGAL" info -m "$m" --json | tr -d '\n ')
+    ab=$(printf '%s' "$info" | json_num active_bytes)
+    mp=$(printf '%s' "$info" | json_num n_params_layer_matrices)
+    # the type holding the most bytes: {"TYPE":{"tensors":N,"bytes":B},...}
+    big=$(printf '%s' "$info" | sed 's/.*"types":{\(.*\)}.*/\1/' | tr '}' '\n' |
+        sed -n 's/^,*"\([A-Z0-9_a-z]*\)":{"tensors":[0-9]*,"bytes":\([0-9]*\).*/\2 \1/p' |
+        sort -n | tail -n 1 | cut -d' ' -f2)
+    case "$big" in F16 | BF16 | F32) peak=$FP32 ;; *) peak=$INT8 ;; esac
     for test in pp tg; do
         if [ "$test" = pp ]; then
             f=$(echo "$fpp" | median) l=$(echo "$lpp" | median)
         else
             f=$(echo "$ftg" | median) l=$(echo "$ltg" | median)
         fi
-        ratio=$(awk -v a="$f" -v b="$l" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
-        printf '| %s | %s | %.2f | %s | %s |\n' "$(basename "$m")" "$test" "$f" "${l:-?}" "$ratio"
+        rows="$rows$(basename "$m") $test $f ${l:-?} $ab $mp $peak
+"
     done
+done
+BW1=$(probe --membw | json_num membw_gbps)
+BW=$(awk -v a="$BW0" -v b="$BW1" 'BEGIN { print (b > a ? b : a) }')
+echo "ceilings: membw $BW GB/s (before $BW0, after $BW1), fp32 $FP32 GFLOP/s, int8 $INT8 GOP/s" >&2
+printf '| model | test | frugal t/s | llama.cpp t/s | ratio | frugal %% of ceiling | llama.cpp %% of ceiling |\n'
+printf '|---|---|---|---|---|---|---|\n'
+printf '%s' "$rows" | while read -r name test f l ab mp peak; do
+    awk -v n="$name" -v t="$test" -v f="$f" -v l="$l" -v ab="$ab" -v mp="$mp" -v pk="$peak" -v bw="$BW" 'BEGIN {
+        ratio = (l + 0 > 0) ? sprintf("%.2f", f / l) : "?"
+        # % of ceiling: tg of membw, pp of the arithmetic peak ("?" where a figure is missing)
+        if (t == "tg") { den = bw * 1e9; per = ab + 0 } else { den = pk * 1e9; per = 2 * mp }
+        pf = (den > 0 && per > 0) ? sprintf("%.0f%%", 100 * f * per / den) : "?"
+        pl = (den > 0 && per > 0 && l + 0 > 0) ? sprintf("%.0f%%", 100 * l * per / den) : "?"
+        printf "| %s | %s | %.2f | %s | %s | %s | %s |\n", n, t, f, l, ratio, pf, pl
+    }'
 done

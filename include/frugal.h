@@ -69,6 +69,10 @@ typedef struct frugal_model_info {
     int64_t n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff;
     int64_t n_params;        /* total parameters */
     int64_t n_params_active; /* parameters used per token (= total for dense models) */
+    /* of those, the transformer blocks' weight matrices: a prompt token's multiply-adds in
+     * the matrix products, without the token embedding, the output matrix (a prompt needs
+     * only its last token's logits) and the norms */
+    int64_t n_params_layer_matrices;
     uint64_t file_bytes;     /* all splits */
     uint64_t weight_bytes;   /* tensor data */
     uint64_t active_bytes;   /* weight bytes read per generated token: one row of the token

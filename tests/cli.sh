@@ -38,6 +38,8 @@ grep -q "architecture: llama" "$T/out" || bad "info shows the architecture"
 expect_rc 0 "info bare path" "$F" "$MODEL"
 expect_rc 0 "info --json" "$F" info -m "$MODEL" --json
 grep -q '"kv_bytes_per_token_f16": 1024' "$T/out" || bad "info --json kv bytes/token (4 layers x (K+V) x 2 kv heads x 32 dims x 2 B = 1024)"
+grep -q '"n_params_layer_matrices": 3014656' "$T/out" ||
+    bad "info --json layer matrices (5114112 parameters - 2 x 4096 x 256 embedding and output - 9 x 256 norms)"
 expect_rc 0 "info --check (clean file)" "$F" info "$MODEL" --check
 
 # run: deterministic with a seed, streams text, reports speed

@@ -15,6 +15,8 @@ static const char *k_help =
     "  --json    one JSON object on stdout with the keys:\n"
     "            arch, name, license, path, gguf_version, n_splits, file_bytes,\n"
     "            weight_bytes, active_bytes, repacked_matrices, repacked_bytes, n_params, n_params_active,\n"
+    "            n_params_layer_matrices (the blocks' weight matrices a token uses: multiply-adds per\n"
+    "            prompt token in the matrix products, without embedding, output and norms),\n"
     "            n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff,\n"
     "            kv_bytes_per_token_f16, kv_bytes_per_1k_tokens_f16, types {TYPE: {tensors, bytes}}, bos, eos,\n"
     "            eog [ids], check (only with --check: {bad_tensors, message})\n";
@@ -88,6 +90,7 @@ int cmd_info(int argc, char **argv) {
         json_object_set_new(o, "repacked_bytes", json_integer((json_int_t)in.repacked_bytes));
         json_object_set_new(o, "n_params", json_integer(in.n_params));
         json_object_set_new(o, "n_params_active", json_integer(in.n_params_active));
+        json_object_set_new(o, "n_params_layer_matrices", json_integer(in.n_params_layer_matrices));
         json_object_set_new(o, "n_vocab", json_integer(in.n_vocab));
         json_object_set_new(o, "n_ctx_train", json_integer(in.n_ctx_train));
         json_object_set_new(o, "n_embd", json_integer(in.n_embd));

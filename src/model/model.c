@@ -30,11 +30,14 @@ fr_status fr_model_open(const char *path, bool repack, fr_model **out, fr_error 
         m->n_params += t->n_elements;
         int blk = -1;
         if (hp->n_nextn > 0 && sscanf(t->name, "blk.%d.", &blk) == 1 && blk >= hp->n_layer) continue;
+        const bool layer_matrix = !strncmp(t->name, "blk.", 4) && t->n_dims >= 2;
         if (hp->n_expert > 0 && strstr(t->name, "_exps.") != NULL && t->n_dims == 3 && t->ne[2] == hp->n_expert) {
             m->n_params_active += t->n_elements / hp->n_expert * hp->n_expert_used;
+            m->n_params_layer_matrices += t->n_elements / hp->n_expert * hp->n_expert_used;
             m->active_bytes += t->nbytes / (uint64_t)hp->n_expert * (uint64_t)hp->n_expert_used;
         } else {
             m->n_params_active += t->n_elements;
+            if (layer_matrix) m->n_params_layer_matrices += t->n_elements;
             /* a token reads one row of the embedding table, all of it where it is the output */
             bool row_only = !strcmp(t->name, "token_embd.weight") && t->n_dims == 2 && t->ne[1] > 0 &&
                             gguf_find_tensor(m->file, "output.weight") != NULL;

@@ -143,6 +143,7 @@ typedef struct fr_model {
     fr_special special;
     int64_t n_params;
     int64_t n_params_active; /* per token: routed experts count n_expert_used of n_expert; MTP excluded */
+    int64_t n_params_layer_matrices; /* of those, the blocks' weight matrices (no embedding, output, norms) */
     uint64_t active_bytes;   /* weight bytes read per generated token, counted the same way; one
                               * row of the token embedding unless it is also the output matrix */
 } fr_model;

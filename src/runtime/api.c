@@ -107,6 +107,7 @@ void frugal_model_get_info(const frugal_model *fm, frugal_model_info *info) {
     info->n_ff = hp->n_ff;
     info->n_params = m->n_params;
     info->n_params_active = m->n_params_active; /* MoE: only the routed experts a token uses */
+    info->n_params_layer_matrices = m->n_params_layer_matrices;
     info->active_bytes = m->active_bytes;
     info->n_expert = hp->n_expert;
     info->n_expert_used = hp->n_expert_used;
