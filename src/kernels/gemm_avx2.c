@@ -54,8 +54,8 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const int h0, const int H, 
         FR_UNROLL for (int hh = 0; hh < H; hh++) FR_UNROLL for (int t = 0; t < T; t++)
             s[hh * T + t] = MIN ? _mm256_setzero_si256() : _mm256_set1_epi32(yc[t][b]);
         if (h0 == 0 && (Q5 ? FR_PF_DIST > 0 : FR_PF_IN_ORDER(T))) {
-            FR_UNROLL for (int l = 0; l < 5; l++) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * l, _MM_HINT_T0);
-            if (Q5) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * 5, _MM_HINT_T0);
+            FR_UNROLL for (int l = 0; l < 5; l++) pf_weights(blk + FR_PF_DIST + 64 * l, T);
+            if (Q5) pf_weights(blk + FR_PF_DIST + 64 * 5, T);
         }
         __m256i hv[2];
         FR_UNROLL for (int hh = 0; hh < H; hh++)
@@ -162,7 +162,7 @@ FR_INLINE void iq4_nlx16(int64_t nb, const void *unit, const int h0, const int H
         __m256i s[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_setzero_si256();
         if (FR_PF_DIST && h0 == 0)
-            FR_UNROLL for (int l = 0; l < 5; l++) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+            FR_UNROLL for (int l = 0; l < 5; l++) pf_weights(blk + FR_PF_DIST + 64 * l, T);
         FR_UNROLL for (int k = 0; k < 8; k++) { /* k < 4: low nibbles of P_k; else high ones of P_(k-4) */
             const int m = k & 3;
             __m256i w[2], aw[2];
@@ -212,7 +212,7 @@ FR_INLINE void q8_0x16_body(int64_t nb, const void *unit, const int h0, const in
         __m256i s[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_setzero_si256();
         if (FR_PF_IN_ORDER(T) && h0 == 0)
-            FR_UNROLL for (int l = 0; l < 9; l++) _mm_prefetch((const char *)blk + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+            FR_UNROLL for (int l = 0; l < 9; l++) pf_weights(blk + FR_PF_DIST + 64 * l, T);
         FR_UNROLL for (int k = 0; k < 8; k++) {
             __m256i w[2], aw[2];
             FR_UNROLL for (int hh = 0; hh < H; hh++) {
@@ -391,14 +391,14 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
         FR_UNROLL for (int v = 0; v < H * T; v++) isum[v] = _mm256_setzero_si256();
         if (FR_PF_DIST && Q5 && h0 == 0)
             FR_UNROLL for (int l = 0; l < 8; l++)
-                _mm_prefetch((const char *)blk + FR_Q5_KX16_QH + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+                pf_weights(blk + FR_Q5_KX16_QH + FR_PF_DIST + 64 * l, T);
         /* JN sub-blocks per pass: with one activation row (decode) both nibbles of each load,
          * sub-blocks 2l and 2l + 1 as two independent chains; else one (registers) */
         const int JN = H * T <= 2 ? 2 : 1;
         for (int j = 0; j < 8; j += JN) {
             const uint8_t *q = blk + 512 * (j >> 1);
             if (FR_PF_DIST && !(j & 1) && h0 == 0)
-                FR_UNROLL for (int l = 0; l < 8; l++) _mm_prefetch((const char *)q + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+                FR_UNROLL for (int l = 0; l < 8; l++) pf_weights(q + FR_PF_DIST + 64 * l, T);
             __m256i s[2][2 * FR_GEMM_MAX_T];
             FR_UNROLL for (int jj = 0; jj < JN; jj++) FR_UNROLL for (int v = 0; v < H * T; v++)
                 s[jj][v] = _mm256_setzero_si256();
@@ -447,7 +447,7 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
             }
         }
         if (FR_PF_DIST && h0 == 0)
-            FR_UNROLL for (int l = 0; l < 5; l++) _mm_prefetch((const char *)blk + 2048 + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+            FR_UNROLL for (int l = 0; l < 5; l++) pf_weights(blk + 2048 + FR_PF_DIST + 64 * l, T);
         FR_UNROLL for (int hh = 0; hh < H; hh++) {
             const int h = h0 + hh;
             __m256i msum[FR_GEMM_MAX_T];
@@ -546,10 +546,10 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
             const size_t hi_at = Q3 ? FR_Q3_KX16_HM : FR_Q6_KX16_QH + 512 * (size_t)(g >> 2);
             if (FR_PF_DIST && h0 == 0 && pf_lo)
                 FR_UNROLL for (int l = 0; l < 8; l++)
-                    _mm_prefetch((const char *)blk + lo_at + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+                    pf_weights(blk + lo_at + FR_PF_DIST + 64 * l, T);
             if (FR_PF_DIST && h0 == 0 && pf_hi)
                 FR_UNROLL for (int l = 0; l < 8; l++)
-                    _mm_prefetch((const char *)blk + hi_at + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+                    pf_weights(blk + hi_at + FR_PF_DIST + 64 * l, T);
             /* Q3_K: the 2-bit field i = g & 3 to bits 0-1, bit g of the third bits to bit 2 */
             const __m128i q2s = _mm_cvtsi32_si128(2 * (g & 3));
             const __m128i hup = _mm_cvtsi32_si128(g < 2 ? 2 - g : 0), hdown = _mm_cvtsi32_si128(g > 2 ? g - 2 : 0);
@@ -620,7 +620,7 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
         }
         if (FR_PF_DIST && h0 == 0)
             FR_UNROLL for (int l = 0; l < 5; l++)
-                _mm_prefetch((const char *)blk + sc_at + FR_PF_DIST + 64 * l, _MM_HINT_T0);
+                pf_weights(blk + sc_at + FR_PF_DIST + 64 * l, T);
         if (Q2) { /* msum = sum_j m_j * sum16_j: the offset words give -32 * m_j * sum16_j, exactly */
             FR_UNROLL for (int hh = 0; hh < H; hh++) {
                 const int h = h0 + hh;
