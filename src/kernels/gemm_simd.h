@@ -34,7 +34,8 @@
  * -> 79-88). tinyllama tg128, FRUGAL_ISA=avx2, 2 threads, alternated with the T0 build, t/s:
  * Q4_K_M 33.0-33.8 -> 34.0-35.7, Q3_K_M 31.4-32.3 -> 33.9-34.8, Q2_K 43.6-44.1 -> 49.7-49.8,
  * IQ4_NL 34.3-36.3 -> 36.1-37.5; Q4_K_M pp512 unchanged. AVX-512 VNNI's kernels gained 2-3% in
- * kbench and keep T0. Zen 3 and earlier AMD cores treat T1 as T0 (Zen 4 keeps it in L2). */
+ * kbench and keep T0. AMD's documentation has cores before Zen 4 treat T1 as T0, so Zen 3 should
+ * see no change (not measured: no such machine here). */
 FR_INLINE void pf_weights(const uint8_t *p, const int T) {
     if (T <= 2) _mm_prefetch((const char *)p, _MM_HINT_T1);
     else _mm_prefetch((const char *)p, _MM_HINT_T0);
