@@ -1140,7 +1140,6 @@ static void rows_from(const fr_matrix *w, int64_t r, int n, const void **xs) {
 typedef struct {
     int lanes, R, T; /* values per pass of a chunk (32 / lanes passes), the tile */
     int64_t span;    /* values per range: a group's activations for a pass of it stay in L1 */
-    void (*pack)(const void *const *x, int R, int64_t n32, int type, float *panel);
     void (*pass)(int q, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R, const float *const *yp, int T,
                  float *st, int first);
     void (*finish)(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32, int64_t n,
@@ -1176,6 +1175,34 @@ typedef struct {
 #define F16_SPLIT 2048
 #define F16_SPLIT_ROWS 48 /* the most rows in a task's chunk then */
 
+/* (L a constant in each call: the copies become vector moves) */
+static inline void pass_order_lanes(const float *v, int64_t i, int64_t m, const int L, int64_t nc, int R, int r,
+                                    float *dst) {
+    for (int64_t k = i; k < i + m; k += L)
+        memcpy(dst + (((k & 31) / L * nc + (k >> 5)) * R + r) * L, v + (k - i), (size_t)L * sizeof(float));
+}
+
+void fr_gemm_pass_order(const float *v, int64_t i, int64_t m, int L, int64_t nc, int R, int r, float *dst) {
+    if (L == 16) pass_order_lanes(v, i, m, 16, nc, R, r, dst);
+    else if (L == 8) pass_order_lanes(v, i, m, 8, nc, R, r, dst);
+    else pass_order_lanes(v, i, m, L, nc, R, r, dst);
+}
+
+void fr_gemm_panel_pack(const void *const *x, int R, int64_t n32, int type, int L, float *panel) {
+    const fr_type_traits *ft = fr_type_traits_get(type);
+    const int64_t nc = n32 / 32;
+    const size_t es = type == FR_TYPE_F32 ? 4 : 2;
+    _Alignas(64) float v[256];
+    for (int r = 0; r < R; r++)
+        for (int64_t i = 0; i < n32; i += 256) {
+            const int64_t m = FR_MIN(256, n32 - i);
+            const char *src = (const char *)x[r] + (size_t)i * es;
+            if (type == FR_TYPE_F32) memcpy(v, src, (size_t)m * sizeof(float));
+            else ft->to_float(src, v, m); /* exact: F16 and BF16 widen to F32 */
+            fr_gemm_pass_order(v, i, m, L, nc, R, r, panel);
+        }
+}
+
 /* The activations rounded to F16 (BF16) exactly as vec_dot's conversion, kept as floats
  * (F32 rows read x as it is). */
 static void f16_quant_task(void *ctx, int64_t t, int thread) {
@@ -1200,13 +1227,10 @@ static void f16_quant_task(void *ctx, int64_t t, int thread) {
             ft->from_float(src + i, tmp, m);
             ft->to_float(tmp, v, m);
         }
-        /* pass order (gemm.h): pass q of chunk c at (q * nc + c) * L; the tail in place (i is
-         * a multiple of 256: whole passes up to n32) */
-        const int L = j->panels->lanes;
-        int64_t k = i;
-        for (; k + L <= FR_MIN(i + m, n32); k += L)
-            memcpy(dst + ((k & 31) / L * nc + (k >> 5)) * L, v + (k - i), (size_t)L * sizeof(float));
-        for (; k < i + m; k++) dst[k] = v[k - i];
+        /* pass order up to n32 (i is a multiple of 256: whole passes), the tail in place */
+        const int64_t mp = FR_MAX(0, FR_MIN(m, n32 - i));
+        fr_gemm_pass_order(v, i, mp, j->panels->lanes, nc, 1, 0, dst);
+        for (int64_t k = i + mp; k < i + m; k++) dst[k] = v[k - i];
     }
 }
 
@@ -1242,13 +1266,11 @@ static void f16_decode_slab(const f16_job *j, const fr_mm_out *o, int64_t r0, in
 #if FR_X86
 /* AVX-512: a range of 1024 values puts 8 x 512 floats (16 KiB) of activations in L1 per pass
  * (2048, 32 KiB: slower alone, no faster in the GEMM) */
-static const f16_panel_kernels f16_panels_avx512 = {16, 3, 8, 1024, fr_gemm_panel_pack_avx512, fr_gemm_panel_avx512,
-                                                    fr_gemm_panel_finish_avx512};
+static const f16_panel_kernels f16_panels_avx512 = {16, 3, 8, 1024, fr_gemm_panel_avx512, fr_gemm_panel_finish_avx512};
 /* AVX2: 3 x 4 tiles fill the 16 registers; a range of 4096 values, 16 KiB of activations per
  * pass (kbench F16 5632 x 2048, 512 tokens, one thread: 1024 41-42 GMAC/s, 2048 45-46, 4096
  * 46-47; 2048 x 5632: 43, 48, 48) */
-static const f16_panel_kernels f16_panels_avx2 = {8, 3, 4, 4096, fr_gemm_panel_pack_avx2, fr_gemm_panel_avx2,
-                                                  fr_gemm_panel_finish_avx2};
+static const f16_panel_kernels f16_panels_avx2 = {8, 3, 4, 4096, fr_gemm_panel_avx2, fr_gemm_panel_finish_avx2};
 #endif
 /* A task's rows as floats, at most: 768 KiB stays in this machine's 2 MiB L2 beside the
  * activations; 384 KiB measured 15% slower on 5632-wide rows (kbench 5632 x 2048, one thread:
@@ -1287,7 +1309,7 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
         const int nr = (int)FR_MIN(R, r1 - r);
         const void *xs[3];
         rows_from(w, r, nr, xs);
-        k->pack(xs, nr, n32, w->type, sc->panel + (size_t)(r - r0) * (size_t)n32);
+        fr_gemm_panel_pack(xs, nr, n32, w->type, k->lanes, sc->panel + (size_t)(r - r0) * (size_t)n32);
     }
     const fr_mm_out *o = j->out;
     for (int64_t t = 0; t < j->n_tok; t += k->T) {

@@ -383,13 +383,16 @@ void fr_gemm_f32_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *cons
  * outputs (T <= 8 on AVX-512, T <= 4 on AVX2), the accumulators in st (R * T *
  * L floats; zero if first); finish ends the P passes' st[q] as f16_RxT does, the tail n32 ..
  * n from the rows x, into out[t * out_stride + r]. Bit for bit fr_gemm_f16_avx512_part's and
- * fr_gemm_f16_avx2_part's results (the same FMAs in the same order) for every type. */
-void fr_gemm_panel_pack_avx512(const void *const *x, int R, int64_t n32, int type, float *panel);
+ * fr_gemm_f16_avx2_part's results (the same FMAs in the same order) for every type.
+ * fr_gemm_pass_order writes values i .. i + m - 1 of row r (floats v; i and m multiples of L,
+ * i + m <= n32) in that order into a panel of R rows (activations: R = 1, r = 0);
+ * fr_gemm_panel_pack fills a panel with rows x[0 .. R - 1] so. */
+void fr_gemm_pass_order(const float *v, int64_t i, int64_t m, int L, int64_t nc, int R, int r, float *dst);
+void fr_gemm_panel_pack(const void *const *x, int R, int64_t n32, int type, int L, float *panel);
 void fr_gemm_panel_avx512(int q, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R,
                           const float *const *yp, int T, float *st, int first);
 void fr_gemm_panel_finish_avx512(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
                                  int64_t n, const float *const *yp, float *out, size_t out_stride);
-void fr_gemm_panel_pack_avx2(const void *const *x, int R, int64_t n32, int type, float *panel);
 void fr_gemm_panel_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R, const float *const *yp,
                         int T, float *st, int first);
 void fr_gemm_panel_finish_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,

@@ -113,22 +113,6 @@ void fr_gemm_f32_avx512(int64_t n, const void *const *x, int R, const float *con
 
 /* ---- prompts over converted panels (fr_gemm_f16's prompt path; layouts in gemm.h) ---- */
 
-void fr_gemm_panel_pack_avx512(const void *const *x, int R, int64_t n32, int type, float *panel) {
-    const int64_t nc = n32 / 32;
-    const int kind = fr_w_kind(type);
-    for (int h = 0; h < 2; h++)
-        for (int64_t c = 0; c < nc; c++)
-            for (int r = 0; r < R; r++) {
-                float *d = panel + (((size_t)h * (size_t)nc + (size_t)c) * (size_t)R + (size_t)r) * 16;
-                const int64_t i = 32 * c + 16 * h;
-                __m512 v;
-                if (kind == FR_W_F16) v = wide16(x[r], i, FR_W_F16);
-                else if (kind == FR_W_BF16) v = wide16(x[r], i, FR_W_BF16);
-                else v = wide16(x[r], i, FR_W_F32);
-                _mm512_storeu_ps(d, v);
-            }
-}
-
 /* One half pass: R x T accumulators (one 16-lane vector each: a_2h | a_2h+1 of f16_RxT) over
  * chunks [c0, c1), from st (or zero: first) back into st. */
 FR_INLINE void panel_RxT(int h, int64_t c0, int64_t c1, int64_t nc, const float *panel, const int R,

@@ -26,20 +26,6 @@
  * Q5_1 17% (they read the high-bit plane first), IQ4_NL 2%, Q4_K_M 42%
  * (bench/results/2026-11-30-session18.md). */
 #define FR_PF_IN_ORDER(T) (FR_PF_DIST && (T) > 2)
-/* A software prefetch of a kernel's weight stream, T activation rows: in decode (T <= 2) into
- * L2 only (PREFETCHT1), in prompts into L1. On this Intel VM, AVX2 decode, kbench 4096 x 131072,
- * one token, builds alternated, GMAC/s: Q4_K 1 thread 21.3-22.0 -> 22.3-22.9, 2 threads
- * 43.3-43.7 -> 46.0-46.1; Q3_K 18.9-19.7 -> 21.1, 38.1-38.7 -> 42.0-42.7; Q6_K 12.5-12.6 ->
- * 13.3-13.6, 25.6-25.7 -> 26.8-26.9. Prompts lost with it (Q4_K 2048 x 5632, 512 tokens: 87-94
- * -> 79-88). tinyllama tg128, FRUGAL_ISA=avx2, 2 threads, alternated with the T0 build, t/s:
- * Q4_K_M 33.0-33.8 -> 34.0-35.7, Q3_K_M 31.4-32.3 -> 33.9-34.8, Q2_K 43.6-44.1 -> 49.7-49.8,
- * IQ4_NL 34.3-36.3 -> 36.1-37.5; Q4_K_M pp512 unchanged. AVX-512 VNNI's kernels gained 2-3% in
- * kbench and keep T0. AMD's documentation has cores before Zen 4 treat T1 as T0, so Zen 3 should
- * see no change (not measured: no such machine here). */
-FR_INLINE void pf_weights(const uint8_t *p, const int T) {
-    if (T <= 2) _mm_prefetch((const char *)p, _MM_HINT_T1);
-    else _mm_prefetch((const char *)p, _MM_HINT_T0);
-}
 /* An empty asm that "changes" v: the compiler must materialise v here, so it cannot
  * reassociate a whole block's integer adds into a tree that needs more than 16 registers.
  * ("v": any vector register, the 512-bit ones included.) */

@@ -714,8 +714,6 @@ static void test_f16(test_rng *rng, int type) {
         for (int set = 0; set < 2; set++) {
             const int L = set == 0 ? 16 : 8, P = 32 / L, maxT = set == 0 ? 8 : 4;
             if (set == 0 && !fr_cpu_has(FR_ISA_AVX512)) continue;
-            void (*pack)(const void *const *, int, int64_t, int, float *) =
-                set == 0 ? fr_gemm_panel_pack_avx512 : fr_gemm_panel_pack_avx2;
             void (*pass)(int, int64_t, int64_t, int64_t, const float *, int, const float *const *, int, float *, int) =
                 set == 0 ? fr_gemm_panel_avx512 : fr_gemm_panel_avx2;
             void (*finish)(const float *const *, int, int, const void *const *, int, int64_t, int64_t,
@@ -732,7 +730,7 @@ static void test_f16(test_rng *rng, int type) {
             const void *xr4[3] = {xr[0], w + (size_t)(7 * n) * es, xr[2]};
             int bad = 0, shapes = 0;
             for (int R = 1; R <= 3; R++) {
-                pack(xr4, R, n32, type, panel);
+                fr_gemm_panel_pack(xr4, R, n32, type, L, panel);
                 for (int T = 1; T <= maxT; T++, shapes++) {
                     float want[32], got[32], st[4][24 * 16];
                     for (int r = 0; r < R; r++)
