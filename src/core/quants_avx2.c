@@ -43,20 +43,6 @@ FR_INLINE float h2f_mul(fr_f16 a, fr_f16 b) {
     return _mm_cvtss_f32(_mm_mul_ss(v, _mm_movehdup_ps(v)));
 }
 
-FR_INLINE float hmax_ps(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
-FR_INLINE int hsum_epi32(__m256i v) {
-    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
-    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(s);
-}
-
 /* 32 bits (little-endian) -> 32 bytes: byte j = 0xff if bit j is set, else 0. */
 FR_INLINE __m256i bits_to_bytes(const uint8_t *qh) {
     uint32_t bits;
@@ -220,47 +206,12 @@ void fr_vec_dot_bf16_avx2(int64_t n, float *restrict s, const void *restrict vx,
 /* Q8_0 / Q8_1 quantization (activations, hot path)                                      */
 /* ------------------------------------------------------------------------------------ */
 
-/* roundf() (ties away from zero) to int32 for |v| < 2^23: truncate v + copysign(0.5 - 2^-25, v).
- * Exact: for a fraction >= 0.5 the sum rounds up to the next integer (a tie only at
- * 1 - 2^-25, which goes to the even 1.0); below 0.5 it stays under it. NaN gives INT_MIN. */
-FR_INLINE __m256i round_away_epi32(__m256 v) {
-    const __m256 c = _mm256_or_ps(_mm256_and_ps(v, _mm256_set1_ps(-0.0f)), _mm256_set1_ps(0.49999997f));
-    return _mm256_cvttps_epi32(_mm256_add_ps(v, c));
-}
-
-/* Quantizes one block of 32 floats to int8 with the reference's scale; returns sum(q). */
-FR_INLINE int quantize_block_q8(const float *x, fr_f16 *dh, int8_t *qs, float *dout) {
-    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
-    const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
-    const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absm), _mm256_and_ps(v1, absm)),
-                                   _mm256_max_ps(_mm256_and_ps(v2, absm), _mm256_and_ps(v3, absm)));
-    const float amax = hmax_ps(m);
-    const float d = amax / 127;
-    const float id = d ? 1.0f / d : 0.0f;
-    *dh = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
-    *dout = d;
-    const __m256 vid = _mm256_set1_ps(id);
-    const __m256i q0 = round_away_epi32(_mm256_mul_ps(v0, vid));
-    const __m256i q1 = round_away_epi32(_mm256_mul_ps(v1, vid));
-    const __m256i q2 = round_away_epi32(_mm256_mul_ps(v2, vid));
-    const __m256i q3 = round_away_epi32(_mm256_mul_ps(v3, vid));
-    const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(q0, q1), _mm256_add_epi32(q2, q3));
-    /* packs work within 128-bit lanes; the permute restores element order. */
-    const __m256i p01 = _mm256_packs_epi32(q0, q1);
-    const __m256i p23 = _mm256_packs_epi32(q2, q3);
-    __m256i b = _mm256_packs_epi16(p01, p23);
-    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256((__m256i *)qs, b);
-    return hsum_epi32(sum);
-}
-
 void fr_from_float_q8_0_avx2(const float *restrict src, void *restrict dst, int64_t n) {
     block_q8_0 *y = dst;
     const int64_t nb = n / QK8_0;
     for (int64_t i = 0; i < nb; i++) {
         float d;
-        (void)quantize_block_q8(src + i * QK8_0, &y[i].d, y[i].qs, &d);
+        (void)fr_quantize_q8_block_avx2(src + i * QK8_0, &y[i].d, y[i].qs, &d);
     }
 }
 
@@ -269,7 +220,7 @@ void fr_from_float_q8_1_avx2(const float *restrict src, void *restrict dst, int6
     const int64_t nb = n / QK8_1;
     for (int64_t i = 0; i < nb; i++) {
         float d;
-        const int sum = quantize_block_q8(src + i * QK8_1, &y[i].d, y[i].qs, &d);
+        const int sum = fr_quantize_q8_block_avx2(src + i * QK8_1, &y[i].d, y[i].qs, &d);
         y[i].s = _cvtss_sh((float)sum * d, _MM_FROUND_TO_NEAREST_INT);
     }
 }
@@ -430,7 +381,7 @@ FR_INLINE __m256i hsum8_epi32(const __m256i p[8]) {
                 _mm256_maddubs_epi16(_mm256_sign_epi8(xq, xq),                               \
                                      _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[i].qs), xq)), \
                 ones);                                                                       \
-            const __m128 isum = _mm_cvtsi32_ss(_mm_setzero_ps(), hsum_epi32(p));             \
+            const __m128 isum = _mm_cvtsi32_ss(_mm_setzero_ps(), fr_hsum_epi32_avx2(p));             \
             acc = _mm_fmadd_ss(isum, _mm_set_ss(h2f_mul(x[0][i].d, y[i].d)), acc);          \
         }                                                                                    \
         out[0] = _mm_cvtss_f32(acc);                                                         \
@@ -499,7 +450,7 @@ FR_VEC_DOT_VIA_TILE(iq4_nl)
             const __m256i p = _mm256_madd_epi16(                                             \
                 _mm256_maddubs_epi16(XVALS(i), _mm256_loadu_si256((const __m256i *)y[i].qs)), \
                 _mm256_set1_epi16(1));                                                       \
-            const __m128 isum = _mm_cvtsi32_ss(_mm_setzero_ps(), hsum_epi32(p));             \
+            const __m128 isum = _mm_cvtsi32_ss(_mm_setzero_ps(), fr_hsum_epi32_avx2(p));             \
             acc = _mm_fmadd_ss(isum, _mm_set_ss(h2f_mul(x[i].d, y[i].d)), acc);              \
             acc = _mm_fmadd_ss(_mm_set_ss(h2f(x[i].m)), _mm_set_ss(h2f(y[i].s)), acc);       \
         }                                                                                    \

@@ -55,4 +55,56 @@ static inline __attribute__((always_inline)) __m256i fr_unpack_nibbles_avx2(cons
     return _mm256_and_si256(t, _mm256_set1_epi8(0x0f));
 }
 
+/* ---- Q8_0 / Q8_1 activation blocks (quants_avx2.c's from_float, the GEMM's activation rows) ---- */
+
+static inline __attribute__((always_inline)) float fr_hmax8_avx2(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static inline __attribute__((always_inline)) int fr_hsum_epi32_avx2(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(s);
+}
+
+/* roundf() (ties away from zero) to int32 for |v| < 2^23: truncate v + copysign(0.5 - 2^-25, v).
+ * Exact: for a fraction >= 0.5 the sum rounds up to the next integer (a tie only at
+ * 1 - 2^-25, which goes to the even 1.0); below 0.5 it stays under it. NaN gives INT_MIN. */
+static inline __attribute__((always_inline)) __m256i fr_round_away_avx2(__m256 v) {
+    const __m256 c = _mm256_or_ps(_mm256_and_ps(v, _mm256_set1_ps(-0.0f)), _mm256_set1_ps(0.49999997f));
+    return _mm256_cvttps_epi32(_mm256_add_ps(v, c));
+}
+
+/* Quantizes one block of 32 floats to int8 with the reference's scale; returns sum(q). */
+static inline __attribute__((always_inline)) int fr_quantize_q8_block_avx2(const float *x, fr_f16 *dh, int8_t *qs,
+                                                                         float *dout) {
+    const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+    const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+    const __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absm), _mm256_and_ps(v1, absm)),
+                                   _mm256_max_ps(_mm256_and_ps(v2, absm), _mm256_and_ps(v3, absm)));
+    const float amax = fr_hmax8_avx2(m);
+    const float d = amax / 127;
+    const float id = d ? 1.0f / d : 0.0f;
+    *dh = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    *dout = d;
+    const __m256 vid = _mm256_set1_ps(id);
+    const __m256i q0 = fr_round_away_avx2(_mm256_mul_ps(v0, vid));
+    const __m256i q1 = fr_round_away_avx2(_mm256_mul_ps(v1, vid));
+    const __m256i q2 = fr_round_away_avx2(_mm256_mul_ps(v2, vid));
+    const __m256i q3 = fr_round_away_avx2(_mm256_mul_ps(v3, vid));
+    const __m256i sum = _mm256_add_epi32(_mm256_add_epi32(q0, q1), _mm256_add_epi32(q2, q3));
+    /* packs work within 128-bit lanes; the permute restores element order. */
+    const __m256i p01 = _mm256_packs_epi32(q0, q1);
+    const __m256i p23 = _mm256_packs_epi32(q2, q3);
+    __m256i b = _mm256_packs_epi16(p01, p23);
+    b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)qs, b);
+    return fr_hsum_epi32_avx2(sum);
+}
+
 #endif

@@ -418,6 +418,10 @@ void fr_gemm_quantize(int type, const float *x, void *dst, int64_t n_in) {
     if (type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K) fr_gemm_quantize_row_k(x, dst, n_in);
     else if (type == FR_TYPE_Q6_K || type == FR_TYPE_Q3_K || type == FR_TYPE_Q2_K)
         fr_gemm_quantize_row_k6(x, dst, n_in);
+#if FR_X86
+    else if (fr_cpu_has(FR_ISA_AVX2))
+        fr_gemm_quantize_row_avx2(type, x, dst, n_in);
+#endif
     else fr_gemm_quantize_row(type, x, dst, n_in);
 }
 

@@ -197,6 +197,8 @@ void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *r
  * offset words for weight type `type`, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 or IQ4_NL). */
 size_t fr_gemm_act_row_bytes(int64_t n_in);
 void fr_gemm_quantize_row(int type, const float *x, void *dst, int64_t n_in);
+/* The same bytes in one pass (gemm_avx2.c; fr_gemm_quantize calls it where the CPU has AVX2). */
+void fr_gemm_quantize_row_avx2(int type, const float *x, void *dst, int64_t n_in);
 /* Split-Q8_K rows (Q4_K, Q5_K): nb x 256 int8, nb float scales, nb x 8 int16 sums of 32 values;
  * the same quantization as fr_from_float_q8_K. */
 size_t fr_gemm_act_row_bytes_k(int64_t n_in);

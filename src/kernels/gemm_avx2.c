@@ -12,6 +12,8 @@
  * will meet), so after all eight steps it holds sum((q - 8) * y) over its 16 positions,
  * |.| <= 16384: the wrapping int16 adds are exact. */
 #include <immintrin.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "simd_avx2.h"
 #include "gemm_simd.h"
@@ -203,6 +205,40 @@ FR_INLINE void iq4_nlx16(int64_t nb, const void *unit, const int h0, const int H
 
 void fr_gemm_iq4_nlx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_HALVES_BY_T(iq4_nlx16, nb, unit, acts, T, out);
+}
+
+/* fr_gemm_quantize_row (gemm.c, the reference) in one pass: each block is quantized straight
+ * into the row (the bytes of fr_from_float_q8_0 / _q8_1, as fr_quantize_q8_block_avx2 gives
+ * them), its scale widened from fp16, and its offset word from the values in registers: the
+ * sum the quantizer returns, and for Q4_0 / Q5_0 the sum over positions j % 4 in {0, 1} by one
+ * maddubs with 1, 1, 0, 0 bytes (the rest is the other half). */
+void fr_gemm_quantize_row_avx2(int type, const float *x, void *dst, int64_t n_in) {
+    const int64_t nb = n_in / 32;
+    int8_t *q = dst;
+    float *d = (float *)(q + nb * 32);
+    int32_t *c = (int32_t *)(q + nb * 36);
+    const bool q81 = type == FR_TYPE_Q4_1 || type == FR_TYPE_Q5_1;
+    const bool whole = type == FR_TYPE_Q8_0 || type == FR_TYPE_IQ4_NL;
+    const int k = type == FR_TYPE_Q5_0 ? -16 : -8;
+    const __m256i first2 = _mm256_set1_epi32(0x0101), ones = _mm256_set1_epi16(1);
+    for (int64_t b = 0; b < nb; b++) {
+        fr_f16 dh;
+        float dd;
+        int8_t *qs = q + b * 32;
+        const int sum = fr_quantize_q8_block_avx2(x + b * 32, &dh, qs, &dd);
+        d[b] = _cvtsh_ss(dh);
+        if (q81) {
+            const float sy = _cvtsh_ss(_cvtss_sh((float)sum * dd, _MM_FROUND_TO_NEAREST_INT));
+            memcpy(&c[b], &sy, 4);
+        } else if (whole) {
+            c[b] = -128 * sum;
+        } else {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)qs);
+            const int s0 = fr_hsum_epi32_avx2(_mm256_madd_epi16(_mm256_maddubs_epi16(first2, v), ones));
+            const uint32_t lo = (uint16_t)(int16_t)(k * s0), hi = (uint16_t)(int16_t)(k * (sum - s0));
+            c[b] = (int32_t)(lo | hi << 16);
+        }
+    }
 }
 
 /* |w| of a Q8_0 weight vector: sign(w, w), or (SM, sign-magnitude units: fr_packed.q8_sm) the

@@ -410,13 +410,28 @@ static void swiglu_task(void *ctx, int64_t t, int thread) {
     fr_swiglu(j->c->gate + t * n, j->c->up + t * n, n);
 }
 
-static void add_residual(float *x, const float *d, int64_t n) {
-    for (int64_t i = 0; i < n; i++) x[i] += d[i];
-}
 
 /* ---- helpers shared with deepseek2.c ---- */
 
-void fr_ctx_add(float *x, const float *d, int64_t n) { add_residual(x, d, n); }
+typedef struct {
+    float *x, *xn;
+    const float *d, *w;
+    int64_t E;
+    float eps;
+} add_norm_job;
+
+static void add_norm_task(void *ctx, int64_t t, int thread) {
+    const add_norm_job *j = ctx;
+    float *x = j->x + t * j->E;
+    const float *d = j->d + t * j->E;
+    for (int64_t i = 0; i < j->E; i++) x[i] += d[i];
+    if (j->w) fr_rmsnorm(j->xn + t * j->E, x, j->w, j->E, j->eps);
+}
+
+void fr_ctx_add_norm(fr_context *c, float *x, const float *d, const float *w, float *xn, int64_t E, int64_t n) {
+    add_norm_job j = {x, xn, d, w, E, c->m->hp.rms_eps};
+    fr_pool_run(c->pool, n, add_norm_task, &j);
+}
 
 void fr_ctx_attn_weights(float *scores, int64_t stride, int64_t nq, int64_t per_row, int64_t len0, int64_t n_pos,
                          bool round_f16) {
@@ -515,7 +530,7 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
         j.norm_w = L->attn_norm_f;
         j.norm_in = c->x;
         j.norm_out = c->xn;
-        fr_pool_run(pool, n, norm_task, &j);
+        if (l == 0) fr_pool_run(pool, n, norm_task, &j); /* later layers': the previous layer's last step */
         read_ahead(c, n, &L->wo.m);
         fr_matmul_group(pool, qkv, 3, c->xn, E, n, c->scratch);
         /* all rows are stored before any attends: a row sees the earlier rows of its
@@ -524,10 +539,7 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
         fr_pool_run(pool, c->n_att_runs * hp->n_head_kv, attention_group_task, &j);
         read_ahead_group(c, n, gate_up, 2);
         fr_matmul(pool, &L->wo.m, c->attn, od, n, c->tmp, E, NULL, c->scratch);
-        add_residual(c->x, c->tmp, n * E);
-
-        j.norm_w = L->ffn_norm_f;
-        fr_pool_run(pool, n, norm_task, &j);
+        fr_ctx_add_norm(c, c->x, c->tmp, L->ffn_norm_f, c->xn, E, n);
         read_ahead(c, n, &L->w_down.m);
         fr_matmul_group(pool, gate_up, 2, c->xn, E, n, c->scratch);
         fr_pool_run(pool, n, swiglu_task, &j);
@@ -539,7 +551,8 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
             read_ahead(c, n, output_matrix(m));
         }
         fr_matmul(pool, &L->w_down.m, c->gate, hp->n_ff, n, c->tmp, E, NULL, c->scratch);
-        add_residual(c->x, c->tmp, n * E);
+        const float *next_norm = l + 1 < hp->n_layer ? m->w.layers[l + 1].attn_norm_f : NULL;
+        fr_ctx_add_norm(c, c->x, c->tmp, next_norm, c->xn, E, n);
     }
 }
 

@@ -136,7 +136,10 @@ void fr_ctx_rmsnorm(fr_context *c, const float *in, int64_t in_stride, const flo
                     int64_t out_stride, int64_t width, int64_t n);
 /* Final norm and output head: logits row i from x row rows[i] (rows NULL: row i), i < n. */
 void fr_ctx_output(fr_context *c, const float *x, const int32_t *rows, int64_t n, float *logits);
-void fr_ctx_add(float *x, const float *d, int64_t n);
+/* The residual step of n rows of width E, in parallel over rows: x[t] += d[t]; then, when w
+ * is not NULL, xn[t] = rmsnorm(x[t]) * w (the next sublayer's input norm, while x[t] is in
+ * cache). */
+void fr_ctx_add_norm(fr_context *c, float *x, const float *d, const float *w, float *xn, int64_t E, int64_t n);
 /* Attention weights of nq queries from their scores (row k at scores + k * stride): query k
  * sees positions [0, len0 + k / per_row) (per_row queries per cache row, whose positions are
  * consecutive); a softmax over those, rounded to F16 if round_f16 (the peer converts the

@@ -181,7 +181,8 @@ void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n) {
     for (int64_t l = 0; l < hp->n_layer; l++) {
         const fr_layer *L = &m->w.layers[l];
         j.layer = l;
-        fr_ctx_rmsnorm(c, c->x, E, L->attn_norm_f, c->xn, E, E, n);
+        if (l == 0) /* later layers': the previous layer's last step */
+            fr_ctx_rmsnorm(c, c->x, E, L->attn_norm_f, c->xn, E, E, n);
         /* the query's first product and the latent's share xn: one group (fr_matmul_group) */
         const fr_mm_out qkv_a[2] = {hp->n_lora_q > 0 ? (fr_mm_out){&L->wq_a.m, c->v, hp->n_lora_q, NULL}
                                                      : (fr_mm_out){&L->wq.m, c->q, qd, NULL},
@@ -198,9 +199,7 @@ void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n) {
         else
             fr_mla_attn_prompt(c, l, n);
         fr_matmul(pool, &L->wo.m, c->attn, od, n, c->tmp, E, NULL, c->scratch);
-        fr_ctx_add(c->x, c->tmp, n * E);
-
-        fr_ctx_rmsnorm(c, c->x, E, L->ffn_norm_f, c->xn, E, E, n);
+        fr_ctx_add_norm(c, c->x, c->tmp, L->ffn_norm_f, c->xn, E, n);
         if (L->ffn_gate_inp.src) {
             fr_moe_forward(c, L, n, c->tmp);
         } else {
@@ -210,7 +209,8 @@ void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n) {
             fr_pool_run(pool, n, swiglu_task, &sj);
             fr_matmul(pool, &L->w_down.m, c->gate, hp->n_ff, n, c->tmp, E, NULL, c->scratch);
         }
-        fr_ctx_add(c->x, c->tmp, n * E);
+        const float *next_norm = l + 1 < hp->n_layer ? m->w.layers[l + 1].attn_norm_f : NULL;
+        fr_ctx_add_norm(c, c->x, c->tmp, next_norm, c->xn, E, n);
     }
     if (!c->rows_multi) c->n_past += n;
 }

@@ -1020,8 +1020,37 @@ static void test_swiglu(test_rng *rng) {
     CHECK(bad == 0, "swiglu: %d values off the float64 reference by more than 2e-6 relative", bad);
 }
 
+/* rmsnorm against a long double reference at odd widths (the eight running sums, the tail),
+ * with and without a weight, and in place */
+static void test_rmsnorm(test_rng *rng) {
+    float x[203], w[203], out[203];
+    int bad = 0;
+    for (int n = 1; n <= 203; n += 6) {
+        for (int i = 0; i < n; i++) {
+            x[i] = test_rng_float(rng) * (i % 5 == 0 ? 50.0f : 2.0f);
+            w[i] = 0.5f + test_rng_float(rng);
+        }
+        long double ss = 0;
+        for (int i = 0; i < n; i++) ss += (long double)x[i] * x[i];
+        const long double scale = 1.0L / sqrtl(ss / n + 1e-5L);
+        for (int pass = 0; pass < 3; pass++) {
+            float *o = pass == 2 ? x : out;
+            float xs[203];
+            memcpy(xs, x, sizeof(float) * (size_t)n);
+            fr_rmsnorm(o, x, pass == 0 ? NULL : w, n, 1e-5f);
+            for (int i = 0; i < n; i++) {
+                const long double want = xs[i] * scale * (pass == 0 ? 1.0L : (long double)w[i]);
+                if (!(fabsl(o[i] - want) <= 3e-7L * fabsl(want) + 1e-30L)) bad++;
+            }
+            if (pass == 2) memcpy(x, xs, sizeof(float) * (size_t)n);
+        }
+    }
+    CHECK(bad == 0, "rmsnorm: %d values off the long double reference by more than 3e-7 relative", bad);
+}
+
 int main(void) {
     test_split_guided();
+    test_rmsnorm(&(test_rng){99});
     test_pool_read_ahead();
     test_swiglu(&(test_rng){4242});
     unsetenv("FRUGAL_REPACK"); /* the packed tests need packing on */
