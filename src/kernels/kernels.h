@@ -188,6 +188,12 @@ void fr_mla_accum_avx512(int type, const void *rows, size_t row_bytes, int64_t n
 /* the same, adding to out (the chains continue from its values) */
 void fr_mla_accum_avx512_add(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a,
                              int64_t stride, int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
+/* fr_softmax_fast and fr_round_f16 on AVX2 (mla_attn_avx2.c) and AVX-512 (mla_attn_avx512.c,
+ * the AVX2 results bit for bit) */
+void fr_softmax_fast_avx2(float *x, int64_t n);
+void fr_round_f16_avx2(float *x, int64_t n);
+void fr_softmax_fast_avx512(float *x, int64_t n);
+void fr_round_f16_avx512(float *x, int64_t n);
 /* AArch64 (mla_attn_neon.c): the AVX2 kernels' results bit for bit, on 4-lane registers;
  * fr_attn_scores_dot_neon: fr_attn_scores_dot's (the reference row dot product's bits). */
 void fr_attn_scores_dot_neon(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,

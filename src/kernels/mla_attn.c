@@ -12,8 +12,6 @@
 
 #if FR_X86
 void fr_axpy_avx2(float *y, const float *x, float a, int64_t n);
-void fr_softmax_fast_avx2(float *x, int64_t n);
-void fr_round_f16_avx2(float *x, int64_t n);
 #endif
 #if FR_ARM64
 void fr_axpy_neon(float *y, const float *x, float a, int64_t n);
@@ -37,12 +35,13 @@ typedef struct {
 } attn_kernels;
 
 /* The best set this CPU runs (fr_cpu_has asks it once per process), or NULL for the plain C
- * below. AVX-512 brings its own scores and accumulation and uses AVX2 for the rest. */
+ * below. AVX-512 brings its own scores, accumulation, softmax and F16 rounding, and uses
+ * AVX2's axpy. */
 static const attn_kernels *simd(void) {
 #if FR_X86
     static const attn_kernels avx512 = {fr_mla_scores_avx512,    fr_attn_scores_dot_avx2, fr_mla_accum_avx512,
-                                        fr_mla_accum_avx512_add, fr_axpy_avx2,            fr_softmax_fast_avx2,
-                                        fr_round_f16_avx2};
+                                        fr_mla_accum_avx512_add, fr_axpy_avx2,            fr_softmax_fast_avx512,
+                                        fr_round_f16_avx512};
     static const attn_kernels avx2 = {fr_mla_scores_avx2,    fr_attn_scores_dot_avx2, fr_mla_accum_avx2,
                                       fr_mla_accum_avx2_add, fr_axpy_avx2,            fr_softmax_fast_avx2,
                                       fr_round_f16_avx2};

@@ -14,6 +14,7 @@
  * n_pos - 1 (starting from 0), so 16 lanes over 16 consecutive dims give the same sums as
  * 8-lane registers: each element sees the same products in the same order. */
 #include <immintrin.h>
+#include <math.h>
 
 #include "simd_avx2.h"
 #include "kernels.h"
@@ -66,7 +67,7 @@ FR_INLINE float dot_tail(int type, float s, const float *q, const void *x, int64
  * out[2i + 1] of its high half. Each half h goes through hsum8's adds, pair for pair: t = h[0..3]
  * + h[4..7], then (t0 + t2, t1 + t3), then their sum (an add does not care which operand comes
  * first), with 14 shuffles in all where one hsum8 at a time takes 3 or 4 each. */
-FR_INLINE void hsum8x16(const __m512 *z, float *out) {
+FR_INLINE __m512 hsum8x16_vec(const __m512 *z) {
     __m512 w[4], x[2];
     FR_UNROLL for (int i = 0; i < 4; i++) /* quarters: t(z2i.lo), t(z2i.hi), t(z2i+1.lo), t(z2i+1.hi) */
         w[i] = _mm512_add_ps(_mm512_shuffle_f32x4(z[2 * i], z[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
@@ -79,15 +80,16 @@ FR_INLINE void hsum8x16(const __m512 *z, float *out) {
     const __m512 r = _mm512_add_ps(_mm512_shuffle_ps(x[0], x[1], _MM_SHUFFLE(2, 0, 2, 0)),
                                    _mm512_shuffle_ps(x[0], x[1], _MM_SHUFFLE(3, 1, 3, 1)));
     const __m512i idx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-    _mm512_storeu_ps(out, _mm512_permutexvar_ps(idx, r));
+    return _mm512_permutexvar_ps(idx, r);
 }
+
+FR_INLINE void hsum8x16(const __m512 *z, float *out) { _mm512_storeu_ps(out, hsum8x16_vec(z)); }
 
 /* s[k * 2 NP2 + j] = dot(q_k, x_j) for k < NH heads (q_k = q + k * w) and j < 2 NP2 rows:
  * NH x NP2 accumulators, the low half of acc[k][m] for row 2m, its high half for row 2m + 1 */
-FR_INLINE void dot_block2(int type, int NH, int NP2, const void *const *x, const float *q, int64_t w, float *s) {
-    __m512 acc[24];
+FR_INLINE void dot_acc2(int type, int NH, int NP2, const void *const *x, const float *q, int64_t w, int64_t w8,
+                         __m512 *acc) {
     FR_UNROLL for (int k = 0; k < NH * NP2; k++) acc[k] = _mm512_setzero_ps();
-    int64_t w8 = w & ~(int64_t)7;
     for (int64_t i = 0; i < w8; i += 8) {
         __m512 xv[4];
         FR_UNROLL for (int m = 0; m < NP2; m++) xv[m] = load8x2(type, x[2 * m], x[2 * m + 1], i);
@@ -96,6 +98,28 @@ FR_INLINE void dot_block2(int type, int NH, int NP2, const void *const *x, const
             FR_UNROLL for (int m = 0; m < NP2; m++) acc[k * NP2 + m] = _mm512_fmadd_ps(v, xv[m], acc[k * NP2 + m]);
         }
     }
+}
+
+/* dot_block2 for NP2 = 4 (8 consecutive rows) and w % 8 == 0 (no tail), straight into the
+ * score matrix: hsum8x16 of accumulators 4k .. 4k + 7 holds heads k and k + 1 over the 8 rows,
+ * in row order, so each head's 8 scores take one vector product by the scale and one store
+ * (the same products as fr_mla_store_scores makes one at a time). */
+FR_INLINE void dot_block8_store(int type, int NH, const void *const *x, const float *q, int64_t w, float scale,
+                                float *scores, int64_t stride) {
+    __m512 acc[24];
+    dot_acc2(type, NH, 4, x, q, w, w, acc);
+    const __m512 sc = _mm512_set1_ps(scale);
+    FR_UNROLL for (int k = 0; k < NH; k += 2) {
+        const __m512 v = _mm512_mul_ps(hsum8x16_vec(acc + 4 * k), sc);
+        _mm256_storeu_ps(scores + k * stride, lo256(v));
+        _mm256_storeu_ps(scores + (k + 1) * stride, hi256(v));
+    }
+}
+
+FR_INLINE void dot_block2(int type, int NH, int NP2, const void *const *x, const float *q, int64_t w, float *s) {
+    __m512 acc[24];
+    int64_t w8 = w & ~(int64_t)7;
+    dot_acc2(type, NH, NP2, x, q, w, w8, acc);
     const int NP = 2 * NP2;
     if ((NH * NP2) % 8 == 0) { /* the sums 16 at a time: hsum[2a + h] of acc[a]'s half h, a = k NP2 + m */
         float hs[48];
@@ -127,6 +151,7 @@ FR_INLINE void dot_block1(int type, int NH, const void *x, const float *q, int64
 /* scores register block: heads x row pairs (24 accumulators; 6 x 4 measured a little faster
  * than 8 x 2 and 4 x 4 in mlabench at 4K positions) */
 enum { SC_NH = 6, SC_NP2 = 4 };
+_Static_assert(SC_NP2 == 4, "dot_block8_store takes the row octets of SC_NP2 = 4");
 
 /* scores of rows [b0, b1) for heads h .. h + NH - 1: row octets, then pairs, then the odd
  * row; a prefetch step per octet */
@@ -138,6 +163,10 @@ FR_INLINE void heads_rows(int type, int NH, const void *rows, size_t row_bytes, 
     for (; p + 2 * SC_NP2 <= b1; p += 2 * SC_NP2) {
         for (int j = 0; j < 2 * SC_NP2; j++) x[j] = (const char *)rows + (size_t)(p + j) * row_bytes;
         fr_mla_prefetch_step(pf);
+        if (NH % 2 == 0 && w % 8 == 0) {
+            dot_block8_store(type, NH, x, q + h * w, w, scale, scores + h * stride + p, stride);
+            continue;
+        }
         dot_block2(type, NH, SC_NP2, x, q + h * w, w, s);
         fr_mla_store_scores(scores, stride, h, p, NH, 2 * SC_NP2, s, scale);
     }
@@ -274,3 +303,74 @@ FR_INLINE void accum_tile_typed(int type, const char *x, size_t x_bytes, int64_t
 
 /* fr_mla_accum_avx2's results (kernels.h) with 16 dims per register, by the tiles of mla_rows.h */
 FR_MLA_ACCUM_ENTRY(fr_mla_accum_avx512)
+
+/* ---- softmax and F16 rounding (mla_attn.c's helpers) on 16 lanes, bit for bit the AVX2 ones ---- */
+
+/* fr_exp_neg_avx2 (vmath_avx2.h) lane for lane: the same operations in the same order */
+FR_INLINE __m512 exp_neg16(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-87.0f);
+    const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    x = _mm512_max_ps(x, lo);
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_maskz_mul_ps((__mmask16)~under, p, _mm512_castsi512_ps(e));
+}
+
+/* fr_softmax_fast_avx2's results: the exponentials 16 at a time, but summed into the same 8
+ * lanes in the same order (the low half, then the high half, of each 16), flushed to double
+ * at the same points */
+void fr_softmax_fast_avx512(float *x, int64_t n) {
+    const int64_t n16 = n & ~(int64_t)15, n8 = n & ~(int64_t)7;
+    __m512 vm = _mm512_set1_ps(-INFINITY);
+    for (int64_t i = 0; i < n16; i += 16) vm = _mm512_max_ps(vm, _mm512_loadu_ps(x + i));
+    float mx = _mm512_reduce_max_ps(vm); /* the maximum is exact in any order */
+    for (int64_t i = n16; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    if (mx == -INFINITY) {
+        for (int64_t i = 0; i < n; i++) x[i] = 0.0f;
+        return;
+    }
+    const __m512 vmx = _mm512_set1_ps(mx);
+    __m256 sum = _mm256_setzero_ps();
+    double s = 0;
+    for (int64_t i = 0; i < n8; i += 16) {
+        const __mmask16 m = i + 16 <= n8 ? 0xffff : 0x00ff;
+        const __m512 e = exp_neg16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vmx));
+        _mm512_mask_storeu_ps(x + i, m, e);
+        for (int h = 0; h < 2 && i + 8 * h < n8; h++) {
+            sum = _mm256_add_ps(sum, h ? hi256(e) : lo256(e));
+            if (((i + 8 * h) & 255) == 248) { /* flush the lanes to double every 256 values */
+                s += fr_hsum8_avx2(sum);
+                sum = _mm256_setzero_ps();
+            }
+        }
+    }
+    s += fr_hsum8_avx2(sum);
+    for (int64_t i = n8; i < n; i++) {
+        x[i] = _mm512_cvtss_f32(exp_neg16(_mm512_set1_ps(x[i] - mx)));
+        s += x[i];
+    }
+    const __m512 inv = _mm512_set1_ps((float)(1.0 / s));
+    for (int64_t i = 0; i < n16; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
+    for (int64_t i = n16; i < n; i++) x[i] *= (float)(1.0 / s);
+}
+
+/* fr_round_f16_avx2's results: the hardware conversion for whole vectors (16, then 8), the
+ * portable one for the last n % 8 */
+void fr_round_f16_avx512(float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; i++) x[i] = fr_f16_to_f32(fr_f32_to_f16(x[i]));
+}

@@ -58,7 +58,7 @@ enum { HMAX = 17, WMAX = 576, P = 133, R = 200 };
 
 static void test_set(const kernel_set *ks, test_rng *rng) {
     static const int types[] = {FR_TYPE_F16, FR_TYPE_F32};
-    static const int widths[] = {5, 8, 67, 99, 576};
+    static const int widths[] = {5, 8, 64, 67, 99, 576};
     static const int heads[] = {1, 3, 4, 5, 7, 11, 16, 17};
     static const int64_t cuts[] = {0, 1, 8, 77, 78, 133}; /* [0, 1), [1, 8), ... as separate calls */
     static const int64_t ranges[][4] = {{0, 17, 0, 200},  {0, 3, 8, 72},     {2, 9, 16, 40}, {5, 6, 0, 64},
@@ -259,6 +259,39 @@ static void test_helpers(test_rng *rng) {
     free(x), free(k), free(m), free(y);
 }
 
+#if FR_X86
+/* Each x86 softmax and F16 rounding against the C model, called directly (the dispatcher above
+ * tests only the widest this CPU has): lengths around the 8- and 16-lane steps and the flushes */
+static void test_softmax_isas(test_rng *rng) {
+    static const int64_t lens[] = {1, 8, 15, 16, 17, 24, 248, 255, 256, 264, 520, 1000, 4099};
+    enum { NMAX = 4099 };
+    float *x = malloc(sizeof(float) * NMAX), *k = malloc(sizeof(float) * NMAX), *m = malloc(sizeof(float) * NMAX);
+    int bad = 0, n_cases = 0;
+    for (int isa = 0; isa < 2; isa++) {
+        if (!fr_cpu_has(isa ? FR_ISA_AVX512 : FR_ISA_AVX2)) continue;
+        void (*softmax)(float *, int64_t) = isa ? fr_softmax_fast_avx512 : fr_softmax_fast_avx2;
+        void (*round)(float *, int64_t) = isa ? fr_round_f16_avx512 : fr_round_f16_avx2;
+        for (size_t il = 0; il < sizeof lens / sizeof lens[0]; il++) {
+            const int64_t n = lens[il];
+            for (int64_t i = 0; i < n; i++) x[i] = test_rng_float(rng) * 20.0f;
+            if (n > 5) x[2] = -INFINITY;
+            memcpy(k, x, sizeof(float) * (size_t)n), memcpy(m, x, sizeof(float) * (size_t)n);
+            softmax(k, n);
+            softmax_model(m, n);
+            bad += !bits_equal(k, m, (size_t)n);
+            for (int64_t i = 0; i < n; i++) k[i] = m[i] = x[i] * 3000.0f;
+            round(k, n);
+            for (int64_t i = 0; i < n; i++) m[i] = fr_f16_to_f32(fr_f32_to_f16(m[i]));
+            bad += !bits_equal(k, m, (size_t)n);
+            n_cases += 2;
+        }
+    }
+    CHECK(bad == 0, "x86 softmax_fast / round_f16 against the C order: %d of %d cases differ", bad, n_cases);
+    printf("  x86 softmax_fast and round_f16: %d cases bit for bit\n", n_cases);
+    free(x), free(k), free(m);
+}
+#endif
+
 /* fr_attn_scores_dot (the prompt's grouped scores, AVX2 or NEON) against the reference, which
  * calls the type's scalar vec_dot per (query, row) pair: bit for bit */
 static void test_scores_dot(test_rng *rng) {
@@ -390,6 +423,9 @@ int main(void) {
 #endif
     test_scores_dot(&rng);
     test_quant_cache(&rng);
+#if FR_X86
+    test_softmax_isas(&rng);
+#endif
     if (n_sets) {
         test_helpers(&rng);
         printf("  softmax_fast, round_f16, axpy and swiglu compared bit for bit with their C order\n");
