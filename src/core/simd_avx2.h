@@ -22,9 +22,11 @@ static inline __attribute__((always_inline)) float fr_hsum8_avx2(__m256 v) {
  * which operand comes first), 7 shuffles for all eight where hsum8 takes 3 each. */
 static inline __attribute__((always_inline)) void fr_hsum8x8_avx2(const __m256 *v, float *out) {
     __m256 u[4], w[2];
+#pragma GCC unroll 4 /* (rolled, the compiler kept u and w on the stack) */
     for (int i = 0; i < 4; i++) /* [t(v 2i) | t(v 2i+1)] */
         u[i] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x20),
                              _mm256_permute2f128_ps(v[2 * i], v[2 * i + 1], 0x31));
+#pragma GCC unroll 2
     for (int i = 0; i < 2; i++) /* per lane: (t0 + t2, t1 + t3) of u[2i], then of u[2i + 1] */
         w[i] = _mm256_add_ps(_mm256_shuffle_ps(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
                              _mm256_shuffle_ps(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
