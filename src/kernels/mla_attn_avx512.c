@@ -19,6 +19,7 @@
 #include "simd_avx2.h"
 #include "kernels.h"
 #include "mla_rows.h"
+#include "vmath_avx2.h"
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF /* tails: a product, then a sum, as gcc's -std=c17 compiles them */
 #endif
@@ -306,26 +307,6 @@ FR_MLA_ACCUM_ENTRY(fr_mla_accum_avx512)
 
 /* ---- softmax and F16 rounding (mla_attn.c's helpers) on 16 lanes, bit for bit the AVX2 ones ---- */
 
-/* fr_exp_neg_avx2 (vmath_avx2.h) lane for lane: the same operations in the same order */
-FR_INLINE __m512 exp_neg16(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-87.0f);
-    const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-    x = _mm512_max_ps(x, lo);
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-    return _mm512_maskz_mul_ps((__mmask16)~under, p, _mm512_castsi512_ps(e));
-}
-
 /* fr_softmax_fast_avx2's results: the exponentials 16 at a time, but summed into the same 8
  * lanes in the same order (the low half, then the high half, of each 16), flushed to double
  * at the same points */
@@ -344,7 +325,7 @@ void fr_softmax_fast_avx512(float *x, int64_t n) {
     double s = 0;
     for (int64_t i = 0; i < n8; i += 16) {
         const __mmask16 m = i + 16 <= n8 ? 0xffff : 0x00ff;
-        const __m512 e = exp_neg16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vmx));
+        const __m512 e = fr_exp_neg_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vmx));
         _mm512_mask_storeu_ps(x + i, m, e);
         for (int h = 0; h < 2 && i + 8 * h < n8; h++) {
             sum = _mm256_add_ps(sum, h ? hi256(e) : lo256(e));
@@ -356,7 +337,7 @@ void fr_softmax_fast_avx512(float *x, int64_t n) {
     }
     s += fr_hsum8_avx2(sum);
     for (int64_t i = n8; i < n; i++) {
-        x[i] = _mm512_cvtss_f32(exp_neg16(_mm512_set1_ps(x[i] - mx)));
+        x[i] = _mm512_cvtss_f32(fr_exp_neg_avx512(_mm512_set1_ps(x[i] - mx)));
         s += x[i];
     }
     const __m512 inv = _mm512_set1_ps((float)(1.0 / s));
