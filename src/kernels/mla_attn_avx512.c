@@ -345,13 +345,11 @@ void fr_softmax_fast_avx512(float *x, int64_t n) {
     for (int64_t i = n16; i < n; i++) x[i] *= (float)(1.0 / s);
 }
 
-/* fr_round_f16_avx2's results: the hardware conversion for whole vectors (16, then 8), the
- * portable one for the last n % 8 */
+/* fr_round_f16_avx2's results: the hardware conversion 16 at a time, then the AVX2 function
+ * itself for the last n % 16 (its 8-value step and its portable tail) */
 void fr_round_f16_avx512(float *x, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(x + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(x + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
-    for (; i < n; i++) x[i] = fr_f16_to_f32(fr_f32_to_f16(x[i]));
+    fr_round_f16_avx2(x + i, n - i);
 }
