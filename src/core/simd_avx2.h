@@ -17,10 +17,12 @@ static inline __attribute__((always_inline)) float fr_hsum8_avx2(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* out[j] = fr_hsum8_avx2(v[j]) for j < 8, bit for bit: each vector goes through hsum8's adds,
+/* Lane j: fr_hsum8_avx2(v[j]) for j < 8, bit for bit: each vector goes through hsum8's adds,
  * pair for pair (t = lo + hi, then (t0 + t2, t1 + t3), then their sum; an add does not care
  * which operand comes first), 7 shuffles for all eight where hsum8 takes 3 each. */
-static inline __attribute__((always_inline)) void fr_hsum8x8_avx2(const __m256 *v, float *out) {
+/* The sums of fr_hsum8x8_vec_avx2 before its final permutation: lane 4L + c holds the sum of
+ * v[2c + L] (the order a caller can arrange its inputs for, so that no permutation is needed). */
+static inline __attribute__((always_inline)) __m256 fr_hsum8x8_raw_avx2(const __m256 *v) {
     __m256 u[4], w[2];
 #pragma GCC unroll 4 /* (rolled, the compiler kept u and w on the stack) */
     for (int i = 0; i < 4; i++) /* [t(v 2i) | t(v 2i+1)] */
@@ -30,10 +32,18 @@ static inline __attribute__((always_inline)) void fr_hsum8x8_avx2(const __m256 *
     for (int i = 0; i < 2; i++) /* per lane: (t0 + t2, t1 + t3) of u[2i], then of u[2i + 1] */
         w[i] = _mm256_add_ps(_mm256_shuffle_ps(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
                              _mm256_shuffle_ps(u[2 * i], u[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
-    /* element 4L + c: the sum of lane L of u[c], that is of v[2c + L], which goes to out[2c + L] */
-    const __m256 r = _mm256_add_ps(_mm256_shuffle_ps(w[0], w[1], _MM_SHUFFLE(2, 0, 2, 0)),
-                                   _mm256_shuffle_ps(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
-    _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    /* element 4L + c: the sum of lane L of u[c], that is of v[2c + L] */
+    return _mm256_add_ps(_mm256_shuffle_ps(w[0], w[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm256_shuffle_ps(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+static inline __attribute__((always_inline)) __m256 fr_hsum8x8_vec_avx2(const __m256 *v) {
+    return _mm256_permutevar8x32_ps(fr_hsum8x8_raw_avx2(v), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* fr_hsum8x8_vec_avx2 into out[0..7] */
+static inline __attribute__((always_inline)) void fr_hsum8x8_avx2(const __m256 *v, float *out) {
+    _mm256_storeu_ps(out, fr_hsum8x8_vec_avx2(v));
 }
 
 /* The row types of the float tile kernels (gemm_avx2.c, gemm_avx512.c), and a tensor type's. */

@@ -1069,7 +1069,7 @@ static void test_kernels_avx512_bits(test_rng *rng) {
     }
     enum { HMAX = 17, WMAX = 576, P = 133, R = 200 };
     static const int types[] = {FR_TYPE_F16, FR_TYPE_F32};
-    static const int widths[] = {99, 576, 5, 128};
+    static const int widths[] = {99, 576, 5, 128, 64, 8};
     static const int heads[] = {1, 3, 4, 7, 11, 16, 17};
     static const int64_t cuts[] = {0, 1, 8, 77, 78, 133}; /* [0, 1), [1, 8), ... as separate calls */
     static const int64_t ranges[][4] = {{0, 17, 0, 200}, {0, 3, 8, 72}, {2, 9, 16, 40}, {5, 6, 0, 64},
