@@ -17,11 +17,11 @@ static inline __attribute__((always_inline)) float fr_hsum8_avx2(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-/* Lane j: fr_hsum8_avx2(v[j]) for j < 8, bit for bit: each vector goes through hsum8's adds,
- * pair for pair (t = lo + hi, then (t0 + t2, t1 + t3), then their sum; an add does not care
- * which operand comes first), 7 shuffles for all eight where hsum8 takes 3 each. */
-/* The sums of fr_hsum8x8_vec_avx2 before its final permutation: lane 4L + c holds the sum of
- * v[2c + L] (the order a caller can arrange its inputs for, so that no permutation is needed). */
+/* fr_hsum8_avx2 of v[0..7] at once, bit for bit: each vector goes through hsum8's adds, pair
+ * for pair (t = lo + hi, then (t0 + t2, t1 + t3), then their sum; an add does not care which
+ * operand comes first), 7 shuffles for all eight where hsum8 takes 3 each. Lane 4L + c of the
+ * result holds the sum of v[2c + L] (a caller can order its inputs so that the sums come out
+ * in the order it needs, as mla_attn_avx2.c's scores do). */
 static inline __attribute__((always_inline)) __m256 fr_hsum8x8_raw_avx2(const __m256 *v) {
     __m256 u[4], w[2];
 #pragma GCC unroll 4 /* (rolled, the compiler kept u and w on the stack) */
@@ -37,13 +37,9 @@ static inline __attribute__((always_inline)) __m256 fr_hsum8x8_raw_avx2(const __
                          _mm256_shuffle_ps(w[0], w[1], _MM_SHUFFLE(3, 1, 3, 1)));
 }
 
-static inline __attribute__((always_inline)) __m256 fr_hsum8x8_vec_avx2(const __m256 *v) {
-    return _mm256_permutevar8x32_ps(fr_hsum8x8_raw_avx2(v), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-
-/* fr_hsum8x8_vec_avx2 into out[0..7] */
+/* out[j] = fr_hsum8_avx2(v[j]) for j < 8, bit for bit (fr_hsum8x8_raw_avx2, put in order) */
 static inline __attribute__((always_inline)) void fr_hsum8x8_avx2(const __m256 *v, float *out) {
-    _mm256_storeu_ps(out, fr_hsum8x8_vec_avx2(v));
+    _mm256_storeu_ps(out, _mm256_permutevar8x32_ps(fr_hsum8x8_raw_avx2(v), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
 }
 
 /* The row types of the float tile kernels (gemm_avx2.c, gemm_avx512.c), and a tensor type's. */
