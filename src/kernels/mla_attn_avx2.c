@@ -144,8 +144,8 @@ FR_INLINE void scores_typed(int type, int ORDER, const void *rows, size_t row_by
 
 /* ---- short rows: 8 rows converted once, then scored for every head ----
  *
- * For w <= FR_SCORE_CONV_W and w % 8 == 0 (attention heads of 64 or 128 values), the rows go 8
- * at a time into a float buffer (F16 converted, F32 copied), so that the FMAs take their row
+ * For fr_mla_scores_conv's widths (mla_rows.h: attention heads of 64 or 128 values), the
+ * rows go 8 at a time into a float buffer (F16 converted, F32 copied), so that the FMAs take their row
  * operand straight from L1 with no conversion, and each head then takes the 8 rows at once: 8
  * accumulators, one q load per 8 FMAs, and the 8 sums reduced together into one vector of 8
  * consecutive scores, scaled and stored whole. Each (head, row) is still its own 8-lane
@@ -153,10 +153,8 @@ FR_INLINE void scores_typed(int type, int ORDER, const void *rows, size_t row_by
  * dot_block and fr_mla_store_scores (test_mla_kernels). Before, a 4 x 3 block's reductions
  * and scalar stores took as long as its FMAs: tinyllama's shape (w 64, 16 queries, F16 rows,
  * 2048 positions, one thread) 1.90 -> 1.50 ns per score. */
-enum { FR_SCORE_CONV_W = 128 };
-
 /* scores[k * stride + p + j] for k < n_head and rows j < nr <= 8 of the 8 at x + j *
- * FR_SCORE_CONV_W (a constant stride: the rows are one base and constant offsets; rows past nr
+ * FR_MLA_CONV_W (a constant stride: the rows are one base and constant offsets; rows past nr
  * are zeros, their sums dropped). acc[j] takes row 4 (j % 2) + j / 2, the order in which
  * fr_hsum8x8_raw_avx2 returns the rows' sums in row order. */
 FR_INLINE void scores_conv8(const float *x, const int nr, int64_t p, const float *q, int64_t n_head, const int64_t w,
@@ -169,7 +167,7 @@ FR_INLINE void scores_conv8(const float *x, const int nr, int64_t p, const float
         _Pragma("GCC unroll 16") for (int64_t i = 0; i < w; i += 8) {
             const __m256 v = _mm256_loadu_ps(qk + i);
             FR_UNROLL for (int j = 0; j < 8; j++)
-                acc[j] = _mm256_fmadd_ps(v, _mm256_load_ps(x + (4 * (j % 2) + j / 2) * FR_SCORE_CONV_W + i), acc[j]);
+                acc[j] = _mm256_fmadd_ps(v, _mm256_load_ps(x + (4 * (j % 2) + j / 2) * FR_MLA_CONV_W + i), acc[j]);
         }
         const __m256 sc = _mm256_mul_ps(fr_hsum8x8_raw_avx2(acc), vs);
         if (nr == 8) {
@@ -186,7 +184,7 @@ FR_INLINE void scores_conv8(const float *x, const int nr, int64_t p, const float
  * with zero rows), then scored for every head */
 FR_INLINE void scores_conv_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                                  int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
-    float buf[8 * FR_SCORE_CONV_W] __attribute__((aligned(32)));
+    float buf[8 * FR_MLA_CONV_W] __attribute__((aligned(32)));
     const __m256 vs = _mm256_set1_ps(scale);
     for (int64_t b0 = p0, b1; b0 < p1; b0 = b1) {
         fr_mla_prefetch pf = fr_mla_score_block(type, rows, row_bytes, w, p0, b0, p1, n_head, 8, &b1);
@@ -195,9 +193,9 @@ FR_INLINE void scores_conv_typed(int type, const void *rows, size_t row_bytes, i
             const char *x0 = (const char *)rows + (size_t)p * row_bytes;
             for (int j = 0; j < nr; j++)
                 for (int64_t i = 0; i < w; i += 8)
-                    _mm256_store_ps(buf + j * FR_SCORE_CONV_W + i, load8(type, x0 + (size_t)j * row_bytes, i));
+                    _mm256_store_ps(buf + j * FR_MLA_CONV_W + i, load8(type, x0 + (size_t)j * row_bytes, i));
             for (int j = nr; j < 8; j++)
-                for (int64_t i = 0; i < w; i += 8) _mm256_store_ps(buf + j * FR_SCORE_CONV_W + i, _mm256_setzero_ps());
+                for (int64_t i = 0; i < w; i += 8) _mm256_store_ps(buf + j * FR_MLA_CONV_W + i, _mm256_setzero_ps());
             if (nr < 8) /* (the last rows of a call) */
                 scores_conv8(buf, nr, p, q, n_head, w, vs, scores, stride, &pf);
             else if (w == 64) /* (the common head size: its FMAs unrolled whole) */
@@ -218,7 +216,7 @@ FR_INLINE void scores_any(int type, int ORDER, const void *rows, size_t row_byte
 
 void fr_mla_scores_avx2(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                         int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
-    if (w % 8 == 0 && w <= FR_SCORE_CONV_W) {
+    if (fr_mla_scores_conv(w)) {
         FR_MLA_TYPED(scores_conv_typed, type, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
         return;
     }

@@ -222,15 +222,14 @@ static void scores_typed(int type, const void *rows, size_t row_bytes, int64_t p
 
 /* ---- short rows (mla_attn_avx2.c's scores_conv_typed, 16 rows at a time) ----
  *
- * For w <= SC_CONV_W and w % 8 == 0, the rows go 16 at a time into a float buffer, row pair m
- * (rows 2m, 2m + 1) as 16-float vectors [row 2m's values i .. i + 7 | row 2m + 1's], so that
+ * For fr_mla_scores_conv's widths (mla_rows.h), the rows go 16 at a time into a float buffer,
+ * row pair m (rows 2m, 2m + 1) as 16-float vectors [row 2m's values i .. i + 7 | row 2m + 1's], so that
  * each head takes the 16 rows at once: 8 accumulators, each half the AVX2 kernel's 8-lane
  * accumulator of its (head, row), one q broadcast per 8 FMAs, and hsum8x16_vec's sums (rows in
  * order) scaled and stored as one vector of 16 scores. tinyllama's shape (w 64, 16 queries, F16
  * rows, 2048 positions, one thread): 1.24 -> 1.01 ns per score. (Two heads at a time, 16
  * accumulators sharing each row load: 1.07. Rows placed in the buffer so that the sums need no
- * final permutation: no faster.) */
-enum { SC_CONV_W = 128 };
+ * final permutation: no faster. Without the FMAs unrolled whole for w = 64: 1.07.) */
 
 /* scores[k * stride + p + j] for k < n_head and rows j < nr <= 16 of buf (rows past nr are
  * zeros, their sums dropped) */
@@ -244,7 +243,7 @@ FR_INLINE void scores_conv16(const float *buf, const int nr, int64_t p, const fl
         _Pragma("GCC unroll 16") for (int64_t i = 0; i < w; i += 8) {
             const __m512 v = bcast8(qk + i);
             FR_UNROLL for (int m = 0; m < 8; m++)
-                acc[m] = _mm512_fmadd_ps(v, _mm512_load_ps(buf + m * 2 * SC_CONV_W + 2 * i), acc[m]);
+                acc[m] = _mm512_fmadd_ps(v, _mm512_load_ps(buf + m * 2 * FR_MLA_CONV_W + 2 * i), acc[m]);
         }
         const __m512 sc = _mm512_mul_ps(hsum8x16_vec(acc), vs);
         if (nr == 16)
@@ -258,7 +257,7 @@ FR_INLINE void scores_conv16(const float *buf, const int nr, int64_t p, const fl
  * with zero rows), then scored for every head */
 FR_INLINE void scores_conv_typed(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                                  int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
-    float buf[16 * SC_CONV_W] __attribute__((aligned(64)));
+    float buf[16 * FR_MLA_CONV_W] __attribute__((aligned(64)));
     const __m512 vs = _mm512_set1_ps(scale);
     for (int64_t b0 = p0, b1; b0 < p1; b0 = b1) {
         fr_mla_prefetch pf = fr_mla_score_block(type, rows, row_bytes, w, p0, b0, p1, n_head, 16, &b1);
@@ -268,7 +267,7 @@ FR_INLINE void scores_conv_typed(int type, const void *rows, size_t row_bytes, i
             for (int m = 0; m < 8; m++) { /* whole 64-byte stores, which the FMAs' loads can forward from */
                 const char *a = x0 + (size_t)(2 * m) * row_bytes, *b = a + row_bytes;
                 for (int64_t i = 0; i < w; i += 8)
-                    _mm512_store_ps(buf + m * 2 * SC_CONV_W + 2 * i,
+                    _mm512_store_ps(buf + m * 2 * FR_MLA_CONV_W + 2 * i,
                                     2 * m + 1 < nr ? load8x2(type, a, b, i)
                                     : 2 * m < nr   ? _mm512_castpd_ps(_mm512_insertf64x4(
                                                        _mm512_setzero_pd(), _mm256_castps_pd(load8(type, a, i)), 0))
@@ -287,7 +286,7 @@ FR_INLINE void scores_conv_typed(int type, const void *rows, size_t row_bytes, i
 /* fr_mla_scores_avx2's results (kernels.h) with two rows per register */
 void fr_mla_scores_avx512(int type, const void *rows, size_t row_bytes, int64_t p0, int64_t p1, const float *q,
                           int64_t n_head, int64_t w, float scale, float *scores, int64_t stride) {
-    if (w % 8 == 0 && w <= SC_CONV_W) {
+    if (fr_mla_scores_conv(w)) {
         FR_MLA_TYPED(scores_conv_typed, type, rows, row_bytes, p0, p1, q, n_head, w, scale, scores, stride);
         return;
     }

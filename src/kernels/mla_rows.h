@@ -88,6 +88,13 @@ static inline void fr_mla_accum_tiles(int type, const void *rows, size_t row_byt
         fr_mla_accum_tiles(type, rows, row_bytes, n_pos, a, stride, h0, h1, d0, d1, out, r, false, accum_tile);       \
     }
 
+/* Scores of short rows (mla_attn_avx2.c's scores_conv_typed, mla_attn_avx512.c's): for heads
+ * of w <= FR_MLA_CONV_W values, w % 8 == 0, the rows are converted to floats a group at a time
+ * into a buffer of FR_MLA_CONV_W floats per row, shared by every query. Every ISA takes the
+ * same widths. */
+enum { FR_MLA_CONV_W = 128 };
+static inline bool fr_mla_scores_conv(int64_t w) { return w % 8 == 0 && w <= FR_MLA_CONV_W; }
+
 /* Loads one byte of every cache line of rows [p, p1) (bytes [off, off + n) of each), so that
  * they are in the caches before the FMA loops need them. The rows come from memory once per
  * layer; inside the FMA loops few of their misses overlap, and _mm_prefetch did not help
