@@ -8,6 +8,7 @@
  * count, the thread count, a bias or a row-offset view. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "check.h"
 #include "dtype.h"
@@ -959,8 +960,6 @@ static void test_pool_read_ahead(void) {
     free(region);
 }
 
-/* SwiGLU's vectorised exp against the scalar formula, at every tail length and over a wide
- * range of gates (large negative ones underflow to -0, large positive ones pass through). */
 /* fr_pack_copy: matrices no kernel repacks (F16) get a copy of their rows, byte for
  * byte; packable ones (Q5_0, Q4_0) none; a copy is never a packed matrix to fr_pack_find; and
  * FRUGAL_REPACK=0 turns it off */
@@ -1004,6 +1003,70 @@ static void test_pack_copy(test_rng *rng) {
     }
 }
 
+/* Whether the mapping holding p carries the huge-page advice (VmFlags "hg" in smaps). */
+static bool advised_huge(const void *p) {
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return false;
+    char line[512];
+    bool in = false, hg = false;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        char c;
+        if (sscanf(line, "%lx-%lx %c", &lo, &hi, &c) == 3 && strchr(line, '-') < strchr(line, ' '))
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+            hg = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    fclose(f);
+    return hg;
+}
+
+/* Whether advised_huge can see an madvise here (not under qemu-user, whose smaps are the
+ * emulator's own mappings): one made by hand on a fresh mapping */
+static bool advice_visible(void) {
+    const size_t hp = (size_t)2 << 20;
+    char *m = mmap(NULL, 2 * hp, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return false;
+    char *a = (char *)(((uintptr_t)m + hp - 1) & ~(uintptr_t)(hp - 1));
+    bool seen = madvise(a, hp, MADV_HUGEPAGE) == 0 && advised_huge(a);
+    munmap(m, 2 * hp);
+    return seen;
+}
+
+/* fr_huge_alloc: zeroed, 2 MiB-aligned memory, advised for huge pages where THP exists, and
+ * not with FRUGAL_HUGEPAGES=0, which also stops fr_pack_copy (its copies are for huge pages) */
+static void test_huge_pages(void) {
+    const size_t n = ((size_t)5 << 20) + 123;
+    const bool thp = fr_huge_pages_available() && advice_visible();
+    for (int off = 0; off < 2; off++) {
+        if (off) setenv("FRUGAL_HUGEPAGES", "0", 1);
+        fr_huge_mem mem;
+        unsigned char *p = fr_huge_alloc(n, &mem);
+        CHECK(p && ((uintptr_t)p & ((2u << 20) - 1)) == 0, "FRUGAL_HUGEPAGES=%s: 2 MiB-aligned memory", off ? "0" : "unset");
+        if (p) {
+            CHECK(p[0] == 0 && p[n / 2] == 0 && p[n - 1] == 0, "huge-page memory starts zeroed");
+            if (thp)
+                CHECK(advised_huge(p) == !off, "FRUGAL_HUGEPAGES=%s: MADV_HUGEPAGE %s", off ? "0" : "unset",
+                      off ? "not given" : "given");
+            memset(p, 7, n); /* all of it is ours */
+        }
+        fr_huge_free(&mem);
+        CHECK(mem.map == NULL, "fr_huge_free clears the handle");
+        if (off) {
+            CHECK(!fr_huge_pages_available(), "FRUGAL_HUGEPAGES=0: no huge pages available");
+            uint16_t rows[64] = {0};
+            fr_matrix m = {FR_TYPE_F16, 32, 2, 64, rows, NULL, 0};
+            CHECK(!fr_pack_would_copy(&m, NULL) && fr_pack_copy(&m) == NULL, "FRUGAL_HUGEPAGES=0: no F16 copy");
+            unsetenv("FRUGAL_HUGEPAGES");
+        }
+    }
+    if (!thp) printf("  THP off, or its advice not visible in smaps here: the advice itself is not checked\n");
+}
+
+/* SwiGLU's vectorised exp against the scalar formula, at every tail length and over a wide
+ * range of gates (large negative ones underflow to -0, large positive ones pass through). */
 static void test_swiglu(test_rng *rng) {
     float g[77], u[77], ref[77];
     int bad = 0;
@@ -1055,6 +1118,7 @@ int main(void) {
     test_swiglu(&(test_rng){4242});
     unsetenv("FRUGAL_REPACK"); /* the packed tests need packing on */
     test_pack_copy(&(test_rng){777});
+    test_huge_pages();
     if (!fr_cpu_has(FR_ISA_AMX))
         printf("  SKIPPED: the AMX prompt kernels (this CPU, or FRUGAL_ISA, has no AMX-INT8)\n");
     const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q5_0, FR_TYPE_Q8_0, FR_TYPE_IQ4_NL};
