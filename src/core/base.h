@@ -44,6 +44,10 @@ void fr_error_prefix(fr_error *err, const char *fmt, ...) __attribute__((format(
 typedef enum { FR_LOG_ERROR = 0, FR_LOG_WARN = 1, FR_LOG_INFO = 2, FR_LOG_DEBUG = 3 } fr_log_level;
 void fr_log(fr_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* True when environment variable `name` is "0": the FRUGAL_* switches that turn a default off
+ * (FRUGAL_REPACK, FRUGAL_HUGEPAGES, FRUGAL_READAHEAD). Read at each call. */
+bool fr_env_off(const char *name);
+
 #define FR_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FR_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define FR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

@@ -3,19 +3,13 @@
 
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
+#include "base.h"
+
 #define HUGE_PAGE ((size_t)2 << 20)
 
-#ifdef MADV_HUGEPAGE
-/* FRUGAL_HUGEPAGES=0 turns the advice off (read at each call: allocations are few) */
-static bool huge_pages_wanted(void) {
-    const char *e = getenv("FRUGAL_HUGEPAGES");
-    return !(e && strcmp(e, "0") == 0);
-}
-#endif
 
 void *fr_huge_alloc(size_t n, fr_huge_mem *mem) {
     mem->map = NULL;
@@ -27,7 +21,7 @@ void *fr_huge_alloc(size_t n, fr_huge_mem *mem) {
     uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
     size_t whole = n & ~(HUGE_PAGE - 1);
 #ifdef MADV_HUGEPAGE
-    if (whole && huge_pages_wanted()) madvise((void *)a, whole, MADV_HUGEPAGE);
+    if (whole && !fr_env_off("FRUGAL_HUGEPAGES")) madvise((void *)a, whole, MADV_HUGEPAGE);
 #endif
     mem->map = p;
     mem->map_bytes = len;
@@ -42,7 +36,7 @@ void fr_huge_free(fr_huge_mem *mem) {
 
 bool fr_huge_pages_available(void) {
 #ifdef MADV_HUGEPAGE
-    if (!huge_pages_wanted()) return false;
+    if (fr_env_off("FRUGAL_HUGEPAGES")) return false;
     FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
     if (!f) return false;
     char line[128] = {0};

@@ -1,5 +1,6 @@
-/* status.c: error records and the logging callback. */
+/* status.c: error records, the logging callback and the FRUGAL_* environment switches. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base.h"
@@ -67,4 +68,9 @@ const char *frugal_status_str(fr_status s) {
     case FR_ERR_RANGE: return "out of range";
     }
     return "unknown";
+}
+
+bool fr_env_off(const char *name) {
+    const char *e = getenv(name);
+    return e && strcmp(e, "0") == 0;
 }

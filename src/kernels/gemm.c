@@ -732,10 +732,7 @@ bool fr_gemm_same_layout(const fr_packed *a, const fr_packed *b) {
 
 /* ---- packed copies ---- */
 
-static bool repack_enabled(void) {
-    const char *e = getenv("FRUGAL_REPACK");
-    return !(e && strcmp(e, "0") == 0);
-}
+static bool repack_enabled(void) { return !fr_env_off("FRUGAL_REPACK"); }
 
 /* True if [p, p + n) lies inside one file-backed mapping (not the heap copy sanitizer
  * builds make, where MADV_DONTNEED would zero the data). */

@@ -127,8 +127,7 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
         free(c);
         return st;
     }
-    const char *ra = getenv("FRUGAL_READAHEAD");
-    c->read_ahead = !(ra && strcmp(ra, "0") == 0);
+    c->read_ahead = !fr_env_off("FRUGAL_READAHEAD");
     bool ok = true;
     /* per sequence: kl/vl one layer, kt/vt all layers; ka/va all sequences */
     size_t kl = 0, vl = 0, kt = 0, vt = 0, ka = 0, va = 0, ns = (size_t)p.n_seq;
