@@ -10,7 +10,6 @@
 
 #define HUGE_PAGE ((size_t)2 << 20)
 
-
 void *fr_huge_alloc(size_t n, fr_huge_mem *mem) {
     mem->map = NULL;
     mem->map_bytes = 0;

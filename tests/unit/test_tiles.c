@@ -1012,7 +1012,7 @@ static bool advised_huge(const void *p) {
     while (fgets(line, sizeof line, f)) {
         unsigned long lo, hi;
         char c;
-        if (sscanf(line, "%lx-%lx %c", &lo, &hi, &c) == 3 && strchr(line, '-') < strchr(line, ' '))
+        if (sscanf(line, "%lx-%lx %c", &lo, &hi, &c) == 3) /* a mapping's first line (no field name parses so) */
             in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
         else if (in && strncmp(line, "VmFlags:", 8) == 0) {
             hg = strstr(line, " hg") != NULL;
@@ -1044,7 +1044,8 @@ static void test_huge_pages(void) {
         if (off) setenv("FRUGAL_HUGEPAGES", "0", 1);
         fr_huge_mem mem;
         unsigned char *p = fr_huge_alloc(n, &mem);
-        CHECK(p && ((uintptr_t)p & ((2u << 20) - 1)) == 0, "FRUGAL_HUGEPAGES=%s: 2 MiB-aligned memory", off ? "0" : "unset");
+        CHECK(p && ((uintptr_t)p & ((2u << 20) - 1)) == 0, "FRUGAL_HUGEPAGES=%s: 2 MiB-aligned memory",
+              off ? "0" : "unset");
         if (p) {
             CHECK(p[0] == 0 && p[n / 2] == 0 && p[n - 1] == 0, "huge-page memory starts zeroed");
             if (thp)
