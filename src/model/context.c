@@ -139,9 +139,12 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     } else {
         fr_row_size(p.kv_type, hp->head_dim_k, &c->k_head_bytes);
         fr_row_size(p.kv_type, hp->head_dim_v, &c->v_head_bytes);
-        c->k_row_bytes = c->k_head_bytes * (size_t)hp->n_head_kv;
-        c->v_row_bytes = c->v_head_bytes * (size_t)hp->n_head_kv;
-        ok = ck_mul_size(c->k_row_bytes, (size_t)p.n_ctx, &kl) && ck_mul_size(c->v_row_bytes, (size_t)p.n_ctx, &vl) &&
+        c->k_row_bytes = c->k_head_bytes;
+        c->v_row_bytes = c->v_head_bytes;
+        size_t nkv = (size_t)hp->n_head_kv;
+        ok = ck_mul_size(c->k_head_bytes, (size_t)p.n_ctx, &c->k_head_stride) &&
+             ck_mul_size(c->v_head_bytes, (size_t)p.n_ctx, &c->v_head_stride) &&
+             ck_mul_size(c->k_head_stride, nkv, &kl) && ck_mul_size(c->v_head_stride, nkv, &vl) &&
              ck_mul_size(kl, (size_t)hp->n_layer, &kt) && ck_mul_size(vl, (size_t)hp->n_layer, &vt) &&
              ck_mul_size(kt, ns, &ka) && ck_mul_size(vt, ns, &va);
     }
@@ -255,17 +258,19 @@ fr_status fr_context_seq_copy(fr_context *c, int32_t src, int32_t dst, int64_t n
     if (n < 0 || n > c->seq_past[src])
         return fr_fail(err, FR_ERR_RANGE, "sequence copy: %lld positions requested, sequence %d holds %lld (expected 0..%lld)",
                        (long long)n, src, (long long)c->seq_past[src], (long long)c->seq_past[src]);
-    if (src != dst) {
-        for (int64_t l = 0; l < c->m->hp.n_layer; l++) {
-            size_t lo = (size_t)l * c->k_layer_bytes;
-            memcpy(c->k_mem + (size_t)dst * c->k_seq_bytes + lo, c->k_mem + (size_t)src * c->k_seq_bytes + lo,
-                   (size_t)n * c->k_row_bytes);
-            if (c->v_mem) {
-                lo = (size_t)l * c->v_layer_bytes;
-                memcpy(c->v_mem + (size_t)dst * c->v_seq_bytes + lo, c->v_mem + (size_t)src * c->v_seq_bytes + lo,
-                       (size_t)n * c->v_row_bytes);
+    if (src != dst) { /* per layer the first n positions: of the latent rows (MLA), else of each kv head */
+        int64_t n_blocks = c->v_mem ? c->m->hp.n_head_kv : 1;
+        for (int64_t l = 0; l < c->m->hp.n_layer; l++)
+            for (int64_t g = 0; g < n_blocks; g++) {
+                size_t lo = (size_t)l * c->k_layer_bytes + (size_t)g * c->k_head_stride;
+                memcpy(c->k_mem + (size_t)dst * c->k_seq_bytes + lo, c->k_mem + (size_t)src * c->k_seq_bytes + lo,
+                       (size_t)n * c->k_row_bytes);
+                if (c->v_mem) {
+                    lo = (size_t)l * c->v_layer_bytes + (size_t)g * c->v_head_stride;
+                    memcpy(c->v_mem + (size_t)dst * c->v_seq_bytes + lo, c->v_mem + (size_t)src * c->v_seq_bytes + lo,
+                           (size_t)n * c->v_row_bytes);
+                }
             }
-        }
     }
     c->seq_past[dst] = n;
     return FR_OK;
@@ -337,8 +342,11 @@ static void rope_store_task(void *ctx, int64_t t, int thread) {
     fr_rope_apply(k, hp->n_head_kv, hp->head_dim_k, hp->n_rot, cs, hp->rope_neox);
     const fr_type_traits *kvt = fr_type_traits_get(c->p.kv_type);
     size_t pos = (size_t)c->row_pos[t];
-    kvt->from_float(k, k_layer(c, t, j->layer) + pos * c->k_row_bytes, kd);
-    kvt->from_float(v, v_layer(c, t, j->layer) + pos * c->v_row_bytes, vd);
+    char *kl = k_layer(c, t, j->layer) + pos * c->k_row_bytes, *vl = v_layer(c, t, j->layer) + pos * c->v_row_bytes;
+    for (int64_t g = 0; g < hp->n_head_kv; g++) { /* each kv head's row into its own block */
+        kvt->from_float(k + g * hp->head_dim_k, kl + (size_t)g * c->k_head_stride, hp->head_dim_k);
+        kvt->from_float(v + g * hp->head_dim_v, vl + (size_t)g * c->v_head_stride, hp->head_dim_v);
+    }
 }
 
 /* One run of rows (consecutive positions of one sequence: att_runs) and one kv head g: the G
@@ -366,8 +374,8 @@ static void attention_group_task(void *ctx, int64_t task, int thread) {
     for (int64_t t = 0; t < nt; t++) /* query k = t * G + head: row t0 + t's heads g G .. g G + G - 1 */
         memcpy(qg + t * G * hd, c->q + (t0 + t) * hp->n_head * hd + g * G * hd, sizeof(float) * (size_t)(G * hd));
     if (f16) fr_round_f16(qg, nq * hd);
-    const char *kbase = k_layer(c, t0, j->layer) + (size_t)g * c->k_head_bytes;
-    const char *vbase = v_layer(c, t0, j->layer) + (size_t)g * c->v_head_bytes;
+    const char *kbase = k_layer(c, t0, j->layer) + (size_t)g * c->k_head_stride;
+    const char *vbase = v_layer(c, t0, j->layer) + (size_t)g * c->v_head_stride;
     const float scale = 1.0f / sqrtf((float)hd);
     if (!fr_kv_quantized(c->p.kv_type)) {
         fr_mla_scores(c->p.kv_type, kbase, c->k_row_bytes, 0, n_pos, qg, nq, hd, scale, scores, stride, tmp);

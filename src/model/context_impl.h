@@ -21,7 +21,8 @@ struct fr_context {
     fr_phase phase;
 
     /* KV cache.
-     * dense: K and V per layer [n_ctx][n_head_kv * head_dim] of kv_type.
+     * dense: K and V per layer [n_head_kv][n_ctx][head_dim] of kv_type: each kv head's
+     *        positions in one contiguous block, since attention reads a kv head at a time.
      * MLA:   k_cache only, per layer [n_ctx][n_lora_kv + n_rot] of kv_type: the normalised
      *        latent and the roped shared key, all a token leaves behind (v_cache is NULL). */
     /* Multiple sequences: k_mem holds p.n_seq blocks of k_seq_bytes, each laid out as above
@@ -34,8 +35,9 @@ struct fr_context {
     char *k_mem, *v_mem;               /* the allocations (huge pages: hugemem.h) */
     fr_huge_mem k_map, v_map;
     size_t k_seq_bytes, v_seq_bytes;   /* one sequence, all layers */
-    size_t k_row_bytes, v_row_bytes;   /* one position, all kv heads */
+    size_t k_row_bytes, v_row_bytes;   /* from one position to the next (dense: of one kv head) */
     size_t k_head_bytes, v_head_bytes; /* one position, one kv head */
+    size_t k_head_stride, v_head_stride; /* dense: from one kv head's block to the next */
     size_t k_layer_bytes, v_layer_bytes;
 
     /* rows of the current forward pass, [n_batch] */
