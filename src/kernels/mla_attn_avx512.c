@@ -348,13 +348,38 @@ FR_INLINE void accum_heads16(int type, int NV, const char *x, size_t x_bytes, in
         accum_block16(type, 1, NV, x, x_bytes, np, a + h * stride, stride, out + h * r, r);
 }
 
+/* a whole tile of 64 dims as two halves of 32, each in register blocks of 8 heads x 2 vectors
+ * (then 4): one conversion of a row's 32 values serves 8 heads. For 4, 8 and 16
+ * heads (accum_tile_typed). tinyllama's shape (64 dims, F16 rows, 1,024 positions in cache,
+ * one thread), ns per (query, position), against blocks of 6, 4, 1 heads x 4 vectors: 8
+ * queries (its decode) 1.14-1.19 -> 0.89-0.92, 4 1.14-1.20 -> 1.10-1.13, 16 0.86-0.89 ->
+ * 0.84-0.87; but 6, 7, 12 and 64 queries were 2-17% slower than with the 4-vector blocks,
+ * which they keep (so does MLA decode, 16 heads x 512 dims: the same speed either way in
+ * mlabench). 8 heads as 4 + 4 on 4 vectors: 1.01-1.05. */
+FR_INLINE void accum_heads32(int type, const char *x, size_t x_bytes, int64_t np, const float *a, int64_t stride,
+                             int64_t nh, float *out, int64_t r) {
+    const size_t es = type == FR_TYPE_F16 ? 2 : 4;
+    for (int64_t d = 0; d < 64; d += 32) {
+        const char *xd = x + (size_t)d * es;
+        int64_t h = 0;
+        for (; h + 8 <= nh; h += 8)
+            accum_block16(type, 8, 2, xd, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+        for (; h < nh; h += 4) /* (nh a multiple of 4) */
+            accum_block16(type, 4, 2, xd, x_bytes, np, a + h * stride, stride, out + h * r + d, r);
+    }
+}
+
 /* a tile of np positions x nd dims (nd a multiple of 8, at most ACC_DIMS) for nh heads:
- * the full tile in one pass of 4 x 16 dims, else 16 dims at a time and the last 8 alone */
+ * a full tile by halves (accum_heads32) for 4, 8 or 16 heads, else in one pass of 4 x 16
+ * dims; a narrower one 16 dims at a time and the last 8 alone */
 FR_INLINE void accum_tile_typed(int type, const char *x, size_t x_bytes, int64_t np, int64_t nd, const float *a,
                                 int64_t stride, int64_t nh, float *out, int64_t r) {
     size_t es = type == FR_TYPE_F16 ? 2 : 4;
     if (nd == 64) {
-        accum_heads16(type, 4, x, x_bytes, np, a, stride, nh, out, r);
+        if (nh == 4 || nh == 8 || nh == 16)
+            accum_heads32(type, x, x_bytes, np, a, stride, nh, out, r);
+        else
+            accum_heads16(type, 4, x, x_bytes, np, a, stride, nh, out, r);
         return;
     }
     int64_t d = 0;

@@ -61,8 +61,11 @@ static void test_set(const kernel_set *ks, test_rng *rng) {
     static const int widths[] = {5, 8, 64, 67, 99, 128, 576};
     static const int heads[] = {1, 3, 4, 5, 7, 11, 16, 17};
     static const int64_t cuts[] = {0, 1, 8, 77, 78, 133}; /* [0, 1), [1, 8), ... as separate calls */
-    static const int64_t ranges[][4] = {{0, 17, 0, 200},  {0, 3, 8, 72},     {2, 9, 16, 40}, {5, 6, 0, 64},
-                                        {0, 16, 56, 200}, {1, 13, 192, 200}, {0, 2, 0, 200}, {3, 14, 64, 136}};
+    /* heads h0..h1, dims d0..d1: among them 4, 8, 14 and 16 heads over whole 64-dim tiles (the
+     * AVX-512 kernel's halves, the AVX2 kernel's 4 + 4) */
+    static const int64_t ranges[][4] = {{0, 17, 0, 200},  {0, 3, 8, 72},     {2, 9, 16, 40},  {5, 6, 0, 64},
+                                        {0, 16, 56, 200}, {1, 13, 192, 200}, {0, 2, 0, 200},  {3, 14, 64, 136},
+                                        {1, 9, 0, 200},   {4, 8, 8, 136},    {3, 17, 0, 72}};
     static const int64_t n_pos[] = {1, 2, 63, 64, 65, 133};
     float *q = malloc(sizeof(float) * HMAX * WMAX), *rowsf = malloc(sizeof(float) * P * WMAX);
     float *s_k = malloc(sizeof(float) * HMAX * P), *s_m = malloc(sizeof(float) * HMAX * P);
