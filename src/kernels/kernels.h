@@ -188,6 +188,14 @@ void fr_mla_accum_avx512(int type, const void *rows, size_t row_bytes, int64_t n
 /* the same, adding to out (the chains continue from its values) */
 void fr_mla_accum_avx512_add(int type, const void *rows, size_t row_bytes, int64_t n_pos, const float *a,
                              int64_t stride, int64_t h0, int64_t h1, int64_t d0, int64_t d1, float *out, int64_t r);
+/* fr_attn_scores_quant's scores for Q8_0 rows and Q8_0 queries, keys in the lanes (attn_q8.h):
+ * positions [0, n) for the returned n, a multiple of 8 (AVX2) or 16 (AVX-512 VNNI) at most
+ * n_pos (0 where w is not a multiple of 32 or wider than 128), each the type's vec_dot bits. */
+int64_t fr_attn_scores_q8_0_avx2(const void *rows, size_t row_bytes, int64_t n_pos, const void *qq, size_t q_bytes,
+                                 int64_t n_q, int64_t w, float scale, float *scores, int64_t stride);
+int64_t fr_attn_scores_q8_0_avx512vnni(const void *rows, size_t row_bytes, int64_t n_pos, const void *qq,
+                                       size_t q_bytes, int64_t n_q, int64_t w, float scale, float *scores,
+                                       int64_t stride);
 /* fr_softmax_fast and fr_round_f16 on AVX2 (mla_attn_avx2.c) and AVX-512 (mla_attn_avx512.c,
  * the AVX2 results bit for bit) */
 void fr_softmax_fast_avx2(float *x, int64_t n);

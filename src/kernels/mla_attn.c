@@ -156,6 +156,14 @@ void fr_attn_scores_quant(int type, const void *rows, size_t row_bytes, int64_t 
                           int64_t n_q, int64_t w, float scale, float *scores, int64_t stride) {
     const fr_type_traits *tt = fr_type_traits_get(type);
     int64_t p = 0;
+#if FR_X86
+    if (type == FR_TYPE_Q8_0 && tt->vec_dot_type == FR_TYPE_Q8_0) { /* keys in the lanes, the rest below */
+        if (fr_cpu_has(FR_ISA_AVX512VNNI))
+            p = fr_attn_scores_q8_0_avx512vnni(rows, row_bytes, n_pos, qq, q_bytes, n_q, w, scale, scores, stride);
+        else if (fr_cpu_has(FR_ISA_AVX2))
+            p = fr_attn_scores_q8_0_avx2(rows, row_bytes, n_pos, qq, q_bytes, n_q, w, scale, scores, stride);
+    }
+#endif
     if (tt->dot_tile) /* 4 rows x 2 queries per call, each result vec_dot's bits (dtype.h) */
         for (; p + 4 <= n_pos; p += 4) {
             const void *x[4];
