@@ -1,10 +1,11 @@
 /* attn_q8_avx512vnni.c: fr_attn_scores_q8_0_avx512vnni (kernels.h), the keys of a Q8_0 cache
  * 16 to a register (attn_q8.h), each register gathered a dword at a time (vpgatherdd: 8 per
- * block of 16 keys, where attn_q8_load8's two transposes took 112 shuffles; tinyllama's decode
+ * block of 16 keys, where two of attn_q8_avx2.c's transposes took 112 shuffles; tinyllama's decode
  * shape, 8 queries, 4,096 Q8_0 rows in cache, one thread: 0.92 -> 0.71 ns per (query, key)).
  * The keys' values are stored as u = x ^ 0x80 = x + 128, and vpdpbusd adds the four u * y
  * products of a dword to lanes that start at -128 * (the sum of the query block's values):
  * the exact block sums, as in gemm_avx512vnni.c's Q8_0 kernel. */
+#include <immintrin.h>
 #include <string.h>
 
 #include "attn_q8.h"
