@@ -343,7 +343,9 @@ static void test_scores_dot(test_rng *rng) {
 static void test_quant_cache(test_rng *rng) {
     static const int widths[] = {32, 64, 96, 128, 576};
     static const int nqs[] = {1, 2, 3, 5, 8, 16};
-    static const int64_t n_pos[] = {1, 3, 4, 13, 64, 65, 130};
+    /* with the keys-in-lanes kernels (attn_q8.h, chunks of 64): partial chunks of 1-3 groups of
+     * 16 (AVX-512 VNNI) and 1-7 groups of 8 (AVX2), with and without a row-at-a-time tail */
+    static const int64_t n_pos[] = {1, 3, 4, 13, 16, 40, 63, 64, 65, 111, 130};
     enum { NQ = 16, W = 576, NP = 130 };
     const int type = FR_TYPE_Q8_0;
     const fr_type_traits *tt = fr_type_traits_get(type), *qt = fr_type_traits_get(tt->vec_dot_type);
