@@ -35,8 +35,9 @@ run_llama() {
     # shellcheck disable=SC2086
     "$LLAMA_BENCH" -m "$1" -t "$T" -r "$R" ${LLAMA_ARGS:-} -o json 2>/dev/null | tr -d '\n '
 }
-# The machine's ceilings, probed by frugal before and after the runs (the larger membw, as
-# `frugal bench --membw` does): each side's % of ceiling is its tg rate x the weight bytes a
+# The machine's ceilings, probed by frugal before the runs and after each file, the largest of
+# each kept (a VM's bandwidth and clock drift within minutes; a probe in a dip would make a
+# ceiling the engines exceed): each side's % of ceiling is its tg rate x the weight bytes a
 # token reads (frugal info's active_bytes) / membw, and its pp rate x 2 x the multiply-adds of a
 # prompt token's matrix products (n_params_layer_matrices) / the FP32 FMA peak (files mostly of
 # F16, BF16 or F32 weights) or the int8 dot-product peak (the others). Attention, norms and the
@@ -48,6 +49,7 @@ BW0=$(printf '%s' "$p0" | json_num membw_gbps)
 FP32=$(printf '%s' "$p0" | json_num fp32_gflops)
 INT8=$(printf '%s' "$p0" | json_num int8_gops)
 rows=""
+BWS="$BW0" FPS="$FP32" I8S="$INT8"
 for m in "$@"; do
     fpp="" ftg="" lpp="" ltg="" i=1
     while [ "$i" -le "$A" ]; do
@@ -66,6 +68,10 @@ for m in "$@"; do
         fpp="$fpp $fp" ftg="$ftg $ft" lpp="$lpp $lp" ltg="$ltg $lt"
         i=$((i + 1))
     done
+    pj=$(probe --membw --flops)
+    BWS="$BWS $(printf '%s' "$pj" | json_num membw_gbps)"
+    FPS="$FPS $(printf '%s' "$pj" | json_num fp32_gflops)"
+    I8S="$I8S $(printf '%s' "$pj" | json_num int8_gops)"
     info=$("$FRUGAL" info -m "$m" --json | tr -d '\n ')
     ab=$(printf '%s' "$info" | json_num active_bytes)
     mp=$(printf '%s' "$info" | json_num n_params_layer_matrices)
@@ -73,7 +79,7 @@ for m in "$@"; do
     big=$(printf '%s' "$info" | sed 's/.*"types":{\(.*\)}.*/\1/' | tr '}' '\n' |
         sed -n 's/^,*"\([A-Z0-9_a-z]*\)":{"tensors":[0-9]*,"bytes":\([0-9]*\).*/\2 \1/p' |
         sort -n | tail -n 1 | cut -d' ' -f2)
-    case "$big" in F16 | BF16 | F32) peak=$FP32 ;; *) peak=$INT8 ;; esac
+    case "$big" in F16 | BF16 | F32) peak=fp32 ;; *) peak=int8 ;; esac
     for test in pp tg; do
         if [ "$test" = pp ]; then
             f=$(echo "$fpp" | median) l=$(echo "$lpp" | median)
@@ -84,12 +90,13 @@ for m in "$@"; do
 "
     done
 done
-BW1=$(probe --membw | json_num membw_gbps)
-BW=$(awk -v a="$BW0" -v b="$BW1" 'BEGIN { print (b > a ? b : a) }')
-echo "ceilings: membw $BW GB/s (before $BW0, after $BW1), fp32 $FP32 GFLOP/s, int8 $INT8 GOP/s" >&2
+largest() { tr ' ' '\n' | grep . | sort -g | tail -n 1; }
+BW=$(echo "$BWS" | largest) FP32=$(echo "$FPS" | largest) INT8=$(echo "$I8S" | largest)
+echo "ceilings (the largest of the probes before the runs and after each file): membw $BW GB/s ($BWS), fp32 $FP32 GFLOP/s ($FPS), int8 $INT8 GOP/s ($I8S)" >&2
 printf '| model | test | frugal t/s | llama.cpp t/s | ratio | frugal %% of ceiling | llama.cpp %% of ceiling |\n'
 printf '|---|---|---|---|---|---|---|\n'
-printf '%s' "$rows" | while read -r name test f l ab mp peak; do
+printf '%s' "$rows" | while read -r name test f l ab mp kind; do
+    if [ "$kind" = fp32 ]; then peak=$FP32; else peak=$INT8; fi
     awk -v n="$name" -v t="$test" -v f="$f" -v l="$l" -v ab="$ab" -v mp="$mp" -v pk="$peak" -v bw="$BW" 'BEGIN {
         ratio = (l + 0 > 0) ? sprintf("%.2f", f / l) : "?"
         # % of ceiling: tg of membw, pp of the arithmetic peak ("?" where a figure is missing)

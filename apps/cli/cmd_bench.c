@@ -50,7 +50,8 @@ static const char *k_help =
     "                     pp_sd, tg_sd (of the rates), ubatch\n"
     "machine ceilings (no model needed):\n"
     "  --membw            read bandwidth: streaming read of a 1 GiB buffer on all threads,\n"
-    "                     best of 5 (membw_gbps). With -m: measured before and after the runs,\n"
+    "                     best of 5 runs of each of two read patterns (membw_gbps). With -m:\n"
+    "                     measured before and after the runs,\n"
     "                     and the generation's read rate is given as a share of the larger\n"
     "  --flops            FP32 FMA peak (fp32_gflops) and int8 dot-product peak (int8_gops)\n";
 
@@ -237,7 +238,7 @@ int cmd_bench(int argc, char **argv) {
                 json_decref(o);
                 return EXIT_ERR;
             }
-            printf("membw_gbps: %.2f (streaming read of 1 GiB, %d threads, best of 5)\n", bw, nt);
+            printf("membw_gbps: %.2f (streaming read of 1 GiB, %d threads, best of 2 x 5)\n", bw, nt);
             json_object_set_new(o, "membw_gbps", json_real(bw));
         }
         if (flops) {
@@ -333,7 +334,7 @@ int cmd_bench(int argc, char **argv) {
     /* generation's read rate: the weight bytes of a token (frugal info) times tokens/s */
     double tg_gbps = tm * (double)mi.active_bytes * 1e-9;
     if (membw && (bw1 = frugal_probe_membw_gbps(nt, (size_t)1 << 30)) < 0) bw1 = bw0;
-    /* the ceiling is the better of the two (each the best of 5): a probe slowed by the VM or
+    /* the ceiling is the better of the two (each the best of 2 x 5): a probe slowed by the VM or
      * by the system's own work around a load would raise the generation's share (the mean
      * did: before the runs 26-37 GB/s, after them 70-80, in one minute) */
     double ceil_gbps = bw0 > bw1 ? bw0 : bw1;

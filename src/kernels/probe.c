@@ -29,7 +29,8 @@ typedef struct {
     const char *buf;
     size_t bytes;
     int n;
-    int kind; /* 0 read, 1 fma, 2 int8 */
+    int kind;      /* 0 read, 1 fma, 2 int8 */
+    bool prefetch; /* the read probe's pattern (fr_probe_read_avx2) */
     int64_t iters;
     double sink[64];
 } probe_job;
@@ -37,7 +38,7 @@ typedef struct {
 #if FR_X86
 /* The widest x86 kernels this CPU runs (it has AVX2). */
 static double probe_x86(const probe_job *j, const char *p, size_t part) {
-    if (j->kind == 0) return fr_probe_read_avx2(p, part);
+    if (j->kind == 0) return fr_probe_read_avx2(p, part, j->prefetch);
     if (j->kind == 1) return fr_cpu_has(FR_ISA_AVX512) ? fr_probe_fma_avx512(j->iters) : fr_probe_fma_avx2(j->iters);
     return fr_cpu_has(FR_ISA_AVX512VNNI) ? fr_probe_int8_avx512vnni(j->iters)
            : fr_cpu_has(FR_ISA_AVXVNNI)  ? fr_probe_int8_vnni(j->iters)
@@ -72,9 +73,10 @@ double fr_probe_membw(fr_pool *pool, size_t bytes, int reps) {
     char *buf = fr_huge_alloc(bytes, &mem);
     if (!buf) return -1.0;
     memset(buf, 1, bytes); /* fault the pages in */
-    probe_job j = {buf, bytes, n, 0, 0, {0}};
+    probe_job j = {buf, bytes, n, 0, false, 0, {0}};
     double best = 0;
-    for (int r = 0; r < reps; r++) {
+    for (int r = 0; r < 2 * reps; r++) { /* the two patterns alternated */
+        j.prefetch = r & 1;
         double t0 = now();
         fr_pool_run(pool, n, probe_task, &j);
         double dt = now() - t0;
@@ -88,7 +90,7 @@ double fr_probe_membw(fr_pool *pool, size_t bytes, int reps) {
 
 static double peak(fr_pool *pool, int kind, int reps, double ops_per_iter) {
     int n = fr_pool_size(pool);
-    probe_job j = {NULL, 0, n, kind, 20000000, {0}};
+    probe_job j = {NULL, 0, n, kind, false, 20000000, {0}};
     double best = 0;
     for (int r = 0; r < reps; r++) {
         double t0 = now();

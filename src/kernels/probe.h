@@ -2,10 +2,13 @@
 #ifndef FRUGAL_KERNELS_PROBE_H
 #define FRUGAL_KERNELS_PROBE_H
 
+#include <stdbool.h>
+
 #include "pool.h"
 
 /* Streaming read of a buffer of `bytes` (>= 1 GiB recommended) on every pool thread; best
- * of `reps` runs, in GB/s (1e9 bytes). Returns < 0 if the buffer cannot be allocated. */
+ * of `reps` runs of each read pattern (with AVX2: with and without software prefetch), in GB/s
+ * (1e9 bytes). Returns < 0 if the buffer cannot be allocated. */
 double fr_probe_membw(fr_pool *pool, size_t bytes, int reps);
 /* FP32 FMA peak over all pool threads, GFLOP/s (an FMA counts as 2), on the widest
  * registers the kernels use (512-bit where fr_cpu_has(FR_ISA_AVX512)). */
@@ -16,7 +19,7 @@ double fr_probe_fp32_gflops(fr_pool *pool, int reps);
 double fr_probe_int8_gops(fr_pool *pool, int reps);
 
 /* Per-thread kernels (probe_avx2.c when AVX2 is available, else portable C). */
-double fr_probe_read_avx2(const void *p, size_t bytes);
+double fr_probe_read_avx2(const void *p, size_t bytes, bool prefetch);
 double fr_probe_fma_avx2(int64_t iters);  /* returns a value to keep the work alive */
 double fr_probe_int8_avx2(int64_t iters);
 double fr_probe_int8_vnni(int64_t iters);
