@@ -15,11 +15,12 @@ double fr_probe_read_avx2(const void *p, size_t bytes, bool prefetch) {
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     enum { AHEAD = 1024 / 32 }; /* in vectors */
     for (size_t i = 0; i + 2 <= q; i += 2) {
-        if (prefetch) { /* (past a stream's end it touches the next stream or nothing: a hint) */
-            _mm_prefetch((const char *)(s0 + i + AHEAD), _MM_HINT_T0);
-            _mm_prefetch((const char *)(s1 + i + AHEAD), _MM_HINT_T0);
-            _mm_prefetch((const char *)(s2 + i + AHEAD), _MM_HINT_T0);
-            _mm_prefetch((const char *)(s3 + i + AHEAD), _MM_HINT_T0);
+        if (prefetch) {
+            const size_t a = i + AHEAD < q ? i + AHEAD : i; /* (no pointer past a stream's end) */
+            _mm_prefetch((const char *)(s0 + a), _MM_HINT_T0);
+            _mm_prefetch((const char *)(s1 + a), _MM_HINT_T0);
+            _mm_prefetch((const char *)(s2 + a), _MM_HINT_T0);
+            _mm_prefetch((const char *)(s3 + a), _MM_HINT_T0);
         }
         a0 = _mm256_xor_si256(a0, _mm256_xor_si256(_mm256_load_si256(s0 + i), _mm256_load_si256(s0 + i + 1)));
         a1 = _mm256_xor_si256(a1, _mm256_xor_si256(_mm256_load_si256(s1 + i), _mm256_load_si256(s1 + i + 1)));
