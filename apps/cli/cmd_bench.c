@@ -50,9 +50,10 @@ static const char *k_help =
     "                     pp_sd, tg_sd (of the rates), ubatch\n"
     "machine ceilings (no model needed):\n"
     "  --membw            read bandwidth: streaming read of a 1 GiB buffer on all threads,\n"
-    "                     best of 5 runs of each of two read patterns (membw_gbps). With -m:\n"
-    "                     measured before and after the runs,\n"
-    "                     and the generation's read rate is given as a share of the larger\n"
+    "                     best of 2 x 5 runs (membw_gbps; with AVX2 half of them add a software\n"
+    "                     prefetch, and the faster pattern counts). With -m: measured before\n"
+    "                     and after the runs, and the generation's read rate is given as a\n"
+    "                     share of the larger\n"
     "  --flops            FP32 FMA peak (fp32_gflops) and int8 dot-product peak (int8_gops)\n";
 
 static void stats(const double *v, int n, double *mean, double *sd) {
