@@ -50,6 +50,9 @@ int frugal_json_depth(const char *text, size_t len);
  * "avx512" (AVX-512F: the F16 prompt kernel and MLA attention), "avx-vnni" (AVX2 plus the
  * VEX vpdpbusd), "avx2", "neon-dot" (AArch64 with sdot) or "scalar". FRUGAL_ISA lowers it. */
 const char *frugal_isa(void);
+/* Where the AVX2 kernels prefetch a generation step's weights: "l1" or "l2" (L2 only). The
+ * default follows the CPU's vendor (l2 on Intel); FRUGAL_DECODE_PREFETCH=l1|l2 sets it. */
+const char *frugal_decode_prefetch(void);
 
 /* ---- model ---- */
 typedef struct frugal_model frugal_model; /* model + vocabulary */

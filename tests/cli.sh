@@ -84,6 +84,18 @@ expect_rc 0 "logits --follow" "$F" logits -m "$MODEL" --ids 3487,735,111,2620,14
 expect_rc 0 "logits file matches golden (quantized tolerance)" "$BUILD_DIR/tests/test_golden" --cmp "$T/l.bin" "$G" quant
 expect_rc 0 "logits --gen" "$F" logits -m "$MODEL" --ids 3487,735,111,2620,1498 --rows 1 --gen 4 -o "$T/g.bin"
 [ "$(wc -c <"$T/g.bin")" -eq $((12 + 4096 * 4 + 4 + 16 + 4 * 4096 * 4)) ] && ok "--gen file size" || bad "--gen file size"
+# decode's prefetch level (FRUGAL_DECODE_PREFETCH) changes no bit of the AVX2 kernels' logits
+if grep -q avx2 /proc/cpuinfo 2>/dev/null; then
+    for lv in l1 l2; do
+        FRUGAL_ISA=avx2 FRUGAL_DECODE_PREFETCH=$lv "$F" logits -m "$MODEL" --ids 3487,735,111,2620,1498 --rows 1 \
+            --gen 4 -t 2 -o "$T/g_$lv.bin" >/dev/null 2>&1 || bad "logits --gen with FRUGAL_DECODE_PREFETCH=$lv"
+        FRUGAL_DECODE_PREFETCH=$lv "$F" bench --flops -t 1 --json 2>/dev/null | tail -n 1 |
+            grep -q "\"decode_prefetch\":\"$lv\"" && ok "bench --json: decode_prefetch $lv" ||
+            bad "bench --json does not report decode_prefetch $lv"
+    done
+    cmp -s "$T/g_l1.bin" "$T/g_l2.bin" && ok "AVX2 decode: the same logits with L1 and L2 prefetches" ||
+        bad "AVX2 decode: FRUGAL_DECODE_PREFETCH changed the logits"
+fi
 
 # synth: a tiny real file type round trip is covered by unit tests; here the CLI errors
 expect_rc 2 "synth unknown shape" "$F" synth nope -o "$T/x.gguf"

@@ -27,9 +27,11 @@ for t in "$BUILD"/tests/test_*; do
     suite "$(basename "$t")" "$t"
 done
 # x86: again with the AVX2 kernels only, as dispatched on an AVX2 CPU (decode's multi-stream
-# kernels run inside fr_matmul there)
+# kernels run inside fr_matmul there), once with each level of decode's prefetches (the CPU's
+# vendor picks one of them by default: fr_cpu_decode_prefetch_l2)
 if [ -x "$BUILD/tests/test_tiles" ] && grep -q avx2 /proc/cpuinfo 2>/dev/null; then
-    suite test_tiles_avx2 env FRUGAL_ISA=avx2 "$BUILD/tests/test_tiles"
+    suite test_tiles_avx2 env FRUGAL_ISA=avx2 FRUGAL_DECODE_PREFETCH=l1 "$BUILD/tests/test_tiles"
+    suite test_tiles_avx2_l2 env FRUGAL_ISA=avx2 FRUGAL_DECODE_PREFETCH=l2 "$BUILD/tests/test_tiles"
 fi
 # and where AMX takes prompts, once without it (the AVX-512 VNNI prompt path through the drivers)
 if [ -x "$BUILD/tests/test_tiles" ] && grep -q amx_int8 /proc/cpuinfo 2>/dev/null; then

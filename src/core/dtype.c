@@ -151,9 +151,33 @@ static bool cpu_has_avxvnni(void) {
     if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
     return a & (1u << 4);
 }
+
+/* The 12-character vendor string of cpuid leaf 0 into v[13] ("" if cpuid has none). */
+static void cpu_vendor(char v[13]) {
+    unsigned a, b, c, d;
+    memset(v, 0, 13);
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return;
+    memcpy(v, &b, 4);
+    memcpy(v + 4, &d, 4);
+    memcpy(v + 8, &c, 4);
+}
 #endif
 
+/* PREFETCHT1 against PREFETCHT0 ahead of decode's K-quant, Q5_0/Q5_1 and IQ4_NL streams (the
+ * AVX2 kernels, gemm_avx2.c). On the Intel Xeon of the 21st-30th sessions T1 read faster
+ * (pf_weights in gemm_avx2.c has the figures: Q3_K +10%, Q4_K and Q6_K +4 to +7%). On the AMD
+ * EPYC (Zen 5) of the 31st-32nd sessions T0 did, with FRUGAL_ISA=avx2, tokens alternated
+ * between the two in one process (bench/results/2026-12-01-session32.md): tinyllama Q6_K
+ * tg128 +13 to +21%, Q3_K_M +9 to +11%, Q4_K_M +2%. AMD documents cores before Zen 4 as
+ * treating T1 as T0, so L1 is no loss there either. */
+bool fr_decode_prefetch_l2_for(const char *vendor, const char *setting) {
+    if (setting && strcmp(setting, "l2") == 0) return true;
+    if (setting && strcmp(setting, "l1") == 0) return false;
+    return vendor && strcmp(vendor, "GenuineIntel") == 0;
+}
+
 /* cpuid is slow under a hypervisor (it traps): ask once per process. */
+static bool g_decode_pf_l2;
 static bool g_has_avx2, g_has_avxvnni, g_has_avx512, g_has_avx512vnni, g_has_amx, g_has_neon_dot;
 static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
 static void detect_cpu(void) {
@@ -169,6 +193,11 @@ static void detect_cpu(void) {
 #else
     g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = false;
 #endif
+    char vendor[13] = "";
+#if FR_X86
+    cpu_vendor(vendor);
+#endif
+    g_decode_pf_l2 = fr_decode_prefetch_l2_for(vendor, getenv("FRUGAL_DECODE_PREFETCH"));
     const char *cap = getenv("FRUGAL_ISA"); /* read once, before any thread asks */
     if (cap && strcmp(cap, "scalar") == 0)
         g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = g_has_neon_dot = false;
@@ -204,6 +233,11 @@ bool fr_cpu_has(fr_isa isa) {
         return g_has_amx;
     }
     return false;
+}
+
+bool fr_cpu_decode_prefetch_l2(void) {
+    pthread_once(&g_cpu_once, detect_cpu);
+    return g_decode_pf_l2;
 }
 
 /* The table of one instruction set, or NULL if it is not built in or the CPU lacks it.

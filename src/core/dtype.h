@@ -156,6 +156,14 @@ const fr_type_traits *fr_type_traits_get(int type);
 const fr_type_traits *fr_type_traits_isa(int type, fr_isa isa);
 /* True if the running CPU supports `isa`. */
 bool fr_cpu_has(fr_isa isa);
+/* Where the AVX2 kernels' software prefetches put the weights a decode step (one or two
+ * tokens) will read: into L2 only (PREFETCHT1: true) or into L1 (PREFETCHT0: false).
+ * The choice changes no result, only speed. Decided once per process by
+ * fr_decode_prefetch_l2_for(cpuid vendor, getenv("FRUGAL_DECODE_PREFETCH")). */
+bool fr_cpu_decode_prefetch_l2(void);
+/* The rule behind it: the setting "l2" or "l1" wins; any other setting (or none) leaves the
+ * vendor's default, L2 on "GenuineIntel" and L1 elsewhere. `vendor` and `setting` may be NULL. */
+bool fr_decode_prefetch_l2_for(const char *vendor, const char *setting);
 /* Name or "?"; never NULL. */
 const char *fr_type_name(int type);
 /* Parse "Q4_K" (case-insensitive) to a type; -1 if unknown. */

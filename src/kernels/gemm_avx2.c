@@ -25,18 +25,23 @@
 
 #define FR_MIN(a, b) ((a) < (b) ? (a) : (b))
 
-/* A software prefetch of a kernel's weight stream, T activation rows: in decode (T <= 2) into
- * L2 only (PREFETCHT1), in prompts into L1. On this Intel VM, AVX2 decode, kbench 4096 x 131072,
- * one token, builds alternated, GMAC/s: Q4_K 1 thread 21.3-22.0 -> 22.3-22.9, 2 threads
- * 43.3-43.7 -> 46.0-46.1; Q3_K 18.9-19.7 -> 21.1, 38.1-38.7 -> 42.0-42.7; Q6_K 12.5-12.6 ->
- * 13.3-13.6, 25.6-25.7 -> 26.8-26.9. Prompts lost with it (Q4_K 2048 x 5632, 512 tokens: 87-94
- * -> 79-88). tinyllama tg128, FRUGAL_ISA=avx2, 2 threads, alternated with the T0 build, t/s:
- * Q4_K_M 33.0-33.8 -> 34.0-35.7, Q3_K_M 31.4-32.3 -> 33.9-34.8, Q2_K 43.6-44.1 -> 49.7-49.8,
- * IQ4_NL 34.3-36.3 -> 36.1-37.5; Q4_K_M pp512 unchanged. AVX-512 VNNI's kernels gained 2-3% in
- * kbench and keep T0. AMD's documentation has cores before Zen 4 treat T1 as T0, so Zen 3 should
- * see no change (not measured: no such machine here). */
-FR_INLINE void pf_weights(const uint8_t *p, const int T) {
-    if (T <= 2) _mm_prefetch((const char *)p, _MM_HINT_T1);
+/* A software prefetch of a kernel's weight stream: into L1 (PREFETCHT0), or with l2 into L2
+ * only (PREFETCHT1), which pf_l2 picks for decode (T <= 2) where the CPU reads faster so
+ * (fr_cpu_decode_prefetch_l2: on Intel). On the Intel VM of the 21st-30th sessions, AVX2
+ * decode, kbench 4096 x 131072, one token, builds alternated, T0 -> T1, GMAC/s: Q4_K 1 thread
+ * 21.3-22.0 -> 22.3-22.9, 2 threads 43.3-43.7 -> 46.0-46.1; Q3_K 18.9-19.7 -> 21.1, 38.1-38.7
+ * -> 42.0-42.7; Q6_K 12.5-12.6 -> 13.3-13.6, 25.6-25.7 -> 26.8-26.9. Prompts lost with it (Q4_K
+ * 2048 x 5632, 512 tokens: 87-94 -> 79-88). tinyllama tg128, FRUGAL_ISA=avx2, 2 threads,
+ * alternated with the T0 build, t/s: Q4_K_M 33.0-33.8 -> 34.0-35.7, Q3_K_M 31.4-32.3 ->
+ * 33.9-34.8, Q2_K 43.6-44.1 -> 49.7-49.8, IQ4_NL 34.3-36.3 -> 36.1-37.5; Q4_K_M pp512
+ * unchanged. On the AMD EPYC (Zen 5) of the 31st-32nd sessions T1 read slower instead: tokens
+ * alternated between the two in one process, tg128 medians, T1 -> T0: Q6_K 46.4-49.7 ->
+ * 52.4-59.9, Q3_K_M 43.5-46.5 -> 47.5-51.7, Q4_K_M 45.5-47.4 -> 46.5-48.2 (3 runs each).
+ * AVX-512 VNNI's kernels gained 2-3% in kbench with T0 and keep it everywhere. */
+FR_INLINE bool pf_l2(const int T) { return T <= 2 && fr_cpu_decode_prefetch_l2(); }
+
+FR_INLINE void pf_weights(const uint8_t *p, const bool l2) {
+    if (l2) _mm_prefetch((const char *)p, _MM_HINT_T1);
     else _mm_prefetch((const char *)p, _MM_HINT_T0);
 }
 
@@ -61,6 +66,7 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const int h0, const int H, 
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
     split_acts(acts, T, nb, yq, yd, yc);
+    const bool l2 = Q5 && pf_l2(T); /* (Q4_0 and Q4_1 prefetch in prompts only) */
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     const size_t bbytes = Q5 ? (MIN ? FR_Q5_1X16_BLOCK : FR_Q5_0X16_BLOCK) : (MIN ? FR_Q4_1X16_BLOCK : FR_Q4_0X16_BLOCK);
     __m256 acc[2 * FR_GEMM_MAX_T];
@@ -71,8 +77,8 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const int h0, const int H, 
         FR_UNROLL for (int hh = 0; hh < H; hh++) FR_UNROLL for (int t = 0; t < T; t++)
             s[hh * T + t] = MIN ? _mm256_setzero_si256() : _mm256_set1_epi32(yc[t][b]);
         if (h0 == 0 && (Q5 ? FR_PF_DIST > 0 : FR_PF_IN_ORDER(T))) {
-            FR_UNROLL for (int l = 0; l < 5; l++) pf_weights(blk + FR_PF_DIST + 64 * l, T);
-            if (Q5) pf_weights(blk + FR_PF_DIST + 64 * 5, T);
+            FR_UNROLL for (int l = 0; l < 5; l++) pf_weights(blk + FR_PF_DIST + 64 * l, l2);
+            if (Q5) pf_weights(blk + FR_PF_DIST + 64 * 5, l2);
         }
         __m256i hv[2];
         FR_UNROLL for (int hh = 0; hh < H; hh++)
@@ -170,6 +176,7 @@ FR_INLINE void iq4_nlx16(int64_t nb, const void *unit, const int h0, const int H
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T]; /* unused: this kernel keeps the signs */
     split_acts(acts, T, nb, yq, yd, yc);
+    const bool l2 = pf_l2(T);
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     const __m256i table = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)fr_iq4nl_values));
     __m256 acc[2 * FR_GEMM_MAX_T];
@@ -179,7 +186,7 @@ FR_INLINE void iq4_nlx16(int64_t nb, const void *unit, const int h0, const int H
         __m256i s[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_setzero_si256();
         if (FR_PF_DIST && h0 == 0)
-            FR_UNROLL for (int l = 0; l < 5; l++) pf_weights(blk + FR_PF_DIST + 64 * l, T);
+            FR_UNROLL for (int l = 0; l < 5; l++) pf_weights(blk + FR_PF_DIST + 64 * l, l2);
         FR_UNROLL for (int k = 0; k < 8; k++) { /* k < 4: low nibbles of P_k; else high ones of P_(k-4) */
             const int m = k & 3;
             __m256i w[2], aw[2];
@@ -263,7 +270,7 @@ FR_INLINE void q8_0x16_body(int64_t nb, const void *unit, const int h0, const in
         __m256i s[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_setzero_si256();
         if (FR_PF_IN_ORDER(T) && h0 == 0)
-            FR_UNROLL for (int l = 0; l < 9; l++) pf_weights(blk + FR_PF_DIST + 64 * l, T);
+            FR_UNROLL for (int l = 0; l < 9; l++) pf_weights(blk + FR_PF_DIST + 64 * l, false);
         FR_UNROLL for (int k = 0; k < 8; k++) {
             __m256i w[2], aw[2];
             FR_UNROLL for (int hh = 0; hh < H; hh++) {
@@ -431,6 +438,7 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
     const float *yd[FR_GEMM_MAX_T];
     const int8_t *ys[FR_GEMM_MAX_T];
     split_acts_k(acts, T, nb, yq, yd, ys);
+    const bool l2 = pf_l2(T);
     const __m256i m4 = _mm256_set1_epi8(0x0f), b4 = _mm256_set1_epi8(0x10);
     const size_t bbytes = Q5 ? FR_Q5_KX16_BLOCK : FR_Q4_KX16_BLOCK;
     __m256 accs[2 * FR_GEMM_MAX_T];
@@ -442,14 +450,14 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
         FR_UNROLL for (int v = 0; v < H * T; v++) isum[v] = _mm256_setzero_si256();
         if (FR_PF_DIST && Q5 && h0 == 0)
             FR_UNROLL for (int l = 0; l < 8; l++)
-                pf_weights(blk + FR_Q5_KX16_QH + FR_PF_DIST + 64 * l, T);
+                pf_weights(blk + FR_Q5_KX16_QH + FR_PF_DIST + 64 * l, l2);
         /* JN sub-blocks per pass: with one activation row (decode) both nibbles of each load,
          * sub-blocks 2l and 2l + 1 as two independent chains; else one (registers) */
         const int JN = H * T <= 2 ? 2 : 1;
         for (int j = 0; j < 8; j += JN) {
             const uint8_t *q = blk + 512 * (j >> 1);
             if (FR_PF_DIST && !(j & 1) && h0 == 0)
-                FR_UNROLL for (int l = 0; l < 8; l++) pf_weights(q + FR_PF_DIST + 64 * l, T);
+                FR_UNROLL for (int l = 0; l < 8; l++) pf_weights(q + FR_PF_DIST + 64 * l, l2);
             __m256i s[2][2 * FR_GEMM_MAX_T];
             FR_UNROLL for (int jj = 0; jj < JN; jj++) FR_UNROLL for (int v = 0; v < H * T; v++)
                 s[jj][v] = _mm256_setzero_si256();
@@ -498,7 +506,7 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
             }
         }
         if (FR_PF_DIST && h0 == 0)
-            FR_UNROLL for (int l = 0; l < 5; l++) pf_weights(blk + 2048 + FR_PF_DIST + 64 * l, T);
+            FR_UNROLL for (int l = 0; l < 5; l++) pf_weights(blk + 2048 + FR_PF_DIST + 64 * l, l2);
         FR_UNROLL for (int hh = 0; hh < H; hh++) {
             const int h = h0 + hh;
             __m256i msum[FR_GEMM_MAX_T];
@@ -574,6 +582,7 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
     split_acts_k6(acts, T, nb, yq, yd, yc);
+    const bool l2 = pf_l2(T);
     const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
     const __m256i m3 = _mm256_set1_epi8(3), m04 = _mm256_set1_epi8(4), c28 = _mm256_set1_epi8(28);
     const size_t bbytes = Q2 ? FR_Q2_KX16_BLOCK : Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK;
@@ -597,10 +606,10 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
             const size_t hi_at = Q3 ? FR_Q3_KX16_HM : FR_Q6_KX16_QH + 512 * (size_t)(g >> 2);
             if (FR_PF_DIST && h0 == 0 && pf_lo)
                 FR_UNROLL for (int l = 0; l < 8; l++)
-                    pf_weights(blk + lo_at + FR_PF_DIST + 64 * l, T);
+                    pf_weights(blk + lo_at + FR_PF_DIST + 64 * l, l2);
             if (FR_PF_DIST && h0 == 0 && pf_hi)
                 FR_UNROLL for (int l = 0; l < 8; l++)
-                    pf_weights(blk + hi_at + FR_PF_DIST + 64 * l, T);
+                    pf_weights(blk + hi_at + FR_PF_DIST + 64 * l, l2);
             /* Q3_K: the 2-bit field i = g & 3 to bits 0-1, bit g of the third bits to bit 2 */
             const __m128i q2s = _mm_cvtsi32_si128(2 * (g & 3));
             const __m128i hup = _mm_cvtsi32_si128(g < 2 ? 2 - g : 0), hdown = _mm_cvtsi32_si128(g > 2 ? g - 2 : 0);
@@ -671,7 +680,7 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
         }
         if (FR_PF_DIST && h0 == 0)
             FR_UNROLL for (int l = 0; l < 5; l++)
-                pf_weights(blk + sc_at + FR_PF_DIST + 64 * l, T);
+                pf_weights(blk + sc_at + FR_PF_DIST + 64 * l, l2);
         if (Q2) { /* msum = sum_j m_j * sum16_j: the offset words give -32 * m_j * sum16_j, exactly */
             FR_UNROLL for (int hh = 0; hh < H; hh++) {
                 const int h = h0 + hh;

@@ -31,6 +31,8 @@ const char *frugal_isa(void) {
                                          : "scalar";
 }
 
+const char *frugal_decode_prefetch(void) { return fr_cpu_decode_prefetch_l2() ? "l2" : "l1"; }
+
 fr_status frugal_model_load(const char *path, frugal_model **out, fr_error *err) {
     return frugal_model_open(path, true, out, err);
 }

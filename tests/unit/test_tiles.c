@@ -928,6 +928,28 @@ static void test_split_guided(void) {
           (long long)bounds[3]);
 }
 
+/* The rule for decode's prefetch level (fr_decode_prefetch_l2_for): the setting wins when it
+ * is "l2" or "l1", else L2 on Intel only; and the process's choice follows the rule. */
+static void test_decode_prefetch_rule(void) {
+    const struct {
+        const char *vendor, *setting;
+        bool l2;
+    } cases[] = {
+        {"GenuineIntel", NULL, true}, {"AuthenticAMD", NULL, false}, {"", NULL, false}, {NULL, NULL, false},
+        {"GenuineIntel", "l1", false}, {"AuthenticAMD", "l2", true}, {NULL, "l2", true},
+        {"GenuineIntel", "L1", true}, /* (exact names only: any other setting keeps the default) */
+        {"AuthenticAMD", "", false}, {"AuthenticAMD", "l2 ", false}, {"GenuineIntel", "t0", true},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK(fr_decode_prefetch_l2_for(cases[i].vendor, cases[i].setting) == cases[i].l2,
+              "decode prefetch, vendor %s, setting %s: want L%d", cases[i].vendor ? cases[i].vendor : "(none)",
+              cases[i].setting ? cases[i].setting : "(unset)", cases[i].l2 ? 2 : 1);
+    const char *set = getenv("FRUGAL_DECODE_PREFETCH");
+    if (set && (!strcmp(set, "l1") || !strcmp(set, "l2")))
+        CHECK(fr_cpu_decode_prefetch_l2() == (set[1] == '2'), "FRUGAL_DECODE_PREFETCH=%s is this process's choice",
+              set);
+}
+
 /* The pool's read-ahead hint changes no result: jobs run right while waiting workers prefetch
  * regions of odd sizes, replaced and cleared between jobs. */
 static void square_task(void *ctx, int64_t t, int thread) {
@@ -1114,6 +1136,7 @@ static void test_rmsnorm(test_rng *rng) {
 
 int main(void) {
     test_split_guided();
+    test_decode_prefetch_rule();
     test_rmsnorm(&(test_rng){99});
     test_pool_read_ahead();
     test_swiglu(&(test_rng){4242});
