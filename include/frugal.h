@@ -53,6 +53,10 @@ const char *frugal_isa(void);
 /* Where the AVX2 kernels prefetch a generation step's weights: "l1" or "l2" (L2 only). The
  * default follows the CPU's vendor (l2 on Intel); FRUGAL_DECODE_PREFETCH=l1|l2 sets it. */
 const char *frugal_decode_prefetch(void);
+/* Whether a generation step reads the K-quants (Q2_K-Q6_K) as four streams at once (true) or
+ * one 16-row unit after another. The default follows the CPU's vendor (streams on Intel);
+ * FRUGAL_KQUANT_STREAMS=1|0 sets it. */
+bool frugal_decode_kquant_streams(void);
 
 /* ---- model ---- */
 typedef struct frugal_model frugal_model; /* model + vocabulary */

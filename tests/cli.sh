@@ -96,6 +96,16 @@ if grep -q avx2 /proc/cpuinfo 2>/dev/null; then
     cmp -s "$T/g_l1.bin" "$T/g_l2.bin" && ok "AVX2 decode: the same logits with L1 and L2 prefetches" ||
         bad "AVX2 decode: FRUGAL_DECODE_PREFETCH changed the logits"
 fi
+# the K-quants' decode as streams or one unit at a time (FRUGAL_KQUANT_STREAMS): the same bits
+for ks in 0 1; do
+    FRUGAL_KQUANT_STREAMS=$ks "$F" logits -m "$MODEL" --ids 3487,735,111,2620,1498 --rows 1 --gen 4 -t 2 \
+        -o "$T/k_$ks.bin" >/dev/null 2>&1 || bad "logits --gen with FRUGAL_KQUANT_STREAMS=$ks"
+    FRUGAL_KQUANT_STREAMS=$ks "$F" bench --flops -t 1 --json 2>/dev/null | tail -n 1 |
+        grep -q "\"kquant_streams\":$([ $ks = 1 ] && echo true || echo false)" &&
+        ok "bench --json: kquant_streams $ks" || bad "bench --json does not report kquant_streams $ks"
+done
+cmp -s "$T/k_0.bin" "$T/k_1.bin" && ok "decode: the same logits with and without K-quant streams" ||
+    bad "decode: FRUGAL_KQUANT_STREAMS changed the logits"
 
 # synth: a tiny real file type round trip is covered by unit tests; here the CLI errors
 expect_rc 2 "synth unknown shape" "$F" synth nope -o "$T/x.gguf"

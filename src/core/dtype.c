@@ -176,8 +176,24 @@ bool fr_decode_prefetch_l2_for(const char *vendor, const char *setting) {
     return vendor && strcmp(vendor, "GenuineIntel") == 0;
 }
 
+/* The K-quants' decode streams kernels, four units side by side each with its own software
+ * prefetch, against one unit at a time (its one prefetched stream). On the Intel Xeon the
+ * streams read faster (gemm_avx512vnni.c, fr_gemm_q6_Kx16_streams_avx512vnni: Q3_K_M +12%,
+ * Q4_K_M +4% tg). On the AMD EPYC (Zen 5) one unit at a time did, by far: kbench 2048 x 65536,
+ * one token, 2 threads, AVX-512 VNNI, GMAC/s, streams -> one unit: Q4_K 123-126 -> 162-173,
+ * Q5_K 67-68 -> 109-116, Q6_K 58-62 -> 87-97, Q3_K 68-70 -> 128-131, Q2_K 121-132 -> 222-241;
+ * AVX2 (L1 prefetches) Q4_K 121-129 -> 167-168, Q5_K 63-64 -> 81-82. tinyllama tg, whole
+ * processes alternated, t/s: Q3_K_M 52.6-53.5 -> 90.2-92.9, Q6_K 33.4-40.6 -> 39.1-56.0,
+ * Q4_K_M 56.2-58.1 -> 60.4-62.0 (bench/results/2026-12-01-session32.md). The other types'
+ * streams kernels were as fast or faster than one unit there, and stay. */
+bool fr_decode_kquant_streams_for(const char *vendor, const char *setting) {
+    if (setting && strcmp(setting, "1") == 0) return true;
+    if (setting && strcmp(setting, "0") == 0) return false;
+    return vendor && strcmp(vendor, "GenuineIntel") == 0;
+}
+
 /* cpuid is slow under a hypervisor (it traps): ask once per process. */
-static bool g_decode_pf_l2;
+static bool g_decode_pf_l2, g_decode_kquant_streams;
 static bool g_has_avx2, g_has_avxvnni, g_has_avx512, g_has_avx512vnni, g_has_amx, g_has_neon_dot;
 static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
 static void detect_cpu(void) {
@@ -198,6 +214,7 @@ static void detect_cpu(void) {
     cpu_vendor(vendor);
 #endif
     g_decode_pf_l2 = fr_decode_prefetch_l2_for(vendor, getenv("FRUGAL_DECODE_PREFETCH"));
+    g_decode_kquant_streams = fr_decode_kquant_streams_for(vendor, getenv("FRUGAL_KQUANT_STREAMS"));
     const char *cap = getenv("FRUGAL_ISA"); /* read once, before any thread asks */
     if (cap && strcmp(cap, "scalar") == 0)
         g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = g_has_neon_dot = false;
@@ -238,6 +255,11 @@ bool fr_cpu_has(fr_isa isa) {
 bool fr_cpu_decode_prefetch_l2(void) {
     pthread_once(&g_cpu_once, detect_cpu);
     return g_decode_pf_l2;
+}
+
+bool fr_cpu_decode_kquant_streams(void) {
+    pthread_once(&g_cpu_once, detect_cpu);
+    return g_decode_kquant_streams;
 }
 
 /* The table of one instruction set, or NULL if it is not built in or the CPU lacks it.

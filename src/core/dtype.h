@@ -164,6 +164,13 @@ bool fr_cpu_decode_prefetch_l2(void);
 /* The rule behind it: the setting "l2" or "l1" wins; any other setting (or none) leaves the
  * vendor's default, L2 on "GenuineIntel" and L1 elsewhere. `vendor` and `setting` may be NULL. */
 bool fr_decode_prefetch_l2_for(const char *vendor, const char *setting);
+/* Whether a decode step reads the K-quants' (Q2_K-Q6_K) units as FR_GEMM_STREAMS streams at
+ * once (the streams kernels, gemm.h) or one unit after another. The same bits either way.
+ * Decided once per process by fr_decode_kquant_streams_for(cpuid vendor,
+ * getenv("FRUGAL_KQUANT_STREAMS")). */
+bool fr_cpu_decode_kquant_streams(void);
+/* Its rule: the setting "1" or "0" wins; else streams on "GenuineIntel" only. */
+bool fr_decode_kquant_streams_for(const char *vendor, const char *setting);
 /* Name or "?"; never NULL. */
 const char *fr_type_name(int type);
 /* Parse "Q4_K" (case-insensitive) to a type; -1 if unknown. */

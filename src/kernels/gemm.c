@@ -707,8 +707,14 @@ fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa) {
 }
 
 /* only beside the single kernel of its own instruction set: another set's kernel gives the
- * same bits, but the two were not measured together */
-fr_gemm_streams_fn fr_gemm_streams_kernel(int type) { return fr_gemm_streams_kernel_isa(type, kernel_isa(type)); }
+ * same bits, but the two were not measured together; and for the K-quants only where the CPU
+ * reads them faster so (fr_cpu_decode_kquant_streams) */
+fr_gemm_streams_fn fr_gemm_streams_kernel(int type) {
+    const bool kquant = type == FR_TYPE_Q2_K || type == FR_TYPE_Q3_K || type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K ||
+                        type == FR_TYPE_Q6_K;
+    if (kquant && !fr_cpu_decode_kquant_streams()) return NULL;
+    return fr_gemm_streams_kernel_isa(type, kernel_isa(type));
+}
 
 fr_gemm_kernel_fn fr_gemm_kernel_for(const fr_packed *pk) {
 #if FR_X86

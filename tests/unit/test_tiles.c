@@ -928,8 +928,9 @@ static void test_split_guided(void) {
           (long long)bounds[3]);
 }
 
-/* The rule for decode's prefetch level (fr_decode_prefetch_l2_for): the setting wins when it
- * is "l2" or "l1", else L2 on Intel only; and the process's choice follows the rule. */
+/* The rules for decode's prefetch level (fr_decode_prefetch_l2_for) and the K-quants' streams
+ * (fr_decode_kquant_streams_for): the setting wins when it is one of its two values, else the
+ * Intel choice on Intel only; and the process's choices follow them. */
 static void test_decode_prefetch_rule(void) {
     const struct {
         const char *vendor, *setting;
@@ -948,6 +949,27 @@ static void test_decode_prefetch_rule(void) {
     if (set && (!strcmp(set, "l1") || !strcmp(set, "l2")))
         CHECK(fr_cpu_decode_prefetch_l2() == (set[1] == '2'), "FRUGAL_DECODE_PREFETCH=%s is this process's choice",
               set);
+    /* the K-quants' decode streams: the same shape of rule, with "1" and "0" */
+    const struct {
+        const char *vendor, *setting;
+        bool on;
+    } ks[] = {
+        {"GenuineIntel", NULL, true}, {"AuthenticAMD", NULL, false}, {NULL, NULL, false}, {"GenuineIntel", "0", false},
+        {"AuthenticAMD", "1", true},  {"AuthenticAMD", "yes", false}, {"GenuineIntel", "", true},
+    };
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
+        CHECK(fr_decode_kquant_streams_for(ks[i].vendor, ks[i].setting) == ks[i].on,
+              "K-quant streams, vendor %s, setting %s: want %d", ks[i].vendor ? ks[i].vendor : "(none)",
+              ks[i].setting ? ks[i].setting : "(unset)", ks[i].on);
+    set = getenv("FRUGAL_KQUANT_STREAMS");
+    if (set && (!strcmp(set, "0") || !strcmp(set, "1"))) {
+        const bool on = set[0] == '1';
+        CHECK(fr_cpu_decode_kquant_streams() == on, "FRUGAL_KQUANT_STREAMS=%s is this process's choice", set);
+        const int kq[] = {FR_TYPE_Q2_K, FR_TYPE_Q3_K, FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K};
+        for (size_t i = 0; i < sizeof kq / sizeof kq[0]; i++)
+            if (!on) CHECK(fr_gemm_streams_kernel(kq[i]) == NULL, "%s: no streams kernel with FRUGAL_KQUANT_STREAMS=0",
+                           fr_type_name(kq[i]));
+    }
 }
 
 /* The pool's read-ahead hint changes no result: jobs run right while waiting workers prefetch
