@@ -163,17 +163,23 @@ static void cpu_vendor(char v[13]) {
 }
 #endif
 
+/* The decode choices' shared rule: `setting` equal to `on` or `off` decides; anything else
+ * leaves the choice the Intel VM measured as faster, on Intel CPUs only. */
+static bool setting_or_intel(const char *vendor, const char *setting, const char *on, const char *off) {
+    if (setting && strcmp(setting, on) == 0) return true;
+    if (setting && strcmp(setting, off) == 0) return false;
+    return vendor && strcmp(vendor, "GenuineIntel") == 0;
+}
+
 /* PREFETCHT1 against PREFETCHT0 ahead of decode's K-quant, Q5_0/Q5_1 and IQ4_NL streams (the
  * AVX2 kernels, gemm_avx2.c). On the Intel Xeon of the 21st-30th sessions T1 read faster
  * (pf_weights in gemm_avx2.c has the figures: Q3_K +10%, Q4_K and Q6_K +4 to +7%). On the AMD
  * EPYC (Zen 5) of the 31st-32nd sessions T0 did, with FRUGAL_ISA=avx2, tokens alternated
  * between the two in one process (bench/results/2026-12-01-session32.md): tinyllama Q6_K
- * tg128 +13 to +21%, Q3_K_M +9 to +11%, Q4_K_M +2%. AMD documents cores before Zen 4 as
+ * tg128 +13 to +21%, Q3_K_M +9 to +11%, Q4_K_M +2 to +5%. AMD documents cores before Zen 4 as
  * treating T1 as T0, so L1 is no loss there either. */
 bool fr_decode_prefetch_l2_for(const char *vendor, const char *setting) {
-    if (setting && strcmp(setting, "l2") == 0) return true;
-    if (setting && strcmp(setting, "l1") == 0) return false;
-    return vendor && strcmp(vendor, "GenuineIntel") == 0;
+    return setting_or_intel(vendor, setting, "l2", "l1");
 }
 
 /* The K-quants' decode streams kernels, four units side by side each with its own software
@@ -187,9 +193,7 @@ bool fr_decode_prefetch_l2_for(const char *vendor, const char *setting) {
  * Q4_K_M 56.2-58.1 -> 60.4-62.0 (bench/results/2026-12-01-session32.md). The other types'
  * streams kernels were as fast or faster than one unit there, and stay. */
 bool fr_decode_kquant_streams_for(const char *vendor, const char *setting) {
-    if (setting && strcmp(setting, "1") == 0) return true;
-    if (setting && strcmp(setting, "0") == 0) return false;
-    return vendor && strcmp(vendor, "GenuineIntel") == 0;
+    return setting_or_intel(vendor, setting, "1", "0");
 }
 
 /* cpuid is slow under a hypervisor (it traps): ask once per process. */

@@ -710,9 +710,7 @@ fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa) {
  * same bits, but the two were not measured together; and for the K-quants only where the CPU
  * reads them faster so (fr_cpu_decode_kquant_streams) */
 fr_gemm_streams_fn fr_gemm_streams_kernel(int type) {
-    const bool kquant = type == FR_TYPE_Q2_K || type == FR_TYPE_Q3_K || type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K ||
-                        type == FR_TYPE_Q6_K;
-    if (kquant && !fr_cpu_decode_kquant_streams()) return NULL;
+    if (fr_pack_block_values(type) == QK_K && !fr_cpu_decode_kquant_streams()) return NULL; /* (the K-quants) */
     return fr_gemm_streams_kernel_isa(type, kernel_isa(type));
 }
 
