@@ -57,6 +57,10 @@ const char *frugal_decode_prefetch(void);
  * one 16-row unit after another. The default follows the CPU's vendor (streams on Intel);
  * FRUGAL_KQUANT_STREAMS=1|0 sets it. */
 bool frugal_decode_kquant_streams(void);
+/* How many bytes ahead of a generation step's F16, BF16 and F32 weight rows the AVX2 kernel
+ * prefetches (0: none). The default follows the CPU's vendor (8192 on Intel, 3072 elsewhere);
+ * FRUGAL_F16_PREFETCH=N (a multiple of 64, at most 65536) sets it. */
+size_t frugal_decode_f16_prefetch(void);
 
 /* ---- model ---- */
 typedef struct frugal_model frugal_model; /* model + vocabulary */

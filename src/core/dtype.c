@@ -2,10 +2,11 @@
 #include "dtype.h"
 
 #include <ctype.h>
-#include <stdlib.h>
-#include <strings.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base.h"
 #include "quants.h"
@@ -196,8 +197,29 @@ bool fr_decode_kquant_streams_for(const char *vendor, const char *setting) {
     return setting_or_intel(vendor, setting, "1", "0");
 }
 
+/* How far ahead of a decode step's F16, BF16 and F32 weight rows the AVX2 kernel prefetches
+ * (gemm_avx2.c, f16_RxT). On the Intel Xeon 8 KiB read faster than 2 KiB (kbench F16 4096 x
+ * 32768, one thread: 14.4-16.2 -> 16.1-18.0 GMAC/s; tinyllama F16 tg32, one thread, 13.8 ->
+ * 16.2 t/s). On the AMD EPYC (Zen 5) of the 31st-33rd sessions 3 KiB did, tinyllama F16 tg,
+ * tokens alternated between the two in one process (bench/results/2026-12-01-session33.md):
+ * 2 threads +3 to +6% (5 of 5 runs; a later one +2.6%), FRUGAL_ISA=avx2 +4 to +5% (3 of 3),
+ * one thread +7% (2 of 2), BF16 +2.4 and +2.8%; 2 KiB +1 to +5%, 1 KiB and no prefetch slower
+ * than 8 KiB. F32 rows (two lines per step) were not measured. */
+size_t fr_decode_f16_prefetch_for(const char *vendor, const char *setting) {
+    if (setting && *setting) {
+        char *end;
+        errno = 0;
+        const unsigned long v = strtoul(setting, &end, 10);
+        if (!errno && *end == '\0' && setting[0] >= '0' && setting[0] <= '9' && v <= FR_DECODE_F16_PREFETCH_MAX &&
+            v % 64 == 0)
+            return (size_t)v;
+    }
+    return vendor && strcmp(vendor, "GenuineIntel") == 0 ? 8192 : 3072;
+}
+
 /* cpuid is slow under a hypervisor (it traps): ask once per process. */
 static bool g_decode_pf_l2, g_decode_kquant_streams;
+static size_t g_decode_f16_pf;
 static bool g_has_avx2, g_has_avxvnni, g_has_avx512, g_has_avx512vnni, g_has_amx, g_has_neon_dot;
 static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
 static void detect_cpu(void) {
@@ -219,6 +241,7 @@ static void detect_cpu(void) {
 #endif
     g_decode_pf_l2 = fr_decode_prefetch_l2_for(vendor, getenv("FRUGAL_DECODE_PREFETCH"));
     g_decode_kquant_streams = fr_decode_kquant_streams_for(vendor, getenv("FRUGAL_KQUANT_STREAMS"));
+    g_decode_f16_pf = fr_decode_f16_prefetch_for(vendor, getenv("FRUGAL_F16_PREFETCH"));
     const char *cap = getenv("FRUGAL_ISA"); /* read once, before any thread asks */
     if (cap && strcmp(cap, "scalar") == 0)
         g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = g_has_neon_dot = false;
@@ -264,6 +287,11 @@ bool fr_cpu_decode_prefetch_l2(void) {
 bool fr_cpu_decode_kquant_streams(void) {
     pthread_once(&g_cpu_once, detect_cpu);
     return g_decode_kquant_streams;
+}
+
+size_t fr_cpu_decode_f16_prefetch(void) {
+    pthread_once(&g_cpu_once, detect_cpu);
+    return g_decode_f16_pf;
 }
 
 /* The table of one instruction set, or NULL if it is not built in or the CPU lacks it.

@@ -757,11 +757,6 @@ void fr_gemm_q2_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
  * 93-99 -> 105-110 GMAC/s, 2048 x 5632 within the noise (108-114 -> 110-113); 128 and 1024
  * were slower. */
 #define F16_KC 256
-#ifndef F16_PF_DIST
-/* bytes ahead in a decode row. kbench F16 4096x32768, 1 thread, 6 alternated runs: 14.4-16.2
- * GMAC/s at 2048, 16.1-18.0 at 8192; tinyllama F16 tg32, 1 thread: 13.8 -> 16.2 t/s */
-#define F16_PF_DIST 8192
-#endif
 /* KIND: FR_W_F16, FR_W_BF16 or FR_W_F32 (simd_avx2.h). All three follow their vec_dot's order:
  * one FMA per element into the lane's partial sum (exact products for F16 and BF16; F32's
  * vec_dot fuses too). */
@@ -784,12 +779,16 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, 
     if (T == 1 && first && last) { /* decode: all four sets fit (R x 4 <= 12), one streaming pass */
         __m256 a[3][4];
         FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int j = 0; j < 4; j++) a[r][j] = _mm256_setzero_ps();
+        /* bytes ahead in each row (fr_cpu_decode_f16_prefetch: 8 KiB on Intel, 3 KiB elsewhere) */
+        const size_t pf = fr_cpu_decode_f16_prefetch();
         for (int64_t i = i0; i < i1; i += 32) {
-            FR_UNROLL for (int r = 0; r < R; r++)
-                _mm_prefetch((const char *)x[r] + (size_t)i * es + F16_PF_DIST, _MM_HINT_T0);
-            if (KIND == FR_W_F32) /* 128 bytes per row and step */
+            if (pf) {
                 FR_UNROLL for (int r = 0; r < R; r++)
-                    _mm_prefetch((const char *)x[r] + (size_t)i * es + F16_PF_DIST + 64, _MM_HINT_T0);
+                    _mm_prefetch((const char *)x[r] + (size_t)i * es + pf, _MM_HINT_T0);
+                if (KIND == FR_W_F32) /* 128 bytes per row and step */
+                    FR_UNROLL for (int r = 0; r < R; r++)
+                        _mm_prefetch((const char *)x[r] + (size_t)i * es + pf + 64, _MM_HINT_T0);
+            }
             FR_UNROLL for (int j = 0; j < 4; j++) {
                 const __m256 yv = _mm256_loadu_ps(y[0] + i + 8 * j);
                 FR_UNROLL for (int r = 0; r < R; r++)

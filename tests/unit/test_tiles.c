@@ -974,6 +974,41 @@ static void test_decode_prefetch_rule(void) {
     }
 }
 
+/* The rule for the F16/BF16/F32 decode prefetch distance (fr_decode_f16_prefetch_for): a
+ * setting of decimal digits naming a multiple of 64 up to the maximum wins, anything else keeps
+ * the vendor's default; and the process's distance follows FRUGAL_F16_PREFETCH. */
+static void test_f16_prefetch_rule(void) {
+    const struct {
+        const char *vendor, *setting;
+        size_t bytes;
+    } cases[] = {
+        {"GenuineIntel", NULL, 8192},
+        {"AuthenticAMD", NULL, 3072},
+        {"", NULL, 3072},
+        {NULL, NULL, 3072},
+        {"GenuineIntel", "0", 0},
+        {"AuthenticAMD", "8192", 8192},
+        {NULL, "64", 64},
+        {"AuthenticAMD", "65536", 65536},
+        {"AuthenticAMD", "65600", 3072},
+        {"GenuineIntel", "100", 8192},
+        {"GenuineIntel", "", 8192},
+        {"AuthenticAMD", " 128", 3072},
+        {"AuthenticAMD", "-64", 3072},
+        {"AuthenticAMD", "+64", 3072},
+        {"AuthenticAMD", "128k", 3072},
+        {"AuthenticAMD", "99999999999999999999999", 3072},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK(fr_decode_f16_prefetch_for(cases[i].vendor, cases[i].setting) == cases[i].bytes,
+              "F16 decode prefetch, vendor %s, setting %s: want %zu", cases[i].vendor ? cases[i].vendor : "(none)",
+              cases[i].setting ? cases[i].setting : "(unset)", cases[i].bytes);
+    const char *set = getenv("FRUGAL_F16_PREFETCH");
+    if (set && (!strcmp(set, "3072") || !strcmp(set, "8192") || !strcmp(set, "0")))
+        CHECK(fr_cpu_decode_f16_prefetch() == (size_t)atoi(set), "FRUGAL_F16_PREFETCH=%s is this process's choice",
+              set);
+}
+
 /* The pool's read-ahead hint changes no result: jobs run right while waiting workers prefetch
  * regions of odd sizes, replaced and cleared between jobs. */
 static void square_task(void *ctx, int64_t t, int thread) {
@@ -1161,6 +1196,7 @@ static void test_rmsnorm(test_rng *rng) {
 int main(void) {
     test_split_guided();
     test_decode_prefetch_rule();
+    test_f16_prefetch_rule();
     test_rmsnorm(&(test_rng){99});
     test_pool_read_ahead();
     test_swiglu(&(test_rng){4242});
