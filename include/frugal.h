@@ -57,10 +57,13 @@ const char *frugal_decode_prefetch(void);
  * one 16-row unit after another. The default follows the CPU's vendor (streams on Intel);
  * FRUGAL_KQUANT_STREAMS=1|0 sets it. */
 bool frugal_decode_kquant_streams(void);
-/* How many bytes ahead of a generation step's F16, BF16 and F32 weight rows the AVX2 kernel
- * prefetches (0: none). The default follows the CPU's vendor (8192 on Intel, 3072 elsewhere);
- * FRUGAL_F16_PREFETCH=N (a multiple of 64, at most 65536) sets it. */
+/* How a generation step reads F16, BF16 and F32 weight rows: the bytes ahead of each row that
+ * the AVX2 kernel prefetches (0: none), and how many rows it reads side by side as streams (1
+ * to 3). The defaults follow the CPU's vendor (8192 and 2 on Intel, 2048 and 3 elsewhere);
+ * FRUGAL_F16_PREFETCH=N (a multiple of 64, at most 65536) and FRUGAL_F16_STREAMS=1|2|3 set
+ * them. */
 size_t frugal_decode_f16_prefetch(void);
+int frugal_decode_f16_streams(void);
 
 /* ---- model ---- */
 typedef struct frugal_model frugal_model; /* model + vocabulary */

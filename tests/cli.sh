@@ -106,18 +106,26 @@ for ks in 0 1; do
 done
 cmp -s "$T/k_0.bin" "$T/k_1.bin" && ok "decode: the same logits with and without K-quant streams" ||
     bad "decode: FRUGAL_KQUANT_STREAMS changed the logits"
-# the F16 decode prefetch distance (FRUGAL_F16_PREFETCH): the same bits at 0, 3 and 8 KiB
+# how F16 decode reads its rows (FRUGAL_F16_PREFETCH, FRUGAL_F16_STREAMS): the same bits at
+# 0, 2 and 8 KiB ahead and as 1, 2 and 3 streams
 F16MODEL=tests/data/models/llama3-tiny-F16.gguf
-for pf in 0 3072 8192; do
-    FRUGAL_F16_PREFETCH=$pf "$F" logits -m "$F16MODEL" --ids 3487,735,111,2620,1498 --rows 1 --gen 4 -t 2 \
-        -o "$T/f_$pf.bin" >/dev/null 2>&1 || bad "logits --gen with FRUGAL_F16_PREFETCH=$pf"
-    FRUGAL_F16_PREFETCH=$pf "$F" bench --flops -t 1 --json 2>/dev/null | tail -n 1 |
-        grep -q "\"f16_prefetch\":$pf[,}]" &&
-        ok "bench --json: f16_prefetch $pf" || bad "bench --json does not report f16_prefetch $pf"
+f16_same=1
+for pf in 0 2048 8192; do
+    for ns in 1 2 3; do
+        FRUGAL_F16_PREFETCH=$pf FRUGAL_F16_STREAMS=$ns "$F" logits -m "$F16MODEL" --ids 3487,735,111,2620,1498 \
+            --rows 1 --gen 4 -t 2 -o "$T/f_${pf}_$ns.bin" >/dev/null 2>&1 ||
+            bad "logits --gen with FRUGAL_F16_PREFETCH=$pf FRUGAL_F16_STREAMS=$ns"
+        cmp -s "$T/f_0_1.bin" "$T/f_${pf}_$ns.bin" || {
+            f16_same=0
+            bad "F16 decode: $pf bytes ahead, $ns streams changed the logits"
+        }
+    done
+    FRUGAL_F16_PREFETCH=$pf FRUGAL_F16_STREAMS=$((pf / 4096 + 1)) "$F" bench --flops -t 1 --json 2>/dev/null |
+        tail -n 1 | grep -q "\"f16_prefetch\":$pf,\"f16_streams\":$((pf / 4096 + 1))[,}]" &&
+        ok "bench --json: f16_prefetch $pf, f16_streams $((pf / 4096 + 1))" ||
+        bad "bench --json does not report f16_prefetch $pf, f16_streams $((pf / 4096 + 1))"
 done
-cmp -s "$T/f_0.bin" "$T/f_3072.bin" && cmp -s "$T/f_0.bin" "$T/f_8192.bin" &&
-    ok "F16 decode: the same logits at every prefetch distance" ||
-    bad "F16 decode: FRUGAL_F16_PREFETCH changed the logits"
+[ "$f16_same" = 1 ] && ok "F16 decode: the same logits at every prefetch distance and stream count"
 
 # synth: a tiny real file type round trip is covered by unit tests; here the CLI errors
 expect_rc 2 "synth unknown shape" "$F" synth nope -o "$T/x.gguf"

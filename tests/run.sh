@@ -28,14 +28,14 @@ for t in "$BUILD"/tests/test_*; do
 done
 # x86: again with the AVX2 kernels only, as dispatched on an AVX2 CPU (decode's multi-stream
 # kernels run inside fr_matmul there), once as on AMD and once as on Intel: the CPU's vendor
-# picks decode's prefetch level and distance (F16) and whether the K-quants decode as streams
-# (fr_cpu_decode_prefetch_l2, fr_cpu_decode_f16_prefetch, fr_cpu_decode_kquant_streams); and
+# picks decode's prefetch level, how F16 rows are read and whether the K-quants decode as streams
+# (fr_cpu_decode_prefetch_l2, fr_cpu_decode_f16_prefetch/_streams, fr_cpu_decode_kquant_streams); and
 # natively with the other choice of K-quant streams than this CPU's
 if [ -x "$BUILD/tests/test_tiles" ] && grep -q avx2 /proc/cpuinfo 2>/dev/null; then
     suite test_tiles_avx2 env FRUGAL_ISA=avx2 FRUGAL_DECODE_PREFETCH=l1 FRUGAL_KQUANT_STREAMS=0 \
-        FRUGAL_F16_PREFETCH=3072 "$BUILD/tests/test_tiles"
+        FRUGAL_F16_PREFETCH=2048 FRUGAL_F16_STREAMS=3 "$BUILD/tests/test_tiles"
     suite test_tiles_avx2_intel env FRUGAL_ISA=avx2 FRUGAL_DECODE_PREFETCH=l2 FRUGAL_KQUANT_STREAMS=1 \
-        FRUGAL_F16_PREFETCH=8192 "$BUILD/tests/test_tiles"
+        FRUGAL_F16_PREFETCH=8192 FRUGAL_F16_STREAMS=2 "$BUILD/tests/test_tiles"
     if grep -q GenuineIntel /proc/cpuinfo; then ks=0; else ks=1; fi
     suite "test_tiles_kquant_streams_$ks" env FRUGAL_KQUANT_STREAMS=$ks "$BUILD/tests/test_tiles"
 fi

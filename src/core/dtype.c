@@ -197,14 +197,18 @@ bool fr_decode_kquant_streams_for(const char *vendor, const char *setting) {
     return setting_or_intel(vendor, setting, "1", "0");
 }
 
-/* How far ahead of a decode step's F16, BF16 and F32 weight rows the AVX2 kernel prefetches
- * (gemm_avx2.c, f16_RxT). On the Intel Xeon 8 KiB read faster than 2 KiB (kbench F16 4096 x
- * 32768, one thread: 14.4-16.2 -> 16.1-18.0 GMAC/s; tinyllama F16 tg32, one thread, 13.8 ->
- * 16.2 t/s). On the AMD EPYC (Zen 5) of the 31st-33rd sessions 3 KiB did, tinyllama F16 tg,
- * tokens alternated between the two in one process (bench/results/2026-12-01-session33.md):
- * 2 threads +3 to +6% (5 of 5 runs; a later one +2.6%), FRUGAL_ISA=avx2 +4 to +5% (3 of 3),
- * one thread +7% (2 of 2), BF16 +2.4 and +2.8%; 2 KiB +1 to +5%, 1 KiB and no prefetch slower
- * than 8 KiB. F32 rows (two lines per step) were not measured. */
+/* How a decode step reads its F16, BF16 and F32 weight rows (gemm.c, f16_decode_slab; the AVX2
+ * kernel gemm_avx2.c, f16_RxT): as this many streams (rows of as many parts of a task's slab in
+ * one kernel call), each prefetched this many bytes ahead. On the Intel Xeon of the 21st-30th
+ * sessions 2 streams read faster than 1 and 3 measured as 2 (gemm.c), and 8 KiB ahead faster
+ * than 2 KiB (kbench F16 4096 x 32768, one thread: 14.4-16.2 -> 16.1-18.0 GMAC/s; tinyllama
+ * F16 tg32, one thread, 13.8 -> 16.2 t/s). On the AMD EPYC (Zen 5) of the 31st-33rd sessions
+ * 3 streams 2 KiB ahead did, tinyllama tg, tokens alternated in one process against 2 streams
+ * 8 KiB ahead (bench/results/2026-12-01-session33.md): first 2 streams 3 KiB ahead, F16 +3 to
+ * +6% (5 of 5 runs), FRUGAL_ISA=avx2 +4 to +5%, one thread +7%, BF16 +2 to +3%; then against
+ * that, 3 streams 2 KiB ahead, F16 +7.5 to +11% (3 of 3), FRUGAL_ISA=avx2 +11%, one thread
+ * +8%, BF16 +9%. With 3 streams 1.5, 2.5 and 3 KiB were slower than 2, 1 and 4 KiB slower
+ * than 3. F32 rows (two lines per step) were not measured. */
 size_t fr_decode_f16_prefetch_for(const char *vendor, const char *setting) {
     if (setting && *setting) {
         char *end;
@@ -214,12 +218,19 @@ size_t fr_decode_f16_prefetch_for(const char *vendor, const char *setting) {
             v % 64 == 0)
             return (size_t)v;
     }
-    return vendor && strcmp(vendor, "GenuineIntel") == 0 ? 8192 : 3072;
+    return vendor && strcmp(vendor, "GenuineIntel") == 0 ? 8192 : 2048;
+}
+
+int fr_decode_f16_streams_for(const char *vendor, const char *setting) {
+    if (setting && setting[0] >= '1' && setting[0] <= '0' + FR_DECODE_F16_STREAMS_MAX && setting[1] == '\0')
+        return setting[0] - '0';
+    return vendor && strcmp(vendor, "GenuineIntel") == 0 ? 2 : 3;
 }
 
 /* cpuid is slow under a hypervisor (it traps): ask once per process. */
 static bool g_decode_pf_l2, g_decode_kquant_streams;
 static size_t g_decode_f16_pf;
+static int g_decode_f16_streams;
 static bool g_has_avx2, g_has_avxvnni, g_has_avx512, g_has_avx512vnni, g_has_amx, g_has_neon_dot;
 static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
 static void detect_cpu(void) {
@@ -242,6 +253,7 @@ static void detect_cpu(void) {
     g_decode_pf_l2 = fr_decode_prefetch_l2_for(vendor, getenv("FRUGAL_DECODE_PREFETCH"));
     g_decode_kquant_streams = fr_decode_kquant_streams_for(vendor, getenv("FRUGAL_KQUANT_STREAMS"));
     g_decode_f16_pf = fr_decode_f16_prefetch_for(vendor, getenv("FRUGAL_F16_PREFETCH"));
+    g_decode_f16_streams = fr_decode_f16_streams_for(vendor, getenv("FRUGAL_F16_STREAMS"));
     const char *cap = getenv("FRUGAL_ISA"); /* read once, before any thread asks */
     if (cap && strcmp(cap, "scalar") == 0)
         g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = g_has_neon_dot = false;
@@ -292,6 +304,11 @@ bool fr_cpu_decode_kquant_streams(void) {
 size_t fr_cpu_decode_f16_prefetch(void) {
     pthread_once(&g_cpu_once, detect_cpu);
     return g_decode_f16_pf;
+}
+
+int fr_cpu_decode_f16_streams(void) {
+    pthread_once(&g_cpu_once, detect_cpu);
+    return g_decode_f16_streams;
 }
 
 /* The table of one instruction set, or NULL if it is not built in or the CPU lacks it.

@@ -171,14 +171,20 @@ bool fr_decode_prefetch_l2_for(const char *vendor, const char *setting);
 bool fr_cpu_decode_kquant_streams(void);
 /* Its rule: the setting "1" or "0" wins; else streams on "GenuineIntel" only. */
 bool fr_decode_kquant_streams_for(const char *vendor, const char *setting);
-/* Bytes ahead of a decode step's F16, BF16 and F32 weight rows that the AVX2 kernel
- * prefetches (0: none). The same bits at any distance, only speed. Decided once per process by
- * fr_decode_f16_prefetch_for(cpuid vendor, getenv("FRUGAL_F16_PREFETCH")). */
+/* How a decode step reads F16, BF16 and F32 weight rows: the bytes ahead of each row that the
+ * AVX2 kernel prefetches (0: none), and the number of rows read side by side as streams (1 to
+ * FR_DECODE_F16_STREAMS_MAX). The same bits either way, only speed. Decided once per process by
+ * the rules below (cpuid vendor, getenv("FRUGAL_F16_PREFETCH"), getenv("FRUGAL_F16_STREAMS")). */
 size_t fr_cpu_decode_f16_prefetch(void);
+int fr_cpu_decode_f16_streams(void);
 #define FR_DECODE_F16_PREFETCH_MAX 65536
-/* Its rule: a setting of decimal digits naming a multiple of 64 up to
- * FR_DECODE_F16_PREFETCH_MAX wins; else 8192 on "GenuineIntel" and 3072 elsewhere. */
+#define FR_DECODE_F16_STREAMS_MAX 3
+/* The distance: a setting of decimal digits naming a multiple of 64 up to
+ * FR_DECODE_F16_PREFETCH_MAX wins; else 8192 on "GenuineIntel" and 2048 elsewhere. */
 size_t fr_decode_f16_prefetch_for(const char *vendor, const char *setting);
+/* The streams: a setting of one digit, 1 to FR_DECODE_F16_STREAMS_MAX, wins; else 2 on
+ * "GenuineIntel" and 3 elsewhere. */
+int fr_decode_f16_streams_for(const char *vendor, const char *setting);
 /* Name or "?"; never NULL. */
 const char *fr_type_name(int type);
 /* Parse "Q4_K" (case-insensitive) to a type; -1 if unknown. */

@@ -1121,17 +1121,16 @@ void fr_gemm_packed(fr_pool *pool, const fr_packed *pk, int64_t unit0, const fr_
 
 /* ---- F16, BF16 and F32 ---- */
 
-#ifndef F16_DECODE_STREAMS
-/* Decode reads a slab's rows as this many streams (1..3): row i of each part of the slab in
- * one kernel call. tinyllama F16 tg64 with AVX2, 2 threads, 6 alternated rounds: one stream
- * 18.4-19.0 t/s, two 20.2-22.0 (won 6 of 6); three measured as two. It is the second stream,
- * not the second row per call: two adjacent rows per call, 5 rounds, 17.4-18.8 against one
- * row's 20.2-21.2 and two streams' 24.0-25.0. (Packed Q8_0 units read this way gain only
- * without software prefetch, and use four streams: fr_gemm_streams_kernel.) */
-#define F16_DECODE_STREAMS 2
-#endif
+/* Decode reads a slab's rows as fr_cpu_decode_f16_streams() streams (1..3, the CPU's vendor
+ * decides): row i of each part of the slab in one kernel call. tinyllama F16 tg64 with AVX2,
+ * 2 threads, 6 alternated rounds on the Intel VM: one stream 18.4-19.0 t/s, two 20.2-22.0 (won
+ * 6 of 6); three measured as two. It is the second stream, not the second row per call: two
+ * adjacent rows per call, 5 rounds, 17.4-18.8 against one row's 20.2-21.2 and two streams'
+ * 24.0-25.0. On the AMD VM three streams won (dtype.c, fr_decode_f16_prefetch_for). (Packed
+ * Q8_0 units read this way gain only without software prefetch, and use four streams:
+ * fr_gemm_streams_kernel.) */
 #define F16_TILE_ROWS 3 /* weight rows per kernel call in prompts (the kernels take 1 to 3) */
-_Static_assert(F16_DECODE_STREAMS >= 1 && F16_DECODE_STREAMS <= 3, "the F16 kernels take 1 to 3 rows per call");
+_Static_assert(FR_DECODE_F16_STREAMS_MAX <= 3, "the F16 kernels take 1 to 3 rows per call");
 static size_t f16_act_stride(int64_t n_in) { return ((size_t)n_in * sizeof(float) + 63) & ~(size_t)63; }
 
 size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok) { return f16_act_stride(n_in) * (size_t)n_tok; }
@@ -1239,24 +1238,25 @@ static void f16_quant_task(void *ctx, int64_t t, int thread) {
     }
 }
 
-/* Decode: rows r0 .. r1 - 1 cut into F16_DECODE_STREAMS parts read side by side, one row of
+/* Decode: rows r0 .. r1 - 1 cut into fr_cpu_decode_f16_streams() parts read side by side, one row of
  * each per call (each row's sums are its own: the same bits as one row per call). */
 static void f16_decode_slab(const f16_job *j, const fr_mm_out *o, int64_t r0, int64_t r1) {
     const fr_matrix *w = o->w;
     const int64_t n = w->n_in, n32 = n & ~(int64_t)31;
-    const int64_t part = (r1 - r0 + F16_DECODE_STREAMS - 1) / F16_DECODE_STREAMS;
+    const int ns = fr_cpu_decode_f16_streams();
+    const int64_t part = (r1 - r0 + ns - 1) / ns;
     const float *ys[1] = {j->ys};
     for (int64_t i = 0; i < part; i++) {
-        const void *xs[F16_DECODE_STREAMS];
-        int64_t rows[F16_DECODE_STREAMS];
+        const void *xs[FR_DECODE_F16_STREAMS_MAX];
+        int64_t rows[FR_DECODE_F16_STREAMS_MAX];
         int R = 0;
-        for (int q = 0; q < F16_DECODE_STREAMS; q++) {
+        for (int q = 0; q < ns; q++) {
             const int64_t r = r0 + q * part + i;
             if (r >= r1) break;
             rows[R] = r;
             xs[R++] = (const char *)w->data + (size_t)r * w->row_bytes;
         }
-        float out[F16_DECODE_STREAMS];
+        float out[FR_DECODE_F16_STREAMS_MAX];
         j->kern(0, n32, n, xs, R, ys, 1, NULL, 1, 1, out);
         for (int q = 0; q < R; q++) fr_store_tile(o->y, o->y_stride, o->bias, out + q, rows[q], 1, 0, 1);
     }

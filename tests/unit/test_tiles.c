@@ -974,39 +974,56 @@ static void test_decode_prefetch_rule(void) {
     }
 }
 
-/* The rule for the F16/BF16/F32 decode prefetch distance (fr_decode_f16_prefetch_for): a
- * setting of decimal digits naming a multiple of 64 up to the maximum wins, anything else keeps
- * the vendor's default; and the process's distance follows FRUGAL_F16_PREFETCH. */
+/* The rules for reading F16/BF16/F32 rows in decode: the prefetch distance
+ * (fr_decode_f16_prefetch_for: a setting of decimal digits naming a multiple of 64 up to the
+ * maximum wins) and the streams (fr_decode_f16_streams_for: one digit 1-3 wins); anything else
+ * keeps the vendor's default; and the process's choices follow FRUGAL_F16_PREFETCH and
+ * FRUGAL_F16_STREAMS. */
 static void test_f16_prefetch_rule(void) {
     const struct {
         const char *vendor, *setting;
         size_t bytes;
     } cases[] = {
         {"GenuineIntel", NULL, 8192},
-        {"AuthenticAMD", NULL, 3072},
-        {"", NULL, 3072},
-        {NULL, NULL, 3072},
+        {"AuthenticAMD", NULL, 2048},
+        {"", NULL, 2048},
+        {NULL, NULL, 2048},
         {"GenuineIntel", "0", 0},
         {"AuthenticAMD", "8192", 8192},
         {NULL, "64", 64},
         {"AuthenticAMD", "65536", 65536},
-        {"AuthenticAMD", "65600", 3072},
+        {"AuthenticAMD", "65600", 2048},
         {"GenuineIntel", "100", 8192},
         {"GenuineIntel", "", 8192},
-        {"AuthenticAMD", " 128", 3072},
-        {"AuthenticAMD", "-64", 3072},
-        {"AuthenticAMD", "+64", 3072},
-        {"AuthenticAMD", "128k", 3072},
-        {"AuthenticAMD", "99999999999999999999999", 3072},
+        {"AuthenticAMD", " 128", 2048},
+        {"AuthenticAMD", "-64", 2048},
+        {"AuthenticAMD", "+64", 2048},
+        {"AuthenticAMD", "128k", 2048},
+        {"AuthenticAMD", "99999999999999999999999", 2048},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         CHECK(fr_decode_f16_prefetch_for(cases[i].vendor, cases[i].setting) == cases[i].bytes,
               "F16 decode prefetch, vendor %s, setting %s: want %zu", cases[i].vendor ? cases[i].vendor : "(none)",
               cases[i].setting ? cases[i].setting : "(unset)", cases[i].bytes);
     const char *set = getenv("FRUGAL_F16_PREFETCH");
-    if (set && (!strcmp(set, "3072") || !strcmp(set, "8192") || !strcmp(set, "0")))
+    if (set && (!strcmp(set, "2048") || !strcmp(set, "8192") || !strcmp(set, "0")))
         CHECK(fr_cpu_decode_f16_prefetch() == (size_t)atoi(set), "FRUGAL_F16_PREFETCH=%s is this process's choice",
               set);
+    const struct {
+        const char *vendor, *setting;
+        int streams;
+    } st[] = {
+        {"GenuineIntel", NULL, 2}, {"AuthenticAMD", NULL, 3}, {NULL, NULL, 3},           {"GenuineIntel", "1", 1},
+        {"AuthenticAMD", "2", 2},  {"GenuineIntel", "3", 3},  {"AuthenticAMD", "4", 3},  {"AuthenticAMD", "0", 3},
+        {"GenuineIntel", "", 2},   {"GenuineIntel", "22", 2}, {"AuthenticAMD", "2 ", 3},
+    };
+    for (size_t i = 0; i < sizeof st / sizeof st[0]; i++)
+        CHECK(fr_decode_f16_streams_for(st[i].vendor, st[i].setting) == st[i].streams,
+              "F16 decode streams, vendor %s, setting %s: want %d", st[i].vendor ? st[i].vendor : "(none)",
+              st[i].setting ? st[i].setting : "(unset)", st[i].streams);
+    set = getenv("FRUGAL_F16_STREAMS");
+    if (set && set[0] >= '1' && set[0] <= '3' && !set[1])
+        CHECK(fr_cpu_decode_f16_streams() == set[0] - '0', "FRUGAL_F16_STREAMS=%s is this process's choice", set);
 }
 
 /* The pool's read-ahead hint changes no result: jobs run right while waiting workers prefetch
