@@ -203,12 +203,12 @@ bool fr_decode_kquant_streams_for(const char *vendor, const char *setting) {
  * sessions 2 streams read faster than 1 and 3 measured as 2 (gemm.c), and 8 KiB ahead faster
  * than 2 KiB (kbench F16 4096 x 32768, one thread: 14.4-16.2 -> 16.1-18.0 GMAC/s; tinyllama
  * F16 tg32, one thread, 13.8 -> 16.2 t/s). On the AMD EPYC (Zen 5) of the 31st-33rd sessions
- * 3 streams 2 KiB ahead did, tinyllama tg, tokens alternated in one process against 2 streams
- * 8 KiB ahead (bench/results/2026-12-01-session33.md): first 2 streams 3 KiB ahead, F16 +3 to
- * +6% (5 of 5 runs), FRUGAL_ISA=avx2 +4 to +5%, one thread +7%, BF16 +2 to +3%; then against
- * that, 3 streams 2 KiB ahead, F16 +7.5 to +11% (3 of 3), FRUGAL_ISA=avx2 +11%, one thread
- * +8%, BF16 +9%. With 3 streams 1.5, 2.5 and 3 KiB were slower than 2, 1 and 4 KiB slower
- * than 3. F32 rows (two lines per step) were not measured. */
+ * 3 streams 2 KiB ahead did: tinyllama tg, tokens alternated in one process against 2 streams
+ * 8 KiB ahead (bench/results/2026-12-01-session33.md), F16 +10 to +11% (3 of 3 runs), the
+ * same with FRUGAL_ISA=avx2 (2 of 2), one thread +12%, BF16 +15%. On the way there: 2
+ * streams 3 KiB ahead against 8 KiB, F16 +3 to +6% (5 of 5); 3 streams against 2, both 3 KiB
+ * ahead, +3.5 to +5% (3 of 3); with 3 streams 1, 1.5, 2.5 and 3 KiB were slower than 2, and
+ * 4 KiB slower than 3. F32 rows (two lines per step) were not measured. */
 size_t fr_decode_f16_prefetch_for(const char *vendor, const char *setting) {
     if (setting && *setting) {
         char *end;

@@ -1238,8 +1238,8 @@ static void f16_quant_task(void *ctx, int64_t t, int thread) {
     }
 }
 
-/* Decode: rows r0 .. r1 - 1 cut into fr_cpu_decode_f16_streams() parts read side by side, one row of
- * each per call (each row's sums are its own: the same bits as one row per call). */
+/* Decode: rows r0 .. r1 - 1 cut into fr_cpu_decode_f16_streams() parts read side by side, one
+ * row of each per call (each row's sums are its own: the same bits as one row per call). */
 static void f16_decode_slab(const f16_job *j, const fr_mm_out *o, int64_t r0, int64_t r1) {
     const fr_matrix *w = o->w;
     const int64_t n = w->n_in, n32 = n & ~(int64_t)31;
