@@ -164,12 +164,16 @@ static void cpu_vendor(char v[13]) {
 }
 #endif
 
-/* The decode choices' shared rule: `setting` equal to `on` or `off` decides; anything else
- * leaves the choice the Intel VM measured as faster, on Intel CPUs only. */
+/* Whether cpuid's vendor string names Intel: the decode choices below keep what the Intel VM
+ * measured there, and take what the AMD VM measured elsewhere. */
+static bool is_intel(const char *vendor) { return vendor && strcmp(vendor, "GenuineIntel") == 0; }
+
+/* The boolean decode choices' shared rule: `setting` equal to `on` or `off` decides; anything
+ * else leaves the choice the Intel VM measured as faster, on Intel CPUs only. */
 static bool setting_or_intel(const char *vendor, const char *setting, const char *on, const char *off) {
     if (setting && strcmp(setting, on) == 0) return true;
     if (setting && strcmp(setting, off) == 0) return false;
-    return vendor && strcmp(vendor, "GenuineIntel") == 0;
+    return is_intel(vendor);
 }
 
 /* PREFETCHT1 against PREFETCHT0 ahead of decode's K-quant, Q5_0/Q5_1 and IQ4_NL streams (the
@@ -218,13 +222,13 @@ size_t fr_decode_f16_prefetch_for(const char *vendor, const char *setting) {
             v % 64 == 0)
             return (size_t)v;
     }
-    return vendor && strcmp(vendor, "GenuineIntel") == 0 ? 8192 : 2048;
+    return is_intel(vendor) ? 8192 : 2048;
 }
 
 int fr_decode_f16_streams_for(const char *vendor, const char *setting) {
     if (setting && setting[0] >= '1' && setting[0] <= '0' + FR_DECODE_F16_STREAMS_MAX && setting[1] == '\0')
         return setting[0] - '0';
-    return vendor && strcmp(vendor, "GenuineIntel") == 0 ? 2 : 3;
+    return is_intel(vendor) ? 2 : 3;
 }
 
 /* cpuid is slow under a hypervisor (it traps): ask once per process. */
