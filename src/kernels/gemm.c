@@ -22,7 +22,7 @@
 /* ---- layouts ---- */
 
 /* Bytes of one block (K-quants: super-block) of a unit (gemm.h). */
-static size_t block_bytes(int type) {
+size_t fr_pack_block_bytes(int type) {
     switch (type) {
     case FR_TYPE_Q4_0:
     case FR_TYPE_IQ4_NL: return FR_Q4_0X16_BLOCK;
@@ -48,7 +48,7 @@ bool fr_pack_supported(int type) {
 
 size_t fr_pack_unit_bytes(int type, int64_t n_in) {
     size_t nb = (size_t)(n_in / fr_pack_block_values(type));
-    return (nb * block_bytes(type) + 63) & ~(size_t)63;
+    return (nb * fr_pack_block_bytes(type) + 63) & ~(size_t)63;
 }
 
 /* Where row r (< 16) keeps the 4 bytes of vector v in a block: 64v + 32h + 4 (r % 8). */
@@ -198,9 +198,9 @@ static bool nib_layout_of(int type, nib_layout *l) {
     }
 }
 
-void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, int nrows, void *unit) {
+void fr_pack_unit_ref(int type, int64_t n_in, const void *rows, size_t row_bytes, int nrows, void *unit) {
     const int64_t nb = n_in / fr_pack_block_values(type);
-    const size_t bb = block_bytes(type);
+    const size_t bb = fr_pack_block_bytes(type);
     nib_layout nl;
     const bool nib = nib_layout_of(type, &nl);
     memset(unit, 0, fr_pack_unit_bytes(type, n_in)); /* missing rows and the padding */
@@ -266,7 +266,7 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
 
 void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *row) {
     const int64_t nb = n_in / fr_pack_block_values(type);
-    const size_t bb = block_bytes(type);
+    const size_t bb = fr_pack_block_bytes(type);
     nib_layout nl;
     const bool nib = nib_layout_of(type, &nl);
     for (int64_t b = 0; b < nb; b++) {
@@ -490,7 +490,7 @@ static int k16_value(int type, const uint8_t *u, int r, int p) {
  * sum_j sc_j * dot_j and (Q2_K) msum = sum_j m_j * ysum_j, then sumf += (yd * d) * isum and
  * (Q2_K) sumf -= (yd * dmin) * msum, as fr_vec_dot_q2_K/q3_K/q6_K_ref. */
 static void k16_ref(int type, int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    const size_t bbytes = block_bytes(type);
+    const size_t bbytes = fr_pack_block_bytes(type);
     const size_t sc_at = type == FR_TYPE_Q2_K ? FR_Q2_KX16_SC : type == FR_TYPE_Q3_K ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
     const size_t d_at = type == FR_TYPE_Q2_K ? FR_Q2_KX16_D : type == FR_TYPE_Q3_K ? FR_Q3_KX16_D : FR_Q6_KX16_D;
     for (int t = 0; t < T; t++) {
@@ -556,7 +556,7 @@ static int x16_value(int type, const uint8_t *u, int r, int p) {
  * acc = fma(isum, dx * dy, acc) and (Q4_1, Q5_1) acc = fma(m, s_y, acc); the fp16 scales are a
  * block's last 32 bytes, the mins the 32 before them. */
 static void x16_ref(int type, int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    const size_t bb = block_bytes(type);
+    const size_t bb = fr_pack_block_bytes(type);
     const bool mins = type == FR_TYPE_Q4_1 || type == FR_TYPE_Q5_1;
     for (int t = 0; t < T; t++) {
         const int8_t *y = acts[t];

@@ -185,11 +185,15 @@ typedef struct fr_packed {
 
 /* True if `type` has a packed layout and this CPU runs its kernels. */
 bool fr_pack_supported(int type);
-/* Bytes of one unit (including the 64-byte padding). */
+/* Bytes of one unit (including the 64-byte padding), and of one of its blocks (K-quants:
+ * super-blocks). */
 size_t fr_pack_unit_bytes(int type, int64_t n_in);
+size_t fr_pack_block_bytes(int type);
 /* Packs nrows <= 16 rows (row r at rows + r * row_bytes) into one unit; missing rows
- * are zero. */
+ * are zero. fr_pack_unit (pack.c) writes the unit block by block; fr_pack_unit_ref
+ * (gemm.c), the reference, row by row: the same bytes. */
 void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, int nrows, void *unit);
+void fr_pack_unit_ref(int type, int64_t n_in, const void *rows, size_t row_bytes, int nrows, void *unit);
 /* Row r (< 16) of a unit back in the original layout (tests). */
 void fr_unpack_unit_row(int type, int64_t n_in, const void *unit, int r, void *row);
 

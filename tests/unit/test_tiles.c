@@ -1061,6 +1061,42 @@ static void test_pool_read_ahead(void) {
 /* fr_pack_copy: matrices no kernel repacks (F16) get a copy of their rows, byte for
  * byte; packable ones (Q5_0, Q4_0) none; a copy is never a packed matrix to fr_pack_find; and
  * FRUGAL_REPACK=0 turns it off */
+/* fr_pack_unit (pack.c, block by block) against fr_pack_unit_ref (gemm.c, row by row): the
+ * same bytes for every packed type from arbitrary bytes (any scale, Q8_0's -128, every
+ * nibble and fifth bit), into a dirty buffer, with 16 rows and with fewer. */
+static void test_pack_fast(test_rng *rng) {
+    const int types[] = {FR_TYPE_Q4_0, FR_TYPE_Q8_0, FR_TYPE_Q5_0, FR_TYPE_IQ4_NL, FR_TYPE_Q4_1, FR_TYPE_Q5_1,
+                         FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K, FR_TYPE_Q3_K,   FR_TYPE_Q2_K};
+    const int64_t blocks[] = {1, 3, 7, 22};
+    const int row_counts[] = {16, 15, 1};
+    int compared = 0;
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++)
+        for (size_t bi = 0; bi < sizeof blocks / sizeof blocks[0]; bi++)
+            for (size_t ri = 0; ri < sizeof row_counts / sizeof row_counts[0]; ri++) {
+                const int type = types[ti], nrows = row_counts[ri];
+                const int64_t n = blocks[bi] * fr_pack_block_values(type);
+                size_t rb, ub = fr_pack_unit_bytes(type, n);
+                fr_row_size(type, n, &rb);
+                uint8_t *w = malloc(rb * 16), *u = malloc(ub), *v = malloc(ub);
+                for (size_t i = 0; i < rb * 16; i++)
+                    w[i] = (uint8_t)(test_rng_next(rng) >> 56);
+                memset(u, 0xA5, ub);
+                memset(v, 0x5A, ub);
+                fr_pack_unit(type, n, w, rb, nrows, u);
+                fr_pack_unit_ref(type, n, w, rb, nrows, v);
+                size_t at = 0;
+                while (at < ub && u[at] == v[at])
+                    at++;
+                CHECK(at == ub, "%s n=%lld, %d rows: the packer differs from the reference at byte %zu of %zu",
+                      fr_type_name(type), (long long)n, nrows, at, ub);
+                compared++;
+                free(w);
+                free(u);
+                free(v);
+            }
+    CHECK(compared == 11 * 4 * 3, "pack: %d units compared", compared);
+}
+
 static void test_pack_copy(test_rng *rng) {
     const int types[] = {FR_TYPE_F16, FR_TYPE_Q5_0, FR_TYPE_Q4_0};
     for (size_t ti = 0; ti < 3; ti++) {
@@ -1218,6 +1254,7 @@ int main(void) {
     test_pool_read_ahead();
     test_swiglu(&(test_rng){4242});
     unsetenv("FRUGAL_REPACK"); /* the packed tests need packing on */
+    test_pack_fast(&(test_rng){31337});
     test_pack_copy(&(test_rng){777});
     test_huge_pages();
     if (!fr_cpu_has(FR_ISA_AMX))
