@@ -75,32 +75,62 @@ PACK_INLINE void q6_low_nibbles(const uint8_t *ql, uint8_t *out) {
     }
 }
 
+/* The 32-value nibble types: where a file block keeps its nibbles qs, scale d, min m and fifth
+ * bits qh (-1: none), and where a unit block keeps the 16 rows' d, m and fifth bits. */
+typedef struct {
+    size_t qs, d;
+    int m, qh;
+    size_t ud, um, uqh;
+} nib_fields;
+
+PACK_INLINE nib_fields nib_fields_of(int type) {
+    switch (type) {
+    case FR_TYPE_Q4_1:
+        return (nib_fields){offsetof(block_q4_1, qs),
+                            offsetof(block_q4_1, d),
+                            offsetof(block_q4_1, m),
+                            -1,
+                            FR_Q4_1X16_D,
+                            FR_Q4_1X16_M,
+                            0};
+    case FR_TYPE_Q5_0:
+        return (nib_fields){offsetof(block_q5_0, qs),
+                            offsetof(block_q5_0, d),
+                            -1,
+                            offsetof(block_q5_0, qh),
+                            FR_Q5_0X16_D,
+                            0,
+                            FR_Q5_0X16_QH};
+    case FR_TYPE_Q5_1:
+        return (nib_fields){offsetof(block_q5_1, qs),
+                            offsetof(block_q5_1, d),
+                            offsetof(block_q5_1, m),
+                            offsetof(block_q5_1, qh),
+                            FR_Q5_1X16_D,
+                            FR_Q5_1X16_M,
+                            FR_Q5_1X16_QH};
+    default: /* Q4_0, IQ4_NL */
+        return (nib_fields){offsetof(block_q4_0, qs), offsetof(block_q4_0, d), -1, -1, FR_Q4_0X16_D, 0, 0};
+    }
+}
+
 /* One block of each of the 16 rows (row[r]: row r's) into unit block u. */
 PACK_INLINE void pack_block(int type, const uint8_t *const *row, uint8_t *u) {
     switch (type) {
     case FR_TYPE_Q4_0:
     case FR_TYPE_IQ4_NL:
-        put_vectors(u, row, offsetof(block_q4_0, qs), 4);
-        put_halves(u + FR_Q4_0X16_D, row, offsetof(block_q4_0, d));
-        break;
     case FR_TYPE_Q4_1:
-        put_vectors(u, row, offsetof(block_q4_1, qs), 4);
-        put_halves(u + FR_Q4_1X16_M, row, offsetof(block_q4_1, m));
-        put_halves(u + FR_Q4_1X16_D, row, offsetof(block_q4_1, d));
-        break;
     case FR_TYPE_Q5_0:
-        put_vectors(u, row, offsetof(block_q5_0, qs), 4);
-        for (int r = 0; r < ROWS; r++)
-            put_fifth_bits(u + FR_Q5_0X16_QH + 4 * r, row[r] + offsetof(block_q5_0, qh));
-        put_halves(u + FR_Q5_0X16_D, row, offsetof(block_q5_0, d));
+    case FR_TYPE_Q5_1: {
+        const nib_fields f = nib_fields_of(type);
+        put_vectors(u, row, f.qs, 4);
+        if (f.qh >= 0)
+            for (int r = 0; r < ROWS; r++)
+                put_fifth_bits(u + f.uqh + 4 * r, row[r] + f.qh);
+        if (f.m >= 0) put_halves(u + f.um, row, (size_t)f.m);
+        put_halves(u + f.ud, row, f.d);
         break;
-    case FR_TYPE_Q5_1:
-        put_vectors(u, row, offsetof(block_q5_1, qs), 4);
-        for (int r = 0; r < ROWS; r++)
-            put_fifth_bits(u + FR_Q5_1X16_QH + 4 * r, row[r] + offsetof(block_q5_1, qh));
-        put_halves(u + FR_Q5_1X16_M, row, offsetof(block_q5_1, m));
-        put_halves(u + FR_Q5_1X16_D, row, offsetof(block_q5_1, d));
-        break;
+    }
     case FR_TYPE_Q8_0:
         put_vectors(u, row, offsetof(block_q8_0, qs), 8);
         put_halves(u + FR_Q8_0X16_D, row, offsetof(block_q8_0, d));
