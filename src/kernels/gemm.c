@@ -688,6 +688,7 @@ fr_gemm_streams_fn fr_gemm_streams_kernel_isa(int type, fr_isa isa) {
     if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_streams_avx2;
     if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q4_1) return fr_gemm_q4_1x16_streams_avx2;
     if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q5_1) return fr_gemm_q5_1x16_streams_avx2;
+    if (isa == FR_ISA_AVX2 && type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_streams_avx2;
     if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q4_K) return fr_gemm_q4_Kx16_streams_avx2;
     if (isa == FR_ISA_AVX2 && type == FR_TYPE_Q5_K) return fr_gemm_q5_Kx16_streams_avx2;
     if (isa == FR_ISA_AVX512VNNI && type == FR_TYPE_Q8_0) return fr_gemm_q8_0x16_streams_avx512vnni;

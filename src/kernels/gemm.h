@@ -267,6 +267,7 @@ void fr_gemm_q4_0x16_streams_avx2(int64_t nb, const void *const *units, const vo
 void fr_gemm_q5_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q4_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q5_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
+void fr_gemm_iq4_nlx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q4_Kx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q5_Kx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
 void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
