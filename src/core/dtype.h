@@ -89,6 +89,17 @@ static inline int fr_q6_K_at(const block_q6_K *x, int p) {
     const int lo = (x->ql[64 * h + 32 * (g & 1) + l] >> (4 * (g >> 1))) & 0xF;
     return lo | ((x->qh[32 * h + l] >> (2 * g)) & 3) << 4;
 }
+/* Q4_K / Q5_K's 12 scale bytes (ggml's get_scale_min_k4): the scale and min (6 bits each) of
+ * sub-block j (0..7). */
+static inline void fr_q4_K_scale_min(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
 /* Q3_K's 12 scale bytes as its 16 int8 scales (ggml's layout: 4 low bits from bytes 0-7, 2
  * high bits from bytes 8-11, minus 32). */
 static inline void fr_q3_K_scales(const uint8_t *s, int8_t out[16]) {

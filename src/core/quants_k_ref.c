@@ -38,18 +38,6 @@ static inline int nearest_int(float f) {
 
 static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-/* ggml's get_scale_min_k4: scale and min (6 bits each) of sub-block j (0..7) of
- * Q4_K/Q5_K from the 12 packed bytes. */
-static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
-
 static inline void pack_scale_min_k4(int j, uint8_t *q, uint8_t sc, uint8_t m) {
     if (j < 4) {
         q[j] = (uint8_t)((q[j] & 0xC0) | sc);
@@ -113,7 +101,7 @@ void fr_to_float_q4_K_ref(const void *restrict src, float *restrict dst, int64_t
         float *y = dst + i * QK_K;
         for (int j = 0; j < QK_K / 32; j++) {
             uint8_t sc, m;
-            scale_min_k4(j, x[i].scales, &sc, &m);
+            fr_q4_K_scale_min(j, x[i].scales, &sc, &m);
             const float dl = d * (float)sc;
             const float ml = dmin * (float)m;
             for (int l = 0; l < 32; l++) {
@@ -133,7 +121,7 @@ void fr_to_float_q5_K_ref(const void *restrict src, float *restrict dst, int64_t
         float *y = dst + i * QK_K;
         for (int j = 0; j < QK_K / 32; j++) {
             uint8_t sc, m;
-            scale_min_k4(j, x[i].scales, &sc, &m);
+            fr_q4_K_scale_min(j, x[i].scales, &sc, &m);
             const float dl = d * (float)sc;
             const float ml = dmin * (float)m;
             for (int l = 0; l < 32; l++) {
@@ -226,7 +214,7 @@ void fr_vec_dot_q4_K_ref(int64_t n, float *restrict s, const void *restrict vx, 
         int32_t isum = 0, msum = 0;
         for (int j = 0; j < QK_K / 32; j++) {
             uint8_t sc, m;
-            scale_min_k4(j, x[i].scales, &sc, &m);
+            fr_q4_K_scale_min(j, x[i].scales, &sc, &m);
             int32_t sj = 0;
             for (int l = 0; l < 32; l++)
                 sj += q4_at(x[i].qs, 32 * j + l) * y[i].qs[32 * j + l];
@@ -251,7 +239,7 @@ void fr_vec_dot_q5_K_ref(int64_t n, float *restrict s, const void *restrict vx, 
         int32_t isum = 0, msum = 0;
         for (int j = 0; j < QK_K / 32; j++) {
             uint8_t sc, m;
-            scale_min_k4(j, x[i].scales, &sc, &m);
+            fr_q4_K_scale_min(j, x[i].scales, &sc, &m);
             int32_t sj = 0;
             for (int l = 0; l < 32; l++) {
                 const int q = q4_at(x[i].qs, 32 * j + l) | (((x[i].qh[l] >> j) & 1) << 4);

@@ -1,6 +1,6 @@
-/* gemm.c: packing weights into 16-row units, making and freeing packed copies, the matmul
- * driver over them, and the scalar references of the packed kernels (layouts, order and
- * exactness in gemm.h). */
+/* gemm.c: the layouts of 16-row units and their reference packer (pack.c has the fast one),
+ * making and freeing packed copies, the matmul driver over them, and the scalar references of
+ * the packed kernels (layouts, order and exactness in gemm.h). */
 #include "gemm.h"
 
 #include <inttypes.h>
@@ -71,17 +71,6 @@ static void q6x16_at(int p, int r, size_t *lo, int *lo_shift, size_t *hi, int *h
     *hi_shift = 2 * (g & 3);
 }
 
-/* ggml's get_scale_min_k4 */
-static void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m) {
-    if (j < 4) {
-        *sc = q[j] & 63;
-        *m = q[j + 4] & 63;
-    } else {
-        *sc = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
-
 /* Q4_K's 12 scale bytes from 8 scales and mins (6 bits each; the inverse of the above). */
 static void pack_scale_min_k4(uint8_t *q, const uint8_t *sc, const uint8_t *m) {
     memset(q, 0, 12);
@@ -114,7 +103,7 @@ static void pack_k4(uint8_t *u, int r, const uint8_t *qs, const uint8_t *scales,
         for (int k = 0; k < 8; k++) memcpy(u + vec_off(8 * l + k, r), qs + 32 * l + 4 * k, 4);
     for (int j = 0; j < 8; j++) {
         uint8_t sc, m;
-        scale_min_k4(j, scales, &sc, &m);
+        fr_q4_K_scale_min(j, scales, &sc, &m);
         u[FR_Q4_KX16_SC + 16 * j + r] = sc;
         u[FR_Q4_KX16_MN + 32 * (j / 2) + 2 * r + (j & 1)] = m;
     }
@@ -198,6 +187,8 @@ static bool nib_layout_of(int type, nib_layout *l) {
     }
 }
 
+/* The reference packer (fr_pack_unit in pack.c gives the same bytes): row by row, each row
+ * through every block of the unit, into a cleared unit. */
 void fr_pack_unit_ref(int type, int64_t n_in, const void *rows, size_t row_bytes, int nrows, void *unit) {
     const int64_t nb = n_in / fr_pack_block_values(type);
     const size_t bb = fr_pack_block_bytes(type);

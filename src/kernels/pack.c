@@ -3,8 +3,8 @@
  *
  * fr_pack_unit_ref (gemm.c) is the reference: it takes one row at a time through every block
  * of the unit, decodes Q6_K value by value and clears the unit first. This file makes the same
- * bytes (tests/unit/test_tiles.c compares the two at every type, several widths and every
- * row count) from whole 4-byte words: every vector of a unit block holds 4 bytes of each of
+ * bytes (tests/unit/test_tiles.c compares the two at every type, four widths and 16, 15 and
+ * 1 rows) from whole 4-byte words: every vector of a unit block holds 4 bytes of each of
  * the 16 rows, row r at 4r, and for every type those 4 bytes are a contiguous run of the
  * file block (vector v: bytes 4v.. of the run). Q6_K's low nibbles are regrouped a row at a
  * time; its top bits need nothing (a unit byte of H equals the file's qh byte).
@@ -50,16 +50,6 @@ PACK_INLINE void put_fifth_bits(uint8_t *dst, const uint8_t *qh4) {
         const uint32_t y = (x & 0x1111u) | ((x >> 16) & 0x1111u) << 1; /* value 4m + e at 4m, 16 + 4m + e at 4m + 1 */
         const uint32_t z = (y | y >> 2) & 0x0f0fu; /* pairs m = 0, 1 at bits 0-3, m = 2, 3 at 8-11 */
         dst[e] = (uint8_t)(z | z >> 4);
-    }
-}
-
-/* Q4_K / Q5_K's 12 scale bytes (ggml's get_scale_min_k4): the 8 scales and 8 mins. */
-PACK_INLINE void scales_mins_k4(const uint8_t *q, uint8_t *sc, uint8_t *m) {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = q[j] & 63;
-        m[j] = q[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((q[j + 8] & 0xF) | ((q[j] >> 6) << 4));
-        m[j + 4] = (uint8_t)((q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4));
     }
 }
 
@@ -140,12 +130,10 @@ PACK_INLINE void pack_block(int type, const uint8_t *const *row, uint8_t *u) {
         const bool q5 = type == FR_TYPE_Q5_K;
         put_vectors(u, row, q5 ? offsetof(block_q5_K, qs) : offsetof(block_q4_K, qs), 32);
         for (int r = 0; r < ROWS; r++) {
-            uint8_t sc[8], m[8];
-            scales_mins_k4(row[r] + offsetof(block_q4_K, scales), sc, m); /* (the same offset in Q5_K) */
-            for (int j = 0; j < 8; j++) {
-                u[FR_Q4_KX16_SC + 16 * j + r] = sc[j];
-                u[FR_Q4_KX16_MN + 32 * (j / 2) + 2 * r + (j & 1)] = m[j];
-            }
+            const uint8_t *scales = row[r] + offsetof(block_q4_K, scales); /* (the same offset in Q5_K) */
+            for (int j = 0; j < 8; j++)
+                fr_q4_K_scale_min(j, scales, &u[FR_Q4_KX16_SC + 16 * j + r],
+                                  &u[FR_Q4_KX16_MN + 32 * (j / 2) + 2 * r + (j & 1)]);
         }
         put_halves(u + FR_Q4_KX16_D, row, offsetof(block_q4_K, d));
         put_halves(u + FR_Q4_KX16_DMIN, row, offsetof(block_q4_K, dmin));
@@ -219,7 +207,8 @@ void fr_pack_unit(int type, int64_t n_in, const void *rows, size_t row_bytes, in
     case FR_TYPE_Q5_K: pack_blocks(FR_TYPE_Q5_K, nb, fb, bb, rows, row_bytes, unit); break;
     case FR_TYPE_Q2_K: pack_blocks(FR_TYPE_Q2_K, nb, fb, bb, rows, row_bytes, unit); break;
     case FR_TYPE_Q3_K: pack_blocks(FR_TYPE_Q3_K, nb, fb, bb, rows, row_bytes, unit); break;
-    default: pack_blocks(FR_TYPE_Q6_K, nb, fb, bb, rows, row_bytes, unit); break;
+    case FR_TYPE_Q6_K: pack_blocks(FR_TYPE_Q6_K, nb, fb, bb, rows, row_bytes, unit); break;
+    default: fr_pack_unit_ref(type, n_in, rows, row_bytes, nrows, unit); return; /* (no other type packs) */
     }
     const size_t used = (size_t)nb * bb; /* the unit's stride is rounded up to 64 bytes */
     memset((uint8_t *)unit + used, 0, fr_pack_unit_bytes(type, n_in) - used);
