@@ -14,6 +14,7 @@ CFLAGS_VNNI := $(CFLAGS_AVX2) -mavxvnni
 CFLAGS_AVX512 := $(CFLAGS_AVX2) -mavx512f
 CFLAGS_AVX512VNNI := $(CFLAGS_AVX512) -mavx512bw -mavx512vnni
 CFLAGS_AMX := $(CFLAGS_AVX512VNNI) -mamx-tile -mamx-int8
+CFLAGS_AVX512BF16 := $(CFLAGS_AVX512) -mavx512bw -mavx512bf16
 LDLIBS := -pthread -lm $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 # tokenizer: Oniguruma (the regex engine of Hugging Face's tokenizers) and utf8proc (NFC/NFKC)
 LDLIBS += $(shell pkg-config --libs oniguruma 2>/dev/null || echo -lonig) \
@@ -26,7 +27,8 @@ DEPFLAGS = -MMD -MP
 # flags and run only where the CPU has them) or AArch64 (*_neon.c); other targets build the
 # portable C alone.
 TARGET_ARCH_NAME := $(firstword $(subst -, ,$(shell $(CC) -dumpmachine 2>/dev/null)))
-X86_SIMD_SRC := $(shell find src -name '*_avx2.c' -o -name '*_vnni.c' -o -name '*_avx512.c' -o -name '*_avx512vnni.c' -o -name '*_amx.c')
+X86_SIMD_SRC := $(shell find src -name '*_avx2.c' -o -name '*_vnni.c' -o -name '*_avx512.c' -o -name '*_avx512vnni.c' -o -name '*_avx512bf16.c' \
+	-o -name '*_amx.c')
 NEON_SRC := $(shell find src -name '*_neon.c')
 ifneq ($(filter x86_64 i686 i586 i386,$(TARGET_ARCH_NAME)),)
 ARCH_EXCLUDE := $(NEON_SRC)
@@ -60,6 +62,10 @@ $(BUILD)/obj/%_vnni.o: %_vnni.c
 $(BUILD)/obj/%_avx512vnni.o: %_avx512vnni.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(CFLAGS_AVX512VNNI) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%_avx512bf16.o: %_avx512bf16.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS_AVX512BF16) $(DEPFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%_amx.o: %_amx.c
 	@mkdir -p $(dir $@)

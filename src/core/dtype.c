@@ -128,6 +128,13 @@ static bool cpu_has_avx512bw_vnni(void) {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     return (b & (1u << 30)) && (c & (1u << 11));
 }
+/* AVX512_BF16: CPUID.(EAX=7, ECX=1):EAX bit 5 (Intel since Cooper Lake, AMD since Zen 4). */
+static bool cpu_has_avx512bf16(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || a < 1 || !(b & (1u << 30))) return false; /* (and BW) */
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
+    return a & (1u << 5);
+}
 /* AMX-TILE and AMX-INT8 (CPUID.(EAX=7, ECX=0):EDX bits 24 and 25), the OS saving the tile
  * state (XCR0 bits 17-18), and Linux's leave for this process to use it: the tile data is
  * an 8 KiB state that a process must ask for (arch_prctl ARCH_REQ_XCOMP_PERM) before its
@@ -235,7 +242,7 @@ int fr_decode_f16_streams_for(const char *vendor, const char *setting) {
 static bool g_decode_pf_l2, g_decode_kquant_streams;
 static size_t g_decode_f16_pf;
 static int g_decode_f16_streams;
-static bool g_has_avx2, g_has_avxvnni, g_has_avx512, g_has_avx512vnni, g_has_amx, g_has_neon_dot;
+static bool g_has_avx2, g_has_avxvnni, g_has_avx512, g_has_avx512vnni, g_has_avx512bf16, g_has_amx, g_has_neon_dot;
 static pthread_once_t g_cpu_once = PTHREAD_ONCE_INIT;
 static void detect_cpu(void) {
     g_has_neon_dot = false;
@@ -247,8 +254,9 @@ static void detect_cpu(void) {
     g_has_avxvnni = g_has_avx2 && cpu_has_avxvnni();
     g_has_avx512 = g_has_avx2 && cpu_has_avx512f();
     g_has_avx512vnni = g_has_avx512 && cpu_has_avx512bw_vnni();
+    g_has_avx512bf16 = g_has_avx512 && cpu_has_avx512bf16();
 #else
-    g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = false;
+    g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = g_has_avx512bf16 = false;
 #endif
     char vendor[13] = "";
 #if FR_X86
@@ -263,6 +271,9 @@ static void detect_cpu(void) {
         g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = g_has_neon_dot = false;
     if (cap && strcmp(cap, "avx2") == 0) g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = false;
     if (cap && strcmp(cap, "avxvnni") == 0) g_has_avx512 = g_has_avx512vnni = false; /* AVX2 + AVX-VNNI */
+    /* (avx512: AVX-512 F, BW and VNNI, without the BF16 and AMX prompt kernels) */
+    if (cap && strcmp(cap, "avx512") == 0) g_has_avx512bf16 = false;
+    g_has_avx512bf16 = g_has_avx512bf16 && g_has_avx512;
     g_has_amx = false;
 #if FR_X86
     /* (asked last: a capped run does not ask the OS for the tile state) */
@@ -291,6 +302,7 @@ bool fr_cpu_has(fr_isa isa) {
     case FR_ISA_AMX:
         pthread_once(&g_cpu_once, detect_cpu);
         return g_has_amx;
+    case FR_ISA_AVX512BF16: pthread_once(&g_cpu_once, detect_cpu); return g_has_avx512bf16;
     }
     return false;
 }

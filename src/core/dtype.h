@@ -147,6 +147,7 @@ typedef enum {
     FR_ISA_AVX512VNNI = 4, /* AVX-512F + BW + VNNI */
     FR_ISA_NEON_DOT = 5,   /* AArch64 Advanced SIMD with the dot-product instructions (sdot) */
     FR_ISA_AMX = 6,        /* AMX-TILE + AMX-INT8 (with AVX-512 VNNI) and the OS's leave to use them */
+    FR_ISA_AVX512BF16 = 7, /* AVX-512F + BW + AVX512_BF16 (vdpbf16ps) */
 } fr_isa;
 
 typedef struct fr_type_traits {

@@ -404,8 +404,33 @@ void fr_gemm_panel_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const float *
                         int T, float *st, int first);
 void fr_gemm_panel_finish_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
                                int64_t n, const float *const *yp, float *out, size_t out_stride);
-/* y = W x for an F16, BF16 or F32 W on AVX2 (fr_matmul's path; same contract). Scratch: */
-size_t fr_gemm_f16_scratch_size(int64_t n_in, int64_t n_tok);
+/* BF16 pair panels (gemm_avx512bf16.c; only where fr_cpu_has(FR_ISA_AVX512BF16)): the 16-lane
+ * panels above with vdpbf16ps, which adds two products per lane and instruction. A lane of pass
+ * h takes values 32c + 16h + l of chunks c = 0, 1, 2, ... one after the other; vdpbf16ps adds
+ * its odd element's product first, then its even one's, each rounded once as an FMA rounds (the
+ * product of two BF16 values is exact in F32). So dword l of pass h, pair p holds value 64p +
+ * 16h + l in its high half (the odd element) and 64p + 32 + 16h + l in its low half (zero from
+ * n32 on), at ((h * np + p) * R + r) * 16 dwords, np = (n32 / 32 + 1) / 2; activations alike
+ * with R = 1, r = 0. fr_gemm_bf16_pairs_avx512 runs pass h over pairs [p0, p1) into st as
+ * fr_gemm_panel_avx512 does over chunks [2 p0, min(2 p1, nc)), and fr_gemm_panel_finish_avx512
+ * ends the two passes (its yp: the float activation rows of the panel path, for the tail).
+ * vdpbf16ps also takes subnormal inputs and results as zero, which an FMA does not, so its
+ * results equal the FMA kernels' only where every value is pair-safe: zero, or a biased
+ * exponent from FR_BF16_PAIR_MIN_EXP to FR_BF16_PAIR_MAX_EXP (2^-56 <= |v| < 2^64). Then
+ * every product is zero or a multiple of 2^-126 (two values m 2^(e - 7), e >= -56) below
+ * 2^128, and so is every sum of them up to overflow: never subnormal, no product overflowing
+ * alone, the same bits. fr_gemm_bf16_pair_order writes values i .. i + m - 1 of a row (v:
+ * value i; i a multiple of 64, m too or i + m = n32) so into row r of a panel of R rows and
+ * returns whether all were pair-safe; fr_gemm_bf16_pair_pack does whole rows x[0 .. R - 1]. */
+#define FR_BF16_PAIR_MIN_EXP 71
+#define FR_BF16_PAIR_MAX_EXP 190
+bool fr_gemm_bf16_pair_order(const uint16_t *v, int64_t i, int64_t m, int64_t n32, int R, int r, uint32_t *dst);
+bool fr_gemm_bf16_pair_pack(const void *const *x, int R, int64_t n32, uint32_t *panel);
+void fr_gemm_bf16_pairs_avx512(int h, int64_t p0, int64_t p1, int64_t np, const uint32_t *panel, int R,
+                               const uint32_t *const *yp, int T, float *st, int first);
+/* y = W x for an F16, BF16 or F32 W on AVX2 (fr_matmul's path; same contract). Scratch (BF16:
+ * also the pair rows, up to 2 more bytes per value and 64 per row): */
+size_t fr_gemm_f16_scratch_size(int type, int64_t n_in, int64_t n_tok);
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch);
 /* One token's products over n <= FR_MM_GROUP_MAX matrices of one of these types and one n_in,

@@ -191,10 +191,10 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     c->gate = alloc_floats(nb, ffw, &ok);
     c->up = alloc_floats(nb, ffw, &ok);
     c->rope = alloc_floats(nb, hp->n_rot, &ok);
-    /* matmul scratch: activations converted to at most 4 bytes per value, plus padding */
+    /* matmul scratch: the converted activations of the widest input */
     int64_t max_in = FR_MAX(FR_MAX(hp->n_embd, ffw), hp->n_head * hp->head_dim_v);
     max_in = FR_MAX(max_in, FR_MAX(hp->n_lora_q, hp->n_lora_kv + hp->n_rot));
-    c->scratch_bytes = nb * ((size_t)max_in + 64) * 4;
+    c->scratch_bytes = nb * fr_matmul_scratch_row_bound(max_in);
     if (mla) /* per-head conversions of one token (absorbed decode) */
         c->scratch_bytes = FR_MAX(c->scratch_bytes, (size_t)hp->n_head * ((size_t)FR_MAX(hp->n_lora_kv, hp->qk_nope) * 4 + 64));
     c->scratch = ok ? aligned_alloc(64, (c->scratch_bytes + 63) & ~(size_t)63) : NULL;
