@@ -40,7 +40,8 @@ run_llama() {
 # ceiling the engines exceed): each side's % of ceiling is its tg rate x the weight bytes a
 # token reads (frugal info's active_bytes) / membw, and its pp rate x 2 x the multiply-adds of a
 # prompt token's matrix products (n_params_layer_matrices) / the FP32 FMA peak (files mostly of
-# F16, BF16 or F32 weights) or the int8 dot-product peak (the others). Attention, norms and the
+# F16 or F32 weights; BF16 too where the CPU has no BF16 dot product, else that one's peak,
+# bf16_gflops) or the int8 dot-product peak (the others). Attention, norms and the
 # output matrix are left out, so pp's % is a lower bound. FRUGAL_ISA, if set, caps the probes too.
 json_num() { sed -n "s/.*\"$1\": *\([0-9.eE+-]*\).*/\1/p" | head -n 1; }
 probe() { "$FRUGAL" bench "$@" -t "$T" --json | tail -n 1; }
@@ -48,8 +49,9 @@ p0=$(probe --membw --flops)
 BW0=$(printf '%s' "$p0" | json_num membw_gbps)
 FP32=$(printf '%s' "$p0" | json_num fp32_gflops)
 INT8=$(printf '%s' "$p0" | json_num int8_gops)
+BF16=$(printf '%s' "$p0" | json_num bf16_gflops)
 rows=""
-BWS="$BW0" FPS="$FP32" I8S="$INT8"
+BWS="$BW0" FPS="$FP32" I8S="$INT8" BFS="$BF16"
 for m in "$@"; do
     fpp="" ftg="" lpp="" ltg="" i=1
     while [ "$i" -le "$A" ]; do
@@ -72,6 +74,7 @@ for m in "$@"; do
     BWS="$BWS $(printf '%s' "$pj" | json_num membw_gbps)"
     FPS="$FPS $(printf '%s' "$pj" | json_num fp32_gflops)"
     I8S="$I8S $(printf '%s' "$pj" | json_num int8_gops)"
+    BFS="$BFS $(printf '%s' "$pj" | json_num bf16_gflops)"
     info=$("$FRUGAL" info -m "$m" --json | tr -d '\n ')
     ab=$(printf '%s' "$info" | json_num active_bytes)
     mp=$(printf '%s' "$info" | json_num n_params_layer_matrices)
@@ -79,7 +82,7 @@ for m in "$@"; do
     big=$(printf '%s' "$info" | sed 's/.*"types":{\(.*\)}.*/\1/' | tr '}' '\n' |
         sed -n 's/^,*"\([A-Z0-9_a-z]*\)":{"tensors":[0-9]*,"bytes":\([0-9]*\).*/\2 \1/p' |
         sort -n | tail -n 1 | cut -d' ' -f2)
-    case "$big" in F16 | BF16 | F32) peak=fp32 ;; *) peak=int8 ;; esac
+    case "$big" in F16 | F32) peak=fp32 ;; BF16) peak=bf16 ;; *) peak=int8 ;; esac
     for test in pp tg; do
         if [ "$test" = pp ]; then
             f=$(echo "$fpp" | median) l=$(echo "$lpp" | median)
@@ -91,12 +94,13 @@ for m in "$@"; do
     done
 done
 largest() { tr ' ' '\n' | grep . | sort -g | tail -n 1; }
-BW=$(echo "$BWS" | largest) FP32=$(echo "$FPS" | largest) INT8=$(echo "$I8S" | largest)
-echo "ceilings (the largest of the probes before the runs and after each file): membw $BW GB/s ($BWS), fp32 $FP32 GFLOP/s ($FPS), int8 $INT8 GOP/s ($I8S)" >&2
+BW=$(echo "$BWS" | largest) FP32=$(echo "$FPS" | largest) INT8=$(echo "$I8S" | largest) BF16=$(echo "$BFS" | largest)
+echo "ceilings (the largest of the probes before the runs and after each file): membw $BW GB/s ($BWS), fp32 $FP32 GFLOP/s ($FPS), int8 $INT8 GOP/s ($I8S)${BF16:+, bf16 $BF16 GFLOP/s ($BFS)}" >&2
 printf '| model | test | frugal t/s | llama.cpp t/s | ratio | frugal %% of ceiling | llama.cpp %% of ceiling |\n'
 printf '|---|---|---|---|---|---|---|\n'
 printf '%s' "$rows" | while read -r name test f l ab mp kind; do
-    if [ "$kind" = fp32 ]; then peak=$FP32; else peak=$INT8; fi
+    # BF16 files: the BF16 dot-product peak where the CPU has one (AVX512_BF16), else FP32's
+    case "$kind" in fp32) peak=$FP32 ;; bf16) peak=${BF16:-$FP32} ;; *) peak=$INT8 ;; esac
     awk -v n="$name" -v t="$test" -v f="$f" -v l="$l" -v ab="$ab" -v mp="$mp" -v pk="$peak" -v bw="$BW" 'BEGIN {
         ratio = (l + 0 > 0) ? sprintf("%.2f", f / l) : "?"
         # % of ceiling: tg of membw, pp of the arithmetic peak ("?" where a figure is missing)

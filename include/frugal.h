@@ -264,6 +264,8 @@ double frugal_probe_membw_gbps(int threads, size_t bytes);
 /* FP32 FMA peak, GFLOP/s, and int8 dot-product peak (u8 x s8 -> s32), GOP/s; 0 threads = all. */
 double frugal_probe_fp32_gflops(int threads);
 double frugal_probe_int8_gops(int threads);
+/* BF16 dot-product peak (AVX512_BF16's vdpbf16ps), GFLOP/s; 0 where the CPU has none. */
+double frugal_probe_bf16_gflops(int threads);
 
 /* ---- synth: random-weight models of real shapes ---- */
 /* Writes a model of a named shape ("tinyllama-1.1b", ...). type_name: "F16", "Q8_0", "Q4_0",

@@ -48,7 +48,7 @@ static const char *k_help =
     "                     repacking), repacked_matrices, repacked_bytes (also printed as a\n"
     "                     'load:' line);\n"
     "                     without -m: threads, isa, decode_prefetch, kquant_streams, f16_prefetch,\n"
-    "                     f16_streams, membw_gbps, fp32_gflops, int8_gops;\n"
+    "                     f16_streams, membw_gbps, fp32_gflops, int8_gops, bf16_gflops;\n"
     "                     with --seqs: model, seqs, n_prompt, n_gen, threads, reps, isa, pp_s,\n"
     "                     pp_tps (N*pp / pp_s), tg_s, tg_tps (N*n / tg_s), tg_tps_per_seq,\n"
     "                     pp_sd, tg_sd (of the rates), ubatch\n"
@@ -58,7 +58,8 @@ static const char *k_help =
     "                     prefetch, and the faster pattern counts). With -m: measured before\n"
     "                     and after the runs, and the generation's read rate is given as a\n"
     "                     share of the larger\n"
-    "  --flops            FP32 FMA peak (fp32_gflops) and int8 dot-product peak (int8_gops)\n";
+    "  --flops            FP32 FMA peak (fp32_gflops) and int8 dot-product peak (int8_gops);\n"
+    "                     with AVX512_BF16 also the BF16 dot-product peak (bf16_gflops)\n";
 
 static void stats(const double *v, int n, double *mean, double *sd) {
     double s = 0, q = 0;
@@ -255,6 +256,11 @@ int cmd_bench(int argc, char **argv) {
             printf("fp32_gflops: %.1f (FMA, %d threads)\nint8_gops: %.1f (u8 x s8 -> s32 dot, %d threads)\n", f, nt, g, nt);
             json_object_set_new(o, "fp32_gflops", json_real(f));
             json_object_set_new(o, "int8_gops", json_real(g));
+            const double b = frugal_probe_bf16_gflops(nt);
+            if (b > 0) { /* (the BF16 prompt kernel's instruction, where the CPU has it) */
+                printf("bf16_gflops: %.1f (vdpbf16ps, %d threads)\n", b, nt);
+                json_object_set_new(o, "bf16_gflops", json_real(b));
+            }
         }
         if (json) {
             char *js = json_dumps(o, JSON_COMPACT);

@@ -208,10 +208,10 @@ bool fr_decode_kquant_streams_for(const char *vendor, const char *setting) {
     return setting_or_intel(vendor, setting, "1", "0");
 }
 
-/* How a decode step reads its F16, BF16 and F32 weight rows (gemm.c, f16_decode_slab; the AVX2
+/* How a decode step reads its F16, BF16 and F32 weight rows (gemm_f16.c, f16_decode_slab; the AVX2
  * kernel gemm_avx2.c, f16_RxT): as this many streams (rows of as many parts of a task's slab in
  * one kernel call), each prefetched this many bytes ahead. On the Intel Xeon of the 21st-30th
- * sessions 2 streams read faster than 1 and 3 measured as 2 (gemm.c), and 8 KiB ahead faster
+ * sessions 2 streams read faster than 1 and 3 measured as 2 (gemm_f16.c), and 8 KiB ahead faster
  * than 2 KiB (kbench F16 4096 x 32768, one thread: 14.4-16.2 -> 16.1-18.0 GMAC/s; tinyllama
  * F16 tg32, one thread, 13.8 -> 16.2 t/s). On the AMD EPYC (Zen 5) of the 31st-33rd sessions
  * 3 streams 2 KiB ahead did: tinyllama tg, tokens alternated in one process against 2 streams

@@ -2,7 +2,8 @@
  * micro-kernels that multiply them by up to 4 activation rows at a time (gemm.c: packing,
  * the packed copies of matrices, the matmul driver and scalar references;
  * gemm_avx2.c: the AVX2 kernels; gemm_vnni.c: the AVX-VNNI Q8_0 kernel; gemm_avx512*.c: the
- * AVX-512 ones; gemm_neon.c: the AArch64 sdot kernels).
+ * AVX-512 ones; gemm_neon.c: the AArch64 sdot kernels). F16, BF16 and F32 matrices are never
+ * packed: gemm_f16.c drives their kernels (gemm_avx2.c, gemm_avx512.c, gemm_avx512bf16.c).
  *
  * Layouts. A unit holds 16 consecutive weight rows as two halves of 8 (rows 0-7, 8-15);
  * rows past n_out in the last unit are zero. nb = n_in / 32 blocks per row (n_in / 256

@@ -29,7 +29,7 @@ typedef struct {
     const char *buf;
     size_t bytes;
     int n;
-    int kind;      /* 0 read, 1 fma, 2 int8 */
+    int kind;      /* 0 read, 1 fma, 2 int8, 3 bf16 */
     bool prefetch; /* the read probe's pattern (fr_probe_read_avx2) */
     int64_t iters;
     double sink[64];
@@ -40,6 +40,7 @@ typedef struct {
 static double probe_x86(const probe_job *j, const char *p, size_t part) {
     if (j->kind == 0) return fr_probe_read_avx2(p, part, j->prefetch);
     if (j->kind == 1) return fr_cpu_has(FR_ISA_AVX512) ? fr_probe_fma_avx512(j->iters) : fr_probe_fma_avx2(j->iters);
+    if (j->kind == 3) return fr_probe_bf16_avx512(j->iters);
     return fr_cpu_has(FR_ISA_AVX512VNNI) ? fr_probe_int8_avx512vnni(j->iters)
            : fr_cpu_has(FR_ISA_AVXVNNI)  ? fr_probe_int8_vnni(j->iters)
                                          : fr_probe_int8_avx2(j->iters);
@@ -105,6 +106,10 @@ static double peak(fr_pool *pool, int kind, int reps, double ops_per_iter) {
 /* per iteration: 10 FMAs x 8 (16 with AVX-512) lanes x 2 flops; 6 maddubs or 8 vpdpbusd x 32
  * (64 with 512 bits) MACs x 2 ops */
 double fr_probe_fp32_gflops(fr_pool *pool, int reps) { return peak(pool, 1, reps, fr_cpu_has(FR_ISA_AVX512) ? 320.0 : 160.0); }
+double fr_probe_bf16_gflops(fr_pool *pool, int reps) {
+    if (!fr_cpu_has(FR_ISA_AVX512BF16)) return 0;
+    return peak(pool, 3, reps, 16 * 16 * 2 * 2.0); /* 16 instructions x 16 lanes x 2 products x 2 */
+}
 double fr_probe_int8_gops(fr_pool *pool, int reps) {
     double ops = fr_cpu_has(FR_ISA_AVX512VNNI) ? 1024.0
                  : fr_cpu_has(FR_ISA_AVXVNNI) ? 512.0

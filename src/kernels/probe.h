@@ -17,6 +17,9 @@ double fr_probe_fp32_gflops(fr_pool *pool, int reps);
  * with the instructions the GEMM kernels use on this CPU (512-bit vpdpbusd with AVX512-VNNI,
  * 256-bit with AVX-VNNI, else maddubs + madd). */
 double fr_probe_int8_gops(fr_pool *pool, int reps);
+/* BF16 dot-product peak (vdpbf16ps: two products per F32 lane), GFLOP/s (a multiply-add counts
+ * as 2), where fr_cpu_has(FR_ISA_AVX512BF16); 0 elsewhere. */
+double fr_probe_bf16_gflops(fr_pool *pool, int reps);
 
 /* Per-thread kernels (probe_avx2.c when AVX2 is available, else portable C). */
 double fr_probe_read_avx2(const void *p, size_t bytes, bool prefetch);
@@ -24,6 +27,7 @@ double fr_probe_fma_avx2(int64_t iters);  /* returns a value to keep the work al
 double fr_probe_int8_avx2(int64_t iters);
 double fr_probe_int8_vnni(int64_t iters);
 double fr_probe_fma_avx512(int64_t iters); /* probe_avx512.c, where fr_cpu_has(FR_ISA_AVX512) */
+double fr_probe_bf16_avx512(int64_t iters); /* probe_avx512bf16.c, where fr_cpu_has(FR_ISA_AVX512BF16) */
 double fr_probe_int8_avx512vnni(int64_t iters); /* where fr_cpu_has(FR_ISA_AVX512VNNI) */ /* probe_vnni.c, where fr_cpu_has(FR_ISA_AVXVNNI) */
 
 #endif
