@@ -198,8 +198,8 @@ static const f16_panel_kernels f16_panels_avx2 = {8, 3, 4, 4096, fr_gemm_panel_a
  * With a smaller L2 (sysconf), 3/8 of it. */
 #define F16P_BYTES (768 << 10)
 /* Values per range of BF16 pair panels: 8 tokens' activations, 32 KiB, in L1 per pass (kbench
- * BF16, 512 tokens, 2 threads, 2 rounds: 2048 x 5632 247-249 GMAC/s at 1024, 265-268 at 2048,
- * 265-267 at 4096; 5632 x 2048 231-236, 243, 242-245) */
+ * BF16, 512 tokens, 2 threads, 4 rounds: 2048 x 5632 242-249 GMAC/s at 1024, 254-268 at 2048,
+ * 265-267 at 4096 (2 rounds); 5632 x 2048 231-236, 243-244, 242-245) */
 #define F16_PAIR_SPAN 2048
 #define F16P_ROWS 96       /* the most rows in a task */
 #define F16P_STATE 384     /* floats of a panel's accumulators per pass: R x T x lanes, at most */
