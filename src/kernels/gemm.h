@@ -429,8 +429,9 @@ bool fr_gemm_bf16_pair_order(const uint16_t *v, int64_t i, int64_t m, int64_t n3
 bool fr_gemm_bf16_pair_pack(const void *const *x, int R, int64_t n32, uint32_t *panel);
 void fr_gemm_bf16_pairs_avx512(int h, int64_t p0, int64_t p1, int64_t np, const uint32_t *panel, int R,
                                const uint32_t *const *yp, int T, float *st, int first);
-/* y = W x for an F16, BF16 or F32 W on AVX2 (fr_matmul's path; same contract). Scratch (BF16:
- * also the pair rows, up to 2 more bytes per value and 64 per row): */
+/* y = W x for an F16, BF16 or F32 W on AVX2 (fr_matmul's path; same contract). Scratch (BF16
+ * where AVX512_BF16 runs its prompts: also the pair rows, up to 2 more bytes per value and 64
+ * per row): */
 size_t fr_gemm_f16_scratch_size(int type, int64_t n_in, int64_t n_tok);
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch);

@@ -5,7 +5,6 @@
  * the AMD Zen 5 of the 35th session, 32 million random lanes matched two FMAs in that order,
  * and test_tiles compares the kernel with the FMA one on every machine it runs on. */
 #include <immintrin.h>
-#include <string.h>
 
 #include "gemm.h"
 

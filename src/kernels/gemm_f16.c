@@ -36,7 +36,8 @@ static size_t f16_pair_stride(int64_t n_in) { return (size_t)(((n_in & ~(int64_t
 
 size_t fr_gemm_f16_scratch_size(int type, int64_t n_in, int64_t n_tok) {
     size_t row = f16_act_stride(n_in);
-    if (type == FR_TYPE_BF16) row += f16_pair_stride(n_in) * sizeof(uint32_t);
+    if (type == FR_TYPE_BF16 && fr_cpu_has(FR_ISA_AVX512BF16)) /* (f16_setup's condition for pair rows) */
+        row += f16_pair_stride(n_in) * sizeof(uint32_t);
     return row * (size_t)n_tok;
 }
 

@@ -50,8 +50,8 @@ static inline const void *fr_head_row(const fr_head_rows *r, int64_t h, int64_t 
 
 /* Bytes of scratch fr_matmul needs for n_tok rows of n_in activations of W's type. */
 size_t fr_matmul_scratch_size(const fr_matrix *w, int64_t n_tok);
-/* A bound of fr_matmul_scratch_size(w, n_tok) / n_tok over every type of W with n_in values per
- * row: one scratch for all of a model's matrices. */
+/* The largest fr_matmul_scratch_size(w, n_tok) / n_tok over every type of W with n_in values per
+ * row: one scratch for all of a model's matrices (those with fewer inputs need no more). */
 size_t fr_matmul_scratch_row_bound(int64_t n_in);
 
 /* y[t][r] = dot(W[r], x[t]) (+ bias[r] if bias != NULL) for t < n_tok, r < n_out.

@@ -26,17 +26,25 @@ static size_t act_row_bytes(const fr_matrix *w) {
  * t/s with AVX2, 2 threads, where it took per-row vec_dot) */
 static bool float_rows(int type) { return type == FR_TYPE_F16 || type == FR_TYPE_BF16 || type == FR_TYPE_F32; }
 
-/* The converted activations take at most 4 bytes per value and 64 bytes of padding per row;
- * BF16 prompts on AVX512_BF16 add their pair rows (gemm.h), at most 2 bytes per value and 128
- * per row. */
-size_t fr_matmul_scratch_row_bound(int64_t n_in) { return ((size_t)n_in + 64) * 6; }
-
 size_t fr_matmul_scratch_size(const fr_matrix *w, int64_t n_tok) {
     size_t s = act_row_bytes(w) * (size_t)n_tok;
     if (fr_pack_supported(w->type)) s = FR_MAX(s, fr_gemm_scratch_size(w->type, w->n_in, n_tok));
     if (float_rows(w->type) && fr_cpu_has(FR_ISA_AVX2))
         s = FR_MAX(s, fr_gemm_f16_scratch_size(w->type, w->n_in, n_tok));
     return s;
+}
+
+/* fr_matmul_scratch_size's largest need per token over the types a matrix of n_in values per
+ * row can have (every need above grows with the tokens in proportion) */
+size_t fr_matmul_scratch_row_bound(int64_t n_in) {
+    size_t most = 0;
+    for (int type = 0; type < FR_TYPE_COUNT; type++) {
+        const fr_type_traits *tt = fr_type_traits_get(type);
+        if (!tt || !tt->vec_dot || n_in % tt->block_size != 0) continue;
+        const fr_matrix m = {type, n_in, 1, 0, NULL, NULL, 0};
+        most = FR_MAX(most, fr_matmul_scratch_size(&m, 1));
+    }
+    return most;
 }
 
 typedef struct {
