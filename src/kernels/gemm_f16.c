@@ -119,18 +119,22 @@ void fr_gemm_panel_pack(const void *const *x, int R, int64_t n32, int type, int 
 }
 
 /* The activations rounded to F16 (BF16) exactly as vec_dot's conversion, kept as floats
- * (F32 rows read x as it is), and for BF16 pair panels as pair rows too. */
-static void f16_quant_task(void *ctx, int64_t t, int thread) {
-    f16_job *j = ctx;
+ * (F32 rows read x as it is), and for BF16 pair panels as pair rows too: token t's row from
+ * src. Returns false if some value was not pair-safe (pair rows only; else true). */
+static bool f16_convert_row(const f16_job *j, const float *src, int64_t t) {
     const fr_type_traits *ft = fr_type_traits_get(j->w->type);
     const int64_t n = j->w->n_in, n32 = n & ~(int64_t)31, nc = n32 / 32;
     const bool f32 = j->w->type == FR_TYPE_F32;
+    bool safe = true;
     uint16_t tmp[256];
     _Alignas(64) float v[256];
-    const float *src = j->x + t * j->x_stride;
     float *dst = j->act + (size_t)t * j->act_stride;
     for (int64_t i = 0; i < n; i += 256) {
         int64_t m = FR_MIN(256, n - i);
+        if (!j->panels && f32) {
+            memcpy(dst + i, src + i, (size_t)m * sizeof(float));
+            continue;
+        }
         if (!j->panels) {
             ft->from_float(src + i, tmp, m);
             ft->to_float(tmp, dst + i, m);
@@ -147,11 +151,18 @@ static void f16_quant_task(void *ctx, int64_t t, int thread) {
 #if FR_X86
         if (j->pairs && mp > 0 &&
             !fr_gemm_bf16_pair_order(tmp, i, mp, n32, 1, 0, j->pairs + (size_t)t * j->pair_stride))
-            atomic_store_explicit(&j->act_unsafe, true, memory_order_relaxed);
+            safe = false;
 #endif
         fr_gemm_pass_order(v, i, mp, j->panels->lanes, nc, 1, 0, dst);
         for (int64_t k = i + mp; k < i + m; k++) dst[k] = v[k - i];
     }
+    return safe;
+}
+
+static void f16_quant_task(void *ctx, int64_t t, int thread) {
+    f16_job *j = ctx;
+    if (!f16_convert_row(j, j->x + t * j->x_stride, t))
+        atomic_store_explicit(&j->act_unsafe, true, memory_order_relaxed);
 }
 
 /* Decode: rows r0 .. r1 - 1 cut into fr_cpu_decode_f16_streams() parts read side by side, one
@@ -229,7 +240,7 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
     const int R = k->R, P = 32 / k->lanes;
     f16_panel_scratch *sc = fr_pool_scratch(j->pool, thread);
     assert(sc && R == 3 && k->T <= 8 && R * k->T * k->lanes <= F16P_STATE && r1 - r0 <= F16P_ROWS &&
-           (size_t)(r1 - r0) * (size_t)n32 * sizeof(float) <= (j->pairs ? sizeof sc->panel : j->panel_bytes));
+           (size_t)(r1 - r0) * (size_t)n32 * sizeof(float) <= sizeof sc->panel);
     /* BF16 pair panels where every weight of the chunk is pair-safe (a row's np x 32 dwords
      * fit in its n32 floats: nc >= 1), else float panels */
     const int64_t np = (nc + 1) / 2, pspan = F16_PAIR_SPAN / 64;
@@ -294,7 +305,8 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
     }
 }
 
-/* A chunk of rows x every token. Rows longer than j->span are cut into ranges: for each group
+/* Rows r0 .. r1 - 1 of j->out's matrix x every token: over panels (f16_panel_chunk), or
+ * tiles on the rows as they are. Rows longer than j->span are cut into ranges: for each group
  * of 4 tokens, range by range, every row triple of the chunk takes the range, its
  * accumulators kept in st between ranges. Four tokens' range of activations (32 KiB) then
  * stays in L1 while the chunk's rows stream from L2; over whole rows (22 KiB per activation
@@ -302,23 +314,13 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
  * tokens, one thread, AVX-512: 59-66 -> 82-85 GMAC/s; tinyllama F16 pp512 +5-8%. With AVX2,
  * whose kernel needs half the bandwidth per cycle, it measured no gain, so AVX2 takes whole
  * rows). */
-static void f16_task(void *ctx, int64_t task, int thread) {
-    const f16_job *j = ctx;
-    const fr_matrix *w = j->w;
-    const int64_t n = w->n_in, n32 = n & ~(int64_t)31;
-    if (j->slabs) { /* rows of one or more matrices */
-        const int64_t r0 = j->slabs[task], r1 = j->slabs[task + 1];
-        for (int i = 0; i < j->n_out; i++) {
-            const int64_t a = FR_MAX(r0, j->row0[i]), b = FR_MIN(r1, j->row0[i + 1]);
-            if (a < b) f16_decode_slab(j, &j->out[i], a - j->row0[i], b - j->row0[i]);
-        }
-        return;
-    }
-    const int64_t r0 = task * j->chunk, r1 = FR_MIN(r0 + j->chunk, w->n_out);
+static void f16_rows(const f16_job *j, int64_t r0, int64_t r1, int thread) {
     if (j->panels) {
         f16_panel_chunk(j, r0, r1, thread);
         return;
     }
+    const fr_matrix *w = j->w;
+    const int64_t n = w->n_in, n32 = n & ~(int64_t)31;
     /* used only when rows are cut (<= 48 rows) */
     float st[(F16_SPLIT_ROWS + F16_TILE_ROWS - 1) / F16_TILE_ROWS][FR_GEMM_F16_STATE];
     for (int64_t t = 0; t < j->n_tok; t += 4) {
@@ -341,6 +343,20 @@ static void f16_task(void *ctx, int64_t task, int thread) {
     }
 }
 
+static void f16_task(void *ctx, int64_t task, int thread) {
+    const f16_job *j = ctx;
+    const fr_matrix *w = j->w;
+    if (j->slabs) { /* rows of one or more matrices */
+        const int64_t r0 = j->slabs[task], r1 = j->slabs[task + 1];
+        for (int i = 0; i < j->n_out; i++) {
+            const int64_t a = FR_MAX(r0, j->row0[i]), b = FR_MIN(r1, j->row0[i + 1]);
+            if (a < b) f16_decode_slab(j, &j->out[i], a - j->row0[i], b - j->row0[i]);
+        }
+        return;
+    }
+    f16_rows(j, task * j->chunk, FR_MIN(task * j->chunk + j->chunk, w->n_out), thread);
+}
+
 /* One token's products over the n matrices of out (one type and n_in; x converted in j). */
 static void f16_decode(fr_pool *pool, f16_job *j, const fr_mm_out *out, int n) {
     j->out = out;
@@ -352,9 +368,11 @@ static void f16_decode(fr_pool *pool, f16_job *j, const fr_mm_out *out, int n) {
     j->slabs = NULL;
 }
 
-/* j for W's type over x, with x converted (as vec_dot converts it) into scratch. */
-static void f16_setup(fr_pool *pool, f16_job *j, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok,
-                      void *scratch) {
+/* j for W's type over n_tok rows of x, to be converted (as vec_dot converts them) into scratch
+ * (fr_gemm_f16_scratch_size): F32 rows are read from x as they are unless panels or copy
+ * (fr_gemm_f16_multi's rows, which are not one stride apart) need them converted. */
+static void f16_plan(fr_pool *pool, f16_job *j, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok,
+                     void *scratch, bool copy) {
     const bool f32 = w->type == FR_TYPE_F32;
     const size_t act_stride = f16_act_stride(w->n_in) / sizeof(float);
     memset(j, 0, sizeof *j);
@@ -364,8 +382,8 @@ static void f16_setup(fr_pool *pool, f16_job *j, const fr_matrix *w, const float
     j->n_tok = n_tok;
     j->act = scratch;
     j->act_stride = act_stride;
-    j->ys = f32 ? x : scratch;
-    j->ys_stride = f32 ? (size_t)x_stride : act_stride;
+    j->ys = f32 && !copy ? x : scratch;
+    j->ys_stride = f32 && !copy ? (size_t)x_stride : act_stride;
     j->span = w->n_in;
 #if FR_X86
     const bool bf = w->type == FR_TYPE_BF16;
@@ -391,7 +409,13 @@ static void f16_setup(fr_pool *pool, f16_job *j, const fr_matrix *w, const float
 #endif
     assert(j->kern && "fr_matmul calls fr_gemm_f16 only where fr_cpu_has(FR_ISA_AVX2)");
     atomic_init(&j->act_unsafe, false);
-    if (!f32 || j->panels) { /* (F32 rows: the kernels read x as it is, but for panels) */
+}
+
+/* f16_plan, then x converted */
+static void f16_setup(fr_pool *pool, f16_job *j, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok,
+                      void *scratch) {
+    f16_plan(pool, j, w, x, x_stride, n_tok, scratch, false);
+    if (w->type != FR_TYPE_F32 || j->panels) { /* (F32 rows: the kernels read x as it is, but for panels) */
         if (n_tok > 1)
             fr_pool_run(pool, n_tok, f16_quant_task, j);
         else
@@ -407,6 +431,32 @@ void fr_gemm_f16_group(fr_pool *pool, const fr_mm_out *out, int n, const float *
     f16_decode(pool, &j, out, n);
 }
 
+/* Rows per task of j's product on nt threads (j->pairs as planned: a chunk sized for pair
+ * panels that falls back to floats overruns panel_bytes, not the scratch) */
+static int64_t f16_chunk(const f16_job *j, int nt) {
+    const fr_matrix *w = j->w;
+    const int64_t n_tok = j->n_tok;
+    /* row chunks: a few per thread, and (prompts) small enough to stay in L2 while every
+     * token passes over them */
+    int64_t c = (w->n_out + nt * 4 - 1) / (nt * 4);
+    if (n_tok > 3) c = FR_MIN(c, FR_MAX(4, (int64_t)((192 << 10) / w->row_bytes)));
+    /* whole tiles of F16_TILE_ROWS rows: a 17-row chunk of a 5632-wide down projection ran its
+     * last 2 rows in the narrower 2 x 4 tile (kbench F16 5632 x 2048, 512 tokens, AVX2, 2 threads,
+     * alternated: 93.7-95.6 -> 99.3-100.3 GMAC/s) */
+    if (c > F16_TILE_ROWS) c -= c % F16_TILE_ROWS;
+    if (j->span < w->n_in) c = FR_MIN(c, F16_SPLIT_ROWS);
+    if (j->panels) { /* the rows as floats fill at most panel_bytes, in whole panels */
+        const int64_t n32 = w->n_in & ~(int64_t)31, R = j->panels->R;
+        int64_t most = (int64_t)(j->panel_bytes / sizeof(float)) / n32;
+        /* BF16 pairs: 2 bytes a value, twice the rows. kbench BF16 5632 x 2048, 512 tokens, 2 threads,
+         * 2 rounds: 242.6 -> 257.0 and 261.2 GMAC/s */
+        if (j->pairs) most = FR_MIN(2 * most, (int64_t)(F16P_BYTES / sizeof(float)) / n32);
+        c = FR_MIN((w->n_out + nt * 4 - 1) / (nt * 4), FR_MIN(F16P_ROWS, most));
+        if (c > R) c -= c % R;
+    }
+    return FR_MAX(1, c);
+}
+
 void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stride, int64_t n_tok, float *y,
                  int64_t y_stride, const float *bias, void *scratch) {
     const fr_mm_out out = {w, y, y_stride, bias};
@@ -419,25 +469,38 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
     }
     j.out = &out;
     j.n_out = 1;
-    /* row chunks: a few per thread, and (prompts) small enough to stay in L2 while every
-     * token passes over them */
-    int64_t c = (w->n_out + nt * 4 - 1) / (nt * 4);
-    if (n_tok > 3) c = FR_MIN(c, FR_MAX(4, (int64_t)((192 << 10) / w->row_bytes)));
-    /* whole tiles of F16_TILE_ROWS rows: a 17-row chunk of a 5632-wide down projection ran its
-     * last 2 rows in the narrower 2 x 4 tile (kbench F16 5632 x 2048, 512 tokens, AVX2, 2 threads,
-     * alternated: 93.7-95.6 -> 99.3-100.3 GMAC/s) */
-    if (c > F16_TILE_ROWS) c -= c % F16_TILE_ROWS;
-    if (j.span < w->n_in) c = FR_MIN(c, F16_SPLIT_ROWS);
-    if (j.panels) { /* the rows as floats fill at most panel_bytes, in whole panels */
-        const int64_t n32 = w->n_in & ~(int64_t)31, R = j.panels->R;
-        int64_t most = (int64_t)(j.panel_bytes / sizeof(float)) / n32;
-        /* BF16 pairs: 2 bytes a value, twice the rows (a chunk that falls back to floats then
-         * overruns panel_bytes, not the scratch). kbench BF16 5632 x 2048, 512 tokens, 2 threads,
-         * 2 rounds: 242.6 -> 257.0 and 261.2 GMAC/s */
-        if (j.pairs) most = FR_MIN(2 * most, (int64_t)(F16P_BYTES / sizeof(float)) / n32);
-        c = FR_MIN((w->n_out + nt * 4 - 1) / (nt * 4), FR_MIN(F16P_ROWS, most));
-        if (c > R) c -= c % R;
-    }
-    j.chunk = FR_MAX(1, c);
+    j.chunk = f16_chunk(&j, nt);
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, f16_task, &j);
+}
+
+/* ---- fr_matmul_multi's products with these types (gemm.h) ---- */
+
+bool fr_gemm_f16_multi_takes(int type) {
+    return (type == FR_TYPE_F16 || type == FR_TYPE_BF16 || type == FR_TYPE_F32) && fr_cpu_has(FR_ISA_AVX2);
+}
+
+bool fr_gemm_f16_multi_convert(fr_pool *pool, const fr_matrix *w, int64_t m, void *act, int64_t t, const float *x) {
+    f16_job j;
+    f16_plan(pool, &j, w, NULL, 0, m, act, true);
+    return f16_convert_row(&j, x, t);
+}
+
+int64_t fr_gemm_f16_multi_chunk(fr_pool *pool, const fr_matrix *w, int64_t m, void *act) {
+    f16_job j;
+    f16_plan(pool, &j, w, NULL, 0, m, act, true);
+    return f16_chunk(&j, fr_pool_size(pool));
+}
+
+void fr_gemm_f16_multi_rows(fr_pool *pool, int thread, const fr_matrix *w, int64_t m, void *act, bool pairs, int64_t r0,
+                            int64_t r1, float *y, int64_t y_stride) {
+    f16_job j;
+    f16_plan(pool, &j, w, NULL, 0, m, act, true);
+    if (!pairs) j.pairs = NULL;
+    const fr_mm_out out = {w, y, y_stride, NULL};
+    j.out = &out;
+    j.n_out = 1;
+    if (m == 1)
+        f16_decode_slab(&j, &out, r0, r1); /* (a decode step's experts: rows read as streams) */
+    else
+        f16_rows(&j, r0, r1, thread);
 }

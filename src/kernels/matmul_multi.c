@@ -1,8 +1,10 @@
 /* matmul_multi.c: several independent matrix products in two pool runs (one converts the
  * activations, one computes every output row chunk of every product). MoE uses it to run
  * all chosen experts of a batch at once: few threads' hand-offs per layer, and each output
- * element is still one vec_dot (or a bit-identical tile) on its token's own converted
- * activations, so results never depend on the batch or the thread count. */
+ * element is still fr_matmul's for its token alone (one vec_dot, a bit-identical tile, or for
+ * F16, BF16 and F32 weights fr_gemm_f16's kernels: panels for a prompt's expert, streams for a
+ * decode step's), so results never depend on the batch or the thread count. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "gemm.h"
@@ -20,12 +22,29 @@ static size_t job_act_bytes(const fr_mm_job *jb, bool packed) {
     return packed ? fr_gemm_act_bytes(jb->w[0]->type, jb->w[0]->n_in) : act_bytes(jb->w[0]);
 }
 
+/* Whether a job's products run on fr_gemm_f16's kernels: one type for all its weights, one
+ * fr_gemm_f16_multi_takes. (Then a token's expert rows take the kernels' FMAs whether it came
+ * alone or in a prompt; BF16's vec_dot rounds each product, which differs where a product is
+ * subnormal.) */
+static bool float_job(const fr_mm_job *jb) {
+    for (int k = 1; k < jb->n_w; k++)
+        if (jb->w[k]->type != jb->w[0]->type) return false;
+    return fr_gemm_f16_multi_takes(jb->w[0]->type);
+}
+
+/* A float job's converted rows, all m of them (fr_gemm_f16_multi_convert's act) */
+static size_t float_job_bytes(const fr_mm_job *jb) {
+    return (fr_gemm_f16_scratch_size(jb->w[0]->type, jb->w[0]->n_in, jb->m) + 63) & ~(size_t)63;
+}
+
 size_t fr_matmul_multi_scratch_size(const fr_mm_job *jobs, int n_jobs) {
     size_t s = 0;
     for (int i = 0; i < n_jobs; i++) {
         size_t b = act_bytes(jobs[i].w[0]);
         if (fr_pack_supported(jobs[i].w[0]->type)) b = FR_MAX(b, fr_gemm_act_bytes(jobs[i].w[0]->type, jobs[i].w[0]->n_in));
-        s += b * (size_t)jobs[i].m;
+        b *= (size_t)jobs[i].m;
+        if (float_job(&jobs[i])) b = FR_MAX(b, float_job_bytes(&jobs[i]));
+        s += b;
     }
     return s;
 }
@@ -40,6 +59,8 @@ typedef struct {
     int64_t chunk[FR_MM_MAX_JOBS];
     int64_t n_chunks[FR_MM_MAX_JOBS]; /* row chunks of one weight of the job */
     const fr_packed *pk[FR_MM_MAX_JOBS][2]; /* packed weights (all of a job's, or none) */
+    bool f16[FR_MM_MAX_JOBS];               /* float_job (never packed) */
+    atomic_bool unsafe[FR_MM_MAX_JOBS];     /* f16: some row is not pair-safe */
     int64_t u0[FR_MM_MAX_JOBS][2]; /* first unit of each packed weight */
     /* packed jobs: the kernel, and for one token the streams kernel or NULL (looked up once) */
     fr_gemm_kernel_fn kern[FR_MM_MAX_JOBS];
@@ -64,6 +85,12 @@ static void multi_convert_task(void *ctx, int64_t task, int thread) {
     const fr_mm_job *jb = &mc->jobs[j];
     int64_t i = task - mc->conv_start[j];
     int64_t row = jb->x_rows ? jb->x_rows[i] : i;
+    if (mc->f16[j]) {
+        if (!fr_gemm_f16_multi_convert(mc->pool, jb->w[0], jb->m, mc->act + mc->act_off[j], i,
+                                       jb->x + row * jb->x_stride))
+            atomic_store_explicit(&mc->unsafe[j], true, memory_order_relaxed);
+        return;
+    }
     if (mc->pk[j][0]) {
         fr_gemm_quantize(jb->w[0]->type, jb->x + row * jb->x_stride,
                          mc->act + mc->act_off[j] + (size_t)i * job_act_bytes(jb, true), jb->w[0]->n_in);
@@ -151,6 +178,11 @@ static void multi_dot_task(void *ctx, int64_t task, int thread) {
         packed_rows(jb, mc->pk[j][k], mc->u0[j][k], mc, j, y, act, r0, r1, thread);
         return;
     }
+    if (mc->f16[j]) {
+        fr_gemm_f16_multi_rows(mc->pool, thread, w, jb->m, mc->act + mc->act_off[j],
+                               !atomic_load_explicit(&mc->unsafe[j], memory_order_relaxed), r0, r1, y, jb->y_stride);
+        return;
+    }
     for (int64_t t = 0; t < jb->m; t += 2) {
         int nt = jb->m - t >= 2 ? 2 : 1;
         const void *ys[2] = {act + (size_t)t * ab, act + (size_t)(t + nt - 1) * ab};
@@ -203,7 +235,9 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
             }
             if (!all) mc.pk[j][0] = mc.pk[j][1] = NULL;
         }
-        off += job_act_bytes(&jobs[j], mc.pk[j][0] != NULL) * (size_t)jobs[j].m;
+        mc.f16[j] = !mc.pk[j][0] && float_job(&jobs[j]);
+        atomic_init(&mc.unsafe[j], false);
+        off += mc.f16[j] ? float_job_bytes(&jobs[j]) : job_act_bytes(&jobs[j], mc.pk[j][0] != NULL) * (size_t)jobs[j].m;
         conv += jobs[j].m;
         mc.kern[j] = mc.pk[j][0] ? fr_gemm_kernel_for(mc.pk[j][0]) : NULL;
         mc.streams[j] = mc.pk[j][0] && jobs[j].m == 1 ? fr_gemm_streams_kernel_for(mc.pk[j][0]) : NULL;
@@ -214,6 +248,8 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
         int64_t c = w->n_out / ((int64_t)nt * 4);
         c = (c + step - 1) / step * step;
         mc.chunk[j] = c < step ? step : c;
+        if (mc.f16[j] && jobs[j].m > 0)
+            mc.chunk[j] = fr_gemm_f16_multi_chunk(pool, w, jobs[j].m, mc.act + mc.act_off[j]);
         mc.n_chunks[j] = jobs[j].m > 0 ? (w->n_out + mc.chunk[j] - 1) / mc.chunk[j] : 0;
         dots += mc.n_chunks[j] * jobs[j].n_w;
     }

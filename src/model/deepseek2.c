@@ -76,10 +76,12 @@ fr_status fr_deepseek2_alloc(fr_context *c, fr_error *err) {
         c->ex_cnt = (int32_t *)falloc(E + 1, &ok);
         c->ex_fill = (int32_t *)falloc(E + 1, &ok);
         c->route_tmp = falloc((size_t)c->p.n_threads * 4 * E, &ok);
-        /* conversions: every routed and shared row, at most 4 bytes per value plus padding */
-        size_t in_max = D > F ? D : F;
-        if (FS > in_max) in_max = FS;
-        size_t ms = 2 * (nb * K + nb) * (in_max * 4 + 64); /* gate and up may need one each */
+        /* conversions: every routed and shared row, as fr_matmul's largest need per token for
+         * any type of the row lengths met (fr_matmul_multi's jobs ask no more), plus padding */
+        size_t row = fr_matmul_scratch_row_bound((int64_t)D);
+        row = FR_MAX(row, fr_matmul_scratch_row_bound((int64_t)F));
+        if (FS > 0) row = FR_MAX(row, fr_matmul_scratch_row_bound((int64_t)FS));
+        size_t ms = 2 * (nb * K + nb) * (row + 64); /* gate and up may need one each */
         c->moe_scratch = ok ? aligned_alloc(64, (ms + 63) & ~(size_t)63) : NULL;
         if (!c->moe_scratch) ok = false;
         c->mm_views = ok ? calloc(3 * (E + 1), sizeof *c->mm_views) : NULL;

@@ -465,6 +465,90 @@ static void test_multi_decode_streams(test_rng *rng) {
     }
 }
 
+/* fr_matmul_multi with F16, BF16 and F32 weights (MoE experts) runs fr_gemm_f16's kernels: every
+ * row of every job equals fr_matmul of its token alone (a decode step), bit for bit, whether the
+ * job has 1 row (decode's streams), 5 (tiles) or 17 to 20 (panels; BF16 pair panels where the
+ * CPU has AVX512_BF16), with 1 and 2 threads. Token 11's values are about 1e-39, subnormal,
+ * which vdpbf16ps would take as zero, so a job holding it must leave the pair panels; token 7's
+ * are about 1e-30 (not pair-safe, yet harmless). Nothing is written past a row's n_out outputs.
+ * (Where a product is subnormal, BF16's vec_dot, which rounds each product, may differ from
+ * these FMAs in the last bit only on a tie; random values here do not find one.) */
+static void test_multi_float(test_rng *rng, int type) {
+    if (!fr_gemm_f16_multi_takes(type)) return;
+    const fr_type_traits *ft = fr_type_traits_get(type);
+    const size_t es = type == FR_TYPE_F32 ? 4 : 2;
+    const int64_t sizes[] = {40, 200, 1056 + 7};
+    for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+        const int64_t n = sizes[si], n_out = 101, xs = n + 3, ys = n_out + 3, NT = 24;
+        char *w[2];
+        float *f = malloc(sizeof(float) * (size_t)n), *x = malloc(sizeof(float) * (size_t)(xs * NT));
+        for (int k = 0; k < 2; k++) {
+            w[k] = malloc(es * (size_t)(n * n_out));
+            for (int64_t r = 0; r < n_out; r++) {
+                for (int64_t i = 0; i < n; i++)
+                    f[i] = test_rng_float(rng) * (1.0f + (float)(r % 7));
+                ft->from_float(f, w[k] + (size_t)(r * n) * es, n);
+            }
+        }
+        for (int64_t t = 0; t < NT; t++)
+            for (int64_t i = 0; i < n; i++)
+                x[t * xs + i] = test_rng_float(rng) * (t == 11 ? 1e-39f : t == 7 ? 1e-30f : 5.0f);
+        const fr_matrix m0 = {type, n, n_out, (size_t)n * es, w[0], NULL, 0};
+        const fr_matrix m1 = {type, n, n_out, (size_t)n * es, w[1], NULL, 0};
+        /* rows: 20 pair-safe tokens (two weights), 17 with tokens 7 and 11, one token, five */
+        int32_t safe[20], all[17];
+        for (int i = 0, t = 0; i < 20; t++)
+            if (t != 7 && t != 11) safe[i++] = t;
+        for (int i = 0; i < 17; i++)
+            all[i] = (int32_t)((i * 5 + 3) % NT);
+        const int32_t one[1] = {11}, five[5] = {23, 7, 0, 11, 2};
+        float *y[5];
+        for (int q = 0; q < 5; q++)
+            y[q] = malloc(sizeof(float) * (size_t)(ys * 20));
+        fr_mm_job jobs[4] = {
+            {{&m0, &m1}, 2, x, xs, safe, 20, {y[0], y[1]}, ys},
+            {{&m1, NULL}, 1, x, xs, all, 17, {y[2], NULL}, ys},
+            {{&m0, NULL}, 1, x, xs, one, 1, {y[3], NULL}, ys},
+            {{&m1, NULL}, 1, x, xs, five, 5, {y[4], NULL}, ys},
+        };
+        void *mscr = aligned_alloc(64, (fr_matmul_multi_scratch_size(jobs, 4) + 63) & ~(size_t)63);
+        void *scr = aligned_alloc(64, fr_matmul_scratch_size(&m0, 1) + 64);
+        float *yr = malloc(sizeof(float) * (size_t)n_out);
+        for (int threads = 1; threads <= 2; threads++) {
+            fr_pool *pool;
+            fr_error err;
+            if (fr_pool_new(threads, &pool, &err) != FR_OK) continue;
+            for (int q = 0; q < 5; q++)
+                for (int64_t i = 0; i < ys * 20; i++)
+                    y[q][i] = -7.0f;
+            fr_matmul_multi(pool, jobs, 4, mscr);
+            int bad = 0, past = 0;
+            for (int jb = 0; jb < 4; jb++)
+                for (int k = 0; k < jobs[jb].n_w; k++)
+                    for (int64_t i = 0; i < jobs[jb].m; i++) {
+                        fr_matmul(pool, jobs[jb].w[k], x + jobs[jb].x_rows[i] * xs, xs, 1, yr, n_out, NULL, scr);
+                        bad += memcmp(yr, &jobs[jb].y[k][i * ys], sizeof(float) * (size_t)n_out) != 0;
+                        for (int64_t r = n_out; r < ys; r++)
+                            past += jobs[jb].y[k][i * ys + r] != -7.0f;
+                    }
+            CHECK(bad == 0 && past == 0,
+                  "%s n=%lld matmul_multi, %d threads: %d of 68 rows differ from fr_matmul of the token alone, %d "
+                  "values written past the rows",
+                  ft->name, (long long)n, threads, bad, past);
+            fr_pool_free(pool);
+        }
+        free(yr);
+        free(scr);
+        free(mscr);
+        for (int q = 0; q < 5; q++)
+            free(y[q]);
+        free(w[0]);
+        free(w[1]);
+        free(x);
+        free(f);
+    }
+}
+
 /* fr_matmul over a registered packed matrix: every element is vec_dot's, for token counts
  * around the tile size, 1..3 threads, with a bias and strides; views at a unit boundary
  * use the packed rows, others fall back (same bits either way). */
@@ -1458,5 +1542,10 @@ int main(void) {
     test_f16(&rng, FR_TYPE_F32);
     test_kquant_rows(&rng);
 #endif
+    if (!fr_gemm_f16_multi_takes(FR_TYPE_F16))
+        printf("  SKIPPED: fr_matmul_multi over F16/BF16/F32 rows (fr_gemm_f16's kernels need AVX2)\n");
+    test_multi_float(&rng, FR_TYPE_F16);
+    test_multi_float(&rng, FR_TYPE_BF16);
+    test_multi_float(&rng, FR_TYPE_F32);
     return CHECK_DONE("test_tiles");
 }
