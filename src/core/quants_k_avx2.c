@@ -92,18 +92,6 @@ static inline __m256i hbit_at(__m256i h, int to) {
                    : _mm256_and_si256(_mm256_slli_epi16(h, 4), _mm256_set1_epi8(16));
 }
 
-/* Q4_K/Q5_K: unpack the 12 packed bytes into 8 scales (bytes 0..7) and 8 mins (8..15). */
-static inline __m128i k4_scales_mins(const uint8_t *q) {
-    uint32_t u[3];
-    memcpy(u, q, 12);
-    /* built in registers: four 32-bit stores read back as one 128-bit load would stall
-     * store forwarding */
-    return _mm_setr_epi32((int)(u[0] & 0x3f3f3f3fu),                                                /* sc 0..3 */
-                          (int)((u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4)),         /* sc 4..7 */
-                          (int)(u[1] & 0x3f3f3f3fu),                                                /* m 0..3 */
-                          (int)(((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4))); /* m 4..7 */
-}
-
 /* Q3_K: the 16 signed scales (sc - 32) as int8. */
 static inline __m128i q3k_scales(const uint8_t *q) {
     uint32_t u[3];
@@ -192,7 +180,7 @@ void fr_to_float_q4_K_avx2(const void *restrict src, float *restrict dst, int64_
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = h2f(x[i].d), dmin = h2f(x[i].dmin);
         uint8_t sm[16];
-        _mm_storeu_si128((__m128i *)sm, k4_scales_mins(x[i].scales));
+        _mm_storeu_si128((__m128i *)sm, fr_k4_scales_mins_avx2(x[i].scales));
         float *y = dst + i * QK_K;
         for (int k = 0; k < 4; k++) {
             const __m256i bits = load256(x[i].qs + 32 * k);
@@ -210,7 +198,7 @@ void fr_to_float_q5_K_avx2(const void *restrict src, float *restrict dst, int64_
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = h2f(x[i].d), dmin = h2f(x[i].dmin);
         uint8_t sm[16];
-        _mm_storeu_si128((__m128i *)sm, k4_scales_mins(x[i].scales));
+        _mm_storeu_si128((__m128i *)sm, fr_k4_scales_mins_avx2(x[i].scales));
         __m256i hb = load256(x[i].qh);
         float *y = dst + i * QK_K;
         for (int k = 0; k < 4; k++) {
@@ -378,7 +366,7 @@ void fr_vec_dot_q4_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     const block_q8_K *y = vy;
     float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales)); /* sc 0..7, m 0..7 */
+        const __m256i sm16 = _mm256_cvtepu8_epi16(fr_k4_scales_mins_avx2(x[i].scales)); /* sc 0..7, m 0..7 */
         const int32_t isum = hsum_epi32_256(k4_isum(x[i].qs, NULL, dup_half(sm16, 0), y[i].qs));
         const int32_t msum = q4k_msum(_mm256_extracti128_si256(sm16, 1), &y[i]);
         sumf = dmin_block_end(sumf, y[i].d, x[i].d, x[i].dmin, isum, msum);
@@ -391,7 +379,7 @@ void fr_vec_dot_q5_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     const block_q8_K *y = vy;
     float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales)); /* sc 0..7, m 0..7 */
+        const __m256i sm16 = _mm256_cvtepu8_epi16(fr_k4_scales_mins_avx2(x[i].scales)); /* sc 0..7, m 0..7 */
         const int32_t isum = hsum_epi32_256(k4_isum(x[i].qs, x[i].qh, dup_half(sm16, 0), y[i].qs));
         const int32_t msum = q4k_msum(_mm256_extracti128_si256(sm16, 1), &y[i]);
         sumf = dmin_block_end(sumf, y[i].d, x[i].d, x[i].dmin, isum, msum);
@@ -445,7 +433,7 @@ static inline __attribute__((always_inline)) void q4_K_1xT(int64_t n, const bloc
                                                            const block_q8_K *const *y, const int T, float *out) {
     float sumf[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int64_t i = 0; i < n / QK_K; i++) {
-        const __m256i sm16 = _mm256_cvtepu8_epi16(k4_scales_mins(x[i].scales));
+        const __m256i sm16 = _mm256_cvtepu8_epi16(fr_k4_scales_mins_avx2(x[i].scales));
         const __m256i scv = dup_half(sm16, 0);
         const __m128i mins = _mm256_extracti128_si256(sm16, 1);
         const float xd = h2f(x[i].d), xdmin = h2f(x[i].dmin);

@@ -5,8 +5,22 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "dtype.h"
+
+/* Q4_K/Q5_K: the 12 packed bytes of a block's 6-bit scales and mins as 8 scales (bytes 0..7)
+ * and 8 mins (8..15). */
+static inline __m128i fr_k4_scales_mins_avx2(const uint8_t *q) {
+    uint32_t u[3];
+    memcpy(u, q, 12);
+    /* built in registers: four 32-bit stores read back as one 128-bit load would stall
+     * store forwarding */
+    return _mm_setr_epi32((int)(u[0] & 0x3f3f3f3fu),                                                /* sc 0..3 */
+                          (int)((u[2] & 0x0f0f0f0fu) | (((u[0] >> 6) & 0x03030303u) << 4)),         /* sc 4..7 */
+                          (int)(u[1] & 0x3f3f3f3fu),                                                /* m 0..3 */
+                          (int)(((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4))); /* m 4..7 */
+}
 
 /* 8 -> 1 in the order the references use: (v_i + v_{i+4}), then (s0 + s2), (s1 + s3), then
  * their sum. Every kernel that must match another's bits reduces with this one. */

@@ -243,10 +243,10 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
            (size_t)(r1 - r0) * (size_t)n32 * sizeof(float) <= sizeof sc->panel);
     /* BF16 pair panels where every weight of the chunk is pair-safe (a row's np x 32 dwords
      * fit in its n32 floats: nc >= 1), else float panels */
-    const int64_t np = (nc + 1) / 2, pspan = F16_PAIR_SPAN / 64;
-    uint32_t *pp = (uint32_t *)sc->panel;
     bool pairs = j->pairs != NULL;
 #if FR_X86
+    const int64_t np = (nc + 1) / 2, pspan = F16_PAIR_SPAN / 64;
+    uint32_t *pp = (uint32_t *)sc->panel;
     for (int64_t r = r0; pairs && r < r1; r += R) {
         const int nr = (int)FR_MIN(R, r1 - r);
         const void *xs[3];

@@ -4,7 +4,8 @@
  * product of the row's dequantized values, and with the _ref versions, to float rounding:
  * |delta| <= 2e-6 * sum |w_i x_i| (+ |y| for axpy). Hostile Q8_0 values (-128) included.
  * The multi-row versions (fr_wrow_dot_rows, fr_wrow_axpy_rows) equal the row-by-row calls
- * bit for bit, at 1, 2, 5 and 128 rows and odd lengths. */
+ * bit for bit, at 1, 2, 5 and 128 rows and odd lengths (the K-quants with AVX2 kernels, Q4_K,
+ * Q5_K and Q6_K, at 1 to 3 blocks; 128 rows cross the AVX2 axpy's chunks of 32 rows). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,6 +104,11 @@ int main(void) {
             run_rows(FR_TYPE_Q4_1, 32 * blocks, row_counts[k], &rng);
         }
         run_rows(FR_TYPE_Q4_0, 512, row_counts[k], &rng);
+        for (int64_t blocks = 1; blocks <= 3; blocks++) { /* the K-quants' AVX2 kernels: 8 groups a block */
+            run_rows(FR_TYPE_Q4_K, 256 * blocks, row_counts[k], &rng);
+            run_rows(FR_TYPE_Q5_K, 256 * blocks, row_counts[k], &rng);
+            run_rows(FR_TYPE_Q6_K, 256 * blocks, row_counts[k], &rng);
+        }
         const int64_t f16_lens[] = {7, 8, 64, 75, 128, 512 + 13};
         for (size_t l = 0; l < sizeof f16_lens / sizeof f16_lens[0]; l++) {
             run_rows(FR_TYPE_F16, f16_lens[l], row_counts[k], &rng);
@@ -118,7 +124,9 @@ int main(void) {
         run_type(FR_TYPE_F16, lens[k], &rng);
         run_type(FR_TYPE_F32, lens[k], &rng);
     }
-    run_type(FR_TYPE_Q4_K, 256, &rng);
-    run_type(FR_TYPE_Q6_K, 512, &rng);
+    const int k_types[] = {FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K, FR_TYPE_Q2_K, FR_TYPE_Q3_K};
+    for (size_t t = 0; t < sizeof k_types / sizeof k_types[0]; t++)
+        for (int64_t nk = 1; nk <= 3; nk++)
+            run_type(k_types[t], 256 * nk, &rng);
     return CHECK_DONE("test_wrow");
 }
