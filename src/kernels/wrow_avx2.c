@@ -10,9 +10,7 @@
 
 static bool kquant(int type) { return type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K; }
 
-bool fr_wrow_has_avx2(int type) {
-    return type == FR_TYPE_Q4_0 || type == FR_TYPE_Q8_0 || type == FR_TYPE_F16 || kquant(type);
-}
+bool fr_wrow_has_avx2(int type) { return fr_wrow_i8_type(type) || type == FR_TYPE_F16 || kquant(type); }
 
 static inline size_t row_bytes(int type, int64_t n) {
     if (type == FR_TYPE_F16) return (size_t)n * 2;
@@ -20,8 +18,22 @@ static inline size_t row_bytes(int type, int64_t n) {
         return (size_t)(n / QK_K) * (type == FR_TYPE_Q4_K   ? sizeof(block_q4_K)
                                      : type == FR_TYPE_Q5_K ? sizeof(block_q5_K)
                                                             : sizeof(block_q6_K));
-    return (size_t)(n / 32) * (type == FR_TYPE_Q4_0 ? sizeof(block_q4_0) : sizeof(block_q8_0));
+    return (size_t)(n / 32) * (type == FR_TYPE_Q4_0     ? sizeof(block_q4_0)
+                               : type == FR_TYPE_Q5_0   ? sizeof(block_q5_0)
+                               : type == FR_TYPE_IQ4_NL ? sizeof(block_iq4_nl)
+                                                        : sizeof(block_q8_0));
 }
+
+/* f(T, ...) with T the block type as a constant (the kernels below specialise on it) */
+#define FR_I8_DISPATCH(type, f, ...)                                                                                   \
+    do {                                                                                                               \
+        switch (type) {                                                                                                \
+        case FR_TYPE_Q4_0: f(FR_TYPE_Q4_0, __VA_ARGS__); break;                                                        \
+        case FR_TYPE_Q5_0: f(FR_TYPE_Q5_0, __VA_ARGS__); break;                                                        \
+        case FR_TYPE_IQ4_NL: f(FR_TYPE_IQ4_NL, __VA_ARGS__); break;                                                    \
+        default: f(FR_TYPE_Q8_0, __VA_ARGS__); break;                                                                  \
+        }                                                                                                              \
+    } while (0)
 
 /* ---- K-quants (Q4_K, Q5_K, Q6_K): blocks of 256 values in 8 groups of 32 ----
  *
@@ -159,13 +171,8 @@ static float dot_f16(const fr_f16 *w, const float *x, int64_t n) {
     return s;
 }
 
-/* n: a multiple of 32 for the block types (a row's length always is) */
-float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n) {
-    fr_wrow_prefetch_ahead(row, row_bytes(type, n));
-    if (type == FR_TYPE_F16) return dot_f16(row, x, n);
-    if (type == FR_TYPE_Q4_K) return kdot(FR_TYPE_Q4_K, row, x, n);
-    if (type == FR_TYPE_Q5_K) return kdot(FR_TYPE_Q5_K, row, x, n);
-    if (type == FR_TYPE_Q6_K) return kdot(FR_TYPE_Q6_K, row, x, n);
+/* a row of an i8 type (fr_wrow_i8_type) dotted with x: two accumulators alternating by block */
+FR_INLINE void dot_i8(int type, const void *row, const float *x, int64_t n, float *out) {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < n / 32; b++) {
         __m256 f[4];
@@ -173,7 +180,31 @@ float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n) {
         const __m256 s = fr_wrow_block_dot8(f, x + b * 32);
         acc[b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(fr_wrow_block_scale(type, row, b)), s, acc[b & 1]);
     }
-    return fr_hsum8_avx2(_mm256_add_ps(acc[0], acc[1]));
+    *out = fr_hsum8_avx2(_mm256_add_ps(acc[0], acc[1]));
+}
+
+/* y += a row of an i8 type: per block, a times its scale, then an FMA per value */
+FR_INLINE void axpy_i8(int type, const void *row, float a, float *y, int64_t n) {
+    for (int64_t b = 0; b < n / 32; b++) {
+        __m256 f[4];
+        fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row, b), f);
+        const __m256 s = _mm256_set1_ps(a * fr_wrow_block_scale(type, row, b));
+        float *yb = y + b * 32;
+        for (int k = 0; k < 4; k++)
+            _mm256_storeu_ps(yb + 8 * k, _mm256_fmadd_ps(s, f[k], _mm256_loadu_ps(yb + 8 * k)));
+    }
+}
+
+/* n: a multiple of 32 for the block types (a row's length always is) */
+float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n) {
+    fr_wrow_prefetch_ahead(row, row_bytes(type, n));
+    if (type == FR_TYPE_F16) return dot_f16(row, x, n);
+    if (type == FR_TYPE_Q4_K) return kdot(FR_TYPE_Q4_K, row, x, n);
+    if (type == FR_TYPE_Q5_K) return kdot(FR_TYPE_Q5_K, row, x, n);
+    if (type == FR_TYPE_Q6_K) return kdot(FR_TYPE_Q6_K, row, x, n);
+    float s;
+    FR_I8_DISPATCH(type, dot_i8, row, x, n, &s);
+    return s;
 }
 
 void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n) {
@@ -197,13 +228,7 @@ void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n) 
             kaxpy_all(FR_TYPE_Q6_K, row, 0, 1, &a, y, n, NULL);
         return;
     }
-    for (int64_t b = 0; b < n / 32; b++) {
-        __m256 f[4];
-        fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row, b), f);
-        const __m256 s = _mm256_set1_ps(a * fr_wrow_block_scale(type, row, b));
-        float *yb = y + b * 32;
-        for (int k = 0; k < 4; k++) _mm256_storeu_ps(yb + 8 * k, _mm256_fmadd_ps(s, f[k], _mm256_loadu_ps(yb + 8 * k)));
-    }
+    FR_I8_DISPATCH(type, axpy_i8, row, a, y, n);
 }
 
 /* ---- several rows at once (fr_wrow_dot_rows / fr_wrow_axpy_rows, kernels.h) ---- */
@@ -225,6 +250,16 @@ static inline __attribute__((always_inline)) void axpy_rows_q(int type, int NB, 
         }
     }
     FR_UNROLL for (int k = 0; k < 4 * NB; k++) _mm256_storeu_ps(y + 32 * b + 8 * k, acc[k]);
+}
+
+/* every block of y over all the rows, two blocks per pass */
+FR_INLINE void axpy_rows_i8(int type, const char *r, size_t rb, int64_t n_rows, const float *a, float *y, int64_t nb,
+                            fr_next_prefetch *pf) {
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2)
+        fr_next_prefetch_step(pf), axpy_rows_q(type, 2, r, rb, n_rows, a, y, b);
+    for (; b < nb; b++)
+        fr_next_prefetch_step(pf), axpy_rows_q(type, 1, r, rb, n_rows, a, y, b);
 }
 
 /* F16: 8 NV values [i0, i0 + 8 NV) of y over all the rows, as fr_wrow_axpy_avx2's F16 loop */
@@ -260,7 +295,7 @@ void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_
         }
         return;
     }
-    int64_t nb = n / 32, b = 0;
+    const int64_t nb = n / 32;
     if (kquant(type)) { /* (passes: pairs of groups, as for Q4_0 and Q8_0) */
         if (type == FR_TYPE_Q4_K)
             kaxpy_all(FR_TYPE_Q4_K, r, row_bytes, n_rows, a, y, n, &pf);
@@ -270,14 +305,7 @@ void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_
             kaxpy_all(FR_TYPE_Q6_K, r, row_bytes, n_rows, a, y, n, &pf);
         return;
     }
-    (void)b;
-    if (type == FR_TYPE_Q4_0) {
-        for (; b + 2 <= nb; b += 2) fr_next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q4_0, 2, r, row_bytes, n_rows, a, y, b);
-        for (; b < nb; b++) fr_next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q4_0, 1, r, row_bytes, n_rows, a, y, b);
-    } else {
-        for (; b + 2 <= nb; b += 2) fr_next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q8_0, 2, r, row_bytes, n_rows, a, y, b);
-        for (; b < nb; b++) fr_next_prefetch_step(&pf), axpy_rows_q(FR_TYPE_Q8_0, 1, r, row_bytes, n_rows, a, y, b);
-    }
+    FR_I8_DISPATCH(type, axpy_rows_i8, r, row_bytes, n_rows, a, y, nb, &pf);
 }
 
 /* Two rows' dot products with x, sharing the loads of x; each row's sums are those of
@@ -308,12 +336,24 @@ static void dot2_q4_0(const char *r0, const char *r1, const float *x, int64_t nb
     dot2_q(FR_TYPE_Q4_0, r0, r1, x, nb, out);
 }
 
+static void dot2_q5_0(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
+    dot2_q(FR_TYPE_Q5_0, r0, r1, x, nb, out);
+}
+
+static void dot2_iq4_nl(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
+    dot2_q(FR_TYPE_IQ4_NL, r0, r1, x, nb, out);
+}
+
 static void dot2_q8_0(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
     dot2_q(FR_TYPE_Q8_0, r0, r1, x, nb, out);
 }
 
 void fr_wrow_dot_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *x, int64_t n,
                            float *out, const void *next) {
-    fr_wrow_dot_rows_by_pairs(type, rows, row_bytes, n_rows, x, n, out, next,
-                              type == FR_TYPE_Q4_0 ? dot2_q4_0 : type == FR_TYPE_Q8_0 ? dot2_q8_0 : NULL);
+    fr_wrow_dot2_fn dot2 = type == FR_TYPE_Q4_0     ? dot2_q4_0
+                           : type == FR_TYPE_Q5_0   ? dot2_q5_0
+                           : type == FR_TYPE_IQ4_NL ? dot2_iq4_nl
+                           : type == FR_TYPE_Q8_0   ? dot2_q8_0
+                                                    : NULL;
+    fr_wrow_dot_rows_by_pairs(type, rows, row_bytes, n_rows, x, n, out, next, dot2);
 }

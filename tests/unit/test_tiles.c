@@ -1058,6 +1058,7 @@ static void test_decode_prefetch_rule(void) {
     }
 }
 
+#if FR_X86 /* (run only there) */
 /* BF16 pair panels (gemm.h; AVX512_BF16 only): the pair-safe rule on chosen values and the
  * layout, the pair kernel == the R x T FMA kernel for every R x T shape (odd chunk counts,
  * tails, ranges of 1 and 3 pairs), and fr_matmul's prompt path keeping vec_dot's bits where a
@@ -1197,6 +1198,7 @@ static void test_bf16_pairs(test_rng *rng) {
     free(f);
     free(scratch);
 }
+#endif /* FR_X86 */
 
 /* The rules for reading F16/BF16/F32 rows in decode: the prefetch distance
  * (fr_decode_f16_prefetch_for: a setting of decimal digits naming a multiple of 64 up to the
