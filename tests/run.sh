@@ -38,6 +38,8 @@ if [ -x "$BUILD/tests/test_tiles" ] && grep -q avx2 /proc/cpuinfo 2>/dev/null; t
         FRUGAL_F16_PREFETCH=8192 FRUGAL_F16_STREAMS=2 "$BUILD/tests/test_tiles"
     if grep -q GenuineIntel /proc/cpuinfo; then ks=0; else ks=1; fi
     suite "test_tiles_kquant_streams_$ks" env FRUGAL_KQUANT_STREAMS=$ks "$BUILD/tests/test_tiles"
+    # the float experts over AVX2's panels and tiles
+    [ -x "$BUILD/tests/test_gemm_f16" ] && suite test_gemm_f16_avx2 env FRUGAL_ISA=avx2 "$BUILD/tests/test_gemm_f16"
 fi
 # and where AMX takes prompts, once without it (the AVX-512 VNNI prompt path through the drivers)
 if [ -x "$BUILD/tests/test_tiles" ] && grep -q amx_int8 /proc/cpuinfo 2>/dev/null; then

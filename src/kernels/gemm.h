@@ -438,14 +438,16 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
 /* One token's products over n <= FR_MM_GROUP_MAX matrices of one of these types and one n_in,
  * in one pool run (fr_matmul_group); x: one row. */
 void fr_gemm_f16_group(fr_pool *pool, const fr_mm_out *out, int n, const float *x, void *scratch);
+/* Whether fr_matmul and fr_matmul_multi give a matrix of this type to the functions here: F16,
+ * BF16 and F32, where the CPU has AVX2. */
+bool fr_gemm_f16_takes(int type);
 /* fr_matmul_multi's products with these types (MoE experts), in tasks it runs itself, with the
- * same kernels and so the same bits as fr_gemm_f16 (panels from 16 tokens on): whether it takes
- * a type (as fr_matmul does: AVX2); the m rows of a job converted into act (its
- * fr_gemm_f16_scratch_size(type, n_in, m) bytes), row t from x, false if some value of the row
- * is not pair-safe (BF16 pair panels then must not run); rows per task on the pool's threads;
- * and rows r0 .. r1 - 1 of w x every row of act (pairs: every row was pair-safe) into
- * y[t * y_stride + r]. Each call derives the same plan from (w, m, act). */
-bool fr_gemm_f16_multi_takes(int type);
+ * same kernels and so the same bits as fr_gemm_f16 (panels from 16 tokens on): the m rows of a
+ * job converted into act (its fr_gemm_f16_scratch_size(type, n_in, m) bytes), row t from x,
+ * false if some value of the row is not pair-safe (BF16 pair panels then must not run); rows
+ * per task on the pool's threads; and rows r0 .. r1 - 1 of w x every row of act (pairs: every
+ * row was pair-safe) into y[t * y_stride + r]. Each call derives the same plan from (w, m,
+ * act). */
 bool fr_gemm_f16_multi_convert(fr_pool *pool, const fr_matrix *w, int64_t m, void *act, int64_t t, const float *x);
 int64_t fr_gemm_f16_multi_chunk(fr_pool *pool, const fr_matrix *w, int64_t m, void *act);
 void fr_gemm_f16_multi_rows(fr_pool *pool, int thread, const fr_matrix *w, int64_t m, void *act, bool pairs, int64_t r0,

@@ -473,11 +473,11 @@ void fr_gemm_f16(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_st
     fr_pool_run(pool, (w->n_out + j.chunk - 1) / j.chunk, f16_task, &j);
 }
 
-/* ---- fr_matmul_multi's products with these types (gemm.h) ---- */
-
-bool fr_gemm_f16_multi_takes(int type) {
+bool fr_gemm_f16_takes(int type) {
     return (type == FR_TYPE_F16 || type == FR_TYPE_BF16 || type == FR_TYPE_F32) && fr_cpu_has(FR_ISA_AVX2);
 }
+
+/* ---- fr_matmul_multi's products with these types (gemm.h) ---- */
 
 bool fr_gemm_f16_multi_convert(fr_pool *pool, const fr_matrix *w, int64_t m, void *act, int64_t t, const float *x) {
     f16_job j;

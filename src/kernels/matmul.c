@@ -22,15 +22,13 @@ static size_t act_row_bytes(const fr_matrix *w) {
     return (rb + 63) & ~(size_t)63;
 }
 
-/* the types fr_gemm_f16 takes (F32 since the 15th session: tinyllama F32 pp512 30.7 -> 51.4
- * t/s with AVX2, 2 threads, where it took per-row vec_dot) */
-static bool float_rows(int type) { return type == FR_TYPE_F16 || type == FR_TYPE_BF16 || type == FR_TYPE_F32; }
+/* (fr_gemm_f16_takes: F32 too since the 15th session: tinyllama F32 pp512 30.7 -> 51.4 t/s with
+ * AVX2, 2 threads, where it took per-row vec_dot) */
 
 size_t fr_matmul_scratch_size(const fr_matrix *w, int64_t n_tok) {
     size_t s = act_row_bytes(w) * (size_t)n_tok;
     if (fr_pack_supported(w->type)) s = FR_MAX(s, fr_gemm_scratch_size(w->type, w->n_in, n_tok));
-    if (float_rows(w->type) && fr_cpu_has(FR_ISA_AVX2))
-        s = FR_MAX(s, fr_gemm_f16_scratch_size(w->type, w->n_in, n_tok));
+    if (fr_gemm_f16_takes(w->type)) s = FR_MAX(s, fr_gemm_f16_scratch_size(w->type, w->n_in, n_tok));
     return s;
 }
 
@@ -139,7 +137,7 @@ void fr_matmul(fr_pool *pool, const fr_matrix *w, const float *x, int64_t x_stri
         fr_gemm_packed(pool, pk, unit0, w, x, x_stride, n_tok, y, y_stride, bias, scratch);
         return;
     }
-    if (float_rows(w->type) && fr_cpu_has(FR_ISA_AVX2)) {
+    if (fr_gemm_f16_takes(w->type)) {
         fr_gemm_f16(pool, w, x, x_stride, n_tok, y, y_stride, bias, scratch);
         return;
     }
@@ -179,7 +177,7 @@ static int group_kind(const fr_mm_out *out, int n, int64_t n_tok, const fr_packe
     }
     if (n < 2 || !same || n_tok > FR_GEMM_MAX_T) return GROUP_APART;
     if (n_packed == n) return GROUP_PACKED;
-    if (n_tok == 1 && n_packed == 0 && float_rows(out[0].w->type) && fr_cpu_has(FR_ISA_AVX2)) return GROUP_ROWS;
+    if (n_tok == 1 && n_packed == 0 && fr_gemm_f16_takes(out[0].w->type)) return GROUP_ROWS;
     return GROUP_APART;
 }
 

@@ -23,13 +23,13 @@ static size_t job_act_bytes(const fr_mm_job *jb, bool packed) {
 }
 
 /* Whether a job's products run on fr_gemm_f16's kernels: one type for all its weights, one
- * fr_gemm_f16_multi_takes. (Then a token's expert rows take the kernels' FMAs whether it came
+ * fr_gemm_f16_takes. (Then a token's expert rows take the kernels' FMAs whether it came
  * alone or in a prompt; BF16's vec_dot rounds each product, which differs where a product is
  * subnormal.) */
 static bool float_job(const fr_mm_job *jb) {
     for (int k = 1; k < jb->n_w; k++)
         if (jb->w[k]->type != jb->w[0]->type) return false;
-    return fr_gemm_f16_multi_takes(jb->w[0]->type);
+    return fr_gemm_f16_takes(jb->w[0]->type);
 }
 
 /* A float job's converted rows, all m of them (fr_gemm_f16_multi_convert's act) */

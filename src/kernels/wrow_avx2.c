@@ -12,12 +12,13 @@ static bool kquant(int type) { return type == FR_TYPE_Q4_K || type == FR_TYPE_Q5
 
 bool fr_wrow_has_avx2(int type) { return fr_wrow_i8_type(type) || type == FR_TYPE_F16 || kquant(type); }
 
+FR_INLINE size_t kblock_bytes(int type) {
+    return type == FR_TYPE_Q4_K ? sizeof(block_q4_K) : type == FR_TYPE_Q5_K ? sizeof(block_q5_K) : sizeof(block_q6_K);
+}
+
 static inline size_t row_bytes(int type, int64_t n) {
     if (type == FR_TYPE_F16) return (size_t)n * 2;
-    if (kquant(type))
-        return (size_t)(n / QK_K) * (type == FR_TYPE_Q4_K   ? sizeof(block_q4_K)
-                                     : type == FR_TYPE_Q5_K ? sizeof(block_q5_K)
-                                                            : sizeof(block_q6_K));
+    if (kquant(type)) return (size_t)(n / QK_K) * kblock_bytes(type);
     return (size_t)(n / 32) * (type == FR_TYPE_Q4_0     ? sizeof(block_q4_0)
                                : type == FR_TYPE_Q5_0   ? sizeof(block_q5_0)
                                : type == FR_TYPE_IQ4_NL ? sizeof(block_iq4_nl)
@@ -45,10 +46,6 @@ typedef struct {
     float s[16]; /* per 16 values (Q4_K, Q5_K: the group's scale twice) */
     float m[8];  /* per group (Q6_K: unused) */
 } kscales;
-
-FR_INLINE size_t kblock_bytes(int type) {
-    return type == FR_TYPE_Q4_K ? sizeof(block_q4_K) : type == FR_TYPE_Q5_K ? sizeof(block_q5_K) : sizeof(block_q6_K);
-}
 
 FR_INLINE void kblock_scales(int type, const char *blk, kscales *ks) {
     if (type == FR_TYPE_Q6_K) {
