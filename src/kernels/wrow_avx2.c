@@ -1,4 +1,5 @@
-/* wrow_avx2.c: AVX2/FMA/F16C kernels of wrow.c for Q4_0, Q8_0, F16, Q4_K, Q5_K and Q6_K rows.
+/* wrow_avx2.c: AVX2/FMA/F16C kernels of wrow.c for Q4_0, Q5_0, IQ4_NL, Q8_0, Q4_1, Q5_1, F16,
+ * Q4_K, Q5_K and Q6_K rows.
  * A Q4_0 or Q8_0 block's 32 values become four vectors of exact floats q; its scale d
  * multiplies the block's partial sum (dot) or the scalar a (axpy), not each value. The
  * K-quants' weights are formed per value (below). */
@@ -10,7 +11,11 @@
 
 static bool kquant(int type) { return type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K; }
 
-bool fr_wrow_has_avx2(int type) { return fr_wrow_i8_type(type) || type == FR_TYPE_F16 || kquant(type); }
+static bool min_type(int type) { return type == FR_TYPE_Q4_1 || type == FR_TYPE_Q5_1; }
+
+bool fr_wrow_has_avx2(int type) {
+    return fr_wrow_i8_type(type) || type == FR_TYPE_F16 || kquant(type) || min_type(type);
+}
 
 FR_INLINE size_t kblock_bytes(int type) {
     return type == FR_TYPE_Q4_K ? sizeof(block_q4_K) : type == FR_TYPE_Q5_K ? sizeof(block_q5_K) : sizeof(block_q6_K);
@@ -22,6 +27,8 @@ static inline size_t row_bytes(int type, int64_t n) {
     return (size_t)(n / 32) * (type == FR_TYPE_Q4_0     ? sizeof(block_q4_0)
                                : type == FR_TYPE_Q5_0   ? sizeof(block_q5_0)
                                : type == FR_TYPE_IQ4_NL ? sizeof(block_iq4_nl)
+                               : type == FR_TYPE_Q4_1   ? sizeof(block_q4_1)
+                               : type == FR_TYPE_Q5_1   ? sizeof(block_q5_1)
                                                         : sizeof(block_q8_0));
 }
 
@@ -168,6 +175,69 @@ static float dot_f16(const fr_f16 *w, const float *x, int64_t n) {
     return s;
 }
 
+/* ---- Q4_1 and Q5_1: blocks of 32 values d q + m ----
+ * Each weight is formed as fma(d, q, m) (to_float's value, rounded once) before its product:
+ * with m the block's minimum, d q and m may nearly cancel. */
+FR_INLINE void min_weights(int type, const char *row, int64_t b, __m256 w[4]) {
+    __m256i q;
+    fr_f16 d16, m16;
+    if (type == FR_TYPE_Q4_1) {
+        const block_q4_1 *x = (const block_q4_1 *)row + b;
+        q = fr_unpack_nibbles_avx2(x->qs);
+        d16 = x->d, m16 = x->m;
+    } else {
+        const block_q5_1 *x = (const block_q5_1 *)row + b;
+        q = _mm256_or_si256(fr_unpack_nibbles_avx2(x->qs), fr_wrow_fifth_bits(x->qh));
+        d16 = x->d, m16 = x->m;
+    }
+    __m256 f[4];
+    fr_wrow_i8_to_ps(q, f); /* (0..31: the signed widening is exact) */
+    const __m256 d = _mm256_set1_ps(_cvtsh_ss(d16)), m = _mm256_set1_ps(_cvtsh_ss(m16));
+    FR_UNROLL for (int k = 0; k < 4; k++) w[k] = _mm256_fmadd_ps(d, f[k], m);
+}
+
+FR_INLINE float min_dot(int type, const char *row, const float *x, int64_t n) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int64_t b = 0; b < n / 32; b++) {
+        __m256 w[4];
+        min_weights(type, row, b, w);
+        FR_UNROLL for (int k = 0; k < 4; k++) acc[k] =
+            _mm256_fmadd_ps(w[k], _mm256_loadu_ps(x + 32 * b + 8 * k), acc[k]);
+    }
+    return fr_hsum8_avx2(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+}
+
+/* blocks [b, b + NB) of y += sum_r a[r] row_r, y in registers: one FMA per value and row, in
+ * row order (so one row is min_axpy_rows over that row) */
+FR_INLINE void min_axpy_block(int type, int NB, const char *rows, size_t rb, int64_t n_rows, const float *a, float *y,
+                              int64_t b) {
+    __m256 v[8];
+    FR_UNROLL for (int i = 0; i < 4 * NB; i++) v[i] = _mm256_loadu_ps(y + 32 * b + 8 * i);
+    for (int64_t r = 0; r < n_rows; r++) {
+        const __m256 va = _mm256_set1_ps(a[r]);
+        FR_UNROLL for (int j = 0; j < NB; j++) {
+            __m256 w[4];
+            min_weights(type, rows + (size_t)r * rb, b + j, w);
+            FR_UNROLL for (int k = 0; k < 4; k++) v[4 * j + k] = _mm256_fmadd_ps(va, w[k], v[4 * j + k]);
+        }
+    }
+    FR_UNROLL for (int i = 0; i < 4 * NB; i++) _mm256_storeu_ps(y + 32 * b + 8 * i, v[i]);
+}
+
+FR_INLINE void min_axpy_rows(int type, const char *rows, size_t rb, int64_t n_rows, const float *a, float *y, int64_t n,
+                             fr_next_prefetch *pf) {
+    const int64_t nb = n / 32;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        if (pf) fr_next_prefetch_step(pf);
+        min_axpy_block(type, 2, rows, rb, n_rows, a, y, b);
+    }
+    for (; b < nb; b++) {
+        if (pf) fr_next_prefetch_step(pf);
+        min_axpy_block(type, 1, rows, rb, n_rows, a, y, b);
+    }
+}
+
 /* a row of an i8 type (fr_wrow_i8_type) dotted with x: two accumulators alternating by block */
 FR_INLINE void dot_i8(int type, const void *row, const float *x, int64_t n, float *out) {
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
@@ -199,6 +269,8 @@ float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n) {
     if (type == FR_TYPE_Q4_K) return kdot(FR_TYPE_Q4_K, row, x, n);
     if (type == FR_TYPE_Q5_K) return kdot(FR_TYPE_Q5_K, row, x, n);
     if (type == FR_TYPE_Q6_K) return kdot(FR_TYPE_Q6_K, row, x, n);
+    if (type == FR_TYPE_Q4_1) return min_dot(FR_TYPE_Q4_1, row, x, n);
+    if (type == FR_TYPE_Q5_1) return min_dot(FR_TYPE_Q5_1, row, x, n);
     float s;
     FR_I8_DISPATCH(type, dot_i8, row, x, n, &s);
     return s;
@@ -225,7 +297,12 @@ void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n) 
             kaxpy_all(FR_TYPE_Q6_K, row, 0, 1, &a, y, n, NULL);
         return;
     }
-    FR_I8_DISPATCH(type, axpy_i8, row, a, y, n);
+    if (type == FR_TYPE_Q4_1)
+        min_axpy_rows(FR_TYPE_Q4_1, row, 0, 1, &a, y, n, NULL);
+    else if (type == FR_TYPE_Q5_1)
+        min_axpy_rows(FR_TYPE_Q5_1, row, 0, 1, &a, y, n, NULL);
+    else
+        FR_I8_DISPATCH(type, axpy_i8, row, a, y, n);
 }
 
 /* ---- several rows at once (fr_wrow_dot_rows / fr_wrow_axpy_rows, kernels.h) ---- */
@@ -302,7 +379,12 @@ void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_
             kaxpy_all(FR_TYPE_Q6_K, r, row_bytes, n_rows, a, y, n, &pf);
         return;
     }
-    FR_I8_DISPATCH(type, axpy_rows_i8, r, row_bytes, n_rows, a, y, nb, &pf);
+    if (type == FR_TYPE_Q4_1)
+        min_axpy_rows(FR_TYPE_Q4_1, r, row_bytes, n_rows, a, y, n, &pf);
+    else if (type == FR_TYPE_Q5_1)
+        min_axpy_rows(FR_TYPE_Q5_1, r, row_bytes, n_rows, a, y, n, &pf);
+    else
+        FR_I8_DISPATCH(type, axpy_rows_i8, r, row_bytes, n_rows, a, y, nb, &pf);
 }
 
 /* Two rows' dot products with x, sharing the loads of x; each row's sums are those of

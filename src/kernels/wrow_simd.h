@@ -22,22 +22,26 @@ FR_WROW_INLINE bool fr_wrow_i8_type(int type) {
     return type == FR_TYPE_Q4_0 || type == FR_TYPE_Q5_0 || type == FR_TYPE_IQ4_NL || type == FR_TYPE_Q8_0;
 }
 
+/* Q5_0 / Q5_1: value i's fifth bit (bit i of the little-endian qh) as 16 in byte i, else 0 */
+FR_WROW_INLINE __m256i fr_wrow_fifth_bits(const uint8_t *qh4) {
+    uint32_t qh;
+    memcpy(&qh, qh4, 4);
+    const __m256i bytes = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)qh), _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit), _mm256_set1_epi8(16));
+}
+
 /* the 32 int8 values of one block, in order */
 FR_WROW_INLINE __m256i fr_wrow_block_i8(int type, const void *row, int64_t b) {
     if (type == FR_TYPE_Q4_0) {
         const block_q4_0 *x = (const block_q4_0 *)row + b;
         return _mm256_sub_epi8(fr_unpack_nibbles_avx2(x->qs), _mm256_set1_epi8(8));
     }
-    if (type == FR_TYPE_Q5_0) { /* value i's fifth bit: bit i of qh (little-endian) */
+    if (type == FR_TYPE_Q5_0) {
         const block_q5_0 *x = (const block_q5_0 *)row + b;
-        uint32_t qh;
-        memcpy(&qh, x->qh, 4);
-        const __m256i bytes =
-            _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh),
-                                _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-        const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-        const __m256i hi = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit), _mm256_set1_epi8(16));
-        return _mm256_sub_epi8(_mm256_or_si256(fr_unpack_nibbles_avx2(x->qs), hi), _mm256_set1_epi8(16));
+        return _mm256_sub_epi8(_mm256_or_si256(fr_unpack_nibbles_avx2(x->qs), fr_wrow_fifth_bits(x->qh)),
+                               _mm256_set1_epi8(16));
     }
     if (type == FR_TYPE_IQ4_NL) {
         const block_iq4_nl *x = (const block_iq4_nl *)row + b;
