@@ -288,21 +288,11 @@ void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n) 
         for (; i < n; i++) y[i] += a * fr_f16_to_f32(w[i]);
         return;
     }
-    if (kquant(type)) {
-        if (type == FR_TYPE_Q4_K)
-            kaxpy_all(FR_TYPE_Q4_K, row, 0, 1, &a, y, n, NULL);
-        else if (type == FR_TYPE_Q5_K)
-            kaxpy_all(FR_TYPE_Q5_K, row, 0, 1, &a, y, n, NULL);
-        else
-            kaxpy_all(FR_TYPE_Q6_K, row, 0, 1, &a, y, n, NULL);
+    if (kquant(type) || min_type(type)) { /* (their axpy keeps y in registers: one row is the rows case) */
+        fr_wrow_axpy_rows_avx2(type, row, row_bytes(type, n), 1, &a, y, n, NULL);
         return;
     }
-    if (type == FR_TYPE_Q4_1)
-        min_axpy_rows(FR_TYPE_Q4_1, row, 0, 1, &a, y, n, NULL);
-    else if (type == FR_TYPE_Q5_1)
-        min_axpy_rows(FR_TYPE_Q5_1, row, 0, 1, &a, y, n, NULL);
-    else
-        FR_I8_DISPATCH(type, axpy_i8, row, a, y, n);
+    FR_I8_DISPATCH(type, axpy_i8, row, a, y, n);
 }
 
 /* ---- several rows at once (fr_wrow_dot_rows / fr_wrow_axpy_rows, kernels.h) ---- */

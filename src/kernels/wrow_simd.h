@@ -104,6 +104,8 @@ static inline void fr_next_prefetch_step(fr_next_prefetch *pf) {
 }
 
 float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n); /* wrow_avx2.c */
+void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *a, float *y,
+                            int64_t n, const void *next);
 
 /* An ISA's dot products of two rows with x (nb blocks), each row's result that of
  * fr_wrow_dot_avx2. */
