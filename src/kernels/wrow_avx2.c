@@ -9,21 +9,13 @@
 #define FR_UNROLL _Pragma("GCC unroll 8")
 #define FR_INLINE static inline __attribute__((always_inline))
 
-static bool kquant(int type) { return type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K; }
-
-static bool min_type(int type) { return type == FR_TYPE_Q4_1 || type == FR_TYPE_Q5_1; }
-
 bool fr_wrow_has_avx2(int type) {
-    return fr_wrow_i8_type(type) || type == FR_TYPE_F16 || kquant(type) || min_type(type);
-}
-
-FR_INLINE size_t kblock_bytes(int type) {
-    return type == FR_TYPE_Q4_K ? sizeof(block_q4_K) : type == FR_TYPE_Q5_K ? sizeof(block_q5_K) : sizeof(block_q6_K);
+    return fr_wrow_i8_type(type) || type == FR_TYPE_F16 || fr_wrow_kquant(type) || fr_wrow_min_type(type);
 }
 
 static inline size_t row_bytes(int type, int64_t n) {
     if (type == FR_TYPE_F16) return (size_t)n * 2;
-    if (kquant(type)) return (size_t)(n / QK_K) * kblock_bytes(type);
+    if (fr_wrow_kquant(type)) return (size_t)(n / QK_K) * fr_wrow_kblock_bytes(type);
     return (size_t)(n / 32) * (type == FR_TYPE_Q4_0     ? sizeof(block_q4_0)
                                : type == FR_TYPE_Q5_0   ? sizeof(block_q5_0)
                                : type == FR_TYPE_IQ4_NL ? sizeof(block_iq4_nl)
@@ -43,63 +35,12 @@ static inline size_t row_bytes(int type, int64_t n) {
         }                                                                                                              \
     } while (0)
 
-/* ---- K-quants (Q4_K, Q5_K, Q6_K): blocks of 256 values in 8 groups of 32 ----
- *
- * Group j of a block holds values 32j .. 32j + 31: s q_l - m with small integers q_l, where
- * s = d sc and m = dmin mn are to_float's (Q6_K: a scale per 16 values, no m). The kernels
- * take a block's scales once, each group's q as exact floats, and form each weight as
- * fma(s, q, -m) (Q6_K: s q) before its product with x or a. */
-typedef struct {
-    float s[16]; /* per 16 values (Q4_K, Q5_K: the group's scale twice) */
-    float m[8];  /* per group (Q6_K: unused) */
-} kscales;
-
-FR_INLINE void kblock_scales(int type, const char *blk, kscales *ks) {
-    if (type == FR_TYPE_Q6_K) {
-        const block_q6_K *x = (const block_q6_K *)blk;
-        const __m256 d = _mm256_set1_ps(_cvtsh_ss(x->d));
-        const __m128i sc = _mm_loadu_si128((const __m128i *)x->scales);
-        _mm256_storeu_ps(ks->s, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))));
-        _mm256_storeu_ps(ks->s + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8)))));
-        return;
-    }
-    const block_q4_K *x4 = (const block_q4_K *)blk;
-    const block_q5_K *x5 = (const block_q5_K *)blk;
-    const bool q4 = type == FR_TYPE_Q4_K;
-    const __m128i sm = fr_k4_scales_mins_avx2(q4 ? x4->scales : x5->scales);
-    const __m256 s =
-        _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(q4 ? x4->d : x5->d)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sm)));
-    _mm256_storeu_ps(ks->m, _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(q4 ? x4->dmin : x5->dmin)),
-                                          _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)))));
-    /* s[2j] = s[2j + 1] = scale j */
-    _mm256_storeu_ps(ks->s, _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)));
-    _mm256_storeu_ps(ks->s + 8, _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)));
-}
+/* ---- K-quants (wrow_simd.h): each weight formed as fma(s, q, -m) (Q6_K: s q) ---- */
 
 /* group j's 32 weights of a block as floats, values 8k .. 8k + 7 in w[k] */
-FR_INLINE void kgroup_weights(int type, const char *blk, const kscales *ks, int j, __m256 w[4]) {
-    const __m256i m4 = _mm256_set1_epi8(0xF);
-    __m256i q;
-    if (type == FR_TYPE_Q6_K) {
-        const block_q6_K *x = (const block_q6_K *)blk;
-        const int h = j / 4, sg = j % 4;
-        const __m256i l = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32 * (sg & 1)));
-        const __m256i hb = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
-        const __m256i lo = _mm256_and_si256(sg < 2 ? l : _mm256_srli_epi16(l, 4), m4);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * sg), _mm256_set1_epi8(3));
-        q = _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)), _mm256_set1_epi8(32));
-    } else {
-        const uint8_t *qs = type == FR_TYPE_Q4_K ? ((const block_q4_K *)blk)->qs : ((const block_q5_K *)blk)->qs;
-        const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * (j / 2)));
-        q = _mm256_and_si256(j & 1 ? _mm256_srli_epi16(bits, 4) : bits, m4);
-        if (type == FR_TYPE_Q5_K) {
-            const __m256i hb = _mm256_loadu_si256((const __m256i *)((const block_q5_K *)blk)->qh);
-            q = _mm256_or_si256(q,
-                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, j), _mm256_set1_epi8(1)), 4));
-        }
-    }
+FR_INLINE void kgroup_weights(int type, const char *blk, const fr_kscales *ks, int j, __m256 w[4]) {
     __m256 f[4];
-    fr_wrow_i8_to_ps(q, f);
+    fr_wrow_i8_to_ps(fr_wrow_kgroup_q(type, blk, j), f);
     FR_UNROLL for (int k = 0; k < 4; k++) {
         const __m256 sk = _mm256_broadcast_ss(&ks->s[2 * j + k / 2]);
         w[k] =
@@ -111,9 +52,9 @@ FR_INLINE void kgroup_weights(int type, const char *blk, const kscales *ks, int 
 FR_INLINE float kdot(int type, const char *row, const float *x, int64_t n) {
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     for (int64_t b = 0; b < n / QK_K; b++) {
-        const char *blk = row + (size_t)b * kblock_bytes(type);
-        kscales ks;
-        kblock_scales(type, blk, &ks);
+        const char *blk = row + (size_t)b * fr_wrow_kblock_bytes(type);
+        fr_kscales ks;
+        fr_wrow_kblock_scales(type, blk, &ks);
         FR_UNROLL for (int j = 0; j < 8; j++) {
             __m256 w[4];
             kgroup_weights(type, blk, &ks, j, w);
@@ -126,13 +67,13 @@ FR_INLINE float kdot(int type, const char *row, const float *x, int64_t n) {
 
 /* Groups [j0, j0 + NG) of block b: y += sum_r a[r] row_r over rows r0 .. r1 - 1, y in
  * registers, each row's scales from ks[r - r0]: one FMA per value and row, in row order */
-FR_INLINE void kaxpy_rows(int type, int NG, const char *rows, size_t rb, int64_t r0, int64_t r1, const kscales *ks,
+FR_INLINE void kaxpy_rows(int type, int NG, const char *rows, size_t rb, int64_t r0, int64_t r1, const fr_kscales *ks,
                           const float *a, float *y, int64_t b, int j0) {
     __m256 v[8];
     float *yb = y + b * QK_K + 32 * j0;
     FR_UNROLL for (int i = 0; i < 4 * NG; i++) v[i] = _mm256_loadu_ps(yb + 8 * i);
     for (int64_t r = r0; r < r1; r++) {
-        const char *blk = rows + (size_t)r * rb + (size_t)b * kblock_bytes(type);
+        const char *blk = rows + (size_t)r * rb + (size_t)b * fr_wrow_kblock_bytes(type);
         const __m256 va = _mm256_set1_ps(a[r]);
         FR_UNROLL for (int j = 0; j < NG; j++) {
             __m256 w[4];
@@ -149,12 +90,13 @@ FR_INLINE void kaxpy_rows(int type, int NG, const char *rows, size_t rb, int64_t
 #define KAXPY_ROWS 32
 FR_INLINE void kaxpy_all(int type, const char *rows, size_t rb, int64_t n_rows, const float *a, float *y, int64_t n,
                          fr_next_prefetch *pf) {
-    kscales ks[KAXPY_ROWS];
+    fr_kscales ks[KAXPY_ROWS];
     for (int64_t b = 0; b < n / QK_K; b++)
         for (int64_t r0 = 0; r0 < n_rows; r0 += KAXPY_ROWS) {
             const int64_t r1 = r0 + KAXPY_ROWS < n_rows ? r0 + KAXPY_ROWS : n_rows;
             for (int64_t r = r0; r < r1; r++)
-                kblock_scales(type, rows + (size_t)r * rb + (size_t)b * kblock_bytes(type), &ks[r - r0]);
+                fr_wrow_kblock_scales(type, rows + (size_t)r * rb + (size_t)b * fr_wrow_kblock_bytes(type),
+                                      &ks[r - r0]);
             for (int j0 = 0; j0 < 8; j0 += 2) {
                 if (pf && r0 == 0) fr_next_prefetch_step(pf);
                 kaxpy_rows(type, 2, rows, rb, r0, r1, ks, a, y, b, j0);
@@ -175,25 +117,12 @@ static float dot_f16(const fr_f16 *w, const float *x, int64_t n) {
     return s;
 }
 
-/* ---- Q4_1 and Q5_1: blocks of 32 values d q + m ----
- * Each weight is formed as fma(d, q, m) (to_float's value, rounded once) before its product:
- * with m the block's minimum, d q and m may nearly cancel. */
+/* ---- Q4_1 and Q5_1 (wrow_simd.h): each weight formed as fma(d, q, m) ---- */
 FR_INLINE void min_weights(int type, const char *row, int64_t b, __m256 w[4]) {
-    __m256i q;
-    fr_f16 d16, m16;
-    if (type == FR_TYPE_Q4_1) {
-        const block_q4_1 *x = (const block_q4_1 *)row + b;
-        q = fr_unpack_nibbles_avx2(x->qs);
-        d16 = x->d, m16 = x->m;
-    } else {
-        const block_q5_1 *x = (const block_q5_1 *)row + b;
-        q = _mm256_or_si256(fr_unpack_nibbles_avx2(x->qs), fr_wrow_fifth_bits(x->qh));
-        d16 = x->d, m16 = x->m;
-    }
+    float d, m;
     __m256 f[4];
-    fr_wrow_i8_to_ps(q, f); /* (0..31: the signed widening is exact) */
-    const __m256 d = _mm256_set1_ps(_cvtsh_ss(d16)), m = _mm256_set1_ps(_cvtsh_ss(m16));
-    FR_UNROLL for (int k = 0; k < 4; k++) w[k] = _mm256_fmadd_ps(d, f[k], m);
+    fr_wrow_i8_to_ps(fr_wrow_min_q(type, row, b, &d, &m), f); /* (0..31: the signed widening is exact) */
+    FR_UNROLL for (int k = 0; k < 4; k++) w[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), f[k], _mm256_set1_ps(m));
 }
 
 FR_INLINE float min_dot(int type, const char *row, const float *x, int64_t n) {
@@ -288,7 +217,8 @@ void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n) 
         for (; i < n; i++) y[i] += a * fr_f16_to_f32(w[i]);
         return;
     }
-    if (kquant(type) || min_type(type)) { /* (their axpy keeps y in registers: one row is the rows case) */
+    if (fr_wrow_kquant(type) ||
+        fr_wrow_min_type(type)) { /* (their axpy keeps y in registers: one row is the rows case) */
         fr_wrow_axpy_rows_avx2(type, row, row_bytes(type, n), 1, &a, y, n, NULL);
         return;
     }
@@ -360,7 +290,7 @@ void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_
         return;
     }
     const int64_t nb = n / 32;
-    if (kquant(type)) { /* (passes: pairs of groups, as for Q4_0 and Q8_0) */
+    if (fr_wrow_kquant(type)) { /* (passes: pairs of groups, as for Q4_0 and Q8_0) */
         if (type == FR_TYPE_Q4_K)
             kaxpy_all(FR_TYPE_Q4_K, r, row_bytes, n_rows, a, y, n, &pf);
         else if (type == FR_TYPE_Q5_K)

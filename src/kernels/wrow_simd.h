@@ -59,6 +59,86 @@ FR_WROW_INLINE float fr_wrow_block_scale(int type, const void *row, int64_t b) {
     return _cvtsh_ss(d);
 }
 
+/* ---- K-quants (Q4_K, Q5_K, Q6_K): blocks of 256 values in 8 groups of 32 ----
+ *
+ * Group j of a block holds values 32j .. 32j + 31: s q_l - m with small integers q_l, where
+ * s = d sc and m = dmin mn are to_float's (Q6_K: a scale per 16 values, no m). The kernels
+ * take a block's scales once, each group's q as exact floats, and form each weight as
+ * fma(s, q, -m) (Q6_K: s q) before its product with x or a; every ISA forms them alike. */
+FR_WROW_INLINE bool fr_wrow_kquant(int type) {
+    return type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K;
+}
+
+FR_WROW_INLINE size_t fr_wrow_kblock_bytes(int type) {
+    return type == FR_TYPE_Q4_K ? sizeof(block_q4_K) : type == FR_TYPE_Q5_K ? sizeof(block_q5_K) : sizeof(block_q6_K);
+}
+
+typedef struct {
+    float s[16]; /* per 16 values (Q4_K, Q5_K: the group's scale twice) */
+    float m[8];  /* per group (Q6_K: unused) */
+} fr_kscales;
+
+FR_WROW_INLINE void fr_wrow_kblock_scales(int type, const char *blk, fr_kscales *ks) {
+    if (type == FR_TYPE_Q6_K) {
+        const block_q6_K *x = (const block_q6_K *)blk;
+        const __m256 d = _mm256_set1_ps(_cvtsh_ss(x->d));
+        const __m128i sc = _mm_loadu_si128((const __m128i *)x->scales);
+        _mm256_storeu_ps(ks->s, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))));
+        _mm256_storeu_ps(ks->s + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8)))));
+        return;
+    }
+    const block_q4_K *x4 = (const block_q4_K *)blk;
+    const block_q5_K *x5 = (const block_q5_K *)blk;
+    const bool q4 = type == FR_TYPE_Q4_K;
+    const __m128i sm = fr_k4_scales_mins_avx2(q4 ? x4->scales : x5->scales);
+    const __m256 s =
+        _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(q4 ? x4->d : x5->d)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sm)));
+    _mm256_storeu_ps(ks->m, _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(q4 ? x4->dmin : x5->dmin)),
+                                          _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)))));
+    /* s[2j] = s[2j + 1] = scale j */
+    _mm256_storeu_ps(ks->s, _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)));
+    _mm256_storeu_ps(ks->s + 8, _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)));
+}
+
+/* group j's 32 integers q of a block, in order (Q6_K: q - 32) */
+FR_WROW_INLINE __m256i fr_wrow_kgroup_q(int type, const char *blk, int j) {
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    if (type == FR_TYPE_Q6_K) {
+        const block_q6_K *x = (const block_q6_K *)blk;
+        const int h = j / 4, sg = j % 4;
+        const __m256i l = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32 * (sg & 1)));
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+        const __m256i lo = _mm256_and_si256(sg < 2 ? l : _mm256_srli_epi16(l, 4), m4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * sg), _mm256_set1_epi8(3));
+        return _mm256_sub_epi8(_mm256_or_si256(lo, _mm256_slli_epi16(hi, 4)), _mm256_set1_epi8(32));
+    }
+    const uint8_t *qs = type == FR_TYPE_Q4_K ? ((const block_q4_K *)blk)->qs : ((const block_q5_K *)blk)->qs;
+    const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * (j / 2)));
+    __m256i q = _mm256_and_si256(j & 1 ? _mm256_srli_epi16(bits, 4) : bits, m4);
+    if (type == FR_TYPE_Q5_K) {
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)((const block_q5_K *)blk)->qh);
+        q = _mm256_or_si256(q, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, j), _mm256_set1_epi8(1)), 4));
+    }
+    return q;
+}
+
+/* ---- Q4_1 and Q5_1: blocks of 32 values d q + m ----
+ * Each weight is formed as fma(d, q, m) (to_float's value, rounded once) before its product:
+ * with m the block's minimum, d q and m may nearly cancel. */
+FR_WROW_INLINE bool fr_wrow_min_type(int type) { return type == FR_TYPE_Q4_1 || type == FR_TYPE_Q5_1; }
+
+/* block b's 32 integers q (0..31) in order, and its d and m */
+FR_WROW_INLINE __m256i fr_wrow_min_q(int type, const char *row, int64_t b, float *d, float *m) {
+    if (type == FR_TYPE_Q4_1) {
+        const block_q4_1 *x = (const block_q4_1 *)row + b;
+        *d = _cvtsh_ss(x->d), *m = _cvtsh_ss(x->m);
+        return fr_unpack_nibbles_avx2(x->qs);
+    }
+    const block_q5_1 *x = (const block_q5_1 *)row + b;
+    *d = _cvtsh_ss(x->d), *m = _cvtsh_ss(x->m);
+    return _mm256_or_si256(fr_unpack_nibbles_avx2(x->qs), fr_wrow_fifth_bits(x->qh));
+}
+
 /* 32 int8 values as four vectors of exact floats (values 8k .. 8k + 7 in f[k]) */
 FR_WROW_INLINE void fr_wrow_i8_to_ps(__m256i q, __m256 f[4]) {
     const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);

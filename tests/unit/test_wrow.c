@@ -6,7 +6,9 @@
  * The multi-row versions (fr_wrow_dot_rows, fr_wrow_axpy_rows) equal the row-by-row calls
  * bit for bit, at 1, 2, 5 and 128 rows and odd lengths (Q4_0, Q5_0, IQ4_NL, Q8_0, Q4_1 and Q5_1 at
  * 1, 3 and 5 blocks; the K-quants with AVX2 kernels, Q4_K, Q5_K and Q6_K, at 1 to 3 blocks;
- * 128 rows cross the AVX2 axpy's chunks of 32 rows). */
+ * 128 rows cross the axpy's chunks of 32 rows). Where the CPU has AVX-512, the multi-row
+ * calls run wrow_avx512.c's kernels and the one-row calls wrow_avx2.c's, so this also checks
+ * that the two ISAs agree bit for bit. */
 #include <stdlib.h>
 #include <string.h>
 
