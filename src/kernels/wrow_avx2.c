@@ -24,23 +24,22 @@ static inline size_t row_bytes(int type, int64_t n) {
                                                         : sizeof(block_q8_0));
 }
 
-/* f(T, ...) with T the block type as a constant (the kernels below specialise on it) */
-#define FR_I8_DISPATCH(type, f, ...)                                                                                   \
-    do {                                                                                                               \
-        switch (type) {                                                                                                \
-        case FR_TYPE_Q4_0: f(FR_TYPE_Q4_0, __VA_ARGS__); break;                                                        \
-        case FR_TYPE_Q5_0: f(FR_TYPE_Q5_0, __VA_ARGS__); break;                                                        \
-        case FR_TYPE_IQ4_NL: f(FR_TYPE_IQ4_NL, __VA_ARGS__); break;                                                    \
-        default: f(FR_TYPE_Q8_0, __VA_ARGS__); break;                                                                  \
-        }                                                                                                              \
-    } while (0)
-
-/* ---- K-quants (wrow_simd.h): each weight formed as fma(s, q, -m) (Q6_K: s q) ---- */
-
-/* group j's 32 weights of a block as floats, values 8k .. 8k + 7 in w[k] */
-FR_INLINE void kgroup_weights(int type, const char *blk, const fr_kscales *ks, int j, __m256 w[4]) {
+/* ---- weights formed per value (wrow_simd.h): the K-quants and Q4_1 / Q5_1 ----
+ *
+ * A unit is 32 values: group j of a K-quant block (8 units a block, whose scales are taken
+ * once per row and block), or one Q4_1 / Q5_1 block. Its weights are formed as fma(s, q, -m)
+ * (Q6_K: s q; Q4_1, Q5_1: fma(d, q, m)) before their product with x or a. */
+/* unit j of block b of a row (K-quants: ks holds the block's scales), values 8k .. 8k + 7
+ * in w[k] */
+FR_INLINE void unit_weights(int type, const char *row, int64_t b, int j, const fr_kscales *ks, __m256 w[4]) {
     __m256 f[4];
-    fr_wrow_i8_to_ps(fr_wrow_kgroup_q(type, blk, j), f);
+    if (fr_wrow_min_type(type)) {
+        float d, m;
+        fr_wrow_i8_to_ps(fr_wrow_min_q(type, row, b, &d, &m), f); /* (0..31: the signed widening is exact) */
+        FR_UNROLL for (int k = 0; k < 4; k++) w[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), f[k], _mm256_set1_ps(m));
+        return;
+    }
+    fr_wrow_i8_to_ps(fr_wrow_kgroup_q(type, row + (size_t)b * fr_wrow_kblock_bytes(type), j), f);
     FR_UNROLL for (int k = 0; k < 4; k++) {
         const __m256 sk = _mm256_broadcast_ss(&ks->s[2 * j + k / 2]);
         w[k] =
@@ -48,58 +47,67 @@ FR_INLINE void kgroup_weights(int type, const char *blk, const fr_kscales *ks, i
     }
 }
 
-/* a row's dot product with x: four accumulators, value 8k + l of every group into acc[k] */
-FR_INLINE float kdot(int type, const char *row, const float *x, int64_t n) {
+/* a row's dot product with x: four accumulators, value 8k + l of every unit into acc[k] */
+FR_INLINE float wdot(int type, const char *row, const float *x, int64_t n) {
+    const int G = fr_wrow_units_per_block(type);
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t b = 0; b < n / QK_K; b++) {
-        const char *blk = row + (size_t)b * fr_wrow_kblock_bytes(type);
-        fr_kscales ks;
-        fr_wrow_kblock_scales(type, blk, &ks);
-        FR_UNROLL for (int j = 0; j < 8; j++) {
+    fr_kscales ks;
+    for (int64_t b = 0; b < n / (32 * G); b++) {
+        if (G > 1) fr_wrow_kblock_scales(type, row + (size_t)b * fr_wrow_kblock_bytes(type), &ks);
+        FR_UNROLL for (int j = 0; j < G; j++) {
             __m256 w[4];
-            kgroup_weights(type, blk, &ks, j, w);
-            const float *xg = x + b * QK_K + 32 * j;
-            FR_UNROLL for (int k = 0; k < 4; k++) acc[k] = _mm256_fmadd_ps(w[k], _mm256_loadu_ps(xg + 8 * k), acc[k]);
+            unit_weights(type, row, b, j, &ks, w);
+            const float *xu = x + (b * G + j) * 32;
+            FR_UNROLL for (int k = 0; k < 4; k++) acc[k] = _mm256_fmadd_ps(w[k], _mm256_loadu_ps(xu + 8 * k), acc[k]);
         }
     }
     return fr_hsum8_avx2(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
-/* Groups [j0, j0 + NG) of block b: y += sum_r a[r] row_r over rows r0 .. r1 - 1, y in
- * registers, each row's scales from ks[r - r0]: one FMA per value and row, in row order */
-FR_INLINE void kaxpy_rows(int type, int NG, const char *rows, size_t rb, int64_t r0, int64_t r1, const fr_kscales *ks,
-                          const float *a, float *y, int64_t b, int j0) {
+/* Units [j0, j0 + NU) of block b: y += sum_r a[r] row_r over rows [r0, r1), y in registers,
+ * one FMA per value and row, in row order (K-quants: ks[r - r0] holds row r's scales; Q4_1 / Q5_1:
+ * the units are blocks b .. b + NU - 1, j0 = 0) */
+FR_INLINE void waxpy_units(int type, int NU, const char *rows, size_t rb, int64_t r0, int64_t r1, const fr_kscales *ks,
+                           const float *a, float *y, int64_t b, int j0) {
+    const bool k = fr_wrow_units_per_block(type) > 1;
     __m256 v[8];
-    float *yb = y + b * QK_K + 32 * j0;
-    FR_UNROLL for (int i = 0; i < 4 * NG; i++) v[i] = _mm256_loadu_ps(yb + 8 * i);
+    float *yu = y + (k ? b * 8 + j0 : b) * 32;
+    FR_UNROLL for (int i = 0; i < 4 * NU; i++) v[i] = _mm256_loadu_ps(yu + 8 * i);
     for (int64_t r = r0; r < r1; r++) {
-        const char *blk = rows + (size_t)r * rb + (size_t)b * fr_wrow_kblock_bytes(type);
         const __m256 va = _mm256_set1_ps(a[r]);
-        FR_UNROLL for (int j = 0; j < NG; j++) {
+        FR_UNROLL for (int u = 0; u < NU; u++) {
             __m256 w[4];
-            kgroup_weights(type, blk, &ks[r - r0], j0 + j, w);
-            FR_UNROLL for (int k = 0; k < 4; k++) v[4 * j + k] = _mm256_fmadd_ps(va, w[k], v[4 * j + k]);
+            unit_weights(type, rows + (size_t)r * rb, k ? b : b + u, k ? j0 + u : 0, k ? &ks[r - r0] : NULL, w);
+            FR_UNROLL for (int q = 0; q < 4; q++) v[4 * u + q] = _mm256_fmadd_ps(va, w[q], v[4 * u + q]);
         }
     }
-    FR_UNROLL for (int i = 0; i < 4 * NG; i++) _mm256_storeu_ps(yb + 8 * i, v[i]);
+    FR_UNROLL for (int i = 0; i < 4 * NU; i++) _mm256_storeu_ps(yu + 8 * i, v[i]);
 }
 
-/* y += sum_r a[r] row_r: block by block, rows in chunks whose scales are taken once, each
- * chunk's rows over the block's groups two at a time (the order of a value's FMAs is the rows'
- * order either way) */
-#define KAXPY_ROWS 32
-FR_INLINE void kaxpy_all(int type, const char *rows, size_t rb, int64_t n_rows, const float *a, float *y, int64_t n,
-                         fr_next_prefetch *pf) {
-    fr_kscales ks[KAXPY_ROWS];
+/* y += sum_r a[r] row_r: Q4_1 / Q5_1 two blocks per pass over all the rows; the K-quants
+ * block by block, rows in chunks whose scales are taken once, two groups per pass (a value's
+ * FMAs come in the rows' order either way, so one row is this over that row) */
+#define WAXPY_ROWS 32
+FR_INLINE void waxpy_rows(int type, const char *rows, size_t rb, int64_t n_rows, const float *a, float *y, int64_t n,
+                          fr_next_prefetch *pf) {
+    if (fr_wrow_min_type(type)) {
+        int64_t nb = n / 32, b = 0;
+        for (; b + 2 <= nb; b += 2)
+            fr_next_prefetch_step(pf), waxpy_units(type, 2, rows, rb, 0, n_rows, NULL, a, y, b, 0);
+        for (; b < nb; b++)
+            fr_next_prefetch_step(pf), waxpy_units(type, 1, rows, rb, 0, n_rows, NULL, a, y, b, 0);
+        return;
+    }
+    fr_kscales ks[WAXPY_ROWS];
     for (int64_t b = 0; b < n / QK_K; b++)
-        for (int64_t r0 = 0; r0 < n_rows; r0 += KAXPY_ROWS) {
-            const int64_t r1 = r0 + KAXPY_ROWS < n_rows ? r0 + KAXPY_ROWS : n_rows;
+        for (int64_t r0 = 0; r0 < n_rows; r0 += WAXPY_ROWS) {
+            const int64_t r1 = r0 + WAXPY_ROWS < n_rows ? r0 + WAXPY_ROWS : n_rows;
             for (int64_t r = r0; r < r1; r++)
                 fr_wrow_kblock_scales(type, rows + (size_t)r * rb + (size_t)b * fr_wrow_kblock_bytes(type),
                                       &ks[r - r0]);
-            for (int j0 = 0; j0 < 8; j0 += 2) {
-                if (pf && r0 == 0) fr_next_prefetch_step(pf);
-                kaxpy_rows(type, 2, rows, rb, r0, r1, ks, a, y, b, j0);
+            FR_UNROLL for (int j0 = 0; j0 < 8; j0 += 2) {
+                if (r0 == 0) fr_next_prefetch_step(pf);
+                waxpy_units(type, 2, rows, rb, r0, r1, ks, a, y, b, j0);
             }
         }
 }
@@ -115,56 +123,6 @@ static float dot_f16(const fr_f16 *w, const float *x, int64_t n) {
     float s = fr_hsum8_avx2(_mm256_add_ps(a0, a1));
     for (; i < n; i++) s += fr_f16_to_f32(w[i]) * x[i];
     return s;
-}
-
-/* ---- Q4_1 and Q5_1 (wrow_simd.h): each weight formed as fma(d, q, m) ---- */
-FR_INLINE void min_weights(int type, const char *row, int64_t b, __m256 w[4]) {
-    float d, m;
-    __m256 f[4];
-    fr_wrow_i8_to_ps(fr_wrow_min_q(type, row, b, &d, &m), f); /* (0..31: the signed widening is exact) */
-    FR_UNROLL for (int k = 0; k < 4; k++) w[k] = _mm256_fmadd_ps(_mm256_set1_ps(d), f[k], _mm256_set1_ps(m));
-}
-
-FR_INLINE float min_dot(int type, const char *row, const float *x, int64_t n) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t b = 0; b < n / 32; b++) {
-        __m256 w[4];
-        min_weights(type, row, b, w);
-        FR_UNROLL for (int k = 0; k < 4; k++) acc[k] =
-            _mm256_fmadd_ps(w[k], _mm256_loadu_ps(x + 32 * b + 8 * k), acc[k]);
-    }
-    return fr_hsum8_avx2(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-}
-
-/* blocks [b, b + NB) of y += sum_r a[r] row_r, y in registers: one FMA per value and row, in
- * row order (so one row is min_axpy_rows over that row) */
-FR_INLINE void min_axpy_block(int type, int NB, const char *rows, size_t rb, int64_t n_rows, const float *a, float *y,
-                              int64_t b) {
-    __m256 v[8];
-    FR_UNROLL for (int i = 0; i < 4 * NB; i++) v[i] = _mm256_loadu_ps(y + 32 * b + 8 * i);
-    for (int64_t r = 0; r < n_rows; r++) {
-        const __m256 va = _mm256_set1_ps(a[r]);
-        FR_UNROLL for (int j = 0; j < NB; j++) {
-            __m256 w[4];
-            min_weights(type, rows + (size_t)r * rb, b + j, w);
-            FR_UNROLL for (int k = 0; k < 4; k++) v[4 * j + k] = _mm256_fmadd_ps(va, w[k], v[4 * j + k]);
-        }
-    }
-    FR_UNROLL for (int i = 0; i < 4 * NB; i++) _mm256_storeu_ps(y + 32 * b + 8 * i, v[i]);
-}
-
-FR_INLINE void min_axpy_rows(int type, const char *rows, size_t rb, int64_t n_rows, const float *a, float *y, int64_t n,
-                             fr_next_prefetch *pf) {
-    const int64_t nb = n / 32;
-    int64_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        if (pf) fr_next_prefetch_step(pf);
-        min_axpy_block(type, 2, rows, rb, n_rows, a, y, b);
-    }
-    for (; b < nb; b++) {
-        if (pf) fr_next_prefetch_step(pf);
-        min_axpy_block(type, 1, rows, rb, n_rows, a, y, b);
-    }
 }
 
 /* a row of an i8 type (fr_wrow_i8_type) dotted with x: two accumulators alternating by block */
@@ -195,12 +153,13 @@ FR_INLINE void axpy_i8(int type, const void *row, float a, float *y, int64_t n) 
 float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n) {
     fr_wrow_prefetch_ahead(row, row_bytes(type, n));
     if (type == FR_TYPE_F16) return dot_f16(row, x, n);
-    if (type == FR_TYPE_Q4_K) return kdot(FR_TYPE_Q4_K, row, x, n);
-    if (type == FR_TYPE_Q5_K) return kdot(FR_TYPE_Q5_K, row, x, n);
-    if (type == FR_TYPE_Q6_K) return kdot(FR_TYPE_Q6_K, row, x, n);
-    if (type == FR_TYPE_Q4_1) return min_dot(FR_TYPE_Q4_1, row, x, n);
-    if (type == FR_TYPE_Q5_1) return min_dot(FR_TYPE_Q5_1, row, x, n);
     float s;
+    if (fr_wrow_kquant(type) || fr_wrow_min_type(type)) {
+#define WDOT(T, ...) s = wdot(T, __VA_ARGS__)
+        FR_WROW_FORMED_DISPATCH(type, WDOT, row, x, n);
+#undef WDOT
+        return s;
+    }
     FR_I8_DISPATCH(type, dot_i8, row, x, n, &s);
     return s;
 }
@@ -290,19 +249,8 @@ void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_
         return;
     }
     const int64_t nb = n / 32;
-    if (fr_wrow_kquant(type)) { /* (passes: pairs of groups, as for Q4_0 and Q8_0) */
-        if (type == FR_TYPE_Q4_K)
-            kaxpy_all(FR_TYPE_Q4_K, r, row_bytes, n_rows, a, y, n, &pf);
-        else if (type == FR_TYPE_Q5_K)
-            kaxpy_all(FR_TYPE_Q5_K, r, row_bytes, n_rows, a, y, n, &pf);
-        else
-            kaxpy_all(FR_TYPE_Q6_K, r, row_bytes, n_rows, a, y, n, &pf);
-        return;
-    }
-    if (type == FR_TYPE_Q4_1)
-        min_axpy_rows(FR_TYPE_Q4_1, r, row_bytes, n_rows, a, y, n, &pf);
-    else if (type == FR_TYPE_Q5_1)
-        min_axpy_rows(FR_TYPE_Q5_1, r, row_bytes, n_rows, a, y, n, &pf);
+    if (fr_wrow_kquant(type) || fr_wrow_min_type(type)) /* (passes: pairs of units, as below) */
+        FR_WROW_FORMED_DISPATCH(type, waxpy_rows, r, row_bytes, n_rows, a, y, n, &pf);
     else
         FR_I8_DISPATCH(type, axpy_rows_i8, r, row_bytes, n_rows, a, y, nb, &pf);
 }
@@ -331,21 +279,10 @@ static inline __attribute__((always_inline)) void dot2_q(int type, const char *r
     out[1] = fr_hsum8_avx2(_mm256_add_ps(acc[1][0], acc[1][1]));
 }
 
-static void dot2_q4_0(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
-    dot2_q(FR_TYPE_Q4_0, r0, r1, x, nb, out);
-}
-
-static void dot2_q5_0(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
-    dot2_q(FR_TYPE_Q5_0, r0, r1, x, nb, out);
-}
-
-static void dot2_iq4_nl(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
-    dot2_q(FR_TYPE_IQ4_NL, r0, r1, x, nb, out);
-}
-
-static void dot2_q8_0(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
-    dot2_q(FR_TYPE_Q8_0, r0, r1, x, nb, out);
-}
+FR_WROW_DOT2_FN(dot2_q4_0, dot2_q, FR_TYPE_Q4_0)
+FR_WROW_DOT2_FN(dot2_q5_0, dot2_q, FR_TYPE_Q5_0)
+FR_WROW_DOT2_FN(dot2_iq4_nl, dot2_q, FR_TYPE_IQ4_NL)
+FR_WROW_DOT2_FN(dot2_q8_0, dot2_q, FR_TYPE_Q8_0)
 
 void fr_wrow_dot_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *x, int64_t n,
                            float *out, const void *next) {

@@ -49,14 +49,6 @@ FR_INLINE __m512 join(__m256 lo, __m256 hi) {
  * once per row and block), or one Q4_1 / Q5_1 block (G = 1). Its weights go into two zmm,
  * values 0..15 and 16..31, formed as wrow_avx2.c forms them (fma(s, q, -m), s q, fma(d, q,
  * m)), so each weight has the same bits. */
-FR_INLINE int units_per_block(int type) { return fr_wrow_kquant(type) ? 8 : 1; }
-
-FR_INLINE size_t block_bytes(int type) {
-    return fr_wrow_kquant(type)   ? fr_wrow_kblock_bytes(type)
-           : type == FR_TYPE_Q4_1 ? sizeof(block_q4_1)
-                                  : sizeof(block_q5_1);
-}
-
 FR_INLINE void i8_to_ps2(__m256i q, __m512 f[2]) {
     f[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)));
     f[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
@@ -82,14 +74,14 @@ FR_INLINE void unit_weights(int type, const char *row, int64_t b, int j, const f
  * 8k + l of every unit into its acc[k] and ends with hsum8((acc0 + acc1) + (acc2 + acc3));
  * here acc[0] holds acc0 | acc1 and acc[1] acc2 | acc3. */
 FR_INLINE void wdot2(int type, const char *r0, const char *r1, const float *x, int64_t nb32, float *out) {
-    const int G = units_per_block(type);
+    const int G = fr_wrow_units_per_block(type);
     const char *row[2] = {r0, r1};
     __m512 acc[2][2] = {{_mm512_setzero_ps(), _mm512_setzero_ps()}, {_mm512_setzero_ps(), _mm512_setzero_ps()}};
     fr_kscales ks[2];
     for (int64_t b = 0; b < nb32 / G; b++) {
         if (G > 1)
             FR_UNROLL for (int r = 0; r < 2; r++)
-                fr_wrow_kblock_scales(type, row[r] + (size_t)b * block_bytes(type), &ks[r]);
+                fr_wrow_kblock_scales(type, row[r] + (size_t)b * fr_wrow_kblock_bytes(type), &ks[r]);
         FR_UNROLL for (int j = 0; j < G; j++) {
             const float *xu = x + (b * G + j) * 32;
             const __m512 x0 = _mm512_loadu_ps(xu), x1 = _mm512_loadu_ps(xu + 16);
@@ -115,7 +107,7 @@ FR_INLINE void wdot2(int type, const char *r0, const char *r1, const float *x, i
  * the units are blocks b .. b + NU - 1) */
 FR_INLINE void waxpy_units(int type, int NU, const char *rows, size_t rb, int64_t r0, int64_t r1, const fr_kscales *ks,
                            const float *a, float *y, int64_t b, int j0) {
-    const bool k = units_per_block(type) > 1; /* else the units are blocks b, b + 1, ... (j0 = 0) */
+    const bool k = fr_wrow_units_per_block(type) > 1; /* else the units are blocks b, b + 1, ... (j0 = 0) */
     __m512 v[8];
     float *yu = y + (k ? b * 8 + j0 : b) * 32;
     FR_UNROLL for (int i = 0; i < 2 * NU; i++) v[i] = _mm512_loadu_ps(yu + 16 * i);
@@ -150,7 +142,8 @@ FR_INLINE void waxpy_rows(int type, const char *rows, size_t rb, int64_t n_rows,
         for (int64_t r0 = 0; r0 < n_rows; r0 += WAXPY_ROWS) {
             const int64_t r1 = r0 + WAXPY_ROWS < n_rows ? r0 + WAXPY_ROWS : n_rows;
             for (int64_t r = r0; r < r1; r++)
-                fr_wrow_kblock_scales(type, rows + (size_t)r * rb + (size_t)b * block_bytes(type), &ks[r - r0]);
+                fr_wrow_kblock_scales(type, rows + (size_t)r * rb + (size_t)b * fr_wrow_kblock_bytes(type),
+                                      &ks[r - r0]);
             FR_UNROLL for (int j0 = 0; j0 < 8; j0 += 4) {
                 if (r0 == 0) fr_next_prefetch_step(pf);
                 waxpy_units(type, 4, rows, rb, r0, r1, ks, a, y, b, j0);
@@ -197,25 +190,11 @@ void fr_wrow_axpy_rows_avx512(int type, const void *rows, size_t row_bytes, int6
     if (fr_wrow_kquant(type) || fr_wrow_min_type(type)) {
         const int64_t passes = fr_wrow_kquant(type) ? n / QK_K * 2 : n / 128 + n % 128 / 32;
         fr_next_prefetch pf = fr_next_prefetch_init(next, bytes, passes);
-        if (type == FR_TYPE_Q4_K)
-            waxpy_rows(FR_TYPE_Q4_K, r, row_bytes, n_rows, a, y, n, &pf);
-        else if (type == FR_TYPE_Q5_K)
-            waxpy_rows(FR_TYPE_Q5_K, r, row_bytes, n_rows, a, y, n, &pf);
-        else if (type == FR_TYPE_Q6_K)
-            waxpy_rows(FR_TYPE_Q6_K, r, row_bytes, n_rows, a, y, n, &pf);
-        else if (type == FR_TYPE_Q4_1)
-            waxpy_rows(FR_TYPE_Q4_1, r, row_bytes, n_rows, a, y, n, &pf);
-        else
-            waxpy_rows(FR_TYPE_Q5_1, r, row_bytes, n_rows, a, y, n, &pf);
+        FR_WROW_FORMED_DISPATCH(type, waxpy_rows, r, row_bytes, n_rows, a, y, n, &pf);
         return;
     }
     fr_next_prefetch pf = fr_next_prefetch_init(next, bytes, n / 128 + n / 32 % 4);
-    switch (type) {
-    case FR_TYPE_Q4_0: axpy_rows_type(FR_TYPE_Q4_0, r, row_bytes, n_rows, a, y, n, &pf); break;
-    case FR_TYPE_Q5_0: axpy_rows_type(FR_TYPE_Q5_0, r, row_bytes, n_rows, a, y, n, &pf); break;
-    case FR_TYPE_IQ4_NL: axpy_rows_type(FR_TYPE_IQ4_NL, r, row_bytes, n_rows, a, y, n, &pf); break;
-    default: axpy_rows_type(FR_TYPE_Q8_0, r, row_bytes, n_rows, a, y, n, &pf); break;
-    }
+    FR_I8_DISPATCH(type, axpy_rows_type, r, row_bytes, n_rows, a, y, n, &pf);
 }
 
 /* ---- dot ---- */
@@ -265,41 +244,15 @@ FR_INLINE void dot2_q(int type, const char *r0, const char *r1, const float *x, 
     }
 }
 
-static void dot2_q4_0(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
-    dot2_q(FR_TYPE_Q4_0, r0, r1, x, nb, out);
-}
-
-static void dot2_q5_0(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
-    dot2_q(FR_TYPE_Q5_0, r0, r1, x, nb, out);
-}
-
-static void dot2_iq4_nl(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
-    dot2_q(FR_TYPE_IQ4_NL, r0, r1, x, nb, out);
-}
-
-static void dot2_q8_0(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
-    dot2_q(FR_TYPE_Q8_0, r0, r1, x, nb, out);
-}
-
-static void wdot2_q4_K(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
-    wdot2(FR_TYPE_Q4_K, r0, r1, x, nb, out);
-}
-
-static void wdot2_q5_K(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
-    wdot2(FR_TYPE_Q5_K, r0, r1, x, nb, out);
-}
-
-static void wdot2_q6_K(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
-    wdot2(FR_TYPE_Q6_K, r0, r1, x, nb, out);
-}
-
-static void wdot2_q4_1(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
-    wdot2(FR_TYPE_Q4_1, r0, r1, x, nb, out);
-}
-
-static void wdot2_q5_1(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {
-    wdot2(FR_TYPE_Q5_1, r0, r1, x, nb, out);
-}
+FR_WROW_DOT2_FN(dot2_q4_0, dot2_q, FR_TYPE_Q4_0)
+FR_WROW_DOT2_FN(dot2_q5_0, dot2_q, FR_TYPE_Q5_0)
+FR_WROW_DOT2_FN(dot2_iq4_nl, dot2_q, FR_TYPE_IQ4_NL)
+FR_WROW_DOT2_FN(dot2_q8_0, dot2_q, FR_TYPE_Q8_0)
+FR_WROW_DOT2_FN(wdot2_q4_K, wdot2, FR_TYPE_Q4_K)
+FR_WROW_DOT2_FN(wdot2_q5_K, wdot2, FR_TYPE_Q5_K)
+FR_WROW_DOT2_FN(wdot2_q6_K, wdot2, FR_TYPE_Q6_K)
+FR_WROW_DOT2_FN(wdot2_q4_1, wdot2, FR_TYPE_Q4_1)
+FR_WROW_DOT2_FN(wdot2_q5_1, wdot2, FR_TYPE_Q5_1)
 
 void fr_wrow_dot_rows_avx512(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *x, int64_t n,
                              float *out, const void *next) {

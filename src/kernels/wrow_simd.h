@@ -22,6 +22,35 @@ FR_WROW_INLINE bool fr_wrow_i8_type(int type) {
     return type == FR_TYPE_Q4_0 || type == FR_TYPE_Q5_0 || type == FR_TYPE_IQ4_NL || type == FR_TYPE_Q8_0;
 }
 
+/* f(T, ...) with T the int8-block type (fr_wrow_i8_type) as a constant (the kernels specialise on it) */
+#define FR_I8_DISPATCH(type, f, ...)                                                                                   \
+    do {                                                                                                               \
+        switch (type) {                                                                                                \
+        case FR_TYPE_Q4_0: f(FR_TYPE_Q4_0, __VA_ARGS__); break;                                                        \
+        case FR_TYPE_Q5_0: f(FR_TYPE_Q5_0, __VA_ARGS__); break;                                                        \
+        case FR_TYPE_IQ4_NL: f(FR_TYPE_IQ4_NL, __VA_ARGS__); break;                                                    \
+        default: f(FR_TYPE_Q8_0, __VA_ARGS__); break;                                                                  \
+        }                                                                                                              \
+    } while (0)
+
+/* the same for the types whose weights are formed per value (fr_wrow_kquant, fr_wrow_min_type) */
+#define FR_WROW_FORMED_DISPATCH(type, f, ...)                                                                          \
+    do {                                                                                                               \
+        switch (type) {                                                                                                \
+        case FR_TYPE_Q4_K: f(FR_TYPE_Q4_K, __VA_ARGS__); break;                                                        \
+        case FR_TYPE_Q5_K: f(FR_TYPE_Q5_K, __VA_ARGS__); break;                                                        \
+        case FR_TYPE_Q6_K: f(FR_TYPE_Q6_K, __VA_ARGS__); break;                                                        \
+        case FR_TYPE_Q4_1: f(FR_TYPE_Q4_1, __VA_ARGS__); break;                                                        \
+        default: f(FR_TYPE_Q5_1, __VA_ARGS__); break;                                                                  \
+        }                                                                                                              \
+    } while (0)
+
+/* NAME: an fr_wrow_dot2_fn running KERNEL(T, r0, r1, x, nb, out) for the type T */
+#define FR_WROW_DOT2_FN(NAME, KERNEL, T)                                                                               \
+    static void NAME(const char *r0, const char *r1, const float *x, int64_t nb, float *out) {                         \
+        KERNEL(T, r0, r1, x, nb, out);                                                                                 \
+    }
+
 /* Q5_0 / Q5_1: value i's fifth bit (bit i of the little-endian qh) as 16 in byte i, else 0 */
 FR_WROW_INLINE __m256i fr_wrow_fifth_bits(const uint8_t *qh4) {
     uint32_t qh;
@@ -126,6 +155,11 @@ FR_WROW_INLINE __m256i fr_wrow_kgroup_q(int type, const char *blk, int j) {
  * Each weight is formed as fma(d, q, m) (to_float's value, rounded once) before its product:
  * with m the block's minimum, d q and m may nearly cancel. */
 FR_WROW_INLINE bool fr_wrow_min_type(int type) { return type == FR_TYPE_Q4_1 || type == FR_TYPE_Q5_1; }
+
+/* The kernels of both ISAs take these types a unit of 32 values at a time: group j of a K-quant
+ * block (8 units a block, whose scales are taken once per row and block), or one Q4_1 / Q5_1
+ * block (1). */
+FR_WROW_INLINE int fr_wrow_units_per_block(int type) { return fr_wrow_kquant(type) ? 8 : 1; }
 
 /* block b's 32 integers q (0..31) in order, and its d and m */
 FR_WROW_INLINE __m256i fr_wrow_min_q(int type, const char *row, int64_t b, float *d, float *m) {
