@@ -132,25 +132,33 @@ void fr_mla_store(fr_context *c, const fr_layer *L, float *kv, void *row, int th
     int64_t bs = at->block_size;
     float *v = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
     char tmp[512];
-    if (bb > sizeof tmp) return;
+    int32_t top[256]; /* a block's values of the largest magnitude, by index */
+    if (bb > sizeof tmp || bs > 256) return;
+    const fr_type_traits *f16 = fr_type_traits_get(FR_TYPE_F16);
     for (int64_t b0 = 0; b0 < r; b0 += bs) {
         const char *want = blocks + (size_t)(b0 / bs) * bb;
-        for (int64_t i = 0; i < bs; i++) v[i] = fr_f16_to_f32(h[b0 + i]);
+        f16->to_float(h + b0, v, bs);
         if (same_block(at, v, want, bb, tmp)) continue;
+        /* (with Q8_K's F32 scale, every block comes here and none is fixed: the search must be
+         * cheap, so the largest values are found once) */
         float amax = 0;
         for (int64_t i = 0; i < bs; i++) amax = fabsf(v[i]) > amax ? fabsf(v[i]) : amax;
+        int n_top = 0;
+        for (int64_t i = 0; i < bs; i++)
+            if (fabsf(v[i]) == amax) top[n_top++] = (int32_t)i;
         fr_f16 hm = fr_f32_to_f16(amax);
         bool fixed = false;
         for (int k = 1; k <= 4 && !fixed; k++) {
             for (int sgn = -1; sgn <= 1 && !fixed; sgn += 2) {
                 float cand = fr_f16_to_f32((fr_f16)(hm + sgn * k));
-                for (int64_t i = 0; i < bs; i++)
-                    if (fabsf(fr_f16_to_f32(h[b0 + i])) == amax) v[i] = v[i] < 0 ? -cand : cand;
+                for (int i = 0; i < n_top; i++)
+                    v[top[i]] = v[top[i]] < 0 ? -cand : cand;
                 if (same_block(at, v, want, bb, tmp)) fixed = true;
             }
         }
         if (fixed)
-            for (int64_t i = 0; i < bs; i++) h[b0 + i] = fr_f32_to_f16(v[i]);
+            for (int i = 0; i < n_top; i++)
+                h[b0 + top[i]] = fr_f32_to_f16(v[top[i]]);
     }
 }
 
