@@ -93,17 +93,6 @@ static inline __m256i hbit_at(__m256i h, int to) {
 }
 
 /* Q3_K: the 16 signed scales (sc - 32) as int8. */
-static inline __m128i q3k_scales(const uint8_t *q) {
-    uint32_t u[3];
-    memcpy(u, q, 12);
-    const uint32_t lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
-    const __m128i v = _mm_setr_epi32((int)((u[0] & lo4) | (((u[2] >> 0) & lo2) << 4)),
-                                     (int)((u[1] & lo4) | (((u[2] >> 2) & lo2) << 4)),
-                                     (int)(((u[0] >> 4) & lo4) | (((u[2] >> 4) & lo2) << 4)),
-                                     (int)(((u[1] >> 4) & lo4) | (((u[2] >> 6) & lo2) << 4)));
-    return _mm_sub_epi8(v, _mm_set1_epi8(32));
-}
-
 /* dst[0..7] = d * (float)b[0..7] (- m), b = the low 8 signed bytes of v; the same float
  * operations as the reference. */
 static inline void put8(float *dst, __m128i v, __m256 vd) {
@@ -155,7 +144,7 @@ void fr_to_float_q3_K_avx2(const void *restrict src, float *restrict dst, int64_
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = h2f(x[i].d);
         int8_t sc[16];
-        _mm_storeu_si128((__m128i *)sc, q3k_scales(x[i].scales));
+        _mm_storeu_si128((__m128i *)sc, fr_q3_K_scales_avx2(x[i].scales));
         __m256i hb = load256(x[i].hmask);
         float *y = dst + i * QK_K;
         for (int h = 0; h < 2; h++) {
@@ -297,7 +286,7 @@ void fr_vec_dot_q3_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
     float sumf = 0.0f;
     for (int64_t i = 0; i < n / QK_K; i++) {
         const float d = y[i].d * h2f(x[i].d);
-        const __m256i sc16 = _mm256_cvtepi8_epi16(q3k_scales(x[i].scales));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(fr_q3_K_scales_avx2(x[i].scales));
         __m256i hb = load256(x[i].hmask);
         /* quants are stored as q+4 in [0, 7]; remove 4*sum(sc_j*bsum_j) at the end */
         const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(sc16, load256(y[i].bsums)), 2);

@@ -22,6 +22,18 @@ static inline __m128i fr_k4_scales_mins_avx2(const uint8_t *q) {
                           (int)(((u[2] >> 4) & 0x0f0f0f0fu) | (((u[1] >> 6) & 0x03030303u) << 4))); /* m 4..7 */
 }
 
+/* Q3_K's 16 six-bit scales (12 bytes) as signed bytes sc - 32, in order (fr_q3_K_scales) */
+static inline __m128i fr_q3_K_scales_avx2(const uint8_t *q) {
+    uint32_t u[3];
+    memcpy(u, q, 12);
+    const uint32_t lo4 = 0x0f0f0f0fu, lo2 = 0x03030303u;
+    const __m128i v = _mm_setr_epi32((int)((u[0] & lo4) | (((u[2] >> 0) & lo2) << 4)),
+                                     (int)((u[1] & lo4) | (((u[2] >> 2) & lo2) << 4)),
+                                     (int)(((u[0] >> 4) & lo4) | (((u[2] >> 4) & lo2) << 4)),
+                                     (int)(((u[1] >> 4) & lo4) | (((u[2] >> 6) & lo2) << 4)));
+    return _mm_sub_epi8(v, _mm_set1_epi8(32));
+}
+
 /* 8 -> 1 in the order the references use: (v_i + v_{i+4}), then (s0 + s2), (s1 + s3), then
  * their sum. Every kernel that must match another's bits reduces with this one. */
 static inline __attribute__((always_inline)) float fr_hsum8_avx2(__m256 v) {

@@ -5,7 +5,7 @@
  * without writing each dequantized row out first: the SIMD kernels expand a block of 32
  * quantized values into registers and use it at once (wrow_avx2.c, wrow_neon.c; the
  * multi-row products of every AVX2 type but F16 also in wrow_avx512.c, with the AVX2
- * results; AVX2 also takes Q4_K, Q5_K and Q6_K a block of 256 at a time). Types without a
+ * results; AVX2 also takes Q2_K to Q6_K a block of 256 at a time). Types without a
  * direct kernel, and CPUs without those, take the reference path: to_float into `tmp`, then
  * the F32 dot or axpy. */
 #include "kernels.h"

@@ -1,5 +1,5 @@
-/* wrow_avx2.c: AVX2/FMA/F16C kernels of wrow.c for Q4_0, Q5_0, IQ4_NL, Q8_0, Q4_1, Q5_1, F16,
- * Q4_K, Q5_K and Q6_K rows.
+/* wrow_avx2.c: AVX2/FMA/F16C kernels of wrow.c for Q4_0, Q5_0, IQ4_NL, Q8_0, Q4_1, Q5_1, F16
+ * and Q2_K to Q6_K rows.
  * A Q4_0 or Q8_0 block's 32 values become four vectors of exact floats q; its scale d
  * multiplies the block's partial sum (dot) or the scalar a (axpy), not each value. The
  * K-quants' weights are formed per value (below). */
@@ -42,8 +42,8 @@ FR_INLINE void unit_weights(int type, const char *row, int64_t b, int j, const f
     fr_wrow_i8_to_ps(fr_wrow_kgroup_q(type, row + (size_t)b * fr_wrow_kblock_bytes(type), j), f);
     FR_UNROLL for (int k = 0; k < 4; k++) {
         const __m256 sk = _mm256_broadcast_ss(&ks->s[2 * j + k / 2]);
-        w[k] =
-            type == FR_TYPE_Q6_K ? _mm256_mul_ps(sk, f[k]) : _mm256_fmsub_ps(sk, f[k], _mm256_broadcast_ss(&ks->m[j]));
+        w[k] = fr_wrow_kscale_only(type) ? _mm256_mul_ps(sk, f[k])
+                                         : _mm256_fmsub_ps(sk, f[k], _mm256_broadcast_ss(&ks->m[2 * j + k / 2]));
     }
 }
 

@@ -66,7 +66,8 @@ FR_INLINE void unit_weights(int type, const char *row, int64_t b, int j, const f
     i8_to_ps2(fr_wrow_kgroup_q(type, row + (size_t)b * fr_wrow_kblock_bytes(type), j), f);
     FR_UNROLL for (int k = 0; k < 2; k++) {
         const __m512 s = _mm512_set1_ps(ks->s[2 * j + k]);
-        w[k] = type == FR_TYPE_Q6_K ? _mm512_mul_ps(s, f[k]) : _mm512_fmsub_ps(s, f[k], _mm512_set1_ps(ks->m[j]));
+        w[k] = fr_wrow_kscale_only(type) ? _mm512_mul_ps(s, f[k])
+                                         : _mm512_fmsub_ps(s, f[k], _mm512_set1_ps(ks->m[2 * j + k]));
     }
 }
 
@@ -248,6 +249,8 @@ FR_WROW_DOT2_FN(dot2_q4_0, dot2_q, FR_TYPE_Q4_0)
 FR_WROW_DOT2_FN(dot2_q5_0, dot2_q, FR_TYPE_Q5_0)
 FR_WROW_DOT2_FN(dot2_iq4_nl, dot2_q, FR_TYPE_IQ4_NL)
 FR_WROW_DOT2_FN(dot2_q8_0, dot2_q, FR_TYPE_Q8_0)
+FR_WROW_DOT2_FN(wdot2_q2_K, wdot2, FR_TYPE_Q2_K)
+FR_WROW_DOT2_FN(wdot2_q3_K, wdot2, FR_TYPE_Q3_K)
 FR_WROW_DOT2_FN(wdot2_q4_K, wdot2, FR_TYPE_Q4_K)
 FR_WROW_DOT2_FN(wdot2_q5_K, wdot2, FR_TYPE_Q5_K)
 FR_WROW_DOT2_FN(wdot2_q6_K, wdot2, FR_TYPE_Q6_K)
@@ -262,6 +265,8 @@ void fr_wrow_dot_rows_avx512(int type, const void *rows, size_t row_bytes, int64
     case FR_TYPE_Q5_0: dot2 = dot2_q5_0; break;
     case FR_TYPE_IQ4_NL: dot2 = dot2_iq4_nl; break;
     case FR_TYPE_Q8_0: dot2 = dot2_q8_0; break;
+    case FR_TYPE_Q2_K: dot2 = wdot2_q2_K; break;
+    case FR_TYPE_Q3_K: dot2 = wdot2_q3_K; break;
     case FR_TYPE_Q4_K: dot2 = wdot2_q4_K; break;
     case FR_TYPE_Q5_K: dot2 = wdot2_q5_K; break;
     case FR_TYPE_Q6_K: dot2 = wdot2_q6_K; break;

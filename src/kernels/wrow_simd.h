@@ -37,6 +37,8 @@ FR_WROW_INLINE bool fr_wrow_i8_type(int type) {
 #define FR_WROW_FORMED_DISPATCH(type, f, ...)                                                                          \
     do {                                                                                                               \
         switch (type) {                                                                                                \
+        case FR_TYPE_Q2_K: f(FR_TYPE_Q2_K, __VA_ARGS__); break;                                                        \
+        case FR_TYPE_Q3_K: f(FR_TYPE_Q3_K, __VA_ARGS__); break;                                                        \
         case FR_TYPE_Q4_K: f(FR_TYPE_Q4_K, __VA_ARGS__); break;                                                        \
         case FR_TYPE_Q5_K: f(FR_TYPE_Q5_K, __VA_ARGS__); break;                                                        \
         case FR_TYPE_Q6_K: f(FR_TYPE_Q6_K, __VA_ARGS__); break;                                                        \
@@ -88,26 +90,54 @@ FR_WROW_INLINE float fr_wrow_block_scale(int type, const void *row, int64_t b) {
     return _cvtsh_ss(d);
 }
 
-/* ---- K-quants (Q4_K, Q5_K, Q6_K): blocks of 256 values in 8 groups of 32 ----
+/* ---- K-quants (Q2_K .. Q6_K): blocks of 256 values in 8 groups of 32 ----
  *
  * Group j of a block holds values 32j .. 32j + 31: s q_l - m with small integers q_l, where
- * s = d sc and m = dmin mn are to_float's (Q6_K: a scale per 16 values, no m). The kernels
- * take a block's scales once, each group's q as exact floats, and form each weight as
- * fma(s, q, -m) (Q6_K: s q) before its product with x or a; every ISA forms them alike. */
+ * s = d sc and m = dmin mn are to_float's (Q2_K: s and m per 16 values; Q3_K, Q6_K: s per 16
+ * values, no m). The kernels take a block's scales once, each group's q as exact floats, and
+ * form each weight as fma(s, q, -m) (Q3_K, Q6_K: s q) before its product with x or a; every
+ * ISA forms them alike. (s q is exact, so the one rounding is to_float's.) */
 FR_WROW_INLINE bool fr_wrow_kquant(int type) {
-    return type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K || type == FR_TYPE_Q6_K;
+    return type == FR_TYPE_Q2_K || type == FR_TYPE_Q3_K || type == FR_TYPE_Q4_K || type == FR_TYPE_Q5_K ||
+           type == FR_TYPE_Q6_K;
 }
 
+/* Q3_K and Q6_K: no minimum */
+FR_WROW_INLINE bool fr_wrow_kscale_only(int type) { return type == FR_TYPE_Q3_K || type == FR_TYPE_Q6_K; }
+
 FR_WROW_INLINE size_t fr_wrow_kblock_bytes(int type) {
-    return type == FR_TYPE_Q4_K ? sizeof(block_q4_K) : type == FR_TYPE_Q5_K ? sizeof(block_q5_K) : sizeof(block_q6_K);
+    return type == FR_TYPE_Q2_K   ? sizeof(block_q2_K)
+           : type == FR_TYPE_Q3_K ? sizeof(block_q3_K)
+           : type == FR_TYPE_Q4_K ? sizeof(block_q4_K)
+           : type == FR_TYPE_Q5_K ? sizeof(block_q5_K)
+                                  : sizeof(block_q6_K);
 }
 
 typedef struct {
     float s[16]; /* per 16 values (Q4_K, Q5_K: the group's scale twice) */
-    float m[8];  /* per group (Q6_K: unused) */
+    float m[16]; /* per 16 values (Q4_K, Q5_K: the group's twice; Q3_K, Q6_K: unused) */
 } fr_kscales;
 
+/* 16 signed bytes times d into out[0..15] */
+FR_WROW_INLINE void fr_wrow_scales16(__m128i sc, float d, float *out) {
+    const __m256 vd = _mm256_set1_ps(d);
+    _mm256_storeu_ps(out, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))));
+    _mm256_storeu_ps(out + 8, _mm256_mul_ps(vd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8)))));
+}
+
 FR_WROW_INLINE void fr_wrow_kblock_scales(int type, const char *blk, fr_kscales *ks) {
+    if (type == FR_TYPE_Q2_K) {
+        const block_q2_K *x = (const block_q2_K *)blk;
+        const __m128i sc = _mm_loadu_si128((const __m128i *)x->scales), m4 = _mm_set1_epi8(0xF);
+        fr_wrow_scales16(_mm_and_si128(sc, m4), _cvtsh_ss(x->d), ks->s);
+        fr_wrow_scales16(_mm_and_si128(_mm_srli_epi16(sc, 4), m4), _cvtsh_ss(x->dmin), ks->m);
+        return;
+    }
+    if (type == FR_TYPE_Q3_K) {
+        const block_q3_K *x = (const block_q3_K *)blk;
+        fr_wrow_scales16(fr_q3_K_scales_avx2(x->scales), _cvtsh_ss(x->d), ks->s);
+        return;
+    }
     if (type == FR_TYPE_Q6_K) {
         const block_q6_K *x = (const block_q6_K *)blk;
         const __m256 d = _mm256_set1_ps(_cvtsh_ss(x->d));
@@ -122,16 +152,28 @@ FR_WROW_INLINE void fr_wrow_kblock_scales(int type, const char *blk, fr_kscales 
     const __m128i sm = fr_k4_scales_mins_avx2(q4 ? x4->scales : x5->scales);
     const __m256 s =
         _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(q4 ? x4->d : x5->d)), _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(sm)));
-    _mm256_storeu_ps(ks->m, _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(q4 ? x4->dmin : x5->dmin)),
-                                          _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8)))));
-    /* s[2j] = s[2j + 1] = scale j */
-    _mm256_storeu_ps(ks->s, _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)));
-    _mm256_storeu_ps(ks->s + 8, _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)));
+    const __m256 m = _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(q4 ? x4->dmin : x5->dmin)),
+                                   _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(sm, 8))));
+    /* s[2j] = s[2j + 1] = scale j, the same for m */
+    const __m256i lo = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3), hi = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+    _mm256_storeu_ps(ks->s, _mm256_permutevar8x32_ps(s, lo));
+    _mm256_storeu_ps(ks->s + 8, _mm256_permutevar8x32_ps(s, hi));
+    _mm256_storeu_ps(ks->m, _mm256_permutevar8x32_ps(m, lo));
+    _mm256_storeu_ps(ks->m + 8, _mm256_permutevar8x32_ps(m, hi));
 }
 
-/* group j's 32 integers q of a block, in order (Q6_K: q - 32) */
+/* group j's 32 integers q of a block, in order (Q3_K: q - 4 + 4 hbit; Q6_K: q - 32) */
 FR_WROW_INLINE __m256i fr_wrow_kgroup_q(int type, const char *blk, int j) {
     const __m256i m4 = _mm256_set1_epi8(0xF);
+    if (type == FR_TYPE_Q2_K || type == FR_TYPE_Q3_K) { /* 2 bits at 2 (j % 4) of qs[32 (j / 4) + i] */
+        const uint8_t *qs = type == FR_TYPE_Q2_K ? ((const block_q2_K *)blk)->qs : ((const block_q3_K *)blk)->qs;
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)(qs + 32 * (j / 4)));
+        const __m256i q = _mm256_and_si256(_mm256_srli_epi16(bits, 2 * (j % 4)), _mm256_set1_epi8(3));
+        if (type == FR_TYPE_Q2_K) return q;
+        const __m256i hb = _mm256_loadu_si256((const __m256i *)((const block_q3_K *)blk)->hmask); /* bit j */
+        const __m256i h4 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, j), _mm256_set1_epi8(1)), 2);
+        return _mm256_sub_epi8(_mm256_or_si256(q, h4), _mm256_set1_epi8(4));
+    }
     if (type == FR_TYPE_Q6_K) {
         const block_q6_K *x = (const block_q6_K *)blk;
         const int h = j / 4, sg = j % 4;

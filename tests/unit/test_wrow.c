@@ -5,7 +5,7 @@
  * |delta| <= 2e-6 * sum |w_i x_i| (+ |y| for axpy). Hostile Q8_0 values (-128) included.
  * The multi-row versions (fr_wrow_dot_rows, fr_wrow_axpy_rows) equal the row-by-row calls
  * bit for bit, at 1, 2, 5 and 128 rows and odd lengths (Q4_0, Q5_0, IQ4_NL, Q8_0, Q4_1 and Q5_1 at
- * 1, 3 and 5 blocks; the K-quants with AVX2 kernels, Q4_K, Q5_K and Q6_K, at 1 to 3 blocks;
+ * 1, 3 and 5 blocks; the K-quants, Q2_K to Q6_K, at 1 to 3 blocks;
  * 128 rows cross the axpy's chunks of 32 rows). Where the CPU has AVX-512, the multi-row
  * calls run wrow_avx512.c's kernels and the one-row calls wrow_avx2.c's, so this also checks
  * that the two ISAs agree bit for bit. */
@@ -110,7 +110,9 @@ int main(void) {
             run_rows(FR_TYPE_Q5_1, 32 * blocks, row_counts[k], &rng);
         }
         run_rows(FR_TYPE_Q4_0, 512, row_counts[k], &rng);
-        for (int64_t blocks = 1; blocks <= 3; blocks++) { /* the K-quants' AVX2 kernels: 8 groups a block */
+        for (int64_t blocks = 1; blocks <= 3; blocks++) { /* the K-quants' kernels: 8 groups a block */
+            run_rows(FR_TYPE_Q2_K, 256 * blocks, row_counts[k], &rng);
+            run_rows(FR_TYPE_Q3_K, 256 * blocks, row_counts[k], &rng);
             run_rows(FR_TYPE_Q4_K, 256 * blocks, row_counts[k], &rng);
             run_rows(FR_TYPE_Q5_K, 256 * blocks, row_counts[k], &rng);
             run_rows(FR_TYPE_Q6_K, 256 * blocks, row_counts[k], &rng);
