@@ -84,33 +84,7 @@ FR_INLINE void waxpy_units(int type, int NU, const char *rows, size_t rb, int64_
     FR_UNROLL for (int i = 0; i < 4 * NU; i++) _mm256_storeu_ps(yu + 8 * i, v[i]);
 }
 
-/* y += sum_r a[r] row_r: Q4_1 / Q5_1 two blocks per pass over all the rows; the K-quants
- * block by block, rows in chunks whose scales are taken once, two groups per pass (a value's
- * FMAs come in the rows' order either way, so one row is this over that row) */
-#define WAXPY_ROWS 32
-FR_INLINE void waxpy_rows(int type, const char *rows, size_t rb, int64_t n_rows, const float *a, float *y, int64_t n,
-                          fr_next_prefetch *pf) {
-    if (fr_wrow_min_type(type)) {
-        int64_t nb = n / 32, b = 0;
-        for (; b + 2 <= nb; b += 2)
-            fr_next_prefetch_step(pf), waxpy_units(type, 2, rows, rb, 0, n_rows, NULL, a, y, b, 0);
-        for (; b < nb; b++)
-            fr_next_prefetch_step(pf), waxpy_units(type, 1, rows, rb, 0, n_rows, NULL, a, y, b, 0);
-        return;
-    }
-    fr_kscales ks[WAXPY_ROWS];
-    for (int64_t b = 0; b < n / QK_K; b++)
-        for (int64_t r0 = 0; r0 < n_rows; r0 += WAXPY_ROWS) {
-            const int64_t r1 = r0 + WAXPY_ROWS < n_rows ? r0 + WAXPY_ROWS : n_rows;
-            for (int64_t r = r0; r < r1; r++)
-                fr_wrow_kblock_scales(type, rows + (size_t)r * rb + (size_t)b * fr_wrow_kblock_bytes(type),
-                                      &ks[r - r0]);
-            FR_UNROLL for (int j0 = 0; j0 < 8; j0 += 2) {
-                if (r0 == 0) fr_next_prefetch_step(pf);
-                waxpy_units(type, 2, rows, rb, r0, r1, ks, a, y, b, j0);
-            }
-        }
-}
+FR_WROW_WAXPY_ROWS(2)
 
 static float dot_f16(const fr_f16 *w, const float *x, int64_t n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0;

@@ -25,6 +25,12 @@
 
 bool fr_wrow_has_avx512(int type) { return fr_wrow_i8_type(type) || fr_wrow_kquant(type) || fr_wrow_min_type(type); }
 
+/* 32 int8 values as exact floats, values 0..15 in f[0] and 16..31 in f[1] */
+FR_INLINE void i8_to_ps2(__m256i q, __m512 f[2]) {
+    f[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)));
+    f[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
+}
+
 /* a block's values 0..15 and 16..31 as exact floats */
 FR_INLINE void block_ps(int type, const void *row, int64_t b, __m512 f[2]) {
     if (type == FR_TYPE_Q4_0) {
@@ -34,9 +40,7 @@ FR_INLINE void block_ps(int type, const void *row, int64_t b, __m512 f[2]) {
         f[1] = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(v, 4), eight));
         return;
     }
-    const __m256i q = fr_wrow_block_i8(type, row, b);
-    f[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)));
-    f[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
+    i8_to_ps2(fr_wrow_block_i8(type, row, b), f);
 }
 
 FR_INLINE __m512 join(__m256 lo, __m256 hi) {
@@ -49,11 +53,6 @@ FR_INLINE __m512 join(__m256 lo, __m256 hi) {
  * once per row and block), or one Q4_1 / Q5_1 block (G = 1). Its weights go into two zmm,
  * values 0..15 and 16..31, formed as wrow_avx2.c forms them (fma(s, q, -m), s q, fma(d, q,
  * m)), so each weight has the same bits. */
-FR_INLINE void i8_to_ps2(__m256i q, __m512 f[2]) {
-    f[0] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)));
-    f[1] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
-}
-
 /* unit j of block b of a row (K-quants: ks holds the block's scales) */
 FR_INLINE void unit_weights(int type, const char *row, int64_t b, int j, const fr_kscales *ks, __m512 w[2]) {
     __m512 f[2];
@@ -124,33 +123,7 @@ FR_INLINE void waxpy_units(int type, int NU, const char *rows, size_t rb, int64_
     FR_UNROLL for (int i = 0; i < 2 * NU; i++) _mm512_storeu_ps(yu + 16 * i, v[i]);
 }
 
-/* y += sum_r a[r] row_r: Q4_1 / Q5_1 four blocks per pass over all the rows; the K-quants
- * block by block, rows in chunks whose scales are taken once, four groups per pass (as in
- * wrow_avx2.c, a value's FMAs come in the rows' order either way) */
-#define WAXPY_ROWS 32
-FR_INLINE void waxpy_rows(int type, const char *rows, size_t rb, int64_t n_rows, const float *a, float *y, int64_t n,
-                          fr_next_prefetch *pf) {
-    if (fr_wrow_min_type(type)) {
-        int64_t nb = n / 32, b = 0;
-        for (; b + 4 <= nb; b += 4)
-            fr_next_prefetch_step(pf), waxpy_units(type, 4, rows, rb, 0, n_rows, NULL, a, y, b, 0);
-        for (; b < nb; b++)
-            fr_next_prefetch_step(pf), waxpy_units(type, 1, rows, rb, 0, n_rows, NULL, a, y, b, 0);
-        return;
-    }
-    fr_kscales ks[WAXPY_ROWS];
-    for (int64_t b = 0; b < n / QK_K; b++)
-        for (int64_t r0 = 0; r0 < n_rows; r0 += WAXPY_ROWS) {
-            const int64_t r1 = r0 + WAXPY_ROWS < n_rows ? r0 + WAXPY_ROWS : n_rows;
-            for (int64_t r = r0; r < r1; r++)
-                fr_wrow_kblock_scales(type, rows + (size_t)r * rb + (size_t)b * fr_wrow_kblock_bytes(type),
-                                      &ks[r - r0]);
-            FR_UNROLL for (int j0 = 0; j0 < 8; j0 += 4) {
-                if (r0 == 0) fr_next_prefetch_step(pf);
-                waxpy_units(type, 4, rows, rb, r0, r1, ks, a, y, b, j0);
-            }
-        }
-}
+FR_WROW_WAXPY_ROWS(4)
 
 /* ---- axpy ---- */
 

@@ -215,6 +215,41 @@ FR_WROW_INLINE __m256i fr_wrow_min_q(int type, const char *row, int64_t b, float
     return _mm256_or_si256(fr_unpack_nibbles_avx2(x->qs), fr_wrow_fifth_bits(x->qh));
 }
 
+/* An ISA file's waxpy_rows, y += sum_r a[r] row_r for the types whose weights are formed per
+ * value, over its
+ *   waxpy_units(type, NU, rows, rb, r0, r1, ks, a, y, b, j0)
+ * (always inlined; units [j0, j0 + NU) of block b over rows [r0, r1), y in registers, one FMA
+ * per value and row in row order): Q4_1 / Q5_1 NU blocks per pass over all the rows; the
+ * K-quants block by block, rows in chunks whose scales are taken once, NU groups per pass
+ * (NU divides 8). A value's FMAs come in the rows' order whatever NU, so every ISA, and one
+ * row, give the same bits. One fr_next_prefetch_step per pass. */
+#define FR_WROW_WAXPY_ROWS_CHUNK 32
+#define FR_WROW_WAXPY_ROWS(NU)                                                                                         \
+    static inline __attribute__((always_inline)) void waxpy_rows(int type, const char *rows, size_t rb,                \
+                                                                 int64_t n_rows, const float *a, float *y, int64_t n,  \
+                                                                 fr_next_prefetch *pf) {                               \
+        if (fr_wrow_min_type(type)) {                                                                                  \
+            int64_t nb = n / 32, b = 0;                                                                                \
+            for (; b + (NU) <= nb; b += (NU))                                                                          \
+                fr_next_prefetch_step(pf), waxpy_units(type, (NU), rows, rb, 0, n_rows, NULL, a, y, b, 0);             \
+            for (; b < nb; b++)                                                                                        \
+                fr_next_prefetch_step(pf), waxpy_units(type, 1, rows, rb, 0, n_rows, NULL, a, y, b, 0);                \
+            return;                                                                                                    \
+        }                                                                                                              \
+        fr_kscales ks[FR_WROW_WAXPY_ROWS_CHUNK];                                                                       \
+        for (int64_t b = 0; b < n / QK_K; b++)                                                                         \
+            for (int64_t r0 = 0; r0 < n_rows; r0 += FR_WROW_WAXPY_ROWS_CHUNK) {                                        \
+                const int64_t r1 = r0 + FR_WROW_WAXPY_ROWS_CHUNK < n_rows ? r0 + FR_WROW_WAXPY_ROWS_CHUNK : n_rows;    \
+                for (int64_t r = r0; r < r1; r++)                                                                      \
+                    fr_wrow_kblock_scales(type, rows + (size_t)r * rb + (size_t)b * fr_wrow_kblock_bytes(type),        \
+                                          &ks[r - r0]);                                                                \
+                _Pragma("GCC unroll 8") for (int j0 = 0; j0 < 8; j0 += (NU)) {                                         \
+                    if (r0 == 0) fr_next_prefetch_step(pf);                                                            \
+                    waxpy_units(type, (NU), rows, rb, r0, r1, ks, a, y, b, j0);                                        \
+                }                                                                                                      \
+            }                                                                                                          \
+    }
+
 /* 32 int8 values as four vectors of exact floats (values 8k .. 8k + 7 in f[k]) */
 FR_WROW_INLINE void fr_wrow_i8_to_ps(__m256i q, __m256 f[4]) {
     const __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
