@@ -10,6 +10,10 @@
 #include "gemm.h"
 #include "kernels.h"
 
+/* A step of batched decode (a few sequences, a token each) runs as one token's does
+ * (slab_dot_task) where every job has at most this many tokens. */
+#define FR_MM_SLAB_MAX_T (4 * FR_GEMM_MAX_T)
+
 static size_t act_bytes(const fr_matrix *w) {
     const fr_type_traits *tt = fr_type_traits_get(w->type);
     size_t rb = 0;
@@ -136,7 +140,7 @@ static void store_tokens(const void *ctx, int64_t g, int64_t t, const float *out
  * streams first; with an AMX kernel (16 tokens or more: a prompt's expert), groups of 16 tokens
  * (gemm.c part_units does both the same way; the same bits); the rest with the job's kernel. */
 static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, const multi_ctx *mc, int j, float *y,
-                        const char *act, int64_t r0, int64_t r1, int thread) {
+                        const char *act, int64_t r0, int64_t r1, bool unit_outer, int thread) {
     size_t ab = job_act_bytes(jb, true);
     const char *units = pk->data + (size_t)u0 * pk->unit_bytes;
     const fr_gemm_kernel_fn kern = mc->kern[j];
@@ -152,18 +156,25 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
                                (r1 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, act, ab, 0, jb->m, store_tokens, &to,
                                fr_pool_scratch(mc->pool, thread));
     }
-    for (int64_t t = t0; t < jb->m; t += FR_GEMM_MAX_T) {
-        const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
-        const void *acts[FR_GEMM_MAX_T];
-        for (int u = 0; u < T; u++) acts[u] = act + (size_t)(t + u) * ab;
+    /* tokens in groups of FR_GEMM_MAX_T: with unit_outer (a decode step's slab, too long to stay
+     * in cache for a second pass) each unit in turn for every group while it is in L1; else
+     * (a prompt's chunk, in L2) each group over the chunk in turn. The same bits either way. */
+    const int64_t ts = unit_outer ? jb->m - t0 : FR_GEMM_MAX_T;
+    for (int64_t t1 = t0; t1 < jb->m; t1 += ts)
         for (int64_t r = r0; r < r1; r += FR_GEMM_ROWS) {
-            float out[FR_GEMM_MAX_T * FR_GEMM_ROWS];
-            kern(pk->nb, units + (size_t)(r / FR_GEMM_ROWS) * pk->unit_bytes, acts, T, out);
             const int nr = (int)FR_MIN(FR_GEMM_ROWS, r1 - r);
-            for (int u = 0; u < T; u++)
-                memcpy(&y[(t + u) * jb->y_stride + r], out + u * FR_GEMM_ROWS, (size_t)nr * sizeof(float));
+            const char *unit = units + (size_t)(r / FR_GEMM_ROWS) * pk->unit_bytes;
+            for (int64_t t = t1; t < FR_MIN(t1 + ts, jb->m); t += FR_GEMM_MAX_T) {
+                const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
+                const void *acts[FR_GEMM_MAX_T];
+                for (int u = 0; u < T; u++)
+                    acts[u] = act + (size_t)(t + u) * ab;
+                float out[FR_GEMM_MAX_T * FR_GEMM_ROWS];
+                kern(pk->nb, unit, acts, T, out);
+                for (int u = 0; u < T; u++)
+                    memcpy(&y[(t + u) * jb->y_stride + r], out + u * FR_GEMM_ROWS, (size_t)nr * sizeof(float));
+            }
         }
-    }
 }
 
 static void multi_dot_task(void *ctx, int64_t task, int thread) {
@@ -179,7 +190,7 @@ static void multi_dot_task(void *ctx, int64_t task, int thread) {
     const char *act = mc->act + mc->act_off[j];
     float *y = jb->y[k];
     if (mc->pk[j][k]) {
-        packed_rows(jb, mc->pk[j][k], mc->u0[j][k], mc, j, y, act, r0, r1, thread);
+        packed_rows(jb, mc->pk[j][k], mc->u0[j][k], mc, j, y, act, r0, r1, false, thread);
         return;
     }
     if (mc->f16[j]) {
@@ -210,7 +221,8 @@ static void multi_dot_task(void *ctx, int64_t task, int thread) {
     }
 }
 
-/* Slab s of a decode step whose jobs are all packed and of one token: units [slabs[s],
+/* Slab s of a decode step whose jobs are all packed and of one token, or of a few (batched
+ * decode: at most FR_MM_SLAB_MAX_T each): units [slabs[s],
  * slabs[s + 1]) of the numbering of every job's weights one after the other, so that a
  * thread reads long runs of memory (the decode split of a dense product, fr_decode_split)
  * rather than one chunk of each weight in turn. Each row is packed_rows' result for it,
@@ -227,7 +239,7 @@ static void slab_dot_task(void *ctx, int64_t s, int thread) {
         const fr_mm_job *jb = &mc->jobs[j];
         const int64_t u0 = g - mc->unit_start[p], u1 = FR_MIN(g1, mc->unit_start[p + 1]) - mc->unit_start[p];
         packed_rows(jb, mc->pk[j][k], mc->u0[j][k], mc, j, jb->y[k], mc->act + mc->act_off[j], u0 * FR_GEMM_ROWS,
-                    FR_MIN(u1 * FR_GEMM_ROWS, jb->w[k]->n_out), thread);
+                    FR_MIN(u1 * FR_GEMM_ROWS, jb->w[k]->n_out), true, thread);
         g = mc->unit_start[p + 1];
     }
 }
@@ -281,10 +293,10 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
     }
     mc.conv_start[n_jobs] = conv;
     mc.dot_start[n_jobs] = dots;
-    bool decode = true; /* every job packed and of one token */
+    bool decode = true; /* every job packed and of one token or a few */
     mc.unit_start[0] = 0;
     for (int j = 0; j < n_jobs; j++) {
-        decode = decode && jobs[j].m == 1 && mc.pk[j][0];
+        decode = decode && jobs[j].m >= 1 && jobs[j].m <= FR_MM_SLAB_MAX_T && mc.pk[j][0];
         for (int k = 0; k < 2; k++)
             mc.unit_start[2 * j + k + 1] =
                 mc.unit_start[2 * j + k] +

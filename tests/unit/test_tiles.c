@@ -605,14 +605,15 @@ static void test_packed_matmul(test_rng *rng) {
             size_t ms = fr_matmul_multi_scratch_size(jobs, 3);
             void *mscr = aligned_alloc(64, (ms + 63) & ~(size_t)63);
             int bad = 0;
-            for (int shape = 0; shape < 4; shape++) {
+            for (int shape = 0; shape < 6; shape++) {
                 /* 12 rows in all (converted in the pool), then 1 + 2 + 1 (a decode step: converted
                  * by the caller), then a job of 17 rows (a prompt's expert: AMX takes 16 where
                  * the CPU has it), then the two packed jobs of one row each (a decode step's
-                 * experts: slabs across the jobs' weights) */
-                const int n_run = shape == 3 ? 2 : 3;
-                jobs[0].m = shape == 1 || shape == 3 ? 1 : 5;
-                jobs[1].m = shape == 1 ? 2 : shape == 2 ? 17 : shape == 3 ? 1 : 3;
+                 * experts: slabs across the jobs' weights), of 5 and 16 rows (batched decode: slabs,
+                 * each unit for every group of tokens in turn), of 2 and 17 rows (chunks again) */
+                const int n_run = shape >= 3 ? 2 : 3;
+                jobs[0].m = shape == 1 || shape == 3 ? 1 : shape == 5 ? 2 : 5;
+                jobs[1].m = shape == 1 ? 2 : shape == 2 ? 17 : shape == 3 ? 1 : shape == 4 ? 16 : shape == 5 ? 17 : 3;
                 jobs[2].m = shape == 1 ? 1 : 4;
                 for (int q = 0; q < 4; q++) memset(ym[q], 0, sizeof(float) * (size_t)(ys_m * 17));
                 fr_matmul_multi(pool, jobs, n_run, mscr);
