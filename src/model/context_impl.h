@@ -171,6 +171,11 @@ void fr_deepseek2_free(fr_context *c);
 /* mla.c: write one token's [latent | k_pe] (n_lora_kv + n_rot floats; the latent is
  * rewritten in place to the values cached) to its cache row. */
 void fr_mla_store(fr_context *c, const fr_layer *L, float *kv, void *row, int thread);
+/* mla.c: whether the F16 values h of one block (at->block_size of them) quantize to `want`
+ * (the block of type `at` they came from), after replacing the values of the largest
+ * magnitude by the nearest F16 neighbour (up to 4 steps either way) that makes them do so,
+ * where the values alone do not; h is left as it was where no neighbour does. */
+bool fr_mla_fit_f16_block(const fr_type_traits *at, const void *want, fr_f16 *h);
 /* mla.c: attention of one layer for the n tokens whose q (c->q, rope applied) and cache
  * rows are in place; writes c->attn. */
 void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t n);

@@ -112,6 +112,38 @@ static bool same_block(const fr_type_traits *at, const float *v, const void *wan
     return memcmp(tmp, want, bytes) == 0;
 }
 
+bool fr_mla_fit_f16_block(const fr_type_traits *at, const void *want, fr_f16 *h) {
+    const fr_type_traits *f16 = fr_type_traits_get(FR_TYPE_F16);
+    const int64_t bs = at->block_size;
+    float v[256];
+    char tmp[512];
+    int32_t top[256]; /* the block's values of the largest magnitude, by index */
+    if (at->type_size > sizeof tmp || bs > 256) return false;
+    f16->to_float(h, v, bs);
+    if (same_block(at, v, want, at->type_size, tmp)) return true;
+    /* (with Q8_K's F32 scale, every block comes here and none is fixed: the search must be
+     * cheap, so the block is converted and its largest values found once) */
+    float amax = 0;
+    for (int64_t i = 0; i < bs; i++)
+        amax = fabsf(v[i]) > amax ? fabsf(v[i]) : amax;
+    int n_top = 0;
+    for (int64_t i = 0; i < bs; i++)
+        if (fabsf(v[i]) == amax) top[n_top++] = (int32_t)i;
+    const fr_f16 hm = fr_f32_to_f16(amax);
+    for (int k = 1; k <= 4; k++) {
+        for (int sgn = -1; sgn <= 1; sgn += 2) {
+            const float cand = fr_f16_to_f32((fr_f16)(hm + sgn * k));
+            for (int i = 0; i < n_top; i++)
+                v[top[i]] = v[top[i]] < 0 ? -cand : cand;
+            if (!same_block(at, v, want, at->type_size, tmp)) continue;
+            for (int i = 0; i < n_top; i++)
+                h[top[i]] = fr_f32_to_f16(v[top[i]]);
+            return true;
+        }
+    }
+    return false;
+}
+
 void fr_mla_store(fr_context *c, const fr_layer *L, float *kv, void *row, int thread) {
     const fr_hparams *hp = &c->m->hp;
     int64_t r = hp->n_lora_kv, w = r + hp->n_rot;
@@ -127,39 +159,8 @@ void fr_mla_store(fr_context *c, const fr_layer *L, float *kv, void *row, int th
     kvt->from_float(kv, row, w);
     if (c->p.kv_type != FR_TYPE_F16) return; /* F32 holds them exactly; Q8_0 re-derives them */
     /* F16: make every block re-quantize to itself */
-    fr_f16 *h = row;
-    size_t bb = at->type_size;
-    int64_t bs = at->block_size;
-    float *v = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
-    char tmp[512];
-    int32_t top[256]; /* a block's values of the largest magnitude, by index */
-    if (bb > sizeof tmp || bs > 256) return;
-    const fr_type_traits *f16 = fr_type_traits_get(FR_TYPE_F16);
-    for (int64_t b0 = 0; b0 < r; b0 += bs) {
-        const char *want = blocks + (size_t)(b0 / bs) * bb;
-        f16->to_float(h + b0, v, bs);
-        if (same_block(at, v, want, bb, tmp)) continue;
-        /* (with Q8_K's F32 scale, every block comes here and none is fixed: the search must be
-         * cheap, so the largest values are found once) */
-        float amax = 0;
-        for (int64_t i = 0; i < bs; i++) amax = fabsf(v[i]) > amax ? fabsf(v[i]) : amax;
-        int n_top = 0;
-        for (int64_t i = 0; i < bs; i++)
-            if (fabsf(v[i]) == amax) top[n_top++] = (int32_t)i;
-        fr_f16 hm = fr_f32_to_f16(amax);
-        bool fixed = false;
-        for (int k = 1; k <= 4 && !fixed; k++) {
-            for (int sgn = -1; sgn <= 1 && !fixed; sgn += 2) {
-                float cand = fr_f16_to_f32((fr_f16)(hm + sgn * k));
-                for (int i = 0; i < n_top; i++)
-                    v[top[i]] = v[top[i]] < 0 ? -cand : cand;
-                if (same_block(at, v, want, bb, tmp)) fixed = true;
-            }
-        }
-        if (fixed)
-            for (int i = 0; i < n_top; i++)
-                h[b0 + top[i]] = fr_f32_to_f16(v[top[i]]);
-    }
+    for (int64_t b0 = 0; b0 < r; b0 += at->block_size)
+        fr_mla_fit_f16_block(at, blocks + (size_t)(b0 / at->block_size) * at->type_size, (fr_f16 *)row + b0);
 }
 
 /* ---- prompt phase: decompress, then ordinary attention ---- */

@@ -913,6 +913,74 @@ static void test_mixed_expert_types(void) {
     fr_model_free(b);
 }
 
+/* The latent store's F16 fit (fr_mla_fit_f16_block): blocks of random latents of every scale,
+ * quantized to the activation types of quantized W_UV rows, cached as F16. Where the F16
+ * values quantize back to the block, nothing changes; where they do not, a block the fit
+ * accepts re-quantizes to it exactly, and only its values of the largest magnitude moved, by
+ * at most 4 F16 steps; a block it rejects is left as it was, and no such step fits it. Q8_1 (Q4_1 / Q5_1 rows) has
+ * blocks of each kind, Q8_0 and Q8_K (F32 scales) none the fit accepts; counted, fixed seed. */
+static void test_latent_f16_fit(void) {
+    const int types[] = {FR_TYPE_Q8_0, FR_TYPE_Q8_1, FR_TYPE_Q8_K};
+    const fr_type_traits *f16 = fr_type_traits_get(FR_TYPE_F16);
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const fr_type_traits *at = fr_type_traits_get(types[ti]);
+        const int bs = (int)at->block_size;
+        test_rng rng = {12345};
+        int kept = 0, fitted = 0, rejected = 0, bad = 0;
+        for (int it = 0; it < 4000; it++) {
+            float x[256], v[256], u[256];
+            char want[512], got[512];
+            fr_f16 h[256], h0[256];
+            const float sc = ldexpf(1.0f + test_rng_float(&rng) * 0.5f + 0.5f, it % 24 - 12);
+            for (int i = 0; i < bs; i++)
+                x[i] = sc * test_rng_float(&rng);
+            at->from_float(x, want, bs);
+            at->to_float(want, v, bs);
+            f16->from_float(v, h, bs);
+            memcpy(h0, h, sizeof h);
+            f16->to_float(h, u, bs);
+            at->from_float(u, got, bs);
+            const bool same0 = memcmp(got, want, at->type_size) == 0;
+            const bool ok = fr_mla_fit_f16_block(at, want, h);
+            f16->to_float(h, u, bs);
+            at->from_float(u, got, bs);
+            const bool same1 = memcmp(got, want, at->type_size) == 0;
+            float amax = 0;
+            for (int i = 0; i < bs; i++)
+                amax = fmaxf(amax, fabsf(fr_f16_to_f32(h0[i])));
+            int moved = 0, far = 0;
+            for (int i = 0; i < bs; i++) {
+                if (h[i] == h0[i]) continue;
+                moved++;
+                const int step = (int)(h[i] & 0x7fff) - (int)(h0[i] & 0x7fff);
+                far += fabsf(fr_f16_to_f32(h0[i])) != amax || (h[i] ^ h0[i]) >> 15 || step < -4 || step > 4;
+            }
+            /* the steps that would have fitted a rejected block, tried here one by one */
+            int fits = 0;
+            for (int k = -4; k <= 4 && !ok; k++) {
+                const fr_f16 hm = fr_f32_to_f16(amax);
+                for (int i = 0; i < bs; i++) {
+                    const float a = fr_f16_to_f32(h0[i]);
+                    u[i] = fabsf(a) == amax ? copysignf(fr_f16_to_f32((fr_f16)(hm + k)), a) : a;
+                }
+                at->from_float(u, got, bs);
+                fits += k != 0 && memcmp(got, want, at->type_size) == 0;
+            }
+            if (same0)
+                kept++, bad += !ok || moved;
+            else if (ok)
+                fitted++, bad += !same1 || !moved || far;
+            else
+                rejected++, bad += moved != 0 || fits != 0;
+        }
+        printf("  latent F16 fit, %s: %d blocks kept, %d fitted, %d rejected\n", at->name, kept, fitted, rejected);
+        CHECK(bad == 0, "%s: %d blocks broke the F16 fit's contract", at->name, bad);
+        CHECK(kept > 0 && (types[ti] != FR_TYPE_Q8_1 || (fitted > 0 && rejected > 0)) &&
+                  (types[ti] == FR_TYPE_Q8_1 || fitted == 0),
+              "%s: %d kept, %d fitted, %d rejected: not the kinds expected", at->name, kept, fitted, rejected);
+    }
+}
+
 static void test_bad_files(void) {
     /* split metadata that contradicts the latent size */
     char path[512], bad[600];
@@ -1201,6 +1269,8 @@ int main(void) {
         test_chunking(path, "ds2lite-tiny-Q8_0");
     }
     test_mixed_expert_types();
+    printf("latent F16 fit\n");
+    test_latent_f16_fit();
     test_bad_files();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
