@@ -28,7 +28,7 @@ static inline size_t row_bytes(int type, int64_t n) {
  *
  * A unit is 32 values: group j of a K-quant block (8 units a block, whose scales are taken
  * once per row and block), or one Q4_1 / Q5_1 block. Its weights are formed as fma(s, q, -m)
- * (Q6_K: s q; Q4_1, Q5_1: fma(d, q, m)) before their product with x or a. */
+ * (Q3_K, Q6_K: s q; Q4_1, Q5_1: fma(d, q, m)) before their product with x or a. */
 /* unit j of block b of a row (K-quants: ks holds the block's scales), values 8k .. 8k + 7
  * in w[k] */
 FR_INLINE void unit_weights(int type, const char *row, int64_t b, int j, const fr_kscales *ks, __m256 w[4]) {
