@@ -121,11 +121,17 @@ fuzz:
 print-ldlibs:
 	@echo $(LDLIBS)
 
-# Release tests, then the same tests built with AddressSanitizer + UBSan.
+# Release tests, then the same tests built with AddressSanitizer + UBSan, each build on every
+# CPU (tests/run.sh runs the suites side by side too); each phase says when it starts.
+NPROC := $(shell nproc 2>/dev/null || echo 1)
 test: setup
-	@$(MAKE) --no-print-directory test-release
+	@echo "== release build and tests ($$(date -u +%H:%M:%S))"
+	@$(MAKE) --no-print-directory -j$(NPROC) test-release
+	@echo "== ASan + UBSan build and tests ($$(date -u +%H:%M:%S))"
 	@$(MAKE) --no-print-directory test-asan
+	@echo "== AArch64 build and tests ($$(date -u +%H:%M:%S))"
 	@$(MAKE) --no-print-directory test-cross
+	@echo "== all tests passed ($$(date -u +%H:%M:%S))"
 
 # On x86-64 hosts, the AArch64 build and its NEON kernels too (test-arm64), where the cross
 # compiler and qemu exist (scripts/setup.sh installs them); with CI=true their absence fails.
@@ -143,7 +149,7 @@ test-release: tests
 	@sh tests/run.sh $(BUILD) release
 
 test-asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build/asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" tests
 	@FRUGAL_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 sh tests/run.sh build/asan asan
 
@@ -157,7 +163,7 @@ ARM_CC ?= aarch64-linux-gnu-gcc
 ARM_BUILD := build/arm64
 ARM_TESTS := test_tiles test_quants test_quants_k test_gguf test_sampler test_json_guard test_wrow test_mla_kernels
 test-arm64:
-	@$(MAKE) --no-print-directory BUILD=$(ARM_BUILD) CC=$(ARM_CC) $(ARM_BUILD)/libfrugal.a
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=$(ARM_BUILD) CC=$(ARM_CC) $(ARM_BUILD)/libfrugal.a
 	@mkdir -p $(ARM_BUILD)/tests
 	@for t in $(ARM_TESTS); do \
 	  $(ARM_CC) $(CFLAGS_BASE) -O1 -Itests/unit -o $(ARM_BUILD)/tests/$$t tests/unit/$$t.c \

@@ -89,7 +89,7 @@ if grep -q avx2 /proc/cpuinfo 2>/dev/null; then
     for lv in l1 l2; do
         FRUGAL_ISA=avx2 FRUGAL_DECODE_PREFETCH=$lv "$F" logits -m "$MODEL" --ids 3487,735,111,2620,1498 --rows 1 \
             --gen 4 -t 2 -o "$T/g_$lv.bin" >/dev/null 2>&1 || bad "logits --gen with FRUGAL_DECODE_PREFETCH=$lv"
-        FRUGAL_DECODE_PREFETCH=$lv "$F" bench --flops -t 1 --json 2>/dev/null | tail -n 1 |
+        FRUGAL_DECODE_PREFETCH=$lv "$F" bench -m "$MODEL" -p 0 -n 1 -r 1 -t 1 --json 2>/dev/null | tail -n 1 |
             grep -q "\"decode_prefetch\":\"$lv\"" && ok "bench --json: decode_prefetch $lv" ||
             bad "bench --json does not report decode_prefetch $lv"
     done
@@ -100,7 +100,7 @@ fi
 for ks in 0 1; do
     FRUGAL_KQUANT_STREAMS=$ks "$F" logits -m "$MODEL" --ids 3487,735,111,2620,1498 --rows 1 --gen 4 -t 2 \
         -o "$T/k_$ks.bin" >/dev/null 2>&1 || bad "logits --gen with FRUGAL_KQUANT_STREAMS=$ks"
-    FRUGAL_KQUANT_STREAMS=$ks "$F" bench --flops -t 1 --json 2>/dev/null | tail -n 1 |
+    FRUGAL_KQUANT_STREAMS=$ks "$F" bench -m "$MODEL" -p 0 -n 1 -r 1 -t 1 --json 2>/dev/null | tail -n 1 |
         grep -q "\"kquant_streams\":$([ $ks = 1 ] && echo true || echo false)" &&
         ok "bench --json: kquant_streams $ks" || bad "bench --json does not report kquant_streams $ks"
 done
@@ -120,12 +120,18 @@ for pf in 0 2048 8192; do
             bad "F16 decode: $pf bytes ahead, $ns streams changed the logits"
         }
     done
-    FRUGAL_F16_PREFETCH=$pf FRUGAL_F16_STREAMS=$((pf / 4096 + 1)) "$F" bench --flops -t 1 --json 2>/dev/null |
-        tail -n 1 | grep -q "\"f16_prefetch\":$pf,\"f16_streams\":$((pf / 4096 + 1))[,}]" &&
+    FRUGAL_F16_PREFETCH=$pf FRUGAL_F16_STREAMS=$((pf / 4096 + 1)) \
+        "$F" bench -m "$MODEL" -p 0 -n 1 -r 1 -t 1 --json 2>/dev/null | tail -n 1 | grep -q "\"f16_prefetch\":$pf,\"f16_streams\":$((pf / 4096 + 1))[,}]" &&
         ok "bench --json: f16_prefetch $pf, f16_streams $((pf / 4096 + 1))" ||
         bad "bench --json does not report f16_prefetch $pf, f16_streams $((pf / 4096 + 1))"
 done
 [ "$f16_same" = 1 ] && ok "F16 decode: the same logits at every prefetch distance and stream count"
+# the machine probe: the FP32 FMA and int8 dot-product peaks
+"$F" bench --flops -t 1 --json 2>/dev/null | tail -n 1 | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+assert d["fp32_gflops"] > 0 and d["int8_gops"] > 0 and d["threads"] == 1, d
+' && ok "bench --flops --json: fp32_gflops and int8_gops" || bad "bench --flops --json"
 
 # synth: a tiny real file type round trip is covered by unit tests; here the CLI errors
 expect_rc 2 "synth unknown shape" "$F" synth nope -o "$T/x.gguf"
