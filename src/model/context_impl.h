@@ -89,8 +89,8 @@ struct fr_context {
     float *dec_k, *dec_v;    /* legacy: dec_k [n_batch][n_head * (qk_nope + head_dim_v)] holds both;
                               * split: [n_batch][n_head * qk_nope] and [n_batch][n_head * head_dim_v] */
     /* decode phase (absorbed): per head [q_lat | q_pe] and the latent-space output */
-    float *qabs;             /* [n_head][n_lora_kv + n_rot] */
-    float *olat;             /* [n_head][n_lora_kv] */
+    float *qabs;             /* [FR_MLA_DECODE_GROUP][n_head][n_lora_kv + n_rot] */
+    float *olat;             /* [FR_MLA_DECODE_GROUP][n_head][n_lora_kv] */
     float *dscores;          /* [n_head][n_ctx] attention weights of one decode token */
     /* MoE */
     float *router;           /* [n_batch][n_expert] */
@@ -114,6 +114,8 @@ struct fr_context {
  * (mla.c); in dense models the G query heads of a kv head for a run of max(1, FR_ATT_QUERIES /
  * G) rows (context.c). fr_att_queries: the most at once, which sizes the per-thread buffers. */
 enum { FR_ATT_QUERIES = 16 };
+/* MLA decode: the tokens of a batch whose W_UK and W_UV products share one read of the rows */
+enum { FR_MLA_DECODE_GROUP = 8 };
 
 static inline int64_t fr_att_queries(const fr_hparams *hp) {
     int64_t G = hp->n_head / (hp->n_head_kv > 0 ? hp->n_head_kv : 1);

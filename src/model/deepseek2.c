@@ -58,8 +58,8 @@ fr_status fr_deepseek2_alloc(fr_context *c, fr_error *err) {
     c->lat = falloc(nb * w, &ok);
     c->dec_k = falloc(nb * H * (size_t)(hp->qk_nope + hp->head_dim_v), &ok); /* legacy: K_nope and V */
     c->dec_v = falloc(nb * H * (size_t)hp->head_dim_v, &ok);
-    c->qabs = falloc(H * w, &ok);
-    c->olat = falloc(H * (size_t)hp->n_lora_kv, &ok);
+    c->qabs = falloc(FR_MLA_DECODE_GROUP * H * w, &ok);
+    c->olat = falloc(FR_MLA_DECODE_GROUP * H * (size_t)hp->n_lora_kv, &ok);
     c->dscores = falloc(H * ctx, &ok);
     if (hp->n_expert > 0) {
         size_t E = (size_t)hp->n_expert, K = (size_t)hp->n_expert_used, D = (size_t)hp->n_embd;

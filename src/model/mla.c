@@ -262,14 +262,24 @@ void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t n) {
 
 /* ---- decode phase: absorbed ---- */
 
+/* one token's attention over its sequence's cache (scores, softmax, accumulation) */
 typedef struct {
     fr_context *c;
     int64_t layer, n_pos; /* positions [0, n_pos) */
-    int64_t tok;          /* the token's row in the batch */
     const char *rows;     /* its sequence's cache rows of this layer */
     int64_t score_rows;   /* positions per scores task */
-    int64_t head_block;   /* heads per W_UK / W_UV task */
+    const float *qabs;    /* its absorbed queries, [n_head][n_lora_kv + n_rot] */
+    float *olat;          /* its latent outputs, [n_head][n_lora_kv] */
 } abs_job;
+
+/* W_UK and W_UV for a group of tokens: a task takes head_block heads and, head by head, every
+ * token of the group, so that a head's rows are read from memory once for all of them */
+typedef struct {
+    fr_context *c;
+    int64_t layer;
+    int64_t tok0, n_tok; /* the group: batch rows [tok0, tok0 + n_tok) */
+    int64_t head_block;  /* heads per task */
+} abs_group_job;
 
 enum { SCORE_BLOCK = 64, ACC_DIMS = 64 };
 
@@ -289,13 +299,12 @@ static void abs_scores_task(void *ctx, int64_t blk, int thread) {
     const fr_hparams *hp = &c->m->hp;
     int64_t p0 = blk * j->score_rows, p1 = FR_MIN(p0 + j->score_rows, j->n_pos);
     if (fr_kv_quantized(c->p.kv_type))
-        fr_attn_scores_deq(c->p.kv_type, j->rows, c->k_row_bytes, p0, p1, c->qabs, hp->n_head,
+        fr_attn_scores_deq(c->p.kv_type, j->rows, c->k_row_bytes, p0, p1, j->qabs, hp->n_head,
                            hp->n_lora_kv + hp->n_rot, hp->attn_scale, c->dscores, c->p.n_ctx,
                            c->att_vtile + (size_t)thread * c->att_vtile_floats);
     else
-        fr_mla_scores(c->p.kv_type, j->rows, c->k_row_bytes, p0, p1, c->qabs, hp->n_head,
-                      hp->n_lora_kv + hp->n_rot, hp->attn_scale, c->dscores, c->p.n_ctx,
-                      c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
+        fr_mla_scores(c->p.kv_type, j->rows, c->k_row_bytes, p0, p1, j->qabs, hp->n_head, hp->n_lora_kv + hp->n_rot,
+                      hp->attn_scale, c->dscores, c->p.n_ctx, c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
 }
 
 static void abs_softmax_task(void *ctx, int64_t h, int thread) {
@@ -314,73 +323,89 @@ static void abs_accum_task(void *ctx, int64_t task, int thread) {
     int64_t r = hp->n_lora_kv, d0 = task * ACC_DIMS;
     if (fr_kv_quantized(c->p.kv_type))
         fr_attn_accum_deq(c->p.kv_type, j->rows, c->k_row_bytes, j->n_pos, c->dscores, c->p.n_ctx, hp->n_head, d0,
-                          FR_MIN(d0 + ACC_DIMS, r), c->olat, r, c->att_vtile + (size_t)thread * c->att_vtile_floats);
+                          FR_MIN(d0 + ACC_DIMS, r), j->olat, r, c->att_vtile + (size_t)thread * c->att_vtile_floats);
     else
         fr_mla_accum(c->p.kv_type, j->rows, c->k_row_bytes, j->n_pos, c->dscores, c->p.n_ctx, 0, hp->n_head, d0,
-                     FR_MIN(d0 + ACC_DIMS, r), c->olat, r, c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
+                     FR_MIN(d0 + ACC_DIMS, r), j->olat, r, c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
 }
 
 /* q_lat,h = W_UK,h^T q_nope,h in float32 on the file's own rows (no rounding of q): as a
  * sum of W_UK rows (legacy) or dot products with W_UK^T rows (split). A task takes
- * j->head_block heads, so that each head's rows can be prefetched during the one before. */
+ * j->head_block heads, each for every token of the group in turn (the head's rows stay in
+ * cache after the first), and prefetches the next head's rows during its last token. */
 static void qlat_task(void *ctx, int64_t task, int thread) {
-    abs_job *j = ctx;
+    abs_group_job *j = ctx;
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
     const fr_layer *L = &c->m->w.layers[j->layer];
     int64_t r = hp->n_lora_kv, w = r + hp->n_rot, nope = hp->qk_nope;
     int64_t h0 = task * j->head_block, h1 = FR_MIN(h0 + j->head_block, hp->n_head);
     float *row = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
-    for (int64_t h = h0; h < h1; h++) {
-        float *qn = c->q + j->tok * hp->n_head * hp->head_dim_k + h * hp->head_dim_k;
-        /* with F16 keys the peer rounds q to F16 for q.k; both parts of the absorbed score are
-         * linear in q, so this reproduces it exactly */
-        if (c->dec_type == FR_TYPE_F16) fr_round_f16(qn, hp->head_dim_k);
-        float *ql = c->qabs + h * w;
-        if (L->kabs.w.data) {
-            const void *next = h + 1 < h1 ? fr_head_row(&L->kabs, h + 1, 0) : NULL;
-            fr_wrow_dot_rows(L->kabs.w.type, fr_head_row(&L->kabs, h, 0), L->kabs.w.row_bytes, r, qn, nope, ql, next,
-                             row);
-        } else {
-            const void *next = h + 1 < h1 ? fr_head_row(&L->kdec, h + 1, 0) : NULL;
-            for (int64_t i = 0; i < r; i++) ql[i] = 0.0f;
-            fr_wrow_axpy_rows(L->kdec.w.type, fr_head_row(&L->kdec, h, 0), L->kdec.w.row_bytes, nope, qn, ql, r, next,
-                              row);
+    const fr_head_rows *W = L->kabs.w.data ? &L->kabs : &L->kdec;
+    for (int64_t h = h0; h < h1; h++)
+        for (int64_t g = 0; g < j->n_tok; g++) {
+            float *qn = c->q + (j->tok0 + g) * hp->n_head * hp->head_dim_k + h * hp->head_dim_k;
+            /* with F16 keys the peer rounds q to F16 for q.k; both parts of the absorbed score
+             * are linear in q, so this reproduces it exactly */
+            if (c->dec_type == FR_TYPE_F16) fr_round_f16(qn, hp->head_dim_k);
+            float *ql = c->qabs + (g * hp->n_head + h) * w;
+            const void *next = h + 1 < h1 && g + 1 == j->n_tok ? fr_head_row(W, h + 1, 0) : NULL;
+            if (L->kabs.w.data) {
+                fr_wrow_dot_rows(W->w.type, fr_head_row(W, h, 0), W->w.row_bytes, r, qn, nope, ql, next, row);
+            } else {
+                for (int64_t i = 0; i < r; i++)
+                    ql[i] = 0.0f;
+                fr_wrow_axpy_rows(W->w.type, fr_head_row(W, h, 0), W->w.row_bytes, nope, qn, ql, r, next, row);
+            }
+            memcpy(ql + r, qn + nope, sizeof(float) * (size_t)hp->n_rot); /* q_pe, rope applied */
         }
-        memcpy(ql + r, qn + nope, sizeof(float) * (size_t)hp->n_rot); /* q_pe, rope applied */
-    }
 }
 
-/* o_h = W_UV,h o_lat,h in float32 on the file's own rows, j->head_block heads per task */
+/* o_h = W_UV,h o_lat,h in float32 on the file's own rows, j->head_block heads per task, each
+ * for every token of the group in turn */
 static void vout_task(void *ctx, int64_t task, int thread) {
-    abs_job *j = ctx;
+    abs_group_job *j = ctx;
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
     const fr_layer *L = &c->m->w.layers[j->layer];
     int64_t r = hp->n_lora_kv, dv = hp->head_dim_v;
     int64_t h0 = task * j->head_block, h1 = FR_MIN(h0 + j->head_block, hp->n_head);
     float *row = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
-    for (int64_t h = h0; h < h1; h++) {
-        float *o = c->attn + j->tok * hp->n_head * dv + h * dv;
-        const void *next = h + 1 < h1 ? fr_head_row(&L->vdec, h + 1, 0) : NULL;
-        fr_wrow_dot_rows(L->vdec.w.type, fr_head_row(&L->vdec, h, 0), L->vdec.w.row_bytes, dv, c->olat + h * r, r, o,
-                         next, row);
-    }
+    for (int64_t h = h0; h < h1; h++)
+        for (int64_t g = 0; g < j->n_tok; g++) {
+            float *o = c->attn + (j->tok0 + g) * hp->n_head * dv + h * dv;
+            const void *next = h + 1 < h1 && g + 1 == j->n_tok ? fr_head_row(&L->vdec, h + 1, 0) : NULL;
+            fr_wrow_dot_rows(L->vdec.w.type, fr_head_row(&L->vdec, h, 0), L->vdec.w.row_bytes, dv,
+                             c->olat + (g * hp->n_head + h) * r, r, o, next, row);
+        }
 }
 
+/* Decode: the batch's tokens in groups of up to FR_MLA_DECODE_GROUP, W_UK for the whole group,
+ * then each token's attention over its own sequence, then W_UV for the group. Each token's
+ * values are computed by the same calls whatever the group (batch invariance). */
 void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n) {
     const fr_hparams *hp = &c->m->hp;
-    int64_t H = hp->n_head, r = hp->n_lora_kv;
-    for (int64_t t = 0; t < n; t++) {
-        abs_job j = {c, layer, fr_ds_row_pos(c, t) + 1, t, fr_ds_row_cache(c, t, layer), 0, 0};
-        j.score_rows = score_rows_per_task(j.n_pos, c->p.n_threads);
-        /* two tasks per thread: a thread's heads come in runs, each head prefetching the next */
-        j.head_block = FR_MAX(1, H / (2 * (int64_t)c->p.n_threads));
-        int64_t head_tasks = (H + j.head_block - 1) / j.head_block;
-        fr_pool_run(c->pool, head_tasks, qlat_task, &j);
-        fr_pool_run(c->pool, (j.n_pos + j.score_rows - 1) / j.score_rows, abs_scores_task, &j);
-        fr_pool_run(c->pool, H, abs_softmax_task, &j);
-        fr_pool_run(c->pool, (r + ACC_DIMS - 1) / ACC_DIMS, abs_accum_task, &j);
-        fr_pool_run(c->pool, head_tasks, vout_task, &j);
+    int64_t H = hp->n_head, r = hp->n_lora_kv, w = r + hp->n_rot;
+    /* two tasks per thread: a thread's heads come in runs, each head prefetching the next */
+    int64_t head_block = FR_MAX(1, H / (2 * (int64_t)c->p.n_threads));
+    int64_t head_tasks = (H + head_block - 1) / head_block;
+    for (int64_t t0 = 0; t0 < n; t0 += FR_MLA_DECODE_GROUP) {
+        abs_group_job gj = {c, layer, t0, FR_MIN(FR_MLA_DECODE_GROUP, n - t0), head_block};
+        fr_pool_run(c->pool, head_tasks, qlat_task, &gj);
+        for (int64_t g = 0; g < gj.n_tok; g++) {
+            int64_t t = t0 + g;
+            abs_job j = {c,
+                         layer,
+                         fr_ds_row_pos(c, t) + 1,
+                         fr_ds_row_cache(c, t, layer),
+                         0,
+                         c->qabs + g * H * w,
+                         c->olat + g * H * r};
+            j.score_rows = score_rows_per_task(j.n_pos, c->p.n_threads);
+            fr_pool_run(c->pool, (j.n_pos + j.score_rows - 1) / j.score_rows, abs_scores_task, &j);
+            fr_pool_run(c->pool, H, abs_softmax_task, &j);
+            fr_pool_run(c->pool, (r + ACC_DIMS - 1) / ACC_DIMS, abs_accum_task, &j);
+        }
+        fr_pool_run(c->pool, head_tasks, vout_task, &gj);
     }
 }

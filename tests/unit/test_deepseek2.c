@@ -813,6 +813,41 @@ static void test_chunking(const char *path, const char *label) {
     fr_model_free(m);
 }
 
+/* Decode steps of several tokens (the absorbed path takes W_UK and W_UV for up to
+ * FR_MLA_DECODE_GROUP tokens at a time, mla.c): the same bits as one token per step, for
+ * steps of one group, of a group and a part, and of several groups, with 1 and 2 threads. */
+static void test_decode_chunks(const char *path, const char *label) {
+    fr_model *m = load(path);
+    if (!m) return;
+    enum { T = 44, P = 5 }; /* P prompt tokens, then T - P in the decode phase */
+    int64_t V = m->hp.n_vocab;
+    int32_t toks[T];
+    test_rng rng = {23};
+    for (int i = 0; i < T; i++)
+        toks[i] = (int32_t)(test_rng_next(&rng) % (uint64_t)V);
+    float *a = malloc(sizeof(float) * (size_t)(T * V)), *b = malloc(sizeof(float) * (size_t)(T * V));
+    fr_context *c = ctx_new(m, FR_TYPE_F16, 2, 64);
+    if (c) {
+        eval_rows(c, toks, P, P, FR_PHASE_PROMPT, a, V);
+        eval_rows(c, toks + P, T - P, 1, FR_PHASE_DECODE, a + (size_t)P * V, V);
+        fr_context_free(c);
+    }
+    static const int chunks[] = {3, FR_MLA_DECODE_GROUP, FR_MLA_DECODE_GROUP + 3, 2 * FR_MLA_DECODE_GROUP + 3};
+    for (size_t k = 0; c && k < sizeof chunks / sizeof chunks[0]; k++) {
+        fr_context *d = ctx_new(m, FR_TYPE_F16, 1 + (int)(k % 2), 64);
+        if (!d) break;
+        eval_rows(d, toks, P, P, FR_PHASE_PROMPT, b, V);
+        eval_rows(d, toks + P, T - P, chunks[k], FR_PHASE_DECODE, b + (size_t)P * V, V);
+        CHECK(memcmp(a, b, sizeof(float) * (size_t)(T * V)) == 0,
+              "%s: decode steps of %d tokens (%d threads) differ from one token per step", label, chunks[k],
+              1 + (int)(k % 2));
+        fr_context_free(d);
+    }
+    free(a);
+    free(b);
+    fr_model_free(m);
+}
+
 /* A Q8_0 cache: the absorbed decode (the latent rows dequantized in tiles, mla.c) gives the same
  * logits with 1 and 2 threads, and logits near an F16 cache's (the cache's rounding apart). */
 static void test_q8_cache(const char *path, const char *label) {
@@ -1257,6 +1292,13 @@ int main(void) {
     char path[512];
     write_ds(&k_tiny_v3, "Q8_0", "chunk-q8.gguf", path, sizeof path);
     test_chunking(path, "tiny-v3 Q8_0");
+    test_decode_chunks(path, "tiny-v3 Q8_0");
+    {
+        fr_synth_ds d = k_tiny_v2;
+        d.split = true;
+        write_ds(&d, "Q8_0", "decode-split.gguf", path, sizeof path);
+        test_decode_chunks(path, "tiny-v2 Q8_0 (split W_UK / W_UV)");
+    }
     { /* tiny-v3 with dims a Q8_0 cache takes (multiples of 32), and a latent of two 64-dim slices */
         fr_synth_ds d = k_tiny_v3;
         d.name = "tiny-v3-q8kv", d.kv_lora = 128, d.qk_nope = 32, d.qk_rope = 32, d.v_head = 32;
