@@ -3,27 +3,19 @@
 # ($FRUGAL_QEMU); print "arm64: N passed, N failed" and exit non-zero if anything failed.
 BUILD="$1"
 shift
-# the tests run $FRUGAL_TEST_JOBS at a time (the CPU count unless set); results in order
+# the tests run $FRUGAL_TEST_JOBS at a time (the CPU count unless set), each through
+# run_suite.sh (its time limit; output in BUILD/tests/TEST.log, exit status in TEST.rc)
 JOBS=${FRUGAL_TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
-for t in "$@"; do rm -f "$BUILD/tests/$t.rc" "$BUILD/tests/$t.secs"; done
-# shellcheck disable=SC2016
-printf '%s\n' "$@" | xargs -P "$JOBS" -I{} sh -c '
-    start=$(date +%s)
-    $FRUGAL_QEMU "$1/tests/$2" >"$1/tests/$2.log" 2>&1 </dev/null
-    echo $? >"$1/tests/$2.rc"
-    echo $(($(date +%s) - start)) >"$1/tests/$2.secs"' sh "$BUILD" {}
+for t in "$@"; do rm -f "$BUILD/tests/$t.rc"; done
+for t in "$@"; do echo "$t $FRUGAL_QEMU $BUILD/tests/$t"; done |
+    xargs -P "$JOBS" -L 1 sh tests/run_suite.sh "$BUILD/tests" arm64
 passed=0
 failed=0
 for t in "$@"; do
-    secs=$(cat "$BUILD/tests/$t.secs" 2>/dev/null)
     if [ "$(cat "$BUILD/tests/$t.rc" 2>/dev/null)" = 0 ]; then
         passed=$((passed + 1))
-        echo "PASS arm64 $t (${secs}s): $(tail -n 1 "$BUILD/tests/$t.log")"
-        grep -h "NEON" "$BUILD/tests/$t.log" | sed 's/^/    /'
     else
         failed=$((failed + 1))
-        echo "FAIL arm64 $t (${secs}s)"
-        tail -n 20 "$BUILD/tests/$t.log"
     fi
 done
 # the suites also pass on a CPU without sdot, comparing the reference with itself: make sure

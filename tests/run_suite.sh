@@ -2,7 +2,8 @@
 # run_suite.sh LOGDIR LABEL NAME COMMAND...: run one test suite under a time limit
 # ($FRUGAL_SUITE_TIMEOUT seconds, 1200 unless set), keep its output in LOGDIR/NAME.log and its exit
 # status in LOGDIR/NAME.rc, then print the output and a PASS or FAIL line with the time it took.
-# run.sh runs several suites at once through it; each prints its block when it ends.
+# run.sh and run_arm64.sh run several suites at once through it; each prints its block when it
+# ends.
 LOGDIR="$1"
 LABEL="$2"
 NAME="$3"

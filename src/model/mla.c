@@ -350,7 +350,7 @@ static void qlat_task(void *ctx, int64_t task, int thread) {
             if (c->dec_type == FR_TYPE_F16) fr_round_f16(qn, hp->head_dim_k);
             float *ql = c->qabs + (g * hp->n_head + h) * w;
             const void *next = h + 1 < h1 && g + 1 == j->n_tok ? fr_head_row(W, h + 1, 0) : NULL;
-            if (L->kabs.w.data) {
+            if (W == &L->kabs) {
                 fr_wrow_dot_rows(W->w.type, fr_head_row(W, h, 0), W->w.row_bytes, r, qn, nope, ql, next, row);
             } else {
                 for (int64_t i = 0; i < r; i++)
