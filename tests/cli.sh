@@ -84,12 +84,15 @@ expect_rc 0 "logits --follow" "$F" logits -m "$MODEL" --ids 3487,735,111,2620,14
 expect_rc 0 "logits file matches golden (quantized tolerance)" "$BUILD_DIR/tests/test_golden" --cmp "$T/l.bin" "$G" quant
 expect_rc 0 "logits --gen" "$F" logits -m "$MODEL" --ids 3487,735,111,2620,1498 --rows 1 --gen 4 -o "$T/g.bin"
 [ "$(wc -c <"$T/g.bin")" -eq $((12 + 4096 * 4 + 4 + 16 + 4 * 4096 * 4)) ] && ok "--gen file size" || bad "--gen file size"
+# bench_json: the JSON line of a one-token bench of $MODEL, where bench reports the decode
+# settings the environment chose
+bench_json() { "$F" bench -m "$MODEL" -p 0 -n 1 -r 1 -t 1 --json 2>/dev/null | tail -n 1; }
 # decode's prefetch level (FRUGAL_DECODE_PREFETCH) changes no bit of the AVX2 kernels' logits
 if grep -q avx2 /proc/cpuinfo 2>/dev/null; then
     for lv in l1 l2; do
         FRUGAL_ISA=avx2 FRUGAL_DECODE_PREFETCH=$lv "$F" logits -m "$MODEL" --ids 3487,735,111,2620,1498 --rows 1 \
             --gen 4 -t 2 -o "$T/g_$lv.bin" >/dev/null 2>&1 || bad "logits --gen with FRUGAL_DECODE_PREFETCH=$lv"
-        FRUGAL_DECODE_PREFETCH=$lv "$F" bench -m "$MODEL" -p 0 -n 1 -r 1 -t 1 --json 2>/dev/null | tail -n 1 |
+        FRUGAL_DECODE_PREFETCH=$lv bench_json |
             grep -q "\"decode_prefetch\":\"$lv\"" && ok "bench --json: decode_prefetch $lv" ||
             bad "bench --json does not report decode_prefetch $lv"
     done
@@ -100,7 +103,7 @@ fi
 for ks in 0 1; do
     FRUGAL_KQUANT_STREAMS=$ks "$F" logits -m "$MODEL" --ids 3487,735,111,2620,1498 --rows 1 --gen 4 -t 2 \
         -o "$T/k_$ks.bin" >/dev/null 2>&1 || bad "logits --gen with FRUGAL_KQUANT_STREAMS=$ks"
-    FRUGAL_KQUANT_STREAMS=$ks "$F" bench -m "$MODEL" -p 0 -n 1 -r 1 -t 1 --json 2>/dev/null | tail -n 1 |
+    FRUGAL_KQUANT_STREAMS=$ks bench_json |
         grep -q "\"kquant_streams\":$([ $ks = 1 ] && echo true || echo false)" &&
         ok "bench --json: kquant_streams $ks" || bad "bench --json does not report kquant_streams $ks"
 done
@@ -120,8 +123,8 @@ for pf in 0 2048 8192; do
             bad "F16 decode: $pf bytes ahead, $ns streams changed the logits"
         }
     done
-    FRUGAL_F16_PREFETCH=$pf FRUGAL_F16_STREAMS=$((pf / 4096 + 1)) \
-        "$F" bench -m "$MODEL" -p 0 -n 1 -r 1 -t 1 --json 2>/dev/null | tail -n 1 | grep -q "\"f16_prefetch\":$pf,\"f16_streams\":$((pf / 4096 + 1))[,}]" &&
+    FRUGAL_F16_PREFETCH=$pf FRUGAL_F16_STREAMS=$((pf / 4096 + 1)) bench_json |
+        grep -q "\"f16_prefetch\":$pf,\"f16_streams\":$((pf / 4096 + 1))[,}]" &&
         ok "bench --json: f16_prefetch $pf, f16_streams $((pf / 4096 + 1))" ||
         bad "bench --json does not report f16_prefetch $pf, f16_streams $((pf / 4096 + 1))"
 done
