@@ -17,15 +17,21 @@
  * same run, 2026-11-28); 32 KiB gave ~1% more on this 48 KiB-L1 CPU, kept within a 32 KiB L1 */
 #define FR_PF_DIST 12288
 #endif
-/* Whether Q8_0, Q4_0 and Q4_1, whose kernels read each block in address order, prefetch: in
- * prompts (T > 2) only; in decode the hardware prefetcher follows their streams. Measured with
+/* Whether Q8_0, Q4_0 and Q4_1, whose kernels read each block in address order, prefetch: for
+ * two tokens or more. One token (decode) goes to the streams kernels, whose several streams the
+ * hardware prefetcher follows; two tokens (batched decode of two sequences, a MoE expert that
+ * two of a step's tokens chose) read one stream and gained from the prefetch on the AMD EPYC
+ * (Zen 5) of the 41st session: kbench 4096 x 32768, 2 tokens, 2 threads, builds alternated, ms:
+ * Q4_0 1.76 / 0.76, 1.21 / 0.94, AVX2 1.35 / 1.17, 1.29 / 1.14; Q8_0 1.77 / 1.44, 1.77 / 1.52,
+ * AVX2 2.34 / 1.73, 2.42 / 2.03; Q4_1 1.43 / 0.92, 1.88 / 1.03, AVX2 1.43 / 1.21, 1.46 / 1.23.
+ * (It was T > 2 when one token ran these kernels too.) The one-token form was measured with
  * builds alternated, per-token medians of 100 decode steps (tinyllama, 2 threads): AVX-512 VNNI
  * Q8_0 40.1-42.8 -> 41.0-46.6 t/s; AVX2 Q8_0 (against the L2 hint it had) and Q4_0, and
  * DeepSeek-V2-Lite Q4_0, unchanged. Decode's Q8_0 multi-stream kernels gain only without them
  * (fr_gemm_q8_0x16_streams_avx2). The other kernels keep them: without, Q5_0 ran 7% slower,
  * Q5_1 17% (they read the high-bit plane first), IQ4_NL 2%, Q4_K_M 42%
  * (bench/results/2026-11-30-session18.md). */
-#define FR_PF_IN_ORDER(T) (FR_PF_DIST && (T) > 2)
+#define FR_PF_IN_ORDER(T) (FR_PF_DIST && (T) >= 2)
 /* An empty asm that "changes" v: the compiler must materialise v here, so it cannot
  * reassociate a whole block's integer adds into a tree that needs more than 16 registers.
  * ("v": any vector register, the 512-bit ones included.) */
