@@ -52,4 +52,17 @@ bool fr_env_off(const char *name);
 #define FR_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define FR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Loop unrolling for kernels: gcc unrolls by n (a shorter constant count fully). clang read a
+ * count above a loop's constant trip count as no unrolling at all (the packed GEMM kernels'
+ * loops over 2 or 4 tokens stayed loops with their accumulators on the stack: tinyllama Q4_0
+ * pp512 a third of gcc's); its plain "unroll" unrolls constant counts fully, others partly. */
+#define FR_PRAGMA_(x) _Pragma(#x)
+/* (a loop whose count is known only at run time: unrolled by n by both compilers) */
+#define FR_PRAGMA_UNROLL_BY(n) FR_PRAGMA_(GCC unroll n)
+#if defined(__clang__)
+#define FR_PRAGMA_UNROLL(n) _Pragma("unroll")
+#else
+#define FR_PRAGMA_UNROLL(n) FR_PRAGMA_(GCC unroll n)
+#endif
+
 #endif

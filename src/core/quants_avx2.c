@@ -19,6 +19,7 @@
  *     order, exactly like the reference (bit-identical; see quants_ref.c). */
 #include <immintrin.h>
 
+#include "base.h"
 #include "simd_avx2.h"
 #include <string.h>
 
@@ -316,7 +317,7 @@ void fr_to_float_iq4_nl_avx2(const void *restrict src, float *restrict dst, int6
 /* dot products with Q8_0 / Q8_1 activations                                             */
 /* ------------------------------------------------------------------------------------ */
 
-#define FR_UNROLL _Pragma("GCC unroll 8")
+#define FR_UNROLL FR_PRAGMA_UNROLL(8)
 
 /* Tiles: out[r * nt + t] = dot(x[r], y[t]) for up to 4 weight rows and 2 activation rows
  * (fr_dot_tile_*_avx2), loading each weight block once for all its tokens and each

@@ -17,6 +17,7 @@
  * rounding. */
 #include <immintrin.h>
 
+#include "base.h"
 #include "simd_avx2.h"
 #include <string.h>
 
@@ -416,7 +417,7 @@ void fr_vec_dot_q6_K_avx2(int64_t n, float *restrict s, const void *restrict vx,
 /* out[t] = vec_dot(x, y[t]) for t < T (1..4): each token goes through exactly the
  * operations of fr_vec_dot_q4_K_avx2 / fr_vec_dot_q6_K_avx2 (so the same bits); the weight
  * row is unpacked once for all of them. */
-#define KT_UNROLL _Pragma("GCC unroll 4")
+#define KT_UNROLL FR_PRAGMA_UNROLL(4)
 #define KT_KEEP(v) __asm__("" : "+x"(v))
 static inline __attribute__((always_inline)) void q4_K_1xT(int64_t n, const block_q4_K *x,
                                                            const block_q8_K *const *y, const int T, float *out) {

@@ -24,6 +24,6 @@ enum {
 };
 
 #define FR_Q8_INLINE static inline __attribute__((always_inline))
-#define FR_Q8_UNROLL _Pragma("GCC unroll 8")
+#define FR_Q8_UNROLL FR_PRAGMA_UNROLL(8)
 
 #endif

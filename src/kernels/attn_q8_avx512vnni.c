@@ -25,25 +25,26 @@ FR_Q8_INLINE int32_t sum_i8x32(const int8_t *q) {
 FR_Q8_INLINE void query_groups(const int NG, __m512i (*xt)[ATTN_Q8_MAXB][8], __m512 (*dx)[ATTN_Q8_MAXB], int64_t nb,
                                const block_q8_0 *y, __m512 vs, float *out) {
     __m512 s[4];
-    _Pragma("GCC unroll 4") for (int g = 0; g < NG; g++) s[g] = _mm512_setzero_ps();
+    FR_PRAGMA_UNROLL(4) for (int g = 0; g < NG; g++) s[g] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m512i ys[8], a0[4], a1[4];
-        _Pragma("GCC unroll 8") for (int e = 0; e < 8; e++) {
+        FR_PRAGMA_UNROLL(8) for (int e = 0; e < 8; e++) {
             int32_t v;
             memcpy(&v, y[b].qs + 4 * e, 4);
             ys[e] = _mm512_set1_epi32(v);
         }
         const __m512i corr = _mm512_set1_epi32(-128 * sum_i8x32(y[b].qs));
-        _Pragma("GCC unroll 4") for (int g = 0; g < NG; g++) a0[g] = corr, a1[g] = _mm512_setzero_si512();
-        _Pragma("GCC unroll 8") for (int e = 0; e < 8; e += 2) _Pragma("GCC unroll 4") for (int g = 0; g < NG; g++) {
+        FR_PRAGMA_UNROLL(4) for (int g = 0; g < NG; g++) a0[g] = corr, a1[g] = _mm512_setzero_si512();
+        FR_PRAGMA_UNROLL(8) for (int e = 0; e < 8; e += 2) FR_PRAGMA_UNROLL(4) for (int g = 0; g < NG; g++) {
             a0[g] = _mm512_dpbusd_epi32(a0[g], xt[g][b][e], ys[e]);
             a1[g] = _mm512_dpbusd_epi32(a1[g], xt[g][b][e + 1], ys[e + 1]);
         }
         const __m512 dy = _mm512_set1_ps(fr_f16_to_f32(y[b].d));
-        _Pragma("GCC unroll 4") for (int g = 0; g < NG; g++) s[g] =
+        FR_PRAGMA_UNROLL(4)
+        for (int g = 0; g < NG; g++) s[g] =
             _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(a0[g], a1[g])), _mm512_mul_ps(dx[g][b], dy), s[g]);
     }
-    _Pragma("GCC unroll 4") for (int g = 0; g < NG; g++) _mm512_storeu_ps(out + 16 * g, _mm512_mul_ps(s[g], vs));
+    FR_PRAGMA_UNROLL(4) for (int g = 0; g < NG; g++) _mm512_storeu_ps(out + 16 * g, _mm512_mul_ps(s[g], vs));
 }
 
 int64_t fr_attn_scores_q8_0_avx512vnni(const void *rows, size_t row_bytes, int64_t n_pos, const void *qq,

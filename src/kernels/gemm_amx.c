@@ -31,7 +31,7 @@
 #endif
 
 /* the 16 activation rows' accumulators stay in registers only when their loops unroll whole */
-#define FR_UNROLL16 _Pragma("GCC unroll 16")
+#define FR_UNROLL16 FR_PRAGMA_UNROLL(16)
 
 /* tile numbers (macros: the intrinsics paste them into the instructions) */
 #define TC0 0

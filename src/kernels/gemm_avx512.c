@@ -17,8 +17,7 @@
 #endif
 
 #define FR_INLINE static inline __attribute__((always_inline))
-#define FR_UNROLL _Pragma("GCC unroll 8")
-
+#define FR_UNROLL FR_PRAGMA_UNROLL(8)
 
 FR_INLINE __m256 lo256(__m512 v) { return _mm512_castps512_ps256(v); }
 FR_INLINE __m256 hi256(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }

@@ -9,7 +9,7 @@
 #include "gemm.h"
 
 #define FR_INLINE static inline __attribute__((always_inline))
-#define FR_UNROLL _Pragma("GCC unroll 8")
+#define FR_UNROLL FR_PRAGMA_UNROLL(8)
 
 /* Whether some of the 16 BF16 values in v are not pair-safe (gemm.h): nonzero with a biased
  * exponent below FR_BF16_PAIR_MIN_EXP, or one above FR_BF16_PAIR_MAX_EXP (Inf and NaN too). */

@@ -10,7 +10,7 @@
 #include "gemm.h"
 
 #define FR_INLINE static inline __attribute__((always_inline))
-#define FR_UNROLL _Pragma("GCC unroll 8")
+#define FR_UNROLL FR_PRAGMA_UNROLL(8)
 #ifndef FR_PF_DIST
 /* bytes ahead in the weight stream (decode is DRAM-latency-bound without it). 12 KiB: DeepSeek-V2-Lite
  * Q4_0 decode 26.5 -> 29.0 t/s and tinyllama Q4_0 1 thread 40.5 -> 43.5 t/s against 6 KiB (2 threads,

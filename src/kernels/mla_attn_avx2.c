@@ -25,7 +25,7 @@ static inline float tail_val(int type, const void *row, int64_t i) {
 /* the rows' element type as a compile-time constant in each caller (no branch per load) */
 #define FR_INLINE static inline __attribute__((always_inline))
 /* full unrolling of the register-block loops (their trip counts are constants) */
-#define FR_UNROLL _Pragma("GCC unroll 12")
+#define FR_UNROLL FR_PRAGMA_UNROLL(12)
 
 /* s[k] = dot(q_k, x_j) for k < NH heads (q_k = q + k * w) and j < NP rows, k-major
  * (s[k * NP + j]): NH x NP accumulators, each q load serving NP rows and each row load NH
@@ -164,7 +164,7 @@ FR_INLINE void scores_conv8(const float *x, const int nr, int64_t p, const float
         fr_mla_prefetch_step(pf);
         __m256 acc[8];
         FR_UNROLL for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
-        _Pragma("GCC unroll 16") for (int64_t i = 0; i < w; i += 8) {
+        FR_PRAGMA_UNROLL_BY(16) for (int64_t i = 0; i < w; i += 8) {
             const __m256 v = _mm256_loadu_ps(qk + i);
             FR_UNROLL for (int j = 0; j < 8; j++)
                 acc[j] = _mm256_fmadd_ps(v, _mm256_load_ps(x + (4 * (j % 2) + j / 2) * FR_MLA_CONV_W + i), acc[j]);

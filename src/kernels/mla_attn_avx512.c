@@ -25,8 +25,7 @@
 #endif
 
 #define FR_INLINE static inline __attribute__((always_inline))
-#define FR_UNROLL _Pragma("GCC unroll 16")
-
+#define FR_UNROLL FR_PRAGMA_UNROLL(16)
 
 FR_INLINE __m256 lo256(__m512 v) { return _mm512_castps512_ps256(v); }
 FR_INLINE __m256 hi256(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
@@ -240,7 +239,7 @@ FR_INLINE void scores_conv16(const float *buf, const int nr, int64_t p, const fl
         fr_mla_prefetch_step(pf);
         __m512 acc[8];
         FR_UNROLL for (int m = 0; m < 8; m++) acc[m] = _mm512_setzero_ps();
-        _Pragma("GCC unroll 16") for (int64_t i = 0; i < w; i += 8) {
+        FR_PRAGMA_UNROLL_BY(16) for (int64_t i = 0; i < w; i += 8) {
             const __m512 v = bcast8(qk + i);
             FR_UNROLL for (int m = 0; m < 8; m++)
                 acc[m] = _mm512_fmadd_ps(v, _mm512_load_ps(buf + m * 2 * FR_MLA_CONV_W + 2 * i), acc[m]);

@@ -21,7 +21,7 @@
 #endif
 
 #define FR_INLINE static inline __attribute__((always_inline))
-#define FR_UNROLL _Pragma("GCC unroll 16")
+#define FR_UNROLL FR_PRAGMA_UNROLL(16)
 
 typedef struct {
     float32x4_t lo, hi; /* lanes 0-3, 4-7 */

@@ -12,7 +12,7 @@ double fr_probe_bf16_avx512(int64_t iters) {
     __m512 a[16];
     for (int k = 0; k < 16; k++) a[k] = _mm512_set1_ps(1.0f + 0.1f * (float)k);
     for (int64_t i = 0; i < iters; i++) {
-        _Pragma("GCC unroll 16") for (int k = 0; k < 16; k++) a[k] = _mm512_dpbf16_ps(a[k], m, c);
+        FR_PRAGMA_UNROLL(16) for (int k = 0; k < 16; k++) a[k] = _mm512_dpbf16_ps(a[k], m, c);
     }
     __m512 s = a[0];
     for (int k = 1; k < 16; k++) s = _mm512_add_ps(s, a[k]);

@@ -6,7 +6,7 @@
 #include "wrow_simd.h"
 
 /* full unrolling of the register-block loops (constant trip counts) */
-#define FR_UNROLL _Pragma("GCC unroll 8")
+#define FR_UNROLL FR_PRAGMA_UNROLL(8)
 #define FR_INLINE static inline __attribute__((always_inline))
 
 bool fr_wrow_has_avx2(int type) {

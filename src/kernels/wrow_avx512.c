@@ -21,7 +21,7 @@
 #include "wrow_simd.h"
 
 #define FR_INLINE static inline __attribute__((always_inline))
-#define FR_UNROLL _Pragma("GCC unroll 16")
+#define FR_UNROLL FR_PRAGMA_UNROLL(16)
 
 bool fr_wrow_has_avx512(int type) { return fr_wrow_i8_type(type) || fr_wrow_kquant(type) || fr_wrow_min_type(type); }
 

@@ -243,7 +243,7 @@ FR_WROW_INLINE __m256i fr_wrow_min_q(int type, const char *row, int64_t b, float
                 for (int64_t r = r0; r < r1; r++)                                                                      \
                     fr_wrow_kblock_scales(type, rows + (size_t)r * rb + (size_t)b * fr_wrow_kblock_bytes(type),        \
                                           &ks[r - r0]);                                                                \
-                _Pragma("GCC unroll 8") for (int j0 = 0; j0 < 8; j0 += (NU)) {                                         \
+                FR_PRAGMA_UNROLL(8) for (int j0 = 0; j0 < 8; j0 += (NU)) {                                             \
                     if (r0 == 0) fr_next_prefetch_step(pf);                                                            \
                     waxpy_units(type, (NU), rows, rb, r0, r1, ks, a, y, b, j0);                                        \
                 }                                                                                                      \
