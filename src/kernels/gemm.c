@@ -713,6 +713,26 @@ fr_gemm_kernel_fn fr_gemm_kernel_for(const fr_packed *pk) {
     return fr_gemm_kernel(pk->type);
 }
 
+fr_gemm_pair_fn fr_gemm_pair_kernel_isa(int type, fr_isa isa) {
+    if (!fr_cpu_has(isa)) return NULL;
+#if FR_X86
+    if (isa == FR_ISA_AVX512VNNI) {
+        if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_pair_avx512vnni;
+        if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_pair_avx512vnni;
+        if (type == FR_TYPE_Q4_1) return fr_gemm_q4_1x16_pair_avx512vnni;
+        if (type == FR_TYPE_Q5_1) return fr_gemm_q5_1x16_pair_avx512vnni;
+        if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_pair_avx512vnni;
+    }
+#endif
+    (void)type;
+    return NULL;
+}
+
+/* only with the single kernel of its own instruction set (as the streams kernels) */
+fr_gemm_pair_fn fr_gemm_pair_kernel_for(const fr_packed *pk) {
+    return pk->q8_sm ? NULL : fr_gemm_pair_kernel_isa(pk->type, kernel_isa(pk->type));
+}
+
 fr_gemm_streams_fn fr_gemm_streams_kernel_for(const fr_packed *pk) {
 #if FR_X86
     if (pk->q8_sm) return fr_gemm_q8_0x16_streams_avx2_sm;
@@ -899,6 +919,7 @@ typedef struct {
     const int64_t *slabs; /* decode: unit bounds of each task (fr_decode_split), else NULL */
     fr_gemm_kernel_fn kern;
     fr_gemm_streams_fn streams; /* decode of one token, or NULL (fr_gemm_streams_kernel) */
+    fr_gemm_pair_fn pair;       /* two units at once, or NULL (fr_gemm_pair_kernel_for) */
     fr_gemm_amx_fn amx;         /* prompts, or NULL (fr_gemm_amx_kernel) */
     fr_pool *pool;              /* (its threads' scratch holds AMX's unpacked units) */
 } gemm_job;
@@ -1013,7 +1034,18 @@ static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_
         const int T = (int)FR_MIN(FR_GEMM_MAX_T, t1 - t);
         const void *acts[FR_GEMM_MAX_T];
         for (int u = 0; u < T; u++) acts[u] = j->act + (size_t)(t + u) * j->act_stride;
-        for (int64_t g = g0; g < g1; g++) {
+        int64_t g = g0;
+        if (j->pair && T >= 2)
+            for (; g + 1 < g1; g += 2) {
+                float out[2][FR_GEMM_MAX_T * FR_GEMM_ROWS];
+                float *const outs[2] = {out[0], out[1]};
+                j->pair(nb, unit_at(j, p, g), j->pk->unit_bytes, acts, T, outs);
+                for (int u = 0; u < T; u++) {
+                    store_unit(p, g, t + u, out[0] + u * FR_GEMM_ROWS);
+                    store_unit(p, g + 1, t + u, out[1] + u * FR_GEMM_ROWS);
+                }
+            }
+        for (; g < g1; g++) {
             float out[FR_GEMM_MAX_T * FR_GEMM_ROWS];
             j->kern(nb, unit_at(j, p, g), acts, T, out);
             for (int u = 0; u < T; u++) store_unit(p, g, t + u, out + u * FR_GEMM_ROWS);
@@ -1061,6 +1093,7 @@ static void job_init(gemm_job *j, fr_pool *pool, const fr_packed *const *pk, con
     j->act_stride = fr_gemm_act_bytes(j->pk->type, j->pk->n_in);
     j->kern = fr_gemm_kernel_for(j->pk);
     j->streams = fr_gemm_streams_kernel_for(j->pk);
+    j->pair = fr_gemm_pair_kernel_for(j->pk);
     j->amx = n_tok >= FR_GEMM_AMX_T ? fr_gemm_amx_kernel_for(j->pk) : NULL; /* (prompts only) */
 }
 

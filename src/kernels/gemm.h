@@ -326,6 +326,25 @@ fr_gemm_amx_fn fr_gemm_amx_kernel_for(const fr_packed *pk);
 void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const void *act, float *out);
 /* AVX512-VNNI (gemm_avx512vnni.c): a unit per 512-bit register, same bits. */
+/* Two units at once, unit and unit + unit_bytes: out[k][t * 16 + r] = dot(row r of unit k,
+ * acts[t]), each exactly fr_gemm_kernel_fn's. AVX-512 VNNI's Q4_0 family: a unit's kernel is
+ * bound by its activation broadcasts (one per vpdpbusd; with the broadcasts taken out of the
+ * loop it ran 23% faster), and a pair shares each between 32 rows. AMD EPYC (Zen 5), kbench
+ * Q4_0 2048 x 1024 (in L2), 1 thread, GMAC/s, unit / pair: 2 tokens 183-185 / 208-212, 3 tokens
+ * 211-217 / 261-264, 4 tokens 234-238 / 282-285; tinyllama Q4_0 pp512, 2 threads, 358 / 395-399
+ * t/s. */
+typedef void (*fr_gemm_pair_fn)(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                float *const *out);
+void fr_gemm_q4_0x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out);
+void fr_gemm_q5_0x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out);
+void fr_gemm_q4_1x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out);
+void fr_gemm_q5_1x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out);
+void fr_gemm_iq4_nlx16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                       float *const *out);
 void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_1x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
@@ -459,6 +478,12 @@ fr_gemm_kernel_fn fr_gemm_kernel(int type);
  * fr_gemm_kernel's and fr_gemm_streams_kernel's for pk's type, or their sign-magnitude forms
  * (pk->q8_sm). */
 fr_gemm_kernel_fn fr_gemm_kernel_for(const fr_packed *pk);
+/* The pair kernel of pk's units where one is faster than two calls of fr_gemm_kernel_for's
+ * (tokens >= 2), else NULL. */
+fr_gemm_pair_fn fr_gemm_pair_kernel_for(const fr_packed *pk);
+/* That of one instruction set (tests), or NULL. */
+fr_gemm_pair_fn fr_gemm_pair_kernel_isa(int type, fr_isa isa);
+
 fr_gemm_streams_fn fr_gemm_streams_kernel_for(const fr_packed *pk);
 /* Whether one kernel can take the units of both: the same type, n_in and value layout. */
 bool fr_gemm_same_layout(const fr_packed *a, const fr_packed *b);

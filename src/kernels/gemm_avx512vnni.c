@@ -41,7 +41,7 @@ FR_INLINE void block_end16(const uint8_t *d, int64_t b, const float *const *yd, 
     const __m512 dx = f16x16(d);
     FR_UNROLL for (int t = 0; t < T; t++) {
         const __m512 sc = _mm512_mul_ps(dx, _mm512_set1_ps(yd[t][b]));
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s[t], u[t])), sc, acc[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(u ? _mm512_add_epi32(s[t], u[t]) : s[t]), sc, acc[t]);
     }
 }
 
@@ -61,8 +61,8 @@ FR_INLINE __m512i bit_to4_512(__m512i v, const int b) {
  * acc = fma(m, s_y, acc) with s_y the offset word's float. NL: IQ4_NL (layout Q4_0x16), the
  * nibbles index fr_iq4nl_values + 128 (one vpshufb per vector), unsigned like Q8_0's w + 128,
  * so the lanes start at the same offset word, -128 * sum(y). */
-FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int Q5,
-                       const int MIN, const int NL) {
+FR_INLINE void x4_0x16_units(int64_t nb, const void *unit, const size_t ustride, const int U, const void *const *acts,
+                             const int T, float *const *out, const int Q5, const int MIN, const int NL) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T];
@@ -70,51 +70,78 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, co
     const __m512i m4 = _mm512_set1_epi8(0x0f), ones = _mm512_set1_epi16(1);
     const __m512i table = _mm512_xor_si512(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)fr_iq4nl_values)),
                                            _mm512_set1_epi8((char)0x80)); /* NL only */
-    __m512 acc[FR_GEMM_MAX_T];
-    FR_UNROLL for (int t = 0; t < T; t++) acc[t] = _mm512_setzero_ps();
+    const size_t bbytes =
+        Q5 ? (MIN ? FR_Q5_1X16_BLOCK : FR_Q5_0X16_BLOCK) : (MIN ? FR_Q4_1X16_BLOCK : FR_Q4_0X16_BLOCK);
+    __m512 acc[2 * FR_GEMM_MAX_T]; /* [k * T + t]: unit k, token t */
+    FR_UNROLL for (int v = 0; v < U * T; v++) acc[v] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const size_t bbytes =
-            Q5 ? (MIN ? FR_Q5_1X16_BLOCK : FR_Q5_0X16_BLOCK) : (MIN ? FR_Q4_1X16_BLOCK : FR_Q4_0X16_BLOCK);
-        const uint8_t *blk = (const uint8_t *)unit + b * bbytes;
-        __m512i s[FR_GEMM_MAX_T], u[FR_GEMM_MAX_T];
+        const uint8_t *blk[2];
+        FR_UNROLL for (int k = 0; k < U; k++) blk[k] = (const uint8_t *)unit + k * ustride + b * bbytes;
+        /* one unit: the low and high nibbles' products in s and u (two chains); two units: all
+         * in s (the same exact integer sums), which leaves the registers for the second unit */
+        __m512i s[2 * FR_GEMM_MAX_T], u[FR_GEMM_MAX_T];
         FR_UNROLL for (int t = 0; t < T; t++) {
-            s[t] = NL    ? _mm512_set1_epi32(yc[t][b])
-                   : MIN ? _mm512_setzero_si512()
-                         : _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b]), ones);
+            const __m512i s0 = NL    ? _mm512_set1_epi32(yc[t][b])
+                               : MIN ? _mm512_setzero_si512()
+                                     : _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b]), ones);
+            FR_UNROLL for (int k = 0; k < U; k++) s[k * T + t] = s0;
             u[t] = _mm512_setzero_si512();
         }
-        if (Q5 || NL ? FR_PF_DIST > 0 : FR_PF_IN_ORDER(T)) prefetch_unit(blk, 0, Q5 ? 6 : 5);
-        const __m512i hv = Q5 ? load_vec(blk, 4) : _mm512_setzero_si512();
+        FR_UNROLL for (int k = 0; k < U; k++) if (Q5 || NL ? FR_PF_DIST > 0 : FR_PF_IN_ORDER(T))
+            prefetch_unit(blk[k], 0, Q5 ? 6 : 5);
+        __m512i hv[2];
+        FR_UNROLL for (int k = 0; k < U; k++) hv[k] = Q5 ? load_vec(blk[k], 4) : _mm512_setzero_si512();
         FR_UNROLL for (int m = 0; m < 4; m++) {
-            const __m512i p = load_vec(blk, m);
-            __m512i lo = _mm512_and_si512(p, m4);
-            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(p, 4), m4);
-            if (Q5) {
-                lo = _mm512_or_si512(lo, bit_to4_512(hv, 2 * m));
-                hi = _mm512_or_si512(hi, bit_to4_512(hv, 2 * m + 1));
-            }
-            if (NL) {
-                lo = _mm512_shuffle_epi8(table, lo);
-                hi = _mm512_shuffle_epi8(table, hi);
+            __m512i lo[2], hi[2];
+            FR_UNROLL for (int k = 0; k < U; k++) {
+                const __m512i p = load_vec(blk[k], m);
+                lo[k] = _mm512_and_si512(p, m4);
+                hi[k] = _mm512_and_si512(_mm512_srli_epi16(p, 4), m4);
+                if (Q5) {
+                    lo[k] = _mm512_or_si512(lo[k], bit_to4_512(hv[k], 2 * m));
+                    hi[k] = _mm512_or_si512(hi[k], bit_to4_512(hv[k], 2 * m + 1));
+                }
+                if (NL) {
+                    lo[k] = _mm512_shuffle_epi8(table, lo[k]);
+                    hi[k] = _mm512_shuffle_epi8(table, hi[k]);
+                }
             }
             FR_UNROLL for (int t = 0; t < T; t++) {
                 const int8_t *y = yq[t] + b * 32 + 4 * m;
-                s[t] = _mm512_dpbusd_epi32(s[t], lo, bcast32x16(y));
-                u[t] = _mm512_dpbusd_epi32(u[t], hi, bcast32x16(y + 16));
-                FR_KEEP(s[t]);
-                FR_KEEP(u[t]);
+                const __m512i y0 = bcast32x16(y), y1 = bcast32x16(y + 16);
+                if (U == 1) {
+                    s[t] = _mm512_dpbusd_epi32(s[t], lo[0], y0);
+                    u[t] = _mm512_dpbusd_epi32(u[t], hi[0], y1);
+                    FR_KEEP(s[t]);
+                    FR_KEEP(u[t]);
+                } else {
+                    FR_UNROLL for (int k = 0; k < U; k++) {
+                        s[k * T + t] = _mm512_dpbusd_epi32(s[k * T + t], lo[k], y0);
+                        s[k * T + t] = _mm512_dpbusd_epi32(s[k * T + t], hi[k], y1);
+                        FR_KEEP(s[k * T + t]);
+                    }
+                }
             }
         }
-        if (MIN) {
-            block_end16(blk + (Q5 ? FR_Q5_1X16_D : FR_Q4_1X16_D), b, yd, s, u, T, acc);
-            const __m512 mx = f16x16(blk + (Q5 ? FR_Q5_1X16_M : FR_Q4_1X16_M));
-            FR_UNROLL for (int t = 0; t < T; t++)
-                acc[t] = _mm512_fmadd_ps(mx, _mm512_castsi512_ps(_mm512_set1_epi32(yc[t][b])), acc[t]);
-        } else {
-            block_end16(blk + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D), b, yd, s, u, T, acc);
+        FR_UNROLL for (int k = 0; k < U; k++) {
+            const __m512i *uk = U == 1 ? u : NULL;
+            if (MIN) {
+                block_end16(blk[k] + (Q5 ? FR_Q5_1X16_D : FR_Q4_1X16_D), b, yd, s + k * T, uk, T, acc + k * T);
+                const __m512 mx = f16x16(blk[k] + (Q5 ? FR_Q5_1X16_M : FR_Q4_1X16_M));
+                FR_UNROLL for (int t = 0; t < T; t++) acc[k * T + t] =
+                    _mm512_fmadd_ps(mx, _mm512_castsi512_ps(_mm512_set1_epi32(yc[t][b])), acc[k * T + t]);
+            } else {
+                block_end16(blk[k] + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D), b, yd, s + k * T, uk, T, acc + k * T);
+            }
         }
     }
-    store16(acc, T, out);
+    FR_UNROLL for (int k = 0; k < U; k++) store16(acc + k * T, T, out[k]);
+}
+
+FR_INLINE void x4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out, const int Q5,
+                       const int MIN, const int NL) {
+    float *const outs[1] = {out};
+    x4_0x16_units(nb, unit, 0, 1, acts, T, outs, Q5, MIN, NL);
 }
 
 FR_INLINE void iq4_nlx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
@@ -551,6 +578,44 @@ FR_INLINE void q4_1x16(int64_t nb, const void *unit, const void *const *acts, co
 
 FR_INLINE void q5_1x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
     x4_0x16(nb, unit, acts, T, out, 1, 1, 0);
+}
+
+/* Two units (unit, unit + unit_bytes) per call: each activation broadcast serves 32 rows
+ * instead of 16. Each unit's results are x4_0x16's, bit for bit. */
+#define FR_PAIR_BY_T(Q5, MIN, NL)                                                                                      \
+    do {                                                                                                               \
+        switch (T) {                                                                                                   \
+        case 1: x4_0x16_units(nb, unit, unit_bytes, 2, acts, 1, out, Q5, MIN, NL); break;                              \
+        case 2: x4_0x16_units(nb, unit, unit_bytes, 2, acts, 2, out, Q5, MIN, NL); break;                              \
+        case 3: x4_0x16_units(nb, unit, unit_bytes, 2, acts, 3, out, Q5, MIN, NL); break;                              \
+        case 4: x4_0x16_units(nb, unit, unit_bytes, 2, acts, 4, out, Q5, MIN, NL); break;                              \
+        default: break;                                                                                                \
+        }                                                                                                              \
+    } while (0)
+
+void fr_gemm_q4_0x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out) {
+    FR_PAIR_BY_T(0, 0, 0);
+}
+
+void fr_gemm_q5_0x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out) {
+    FR_PAIR_BY_T(1, 0, 0);
+}
+
+void fr_gemm_q4_1x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out) {
+    FR_PAIR_BY_T(0, 1, 0);
+}
+
+void fr_gemm_q5_1x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out) {
+    FR_PAIR_BY_T(1, 1, 0);
+}
+
+void fr_gemm_iq4_nlx16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                       float *const *out) {
+    FR_PAIR_BY_T(0, 0, 1);
 }
 
 void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {

@@ -69,6 +69,7 @@ typedef struct {
     /* packed jobs: the kernel, and for one token the streams kernel or NULL (looked up once) */
     fr_gemm_kernel_fn kern[FR_MM_MAX_JOBS];
     fr_gemm_streams_fn streams[FR_MM_MAX_JOBS];
+    fr_gemm_pair_fn pair[FR_MM_MAX_JOBS]; /* two units at once, or NULL */
     fr_gemm_amx_fn amx[FR_MM_MAX_JOBS]; /* prompts' groups of 16 tokens, or NULL */
     fr_pool *pool;                      /* (its threads' scratch holds AMX's unpacked units) */
     /* a decode step's packed jobs (slab_dot_task): the units of weight k of job j numbered
@@ -161,19 +162,30 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
      * (a prompt's chunk, in L2) each group over the chunk in turn. The same bits either way. */
     const int64_t ts = unit_outer ? jb->m - t0 : FR_GEMM_MAX_T;
     for (int64_t t1 = t0; t1 < jb->m; t1 += ts)
-        for (int64_t r = r0; r < r1; r += FR_GEMM_ROWS) {
-            const int nr = (int)FR_MIN(FR_GEMM_ROWS, r1 - r);
+        for (int64_t r = r0; r < r1;) {
+            /* two units at once where a pair kernel is faster (gemm.c part_units does the same) */
+            const int U = mc->pair[j] && jb->m - t0 >= 2 && r + FR_GEMM_ROWS < r1 ? 2 : 1;
             const char *unit = units + (size_t)(r / FR_GEMM_ROWS) * pk->unit_bytes;
             for (int64_t t = t1; t < FR_MIN(t1 + ts, jb->m); t += FR_GEMM_MAX_T) {
                 const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
                 const void *acts[FR_GEMM_MAX_T];
                 for (int u = 0; u < T; u++)
                     acts[u] = act + (size_t)(t + u) * ab;
-                float out[FR_GEMM_MAX_T * FR_GEMM_ROWS];
-                kern(pk->nb, unit, acts, T, out);
-                for (int u = 0; u < T; u++)
-                    memcpy(&y[(t + u) * jb->y_stride + r], out + u * FR_GEMM_ROWS, (size_t)nr * sizeof(float));
+                float out[2][FR_GEMM_MAX_T * FR_GEMM_ROWS];
+                float *const outs[2] = {out[0], out[1]};
+                if (U == 2 && T >= 2)
+                    mc->pair[j](pk->nb, unit, pk->unit_bytes, acts, T, outs);
+                else
+                    for (int k = 0; k < U; k++)
+                        kern(pk->nb, unit + (size_t)k * pk->unit_bytes, acts, T, out[k]);
+                for (int k = 0; k < U; k++) {
+                    const int64_t rk = r + k * FR_GEMM_ROWS;
+                    const int nr = (int)FR_MIN(FR_GEMM_ROWS, r1 - rk);
+                    for (int u = 0; u < T; u++)
+                        memcpy(&y[(t + u) * jb->y_stride + rk], out[k] + u * FR_GEMM_ROWS, (size_t)nr * sizeof(float));
+                }
             }
+            r += U * FR_GEMM_ROWS;
         }
 }
 
@@ -279,6 +291,7 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
         conv += jobs[j].m;
         mc.kern[j] = mc.pk[j][0] ? fr_gemm_kernel_for(mc.pk[j][0]) : NULL;
         mc.streams[j] = mc.pk[j][0] && jobs[j].m == 1 ? fr_gemm_streams_kernel_for(mc.pk[j][0]) : NULL;
+        mc.pair[j] = mc.pk[j][0] && jobs[j].m >= 2 ? fr_gemm_pair_kernel_for(mc.pk[j][0]) : NULL;
         mc.amx[j] = mc.pk[j][0] && jobs[j].m >= FR_GEMM_AMX_T ? fr_gemm_amx_kernel_for(mc.pk[j][0]) : NULL;
         /* chunks: enough tasks to balance, whole packed units (packed_rows); a decode step's
          * in steps of FR_GEMM_STREAMS units where they are read as streams */
