@@ -1035,7 +1035,7 @@ static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_
         const void *acts[FR_GEMM_MAX_T];
         for (int u = 0; u < T; u++) acts[u] = j->act + (size_t)(t + u) * j->act_stride;
         int64_t g = g0;
-        if (j->pair && T >= 2 && !j->slabs) /* (prompts: see fr_gemm_pair_kernel_for) */
+        if (j->pair && T >= 2)
             for (; g + 1 < g1; g += 2) {
                 float out[2][FR_GEMM_MAX_T * FR_GEMM_ROWS];
                 float *const outs[2] = {out[0], out[1]};
@@ -1106,6 +1106,7 @@ static void run_decode(fr_pool *pool, gemm_job *j) {
      * that the threads finish together */
     int64_t slabs[FR_DECODE_MAX_TASKS + 1];
     j->slabs = slabs;
+    j->pair = NULL; /* (prompts only: fr_gemm_pair_kernel_for) */
     fr_pool_run(pool, fr_decode_split(j->n_units, true, fr_pool_size(pool), slabs), gemm_task, j);
     j->slabs = NULL;
 }

@@ -85,7 +85,7 @@ FR_INLINE void x4_0x16_units(int64_t nb, const void *unit, const size_t ustride,
                                : MIN ? _mm512_setzero_si512()
                                      : _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b]), ones);
             FR_UNROLL for (int k = 0; k < U; k++) s[k * T + t] = s0;
-            u[t] = _mm512_setzero_si512();
+            if (U == 1) u[t] = _mm512_setzero_si512();
         }
         FR_UNROLL for (int k = 0; k < U; k++) if (Q5 || NL ? FR_PF_DIST > 0 : FR_PF_IN_ORDER(T))
             prefetch_unit(blk[k], 0, Q5 ? 6 : 5);

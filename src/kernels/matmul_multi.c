@@ -163,8 +163,8 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
     const int64_t ts = unit_outer ? jb->m - t0 : FR_GEMM_MAX_T;
     for (int64_t t1 = t0; t1 < jb->m; t1 += ts)
         for (int64_t r = r0; r < r1;) {
-            /* a prompt's two units at once where a pair kernel is faster (as gemm.c part_units) */
-            const int U = mc->pair[j] && !unit_outer && jb->m - t0 >= 2 && r + FR_GEMM_ROWS < r1 ? 2 : 1;
+            /* two units at once where a pair kernel is faster (as gemm.c part_units) */
+            const int U = mc->pair[j] && jb->m - t0 >= 2 && r + FR_GEMM_ROWS < r1 ? 2 : 1;
             const char *unit = units + (size_t)(r / FR_GEMM_ROWS) * pk->unit_bytes;
             for (int64_t t = t1; t < FR_MIN(t1 + ts, jb->m); t += FR_GEMM_MAX_T) {
                 const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
@@ -320,6 +320,8 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
     else
         fr_pool_run(pool, conv, multi_convert_task, &mc);
     if (decode) {
+        for (int j = 0; j < n_jobs; j++)
+            mc.pair[j] = NULL; /* (prompts only: fr_gemm_pair_kernel_for) */
         fr_pool_run(pool, fr_decode_split(mc.unit_start[2 * n_jobs], true, nt, mc.slabs), slab_dot_task, &mc);
         return;
     }

@@ -300,9 +300,8 @@ static void test_packed_kernels(test_rng *rng) {
                 }
                 /* the pair kernels: units gi and gi + 1 in one call, T = 1..4 tokens, each unit's
                  * results against the reference, bit for bit */
-                const fr_isa pair_isas[] = {FR_ISA_AVX512VNNI, FR_ISA_AVX2, FR_ISA_AVXVNNI, FR_ISA_NEON_DOT};
-                for (int pi = 0; pi < 4; pi++) {
-                    fr_gemm_pair_fn pair = fr_gemm_pair_kernel_isa(type, pair_isas[pi]);
+                for (int pi = 0; pi < 4; pi++) { /* (the streams kernels' instruction sets) */
+                    fr_gemm_pair_fn pair = fr_gemm_pair_kernel_isa(type, streams_isas[pi]);
                     if (!pair) continue;
                     int bad = 0;
                     for (int gi = 0; gi + 1 < ng; gi++)
@@ -322,7 +321,7 @@ static void test_packed_kernels(test_rng *rng) {
                     CHECK(bad == 0,
                           "%s n=%lld rows=%d: the pair kernel (isa %d) differs from the reference in %d "
                           "(units, T) cases",
-                          ta->name, (long long)n, rows, (int)pair_isas[pi], bad);
+                          ta->name, (long long)n, rows, (int)streams_isas[pi], bad);
                 }
                 /* the AMX prompt kernel: 16 activation rows (the four above in a mixed order) */
 #if FR_X86
