@@ -264,12 +264,25 @@ void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t n) {
 
 /* one token's attention over its sequence's cache (scores, softmax, accumulation) */
 typedef struct {
-    fr_context *c;
-    int64_t layer, n_pos; /* positions [0, n_pos) */
+    int64_t n_pos;        /* positions [0, n_pos) */
     const char *rows;     /* its sequence's cache rows of this layer */
     int64_t score_rows;   /* positions per scores task */
     const float *qabs;    /* its absorbed queries, [n_head][n_lora_kv + n_rot] */
     float *olat;          /* its latent outputs, [n_head][n_lora_kv] */
+    float *scores;        /* its attention weights, [n_head][stride] */
+    int64_t score_task0;  /* its first scores task */
+} abs_tok;
+
+/* the attention of a few tokens of a decode group, each as abs_tok, in one pool run per step
+ * (scores, softmax, accumulation) rather than one per token and step: tasks are (token, range)
+ * pairs, and each token's values come from the same calls, with the same ranges, as alone */
+typedef struct {
+    fr_context *c;
+    int64_t layer;
+    int n_tok;
+    int64_t stride; /* floats between a token's heads' score rows (>= each token's n_pos) */
+    abs_tok tok[FR_MLA_DECODE_GROUP];
+    int64_t n_score_tasks;
 } abs_job;
 
 /* W_UK and W_UV for a group of tokens: a task takes head_block heads and, head by head, every
@@ -292,41 +305,50 @@ static int64_t score_rows_per_task(int64_t n_pos, int n_threads) {
     return SCORE_BLOCK * FR_MAX(1, blocks / target);
 }
 
-/* scores of every head for one range of positions */
-static void abs_scores_task(void *ctx, int64_t blk, int thread) {
+/* scores of every head of one token for one range of its positions */
+static void abs_scores_task(void *ctx, int64_t task, int thread) {
     abs_job *j = ctx;
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
-    int64_t p0 = blk * j->score_rows, p1 = FR_MIN(p0 + j->score_rows, j->n_pos);
+    int k = j->n_tok - 1;
+    while (j->tok[k].score_task0 > task)
+        k--;
+    const abs_tok *tk = &j->tok[k];
+    int64_t p0 = (task - tk->score_task0) * tk->score_rows, p1 = FR_MIN(p0 + tk->score_rows, tk->n_pos);
     if (fr_kv_quantized(c->p.kv_type))
-        fr_attn_scores_deq(c->p.kv_type, j->rows, c->k_row_bytes, p0, p1, j->qabs, hp->n_head,
-                           hp->n_lora_kv + hp->n_rot, hp->attn_scale, c->dscores, c->p.n_ctx,
+        fr_attn_scores_deq(c->p.kv_type, tk->rows, c->k_row_bytes, p0, p1, tk->qabs, hp->n_head,
+                           hp->n_lora_kv + hp->n_rot, hp->attn_scale, tk->scores, j->stride,
                            c->att_vtile + (size_t)thread * c->att_vtile_floats);
     else
-        fr_mla_scores(c->p.kv_type, j->rows, c->k_row_bytes, p0, p1, j->qabs, hp->n_head, hp->n_lora_kv + hp->n_rot,
-                      hp->attn_scale, c->dscores, c->p.n_ctx, c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
+        fr_mla_scores(c->p.kv_type, tk->rows, c->k_row_bytes, p0, p1, tk->qabs, hp->n_head, hp->n_lora_kv + hp->n_rot,
+                      hp->attn_scale, tk->scores, j->stride, c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
 }
 
-static void abs_softmax_task(void *ctx, int64_t h, int thread) {
+/* one head of one token (task = token * n_head + head) */
+static void abs_softmax_task(void *ctx, int64_t task, int thread) {
     abs_job *j = ctx;
+    const int64_t H = j->c->m->hp.n_head;
+    const abs_tok *tk = &j->tok[task / H];
     /* o_lat is linear in the weights, so the peer's F16 rounding of them is reproduced here */
-    fr_ctx_attn_weights(j->c->dscores + h * j->c->p.n_ctx, j->c->p.n_ctx, 1, 1, j->n_pos, j->n_pos,
+    fr_ctx_attn_weights(tk->scores + (task % H) * j->stride, j->stride, 1, 1, tk->n_pos, tk->n_pos,
                         j->c->dec_type == FR_TYPE_F16);
 }
 
-/* o_lat[h][d] = sum_p a[h][p] c_p[d] for every head and one slice of the latent: each task
- * reads its slice of every cached row once, for all the heads */
+/* o_lat[h][d] = sum_p a[h][p] c_p[d] for every head of one token and one slice of the latent
+ * (task = token * acc_tasks + slice): each task reads its slice of every cached row of the
+ * token's sequence once, for all the heads */
 static void abs_accum_task(void *ctx, int64_t task, int thread) {
     abs_job *j = ctx;
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
-    int64_t r = hp->n_lora_kv, d0 = task * ACC_DIMS;
+    int64_t r = hp->n_lora_kv, acc_tasks = (r + ACC_DIMS - 1) / ACC_DIMS, d0 = (task % acc_tasks) * ACC_DIMS;
+    const abs_tok *tk = &j->tok[task / acc_tasks];
     if (fr_kv_quantized(c->p.kv_type))
-        fr_attn_accum_deq(c->p.kv_type, j->rows, c->k_row_bytes, j->n_pos, c->dscores, c->p.n_ctx, hp->n_head, d0,
-                          FR_MIN(d0 + ACC_DIMS, r), j->olat, r, c->att_vtile + (size_t)thread * c->att_vtile_floats);
+        fr_attn_accum_deq(c->p.kv_type, tk->rows, c->k_row_bytes, tk->n_pos, tk->scores, j->stride, hp->n_head, d0,
+                          FR_MIN(d0 + ACC_DIMS, r), tk->olat, r, c->att_vtile + (size_t)thread * c->att_vtile_floats);
     else
-        fr_mla_accum(c->p.kv_type, j->rows, c->k_row_bytes, j->n_pos, c->dscores, c->p.n_ctx, 0, hp->n_head, d0,
-                     FR_MIN(d0 + ACC_DIMS, r), j->olat, r, c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
+        fr_mla_accum(c->p.kv_type, tk->rows, c->k_row_bytes, tk->n_pos, tk->scores, j->stride, 0, hp->n_head, d0,
+                     FR_MIN(d0 + ACC_DIMS, r), tk->olat, r, c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp));
 }
 
 /* q_lat,h = W_UK,h^T q_nope,h in float32 on the file's own rows (no rounding of q): as a
@@ -392,19 +414,32 @@ void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n) {
     for (int64_t t0 = 0; t0 < n; t0 += FR_MLA_DECODE_GROUP) {
         abs_group_job gj = {c, layer, t0, FR_MIN(FR_MLA_DECODE_GROUP, n - t0), head_block};
         fr_pool_run(c->pool, head_tasks, qlat_task, &gj);
-        for (int64_t g = 0; g < gj.n_tok; g++) {
-            int64_t t = t0 + g;
-            abs_job j = {c,
-                         layer,
-                         fr_ds_row_pos(c, t) + 1,
-                         fr_ds_row_cache(c, t, layer),
-                         0,
-                         c->qabs + g * H * w,
-                         c->olat + g * H * r};
-            j.score_rows = score_rows_per_task(j.n_pos, c->p.n_threads);
-            fr_pool_run(c->pool, (j.n_pos + j.score_rows - 1) / j.score_rows, abs_scores_task, &j);
-            fr_pool_run(c->pool, H, abs_softmax_task, &j);
-            fr_pool_run(c->pool, (r + ACC_DIMS - 1) / ACC_DIMS, abs_accum_task, &j);
+        for (int64_t g = 0; g < gj.n_tok;) {
+            /* the next tokens whose score rows fit c->dscores (n_head x n_ctx floats) side by
+             * side, each head's row rounded up to whole cache lines */
+            abs_job j = {.c = c, .layer = layer};
+            for (; g < gj.n_tok; g++) {
+                const int64_t n_pos = fr_ds_row_pos(c, t0 + g) + 1;
+                const int64_t stride = FR_MIN(FR_MAX(j.stride, (n_pos + 15) / 16 * 16), c->p.n_ctx);
+                if (j.n_tok > 0 && (j.n_tok + 1) * stride > c->p.n_ctx) break;
+                j.stride = stride;
+                j.tok[j.n_tok++] = (abs_tok){n_pos,
+                                             fr_ds_row_cache(c, t0 + g, layer),
+                                             score_rows_per_task(n_pos, c->p.n_threads),
+                                             c->qabs + g * H * w,
+                                             c->olat + g * H * r,
+                                             NULL,
+                                             0};
+            }
+            for (int k = 0; k < j.n_tok; k++) {
+                abs_tok *tk = &j.tok[k];
+                tk->scores = c->dscores + k * H * j.stride;
+                tk->score_task0 = j.n_score_tasks;
+                j.n_score_tasks += (tk->n_pos + tk->score_rows - 1) / tk->score_rows;
+            }
+            fr_pool_run(c->pool, j.n_score_tasks, abs_scores_task, &j);
+            fr_pool_run(c->pool, j.n_tok * H, abs_softmax_task, &j);
+            fr_pool_run(c->pool, j.n_tok * ((r + ACC_DIMS - 1) / ACC_DIMS), abs_accum_task, &j);
         }
         fr_pool_run(c->pool, head_tasks, vout_task, &gj);
     }
