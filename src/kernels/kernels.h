@@ -170,6 +170,17 @@ void fr_wrow_dot_rows(int type, const void *rows, size_t row_bytes, int64_t n_ro
 void fr_wrow_axpy_rows(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *a, float *y,
                        int64_t n, const void *next, float *tmp);
 void fr_wrow_axpy_ref(int type, const void *row, float a, float *y, int64_t n, float *tmp);
+/* The same for T inputs over the same rows, each result bit for bit that of its own call:
+ * outs[t][i] = fr_wrow_dot(row_i, xs[t]); ys[t] += sum_i as[t][i] row_i (batched MLA decode:
+ * the tokens of a group through one head's W_UK or W_UV). The AVX-512 kernels of the int8-block
+ * types (Q4_0, Q5_0, IQ4_NL, Q8_0) make each block's floats once for up to FR_WROW_MAX_T
+ * inputs; other types and ISAs take the calls one input at a time. next: as above, asked for
+ * during the last inputs. */
+#define FR_WROW_MAX_T 4
+void fr_wrow_dot_rows_multi(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *xs, int T,
+                            int64_t n, float *const *outs, const void *next, float *tmp);
+void fr_wrow_axpy_rows_multi(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *as,
+                             float *const *ys, int T, int64_t n, const void *next, float *tmp);
 
 /* The F16/F32-row kernels behind fr_mla_scores / fr_mla_accum (types F16 and F32 only;
  * accum: d0, d1 multiples of 8). The AVX-512 and NEON ones give the AVX2 ones' results bit

@@ -20,6 +20,10 @@ void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_
                             int64_t n, const void *next);
 
 bool fr_wrow_has_avx512(int type); /* wrow_avx512.c: multi-row kernels, the AVX2 results */
+bool fr_wrow_dot_rows_multi_avx512(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *xs,
+                                   int T, int64_t n, float *const *outs, const void *next);
+bool fr_wrow_axpy_rows_multi_avx512(int type, const void *rows, size_t row_bytes, int64_t n_rows,
+                                    const float *const *as, float *const *ys, int T, int64_t n, const void *next);
 void fr_wrow_dot_rows_avx512(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *x, int64_t n,
                              float *out, const void *next);
 void fr_wrow_axpy_rows_avx512(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *a, float *y,
@@ -102,4 +106,34 @@ void fr_wrow_axpy_rows(int type, const void *rows, size_t row_bytes, int64_t n_r
     }
 #endif
     for (int64_t i = 0; i < n_rows; i++) fr_wrow_axpy(type, (const char *)rows + (size_t)i * row_bytes, a[i], y, n, tmp);
+}
+
+void fr_wrow_dot_rows_multi(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *xs, int T,
+                            int64_t n, float *const *outs, const void *next, float *tmp) {
+    for (int t0 = 0; t0 < T; t0 += FR_WROW_MAX_T) {
+        const int nt = T - t0 < FR_WROW_MAX_T ? T - t0 : FR_WROW_MAX_T;
+        const void *nx = t0 + nt == T ? next : NULL;
+#if FR_X86
+        if (use_avx512(type) &&
+            fr_wrow_dot_rows_multi_avx512(type, rows, row_bytes, n_rows, xs + t0, nt, n, outs + t0, nx))
+            continue;
+#endif
+        for (int t = t0; t < t0 + nt; t++)
+            fr_wrow_dot_rows(type, rows, row_bytes, n_rows, xs[t], n, outs[t], t + 1 == T ? next : NULL, tmp);
+    }
+}
+
+void fr_wrow_axpy_rows_multi(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *as,
+                             float *const *ys, int T, int64_t n, const void *next, float *tmp) {
+    for (int t0 = 0; t0 < T; t0 += FR_WROW_MAX_T) {
+        const int nt = T - t0 < FR_WROW_MAX_T ? T - t0 : FR_WROW_MAX_T;
+        const void *nx = t0 + nt == T ? next : NULL;
+#if FR_X86
+        if (use_avx512(type) &&
+            fr_wrow_axpy_rows_multi_avx512(type, rows, row_bytes, n_rows, as + t0, ys + t0, nt, n, nx))
+            continue;
+#endif
+        for (int t = t0; t < t0 + nt; t++)
+            fr_wrow_axpy_rows(type, rows, row_bytes, n_rows, as[t], ys[t], n, t + 1 == T ? next : NULL, tmp);
+    }
 }

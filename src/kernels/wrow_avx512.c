@@ -248,3 +248,139 @@ void fr_wrow_dot_rows_avx512(int type, const void *rows, size_t row_bytes, int64
     }
     fr_wrow_dot_rows_by_pairs(type, rows, row_bytes, n_rows, x, n, out, next, dot2);
 }
+
+/* ---- several inputs over the same rows (fr_wrow_dot_rows_multi, fr_wrow_axpy_rows_multi) ----
+ * The int8-block types: each block's values are made floats once for all T inputs, and each
+ * input's sums take the steps of dot2_q / axpy_rows_q above in the same order, so every
+ * result has the one-input call's bits. */
+
+/* dot2_q for T inputs: rows r0 and r1 with xs[0..T), results into outs[t][0..1] */
+FR_INLINE void dot2_q_multi(int type, const char *r0, const char *r1, const float *const *xs, int T, int64_t nb,
+                            float (*outs)[2]) {
+    __m512 acc[FR_WROW_MAX_T][2];
+    FR_UNROLL for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
+    const char *row[2] = {r0, r1};
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512 f[2][4], d[2];
+        FR_UNROLL for (int r = 0; r < 2; r++) {
+            pair_ps(type, row[r], b, f[r]);
+            d[r] = join(_mm256_set1_ps(fr_wrow_block_scale(type, row[r], b)),
+                        _mm256_set1_ps(fr_wrow_block_scale(type, row[r], b + 1)));
+        }
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            const float *xb = xs[t] + b * 32;
+            __m512 xv[4];
+            FR_UNROLL for (int k = 0; k < 4; k++) xv[k] =
+                join(_mm256_loadu_ps(xb + 8 * k), _mm256_loadu_ps(xb + 32 + 8 * k));
+            FR_UNROLL for (int r = 0; r < 2; r++) {
+                __m512 sum = _mm512_mul_ps(f[r][0], xv[0]);
+                sum = _mm512_fmadd_ps(f[r][1], xv[1], sum);
+                sum = _mm512_fmadd_ps(f[r][2], xv[2], sum);
+                sum = _mm512_fmadd_ps(f[r][3], xv[3], sum);
+                acc[t][r] = _mm512_fmadd_ps(d[r], sum, acc[t][r]);
+            }
+        }
+    }
+    FR_UNROLL for (int r = 0; r < 2; r++) {
+        __m256 f[4];
+        float d = 0.0f;
+        if (b < nb) {
+            fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row[r], b), f);
+            d = fr_wrow_block_scale(type, row[r], b);
+        }
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            __m256 even = _mm512_castps512_ps256(acc[t][r]);
+            const __m256 odd = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[t][r]), 1));
+            if (b < nb) /* the last, even block, on 8 lanes */
+                even = _mm256_fmadd_ps(_mm256_set1_ps(d), fr_wrow_block_dot8(f, xs[t] + b * 32), even);
+            outs[t][r] = fr_hsum8_avx2(_mm256_add_ps(even, odd));
+        }
+    }
+}
+
+FR_INLINE void dot_rows_multi_q(int type, const char *rows, size_t rb, int64_t n_rows, const float *const *xs, int T,
+                                int64_t n, float *const *outs, const void *next) {
+    fr_next_prefetch pf = fr_next_prefetch_init(next, (size_t)n_rows * rb, (n_rows + 1) / 2);
+    int64_t i = 0;
+    for (; i + 2 <= n_rows; i += 2) {
+        const char *r0 = rows + (size_t)i * rb;
+        fr_wrow_prefetch_ahead(r0, 2 * rb);
+        fr_next_prefetch_step(&pf);
+        float o[FR_WROW_MAX_T][2];
+        dot2_q_multi(type, r0, r0 + rb, xs, T, n / 32, o);
+        for (int t = 0; t < T; t++)
+            outs[t][i] = o[t][0], outs[t][i + 1] = o[t][1];
+    }
+    for (; i < n_rows; i++) {
+        fr_next_prefetch_step(&pf);
+        for (int t = 0; t < T; t++)
+            outs[t][i] = fr_wrow_dot_avx2(type, rows + (size_t)i * rb, xs[t], n);
+    }
+}
+
+#define DOT_ROWS_MULTI_T(type, T_, rows, rb, n_rows, xs, n, outs, next)                                                \
+    dot_rows_multi_q(type, rows, rb, n_rows, xs, T_, n, outs, next)
+
+bool fr_wrow_dot_rows_multi_avx512(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *xs,
+                                   int T, int64_t n, float *const *outs, const void *next) {
+    if (!fr_wrow_i8_type(type) || T < 1 || T > FR_WROW_MAX_T) return false;
+    switch (T) { /* (T a constant in each kernel) */
+    case 1: FR_I8_DISPATCH(type, DOT_ROWS_MULTI_T, 1, rows, row_bytes, n_rows, xs, n, outs, next); break;
+    case 2: FR_I8_DISPATCH(type, DOT_ROWS_MULTI_T, 2, rows, row_bytes, n_rows, xs, n, outs, next); break;
+    case 3: FR_I8_DISPATCH(type, DOT_ROWS_MULTI_T, 3, rows, row_bytes, n_rows, xs, n, outs, next); break;
+    default: FR_I8_DISPATCH(type, DOT_ROWS_MULTI_T, 4, rows, row_bytes, n_rows, xs, n, outs, next); break;
+    }
+    return true;
+}
+
+/* axpy_rows_q for T inputs: blocks [b, b + NB) of ys[t] += sum_i as[t][i] row_i */
+FR_INLINE void axpy_rows_q_multi(int type, int NB, const char *rows, size_t rb, int64_t n_rows, const float *const *as,
+                                 float *const *ys, int T, int64_t b) {
+    __m512 acc[FR_WROW_MAX_T][4];
+    FR_UNROLL for (int t = 0; t < T; t++) FR_UNROLL for (int k = 0; k < 2 * NB; k++) acc[t][k] =
+        _mm512_loadu_ps(ys[t] + 32 * b + 16 * k);
+    for (int64_t i = 0; i < n_rows; i++) {
+        const char *row = rows + (size_t)i * rb;
+        FR_UNROLL for (int j = 0; j < NB; j++) {
+            __m512 f[2];
+            block_ps(type, row, b + j, f);
+            const float d = fr_wrow_block_scale(type, row, b + j);
+            FR_UNROLL for (int t = 0; t < T; t++) {
+                const __m512 sc = _mm512_set1_ps(as[t][i] * d);
+                acc[t][2 * j] = _mm512_fmadd_ps(sc, f[0], acc[t][2 * j]);
+                acc[t][2 * j + 1] = _mm512_fmadd_ps(sc, f[1], acc[t][2 * j + 1]);
+            }
+        }
+    }
+    FR_UNROLL for (int t = 0; t < T; t++) FR_UNROLL for (int k = 0; k < 2 * NB; k++)
+        _mm512_storeu_ps(ys[t] + 32 * b + 16 * k, acc[t][k]);
+}
+
+FR_INLINE void axpy_rows_multi_q(int type, const char *rows, size_t rb, int64_t n_rows, const float *const *as,
+                                 float *const *ys, int T, int64_t n, const void *next) {
+    const size_t bytes = (size_t)n_rows * rb;
+    for (size_t off = 0; off < bytes; off += 64)
+        _mm_prefetch(rows + off, _MM_HINT_T0);
+    int64_t nb = n / 32, b = 0;
+    fr_next_prefetch pf = fr_next_prefetch_init(next, bytes, nb / 2 + nb % 2);
+    for (; b + 2 <= nb; b += 2)
+        fr_next_prefetch_step(&pf), axpy_rows_q_multi(type, 2, rows, rb, n_rows, as, ys, T, b);
+    for (; b < nb; b++)
+        fr_next_prefetch_step(&pf), axpy_rows_q_multi(type, 1, rows, rb, n_rows, as, ys, T, b);
+}
+
+#define AXPY_ROWS_MULTI_T(type, T_, rows, rb, n_rows, as, ys, n, next)                                                 \
+    axpy_rows_multi_q(type, rows, rb, n_rows, as, ys, T_, n, next)
+
+bool fr_wrow_axpy_rows_multi_avx512(int type, const void *rows, size_t row_bytes, int64_t n_rows,
+                                    const float *const *as, float *const *ys, int T, int64_t n, const void *next) {
+    if (!fr_wrow_i8_type(type) || T < 1 || T > FR_WROW_MAX_T) return false;
+    switch (T) { /* (T a constant in each kernel) */
+    case 1: FR_I8_DISPATCH(type, AXPY_ROWS_MULTI_T, 1, rows, row_bytes, n_rows, as, ys, n, next); break;
+    case 2: FR_I8_DISPATCH(type, AXPY_ROWS_MULTI_T, 2, rows, row_bytes, n_rows, as, ys, n, next); break;
+    case 3: FR_I8_DISPATCH(type, AXPY_ROWS_MULTI_T, 3, rows, row_bytes, n_rows, as, ys, n, next); break;
+    default: FR_I8_DISPATCH(type, AXPY_ROWS_MULTI_T, 4, rows, row_bytes, n_rows, as, ys, n, next); break;
+    }
+    return true;
+}

@@ -369,8 +369,9 @@ static void abs_token_task(void *ctx, int64_t k, int thread) {
 
 /* q_lat,h = W_UK,h^T q_nope,h in float32 on the file's own rows (no rounding of q): as a
  * sum of W_UK rows (legacy) or dot products with W_UK^T rows (split). A task takes
- * j->head_block heads, each for every token of the group in turn (the head's rows stay in
- * cache after the first), and prefetches the next head's rows during its last token. */
+ * j->head_block heads, each for every token of the group at once (fr_wrow_*_rows_multi: each
+ * block of the head's rows made floats once for up to FR_WROW_MAX_T tokens), and prefetches
+ * the next head's rows meanwhile. */
 static void qlat_task(void *ctx, int64_t task, int thread) {
     abs_group_job *j = ctx;
     fr_context *c = j->c;
@@ -380,27 +381,34 @@ static void qlat_task(void *ctx, int64_t task, int thread) {
     int64_t h0 = task * j->head_block, h1 = FR_MIN(h0 + j->head_block, hp->n_head);
     float *row = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
     const fr_head_rows *W = L->kabs.w.data ? &L->kabs : &L->kdec;
-    for (int64_t h = h0; h < h1; h++)
+    for (int64_t h = h0; h < h1; h++) {
+        const float *qns[FR_MLA_DECODE_GROUP];
+        float *qls[FR_MLA_DECODE_GROUP];
         for (int64_t g = 0; g < j->n_tok; g++) {
             float *qn = c->q + (j->tok0 + g) * hp->n_head * hp->head_dim_k + h * hp->head_dim_k;
             /* with F16 keys the peer rounds q to F16 for q.k; both parts of the absorbed score
              * are linear in q, so this reproduces it exactly */
             if (c->dec_type == FR_TYPE_F16) fr_round_f16(qn, hp->head_dim_k);
-            float *ql = c->qabs + (g * hp->n_head + h) * w;
-            const void *next = h + 1 < h1 && g + 1 == j->n_tok ? fr_head_row(W, h + 1, 0) : NULL;
-            if (W == &L->kabs) {
-                fr_wrow_dot_rows(W->w.type, fr_head_row(W, h, 0), W->w.row_bytes, r, qn, nope, ql, next, row);
-            } else {
-                for (int64_t i = 0; i < r; i++)
-                    ql[i] = 0.0f;
-                fr_wrow_axpy_rows(W->w.type, fr_head_row(W, h, 0), W->w.row_bytes, nope, qn, ql, r, next, row);
-            }
-            memcpy(ql + r, qn + nope, sizeof(float) * (size_t)hp->n_rot); /* q_pe, rope applied */
+            qns[g] = qn;
+            qls[g] = c->qabs + (g * hp->n_head + h) * w;
+            memcpy(qls[g] + r, qn + nope, sizeof(float) * (size_t)hp->n_rot); /* q_pe, rope applied */
         }
+        const void *next = h + 1 < h1 ? fr_head_row(W, h + 1, 0) : NULL;
+        if (W == &L->kabs) {
+            fr_wrow_dot_rows_multi(W->w.type, fr_head_row(W, h, 0), W->w.row_bytes, r, qns, (int)j->n_tok, nope, qls,
+                                   next, row);
+        } else {
+            for (int64_t g = 0; g < j->n_tok; g++)
+                for (int64_t i = 0; i < r; i++)
+                    qls[g][i] = 0.0f;
+            fr_wrow_axpy_rows_multi(W->w.type, fr_head_row(W, h, 0), W->w.row_bytes, nope, qns, qls, (int)j->n_tok, r,
+                                    next, row);
+        }
+    }
 }
 
 /* o_h = W_UV,h o_lat,h in float32 on the file's own rows, j->head_block heads per task, each
- * for every token of the group in turn */
+ * for every token of the group at once (as qlat_task) */
 static void vout_task(void *ctx, int64_t task, int thread) {
     abs_group_job *j = ctx;
     fr_context *c = j->c;
@@ -409,13 +417,17 @@ static void vout_task(void *ctx, int64_t task, int thread) {
     int64_t r = hp->n_lora_kv, dv = hp->head_dim_v;
     int64_t h0 = task * j->head_block, h1 = FR_MIN(h0 + j->head_block, hp->n_head);
     float *row = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
-    for (int64_t h = h0; h < h1; h++)
+    for (int64_t h = h0; h < h1; h++) {
+        const float *ols[FR_MLA_DECODE_GROUP];
+        float *os[FR_MLA_DECODE_GROUP];
         for (int64_t g = 0; g < j->n_tok; g++) {
-            float *o = c->attn + (j->tok0 + g) * hp->n_head * dv + h * dv;
-            const void *next = h + 1 < h1 && g + 1 == j->n_tok ? fr_head_row(&L->vdec, h + 1, 0) : NULL;
-            fr_wrow_dot_rows(L->vdec.w.type, fr_head_row(&L->vdec, h, 0), L->vdec.w.row_bytes, dv,
-                             c->olat + (g * hp->n_head + h) * r, r, o, next, row);
+            ols[g] = c->olat + (g * hp->n_head + h) * r;
+            os[g] = c->attn + (j->tok0 + g) * hp->n_head * dv + h * dv;
         }
+        const void *next = h + 1 < h1 ? fr_head_row(&L->vdec, h + 1, 0) : NULL;
+        fr_wrow_dot_rows_multi(L->vdec.w.type, fr_head_row(&L->vdec, h, 0), L->vdec.w.row_bytes, dv, ols, (int)j->n_tok,
+                               r, os, next, row);
+    }
 }
 
 /* Decode: the batch's tokens in groups of up to FR_MLA_DECODE_GROUP, W_UK for the whole group,

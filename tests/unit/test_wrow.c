@@ -86,6 +86,46 @@ static void run_rows(int type, int64_t n, int64_t n_rows, test_rng *rng) {
     for (int64_t i = 0; i < n_rows; i++) fr_wrow_axpy(type, rows + (size_t)i * rb, a[i], y1, n, tmp);
     CHECK(memcmp(y, y1, sizeof(float) * (size_t)n) == 0, "%s n=%lld, %lld rows: axpy_rows differs from axpy",
           tt->name, (long long)n, (long long)n_rows);
+    /* several inputs at once (fr_wrow_*_rows_multi), T = 1 .. 6 (chunks of FR_WROW_MAX_T),
+     * each input's results those of its own call */
+    enum { MT = 6 };
+    float *xm[MT], *am[MT], *om[MT], *ym[MT];
+    for (int t = 0; t < MT; t++) {
+        xm[t] = malloc(sizeof(float) * (size_t)n);
+        ym[t] = malloc(sizeof(float) * (size_t)n);
+        am[t] = malloc(sizeof(float) * (size_t)n_rows);
+        om[t] = malloc(sizeof(float) * (size_t)n_rows);
+        for (int64_t k = 0; k < n; k++)
+            xm[t][k] = test_rng_float(rng) * 2.0f;
+        for (int64_t i = 0; i < n_rows; i++)
+            am[t][i] = test_rng_float(rng) * 3.0f;
+    }
+    for (int T = 1; T <= MT; T++) {
+        for (int t = 0; t < T; t++)
+            for (int64_t k = 0; k < n; k++)
+                ym[t][k] = (float)k * 0.25f - (float)t;
+        fr_wrow_dot_rows_multi(type, rows, rb, n_rows, (const float *const *)xm, T, n, om, NULL, tmp);
+        fr_wrow_axpy_rows_multi(type, rows, rb, n_rows, (const float *const *)am, ym, T, n, NULL, tmp);
+        int bad_dot = 0, bad_axpy = 0;
+        for (int t = 0; t < T; t++) {
+            fr_wrow_dot_rows(type, rows, rb, n_rows, xm[t], n, out1, NULL, tmp);
+            bad_dot += memcmp(om[t], out1, sizeof(float) * (size_t)n_rows) != 0;
+            for (int64_t k = 0; k < n; k++)
+                y1[k] = (float)k * 0.25f - (float)t;
+            fr_wrow_axpy_rows(type, rows, rb, n_rows, am[t], y1, n, NULL, tmp);
+            bad_axpy += memcmp(ym[t], y1, sizeof(float) * (size_t)n) != 0;
+        }
+        CHECK(bad_dot == 0, "%s n=%lld, %lld rows, %d inputs: dot_rows_multi differs in %d", tt->name, (long long)n,
+              (long long)n_rows, T, bad_dot);
+        CHECK(bad_axpy == 0, "%s n=%lld, %lld rows, %d inputs: axpy_rows_multi differs in %d", tt->name, (long long)n,
+              (long long)n_rows, T, bad_axpy);
+    }
+    for (int t = 0; t < MT; t++) {
+        free(xm[t]);
+        free(ym[t]);
+        free(am[t]);
+        free(om[t]);
+    }
     free(rows);
     free(f);
     free(x);
