@@ -278,7 +278,6 @@ typedef struct {
  * pairs, and each token's values come from the same calls, with the same ranges, as alone */
 typedef struct {
     fr_context *c;
-    int64_t layer;
     int n_tok;
     int64_t stride; /* floats between a token's heads' score rows (>= each token's n_pos) */
     abs_tok tok[FR_MLA_DECODE_GROUP];
@@ -445,7 +444,7 @@ void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n) {
         for (int64_t g = 0; g < gj.n_tok;) {
             /* the next tokens whose score rows fit c->dscores (n_head x n_ctx floats) side by
              * side, each head's row rounded up to whole cache lines */
-            abs_job j = {.c = c, .layer = layer};
+            abs_job j = {.c = c};
             for (; g < gj.n_tok; g++) {
                 const int64_t n_pos = fr_ds_row_pos(c, t0 + g) + 1;
                 const int64_t stride = FR_MIN(FR_MAX(j.stride, (n_pos + 15) / 16 * 16), c->p.n_ctx);
