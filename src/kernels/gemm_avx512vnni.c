@@ -24,6 +24,21 @@ FR_INLINE __m512i bcast32x16(const int8_t *p) {
     return _mm512_set1_epi32(v);
 }
 
+/* s + dpbusd(q, the 4 bytes at p broadcast), the broadcast folded into the instruction's
+ * memory operand ({1to16}), which gcc does not form from a set1 of a loaded dword (clang
+ * does, in every kernel).
+ * Where each broadcast serves one dpbusd (k6x16_units: U = 1) it saves the separate
+ * broadcast op. kbench, one thread, 2048 x 1024 (in L2), GMAC/s, 3 rounds alternated: Q6_K
+ * 4 tokens 129-146 -> 150-163, 1 token 69-70 -> 69-76, Q3_K 4 tokens 140-173 -> 166-181;
+ * 2048 x 65536 (from DRAM), 4 tokens, 2 threads: Q6_K 190-212 -> 261-270; Q6_K prompts (2048 x
+ * 5632, 512 tokens) 160-165 -> 174. The Q4_0, Q8_0 and Q4_K kernels measured even or slower
+ * with it (Q4_K 1 token 160-164 -> 155-158) and keep the broadcasts. */
+typedef int32_t fr_i32_alias __attribute__((may_alias));
+FR_INLINE __m512i dpbusd_bcast(__m512i s, __m512i q, const int8_t *p) {
+    __asm__("vpdpbusd %[m]%{1to16%}, %[q], %[s]" : [s] "+v"(s) : [q] "v"(q), [m] "m"(*(const fr_i32_alias *)p));
+    return s;
+}
+
 /* Software prefetch of the unit's stream, FR_PF_DIST bytes ahead of block offset `off`. */
 FR_INLINE void prefetch_unit(const uint8_t *u, size_t off, int lines) {
     FR_UNROLL for (int l = 0; l < lines; l++) _mm_prefetch((const char *)u + off + FR_PF_DIST + 64 * l, _MM_HINT_T0);
@@ -482,7 +497,7 @@ FR_INLINE void k6x16_units(int64_t nb, const void *const *units, const int U, co
                 }
                 FR_UNROLL for (int t = 0; t < T; t++) {
                     const int i = u * T + t;
-                    s[k >> 2][i] = _mm512_dpbusd_epi32(s[k >> 2][i], q, bcast32x16(yq[t] + b * 256 + 32 * g + 4 * k));
+                    s[k >> 2][i] = dpbusd_bcast(s[k >> 2][i], q, yq[t] + b * 256 + 32 * g + 4 * k);
                     FR_KEEP(s[k >> 2][i]);
                 }
             }
