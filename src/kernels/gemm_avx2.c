@@ -45,7 +45,7 @@ FR_INLINE void pf_weights(const uint8_t *p, const bool l2) {
     else _mm_prefetch((const char *)p, _MM_HINT_T0);
 }
 
-/* Halves h0 .. h0 + H - 1 of a unit (FR_GEMM_HALVES_BY_T); accumulator hh * T + t. */
+/* Halves h0 .. h0 + H - 1 of a unit (FR_GEMM_HALVES_BY_T or FR_GEMM_UNIT_BY_T); accumulator hh * T + t. */
 /* Bit b of each byte of v moved to bit 4, the other bits cleared (16-bit shifts: b < 8 keeps
  * the two bytes apart). */
 FR_INLINE __m256i bit_to4(__m256i v, const int b) {
@@ -152,7 +152,7 @@ FR_INLINE void q5_1x16(int64_t nb, const void *unit, const int h0, const int H, 
 }
 
 void fr_gemm_q4_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    FR_GEMM_HALVES_BY_T(q4_0x16, nb, unit, acts, T, out);
+    FR_GEMM_UNIT_BY_T(q4_0x16, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q5_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
@@ -160,7 +160,7 @@ void fr_gemm_q5_0x16_avx2(int64_t nb, const void *unit, const void *const *acts,
 }
 
 void fr_gemm_q4_1x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    FR_GEMM_HALVES_BY_T(q4_1x16, nb, unit, acts, T, out);
+    FR_GEMM_UNIT_BY_T(q4_1x16, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q5_1x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
@@ -303,11 +303,11 @@ FR_INLINE void q8_0x16_sm(int64_t nb, const void *unit, const int h0, const int 
 }
 
 void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    FR_GEMM_HALVES_BY_T(q8_0x16, nb, unit, acts, T, out);
+    FR_GEMM_UNIT_BY_T(q8_0x16, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q8_0x16_avx2_sm(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    FR_GEMM_HALVES_BY_T(q8_0x16_sm, nb, unit, acts, T, out);
+    FR_GEMM_UNIT_BY_T(q8_0x16_sm, nb, unit, acts, T, out);
 }
 
 /* FR_GEMM_STREAMS units for one token, each read as its own stream (block b of each unit in
@@ -593,7 +593,7 @@ FR_INLINE void q5_Kx16(int64_t nb, const void *unit, const int h0, const int H, 
 }
 
 void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    FR_GEMM_HALVES_BY_T(q4_Kx16, nb, unit, acts, T, out);
+    FR_GEMM_UNIT_BY_T(q4_Kx16, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q5_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {

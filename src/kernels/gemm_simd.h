@@ -129,4 +129,20 @@ FR_INLINE void store_halves(const __m256 *acc, const int h0, const int H, const 
         }                                                       \
     } while (0)
 
+/* KERNEL over both halves of a unit in one pass for every T: 2T accumulators, and each
+ * activation vector loaded once for both halves. The kernels whose per-block work is light
+ * (Q4_0, Q4_1, Q8_0, Q4_K) use it: on Zen 5 with AVX2 it was 3-10% faster in prompts
+ * (kbench 2048 x 5632 x 512, one thread) and up to 15% in 4-sequence decode. The heavier
+ * ones (Q5_K, Q6_K, Q2_K) run out of registers with 2T accumulators and keep halves. */
+#define FR_GEMM_UNIT_BY_T(KERNEL, nb, unit, acts, T, out)      \
+    do {                                                        \
+        switch (T) {                                            \
+        case 1: KERNEL(nb, unit, 0, 2, acts, 1, out); break;    \
+        case 2: KERNEL(nb, unit, 0, 2, acts, 2, out); break;    \
+        case 3: KERNEL(nb, unit, 0, 2, acts, 3, out); break;    \
+        case 4: KERNEL(nb, unit, 0, 2, acts, 4, out); break;    \
+        default: break;                                         \
+        }                                                       \
+    } while (0)
+
 #endif
