@@ -32,7 +32,7 @@ FR_INLINE __m256i dword_of_lane(__m256i v, const int kk) {
     }
 }
 
-/* Halves h0 .. h0 + H - 1 of a unit (FR_GEMM_HALVES_BY_T); accumulator hh * T + t. */
+/* Halves h0 .. h0 + H - 1 of a unit (FR_GEMM_UNIT_BY_T); accumulator hh * T + t. */
 FR_INLINE void q8_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
                        float *out) {
     const int8_t *yq[FR_GEMM_MAX_T];
@@ -73,7 +73,7 @@ FR_INLINE void q8_0x16(int64_t nb, const void *unit, const int h0, const int H, 
 }
 
 void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    FR_GEMM_HALVES_BY_T(q8_0x16, nb, unit, acts, T, out);
+    FR_GEMM_UNIT_BY_T(q8_0x16, nb, unit, acts, T, out);
 }
 
 /* Q8_0 for one token, FR_GEMM_STREAMS units read side by side (as gemm_avx2.c's streams form):
