@@ -40,13 +40,13 @@ FR_INLINE __m512i dpbusd_bcast(__m512i s, __m512i q, const int8_t *p) {
 }
 
 /* Software prefetch of the unit's stream, FR_PF_DIST bytes ahead of block offset `off`
- * (prefetch_unit_k: the K-quants' FR_PF_DIST_K). */
+ * (prefetch_unit_at: `dist` bytes ahead, the K-quants' FR_PF_DIST or FR_PF_DIST_K). */
 FR_INLINE void prefetch_unit(const uint8_t *u, size_t off, int lines) {
     FR_UNROLL for (int l = 0; l < lines; l++) _mm_prefetch((const char *)u + off + FR_PF_DIST + 64 * l, _MM_HINT_T0);
 }
 
-FR_INLINE void prefetch_unit_k(const uint8_t *u, size_t off, int lines) {
-    FR_UNROLL for (int l = 0; l < lines; l++) _mm_prefetch((const char *)u + off + FR_PF_DIST_K + 64 * l, _MM_HINT_T0);
+FR_INLINE void prefetch_unit_at(const uint8_t *u, size_t off, int lines, const size_t dist) {
+    FR_UNROLL for (int l = 0; l < lines; l++) _mm_prefetch((const char *)u + off + dist + 64 * l, _MM_HINT_T0);
 }
 
 /* Vector v of a block: 64 bytes, rows 0-7 in the low half, 8-15 in the high half. */
@@ -336,6 +336,7 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
     split_acts_k(acts, T, nb, yq, yd, ys);
     const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
     const size_t bbytes = Q5 ? FR_Q5_KX16_BLOCK : FR_Q4_KX16_BLOCK;
+    const size_t pf = Q5 ? FR_PF_DIST : FR_PF_DIST_K; /* prefetch distance (gemm_simd.h) */
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int v = 0; v < U * T; v++) acc[v] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -345,9 +346,9 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
         FR_UNROLL for (int v = 0; v < U * T; v++) isum[v] = _mm512_setzero_si512();
         /* (Q5_K's high-bit plane prefetched in every stream too: kbench Q5_K 2048 x 131072, one
          * token, 2 threads, 37.2-37.7 -> 33.5-35.2 GMAC/s, so only the one-unit form does) */
-        if (FR_PF_DIST_K && Q5 && U == 1) prefetch_unit_k(blks[0], FR_Q5_KX16_QH, 8);
+        if (pf && Q5 && U == 1) prefetch_unit_at(blks[0], FR_Q5_KX16_QH, 8, pf);
         for (int l = 0; l < 4; l++) { /* sub-blocks 2l (low nibbles) and 2l + 1 (high) of one load */
-            if (FR_PF_DIST_K) FR_UNROLL for (int u = 0; u < U; u++) prefetch_unit_k(blks[u], (size_t)(512 * l), 8);
+            if (pf) FR_UNROLL for (int u = 0; u < U; u++) prefetch_unit_at(blks[u], (size_t)(512 * l), 8, pf);
             /* Q5_K: bit j of each byte to bit 4 (16-bit shifts: j < 8 keeps bytes apart) */
             const int j0 = 2 * l, j1 = 2 * l + 1;
             const __m128i up0 = _mm_cvtsi32_si128(j0 < 4 ? 4 - j0 : 0), down0 = _mm_cvtsi32_si128(j0 < 4 ? 0 : j0 - 4);
@@ -389,7 +390,7 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
                 }
             }
         }
-        if (FR_PF_DIST_K) FR_UNROLL for (int u = 0; u < U; u++) prefetch_unit_k(blks[u], 2048, 5);
+        if (pf) FR_UNROLL for (int u = 0; u < U; u++) prefetch_unit_at(blks[u], 2048, 5, pf);
         FR_UNROLL for (int u = 0; u < U; u++) {
             const uint8_t *blk = blks[u];
             __m512i msum[FR_GEMM_MAX_T];
@@ -445,6 +446,7 @@ FR_INLINE void k6x16_units(int64_t nb, const void *const *units, const int U, co
     split_acts_k6(acts, T, nb, yq, yd, yc);
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), ones = _mm512_set1_epi16(1);
     const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4), c28 = _mm512_set1_epi8(28);
+    const size_t pf = KIND == 0 ? FR_PF_DIST_K : FR_PF_DIST; /* prefetch distance (gemm_simd.h) */
     const size_t sc_at = Q2 ? FR_Q2_KX16_SC : Q3 ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
     const size_t bbytes = Q2 ? FR_Q2_KX16_BLOCK : Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK;
     __m512 acc[FR_GEMM_MAX_T];
@@ -458,12 +460,12 @@ FR_INLINE void k6x16_units(int64_t nb, const void *const *units, const int U, co
          * token, one thread: Q6_K 38.8 -> 53.5 GMAC/s, Q3_K 36 -> 50; prompts unchanged */
         FR_UNROLL for (int g = 0; g < 8; g++) { /* 32 values: sub-blocks 2g and 2g + 1 */
             FR_UNROLL for (int u = 0; u < U; u++) {
-                if (FR_PF_DIST_K && (Q3 || Q2)) {
-                    if (!(g & 3)) prefetch_unit_k(blks[u], (size_t)(512 * (g >> 2)), 8);
-                    if (!g && Q3) prefetch_unit_k(blks[u], FR_Q3_KX16_HM, 8);
-                } else if (FR_PF_DIST_K) {
-                    if (!(g & 1)) prefetch_unit_k(blks[u], (size_t)(512 * (g >> 1)), 8);
-                    if (!(g & 3)) prefetch_unit_k(blks[u], (size_t)(FR_Q6_KX16_QH + 512 * (g >> 2)), 8);
+                if (pf && (Q3 || Q2)) {
+                    if (!(g & 3)) prefetch_unit_at(blks[u], (size_t)(512 * (g >> 2)), 8, pf);
+                    if (!g && Q3) prefetch_unit_at(blks[u], FR_Q3_KX16_HM, 8, pf);
+                } else if (pf) {
+                    if (!(g & 1)) prefetch_unit_at(blks[u], (size_t)(512 * (g >> 1)), 8, pf);
+                    if (!(g & 3)) prefetch_unit_at(blks[u], (size_t)(FR_Q6_KX16_QH + 512 * (g >> 2)), 8, pf);
                 }
             }
             /* Q3_K: the 2-bit field i = g & 3 to bits 0-1, bit g of the third bits to bit 2 */
@@ -519,7 +521,7 @@ FR_INLINE void k6x16_units(int64_t nb, const void *const *units, const int U, co
         }
         FR_UNROLL for (int u = 0; u < U; u++) {
             const uint8_t *blk = blks[u];
-            if (FR_PF_DIST_K) prefetch_unit_k(blk, sc_at, 5);
+            if (pf) prefetch_unit_at(blk, sc_at, 5, pf);
             const __m512 dx = f16x16(blk + (Q2 ? FR_Q2_KX16_D : Q3 ? FR_Q3_KX16_D : FR_Q6_KX16_D));
             FR_UNROLL for (int t = 0; t < T; t++) {
                 const __m512 d = _mm512_mul_ps(_mm512_set1_ps(yd[t][b]), dx);
