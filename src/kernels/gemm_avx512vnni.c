@@ -336,7 +336,7 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
     split_acts_k(acts, T, nb, yq, yd, ys);
     const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
     const size_t bbytes = Q5 ? FR_Q5_KX16_BLOCK : FR_Q4_KX16_BLOCK;
-    const size_t pf = Q5 ? FR_PF_DIST : FR_PF_DIST_K; /* prefetch distance (gemm_simd.h) */
+    const size_t pf = !Q5 && T == 1 ? FR_PF_DIST_K : FR_PF_DIST; /* prefetch distance (gemm_simd.h) */
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int v = 0; v < U * T; v++) acc[v] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -446,7 +446,7 @@ FR_INLINE void k6x16_units(int64_t nb, const void *const *units, const int U, co
     split_acts_k6(acts, T, nb, yq, yd, yc);
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), ones = _mm512_set1_epi16(1);
     const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4), c28 = _mm512_set1_epi8(28);
-    const size_t pf = KIND == 0 ? FR_PF_DIST_K : FR_PF_DIST; /* prefetch distance (gemm_simd.h) */
+    const size_t pf = KIND == 0 && T == 1 ? FR_PF_DIST_K : FR_PF_DIST; /* prefetch distance (gemm_simd.h) */
     const size_t sc_at = Q2 ? FR_Q2_KX16_SC : Q3 ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
     const size_t bbytes = Q2 ? FR_Q2_KX16_BLOCK : Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK;
     __m512 acc[FR_GEMM_MAX_T];
