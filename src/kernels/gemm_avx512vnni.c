@@ -39,15 +39,13 @@ FR_INLINE __m512i dpbusd_bcast(__m512i s, __m512i q, const int8_t *p) {
     return s;
 }
 
-/* Software prefetch of the unit's stream, FR_PF_DIST bytes ahead of block offset `off`
- * (prefetch_unit_at: `dist` bytes ahead, the K-quants' FR_PF_DIST or FR_PF_DIST_K). */
-FR_INLINE void prefetch_unit(const uint8_t *u, size_t off, int lines) {
-    FR_UNROLL for (int l = 0; l < lines; l++) _mm_prefetch((const char *)u + off + FR_PF_DIST + 64 * l, _MM_HINT_T0);
-}
-
+/* Software prefetch of the unit's stream, `dist` bytes ahead of block offset `off` (the
+ * K-quants: FR_PF_DIST or FR_PF_DIST_K); prefetch_unit: FR_PF_DIST ahead. */
 FR_INLINE void prefetch_unit_at(const uint8_t *u, size_t off, int lines, const size_t dist) {
     FR_UNROLL for (int l = 0; l < lines; l++) _mm_prefetch((const char *)u + off + dist + 64 * l, _MM_HINT_T0);
 }
+
+FR_INLINE void prefetch_unit(const uint8_t *u, size_t off, int lines) { prefetch_unit_at(u, off, lines, FR_PF_DIST); }
 
 /* Vector v of a block: 64 bytes, rows 0-7 in the low half, 8-15 in the high half. */
 FR_INLINE __m512i load_vec(const uint8_t *blk, int v) { return _mm512_loadu_si512(blk + 64 * v); }
@@ -336,7 +334,8 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
     split_acts_k(acts, T, nb, yq, yd, ys);
     const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
     const size_t bbytes = Q5 ? FR_Q5_KX16_BLOCK : FR_Q4_KX16_BLOCK;
-    const size_t pf = !Q5 && T == 1 ? FR_PF_DIST_K : FR_PF_DIST; /* prefetch distance (gemm_simd.h) */
+    /* prefetch distance: FR_PF_DIST_K for Q4_K's one-unit decode (gemm_simd.h) */
+    const size_t pf = !Q5 && T == 1 && U == 1 ? FR_PF_DIST_K : FR_PF_DIST;
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int v = 0; v < U * T; v++) acc[v] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -446,7 +445,8 @@ FR_INLINE void k6x16_units(int64_t nb, const void *const *units, const int U, co
     split_acts_k6(acts, T, nb, yq, yd, yc);
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), ones = _mm512_set1_epi16(1);
     const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4), c28 = _mm512_set1_epi8(28);
-    const size_t pf = KIND == 0 && T == 1 ? FR_PF_DIST_K : FR_PF_DIST; /* prefetch distance (gemm_simd.h) */
+    /* prefetch distance: FR_PF_DIST_K for Q6_K's one-unit decode (gemm_simd.h) */
+    const size_t pf = KIND == 0 && T == 1 && U == 1 ? FR_PF_DIST_K : FR_PF_DIST;
     const size_t sc_at = Q2 ? FR_Q2_KX16_SC : Q3 ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
     const size_t bbytes = Q2 ? FR_Q2_KX16_BLOCK : Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK;
     __m512 acc[FR_GEMM_MAX_T];

@@ -18,14 +18,16 @@
 #define FR_PF_DIST 12288
 #endif
 #ifndef FR_PF_DIST_K
-/* The same for the AVX-512 VNNI Q4_K and Q6_K kernels (gemm_avx512vnni.c) with one token: 4 KiB. AMD EPYC
+/* The same for the AVX-512 VNNI Q4_K and Q6_K one-unit kernels with one token (decode where
+ * the K-quants take no streams kernel, as on AMD: fr_cpu_decode_kquant_streams): 4 KiB. AMD EPYC
  * Zen 5, 2 threads, kbench 2048 x 262144 (from DRAM), one token, 5 rounds alternated against
  * 12 KiB: Q6_K 62-77 -> 78-85 GMAC/s, Q4_K 128-145 -> 146-155 (5 of 5 each); tinyllama Q4_K_M
  * tg128, 6 rounds: median 78.6 -> 87.5 t/s (6 of 6). Everything else keeps 12 KiB, measured
  * slower with 4 KiB: Q5_K 86-90 -> 66-75 GMAC/s, Q3_K -9%, Q2_K -3 to -18% (3 rounds); the
  * AVX2 K-quant kernels far slower (Q6_K 74-76 -> 45-46, Q4_K 141-158 -> 100-117, 4 of 4; 8
  * KiB: Q6_K -5%, Q4_K +5%); Q4_0 and Q8_0 prompts +1-4% but 4-sequence decode up to -9%; and
- * Q4_K and Q6_K with 4 tokens (batched decode): 4 KiB lost 12-14% there (prompts +2-4%). */
+ * Q4_K and Q6_K with 4 tokens (batched decode): 4 KiB lost 12-14% there (prompts +2-4%). The
+ * streams kernels (Intel) keep 12 KiB: not measured there. */
 #define FR_PF_DIST_K 4096
 #endif
 /* Whether Q8_0, Q4_0 and Q4_1, whose kernels read each block in address order, prefetch: for
