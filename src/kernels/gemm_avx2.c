@@ -45,7 +45,10 @@ FR_INLINE void pf_weights(const uint8_t *p, const bool l2) {
     else _mm_prefetch((const char *)p, _MM_HINT_T0);
 }
 
-/* Halves h0 .. h0 + H - 1 of a unit (FR_GEMM_HALVES_BY_T or FR_GEMM_UNIT_BY_T); accumulator hh * T + t. */
+/* The unit kernels below do halves h0 .. h0 + H - 1 of a unit (FR_GEMM_HALVES_BY_T; H = 2 with
+ * h0 = 0: the whole unit, as the Q4_0, Q4_1, Q8_0 and Q4_K entry points always ask); accumulator
+ * hh * T + t. */
+
 /* Bit b of each byte of v moved to bit 4, the other bits cleared (16-bit shifts: b < 8 keeps
  * the two bytes apart). */
 FR_INLINE __m256i bit_to4(__m256i v, const int b) {
@@ -131,9 +134,8 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const int h0, const int H, 
     store_halves(acc, h0, H, T, out);
 }
 
-FR_INLINE void q4_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
-                       float *out) {
-    x4_0x16(nb, unit, h0, H, acts, T, out, 0, 0);
+FR_INLINE void q4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    x4_0x16(nb, unit, 0, 2, acts, T, out, 0, 0);
 }
 
 FR_INLINE void q5_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
@@ -141,9 +143,8 @@ FR_INLINE void q5_0x16(int64_t nb, const void *unit, const int h0, const int H, 
     x4_0x16(nb, unit, h0, H, acts, T, out, 1, 0);
 }
 
-FR_INLINE void q4_1x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
-                       float *out) {
-    x4_0x16(nb, unit, h0, H, acts, T, out, 0, 1);
+FR_INLINE void q4_1x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    x4_0x16(nb, unit, 0, 2, acts, T, out, 0, 1);
 }
 
 FR_INLINE void q5_1x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
@@ -152,7 +153,7 @@ FR_INLINE void q5_1x16(int64_t nb, const void *unit, const int h0, const int H, 
 }
 
 void fr_gemm_q4_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    FR_GEMM_UNIT_BY_T(q4_0x16, nb, unit, acts, T, out);
+    FR_GEMM_BY_T(q4_0x16, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q5_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
@@ -160,7 +161,7 @@ void fr_gemm_q5_0x16_avx2(int64_t nb, const void *unit, const void *const *acts,
 }
 
 void fr_gemm_q4_1x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    FR_GEMM_UNIT_BY_T(q4_1x16, nb, unit, acts, T, out);
+    FR_GEMM_BY_T(q4_1x16, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q5_1x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
@@ -256,8 +257,10 @@ FR_INLINE __m256i q8_abs(__m256i w, const int SM) {
     return SM ? _mm256_and_si256(w, _mm256_set1_epi8(0x7f)) : _mm256_sign_epi8(w, w);
 }
 
-FR_INLINE void q8_0x16_body(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts,
-                           const int T, float *out, const int SM) {
+/* Both halves of a unit (h0 = 0, H = 2) in one pass */
+FR_INLINE void q8_0x16_body(int64_t nb, const void *unit, const void *const *acts, const int T, float *out,
+                           const int SM) {
+    enum { h0 = 0, H = 2 };
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int32_t *yc[FR_GEMM_MAX_T]; /* unused: this kernel keeps the signs */
@@ -292,22 +295,20 @@ FR_INLINE void q8_0x16_body(int64_t nb, const void *unit, const int h0, const in
     store_halves(acc, h0, H, T, out);
 }
 
-FR_INLINE void q8_0x16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
-                       float *out) {
-    q8_0x16_body(nb, unit, h0, H, acts, T, out, 0);
+FR_INLINE void q8_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    q8_0x16_body(nb, unit, acts, T, out, 0);
 }
 
-FR_INLINE void q8_0x16_sm(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts,
-                          const int T, float *out) {
-    q8_0x16_body(nb, unit, h0, H, acts, T, out, 1);
+FR_INLINE void q8_0x16_sm(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    q8_0x16_body(nb, unit, acts, T, out, 1);
 }
 
 void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    FR_GEMM_UNIT_BY_T(q8_0x16, nb, unit, acts, T, out);
+    FR_GEMM_BY_T(q8_0x16, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q8_0x16_avx2_sm(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    FR_GEMM_UNIT_BY_T(q8_0x16_sm, nb, unit, acts, T, out);
+    FR_GEMM_BY_T(q8_0x16_sm, nb, unit, acts, T, out);
 }
 
 /* FR_GEMM_STREAMS units for one token, each read as its own stream (block b of each unit in
@@ -582,9 +583,8 @@ void fr_gemm_q5_Kx16_streams_avx2(int64_t nb, const void *const *units, const vo
     k4x16_units(nb, units, FR_GEMM_STREAMS, 0, 2, &act, 1, out, 1);
 }
 
-FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
-                       float *out) {
-    k4x16_units(nb, &unit, 1, h0, H, acts, T, out, 0);
+FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    k4x16_units(nb, &unit, 1, 0, 2, acts, T, out, 0);
 }
 
 FR_INLINE void q5_Kx16(int64_t nb, const void *unit, const int h0, const int H, const void *const *acts, const int T,
@@ -593,7 +593,7 @@ FR_INLINE void q5_Kx16(int64_t nb, const void *unit, const int h0, const int H, 
 }
 
 void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
-    FR_GEMM_UNIT_BY_T(q4_Kx16, nb, unit, acts, T, out);
+    FR_GEMM_BY_T(q4_Kx16, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q5_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {

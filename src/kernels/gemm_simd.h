@@ -124,7 +124,11 @@ FR_INLINE void store_halves(const __m256 *acc, const int h0, const int H, const 
 /* A 256-bit kernel over a unit as halves: KERNEL(nb, unit, h0, H, acts, T, out) does halves
  * h0 .. h0 + H - 1. Both halves in one pass for T <= 2, so decode reads each 64-byte vector
  * once, whole; one half at a time for T > 2, where prompts' panels sit in L2 and the
- * registers hold T accumulators per half. */
+ * registers hold T accumulators per half. The kernels whose per-block work is light (AVX2
+ * Q4_0, Q4_1, Q8_0, Q4_K; AVX-VNNI Q8_0) take whole units for every T instead (FR_GEMM_BY_T),
+ * each activation vector loaded once for both halves: on Zen 5 with AVX2, kbench 2048 x 5632,
+ * 512 tokens, one thread, 1-8% faster, and Q8_0 4-sequence decode up to 15%. Q5_K, Q6_K and
+ * Q2_K measured slower so, and Q5_0, Q5_1 and IQ4_NL no faster; they keep halves. */
 #define FR_GEMM_HALVES_BY_T(KERNEL, nb, unit, acts, T, out)     \
     do {                                                        \
         switch (T) {                                            \
@@ -138,22 +142,6 @@ FR_INLINE void store_halves(const __m256 *acc, const int h0, const int H, const 
             KERNEL(nb, unit, 0, 1, acts, 4, out);               \
             KERNEL(nb, unit, 1, 1, acts, 4, out);               \
             break;                                              \
-        default: break;                                         \
-        }                                                       \
-    } while (0)
-
-/* KERNEL over both halves of a unit in one pass for every T: 2T accumulators, and each
- * activation vector loaded once for both halves. The kernels whose per-block work is light
- * (Q4_0, Q4_1, Q8_0, Q4_K) use it: on Zen 5 with AVX2 it was 3-10% faster in prompts
- * (kbench 2048 x 5632 x 512, one thread) and up to 15% in 4-sequence decode. The heavier
- * ones (Q5_K, Q6_K, Q2_K) run out of registers with 2T accumulators and keep halves. */
-#define FR_GEMM_UNIT_BY_T(KERNEL, nb, unit, acts, T, out)      \
-    do {                                                        \
-        switch (T) {                                            \
-        case 1: KERNEL(nb, unit, 0, 2, acts, 1, out); break;    \
-        case 2: KERNEL(nb, unit, 0, 2, acts, 2, out); break;    \
-        case 3: KERNEL(nb, unit, 0, 2, acts, 3, out); break;    \
-        case 4: KERNEL(nb, unit, 0, 2, acts, 4, out); break;    \
         default: break;                                         \
         }                                                       \
     } while (0)
