@@ -18,6 +18,10 @@ void fr_wrow_dot_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t
                            float *out, const void *next);
 void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *a, float *y,
                             int64_t n, const void *next);
+bool fr_wrow_dot_rows_multi_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *xs,
+                                 int T, int64_t n, float *const *outs, const void *next);
+bool fr_wrow_axpy_rows_multi_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *as,
+                                  float *const *ys, int T, int64_t n, const void *next);
 
 bool fr_wrow_has_avx512(int type); /* wrow_avx512.c: multi-row kernels, the AVX2 results */
 bool fr_wrow_dot_rows_multi_avx512(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *xs,
@@ -117,6 +121,9 @@ void fr_wrow_dot_rows_multi(int type, const void *rows, size_t row_bytes, int64_
         if (use_avx512(type) &&
             fr_wrow_dot_rows_multi_avx512(type, rows, row_bytes, n_rows, xs + t0, nt, n, outs + t0, nx))
             continue;
+        if (!use_avx512(type) && use_avx2(type) &&
+            fr_wrow_dot_rows_multi_avx2(type, rows, row_bytes, n_rows, xs + t0, nt, n, outs + t0, nx))
+            continue;
 #endif
         for (int t = t0; t < t0 + nt; t++)
             fr_wrow_dot_rows(type, rows, row_bytes, n_rows, xs[t], n, outs[t], t + 1 == T ? next : NULL, tmp);
@@ -131,6 +138,9 @@ void fr_wrow_axpy_rows_multi(int type, const void *rows, size_t row_bytes, int64
 #if FR_X86
         if (use_avx512(type) &&
             fr_wrow_axpy_rows_multi_avx512(type, rows, row_bytes, n_rows, as + t0, ys + t0, nt, n, nx))
+            continue;
+        if (!use_avx512(type) && use_avx2(type) &&
+            fr_wrow_axpy_rows_multi_avx2(type, rows, row_bytes, n_rows, as + t0, ys + t0, nt, n, nx))
             continue;
 #endif
         for (int t = t0; t < t0 + nt; t++)

@@ -267,3 +267,99 @@ void fr_wrow_dot_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t
                                                     : NULL;
     fr_wrow_dot_rows_by_pairs(type, rows, row_bytes, n_rows, x, n, out, next, dot2);
 }
+
+/* ---- several inputs over the same rows (fr_wrow_*_rows_multi, kernels.h) ----
+ *
+ * Each block's floats are made once for up to FR_WROW_MAX_T inputs (the dequantization is most
+ * of the work); each input's results are bit for bit those of its own fr_wrow_dot_rows /
+ * fr_wrow_axpy_rows call: the same sums and FMAs in the same order. (Batched MLA decode with
+ * AVX2, where a head's W_UK and W_UV otherwise went through once per token.) */
+
+/* One row's dot products with xs[0..T), as dot2_q sums each row */
+FR_INLINE void dot1_q_multi(int type, const char *row, const float *const *xs, int T, int64_t nb, float *outs) {
+    __m256 acc[FR_WROW_MAX_T][2];
+    FR_UNROLL for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256 f[4];
+        fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row, b), f);
+        const __m256 d = _mm256_set1_ps(fr_wrow_block_scale(type, row, b));
+        FR_UNROLL for (int t = 0; t < T; t++) acc[t][b & 1] =
+            _mm256_fmadd_ps(d, fr_wrow_block_dot8(f, xs[t] + b * 32), acc[t][b & 1]); 
+    }
+    FR_UNROLL for (int t = 0; t < T; t++) outs[t] = fr_hsum8_avx2(_mm256_add_ps(acc[t][0], acc[t][1]));
+}
+
+FR_INLINE void dot_rows_multi_i8(int type, int T, const char *rows, size_t rb, int64_t n_rows, const float *const *xs,
+                                 int64_t n, float *const *outs, const void *next) {
+    fr_next_prefetch pf = fr_next_prefetch_init(next, (size_t)n_rows * rb, n_rows);
+    for (int64_t i = 0; i < n_rows; i++) {
+        const char *r = rows + (size_t)i * rb;
+        fr_wrow_prefetch_ahead(r, rb);
+        fr_next_prefetch_step(&pf);
+        float o[FR_WROW_MAX_T];
+        dot1_q_multi(type, r, xs, T, n / 32, o);
+        for (int t = 0; t < T; t++) outs[t][i] = o[t];
+    }
+}
+
+/* Block b of ys[t] += sum_i as[t][i] row_i for T <= 2 inputs, as axpy_rows_q (NB = 1) per input */
+FR_INLINE void axpy_rows_q_multi(int type, int T, const char *rows, size_t rb, int64_t n_rows, const float *const *as,
+                                 float *const *ys, int64_t b) {
+    __m256 acc[2][4];
+    FR_UNROLL for (int t = 0; t < T; t++) FR_UNROLL for (int k = 0; k < 4; k++) acc[t][k] =
+        _mm256_loadu_ps(ys[t] + 32 * b + 8 * k);
+    for (int64_t i = 0; i < n_rows; i++) {
+        const char *row = rows + (size_t)i * rb;
+        __m256 f[4];
+        fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row, b), f);
+        const float d = fr_wrow_block_scale(type, row, b);
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            const __m256 sc = _mm256_set1_ps(as[t][i] * d);
+            FR_UNROLL for (int k = 0; k < 4; k++) acc[t][k] = _mm256_fmadd_ps(sc, f[k], acc[t][k]);
+        }
+    }
+    FR_UNROLL for (int t = 0; t < T; t++) FR_UNROLL for (int k = 0; k < 4; k++)
+        _mm256_storeu_ps(ys[t] + 32 * b + 8 * k, acc[t][k]);
+}
+
+/* the inputs two at a time (a pair's y slices fill the registers) */
+FR_INLINE void axpy_rows_multi_i8(int type, int T, const char *rows, size_t rb, int64_t n_rows, const float *const *as,
+                                  float *const *ys, int64_t n, const void *next) {
+    const size_t bytes = (size_t)n_rows * rb;
+    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(rows + off, _MM_HINT_T0);
+    const int64_t nb = n / 32;
+    fr_next_prefetch pf = fr_next_prefetch_init(next, bytes, nb);
+    for (int64_t b = 0; b < nb; b++) {
+        fr_next_prefetch_step(&pf);
+        for (int t = 0; t < T; t += 2) {
+            if (T - t >= 2)
+                axpy_rows_q_multi(type, 2, rows, rb, n_rows, as + t, ys + t, b);
+            else
+                axpy_rows_q_multi(type, 1, rows, rb, n_rows, as + t, ys + t, b);
+        }
+    }
+}
+
+#define WROW_I8_BY_T(type, T, KERNEL, ...)                                                                             \
+    do {                                                                                                               \
+        switch (T) {                                                                                                   \
+        case 1: FR_I8_DISPATCH(type, KERNEL, 1, __VA_ARGS__); break;                                                   \
+        case 2: FR_I8_DISPATCH(type, KERNEL, 2, __VA_ARGS__); break;                                                   \
+        case 3: FR_I8_DISPATCH(type, KERNEL, 3, __VA_ARGS__); break;                                                   \
+        default: FR_I8_DISPATCH(type, KERNEL, 4, __VA_ARGS__); break;                                                  \
+        }                                                                                                              \
+    } while (0)
+
+bool fr_wrow_dot_rows_multi_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *xs,
+                                 int T, int64_t n, float *const *outs, const void *next) {
+    if (!fr_wrow_i8_type(type) || T < 2 || T > FR_WROW_MAX_T) return false; /* (one input: dot2_q's pairs) */
+    WROW_I8_BY_T(type, T, dot_rows_multi_i8, rows, row_bytes, n_rows, xs, n, outs, next);
+    return true;
+}
+
+bool fr_wrow_axpy_rows_multi_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *as,
+                                  float *const *ys, int T, int64_t n, const void *next) {
+    if (!fr_wrow_i8_type(type) || T < 2 || T > FR_WROW_MAX_T) return false; /* (one input: two blocks a pass) */
+    WROW_I8_BY_T(type, T, axpy_rows_multi_i8, rows, row_bytes, n_rows, as, ys, n, next);
+    return true;
+}
