@@ -340,26 +340,16 @@ FR_INLINE void axpy_rows_multi_i8(int type, int T, const char *rows, size_t rb, 
     }
 }
 
-#define WROW_I8_BY_T(type, T, KERNEL, ...)                                                                             \
-    do {                                                                                                               \
-        switch (T) {                                                                                                   \
-        case 1: FR_I8_DISPATCH(type, KERNEL, 1, __VA_ARGS__); break;                                                   \
-        case 2: FR_I8_DISPATCH(type, KERNEL, 2, __VA_ARGS__); break;                                                   \
-        case 3: FR_I8_DISPATCH(type, KERNEL, 3, __VA_ARGS__); break;                                                   \
-        default: FR_I8_DISPATCH(type, KERNEL, 4, __VA_ARGS__); break;                                                  \
-        }                                                                                                              \
-    } while (0)
-
 bool fr_wrow_dot_rows_multi_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *xs,
                                  int T, int64_t n, float *const *outs, const void *next) {
     if (!fr_wrow_i8_type(type) || T < 2 || T > FR_WROW_MAX_T) return false; /* (one input: dot2_q's pairs) */
-    WROW_I8_BY_T(type, T, dot_rows_multi_i8, rows, row_bytes, n_rows, xs, n, outs, next);
+    FR_WROW_I8_BY_T(type, T, dot_rows_multi_i8, rows, row_bytes, n_rows, xs, n, outs, next);
     return true;
 }
 
 bool fr_wrow_axpy_rows_multi_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *as,
                                   float *const *ys, int T, int64_t n, const void *next) {
     if (!fr_wrow_i8_type(type) || T < 2 || T > FR_WROW_MAX_T) return false; /* (one input: two blocks a pass) */
-    WROW_I8_BY_T(type, T, axpy_rows_multi_i8, rows, row_bytes, n_rows, as, ys, n, next);
+    FR_WROW_I8_BY_T(type, T, axpy_rows_multi_i8, rows, row_bytes, n_rows, as, ys, n, next);
     return true;
 }

@@ -284,16 +284,6 @@ void fr_wrow_dot_rows_avx512(int type, const void *rows, size_t row_bytes, int64
  * result has the one-input call's bits. */
 
 /* KERNEL(type, T, ...) with the int8-block type and T = 1..4 as constants */
-#define I8_BY_T(type, T, KERNEL, ...)                                                                                  \
-    do {                                                                                                               \
-        switch (T) {                                                                                                   \
-        case 1: FR_I8_DISPATCH(type, KERNEL, 1, __VA_ARGS__); break;                                                   \
-        case 2: FR_I8_DISPATCH(type, KERNEL, 2, __VA_ARGS__); break;                                                   \
-        case 3: FR_I8_DISPATCH(type, KERNEL, 3, __VA_ARGS__); break;                                                   \
-        default: FR_I8_DISPATCH(type, KERNEL, 4, __VA_ARGS__); break;                                                  \
-        }                                                                                                              \
-    } while (0)
-
 /* dot2_q for T inputs: rows r0 and r1 with xs[0..T), results into outs[t][0..1] */
 FR_INLINE void dot2_q_multi(int type, const char *r0, const char *r1, const float *const *xs, int T, int64_t nb,
                             float (*outs)[2]) {
@@ -365,7 +355,7 @@ FR_INLINE void dot_rows_multi_q(int type, const char *rows, size_t rb, int64_t n
 bool fr_wrow_dot_rows_multi_avx512(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *xs,
                                    int T, int64_t n, float *const *outs, const void *next) {
     if (!fr_wrow_i8_type(type) || T < 1 || T > FR_WROW_MAX_T) return false;
-    I8_BY_T(type, T, DOT_ROWS_MULTI_T, rows, row_bytes, n_rows, xs, n, outs, next);
+    FR_WROW_I8_BY_T(type, T, DOT_ROWS_MULTI_T, rows, row_bytes, n_rows, xs, n, outs, next);
     return true;
 }
 
@@ -411,6 +401,6 @@ FR_INLINE void axpy_rows_multi_q(int type, const char *rows, size_t rb, int64_t 
 bool fr_wrow_axpy_rows_multi_avx512(int type, const void *rows, size_t row_bytes, int64_t n_rows,
                                     const float *const *as, float *const *ys, int T, int64_t n, const void *next) {
     if (!fr_wrow_i8_type(type) || T < 1 || T > FR_WROW_MAX_T) return false;
-    I8_BY_T(type, T, AXPY_ROWS_MULTI_T, rows, row_bytes, n_rows, as, ys, n, next);
+    FR_WROW_I8_BY_T(type, T, AXPY_ROWS_MULTI_T, rows, row_bytes, n_rows, as, ys, n, next);
     return true;
 }

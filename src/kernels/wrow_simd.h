@@ -33,6 +33,18 @@ FR_WROW_INLINE bool fr_wrow_i8_type(int type) {
         }                                                                                                              \
     } while (0)
 
+/* KERNEL(type, T, ...) with both the int8-block type and T = 1..4 inputs (FR_WROW_MAX_T) as
+ * constants (the multi-input kernels) */
+#define FR_WROW_I8_BY_T(type, T, KERNEL, ...)                                                                          \
+    do {                                                                                                               \
+        switch (T) {                                                                                                   \
+        case 1: FR_I8_DISPATCH(type, KERNEL, 1, __VA_ARGS__); break;                                                   \
+        case 2: FR_I8_DISPATCH(type, KERNEL, 2, __VA_ARGS__); break;                                                   \
+        case 3: FR_I8_DISPATCH(type, KERNEL, 3, __VA_ARGS__); break;                                                   \
+        default: FR_I8_DISPATCH(type, KERNEL, 4, __VA_ARGS__); break;                                                  \
+        }                                                                                                              \
+    } while (0)
+
 /* the same for the types whose weights are formed per value (fr_wrow_kquant, fr_wrow_min_type) */
 #define FR_WROW_FORMED_DISPATCH(type, f, ...)                                                                          \
     do {                                                                                                               \
