@@ -33,6 +33,9 @@ if [ -x "$BUILD/tests/test_tiles" ] && grep -q avx2 /proc/cpuinfo 2>/dev/null; t
     add "test_tiles_kquant_streams_$ks" env FRUGAL_KQUANT_STREAMS=$ks "$BUILD/tests/test_tiles"
     # the float experts over AVX2's panels and tiles
     [ -x "$BUILD/tests/test_gemm_f16" ] && add test_gemm_f16_avx2 env FRUGAL_ISA=avx2 "$BUILD/tests/test_gemm_f16"
+    # MLA decode's W_UK/W_UV kernels as an AVX2 CPU runs them (wrow_avx2.c, its multi-input
+    # forms included; natively, AVX-512 takes those)
+    [ -x "$BUILD/tests/test_wrow" ] && add test_wrow_avx2 env FRUGAL_ISA=avx2 "$BUILD/tests/test_wrow"
 fi
 # and where AMX takes prompts, once without it (the AVX-512 VNNI prompt path through the drivers)
 if [ -x "$BUILD/tests/test_tiles" ] && grep -q amx_int8 /proc/cpuinfo 2>/dev/null; then

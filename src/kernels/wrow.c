@@ -121,7 +121,7 @@ void fr_wrow_dot_rows_multi(int type, const void *rows, size_t row_bytes, int64_
         if (use_avx512(type) &&
             fr_wrow_dot_rows_multi_avx512(type, rows, row_bytes, n_rows, xs + t0, nt, n, outs + t0, nx))
             continue;
-        if (!use_avx512(type) && use_avx2(type) &&
+        if (use_avx2(type) &&
             fr_wrow_dot_rows_multi_avx2(type, rows, row_bytes, n_rows, xs + t0, nt, n, outs + t0, nx))
             continue;
 #endif
@@ -139,7 +139,7 @@ void fr_wrow_axpy_rows_multi(int type, const void *rows, size_t row_bytes, int64
         if (use_avx512(type) &&
             fr_wrow_axpy_rows_multi_avx512(type, rows, row_bytes, n_rows, as + t0, ys + t0, nt, n, nx))
             continue;
-        if (!use_avx512(type) && use_avx2(type) &&
+        if (use_avx2(type) &&
             fr_wrow_axpy_rows_multi_avx2(type, rows, row_bytes, n_rows, as + t0, ys + t0, nt, n, nx))
             continue;
 #endif

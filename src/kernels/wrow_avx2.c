@@ -160,23 +160,31 @@ void fr_wrow_axpy_avx2(int type, const void *row, float a, float *y, int64_t n) 
 
 /* ---- several rows at once (fr_wrow_dot_rows / fr_wrow_axpy_rows, kernels.h) ---- */
 
-/* Blocks [b, b + NB) of y += sum_i a[i] row_i for all n_rows rows, the 8 NB floats in
- * registers across the rows: each value gets the same FMAs, in the same row order, as from
- * n_rows fr_wrow_axpy_avx2 calls, without a load and store of y per row. */
-static inline __attribute__((always_inline)) void axpy_rows_q(int type, int NB, const char *rows, size_t rb,
-                                                              int64_t n_rows, const float *a, float *y, int64_t b) {
-    __m256 acc[8];
-    FR_UNROLL for (int k = 0; k < 4 * NB; k++) acc[k] = _mm256_loadu_ps(y + 32 * b + 8 * k);
+/* Blocks [b, b + NB) of ys[t] += sum_i as[t][i] row_i for T inputs (NB T <= 2) and all n_rows
+ * rows, the 8 NB T floats in registers across the rows: each value gets the same FMAs, in the
+ * same row order, as from n_rows fr_wrow_axpy_avx2 calls, without a load and store of y per
+ * row; each block's floats are made once for the T inputs. */
+static inline __attribute__((always_inline)) void axpy_rows_q(int type, int NB, int T, const char *rows, size_t rb,
+                                                              int64_t n_rows, const float *const *as, float *const *ys,
+                                                              int64_t b) {
+    __m256 acc[8]; /* [(t NB + j) 4 + k] */
+    FR_UNROLL for (int t = 0; t < T; t++) FR_UNROLL for (int j = 0; j < NB; j++) FR_UNROLL for (int k = 0; k < 4; k++)
+        acc[(t * NB + j) * 4 + k] = _mm256_loadu_ps(ys[t] + 32 * (b + j) + 8 * k);
     for (int64_t i = 0; i < n_rows; i++) {
         const char *row = rows + (size_t)i * rb;
         FR_UNROLL for (int j = 0; j < NB; j++) {
             __m256 f[4];
             fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row, b + j), f);
-            const __m256 sc = _mm256_set1_ps(a[i] * fr_wrow_block_scale(type, row, b + j));
-            FR_UNROLL for (int k = 0; k < 4; k++) acc[4 * j + k] = _mm256_fmadd_ps(sc, f[k], acc[4 * j + k]);
+            const float d = fr_wrow_block_scale(type, row, b + j);
+            FR_UNROLL for (int t = 0; t < T; t++) {
+                const __m256 sc = _mm256_set1_ps(as[t][i] * d);
+                FR_UNROLL for (int k = 0; k < 4; k++) acc[(t * NB + j) * 4 + k] =
+                    _mm256_fmadd_ps(sc, f[k], acc[(t * NB + j) * 4 + k]);
+            }
         }
     }
-    FR_UNROLL for (int k = 0; k < 4 * NB; k++) _mm256_storeu_ps(y + 32 * b + 8 * k, acc[k]);
+    FR_UNROLL for (int t = 0; t < T; t++) FR_UNROLL for (int j = 0; j < NB; j++) FR_UNROLL for (int k = 0; k < 4; k++)
+        _mm256_storeu_ps(ys[t] + 32 * (b + j) + 8 * k, acc[(t * NB + j) * 4 + k]);
 }
 
 /* every block of y over all the rows, two blocks per pass */
@@ -184,9 +192,9 @@ FR_INLINE void axpy_rows_i8(int type, const char *r, size_t rb, int64_t n_rows, 
                             fr_next_prefetch *pf) {
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2)
-        fr_next_prefetch_step(pf), axpy_rows_q(type, 2, r, rb, n_rows, a, y, b);
+        fr_next_prefetch_step(pf), axpy_rows_q(type, 2, 1, r, rb, n_rows, &a, &y, b);
     for (; b < nb; b++)
-        fr_next_prefetch_step(pf), axpy_rows_q(type, 1, r, rb, n_rows, a, y, b);
+        fr_next_prefetch_step(pf), axpy_rows_q(type, 1, 1, r, rb, n_rows, &a, &y, b);
 }
 
 /* F16: 8 NV values [i0, i0 + 8 NV) of y over all the rows, as fr_wrow_axpy_avx2's F16 loop */
@@ -229,28 +237,30 @@ void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_
         FR_I8_DISPATCH(type, axpy_rows_i8, r, row_bytes, n_rows, a, y, nb, &pf);
 }
 
-/* Two rows' dot products with x, sharing the loads of x; each row's sums are those of
+/* Dot products of R rows with T inputs (R T <= 4), out[r T + t]: each block's floats made
+ * once for the T inputs, each input's loads shared by the R rows. Each row's sums are those of
  * fr_wrow_dot_avx2 (two accumulators alternating by block, then hsum8). */
-static inline __attribute__((always_inline)) void dot2_q(int type, const char *r0, const char *r1, const float *x,
-                                                         int64_t nb, float *out) {
-    __m256 acc[2][2] = {{_mm256_setzero_ps(), _mm256_setzero_ps()}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
-    const char *row[2] = {r0, r1};
+static inline __attribute__((always_inline)) void dot_q(int type, int R, const char *const *row, int T,
+                                                        const float *const *xs, int64_t nb, float *out) {
+    __m256 acc[4][2];
+    FR_UNROLL for (int v = 0; v < R * T; v++) acc[v][0] = acc[v][1] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const float *xb = x + b * 32;
-        const __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8), x2 = _mm256_loadu_ps(xb + 16),
-                     x3 = _mm256_loadu_ps(xb + 24);
-        FR_UNROLL for (int k = 0; k < 2; k++) {
+        FR_UNROLL for (int r = 0; r < R; r++) {
             __m256 f[4];
-            fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row[k], b), f);
-            __m256 s = _mm256_mul_ps(f[0], x0);
-            s = _mm256_fmadd_ps(f[1], x1, s);
-            s = _mm256_fmadd_ps(f[2], x2, s);
-            s = _mm256_fmadd_ps(f[3], x3, s);
-            acc[k][b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(fr_wrow_block_scale(type, row[k], b)), s, acc[k][b & 1]);
+            fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row[r], b), f);
+            const __m256 d = _mm256_set1_ps(fr_wrow_block_scale(type, row[r], b));
+            FR_UNROLL for (int t = 0; t < T; t++) acc[r * T + t][b & 1] =
+                _mm256_fmadd_ps(d, fr_wrow_block_dot8(f, xs[t] + b * 32), acc[r * T + t][b & 1]);
         }
     }
-    out[0] = fr_hsum8_avx2(_mm256_add_ps(acc[0][0], acc[0][1]));
-    out[1] = fr_hsum8_avx2(_mm256_add_ps(acc[1][0], acc[1][1]));
+    FR_UNROLL for (int v = 0; v < R * T; v++) out[v] = fr_hsum8_avx2(_mm256_add_ps(acc[v][0], acc[v][1]));
+}
+
+/* two rows, one input (fr_wrow_dot_rows_by_pairs) */
+static inline __attribute__((always_inline)) void dot2_q(int type, const char *r0, const char *r1, const float *x,
+                                                         int64_t nb, float *out) {
+    const char *const row[2] = {r0, r1};
+    dot_q(type, 2, row, 1, &x, nb, out);
 }
 
 FR_WROW_DOT2_FN(dot2_q4_0, dot2_q, FR_TYPE_Q4_0)
@@ -275,20 +285,6 @@ void fr_wrow_dot_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t
  * fr_wrow_axpy_rows call: the same sums and FMAs in the same order. (Batched MLA decode with
  * AVX2, where a head's W_UK and W_UV otherwise went through once per token.) */
 
-/* One row's dot products with xs[0..T), as dot2_q sums each row */
-FR_INLINE void dot1_q_multi(int type, const char *row, const float *const *xs, int T, int64_t nb, float *outs) {
-    __m256 acc[FR_WROW_MAX_T][2];
-    FR_UNROLL for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        __m256 f[4];
-        fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row, b), f);
-        const __m256 d = _mm256_set1_ps(fr_wrow_block_scale(type, row, b));
-        FR_UNROLL for (int t = 0; t < T; t++) acc[t][b & 1] =
-            _mm256_fmadd_ps(d, fr_wrow_block_dot8(f, xs[t] + b * 32), acc[t][b & 1]); 
-    }
-    FR_UNROLL for (int t = 0; t < T; t++) outs[t] = fr_hsum8_avx2(_mm256_add_ps(acc[t][0], acc[t][1]));
-}
-
 FR_INLINE void dot_rows_multi_i8(int type, int T, const char *rows, size_t rb, int64_t n_rows, const float *const *xs,
                                  int64_t n, float *const *outs, const void *next) {
     fr_next_prefetch pf = fr_next_prefetch_init(next, (size_t)n_rows * rb, n_rows);
@@ -297,45 +293,27 @@ FR_INLINE void dot_rows_multi_i8(int type, int T, const char *rows, size_t rb, i
         fr_wrow_prefetch_ahead(r, rb);
         fr_next_prefetch_step(&pf);
         float o[FR_WROW_MAX_T];
-        dot1_q_multi(type, r, xs, T, n / 32, o);
-        for (int t = 0; t < T; t++) outs[t][i] = o[t];
+        dot_q(type, 1, &r, T, xs, n / 32, o);
+        for (int t = 0; t < T; t++)
+            outs[t][i] = o[t];
     }
-}
-
-/* Block b of ys[t] += sum_i as[t][i] row_i for T <= 2 inputs, as axpy_rows_q (NB = 1) per input */
-FR_INLINE void axpy_rows_q_multi(int type, int T, const char *rows, size_t rb, int64_t n_rows, const float *const *as,
-                                 float *const *ys, int64_t b) {
-    __m256 acc[2][4];
-    FR_UNROLL for (int t = 0; t < T; t++) FR_UNROLL for (int k = 0; k < 4; k++) acc[t][k] =
-        _mm256_loadu_ps(ys[t] + 32 * b + 8 * k);
-    for (int64_t i = 0; i < n_rows; i++) {
-        const char *row = rows + (size_t)i * rb;
-        __m256 f[4];
-        fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row, b), f);
-        const float d = fr_wrow_block_scale(type, row, b);
-        FR_UNROLL for (int t = 0; t < T; t++) {
-            const __m256 sc = _mm256_set1_ps(as[t][i] * d);
-            FR_UNROLL for (int k = 0; k < 4; k++) acc[t][k] = _mm256_fmadd_ps(sc, f[k], acc[t][k]);
-        }
-    }
-    FR_UNROLL for (int t = 0; t < T; t++) FR_UNROLL for (int k = 0; k < 4; k++)
-        _mm256_storeu_ps(ys[t] + 32 * b + 8 * k, acc[t][k]);
 }
 
 /* the inputs two at a time (a pair's y slices fill the registers) */
 FR_INLINE void axpy_rows_multi_i8(int type, int T, const char *rows, size_t rb, int64_t n_rows, const float *const *as,
                                   float *const *ys, int64_t n, const void *next) {
     const size_t bytes = (size_t)n_rows * rb;
-    for (size_t off = 0; off < bytes; off += 64) _mm_prefetch(rows + off, _MM_HINT_T0);
+    for (size_t off = 0; off < bytes; off += 64)
+        _mm_prefetch(rows + off, _MM_HINT_T0);
     const int64_t nb = n / 32;
     fr_next_prefetch pf = fr_next_prefetch_init(next, bytes, nb);
     for (int64_t b = 0; b < nb; b++) {
         fr_next_prefetch_step(&pf);
         for (int t = 0; t < T; t += 2) {
             if (T - t >= 2)
-                axpy_rows_q_multi(type, 2, rows, rb, n_rows, as + t, ys + t, b);
+                axpy_rows_q(type, 1, 2, rows, rb, n_rows, as + t, ys + t, b);
             else
-                axpy_rows_q_multi(type, 1, rows, rb, n_rows, as + t, ys + t, b);
+                axpy_rows_q(type, 1, 1, rows, rb, n_rows, as + t, ys + t, b);
         }
     }
 }

@@ -283,7 +283,6 @@ void fr_wrow_dot_rows_avx512(int type, const void *rows, size_t row_bytes, int64
  * input's sums take the steps of dot2_q / axpy_rows_q above in the same order, so every
  * result has the one-input call's bits. */
 
-/* KERNEL(type, T, ...) with the int8-block type and T = 1..4 as constants */
 /* dot2_q for T inputs: rows r0 and r1 with xs[0..T), results into outs[t][0..1] */
 FR_INLINE void dot2_q_multi(int type, const char *r0, const char *r1, const float *const *xs, int T, int64_t nb,
                             float (*outs)[2]) {

@@ -8,7 +8,8 @@
  * 1, 3 and 5 blocks; the K-quants, Q2_K to Q6_K, at 1 to 3 blocks;
  * 128 rows cross the axpy's chunks of 32 rows). Where the CPU has AVX-512, the multi-row
  * calls run wrow_avx512.c's kernels and the one-row calls wrow_avx2.c's, so this also checks
- * that the two ISAs agree bit for bit. */
+ * that the two ISAs agree bit for bit. tests/run.sh runs it again with FRUGAL_ISA=avx2, where
+ * the several-input calls take wrow_avx2.c's multi-input kernels. */
 #include <stdlib.h>
 #include <string.h>
 
