@@ -515,6 +515,15 @@ int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *
 int64_t fr_gemm_streams_units(fr_gemm_streams_fn streams, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
                               int64_t n, const void *act, void (*store)(const void *ctx, int64_t g, const float *out),
                               const void *ctx);
+/* The same for a few tokens (batched decode: acts[0 .. T - 1], T >= 2) with a pair kernel:
+ * two streams, call i reading units g0 + i and g0 + half + i (half = n / 2), each a contiguous
+ * half. Token u's 16 results of unit g go to store(ctx, g, u, out). Returns 2 * half.
+ * (Adjacent pairs, which suit a prompt's panel in L2, ran 4-11% slower than one unit at a time
+ * from DRAM; two streams ran faster: gemm.c part_units.) */
+int64_t fr_gemm_pair_streams_units(fr_gemm_pair_fn pair, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
+                                   int64_t n, const void *const *acts, int T,
+                                   void (*store)(const void *ctx, int64_t g, int u, const float *out),
+                                   const void *ctx);
 /* The kernel of one instruction set (NULL if there is none or the CPU lacks it); tests. */
 fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa);
 

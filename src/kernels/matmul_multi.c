@@ -136,10 +136,24 @@ static void store_tokens(const void *ctx, int64_t g, int64_t t, const float *out
                (size_t)FR_MIN(FR_GEMM_ROWS, to->r1 - r) * sizeof(float));
 }
 
+/* Token u of a group from t of unit g (out) into y's rows before r1. */
+typedef struct {
+    float *y;
+    int64_t y_stride, r1, t;
+} group_out;
+
+static void store_group(const void *ctx, int64_t g, int u, const float *out) {
+    const group_out *go = ctx;
+    const int64_t r = g * FR_GEMM_ROWS;
+    memcpy(&go->y[(go->t + u) * go->y_stride + r], out, (size_t)FR_MIN(FR_GEMM_ROWS, go->r1 - r) * sizeof(float));
+}
+
 /* Rows [r0, r1) (multiples of FR_GEMM_ROWS apart from the end) of job j's packed weight pk. With
  * a streams kernel (one token: a decode step's experts), the chunk's units as FR_GEMM_STREAMS
- * streams first; with an AMX kernel (16 tokens or more: a prompt's expert), groups of 16 tokens
- * (gemm.c part_units does both the same way; the same bits); the rest with the job's kernel. */
+ * streams first; in a decode step's slab (unit_outer) with 2 to FR_GEMM_MAX_T tokens and a
+ * pair kernel, as two streams; with an AMX kernel (16 tokens or more: a prompt's expert),
+ * groups of 16 tokens (gemm.c part_units does all three the same way; the same bits); the rest
+ * with the job's kernel. */
 static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, const multi_ctx *mc, int j, float *y,
                         const char *act, int64_t r0, int64_t r1, bool unit_outer, int thread) {
     size_t ab = job_act_bytes(jb, true);
@@ -149,6 +163,14 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
         rows_out ro = {y, r1};
         r0 += FR_GEMM_ROWS * fr_gemm_streams_units(mc->streams[j], pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
                                                    (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, act, store_rows, &ro);
+    }
+    if (unit_outer && mc->pair[j] && jb->m >= 2 && jb->m <= FR_GEMM_MAX_T) {
+        const void *acts[FR_GEMM_MAX_T];
+        for (int u = 0; u < jb->m; u++) acts[u] = act + (size_t)u * ab;
+        const group_out go = {y, jb->y_stride, r1, 0};
+        r0 += FR_GEMM_ROWS * fr_gemm_pair_streams_units(mc->pair[j], pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
+                                                        (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, acts, (int)jb->m,
+                                                        store_group, &go);
     }
     int64_t t0 = 0;
     if (mc->amx[j]) {
@@ -163,8 +185,9 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
     const int64_t ts = unit_outer ? jb->m - t0 : FR_GEMM_MAX_T;
     for (int64_t t1 = t0; t1 < jb->m; t1 += ts)
         for (int64_t r = r0; r < r1;) {
-            /* two units at once where a pair kernel is faster (as gemm.c part_units) */
-            const int U = mc->pair[j] && jb->m - t0 >= 2 && r + FR_GEMM_ROWS < r1 ? 2 : 1;
+            /* two adjacent units at once where a pair kernel is faster (as gemm.c part_units;
+             * not in a decode step's slab, where they ran slower than one: gemm.h) */
+            const int U = mc->pair[j] && !unit_outer && jb->m - t0 >= 2 && r + FR_GEMM_ROWS < r1 ? 2 : 1;
             const char *unit = units + (size_t)(r / FR_GEMM_ROWS) * pk->unit_bytes;
             for (int64_t t = t1; t < FR_MIN(t1 + ts, jb->m); t += FR_GEMM_MAX_T) {
                 const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
@@ -320,8 +343,6 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
     else
         fr_pool_run(pool, conv, multi_convert_task, &mc);
     if (decode) {
-        for (int j = 0; j < n_jobs; j++)
-            mc.pair[j] = NULL; /* (prompts only: fr_gemm_pair_kernel_for) */
         fr_pool_run(pool, fr_decode_split(mc.unit_start[2 * n_jobs], true, nt, mc.slabs), slab_dot_task, &mc);
         return;
     }

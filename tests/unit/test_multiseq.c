@@ -386,12 +386,19 @@ int main(int argc, char **argv) {
     printf("deepseek2\n");
     snprintf(dir, sizeof dir, "/tmp/frugal_multiseq_XXXXXX");
     if (mkdtemp(dir)) {
-        snprintf(path, sizeof path, "%s/tiny-v3-Q8_0.gguf", dir);
-        fr_error err;
-        fr_status st = fr_synth_deepseek2(&k_tiny_v3, "Q8_0", 42, NULL, path, &err);
-        CHECK(st == FR_OK, "synth deepseek2: %s", st == FR_OK ? "" : err.msg);
-        if (st == FR_OK) run_fixture(path, "synth tiny-v3 Q8_0", true);
-        remove(path);
+        /* Q4_0 too: its batched decode steps take the pair kernels' two streams (gemm.h
+         * fr_gemm_pair_streams_units), in the attention's products and the experts' */
+        static const char *const types[] = {"Q8_0", "Q4_0"};
+        for (int i = 0; i < 2; i++) {
+            char name[64];
+            snprintf(path, sizeof path, "%s/tiny-v3-%s.gguf", dir, types[i]);
+            snprintf(name, sizeof name, "synth tiny-v3 %s", types[i]);
+            fr_error err;
+            fr_status st = fr_synth_deepseek2(&k_tiny_v3, types[i], 42, NULL, path, &err);
+            CHECK(st == FR_OK, "synth deepseek2 %s: %s", types[i], st == FR_OK ? "" : err.msg);
+            if (st == FR_OK) run_fixture(path, name, true);
+            remove(path);
+        }
         rmdir(dir);
     } else {
         CHECK(0, "mkdtemp %s", dir);
