@@ -479,10 +479,11 @@ fr_gemm_kernel_fn fr_gemm_kernel(int type);
  * (pk->q8_sm). */
 fr_gemm_kernel_fn fr_gemm_kernel_for(const fr_packed *pk);
 /* The pair kernel of pk's units where one is faster than two calls of fr_gemm_kernel_for's
- * (tokens >= 2), else NULL. Prompts only: a batched decode step, which reads its weights from
- * DRAM, ran slower with it (the same VM, builds alternated, --seqs 4 aggregate t/s, without /
- * with: tinyllama Q4_0 215 / 191, 193 / 186, 218 / 201; DeepSeek-V2-Lite Q4_0 53.5 / 48.2,
- * 51.7 / 47.4, 44.9 / 41.7). */
+ * (tokens >= 2), else NULL. A prompt's panel pairs adjacent units; a batched decode step, which
+ * reads its weights from DRAM, ran slower so (the same VM, builds alternated, --seqs 4
+ * aggregate t/s, without / with: tinyllama Q4_0 215 / 191, 193 / 186, 218 / 201;
+ * DeepSeek-V2-Lite Q4_0 53.5 / 48.2, 51.7 / 47.4, 44.9 / 41.7) and pairs distant ones
+ * instead, two streams (fr_gemm_pair_streams_units). */
 fr_gemm_pair_fn fr_gemm_pair_kernel_for(const fr_packed *pk);
 /* That of one instruction set (tests), or NULL. */
 fr_gemm_pair_fn fr_gemm_pair_kernel_isa(int type, fr_isa isa);
