@@ -5,28 +5,68 @@
 # llama-batched-bench binary you point to (build it yourself; nothing here builds it).
 #
 # usage: LLAMA_BATCHED_BENCH=/path/to/llama-batched-bench sh bench/batched_compare.sh
-#        [-t THREADS] [-s "1 4 8"] MODEL.gguf...
+#        [-t THREADS] [-s "1 4 8"] [-a ROUNDS] MODEL.gguf...
+# -a N: N rounds per file, the two engines' order alternating (the peer first in odd rounds,
+# frugal first in even ones), each engine's median of its N results and the ratio of the
+# medians (per-round results to stderr): batched decode reads much of the memory bandwidth,
+# and on a shared VM whose bandwidth drifts within minutes one pair of runs can straddle a dip.
 set -eu
 T=2
 SEQS="1 4 8"
+A=1
 while [ $# -gt 0 ]; do
     case "$1" in
     -t) T="$2"; shift 2 ;;
     -s) SEQS="$2"; shift 2 ;;
+    -a) A="$2"; shift 2 ;;
     *) break ;;
     esac
 done
 FRUGAL=${FRUGAL:-build/frugal}
 : "${LLAMA_BATCHED_BENCH:?set LLAMA_BATCHED_BENCH to a llama-batched-bench binary}"
+median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# the peer's S_TG (aggregate generation t/s) at s sequences from its output $lout
+# (llama-batched-bench rows: | PP | TG | B | N_KV | T_PP | S_PP | T_TG | S_TG | T | S |)
+peer_tg() { printf '%s\n' "$lout" | awk -F'|' -v b="$1" '$4 + 0 == b && $2 + 0 == 128 { gsub(/ /, "", $9); print $9 }' | head -1; }
+frugal_tg() { "$FRUGAL" bench -m "$1" -t "$T" --seqs "$2" -p 128 -n 32 --json | tail -n 1 | sed -n 's/.*"tg_tps":\([0-9.]*\).*/\1/p'; }
 printf '| model | seqs | frugal gen t/s | llama.cpp gen t/s | ratio |\n|---|---|---|---|---|\n'
+npl=$(echo "$SEQS" | tr ' ' ',')
 for m in "$@"; do
-    npl=$(echo "$SEQS" | tr ' ' ',')
-    lout=$("$LLAMA_BATCHED_BENCH" -m "$m" -t "$T" -npp 128 -ntg 32 -npl "$npl" -c 8192 2>/dev/null)
+    name=$(basename "$m")
+    i=0
+    for s in $SEQS; do eval "f_$i=''; l_$i=''"; i=$((i + 1)); done
+    r=1
+    while [ "$r" -le "$A" ]; do
+        for side in peer frugal; do
+            # odd rounds: the peer first; even rounds: frugal first
+            if [ $((r % 2)) -eq 0 ]; then [ "$side" = peer ] && side=frugal || side=peer; fi
+            if [ "$side" = peer ]; then
+                lout=$("$LLAMA_BATCHED_BENCH" -m "$m" -t "$T" -npp 128 -ntg 32 -npl "$npl" -c 8192 2>/dev/null)
+                i=0
+                for s in $SEQS; do
+                    l=$(peer_tg "$s")
+                    eval "l_$i=\"\$l_$i ${l:-}\""
+                    if [ "$A" -gt 1 ]; then echo "round $r $name seqs $s llama.cpp ${l:-?}" >&2; fi
+                    i=$((i + 1))
+                done
+            else
+                i=0
+                for s in $SEQS; do
+                    f=$(frugal_tg "$m" "$s")
+                    eval "f_$i=\"\$f_$i $f\""
+                    if [ "$A" -gt 1 ]; then echo "round $r $name seqs $s frugal $f" >&2; fi
+                    i=$((i + 1))
+                done
+            fi
+        done
+        r=$((r + 1))
+    done
+    i=0
     for s in $SEQS; do
-        f=$("$FRUGAL" bench -m "$m" -t "$T" --seqs "$s" -p 128 -n 32 --json | tail -n 1 | sed -n 's/.*"tg_tps":\([0-9.]*\).*/\1/p')
-        # llama-batched-bench rows: | PP | TG | B | N_KV | T_PP | S_PP | T_TG | S_TG | T | S |
-        l=$(printf '%s\n' "$lout" | awk -F'|' -v b="$s" '$4 + 0 == b && $2 + 0 == 128 { gsub(/ /, "", $9); print $9 }' | head -1)
+        f=$(eval "echo \$f_$i" | median)
+        l=$(eval "echo \$l_$i" | median)
         ratio=$(awk -v a="$f" -v b="${l:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
-        printf '| %s | %s | %.1f | %s | %s |\n' "$(basename "$m")" "$s" "$f" "${l:-?}" "$ratio"
+        printf '| %s | %s | %.1f | %s | %s |\n' "$name" "$s" "$f" "${l:-?}" "$ratio"
+        i=$((i + 1))
     done
 done

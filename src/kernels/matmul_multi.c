@@ -136,16 +136,11 @@ static void store_tokens(const void *ctx, int64_t g, int64_t t, const float *out
                (size_t)FR_MIN(FR_GEMM_ROWS, to->r1 - r) * sizeof(float));
 }
 
-/* Token u of a group from t of unit g (out) into y's rows before r1. */
-typedef struct {
-    float *y;
-    int64_t y_stride, r1, t;
-} group_out;
-
-static void store_group(const void *ctx, int64_t g, int u, const float *out) {
-    const group_out *go = ctx;
+/* Token u's results of unit g (out) into y's rows before r1. */
+static void store_token(const void *ctx, int64_t g, int u, const float *out) {
+    const tokens_out *to = ctx;
     const int64_t r = g * FR_GEMM_ROWS;
-    memcpy(&go->y[(go->t + u) * go->y_stride + r], out, (size_t)FR_MIN(FR_GEMM_ROWS, go->r1 - r) * sizeof(float));
+    memcpy(&to->y[u * to->y_stride + r], out, (size_t)FR_MIN(FR_GEMM_ROWS, to->r1 - r) * sizeof(float));
 }
 
 /* Rows [r0, r1) (multiples of FR_GEMM_ROWS apart from the end) of job j's packed weight pk. With
@@ -167,10 +162,10 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
     if (unit_outer && mc->pair[j] && jb->m >= 2 && jb->m <= FR_GEMM_MAX_T) {
         const void *acts[FR_GEMM_MAX_T];
         for (int u = 0; u < jb->m; u++) acts[u] = act + (size_t)u * ab;
-        const group_out go = {y, jb->y_stride, r1, 0};
+        const tokens_out to = {y, jb->y_stride, r1};
         r0 += FR_GEMM_ROWS * fr_gemm_pair_streams_units(mc->pair[j], pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
                                                         (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, acts, (int)jb->m,
-                                                        store_group, &go);
+                                                        store_token, &to);
     }
     int64_t t0 = 0;
     if (mc->amx[j]) {
