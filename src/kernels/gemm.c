@@ -961,19 +961,20 @@ int64_t fr_gemm_streams_units(fr_gemm_streams_fn streams, int64_t nb, const char
 
 static void store_token0(const void *ctx, int64_t g, const float *out) { store_unit(ctx, g, 0, out); }
 
-int64_t fr_gemm_pair_streams_units(fr_gemm_pair_fn pair, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
-                                   int64_t n, const void *const *acts, int T,
-                                   void (*store)(const void *ctx, int64_t g, int u, const float *out),
-                                   const void *ctx) {
+int64_t fr_gemm_pair_units(fr_gemm_pair_fn pair, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
+                           int64_t n, const void *const *acts, int T, bool two_streams,
+                           void (*store)(const void *ctx, int64_t g, int u, const float *out), const void *ctx) {
     assert(T >= 2 && T <= FR_GEMM_MAX_T);
     const int64_t half = n / 2;
+    const int64_t step = two_streams ? 1 : 2, dist = two_streams ? half : 1; /* first unit, second - first */
     for (int64_t i = 0; i < half; i++) {
+        const int64_t g = g0 + i * step;
         float out[2][FR_GEMM_MAX_T * FR_GEMM_ROWS];
         float *const outs[2] = {out[0], out[1]};
-        pair(nb, units + (size_t)(g0 + i) * unit_bytes, (size_t)half * unit_bytes, acts, T, outs);
+        pair(nb, units + (size_t)g * unit_bytes, (size_t)dist * unit_bytes, acts, T, outs);
         for (int u = 0; u < T; u++) {
-            store(ctx, g0 + i, u, out[0] + u * FR_GEMM_ROWS);
-            store(ctx, g0 + half + i, u, out[1] + u * FR_GEMM_ROWS);
+            store(ctx, g, u, out[0] + u * FR_GEMM_ROWS);
+            store(ctx, g + dist, u, out[1] + u * FR_GEMM_ROWS);
         }
     }
     return 2 * half;
@@ -1064,25 +1065,15 @@ static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_
         const void *acts[FR_GEMM_MAX_T];
         for (int u = 0; u < T; u++) acts[u] = j->act + (size_t)(t + u) * j->act_stride;
         int64_t g = g0;
-        if (j->slabs && j->pair && T >= 2) {
-            /* batched decode: two streams (frugal bench --seqs 4, 2 threads, AVX-512 VNNI,
-             * alternated with one unit at a time, 5 rounds: tinyllama Q4_0 294.7 -> 333.2 t/s,
-             * faster in 5 of 5; DeepSeek-V2-Lite Q4_0 64.5 -> 66.5, 3 of 5. Two units
-             * alternated through the one-unit kernel instead: 274 -> 217) */
+        if (j->pair && T >= 2) {
+            /* batched decode (slabs) reads two streams: frugal bench --seqs 4, 2 threads,
+             * AVX-512 VNNI, alternated with one unit at a time, 5 rounds: tinyllama Q4_0 294.7
+             * -> 333.2 t/s, faster in 5 of 5; DeepSeek-V2-Lite Q4_0 64.5 -> 66.5, 3 of 5. Two
+             * units alternated through the one-unit kernel instead: 274 -> 217 */
             const part_tokens pt = {p, t};
-            g += fr_gemm_pair_streams_units(j->pair, nb, p->units, j->pk->unit_bytes, g0, g1 - g0, acts, T,
-                                            store_part_token, &pt);
+            g += fr_gemm_pair_units(j->pair, nb, p->units, j->pk->unit_bytes, g0, g1 - g0, acts, T, j->slabs != NULL,
+                                    store_part_token, &pt);
         }
-        if (j->pair && T >= 2)
-            for (; g + 1 < g1; g += 2) {
-                float out[2][FR_GEMM_MAX_T * FR_GEMM_ROWS];
-                float *const outs[2] = {out[0], out[1]};
-                j->pair(nb, unit_at(j, p, g), j->pk->unit_bytes, acts, T, outs);
-                for (int u = 0; u < T; u++) {
-                    store_unit(p, g, t + u, out[0] + u * FR_GEMM_ROWS);
-                    store_unit(p, g + 1, t + u, out[1] + u * FR_GEMM_ROWS);
-                }
-            }
         for (; g < g1; g++) {
             float out[FR_GEMM_MAX_T * FR_GEMM_ROWS];
             j->kern(nb, unit_at(j, p, g), acts, T, out);

@@ -483,7 +483,7 @@ fr_gemm_kernel_fn fr_gemm_kernel_for(const fr_packed *pk);
  * reads its weights from DRAM, ran slower so (the same VM, builds alternated, --seqs 4
  * aggregate t/s, without / with: tinyllama Q4_0 215 / 191, 193 / 186, 218 / 201;
  * DeepSeek-V2-Lite Q4_0 53.5 / 48.2, 51.7 / 47.4, 44.9 / 41.7) and pairs distant ones
- * instead, two streams (fr_gemm_pair_streams_units). */
+ * instead, two streams (fr_gemm_pair_units). */
 fr_gemm_pair_fn fr_gemm_pair_kernel_for(const fr_packed *pk);
 /* That of one instruction set (tests), or NULL. */
 fr_gemm_pair_fn fr_gemm_pair_kernel_isa(int type, fr_isa isa);
@@ -516,15 +516,15 @@ int64_t fr_gemm_amx_units(fr_gemm_amx_fn amx, int type, int64_t nb, const char *
 int64_t fr_gemm_streams_units(fr_gemm_streams_fn streams, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
                               int64_t n, const void *act, void (*store)(const void *ctx, int64_t g, const float *out),
                               const void *ctx);
-/* The same for a few tokens (batched decode: acts[0 .. T - 1], T >= 2) with a pair kernel:
- * two streams, call i reading units g0 + i and g0 + half + i (half = n / 2), each a contiguous
- * half. Token u's 16 results of unit g go to store(ctx, g, u, out). Returns 2 * half.
- * (Adjacent pairs, which suit a prompt's panel in L2, ran 4-11% slower than one unit at a time
- * from DRAM; two streams ran faster: gemm.c part_units.) */
-int64_t fr_gemm_pair_streams_units(fr_gemm_pair_fn pair, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
-                                   int64_t n, const void *const *acts, int T,
-                                   void (*store)(const void *ctx, int64_t g, int u, const float *out),
-                                   const void *ctx);
+/* Units [g0, g0 + n) for a few tokens (acts[0 .. T - 1], 2 <= T <= FR_GEMM_MAX_T) with a pair
+ * kernel, n / 2 calls. two_streams (batched decode): call i reads units g0 + i and g0 + n/2 + i,
+ * each half of the range a contiguous stream; else (a prompt's panel, in L2) units g0 + 2i and
+ * g0 + 2i + 1. Token u's 16 results of unit g go to store(ctx, g, u, out). Returns 2 * (n / 2);
+ * the last unit of an odd n is the caller's. (Adjacent pairs ran 4-11% slower than one unit at
+ * a time from DRAM; two streams ran faster: gemm.c part_units.) */
+int64_t fr_gemm_pair_units(fr_gemm_pair_fn pair, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
+                           int64_t n, const void *const *acts, int T, bool two_streams,
+                           void (*store)(const void *ctx, int64_t g, int u, const float *out), const void *ctx);
 /* The kernel of one instruction set (NULL if there is none or the CPU lacks it); tests. */
 fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa);
 

@@ -163,9 +163,9 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
         const void *acts[FR_GEMM_MAX_T];
         for (int u = 0; u < jb->m; u++) acts[u] = act + (size_t)u * ab;
         const tokens_out to = {y, jb->y_stride, r1};
-        r0 += FR_GEMM_ROWS * fr_gemm_pair_streams_units(mc->pair[j], pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
-                                                        (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, acts, (int)jb->m,
-                                                        store_token, &to);
+        r0 += FR_GEMM_ROWS * fr_gemm_pair_units(mc->pair[j], pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
+                                                (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, acts, (int)jb->m, true,
+                                                store_token, &to);
     }
     int64_t t0 = 0;
     if (mc->amx[j]) {

@@ -387,7 +387,7 @@ int main(int argc, char **argv) {
     snprintf(dir, sizeof dir, "/tmp/frugal_multiseq_XXXXXX");
     if (mkdtemp(dir)) {
         /* Q4_0 too: its batched decode steps take the pair kernels' two streams (gemm.h
-         * fr_gemm_pair_streams_units), in the attention's products and the experts' */
+         * fr_gemm_pair_units), in the attention's products and the experts' */
         static const char *const types[] = {"Q8_0", "Q4_0"};
         for (int i = 0; i < 2; i++) {
             char name[64];

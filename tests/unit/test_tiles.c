@@ -298,26 +298,29 @@ static void test_packed_kernels(test_rng *rng) {
                               "reference in %d units", ta->name, (long long)n, rows, t, (int)streams_isas[si2], bad);
                     }
                 }
-                /* the pair kernels: units gi and gi + 1 in one call, T = 1..4 tokens, each unit's
-                 * results against the reference, bit for bit */
+                /* the pair kernels: units gi and gi + d in one call, d = 1 (a prompt's adjacent
+                 * pairs) and d = ng - 1 - gi (decode's two streams, fr_gemm_pair_units), T = 1..4
+                 * tokens, each unit's results against the reference, bit for bit */
                 for (int pi = 0; pi < 4; pi++) { /* (the streams kernels' instruction sets) */
                     fr_gemm_pair_fn pair = fr_gemm_pair_kernel_isa(type, streams_isas[pi]);
                     if (!pair) continue;
                     int bad = 0;
                     for (int gi = 0; gi + 1 < ng; gi++)
-                        for (int T = 1; T <= 4; T++) {
-                            const void *acts[4];
-                            for (int t = 0; t < T; t++)
-                                acts[t] = pa + (size_t)((t + gi) % 4) * pab;
-                            float o[2][4 * 16], o1[4 * 16];
-                            float *const outs[2] = {o[0], o[1]};
-                            memset(o, 0xCC, sizeof o);
-                            pair(nb, g + (size_t)gi * gb, gb, acts, T, outs);
-                            for (int k = 0; k < 2; k++) {
-                                ref(nb, g + (size_t)(gi + k) * gb, acts, T, o1);
-                                bad += memcmp(o[k], o1, sizeof(float) * 16 * (size_t)T) != 0;
+                        for (int far = 0; far < (gi + 2 < ng ? 2 : 1); far++)
+                            for (int T = 1; T <= 4; T++) {
+                                const int d = far ? ng - 1 - gi : 1;
+                                const void *acts[4];
+                                for (int t = 0; t < T; t++)
+                                    acts[t] = pa + (size_t)((t + gi) % 4) * pab;
+                                float o[2][4 * 16], o1[4 * 16];
+                                float *const outs[2] = {o[0], o[1]};
+                                memset(o, 0xCC, sizeof o);
+                                pair(nb, g + (size_t)gi * gb, (size_t)d * gb, acts, T, outs);
+                                for (int k = 0; k < 2; k++) {
+                                    ref(nb, g + (size_t)(gi + k * d) * gb, acts, T, o1);
+                                    bad += memcmp(o[k], o1, sizeof(float) * 16 * (size_t)T) != 0;
+                                }
                             }
-                        }
                     CHECK(bad == 0,
                           "%s n=%lld rows=%d: the pair kernel (isa %d) differs from the reference in %d "
                           "(units, T) cases",
