@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -183,6 +184,13 @@ fr_status fr_pool_new(int n_threads, fr_pool **out, fr_error *err) {
             fr_pool_free(p);
             return fr_fail(err, FR_ERR_NOMEM, "thread pool: out of memory");
         }
+        /* The workers start with every signal blocked (they inherit the mask), so that a
+         * process-directed signal such as the terminal's SIGINT reaches the caller's thread:
+         * a handler that ran on a worker set its flag at some moment after the caller's
+         * blocking call (frugal chat's readline) had already returned. */
+        sigset_t all, old_mask;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old_mask);
         for (int i = 1; i < n_threads; i++) {
             worker_arg *wa = malloc(sizeof *wa);
             if (wa) {
@@ -191,11 +199,13 @@ fr_status fr_pool_new(int n_threads, fr_pool **out, fr_error *err) {
             }
             if (!wa || pthread_create(&p->threads[i - 1], NULL, worker_main, wa) != 0) {
                 free(wa);
+                pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
                 p->n_threads = i; /* only i-1 workers exist */
                 fr_pool_free(p);
                 return fr_fail(err, FR_ERR_NOMEM, "thread pool: cannot start thread %d", i);
             }
         }
+        pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     }
     *out = p;
     return FR_OK;

@@ -6,9 +6,14 @@
  * of 8 or 16, odd block counts and (Q8_0) weights of any int8 value,
  * -128 included; and fr_matmul over a packed matrix gives vec_dot's bits whatever the token
  * count, the thread count, a bias or a row-offset view. */
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "dtype.h"
@@ -1089,6 +1094,68 @@ static void test_pool_read_ahead(void) {
     free(region);
 }
 
+/* Whether thread tid of this process blocks SIGINT (its SigBlk line in /proc), or -1. */
+static int thread_blocks_sigint(const char *tid) {
+    char path[320], line[256];
+    snprintf(path, sizeof path, "/proc/self/task/%.255s/status", tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int r = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "SigBlk:", 7) == 0) r = (int)((strtoull(line + 7, NULL, 16) >> (SIGINT - 1)) & 1);
+    fclose(f);
+    return r;
+}
+
+static volatile sig_atomic_t g_sigint_on_main = -1;
+static pthread_t g_main_thread;
+static void on_test_sigint(int sig) {
+    (void)sig;
+    g_sigint_on_main = pthread_equal(pthread_self(), g_main_thread) ? 1 : 0;
+}
+
+/* The pool's workers block every signal, so that a process-directed signal reaches the
+ * caller's thread, before kill() returns (frugal chat: a Ctrl-C that a worker took set the
+ * flag only after readline had returned, and the chat ended); the caller's mask is as before. */
+static void test_pool_signals(void) {
+    fr_pool *pool;
+    fr_error err;
+    CHECK(fr_pool_new(3, &pool, &err) == FR_OK, "pool of 3");
+    char self[32];
+    snprintf(self, sizeof self, "%d", (int)getpid());
+    DIR *d = opendir("/proc/self/task");
+    if (!d) {
+        printf("  SKIPPED: the workers' signal masks (no /proc/self/task)\n");
+    } else {
+        int workers = 0, blocking = 0;
+        for (struct dirent *e; (e = readdir(d));) {
+            if (e->d_name[0] == '.') continue;
+            const int b = thread_blocks_sigint(e->d_name);
+            if (strcmp(e->d_name, self) == 0) {
+                CHECK(b == 0, "the caller's thread blocks SIGINT after fr_pool_new (%d)", b);
+            } else {
+                workers++;
+                blocking += b == 1;
+            }
+        }
+        closedir(d);
+        CHECK(workers == 2 && blocking == 2, "%d of %d worker threads block SIGINT, want 2 of 2", blocking, workers);
+    }
+    g_main_thread = pthread_self();
+    struct sigaction sa = {0}, old;
+    sa.sa_handler = on_test_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old);
+    for (int i = 0; i < 20; i++) {
+        g_sigint_on_main = -1;
+        kill(getpid(), SIGINT);
+        CHECK(g_sigint_on_main == 1, "a SIGINT to the process, round %d: handled %s", i,
+              g_sigint_on_main < 0 ? "not yet when kill returned" : "on a worker");
+    }
+    sigaction(SIGINT, &old, NULL);
+    fr_pool_free(pool);
+}
+
 /* fr_pack_copy: matrices no kernel repacks (F16) get a copy of their rows, byte for
  * byte; packable ones (Q5_0, Q4_0) none; a copy is never a packed matrix to fr_pack_find; and
  * FRUGAL_REPACK=0 turns it off */
@@ -1283,6 +1350,7 @@ int main(void) {
     test_f16_prefetch_rule();
     test_rmsnorm(&(test_rng){99});
     test_pool_read_ahead();
+    test_pool_signals();
     test_swiglu(&(test_rng){4242});
     unsetenv("FRUGAL_REPACK"); /* the packed tests need packing on */
     test_pack_fast(&(test_rng){31337});
