@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
 done
 FRUGAL=${FRUGAL:-build/frugal}
 : "${LLAMA_BATCHED_BENCH:?set LLAMA_BATCHED_BENCH to a llama-batched-bench binary}"
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$(dirname "$0")/lib.sh" # median
 # the peer's S_TG (aggregate generation t/s) at s sequences from its output $lout
 # (llama-batched-bench rows: | PP | TG | B | N_KV | T_PP | S_PP | T_TG | S_TG | T | S |)
 peer_tg() { printf '%s\n' "$lout" | awk -F'|' -v b="$1" '$4 + 0 == b && $2 + 0 == 128 { gsub(/ /, "", $9); print $9 }' | head -1; }

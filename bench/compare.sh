@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
 done
 FRUGAL=${FRUGAL:-build/frugal}
 : "${LLAMA_BENCH:?set LLAMA_BENCH to a llama-bench binary}"
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$(dirname "$0")/lib.sh" # median
 run_frugal() {
     # shellcheck disable=SC2086 # word splitting of the extra options is intended
     "$FRUGAL" bench -m "$1" -t "$T" -r "$R" ${FRUGAL_ARGS:-} --json | tail -n 1

@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 done
 FRUGAL=${FRUGAL:-build/frugal}
 : "${LLAMA_BENCH:?set LLAMA_BENCH to a llama-bench binary}"
-median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+. "$(dirname "$0")/lib.sh" # median
 json_num() { sed -n "s/.*\"$1\": *\([0-9.eE+-]*\).*/\1/p" | head -n 1; }
 probe() { "$FRUGAL" bench --membw -t "$T" --json | tail -n 1 | json_num membw_gbps; }
 # the share (%) of a run at RATE t/s between probes P0 and P1 GB/s, AB bytes per token
@@ -77,12 +77,12 @@ for m in "$@"; do
         la="$la $(printf '%.2f' "$l")"
         i=$((i + 1))
     done
-    fm=$(echo "$fa" | median)
-    lm=$(echo "$la" | median)
+    fm=$(echo "$fa" | median %.2f)
+    lm=$(echo "$la" | median %.2f)
     ratio=$(awk -v a="$fm" -v b="$lm" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
     if [ "$B" -eq 1 ]; then
         printf '| %s | %s | %s | %s | %s | %s | %s |%s |%s | %s |\n' "$(basename "$m")" "$N" "$fm" "$lm" "$ratio" \
-            "$(echo "$fs" | median)" "$(echo "$ls" | median)" "$fa" "$la" "$(echo "$ps" | xargs printf " %.1f")"
+            "$(echo "$fs" | median %.2f)" "$(echo "$ls" | median %.2f)" "$fa" "$la" "$(echo "$ps" | xargs printf " %.1f")"
     else
         printf '| %s | %s | %s | %s | %s |%s |%s |\n' "$(basename "$m")" "$N" "$fm" "$lm" "$ratio" "$fa" "$la"
     fi

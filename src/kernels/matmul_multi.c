@@ -145,10 +145,10 @@ static void store_token(const void *ctx, int64_t g, int u, const float *out) {
 
 /* Rows [r0, r1) (multiples of FR_GEMM_ROWS apart from the end) of job j's packed weight pk. With
  * a streams kernel (one token: a decode step's experts), the chunk's units as FR_GEMM_STREAMS
- * streams first; in a decode step's slab (unit_outer) with 2 to FR_GEMM_MAX_T tokens and a
- * pair kernel, as two streams; with an AMX kernel (16 tokens or more: a prompt's expert),
- * groups of 16 tokens (gemm.c part_units does all three the same way; the same bits); the rest
- * with the job's kernel. */
+ * streams first; with an AMX kernel (16 tokens or more: a prompt's expert), groups of 16 tokens;
+ * then, for each group of tokens, pairs of units where the job has a pair kernel
+ * (fr_gemm_pair_units), and the rest with the job's kernel. gemm.c part_units does all of it
+ * the same way; the same bits. */
 static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, const multi_ctx *mc, int j, float *y,
                         const char *act, int64_t r0, int64_t r1, bool unit_outer, int thread) {
     size_t ab = job_act_bytes(jb, true);
@@ -158,14 +158,6 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
         rows_out ro = {y, r1};
         r0 += FR_GEMM_ROWS * fr_gemm_streams_units(mc->streams[j], pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
                                                    (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, act, store_rows, &ro);
-    }
-    if (unit_outer && mc->pair[j] && jb->m >= 2 && jb->m <= FR_GEMM_MAX_T) {
-        const void *acts[FR_GEMM_MAX_T];
-        for (int u = 0; u < jb->m; u++) acts[u] = act + (size_t)u * ab;
-        const tokens_out to = {y, jb->y_stride, r1};
-        r0 += FR_GEMM_ROWS * fr_gemm_pair_units(mc->pair[j], pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
-                                                (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, acts, (int)jb->m, true,
-                                                store_token, &to);
     }
     int64_t t0 = 0;
     if (mc->amx[j]) {
@@ -178,33 +170,35 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
      * in cache for a second pass) each unit in turn for every group while it is in L1; else
      * (a prompt's chunk, in L2) each group over the chunk in turn. The same bits either way. */
     const int64_t ts = unit_outer ? jb->m - t0 : FR_GEMM_MAX_T;
-    for (int64_t t1 = t0; t1 < jb->m; t1 += ts)
-        for (int64_t r = r0; r < r1;) {
-            /* two adjacent units at once where a pair kernel is faster (as gemm.c part_units;
-             * not in a decode step's slab, where they ran slower than one: gemm.h) */
-            const int U = mc->pair[j] && !unit_outer && jb->m - t0 >= 2 && r + FR_GEMM_ROWS < r1 ? 2 : 1;
+    for (int64_t t1 = t0; t1 < jb->m; t1 += ts) {
+        const int64_t n_t = FR_MIN(ts, jb->m - t1);
+        int64_t r = r0;
+        if (mc->pair[j] && n_t >= 2 && n_t <= FR_GEMM_MAX_T) {
+            /* two units per call where a pair kernel is faster (as gemm.c part_units): a
+             * prompt's chunk pairs adjacent units, a decode step's slab distant ones (two
+             * streams; adjacent ones ran slower there: gemm.h) */
+            const void *acts[FR_GEMM_MAX_T];
+            for (int u = 0; u < n_t; u++) acts[u] = act + (size_t)(t1 + u) * ab;
+            const tokens_out to = {y + t1 * jb->y_stride, jb->y_stride, r1};
+            r += FR_GEMM_ROWS * fr_gemm_pair_units(mc->pair[j], pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
+                                                   (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, acts, (int)n_t,
+                                                   unit_outer, store_token, &to);
+        }
+        for (; r < r1; r += FR_GEMM_ROWS) {
             const char *unit = units + (size_t)(r / FR_GEMM_ROWS) * pk->unit_bytes;
-            for (int64_t t = t1; t < FR_MIN(t1 + ts, jb->m); t += FR_GEMM_MAX_T) {
-                const int T = (int)FR_MIN(FR_GEMM_MAX_T, jb->m - t);
+            const int nr = (int)FR_MIN(FR_GEMM_ROWS, r1 - r);
+            for (int64_t t = t1; t < t1 + n_t; t += FR_GEMM_MAX_T) {
+                const int T = (int)FR_MIN(FR_GEMM_MAX_T, t1 + n_t - t);
                 const void *acts[FR_GEMM_MAX_T];
                 for (int u = 0; u < T; u++)
                     acts[u] = act + (size_t)(t + u) * ab;
-                float out[2][FR_GEMM_MAX_T * FR_GEMM_ROWS];
-                float *const outs[2] = {out[0], out[1]};
-                if (U == 2 && T >= 2)
-                    mc->pair[j](pk->nb, unit, pk->unit_bytes, acts, T, outs);
-                else
-                    for (int k = 0; k < U; k++)
-                        kern(pk->nb, unit + (size_t)k * pk->unit_bytes, acts, T, out[k]);
-                for (int k = 0; k < U; k++) {
-                    const int64_t rk = r + k * FR_GEMM_ROWS;
-                    const int nr = (int)FR_MIN(FR_GEMM_ROWS, r1 - rk);
-                    for (int u = 0; u < T; u++)
-                        memcpy(&y[(t + u) * jb->y_stride + rk], out[k] + u * FR_GEMM_ROWS, (size_t)nr * sizeof(float));
-                }
+                float out[FR_GEMM_MAX_T * FR_GEMM_ROWS];
+                kern(pk->nb, unit, acts, T, out);
+                for (int u = 0; u < T; u++)
+                    memcpy(&y[(t + u) * jb->y_stride + r], out + u * FR_GEMM_ROWS, (size_t)nr * sizeof(float));
             }
-            r += U * FR_GEMM_ROWS;
         }
+    }
 }
 
 static void multi_dot_task(void *ctx, int64_t task, int thread) {
