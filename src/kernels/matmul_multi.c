@@ -76,7 +76,22 @@ typedef struct {
      * from unit_start[2 j + k] (none where k >= n_w), and the split of them into slabs */
     int64_t unit_start[2 * FR_MM_MAX_JOBS + 1];
     int64_t slabs[FR_DECODE_MAX_TASKS + 1];
+    /* packed jobs that take their rows from one source (x, x_stride, weight type and n_in
+     * alike: MoE's gate and up of every expert and the shared experts read the same tokens)
+     * share its converted rows (share_rows): n_shared rows at shared_off, converted by tasks
+     * [0, n_shared) (else none), each once rather than once per expert that reads it */
+    bool shared[FR_MM_MAX_JOBS];
+    int64_t n_shared;
+    int shared_ref; /* a job of the shared source */
+    size_t shared_off;
 } multi_ctx;
+
+/* Token t's converted activation row of job j */
+static const char *job_act(const multi_ctx *mc, int j, int64_t t, size_t ab) {
+    const fr_mm_job *jb = &mc->jobs[j];
+    if (mc->shared[j]) return mc->act + mc->shared_off + (size_t)(jb->x_rows ? jb->x_rows[t] : t) * ab;
+    return mc->act + mc->act_off[j] + (size_t)t * ab;
+}
 
 static int find_job(const int64_t *start, int n, int64_t task) {
     int lo = 0, hi = n - 1;
@@ -90,6 +105,12 @@ static int find_job(const int64_t *start, int n, int64_t task) {
 
 static void multi_convert_task(void *ctx, int64_t task, int thread) {
     multi_ctx *mc = ctx;
+    if (task < mc->n_shared) {
+        const fr_mm_job *jb = &mc->jobs[mc->shared_ref];
+        fr_gemm_quantize(jb->w[0]->type, jb->x + task * jb->x_stride,
+                         mc->act + mc->shared_off + (size_t)task * job_act_bytes(jb, true), jb->w[0]->n_in);
+        return;
+    }
     int j = find_job(mc->conv_start, mc->n_jobs, task);
     const fr_mm_job *jb = &mc->jobs[j];
     int64_t i = task - mc->conv_start[j];
@@ -150,20 +171,20 @@ static void store_token(const void *ctx, int64_t g, int u, const float *out) {
  * (fr_gemm_pair_units), and the rest with the job's kernel. gemm.c part_units does all of it
  * the same way; the same bits. */
 static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, const multi_ctx *mc, int j, float *y,
-                        const char *act, int64_t r0, int64_t r1, bool unit_outer, int thread) {
+                        int64_t r0, int64_t r1, bool unit_outer, int thread) {
     size_t ab = job_act_bytes(jb, true);
     const char *units = pk->data + (size_t)u0 * pk->unit_bytes;
     const fr_gemm_kernel_fn kern = mc->kern[j];
     if (mc->streams[j]) {
         rows_out ro = {y, r1};
         r0 += FR_GEMM_ROWS * fr_gemm_streams_units(mc->streams[j], pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
-                                                   (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, act, store_rows, &ro);
+                                                   (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, job_act(mc, j, 0, ab), store_rows, &ro);
     }
     int64_t t0 = 0;
     if (mc->amx[j]) {
         tokens_out to = {y, jb->y_stride, r1};
         t0 = fr_gemm_amx_units(mc->amx[j], pk->type, pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
-                               (r1 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, act, ab, 0, jb->m, store_tokens, &to,
+                               (r1 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, job_act(mc, j, 0, ab), ab, 0, jb->m, store_tokens, &to,
                                fr_pool_scratch(mc->pool, thread));
     }
     /* tokens in groups of FR_GEMM_MAX_T: with unit_outer (a decode step's slab, too long to stay
@@ -178,7 +199,7 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
              * prompt's chunk pairs adjacent units, a decode step's slab distant ones (two
              * streams; adjacent ones ran slower there: gemm.h) */
             const void *acts[FR_GEMM_MAX_T];
-            for (int u = 0; u < n_t; u++) acts[u] = act + (size_t)(t1 + u) * ab;
+            for (int u = 0; u < n_t; u++) acts[u] = job_act(mc, j, t1 + u, ab);
             const tokens_out to = {y + t1 * jb->y_stride, jb->y_stride, r1};
             r += FR_GEMM_ROWS * fr_gemm_pair_units(mc->pair[j], pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
                                                    (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, acts, (int)n_t,
@@ -191,7 +212,7 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
                 const int T = (int)FR_MIN(FR_GEMM_MAX_T, t1 + n_t - t);
                 const void *acts[FR_GEMM_MAX_T];
                 for (int u = 0; u < T; u++)
-                    acts[u] = act + (size_t)(t + u) * ab;
+                    acts[u] = job_act(mc, j, t + u, ab);
                 float out[FR_GEMM_MAX_T * FR_GEMM_ROWS];
                 kern(pk->nb, unit, acts, T, out);
                 for (int u = 0; u < T; u++)
@@ -214,7 +235,7 @@ static void multi_dot_task(void *ctx, int64_t task, int thread) {
     const char *act = mc->act + mc->act_off[j];
     float *y = jb->y[k];
     if (mc->pk[j][k]) {
-        packed_rows(jb, mc->pk[j][k], mc->u0[j][k], mc, j, y, act, r0, r1, false, thread);
+        packed_rows(jb, mc->pk[j][k], mc->u0[j][k], mc, j, y, r0, r1, false, thread);
         return;
     }
     if (mc->f16[j]) {
@@ -262,10 +283,38 @@ static void slab_dot_task(void *ctx, int64_t s, int thread) {
         const int j = p / 2, k = p % 2;
         const fr_mm_job *jb = &mc->jobs[j];
         const int64_t u0 = g - mc->unit_start[p], u1 = FR_MIN(g1, mc->unit_start[p + 1]) - mc->unit_start[p];
-        packed_rows(jb, mc->pk[j][k], mc->u0[j][k], mc, j, jb->y[k], mc->act + mc->act_off[j], u0 * FR_GEMM_ROWS,
+        packed_rows(jb, mc->pk[j][k], mc->u0[j][k], mc, j, jb->y[k], u0 * FR_GEMM_ROWS,
                     FR_MIN(u1 * FR_GEMM_ROWS, jb->w[k]->n_out), true, thread);
         g = mc->unit_start[p + 1];
     }
+}
+
+/* Which jobs of a decode step share their converted rows (multi_ctx.shared): those of the
+ * first job's source, where there are two or more of them and the source's rows they reach
+ * are no more than their rows (so the scratch of fr_matmul_multi_scratch_size holds them).
+ * Not a prompt's: there each expert's own copy of its tokens' rows stays in L2 while its
+ * chunks read them, and one copy of all of them (512 rows of 2 KiB and more) does not
+ * (DeepSeek-V2-Lite Q4_0 pp512 171.5 / 166.0, 173.5 / 165.9 t/s without and with). */
+static void share_rows(multi_ctx *mc, bool decode) {
+    mc->n_shared = 0;
+    int ref = -1, n = 0;
+    int64_t rows = 0, n_src = 0;
+    for (int j = 0; j < mc->n_jobs; j++) {
+        const fr_mm_job *jb = &mc->jobs[j], *r = ref >= 0 ? &mc->jobs[ref] : jb;
+        mc->shared[j] = mc->pk[j][0] && !mc->amx[j] && jb->m > 0 && jb->x == r->x && jb->x_stride == r->x_stride &&
+                        jb->w[0]->type == r->w[0]->type && jb->w[0]->n_in == r->w[0]->n_in;
+        if (!mc->shared[j]) continue;
+        if (ref < 0) ref = j;
+        n++;
+        rows += jb->m;
+        for (int64_t t = 0; t < jb->m; t++) n_src = FR_MAX(n_src, (jb->x_rows ? jb->x_rows[t] : t) + 1);
+    }
+    if (!decode || n < 2 || n_src > rows) {
+        for (int j = 0; j < mc->n_jobs; j++) mc->shared[j] = false;
+        return;
+    }
+    mc->n_shared = n_src;
+    mc->shared_ref = ref;
 }
 
 void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) {
@@ -281,13 +330,9 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
     mc.pool = pool;
     mc.act = scratch;
     int nt = fr_pool_size(pool);
-    size_t off = 0;
-    int64_t conv = 0, dots = 0;
+    bool decode = true; /* every job packed and of one token or a few */
     for (int j = 0; j < n_jobs; j++) {
         const fr_matrix *w = jobs[j].w[0];
-        mc.act_off[j] = off;
-        mc.conv_start[j] = conv;
-        mc.dot_start[j] = dots;
         mc.pk[j][0] = mc.pk[j][1] = NULL;
         if (fr_pack_supported(w->type)) {
             bool all = true;
@@ -299,12 +344,24 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
         }
         mc.f16[j] = !mc.pk[j][0] && float_job(&jobs[j]);
         atomic_init(&mc.unsafe[j], false);
-        off += mc.f16[j] ? float_job_bytes(&jobs[j]) : job_act_bytes(&jobs[j], mc.pk[j][0] != NULL) * (size_t)jobs[j].m;
-        conv += jobs[j].m;
         mc.kern[j] = mc.pk[j][0] ? fr_gemm_kernel_for(mc.pk[j][0]) : NULL;
         mc.streams[j] = mc.pk[j][0] && jobs[j].m == 1 ? fr_gemm_streams_kernel_for(mc.pk[j][0]) : NULL;
         mc.pair[j] = mc.pk[j][0] && jobs[j].m >= 2 ? fr_gemm_pair_kernel_for(mc.pk[j][0]) : NULL;
         mc.amx[j] = mc.pk[j][0] && jobs[j].m >= FR_GEMM_AMX_T ? fr_gemm_amx_kernel_for(mc.pk[j][0]) : NULL;
+        decode = decode && jobs[j].m >= 1 && jobs[j].m <= FR_MM_SLAB_MAX_T && mc.pk[j][0];
+    }
+    share_rows(&mc, decode);
+    size_t off = 0;
+    int64_t conv = mc.n_shared, dots = 0;
+    for (int j = 0; j < n_jobs; j++) {
+        const fr_matrix *w = jobs[j].w[0];
+        mc.act_off[j] = off;
+        mc.conv_start[j] = conv;
+        mc.dot_start[j] = dots;
+        if (!mc.shared[j]) {
+            off += mc.f16[j] ? float_job_bytes(&jobs[j]) : job_act_bytes(&jobs[j], mc.pk[j][0] != NULL) * (size_t)jobs[j].m;
+            conv += jobs[j].m;
+        }
         /* chunks: enough tasks to balance, whole packed units (packed_rows); a decode step's
          * in steps of FR_GEMM_STREAMS units where they are read as streams */
         const int64_t step = FR_GEMM_ROWS * (mc.streams[j] ? FR_GEMM_STREAMS : 1);
@@ -316,12 +373,11 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
         mc.n_chunks[j] = jobs[j].m > 0 ? (w->n_out + mc.chunk[j] - 1) / mc.chunk[j] : 0;
         dots += mc.n_chunks[j] * jobs[j].n_w;
     }
+    mc.shared_off = off;
     mc.conv_start[n_jobs] = conv;
     mc.dot_start[n_jobs] = dots;
-    bool decode = true; /* every job packed and of one token or a few */
     mc.unit_start[0] = 0;
     for (int j = 0; j < n_jobs; j++) {
-        decode = decode && jobs[j].m >= 1 && jobs[j].m <= FR_MM_SLAB_MAX_T && mc.pk[j][0];
         for (int k = 0; k < 2; k++)
             mc.unit_start[2 * j + k + 1] =
                 mc.unit_start[2 * j + k] +
