@@ -178,14 +178,15 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
     if (mc->streams[j]) {
         rows_out ro = {y, r1};
         r0 += FR_GEMM_ROWS * fr_gemm_streams_units(mc->streams[j], pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
-                                                   (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, job_act(mc, j, 0, ab), store_rows, &ro);
+                                                   (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, job_act(mc, j, 0, ab),
+                                                   store_rows, &ro);
     }
     int64_t t0 = 0;
     if (mc->amx[j]) {
         tokens_out to = {y, jb->y_stride, r1};
         t0 = fr_gemm_amx_units(mc->amx[j], pk->type, pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
-                               (r1 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, job_act(mc, j, 0, ab), ab, 0, jb->m, store_tokens, &to,
-                               fr_pool_scratch(mc->pool, thread));
+                               (r1 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, job_act(mc, j, 0, ab), ab, 0, jb->m,
+                               store_tokens, &to, fr_pool_scratch(mc->pool, thread));
     }
     /* tokens in groups of FR_GEMM_MAX_T: with unit_outer (a decode step's slab, too long to stay
      * in cache for a second pass) each unit in turn for every group while it is in L1; else
@@ -290,7 +291,7 @@ static void slab_dot_task(void *ctx, int64_t s, int thread) {
 }
 
 /* Which jobs of a decode step share their converted rows (multi_ctx.shared): those of the
- * first job's source, where there are two or more of them and the source's rows they reach
+ * first packed job's source, where there are two or more of them and the source's rows they reach
  * are no more than their rows (so the scratch of fr_matmul_multi_scratch_size holds them).
  * Not a prompt's: there each expert's own copy of its tokens' rows stays in L2 while its
  * chunks read them, and one copy of all of them (512 rows of 2 KiB and more) does not
@@ -359,7 +360,8 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
         mc.conv_start[j] = conv;
         mc.dot_start[j] = dots;
         if (!mc.shared[j]) {
-            off += mc.f16[j] ? float_job_bytes(&jobs[j]) : job_act_bytes(&jobs[j], mc.pk[j][0] != NULL) * (size_t)jobs[j].m;
+            off += mc.f16[j] ? float_job_bytes(&jobs[j])
+                             : job_act_bytes(&jobs[j], mc.pk[j][0] != NULL) * (size_t)jobs[j].m;
             conv += jobs[j].m;
         }
         /* chunks: enough tasks to balance, whole packed units (packed_rows); a decode step's
