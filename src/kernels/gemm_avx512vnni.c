@@ -59,7 +59,7 @@ FR_INLINE void block_end16(const uint8_t *d, int64_t b, const float *const *yd, 
     const __m512 dx = f16x16(d);
     FR_UNROLL for (int t = 0; t < T; t++) {
         const __m512 sc = _mm512_mul_ps(dx, _mm512_set1_ps(yd[t][b]));
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(u ? _mm512_add_epi32(s[t], u[t]) : s[t]), sc, acc[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s[t], u[t])), sc, acc[t]);
     }
 }
 
@@ -104,8 +104,10 @@ FR_INLINE void x4_0x16_units(int64_t nb, const void *unit, const size_t ustride,
             const __m512i s0 = NL    ? _mm512_set1_epi32(yc[t][b])
                                : MIN ? _mm512_setzero_si512()
                                      : _mm512_madd_epi16(_mm512_set1_epi32(yc[t][b]), ones);
-            FR_UNROLL for (int k = 0; k < U; k++) s[k * T + t] = s0;
-            FR_UNROLL for (int k = 0; k < U; k++) u[k * T + t] = _mm512_setzero_si512();
+            FR_UNROLL for (int k = 0; k < U; k++) {
+                s[k * T + t] = s0;
+                u[k * T + t] = _mm512_setzero_si512();
+            }
         }
         FR_UNROLL for (int k = 0; k < U; k++) if (Q5 || NL ? FR_PF_DIST > 0 : FR_PF_IN_ORDER(T))
             prefetch_unit(blk[k], 0, Q5 ? 6 : 5);
@@ -129,30 +131,22 @@ FR_INLINE void x4_0x16_units(int64_t nb, const void *unit, const size_t ustride,
             FR_UNROLL for (int t = 0; t < T; t++) {
                 const int8_t *y = yq[t] + b * 32 + 4 * m;
                 const __m512i y0 = bcast32x16(y), y1 = bcast32x16(y + 16);
-                if (U == 1) {
-                    s[t] = _mm512_dpbusd_epi32(s[t], lo[0], y0);
-                    u[t] = _mm512_dpbusd_epi32(u[t], hi[0], y1);
-                    FR_KEEP(s[t]);
-                    FR_KEEP(u[t]);
-                } else {
-                    FR_UNROLL for (int k = 0; k < U; k++) {
-                        s[k * T + t] = _mm512_dpbusd_epi32(s[k * T + t], lo[k], y0);
-                        u[k * T + t] = _mm512_dpbusd_epi32(u[k * T + t], hi[k], y1);
-                        FR_KEEP(s[k * T + t]);
-                        FR_KEEP(u[k * T + t]);
-                    }
+                FR_UNROLL for (int k = 0; k < U; k++) {
+                    s[k * T + t] = _mm512_dpbusd_epi32(s[k * T + t], lo[k], y0);
+                    u[k * T + t] = _mm512_dpbusd_epi32(u[k * T + t], hi[k], y1);
+                    FR_KEEP(s[k * T + t]);
+                    FR_KEEP(u[k * T + t]);
                 }
             }
         }
         FR_UNROLL for (int k = 0; k < U; k++) {
-            const __m512i *uk = u + k * T;
             if (MIN) {
-                block_end16(blk[k] + (Q5 ? FR_Q5_1X16_D : FR_Q4_1X16_D), b, yd, s + k * T, uk, T, acc + k * T);
+                block_end16(blk[k] + (Q5 ? FR_Q5_1X16_D : FR_Q4_1X16_D), b, yd, s + k * T, u + k * T, T, acc + k * T);
                 const __m512 mx = f16x16(blk[k] + (Q5 ? FR_Q5_1X16_M : FR_Q4_1X16_M));
                 FR_UNROLL for (int t = 0; t < T; t++) acc[k * T + t] =
                     _mm512_fmadd_ps(mx, _mm512_castsi512_ps(_mm512_set1_epi32(yc[t][b])), acc[k * T + t]);
             } else {
-                block_end16(blk[k] + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D), b, yd, s + k * T, uk, T, acc + k * T);
+                block_end16(blk[k] + (Q5 ? FR_Q5_0X16_D : FR_Q4_0X16_D), b, yd, s + k * T, u + k * T, T, acc + k * T);
             }
         }
     }

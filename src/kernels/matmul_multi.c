@@ -297,24 +297,23 @@ static void slab_dot_task(void *ctx, int64_t s, int thread) {
  * chunks read them, and one copy of all of them (512 rows of 2 KiB and more) does not
  * (DeepSeek-V2-Lite Q4_0 pp512 171.5 / 166.0, 173.5 / 165.9 t/s without and with). */
 static void share_rows(multi_ctx *mc, bool decode) {
-    mc->n_shared = 0;
     int ref = -1, n = 0;
     int64_t rows = 0, n_src = 0;
     for (int j = 0; j < mc->n_jobs; j++) {
         const fr_mm_job *jb = &mc->jobs[j], *r = ref >= 0 ? &mc->jobs[ref] : jb;
-        mc->shared[j] = mc->pk[j][0] && !mc->amx[j] && jb->m > 0 && jb->x == r->x && jb->x_stride == r->x_stride &&
-                        jb->w[0]->type == r->w[0]->type && jb->w[0]->n_in == r->w[0]->n_in;
+        mc->shared[j] = decode && mc->pk[j][0] && !mc->amx[j] && jb->m > 0 && jb->x == r->x &&
+                        jb->x_stride == r->x_stride && jb->w[0]->type == r->w[0]->type &&
+                        jb->w[0]->n_in == r->w[0]->n_in;
         if (!mc->shared[j]) continue;
         if (ref < 0) ref = j;
         n++;
         rows += jb->m;
         for (int64_t t = 0; t < jb->m; t++) n_src = FR_MAX(n_src, (jb->x_rows ? jb->x_rows[t] : t) + 1);
     }
-    if (!decode || n < 2 || n_src > rows) {
+    const bool share = n >= 2 && n_src <= rows;
+    if (!share)
         for (int j = 0; j < mc->n_jobs; j++) mc->shared[j] = false;
-        return;
-    }
-    mc->n_shared = n_src;
+    mc->n_shared = share ? n_src : 0;
     mc->shared_ref = ref;
 }
 
