@@ -416,14 +416,23 @@ void fr_gemm_f32_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *cons
  * fr_gemm_panel_pack fills a panel with rows x[0 .. R - 1] so. */
 void fr_gemm_pass_order(const float *v, int64_t i, int64_t m, int L, int64_t nc, int R, int r, float *dst);
 void fr_gemm_panel_pack(const void *const *x, int R, int64_t n32, int type, int L, float *panel);
-void fr_gemm_panel_avx512(int q, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R,
-                          const float *const *yp, int T, float *st, int first);
+/* The F16 form (AVX2, F16 rows): panel and activations hold the F16 values themselves, in the
+ * same order (uint16_t where the float form has floats; activation tails too), which the h16
+ * kernels widen as they load: the same products, so the same bits. */
+void fr_gemm_pass_order16(const uint16_t *v, int64_t i, int64_t m, int L, int64_t nc, int R, int r, uint16_t *dst);
+void fr_gemm_panel_pack16(const void *const *x, int R, int64_t n32, int L, uint16_t *panel);
+void fr_gemm_panel_avx512(int h, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R, const void *const *yp,
+                          int T, float *st, int first);
 void fr_gemm_panel_finish_avx512(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
-                                 int64_t n, const float *const *yp, float *out, size_t out_stride);
-void fr_gemm_panel_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R, const float *const *yp,
+                                 int64_t n, const void *const *yp, float *out, size_t out_stride);
+void fr_gemm_panel_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R, const void *const *yp,
                         int T, float *st, int first);
 void fr_gemm_panel_finish_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
-                               int64_t n, const float *const *yp, float *out, size_t out_stride);
+                               int64_t n, const void *const *yp, float *out, size_t out_stride);
+void fr_gemm_panel_h16_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R,
+                            const void *const *yp, int T, float *st, int first);
+void fr_gemm_panel_finish_h16_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
+                                   int64_t n, const void *const *yp, float *out, size_t out_stride);
 /* BF16 pair panels (gemm_avx512bf16.c; only where fr_cpu_has(FR_ISA_AVX512BF16)): the 16-lane
  * panels above with vdpbf16ps, which adds two products per lane and instruction. A lane of pass
  * h takes values 32c + 16h + l of chunks c = 0, 1, 2, ... one after the other; vdpbf16ps adds

@@ -892,24 +892,30 @@ void fr_gemm_f32_avx2_part(int64_t i0, int64_t i1, int64_t n, const void *const 
 
 /* ---- prompts over converted panels (fr_gemm_f16's prompt path; layouts in gemm.h) ----
  * The 8-lane form of gemm_avx512.c's panels: four quarter passes (a_j alone per pass), so
- * R x T accumulators and the R weight and one activation vector fit the 16 registers. */
+ * R x T accumulators and the R weight and one activation vector fit the 16 registers. The
+ * F16 form (h16) keeps panel and activations as F16 and widens them as it loads: the same
+ * floats, half the bytes to hold in L2 and to stream (vcvtph2ps from memory costs no FMA
+ * slot on the AMD Zen 3: a 3 x 4 tile in L1 ran 49 GMAC/s a core either way). */
+
+/* 8 values at v (floats, or F16 if h16) as floats */
+FR_INLINE __m256 panel_load8(const void *v, size_t i, const int h16) {
+    return h16 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)v + i)))
+               : _mm256_loadu_ps((const float *)v + i);
+}
 
 /* One quarter pass: R x T accumulators (f16_RxT's a_q) over chunks [c0, c1), from st (or
  * zero: first) back into st. */
-FR_INLINE void panel_RxT(int q, int64_t c0, int64_t c1, int64_t nc, const float *panel, const int R,
-                         const float *const *yp, const int T, float *st, int first) {
+FR_INLINE void panel_RxT(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, const int R,
+                         const void *const *yp, const int T, float *st, int first, const int h16) {
     __m256 a[3][4];
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
         a[r][t] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(st + (r * T + t) * 8);
     const size_t at = ((size_t)q * (size_t)nc + (size_t)c0) * 8;
-    const float *wp = panel + at * (size_t)R;
-    const float *yb[4];
-    FR_UNROLL for (int t = 0; t < T; t++) yb[t] = yp[t] + at;
     for (int64_t c = 0; c < c1 - c0; c++) {
         __m256 xv[3];
-        FR_UNROLL for (int r = 0; r < R; r++) xv[r] = _mm256_loadu_ps(wp + (c * R + r) * 8);
+        FR_UNROLL for (int r = 0; r < R; r++) xv[r] = panel_load8(panel, at * (size_t)R + (size_t)(c * R + r) * 8, h16);
         FR_UNROLL for (int t = 0; t < T; t++) {
-            __m256 yv = _mm256_loadu_ps(yb[t] + c * 8);
+            __m256 yv = panel_load8(yp[t], at + (size_t)c * 8, h16);
             __asm__("" : "+x"(yv));
             FR_UNROLL for (int r = 0; r < R; r++) a[r][t] = _mm256_fmadd_ps(xv[r], yv, a[r][t]);
         }
@@ -919,20 +925,33 @@ FR_INLINE void panel_RxT(int q, int64_t c0, int64_t c1, int64_t nc, const float 
 }
 
 #define PANEL_CASE(R, T) \
-    case R * 8 + T: panel_RxT(q, c0, c1, nc, panel, R, yp, T, st, first); break;
-void fr_gemm_panel_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R, const float *const *yp,
-                        int T, float *st, int first) {
-    switch (R * 8 + T) {
-        PANEL_CASE(1, 1) PANEL_CASE(1, 2) PANEL_CASE(1, 3) PANEL_CASE(1, 4)
-        PANEL_CASE(2, 1) PANEL_CASE(2, 2) PANEL_CASE(2, 3) PANEL_CASE(2, 4)
-        PANEL_CASE(3, 1) PANEL_CASE(3, 2) PANEL_CASE(3, 3) PANEL_CASE(3, 4)
-    default: break;
+    case R * 8 + T: panel_RxT(q, c0, c1, nc, panel, R, yp, T, st, first, H16); break;
+#define PANEL_CASES \
+    switch (R * 8 + T) { \
+        PANEL_CASE(1, 1) PANEL_CASE(1, 2) PANEL_CASE(1, 3) PANEL_CASE(1, 4) \
+        PANEL_CASE(2, 1) PANEL_CASE(2, 2) PANEL_CASE(2, 3) PANEL_CASE(2, 4) \
+        PANEL_CASE(3, 1) PANEL_CASE(3, 2) PANEL_CASE(3, 3) PANEL_CASE(3, 4) \
+    default: break; \
     }
+void fr_gemm_panel_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R, const void *const *yp,
+                        int T, float *st, int first) {
+#define H16 0
+    PANEL_CASES
+#undef H16
 }
+
+void fr_gemm_panel_h16_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R,
+                            const void *const *yp, int T, float *st, int first) {
+#define H16 1
+    PANEL_CASES
+#undef H16
+}
+#undef PANEL_CASES
 #undef PANEL_CASE
 
-void fr_gemm_panel_finish_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
-                               int64_t n, const float *const *yp, float *out, size_t out_stride) {
+/* finish: yp's tail values n32 .. n - 1 are floats, or F16 if h16 */
+FR_INLINE void panel_finish(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
+                            int64_t n, const void *const *yp, float *out, size_t out_stride, const int h16) {
     const int kind = fr_w_kind(type);
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) {
@@ -940,9 +959,21 @@ void fr_gemm_panel_finish_avx2(const float *const *st, int R, int T, const void 
             const __m256 s01 = _mm256_add_ps(_mm256_loadu_ps(st[0] + o), _mm256_loadu_ps(st[1] + o));
             const __m256 s23 = _mm256_add_ps(_mm256_loadu_ps(st[2] + o), _mm256_loadu_ps(st[3] + o));
             float sum = fr_hsum8_avx2(_mm256_add_ps(s01, s23));
-            for (int64_t k = n32; k < n; k++) sum += fr_wide1_avx2(x[r], k, kind) * yp[t][k];
+            for (int64_t k = n32; k < n; k++)
+                sum += fr_wide1_avx2(x[r], k, kind) *
+                       (h16 ? fr_f16_to_f32(((const uint16_t *)yp[t])[k]) : ((const float *)yp[t])[k]);
             out[(size_t)t * out_stride + (size_t)r] = sum;
         }
+}
+
+void fr_gemm_panel_finish_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
+                               int64_t n, const void *const *yp, float *out, size_t out_stride) {
+    panel_finish(st, R, T, x, type, n32, n, yp, out, out_stride, 0);
+}
+
+void fr_gemm_panel_finish_h16_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
+                                   int64_t n, const void *const *yp, float *out, size_t out_stride) {
+    panel_finish(st, R, T, x, type, n32, n, yp, out, out_stride, 1);
 }
 
 void fr_gemm_f32_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {

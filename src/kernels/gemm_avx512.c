@@ -115,14 +115,14 @@ void fr_gemm_f32_avx512(int64_t n, const void *const *x, int R, const float *con
 /* One half pass: R x T accumulators (one 16-lane vector each: a_2h | a_2h+1 of f16_RxT) over
  * chunks [c0, c1), from st (or zero: first) back into st. */
 FR_INLINE void panel_RxT(int h, int64_t c0, int64_t c1, int64_t nc, const float *panel, const int R,
-                         const float *const *yp, const int T, float *st, int first) {
+                         const void *const *yp, const int T, float *st, int first) {
     __m512 a[3][8];
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
         a[r][t] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(st + (r * T + t) * 16);
     const size_t at = ((size_t)h * (size_t)nc + (size_t)c0) * 16;
     const float *wp = panel + at * (size_t)R;
     const float *yb[8];
-    FR_UNROLL for (int t = 0; t < T; t++) yb[t] = yp[t] + at;
+    FR_UNROLL for (int t = 0; t < T; t++) yb[t] = (const float *)yp[t] + at;
     for (int64_t c = 0; c < c1 - c0; c++) {
         __m512 xv[3];
         FR_UNROLL for (int r = 0; r < R; r++) xv[r] = _mm512_loadu_ps(wp + (c * R + r) * 16);
@@ -138,8 +138,8 @@ FR_INLINE void panel_RxT(int h, int64_t c0, int64_t c1, int64_t nc, const float 
 
 #define PANEL_CASE(R, T) \
     case R * 16 + T: panel_RxT(h, c0, c1, nc, panel, R, yp, T, st, first); break;
-void fr_gemm_panel_avx512(int h, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R,
-                          const float *const *yp, int T, float *st, int first) {
+void fr_gemm_panel_avx512(int h, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R, const void *const *yp,
+                          int T, float *st, int first) {
     switch (R * 16 + T) {
         PANEL_CASE(1, 1) PANEL_CASE(1, 2) PANEL_CASE(1, 3) PANEL_CASE(1, 4)
         PANEL_CASE(1, 5) PANEL_CASE(1, 6) PANEL_CASE(1, 7) PANEL_CASE(1, 8)
@@ -153,7 +153,7 @@ void fr_gemm_panel_avx512(int h, int64_t c0, int64_t c1, int64_t nc, const float
 #undef PANEL_CASE
 
 void fr_gemm_panel_finish_avx512(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
-                                 int64_t n, const float *const *yp, float *out, size_t out_stride) {
+                                 int64_t n, const void *const *yp, float *out, size_t out_stride) {
     const int kind = fr_w_kind(type);
     for (int r = 0; r < R; r++) {
         __m256 v[8];
@@ -168,7 +168,7 @@ void fr_gemm_panel_finish_avx512(const float *const *st, int R, int T, const voi
         fr_hsum8x8_avx2(v, sums); /* hsum8's bits, eight at once */
         for (int t = 0; t < T; t++) {
             float sum = sums[t];
-            for (int64_t k = n32; k < n; k++) sum += fr_wide1_avx2(x[r], k, kind) * yp[t][k];
+            for (int64_t k = n32; k < n; k++) sum += fr_wide1_avx2(x[r], k, kind) * ((const float *)yp[t])[k];
             out[(size_t)t * out_stride + (size_t)r] = sum;
         }
     }

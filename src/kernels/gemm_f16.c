@@ -50,10 +50,11 @@ static void rows_from(const fr_matrix *w, int64_t r, int n, const void **xs) {
 typedef struct {
     int lanes, R, T; /* values per pass of a chunk (32 / lanes passes), the tile */
     int64_t span;    /* values per range: a group's activations for a pass of it stay in L1 */
-    void (*pass)(int q, int64_t c0, int64_t c1, int64_t nc, const float *panel, int R, const float *const *yp, int T,
+    int es;          /* bytes a value in panels and activation rows: 4 (floats), 2 (F16 as stored) */
+    void (*pass)(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R, const void *const *yp, int T,
                  float *st, int first);
     void (*finish)(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32, int64_t n,
-                   const float *const *yp, float *out, size_t out_stride);
+                   const void *const *yp, float *out, size_t out_stride);
 } f16_panel_kernels;
 
 typedef struct {
@@ -89,6 +90,9 @@ typedef struct {
 /* On AVX-512, prompt rows longer than this (values) are taken in ranges of it (f16_task). */
 #define F16_SPLIT 2048
 #define F16_SPLIT_ROWS 48 /* the most rows in a task's chunk then */
+/* Values per range of AVX2 F16 panels (f16_panels_avx2_h16): 8 KiB of 4 tokens' F16
+ * activations in L1 per pass */
+#define F16_H16_SPAN 4096
 
 /* (L a constant in each call: the copies become vector moves) */
 static inline void pass_order_lanes(const float *v, int64_t i, int64_t m, const int L, int64_t nc, int R, int r,
@@ -101,6 +105,15 @@ void fr_gemm_pass_order(const float *v, int64_t i, int64_t m, int L, int64_t nc,
     if (L == 16) pass_order_lanes(v, i, m, 16, nc, R, r, dst);
     else if (L == 8) pass_order_lanes(v, i, m, 8, nc, R, r, dst);
     else pass_order_lanes(v, i, m, L, nc, R, r, dst);
+}
+
+void fr_gemm_pass_order16(const uint16_t *v, int64_t i, int64_t m, int L, int64_t nc, int R, int r, uint16_t *dst) {
+    for (int64_t k = i; k < i + m; k += L)
+        memcpy(dst + (((k & 31) / L * nc + (k >> 5)) * R + r) * L, v + (k - i), (size_t)L * sizeof(uint16_t));
+}
+
+void fr_gemm_panel_pack16(const void *const *x, int R, int64_t n32, int L, uint16_t *panel) {
+    for (int r = 0; r < R; r++) fr_gemm_pass_order16(x[r], 0, n32, L, n32 / 32, R, r, panel);
 }
 
 void fr_gemm_panel_pack(const void *const *x, int R, int64_t n32, int type, int L, float *panel) {
@@ -140,14 +153,21 @@ static bool f16_convert_row(const f16_job *j, const float *src, int64_t t) {
             ft->to_float(tmp, dst + i, m);
             continue;
         }
+        const int64_t mp = FR_MAX(0, FR_MIN(m, n32 - i)); /* (below) */
+        if (j->panels->es == 2) { /* F16 panels: the F16 values themselves */
+            uint16_t *dst16 = (uint16_t *)dst;
+            ft->from_float(src + i, tmp, m);
+            fr_gemm_pass_order16(tmp, i, mp, j->panels->lanes, nc, 1, 0, dst16);
+            for (int64_t k = i + mp; k < i + m; k++) dst16[k] = tmp[k - i];
+            continue;
+        }
         if (f32) {
             memcpy(v, src + i, (size_t)m * sizeof(float));
         } else {
             ft->from_float(src + i, tmp, m);
             ft->to_float(tmp, v, m);
         }
-        /* pass order up to n32 (i is a multiple of 256: whole passes), the tail in place */
-        const int64_t mp = FR_MAX(0, FR_MIN(m, n32 - i));
+        /* pass order up to n32 (i is a multiple of 256: whole passes: mp), the tail in place */
 #if FR_X86
         if (j->pairs && mp > 0 &&
             !fr_gemm_bf16_pair_order(tmp, i, mp, n32, 1, 0, j->pairs + (size_t)t * j->pair_stride))
@@ -198,11 +218,16 @@ static void f16_decode_slab(const f16_job *j, const fr_mm_out *o, int64_t r0, in
 #if FR_X86
 /* AVX-512: a range of 1024 values puts 8 x 512 floats (16 KiB) of activations in L1 per pass
  * (2048, 32 KiB: slower alone, no faster in the GEMM) */
-static const f16_panel_kernels f16_panels_avx512 = {16, 3, 8, 1024, fr_gemm_panel_avx512, fr_gemm_panel_finish_avx512};
+static const f16_panel_kernels f16_panels_avx512 = {16,   3, 8, 1024, 4, fr_gemm_panel_avx512,
+                                                    fr_gemm_panel_finish_avx512};
 /* AVX2: 3 x 4 tiles fill the 16 registers; a range of 4096 values, 16 KiB of activations per
  * pass (kbench F16 5632 x 2048, 512 tokens, one thread: 1024 41-42 GMAC/s, 2048 45-46, 4096
  * 46-47; 2048 x 5632: 43, 48, 48) */
-static const f16_panel_kernels f16_panels_avx2 = {8, 3, 4, 4096, fr_gemm_panel_avx2, fr_gemm_panel_finish_avx2};
+static const f16_panel_kernels f16_panels_avx2 = {8, 3, 4, 4096, 4, fr_gemm_panel_avx2, fr_gemm_panel_finish_avx2};
+/* AVX2, F16 rows: F16 panels, twice the rows in the same bytes, and half the bytes of
+ * activations streamed per row */
+static const f16_panel_kernels f16_panels_avx2_h16 = {8,    3, 4, F16_H16_SPAN, 2, fr_gemm_panel_h16_avx2,
+                                                      fr_gemm_panel_finish_h16_avx2};
 #endif
 /* A task's rows as floats, at most: 768 KiB stays in this machine's 2 MiB L2 beside the
  * activations; 384 KiB measured 15% slower on 5632-wide rows (kbench 5632 x 2048, one thread:
@@ -239,8 +264,10 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
     const int64_t n = w->n_in, n32 = n & ~(int64_t)31, nc = n32 / 32, cspan = k->span / 32;
     const int R = k->R, P = 32 / k->lanes;
     f16_panel_scratch *sc = fr_pool_scratch(j->pool, thread);
+    const size_t es = (size_t)k->es;
     assert(sc && R == 3 && k->T <= 8 && R * k->T * k->lanes <= F16P_STATE && r1 - r0 <= F16P_ROWS &&
-           (size_t)(r1 - r0) * (size_t)n32 * sizeof(float) <= sizeof sc->panel);
+           (size_t)(r1 - r0) * (size_t)n32 * es <= sizeof sc->panel);
+    char *panel = (char *)sc->panel; /* row r's panel at (r - r0) * n32 * es */
     /* BF16 pair panels where every weight of the chunk is pair-safe (a row's np x 32 dwords
      * fit in its n32 floats: nc >= 1), else float panels */
     bool pairs = j->pairs != NULL;
@@ -258,12 +285,14 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
         const int nr = (int)FR_MIN(R, r1 - r);
         const void *xs[3];
         rows_from(w, r, nr, xs);
-        fr_gemm_panel_pack(xs, nr, n32, w->type, k->lanes, sc->panel + (size_t)(r - r0) * (size_t)n32);
+        void *dst = panel + (size_t)(r - r0) * (size_t)n32 * es;
+        if (es == 2) fr_gemm_panel_pack16(xs, nr, n32, k->lanes, dst);
+        else fr_gemm_panel_pack(xs, nr, n32, w->type, k->lanes, dst);
     }
     const fr_mm_out *o = j->out;
     for (int64_t t = 0; t < j->n_tok; t += k->T) {
         const int T = (int)FR_MIN(k->T, j->n_tok - t);
-        const float *yp[8];
+        const void *yp[8]; /* (floats, or F16 values for es 2) */
         for (int u = 0; u < T; u++) yp[u] = j->ys + (size_t)(t + u) * j->ys_stride;
 #if FR_X86
         if (pairs) {
@@ -282,7 +311,7 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
             c1 = FR_MIN(c0 + cspan, nc);
             for (int q = 0; q < P; q++)
                 for (int64_t r = r0; r < r1; r += R)
-                    k->pass(q, c0, c1, nc, sc->panel + (size_t)(r - r0) * (size_t)n32, (int)FR_MIN(R, r1 - r), yp, T,
+                    k->pass(q, c0, c1, nc, panel + (size_t)(r - r0) * (size_t)n32 * es, (int)FR_MIN(R, r1 - r), yp, T,
                             sc->st[(r - r0) / R][q], c0 == 0);
         }
         for (int64_t r = r0; r < r1; r += R) {
@@ -397,7 +426,9 @@ static void f16_plan(fr_pool *pool, f16_job *j, const fr_matrix *w, const float 
     /* longer prompts over panels where a task's scratch holds a whole panel of rows */
     if (pool && n_tok >= F16P_MIN_TOKENS && w->n_in >= 32 &&
         (size_t)(w->n_in & ~(int64_t)31) * sizeof(float) * 3 <= (j->panel_bytes = f16_panel_bytes())) {
-        j->panels = avx512 ? &f16_panels_avx512 : &f16_panels_avx2;
+        j->panels = avx512                        ? &f16_panels_avx512
+                    : w->type == FR_TYPE_F16 ? &f16_panels_avx2_h16
+                                             : &f16_panels_avx2;
         j->pool = pool;
         j->ys = scratch;
         j->ys_stride = act_stride;
@@ -447,7 +478,7 @@ static int64_t f16_chunk(const f16_job *j, int nt) {
     if (j->span < w->n_in) c = FR_MIN(c, F16_SPLIT_ROWS);
     if (j->panels) { /* the rows as floats fill at most panel_bytes, in whole panels */
         const int64_t n32 = w->n_in & ~(int64_t)31, R = j->panels->R;
-        int64_t most = (int64_t)(j->panel_bytes / sizeof(float)) / n32;
+        int64_t most = (int64_t)(j->panel_bytes / (size_t)j->panels->es) / n32;
         /* BF16 pairs: 2 bytes a value, twice the rows. kbench BF16 5632 x 2048, 512 tokens, 2 threads,
          * 2 rounds: 242.6 -> 257.0 and 261.2 GMAC/s */
         if (j->pairs) most = FR_MIN(2 * most, (int64_t)(F16P_BYTES / sizeof(float)) / n32);

@@ -86,7 +86,7 @@ static void test_bf16_pairs(test_rng *rng) {
                                                       p0 == 0);
                     }
                     const float *sts[4] = {st[0], st[1], st[2], st[3]};
-                    fr_gemm_panel_finish_avx512(sts, R, T, xr, FR_TYPE_BF16, n32, n, (const float *const *)yrow, got,
+                    fr_gemm_panel_finish_avx512(sts, R, T, xr, FR_TYPE_BF16, n32, n, (const void *const *)yrow, got,
                                                 (size_t)R);
                     bad += memcmp(want, got, sizeof(float) * (size_t)(R * T)) != 0;
                 }

@@ -746,49 +746,58 @@ static void test_f16(test_rng *rng, int type) {
             CHECK(bad == 0, "%s n=%lld: %d shapes differ when the row is taken in ranges of 64", ft->name, (long long)n,
                   bad);
         }
-        /* panels (gemm.h), AVX-512's 16-lane passes and AVX2's 8-lane ones: every R x T tile,
-         * over ranges of 64 values, == the R x T kernel */
-        for (int set = 0; set < 2; set++) {
+        /* panels (gemm.h), AVX-512's 16-lane passes, AVX2's 8-lane ones and (F16 rows) their
+         * F16 form: every R x T tile, over ranges of 64 values, == the R x T kernel */
+        for (int set = 0; set < 3; set++) {
             const int L = set == 0 ? 16 : 8, P = 32 / L, maxT = set == 0 ? 8 : 4;
+            const bool h16 = set == 2; /* (the activations then F16 values, as the driver rounds them) */
             if (set == 0 && !fr_cpu_has(FR_ISA_AVX512)) continue;
-            void (*pass)(int, int64_t, int64_t, int64_t, const float *, int, const float *const *, int, float *, int) =
-                set == 0 ? fr_gemm_panel_avx512 : fr_gemm_panel_avx2;
+            if (h16 && type != FR_TYPE_F16) continue;
+            void (*pass)(int, int64_t, int64_t, int64_t, const void *, int, const void *const *, int, float *, int) =
+                set == 0 ? fr_gemm_panel_avx512 : h16 ? fr_gemm_panel_h16_avx2 : fr_gemm_panel_avx2;
             void (*finish)(const float *const *, int, int, const void *const *, int, int64_t, int64_t,
-                           const float *const *, float *, size_t) =
-                set == 0 ? fr_gemm_panel_finish_avx512 : fr_gemm_panel_finish_avx2;
+                           const void *const *, float *, size_t) =
+                set == 0 ? fr_gemm_panel_finish_avx512 : h16 ? fr_gemm_panel_finish_h16_avx2 : fr_gemm_panel_finish_avx2;
             const int64_t n32 = n & ~(int64_t)31, nc = n32 / 32;
             float *panel = aligned_alloc(64, sizeof(float) * (size_t)(3 * n32 + 16));
-            float *yp[8];
+            float *yp[8], *xq = malloc(sizeof(float) * (size_t)(8 * n)); /* xq: the activations the kernels see */
             for (int t = 0; t < 8; t++) { /* the activations in pass order */
                 yp[t] = malloc(sizeof(float) * (size_t)n);
-                for (int64_t k = 0; k < n; k++)
-                    yp[t][k < n32 ? ((k & 31) / L * nc + (k >> 5)) * L + k % L : k] = x[t * xs + k];
+                for (int64_t k = 0; k < n; k++) {
+                    const int64_t at = k < n32 ? ((k & 31) / L * nc + (k >> 5)) * L + k % L : k;
+                    const fr_f16 hv = fr_f32_to_f16(x[t * xs + k]);
+                    xq[t * n + k] = h16 ? fr_f16_to_f32(hv) : x[t * xs + k];
+                    if (h16) ((uint16_t *)yp[t])[at] = hv;
+                    else yp[t][at] = x[t * xs + k];
+                }
             }
             const void *xr4[3] = {xr[0], w + (size_t)(7 * n) * es, xr[2]};
             int bad = 0, shapes = 0;
             for (int R = 1; R <= 3; R++) {
-                fr_gemm_panel_pack(xr4, R, n32, type, L, panel);
+                if (h16) fr_gemm_panel_pack16(xr4, R, n32, L, (uint16_t *)panel);
+                else fr_gemm_panel_pack(xr4, R, n32, type, L, panel);
                 for (int T = 1; T <= maxT; T++, shapes++) {
                     float want[32], got[32], st[4][24 * 16];
                     for (int r = 0; r < R; r++)
                         for (int t = 0; t < T; t++) {
-                            const float *yr[1] = {x + t * xs};
+                            const float *yr[1] = {xq + t * n};
                             whole_avx2(n, &xr4[r], 1, yr, 1, &want[t * R + r]);
                         }
                     for (int64_t c0 = 0, c1; c0 < nc; c0 = c1) {
                         c1 = FR_MIN(c0 + 2, nc);
                         for (int q = 0; q < P; q++)
-                            pass(q, c0, c1, nc, panel, R, (const float *const *)yp, T, st[q], c0 == 0);
+                            pass(q, c0, c1, nc, panel, R, (const void *const *)yp, T, st[q], c0 == 0);
                     }
                     if (nc == 0) memset(st, 0, sizeof st); /* (the driver takes no panels then) */
                     const float *sts[4] = {st[0], st[1], st[2], st[3]};
-                    finish(sts, R, T, xr4, type, n32, n, (const float *const *)yp, got, (size_t)R);
+                    finish(sts, R, T, xr4, type, n32, n, (const void *const *)yp, got, (size_t)R);
                     bad += memcmp(want, got, sizeof(float) * (size_t)(R * T)) != 0;
                 }
             }
-            CHECK(bad == 0, "%s n=%lld: %d of %d %d-lane panel shapes differ from the R x T kernel", ft->name,
-                  (long long)n, bad, shapes, L);
+            CHECK(bad == 0, "%s n=%lld: %d of %d %d-lane%s panel shapes differ from the R x T kernel", ft->name,
+                  (long long)n, bad, shapes, L, h16 ? " F16" : "");
             for (int t = 0; t < 8; t++) free(yp[t]);
+            free(xq);
             free(panel);
         }
         void *scratch = aligned_alloc(64, fr_matmul_scratch_size(&big, NT) + 64);
