@@ -949,16 +949,25 @@ void fr_gemm_panel_h16_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const voi
 #undef PANEL_CASES
 #undef PANEL_CASE
 
-/* finish: yp's tail values n32 .. n - 1 are floats, or F16 if h16 */
+/* finish: yp's tail values n32 .. n - 1 are floats, or F16 if h16. The R x T sums go through
+ * hsum8 eight at a time (fr_hsum8x8_avx2: the same bits). */
 FR_INLINE void panel_finish(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
                             int64_t n, const void *const *yp, float *out, size_t out_stride, const int h16) {
-    const int kind = fr_w_kind(type);
+    const int kind = fr_w_kind(type), RT = R * T;
+    __m256 v[16];
+    float sums[16];
+    for (int o = 0; o < 16; o++) {
+        const int at = (o < RT ? o : 0) * 8;
+        const __m256 s01 = _mm256_add_ps(_mm256_loadu_ps(st[0] + at), _mm256_loadu_ps(st[1] + at));
+        const __m256 s23 = _mm256_add_ps(_mm256_loadu_ps(st[2] + at), _mm256_loadu_ps(st[3] + at));
+        v[o] = _mm256_add_ps(s01, s23);
+        if (o == 7 && RT <= 8) break;
+    }
+    fr_hsum8x8_avx2(v, sums);
+    if (RT > 8) fr_hsum8x8_avx2(v + 8, sums + 8);
     for (int r = 0; r < R; r++)
         for (int t = 0; t < T; t++) {
-            const int o = (r * T + t) * 8;
-            const __m256 s01 = _mm256_add_ps(_mm256_loadu_ps(st[0] + o), _mm256_loadu_ps(st[1] + o));
-            const __m256 s23 = _mm256_add_ps(_mm256_loadu_ps(st[2] + o), _mm256_loadu_ps(st[3] + o));
-            float sum = fr_hsum8_avx2(_mm256_add_ps(s01, s23));
+            float sum = sums[r * T + t];
             for (int64_t k = n32; k < n; k++)
                 sum += fr_wide1_avx2(x[r], k, kind) *
                        (h16 ? fr_f16_to_f32(((const uint16_t *)yp[t])[k]) : ((const float *)yp[t])[k]);

@@ -107,9 +107,15 @@ void fr_gemm_pass_order(const float *v, int64_t i, int64_t m, int L, int64_t nc,
     else pass_order_lanes(v, i, m, L, nc, R, r, dst);
 }
 
-void fr_gemm_pass_order16(const uint16_t *v, int64_t i, int64_t m, int L, int64_t nc, int R, int r, uint16_t *dst) {
+static inline void pass_order16_lanes(const uint16_t *v, int64_t i, int64_t m, const int L, int64_t nc, int R, int r,
+                                      uint16_t *dst) {
     for (int64_t k = i; k < i + m; k += L)
         memcpy(dst + (((k & 31) / L * nc + (k >> 5)) * R + r) * L, v + (k - i), (size_t)L * sizeof(uint16_t));
+}
+
+void fr_gemm_pass_order16(const uint16_t *v, int64_t i, int64_t m, int L, int64_t nc, int R, int r, uint16_t *dst) {
+    if (L == 8) pass_order16_lanes(v, i, m, 8, nc, R, r, dst);
+    else pass_order16_lanes(v, i, m, L, nc, R, r, dst);
 }
 
 void fr_gemm_panel_pack16(const void *const *x, int R, int64_t n32, int L, uint16_t *panel) {
