@@ -956,12 +956,12 @@ FR_INLINE void panel_finish(const float *const *st, int R, int T, const void *co
     const int kind = fr_w_kind(type), RT = R * T;
     __m256 v[16];
     float sums[16];
-    for (int o = 0; o < 16; o++) {
+    const int nv = RT <= 8 ? 8 : 16; /* (padded with the first sum) */
+    for (int o = 0; o < nv; o++) {
         const int at = (o < RT ? o : 0) * 8;
         const __m256 s01 = _mm256_add_ps(_mm256_loadu_ps(st[0] + at), _mm256_loadu_ps(st[1] + at));
         const __m256 s23 = _mm256_add_ps(_mm256_loadu_ps(st[2] + at), _mm256_loadu_ps(st[3] + at));
         v[o] = _mm256_add_ps(s01, s23);
-        if (o == 7 && RT <= 8) break;
     }
     fr_hsum8x8_avx2(v, sums);
     if (RT > 8) fr_hsum8x8_avx2(v + 8, sums + 8);

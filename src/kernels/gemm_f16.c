@@ -96,28 +96,24 @@ typedef struct {
  * faster in 9 of 10 rounds, e.g. 31.1 -> 38.8, 41.0 -> 43.3 GMAC/s) */
 #define F16_H16_SPAN 8192
 
-/* (L a constant in each call: the copies become vector moves) */
-static inline void pass_order_lanes(const float *v, int64_t i, int64_t m, const int L, int64_t nc, int R, int r,
-                                    float *dst) {
+/* Values i .. i + m - 1 of v (es bytes each) in pass order into row r of a panel of R rows
+ * (gemm.h). (L and es constants in each call: the copies become vector moves) */
+static inline void pass_order_es(const char *v, int64_t i, int64_t m, const int L, int64_t nc, int R, int r, char *dst,
+                                 const size_t es) {
     for (int64_t k = i; k < i + m; k += L)
-        memcpy(dst + (((k & 31) / L * nc + (k >> 5)) * R + r) * L, v + (k - i), (size_t)L * sizeof(float));
+        memcpy(dst + (size_t)(((k & 31) / L * nc + (k >> 5)) * R + r) * (size_t)L * es, v + (size_t)(k - i) * es,
+               (size_t)L * es);
 }
 
 void fr_gemm_pass_order(const float *v, int64_t i, int64_t m, int L, int64_t nc, int R, int r, float *dst) {
-    if (L == 16) pass_order_lanes(v, i, m, 16, nc, R, r, dst);
-    else if (L == 8) pass_order_lanes(v, i, m, 8, nc, R, r, dst);
-    else pass_order_lanes(v, i, m, L, nc, R, r, dst);
-}
-
-static inline void pass_order16_lanes(const uint16_t *v, int64_t i, int64_t m, const int L, int64_t nc, int R, int r,
-                                      uint16_t *dst) {
-    for (int64_t k = i; k < i + m; k += L)
-        memcpy(dst + (((k & 31) / L * nc + (k >> 5)) * R + r) * L, v + (k - i), (size_t)L * sizeof(uint16_t));
+    if (L == 16) pass_order_es((const char *)v, i, m, 16, nc, R, r, (char *)dst, sizeof(float));
+    else if (L == 8) pass_order_es((const char *)v, i, m, 8, nc, R, r, (char *)dst, sizeof(float));
+    else pass_order_es((const char *)v, i, m, L, nc, R, r, (char *)dst, sizeof(float));
 }
 
 void fr_gemm_pass_order16(const uint16_t *v, int64_t i, int64_t m, int L, int64_t nc, int R, int r, uint16_t *dst) {
-    if (L == 8) pass_order16_lanes(v, i, m, 8, nc, R, r, dst);
-    else pass_order16_lanes(v, i, m, L, nc, R, r, dst);
+    if (L == 8) pass_order_es((const char *)v, i, m, 8, nc, R, r, (char *)dst, sizeof(uint16_t));
+    else pass_order_es((const char *)v, i, m, L, nc, R, r, (char *)dst, sizeof(uint16_t));
 }
 
 void fr_gemm_panel_pack16(const void *const *x, int R, int64_t n32, int L, uint16_t *panel) {
