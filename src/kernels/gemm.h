@@ -419,7 +419,6 @@ void fr_gemm_panel_pack(const void *const *x, int R, int64_t n32, int type, int 
 /* The F16 form (AVX2, F16 rows): panel and activations hold the F16 values themselves, in the
  * same order (uint16_t where the float form has floats; activation tails too), which the h16
  * kernels widen as they load: the same products, so the same bits. */
-void fr_gemm_pass_order16(const uint16_t *v, int64_t i, int64_t m, int L, int64_t nc, int R, int r, uint16_t *dst);
 void fr_gemm_panel_pack16(const void *const *x, int R, int64_t n32, int L, uint16_t *panel);
 void fr_gemm_panel_avx512(int h, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R, const void *const *yp,
                           int T, float *st, int first);

@@ -111,13 +111,14 @@ void fr_gemm_pass_order(const float *v, int64_t i, int64_t m, int L, int64_t nc,
     else pass_order_es((const char *)v, i, m, L, nc, R, r, (char *)dst, sizeof(float));
 }
 
-void fr_gemm_pass_order16(const uint16_t *v, int64_t i, int64_t m, int L, int64_t nc, int R, int r, uint16_t *dst) {
+/* fr_gemm_pass_order for F16 values (the F16 form of the panels, gemm.h) */
+static void pass_order16(const uint16_t *v, int64_t i, int64_t m, int L, int64_t nc, int R, int r, uint16_t *dst) {
     if (L == 8) pass_order_es((const char *)v, i, m, 8, nc, R, r, (char *)dst, sizeof(uint16_t));
     else pass_order_es((const char *)v, i, m, L, nc, R, r, (char *)dst, sizeof(uint16_t));
 }
 
 void fr_gemm_panel_pack16(const void *const *x, int R, int64_t n32, int L, uint16_t *panel) {
-    for (int r = 0; r < R; r++) fr_gemm_pass_order16(x[r], 0, n32, L, n32 / 32, R, r, panel);
+    for (int r = 0; r < R; r++) pass_order16(x[r], 0, n32, L, n32 / 32, R, r, panel);
 }
 
 void fr_gemm_panel_pack(const void *const *x, int R, int64_t n32, int type, int L, float *panel) {
@@ -161,7 +162,7 @@ static bool f16_convert_row(const f16_job *j, const float *src, int64_t t) {
         if (j->panels->es == 2) { /* F16 panels: the F16 values themselves */
             uint16_t *dst16 = (uint16_t *)dst;
             ft->from_float(src + i, tmp, m);
-            fr_gemm_pass_order16(tmp, i, mp, j->panels->lanes, nc, 1, 0, dst16);
+            pass_order16(tmp, i, mp, j->panels->lanes, nc, 1, 0, dst16);
             for (int64_t k = i + mp; k < i + m; k++) dst16[k] = tmp[k - i];
             continue;
         }
@@ -427,12 +428,14 @@ static void f16_plan(fr_pool *pool, f16_job *j, const fr_matrix *w, const float 
         j->kern = f32 ? fr_gemm_f32_avx512_part : bf ? fr_gemm_bf16_avx512_part : fr_gemm_f16_avx512_part;
         j->span = F16_SPLIT;
     }
-    /* longer prompts over panels where a task's scratch holds a whole panel of rows */
+    /* longer prompts over panels where a task's scratch holds a whole panel of rows (at its
+     * kernels' bytes a value: F16 rows twice as long as float ones) */
+    const f16_panel_kernels *pk = avx512 ? &f16_panels_avx512
+                                  : w->type == FR_TYPE_F16 ? &f16_panels_avx2_h16
+                                                           : &f16_panels_avx2;
     if (pool && n_tok >= F16P_MIN_TOKENS && w->n_in >= 32 &&
-        (size_t)(w->n_in & ~(int64_t)31) * sizeof(float) * 3 <= (j->panel_bytes = f16_panel_bytes())) {
-        j->panels = avx512                        ? &f16_panels_avx512
-                    : w->type == FR_TYPE_F16 ? &f16_panels_avx2_h16
-                                             : &f16_panels_avx2;
+        (size_t)(w->n_in & ~(int64_t)31) * (size_t)pk->es * 3 <= (j->panel_bytes = f16_panel_bytes())) {
+        j->panels = pk;
         j->pool = pool;
         j->ys = scratch;
         j->ys_stride = act_stride;
@@ -480,7 +483,7 @@ static int64_t f16_chunk(const f16_job *j, int nt) {
      * alternated: 93.7-95.6 -> 99.3-100.3 GMAC/s) */
     if (c > F16_TILE_ROWS) c -= c % F16_TILE_ROWS;
     if (j->span < w->n_in) c = FR_MIN(c, F16_SPLIT_ROWS);
-    if (j->panels) { /* the rows as floats fill at most panel_bytes, in whole panels */
+    if (j->panels) { /* the rows (floats, or F16 for es 2) fill at most panel_bytes, in whole panels */
         const int64_t n32 = w->n_in & ~(int64_t)31, R = j->panels->R;
         int64_t most = (int64_t)(j->panel_bytes / (size_t)j->panels->es) / n32;
         /* BF16 pairs: 2 bytes a value, twice the rows. kbench BF16 5632 x 2048, 512 tokens, 2 threads,
