@@ -45,6 +45,19 @@ FR_INLINE void pf_weights(const uint8_t *p, const bool l2) {
     else _mm_prefetch((const char *)p, _MM_HINT_T0);
 }
 
+/* A unit run as two half passes (H = 1: three or four tokens, as FR_GEMM_HALVES_BY_T asks)
+ * reads its bytes twice, the second time from cache, so a prefetch a fixed distance ahead in
+ * the first pass leaves the memory idle through the second. Instead each pass prefetches half
+ * of the next unit (bbytes / 2 a block, into L2), so that unit streams in over both passes.
+ * Zen 3, kbench Q6_K 2048 x 102400 (a 102400-word output matrix, from DRAM), 2 threads,
+ * alternated with the fixed distance: 4 tokens 46-65 -> 76-89 GMAC/s, 3 tokens 47-49 -> 75-89
+ * (a round of each within the noise); into L1 instead (PREFETCHT0), 26-89. With one or two
+ * tokens (one pass) the next unit spread over the pass was no faster (T = 2 slower). */
+FR_INLINE void pf_next_unit_half(const void *unit, int64_t nb, size_t bbytes, int h0, int64_t b) {
+    const uint8_t *p = (const uint8_t *)unit + (size_t)nb * bbytes + ((size_t)h0 * (size_t)nb + (size_t)b) * (bbytes / 2);
+    for (size_t l = 0; l < bbytes / 2; l += 64) _mm_prefetch((const char *)p + l, _MM_HINT_T1);
+}
+
 /* The unit kernels below do halves h0 .. h0 + H - 1 of a unit (FR_GEMM_HALVES_BY_T; H = 2 with
  * h0 = 0: the whole unit, as the Q4_0, Q4_1, Q8_0 and Q4_K entry points always ask); accumulator
  * hh * T + t. */
@@ -488,7 +501,8 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
         const uint8_t *blk = (const uint8_t *)units[u] + b * bbytes;
         __m256i isum[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int v = 0; v < H * T; v++) isum[v] = _mm256_setzero_si256();
-        if (FR_PF_DIST && Q5 && h0 == 0)
+        if (FR_PF_DIST && H == 1) pf_next_unit_half(units[u], nb, bbytes, h0, b);
+        if (FR_PF_DIST && Q5 && H == 2)
             FR_UNROLL for (int l = 0; l < 8; l++)
                 pf_weights(blk + FR_Q5_KX16_QH + FR_PF_DIST + 64 * l, l2);
         /* JN sub-blocks per pass: with one activation row (decode) both nibbles of each load,
@@ -496,7 +510,7 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
         const int JN = H * T <= 2 ? 2 : 1;
         for (int j = 0; j < 8; j += JN) {
             const uint8_t *q = blk + 512 * (j >> 1);
-            if (FR_PF_DIST && !(j & 1) && h0 == 0)
+            if (FR_PF_DIST && !(j & 1) && H == 2)
                 FR_UNROLL for (int l = 0; l < 8; l++) pf_weights(q + FR_PF_DIST + 64 * l, l2);
             __m256i s[2][2 * FR_GEMM_MAX_T];
             FR_UNROLL for (int jj = 0; jj < JN; jj++) FR_UNROLL for (int v = 0; v < H * T; v++)
@@ -632,6 +646,7 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
         const uint8_t *blk = (const uint8_t *)unit + b * bbytes;
         __m256i isum[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int v = 0; v < H * T; v++) isum[v] = _mm256_setzero_si256();
+        if (FR_PF_DIST && H == 1) pf_next_unit_half(unit, nb, bbytes, h0, b);
         /* unrolled: the shifts that pick g's bits become constants. kbench 2048 x 512 (in L2), one
          * token, one thread: Q6_K 23.5 -> 40.6 GMAC/s, Q3_K 24.7 -> 31.4; 2048 x 5632, 256 tokens,
          * 2 threads: Q6_K 116 -> 135; tinyllama Q4_K_M pp512 149.0 -> 157.5 t/s. (Decode streams,
@@ -643,10 +658,10 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
             const bool pf_lo = Q3 || Q2 ? !(g & 3) : !(g & 1), pf_hi = Q2 ? false : Q3 ? g == 0 : !(g & 3);
             const size_t lo_at = 512 * (size_t)(Q3 || Q2 ? g >> 2 : g >> 1);
             const size_t hi_at = Q3 ? FR_Q3_KX16_HM : FR_Q6_KX16_QH + 512 * (size_t)(g >> 2);
-            if (FR_PF_DIST && h0 == 0 && pf_lo)
+            if (FR_PF_DIST && H == 2 && pf_lo)
                 FR_UNROLL for (int l = 0; l < 8; l++)
                     pf_weights(blk + lo_at + FR_PF_DIST + 64 * l, l2);
-            if (FR_PF_DIST && h0 == 0 && pf_hi)
+            if (FR_PF_DIST && H == 2 && pf_hi)
                 FR_UNROLL for (int l = 0; l < 8; l++)
                     pf_weights(blk + hi_at + FR_PF_DIST + 64 * l, l2);
             /* Q3_K: the 2-bit field i = g & 3 to bits 0-1, bit g of the third bits to bit 2 */
@@ -717,7 +732,7 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
                 }
             }
         }
-        if (FR_PF_DIST && h0 == 0)
+        if (FR_PF_DIST && H == 2)
             FR_UNROLL for (int l = 0; l < 5; l++)
                 pf_weights(blk + sc_at + FR_PF_DIST + 64 * l, l2);
         if (Q2) { /* msum = sum_j m_j * sum16_j: the offset words give -32 * m_j * sum16_j, exactly */
