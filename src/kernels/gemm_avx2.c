@@ -92,7 +92,8 @@ FR_INLINE void x4_0x16(int64_t nb, const void *unit, const int h0, const int H, 
         __m256i s[2 * FR_GEMM_MAX_T], w[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int hh = 0; hh < H; hh++) FR_UNROLL for (int t = 0; t < T; t++)
             s[hh * T + t] = MIN ? _mm256_setzero_si256() : _mm256_set1_epi32(yc[t][b]);
-        if (h0 == 0 && (Q5 ? FR_PF_DIST > 0 : FR_PF_IN_ORDER(T))) {
+        if (FR_PF_DIST && H == 1) pf_next_unit_half(unit, nb, bbytes, h0, b);
+        if (H == 2 && (Q5 ? FR_PF_DIST > 0 : FR_PF_IN_ORDER(T))) {
             FR_UNROLL for (int l = 0; l < 5; l++) pf_weights(blk + FR_PF_DIST + 64 * l, l2);
             if (Q5) pf_weights(blk + FR_PF_DIST + 64 * 5, l2);
         }
@@ -199,7 +200,8 @@ FR_INLINE void iq4_nlx16(int64_t nb, const void *unit, const int h0, const int H
         const uint8_t *blk = (const uint8_t *)unit + b * FR_Q4_0X16_BLOCK;
         __m256i s[2 * FR_GEMM_MAX_T];
         FR_UNROLL for (int v = 0; v < H * T; v++) s[v] = _mm256_setzero_si256();
-        if (FR_PF_DIST && h0 == 0)
+        if (FR_PF_DIST && H == 1) pf_next_unit_half(unit, nb, FR_Q4_0X16_BLOCK, h0, b);
+        if (FR_PF_DIST && H == 2)
             FR_UNROLL for (int l = 0; l < 5; l++) pf_weights(blk + FR_PF_DIST + 64 * l, l2);
         FR_UNROLL for (int k = 0; k < 8; k++) { /* k < 4: low nibbles of P_k; else high ones of P_(k-4) */
             const int m = k & 3;
