@@ -49,13 +49,19 @@ FR_INLINE void pf_weights(const uint8_t *p, const bool l2) {
  * reads its bytes twice, the second time from cache, so a prefetch a fixed distance ahead in
  * the first pass leaves the memory idle through the second. Instead each pass prefetches half
  * of the next unit (bbytes / 2 a block, into L2), so that unit streams in over both passes.
- * Zen 3, kbench Q6_K 2048 x 102400 (a 102400-word output matrix, from DRAM), 2 threads,
- * alternated with the fixed distance: 4 tokens 46-65 -> 76-89 GMAC/s, 3 tokens 47-49 -> 75-89
- * (a round of each within the noise); into L1 instead (PREFETCHT0), 26-89. With one or two
- * tokens (one pass) the next unit spread over the pass was no faster (T = 2 slower). */
+ * (Past a matrix's last unit the hints reach bytes that are not ours: prefetches never fault
+ * and load nothing architecturally, as the fixed-distance ones past a unit's end.)
+ * Zen 3, kbench 2048 x 65536 (from DRAM), 4 tokens, one thread, 3 rounds alternated with the
+ * fixed distance: Q6_K 31-34 -> 50-51 GMAC/s (its speed in cache), Q5_K 50-53 -> 56-58; Q6_K
+ * 2048 x 102400, 2 threads, 3 and 4 tokens: 46-65 -> 75-89 in 6 of 8 rounds. Prompts (2048 x
+ * 2816, 256 tokens, one thread) within 0-3%. Measured and not taken: into L1 (PREFETCHT0),
+ * noisier and no faster; the fixed distance kept beside it, no faster; the whole next unit
+ * in the second pass only, slower. With one or two tokens (one pass, H = 2) the next unit
+ * spread over the pass was no faster (two tokens slower), so those keep the fixed distance. */
 FR_INLINE void pf_next_unit_half(const void *unit, int64_t nb, size_t bbytes, int h0, int64_t b) {
-    const uint8_t *p = (const uint8_t *)unit + (size_t)nb * bbytes + ((size_t)h0 * (size_t)nb + (size_t)b) * (bbytes / 2);
-    for (size_t l = 0; l < bbytes / 2; l += 64) _mm_prefetch((const char *)p + l, _MM_HINT_T1);
+    const size_t half = bbytes / 2;
+    const uint8_t *p = (const uint8_t *)unit + (size_t)nb * bbytes + ((size_t)h0 * (size_t)nb + (size_t)b) * half;
+    for (size_t l = 0; l < half; l += 64) _mm_prefetch((const char *)p + l, _MM_HINT_T1);
 }
 
 /* The unit kernels below do halves h0 .. h0 + H - 1 of a unit (FR_GEMM_HALVES_BY_T; H = 2 with
