@@ -61,7 +61,7 @@ FR_INLINE void pf_weights(const uint8_t *p, const bool l2) {
 FR_INLINE void pf_next_unit_half(const void *unit, int64_t nb, size_t bbytes, int h0, int64_t b) {
     const size_t half = bbytes / 2;
     const uint8_t *p = (const uint8_t *)unit + (size_t)nb * bbytes + ((size_t)h0 * (size_t)nb + (size_t)b) * half;
-    for (size_t l = 0; l < half; l += 64) _mm_prefetch((const char *)p + l, _MM_HINT_T1);
+    for (size_t l = 0; l < half; l += 64) pf_weights(p + l, true);
 }
 
 /* The unit kernels below do halves h0 .. h0 + H - 1 of a unit (FR_GEMM_HALVES_BY_T; H = 2 with
