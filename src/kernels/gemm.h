@@ -404,7 +404,10 @@ void fr_gemm_f32_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *cons
  * taken in P passes of L lanes (AVX-512: L = 16, P = 2; AVX2: L = 8, P = 4): pass q holds
  * values 32c + Lq .. + L - 1 of each 32-value chunk c, that is the kernels' accumulator a_j
  * (j = Lq / 8 ..) of f16_RxT. A panel holds R <= 3 rows' values as floats (type: FR_TYPE_F16,
- * _BF16 or _F32 rows, widened exactly), L floats at ((q * nc + c) * R + r) * L, nc = n32 / 32.
+ * _BF16 or _F32 rows, widened exactly), L floats at q * qs + (c * R + r) * L, nc = n32 / 32;
+ * qs is nc * R * L for a panel alone, more where the passes of several panels lie between
+ * (f16_panel_chunk: pass q of all its panels, then pass q + 1), and the kernels take pass q's
+ * part of panel and activations (q = 0 then).
  * Activation rows yp are reordered alike over [0, n32): L floats at (q * nc + c) * L, and keep
  * values from n32 on in place. fr_gemm_panel_* runs pass q over chunks [c0, c1) for R x T
  * outputs (T <= 8 on AVX-512, T <= 4 on AVX2), the accumulators in st (R * T *
@@ -412,14 +415,15 @@ void fr_gemm_f32_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *cons
  * n from the rows x, into out[t * out_stride + r]. Bit for bit fr_gemm_f16_avx512_part's and
  * fr_gemm_f16_avx2_part's results (the same FMAs in the same order) for every type.
  * fr_gemm_pass_order writes values i .. i + m - 1 of row r (floats v; i and m multiples of L,
- * i + m <= n32) in that order into a panel of R rows (activations: R = 1, r = 0);
+ * i + m <= n32) in that order into a panel of R rows, passes qs floats apart (activations:
+ * R = 1, r = 0, qs = nc * L);
  * fr_gemm_panel_pack fills a panel with rows x[0 .. R - 1] so. */
-void fr_gemm_pass_order(const float *v, int64_t i, int64_t m, int L, int64_t nc, int R, int r, float *dst);
-void fr_gemm_panel_pack(const void *const *x, int R, int64_t n32, int type, int L, float *panel);
+void fr_gemm_pass_order(const float *v, int64_t i, int64_t m, int L, int R, int r, size_t qs, float *dst);
+void fr_gemm_panel_pack(const void *const *x, int R, int64_t n32, int type, int L, size_t qs, float *panel);
 /* The F16 form (AVX2, F16 rows): panel and activations hold the F16 values themselves, in the
  * same order (uint16_t where the float form has floats; activation tails too), which the h16
  * kernels widen as they load: the same products, so the same bits. */
-void fr_gemm_panel_pack16(const void *const *x, int R, int64_t n32, int L, uint16_t *panel);
+void fr_gemm_panel_pack16(const void *const *x, int R, int64_t n32, int L, size_t qs, uint16_t *panel);
 void fr_gemm_panel_avx512(int h, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R, const void *const *yp,
                           int T, float *st, int first);
 void fr_gemm_panel_finish_avx512(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,

@@ -776,8 +776,9 @@ static void test_f16(test_rng *rng, int type) {
             const void *xr4[3] = {xr[0], w + (size_t)(7 * n) * es, xr[2]};
             int bad = 0, shapes = 0;
             for (int R = 1; R <= 3; R++) {
-                if (h16) fr_gemm_panel_pack16(xr4, R, n32, L, (uint16_t *)panel);
-                else fr_gemm_panel_pack(xr4, R, n32, type, L, panel);
+                const size_t qs = (size_t)(nc * R * L); /* (one panel alone) */
+                if (h16) fr_gemm_panel_pack16(xr4, R, n32, L, qs, (uint16_t *)panel);
+                else fr_gemm_panel_pack(xr4, R, n32, type, L, qs, panel);
                 for (int T = 1; T <= maxT; T++, shapes++) {
                     float want[32], got[32], st[4][24 * 16];
                     for (int r = 0; r < R; r++)
