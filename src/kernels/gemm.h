@@ -436,6 +436,17 @@ void fr_gemm_panel_h16_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const voi
                             const void *const *yp, int T, float *st, int first);
 void fr_gemm_panel_finish_h16_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
                                    int64_t n, const void *const *yp, float *out, size_t out_stride);
+/* AVX2's last pass (q = 3) and finish in one, over chunks [c0, c1): panel and yq pass 3's part
+ * of the panel and of the activation rows (what the kernels above read with q = 3 is there
+ * with q = 0), st[0 .. 2] the other passes' accumulators and st[3] this pass's from the
+ * ranges before (unless first), x and yp whole rows for the tail; out as finish gives it, the
+ * same bits. */
+void fr_gemm_panel_last_avx2(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yq, int T,
+                             const float *const *st, int first, const void *const *x, int type, int64_t n32,
+                             int64_t n, const void *const *yp, float *out, size_t out_stride);
+void fr_gemm_panel_last_h16_avx2(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yq, int T,
+                                 const float *const *st, int first, const void *const *x, int type, int64_t n32,
+                                 int64_t n, const void *const *yp, float *out, size_t out_stride);
 /* BF16 pair panels (gemm_avx512bf16.c; only where fr_cpu_has(FR_ISA_AVX512BF16)): the 16-lane
  * panels above with vdpbf16ps, which adds two products per lane and instruction. A lane of pass
  * h takes values 32c + 16h + l of chunks c = 0, 1, 2, ... one after the other; vdpbf16ps adds

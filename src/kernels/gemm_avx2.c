@@ -947,8 +947,84 @@ FR_INLINE void panel_RxT(int q, int64_t c0, int64_t c1, int64_t nc, const void *
         _mm256_storeu_ps(st + (r * T + t) * 8, a[r][t]);
 }
 
+/* The tail n32 .. n of each of the R x T sums in out (yp's tail values floats, or F16 if
+ * h16), added after the sums as f16_RxT adds it. */
+FR_INLINE void panel_tail(int R, int T, const void *const *x, int type, int64_t n32, int64_t n, const void *const *yp,
+                          float *out, size_t out_stride, const int h16) {
+    const int kind = fr_w_kind(type);
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < T; t++) {
+            float sum = out[(size_t)t * out_stride + (size_t)r];
+            for (int64_t k = n32; k < n; k++)
+                sum += fr_wide1_avx2(x[r], k, kind) *
+                       (h16 ? fr_f16_to_f32(((const uint16_t *)yp[t])[k]) : ((const float *)yp[t])[k]);
+            out[(size_t)t * out_stride + (size_t)r] = sum;
+        }
+}
+
+/* The last quarter pass (q = 3) with the finish: its accumulators a_3 stay in registers and
+ * join the other passes' from st[0 .. 2] as finish adds them, (a_0 + a_1) + (a_2 + a_3) (st[3]
+ * holds a_3 of the ranges before, unless first); the R x T sums go to out. */
+FR_INLINE void panel_RxT_last(int64_t c0, int64_t c1, const void *panel, const int R, const void *const *yq,
+                              const int T, const float *const *st, int first, float *out, size_t out_stride,
+                              const int h16) {
+    __m256 a[3][4];
+    FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
+        a[r][t] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(st[3] + (r * T + t) * 8);
+    const size_t at = (size_t)c0 * 8;
+    for (int64_t c = 0; c < c1 - c0; c++) {
+        __m256 xv[3];
+        FR_UNROLL for (int r = 0; r < R; r++) xv[r] = panel_load8(panel, at * (size_t)R + (size_t)(c * R + r) * 8, h16);
+        FR_UNROLL for (int t = 0; t < T; t++) {
+            __m256 yv = panel_load8(yq[t], at + (size_t)c * 8, h16);
+            __asm__("" : "+x"(yv));
+            FR_UNROLL for (int r = 0; r < R; r++) a[r][t] = _mm256_fmadd_ps(xv[r], yv, a[r][t]);
+        }
+    }
+    const int RT = R * T, nv = RT <= 8 ? 8 : 16; /* (padded with the first sum) */
+    __m256 v[16];
+    float sums[16];
+    FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++) {
+        const int o = (r * T + t) * 8;
+        const __m256 s01 = _mm256_add_ps(_mm256_loadu_ps(st[0] + o), _mm256_loadu_ps(st[1] + o));
+        v[r * T + t] = _mm256_add_ps(s01, _mm256_add_ps(_mm256_loadu_ps(st[2] + o), a[r][t]));
+    }
+    FR_UNROLL for (int o = RT; o < nv; o++) v[o] = v[0];
+    fr_hsum8x8_avx2(v, sums);
+    if (RT > 8) fr_hsum8x8_avx2(v + 8, sums + 8);
+    FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
+        out[(size_t)t * out_stride + (size_t)r] = sums[r * T + t];
+}
+
 #define PANEL_CASE(R, T) \
     case R * 8 + T: panel_RxT(q, c0, c1, nc, panel, R, yp, T, st, first, H16); break;
+#define PANEL_LAST_CASE(R, T) \
+    case R * 8 + T: panel_RxT_last(c0, c1, panel, R, yq, T, st, first, out, out_stride, H16); break;
+#define PANEL_LAST_CASES \
+    switch (R * 8 + T) { \
+        PANEL_LAST_CASE(1, 1) PANEL_LAST_CASE(1, 2) PANEL_LAST_CASE(1, 3) PANEL_LAST_CASE(1, 4) \
+        PANEL_LAST_CASE(2, 1) PANEL_LAST_CASE(2, 2) PANEL_LAST_CASE(2, 3) PANEL_LAST_CASE(2, 4) \
+        PANEL_LAST_CASE(3, 1) PANEL_LAST_CASE(3, 2) PANEL_LAST_CASE(3, 3) PANEL_LAST_CASE(3, 4) \
+    default: break; \
+    } \
+    if (n > n32) panel_tail(R, T, x, type, n32, n, yp, out, out_stride, H16);
+void fr_gemm_panel_last_avx2(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yq, int T,
+                             const float *const *st, int first, const void *const *x, int type, int64_t n32,
+                             int64_t n, const void *const *yp, float *out, size_t out_stride) {
+#define H16 0
+    PANEL_LAST_CASES
+#undef H16
+}
+
+void fr_gemm_panel_last_h16_avx2(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yq, int T,
+                                 const float *const *st, int first, const void *const *x, int type, int64_t n32,
+                                 int64_t n, const void *const *yp, float *out, size_t out_stride) {
+#define H16 1
+    PANEL_LAST_CASES
+#undef H16
+}
+#undef PANEL_LAST_CASES
+#undef PANEL_LAST_CASE
 #define PANEL_CASES \
     switch (R * 8 + T) { \
         PANEL_CASE(1, 1) PANEL_CASE(1, 2) PANEL_CASE(1, 3) PANEL_CASE(1, 4) \

@@ -55,6 +55,10 @@ typedef struct {
                  float *st, int first);
     void (*finish)(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32, int64_t n,
                    const void *const *yp, float *out, size_t out_stride);
+    /* the last pass with the finish (gemm.h fr_gemm_panel_last_avx2), or NULL */
+    void (*last)(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yq, int T, const float *const *st,
+                 int first, const void *const *x, int type, int64_t n32, int64_t n, const void *const *yp, float *out,
+                 size_t out_stride);
 } f16_panel_kernels;
 
 typedef struct {
@@ -224,15 +228,16 @@ static void f16_decode_slab(const f16_job *j, const fr_mm_out *o, int64_t r0, in
 /* AVX-512: a range of 1024 values puts 8 x 512 floats (16 KiB) of activations in L1 per pass
  * (2048, 32 KiB: slower alone, no faster in the GEMM) */
 static const f16_panel_kernels f16_panels_avx512 = {16,   3, 8, 1024, 4, fr_gemm_panel_avx512,
-                                                    fr_gemm_panel_finish_avx512};
+                                                    fr_gemm_panel_finish_avx512, NULL};
 /* AVX2: 3 x 4 tiles fill the 16 registers; a range of 4096 values, 16 KiB of activations per
  * pass (kbench F16 5632 x 2048, 512 tokens, one thread: 1024 41-42 GMAC/s, 2048 45-46, 4096
  * 46-47; 2048 x 5632: 43, 48, 48) */
-static const f16_panel_kernels f16_panels_avx2 = {8, 3, 4, 4096, 4, fr_gemm_panel_avx2, fr_gemm_panel_finish_avx2};
+static const f16_panel_kernels f16_panels_avx2 = {8, 3, 4, 4096, 4, fr_gemm_panel_avx2, fr_gemm_panel_finish_avx2,
+                                                  fr_gemm_panel_last_avx2};
 /* AVX2, F16 rows: F16 panels, twice the rows in the same bytes, and half the bytes of
  * activations streamed per row */
-static const f16_panel_kernels f16_panels_avx2_h16 = {8,    3, 4, F16_H16_SPAN, 2, fr_gemm_panel_h16_avx2,
-                                                      fr_gemm_panel_finish_h16_avx2};
+static const f16_panel_kernels f16_panels_avx2_h16 = {8, 3, 4, F16_H16_SPAN, 2, fr_gemm_panel_h16_avx2,
+                                                      fr_gemm_panel_finish_h16_avx2, fr_gemm_panel_last_h16_avx2};
 #endif
 /* A task's rows as floats, at most: 768 KiB stays in this machine's 2 MiB L2 beside the
  * activations; 384 KiB measured 15% slower on 5632-wide rows (kbench 5632 x 2048, one thread:
@@ -302,6 +307,13 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
         else fr_gemm_panel_pack(xs, nr, n32, w->type, k->lanes, qs, dst);
     }
     const fr_mm_out *o = j->out;
+    /* the last pass finishes (fr_gemm_panel_last_avx2), else finish after the passes. The
+     * finish's separate pass over the accumulators took 7% of a kbench run (F16 2048 x 5632,
+     * 512 tokens, one thread), and fused, the last pass's accumulators stay in registers:
+     * 4 alternated rounds on Zen 3, 2048 x 2048 41.0-41.2 -> 42.7-44.3 GMAC/s, 2048 x 5632
+     * 40.8-41.3 -> 43.4-44.4, 5632 x 2048 43.5-44.4 -> 44.4-44.9; tinyllama F16 pp512, 2
+     * threads, 3 rounds: 75.0, 76.4, 78.2 -> 77.6, 80.2, 80.7 t/s */
+    const bool fused = k->last && !pairs;
     for (int64_t t = 0; t < j->n_tok; t += k->T) {
         const int T = (int)FR_MIN(k->T, j->n_tok - t);
         const void *yp[8]; /* (floats, or F16 values for es 2) */
@@ -324,12 +336,23 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
             for (int q = 0; q < P; q++) {
                 const void *yq[8]; /* (pass q of each activation row) */
                 for (int u = 0; u < T; u++) yq[u] = (const char *)yp[u] + (size_t)q * qn * es;
-                for (int64_t r = r0; r < r1; r += R)
-                    k->pass(0, c0, c1, nc, panel + ((size_t)q * qs + (size_t)(r - r0) * qn) * es,
-                            (int)FR_MIN(R, r1 - r), yq, T, sc->st[(r - r0) / R][q], c0 == 0);
+                for (int64_t r = r0; r < r1; r += R) {
+                    const char *pq = panel + ((size_t)q * qs + (size_t)(r - r0) * qn) * es;
+                    const int nr = (int)FR_MIN(R, r1 - r);
+                    float(*stp)[F16P_STATE] = sc->st[(r - r0) / R];
+                    if (fused && q == P - 1 && c1 == nc) {
+                        const void *xs[3];
+                        rows_from(w, r, nr, xs);
+                        const float *st[4] = {stp[0], stp[1], stp[2], stp[3]};
+                        k->last(c0, c1, pq, nr, yq, T, st, c0 == 0, xs, w->type, n32, n, yp, &sc->out[0][r - r0],
+                                F16P_ROWS);
+                    } else {
+                        k->pass(0, c0, c1, nc, pq, nr, yq, T, stp[q], c0 == 0);
+                    }
+                }
             }
         }
-        for (int64_t r = r0; r < r1; r += R) {
+        for (int64_t r = r0; !fused && r < r1; r += R) {
             const int nr = (int)FR_MIN(R, r1 - r);
             const void *xs[3];
             rows_from(w, r, nr, xs);

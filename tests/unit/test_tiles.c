@@ -795,10 +795,33 @@ static void test_f16(test_rng *rng, int type) {
                     const float *sts[4] = {st[0], st[1], st[2], st[3]};
                     finish(sts, R, T, xr4, type, n32, n, (const void *const *)yp, got, (size_t)R);
                     bad += memcmp(want, got, sizeof(float) * (size_t)(R * T)) != 0;
+                    if (set == 0 || nc == 0) continue;
+                    /* AVX2's last pass with the finish, on pass 3's part of the panel and of the
+                     * activations, after passes 0 .. 2 (and in st[3] its ranges before the last) */
+                    const size_t es_p = h16 ? 2 : 4;
+                    const char *p3 = (const char *)panel + (size_t)(3 * nc * R * L) * es_p;
+                    const void *y3[8];
+                    for (int t = 0; t < T; t++) y3[t] = (const char *)yp[t] + (size_t)(3 * nc * L) * es_p;
+                    memset(st, 0, sizeof st);
+                    memset(got, 0, sizeof got);
+                    for (int64_t c0 = 0, c1; c0 < nc; c0 = c1) {
+                        c1 = FR_MIN(c0 + 2, nc);
+                        for (int q = 0; q < 3; q++)
+                            pass(q, c0, c1, nc, panel, R, (const void *const *)yp, T, st[q], c0 == 0);
+                        if (c1 < nc)
+                            pass(0, c0, c1, nc, p3, R, y3, T, st[3], c0 == 0);
+                        else if (h16)
+                            fr_gemm_panel_last_h16_avx2(c0, c1, p3, R, y3, T, sts, c0 == 0, xr4, type, n32, n,
+                                                        (const void *const *)yp, got, (size_t)R);
+                        else
+                            fr_gemm_panel_last_avx2(c0, c1, p3, R, y3, T, sts, c0 == 0, xr4, type, n32, n,
+                                                    (const void *const *)yp, got, (size_t)R);
+                    }
+                    bad += memcmp(want, got, sizeof(float) * (size_t)(R * T)) != 0;
                 }
             }
-            CHECK(bad == 0, "%s n=%lld: %d of %d %d-lane%s panel shapes differ from the R x T kernel", ft->name,
-                  (long long)n, bad, shapes, L, h16 ? " F16" : "");
+            CHECK(bad == 0, "%s n=%lld: %d of %d %d-lane%s panel shapes (AVX2 twice: with the last pass) differ "
+                  "from the R x T kernel", ft->name, (long long)n, bad, shapes, L, h16 ? " F16" : "");
             for (int t = 0; t < 8; t++) free(yp[t]);
             free(xq);
             free(panel);
