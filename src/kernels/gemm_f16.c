@@ -302,17 +302,19 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
         const int nr = (int)FR_MIN(R, r1 - r);
         const void *xs[3];
         rows_from(w, r, nr, xs);
-        void *dst = panel + (size_t)(r - r0) * (size_t)nc * (size_t)k->lanes * es;
+        void *dst = panel + (size_t)(r - r0) * qn * es;
         if (es == 2) fr_gemm_panel_pack16(xs, nr, n32, k->lanes, qs, dst);
         else fr_gemm_panel_pack(xs, nr, n32, w->type, k->lanes, qs, dst);
     }
     const fr_mm_out *o = j->out;
-    /* the last pass finishes (fr_gemm_panel_last_avx2), else finish after the passes. The
+    /* the last pass finishes (fr_gemm_panel_last_avx2), else finish after the passes. (The
      * finish's separate pass over the accumulators took 7% of a kbench run (F16 2048 x 5632,
      * 512 tokens, one thread), and fused, the last pass's accumulators stay in registers:
      * 4 alternated rounds on Zen 3, 2048 x 2048 41.0-41.2 -> 42.7-44.3 GMAC/s, 2048 x 5632
      * 40.8-41.3 -> 43.4-44.4, 5632 x 2048 43.5-44.4 -> 44.4-44.9; tinyllama F16 pp512, 2
-     * threads, 3 rounds: 75.0, 76.4, 78.2 -> 77.6, 80.2, 80.7 t/s */
+     * threads, 3 rounds: 75.0, 76.4, 78.2 -> 77.6, 80.2, 80.7 t/s. Neither a finish called
+     * right after each triple's last pass, nor a prefetch of the next triple's accumulators
+     * in the finish loop, had gained: the cost was the finish's own loads and stores.) */
     const bool fused = k->last && !pairs;
     for (int64_t t = 0; t < j->n_tok; t += k->T) {
         const int T = (int)FR_MIN(k->T, j->n_tok - t);
