@@ -926,15 +926,11 @@ FR_INLINE __m256 panel_load8(const void *v, size_t i, const int h16) {
                : _mm256_loadu_ps((const float *)v + i);
 }
 
-/* One quarter pass: R x T accumulators (f16_RxT's a_q) over chunks [c0, c1), from st (or
- * zero: first) back into st. */
-FR_INLINE void panel_RxT(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, const int R,
-                         const void *const *yp, const int T, float *st, int first, const int h16) {
-    __m256 a[3][4];
-    FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
-        a[r][t] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(st + (r * T + t) * 8);
-    const size_t at = ((size_t)q * (size_t)nc + (size_t)c0) * 8;
-    for (int64_t c = 0; c < c1 - c0; c++) {
+/* The R x T accumulators a over m chunks of a pass from value at of the activation rows yp
+ * (at * R of the panel) on */
+FR_INLINE void panel_chunks(__m256 a[3][4], size_t at, int64_t m, const void *panel, const int R,
+                            const void *const *yp, const int T, const int h16) {
+    for (int64_t c = 0; c < m; c++) {
         __m256 xv[3];
         FR_UNROLL for (int r = 0; r < R; r++) xv[r] = panel_load8(panel, at * (size_t)R + (size_t)(c * R + r) * 8, h16);
         FR_UNROLL for (int t = 0; t < T; t++) {
@@ -943,6 +939,16 @@ FR_INLINE void panel_RxT(int q, int64_t c0, int64_t c1, int64_t nc, const void *
             FR_UNROLL for (int r = 0; r < R; r++) a[r][t] = _mm256_fmadd_ps(xv[r], yv, a[r][t]);
         }
     }
+}
+
+/* One quarter pass: R x T accumulators (f16_RxT's a_q) over chunks [c0, c1), from st (or
+ * zero: first) back into st. */
+FR_INLINE void panel_RxT(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, const int R,
+                         const void *const *yp, const int T, float *st, int first, const int h16) {
+    __m256 a[3][4];
+    FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
+        a[r][t] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(st + (r * T + t) * 8);
+    panel_chunks(a, ((size_t)q * (size_t)nc + (size_t)c0) * 8, c1 - c0, panel, R, yp, T, h16);
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
         _mm256_storeu_ps(st + (r * T + t) * 8, a[r][t]);
 }
@@ -971,16 +977,7 @@ FR_INLINE void panel_RxT_last(int64_t c0, int64_t c1, const void *panel, const i
     __m256 a[3][4];
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
         a[r][t] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(st[3] + (r * T + t) * 8);
-    const size_t at = (size_t)c0 * 8;
-    for (int64_t c = 0; c < c1 - c0; c++) {
-        __m256 xv[3];
-        FR_UNROLL for (int r = 0; r < R; r++) xv[r] = panel_load8(panel, at * (size_t)R + (size_t)(c * R + r) * 8, h16);
-        FR_UNROLL for (int t = 0; t < T; t++) {
-            __m256 yv = panel_load8(yq[t], at + (size_t)c * 8, h16);
-            __asm__("" : "+x"(yv));
-            FR_UNROLL for (int r = 0; r < R; r++) a[r][t] = _mm256_fmadd_ps(xv[r], yv, a[r][t]);
-        }
-    }
+    panel_chunks(a, (size_t)c0 * 8, c1 - c0, panel, R, yq, T, h16);
     const int RT = R * T, nv = RT <= 8 ? 8 : 16; /* (padded with the first sum) */
     __m256 v[16];
     float sums[16];
@@ -1000,13 +997,15 @@ FR_INLINE void panel_RxT_last(int64_t c0, int64_t c1, const void *panel, const i
     case R * 8 + T: panel_RxT(q, c0, c1, nc, panel, R, yp, T, st, first, H16); break;
 #define PANEL_LAST_CASE(R, T) \
     case R * 8 + T: panel_RxT_last(c0, c1, panel, R, yq, T, st, first, out, out_stride, H16); break;
-#define PANEL_LAST_CASES \
+/* the R x T tiles (R <= 3, T <= 4), one CASE(R, T) each */
+#define PANEL_SWITCH(CASE) \
     switch (R * 8 + T) { \
-        PANEL_LAST_CASE(1, 1) PANEL_LAST_CASE(1, 2) PANEL_LAST_CASE(1, 3) PANEL_LAST_CASE(1, 4) \
-        PANEL_LAST_CASE(2, 1) PANEL_LAST_CASE(2, 2) PANEL_LAST_CASE(2, 3) PANEL_LAST_CASE(2, 4) \
-        PANEL_LAST_CASE(3, 1) PANEL_LAST_CASE(3, 2) PANEL_LAST_CASE(3, 3) PANEL_LAST_CASE(3, 4) \
+        CASE(1, 1) CASE(1, 2) CASE(1, 3) CASE(1, 4) CASE(2, 1) CASE(2, 2) CASE(2, 3) CASE(2, 4) \
+        CASE(3, 1) CASE(3, 2) CASE(3, 3) CASE(3, 4) \
     default: break; \
-    } \
+    }
+#define PANEL_LAST_CASES \
+    PANEL_SWITCH(PANEL_LAST_CASE) \
     if (n > n32) panel_tail(R, T, x, type, n32, n, yp, out, out_stride, H16);
 void fr_gemm_panel_last_avx2(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yq, int T,
                              const float *const *st, int first, const void *const *x, int type, int64_t n32,
@@ -1025,13 +1024,7 @@ void fr_gemm_panel_last_h16_avx2(int64_t c0, int64_t c1, const void *panel, int 
 }
 #undef PANEL_LAST_CASES
 #undef PANEL_LAST_CASE
-#define PANEL_CASES \
-    switch (R * 8 + T) { \
-        PANEL_CASE(1, 1) PANEL_CASE(1, 2) PANEL_CASE(1, 3) PANEL_CASE(1, 4) \
-        PANEL_CASE(2, 1) PANEL_CASE(2, 2) PANEL_CASE(2, 3) PANEL_CASE(2, 4) \
-        PANEL_CASE(3, 1) PANEL_CASE(3, 2) PANEL_CASE(3, 3) PANEL_CASE(3, 4) \
-    default: break; \
-    }
+#define PANEL_CASES PANEL_SWITCH(PANEL_CASE)
 void fr_gemm_panel_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R, const void *const *yp,
                         int T, float *st, int first) {
 #define H16 0
@@ -1047,12 +1040,13 @@ void fr_gemm_panel_h16_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const voi
 }
 #undef PANEL_CASES
 #undef PANEL_CASE
+#undef PANEL_SWITCH
 
 /* finish: yp's tail values n32 .. n - 1 are floats, or F16 if h16. The R x T sums go through
  * hsum8 eight at a time (fr_hsum8x8_avx2: the same bits). */
 FR_INLINE void panel_finish(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
                             int64_t n, const void *const *yp, float *out, size_t out_stride, const int h16) {
-    const int kind = fr_w_kind(type), RT = R * T;
+    const int RT = R * T;
     __m256 v[16];
     float sums[16];
     const int nv = RT <= 8 ? 8 : 16; /* (padded with the first sum) */
@@ -1065,13 +1059,8 @@ FR_INLINE void panel_finish(const float *const *st, int R, int T, const void *co
     fr_hsum8x8_avx2(v, sums);
     if (RT > 8) fr_hsum8x8_avx2(v + 8, sums + 8);
     for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) {
-            float sum = sums[r * T + t];
-            for (int64_t k = n32; k < n; k++)
-                sum += fr_wide1_avx2(x[r], k, kind) *
-                       (h16 ? fr_f16_to_f32(((const uint16_t *)yp[t])[k]) : ((const float *)yp[t])[k]);
-            out[(size_t)t * out_stride + (size_t)r] = sum;
-        }
+        for (int t = 0; t < T; t++) out[(size_t)t * out_stride + (size_t)r] = sums[r * T + t];
+    if (n > n32) panel_tail(R, T, x, type, n32, n, yp, out, out_stride, h16);
 }
 
 void fr_gemm_panel_finish_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
