@@ -406,13 +406,14 @@ void fr_gemm_f32_avx512_part(int64_t i0, int64_t i1, int64_t n, const void *cons
  * (j = Lq / 8 ..) of f16_RxT. A panel holds R <= 3 rows' values as floats (type: FR_TYPE_F16,
  * _BF16 or _F32 rows, widened exactly), L floats at q * qs + (c * R + r) * L, nc = n32 / 32;
  * qs is nc * R * L for a panel alone, more where the passes of several panels lie between
- * (f16_panel_chunk: pass q of all its panels, then pass q + 1), and the kernels take pass q's
- * part of panel and activations (q = 0 then).
+ * (f16_panel_chunk: pass q of all its panels, then pass q + 1).
  * Activation rows yp are reordered alike over [0, n32): L floats at (q * nc + c) * L, and keep
- * values from n32 on in place. fr_gemm_panel_* runs pass q over chunks [c0, c1) for R x T
- * outputs (T <= 8 on AVX-512, T <= 4 on AVX2), the accumulators in st (R * T *
- * L floats; zero if first); finish ends the P passes' st[q] as f16_RxT does, the tail n32 ..
- * n from the rows x, into out[t * out_stride + r]. Bit for bit fr_gemm_f16_avx512_part's and
+ * values from n32 on in place. fr_gemm_panel_* runs a pass over chunks [c0, c1) for R x T
+ * outputs (T <= 8 on AVX-512, T <= 4 on AVX2), given that pass's part of the panel (from
+ * q * qs) and of each activation row (from q * nc * L), the accumulators in st (R * T * L
+ * floats; zero if first). AVX-512's finish ends the P passes' st[q] as f16_RxT does, the tail
+ * n32 .. n from the rows x, into out[t * out_stride + r]; AVX2's last pass does so itself
+ * (fr_gemm_panel_last_avx2). Bit for bit fr_gemm_f16_avx512_part's and
  * fr_gemm_f16_avx2_part's results (the same FMAs in the same order) for every type.
  * fr_gemm_pass_order writes values i .. i + m - 1 of row r (floats v; i and m multiples of L,
  * i + m <= n32) in that order into a panel of R rows, passes qs floats apart (activations:
@@ -424,23 +425,18 @@ void fr_gemm_panel_pack(const void *const *x, int R, int64_t n32, int type, int 
  * same order (uint16_t where the float form has floats; activation tails too), which the h16
  * kernels widen as they load: the same products, so the same bits. */
 void fr_gemm_panel_pack16(const void *const *x, int R, int64_t n32, int L, size_t qs, uint16_t *panel);
-void fr_gemm_panel_avx512(int h, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R, const void *const *yp,
-                          int T, float *st, int first);
+void fr_gemm_panel_avx512(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yp, int T, float *st,
+                          int first);
 void fr_gemm_panel_finish_avx512(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
                                  int64_t n, const void *const *yp, float *out, size_t out_stride);
-void fr_gemm_panel_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R, const void *const *yp,
-                        int T, float *st, int first);
-void fr_gemm_panel_finish_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
-                               int64_t n, const void *const *yp, float *out, size_t out_stride);
-void fr_gemm_panel_h16_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R,
-                            const void *const *yp, int T, float *st, int first);
-void fr_gemm_panel_finish_h16_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
-                                   int64_t n, const void *const *yp, float *out, size_t out_stride);
-/* AVX2's last pass (q = 3) and finish in one, over chunks [c0, c1): panel and yq pass 3's part
- * of the panel and of the activation rows (what the kernels above read with q = 3 is there
- * with q = 0), st[0 .. 2] the other passes' accumulators and st[3] this pass's from the
- * ranges before (unless first), x and yp whole rows for the tail; out as finish gives it, the
- * same bits. */
+void fr_gemm_panel_avx2(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yp, int T, float *st,
+                        int first);
+void fr_gemm_panel_h16_avx2(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yp, int T, float *st,
+                            int first);
+/* AVX2's last pass (q = 3) with the finish, over chunks [c0, c1): panel and yq pass 3's part
+ * of the panel and of the activation rows, st[0 .. 2] the other passes' accumulators and st[3]
+ * this pass's from the ranges before (unless first), x and yp whole rows for the tail; the
+ * R x T sums ((a_0 + a_1) + (a_2 + a_3), hsum8's bits) and tails into out[t * out_stride + r]. */
 void fr_gemm_panel_last_avx2(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yq, int T,
                              const float *const *st, int first, const void *const *x, int type, int64_t n32,
                              int64_t n, const void *const *yp, float *out, size_t out_stride);

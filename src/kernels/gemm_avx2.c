@@ -941,14 +941,14 @@ FR_INLINE void panel_chunks(__m256 a[3][4], size_t at, int64_t m, const void *pa
     }
 }
 
-/* One quarter pass: R x T accumulators (f16_RxT's a_q) over chunks [c0, c1), from st (or
- * zero: first) back into st. */
-FR_INLINE void panel_RxT(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, const int R,
-                         const void *const *yp, const int T, float *st, int first, const int h16) {
+/* One quarter pass (its part of panel and activations): R x T accumulators (f16_RxT's a_q)
+ * over chunks [c0, c1), from st (or zero: first) back into st. */
+FR_INLINE void panel_RxT(int64_t c0, int64_t c1, const void *panel, const int R, const void *const *yp, const int T,
+                         float *st, int first, const int h16) {
     __m256 a[3][4];
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
         a[r][t] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(st + (r * T + t) * 8);
-    panel_chunks(a, ((size_t)q * (size_t)nc + (size_t)c0) * 8, c1 - c0, panel, R, yp, T, h16);
+    panel_chunks(a, (size_t)c0 * 8, c1 - c0, panel, R, yp, T, h16);
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
         _mm256_storeu_ps(st + (r * T + t) * 8, a[r][t]);
 }
@@ -969,8 +969,9 @@ FR_INLINE void panel_tail(int R, int T, const void *const *x, int type, int64_t 
 }
 
 /* The last quarter pass (q = 3) with the finish: its accumulators a_3 stay in registers and
- * join the other passes' from st[0 .. 2] as finish adds them, (a_0 + a_1) + (a_2 + a_3) (st[3]
- * holds a_3 of the ranges before, unless first); the R x T sums go to out. */
+ * join the other passes' from st[0 .. 2] as f16_RxT adds them, (a_0 + a_1) + (a_2 + a_3)
+ * (st[3] holds a_3 of the ranges before, unless first); the R x T sums go through hsum8 eight
+ * at a time (fr_hsum8x8_avx2: the same bits) to out. */
 FR_INLINE void panel_RxT_last(int64_t c0, int64_t c1, const void *panel, const int R, const void *const *yq,
                               const int T, const float *const *st, int first, float *out, size_t out_stride,
                               const int h16) {
@@ -994,7 +995,7 @@ FR_INLINE void panel_RxT_last(int64_t c0, int64_t c1, const void *panel, const i
 }
 
 #define PANEL_CASE(R, T) \
-    case R * 8 + T: panel_RxT(q, c0, c1, nc, panel, R, yp, T, st, first, H16); break;
+    case R * 8 + T: panel_RxT(c0, c1, panel, R, yp, T, st, first, H16); break;
 #define PANEL_LAST_CASE(R, T) \
     case R * 8 + T: panel_RxT_last(c0, c1, panel, R, yq, T, st, first, out, out_stride, H16); break;
 /* the R x T tiles (R <= 3, T <= 4), one CASE(R, T) each */
@@ -1025,15 +1026,15 @@ void fr_gemm_panel_last_h16_avx2(int64_t c0, int64_t c1, const void *panel, int 
 #undef PANEL_LAST_CASES
 #undef PANEL_LAST_CASE
 #define PANEL_CASES PANEL_SWITCH(PANEL_CASE)
-void fr_gemm_panel_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R, const void *const *yp,
-                        int T, float *st, int first) {
+void fr_gemm_panel_avx2(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yp, int T, float *st,
+                        int first) {
 #define H16 0
     PANEL_CASES
 #undef H16
 }
 
-void fr_gemm_panel_h16_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R,
-                            const void *const *yp, int T, float *st, int first) {
+void fr_gemm_panel_h16_avx2(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yp, int T, float *st,
+                            int first) {
 #define H16 1
     PANEL_CASES
 #undef H16
@@ -1041,37 +1042,6 @@ void fr_gemm_panel_h16_avx2(int q, int64_t c0, int64_t c1, int64_t nc, const voi
 #undef PANEL_CASES
 #undef PANEL_CASE
 #undef PANEL_SWITCH
-
-/* finish: yp's tail values n32 .. n - 1 are floats, or F16 if h16. The R x T sums go through
- * hsum8 eight at a time (fr_hsum8x8_avx2: the same bits). */
-FR_INLINE void panel_finish(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
-                            int64_t n, const void *const *yp, float *out, size_t out_stride, const int h16) {
-    const int RT = R * T;
-    __m256 v[16];
-    float sums[16];
-    const int nv = RT <= 8 ? 8 : 16; /* (padded with the first sum) */
-    for (int o = 0; o < nv; o++) {
-        const int at = (o < RT ? o : 0) * 8;
-        const __m256 s01 = _mm256_add_ps(_mm256_loadu_ps(st[0] + at), _mm256_loadu_ps(st[1] + at));
-        const __m256 s23 = _mm256_add_ps(_mm256_loadu_ps(st[2] + at), _mm256_loadu_ps(st[3] + at));
-        v[o] = _mm256_add_ps(s01, s23);
-    }
-    fr_hsum8x8_avx2(v, sums);
-    if (RT > 8) fr_hsum8x8_avx2(v + 8, sums + 8);
-    for (int r = 0; r < R; r++)
-        for (int t = 0; t < T; t++) out[(size_t)t * out_stride + (size_t)r] = sums[r * T + t];
-    if (n > n32) panel_tail(R, T, x, type, n32, n, yp, out, out_stride, h16);
-}
-
-void fr_gemm_panel_finish_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
-                               int64_t n, const void *const *yp, float *out, size_t out_stride) {
-    panel_finish(st, R, T, x, type, n32, n, yp, out, out_stride, 0);
-}
-
-void fr_gemm_panel_finish_h16_avx2(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32,
-                                   int64_t n, const void *const *yp, float *out, size_t out_stride) {
-    panel_finish(st, R, T, x, type, n32, n, yp, out, out_stride, 1);
-}
 
 void fr_gemm_f32_avx2(int64_t n, const void *const *x, int R, const float *const *y, int T, float *out) {
     fr_gemm_f32_avx2_part(0, n & ~(int64_t)31, n, x, R, y, T, NULL, 1, 1, out);

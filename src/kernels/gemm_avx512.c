@@ -112,14 +112,14 @@ void fr_gemm_f32_avx512(int64_t n, const void *const *x, int R, const float *con
 
 /* ---- prompts over converted panels (fr_gemm_f16's prompt path; layouts in gemm.h) ---- */
 
-/* One half pass: R x T accumulators (one 16-lane vector each: a_2h | a_2h+1 of f16_RxT) over
- * chunks [c0, c1), from st (or zero: first) back into st. */
-FR_INLINE void panel_RxT(int h, int64_t c0, int64_t c1, int64_t nc, const float *panel, const int R,
-                         const void *const *yp, const int T, float *st, int first) {
+/* One half pass (its part of panel and activations): R x T accumulators (one 16-lane vector
+ * each: a_2h | a_2h+1 of f16_RxT) over chunks [c0, c1), from st (or zero: first) back into st. */
+FR_INLINE void panel_RxT(int64_t c0, int64_t c1, const float *panel, const int R, const void *const *yp, const int T,
+                         float *st, int first) {
     __m512 a[3][8];
     FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int t = 0; t < T; t++)
         a[r][t] = first ? _mm512_setzero_ps() : _mm512_loadu_ps(st + (r * T + t) * 16);
-    const size_t at = ((size_t)h * (size_t)nc + (size_t)c0) * 16;
+    const size_t at = (size_t)c0 * 16;
     const float *wp = panel + at * (size_t)R;
     const float *yb[8];
     FR_UNROLL for (int t = 0; t < T; t++) yb[t] = (const float *)yp[t] + at;
@@ -137,9 +137,9 @@ FR_INLINE void panel_RxT(int h, int64_t c0, int64_t c1, int64_t nc, const float 
 }
 
 #define PANEL_CASE(R, T) \
-    case R * 16 + T: panel_RxT(h, c0, c1, nc, panel, R, yp, T, st, first); break;
-void fr_gemm_panel_avx512(int h, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R, const void *const *yp,
-                          int T, float *st, int first) {
+    case R * 16 + T: panel_RxT(c0, c1, panel, R, yp, T, st, first); break;
+void fr_gemm_panel_avx512(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yp, int T, float *st,
+                          int first) {
     switch (R * 16 + T) {
         PANEL_CASE(1, 1) PANEL_CASE(1, 2) PANEL_CASE(1, 3) PANEL_CASE(1, 4)
         PANEL_CASE(1, 5) PANEL_CASE(1, 6) PANEL_CASE(1, 7) PANEL_CASE(1, 8)

@@ -51,8 +51,9 @@ typedef struct {
     int lanes, R, T; /* values per pass of a chunk (32 / lanes passes), the tile */
     int64_t span;    /* values per range: a group's activations for a pass of it stay in L1 */
     int es;          /* bytes a value in panels and activation rows: 4 (floats), 2 (F16 as stored) */
-    void (*pass)(int q, int64_t c0, int64_t c1, int64_t nc, const void *panel, int R, const void *const *yp, int T,
-                 float *st, int first);
+    /* a pass, given its part of the panel and of the activation rows (gemm.h) */
+    void (*pass)(int64_t c0, int64_t c1, const void *panel, int R, const void *const *yp, int T, float *st, int first);
+    /* the P passes' sums (AVX-512), or NULL where the last pass finishes */
     void (*finish)(const float *const *st, int R, int T, const void *const *x, int type, int64_t n32, int64_t n,
                    const void *const *yp, float *out, size_t out_stride);
     /* the last pass with the finish (gemm.h fr_gemm_panel_last_avx2), or NULL */
@@ -232,12 +233,11 @@ static const f16_panel_kernels f16_panels_avx512 = {16,   3, 8, 1024, 4, fr_gemm
 /* AVX2: 3 x 4 tiles fill the 16 registers; a range of 4096 values, 16 KiB of activations per
  * pass (kbench F16 5632 x 2048, 512 tokens, one thread: 1024 41-42 GMAC/s, 2048 45-46, 4096
  * 46-47; 2048 x 5632: 43, 48, 48) */
-static const f16_panel_kernels f16_panels_avx2 = {8, 3, 4, 4096, 4, fr_gemm_panel_avx2, fr_gemm_panel_finish_avx2,
-                                                  fr_gemm_panel_last_avx2};
+static const f16_panel_kernels f16_panels_avx2 = {8, 3, 4, 4096, 4, fr_gemm_panel_avx2, NULL, fr_gemm_panel_last_avx2};
 /* AVX2, F16 rows: F16 panels, twice the rows in the same bytes, and half the bytes of
  * activations streamed per row */
-static const f16_panel_kernels f16_panels_avx2_h16 = {8, 3, 4, F16_H16_SPAN, 2, fr_gemm_panel_h16_avx2,
-                                                      fr_gemm_panel_finish_h16_avx2, fr_gemm_panel_last_h16_avx2};
+static const f16_panel_kernels f16_panels_avx2_h16 = {8,    3, 4, F16_H16_SPAN, 2, fr_gemm_panel_h16_avx2,
+                                                      NULL, fr_gemm_panel_last_h16_avx2};
 #endif
 /* A task's rows as floats, at most: 768 KiB stays in this machine's 2 MiB L2 beside the
  * activations; 384 KiB measured 15% slower on 5632-wide rows (kbench 5632 x 2048, one thread:
@@ -316,6 +316,7 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
      * right after each triple's last pass, nor a prefetch of the next triple's accumulators
      * in the finish loop, had gained: the cost was the finish's own loads and stores.) */
     const bool fused = k->last && !pairs;
+    assert(fused || k->finish); /* (pair panels only on AVX-512, whose set has a finish) */
     for (int64_t t = 0; t < j->n_tok; t += k->T) {
         const int T = (int)FR_MIN(k->T, j->n_tok - t);
         const void *yp[8]; /* (floats, or F16 values for es 2) */
@@ -349,7 +350,7 @@ static void f16_panel_chunk(const f16_job *j, int64_t r0, int64_t r1, int thread
                         k->last(c0, c1, pq, nr, yq, T, st, c0 == 0, xs, w->type, n32, n, yp, &sc->out[0][r - r0],
                                 F16P_ROWS);
                     } else {
-                        k->pass(0, c0, c1, nc, pq, nr, yq, T, stp[q], c0 == 0);
+                        k->pass(c0, c1, pq, nr, yq, T, stp[q], c0 == 0);
                     }
                 }
             }

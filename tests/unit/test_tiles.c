@@ -749,18 +749,22 @@ static void test_f16(test_rng *rng, int type) {
                   bad);
         }
         /* panels (gemm.h), AVX-512's 16-lane passes, AVX2's 8-lane ones and (F16 rows) their
-         * F16 form: every R x T tile, over ranges of 64 values, == the R x T kernel */
+         * F16 form: every R x T tile, over ranges of 64 values, == the R x T kernel; each pass
+         * given its part of panel and activations, AVX-512's then finished, AVX2's last pass
+         * finishing itself (as fr_gemm_f16's driver runs them) */
         for (int set = 0; set < 3; set++) {
             const int L = set == 0 ? 16 : 8, P = 32 / L, maxT = set == 0 ? 8 : 4;
             const bool h16 = set == 2; /* (the activations then F16 values, as the driver rounds them) */
+            const size_t es_p = h16 ? 2 : 4; /* bytes a panel or activation value */
+            const int64_t n32 = n & ~(int64_t)31, nc = n32 / 32;
             if (set == 0 && !fr_cpu_has(FR_ISA_AVX512)) continue;
             if (h16 && type != FR_TYPE_F16) continue;
-            void (*pass)(int, int64_t, int64_t, int64_t, const void *, int, const void *const *, int, float *, int) =
+            if (set != 0 && nc == 0) continue; /* (AVX2's driver takes no panels then) */
+            void (*pass)(int64_t, int64_t, const void *, int, const void *const *, int, float *, int) =
                 set == 0 ? fr_gemm_panel_avx512 : h16 ? fr_gemm_panel_h16_avx2 : fr_gemm_panel_avx2;
-            void (*finish)(const float *const *, int, int, const void *const *, int, int64_t, int64_t,
-                           const void *const *, float *, size_t) =
-                set == 0 ? fr_gemm_panel_finish_avx512 : h16 ? fr_gemm_panel_finish_h16_avx2 : fr_gemm_panel_finish_avx2;
-            const int64_t n32 = n & ~(int64_t)31, nc = n32 / 32;
+            void (*last)(int64_t, int64_t, const void *, int, const void *const *, int, const float *const *, int,
+                         const void *const *, int, int64_t, int64_t, const void *const *, float *, size_t) =
+                set == 0 ? NULL : h16 ? fr_gemm_panel_last_h16_avx2 : fr_gemm_panel_last_avx2;
             float *panel = aligned_alloc(64, sizeof(float) * (size_t)(3 * n32 + 16));
             float *yp[8], *xq = malloc(sizeof(float) * (size_t)(8 * n)); /* xq: the activations the kernels see */
             for (int t = 0; t < 8; t++) { /* the activations in pass order */
@@ -786,42 +790,29 @@ static void test_f16(test_rng *rng, int type) {
                             const float *yr[1] = {xq + t * n};
                             whole_avx2(n, &xr4[r], 1, yr, 1, &want[t * R + r]);
                         }
-                    for (int64_t c0 = 0, c1; c0 < nc; c0 = c1) {
-                        c1 = FR_MIN(c0 + 2, nc);
-                        for (int q = 0; q < P; q++)
-                            pass(q, c0, c1, nc, panel, R, (const void *const *)yp, T, st[q], c0 == 0);
-                    }
-                    if (nc == 0) memset(st, 0, sizeof st); /* (the driver takes no panels then) */
-                    const float *sts[4] = {st[0], st[1], st[2], st[3]};
-                    finish(sts, R, T, xr4, type, n32, n, (const void *const *)yp, got, (size_t)R);
-                    bad += memcmp(want, got, sizeof(float) * (size_t)(R * T)) != 0;
-                    if (set == 0 || nc == 0) continue;
-                    /* AVX2's last pass with the finish, on pass 3's part of the panel and of the
-                     * activations, after passes 0 .. 2 (and in st[3] its ranges before the last) */
-                    const size_t es_p = h16 ? 2 : 4;
-                    const char *p3 = (const char *)panel + (size_t)(3 * nc * R * L) * es_p;
-                    const void *y3[8];
-                    for (int t = 0; t < T; t++) y3[t] = (const char *)yp[t] + (size_t)(3 * nc * L) * es_p;
-                    memset(st, 0, sizeof st);
+                    memset(st, 0, sizeof st); /* (AVX-512 with nc == 0: the finish's tails alone) */
                     memset(got, 0, sizeof got);
+                    const float *sts[4] = {st[0], st[1], st[2], st[3]};
                     for (int64_t c0 = 0, c1; c0 < nc; c0 = c1) {
                         c1 = FR_MIN(c0 + 2, nc);
-                        for (int q = 0; q < 3; q++)
-                            pass(q, c0, c1, nc, panel, R, (const void *const *)yp, T, st[q], c0 == 0);
-                        if (c1 < nc)
-                            pass(0, c0, c1, nc, p3, R, y3, T, st[3], c0 == 0);
-                        else if (h16)
-                            fr_gemm_panel_last_h16_avx2(c0, c1, p3, R, y3, T, sts, c0 == 0, xr4, type, n32, n,
-                                                        (const void *const *)yp, got, (size_t)R);
-                        else
-                            fr_gemm_panel_last_avx2(c0, c1, p3, R, y3, T, sts, c0 == 0, xr4, type, n32, n,
-                                                    (const void *const *)yp, got, (size_t)R);
+                        for (int q = 0; q < P; q++) {
+                            const char *pq = (const char *)panel + (size_t)q * qs * es_p;
+                            const void *yq[8];
+                            for (int t = 0; t < T; t++) yq[t] = (const char *)yp[t] + (size_t)(q * nc * L) * es_p;
+                            if (last && q == P - 1 && c1 == nc)
+                                last(c0, c1, pq, R, yq, T, sts, c0 == 0, xr4, type, n32, n, (const void *const *)yp,
+                                     got, (size_t)R);
+                            else
+                                pass(c0, c1, pq, R, yq, T, st[q], c0 == 0);
+                        }
                     }
+                    if (!last) fr_gemm_panel_finish_avx512(sts, R, T, xr4, type, n32, n, (const void *const *)yp, got,
+                                                           (size_t)R);
                     bad += memcmp(want, got, sizeof(float) * (size_t)(R * T)) != 0;
                 }
             }
-            CHECK(bad == 0, "%s n=%lld: %d of %d %d-lane%s panel shapes (AVX2 twice: with the last pass) differ "
-                  "from the R x T kernel", ft->name, (long long)n, bad, shapes, L, h16 ? " F16" : "");
+            CHECK(bad == 0, "%s n=%lld: %d of %d %d-lane%s panel shapes differ from the R x T kernel", ft->name,
+                  (long long)n, bad, shapes, L, h16 ? " F16" : "");
             for (int t = 0; t < 8; t++) free(yp[t]);
             free(xq);
             free(panel);
