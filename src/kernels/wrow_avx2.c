@@ -99,23 +99,45 @@ static float dot_f16(const fr_f16 *w, const float *x, int64_t n) {
     return s;
 }
 
+/* Dot products of R rows with T inputs (R T <= 4), out[r T + t]: each block's floats made
+ * once for the T inputs, each input's loads shared by the R rows. Each row's sums are those of
+ * fr_wrow_dot_avx2 (two accumulators alternating by block, then hsum8). */
+FR_INLINE void dot_q_block(int type, int R, const char *const *row, int T, const float *const *xs, int64_t b,
+                           __m256 *acc) {
+    FR_UNROLL for (int r = 0; r < R; r++) {
+        __m256 f[4];
+        fr_wrow_block_ps(type, row[r], b, f);
+        const __m256 d = _mm256_set1_ps(fr_wrow_block_scale(type, row[r], b));
+        FR_UNROLL for (int t = 0; t < T; t++) acc[r * T + t] =
+            _mm256_fmadd_ps(d, fr_wrow_block_dot8(f, xs[t] + b * 32), acc[r * T + t]);
+    }
+}
+
+static inline __attribute__((always_inline)) void dot_q(int type, int R, const char *const *row, int T,
+                                                        const float *const *xs, int64_t nb, float *out) {
+    __m256 even[4], odd[4]; /* (blocks b & 1 == 0, 1: two named arrays, not acc[v][b & 1], whose
+                             * runtime index put the sums on the stack: 2-3x slower) */
+    FR_UNROLL for (int v = 0; v < R * T; v++) even[v] = odd[v] = _mm256_setzero_ps();
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        dot_q_block(type, R, row, T, xs, b, even);
+        dot_q_block(type, R, row, T, xs, b + 1, odd);
+    }
+    if (b < nb) dot_q_block(type, R, row, T, xs, b, even);
+    FR_UNROLL for (int v = 0; v < R * T; v++) out[v] = fr_hsum8_avx2(_mm256_add_ps(even[v], odd[v]));
+}
+
 /* a row of an i8 type (fr_wrow_i8_type) dotted with x: two accumulators alternating by block */
 FR_INLINE void dot_i8(int type, const void *row, const float *x, int64_t n, float *out) {
-    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    for (int64_t b = 0; b < n / 32; b++) {
-        __m256 f[4];
-        fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row, b), f);
-        const __m256 s = fr_wrow_block_dot8(f, x + b * 32);
-        acc[b & 1] = _mm256_fmadd_ps(_mm256_set1_ps(fr_wrow_block_scale(type, row, b)), s, acc[b & 1]);
-    }
-    *out = fr_hsum8_avx2(_mm256_add_ps(acc[0], acc[1]));
+    const char *const r[1] = {row};
+    dot_q(type, 1, r, 1, &x, n / 32, out);
 }
 
 /* y += a row of an i8 type: per block, a times its scale, then an FMA per value */
 FR_INLINE void axpy_i8(int type, const void *row, float a, float *y, int64_t n) {
     for (int64_t b = 0; b < n / 32; b++) {
         __m256 f[4];
-        fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row, b), f);
+        fr_wrow_block_ps(type, row, b, f);
         const __m256 s = _mm256_set1_ps(a * fr_wrow_block_scale(type, row, b));
         float *yb = y + b * 32;
         for (int k = 0; k < 4; k++)
@@ -174,7 +196,7 @@ static inline __attribute__((always_inline)) void axpy_rows_q(int type, int NB, 
         const char *row = rows + (size_t)i * rb;
         FR_UNROLL for (int j = 0; j < NB; j++) {
             __m256 f[4];
-            fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row, b + j), f);
+            fr_wrow_block_ps(type, row, b + j, f);
             const float d = fr_wrow_block_scale(type, row, b + j);
             FR_UNROLL for (int t = 0; t < T; t++) {
                 const __m256 sc = _mm256_set1_ps(as[t][i] * d);
@@ -235,25 +257,6 @@ void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_
         FR_WROW_FORMED_DISPATCH(type, waxpy_rows, r, row_bytes, n_rows, a, y, n, &pf);
     else
         FR_I8_DISPATCH(type, axpy_rows_i8, r, row_bytes, n_rows, a, y, nb, &pf);
-}
-
-/* Dot products of R rows with T inputs (R T <= 4), out[r T + t]: each block's floats made
- * once for the T inputs, each input's loads shared by the R rows. Each row's sums are those of
- * fr_wrow_dot_avx2 (two accumulators alternating by block, then hsum8). */
-static inline __attribute__((always_inline)) void dot_q(int type, int R, const char *const *row, int T,
-                                                        const float *const *xs, int64_t nb, float *out) {
-    __m256 acc[4][2];
-    FR_UNROLL for (int v = 0; v < R * T; v++) acc[v][0] = acc[v][1] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        FR_UNROLL for (int r = 0; r < R; r++) {
-            __m256 f[4];
-            fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row[r], b), f);
-            const __m256 d = _mm256_set1_ps(fr_wrow_block_scale(type, row[r], b));
-            FR_UNROLL for (int t = 0; t < T; t++) acc[r * T + t][b & 1] =
-                _mm256_fmadd_ps(d, fr_wrow_block_dot8(f, xs[t] + b * 32), acc[r * T + t][b & 1]);
-        }
-    }
-    FR_UNROLL for (int v = 0; v < R * T; v++) out[v] = fr_hsum8_avx2(_mm256_add_ps(acc[v][0], acc[v][1]));
 }
 
 /* two rows, one input (fr_wrow_dot_rows_by_pairs) */

@@ -271,6 +271,31 @@ FR_WROW_INLINE void fr_wrow_i8_to_ps(__m256i q, __m256 f[4]) {
     f[3] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)));
 }
 
+/* Block b's 32 values as four vectors of exact floats, as fr_wrow_i8_to_ps(fr_wrow_block_i8)
+ * gives them (values 8k .. 8k + 7 in f[k]), for Q4_0 and Q8_0 widened straight from the
+ * block's bytes: eight bytes per load to int32 lanes, no 32-byte unpack, extract and shifts
+ * across lanes (kbench-style loop, one Q4_0 row at a time: 8.0 -> 12.0 GMAC/s). */
+FR_WROW_INLINE void fr_wrow_block_ps(int type, const void *row, int64_t b, __m256 f[4]) {
+    if (type == FR_TYPE_Q4_0) { /* value j: qs[j] & 15, value j + 16: qs[j] >> 4; minus 8 */
+        const uint8_t *qs = ((const block_q4_0 *)row + b)->qs;
+        const __m256i lo = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)qs));
+        const __m256i hi = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(qs + 8)));
+        const __m256i m4 = _mm256_set1_epi32(15), c8 = _mm256_set1_epi32(8);
+        f[0] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_and_si256(lo, m4), c8));
+        f[1] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_and_si256(hi, m4), c8));
+        f[2] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(lo, 4), c8));
+        f[3] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(hi, 4), c8));
+        return;
+    }
+    if (type == FR_TYPE_Q8_0) {
+        const int8_t *qs = ((const block_q8_0 *)row + b)->qs;
+        for (int k = 0; k < 4; k++)
+            f[k] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(qs + 8 * k))));
+        return;
+    }
+    fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row, b), f);
+}
+
 /* A block's partial dot product with xb[0..31] on 8 lanes: q0 x0, then three FMAs (q_k and
  * x_k are values 8k .. 8k + 7). Every dot kernel sums a block in this order. */
 FR_WROW_INLINE __m256 fr_wrow_block_dot8(const __m256 f[4], const float *xb) {
