@@ -172,10 +172,10 @@ void fr_wrow_axpy_rows(int type, const void *rows, size_t row_bytes, int64_t n_r
 void fr_wrow_axpy_ref(int type, const void *row, float a, float *y, int64_t n, float *tmp);
 /* The same for T inputs over the same rows, each result bit for bit that of its own call:
  * outs[t][i] = fr_wrow_dot(row_i, xs[t]); ys[t] += sum_i as[t][i] row_i (batched MLA decode:
- * the tokens of a group through one head's W_UK or W_UV). The AVX-512 kernels of the int8-block
- * types (Q4_0, Q5_0, IQ4_NL, Q8_0) make each block's floats once for up to FR_WROW_MAX_T
- * inputs; other types and ISAs take the calls one input at a time. next: as above, asked for
- * during the last inputs. */
+ * the tokens of a group through one head's W_UK or W_UV). The AVX2 and AVX-512 kernels of the
+ * int8-block types (Q4_0, Q5_0, IQ4_NL, Q8_0) make each block's floats once for up to
+ * FR_WROW_MAX_T inputs; other types and ISAs take the calls one input at a time. next: as
+ * above, asked for during the last inputs. */
 #define FR_WROW_MAX_T 4
 void fr_wrow_dot_rows_multi(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *xs, int T,
                             int64_t n, float *const *outs, const void *next, float *tmp);

@@ -99,9 +99,7 @@ static float dot_f16(const fr_f16 *w, const float *x, int64_t n) {
     return s;
 }
 
-/* Dot products of R rows with T inputs (R T <= 4), out[r T + t]: each block's floats made
- * once for the T inputs, each input's loads shared by the R rows. Each row's sums are those of
- * fr_wrow_dot_avx2 (two accumulators alternating by block, then hsum8). */
+/* Block b of dot_q: its product with each input, scaled, into acc[r T + t] */
 FR_INLINE void dot_q_block(int type, int R, const char *const *row, int T, const float *const *xs, int64_t b,
                            __m256 *acc) {
     FR_UNROLL for (int r = 0; r < R; r++) {
@@ -113,6 +111,9 @@ FR_INLINE void dot_q_block(int type, int R, const char *const *row, int T, const
     }
 }
 
+/* Dot products of R rows with T inputs (R T <= 4), out[r T + t]: each block's floats made
+ * once for the T inputs, each input's loads shared by the R rows. Each row's sums are those of
+ * fr_wrow_dot_avx2 (two accumulators alternating by block, then hsum8). */
 static inline __attribute__((always_inline)) void dot_q(int type, int R, const char *const *row, int T,
                                                         const float *const *xs, int64_t nb, float *out) {
     __m256 even[4], odd[4]; /* (blocks b & 1 == 0, 1: two named arrays, not acc[v][b & 1], whose
