@@ -5,7 +5,14 @@
  *   build/kbench TYPE N_IN N_OUT N_TOK THREADS [REPS]     e.g. build/kbench Q4_0 2048 5632 512 2
  *
  * Times fr_matmul on random weights, packed (fr_pack_new) and unpacked, best of REPS, and
- * prints GMAC/s. Also checks that both give the same bits. */
+ * prints GMAC/s. Also checks that both give the same bits.
+ *
+ *   build/kbench wrow TYPE N_ROWS N T [HEADS] [REPS]       e.g. build/kbench wrow Q4_0 128 512 4
+ *
+ * Times MLA decode's float row products on HEADS (default 16) heads of N_ROWS x N weights,
+ * one thread, best of REPS (default 200): fr_wrow_dot_rows_multi (each row dotted with T
+ * inputs, W_UV's form) and fr_wrow_axpy_rows_multi (T outputs of N values += the rows scaled,
+ * W_UK's form); checks both against T single-input calls (fr_wrow_dot_rows / _axpy_rows). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +28,78 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+static float rnd(unsigned *s, float scale) {
+    *s = *s * 1103515245u + 12345u;
+    return (float)((int)(*s >> 9) % 2001 - 1000) / scale;
+}
+
+static int wrow_main(int argc, char **argv) {
+    if (argc < 6) {
+        fprintf(stderr, "usage: kbench wrow TYPE N_ROWS N T [HEADS] [REPS]\n");
+        return 2;
+    }
+    const int type = fr_type_from_name(argv[2]);
+    const int64_t n_rows = atoll(argv[3]), n = atoll(argv[4]);
+    const int T = atoi(argv[5]), heads = argc > 6 ? atoi(argv[6]) : 16, reps = argc > 7 ? atoi(argv[7]) : 200;
+    const fr_type_traits *tt = fr_type_traits_get(type);
+    size_t rb;
+    if (!tt || T < 1 || T > 8 || n_rows < 1 || heads < 1 || !fr_row_size(type, n, &rb)) return 2;
+    const int64_t rows = n_rows * heads;
+    char *w = malloc(rb * (size_t)rows);
+    float *f = malloc(sizeof(float) * (size_t)n), *tmp = malloc(sizeof(float) * (size_t)n);
+    unsigned s = 1;
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t i = 0; i < n; i++) f[i] = rnd(&s, 1000.0f);
+        tt->from_float(f, w + (size_t)r * rb, n);
+    }
+    float *xs[8], *as[8], *outs[8], *ys[8], *want = malloc(sizeof(float) * (size_t)(n > n_rows ? n : n_rows));
+    for (int t = 0; t < T; t++) {
+        xs[t] = malloc(sizeof(float) * (size_t)n), ys[t] = malloc(sizeof(float) * (size_t)n);
+        as[t] = malloc(sizeof(float) * (size_t)n_rows), outs[t] = malloc(sizeof(float) * (size_t)n_rows);
+        for (int64_t i = 0; i < n; i++) xs[t][i] = rnd(&s, 300.0f);
+        for (int64_t i = 0; i < n_rows; i++) as[t][i] = rnd(&s, 300.0f);
+    }
+    int same = 1;
+    for (int axpy = 0; axpy < 2; axpy++) {
+        double best = 1e30;
+        for (int rep = 0; rep < reps; rep++) {
+            for (int t = 0; t < T; t++) memset(ys[t], 0, sizeof(float) * (size_t)n);
+            const double t0 = now_s();
+            for (int h = 0; h < heads; h++) {
+                const char *hr = w + (size_t)(h * n_rows) * rb;
+                if (axpy) fr_wrow_axpy_rows_multi(type, hr, rb, n_rows, (const float *const *)as, ys, T, n, NULL, tmp);
+                else fr_wrow_dot_rows_multi(type, hr, rb, n_rows, (const float *const *)xs, T, n, outs, NULL, tmp);
+            }
+            const double dt = now_s() - t0;
+            if (dt < best) best = dt;
+        }
+        /* the last head's results against its single-input calls (outs holds them; ys the sum
+         * over the heads, so axpy runs the last head again from zero) */
+        const char *hr = w + (size_t)((heads - 1) * n_rows) * rb;
+        if (axpy) {
+            for (int t = 0; t < T; t++) memset(ys[t], 0, sizeof(float) * (size_t)n);
+            fr_wrow_axpy_rows_multi(type, hr, rb, n_rows, (const float *const *)as, ys, T, n, NULL, tmp);
+        }
+        for (int t = 0; t < T; t++) {
+            if (axpy) {
+                memset(want, 0, sizeof(float) * (size_t)n);
+                fr_wrow_axpy_rows(type, hr, rb, n_rows, as[t], want, n, NULL, tmp);
+                same &= !memcmp(ys[t], want, sizeof(float) * (size_t)n);
+            } else {
+                fr_wrow_dot_rows(type, hr, rb, n_rows, xs[t], n, want, NULL, tmp);
+                same &= !memcmp(outs[t], want, sizeof(float) * (size_t)n_rows);
+            }
+        }
+        printf("wrow %s %s n_rows=%lld n=%lld T=%d heads=%d: %.1f us, %.1f GMAC/s\n", tt->name, axpy ? "axpy" : "dot ",
+               (long long)n_rows, (long long)n, T, heads, best * 1e6,
+               (double)rows * (double)n * T / best * 1e-9);
+    }
+    printf("multi == single-input calls: %s\n", same ? "yes" : "NO");
+    return same ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "wrow")) return wrow_main(argc, argv);
     if (argc < 6) {
         fprintf(stderr, "usage: kbench TYPE N_IN N_OUT N_TOK THREADS [REPS]\n");
         return 2;

@@ -117,7 +117,8 @@ FR_INLINE void dot_q_block(int type, int R, const char *const *row, int T, const
 static inline __attribute__((always_inline)) void dot_q(int type, int R, const char *const *row, int T,
                                                         const float *const *xs, int64_t nb, float *out) {
     __m256 even[4], odd[4]; /* (blocks b & 1 == 0, 1: two named arrays, not acc[v][b & 1], whose
-                             * runtime index put the sums on the stack: 2-3x slower) */
+                             * runtime index put the sums on the stack: kbench wrow Q4_0 128
+                             * 512 1 7.9 -> 8.3 GMAC/s from this alone; 4 inputs within noise) */
     FR_UNROLL for (int v = 0; v < R * T; v++) even[v] = odd[v] = _mm256_setzero_ps();
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {

@@ -239,7 +239,7 @@ FR_INLINE void dot2_q(int type, const char *r0, const char *r1, const float *x, 
         const __m256 odd = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r]), 1));
         if (b < nb) { /* the last, even block, on 8 lanes as in wrow_avx2.c */
             __m256 f[4];
-            fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row[r], b), f);
+            fr_wrow_block_ps(type, row[r], b, f);
             even = _mm256_fmadd_ps(_mm256_set1_ps(fr_wrow_block_scale(type, row[r], b)),
                                    fr_wrow_block_dot8(f, x + b * 32), even);
         }
@@ -315,7 +315,7 @@ FR_INLINE void dot2_q_multi(int type, const char *r0, const char *r1, const floa
         __m256 f[4];
         float d = 0.0f;
         if (b < nb) {
-            fr_wrow_i8_to_ps(fr_wrow_block_i8(type, row[r], b), f);
+            fr_wrow_block_ps(type, row[r], b, f);
             d = fr_wrow_block_scale(type, row[r], b);
         }
         FR_UNROLL for (int t = 0; t < T; t++) {
