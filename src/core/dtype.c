@@ -169,6 +169,15 @@ static void cpu_vendor(char v[13]) {
     memcpy(v + 4, &d, 4);
     memcpy(v + 8, &c, 4);
 }
+
+/* cpuid leaf 1's display family: the base family, plus the extended family when the base is
+ * 0xF (AMD's Zen 3 and Zen 4 are 0x19, Zen 5 0x1A); 0 if cpuid has no leaf 1. */
+static int cpu_family(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    const int base = (int)((a >> 8) & 0xf);
+    return base == 0xf ? base + (int)((a >> 20) & 0xff) : base;
+}
 #endif
 
 /* Whether cpuid's vendor string names Intel: the decode choices below keep what the Intel VM
@@ -219,8 +228,13 @@ bool fr_decode_kquant_streams_for(const char *vendor, const char *setting) {
  * same with FRUGAL_ISA=avx2 (2 of 2), one thread +12%, BF16 +15%. On the way there: 2
  * streams 3 KiB ahead against 8 KiB, F16 +3 to +6% (5 of 5); 3 streams against 2, both 3 KiB
  * ahead, +3.5 to +5% (3 of 3); with 3 streams 1, 1.5, 2.5 and 3 KiB were slower than 2, and
- * 4 KiB slower than 3. F32 rows (two lines per step) were not measured. */
-size_t fr_decode_f16_prefetch_for(const char *vendor, const char *setting) {
+ * 4 KiB slower than 3. F32 rows (two lines per step) were not measured. On the AMD EPYC
+ * (Zen 3, family 0x19) of the 48th-52nd sessions no software prefetch at all read fastest,
+ * its hardware prefetchers keeping up with three streams alone: tinyllama F16 tg128, whole
+ * processes alternated, 6 rounds, 2048 -> 0 bytes t/s: 2 threads 16.9-20.8 -> 17.6-24.1 (6 of
+ * 6; medians 19.7 -> 23.4), one thread 10.9-11.6 -> 12.3-13.3 (5 of 5); 1 KiB read as 0. Zen
+ * 4 shares the family and was not measured. */
+size_t fr_decode_f16_prefetch_for(const char *vendor, int family, const char *setting) {
     if (setting && *setting) {
         char *end;
         errno = 0;
@@ -229,7 +243,8 @@ size_t fr_decode_f16_prefetch_for(const char *vendor, const char *setting) {
             v % 64 == 0)
             return (size_t)v;
     }
-    return is_intel(vendor) ? 8192 : 2048;
+    if (is_intel(vendor)) return 8192;
+    return vendor && strcmp(vendor, "AuthenticAMD") == 0 && family == 0x19 ? 0 : 2048;
 }
 
 int fr_decode_f16_streams_for(const char *vendor, const char *setting) {
@@ -259,12 +274,14 @@ static void detect_cpu(void) {
     g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = g_has_avx512bf16 = false;
 #endif
     char vendor[13] = "";
+    int family = 0;
 #if FR_X86
     cpu_vendor(vendor);
+    family = cpu_family();
 #endif
     g_decode_pf_l2 = fr_decode_prefetch_l2_for(vendor, getenv("FRUGAL_DECODE_PREFETCH"));
     g_decode_kquant_streams = fr_decode_kquant_streams_for(vendor, getenv("FRUGAL_KQUANT_STREAMS"));
-    g_decode_f16_pf = fr_decode_f16_prefetch_for(vendor, getenv("FRUGAL_F16_PREFETCH"));
+    g_decode_f16_pf = fr_decode_f16_prefetch_for(vendor, family, getenv("FRUGAL_F16_PREFETCH"));
     g_decode_f16_streams = fr_decode_f16_streams_for(vendor, getenv("FRUGAL_F16_STREAMS"));
     const char *cap = getenv("FRUGAL_ISA"); /* read once, before any thread asks */
     if (cap && strcmp(cap, "scalar") == 0)

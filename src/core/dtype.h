@@ -192,8 +192,9 @@ int fr_cpu_decode_f16_streams(void);
 #define FR_DECODE_F16_PREFETCH_MAX 65536
 #define FR_DECODE_F16_STREAMS_MAX 3
 /* The distance: a setting of decimal digits naming a multiple of 64 up to
- * FR_DECODE_F16_PREFETCH_MAX wins; else 8192 on "GenuineIntel" and 2048 elsewhere. */
-size_t fr_decode_f16_prefetch_for(const char *vendor, const char *setting);
+ * FR_DECODE_F16_PREFETCH_MAX wins; else 8192 on "GenuineIntel", 0 (no prefetch) on
+ * "AuthenticAMD" of display family 0x19 (cpuid leaf 1: Zen 3 and Zen 4), and 2048 elsewhere. */
+size_t fr_decode_f16_prefetch_for(const char *vendor, int family, const char *setting);
 /* The streams: a setting of one digit, 1 to FR_DECODE_F16_STREAMS_MAX, wins; else 2 on
  * "GenuineIntel" and 3 elsewhere. */
 int fr_decode_f16_streams_for(const char *vendor, const char *setting);

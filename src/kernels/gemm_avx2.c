@@ -841,7 +841,8 @@ FR_INLINE void f16_RxT(int64_t i0, int64_t i1, int64_t n, const void *const *x, 
     if (T == 1 && first && last) { /* decode: all four sets fit (R x 4 <= 12), one streaming pass */
         __m256 a[3][4];
         FR_UNROLL for (int r = 0; r < R; r++) FR_UNROLL for (int j = 0; j < 4; j++) a[r][j] = _mm256_setzero_ps();
-        /* bytes ahead in each row (fr_cpu_decode_f16_prefetch: 8 KiB on Intel, 2 KiB elsewhere) */
+        /* bytes ahead in each row (fr_cpu_decode_f16_prefetch: 8 KiB on Intel, none on AMD's
+         * family 0x19, 2 KiB elsewhere) */
         const size_t pf = fr_cpu_decode_f16_prefetch();
         for (int64_t i = i0; i < i1; i += 32) {
             if (pf) {

@@ -1049,33 +1049,43 @@ static void test_decode_prefetch_rule(void) {
 /* The rules for reading F16/BF16/F32 rows in decode: the prefetch distance
  * (fr_decode_f16_prefetch_for: a setting of decimal digits naming a multiple of 64 up to the
  * maximum wins) and the streams (fr_decode_f16_streams_for: one digit 1-3 wins); anything else
- * keeps the vendor's default; and the process's choices follow FRUGAL_F16_PREFETCH and
- * FRUGAL_F16_STREAMS. */
+ * keeps the vendor's (for the distance, AMD's family's) default; and the process's choices
+ * follow FRUGAL_F16_PREFETCH and FRUGAL_F16_STREAMS. */
 static void test_f16_prefetch_rule(void) {
     const struct {
-        const char *vendor, *setting;
+        const char *vendor;
+        int family;
+        const char *setting;
         size_t bytes;
     } cases[] = {
-        {"GenuineIntel", NULL, 8192},
-        {"AuthenticAMD", NULL, 2048},
-        {"", NULL, 2048},
-        {NULL, NULL, 2048},
-        {"GenuineIntel", "0", 0},
-        {"AuthenticAMD", "8192", 8192},
-        {NULL, "64", 64},
-        {"AuthenticAMD", "65536", 65536},
-        {"AuthenticAMD", "65600", 2048},
-        {"GenuineIntel", "100", 8192},
-        {"GenuineIntel", "", 8192},
-        {"AuthenticAMD", " 128", 2048},
-        {"AuthenticAMD", "-64", 2048},
-        {"AuthenticAMD", "+64", 2048},
-        {"AuthenticAMD", "128k", 2048},
-        {"AuthenticAMD", "99999999999999999999999", 2048},
+        {"GenuineIntel", 6, NULL, 8192},
+        {"AuthenticAMD", 0x1a, NULL, 2048},
+        {"AuthenticAMD", 0x19, NULL, 0},
+        {"AuthenticAMD", 0x17, NULL, 2048},
+        {"GenuineIntel", 0x19, NULL, 8192},
+        {"HygonGenuine", 0x19, NULL, 2048},
+        {"", 0, NULL, 2048},
+        {NULL, 0, NULL, 2048},
+        {NULL, 0x19, NULL, 2048},
+        {"GenuineIntel", 6, "0", 0},
+        {"AuthenticAMD", 0x19, "2048", 2048},
+        {"AuthenticAMD", 0x1a, "8192", 8192},
+        {NULL, 0, "64", 64},
+        {"AuthenticAMD", 0x1a, "65536", 65536},
+        {"AuthenticAMD", 0x1a, "65600", 2048},
+        {"AuthenticAMD", 0x19, "65600", 0},
+        {"GenuineIntel", 6, "100", 8192},
+        {"GenuineIntel", 6, "", 8192},
+        {"AuthenticAMD", 0x1a, " 128", 2048},
+        {"AuthenticAMD", 0x1a, "-64", 2048},
+        {"AuthenticAMD", 0x1a, "+64", 2048},
+        {"AuthenticAMD", 0x1a, "128k", 2048},
+        {"AuthenticAMD", 0x1a, "99999999999999999999999", 2048},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        CHECK(fr_decode_f16_prefetch_for(cases[i].vendor, cases[i].setting) == cases[i].bytes,
-              "F16 decode prefetch, vendor %s, setting %s: want %zu", cases[i].vendor ? cases[i].vendor : "(none)",
+        CHECK(fr_decode_f16_prefetch_for(cases[i].vendor, cases[i].family, cases[i].setting) == cases[i].bytes,
+              "F16 decode prefetch, vendor %s, family 0x%x, setting %s: want %zu",
+              cases[i].vendor ? cases[i].vendor : "(none)", cases[i].family,
               cases[i].setting ? cases[i].setting : "(unset)", cases[i].bytes);
     const char *set = getenv("FRUGAL_F16_PREFETCH");
     if (set && (!strcmp(set, "2048") || !strcmp(set, "8192") || !strcmp(set, "0")))
