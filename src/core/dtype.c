@@ -231,9 +231,9 @@ bool fr_decode_kquant_streams_for(const char *vendor, const char *setting) {
  * 4 KiB slower than 3. F32 rows (two lines per step) were not measured. On the AMD EPYC
  * (Zen 3, family 0x19) of the 48th-52nd sessions no software prefetch at all read fastest,
  * its hardware prefetchers keeping up with three streams alone: tinyllama F16 tg128, whole
- * processes alternated, 6 rounds, 2048 -> 0 bytes t/s: 2 threads 16.9-20.8 -> 17.6-24.1 (6 of
- * 6; medians 19.7 -> 23.4), one thread 10.9-11.6 -> 12.3-13.3 (5 of 5); 1 KiB read as 0. Zen
- * 4 shares the family and was not measured. */
+ * processes alternated, 2048 -> 0 bytes t/s: 2 threads 16.9-20.9 -> 17.6-24.1 (6 of 6 rounds;
+ * medians 19.7 -> 23.4), one thread 10.9-11.6 -> 12.3-13.4 (4 of 4; medians 11.1 -> 12.7); 1
+ * KiB read as 0. Zen 4 shares the family and was not measured; nor were BF16 and F32 here. */
 size_t fr_decode_f16_prefetch_for(const char *vendor, int family, const char *setting) {
     if (setting && *setting) {
         char *end;
