@@ -186,7 +186,8 @@ bool fr_decode_kquant_streams_for(const char *vendor, const char *setting);
 /* How a decode step reads F16, BF16 and F32 weight rows: the bytes ahead of each row that the
  * AVX2 kernel prefetches (0: none), and the number of rows read side by side as streams (1 to
  * FR_DECODE_F16_STREAMS_MAX). The same bits either way, only speed. Decided once per process by
- * the rules below (cpuid vendor, getenv("FRUGAL_F16_PREFETCH"), getenv("FRUGAL_F16_STREAMS")). */
+ * the rules below (cpuid vendor and family, getenv("FRUGAL_F16_PREFETCH"),
+ * getenv("FRUGAL_F16_STREAMS")). */
 size_t fr_cpu_decode_f16_prefetch(void);
 int fr_cpu_decode_f16_streams(void);
 #define FR_DECODE_F16_PREFETCH_MAX 65536
