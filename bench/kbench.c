@@ -12,7 +12,14 @@
  * Times MLA decode's float row products on HEADS (default 16) heads of N_ROWS x N weights,
  * one thread, best of REPS (default 200): fr_wrow_dot_rows_multi (each row dotted with T
  * inputs, W_UV's form) and fr_wrow_axpy_rows_multi (T outputs of N values += the rows scaled,
- * W_UK's form); checks both against T single-input calls (fr_wrow_dot_rows / _axpy_rows). */
+ * W_UK's form); checks both against T single-input calls (fr_wrow_dot_rows / _axpy_rows).
+ *
+ *   build/kbench ports                                    (x86 with AVX2)
+ *
+ * Times mixes of the AVX2 instructions of Q8_0's int8 product (sign, maddubs, madd, add) and
+ * the alternatives to the sign, four independent instructions of each per step, one thread,
+ * best of 5 runs: which of them share execution ports. The full mix's time gives the kernel's
+ * bound by operation count (32 products per sign, maddubs, madd and add). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +39,61 @@ static float rnd(unsigned *s, float scale) {
     *s = *s * 1103515245u + 12345u;
     return (float)((int)(*s >> 9) % 2001 - 1000) / scale;
 }
+
+#if defined(__x86_64__)
+/* four independent instructions of a kind, destinations apart, sources ymm14 and ymm15 */
+#define P4(op, d0, d1, d2, d3)                                                                                 \
+    op " %%ymm14, %%ymm15, %%ymm" #d0 "\n" op " %%ymm14, %%ymm15, %%ymm" #d1 "\n" op " %%ymm14, %%ymm15, %%ymm" #d2 \
+       "\n" op " %%ymm14, %%ymm15, %%ymm" #d3 "\n"
+#define MADDUBS P4("vpmaddubsw", 0, 1, 2, 3)
+#define MADD P4("vpmaddwd", 8, 9, 10, 11)
+#define SIGN P4("vpsignb", 4, 5, 6, 7)
+#define XORSUB P4("vpxor", 4, 5, 6, 7) P4("vpsubb", 8, 9, 10, 11)
+#define ADDD P4("vpaddd", 12, 13, 12, 13)
+#define BLEND                                                                                                  \
+    "vpblendvb %%ymm13, %%ymm14, %%ymm15, %%ymm4\n vpblendvb %%ymm13, %%ymm14, %%ymm15, %%ymm5\n"                 \
+    "vpblendvb %%ymm13, %%ymm14, %%ymm15, %%ymm6\n vpblendvb %%ymm13, %%ymm14, %%ymm15, %%ymm7\n"
+#define PORTS_CLOBBERS "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", \
+                       "xmm11", "xmm12", "xmm13"
+#define PORTS_STEPS 20000000L
+#define PORTS_TEST(name, body)                                                                                 \
+    do {                                                                                                       \
+        double best = 1e30;                                                                                    \
+        for (int r = 0; r < 5; r++) {                                                                          \
+            const double t0 = now_s();                                                                         \
+            for (long i = 0; i < PORTS_STEPS; i++) __asm__ volatile(body ::: PORTS_CLOBBERS);                  \
+            const double dt = now_s() - t0;                                                                    \
+            if (dt < best) best = dt;                                                                          \
+        }                                                                                                      \
+        last = best / PORTS_STEPS * 1e9;                                                                       \
+        printf("%-34s %.3f ns a step\n", name, last);                                                          \
+    } while (0)
+
+static int ports_main(void) {
+    if (!fr_cpu_has(FR_ISA_AVX2)) {
+        fprintf(stderr, "kbench ports: this CPU has no AVX2\n");
+        return 2;
+    }
+    double last = 0;
+    PORTS_TEST("maddubs x4", MADDUBS);
+    PORTS_TEST("sign x4", SIGN);
+    PORTS_TEST("xor x4 + sub x4", XORSUB);
+    PORTS_TEST("maddubs x4 + sign x4", MADDUBS SIGN);
+    PORTS_TEST("maddubs x4 + madd x4", MADDUBS MADD);
+    PORTS_TEST("maddubs, madd, sign x4", MADDUBS MADD SIGN);
+    PORTS_TEST("maddubs, madd, xor, sub x4", MADDUBS MADD XORSUB);
+    PORTS_TEST("maddubs, madd, blendv x4", MADDUBS MADD BLEND);
+    PORTS_TEST("maddubs, madd, add x4", MADDUBS MADD ADDD);
+    PORTS_TEST("maddubs, madd, sign, add x4 (Q8_0)", MADDUBS MADD SIGN ADDD);
+    printf("Q8_0's bound by operation count: %.1f GMAC/s a core (4 x 32 products a step)\n", 128.0 / last);
+    return 0;
+}
+#else
+static int ports_main(void) {
+    fprintf(stderr, "kbench ports: x86 only\n");
+    return 2;
+}
+#endif
 
 static int wrow_main(int argc, char **argv) {
     if (argc < 6) {
@@ -100,6 +162,7 @@ static int wrow_main(int argc, char **argv) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "wrow")) return wrow_main(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "ports")) return ports_main();
     if (argc < 6) {
         fprintf(stderr, "usage: kbench TYPE N_IN N_OUT N_TOK THREADS [REPS]\n");
         return 2;

@@ -275,8 +275,9 @@ FR_WROW_INLINE void fr_wrow_i8_to_ps(__m256i q, __m256 f[4]) {
  * gives them (values 8k .. 8k + 7 in f[k]), for Q4_0 and Q8_0 widened straight from the
  * block's bytes: eight bytes per load to int32 lanes, no 32-byte unpack, extract and shifts
  * across lanes (kbench wrow Q4_0 128 512 T, one thread: T = 1 dot 8.3 -> 12.5 GMAC/s, axpy
- * 8.8 -> 14.0; T = 4 dot 16-18 -> 22.2, axpy 14.6 -> 22.0). Every 8-lane block of the wrow
- * kernels comes from here. */
+ * 8.8 -> 14.0; T = 4 dot 16-18 -> 22.2, axpy 14.6 -> 22.0). Every 8-lane block of an int8-block
+ * type (fr_wrow_i8_type) in the wrow kernels comes from here; the min types and K-quant groups
+ * widen their own values (wrow_avx2.c, unit_weights). */
 FR_WROW_INLINE void fr_wrow_block_ps(int type, const void *row, int64_t b, __m256 f[4]) {
     if (type == FR_TYPE_Q4_0) { /* value j: qs[j] & 15, value j + 16: qs[j] >> 4; minus 8 */
         const uint8_t *qs = ((const block_q4_0 *)row + b)->qs;
