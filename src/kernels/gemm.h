@@ -182,8 +182,20 @@ typedef struct fr_packed {
      * 0-6 and the sign in bit 7 (sign-magnitude), which saves those kernels an op per vector;
      * only fr_gemm_kernel_for's and fr_gemm_streams_kernel_for's kernels read such units */
     bool q8_sm;
+    /* Q6_K whose kernels here are AVX2's: each block's 3072 value bytes in the three-vector
+     * form (fr_q6_K_unit_to_3v), which saves the kernel 6 ops of 17 per four value vectors;
+     * only fr_gemm_kernel_for's kernel reads such units (no streams, pair or AMX kernel) */
+    bool q6_3v;
 } fr_packed;
 
+/* A Q6_K unit's nb blocks into the three-vector form of fr_packed.q6_3v, in place. In each
+ * block, the value vectors of sets 4Q .. 4Q + 3 (Q = 0, 1) at one step and half, ql[2Q] (sets
+ * 4Q and 4Q + 1 in the low and high nibbles), ql[2Q + 1] (4Q + 2, 4Q + 3) and qh[Q] (the
+ * four sets' bits 4-5 in bit pairs 2i) become A, B and C at the same offsets: set 4Q + i's
+ * six bits (q + 32) in bits 0-5 of A, B and C for i = 0, 1, 2, and set 4Q + 3's bits 0-1, 2-3
+ * and 4-5 in bits 6-7 of A, B and C. fr_q6_K_unit_from_3v is the inverse. */
+void fr_q6_K_unit_to_3v(void *unit, int64_t nb);
+void fr_q6_K_unit_from_3v(void *unit, int64_t nb);
 /* True if `type` has a packed layout and this CPU runs its kernels. */
 bool fr_pack_supported(int type);
 /* Bytes of one unit (including the 64-byte padding), and of one of its blocks (K-quants:
@@ -258,6 +270,8 @@ void fr_gemm_q3_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
 void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+/* The same on three-vector units (fr_packed.q6_3v): the same bits. */
+void fr_gemm_q6_Kx16_avx2_3v(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 /* Decode's multi-stream form, for one token and FR_GEMM_STREAMS units read side by side:
  * out[16 * k + r] = dot(units[k] row r, act), the same bits as one fr_gemm_kernel_fn call with
  * T = 1 per unit. */

@@ -387,6 +387,33 @@ static void test_packed_kernels(test_rng *rng) {
                     free(clean);
                     free(sm);
                 }
+                /* Q6_K's three-vector AVX2 kernel (fr_packed.q6_3v) on the units in that form
+                 * against the reference on them as packed: T = 1..4; and the form's inverse */
+                if (type == FR_TYPE_Q6_K && fr_cpu_has(FR_ISA_AVX2)) {
+                    char *v3 = aligned_alloc(64, gb * (size_t)ng);
+                    memcpy(v3, g, gb * (size_t)ng);
+                    int bad = 0, moved = 0;
+                    for (int gi = 0; gi < ng; gi++) fr_q6_K_unit_to_3v(v3 + (size_t)gi * gb, nb);
+                    for (int gi = 0; gi < ng; gi++) {
+                        moved += memcmp(v3 + (size_t)gi * gb, g + (size_t)gi * gb, gb) != 0;
+                        for (int T = 1; T <= 4; T++) {
+                            const void *acts[4];
+                            for (int t = 0; t < T; t++) acts[t] = pa + (size_t)((t + T - 1 + gi) % 4) * pab;
+                            float o1[64], o2[64];
+                            fr_gemm_q6_Kx16_avx2_3v(nb, v3 + (size_t)gi * gb, acts, T, o1);
+                            ref(nb, g + (size_t)gi * gb, acts, T, o2);
+                            bad += memcmp(o1, o2, sizeof(float) * 16 * (size_t)T) != 0;
+                        }
+                    }
+                    CHECK(moved == ng, "%s n=%lld rows=%d: the three-vector form left %d of %d units as they were",
+                          ta->name, (long long)n, rows, ng - moved, ng);
+                    CHECK(bad == 0, "%s n=%lld rows=%d: the three-vector AVX2 kernel differs from the reference "
+                          "in %d calls", ta->name, (long long)n, rows, bad);
+                    for (int gi = 0; gi < ng; gi++) fr_q6_K_unit_from_3v(v3 + (size_t)gi * gb, nb);
+                    CHECK(memcmp(v3, g, gb * (size_t)ng) == 0, "%s n=%lld rows=%d: fr_q6_K_unit_from_3v is not "
+                          "the inverse of fr_q6_K_unit_to_3v", ta->name, (long long)n, rows);
+                    free(v3);
+                }
 #endif
                 for (int T = 1; T <= 4; T++) {
                     const void *acts[4];
@@ -539,6 +566,13 @@ static void test_packed_matmul(test_rng *rng) {
 #endif
         CHECK(pk && pk->q8_sm == sm, "%s (%s -128): q8_sm %d, expected %d", tt->name, no_min ? "no" : "with",
               pk ? (int)pk->q8_sm : -1, (int)sm);
+#if FR_X86
+        const bool three = type == FR_TYPE_Q6_K && fr_gemm_kernel(type) == fr_gemm_q6_Kx16_avx2;
+#else
+        const bool three = false;
+#endif
+        CHECK(pk && pk->q6_3v == three, "%s: q6_3v %d, expected %d", tt->name, pk ? (int)pk->q6_3v : -1, (int)three);
+        if (three) printf("  %s: fr_matmul on three-vector units\n", tt->name);
         if (sm) printf("  %s: fr_matmul on sign-magnitude units\n", tt->name);
         m.packed = pk;
         if (sm) { /* a group of it and a copy with one -128 (so not sign-magnitude): the kernels of each */
