@@ -717,8 +717,9 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
                              * against the 17 below. (kbench 2048 x 5632, one thread, 3 rounds
                              * alternated, GMAC/s: T = 1 27.7-30.0 -> 32.2-34.6, T = 2 38.5-39.0 ->
                              * 45.7-46.1, T = 4 53.0-53.5 -> 57.5, 512 tokens 51.1-55.6 -> 59.4-60.1;
-                             * 2048 x 102400 from DRAM, 2 threads: T = 1 32.7 -> 33.9, T = 2 50.9 ->
-                             * 63.9.) */
+                             * 2048 x 102400 from DRAM, 2 threads, one round: T = 1 32.7 -> 33.9,
+                             * T = 2 50.9 -> 63.9. End to end within the VM's noise: 53rd session's
+                             * results.) */
                             if (V3) {
                                 const uint8_t *at = blk + 64 * k + 32 * h;
                                 const int Q = g >> 2;
