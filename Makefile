@@ -161,7 +161,7 @@ test-asan:
 # at -O2 (the library itself is built as usual).
 ARM_CC ?= aarch64-linux-gnu-gcc
 ARM_BUILD := build/arm64
-ARM_TESTS := test_tiles test_quants test_quants_k test_gguf test_sampler test_json_guard test_wrow test_mla_kernels
+ARM_TESTS := test_tiles test_runtime test_quants test_quants_k test_gguf test_sampler test_json_guard test_wrow test_mla_kernels
 test-arm64:
 	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=$(ARM_BUILD) CC=$(ARM_CC) $(ARM_BUILD)/libfrugal.a
 	@mkdir -p $(ARM_BUILD)/tests

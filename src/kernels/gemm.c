@@ -708,8 +708,8 @@ fr_gemm_streams_fn fr_gemm_streams_kernel(int type) {
 
 fr_gemm_kernel_fn fr_gemm_kernel_for(const fr_packed *pk) {
 #if FR_X86
-    if (pk->q8_sm) return fr_gemm_q8_0x16_avx2_sm;
-    if (pk->q6_3v) return fr_gemm_q6_Kx16_avx2_3v;
+    if (pk->units == FR_UNITS_Q8_SM) return fr_gemm_q8_0x16_avx2_sm;
+    if (pk->units == FR_UNITS_Q6_3V) return fr_gemm_q6_Kx16_avx2_3v;
 #endif
     return fr_gemm_kernel(pk->type);
 }
@@ -731,22 +731,22 @@ fr_gemm_pair_fn fr_gemm_pair_kernel_isa(int type, fr_isa isa) {
 
 /* only with the single kernel of its own instruction set (as the streams kernels) */
 fr_gemm_pair_fn fr_gemm_pair_kernel_for(const fr_packed *pk) {
-    return pk->q8_sm || pk->q6_3v ? NULL : fr_gemm_pair_kernel_isa(pk->type, kernel_isa(pk->type));
+    return pk->units != FR_UNITS_PACKED ? NULL : fr_gemm_pair_kernel_isa(pk->type, kernel_isa(pk->type));
 }
 
 fr_gemm_streams_fn fr_gemm_streams_kernel_for(const fr_packed *pk) {
 #if FR_X86
-    if (pk->q8_sm) return fr_gemm_q8_0x16_streams_avx2_sm;
+    if (pk->units == FR_UNITS_Q8_SM) return fr_gemm_q8_0x16_streams_avx2_sm;
 #endif
-    return pk->q6_3v ? NULL : fr_gemm_streams_kernel(pk->type);
+    return pk->units != FR_UNITS_PACKED ? NULL : fr_gemm_streams_kernel(pk->type);
 }
 
 fr_gemm_amx_fn fr_gemm_amx_kernel_for(const fr_packed *pk) {
-    return pk->q8_sm || pk->q6_3v ? NULL : fr_gemm_amx_kernel(pk->type);
+    return pk->units != FR_UNITS_PACKED ? NULL : fr_gemm_amx_kernel(pk->type);
 }
 
 bool fr_gemm_same_layout(const fr_packed *a, const fr_packed *b) {
-    return a->type == b->type && a->n_in == b->n_in && a->q8_sm == b->q8_sm && a->q6_3v == b->q6_3v;
+    return a->type == b->type && a->n_in == b->n_in && a->units == b->units;
 }
 
 /* ---- packed copies ---- */
@@ -791,7 +791,7 @@ bool fr_pack_would_pack(const fr_matrix *m, size_t *bytes) {
     return true;
 }
 
-/* A Q8_0 unit's value bytes w as |w| | (w < 0) << 7 (fr_packed.q8_sm), unless some w is -128,
+/* A Q8_0 unit's value bytes w as |w| | (w < 0) << 7 (FR_UNITS_Q8_SM), unless some w is -128,
  * which that form cannot hold: then the unit is left as it is and the result is false. The
  * map is its own inverse on the other values (a byte x < 0 becomes 0x80 - x). */
 static bool q8_0_unit_sign_magnitude(char *unit, int64_t nb) {
@@ -832,20 +832,6 @@ void fr_q6_K_unit_to_3v(void *unit, int64_t nb) {
     }
 }
 
-void fr_q6_K_unit_from_3v(void *unit, int64_t nb) {
-    for (int64_t b = 0; b < nb; b++) {
-        uint8_t *blk = (uint8_t *)unit + (size_t)b * FR_Q6_KX16_BLOCK;
-        for (int Q = 0; Q < 2; Q++)
-            for (int o = 0; o < 512; o++) {
-                uint8_t *a = blk + 1024 * Q + o, *bb = a + 512, *c = blk + FR_Q6_KX16_QH + 512 * Q + o;
-                const unsigned s[4] = {*a & 63u, *bb & 63u, *c & 63u, (*a >> 6) | (*bb >> 6) << 2 | (*c >> 6) << 4};
-                *a = (uint8_t)((s[0] & 15) | (s[1] & 15) << 4);
-                *bb = (uint8_t)((s[2] & 15) | (s[3] & 15) << 4);
-                *c = (uint8_t)(s[0] >> 4 | (s[1] >> 4) << 2 | (s[2] >> 4) << 4 | (s[3] >> 4) << 6);
-            }
-    }
-}
-
 /* Packed weights get their own huge-page mapping (hugemem.h): decode streams all weights once
  * per token. (Not measured apart: alternated runs on the dev VM gave about +6% tinyllama Q4_0
  * decode for this together with the decreasing decode slabs.) */
@@ -868,18 +854,19 @@ fr_packed *fr_pack_new(const fr_matrix *m) {
         return NULL;
     }
 #if FR_X86
-    pk->q8_sm = m->type == FR_TYPE_Q8_0 && fr_gemm_kernel(m->type) == fr_gemm_q8_0x16_avx2;
-    pk->q6_3v = m->type == FR_TYPE_Q6_K && fr_gemm_kernel(m->type) == fr_gemm_q6_Kx16_avx2;
+    if (m->type == FR_TYPE_Q8_0 && fr_gemm_kernel(m->type) == fr_gemm_q8_0x16_avx2) pk->units = FR_UNITS_Q8_SM;
+    if (m->type == FR_TYPE_Q6_K && fr_gemm_kernel(m->type) == fr_gemm_q6_Kx16_avx2) pk->units = FR_UNITS_Q6_3V;
 #endif
     for (int64_t g = 0; g < n_units; g++) {
         char *u = pk->data + (size_t)g * pk->unit_bytes;
         fr_pack_unit(m->type, m->n_in, pk->orig + (size_t)g * FR_GEMM_ROWS * m->row_bytes, m->row_bytes,
                      (int)FR_MIN(FR_GEMM_ROWS, m->n_out - g * FR_GEMM_ROWS), u);
-        if (pk->q8_sm && !q8_0_unit_sign_magnitude(u, pk->nb)) { /* a -128: every unit as packed */
-            pk->q8_sm = false;
+        /* a -128: every unit as packed */
+        if (pk->units == FR_UNITS_Q8_SM && !q8_0_unit_sign_magnitude(u, pk->nb)) {
+            pk->units = FR_UNITS_PACKED;
             for (int64_t h = 0; h < g; h++) q8_0_unit_sign_magnitude(pk->data + (size_t)h * pk->unit_bytes, pk->nb);
         }
-        if (pk->q6_3v) fr_q6_K_unit_to_3v(u, pk->nb);
+        if (pk->units == FR_UNITS_Q6_3V) fr_q6_K_unit_to_3v(u, pk->nb);
     }
     drop_pages(pk->orig, m->row_bytes * (size_t)m->n_out);
     return pk;

@@ -167,6 +167,16 @@ static inline void fr_mm_group_starts(const fr_mm_out *out, int n, bool units, i
 }
 
 /* One packed matrix, or (rows) a plain copy of a matrix no kernel repacks. */
+/* The form of a packed matrix's units. A form other than FR_UNITS_PACKED is an in-place
+ * rewrite, at pack time, of the layout above for the one kernel that reads it (the same bits):
+ * - FR_UNITS_Q8_SM: Q8_0 whose kernels here are AVX2's and no weight is -128: each value byte
+ *   holds |w| in bits 0-6 and the sign in bit 7 (sign-magnitude), which saves those kernels an
+ *   op per vector (fr_gemm_q8_0x16_avx2_sm and its streams kernel);
+ * - FR_UNITS_Q6_3V: Q6_K whose kernel here is AVX2's: each block's 3072 value bytes in the
+ *   three-vector form (fr_q6_K_unit_to_3v), which saves the kernel 6 ops of 17 per four value
+ *   vectors (fr_gemm_q6_Kx16_avx2_3v; no streams kernel). */
+typedef enum { FR_UNITS_PACKED, FR_UNITS_Q8_SM, FR_UNITS_Q6_3V } fr_units;
+
 typedef struct fr_packed {
     int type;            /* FR_TYPE_Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL or Q2_K..Q6_K; any type for a copy */
     bool rows;           /* data is a copy of the rows in the file's layout (fr_pack_copy) */
@@ -178,24 +188,18 @@ typedef struct fr_packed {
     char *data;          /* ceil(n_out / 16) units */
     size_t data_bytes;
     fr_huge_mem mem;     /* the mapping holding data (hugemem.h) */
-    /* Q8_0 whose kernels here are AVX2's and no weight is -128: each value byte holds |w| in bits
-     * 0-6 and the sign in bit 7 (sign-magnitude), which saves those kernels an op per vector;
-     * only fr_gemm_kernel_for's and fr_gemm_streams_kernel_for's kernels read such units */
-    bool q8_sm;
-    /* Q6_K whose kernels here are AVX2's: each block's 3072 value bytes in the three-vector
-     * form (fr_q6_K_unit_to_3v), which saves the kernel 6 ops of 17 per four value vectors;
-     * only fr_gemm_kernel_for's kernel reads such units (no streams, pair or AMX kernel) */
-    bool q6_3v;
+    /* How the units' bytes are laid out (fr_units). Only fr_gemm_kernel_for's and
+     * fr_gemm_streams_kernel_for's kernels read rewritten units; no pair or AMX kernel does. */
+    fr_units units;
 } fr_packed;
 
-/* A Q6_K unit's nb blocks into the three-vector form of fr_packed.q6_3v, in place. In each
+/* A Q6_K unit's nb blocks into the three-vector form (FR_UNITS_Q6_3V), in place. In each
  * block, the value vectors of sets 4Q .. 4Q + 3 (Q = 0, 1) at one step and half, ql[2Q] (sets
  * 4Q and 4Q + 1 in the low and high nibbles), ql[2Q + 1] (4Q + 2, 4Q + 3) and qh[Q] (the
  * four sets' bits 4-5 in bit pairs 2i) become A, B and C at the same offsets: set 4Q + i's
  * six bits (q + 32) in bits 0-5 of A, B and C for i = 0, 1, 2, and set 4Q + 3's bits 0-1, 2-3
- * and 4-5 in bits 6-7 of A, B and C. fr_q6_K_unit_from_3v is the inverse. */
+ * and 4-5 in bits 6-7 of A, B and C. */
 void fr_q6_K_unit_to_3v(void *unit, int64_t nb);
-void fr_q6_K_unit_from_3v(void *unit, int64_t nb);
 /* True if `type` has a packed layout and this CPU runs its kernels. */
 bool fr_pack_supported(int type);
 /* Bytes of one unit (including the 64-byte padding), and of one of its blocks (K-quants:
@@ -263,14 +267,14 @@ void fr_gemm_q4_1x16_avx2(int64_t nb, const void *unit, const void *const *acts,
 void fr_gemm_q5_1x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_iq4_nlx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
-/* The same on sign-magnitude units (fr_packed.q8_sm): the same bits. */
+/* The same on sign-magnitude units (FR_UNITS_Q8_SM): the same bits. */
 void fr_gemm_q8_0x16_avx2_sm(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q2_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q3_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q4_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
-/* The same on three-vector units (fr_packed.q6_3v): the same bits. */
+/* The same on three-vector units (FR_UNITS_Q6_3V): the same bits. */
 void fr_gemm_q6_Kx16_avx2_3v(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 /* Decode's multi-stream form, for one token and FR_GEMM_STREAMS units read side by side:
  * out[16 * k + r] = dot(units[k] row r, act), the same bits as one fr_gemm_kernel_fn call with
@@ -333,7 +337,7 @@ size_t fr_gemm_amx_unpacked_bytes(int type, int64_t nb);
 void fr_gemm_amx_unpack(int type, int64_t nb, const void *unit, void *dst);
 /* The type's AMX kernel, or NULL (no AMX, or a type without one). */
 fr_gemm_amx_fn fr_gemm_amx_kernel(int type);
-/* fr_gemm_amx_kernel for pk's units: none for sign-magnitude ones (fr_packed.q8_sm), which the
+/* fr_gemm_amx_kernel for pk's units: none for rewritten ones (fr_packed.units), which the
  * AMX kernels do not read (only AVX2 machines make them). */
 fr_gemm_amx_fn fr_gemm_amx_kernel_for(const fr_packed *pk);
 /* AVX-VNNI (gemm_vnni.c; only if fr_cpu_has(FR_ISA_AVXVNNI)): same layout, same bits. */
@@ -508,8 +512,8 @@ void fr_gemm_f16_multi_rows(fr_pool *pool, int thread, const fr_matrix *w, int64
 /* The kernel fr_matmul uses for a packed type (NULL if none): the best this CPU runs. */
 fr_gemm_kernel_fn fr_gemm_kernel(int type);
 /* The kernels for pk's units (and those of every matrix fr_gemm_same_layout as pk):
- * fr_gemm_kernel's and fr_gemm_streams_kernel's for pk's type, or their sign-magnitude forms
- * (pk->q8_sm). */
+ * fr_gemm_kernel's and fr_gemm_streams_kernel's for pk's type, or those of its rewritten form
+ * (pk->units). */
 fr_gemm_kernel_fn fr_gemm_kernel_for(const fr_packed *pk);
 /* The pair kernel of pk's units where one is faster than two calls of fr_gemm_kernel_for's
  * (tokens >= 2), else NULL. A prompt's panel pairs adjacent units; a batched decode step, which

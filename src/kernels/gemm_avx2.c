@@ -270,7 +270,7 @@ void fr_gemm_quantize_row_avx2(int type, const float *x, void *dst, int64_t n_in
     }
 }
 
-/* |w| of a Q8_0 weight vector: sign(w, w), or (SM, sign-magnitude units: fr_packed.q8_sm) the
+/* |w| of a Q8_0 weight vector: sign(w, w), or (SM, sign-magnitude units: FR_UNITS_Q8_SM) the
  * low 7 bits, an op off the multiply ports. sign(y, w) needs no change: the byte is negative,
  * zero or positive as w is. (AVX2 kbench Q8_0 2048 x 5632, 512 tokens, one thread, the and
  * against the sign, 4 rounds alternated: 60.5-62.1 -> 64.4-66.9 GMAC/s.) */
@@ -712,7 +712,7 @@ FR_INLINE void k6x16(int64_t nb, const void *unit, const int h0, const int H, co
                                 q[e][hh] = _mm256_add_epi8(_mm256_or_si256(q2, _mm256_and_si256(h3, m04)), c28);
                                 continue;
                             }
-                            /* fr_packed.q6_3v: sets 4Q + i, i < 3, in bits 0-5 of vector i (one and),
+                            /* FR_UNITS_Q6_3V: sets 4Q + i, i < 3, in bits 0-5 of vector i (one and),
                              * set 4Q + 3 from bits 6-7 of all three (8 ops): 11 ops per four sets
                              * against the 17 below. (kbench 2048 x 5632, one thread, 3 rounds
                              * alternated, GMAC/s: T = 1 27.7-30.0 -> 32.2-34.6, T = 2 38.5-39.0 ->
