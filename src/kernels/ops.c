@@ -1,5 +1,6 @@
 /* ops.c: element-wise and normalisation kernels (scalar; the compiler vectorises most of
- * them; SwiGLU's exp has AVX2 and NEON versions in ops_avx2.c and ops_neon.c). */
+ * them; SwiGLU's exp has AVX2 and NEON versions in ops_avx2.c and ops_neon.c, RMSNorm an
+ * AVX2 one with the same bits). */
 #include <math.h>
 
 #include "kernels.h"
@@ -8,7 +9,17 @@
  * (element i in sum i % 8, added as ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))):
  * one chain of dependent double adds over the whole row was the cost of the norm (a chain of
  * n adds; the eight chains overlap). */
+#if FR_X86
+void fr_rmsnorm_avx2(float *out, const float *x, const float *w, int64_t n, float eps); /* ops_avx2.c */
+#endif
+
 void fr_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
+#if FR_X86
+    if (fr_cpu_has(FR_ISA_AVX2)) {
+        fr_rmsnorm_avx2(out, x, w, n, eps);
+        return;
+    }
+#endif
     double s[8] = {0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)

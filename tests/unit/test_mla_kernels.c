@@ -8,7 +8,7 @@
  * the AVX2, AVX-512 and NEON kernels wherever this CPU runs them, with widths below 8 and with
  * tails, head counts that leave partial register blocks, position ranges split into calls at
  * odd places, and dimension ranges that start and end inside a tile. Also the decode step's
- * helpers (fr_softmax_fast with its polynomial exp, fr_round_f16, fr_axpy, and fr_swiglu) against the same
+ * helpers (fr_softmax_fast with its polynomial exp, fr_round_f16, fr_axpy, fr_swiglu and fr_rmsnorm) against the same
  * steps in C, and the prompt's grouped scores (fr_attn_scores_dot) against the reference that
  * calls the scalar row dot product per pair. Runs on x86 and, under qemu, on AArch64 (make test-arm64). */
 #include <stdlib.h>
@@ -211,12 +211,29 @@ static void swiglu_model(float *g, const float *u, int64_t n) {
     }
 }
 
+/* fr_rmsnorm's C order (ops.c), which its AVX2 form keeps: eight double sums of squares
+ * (element i in sum i % 8), combined as ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)),
+ * then (x * scale) * w in float */
+static void rmsnorm_model(float *out, const float *x, const float *w, int64_t n, float eps) {
+    double s[8] = {0};
+    for (int64_t i = 0; i < n; i++) {
+        double sq = (double)x[i] * x[i];
+        s[i < (n & ~(int64_t)7) ? i % 8 : i - (n & ~(int64_t)7)] += sq;
+    }
+    const double ss = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+    const float scale = (float)(1.0 / sqrt(ss / (double)n + eps));
+    for (int64_t i = 0; i < n; i++) {
+        float y = x[i] * scale;
+        out[i] = w ? y * w[i] : y;
+    }
+}
+
 static void test_helpers(test_rng *rng) {
     static const int64_t lens[] = {1, 7, 8, 9, 255, 256, 257, 600, 4099};
     enum { NMAX = 4099 };
     float *x = malloc(sizeof(float) * NMAX), *k = malloc(sizeof(float) * NMAX), *m = malloc(sizeof(float) * NMAX);
     float *y = malloc(sizeof(float) * NMAX);
-    int bad_sm = 0, bad_exact = 0, bad_r = 0, bad_ax = 0, bad_sw = 0;
+    int bad_sm = 0, bad_exact = 0, bad_r = 0, bad_ax = 0, bad_sw = 0, bad_rms = 0;
     for (size_t il = 0; il < sizeof lens / sizeof lens[0]; il++) {
         const int64_t n = lens[il];
         for (int rep = 0; rep < 3; rep++) {
@@ -254,11 +271,24 @@ static void test_helpers(test_rng *rng) {
             fr_swiglu(k, y, n);
             swiglu_model(m, y, n);
             bad_sw += !bits_equal(k, m, (size_t)n);
+            /* RMSNorm with and without weights, and in place (MLA's kv norm) */
+            for (int64_t i = 0; i < n; i++) x[i] = x[i] == -INFINITY ? 1e-3f : x[i];
+            for (int wt = 0; wt < 3; wt++) {
+                const float *wv = wt == 0 ? NULL : y;
+                rmsnorm_model(m, x, wv, n, 1e-6f);
+                if (wt == 2) {
+                    memcpy(k, x, sizeof(float) * (size_t)n);
+                    fr_rmsnorm(k, k, wv, n, 1e-6f);
+                } else {
+                    fr_rmsnorm(k, x, wv, n, 1e-6f);
+                }
+                bad_rms += !bits_equal(k, m, (size_t)n);
+            }
         }
     }
-    CHECK(bad_sm == 0 && bad_exact == 0 && bad_r == 0 && bad_ax == 0 && bad_sw == 0,
-          "softmax_fast vs its C order %d, vs libm softmax %d values, round_f16 %d, axpy %d, swiglu %d differ", bad_sm,
-          bad_exact, bad_r, bad_ax, bad_sw);
+    CHECK(bad_sm == 0 && bad_exact == 0 && bad_r == 0 && bad_ax == 0 && bad_sw == 0 && bad_rms == 0,
+          "softmax_fast vs its C order %d, vs libm softmax %d values, round_f16 %d, axpy %d, swiglu %d, rmsnorm %d differ",
+          bad_sm, bad_exact, bad_r, bad_ax, bad_sw, bad_rms);
     free(x), free(k), free(m), free(y);
 }
 
@@ -433,7 +463,7 @@ int main(void) {
 #endif
     if (n_sets) {
         test_helpers(&rng);
-        printf("  softmax_fast, round_f16, axpy and swiglu compared bit for bit with their C order\n");
+        printf("  softmax_fast, round_f16, axpy, swiglu and rmsnorm compared bit for bit with their C order\n");
     } else {
         printf("  (no SIMD MLA kernels on this CPU: nothing to compare)\n");
     }
