@@ -166,7 +166,6 @@ static inline void fr_mm_group_starts(const fr_mm_out *out, int n, bool units, i
         start[i + 1] = start[i] + (units ? (out[i].w->n_out + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS : out[i].w->n_out);
 }
 
-/* One packed matrix, or (rows) a plain copy of a matrix no kernel repacks. */
 /* The form of a packed matrix's units. A form other than FR_UNITS_PACKED is an in-place
  * rewrite, at pack time, of the layout above for the one kernel that reads it (the same bits):
  * - FR_UNITS_Q8_SM: Q8_0 whose kernels here are AVX2's and no weight is -128: each value byte
@@ -177,6 +176,7 @@ static inline void fr_mm_group_starts(const fr_mm_out *out, int n, bool units, i
  *   vectors (fr_gemm_q6_Kx16_avx2_3v; no streams kernel). */
 typedef enum { FR_UNITS_PACKED, FR_UNITS_Q8_SM, FR_UNITS_Q6_3V } fr_units;
 
+/* One packed matrix, or (rows) a plain copy of a matrix no kernel repacks. */
 typedef struct fr_packed {
     int type;            /* FR_TYPE_Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL or Q2_K..Q6_K; any type for a copy */
     bool rows;           /* data is a copy of the rows in the file's layout (fr_pack_copy) */

@@ -1,36 +1,40 @@
 /* ops.c: element-wise and normalisation kernels (scalar; the compiler vectorises most of
- * them; SwiGLU's exp has AVX2 and NEON versions in ops_avx2.c and ops_neon.c, RMSNorm an
- * AVX2 one with the same bits). */
+ * them; SwiGLU's exp has AVX2 and NEON versions in ops_avx2.c and ops_neon.c, RMSNorm's
+ * two loops AVX2 ones with the same bits). */
 #include <math.h>
 
 #include "kernels.h"
+
+#if FR_X86
+/* ops_avx2.c: fr_rmsnorm's two loops over whole groups of 8 values; the rest stays here */
+int64_t fr_rmsnorm_sums_avx2(const float *x, int64_t n, double s[8]);
+int64_t fr_rmsnorm_scale_avx2(float *out, const float *x, const float *w, float scale, int64_t n);
+#endif
 
 /* The sum of squares in double (each square of a float is exact there), in eight running sums
  * (element i in sum i % 8, added as ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7))):
  * one chain of dependent double adds over the whole row was the cost of the norm (a chain of
  * n adds; the eight chains overlap). */
-#if FR_X86
-void fr_rmsnorm_avx2(float *out, const float *x, const float *w, int64_t n, float eps); /* ops_avx2.c */
-#endif
-
 void fr_rmsnorm(float *out, const float *x, const float *w, int64_t n, float eps) {
-#if FR_X86
-    if (fr_cpu_has(FR_ISA_AVX2)) {
-        fr_rmsnorm_avx2(out, x, w, n, eps);
-        return;
-    }
-#endif
     double s[8] = {0};
     int64_t i = 0;
+#if FR_X86
+    const bool avx2 = fr_cpu_has(FR_ISA_AVX2);
+    if (avx2) i = fr_rmsnorm_sums_avx2(x, n, s);
+#endif
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++) s[k] += (double)x[i + k] * x[i + k];
     for (int k = 0; i < n; i++, k++) s[k] += (double)x[i] * x[i];
     const double ss = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
     float scale = (float)(1.0 / sqrt(ss / (double)n + eps));
+    i = 0;
+#if FR_X86
+    if (avx2) i = fr_rmsnorm_scale_avx2(out, x, w, scale, n);
+#endif
     if (w) {
-        for (i = 0; i < n; i++) out[i] = x[i] * scale * w[i];
+        for (; i < n; i++) out[i] = x[i] * scale * w[i];
     } else {
-        for (i = 0; i < n; i++) out[i] = x[i] * scale;
+        for (; i < n; i++) out[i] = x[i] * scale;
     }
 }
 
