@@ -202,7 +202,8 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     if (!c->scratch) ok = false;
     int nt = p.n_threads;
     /* queries attended together (dense: query heads of a kv head x rows; MLA prompt: tokens) */
-    int64_t group = fr_att_queries(hp);
+    c->att_queries = FR_MAX(FR_ATT_QUERIES_MIN, FR_MIN(FR_ATT_QUERIES_MAX, FR_ATT_SCORES_BYTES / 4 / p.n_ctx));
+    int64_t group = fr_att_queries(c);
     c->att_scores = alloc_floats((size_t)nt * (size_t)group, p.n_ctx, &ok);
     int64_t qw = mla ? FR_MAX(group * hp->head_dim_k, hp->n_lora_kv + hp->n_rot) : group * hp->head_dim_k;
     c->att_qf_bytes = ((size_t)qw * 4 + 63) & ~(size_t)63;
@@ -365,7 +366,7 @@ static void attention_group_task(void *ctx, int64_t task, int thread) {
     int64_t G = hp->n_head / hp->n_head_kv, hd = hp->head_dim_k, hdv = hp->head_dim_v;
     int64_t run = task / hp->n_head_kv, g = task % hp->n_head_kv;
     int64_t t0 = c->att_runs[run], nt = c->att_runs[run + 1] - t0, nq = nt * G;
-    int64_t n_pos = c->row_pos[t0 + nt - 1] + 1, stride = c->p.n_ctx, group = fr_att_queries(hp);
+    int64_t n_pos = c->row_pos[t0 + nt - 1] + 1, stride = c->p.n_ctx, group = fr_att_queries(c);
     bool f16 = c->p.kv_type == FR_TYPE_F16;
     float *qg = (float *)(c->att_q + (size_t)thread * c->att_q_bytes);
     float *scores = c->att_scores + (size_t)thread * (size_t)group * (size_t)stride;
@@ -397,11 +398,11 @@ static void attention_group_task(void *ctx, int64_t task, int thread) {
 }
 
 /* c->att_runs: the batch's rows cut into runs of consecutive positions of one sequence, each
- * of at most max(1, FR_ATT_QUERIES / G) rows (G query heads per kv head), so that a run's
+ * of at most max(1, c->att_queries / G) rows (G query heads per kv head), so that a run's
  * queries fit the per-thread buffers (fr_att_queries). */
 static void find_runs(fr_context *c, int64_t n) {
     const fr_hparams *hp = &c->m->hp;
-    int64_t G = hp->n_head / hp->n_head_kv, max_rows = FR_MAX(1, FR_ATT_QUERIES / G), r = 0;
+    int64_t G = hp->n_head / hp->n_head_kv, max_rows = FR_MAX(1, c->att_queries / G), r = 0;
     for (int64_t t = 0; t < n; t++) {
         bool extend = t > 0 && t - c->att_runs[r - 1] < max_rows && c->row_seq[t] == c->row_seq[t - 1] &&
                       c->row_pos[t] == c->row_pos[t - 1] + 1;
