@@ -202,7 +202,6 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     if (!c->scratch) ok = false;
     int nt = p.n_threads;
     /* queries attended together (dense: query heads of a kv head x rows; MLA prompt: tokens) */
-    c->att_queries = FR_MAX(FR_ATT_QUERIES_MIN, FR_MIN(FR_ATT_QUERIES_MAX, FR_ATT_SCORES_BYTES / 4 / p.n_ctx));
     int64_t group = fr_att_queries(c);
     c->att_scores = alloc_floats((size_t)nt * (size_t)group, p.n_ctx, &ok);
     int64_t qw = mla ? FR_MAX(group * hp->head_dim_k, hp->n_lora_kv + hp->n_rot) : group * hp->head_dim_k;
@@ -398,11 +397,11 @@ static void attention_group_task(void *ctx, int64_t task, int thread) {
 }
 
 /* c->att_runs: the batch's rows cut into runs of consecutive positions of one sequence, each
- * of at most max(1, c->att_queries / G) rows (G query heads per kv head), so that a run's
+ * of at most max(1, fr_att_query_base(c) / G) rows (G query heads per kv head), so that a run's
  * queries fit the per-thread buffers (fr_att_queries). */
 static void find_runs(fr_context *c, int64_t n) {
     const fr_hparams *hp = &c->m->hp;
-    int64_t G = hp->n_head / hp->n_head_kv, max_rows = FR_MAX(1, c->att_queries / G), r = 0;
+    int64_t G = hp->n_head / hp->n_head_kv, max_rows = FR_MAX(1, fr_att_query_base(c) / G), r = 0;
     for (int64_t t = 0; t < n; t++) {
         bool extend = t > 0 && t - c->att_runs[r - 1] < max_rows && c->row_seq[t] == c->row_seq[t - 1] &&
                       c->row_pos[t] == c->row_pos[t - 1] + 1;

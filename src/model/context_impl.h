@@ -64,11 +64,10 @@ struct fr_context {
     size_t scratch_bytes;
 
     /* per-thread attention scratch */
-    int64_t att_queries; /* FR_ATT_QUERIES_MIN .. _MAX, by n_ctx (below) */
-    float *att_scores;   /* [n_threads][group][n_ctx], group: the queries attended together
-                          * (fr_att_queries) */
-    float *att_out;      /* [n_threads][group][head_dim_v] their outputs (dense models) */
-    int32_t *att_runs;   /* [n_batch + 1] first rows of the current batch's runs (dense models) */
+    float *att_scores; /* [n_threads][group][n_ctx], group: the queries attended together
+                        * (fr_att_queries) */
+    float *att_out;    /* [n_threads][group][head_dim_v] their outputs (dense models) */
+    int32_t *att_runs; /* [n_batch + 1] first rows of the current batch's runs (dense models) */
     int64_t n_att_runs;
     char *att_q;       /* [n_threads][att_q_bytes]: att_qf_bytes of float queries, then with a quantized cache
                         * (dense models) the queries in its vec_dot_type, att_qq_row bytes each */
@@ -111,24 +110,30 @@ struct fr_context {
 };
 
 /* Queries that attend together to one head's keys and values, so that each K and V row is
- * read once for all of them: in the deepseek2 prompt phase c->att_queries tokens of one head
- * (mla.c); in dense models the G query heads of a kv head for a run of max(1, c->att_queries
- * / G) rows (context.c). c->att_queries is FR_ATT_QUERIES_MAX where a thread's scores buffer
- * (queries x n_ctx floats) stays within FR_ATT_SCORES_BYTES, down to FR_ATT_QUERIES_MIN for
- * long contexts. fr_att_queries: the most at once, which sizes the per-thread buffers.
- * (tinyllama Q4_0 pp512, 2 threads, perf samples of the attention kernels, 16 -> 64: about
- * 8,100-9,200 -> 7,400-7,500 against about 82,000 in the matrix products; runs of 2 rows
- * converted each K row to floats for 16 queries only, 8 rows for 64. Wall time: tinyllama Q8_0
- * pp512 in 5 alternated pairs +7.4, 0, +0.6, -0.6, +0.4%, within the machine's noise.) */
+ * read once for all of them: in the deepseek2 prompt phase fr_att_query_base(c) tokens of one
+ * head (mla.c); in dense models the G query heads of a kv head for a run of max(1,
+ * fr_att_query_base(c) / G) rows (context.c). The base is FR_ATT_QUERIES_MAX where a thread's
+ * scores buffer (queries x n_ctx floats) stays within FR_ATT_SCORES_BYTES, down to
+ * FR_ATT_QUERIES_MIN for long contexts. fr_att_queries: the most at once, which sizes the
+ * per-thread buffers. (tinyllama Q4_0 pp512, 2 threads, perf samples of the attention kernels,
+ * 16 -> 64: about 8,100-9,200 -> 7,400-7,500 against about 82,000 in the matrix products;
+ * runs of 2 rows converted each K row to floats for 16 queries only, 8 rows for 64. Wall
+ * time: tinyllama Q8_0 pp512 in 5 alternated pairs +7.4, 0, +0.6, -0.6, +0.4%, within the
+ * machine's noise.) */
 enum { FR_ATT_QUERIES_MIN = 16, FR_ATT_QUERIES_MAX = 64 };
 #define FR_ATT_SCORES_BYTES ((int64_t)4 << 20)
 /* MLA decode: the tokens of a batch whose W_UK and W_UV products share one read of the rows */
 enum { FR_MLA_DECODE_GROUP = 8 };
 
+static inline int64_t fr_att_query_base(const fr_context *c) {
+    const int64_t fit = FR_ATT_SCORES_BYTES / (int64_t)sizeof(float) / c->p.n_ctx;
+    return fit < FR_ATT_QUERIES_MIN ? FR_ATT_QUERIES_MIN : fit > FR_ATT_QUERIES_MAX ? FR_ATT_QUERIES_MAX : fit;
+}
+
 static inline int64_t fr_att_queries(const fr_context *c) {
     const fr_hparams *hp = &c->m->hp;
-    int64_t G = hp->n_head / (hp->n_head_kv > 0 ? hp->n_head_kv : 1);
-    return G > c->att_queries ? G : c->att_queries;
+    int64_t G = hp->n_head / (hp->n_head_kv > 0 ? hp->n_head_kv : 1), base = fr_att_query_base(c);
+    return G > base ? G : base;
 }
 
 /* A KV cache type other than F16 and F32 (Q8_0): attention converts the queries to its

@@ -203,7 +203,7 @@ static void store_kv_task(void *ctx, int64_t i, int thread) {
     }
 }
 
-/* One head and a group of up to c->att_queries consecutive query tokens of the chunk:
+/* One head and a group of up to fr_att_query_base(c) consecutive query tokens of the chunk:
  * scores against the head's decompressed keys [0, pos of the group's last token], weights
  * (fr_ctx_attn_weights: a softmax per token over its own positions), then the weighted sum
  * of V, with the kernels of the absorbed decode (mla_attn.c), tokens in place of heads. Each K and
@@ -218,7 +218,7 @@ static void prompt_attn_task(void *ctx, int64_t task, int thread) {
     fr_context *c = j->c;
     const fr_hparams *hp = &c->m->hp;
     int64_t H = hp->n_head, dk = hp->head_dim_k, dv = hp->head_dim_v, stride = c->p.n_ctx;
-    int64_t nq = c->att_queries, n_groups = (j->n + nq - 1) / nq;
+    int64_t nq = fr_att_query_base(c), n_groups = (j->n + nq - 1) / nq;
     int64_t h = task / n_groups, t0 = task % n_groups * nq;
     int64_t nt = FR_MIN(nq, j->n - t0);
     int64_t n_pos = j->pos0 + t0 + nt; /* the last token's position + 1 */
@@ -257,7 +257,8 @@ void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t n) {
         }
         fr_pool_run(c->pool, m, store_kv_task, &j);
     }
-    fr_pool_run(c->pool, (n + c->att_queries - 1) / c->att_queries * H, prompt_attn_task, &j);
+    const int64_t nq = fr_att_query_base(c);
+    fr_pool_run(c->pool, (n + nq - 1) / nq * H, prompt_attn_task, &j);
 }
 
 /* ---- decode phase: absorbed ---- */
