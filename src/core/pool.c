@@ -120,6 +120,7 @@ static void *worker_main(void *arg) {
         }
         run_tasks(p, index);
         atomic_fetch_add_explicit(&p->finished, 1, memory_order_seq_cst);
+        atomic_thread_fence(memory_order_seq_cst); /* see fr_pool_run's fence */
         if (atomic_load_explicit(&p->caller_sleeping, memory_order_seq_cst)) {
             pthread_mutex_lock(&p->mu);
             pthread_cond_signal(&p->cv_done);
@@ -276,6 +277,13 @@ void fr_pool_run(fr_pool *p, int64_t n_tasks, fr_task_fn fn, void *ctx) {
     if (atomic_load_explicit(&p->finished, memory_order_seq_cst) != joined) {
         pthread_mutex_lock(&p->mu);
         atomic_store_explicit(&p->caller_sleeping, 1, memory_order_seq_cst);
+        /* The store above and the load of `finished` below must not be reordered, nor the
+         * worker's increment and its load of caller_sleeping, or both could miss the other and
+         * the caller sleep for ever. Sequentially consistent atomics already order them, but
+         * qemu-user 7.2 (the AArch64 tests) runs the STLR / LDAR pair that gcc emits for them
+         * without a barrier between them on an x86-64 host: a pool stress test hung there about
+         * once in ten runs. The explicit fences (DMB ISH, mfence) close that. */
+        atomic_thread_fence(memory_order_seq_cst);
         while (atomic_load_explicit(&p->finished, memory_order_seq_cst) != joined) pthread_cond_wait(&p->cv_done, &p->mu);
         atomic_store_explicit(&p->caller_sleeping, 0, memory_order_seq_cst);
         pthread_mutex_unlock(&p->mu);

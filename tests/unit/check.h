@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* stdout line-buffered from the start, so that a suite stopped at its time limit
+ * (tests/run_suite.sh) leaves in its log every line it had printed: where it stopped. */
+__attribute__((constructor)) static void check_stdout_line_buffered(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
+
 static int g_check_failed = 0;
 static int g_check_passed = 0;
 

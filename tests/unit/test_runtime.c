@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,69 @@ static void test_pool_read_ahead(void) {
     free(region);
 }
 
+/* The hand-off between the caller and the workers. Each job has two tasks: task 0 returns as
+ * soon as task 1 has started, and task 1 then spins for a time swept log-uniformly from none
+ * to well past the caller's own spin before it sleeps. So a worker (or the caller) finishes at
+ * spread moments around the other's switch from spinning to sleeping. A lost wake-up, the
+ * caller and a finishing worker each missing the other's write, would leave the caller asleep
+ * for ever; an alarm turns such a hang into a failure. */
+static void on_handoff_alarm(int sig) {
+    (void)sig;
+    static const char msg[] = "test_runtime: the pool hand-off test made no progress in 300 s (a lost wake-up)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(1);
+}
+
+#ifndef HANDOFF_JOBS
+#define HANDOFF_JOBS 2000
+#endif
+
+typedef struct {
+    atomic_int started; /* task 1 has begun */
+    atomic_int done;    /* tasks finished */
+    int64_t spin;       /* task 1's iterations */
+} handoff_job;
+
+static void handoff_task(void *ctx, int64_t t, int thread) {
+    (void)thread;
+    handoff_job *j = ctx;
+    if (t == 0) {
+        while (!atomic_load(&j->started)) {
+        }
+    } else {
+        atomic_store(&j->started, 1);
+        for (volatile int64_t k = 0; k < j->spin; k++) {
+        }
+    }
+    atomic_fetch_add(&j->done, 1);
+}
+
+static void test_pool_handoff(void) {
+    signal(SIGALRM, on_handoff_alarm);
+    alarm(300);
+    test_rng rng = {2024};
+    for (int threads = 2; threads <= 3; threads++) {
+        fr_pool *pool;
+        fr_error err;
+        CHECK(fr_pool_new(threads, &pool, &err) == FR_OK, "pool of %d", threads);
+        if (!pool) continue;
+        int bad = 0;
+        for (int job = 0; job < HANDOFF_JOBS; job++) {
+            const int64_t top = (int64_t)1 << (test_rng_next(&rng) % 21);
+            handoff_job j = {.spin = top + (int64_t)(test_rng_next(&rng) % (uint64_t)top)};
+            atomic_init(&j.started, 0);
+            atomic_init(&j.done, 0);
+            fr_pool_run(pool, 2, handoff_task, &j);
+            bad += atomic_load(&j.done) != 2;
+        }
+        CHECK(bad == 0, "hand-off, %d threads: %d jobs returned before both tasks had finished", threads, bad);
+        fr_pool_free(pool);
+    }
+    alarm(0);
+    signal(SIGALRM, SIG_DFL);
+}
+
 /* Whether thread tid of this process blocks SIGINT (its SigBlk line in /proc), or -1. */
 static int thread_blocks_sigint(const char *tid) {
     char path[320], line[256];
@@ -328,8 +392,11 @@ int main(void) {
     test_split_guided();
     test_decode_prefetch_rule();
     test_f16_prefetch_rule();
-    test_pool_read_ahead();
+    /* first among the pool tests: a thread of an earlier pool may still be listed in /proc
+     * while it exits (under qemu-user, after pthread_join has returned), with its own mask */
     test_pool_signals();
+    test_pool_read_ahead();
+    test_pool_handoff();
     test_huge_pages();
     return CHECK_DONE("test_runtime");
 }
