@@ -279,10 +279,12 @@ void fr_pool_run(fr_pool *p, int64_t n_tasks, fr_task_fn fn, void *ctx) {
         atomic_store_explicit(&p->caller_sleeping, 1, memory_order_seq_cst);
         /* The store above and the load of `finished` below must not be reordered, nor the
          * worker's increment and its load of caller_sleeping, or both could miss the other and
-         * the caller sleep for ever. Sequentially consistent atomics already order them, but
-         * qemu-user 7.2 (the AArch64 tests) runs the STLR / LDAR pair that gcc emits for them
-         * without a barrier between them on an x86-64 host: a pool stress test hung there about
-         * once in ten runs. The explicit fences (DMB ISH, mfence) close that. */
+         * the caller sleep for ever. Sequentially consistent atomics already order them, and
+         * gcc emits STLR then LDAR for them on AArch64, which the hardware keeps in order. But
+         * qemu translates STLR as a barrier then the store, and LDAR as the load then a
+         * barrier, so on an x86-64 host nothing keeps the load behind the buffered store: a
+         * pool stress program hung under qemu-aarch64 7.2 (the AArch64 tests) in 2 of about
+         * 100 runs. The explicit fences (DMB ISH; mfence natively) close that. */
         atomic_thread_fence(memory_order_seq_cst);
         while (atomic_load_explicit(&p->finished, memory_order_seq_cst) != joined) pthread_cond_wait(&p->cv_done, &p->mu);
         atomic_store_explicit(&p->caller_sleeping, 0, memory_order_seq_cst);
