@@ -284,7 +284,8 @@ void fr_pool_run(fr_pool *p, int64_t n_tasks, fr_task_fn fn, void *ctx) {
          * qemu translates STLR as a barrier then the store, and LDAR as the load then a
          * barrier, so on an x86-64 host nothing keeps the load behind the buffered store: a
          * pool stress program hung under qemu-aarch64 7.2 (the AArch64 tests) in 2 of about
-         * 100 runs. The explicit fences (DMB ISH; mfence natively) close that. */
+         * 100 runs. The explicit fences close that (DMB ISH; natively a locked no-op, where
+         * the seq_cst store is already an xchg). */
         atomic_thread_fence(memory_order_seq_cst);
         while (atomic_load_explicit(&p->finished, memory_order_seq_cst) != joined) pthread_cond_wait(&p->cv_done, &p->mu);
         atomic_store_explicit(&p->caller_sleeping, 0, memory_order_seq_cst);

@@ -127,13 +127,13 @@ enum { FR_MLA_DECODE_GROUP = 8 };
 
 static inline int64_t fr_att_query_base(const fr_context *c) {
     const int64_t fit = FR_ATT_SCORES_BYTES / (int64_t)sizeof(float) / c->p.n_ctx;
-    return fit < FR_ATT_QUERIES_MIN ? FR_ATT_QUERIES_MIN : fit > FR_ATT_QUERIES_MAX ? FR_ATT_QUERIES_MAX : fit;
+    return FR_MAX((int64_t)FR_ATT_QUERIES_MIN, FR_MIN((int64_t)FR_ATT_QUERIES_MAX, fit));
 }
 
 static inline int64_t fr_att_queries(const fr_context *c) {
     const fr_hparams *hp = &c->m->hp;
-    int64_t G = hp->n_head / (hp->n_head_kv > 0 ? hp->n_head_kv : 1), base = fr_att_query_base(c);
-    return G > base ? G : base;
+    const int64_t G = hp->n_head / (hp->n_head_kv > 0 ? hp->n_head_kv : 1);
+    return FR_MAX(G, fr_att_query_base(c));
 }
 
 /* A KV cache type other than F16 and F32 (Q8_0): attention converts the queries to its
