@@ -57,6 +57,10 @@ const char *frugal_decode_prefetch(void);
  * one 16-row unit after another. The default follows the CPU's vendor (streams on Intel);
  * FRUGAL_KQUANT_STREAMS=1|0 sets it. */
 bool frugal_decode_kquant_streams(void);
+/* Whether a generation step's four-stream kernels prefetch each stream 1 KiB ahead (true) or
+ * leave it to the hardware (the K-quants' then 12 KiB ahead, as before). The default follows
+ * the CPU's vendor (on for Intel); FRUGAL_STREAMS_PREFETCH=1|0 sets it. */
+bool frugal_decode_streams_prefetch(void);
 /* How a generation step reads F16, BF16 and F32 weight rows: the bytes ahead of each row that
  * the AVX2 kernel prefetches (0: none), and how many rows it reads side by side as streams (1
  * to 3). The defaults follow the CPU's vendor (8192 and 2 on Intel, 2048 and 3 elsewhere);

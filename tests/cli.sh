@@ -109,6 +109,20 @@ for ks in 0 1; do
 done
 cmp -s "$T/k_0.bin" "$T/k_1.bin" && ok "decode: the same logits with and without K-quant streams" ||
     bad "decode: FRUGAL_KQUANT_STREAMS changed the logits"
+# the streams kernels' prefetch (FRUGAL_STREAMS_PREFETCH), with the K-quants' streams on and
+# with the Q8_0 model: the same bits
+for sp in 0 1; do
+    FRUGAL_KQUANT_STREAMS=1 FRUGAL_STREAMS_PREFETCH=$sp "$F" logits -m "$MODEL" --ids 3487,735,111,2620,1498 --rows 1 \
+        --gen 4 -t 2 -o "$T/s_$sp.bin" >/dev/null 2>&1 || bad "logits --gen with FRUGAL_STREAMS_PREFETCH=$sp"
+    FRUGAL_STREAMS_PREFETCH=$sp "$F" logits -m tests/data/models/qwen2-tiny-Q8_0.gguf --ids 3487,735,111,2620,1498 \
+        --rows 1 --gen 4 -t 2 -o "$T/s8_$sp.bin" >/dev/null 2>&1 || bad "Q8_0 logits --gen with FRUGAL_STREAMS_PREFETCH=$sp"
+    FRUGAL_STREAMS_PREFETCH=$sp bench_json |
+        grep -q "\"streams_prefetch\":$([ $sp = 1 ] && echo true || echo false)" &&
+        ok "bench --json: streams_prefetch $sp" || bad "bench --json does not report streams_prefetch $sp"
+done
+cmp -s "$T/s_0.bin" "$T/s_1.bin" && cmp -s "$T/s8_0.bin" "$T/s8_1.bin" &&
+    ok "decode: the same logits with and without the streams' prefetch" ||
+    bad "decode: FRUGAL_STREAMS_PREFETCH changed the logits"
 # how F16 decode reads its rows (FRUGAL_F16_PREFETCH, FRUGAL_F16_STREAMS): the same bits at
 # 0, 2 and 8 KiB ahead and as 1, 2 and 3 streams
 F16MODEL=tests/data/models/llama3-tiny-F16.gguf

@@ -39,16 +39,18 @@ static const char *k_help =
     "  --json             print one JSON object on the last line of stdout with keys:\n"
     "                     model, pp_tps, pp_sd, tg_tps, tg_sd, n_prompt, n_gen, depth,\n"
     "                     threads, reps, isa, ubatch, decode_prefetch (l1 or l2) and\n"
-    "                     kquant_streams (true or false), f16_prefetch (bytes) and\n"
-    "                     f16_streams (1 to 3; all four: see the README),\n"
+    "                     kquant_streams and streams_prefetch (true or false),\n"
+    "                     f16_prefetch (bytes) and f16_streams (1 to 3; all five: see\n"
+    "                     the README),\n"
     "                     active_bytes (weight bytes read per generated token), tg_gbps\n"
     "                     (tg_tps x active_bytes); with --membw also membw_gbps\n"
     "                     (the larger of membw_gbps_before and _after the runs) and tg_membw_pct;\n"
     "                     with a model also load_s (the load's wall time), repack_s (of which\n"
     "                     repacking), repacked_matrices, repacked_bytes (also printed as a\n"
     "                     'load:' line);\n"
-    "                     without -m: threads, isa, decode_prefetch, kquant_streams, f16_prefetch,\n"
-    "                     f16_streams, membw_gbps, fp32_gflops, int8_gops, bf16_gflops;\n"
+    "                     without -m: threads, isa, decode_prefetch, kquant_streams,\n"
+    "                     streams_prefetch, f16_prefetch, f16_streams, membw_gbps, fp32_gflops,\n"
+    "                     int8_gops, bf16_gflops;\n"
     "                     with --seqs: model, seqs, n_prompt, n_gen, threads, reps, isa, pp_s,\n"
     "                     pp_tps (N*pp / pp_s), tg_s, tg_tps (N*n / tg_s), tg_tps_per_seq,\n"
     "                     pp_sd, tg_sd (of the rates), ubatch\n"
@@ -239,6 +241,7 @@ int cmd_bench(int argc, char **argv) {
         json_object_set_new(o, "isa", json_string(frugal_isa()));
         json_object_set_new(o, "decode_prefetch", json_string(frugal_decode_prefetch()));
         json_object_set_new(o, "kquant_streams", json_boolean(frugal_decode_kquant_streams()));
+        json_object_set_new(o, "streams_prefetch", json_boolean(frugal_decode_streams_prefetch()));
         json_object_set_new(o, "f16_prefetch", json_integer((json_int_t)frugal_decode_f16_prefetch()));
         json_object_set_new(o, "f16_streams", json_integer(frugal_decode_f16_streams()));
         if (membw) {
@@ -368,6 +371,7 @@ int cmd_bench(int argc, char **argv) {
             json_object_set_new(o, "ubatch", json_integer((json_int_t)ubatch));
             json_object_set_new(o, "decode_prefetch", json_string(frugal_decode_prefetch()));
             json_object_set_new(o, "kquant_streams", json_boolean(frugal_decode_kquant_streams()));
+            json_object_set_new(o, "streams_prefetch", json_boolean(frugal_decode_streams_prefetch()));
             json_object_set_new(o, "f16_prefetch", json_integer((json_int_t)frugal_decode_f16_prefetch()));
             json_object_set_new(o, "f16_streams", json_integer(frugal_decode_f16_streams()));
             json_object_set_new(o, "active_bytes", json_integer((json_int_t)mi.active_bytes));

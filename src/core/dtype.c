@@ -253,8 +253,22 @@ int fr_decode_f16_streams_for(const char *vendor, const char *setting) {
     return is_intel(vendor) ? 2 : 3;
 }
 
+/* The decode streams kernels' software prefetch, FR_PF_DIST_STREAMS (1 KiB) ahead in each
+ * stream (gemm_simd.h), against what each had before: none in those of Q4_0, Q5_0, Q4_1,
+ * Q5_1, IQ4_NL and Q8_0 (the hardware prefetchers alone), FR_PF_DIST (12 KiB) in the
+ * K-quants'. On the Intel Xeon (Emerald Rapids) of the 59th session, kbench TYPE 2048 x N (from
+ * DRAM), one token, 2 threads, GMAC/s, rounds alternated: AVX-512 VNNI Q4_0 (N = 524288)
+ * 49.8-51.8 -> 58.6-58.9, Q8_0 31.0-31.7 -> 31.4-32.0 (the plain read's rate already); AVX2
+ * Q4_0 47.0-49.3 -> 53.5-57.3, Q8_0 27.4-28.2 -> 29.0-31.1; 512 bytes and 2 KiB ahead within a
+ * few % of 1 KiB, 256 bytes and 12 KiB slower. bench/results/2026-12-05-session59.md has the
+ * K-quants and the models. Not measured on AMD, where the hardware prefetchers alone read F16
+ * fastest on Zen 3 (above): off there until measured. */
+bool fr_decode_streams_prefetch_for(const char *vendor, const char *setting) {
+    return setting_or_intel(vendor, setting, "1", "0");
+}
+
 /* cpuid is slow under a hypervisor (it traps): ask once per process. */
-static bool g_decode_pf_l2, g_decode_kquant_streams;
+static bool g_decode_pf_l2, g_decode_kquant_streams, g_decode_streams_pf;
 static size_t g_decode_f16_pf;
 static int g_decode_f16_streams;
 static bool g_has_avx2, g_has_avxvnni, g_has_avx512, g_has_avx512vnni, g_has_avx512bf16, g_has_amx, g_has_neon_dot;
@@ -283,6 +297,7 @@ static void detect_cpu(void) {
     g_decode_kquant_streams = fr_decode_kquant_streams_for(vendor, getenv("FRUGAL_KQUANT_STREAMS"));
     g_decode_f16_pf = fr_decode_f16_prefetch_for(vendor, family, getenv("FRUGAL_F16_PREFETCH"));
     g_decode_f16_streams = fr_decode_f16_streams_for(vendor, getenv("FRUGAL_F16_STREAMS"));
+    g_decode_streams_pf = fr_decode_streams_prefetch_for(vendor, getenv("FRUGAL_STREAMS_PREFETCH"));
     const char *cap = getenv("FRUGAL_ISA"); /* read once, before any thread asks */
     if (cap && strcmp(cap, "scalar") == 0)
         g_has_avx2 = g_has_avxvnni = g_has_avx512 = g_has_avx512vnni = g_has_neon_dot = false;
@@ -337,6 +352,11 @@ bool fr_cpu_decode_kquant_streams(void) {
 size_t fr_cpu_decode_f16_prefetch(void) {
     pthread_once(&g_cpu_once, detect_cpu);
     return g_decode_f16_pf;
+}
+
+bool fr_cpu_decode_streams_prefetch(void) {
+    pthread_once(&g_cpu_once, detect_cpu);
+    return g_decode_streams_pf;
 }
 
 int fr_cpu_decode_f16_streams(void) {

@@ -196,6 +196,14 @@ int fr_cpu_decode_f16_streams(void);
  * FR_DECODE_F16_PREFETCH_MAX wins; else 8192 on "GenuineIntel", 0 (no prefetch) on
  * "AuthenticAMD" of display family 0x19 (cpuid leaf 1: Zen 3 and Zen 4), and 2048 elsewhere. */
 size_t fr_decode_f16_prefetch_for(const char *vendor, int family, const char *setting);
+/* Whether the decode streams kernels (gemm.h, fr_gemm_streams_fn) prefetch each of their
+ * streams FR_PF_DIST_STREAMS bytes ahead (gemm_simd.h); if not, those of Q4_0, Q5_0, Q4_1,
+ * Q5_1, IQ4_NL and Q8_0 leave it to the hardware prefetchers and the K-quants' prefetch
+ * FR_PF_DIST ahead. The same bits either way, only speed. Decided once per process by
+ * fr_decode_streams_prefetch_for(cpuid vendor, getenv("FRUGAL_STREAMS_PREFETCH")). */
+bool fr_cpu_decode_streams_prefetch(void);
+/* Its rule: the setting "1" or "0" wins; else on for "GenuineIntel" only. */
+bool fr_decode_streams_prefetch_for(const char *vendor, const char *setting);
 /* The streams: a setting of one digit, 1 to FR_DECODE_F16_STREAMS_MAX, wins; else 2 on
  * "GenuineIntel" and 3 elsewhere. */
 int fr_decode_f16_streams_for(const char *vendor, const char *setting);

@@ -334,15 +334,17 @@ void fr_gemm_q8_0x16_avx2_sm(int64_t nb, const void *unit, const void *const *ac
 
 /* FR_GEMM_STREAMS units for one token, each read as its own stream (block b of each unit in
  * turn), as the membw probe reads four. Each row gets the products, sums and FMAs of q8_0x16
- * with T = 1, in the same order. No software prefetch (FR_PF_IN_ORDER): with several streams
- * it measured slower than without. */
-FR_INLINE void q8_0x16_streams(int64_t nb, const void *const *units, const void *act, float *out, const int SM) {
+ * with T = 1, in the same order. No FR_PF_IN_ORDER prefetch (12 KiB ahead): with several
+ * streams it measured slower than without; prefetch_streams' where a CPU reads faster with it. */
+FR_INLINE void q8_0x16_streams(int64_t nb, const void *const *units, const void *act, float *out, const int SM,
+                                const int PF) {
     enum { U = FR_GEMM_STREAMS };
     const fr_streams_in in = split_streams(units, act, nb);
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[2 * U]; /* [2u + h]: unit u, half h */
     FR_UNROLL for (int v = 0; v < 2 * U; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_streams(&in, b, FR_Q8_0X16_BLOCK, PF);
         __m256i s[2 * U];
         FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = _mm256_setzero_si256();
         FR_UNROLL for (int k = 0; k < 8; k++) {
@@ -363,17 +365,17 @@ FR_INLINE void q8_0x16_streams(int64_t nb, const void *const *units, const void 
 }
 
 void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
-    q8_0x16_streams(nb, units, act, out, 0);
+    FR_STREAMS_BY_PF(q8_0x16_streams, nb, units, act, out, 0);
 }
 
 void fr_gemm_q8_0x16_streams_avx2_sm(int64_t nb, const void *const *units, const void *act, float *out) {
-    q8_0x16_streams(nb, units, act, out, 1);
+    FR_STREAMS_BY_PF(q8_0x16_streams, nb, units, act, out, 1);
 }
 
 /* Q4_0, Q5_0, Q4_1 and Q5_1 for one token, FR_GEMM_STREAMS units read side by side (as the
  * Q8_0 form above): each half of each unit gets the steps of x4_0x16 with T = 1, in order. */
 FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void *act, float *out, const int Q5,
-                               const int MIN) {
+                               const int MIN, const int PF) {
     enum { U = FR_GEMM_STREAMS };
     const fr_streams_in in = split_streams(units, act, nb);
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
@@ -382,6 +384,7 @@ FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void 
     __m256 acc[2 * U]; /* [2u + h]: unit u, half h */
     FR_UNROLL for (int v = 0; v < 2 * U; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_streams(&in, b, bbytes, PF);
         __m256i s[2 * U], w[2 * U];
         FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = MIN ? _mm256_setzero_si256() : _mm256_set1_epi32(in.yc[0][b]);
         FR_UNROLL for (int m = 0; m < 4; m++) {
@@ -426,19 +429,19 @@ FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void 
 }
 
 void fr_gemm_q4_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
-    x4_0x16_streams(nb, units, act, out, 0, 0);
+    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 0, 0);
 }
 
 void fr_gemm_q5_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
-    x4_0x16_streams(nb, units, act, out, 1, 0);
+    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 1, 0);
 }
 
 void fr_gemm_q4_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
-    x4_0x16_streams(nb, units, act, out, 0, 1);
+    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 0, 1);
 }
 
 void fr_gemm_q5_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
-    x4_0x16_streams(nb, units, act, out, 1, 1);
+    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 1, 1);
 }
 
 /* IQ4_NL for one token, FR_GEMM_STREAMS units read side by side: each half of each unit gets
@@ -446,7 +449,7 @@ void fr_gemm_q5_1x16_streams_avx2(int64_t nb, const void *const *units, const vo
  * tinyllama IQ4_NL tg, FRUGAL_ISA=avx2, AMD EPYC VM, one unit at a time -> this kernel, token
  * by token alternated, medians of 144 tokens: 2 threads 54.33 -> 56.43, 54.28 -> 56.70, 55.08
  * -> 57.92 t/s; one thread 29.97 -> 30.85. (The AVX-512 VNNI form gains 20% there.) */
-void fr_gemm_iq4_nlx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
+FR_INLINE void iq4_nlx16_streams(int64_t nb, const void *const *units, const void *act, float *out, const int PF) {
     enum { U = FR_GEMM_STREAMS };
     const fr_streams_in in = split_streams(units, act, nb);
     const __m256i m4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
@@ -454,6 +457,7 @@ void fr_gemm_iq4_nlx16_streams_avx2(int64_t nb, const void *const *units, const 
     __m256 acc[2 * U]; /* [2u + h]: unit u, half h */
     FR_UNROLL for (int v = 0; v < 2 * U; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_streams(&in, b, FR_Q4_0X16_BLOCK, PF);
         __m256i s[2 * U];
         FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = _mm256_setzero_si256();
         FR_UNROLL for (int m = 0; m < 4; m++) {
@@ -478,6 +482,10 @@ void fr_gemm_iq4_nlx16_streams_avx2(int64_t nb, const void *const *units, const 
         }
     }
     FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
+}
+
+void fr_gemm_iq4_nlx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
+    FR_STREAMS_BY_PF(iq4_nlx16_streams, nb, units, act, out);
 }
 
 /* ---- Q4_Kx16 and Q5_Kx16 ----

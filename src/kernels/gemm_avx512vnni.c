@@ -201,13 +201,14 @@ FR_INLINE void q8_0x16(int64_t nb, const void *unit, const void *const *acts, co
 
 /* FR_GEMM_STREAMS units for one token, each read as its own stream (gemm_avx2.c's
  * fr_gemm_q8_0x16_streams_avx2): each unit gets the steps of q8_0x16 with T = 1, in order. */
-void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+FR_INLINE void q8_0x16_streams(int64_t nb, const void *const *units, const void *act, float *out, const int PF) {
     enum { U = FR_GEMM_STREAMS };
     const fr_streams_in in = split_streams(units, act, nb);
     const __m512i bias = _mm512_set1_epi8((char)0x80);
     __m512 acc[U];
     FR_UNROLL for (int k = 0; k < U; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_streams(&in, b, FR_Q8_0X16_BLOCK, PF);
         __m512i s[U], u[U];
         FR_UNROLL for (int k = 0; k < U; k++) {
             s[k] = _mm512_set1_epi32(in.yc[0][b]);
@@ -230,11 +231,15 @@ void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, co
     FR_UNROLL for (int k = 0; k < U; k++) _mm512_storeu_ps(out + 16 * k, acc[k]);
 }
 
+void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+    FR_STREAMS_BY_PF(q8_0x16_streams, nb, units, act, out);
+}
+
 /* The x4_0x16 family (Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL) for one token, FR_GEMM_STREAMS units
  * read side by side (as the Q8_0 form above): each unit gets the steps of x4_0x16 with T = 1,
  * in order. */
 FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void *act, float *out, const int Q5,
-                               const int MIN, const int NL) {
+                               const int MIN, const int NL, const int PF) {
     enum { U = FR_GEMM_STREAMS };
     const fr_streams_in in = split_streams(units, act, nb);
     const __m512i m4 = _mm512_set1_epi8(0x0f), ones = _mm512_set1_epi16(1);
@@ -245,6 +250,7 @@ FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void 
     __m512 acc[U];
     FR_UNROLL for (int k = 0; k < U; k++) acc[k] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_streams(&in, b, bbytes, PF);
         const __m512i s0 = NL    ? _mm512_set1_epi32(in.yc[0][b])
                            : MIN ? _mm512_setzero_si512()
                                  : _mm512_madd_epi16(_mm512_set1_epi32(in.yc[0][b]), ones);
@@ -290,23 +296,23 @@ FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void 
 }
 
 void fr_gemm_q4_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    x4_0x16_streams(nb, units, act, out, 0, 0, 0);
+    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 0, 0, 0);
 }
 
 void fr_gemm_q5_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    x4_0x16_streams(nb, units, act, out, 1, 0, 0);
+    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 1, 0, 0);
 }
 
 void fr_gemm_q4_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    x4_0x16_streams(nb, units, act, out, 0, 1, 0);
+    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 0, 1, 0);
 }
 
 void fr_gemm_q5_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    x4_0x16_streams(nb, units, act, out, 1, 1, 0);
+    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 1, 1, 0);
 }
 
 void fr_gemm_iq4_nlx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    x4_0x16_streams(nb, units, act, out, 0, 0, 1);
+    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 0, 0, 1);
 }
 
 /* Q4_K and Q5_K (layouts Q4_Kx16, Q5_Kx16, gemm.h): per sub-block j the eight steps of
@@ -324,15 +330,18 @@ void fr_gemm_iq4_nlx16_streams_avx512vnni(int64_t nb, const void *const *units, 
  * builds alternated, 3 rounds: one stream 32.9, 33.4, 33.2 -> four 37.3, 38.7, 36.6 t/s; four
  * streams prefetched only by the hardware gained nothing (30.5-32.8 -> 30.6-32.3). */
 FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, const void *const *acts, const int T,
-                           float *out, const int Q5) {
+                           float *out, const int Q5, const int PF) {
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
     const int8_t *ys[FR_GEMM_MAX_T];
     split_acts_k(acts, T, nb, yq, yd, ys);
     const __m512i m4 = _mm512_set1_epi8(0x0f), b4 = _mm512_set1_epi8(0x10);
     const size_t bbytes = Q5 ? FR_Q5_KX16_BLOCK : FR_Q4_KX16_BLOCK;
-    /* prefetch distance: FR_PF_DIST_K for Q4_K's one-unit decode (gemm_simd.h) */
-    const size_t pf = !Q5 && T == 1 && U == 1 ? FR_PF_DIST_K : FR_PF_DIST;
+    /* prefetch distance: FR_PF_DIST_K for Q4_K's one-unit decode, FR_PF_DIST_STREAMS for
+     * decode streams with PF (gemm_simd.h) */
+    const size_t pf = U == FR_GEMM_STREAMS && PF ? FR_PF_DIST_STREAMS
+                      : !Q5 && T == 1 && U == 1  ? FR_PF_DIST_K
+                                                 : FR_PF_DIST;
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int v = 0; v < U * T; v++) acc[v] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -417,11 +426,11 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
  * the same way, gave nothing: tinyllama Q4_0 43.1-43.5 -> 42.6-43.1 t/s, Q8_0 26.1-27.0 ->
  * 25.5-26.0.) */
 void fr_gemm_q4_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    k4x16_units(nb, units, FR_GEMM_STREAMS, &act, 1, out, 0);
+    FR_STREAMS_BY_PF(k4x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 0);
 }
 
 void fr_gemm_q5_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    k4x16_units(nb, units, FR_GEMM_STREAMS, &act, 1, out, 1);
+    FR_STREAMS_BY_PF(k4x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 1);
 }
 
 /* Q6_K (layout Q6_Kx16, gemm.h): the 6-bit values q + 32 rebuilt per step from a low-nibble
@@ -434,7 +443,7 @@ void fr_gemm_q5_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, co
  * (m_2i, m_2i+1) pairs with the offset words' (-16 ysum_2i, -16 ysum_2i+1), shifted back
  * exactly; then fr_vec_dot_q2_K_ref's float steps. */
 FR_INLINE void k6x16_units(int64_t nb, const void *const *units, const int U, const void *const *acts, const int T,
-                           float *out, const int KIND) {
+                           float *out, const int KIND, const int PF) {
     const int Q3 = KIND == 1, Q2 = KIND == 2;
     const int8_t *yq[FR_GEMM_MAX_T];
     const float *yd[FR_GEMM_MAX_T];
@@ -442,8 +451,11 @@ FR_INLINE void k6x16_units(int64_t nb, const void *const *units, const int U, co
     split_acts_k6(acts, T, nb, yq, yd, yc);
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), ones = _mm512_set1_epi16(1);
     const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4), c28 = _mm512_set1_epi8(28);
-    /* prefetch distance: FR_PF_DIST_K for Q6_K's one-unit decode (gemm_simd.h) */
-    const size_t pf = KIND == 0 && T == 1 && U == 1 ? FR_PF_DIST_K : FR_PF_DIST;
+    /* prefetch distance: FR_PF_DIST_K for Q6_K's one-unit decode, FR_PF_DIST_STREAMS for
+     * decode streams with PF (gemm_simd.h) */
+    const size_t pf = U == FR_GEMM_STREAMS && PF      ? FR_PF_DIST_STREAMS
+                      : KIND == 0 && T == 1 && U == 1 ? FR_PF_DIST_K
+                                                      : FR_PF_DIST;
     const size_t sc_at = Q2 ? FR_Q2_KX16_SC : Q3 ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
     const size_t bbytes = Q2 ? FR_Q2_KX16_BLOCK : Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK;
     __m512 acc[FR_GEMM_MAX_T];
@@ -560,27 +572,27 @@ FR_INLINE void k6x16_units(int64_t nb, const void *const *units, const int U, co
  * tinyllama Q4_K_M tg, builds alternated, 6 rounds: 35.4 -> 36.8 t/s (medians), 5 of 6
  * pairs ahead; Q3_K_M 32.8-33.6 -> 37.6-37.7. */
 void fr_gemm_q6_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    k6x16_units(nb, units, FR_GEMM_STREAMS, &act, 1, out, 0);
+    FR_STREAMS_BY_PF(k6x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 0);
 }
 
 void fr_gemm_q3_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    k6x16_units(nb, units, FR_GEMM_STREAMS, &act, 1, out, 1);
+    FR_STREAMS_BY_PF(k6x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 1);
 }
 
 void fr_gemm_q2_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    k6x16_units(nb, units, FR_GEMM_STREAMS, &act, 1, out, 2);
+    FR_STREAMS_BY_PF(k6x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 2);
 }
 
 FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    k6x16_units(nb, &unit, 1, acts, T, out, 0);
+    k6x16_units(nb, &unit, 1, acts, T, out, 0, 0);
 }
 
 FR_INLINE void q3_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    k6x16_units(nb, &unit, 1, acts, T, out, 1);
+    k6x16_units(nb, &unit, 1, acts, T, out, 1, 0);
 }
 
 FR_INLINE void q2_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    k6x16_units(nb, &unit, 1, acts, T, out, 2);
+    k6x16_units(nb, &unit, 1, acts, T, out, 2, 0);
 }
 
 FR_INLINE void q4_0x16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
@@ -658,11 +670,11 @@ void fr_gemm_q8_0x16_avx512vnni(int64_t nb, const void *unit, const void *const 
 }
 
 FR_INLINE void q4_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    k4x16_units(nb, &unit, 1, acts, T, out, 0);
+    k4x16_units(nb, &unit, 1, acts, T, out, 0, 0);
 }
 
 FR_INLINE void q5_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
-    k4x16_units(nb, &unit, 1, acts, T, out, 1);
+    k4x16_units(nb, &unit, 1, acts, T, out, 1, 0);
 }
 
 void fr_gemm_q4_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {

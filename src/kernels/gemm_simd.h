@@ -83,6 +83,34 @@ FR_INLINE fr_streams_in split_streams(const void *const *units, const void *act,
     return in;
 }
 
+/* The decode streams kernels' software prefetch where the CPU takes it
+ * (fr_cpu_decode_streams_prefetch; dtype.c has the measurements): this many bytes ahead in
+ * each stream, into L1. A constant in each kernel's instantiation: the same distance read
+ * from the setting at run time measured slower in the K-quant kernels (kbench 2048 x 262144,
+ * one token, 2 threads, 3 rounds: Q6_K 33.8-34.6 -> 39.8-40.3 GMAC/s, Q3_K 59.3-60.9 ->
+ * 64.6-70.6), where it takes a register. */
+#define FR_PF_DIST_STREAMS 1024
+
+/* f(args..., PF): PF = 1 where the decode streams prefetch (fr_cpu_decode_streams_prefetch),
+ * else 0, two instantiations of an inline streams kernel. */
+#define FR_STREAMS_BY_PF(f, ...)                                                                                       \
+    do {                                                                                                               \
+        if (fr_cpu_decode_streams_prefetch()) f(__VA_ARGS__, 1);                                                       \
+        else f(__VA_ARGS__, 0);                                                                                        \
+    } while (0)
+
+/* With PF, every line of block b (bbytes a block) of each stream FR_PF_DIST_STREAMS bytes
+ * ahead, into L1; without, nothing. The streams kernels of the types whose blocks are read in
+ * address order (Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL, Q8_0) call it once a block. (A prefetch past
+ * a stream's end, into the next unit or unmapped memory, reads nothing and faults nothing.) */
+FR_INLINE void prefetch_streams(const fr_streams_in *in, int64_t b, const size_t bbytes, const int PF) {
+    if (!PF) return;
+    FR_UNROLL for (int k = 0; k < FR_GEMM_STREAMS; k++) {
+        const char *p = (const char *)in->u8[k] + (size_t)b * bbytes + FR_PF_DIST_STREAMS;
+        FR_UNROLL for (size_t l = 0; l < bbytes; l += 64) _mm_prefetch(p + l, _MM_HINT_T0);
+    }
+}
+
 /* The parts of T split-Q8_K activation rows (Q4_K, gemm.h): int8 values, float scales, int16
  * sums of 32 values. */
 FR_INLINE void split_acts_k(const void *const *acts, const int T, int64_t nb, const int8_t **yq, const float **yd,

@@ -82,13 +82,14 @@ void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts,
 /* Q8_0 for one token, FR_GEMM_STREAMS units read side by side (as gemm_avx2.c's streams form):
  * each half of each unit gets the steps of q8_0x16 with T = 1, in order (every dword of the
  * activation from a memory broadcast: the same values as the shuffles above). */
-void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+FR_INLINE void q8_0x16_streams(int64_t nb, const void *const *units, const void *act, float *out, const int PF) {
     enum { U = FR_GEMM_STREAMS };
     const fr_streams_in in = split_streams(units, act, nb);
     const __m256i bias = _mm256_set1_epi8((char)0x80);
     __m256 acc[2 * U]; /* [2u + h]: unit u, half h */
     FR_UNROLL for (int v = 0; v < 2 * U; v++) acc[v] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
+        prefetch_streams(&in, b, FR_Q8_0X16_BLOCK, PF);
         __m256i s[2 * U];
         FR_UNROLL for (int v = 0; v < 2 * U; v++) s[v] = _mm256_set1_epi32(in.yc[0][b]);
         FR_UNROLL for (int k = 0; k < 8; k++) {
@@ -105,4 +106,8 @@ void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const vo
                       acc + 2 * u + h);
     }
     FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
+}
+
+void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const void *act, float *out) {
+    FR_STREAMS_BY_PF(q8_0x16_streams, nb, units, act, out);
 }

@@ -33,6 +33,7 @@ const char *frugal_isa(void) {
 
 const char *frugal_decode_prefetch(void) { return fr_cpu_decode_prefetch_l2() ? "l2" : "l1"; }
 bool frugal_decode_kquant_streams(void) { return fr_cpu_decode_kquant_streams(); }
+bool frugal_decode_streams_prefetch(void) { return fr_cpu_decode_streams_prefetch(); }
 size_t frugal_decode_f16_prefetch(void) { return fr_cpu_decode_f16_prefetch(); }
 int frugal_decode_f16_streams(void) { return fr_cpu_decode_f16_streams(); }
 

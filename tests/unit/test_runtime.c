@@ -58,8 +58,9 @@ static void test_split_guided(void) {
           (long long)bounds[3]);
 }
 
-/* The rules for decode's prefetch level (fr_decode_prefetch_l2_for) and the K-quants' streams
- * (fr_decode_kquant_streams_for): the setting wins when it is one of its two values, else the
+/* The rules for decode's prefetch level (fr_decode_prefetch_l2_for), the K-quants' streams
+ * (fr_decode_kquant_streams_for) and the streams' prefetch (fr_decode_streams_prefetch_for):
+ * the setting wins when it is one of its two values, else the
  * Intel choice on Intel only; and the process's choices follow them. */
 static void test_decode_prefetch_rule(void) {
     const struct {
@@ -102,6 +103,15 @@ static void test_decode_prefetch_rule(void) {
                 CHECK((fr_gemm_streams_kernel(kq[i]) != NULL) == on, "%s: %s streams kernel with FRUGAL_KQUANT_STREAMS=%s",
                       fr_type_name(kq[i]), on ? "a" : "no", set);
     }
+    /* the decode streams kernels' prefetch: the same shape of rule again */
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++)
+        CHECK(fr_decode_streams_prefetch_for(ks[i].vendor, ks[i].setting) == ks[i].on,
+              "streams prefetch, vendor %s, setting %s: want %d", ks[i].vendor ? ks[i].vendor : "(none)",
+              ks[i].setting ? ks[i].setting : "(unset)", ks[i].on);
+    set = getenv("FRUGAL_STREAMS_PREFETCH");
+    if (set && (!strcmp(set, "0") || !strcmp(set, "1")))
+        CHECK(fr_cpu_decode_streams_prefetch() == (set[0] == '1'), "FRUGAL_STREAMS_PREFETCH=%s is this process's choice",
+              set);
 }
 
 /* The rules for reading F16/BF16/F32 rows in decode: the prefetch distance
