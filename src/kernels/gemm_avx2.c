@@ -335,7 +335,8 @@ void fr_gemm_q8_0x16_avx2_sm(int64_t nb, const void *unit, const void *const *ac
 /* FR_GEMM_STREAMS units for one token, each read as its own stream (block b of each unit in
  * turn), as the membw probe reads four. Each row gets the products, sums and FMAs of q8_0x16
  * with T = 1, in the same order. No FR_PF_IN_ORDER prefetch (12 KiB ahead): with several
- * streams it measured slower than without; prefetch_streams' where a CPU reads faster with it. */
+ * streams it measured slower than without. prefetch_streams' (1 KiB ahead) where
+ * fr_cpu_decode_streams_prefetch says. */
 FR_INLINE void q8_0x16_streams(int64_t nb, const void *const *units, const void *act, float *out, const int SM,
                                 const int PF) {
     enum { U = FR_GEMM_STREAMS };

@@ -88,7 +88,7 @@ FR_INLINE fr_streams_in split_streams(const void *const *units, const void *act,
  * each stream, into L1. A constant in each kernel's instantiation: the same distance read
  * from the setting at run time measured slower in the K-quant kernels (kbench 2048 x 262144,
  * one token, 2 threads, 3 rounds: Q6_K 33.8-34.6 -> 39.8-40.3 GMAC/s, Q3_K 59.3-60.9 ->
- * 64.6-70.6), where it takes a register. */
+ * 64.6-70.6; why was not looked into). */
 #define FR_PF_DIST_STREAMS 1024
 
 /* f(args..., PF): PF = 1 where the decode streams prefetch (fr_cpu_decode_streams_prefetch),
