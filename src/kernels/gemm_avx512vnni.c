@@ -425,13 +425,14 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
  * 2048 x 131072 (from DRAM), one token, 2 threads, against the one-unit kernel: Q4_K 38.8 ->
  * 52.5, Q5_K 30.7 -> 36.1 GMAC/s. (Software prefetch in the Q4_0 and Q8_0 streams kernels, tried
  * the same way, gave nothing: tinyllama Q4_0 43.1-43.5 -> 42.6-43.1 t/s, Q8_0 26.1-27.0 ->
- * 25.5-26.0.) */
+ * 25.5-26.0. That was the Intel Xeon of the 21st-30th sessions, the distance not recorded; on
+ * the 59th session's, 1 KiB ahead read faster: fr_cpu_decode_streams_prefetch.) */
 void fr_gemm_q4_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
     FR_STREAMS_BY_PF(k4x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 0);
 }
 
 void fr_gemm_q5_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(k4x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 1);
+    k4x16_units(nb, units, FR_GEMM_STREAMS, &act, 1, out, 1, 0); /* (Q5_K: FR_PF_DIST either way) */
 }
 
 /* Q6_K (layout Q6_Kx16, gemm.h): the 6-bit values q + 32 rebuilt per step from a low-nibble
