@@ -979,11 +979,12 @@ int64_t fr_gemm_streams_units(fr_gemm_streams_fn streams, int64_t nb, const char
                               int64_t n, const void *act, void (*store)(const void *ctx, int64_t g, const float *out),
                               const void *ctx) {
     const int64_t part = n / FR_GEMM_STREAMS;
+    const int pf = fr_cpu_decode_streams_prefetch(); /* (once here, not in every kernel call) */
     for (int64_t i = 0; i < part; i++) {
         float out[FR_GEMM_STREAMS * FR_GEMM_ROWS];
         const void *us[FR_GEMM_STREAMS];
         for (int k = 0; k < FR_GEMM_STREAMS; k++) us[k] = units + (size_t)(g0 + k * part + i) * unit_bytes;
-        streams(nb, us, act, out);
+        streams(nb, us, act, out, pf);
         for (int k = 0; k < FR_GEMM_STREAMS; k++) store(ctx, g0 + k * part + i, out + k * FR_GEMM_ROWS);
     }
     return FR_GEMM_STREAMS * part;

@@ -278,28 +278,30 @@ void fr_gemm_q6_Kx16_avx2(int64_t nb, const void *unit, const void *const *acts,
 void fr_gemm_q6_Kx16_avx2_3v(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 /* Decode's multi-stream form, for one token and FR_GEMM_STREAMS units read side by side:
  * out[16 * k + r] = dot(units[k] row r, act), the same bits as one fr_gemm_kernel_fn call with
- * T = 1 per unit. */
-typedef void (*fr_gemm_streams_fn)(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q8_0x16_streams_avx2_sm(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q4_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q5_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q4_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q5_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_iq4_nlx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q4_Kx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q5_Kx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q4_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q5_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q4_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q5_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_iq4_nlx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q4_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q5_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q6_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q3_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
-void fr_gemm_q2_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out);
+ * T = 1 per unit. pf: prefetch each stream FR_PF_DIST_STREAMS bytes ahead (gemm_simd.h; the
+ * process's choice is fr_cpu_decode_streams_prefetch()); the same bits either way. Q5_K's and
+ * the AVX2 K-quants' kernels take their own prefetch whatever pf says. */
+typedef void (*fr_gemm_streams_fn)(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q8_0x16_streams_avx2_sm(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q4_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q5_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q4_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q5_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_iq4_nlx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q4_Kx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q5_Kx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q4_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q5_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q4_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q5_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_iq4_nlx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q4_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q5_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q6_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q3_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf);
+void fr_gemm_q2_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf);
 /* Prompts on AMX-INT8 (gemm_amx.c; only if fr_cpu_has(FR_ISA_AMX)): FR_GEMM_AMX_T activation
  * rows at act + t * act_stride (t < 16; quantized by fr_gemm_quantize) times one unit,
  * out[t * 16 + r] = dot(unit row r, row t): the same bits as the type's fr_gemm_kernel_fn.
@@ -342,7 +344,7 @@ fr_gemm_amx_fn fr_gemm_amx_kernel(int type);
 fr_gemm_amx_fn fr_gemm_amx_kernel_for(const fr_packed *pk);
 /* AVX-VNNI (gemm_vnni.c; only if fr_cpu_has(FR_ISA_AVXVNNI)): same layout, same bits. */
 void fr_gemm_q8_0x16_vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
-void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const void *act, float *out);
+void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf);
 /* AVX512-VNNI (gemm_avx512vnni.c): a unit per 512-bit register, same bits. */
 void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);

@@ -365,12 +365,12 @@ FR_INLINE void q8_0x16_streams(int64_t nb, const void *const *units, const void 
     FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
 
-void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(q8_0x16_streams, nb, units, act, out, 0);
+void fr_gemm_q8_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, q8_0x16_streams, nb, units, act, out, 0);
 }
 
-void fr_gemm_q8_0x16_streams_avx2_sm(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(q8_0x16_streams, nb, units, act, out, 1);
+void fr_gemm_q8_0x16_streams_avx2_sm(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, q8_0x16_streams, nb, units, act, out, 1);
 }
 
 /* Q4_0, Q5_0, Q4_1 and Q5_1 for one token, FR_GEMM_STREAMS units read side by side (as the
@@ -429,20 +429,20 @@ FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void 
     FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
 
-void fr_gemm_q4_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 0, 0);
+void fr_gemm_q4_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, x4_0x16_streams, nb, units, act, out, 0, 0);
 }
 
-void fr_gemm_q5_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 1, 0);
+void fr_gemm_q5_0x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, x4_0x16_streams, nb, units, act, out, 1, 0);
 }
 
-void fr_gemm_q4_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 0, 1);
+void fr_gemm_q4_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, x4_0x16_streams, nb, units, act, out, 0, 1);
 }
 
-void fr_gemm_q5_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 1, 1);
+void fr_gemm_q5_1x16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, x4_0x16_streams, nb, units, act, out, 1, 1);
 }
 
 /* IQ4_NL for one token, FR_GEMM_STREAMS units read side by side: each half of each unit gets
@@ -485,8 +485,8 @@ FR_INLINE void iq4_nlx16_streams(int64_t nb, const void *const *units, const voi
     FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
 
-void fr_gemm_iq4_nlx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(iq4_nlx16_streams, nb, units, act, out);
+void fr_gemm_iq4_nlx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, iq4_nlx16_streams, nb, units, act, out);
 }
 
 /* ---- Q4_Kx16 and Q5_Kx16 ----
@@ -606,11 +606,11 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
  * FRUGAL_ISA=avx2, tinyllama Q4_K_M tg, 2 threads, builds alternated, 3 rounds: 28.6, 29.7,
  * 29.5 -> 31.1, 32.3, 31.1 t/s. The same for Q6_K gave nothing (31.4, 31.4, 31.0 -> 31.8,
  * 31.1, 29.6) and is not used (k6x16). */
-void fr_gemm_q4_Kx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
+void fr_gemm_q4_Kx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
     k4x16_units(nb, units, FR_GEMM_STREAMS, 0, 2, &act, 1, out, 0);
 }
 
-void fr_gemm_q5_Kx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out) {
+void fr_gemm_q5_Kx16_streams_avx2(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
     k4x16_units(nb, units, FR_GEMM_STREAMS, 0, 2, &act, 1, out, 1);
 }
 

@@ -231,8 +231,8 @@ FR_INLINE void q8_0x16_streams(int64_t nb, const void *const *units, const void 
     FR_UNROLL for (int k = 0; k < U; k++) _mm512_storeu_ps(out + 16 * k, acc[k]);
 }
 
-void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(q8_0x16_streams, nb, units, act, out);
+void fr_gemm_q8_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, q8_0x16_streams, nb, units, act, out);
 }
 
 /* The x4_0x16 family (Q4_0, Q5_0, Q4_1, Q5_1, IQ4_NL) for one token, FR_GEMM_STREAMS units
@@ -295,24 +295,24 @@ FR_INLINE void x4_0x16_streams(int64_t nb, const void *const *units, const void 
     FR_UNROLL for (int k = 0; k < U; k++) _mm512_storeu_ps(out + 16 * k, acc[k]);
 }
 
-void fr_gemm_q4_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 0, 0, 0);
+void fr_gemm_q4_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, x4_0x16_streams, nb, units, act, out, 0, 0, 0);
 }
 
-void fr_gemm_q5_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 1, 0, 0);
+void fr_gemm_q5_0x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, x4_0x16_streams, nb, units, act, out, 1, 0, 0);
 }
 
-void fr_gemm_q4_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 0, 1, 0);
+void fr_gemm_q4_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, x4_0x16_streams, nb, units, act, out, 0, 1, 0);
 }
 
-void fr_gemm_q5_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 1, 1, 0);
+void fr_gemm_q5_1x16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, x4_0x16_streams, nb, units, act, out, 1, 1, 0);
 }
 
-void fr_gemm_iq4_nlx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(x4_0x16_streams, nb, units, act, out, 0, 0, 1);
+void fr_gemm_iq4_nlx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, x4_0x16_streams, nb, units, act, out, 0, 0, 1);
 }
 
 /* Q4_K and Q5_K (layouts Q4_Kx16, Q5_Kx16, gemm.h): per sub-block j the eight steps of
@@ -340,9 +340,9 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
     /* prefetch distance: FR_PF_DIST_K for Q4_K's one-unit decode, FR_PF_DIST_STREAMS for Q4_K's
      * decode streams with PF (gemm_simd.h; Q5_K's streams keep FR_PF_DIST: kbench 2048 x
      * 262144, one token, 2 threads, 12 KiB -> 1 KiB 40.9 -> 36.3, 36.7 -> 35.4 GMAC/s) */
-    const size_t pf = !Q5 && U == FR_GEMM_STREAMS && PF ? FR_PF_DIST_STREAMS
-                      : !Q5 && T == 1 && U == 1         ? FR_PF_DIST_K
-                                                        : FR_PF_DIST;
+    const size_t pf = U == FR_GEMM_STREAMS && PF ? FR_PF_DIST_STREAMS
+                      : !Q5 && T == 1 && U == 1  ? FR_PF_DIST_K
+                                                 : FR_PF_DIST;
     __m512 acc[FR_GEMM_MAX_T];
     FR_UNROLL for (int v = 0; v < U * T; v++) acc[v] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
@@ -427,12 +427,13 @@ FR_INLINE void k4x16_units(int64_t nb, const void *const *units, const int U, co
  * the same way, gave nothing: tinyllama Q4_0 43.1-43.5 -> 42.6-43.1 t/s, Q8_0 26.1-27.0 ->
  * 25.5-26.0. That was the Intel Xeon of the 21st-30th sessions, the distance not recorded; on
  * the 59th session's, 1 KiB ahead read faster: fr_cpu_decode_streams_prefetch.) */
-void fr_gemm_q4_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(k4x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 0);
+void fr_gemm_q4_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, k4x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 0);
 }
 
-void fr_gemm_q5_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    k4x16_units(nb, units, FR_GEMM_STREAMS, &act, 1, out, 1, 0); /* (Q5_K: FR_PF_DIST either way) */
+void fr_gemm_q5_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    (void)pf; /* (Q5_K's streams prefetch FR_PF_DIST ahead either way) */
+    k4x16_units(nb, units, FR_GEMM_STREAMS, &act, 1, out, 1, 0);
 }
 
 /* Q6_K (layout Q6_Kx16, gemm.h): the 6-bit values q + 32 rebuilt per step from a low-nibble
@@ -573,16 +574,16 @@ FR_INLINE void k6x16_units(int64_t nb, const void *const *units, const int U, co
  * (Before the group loop was unrolled, the Q6_K and Q3_K streams read slower than one unit.)
  * tinyllama Q4_K_M tg, builds alternated, 6 rounds: 35.4 -> 36.8 t/s (medians), 5 of 6
  * pairs ahead; Q3_K_M 32.8-33.6 -> 37.6-37.7. */
-void fr_gemm_q6_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(k6x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 0);
+void fr_gemm_q6_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, k6x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 0);
 }
 
-void fr_gemm_q3_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(k6x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 1);
+void fr_gemm_q3_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, k6x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 1);
 }
 
-void fr_gemm_q2_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(k6x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 2);
+void fr_gemm_q2_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, k6x16_units, nb, units, FR_GEMM_STREAMS, &act, 1, out, 2);
 }
 
 FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {

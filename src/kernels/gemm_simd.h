@@ -91,11 +91,12 @@ FR_INLINE fr_streams_in split_streams(const void *const *units, const void *act,
  * 64.6-70.6; why was not looked into). */
 #define FR_PF_DIST_STREAMS 1024
 
-/* f(args..., PF): PF = 1 where the decode streams prefetch (fr_cpu_decode_streams_prefetch),
- * else 0, two instantiations of an inline streams kernel. */
-#define FR_STREAMS_BY_PF(f, ...)                                                                                       \
+/* f(args..., PF): PF = 1 where a streams kernel's pf argument asks for the prefetch
+ * (fr_gemm_streams_units passes fr_cpu_decode_streams_prefetch()), else 0: two instantiations
+ * of an inline streams kernel. */
+#define FR_STREAMS_BY_PF(pf, f, ...)                                                                                   \
     do {                                                                                                               \
-        if (fr_cpu_decode_streams_prefetch()) f(__VA_ARGS__, 1);                                                       \
+        if (pf) f(__VA_ARGS__, 1);                                                                                     \
         else f(__VA_ARGS__, 0);                                                                                        \
     } while (0)
 

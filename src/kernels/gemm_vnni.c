@@ -108,6 +108,6 @@ FR_INLINE void q8_0x16_streams(int64_t nb, const void *const *units, const void 
     FR_UNROLL for (int v = 0; v < 2 * U; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
 }
 
-void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const void *act, float *out) {
-    FR_STREAMS_BY_PF(q8_0x16_streams, nb, units, act, out);
+void fr_gemm_q8_0x16_streams_vnni(int64_t nb, const void *const *units, const void *act, float *out, int pf) {
+    FR_STREAMS_BY_PF(pf, q8_0x16_streams, nb, units, act, out);
 }

@@ -158,18 +158,21 @@ static void q6_K_unit_from_3v(char *unit, int64_t nb) {
 
 /* Decode's multi-stream kernel on units gi, ng - 1 - gi, gi + 1 and gi + 2 (mod ng; repeats
  * when there are fewer) of `run`, against the reference on the same units of `want` (the same
- * values in the reference's layout), bit for bit: the units that differ. */
+ * values in the reference's layout), bit for bit: the units that differ, with and without its
+ * prefetch (pf 0 and 1, both instantiations). */
 static int streams_mismatches(fr_gemm_streams_fn streams, fr_gemm_kernel_fn ref, int64_t nb, const char *run,
                               const char *want, size_t gb, int ng, int gi, const void *act) {
     const int pick[4] = {gi, ng - 1 - gi, (gi + 1) % ng, (gi + 2) % ng};
     const void *units[FR_GEMM_STREAMS];
     for (int k = 0; k < FR_GEMM_STREAMS; k++) units[k] = run + (size_t)pick[k % 4] * gb;
     float o[FR_GEMM_STREAMS * 16], o1[16];
-    streams(nb, units, act, o);
     int bad = 0;
-    for (int k = 0; k < FR_GEMM_STREAMS; k++) {
-        ref(nb, want + (size_t)pick[k % 4] * gb, &act, 1, o1);
-        bad += memcmp(o + 16 * k, o1, sizeof o1) != 0;
+    for (int pf = 0; pf < 2; pf++) {
+        streams(nb, units, act, o, pf);
+        for (int k = 0; k < FR_GEMM_STREAMS; k++) {
+            ref(nb, want + (size_t)pick[k % 4] * gb, &act, 1, o1);
+            bad += memcmp(o + 16 * k, o1, sizeof o1) != 0;
+        }
     }
     return bad;
 }
