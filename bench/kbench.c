@@ -14,6 +14,15 @@
  * inputs, W_UV's form) and fr_wrow_axpy_rows_multi (T outputs of N values += the rows scaled,
  * W_UK's form); checks both against T single-input calls (fr_wrow_dot_rows / _axpy_rows).
  *
+ *   build/kbench moe TYPE N_IN N_OUT M1 M2 M4 [POOL] [REPS] [THREADS]
+ *                                                      e.g. build/kbench moe Q4_0 2048 1408 18 3 1
+ *
+ * Times fr_matmul_multi as a MoE decode step calls it: M1 experts of one token, M2 of two
+ * and M4 of four, each a job of two N_OUT x N_IN weights (gate and up), taken in turn from
+ * a pool of POOL experts (default 256: larger than the caches, so each step reads its
+ * weights from memory), best of REPS (default 5) passes over the pool, THREADS (default 2);
+ * prints the weights' GB/s. (DeepSeek-V2-Lite with 4 sequences: about 18 + 3 + 1 a layer.)
+ *
  *   build/kbench ports                                    (x86 with AVX2)
  *
  * Times mixes of the AVX2 instructions of Q8_0's int8 product (sign, maddubs, madd, add) and
@@ -160,9 +169,79 @@ static int wrow_main(int argc, char **argv) {
     return same ? 0 : 1;
 }
 
+static int moe_main(int argc, char **argv) {
+    if (argc < 8) {
+        fprintf(stderr, "usage: kbench moe TYPE N_IN N_OUT M1 M2 M4 [POOL] [REPS] [THREADS]\n");
+        return 2;
+    }
+    const int type = fr_type_from_name(argv[2]);
+    const int64_t n_in = atoll(argv[3]), n_out = atoll(argv[4]);
+    const int per[3] = {atoi(argv[5]), atoi(argv[6]), atoi(argv[7])}, ms[3] = {1, 2, 4};
+    const int n_pool = argc > 8 ? atoi(argv[8]) : 256, reps = argc > 9 ? atoi(argv[9]) : 5;
+    const int threads = argc > 10 ? atoi(argv[10]) : 2;
+    const int n_jobs = per[0] + per[1] + per[2];
+    const fr_type_traits *tt = fr_type_traits_get(type);
+    if (!tt || per[0] < 0 || per[1] < 0 || per[2] < 0 || n_jobs < 1 || n_jobs > n_pool || n_jobs > FR_MM_MAX_JOBS ||
+        threads < 1)
+        return 2;
+    size_t rb;
+    fr_row_size(type, n_in, &rb);
+    const size_t wbytes = rb * (size_t)n_out;
+    char *w = aligned_alloc(64, (wbytes + 63) & ~(size_t)63);
+    float *f = malloc(sizeof(float) * (size_t)n_in);
+    unsigned s = 1;
+    for (int64_t r = 0; r < n_out; r++) {
+        for (int64_t i = 0; i < n_in; i++) f[i] = rnd(&s, 1000.0f);
+        tt->from_float(f, w + (size_t)r * rb, n_in);
+    }
+    fr_matrix *mat = calloc((size_t)n_pool * 2, sizeof(fr_matrix));
+    for (int e = 0; e < 2 * n_pool; e++) {
+        mat[e] = (fr_matrix){type, n_in, n_out, rb, w, NULL, 0};
+        if (!(mat[e].packed = fr_pack_new(&mat[e]))) {
+            printf("(no packed layout for %s)\n", tt->name);
+            return 1;
+        }
+    }
+    float *x = malloc(sizeof(float) * (size_t)(n_in * 4));
+    for (int64_t i = 0; i < n_in * 4; i++) x[i] = rnd(&s, 300.0f);
+    float *y = calloc((size_t)(n_jobs * 2 * 4 * n_out), sizeof(float));
+    static const int32_t rows[4] = {0, 1, 2, 3};
+    fr_mm_job jobs[FR_MM_MAX_JOBS];
+    fr_pool *pool;
+    fr_error err;
+    if (fr_pool_new(threads, &pool, &err) != FR_OK) return 1;
+    void *scratch = NULL;
+    const int steps = n_pool / n_jobs;
+    double best = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        for (int st = 0; st < steps; st++) {
+            int j = 0;
+            for (int k = 0; k < 3; k++)
+                for (int i = 0; i < per[k]; i++, j++) {
+                    const fr_matrix *g = &mat[2 * (st * n_jobs + j)];
+                    jobs[j] = (fr_mm_job){{g, g + 1}, 2, x, n_in, rows, ms[k],
+                                          {y + (size_t)j * 8 * n_out, y + ((size_t)j * 8 + 4) * n_out}, n_out};
+                }
+            if (!scratch) scratch = aligned_alloc(64, (fr_matmul_multi_scratch_size(jobs, n_jobs) + 127) & ~(size_t)63);
+            fr_matmul_multi(pool, jobs, n_jobs, scratch);
+        }
+        double dt = now_s() - t0;
+        if (dt < best) best = dt;
+    }
+    const double bytes = (double)steps * n_jobs * 2 * (double)wbytes;
+    printf("moe %s %lldx%lld, %d+%d+%d experts of 1/2/4 tokens, %d steps: %.3f ms a step, %.1f GB/s\n", tt->name,
+           (long long)n_out, (long long)n_in, per[0], per[1], per[2], steps, best / steps * 1e3, bytes / best * 1e-9);
+    fr_pool_free(pool);
+    for (int e = 0; e < 2 * n_pool; e++) fr_pack_free((fr_packed *)mat[e].packed);
+    free(mat), free(w), free(f), free(x), free(y), free(scratch);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "wrow")) return wrow_main(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "ports")) return ports_main();
+    if (argc > 1 && !strcmp(argv[1], "moe")) return moe_main(argc, argv);
     if (argc < 6) {
         fprintf(stderr, "usage: kbench TYPE N_IN N_OUT N_TOK THREADS [REPS]\n");
         return 2;

@@ -91,7 +91,9 @@ struct fr_context {
     /* decode phase (absorbed): per head [q_lat | q_pe] and the latent-space output */
     float *qabs;             /* [FR_MLA_DECODE_GROUP][n_head][n_lora_kv + n_rot] */
     float *olat;             /* [FR_MLA_DECODE_GROUP][n_head][n_lora_kv] */
-    float *dscores;          /* [n_head][n_ctx] attention weights of one decode token */
+    float *dscores;          /* [dscores_tokens][n_head][dscores_stride] decode attention weights */
+    int64_t dscores_tokens;  /* min(n_seq, FR_MLA_DECODE_GROUP) */
+    int64_t dscores_stride;  /* n_ctx rounded up to 16 floats */
     /* MoE */
     float *router;           /* [n_batch][n_expert] */
     int32_t *sel;            /* [n_batch][n_expert_used] */
