@@ -59,8 +59,9 @@ const char *frugal_decode_prefetch(void);
 bool frugal_decode_kquant_streams(void);
 /* Whether a generation step's four-stream kernels prefetch each stream 1 KiB ahead (true) or
  * leave it to the hardware (the AVX-512 K-quants' then 12 KiB ahead, as before; Q5_K's and
- * the AVX2 K-quants' do not follow this). The default follows the CPU's vendor (on for
- * Intel); FRUGAL_STREAMS_PREFETCH=1|0 sets it. */
+ * the AVX2 K-quants' do not follow this); with it, batched steps' 2-4-token products of the
+ * AVX-512 VNNI Q4_0-family kernels read four such streams instead of two. The default follows
+ * the CPU's vendor (on for Intel); FRUGAL_STREAMS_PREFETCH=1|0 sets it. */
 bool frugal_decode_streams_prefetch(void);
 /* How a generation step reads F16, BF16 and F32 weight rows: the bytes ahead of each row that
  * the AVX2 kernel prefetches (0: none), and how many rows it reads side by side as streams (1

@@ -200,7 +200,9 @@ size_t fr_decode_f16_prefetch_for(const char *vendor, int family, const char *se
  * streams FR_PF_DIST_STREAMS bytes ahead (gemm_simd.h); if not, those of Q4_0, Q5_0, Q4_1,
  * Q5_1, IQ4_NL and Q8_0 leave it to the hardware prefetchers and the AVX-512 VNNI K-quants'
  * prefetch FR_PF_DIST ahead. Q5_K's (always FR_PF_DIST) and the AVX2 K-quants' (their own
- * pf_weights) do not follow it. The same bits either way, only speed. Decided once per process by
+ * pf_weights) do not follow it. It also decides whether batched decode's 2-4-token products of
+ * the AVX-512 VNNI Q4_0 family read four such streams (fr_gemm_quad_kernel_for) rather than
+ * the pair kernels' two. The same bits either way, only speed. Decided once per process by
  * fr_decode_streams_prefetch_for(cpuid vendor, getenv("FRUGAL_STREAMS_PREFETCH")). */
 bool fr_cpu_decode_streams_prefetch(void);
 /* Its rule: the setting "1" or "0" wins; else on for "GenuineIntel" only. */

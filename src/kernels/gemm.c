@@ -734,6 +734,31 @@ fr_gemm_pair_fn fr_gemm_pair_kernel_for(const fr_packed *pk) {
     return pk->units != FR_UNITS_PACKED ? NULL : fr_gemm_pair_kernel_isa(pk->type, kernel_isa(pk->type));
 }
 
+fr_gemm_quad_fn fr_gemm_quad_kernel_isa(int type, fr_isa isa) {
+    if (!fr_cpu_has(isa)) return NULL;
+#if FR_X86
+    if (isa == FR_ISA_AVX512VNNI) {
+        if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_quad_avx512vnni;
+        if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_quad_avx512vnni;
+        if (type == FR_TYPE_Q4_1) return fr_gemm_q4_1x16_quad_avx512vnni;
+        if (type == FR_TYPE_Q5_1) return fr_gemm_q5_1x16_quad_avx512vnni;
+        if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_quad_avx512vnni;
+    }
+#endif
+    (void)type;
+    return NULL;
+}
+
+/* Where the pair kernel reads two streams, four with the one-token kernels' prefetch read
+ * faster on the Intel Xeon of the 60th session (AVX-512 VNNI, kbench moe Q4_0 2048 1408 with
+ * 8 experts of 2 or of 4 tokens a step, 2 threads, GB/s of weights, pair / quad: 2 tokens 28.8-28.9 /
+ * 30.9-31.4, 4 tokens 27.2-27.5 / 29.3-29.4); where that prefetch is off (AMD: unmeasured),
+ * none. */
+fr_gemm_quad_fn fr_gemm_quad_kernel_for(const fr_packed *pk) {
+    if (!fr_cpu_decode_streams_prefetch() || !fr_gemm_pair_kernel_for(pk)) return NULL;
+    return fr_gemm_quad_kernel_isa(pk->type, kernel_isa(pk->type));
+}
+
 fr_gemm_streams_fn fr_gemm_streams_kernel_for(const fr_packed *pk) {
 #if FR_X86
     if (pk->units == FR_UNITS_Q8_SM) return fr_gemm_q8_0x16_streams_avx2_sm;
@@ -950,6 +975,7 @@ typedef struct {
     fr_gemm_kernel_fn kern;
     fr_gemm_streams_fn streams; /* decode of one token, or NULL (fr_gemm_streams_kernel) */
     fr_gemm_pair_fn pair;       /* two units at once, or NULL (fr_gemm_pair_kernel_for) */
+    fr_gemm_quad_fn quad;       /* decode's four streams, or NULL (fr_gemm_quad_kernel_for) */
     fr_gemm_amx_fn amx;         /* prompts, or NULL (fr_gemm_amx_kernel) */
     fr_pool *pool;              /* (its threads' scratch holds AMX's unpacked units) */
 } gemm_job;
@@ -992,10 +1018,25 @@ int64_t fr_gemm_streams_units(fr_gemm_streams_fn streams, int64_t nb, const char
 
 static void store_token0(const void *ctx, int64_t g, const float *out) { store_unit(ctx, g, 0, out); }
 
-int64_t fr_gemm_pair_units(fr_gemm_pair_fn pair, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
-                           int64_t n, const void *const *acts, int T, bool two_streams,
+int64_t fr_gemm_pair_units(fr_gemm_pair_fn pair, fr_gemm_quad_fn quad, int64_t nb, const char *units,
+                           size_t unit_bytes, int64_t g0, int64_t n, const void *const *acts, int T, bool two_streams,
                            void (*store)(const void *ctx, int64_t g, int u, const float *out), const void *ctx) {
     assert(T >= 2 && T <= FR_GEMM_MAX_T);
+    int64_t done = 0;
+    if (quad && two_streams && n >= 2 * FR_GEMM_STREAMS) {
+        const int64_t q = n / FR_GEMM_STREAMS;
+        for (int64_t i = 0; i < q; i++) {
+            const int64_t g = g0 + i;
+            float out[FR_GEMM_STREAMS][FR_GEMM_MAX_T * FR_GEMM_ROWS];
+            float *const outs[FR_GEMM_STREAMS] = {out[0], out[1], out[2], out[3]};
+            quad(nb, units + (size_t)g * unit_bytes, (size_t)q * unit_bytes, acts, T, outs);
+            for (int k = 0; k < FR_GEMM_STREAMS; k++)
+                for (int u = 0; u < T; u++) store(ctx, g + k * q, u, out[k] + u * FR_GEMM_ROWS);
+        }
+        done = FR_GEMM_STREAMS * q;
+        g0 += done;
+        n -= done;
+    }
     const int64_t half = n / 2;
     const int64_t step = two_streams ? 1 : 2, dist = two_streams ? half : 1; /* first unit, second - first */
     for (int64_t i = 0; i < half; i++) {
@@ -1008,7 +1049,7 @@ int64_t fr_gemm_pair_units(fr_gemm_pair_fn pair, int64_t nb, const char *units, 
             store(ctx, g + dist, u, out[1] + u * FR_GEMM_ROWS);
         }
     }
-    return 2 * half;
+    return done + 2 * half;
 }
 
 /* (ctx: the part, and the first token of the call) */
@@ -1102,8 +1143,8 @@ static void part_units(const gemm_job *j, const gemm_part *p, int64_t g0, int64_
              * -> 333.2 t/s, faster in 5 of 5; DeepSeek-V2-Lite Q4_0 64.5 -> 66.5, 3 of 5. Two
              * units alternated through the one-unit kernel instead: 274 -> 217 */
             const part_tokens pt = {p, t};
-            g += fr_gemm_pair_units(j->pair, nb, p->units, j->pk->unit_bytes, g0, g1 - g0, acts, T, j->slabs != NULL,
-                                    store_part_token, &pt);
+            g += fr_gemm_pair_units(j->pair, j->quad, nb, p->units, j->pk->unit_bytes, g0, g1 - g0, acts, T,
+                                    j->slabs != NULL, store_part_token, &pt);
         }
         for (; g < g1; g++) {
             float out[FR_GEMM_MAX_T * FR_GEMM_ROWS];
@@ -1154,6 +1195,7 @@ static void job_init(gemm_job *j, fr_pool *pool, const fr_packed *const *pk, con
     j->kern = fr_gemm_kernel_for(j->pk);
     j->streams = fr_gemm_streams_kernel_for(j->pk);
     j->pair = fr_gemm_pair_kernel_for(j->pk);
+    j->quad = fr_gemm_quad_kernel_for(j->pk);
     j->amx = n_tok >= FR_GEMM_AMX_T ? fr_gemm_amx_kernel_for(j->pk) : NULL; /* (prompts only) */
 }
 

@@ -376,6 +376,21 @@ void fr_gemm_q5_1x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_b
                                      float *const *out);
 void fr_gemm_iq4_nlx16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
                                        float *const *out);
+/* Four units at once, unit + k * unit_bytes for k < FR_GEMM_STREAMS, for 2 <= T <= 4 tokens:
+ * out[k][t * 16 + r], each exactly fr_gemm_kernel_fn's. Batched decode's four streams
+ * (fr_gemm_pair_units), each prefetched FR_PF_DIST_STREAMS ahead, as the one-token streams
+ * kernels read them where the CPU takes that prefetch (fr_gemm_quad_kernel_for). */
+typedef fr_gemm_pair_fn fr_gemm_quad_fn;
+void fr_gemm_q4_0x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out);
+void fr_gemm_q5_0x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out);
+void fr_gemm_q4_1x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out);
+void fr_gemm_q5_1x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out);
+void fr_gemm_iq4_nlx16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                       float *const *out);
 /* AArch64 with sdot (gemm_neon.c; only if fr_cpu_has(FR_ISA_NEON_DOT)): same layout, same bits. */
 void fr_gemm_q4_0x16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
@@ -526,6 +541,11 @@ fr_gemm_kernel_fn fr_gemm_kernel_for(const fr_packed *pk);
 fr_gemm_pair_fn fr_gemm_pair_kernel_for(const fr_packed *pk);
 /* That of one instruction set (tests), or NULL. */
 fr_gemm_pair_fn fr_gemm_pair_kernel_isa(int type, fr_isa isa);
+/* The four-stream kernel of pk's units for batched decode where the CPU takes the streams
+ * prefetch (fr_cpu_decode_streams_prefetch) and pk has a pair kernel, else NULL; and that of
+ * one instruction set (tests), whatever the setting. */
+fr_gemm_quad_fn fr_gemm_quad_kernel_for(const fr_packed *pk);
+fr_gemm_quad_fn fr_gemm_quad_kernel_isa(int type, fr_isa isa);
 fr_gemm_streams_fn fr_gemm_streams_kernel_for(const fr_packed *pk);
 /* Whether one kernel can take the units of both: the same type, n_in and value layout. */
 bool fr_gemm_same_layout(const fr_packed *a, const fr_packed *b);
@@ -558,11 +578,13 @@ int64_t fr_gemm_streams_units(fr_gemm_streams_fn streams, int64_t nb, const char
 /* Units [g0, g0 + n) for a few tokens (acts[0 .. T - 1], 2 <= T <= FR_GEMM_MAX_T) with a pair
  * kernel, n / 2 calls. two_streams (batched decode): call i reads units g0 + i and g0 + n/2 + i,
  * each half of the range a contiguous stream; else (a prompt's panel, in L2) units g0 + 2i and
- * g0 + 2i + 1. Token u's 16 results of unit g go to store(ctx, g, u, out). Returns 2 * (n / 2);
- * the last unit of an odd n is the caller's. (Adjacent pairs ran 4-11% slower than one unit at
- * a time from DRAM; two streams ran faster: gemm.c part_units.) */
-int64_t fr_gemm_pair_units(fr_gemm_pair_fn pair, int64_t nb, const char *units, size_t unit_bytes, int64_t g0,
-                           int64_t n, const void *const *acts, int T, bool two_streams,
+ * g0 + 2i + 1. With two_streams and a quad kernel (fr_gemm_quad_kernel_for; NULL: none), four
+ * streams first: q = n / 4 calls of it, call i reading unit g0 + k * q + i of stream k, then
+ * the rest in pairs. Token u's 16 results of unit g go to store(ctx, g, u, out). Returns the
+ * units done, all but the last of an odd rest, which is the caller's. (Adjacent pairs ran 4-11%
+ * slower than one unit at a time from DRAM; two streams ran faster: gemm.c part_units.) */
+int64_t fr_gemm_pair_units(fr_gemm_pair_fn pair, fr_gemm_quad_fn quad, int64_t nb, const char *units,
+                           size_t unit_bytes, int64_t g0, int64_t n, const void *const *acts, int T, bool two_streams,
                            void (*store)(const void *ctx, int64_t g, int u, const float *out), const void *ctx);
 /* The kernel of one instruction set (NULL if there is none or the CPU lacks it); tests. */
 fr_gemm_kernel_fn fr_gemm_kernel_isa(int type, fr_isa isa);

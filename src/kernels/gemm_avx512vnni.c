@@ -90,16 +90,19 @@ FR_INLINE void x4_0x16_units(int64_t nb, const void *unit, const size_t ustride,
                                            _mm512_set1_epi8((char)0x80)); /* NL only */
     const size_t bbytes =
         Q5 ? (MIN ? FR_Q5_1X16_BLOCK : FR_Q5_0X16_BLOCK) : (MIN ? FR_Q4_1X16_BLOCK : FR_Q4_0X16_BLOCK);
-    __m512 acc[2 * FR_GEMM_MAX_T]; /* [k * T + t]: unit k, token t */
+    __m512 acc[FR_GEMM_STREAMS * FR_GEMM_MAX_T]; /* [k * T + t]: unit k, token t */
     FR_UNROLL for (int v = 0; v < U * T; v++) acc[v] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk[2];
+        const uint8_t *blk[FR_GEMM_STREAMS];
         FR_UNROLL for (int k = 0; k < U; k++) blk[k] = (const uint8_t *)unit + k * ustride + b * bbytes;
         /* the low and high nibbles' products in s and u: two chains of 4 dpbusd per unit and
          * token rather than one of 8 (the same exact integer sums). At 4 tokens the kernel is
          * bound by the vpdpbusd chains, not the memory: tinyllama Q4_0 --seqs 4, alternated with
-         * the one-chain kernel, faster in 6 of 6 rounds, median +11.6%; pp512 +1.5-3%. */
-        __m512i s[2 * FR_GEMM_MAX_T], u[2 * FR_GEMM_MAX_T];
+         * the one-chain kernel, faster in 6 of 6 rounds, median +11.6%; pp512 +1.5-3%. Four
+         * units (U = 4) keep one chain each: 8 or more chains, and two would not fit the 32
+         * registers. */
+        const int two_chains = U < FR_GEMM_STREAMS;
+        __m512i s[FR_GEMM_STREAMS * FR_GEMM_MAX_T], u[FR_GEMM_STREAMS * FR_GEMM_MAX_T];
         FR_UNROLL for (int t = 0; t < T; t++) {
             const __m512i s0 = NL    ? _mm512_set1_epi32(yc[t][b])
                                : MIN ? _mm512_setzero_si512()
@@ -109,12 +112,15 @@ FR_INLINE void x4_0x16_units(int64_t nb, const void *unit, const size_t ustride,
                 u[k * T + t] = _mm512_setzero_si512();
             }
         }
-        FR_UNROLL for (int k = 0; k < U; k++) if (Q5 || NL ? FR_PF_DIST > 0 : FR_PF_IN_ORDER(T))
+        /* four units: decode's four streams, each prefetched FR_PF_DIST_STREAMS ahead */
+        FR_UNROLL for (int k = 0; k < U; k++) if (U == FR_GEMM_STREAMS)
+            prefetch_unit_at(blk[k], 0, Q5 ? 6 : 5, FR_PF_DIST_STREAMS);
+        else if (Q5 || NL ? FR_PF_DIST > 0 : FR_PF_IN_ORDER(T))
             prefetch_unit(blk[k], 0, Q5 ? 6 : 5);
-        __m512i hv[2];
+        __m512i hv[FR_GEMM_STREAMS];
         FR_UNROLL for (int k = 0; k < U; k++) hv[k] = Q5 ? load_vec(blk[k], 4) : _mm512_setzero_si512();
         FR_UNROLL for (int m = 0; m < 4; m++) {
-            __m512i lo[2], hi[2];
+            __m512i lo[FR_GEMM_STREAMS], hi[FR_GEMM_STREAMS];
             FR_UNROLL for (int k = 0; k < U; k++) {
                 const __m512i p = load_vec(blk[k], m);
                 lo[k] = _mm512_and_si512(p, m4);
@@ -133,9 +139,13 @@ FR_INLINE void x4_0x16_units(int64_t nb, const void *unit, const size_t ustride,
                 const __m512i y0 = bcast32x16(y), y1 = bcast32x16(y + 16);
                 FR_UNROLL for (int k = 0; k < U; k++) {
                     s[k * T + t] = _mm512_dpbusd_epi32(s[k * T + t], lo[k], y0);
-                    u[k * T + t] = _mm512_dpbusd_epi32(u[k * T + t], hi[k], y1);
+                    if (two_chains) {
+                        u[k * T + t] = _mm512_dpbusd_epi32(u[k * T + t], hi[k], y1);
+                        FR_KEEP(u[k * T + t]);
+                    } else {
+                        s[k * T + t] = _mm512_dpbusd_epi32(s[k * T + t], hi[k], y1);
+                    }
                     FR_KEEP(s[k * T + t]);
-                    FR_KEEP(u[k * T + t]);
                 }
             }
         }
@@ -627,9 +637,46 @@ FR_INLINE void q5_1x16(int64_t nb, const void *unit, const void *const *acts, co
         }                                                                                                              \
     } while (0)
 
+/* Four units (unit + k * unit_bytes, k < 4) for 2-4 tokens: decode's four streams
+ * (fr_gemm_quad_fn). Each unit's results are x4_0x16's, bit for bit. */
+#define FR_QUAD_BY_T(Q5, MIN, NL)                                                                                      \
+    do {                                                                                                               \
+        switch (T) {                                                                                                   \
+        case 2: x4_0x16_units(nb, unit, unit_bytes, FR_GEMM_STREAMS, acts, 2, out, Q5, MIN, NL); break;                \
+        case 3: x4_0x16_units(nb, unit, unit_bytes, FR_GEMM_STREAMS, acts, 3, out, Q5, MIN, NL); break;                \
+        case 4: x4_0x16_units(nb, unit, unit_bytes, FR_GEMM_STREAMS, acts, 4, out, Q5, MIN, NL); break;                \
+        default: break;                                                                                                \
+        }                                                                                                              \
+    } while (0)
+
 void fr_gemm_q4_0x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
                                      float *const *out) {
     FR_PAIR_BY_T(0, 0, 0);
+}
+
+void fr_gemm_q4_0x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out) {
+    FR_QUAD_BY_T(0, 0, 0);
+}
+
+void fr_gemm_q5_0x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out) {
+    FR_QUAD_BY_T(1, 0, 0);
+}
+
+void fr_gemm_q4_1x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out) {
+    FR_QUAD_BY_T(0, 1, 0);
+}
+
+void fr_gemm_q5_1x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                     float *const *out) {
+    FR_QUAD_BY_T(1, 1, 0);
+}
+
+void fr_gemm_iq4_nlx16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                                       float *const *out) {
+    FR_QUAD_BY_T(0, 0, 1);
 }
 
 void fr_gemm_q5_0x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,

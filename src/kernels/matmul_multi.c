@@ -70,6 +70,7 @@ typedef struct {
     fr_gemm_kernel_fn kern[FR_MM_MAX_JOBS];
     fr_gemm_streams_fn streams[FR_MM_MAX_JOBS];
     fr_gemm_pair_fn pair[FR_MM_MAX_JOBS]; /* two units at once, or NULL */
+    fr_gemm_quad_fn quad[FR_MM_MAX_JOBS]; /* decode's four streams, or NULL */
     fr_gemm_amx_fn amx[FR_MM_MAX_JOBS]; /* prompts' groups of 16 tokens, or NULL */
     fr_pool *pool;                      /* (its threads' scratch holds AMX's unpacked units) */
     /* a decode step's packed jobs (slab_dot_task): the units of weight k of job j numbered
@@ -202,9 +203,9 @@ static void packed_rows(const fr_mm_job *jb, const fr_packed *pk, int64_t u0, co
             const void *acts[FR_GEMM_MAX_T];
             for (int u = 0; u < n_t; u++) acts[u] = job_act(mc, j, t1 + u, ab);
             const tokens_out to = {y + t1 * jb->y_stride, jb->y_stride, r1};
-            r += FR_GEMM_ROWS * fr_gemm_pair_units(mc->pair[j], pk->nb, units, pk->unit_bytes, r0 / FR_GEMM_ROWS,
-                                                   (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS, acts, (int)n_t,
-                                                   unit_outer, store_token, &to);
+            r += FR_GEMM_ROWS * fr_gemm_pair_units(mc->pair[j], mc->quad[j], pk->nb, units, pk->unit_bytes,
+                                                   r0 / FR_GEMM_ROWS, (r1 - r0 + FR_GEMM_ROWS - 1) / FR_GEMM_ROWS,
+                                                   acts, (int)n_t, unit_outer, store_token, &to);
         }
         for (; r < r1; r += FR_GEMM_ROWS) {
             const char *unit = units + (size_t)(r / FR_GEMM_ROWS) * pk->unit_bytes;
@@ -347,6 +348,7 @@ void fr_matmul_multi(fr_pool *pool, fr_mm_job *jobs, int n_jobs, void *scratch) 
         mc.kern[j] = mc.pk[j][0] ? fr_gemm_kernel_for(mc.pk[j][0]) : NULL;
         mc.streams[j] = mc.pk[j][0] && jobs[j].m == 1 ? fr_gemm_streams_kernel_for(mc.pk[j][0]) : NULL;
         mc.pair[j] = mc.pk[j][0] && jobs[j].m >= 2 ? fr_gemm_pair_kernel_for(mc.pk[j][0]) : NULL;
+        mc.quad[j] = mc.pair[j] ? fr_gemm_quad_kernel_for(mc.pk[j][0]) : NULL;
         mc.amx[j] = mc.pk[j][0] && jobs[j].m >= FR_GEMM_AMX_T ? fr_gemm_amx_kernel_for(mc.pk[j][0]) : NULL;
         decode = decode && jobs[j].m >= 1 && jobs[j].m <= FR_MM_SLAB_MAX_T && mc.pk[j][0];
     }

@@ -204,7 +204,7 @@ static void test_packed_kernels(test_rng *rng) {
                          FR_TYPE_Q4_K, FR_TYPE_Q5_K, FR_TYPE_Q6_K, FR_TYPE_Q3_K, FR_TYPE_Q2_K};
     const int64_t sizes[] = {32, 96, 160, 1056, 4096 + 32};
     const int64_t ksizes[] = {256, 768, 2816};
-    const int row_counts[] = {1, 5, 8, 13, 16, 21, 40};
+    const int row_counts[] = {1, 5, 8, 13, 16, 21, 40, 100};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         int type = types[ti];
         if (!fr_pack_supported(type)) {
@@ -349,6 +349,35 @@ static void test_packed_kernels(test_rng *rng) {
                           "%s n=%lld rows=%d: the pair kernel (isa %d) differs from the reference in %d "
                           "(units, T) cases",
                           ta->name, (long long)n, rows, (int)streams_isas[pi], bad);
+                }
+                /* the four-stream kernels: units gi + k * d, k < 4, d = 1 and the widest d that
+                 * fits (decode's four streams, fr_gemm_pair_units), T = 2..4 tokens, each unit's
+                 * results against the reference, bit for bit */
+                for (int qi = 0; qi < 4; qi++) {
+                    fr_gemm_quad_fn quad = fr_gemm_quad_kernel_isa(type, streams_isas[qi]);
+                    if (!quad) continue;
+                    int bad = 0, cases = 0;
+                    for (int gi = 0; gi + 3 < ng; gi++)
+                        for (int far = 0; far < 2; far++)
+                            for (int T = 2; T <= 4; T++) {
+                                const int d = far ? (ng - 1 - gi) / 3 : 1;
+                                const void *acts[4];
+                                for (int t = 0; t < T; t++)
+                                    acts[t] = pa + (size_t)((t + gi + far) % 4) * pab;
+                                float o[4][4 * 16], o1[4 * 16];
+                                float *const outs[4] = {o[0], o[1], o[2], o[3]};
+                                memset(o, 0xCC, sizeof o);
+                                quad(nb, g + (size_t)gi * gb, (size_t)d * gb, acts, T, outs);
+                                for (int k = 0; k < 4; k++) {
+                                    ref(nb, g + (size_t)(gi + k * d) * gb, acts, T, o1);
+                                    bad += memcmp(o[k], o1, sizeof(float) * 16 * (size_t)T) != 0;
+                                }
+                                cases++;
+                            }
+                    CHECK(bad == 0 && (ng < 4 || cases > 0),
+                          "%s n=%lld rows=%d: the four-stream kernel (isa %d) differs from the reference in %d "
+                          "(units, T) cases of %d",
+                          ta->name, (long long)n, rows, (int)streams_isas[qi], bad, cases);
                 }
                 /* the AMX prompt kernel: 16 activation rows (the four above in a mixed order) */
 #if FR_X86
