@@ -707,11 +707,13 @@ fr_gemm_streams_fn fr_gemm_streams_kernel(int type) {
 }
 
 fr_gemm_kernel_fn fr_gemm_kernel_for(const fr_packed *pk) {
+    const fr_gemm_kernel_fn k = fr_gemm_kernel(pk->type);
 #if FR_X86
     if (pk->units == FR_UNITS_Q8_SM) return fr_gemm_q8_0x16_avx2_sm;
     if (pk->units == FR_UNITS_Q6_3V) return fr_gemm_q6_Kx16_avx2_3v;
+    if (k == fr_gemm_q6_Kx16_avx512vnni && fr_cpu_decode_streams_prefetch()) return fr_gemm_q6_Kx16_pf_avx512vnni;
 #endif
-    return fr_gemm_kernel(pk->type);
+    return k;
 }
 
 fr_gemm_pair_fn fr_gemm_pair_kernel_isa(int type, fr_isa isa) {

@@ -357,6 +357,9 @@ void fr_gemm_q3_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const 
 void fr_gemm_q4_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q5_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q6_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
+/* The same bits, prefetching FR_PF_DIST_Q6_FEW ahead with 2-4 tokens: fr_gemm_kernel_for's
+ * where the CPU takes the streams prefetch (fr_cpu_decode_streams_prefetch). */
+void fr_gemm_q6_Kx16_pf_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 /* Two units at once, unit and unit + unit_bytes: out[k][t * 16 + r] = dot(row r of unit k,
  * acts[t]), each exactly fr_gemm_kernel_fn's. AVX-512 VNNI's Q4_0 family: a unit's kernel is
  * bound by its activation broadcasts (one per vpdpbusd; with the broadcasts taken out of the

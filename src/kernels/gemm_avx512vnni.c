@@ -465,9 +465,11 @@ FR_INLINE void k6x16_units(int64_t nb, const void *const *units, const int U, co
     const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30), ones = _mm512_set1_epi16(1);
     const __m512i m3 = _mm512_set1_epi8(3), m04 = _mm512_set1_epi8(4), c28 = _mm512_set1_epi8(28);
     /* prefetch distance: FR_PF_DIST_K for Q6_K's one-unit decode, FR_PF_DIST_STREAMS for
-     * decode streams with PF (gemm_simd.h) */
+     * decode streams with PF, FR_PF_DIST_Q6_FEW for Q6_K's one unit of 2-4 tokens with PF
+     * (gemm_simd.h) */
     const size_t pf = U == FR_GEMM_STREAMS && PF      ? FR_PF_DIST_STREAMS
                       : KIND == 0 && T == 1 && U == 1 ? FR_PF_DIST_K
+                      : KIND == 0 && U == 1 && PF     ? FR_PF_DIST_Q6_FEW
                                                       : FR_PF_DIST;
     const size_t sc_at = Q2 ? FR_Q2_KX16_SC : Q3 ? FR_Q3_KX16_SC : FR_Q6_KX16_SC;
     const size_t bbytes = Q2 ? FR_Q2_KX16_BLOCK : Q3 ? FR_Q3_KX16_BLOCK : FR_Q6_KX16_BLOCK;
@@ -598,6 +600,10 @@ void fr_gemm_q2_Kx16_streams_avx512vnni(int64_t nb, const void *const *units, co
 
 FR_INLINE void q6_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
     k6x16_units(nb, &unit, 1, acts, T, out, 0, 0);
+}
+
+FR_INLINE void q6_Kx16_pf(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
+    k6x16_units(nb, &unit, 1, acts, T, out, 0, 1);
 }
 
 FR_INLINE void q3_Kx16(int64_t nb, const void *unit, const void *const *acts, const int T, float *out) {
@@ -737,6 +743,10 @@ void fr_gemm_q5_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const 
 
 void fr_gemm_q6_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_BY_T(q6_Kx16, nb, unit, acts, T, out);
+}
+
+void fr_gemm_q6_Kx16_pf_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
+    FR_GEMM_BY_T(q6_Kx16_pf, nb, unit, acts, T, out);
 }
 
 void fr_gemm_q2_Kx16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {

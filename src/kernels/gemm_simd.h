@@ -91,6 +91,16 @@ FR_INLINE fr_streams_in split_streams(const void *const *units, const void *act,
  * 64.6-70.6; why was not looked into). */
 #define FR_PF_DIST_STREAMS 1024
 
+/* Q6_K's one-unit kernel with 2-4 tokens (batched decode, and prompts' tiles) where the CPU
+ * takes the streams prefetch (fr_gemm_kernel_for): this many bytes ahead rather than
+ * FR_PF_DIST. On the Intel Xeon of the 60th session, kbench Q6_K 2048 x 524288 (from DRAM), 2
+ * threads, GMAC/s, 12 KiB / 2 KiB: 2 tokens 65.8-68.2 / 70.8-71.8, 3 tokens 86.4-89.2 /
+ * 101.6-102.1, 4 tokens 108.7-111.1 / 121.6-132.2 (512 bytes and 1 KiB near 2 KiB, 4 KiB and
+ * more near 12 KiB, none 98); DeepSeek-V2-Lite's Q6_K output with 4 sequences (a temporary
+ * clock) 7.9 -> 7.0 ms a step. Q4_K's kernel ran slower so (4 tokens 183 -> 166-173 at 2 KiB)
+ * and keeps 12 KiB; on AMD (Zen 5) 4 KiB cost Q6_K 12-14% at 4 tokens (FR_PF_DIST_K). */
+#define FR_PF_DIST_Q6_FEW 2048
+
 /* f(args..., PF): PF = 1 where a streams kernel's pf argument asks for the prefetch
  * (fr_gemm_streams_units passes fr_cpu_decode_streams_prefetch()), else 0: two instantiations
  * of an inline streams kernel. */

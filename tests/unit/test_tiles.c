@@ -186,6 +186,10 @@ static int packed_kernels(int type, fr_gemm_kernel_fn *out) {
         fr_gemm_kernel_fn k = fr_gemm_kernel_isa(type, isas[i]);
         if (k && k != out[0]) out[n++] = k;
     }
+#if FR_X86
+    /* Q6_K's AVX-512 VNNI kernel with the short few-token prefetch, whatever the setting */
+    if (type == FR_TYPE_Q6_K && fr_gemm_kernel_isa(type, FR_ISA_AVX512VNNI)) out[n++] = fr_gemm_q6_Kx16_pf_avx512vnni;
+#endif
     return n;
 }
 
@@ -215,7 +219,7 @@ static void test_packed_kernels(test_rng *rng) {
         const fr_type_traits *tr = fr_type_traits_isa(type, FR_ISA_SCALAR);
         const fr_type_traits *aq = fr_type_traits_get(ta->vec_dot_type);
         const bool kq = type >= FR_TYPE_Q2_K && type <= FR_TYPE_Q6_K;
-        fr_gemm_kernel_fn kerns[4];
+        fr_gemm_kernel_fn kerns[6];
         const int n_kerns = packed_kernels(type, kerns);
         fr_gemm_kernel_fn ref = type == FR_TYPE_Q4_0 ? fr_gemm_q4_0x16_ref
                                 : type == FR_TYPE_Q8_0 ? fr_gemm_q8_0x16_ref
