@@ -752,10 +752,11 @@ fr_gemm_quad_fn fr_gemm_quad_kernel_isa(int type, fr_isa isa) {
 }
 
 /* Where the pair kernel reads two streams, four with the one-token kernels' prefetch read
- * faster on the Intel Xeon of the 60th session (AVX-512 VNNI, kbench moe Q4_0 2048 1408 with
- * 8 experts of 2 or of 4 tokens a step, 2 threads, GB/s of weights, pair / quad: 2 tokens 28.8-28.9 /
- * 30.9-31.4, 4 tokens 27.2-27.5 / 29.3-29.4); where that prefetch is off (AMD: unmeasured),
- * none. */
+ * faster on the Intel Xeon of the 60th session (AVX-512 VNNI, kbench moe TYPE 2048 1408 with 8
+ * experts of 2 or of 4 tokens a step, 2 threads, GB/s of weights, two rounds, pair -> quad:
+ * Q4_0 2 tokens 27.7-27.8 -> 29.9-30.9, 4 tokens 25.7-27.1 -> 28.6; IQ4_NL 4 tokens 24.0-25.6
+ * -> 28.1-29.2; Q5_0, Q4_1 +1-9%; Q5_1 mixed, 28.4-31.1 against 27.9-29.9;
+ * bench/results/2026-12-05-session60.md); where that prefetch is off (AMD: unmeasured), none. */
 fr_gemm_quad_fn fr_gemm_quad_kernel_for(const fr_packed *pk) {
     if (!fr_cpu_decode_streams_prefetch() || !fr_gemm_pair_kernel_for(pk)) return NULL;
     return fr_gemm_quad_kernel_isa(pk->type, kernel_isa(pk->type));
