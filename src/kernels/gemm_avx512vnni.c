@@ -630,30 +630,22 @@ FR_INLINE void q5_1x16(int64_t nb, const void *unit, const void *const *acts, co
     x4_0x16(nb, unit, acts, T, out, 1, 1, 0);
 }
 
-/* Two units (unit, unit + unit_bytes) per call: each activation broadcast serves 32 rows
- * instead of 16. Each unit's results are x4_0x16's, bit for bit. */
-#define FR_PAIR_BY_T(Q5, MIN, NL)                                                                                      \
+/* U units (unit + k * unit_bytes, k < U) per call for T tokens (T = 1 .. 4; 2 .. 4 for the
+ * four-stream kernels), x4_0x16_units with U and T as constants. Each unit's results are
+ * x4_0x16's, bit for bit. Two units (the pair kernels): each activation broadcast serves 32
+ * rows instead of 16. Four (fr_gemm_quad_fn): decode's four streams. */
+#define FR_UNITS_BY_T(U, Q5, MIN, NL)                                                                                  \
     do {                                                                                                               \
         switch (T) {                                                                                                   \
-        case 1: x4_0x16_units(nb, unit, unit_bytes, 2, acts, 1, out, Q5, MIN, NL); break;                              \
-        case 2: x4_0x16_units(nb, unit, unit_bytes, 2, acts, 2, out, Q5, MIN, NL); break;                              \
-        case 3: x4_0x16_units(nb, unit, unit_bytes, 2, acts, 3, out, Q5, MIN, NL); break;                              \
-        case 4: x4_0x16_units(nb, unit, unit_bytes, 2, acts, 4, out, Q5, MIN, NL); break;                              \
+        case 1: x4_0x16_units(nb, unit, unit_bytes, U, acts, 1, out, Q5, MIN, NL); break;                              \
+        case 2: x4_0x16_units(nb, unit, unit_bytes, U, acts, 2, out, Q5, MIN, NL); break;                              \
+        case 3: x4_0x16_units(nb, unit, unit_bytes, U, acts, 3, out, Q5, MIN, NL); break;                              \
+        case 4: x4_0x16_units(nb, unit, unit_bytes, U, acts, 4, out, Q5, MIN, NL); break;                              \
         default: break;                                                                                                \
         }                                                                                                              \
     } while (0)
-
-/* Four units (unit + k * unit_bytes, k < 4) for 2-4 tokens: decode's four streams
- * (fr_gemm_quad_fn). Each unit's results are x4_0x16's, bit for bit. */
-#define FR_QUAD_BY_T(Q5, MIN, NL)                                                                                      \
-    do {                                                                                                               \
-        switch (T) {                                                                                                   \
-        case 2: x4_0x16_units(nb, unit, unit_bytes, FR_GEMM_STREAMS, acts, 2, out, Q5, MIN, NL); break;                \
-        case 3: x4_0x16_units(nb, unit, unit_bytes, FR_GEMM_STREAMS, acts, 3, out, Q5, MIN, NL); break;                \
-        case 4: x4_0x16_units(nb, unit, unit_bytes, FR_GEMM_STREAMS, acts, 4, out, Q5, MIN, NL); break;                \
-        default: break;                                                                                                \
-        }                                                                                                              \
-    } while (0)
+#define FR_PAIR_BY_T(Q5, MIN, NL) FR_UNITS_BY_T(2, Q5, MIN, NL)
+#define FR_QUAD_BY_T(Q5, MIN, NL) FR_UNITS_BY_T(FR_GEMM_STREAMS, Q5, MIN, NL)
 
 void fr_gemm_q4_0x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
                                      float *const *out) {
