@@ -49,6 +49,14 @@ static float rnd(unsigned *s, float scale) {
     return (float)((int)(*s >> 9) % 2001 - 1000) / scale;
 }
 
+/* rows random rows of n values of type tt at w (rb bytes a row), from the generator s */
+static void random_rows(const fr_type_traits *tt, char *w, size_t rb, int64_t rows, int64_t n, float *f, unsigned *s) {
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t i = 0; i < n; i++) f[i] = rnd(s, 1000.0f);
+        tt->from_float(f, w + (size_t)r * rb, n);
+    }
+}
+
 #if defined(__x86_64__)
 /* four independent instructions of a kind, destinations apart, sources ymm14 and ymm15 */
 #define P4(op, d0, d1, d2, d3)                                                                                 \
@@ -119,10 +127,7 @@ static int wrow_main(int argc, char **argv) {
     char *w = malloc(rb * (size_t)rows);
     float *f = malloc(sizeof(float) * (size_t)n), *tmp = malloc(sizeof(float) * (size_t)n);
     unsigned s = 1;
-    for (int64_t r = 0; r < rows; r++) {
-        for (int64_t i = 0; i < n; i++) f[i] = rnd(&s, 1000.0f);
-        tt->from_float(f, w + (size_t)r * rb, n);
-    }
+    random_rows(tt, w, rb, rows, n, f, &s);
     float *xs[8], *as[8], *outs[8], *ys[8], *want = malloc(sizeof(float) * (size_t)(n > n_rows ? n : n_rows));
     for (int t = 0; t < T; t++) {
         xs[t] = malloc(sizeof(float) * (size_t)n), ys[t] = malloc(sizeof(float) * (size_t)n);
@@ -185,15 +190,12 @@ static int moe_main(int argc, char **argv) {
         threads < 1)
         return 2;
     size_t rb;
-    fr_row_size(type, n_in, &rb);
+    if (n_out < 1 || !fr_row_size(type, n_in, &rb)) return 2;
     const size_t wbytes = rb * (size_t)n_out;
     char *w = aligned_alloc(64, (wbytes + 63) & ~(size_t)63);
     float *f = malloc(sizeof(float) * (size_t)n_in);
     unsigned s = 1;
-    for (int64_t r = 0; r < n_out; r++) {
-        for (int64_t i = 0; i < n_in; i++) f[i] = rnd(&s, 1000.0f);
-        tt->from_float(f, w + (size_t)r * rb, n_in);
-    }
+    random_rows(tt, w, rb, n_out, n_in, f, &s);
     fr_matrix *mat = calloc((size_t)n_pool * 2, sizeof(fr_matrix));
     for (int e = 0; e < 2 * n_pool; e++) {
         mat[e] = (fr_matrix){type, n_in, n_out, rb, w, NULL, 0};
@@ -256,13 +258,7 @@ int main(int argc, char **argv) {
     char *w = aligned_alloc(64, (rb * (size_t)n_out + 63) & ~(size_t)63);
     float *f = malloc(sizeof(float) * (size_t)n_in);
     unsigned s = 1;
-    for (int64_t r = 0; r < n_out; r++) {
-        for (int64_t i = 0; i < n_in; i++) {
-            s = s * 1103515245u + 12345u;
-            f[i] = (float)((int)(s >> 9) % 2001 - 1000) / 1000.0f;
-        }
-        tt->from_float(f, w + (size_t)r * rb, n_in);
-    }
+    random_rows(tt, w, rb, n_out, n_in, f, &s);
     float *x = malloc(sizeof(float) * (size_t)(n_in * n_tok));
     for (int64_t i = 0; i < n_in * n_tok; i++) {
         s = s * 1103515245u + 12345u;

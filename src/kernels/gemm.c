@@ -716,39 +716,51 @@ fr_gemm_kernel_fn fr_gemm_kernel_for(const fr_packed *pk) {
     return k;
 }
 
-fr_gemm_pair_fn fr_gemm_pair_kernel_isa(int type, fr_isa isa) {
+/* The several-unit kernels of a type (x4_0x16_units in gemm_avx512vnni.c): two units (pair)
+ * and four (quad) per call. AVX-512 VNNI's Q4_0 family only. */
+typedef struct {
+    int type;
+    fr_gemm_pair_fn pair;
+    fr_gemm_quad_fn quad;
+} units_kernels;
+
+static const units_kernels *units_kernels_isa(int type, fr_isa isa) {
     if (!fr_cpu_has(isa)) return NULL;
 #if FR_X86
-    if (isa == FR_ISA_AVX512VNNI) {
-        if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_pair_avx512vnni;
-        if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_pair_avx512vnni;
-        if (type == FR_TYPE_Q4_1) return fr_gemm_q4_1x16_pair_avx512vnni;
-        if (type == FR_TYPE_Q5_1) return fr_gemm_q5_1x16_pair_avx512vnni;
-        if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_pair_avx512vnni;
-    }
+    static const units_kernels avx512vnni[] = {
+        {FR_TYPE_Q4_0, fr_gemm_q4_0x16_pair_avx512vnni, fr_gemm_q4_0x16_quad_avx512vnni},
+        {FR_TYPE_Q5_0, fr_gemm_q5_0x16_pair_avx512vnni, fr_gemm_q5_0x16_quad_avx512vnni},
+        {FR_TYPE_Q4_1, fr_gemm_q4_1x16_pair_avx512vnni, fr_gemm_q4_1x16_quad_avx512vnni},
+        {FR_TYPE_Q5_1, fr_gemm_q5_1x16_pair_avx512vnni, fr_gemm_q5_1x16_quad_avx512vnni},
+        {FR_TYPE_IQ4_NL, fr_gemm_iq4_nlx16_pair_avx512vnni, fr_gemm_iq4_nlx16_quad_avx512vnni},
+    };
+    if (isa == FR_ISA_AVX512VNNI)
+        for (size_t i = 0; i < sizeof avx512vnni / sizeof avx512vnni[0]; i++)
+            if (avx512vnni[i].type == type) return &avx512vnni[i];
 #endif
     (void)type;
     return NULL;
 }
 
-/* only with the single kernel of its own instruction set (as the streams kernels) */
+/* only with the single kernel of its own instruction set (as the streams kernels), and only
+ * on units in the packed layout */
+static const units_kernels *units_kernels_for(const fr_packed *pk) {
+    return pk->units != FR_UNITS_PACKED ? NULL : units_kernels_isa(pk->type, kernel_isa(pk->type));
+}
+
+fr_gemm_pair_fn fr_gemm_pair_kernel_isa(int type, fr_isa isa) {
+    const units_kernels *k = units_kernels_isa(type, isa);
+    return k ? k->pair : NULL;
+}
+
 fr_gemm_pair_fn fr_gemm_pair_kernel_for(const fr_packed *pk) {
-    return pk->units != FR_UNITS_PACKED ? NULL : fr_gemm_pair_kernel_isa(pk->type, kernel_isa(pk->type));
+    const units_kernels *k = units_kernels_for(pk);
+    return k ? k->pair : NULL;
 }
 
 fr_gemm_quad_fn fr_gemm_quad_kernel_isa(int type, fr_isa isa) {
-    if (!fr_cpu_has(isa)) return NULL;
-#if FR_X86
-    if (isa == FR_ISA_AVX512VNNI) {
-        if (type == FR_TYPE_Q4_0) return fr_gemm_q4_0x16_quad_avx512vnni;
-        if (type == FR_TYPE_Q5_0) return fr_gemm_q5_0x16_quad_avx512vnni;
-        if (type == FR_TYPE_Q4_1) return fr_gemm_q4_1x16_quad_avx512vnni;
-        if (type == FR_TYPE_Q5_1) return fr_gemm_q5_1x16_quad_avx512vnni;
-        if (type == FR_TYPE_IQ4_NL) return fr_gemm_iq4_nlx16_quad_avx512vnni;
-    }
-#endif
-    (void)type;
-    return NULL;
+    const units_kernels *k = units_kernels_isa(type, isa);
+    return k ? k->quad : NULL;
 }
 
 /* Where the pair kernel reads two streams, four with the one-token kernels' prefetch read
@@ -758,8 +770,8 @@ fr_gemm_quad_fn fr_gemm_quad_kernel_isa(int type, fr_isa isa) {
  * -> 28.1-29.2; Q5_0, Q4_1 +1-9%; Q5_1 mixed, 28.4-31.1 against 27.9-29.9;
  * bench/results/2026-12-05-session60.md); where that prefetch is off (AMD: unmeasured), none. */
 fr_gemm_quad_fn fr_gemm_quad_kernel_for(const fr_packed *pk) {
-    if (!fr_cpu_decode_streams_prefetch() || !fr_gemm_pair_kernel_for(pk)) return NULL;
-    return fr_gemm_quad_kernel_isa(pk->type, kernel_isa(pk->type));
+    const units_kernels *k = fr_cpu_decode_streams_prefetch() ? units_kernels_for(pk) : NULL;
+    return k ? k->quad : NULL;
 }
 
 fr_gemm_streams_fn fr_gemm_streams_kernel_for(const fr_packed *pk) {

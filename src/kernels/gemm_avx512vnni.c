@@ -99,8 +99,9 @@ FR_INLINE void x4_0x16_units(int64_t nb, const void *unit, const size_t ustride,
          * token rather than one of 8 (the same exact integer sums). At 4 tokens the kernel is
          * bound by the vpdpbusd chains, not the memory: tinyllama Q4_0 --seqs 4, alternated with
          * the one-chain kernel, faster in 6 of 6 rounds, median +11.6%; pp512 +1.5-3%. Four
-         * units (U = 4) keep one chain each: 8 or more chains, and two would not fit the 32
-         * registers. */
+         * units (U = 4, 2-4 tokens) keep one chain each: that is 8 or more chains already, and
+         * two would take 16-32 more registers (at 4 tokens even one set of chains and the
+         * accumulators take all 32, and the compiler spills). */
         const int two_chains = U < FR_GEMM_STREAMS;
         __m512i s[FR_GEMM_STREAMS * FR_GEMM_MAX_T], u[FR_GEMM_STREAMS * FR_GEMM_MAX_T];
         FR_UNROLL for (int t = 0; t < T; t++) {
@@ -644,58 +645,21 @@ FR_INLINE void q5_1x16(int64_t nb, const void *unit, const void *const *acts, co
         default: break;                                                                                                \
         }                                                                                                              \
     } while (0)
-#define FR_PAIR_BY_T(Q5, MIN, NL) FR_UNITS_BY_T(2, Q5, MIN, NL)
-#define FR_QUAD_BY_T(Q5, MIN, NL) FR_UNITS_BY_T(FR_GEMM_STREAMS, Q5, MIN, NL)
-
-void fr_gemm_q4_0x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out) {
-    FR_PAIR_BY_T(0, 0, 0);
-}
-
-void fr_gemm_q4_0x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out) {
-    FR_QUAD_BY_T(0, 0, 0);
-}
-
-void fr_gemm_q5_0x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out) {
-    FR_QUAD_BY_T(1, 0, 0);
-}
-
-void fr_gemm_q4_1x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out) {
-    FR_QUAD_BY_T(0, 1, 0);
-}
-
-void fr_gemm_q5_1x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out) {
-    FR_QUAD_BY_T(1, 1, 0);
-}
-
-void fr_gemm_iq4_nlx16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                       float *const *out) {
-    FR_QUAD_BY_T(0, 0, 1);
-}
-
-void fr_gemm_q5_0x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out) {
-    FR_PAIR_BY_T(1, 0, 0);
-}
-
-void fr_gemm_q4_1x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out) {
-    FR_PAIR_BY_T(0, 1, 0);
-}
-
-void fr_gemm_q5_1x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out) {
-    FR_PAIR_BY_T(1, 1, 0);
-}
-
-void fr_gemm_iq4_nlx16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                       float *const *out) {
-    FR_PAIR_BY_T(0, 0, 1);
-}
+/* A type's pair and four-stream kernels (gemm.h: fr_gemm_pair_fn, fr_gemm_quad_fn). */
+#define FR_UNITS_FNS(NAME, Q5, MIN, NL)                                                                                \
+    void fr_gemm_##NAME##x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes,                          \
+                                             const void *const *acts, int T, float *const *out) {                     \
+        FR_UNITS_BY_T(2, Q5, MIN, NL);                                                                                 \
+    }                                                                                                                  \
+    void fr_gemm_##NAME##x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes,                          \
+                                             const void *const *acts, int T, float *const *out) {                     \
+        FR_UNITS_BY_T(FR_GEMM_STREAMS, Q5, MIN, NL);                                                                   \
+    }
+FR_UNITS_FNS(q4_0, 0, 0, 0)
+FR_UNITS_FNS(q5_0, 1, 0, 0)
+FR_UNITS_FNS(q4_1, 0, 1, 0)
+FR_UNITS_FNS(q5_1, 1, 1, 0)
+FR_UNITS_FNS(iq4_nl, 0, 0, 1)
 
 void fr_gemm_q4_0x16_avx512vnni(int64_t nb, const void *unit, const void *const *acts, int T, float *out) {
     FR_GEMM_BY_T(q4_0x16, nb, unit, acts, T, out);

@@ -91,9 +91,8 @@ struct fr_context {
     /* decode phase (absorbed): per head [q_lat | q_pe] and the latent-space output */
     float *qabs;             /* [FR_MLA_DECODE_GROUP][n_head][n_lora_kv + n_rot] */
     float *olat;             /* [FR_MLA_DECODE_GROUP][n_head][n_lora_kv] */
-    float *dscores;          /* [dscores_tokens][n_head][dscores_stride] decode attention weights */
-    int64_t dscores_tokens;  /* min(n_seq, FR_MLA_DECODE_GROUP) */
-    int64_t dscores_stride;  /* n_ctx rounded up to 16 floats */
+    float *dscores;          /* [n_head][dscores_cap] decode attention weights (mla.c lays out several tokens) */
+    int64_t dscores_cap;     /* floats per head: min(n_seq, FR_MLA_DECODE_GROUP) x n_ctx rounded up to 16 */
     /* MoE */
     float *router;           /* [n_batch][n_expert] */
     int32_t *sel;            /* [n_batch][n_expert_used] */

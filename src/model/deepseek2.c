@@ -62,9 +62,9 @@ fr_status fr_deepseek2_alloc(fr_context *c, fr_error *err) {
     c->olat = falloc(FR_MLA_DECODE_GROUP * H * (size_t)hp->n_lora_kv, &ok);
     /* score rows of a decode group's tokens side by side (mla.c), each head's row rounded up
      * to whole cache lines: as many tokens as there are sequences, up to a group */
-    c->dscores_stride = (((int64_t)ctx + 15) / 16) * 16;
-    c->dscores_tokens = FR_MAX(1, FR_MIN((int64_t)FR_MLA_DECODE_GROUP, (int64_t)c->p.n_seq));
-    c->dscores = falloc((size_t)c->dscores_tokens * H * (size_t)c->dscores_stride, &ok);
+    const int64_t score_tokens = FR_MAX(1, FR_MIN((int64_t)FR_MLA_DECODE_GROUP, (int64_t)c->p.n_seq));
+    c->dscores_cap = score_tokens * ((((int64_t)ctx + 15) / 16) * 16);
+    c->dscores = falloc(H * (size_t)c->dscores_cap, &ok);
     if (hp->n_expert > 0) {
         size_t E = (size_t)hp->n_expert, K = (size_t)hp->n_expert_used, D = (size_t)hp->n_embd;
         c->router = falloc(nb * E, &ok);

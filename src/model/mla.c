@@ -444,17 +444,16 @@ void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n) {
         fr_pool_run(c->pool, head_tasks, qlat_task, &gj);
         for (int64_t g = 0; g < gj.n_tok;) {
             /* the next tokens whose score rows fit c->dscores side by side, each head's row
-             * rounded up to whole cache lines: up to dscores_tokens of them (one per sequence
+             * rounded up to whole cache lines: up to min(n_seq, 8) of them (one per sequence
              * of the context). A decode step of 4 sequences then takes one hand-off per layer
              * here, not 12 (one token's score rows fitted before): DeepSeek-V2-Lite Q4_0
              * --seqs 4, 2 threads, on the Intel Xeon of the 60th session, this part (timed
              * by a temporary clock around it) 6.0 -> 4.6 ms of a 124 ms step */
             abs_job j = {.c = c};
-            const int64_t cap = c->dscores_tokens * c->dscores_stride; /* floats per head */
             for (; g < gj.n_tok; g++) {
                 const int64_t n_pos = fr_ds_row_pos(c, t0 + g) + 1;
                 const int64_t stride = FR_MAX(j.stride, (n_pos + 15) / 16 * 16);
-                if (j.n_tok > 0 && (j.n_tok + 1) * stride > cap) break;
+                if (j.n_tok > 0 && (j.n_tok + 1) * stride > c->dscores_cap) break;
                 j.stride = stride;
                 j.tok[j.n_tok++] = (abs_tok){n_pos,
                                              fr_ds_row_cache(c, t0 + g, layer),

@@ -160,6 +160,46 @@ static void q6_K_unit_from_3v(char *unit, int64_t nb) {
  * when there are fewer) of `run`, against the reference on the same units of `want` (the same
  * values in the reference's layout), bit for bit: the units that differ, with and without its
  * prefetch (pf 0 and 1, both instantiations). */
+/* fr_gemm_pair_units' results, [unit][token][16], and which units it stored */
+typedef struct {
+    float *o;
+    int *seen;
+} units_out;
+
+static void store_units_out(const void *ctx, int64_t g, int u, const float *out) {
+    const units_out *uo = ctx;
+    memcpy(uo->o + ((size_t)g * 4 + (size_t)u) * 16, out, sizeof(float) * 16);
+    uo->seen[g * 4 + u]++;
+}
+
+/* Decode's several-stream order (fr_gemm_pair_units with two_streams, the four-stream kernel
+ * quad or none, pair for the rest) over n units, unit i a copy of unit i % ng of g, for T
+ * tokens: the units done must be all of them but the last of an odd rest, each stored once per
+ * token and each the reference's bits. Returns the mismatches. */
+static int pair_units_mismatches(fr_gemm_pair_fn pair, fr_gemm_quad_fn quad, fr_gemm_kernel_fn ref, int64_t nb,
+                                 const char *g, size_t gb, int ng, int n, const void *const *acts, int T) {
+    char *units = aligned_alloc(64, gb * (size_t)n);
+    float *o = malloc(sizeof(float) * 16 * 4 * (size_t)n);
+    int *seen = calloc((size_t)n * 4, sizeof(int));
+    for (int i = 0; i < n; i++) memcpy(units + (size_t)i * gb, g + (size_t)(i % ng) * gb, gb);
+    const units_out uo = {o, seen};
+    const int64_t done = fr_gemm_pair_units(pair, quad, nb, units, gb, 0, n, acts, T, true, store_units_out, &uo);
+    const int q = quad && n >= 8 ? n / 4 : 0, want = 4 * q + (n - 4 * q) / 2 * 2;
+    int bad = done != want;
+    for (int i = 0; i < n; i++) {
+        float o1[4 * 16];
+        ref(nb, units + (size_t)i * gb, acts, T, o1);
+        for (int u = 0; u < T; u++)
+            bad += i < done ? seen[i * 4 + u] != 1 || memcmp(o + ((size_t)i * 4 + (size_t)u) * 16, o1 + 16 * u,
+                                                               sizeof(float) * 16) != 0
+                            : seen[i * 4 + u] != 0;
+    }
+    free(units);
+    free(o);
+    free(seen);
+    return bad;
+}
+
 static int streams_mismatches(fr_gemm_streams_fn streams, fr_gemm_kernel_fn ref, int64_t nb, const char *run,
                               const char *want, size_t gb, int ng, int gi, const void *act) {
     const int pick[4] = {gi, ng - 1 - gi, (gi + 1) % ng, (gi + 2) % ng};
@@ -382,6 +422,22 @@ static void test_packed_kernels(test_rng *rng) {
                           "%s n=%lld rows=%d: the four-stream kernel (isa %d) differs from the reference in %d "
                           "(units, T) cases of %d",
                           ta->name, (long long)n, rows, (int)streams_isas[qi], bad, cases);
+                    /* and through decode's order (fr_gemm_pair_units), whatever the CPU's
+                     * streams-prefetch setting: 8 to 11 units (four streams, then pairs and an
+                     * odd unit) and, without the four-stream kernel, 7 in pairs; on the
+                     * largest matrix only (7 distinct units) */
+                    bad = 0;
+                    for (int nu = 7; ng >= 7 && nu <= 11; nu++)
+                        for (int T = 2; T <= 4; T++) {
+                            const void *acts[4];
+                            for (int t = 0; t < T; t++) acts[t] = pa + (size_t)((t + nu) % 4) * pab;
+                            bad += pair_units_mismatches(fr_gemm_pair_kernel_isa(type, streams_isas[qi]),
+                                                         nu == 7 ? NULL : quad, ref, nb, g, gb, ng, nu, acts, T);
+                        }
+                    CHECK(bad == 0,
+                          "%s n=%lld rows=%d: decode's four-stream order (isa %d) differs from the reference in %d "
+                          "places",
+                          ta->name, (long long)n, rows, (int)streams_isas[qi], bad);
                 }
                 /* the AMX prompt kernel: 16 activation rows (the four above in a mixed order) */
 #if FR_X86
