@@ -283,9 +283,19 @@ void fr_wrow_dot_rows_avx512(int type, const void *rows, size_t row_bytes, int64
  * input's sums take the steps of dot2_q / axpy_rows_q above in the same order, so every
  * result has the one-input call's bits. */
 
-/* dot2_q for T inputs: rows r0 and r1 with xs[0..T), results into outs[t][0..1] */
-FR_INLINE void dot2_q_multi(int type, const char *r0, const char *r1, const float *const *xs, int T, int64_t nb,
-                            float (*outs)[2]) {
+/* Input x's values as pair_ps holds a row's: for each pair of blocks (b, b + 1), four zmm,
+ * the k-th holding values 8k .. 8k + 7 of block b, then those of block b + 1 (nb / 2 pairs,
+ * 64 floats each) */
+FR_INLINE void join_pairs(const float *x, int64_t nb, float *xj) {
+    for (int64_t b = 0; b + 2 <= nb; b += 2)
+        FR_UNROLL for (int k = 0; k < 4; k++) _mm512_storeu_ps(
+            xj + b * 32 + 16 * k, join(_mm256_loadu_ps(x + b * 32 + 8 * k), _mm256_loadu_ps(x + b * 32 + 32 + 8 * k)));
+}
+
+/* dot2_q for T inputs: rows r0 and r1 with xs[0..T) (xjs: their join_pairs), results into
+ * outs[t][0..1] */
+FR_INLINE void dot2_q_multi(int type, const char *r0, const char *r1, const float *const *xs, const float *const *xjs,
+                            int T, int64_t nb, float (*outs)[2]) {
     __m512 acc[FR_WROW_MAX_T][2];
     FR_UNROLL for (int t = 0; t < T; t++) acc[t][0] = acc[t][1] = _mm512_setzero_ps();
     const char *row[2] = {r0, r1};
@@ -298,15 +308,12 @@ FR_INLINE void dot2_q_multi(int type, const char *r0, const char *r1, const floa
                         _mm256_set1_ps(fr_wrow_block_scale(type, row[r], b + 1)));
         }
         FR_UNROLL for (int t = 0; t < T; t++) {
-            const float *xb = xs[t] + b * 32;
-            __m512 xv[4];
-            FR_UNROLL for (int k = 0; k < 4; k++) xv[k] =
-                join(_mm256_loadu_ps(xb + 8 * k), _mm256_loadu_ps(xb + 32 + 8 * k));
+            const float *xb = xjs[t] + b * 32;
             FR_UNROLL for (int r = 0; r < 2; r++) {
-                __m512 sum = _mm512_mul_ps(f[r][0], xv[0]);
-                sum = _mm512_fmadd_ps(f[r][1], xv[1], sum);
-                sum = _mm512_fmadd_ps(f[r][2], xv[2], sum);
-                sum = _mm512_fmadd_ps(f[r][3], xv[3], sum);
+                __m512 sum = _mm512_mul_ps(f[r][0], _mm512_loadu_ps(xb));
+                sum = _mm512_fmadd_ps(f[r][1], _mm512_loadu_ps(xb + 16), sum);
+                sum = _mm512_fmadd_ps(f[r][2], _mm512_loadu_ps(xb + 32), sum);
+                sum = _mm512_fmadd_ps(f[r][3], _mm512_loadu_ps(xb + 48), sum);
                 acc[t][r] = _mm512_fmadd_ps(d[r], sum, acc[t][r]);
             }
         }
@@ -328,8 +335,22 @@ FR_INLINE void dot2_q_multi(int type, const char *r0, const char *r1, const floa
     }
 }
 
+/* the longest rows whose inputs dot_rows_multi_q joins on the stack (T x 8 KiB); longer
+ * rows take the inputs one at a time */
+enum { JOIN_MAX_N = 2048 };
+
 FR_INLINE void dot_rows_multi_q(int type, const char *rows, size_t rb, int64_t n_rows, const float *const *xs, int T,
                                 int64_t n, float *const *outs, const void *next) {
+    /* each input joined once per call, not once per pair of rows: 4 lane-crossing inserts per
+     * pair of blocks and input taken off the shuffle port the dequantization keeps busy
+     * (kbench wrow Q4_0 128 512 T, one thread, us: 2 inputs 105-108 -> 95-98, 4 155 -> 143;
+     * one input unchanged) */
+    float xj[FR_WROW_MAX_T][JOIN_MAX_N] __attribute__((aligned(64)));
+    const float *xjs[FR_WROW_MAX_T];
+    FR_UNROLL for (int t = 0; t < T; t++) {
+        join_pairs(xs[t], n / 32, xj[t]);
+        xjs[t] = xj[t];
+    }
     fr_next_prefetch pf = fr_next_prefetch_init(next, (size_t)n_rows * rb, (n_rows + 1) / 2);
     int64_t i = 0;
     for (; i + 2 <= n_rows; i += 2) {
@@ -337,7 +358,7 @@ FR_INLINE void dot_rows_multi_q(int type, const char *rows, size_t rb, int64_t n
         fr_wrow_prefetch_ahead(r0, 2 * rb);
         fr_next_prefetch_step(&pf);
         float o[FR_WROW_MAX_T][2];
-        dot2_q_multi(type, r0, r0 + rb, xs, T, n / 32, o);
+        dot2_q_multi(type, r0, r0 + rb, xs, xjs, T, n / 32, o);
         for (int t = 0; t < T; t++)
             outs[t][i] = o[t][0], outs[t][i + 1] = o[t][1];
     }
@@ -353,27 +374,41 @@ FR_INLINE void dot_rows_multi_q(int type, const char *rows, size_t rb, int64_t n
 
 bool fr_wrow_dot_rows_multi_avx512(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *const *xs,
                                    int T, int64_t n, float *const *outs, const void *next) {
-    if (!fr_wrow_i8_type(type) || T < 1 || T > FR_WROW_MAX_T) return false;
+    if (!fr_wrow_i8_type(type) || T < 1 || T > FR_WROW_MAX_T || n > JOIN_MAX_N) return false;
     FR_WROW_I8_BY_T(type, T, DOT_ROWS_MULTI_T, rows, row_bytes, n_rows, xs, n, outs, next);
     return true;
 }
 
-/* axpy_rows_q for T inputs: blocks [b, b + NB) of ys[t] += sum_i as[t][i] row_i */
-FR_INLINE void axpy_rows_q_multi(int type, int NB, const char *rows, size_t rb, int64_t n_rows, const float *const *as,
+/* the rows whose coefficients axpy_rows_multi_q transposes on the stack at once */
+enum { AT_ROWS = 256 };
+
+/* axpy_rows_q for T inputs: blocks [b, b + NB) of ys[t] += sum_i as[t][i] row_i. at[i] holds
+ * the inputs' i-th coefficients side by side (as[t][i] in lane t), so that a row's scale
+ * products a d for all T inputs are one 128-bit multiply, stored in sc by a loop of their own
+ * for the FMAs to broadcast from memory: each input had taken a scalar multiply and a
+ * broadcast from a register (the shuffle port the dequantization keeps busy) per block and
+ * row. (Computed beside the FMAs, the compiler forwarded the stores to shuffles again.) The
+ * same products, so the same bits. kbench wrow Q4_0 128 512 T, one thread (Intel Xeon of the
+ * 61st session), us: 1 input 72 -> 68, 2 94 -> 81, 3 118-122 -> 94, 4 141 -> 107. */
+FR_INLINE void axpy_rows_q_multi(int type, int NB, const char *rows, size_t rb, int64_t n_rows, const float (*at)[4],
                                  float *const *ys, int T, int64_t b) {
     __m512 acc[FR_WROW_MAX_T][4];
     FR_UNROLL for (int t = 0; t < T; t++) FR_UNROLL for (int k = 0; k < 2 * NB; k++) acc[t][k] =
         _mm512_loadu_ps(ys[t] + 32 * b + 16 * k);
+    float sc[AT_ROWS][2][4] __attribute__((aligned(16)));
+    for (int64_t i = 0; i < n_rows; i++)
+        FR_UNROLL for (int j = 0; j < NB; j++)
+            _mm_store_ps(sc[i][j], _mm_mul_ps(_mm_load_ps(at[i]),
+                                              _mm_set1_ps(fr_wrow_block_scale(type, rows + (size_t)i * rb, b + j))));
     for (int64_t i = 0; i < n_rows; i++) {
         const char *row = rows + (size_t)i * rb;
         FR_UNROLL for (int j = 0; j < NB; j++) {
             __m512 f[2];
             block_ps(type, row, b + j, f);
-            const float d = fr_wrow_block_scale(type, row, b + j);
             FR_UNROLL for (int t = 0; t < T; t++) {
-                const __m512 sc = _mm512_set1_ps(as[t][i] * d);
-                acc[t][2 * j] = _mm512_fmadd_ps(sc, f[0], acc[t][2 * j]);
-                acc[t][2 * j + 1] = _mm512_fmadd_ps(sc, f[1], acc[t][2 * j + 1]);
+                const __m512 scv = _mm512_set1_ps(sc[i][j][t]);
+                acc[t][2 * j] = _mm512_fmadd_ps(scv, f[0], acc[t][2 * j]);
+                acc[t][2 * j + 1] = _mm512_fmadd_ps(scv, f[1], acc[t][2 * j + 1]);
             }
         }
     }
@@ -386,12 +421,26 @@ FR_INLINE void axpy_rows_multi_q(int type, const char *rows, size_t rb, int64_t 
     const size_t bytes = (size_t)n_rows * rb;
     for (size_t off = 0; off < bytes; off += 64)
         _mm_prefetch(rows + off, _MM_HINT_T0);
-    int64_t nb = n / 32, b = 0;
+    int64_t nb = n / 32;
     fr_next_prefetch pf = fr_next_prefetch_init(next, bytes, nb / 2 + nb % 2);
-    for (; b + 2 <= nb; b += 2)
-        fr_next_prefetch_step(&pf), axpy_rows_q_multi(type, 2, rows, rb, n_rows, as, ys, T, b);
-    for (; b < nb; b++)
-        fr_next_prefetch_step(&pf), axpy_rows_q_multi(type, 1, rows, rb, n_rows, as, ys, T, b);
+    float at[AT_ROWS][4] __attribute__((aligned(16)));
+    /* rows in runs of AT_ROWS, each over all the blocks: y's chains go on from the stored
+     * values, the same FMAs in the same order */
+    for (int64_t i0 = 0; i0 < n_rows; i0 += AT_ROWS) {
+        const int64_t m = n_rows - i0 < AT_ROWS ? n_rows - i0 : AT_ROWS;
+        for (int64_t i = 0; i < m; i++)
+            FR_UNROLL for (int t = 0; t < 4; t++) at[i][t] = t < T ? as[t][i0 + i] : 0.0f;
+        const char *r = rows + (size_t)i0 * rb;
+        int64_t b = 0;
+        for (; b + 2 <= nb; b += 2) {
+            if (i0 == 0) fr_next_prefetch_step(&pf);
+            axpy_rows_q_multi(type, 2, r, rb, m, at, ys, T, b);
+        }
+        for (; b < nb; b++) {
+            if (i0 == 0) fr_next_prefetch_step(&pf);
+            axpy_rows_q_multi(type, 1, r, rb, m, at, ys, T, b);
+        }
+    }
 }
 
 #define AXPY_ROWS_MULTI_T(type, T_, rows, rb, n_rows, as, ys, n, next)                                                 \

@@ -140,7 +140,7 @@ static void run_rows(int type, int64_t n, int64_t n_rows, test_rng *rng) {
 
 int main(void) {
     test_rng rng = {777};
-    const int64_t row_counts[] = {1, 2, 5, 128};
+    const int64_t row_counts[] = {1, 2, 5, 128, 300};
     for (size_t k = 0; k < sizeof row_counts / sizeof row_counts[0]; k++) {
         for (int64_t blocks = 1; blocks <= 5; blocks += 2) {
             run_rows(FR_TYPE_Q4_0, 32 * blocks, row_counts[k], &rng);
@@ -151,6 +151,7 @@ int main(void) {
             run_rows(FR_TYPE_Q5_1, 32 * blocks, row_counts[k], &rng);
         }
         run_rows(FR_TYPE_Q4_0, 512, row_counts[k], &rng);
+        run_rows(FR_TYPE_Q4_0, 32 * 65, row_counts[k] < 128 ? row_counts[k] : 7, &rng);
         for (int64_t blocks = 1; blocks <= 3; blocks++) { /* the K-quants' kernels: 8 groups a block */
             run_rows(FR_TYPE_Q2_K, 256 * blocks, row_counts[k], &rng);
             run_rows(FR_TYPE_Q3_K, 256 * blocks, row_counts[k], &rng);
