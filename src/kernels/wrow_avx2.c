@@ -304,7 +304,7 @@ FR_INLINE void dot_rows_multi_i8(int type, int T, const char *rows, size_t rb, i
     }
 }
 
-/* the rows whose coefficients axpy_rows_multi_i8 takes at once (a 16 KiB stack buffer) */
+/* the rows whose coefficients axpy_rows_multi_i8 takes at once (two 4 KiB stack buffers) */
 enum { SC_ROWS = 256 };
 
 /* Half h of block b (values 16 h .. 16 h + 15) of ys[t] += sum_i as[t][i] row_i for T inputs
@@ -334,7 +334,7 @@ FR_INLINE void axpy_rows_half(int type, int T, const char *rows, size_t rb, int6
  * a half rather than once per pair of inputs, and the FMAs broadcast from memory rather than
  * from a register each: kbench wrow Q4_0 128 512 T, FRUGAL_ISA=avx2 (one thread, Intel Xeon of
  * the 61st session; a head's rows in L2), 4 inputs 233 -> 174 us, 3 inputs 207 -> 153; Q8_0
- * 4 inputs 233 -> 175. The same FMAs in the same order: the same bits. */
+ * 4 inputs 272 -> 218. The same FMAs in the same order: the same bits. */
 FR_INLINE void axpy_rows_multi_i8(int type, int T, const char *rows, size_t rb, int64_t n_rows, const float *const *as,
                                   float *const *ys, int64_t n, const void *next) {
     const size_t bytes = (size_t)n_rows * rb;
