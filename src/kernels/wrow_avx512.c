@@ -335,9 +335,9 @@ FR_INLINE void dot2_q_multi(int type, const char *r0, const char *r1, const floa
     }
 }
 
-/* the longest rows whose inputs dot_rows_multi_q joins on the stack (T x 8 KiB); longer
- * rows take the inputs one at a time */
-enum { JOIN_MAX_N = 2048 };
+/* the longest rows whose inputs dot_rows_multi_q joins on the stack (T x 4 KiB; MLA's are
+ * 128 or 512 long); longer rows take the inputs one at a time */
+enum { JOIN_MAX_N = 1024 };
 
 FR_INLINE void dot_rows_multi_q(int type, const char *rows, size_t rb, int64_t n_rows, const float *const *xs, int T,
                                 int64_t n, float *const *outs, const void *next) {

@@ -4,9 +4,10 @@
  * product of the row's dequantized values, and with the _ref versions, to float rounding:
  * |delta| <= 2e-6 * sum |w_i x_i| (+ |y| for axpy). Hostile Q8_0 values (-128) included.
  * The multi-row versions (fr_wrow_dot_rows, fr_wrow_axpy_rows) equal the row-by-row calls
- * bit for bit, at 1, 2, 5 and 128 rows and odd lengths (Q4_0, Q5_0, IQ4_NL, Q8_0, Q4_1 and Q5_1 at
- * 1, 3 and 5 blocks; the K-quants, Q2_K to Q6_K, at 1 to 3 blocks;
- * 128 rows cross the axpy's chunks of 32 rows). Where the CPU has AVX-512, the multi-row
+ * bit for bit, at 1, 2, 5, 128 and 300 rows and odd lengths (Q4_0, Q5_0, IQ4_NL, Q8_0, Q4_1 and
+ * Q5_1 at 1, 3 and 5 blocks; the K-quants, Q2_K to Q6_K, at 1 to 3 blocks; 128 rows cross the
+ * axpy's chunks of 32 rows, 300 the several-input axpy's runs of 256; Q4_0 rows of 65 blocks
+ * are longer than the several-input AVX-512 dot joins on its stack, 1024 values). Where the CPU has AVX-512, the multi-row
  * calls run wrow_avx512.c's kernels and the one-row calls wrow_avx2.c's, so this also checks
  * that the two ISAs agree bit for bit. tests/run.sh runs it again with FRUGAL_ISA=avx2, where
  * the several-input calls take wrow_avx2.c's multi-input kernels. */
