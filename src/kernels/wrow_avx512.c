@@ -391,7 +391,7 @@ enum { AT_ROWS = 256 };
  * same products, so the same bits. kbench wrow Q4_0 128 512 T, one thread (Intel Xeon of the
  * 61st session), us: 1 input 72 -> 68, 2 94 -> 81, 3 118-122 -> 94, 4 141 -> 107; IQ4_NL 4
  * inputs 141 -> 107; Q8_0 4 inputs 151 -> 120, but 1 input 80.9 -> 84.2 (kept: one rule for
- * every count, and W_UK is about 1% of a one-token DeepSeek step). */
+ * every count, and W_UK is 1-2% of a one-token DeepSeek step). */
 FR_INLINE void axpy_rows_q_multi(int type, int NB, const char *rows, size_t rb, int64_t n_rows, const float (*at)[4],
                                  float *const *ys, int T, int64_t b) {
     __m512 acc[FR_WROW_MAX_T][4];
