@@ -24,11 +24,11 @@ while [ $# -gt 0 ]; do
 done
 FRUGAL=${FRUGAL:-build/frugal}
 : "${LLAMA_BATCHED_BENCH:?set LLAMA_BATCHED_BENCH to a llama-batched-bench binary}"
-. "$(dirname "$0")/lib.sh" # median
+. "$(dirname "$0")/lib.sh" # median, json_num
 # the peer's S_TG (aggregate generation t/s) at s sequences from its output $lout
 # (llama-batched-bench rows: | PP | TG | B | N_KV | T_PP | S_PP | T_TG | S_TG | T | S |)
 peer_tg() { printf '%s\n' "$lout" | awk -F'|' -v b="$1" '$4 + 0 == b && $2 + 0 == 128 { gsub(/ /, "", $9); print $9 }' | head -1; }
-frugal_tg() { "$FRUGAL" bench -m "$1" -t "$T" --seqs "$2" -p 128 -n 32 --json | tail -n 1 | sed -n 's/.*"tg_tps":\([0-9.]*\).*/\1/p'; }
+frugal_tg() { "$FRUGAL" bench -m "$1" -t "$T" --seqs "$2" -p 128 -n 32 --json | tail -n 1 | json_num tg_tps; }
 printf '| model | seqs | frugal gen t/s | llama.cpp gen t/s | ratio |\n|---|---|---|---|---|\n'
 npl=$(echo "$SEQS" | tr ' ' ',')
 for m in "$@"; do

@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
 done
 FRUGAL=${FRUGAL:-build/frugal}
 : "${LLAMA_BENCH:?set LLAMA_BENCH to a llama-bench binary}"
-. "$(dirname "$0")/lib.sh" # median
+. "$(dirname "$0")/lib.sh" # median, json_num
 run_frugal() {
     # shellcheck disable=SC2086 # word splitting of the extra options is intended
     "$FRUGAL" bench -m "$1" -t "$T" -r "$R" ${FRUGAL_ARGS:-} --json | tail -n 1
@@ -43,7 +43,6 @@ run_llama() {
 # F16 or F32 weights; BF16 too where the CPU has no BF16 dot product, else that one's peak,
 # bf16_gflops) or the int8 dot-product peak (the others). Attention, norms and the
 # output matrix are left out, so pp's % is a lower bound. FRUGAL_ISA, if set, caps the probes too.
-json_num() { sed -n "s/.*\"$1\": *\([0-9.eE+-]*\).*/\1/p" | head -n 1; }
 probe() { "$FRUGAL" bench "$@" -t "$T" --json | tail -n 1; }
 p0=$(probe --membw --flops)
 BW0=$(printf '%s' "$p0" | json_num membw_gbps)

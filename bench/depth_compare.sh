@@ -29,7 +29,7 @@ f16) LKV="" ;;
 q8_0) LKV="-ctk q8_0 -ctv q8_0 -fa" ;; # (llama.cpp quantizes V only with flash attention)
 *) echo "depth_compare.sh: --kv-type $KV: expected f16 or q8_0" >&2; exit 2 ;;
 esac
-json() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
+. "$(dirname "$0")/lib.sh" # json_num
 ratio() { awk -v a="$1" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
 printf '| model | depth | KV | frugal pp t/s | llama.cpp pp t/s | ratio | frugal tg t/s | llama.cpp tg t/s | ratio |\n'
 printf '|---|---|---|---|---|---|---|---|---|\n'
@@ -41,9 +41,9 @@ for m in "$@"; do
         # llama-batched-bench rows: | PP | TG | B | N_KV | T_PP | S_PP | T_TG | S_TG | T | S |
         lpp=$(printf '%s\n' "$lout" | awk -F'|' -v n="$d" '$2 + 0 == n { gsub(/ /, "", $7); print $7 }' | head -1)
         ltg=$(printf '%s\n' "$lout" | awk -F'|' -v n="$d" '$2 + 0 == n { gsub(/ /, "", $9); print $9 }' | head -1)
-        fpp=$("$FRUGAL" bench -m "$m" -t "$T" -p "$d" -n 0 -r 1 --kv-type "$KV" --json | tail -n 1 | json pp_tps)
+        fpp=$("$FRUGAL" bench -m "$m" -t "$T" -p "$d" -n 0 -r 1 --kv-type "$KV" --json | tail -n 1 | json_num pp_tps)
         ftg=$("$FRUGAL" bench -m "$m" -t "$T" -d "$d" -p 0 -n "$G" -r 1 --kv-type "$KV" --json | tail -n 1 |
-            json tg_tps)
+            json_num tg_tps)
         printf '| %s | %s | %s | %.2f | %s | %s | %.2f | %s | %s |\n' "$(basename "$m")" "$d" "$KV" "$fpp" "${lpp:-?}" \
             "$(ratio "$fpp" "$lpp")" "$ftg" "${ltg:-?}" "$(ratio "$ftg" "$ltg")"
     done

@@ -5,7 +5,8 @@
 # FRUGAL_F16_STREAMS / FRUGAL_F16_PREFETCH (README) were each decided by such an A/B on one
 # machine type; on a shared machine whose bandwidth moves from minute to minute, alternating
 # puts every setting in the same states, and the rounds each setting wins say how clear a
-# difference is. Every setting gives the same bits, so only the speed is compared.
+# difference is. Only the speed is compared: those switches give the same bits whatever their
+# setting (FRUGAL_ISA=scalar, for one, does not, and nothing here checks results).
 #
 # usage: sh bench/env_ab.sh [-n ROUNDS] VAR "VALUE1 VALUE2..." BENCH_ARGS...
 #   e.g. sh bench/env_ab.sh -n 5 FRUGAL_STREAMS_PREFETCH "0 1" -m ds2lite-q4_0.gguf -t 2 --seqs 4
@@ -37,11 +38,9 @@ case "$N" in
 '' | *[!0-9]*) echo "env_ab.sh: -n $N: expected a number of rounds" >&2; exit 2 ;;
 esac
 FRUGAL=${FRUGAL:-build/frugal}
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.sh" # median, json_num
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-
-json_field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 
 NV=$(echo $VALUES | wc -w)
 r=1
@@ -57,8 +56,8 @@ while [ "$r" -le "$N" ]; do
             exit 1
         fi
         out=$(tail -n 1 "$TMP/out")
-        tg=$(echo "$out" | json_field tg_tps)
-        pp=$(echo "$out" | json_field pp_tps)
+        tg=$(echo "$out" | json_num tg_tps)
+        pp=$(echo "$out" | json_num pp_tps)
         echo "round $r $VAR=$v tg $tg pp $pp" >&2
         echo "$tg" >>"$TMP/tg.$v"
         # (pp_tps is 0 where the command has no prompt test: -p 0)

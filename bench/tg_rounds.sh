@@ -28,8 +28,7 @@ while [ $# -gt 0 ]; do
 done
 FRUGAL=${FRUGAL:-build/frugal}
 : "${LLAMA_BENCH:?set LLAMA_BENCH to a llama-bench binary}"
-. "$(dirname "$0")/lib.sh" # median
-json_num() { sed -n "s/.*\"$1\": *\([0-9.eE+-]*\).*/\1/p" | head -n 1; }
+. "$(dirname "$0")/lib.sh" # median, json_num
 probe() { "$FRUGAL" bench --membw -t "$T" --json | tail -n 1 | json_num membw_gbps; }
 # the share (%) of a run at RATE t/s between probes P0 and P1 GB/s, AB bytes per token
 share() {
@@ -58,7 +57,7 @@ for m in "$@"; do
     fi
     i=0
     while [ "$i" -lt "$N" ]; do
-        f=$("$FRUGAL" bench -m "$m" -t "$T" -p 0 -n 128 -r 1 --json | tail -n 1 | sed -n 's/.*"tg_tps":\([0-9.]*\).*/\1/p')
+        f=$("$FRUGAL" bench -m "$m" -t "$T" -p 0 -n 128 -r 1 --json | tail -n 1 | json_num tg_tps)
         if [ "$B" -eq 1 ]; then
             q=$(probe)
             fs="$fs $(share "$f" "$ab" "$p" "$q")"

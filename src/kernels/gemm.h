@@ -367,33 +367,20 @@ void fr_gemm_q6_Kx16_pf_avx512vnni(int64_t nb, const void *unit, const void *con
  * Q4_0 2048 x 1024 (in L2), 1 thread, GMAC/s, unit / pair: 2 tokens 183-185 / 208-212, 3 tokens
  * 211-217 / 261-264, 4 tokens 234-238 / 282-285; tinyllama Q4_0 pp512, 2 threads, 358 / 395-399
  * t/s. */
-typedef void (*fr_gemm_pair_fn)(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                float *const *out);
-void fr_gemm_q4_0x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out);
-void fr_gemm_q5_0x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out);
-void fr_gemm_q4_1x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out);
-void fr_gemm_q5_1x16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out);
-void fr_gemm_iq4_nlx16_pair_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                       float *const *out);
+typedef void fr_gemm_units_fn(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
+                              float *const *out);
+typedef fr_gemm_units_fn *fr_gemm_pair_fn;
 /* Four units at once, unit + k * unit_bytes for k < FR_GEMM_STREAMS, for 2 <= T <= 4 tokens:
  * out[k][t * 16 + r], each exactly fr_gemm_kernel_fn's. Batched decode's four streams
  * (fr_gemm_pair_units), each prefetched FR_PF_DIST_STREAMS ahead, as the one-token streams
  * kernels read them where the CPU takes that prefetch (fr_gemm_quad_kernel_for). */
 typedef fr_gemm_pair_fn fr_gemm_quad_fn;
-void fr_gemm_q4_0x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out);
-void fr_gemm_q5_0x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out);
-void fr_gemm_q4_1x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out);
-void fr_gemm_q5_1x16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                     float *const *out);
-void fr_gemm_iq4_nlx16_quad_avx512vnni(int64_t nb, const void *unit, size_t unit_bytes, const void *const *acts, int T,
-                                       float *const *out);
+/* (both declared through the function type: gemm_avx512vnni.c's FR_UNITS_FNS defines them) */
+fr_gemm_units_fn fr_gemm_q4_0x16_pair_avx512vnni, fr_gemm_q4_0x16_quad_avx512vnni;
+fr_gemm_units_fn fr_gemm_q5_0x16_pair_avx512vnni, fr_gemm_q5_0x16_quad_avx512vnni;
+fr_gemm_units_fn fr_gemm_q4_1x16_pair_avx512vnni, fr_gemm_q4_1x16_quad_avx512vnni;
+fr_gemm_units_fn fr_gemm_q5_1x16_pair_avx512vnni, fr_gemm_q5_1x16_quad_avx512vnni;
+fr_gemm_units_fn fr_gemm_iq4_nlx16_pair_avx512vnni, fr_gemm_iq4_nlx16_quad_avx512vnni;
 /* AArch64 with sdot (gemm_neon.c; only if fr_cpu_has(FR_ISA_NEON_DOT)): same layout, same bits. */
 void fr_gemm_q4_0x16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);
 void fr_gemm_q8_0x16_neon(int64_t nb, const void *unit, const void *const *acts, int T, float *out);

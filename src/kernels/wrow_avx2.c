@@ -304,9 +304,6 @@ FR_INLINE void dot_rows_multi_i8(int type, int T, const char *rows, size_t rb, i
     }
 }
 
-/* the rows whose coefficients axpy_rows_multi_i8 takes at once (two 4 KiB stack buffers) */
-enum { SC_ROWS = 256 };
-
 /* Half h of block b (values 16 h .. 16 h + 15) of ys[t] += sum_i as[t][i] row_i for T inputs
  * and rows [0, n_rows): 2 T floats in registers. sc[i][t] holds as[t][i] d_i, broadcast from
  * memory; the value vectors of the other half go unused (the compiler drops them). */
@@ -349,17 +346,15 @@ FR_INLINE void axpy_rows_multi_i8(int type, int T, const char *rows, size_t rb, 
         }
         return;
     }
-    float at[SC_ROWS][4] __attribute__((aligned(16))), sc[SC_ROWS][4] __attribute__((aligned(16)));
-    for (int64_t i0 = 0; i0 < n_rows; i0 += SC_ROWS) { /* (y's chains go on from the stored values) */
-        const int64_t m = n_rows - i0 < SC_ROWS ? n_rows - i0 : SC_ROWS;
+    float at[FR_WROW_COEF_ROWS][4] __attribute__((aligned(16)));
+    float sc[FR_WROW_COEF_ROWS][4] __attribute__((aligned(16)));
+    for (int64_t i0 = 0; i0 < n_rows; i0 += FR_WROW_COEF_ROWS) {
+        const int64_t m = FR_MIN(n_rows - i0, FR_WROW_COEF_ROWS);
         const char *r = rows + (size_t)i0 * rb;
-        for (int64_t i = 0; i < m; i++) /* the inputs' coefficients side by side */
-            FR_UNROLL for (int t = 0; t < 4; t++) at[i][t] = t < T ? as[t][i0 + i] : 0.0f;
+        fr_wrow_coef_lanes(as, T, i0, m, at);
         for (int64_t b = 0; b < nb; b++) {
             if (i0 == 0) fr_next_prefetch_step(&pf);
-            for (int64_t i = 0; i < m; i++)
-                _mm_store_ps(sc[i], _mm_mul_ps(_mm_load_ps(at[i]),
-                                               _mm_set1_ps(fr_wrow_block_scale(type, r + (size_t)i * rb, b))));
+            fr_wrow_scale_products(type, 1, r, rb, m, b, at, sc);
             axpy_rows_half(type, T, r, rb, m, sc, ys, b, 0);
             axpy_rows_half(type, T, r, rb, m, sc, ys, b, 1);
         }

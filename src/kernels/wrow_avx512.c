@@ -379,16 +379,11 @@ bool fr_wrow_dot_rows_multi_avx512(int type, const void *rows, size_t row_bytes,
     return true;
 }
 
-/* the rows whose coefficients axpy_rows_multi_q transposes on the stack at once */
-enum { AT_ROWS = 256 };
-
-/* axpy_rows_q for T inputs: blocks [b, b + NB) of ys[t] += sum_i as[t][i] row_i. at[i] holds
- * the inputs' i-th coefficients side by side (as[t][i] in lane t), so that a row's scale
- * products a d for all T inputs are one 128-bit multiply, stored in sc by a loop of their own
- * for the FMAs to broadcast from memory: each input had taken a scalar multiply and a
- * broadcast from a register (the shuffle port the dequantization keeps busy) per block and
- * row. (Computed beside the FMAs, the compiler forwarded the stores to shuffles again.) The
- * same products, so the same bits. kbench wrow Q4_0 128 512 T, one thread (Intel Xeon of the
+/* axpy_rows_q for T inputs: blocks [b, b + NB) of ys[t] += sum_i as[t][i] row_i over rows
+ * [0, n_rows) (at most FR_WROW_COEF_ROWS; at: fr_wrow_coef_lanes). A row's scale products
+ * for all the inputs come from fr_wrow_scale_products and are broadcast from memory: each
+ * input had taken a scalar multiply and a broadcast from a register (the shuffle port the
+ * dequantization keeps busy) per block and row. The same products, so the same bits. kbench wrow Q4_0 128 512 T, one thread (Intel Xeon of the
  * 61st session), us: 1 input 72 -> 68, 2 94 -> 81, 3 118-122 -> 94, 4 141 -> 107; IQ4_NL 4
  * inputs 141 -> 107; Q8_0 4 inputs 151 -> 120, but 1 input 80.9 -> 84.2 (kept: one rule for
  * every count, and W_UK is 1-2% of a one-token DeepSeek step). */
@@ -397,18 +392,15 @@ FR_INLINE void axpy_rows_q_multi(int type, int NB, const char *rows, size_t rb, 
     __m512 acc[FR_WROW_MAX_T][4];
     FR_UNROLL for (int t = 0; t < T; t++) FR_UNROLL for (int k = 0; k < 2 * NB; k++) acc[t][k] =
         _mm512_loadu_ps(ys[t] + 32 * b + 16 * k);
-    float sc[AT_ROWS][2][4] __attribute__((aligned(16)));
-    for (int64_t i = 0; i < n_rows; i++)
-        FR_UNROLL for (int j = 0; j < NB; j++)
-            _mm_store_ps(sc[i][j], _mm_mul_ps(_mm_load_ps(at[i]),
-                                              _mm_set1_ps(fr_wrow_block_scale(type, rows + (size_t)i * rb, b + j))));
+    float sc[FR_WROW_COEF_ROWS * 2][4] __attribute__((aligned(16))); /* row i, block b + j: sc[i NB + j] */
+    fr_wrow_scale_products(type, NB, rows, rb, n_rows, b, at, sc);
     for (int64_t i = 0; i < n_rows; i++) {
         const char *row = rows + (size_t)i * rb;
         FR_UNROLL for (int j = 0; j < NB; j++) {
             __m512 f[2];
             block_ps(type, row, b + j, f);
             FR_UNROLL for (int t = 0; t < T; t++) {
-                const __m512 scv = _mm512_set1_ps(sc[i][j][t]);
+                const __m512 scv = _mm512_set1_ps(sc[i * NB + j][t]);
                 acc[t][2 * j] = _mm512_fmadd_ps(scv, f[0], acc[t][2 * j]);
                 acc[t][2 * j + 1] = _mm512_fmadd_ps(scv, f[1], acc[t][2 * j + 1]);
             }
@@ -425,13 +417,10 @@ FR_INLINE void axpy_rows_multi_q(int type, const char *rows, size_t rb, int64_t 
         _mm_prefetch(rows + off, _MM_HINT_T0);
     int64_t nb = n / 32;
     fr_next_prefetch pf = fr_next_prefetch_init(next, bytes, nb / 2 + nb % 2);
-    float at[AT_ROWS][4] __attribute__((aligned(16)));
-    /* rows in runs of AT_ROWS, each over all the blocks: y's chains go on from the stored
-     * values, the same FMAs in the same order */
-    for (int64_t i0 = 0; i0 < n_rows; i0 += AT_ROWS) {
-        const int64_t m = n_rows - i0 < AT_ROWS ? n_rows - i0 : AT_ROWS;
-        for (int64_t i = 0; i < m; i++)
-            FR_UNROLL for (int t = 0; t < 4; t++) at[i][t] = t < T ? as[t][i0 + i] : 0.0f;
+    float at[FR_WROW_COEF_ROWS][4] __attribute__((aligned(16)));
+    for (int64_t i0 = 0; i0 < n_rows; i0 += FR_WROW_COEF_ROWS) { /* (runs of rows, each over all the blocks) */
+        const int64_t m = FR_MIN(n_rows - i0, FR_WROW_COEF_ROWS);
+        fr_wrow_coef_lanes(as, T, i0, m, at);
         const char *r = rows + (size_t)i0 * rb;
         int64_t b = 0;
         for (; b + 2 <= nb; b += 2) {

@@ -334,6 +334,32 @@ static inline void fr_next_prefetch_step(fr_next_prefetch *pf) {
         _mm_prefetch(pf->p, _MM_HINT_T0);
 }
 
+/* The several-input axpy kernels (fr_wrow_axpy_rows_multi, wrow_avx2.c and wrow_avx512.c)
+ * take a row's scale products a_t d for all T <= 4 inputs as one 128-bit multiply, stored for
+ * their FMAs to broadcast from memory. They go through the rows in runs of this many (y's
+ * chains go on from the stored values between runs: the same FMAs in the same order). */
+enum { FR_WROW_COEF_ROWS = 256 };
+
+/* The inputs' coefficients of rows [i0, i0 + m) side by side: at[i][t] = as[t][i0 + i] for
+ * t < T, 0 in the lanes past T (m <= FR_WROW_COEF_ROWS). */
+FR_WROW_INLINE void fr_wrow_coef_lanes(const float *const *as, int T, int64_t i0, int64_t m, float (*at)[4]) {
+    for (int64_t i = 0; i < m; i++)
+        FR_PRAGMA_UNROLL(4) for (int t = 0; t < 4; t++) at[i][t] = t < T ? as[t][i0 + i] : 0.0f;
+}
+
+/* sc[i * NB + j][t] = at[i][t] * (the scale of block b + j of row i) for rows [0, m) at rb
+ * apart and j < NB: the products the one-input kernels form as a[i] * d (an int8-block type,
+ * fr_wrow_i8_type). A loop of its own, before the FMAs read sc: computed beside them, the
+ * compiler forwarded the stores back into register broadcasts (shuffles) again. */
+FR_WROW_INLINE void fr_wrow_scale_products(int type, int NB, const char *rows, size_t rb, int64_t m, int64_t b,
+                                           const float (*at)[4], float (*sc)[4]) {
+    for (int64_t i = 0; i < m; i++)
+        FR_PRAGMA_UNROLL(4) for (int j = 0; j < NB; j++) {
+            const __m128 d = _mm_set1_ps(fr_wrow_block_scale(type, rows + (size_t)i * rb, b + j));
+            _mm_store_ps(sc[i * NB + j], _mm_mul_ps(_mm_load_ps(at[i]), d));
+        }
+}
+
 float fr_wrow_dot_avx2(int type, const void *row, const float *x, int64_t n); /* wrow_avx2.c */
 void fr_wrow_axpy_rows_avx2(int type, const void *rows, size_t row_bytes, int64_t n_rows, const float *a, float *y,
                             int64_t n, const void *next);

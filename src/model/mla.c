@@ -444,8 +444,8 @@ void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n) {
         fr_pool_run(c->pool, head_tasks, qlat_task, &gj);
         for (int64_t g = 0; g < gj.n_tok;) {
             /* the next tokens whose score rows fit c->dscores side by side, each head's row
-             * rounded up to whole cache lines: up to min(n_seq, 8) of them (one per sequence
-             * of the context). A decode step of 4 sequences then takes one hand-off per layer
+             * rounded up to whole cache lines: up to min(n_seq, FR_MLA_DECODE_GROUP) of them
+             * (c->dscores_cap). A decode step of 4 sequences then takes one hand-off per layer
              * here, not 12 (one token's score rows fitted before): DeepSeek-V2-Lite Q4_0
              * --seqs 4, 2 threads, on the Intel Xeon of the 60th session, this part (timed
              * by a temporary clock around it) 6.0 -> 4.6 ms of a 124 ms step */
