@@ -3,6 +3,12 @@
 # llama-batched-bench (-npp 128 -ntg 32 -npl N) on the same file and threads, in one run:
 # aggregate generation t/s of N sequences decoded together, and the ratio. The peer is the
 # llama-batched-bench binary you point to (build it yourself; nothing here builds it).
+# llama-batched-bench feeds token id 0 at every prompt position and every decode step of every
+# sequence, so its N sequences are one sequence N times (a MoE model routes all N rows to the
+# same experts). frugal runs twice: with `--tokens zero`, the peer's work, which gives the
+# ratio; and with its default distinct random tokens per sequence (a server's different
+# requests: a MoE model then reads the union of N rows' experts), shown beside it against the
+# same peer figure, which is the harder work for frugal.
 #
 # usage: LLAMA_BATCHED_BENCH=/path/to/llama-batched-bench sh bench/batched_compare.sh
 #        [-t THREADS] [-s "1 4 8"] [-a ROUNDS] MODEL.gguf...
@@ -28,13 +34,17 @@ FRUGAL=${FRUGAL:-build/frugal}
 # the peer's S_TG (aggregate generation t/s) at s sequences from its output $lout
 # (llama-batched-bench rows: | PP | TG | B | N_KV | T_PP | S_PP | T_TG | S_TG | T | S |)
 peer_tg() { printf '%s\n' "$lout" | awk -F'|' -v b="$1" '$4 + 0 == b && $2 + 0 == 128 { gsub(/ /, "", $9); print $9 }' | head -1; }
-frugal_tg() { "$FRUGAL" bench -m "$1" -t "$T" --seqs "$2" -p 128 -n 32 --json | tail -n 1 | json_num tg_tps; }
-printf '| model | seqs | frugal gen t/s | llama.cpp gen t/s | ratio |\n|---|---|---|---|---|\n'
+# frugal's aggregate generation t/s at $2 sequences, token ids $3 (zero or random)
+frugal_tg() {
+    "$FRUGAL" bench -m "$1" -t "$T" --seqs "$2" -p 128 -n 32 --tokens "$3" --json | tail -n 1 | json_num tg_tps
+}
+printf '| model | seqs | frugal gen t/s | llama.cpp gen t/s | ratio | frugal, distinct tokens | ratio, distinct |\n'
+printf '|---|---|---|---|---|---|---|\n'
 npl=$(echo "$SEQS" | tr ' ' ',')
 for m in "$@"; do
     name=$(basename "$m")
     i=0
-    for s in $SEQS; do eval "f_$i=''; l_$i=''"; i=$((i + 1)); done
+    for s in $SEQS; do eval "f_$i=''; d_$i=''; l_$i=''"; i=$((i + 1)); done
     r=1
     while [ "$r" -le "$A" ]; do
         for side in peer frugal; do
@@ -52,9 +62,10 @@ for m in "$@"; do
             else
                 i=0
                 for s in $SEQS; do
-                    f=$(frugal_tg "$m" "$s")
-                    eval "f_$i=\"\$f_$i $f\""
-                    if [ "$A" -gt 1 ]; then echo "round $r $name seqs $s frugal $f" >&2; fi
+                    f=$(frugal_tg "$m" "$s" zero)
+                    d=$(frugal_tg "$m" "$s" random)
+                    eval "f_$i=\"\$f_$i $f\"; d_$i=\"\$d_$i $d\""
+                    if [ "$A" -gt 1 ]; then echo "round $r $name seqs $s frugal $f distinct $d" >&2; fi
                     i=$((i + 1))
                 done
             fi
@@ -64,9 +75,11 @@ for m in "$@"; do
     i=0
     for s in $SEQS; do
         f=$(eval "echo \$f_$i" | median)
+        d=$(eval "echo \$d_$i" | median)
         l=$(eval "echo \$l_$i" | median)
         ratio=$(awk -v a="$f" -v b="${l:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
-        printf '| %s | %s | %.1f | %s | %s |\n' "$name" "$s" "$f" "${l:-?}" "$ratio"
+        rd=$(awk -v a="$d" -v b="${l:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
+        printf '| %s | %s | %.1f | %s | %s | %.1f | %s |\n' "$name" "$s" "$f" "${l:-?}" "$ratio" "$d" "$rd"
         i=$((i + 1))
     done
 done

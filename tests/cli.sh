@@ -368,4 +368,19 @@ expect_rc 0 "bench --seqs 2 -ub 8" "$F" bench -m "$MODEL" --seqs 2 -p 16 -n 2 -t
 tail -n 1 "$T/out" | grep -q '"ubatch":8' && ok "bench --seqs -ub: json ubatch 8" || bad "bench --seqs -ub 8: $(tail -n 1 "$T/out")"
 expect_rc 2 "bench --seqs 0" "$F" bench -m "$MODEL" --seqs 0
 expect_rc 2 "bench --seqs with --depth" "$F" bench -m "$MODEL" --seqs 2 --depth 4
+# --tokens zero: llama-batched-bench's work (id 0 everywhere); the sequences are then one
+# sequence N times, and the bench itself fails unless their logits are the same bits
+expect_rc 0 "bench --seqs 3 --tokens zero" "$F" bench -m "$MODEL" --seqs 3 -p 8 -n 3 -t 2 --tokens zero --json
+tail -n 1 "$T/out" | grep -q '"tokens":"zero"' && ok "bench --tokens zero: json tokens" || bad "bench --tokens zero: $(tail -n 1 "$T/out")"
+expect_rc 0 "bench --seqs 2 (default tokens)" "$F" bench -m "$MODEL" --seqs 2 -p 4 -n 2 -t 1 --json
+tail -n 1 "$T/out" | grep -q '"tokens":"random"' && ok "bench --seqs: json tokens random by default" ||
+    bad "bench --seqs default tokens: $(tail -n 1 "$T/out")"
+if [ -f "$SHARED/models/ds2lite-tiny-Q8_0.gguf" ]; then # a MoE: all rows of a step to the same experts
+    expect_rc 0 "bench --seqs 4 --tokens zero, DeepSeek-V2-Lite MoE" "$F" bench -m "$SHARED/models/ds2lite-tiny-Q8_0.gguf" \
+        --seqs 4 -p 6 -n 4 -t 2 --tokens zero
+else
+    echo "  SKIPPED: bench --tokens zero on a MoE model (no $SHARED/models)"
+fi
+expect_rc 2 "bench --tokens with a bad mode" "$F" bench -m "$MODEL" --seqs 2 --tokens same
+expect_rc 2 "bench --tokens without --seqs" "$F" bench -m "$MODEL" --tokens zero
 [ "$fails" -eq 0 ]

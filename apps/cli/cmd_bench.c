@@ -9,7 +9,13 @@
  * get a prompt of -p tokens (default 128; all prompts in one frugal_eval_seqs call, split by
  * the batch size), then -n decode steps (default 32) in which every sequence advances one
  * token in ONE frugal_eval_seqs call. Reported: the prompt time and rate (N*pp tokens) and
- * the aggregate generation rate N*ntg / decode time. */
+ * the aggregate generation rate N*ntg / decode time.
+ * --tokens picks the token ids: `random` (the default) gives every sequence its own
+ * pseudo-random ids, as a server's different requests are; `zero` feeds id 0 at every position
+ * of every sequence, which is what llama-batched-bench feeds (its prompts and decode steps
+ * all add token 0), so that the two engines do the same work. The sequences are then the
+ * same sequence N times: a MoE model routes all N rows of a step to the same experts, and
+ * their logits must be the same bits, which the bench checks (batch invariance). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -20,7 +26,8 @@
 
 static const char *k_help =
     "usage: frugal bench -m MODEL [-p 512] [-n 128] [-r 5] [-t N] [-d N] [-ub 512] [--json]\n"
-    "       frugal bench -m MODEL --seqs N [-p 128] [-n 32] [-r 1] [-t N] [--json]\n\n"
+    "       frugal bench -m MODEL --seqs N [-p 128] [-n 32] [-r 1] [-t N] [--tokens random|zero]\n"
+    "                    [--json]\n\n"
     "  -m, --model PATH   GGUF model\n"
     "  -p N               prompt tokens for the pp test (default 512; 0 = skip)\n"
     "  -n N               generated tokens for the tg test (default 128; 0 = skip)\n"
@@ -36,6 +43,11 @@ static const char *k_help =
     "                     prompt of -p tokens (default 128), then -n steps (default 32) advance\n"
     "                     all N sequences one token each in one call; reports the prompt time\n"
     "                     and the aggregate generation rate N*n / decode time (-r default 1)\n"
+    "  --tokens MODE      with --seqs, the token ids fed: random (default; each sequence its\n"
+    "                     own pseudo-random ids) or zero (id 0 everywhere, as\n"
+    "                     llama-batched-bench feeds: the same work as the peer; every\n"
+    "                     sequence is then the same, and the bench fails unless their\n"
+    "                     logits are the same bits)\n"
     "  --json             print one JSON object on the last line of stdout with keys:\n"
     "                     model, pp_tps, pp_sd, tg_tps, tg_sd, n_prompt, n_gen, depth,\n"
     "                     threads, reps, isa, ubatch, decode_prefetch (l1 or l2) and\n"
@@ -53,7 +65,7 @@ static const char *k_help =
     "                     int8_gops, bf16_gflops;\n"
     "                     with --seqs: model, seqs, n_prompt, n_gen, threads, reps, isa, pp_s,\n"
     "                     pp_tps (N*pp / pp_s), tg_s, tg_tps (N*n / tg_s), tg_tps_per_seq,\n"
-    "                     pp_sd, tg_sd (of the rates), ubatch\n"
+    "                     pp_sd, tg_sd (of the rates), ubatch, tokens (random or zero)\n"
     "machine ceilings (no model needed):\n"
     "  --membw            read bandwidth: streaming read of a 1 GiB buffer on all threads,\n"
     "                     best of 2 x 5 runs (membw_gbps; with AVX2 half of them add a software\n"
@@ -99,8 +111,22 @@ static void report_load(const frugal_model *m, double load_s, json_t *o) {
 }
 
 /* --seqs: N sequences, prompts then batched decode steps (see the top of the file). */
+/* With --tokens zero every sequence is the same one: the n rows of logits at `logits` (V each)
+ * must be the same bits. Returns false, after saying which row differs, if not. */
+static bool rows_identical(const char *C, const float *logits, int64_t n, int64_t V, const char *when) {
+    for (int64_t k = 1; k < n; k++)
+        if (memcmp(logits, logits + k * V, sizeof(float) * (size_t)V) != 0) {
+            fprintf(stderr,
+                    "frugal %s: --tokens zero: sequence %lld's logits differ from sequence 0's %s; "
+                    "the same tokens must give the same bits whatever the batch\n",
+                    C, (long long)k, when);
+            return false;
+        }
+    return true;
+}
+
 static int bench_seqs(const char *C, const char *model, int64_t n_seqs, int64_t n_prompt, int64_t n_gen, int64_t reps,
-                      int64_t threads, int kv, int64_t ubatch, bool json) {
+                      int64_t threads, int kv, int64_t ubatch, bool zero_tokens, bool json) {
     fr_error err;
     double load_s;
     frugal_model *m = load_timed(C, model, &load_s);
@@ -133,7 +159,7 @@ static int bench_seqs(const char *C, const char *model, int64_t n_seqs, int64_t 
     int64_t L = n_prompt + n_gen;
     for (int64_t i = 0; i < N * L; i++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        toks[i] = (int32_t)(s % (uint64_t)V);
+        toks[i] = zero_tokens ? 0 : (int32_t)(s % (uint64_t)V);
     }
     /* warm-up (untimed): one token pages the mmapped weights in */
     if (frugal_eval_seqs(c, toks, NULL, 1, NULL, NULL, &err) != FR_OK) { cli_error(C, &err); goto done; }
@@ -151,6 +177,7 @@ static int bench_seqs(const char *C, const char *model, int64_t n_seqs, int64_t 
         double t0 = cli_now();
         if (n > 0 && frugal_eval_seqs(c, rt, rs, n, want, logits, &err) != FR_OK) { cli_error(C, &err); goto done; }
         pp_s[r] = cli_now() - t0;
+        if (zero_tokens && n > 0 && !rows_identical(C, logits, N, V, "after the prompts")) goto done;
         pp_r[r] = pp_s[r] > 0 ? (double)n / pp_s[r] : 0;
         /* decode: one call per step, one row per sequence */
         frugal_context_set_phase(c, FRUGAL_PHASE_DECODE);
@@ -159,6 +186,8 @@ static int bench_seqs(const char *C, const char *model, int64_t n_seqs, int64_t 
         for (int64_t g = 0; g < n_gen; g++) {
             for (int64_t k = 0; k < N; k++) rt[k] = toks[k * L + n_prompt + g];
             if (frugal_eval_seqs(c, rt, rs, N, NULL, logits, &err) != FR_OK) { cli_error(C, &err); goto done; }
+            /* (a memcmp of N rows a step: microseconds against a decode step's milliseconds) */
+            if (zero_tokens && !rows_identical(C, logits, N, V, "at a decode step")) goto done;
         }
         tg_s[r] = cli_now() - t0;
         tg_r[r] = tg_s[r] > 0 ? (double)(N * n_gen) / tg_s[r] : 0;
@@ -181,6 +210,7 @@ static int bench_seqs(const char *C, const char *model, int64_t n_seqs, int64_t 
                               "pp_sd", ppsd, "tg_s", tgs, "tg_tps", tgm, "tg_sd", tgsd, "tg_tps_per_seq",
                               tgm / (double)N);
         if (o) json_object_set_new(o, "ubatch", json_integer((json_int_t)ubatch));
+        if (o) json_object_set_new(o, "tokens", json_string(zero_tokens ? "zero" : "random"));
         report_load(m, load_s, o);
         char *js = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (js) printf("%s\n", js);
@@ -208,6 +238,7 @@ int cmd_bench(int argc, char **argv) {
     int64_t n_prompt = 512, n_gen = 128, reps = 5, threads = 0, depth = 0, n_seqs = 0, ubatch = 512;
     int kv = -1;
     bool json = false, membw = false, flops = false, set_p = false, set_n = false, set_r = false, set_d = false;
+    const char *tokens = NULL; /* --tokens: random (default) or zero */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -223,6 +254,7 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(a, "-ub") || !strcmp(a, "--ubatch")) { VAL(); if (!cli_int(C, a, v, 1, 65536, &ubatch)) return EXIT_USAGE; }
         else if (!strcmp(a, "--seqs")) { VAL(); if (!cli_int(C, a, v, 1, 256, &n_seqs)) return EXIT_USAGE; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { VAL(); if (!cli_int(C, a, v, 1, 1024, &threads)) return EXIT_USAGE; }
+        else if (!strcmp(a, "--tokens")) { VAL(); tokens = v; }
         else if (!strcmp(a, "--kv-type")) { VAL(); if ((kv = cli_kv_type(C, v)) < 0) return EXIT_USAGE; }
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "--membw")) membw = true;
@@ -277,13 +309,21 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "frugal %s: -m MODEL is required (see --help)\n", C);
         return EXIT_USAGE;
     }
+    if (tokens && strcmp(tokens, "random") && strcmp(tokens, "zero")) {
+        fprintf(stderr, "frugal %s: --tokens '%s': expected random or zero\n", C, tokens);
+        return EXIT_USAGE;
+    }
+    if (tokens && n_seqs == 0) {
+        fprintf(stderr, "frugal %s: --tokens goes with --seqs\n", C);
+        return EXIT_USAGE;
+    }
     if (n_seqs > 0) {
         if (set_d) {
             fprintf(stderr, "frugal %s: --depth cannot be combined with --seqs\n", C);
             return EXIT_USAGE;
         }
         return bench_seqs(C, model, n_seqs, set_p ? n_prompt : 128, set_n ? n_gen : 32, set_r ? reps : 1, threads, kv,
-                          ubatch, json);
+                          ubatch, tokens && !strcmp(tokens, "zero"), json);
     }
     /* with --membw: the bandwidth before and after the runs, for the generation's share of it */
     double bw0 = 0, bw1 = 0;
