@@ -110,7 +110,6 @@ static void report_load(const frugal_model *m, double load_s, json_t *o) {
     json_object_set_new(o, "repacked_bytes", json_integer((json_int_t)mi.repacked_bytes));
 }
 
-/* --seqs: N sequences, prompts then batched decode steps (see the top of the file). */
 /* With --tokens zero every sequence is the same one: the n rows of logits at `logits` (V each)
  * must be the same bits. Returns false, after saying which row differs, if not. */
 static bool rows_identical(const char *C, const float *logits, int64_t n, int64_t V, const char *when) {
@@ -125,6 +124,7 @@ static bool rows_identical(const char *C, const float *logits, int64_t n, int64_
     return true;
 }
 
+/* --seqs: N sequences, prompts then batched decode steps (see the top of the file). */
 static int bench_seqs(const char *C, const char *model, int64_t n_seqs, int64_t n_prompt, int64_t n_gen, int64_t reps,
                       int64_t threads, int kv, int64_t ubatch, bool zero_tokens, bool json) {
     fr_error err;
