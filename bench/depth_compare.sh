@@ -5,6 +5,9 @@
 # -n G; llama-batched-bench's S_TG at -npp N -ntg G -npl 1), t/s and ratios. The peer is the
 # llama-batched-bench binary you point to (build it yourself; nothing here builds it).
 # FRUGAL_ISA and frugal's other environment switches apply to frugal as usual.
+# llama-batched-bench's prompt is token id 0 at every position; frugal gets the same
+# (`--tokens zero`) for the ratios, and its prompt rate on its default random tokens is shown
+# last: a MoE model sends N equal tokens to one token's experts, N random ones to all of them.
 #
 # usage: LLAMA_BATCHED_BENCH=/path/to/llama-batched-bench sh bench/depth_compare.sh
 #        [-t THREADS] [-d "1024 4096"] [-n 64] [--kv-type f16|q8_0] MODEL.gguf...
@@ -31,8 +34,8 @@ q8_0) LKV="-ctk q8_0 -ctv q8_0 -fa" ;; # (llama.cpp quantizes V only with flash 
 esac
 . "$(dirname "$0")/lib.sh" # json_num
 ratio() { awk -v a="$1" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
-printf '| model | depth | KV | frugal pp t/s | llama.cpp pp t/s | ratio | frugal tg t/s | llama.cpp tg t/s | ratio |\n'
-printf '|---|---|---|---|---|---|---|---|---|\n'
+printf '| model | depth | KV | frugal pp t/s | llama.cpp pp t/s | ratio | frugal tg t/s | llama.cpp tg t/s | ratio |'
+printf ' frugal pp t/s, random tokens |\n|---|---|---|---|---|---|---|---|---|---|\n'
 for m in "$@"; do
     for d in $DEPTHS; do
         # shellcheck disable=SC2086 # (LKV: several words or none)
@@ -41,10 +44,11 @@ for m in "$@"; do
         # llama-batched-bench rows: | PP | TG | B | N_KV | T_PP | S_PP | T_TG | S_TG | T | S |
         lpp=$(printf '%s\n' "$lout" | awk -F'|' -v n="$d" '$2 + 0 == n { gsub(/ /, "", $7); print $7 }' | head -1)
         ltg=$(printf '%s\n' "$lout" | awk -F'|' -v n="$d" '$2 + 0 == n { gsub(/ /, "", $9); print $9 }' | head -1)
-        fpp=$("$FRUGAL" bench -m "$m" -t "$T" -p "$d" -n 0 -r 1 --kv-type "$KV" --json | tail -n 1 | json_num pp_tps)
-        ftg=$("$FRUGAL" bench -m "$m" -t "$T" -d "$d" -p 0 -n "$G" -r 1 --kv-type "$KV" --json | tail -n 1 |
-            json_num tg_tps)
-        printf '| %s | %s | %s | %.2f | %s | %s | %.2f | %s | %s |\n' "$(basename "$m")" "$d" "$KV" "$fpp" "${lpp:-?}" \
-            "$(ratio "$fpp" "$lpp")" "$ftg" "${ltg:-?}" "$(ratio "$ftg" "$ltg")"
+        fb() { "$FRUGAL" bench -m "$m" -t "$T" -r 1 --kv-type "$KV" --json "$@" | tail -n 1; }
+        fpp=$(fb -p "$d" -n 0 --tokens zero | json_num pp_tps)
+        ftg=$(fb -d "$d" -p 0 -n "$G" --tokens zero | json_num tg_tps)
+        frp=$(fb -p "$d" -n 0 | json_num pp_tps)
+        printf '| %s | %s | %s | %.2f | %s | %s | %.2f | %s | %s | %.2f |\n' "$(basename "$m")" "$d" "$KV" "$fpp" \
+            "${lpp:-?}" "$(ratio "$fpp" "$lpp")" "$ftg" "${ltg:-?}" "$(ratio "$ftg" "$ltg")" "$frp"
     done
 done

@@ -382,5 +382,8 @@ else
     echo "  SKIPPED: bench --tokens zero on a MoE model (no $SHARED/models)"
 fi
 expect_rc 2 "bench --tokens with a bad mode" "$F" bench -m "$MODEL" --seqs 2 --tokens same
-expect_rc 2 "bench --tokens without --seqs" "$F" bench -m "$MODEL" --tokens zero
+expect_rc 0 "bench --tokens zero (pp, tg, depth)" "$F" bench -m "$MODEL" -p 8 -n 3 -r 1 -d 4 --tokens zero --json
+tail -n 1 "$T/out" | grep -q '"tokens":"zero"' && ok "bench --tokens zero: json tokens (pp, tg)" || bad "bench --tokens zero (pp, tg): $(tail -n 1 "$T/out")"
+expect_rc 0 "bench (default tokens)" "$F" bench -m "$MODEL" -p 4 -n 2 -r 1 --json
+tail -n 1 "$T/out" | grep -q '"tokens":"random"' && ok "bench: json tokens random by default" || bad "bench default tokens: $(tail -n 1 "$T/out")"
 [ "$fails" -eq 0 ]

@@ -10,12 +10,13 @@
  * the batch size), then -n decode steps (default 32) in which every sequence advances one
  * token in ONE frugal_eval_seqs call. Reported: the prompt time and rate (N*pp tokens) and
  * the aggregate generation rate N*ntg / decode time.
- * --tokens picks the token ids: `random` (the default) gives every sequence its own
- * pseudo-random ids, as a server's different requests are; `zero` feeds id 0 at every position
- * of every sequence, which is what llama-batched-bench feeds (its prompts and decode steps
- * all add token 0), so that the two engines do the same work. The sequences are then the
- * same sequence N times: a MoE model routes all N rows of a step to the same experts, and
- * their logits must be the same bits, which the bench checks (batch invariance). */
+ * --tokens picks the token ids: `random` (the default) gives pseudo-random ids, as llama-bench
+ * does, and with --seqs every sequence its own, as a server's different requests are; `zero`
+ * feeds id 0 at every position (of every sequence), which is what llama-batched-bench feeds
+ * (its prompts and decode steps all add token 0), so that the two engines do the same work:
+ * for a MoE model, equal tokens route to the same experts. With --seqs the sequences are then
+ * the same sequence N times, and their logits must be the same bits, which the bench checks
+ * (batch invariance). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,7 +26,8 @@
 #include "cli.h"
 
 static const char *k_help =
-    "usage: frugal bench -m MODEL [-p 512] [-n 128] [-r 5] [-t N] [-d N] [-ub 512] [--json]\n"
+    "usage: frugal bench -m MODEL [-p 512] [-n 128] [-r 5] [-t N] [-d N] [-ub 512] [--tokens random|zero]\n"
+    "                    [--json]\n"
     "       frugal bench -m MODEL --seqs N [-p 128] [-n 32] [-r 1] [-t N] [--tokens random|zero]\n"
     "                    [--json]\n\n"
     "  -m, --model PATH   GGUF model\n"
@@ -43,14 +45,14 @@ static const char *k_help =
     "                     prompt of -p tokens (default 128), then -n steps (default 32) advance\n"
     "                     all N sequences one token each in one call; reports the prompt time\n"
     "                     and the aggregate generation rate N*n / decode time (-r default 1)\n"
-    "  --tokens MODE      with --seqs, the token ids fed: random (default; each sequence its\n"
-    "                     own pseudo-random ids) or zero (id 0 everywhere, as\n"
-    "                     llama-batched-bench feeds: the same work as the peer; every\n"
-    "                     sequence is then the same, and the bench fails unless their\n"
+    "  --tokens MODE      the token ids fed: random (default, as llama-bench feeds; with\n"
+    "                     --seqs each sequence its own) or zero (id 0 everywhere, as\n"
+    "                     llama-batched-bench feeds: the same work as that peer; with --seqs\n"
+    "                     every sequence is then the same, and the bench fails unless their\n"
     "                     logits are the same bits)\n"
     "  --json             print one JSON object on the last line of stdout with keys:\n"
     "                     model, pp_tps, pp_sd, tg_tps, tg_sd, n_prompt, n_gen, depth,\n"
-    "                     threads, reps, isa, ubatch, decode_prefetch (l1 or l2) and\n"
+    "                     threads, reps, isa, ubatch, tokens, decode_prefetch (l1 or l2) and\n"
     "                     kquant_streams and streams_prefetch (true or false),\n"
     "                     f16_prefetch (bytes) and f16_streams (1 to 3; all five: see\n"
     "                     the README),\n"
@@ -313,17 +315,14 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "frugal %s: --tokens '%s': expected random or zero\n", C, tokens);
         return EXIT_USAGE;
     }
-    if (tokens && n_seqs == 0) {
-        fprintf(stderr, "frugal %s: --tokens goes with --seqs\n", C);
-        return EXIT_USAGE;
-    }
+    const bool zero_tokens = tokens && !strcmp(tokens, "zero");
     if (n_seqs > 0) {
         if (set_d) {
             fprintf(stderr, "frugal %s: --depth cannot be combined with --seqs\n", C);
             return EXIT_USAGE;
         }
         return bench_seqs(C, model, n_seqs, set_p ? n_prompt : 128, set_n ? n_gen : 32, set_r ? reps : 1, threads, kv,
-                          ubatch, tokens && !strcmp(tokens, "zero"), json);
+                          ubatch, zero_tokens, json);
     }
     /* with --membw: the bandwidth before and after the runs, for the generation's share of it */
     double bw0 = 0, bw1 = 0;
@@ -357,7 +356,7 @@ int cmd_bench(int argc, char **argv) {
     uint64_t s = 0x2545F4914F6CDD1Dull;
     for (int64_t i = 0; i < n_toks; i++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        toks[i] = (int32_t)(s % (uint64_t)V);
+        toks[i] = zero_tokens ? 0 : (int32_t)(s % (uint64_t)V);
     }
     if (depth > 0 && frugal_eval(c, toks, depth, NULL, depth, &err) != FR_OK) { cli_error(C, &err); goto done; }
     const int32_t *tt = toks + depth;
@@ -409,6 +408,7 @@ int cmd_bench(int argc, char **argv) {
                               "isa", frugal_isa());
         if (o) {
             json_object_set_new(o, "ubatch", json_integer((json_int_t)ubatch));
+            json_object_set_new(o, "tokens", json_string(zero_tokens ? "zero" : "random"));
             json_object_set_new(o, "decode_prefetch", json_string(frugal_decode_prefetch()));
             json_object_set_new(o, "kquant_streams", json_boolean(frugal_decode_kquant_streams()));
             json_object_set_new(o, "streams_prefetch", json_boolean(frugal_decode_streams_prefetch()));
