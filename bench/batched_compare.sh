@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 done
 FRUGAL=${FRUGAL:-build/frugal}
 : "${LLAMA_BATCHED_BENCH:?set LLAMA_BATCHED_BENCH to a llama-batched-bench binary}"
-. "$(dirname "$0")/lib.sh" # median, json_num
+. "$(dirname "$0")/lib.sh" # median, json_num, ratio
 # the peer's S_TG (aggregate generation t/s) at s sequences from its output $lout
 # (llama-batched-bench rows: | PP | TG | B | N_KV | T_PP | S_PP | T_TG | S_TG | T | S |)
 peer_tg() { printf '%s\n' "$lout" | awk -F'|' -v b="$1" '$4 + 0 == b && $2 + 0 == 128 { gsub(/ /, "", $9); print $9 }' | head -1; }
@@ -77,9 +77,8 @@ for m in "$@"; do
         f=$(eval "echo \$f_$i" | median)
         d=$(eval "echo \$d_$i" | median)
         l=$(eval "echo \$l_$i" | median)
-        ratio=$(awk -v a="$f" -v b="${l:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
-        rd=$(awk -v a="$d" -v b="${l:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
-        printf '| %s | %s | %.1f | %s | %s | %.1f | %s |\n' "$name" "$s" "$f" "${l:-?}" "$ratio" "$d" "$rd"
+        printf '| %s | %s | %.1f | %s | %s | %.1f | %s |\n' "$name" "$s" "$f" "${l:-?}" "$(ratio "$f" "$l")" "$d" \
+            "$(ratio "$d" "$l")"
         i=$((i + 1))
     done
 done

@@ -32,8 +32,9 @@ f16) LKV="" ;;
 q8_0) LKV="-ctk q8_0 -ctv q8_0 -fa" ;; # (llama.cpp quantizes V only with flash attention)
 *) echo "depth_compare.sh: --kv-type $KV: expected f16 or q8_0" >&2; exit 2 ;;
 esac
-. "$(dirname "$0")/lib.sh" # json_num
-ratio() { awk -v a="$1" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
+. "$(dirname "$0")/lib.sh" # json_num, ratio
+# frugal bench on model $m with this script's threads and cache, its --json line
+fb() { "$FRUGAL" bench -m "$m" -t "$T" -r 1 --kv-type "$KV" --json "$@" | tail -n 1; }
 printf '| model | depth | KV | frugal pp t/s | llama.cpp pp t/s | ratio | frugal tg t/s | llama.cpp tg t/s | ratio |'
 printf ' frugal pp t/s, random tokens |\n|---|---|---|---|---|---|---|---|---|---|\n'
 for m in "$@"; do
@@ -44,7 +45,6 @@ for m in "$@"; do
         # llama-batched-bench rows: | PP | TG | B | N_KV | T_PP | S_PP | T_TG | S_TG | T | S |
         lpp=$(printf '%s\n' "$lout" | awk -F'|' -v n="$d" '$2 + 0 == n { gsub(/ /, "", $7); print $7 }' | head -1)
         ltg=$(printf '%s\n' "$lout" | awk -F'|' -v n="$d" '$2 + 0 == n { gsub(/ /, "", $9); print $9 }' | head -1)
-        fb() { "$FRUGAL" bench -m "$m" -t "$T" -r 1 --kv-type "$KV" --json "$@" | tail -n 1; }
         fpp=$(fb -p "$d" -n 0 --tokens zero | json_num pp_tps)
         ftg=$(fb -d "$d" -p 0 -n "$G" --tokens zero | json_num tg_tps)
         frp=$(fb -p "$d" -n 0 | json_num pp_tps)

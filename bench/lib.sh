@@ -11,3 +11,6 @@ median() {
 # --json or llama-bench -o json with the newlines removed), the first where it appears twice;
 # nothing if it is absent.
 json_num() { sed -n "s/.*\"$1\": *\([0-9.eE+-]*\).*/\1/p" | head -n 1; }
+
+# ratio A B: A / B with two decimals, or ? when B is missing or not positive.
+ratio() { awk -v a="$1" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }

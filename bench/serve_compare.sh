@@ -24,6 +24,7 @@ while [ $# -gt 0 ]; do
 done
 MODEL="$1"
 FRUGAL=${FRUGAL:-build/frugal}
+. "$(dirname "$0")/lib.sh" # ratio
 LOG=$(mktemp)
 trap 'rm -f "$LOG"' EXIT
 
@@ -62,6 +63,6 @@ for c in $CONC; do
     fi
     ft=$(field "$f" gen_tps); lt=$(field "$l" gen_tps)
     fq=$(field "$f" ttft_ms_mean); lq=$(field "$l" ttft_ms_mean)
-    ratio=$(awk -v a="$ft" -v b="${lt:-0}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
+    ratio=$(ratio "$ft" "$lt")
     printf '| %s | %s | %s | %s | %s | %s |\n' "$c" "$ft" "${lt:-?}" "$ratio" "$fq" "${lq:-?}"
 done

@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
 done
 FRUGAL=${FRUGAL:-build/frugal}
 : "${LLAMA_BENCH:?set LLAMA_BENCH to a llama-bench binary}"
-. "$(dirname "$0")/lib.sh" # median, json_num
+. "$(dirname "$0")/lib.sh" # median, json_num, ratio
 probe() { "$FRUGAL" bench --membw -t "$T" --json | tail -n 1 | json_num membw_gbps; }
 # the share (%) of a run at RATE t/s between probes P0 and P1 GB/s, AB bytes per token
 share() {
@@ -78,7 +78,7 @@ for m in "$@"; do
     done
     fm=$(echo "$fa" | median %.2f)
     lm=$(echo "$la" | median %.2f)
-    ratio=$(awk -v a="$fm" -v b="$lm" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')
+    ratio=$(ratio "$fm" "$lm")
     if [ "$B" -eq 1 ]; then
         printf '| %s | %s | %s | %s | %s | %s | %s |%s |%s | %s |\n' "$(basename "$m")" "$N" "$fm" "$lm" "$ratio" \
             "$(echo "$fs" | median %.2f)" "$(echo "$ls" | median %.2f)" "$fa" "$la" "$(echo "$ps" | xargs printf " %.1f")"

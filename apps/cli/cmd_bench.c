@@ -112,6 +112,16 @@ static void report_load(const frugal_model *m, double load_s, json_t *o) {
     json_object_set_new(o, "repacked_bytes", json_integer((json_int_t)mi.repacked_bytes));
 }
 
+/* The n token ids a run feeds: id 0 everywhere (--tokens zero), else pseudo-random ids below V
+ * from a fixed xorshift64 seed, the same in every run. */
+static void bench_tokens(int32_t *toks, int64_t n, int64_t V, bool zero_tokens) {
+    uint64_t s = 0x2545F4914F6CDD1Dull;
+    for (int64_t i = 0; i < n; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        toks[i] = zero_tokens ? 0 : (int32_t)(s % (uint64_t)V);
+    }
+}
+
 /* With --tokens zero every sequence is the same one: the n rows of logits at `logits` (V each)
  * must be the same bits. Returns false, after saying which row differs, if not. */
 static bool rows_identical(const char *C, const float *logits, int64_t n, int64_t V, const char *when) {
@@ -157,12 +167,8 @@ static int bench_seqs(const char *C, const char *model, int64_t n_seqs, int64_t 
         cli_error(C, &err);
         goto done;
     }
-    uint64_t s = 0x2545F4914F6CDD1Dull;
     int64_t L = n_prompt + n_gen;
-    for (int64_t i = 0; i < N * L; i++) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        toks[i] = zero_tokens ? 0 : (int32_t)(s % (uint64_t)V);
-    }
+    bench_tokens(toks, N * L, V, zero_tokens);
     /* warm-up (untimed): one token pages the mmapped weights in */
     if (frugal_eval_seqs(c, toks, NULL, 1, NULL, NULL, &err) != FR_OK) { cli_error(C, &err); goto done; }
     for (int64_t r = 0; r < reps; r++) {
@@ -353,11 +359,7 @@ int cmd_bench(int argc, char **argv) {
         cli_error(C, &err);
         goto done;
     }
-    uint64_t s = 0x2545F4914F6CDD1Dull;
-    for (int64_t i = 0; i < n_toks; i++) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        toks[i] = zero_tokens ? 0 : (int32_t)(s % (uint64_t)V);
-    }
+    bench_tokens(toks, n_toks, V, zero_tokens);
     if (depth > 0 && frugal_eval(c, toks, depth, NULL, depth, &err) != FR_OK) { cli_error(C, &err); goto done; }
     const int32_t *tt = toks + depth;
     for (int64_t r = -1; r < reps; r++) { /* r = -1: warm-up */
