@@ -563,19 +563,18 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
     }
 }
 
-/* deepseek2 over rows of several sequences. Decode phase: one pass over all rows (each row
- * attends over its own sequence's latent cache). Prompt phase: each sequence's rows go
- * through the single-sequence pass with c->k_cache at its block and c->n_past at its first
- * position (the decompressed keys and values are rebuilt per sequence); batching prompt
- * chunks of several sequences into one pass is later work. The final hidden states of the
- * wanted rows are gathered in c->xout (logit order). */
+/* deepseek2 over rows of several sequences: one pass over all rows, so every matrix product
+ * (the experts' grouped over every row) reads its weights once for the whole batch. Decode
+ * phase: each row attends over its own sequence's latent cache. Prompt phase: the rows are
+ * first grouped by sequence (a stable counting sort; a sequence's rows keep their order and
+ * consecutive positions), and each sequence's run attends over its own cache, decompressed
+ * for it (deepseek2.c attn_prompt_runs). A row's result is the same bits as in a pass of its
+ * sequence alone: the products are batch-invariant, the attention is the sequence's own.
+ * The final hidden states of the wanted rows are gathered in c->xout (logit order). */
 static void forward_rows_mla(fr_context *c, const int32_t *tokens, int64_t n) {
     int64_t E = c->m->hp.n_embd;
+    c->rows_multi = true;
     if (c->phase == FR_PHASE_DECODE) {
-        /* Absorbed decode is computed per row from the row's own cache: all rows of all
-         * sequences go through one pass (one set of matrix products, experts grouped over
-         * every row), exactly as each would alone. */
-        c->rows_multi = true;
         fr_deepseek2_forward(c, tokens, n);
         c->rows_multi = false;
         for (int64_t t = 0; t < n; t++)
@@ -583,23 +582,35 @@ static void forward_rows_mla(fr_context *c, const int32_t *tokens, int64_t n) {
                 memcpy(c->xout + (size_t)c->row_out[t] * (size_t)E, c->x + t * E, sizeof(float) * (size_t)E);
         return;
     }
-    int32_t *map = c->out_src; /* gathered row -> logit row (out_src is unused on this path) */
-    for (int64_t i = 0; i < n; i++) {
-        int32_t s = c->row_seq[i];
-        if (s < 0) continue; /* done with an earlier sequence */
-        int64_t m = 0;
-        for (int64_t t = i; t < n; t++) {
-            if (c->row_seq[t] != s) continue;
-            c->row_tok[m] = tokens[t];
-            map[m++] = c->row_out[t];
-            c->row_seq[t] = -1;
-        }
-        c->k_cache = c->k_mem + (size_t)s * c->k_seq_bytes;
-        c->n_past = c->row_pos[i];
-        fr_deepseek2_forward(c, c->row_tok, m);
-        for (int64_t t = 0; t < m; t++)
-            if (map[t] >= 0) memcpy(c->xout + (size_t)map[t] * (size_t)E, c->x + t * E, sizeof(float) * (size_t)E);
+    int32_t ns = c->p.n_seq;
+    int64_t *end = c->seq_cnt; /* per sequence: rows, then the end of its run (the checks are done) */
+    int32_t *map = c->out_src; /* grouped row -> logit row (out_src is unused on this path) */
+    memset(end, 0, sizeof *end * (size_t)ns);
+    for (int64_t t = 0; t < n; t++) end[c->row_seq[t]]++;
+    int64_t at = 0;
+    for (int32_t s = 0; s < ns; s++) {
+        at += end[s];
+        end[s] = at - end[s]; /* the run's start for now */
     }
+    for (int64_t t = 0; t < n; t++) {
+        int64_t g = end[c->row_seq[t]]++;
+        c->row_tok[g] = tokens[t];
+        map[g] = c->row_out[t];
+    }
+    /* Rewrite the rows' sequences and positions in the grouped order. eval_rows has already
+     * advanced seq_past past this batch, so a run of m rows ends at position seq_past[s]. */
+    int64_t r = 0;
+    for (int32_t s = 0; s < ns; s++) {
+        int64_t m = end[s] - r;
+        for (int64_t k = 0; k < m; k++, r++) {
+            c->row_seq[r] = s;
+            c->row_pos[r] = c->seq_past[s] - m + k;
+        }
+    }
+    fr_deepseek2_forward(c, c->row_tok, n);
+    c->rows_multi = false;
+    for (int64_t t = 0; t < n; t++)
+        if (map[t] >= 0) memcpy(c->xout + (size_t)map[t] * (size_t)E, c->x + t * E, sizeof(float) * (size_t)E);
     c->k_cache = c->k_mem;
     c->n_past = c->seq_past[0];
 }

@@ -28,9 +28,10 @@ struct fr_context {
     /* Multiple sequences: k_mem holds p.n_seq blocks of k_seq_bytes, each laid out as above
      * (so k_mem + s * k_seq_bytes is a complete single-sequence cache); v_mem likewise. */
     char *k_cache, *v_cache;
-    /* deepseek2 decode phase over rows of several sequences: row t sits at position
-     * row_pos[t] of sequence row_seq[t] (its own cache block) instead of at n_past + t of
-     * k_cache (fr_ds_row_pos/fr_ds_row_cache) */
+    /* deepseek2 over rows of several sequences: row t sits at position row_pos[t] of
+     * sequence row_seq[t] (its own cache block) instead of at n_past + t of k_cache
+     * (fr_ds_row_pos/fr_ds_row_cache). In the prompt phase the rows come grouped by
+     * sequence, each sequence's at consecutive positions (context.c forward_rows_mla). */
     bool rows_multi;
     char *k_mem, *v_mem;               /* the allocations (huge pages: hugemem.h) */
     fr_huge_mem k_map, v_map;
@@ -178,8 +179,9 @@ static inline char *fr_ds_row_cache(const fr_context *c, int64_t t, int64_t laye
 }
 
 /* deepseek2.c: one forward pass of n <= n_batch tokens of one sequence at positions
- * c->n_past .. c->n_past+n-1 of the cache at c->k_cache; leaves the final hidden states in
- * c->x (the output head is the caller's) and advances c->n_past. */
+ * c->n_past .. c->n_past+n-1 of the cache at c->k_cache, or with c->rows_multi of the rows
+ * that c->row_seq/c->row_pos place; leaves the final hidden states in c->x (the output
+ * head is the caller's) and advances c->n_past (not with c->rows_multi). */
 void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n);
 size_t fr_deepseek2_kv_bytes_per_token(const fr_hparams *hp, int kv_type);
 fr_status fr_deepseek2_alloc(fr_context *c, fr_error *err);
@@ -193,9 +195,11 @@ void fr_mla_store(fr_context *c, const fr_layer *L, float *kv, void *row, int th
  * magnitude by the nearest F16 neighbour (up to 4 steps either way) that makes them do so,
  * where the values alone do not; h is left as it was where no neighbour does. */
 bool fr_mla_fit_f16_block(const fr_type_traits *at, const void *want, fr_f16 *h);
-/* mla.c: attention of one layer for the n tokens whose q (c->q, rope applied) and cache
- * rows are in place; writes c->attn. */
-void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t n);
+/* mla.c: attention of one layer for the tokens whose q (c->q, rope applied) and cache rows
+ * are in place; writes c->attn. Prompt phase: rows [row0, row0 + n) of the pass, n
+ * consecutive tokens of the sequence whose cache is c->k_cache, at positions c->n_past ..
+ * c->n_past + n - 1. Decode phase: rows [0, n), each at fr_ds_row_pos/fr_ds_row_cache. */
+void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t row0, int64_t n);
 void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n);
 
 /* moe.c: out[t] = routed experts + shared experts of c->xn rows, for n tokens. */

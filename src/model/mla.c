@@ -167,7 +167,8 @@ void fr_mla_store(fr_context *c, const fr_layer *L, float *kv, void *row, int th
 
 typedef struct {
     fr_context *c;
-    int64_t layer, n, pos0, p0; /* p0: first position of the decompressed block */
+    int64_t layer, row0, n, pos0, p0; /* rows [row0, row0 + n) of the pass at positions pos0..;
+                                       * p0: first position of the decompressed block */
 } mla_job;
 
 static const char *cache_row(const fr_context *c, int64_t layer, int64_t pos) {
@@ -227,22 +228,22 @@ static void prompt_attn_task(void *ctx, int64_t task, int thread) {
     float *tmp = c->att_v + (size_t)thread * (size_t)fr_att_v_width(hp);
     bool f16 = c->dec_type == FR_TYPE_F16;
     for (int64_t k = 0; k < nt; k++)
-        memcpy(qg + k * dk, c->q + (t0 + k) * H * dk + h * dk, sizeof(float) * (size_t)dk);
+        memcpy(qg + k * dk, c->q + (j->row0 + t0 + k) * H * dk + h * dk, sizeof(float) * (size_t)dk);
     if (f16) fr_round_f16(qg, nt * dk);
     const char *kb = c->dk + (size_t)h * (size_t)stride * c->dk_row;
     const char *vb = c->dv + (size_t)h * (size_t)stride * c->dv_row;
     fr_attn_scores_dot(c->dec_type, kb, c->dk_row, 0, n_pos, qg, nt, dk, hp->attn_scale, scores, stride, tmp);
     fr_ctx_attn_weights(scores, stride, nt, 1, j->pos0 + t0 + 1, n_pos, f16);
-    fr_mla_accum(c->dec_type, vb, c->dv_row, n_pos, scores, stride, 0, nt, 0, dv, c->attn + t0 * H * dv + h * dv,
+    fr_mla_accum(c->dec_type, vb, c->dv_row, n_pos, scores, stride, 0, nt, 0, dv, c->attn + (j->row0 + t0) * H * dv + h * dv,
                  H * dv, tmp);
 }
 
-void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t n) {
+void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t row0, int64_t n) {
     const fr_hparams *hp = &c->m->hp;
     const fr_layer *L = &c->m->w.layers[layer];
     int64_t H = hp->n_head, w = hp->n_lora_kv + hp->n_rot;
     int64_t end = c->n_past + n; /* positions [0, end) are cached */
-    mla_job j = {c, layer, n, c->n_past, 0};
+    mla_job j = {c, layer, row0, n, c->n_past, 0};
     /* Decompress in blocks of n_batch positions. Every position is rebuilt from the cache
      * for every chunk: K_nope and V of a position are the same whatever the chunking. */
     for (int64_t p0 = 0; p0 < end; p0 += c->p.n_batch) {
