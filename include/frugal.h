@@ -219,8 +219,9 @@ void frugal_context_truncate(frugal_context *c, int64_t n_past);
  * sequence's next position (seq == NULL: all to sequence 0); a sequence's tokens appear in
  * order. Logits (n_vocab floats per row) are written, packed in row order, for the rows with want[i] != 0 (want == NULL: every
  * row; logits == NULL: none). Checks ids, seq range and each sequence's remaining context
- * before computing anything (FR_ERR_RANGE). The phase (frugal_context_set_phase) applies to
- * every row of the call. */
+ * before computing anything (FR_ERR_RANGE). Each row is computed in its sequence's phase
+ * (frugal_context_set_phase, frugal_seq_set_phase): one call can carry some sequences'
+ * prompt chunks and others' decode tokens. */
 fr_status frugal_eval_seqs(frugal_context *c, const int32_t *tokens, const int32_t *seq, int64_t n,
                            const uint8_t *want, float *logits, fr_error *err);
 int64_t frugal_seq_n_past(const frugal_context *c, int32_t seq); /* -1 if seq out of range */
@@ -238,9 +239,13 @@ int32_t frugal_context_n_seq(const frugal_context *c);
  * phase is never inferred from the number of tokens, so a prompt fed in chunks of any size
  * gives the same logits. Dense models compute the same either way; MLA models (deepseek2)
  * rebuild per-head keys and values in the prompt phase and read only the small latent
- * cache in the decode phase, which is much faster at long context. */
+ * cache in the decode phase, which is much faster at long context.
+ * Each sequence has its own phase: frugal_context_set_phase sets every sequence's,
+ * frugal_seq_set_phase one's (FR_ERR_RANGE if seq is out of range). frugal_seq_copy leaves
+ * the destination's phase as it was. */
 typedef enum frugal_phase { FRUGAL_PHASE_PROMPT = 0, FRUGAL_PHASE_DECODE = 1 } frugal_phase;
 void frugal_context_set_phase(frugal_context *c, frugal_phase phase);
+fr_status frugal_seq_set_phase(frugal_context *c, int32_t seq, frugal_phase phase, fr_error *err);
 
 /* ---- sampler ---- */
 typedef struct fr_sampler frugal_sampler;

@@ -588,23 +588,27 @@ static void add_row(srv_engine *e, int64_t *n, int32_t tok, int slot, bool want)
     (*n)++;
 }
 
-/* Evaluates rows [from, to) of the batch and hands out their logits. */
-static bool eval_rows(srv_engine *e, int64_t from, int64_t to, frugal_phase phase) {
-    if (to <= from) return true;
+/* Evaluates the n rows of the batch in one forward pass, each slot's rows in its task's phase
+ * (decoding: the decode phase; reading its prompt: the prompt phase), and hands out their
+ * logits. */
+static bool eval_rows(srv_engine *e, int64_t n) {
     fr_error err;
-    frugal_context_set_phase(e->ctx, phase);
-    if (frugal_eval_seqs(e->ctx, e->b_tok + from, e->b_seq + from, to - from, e->b_want + from, e->logits, &err) !=
-        FR_OK) {
+    fr_status st = FR_OK;
+    for (int64_t i = 0; i < n && st == FR_OK; i++)
+        st = frugal_seq_set_phase(e->ctx, e->b_seq[i], e->b_task[i]->decoding ? FRUGAL_PHASE_DECODE : FRUGAL_PHASE_PROMPT,
+                                  &err);
+    if (st == FR_OK) st = frugal_eval_seqs(e->ctx, e->b_tok, e->b_seq, n, e->b_want, e->logits, &err);
+    if (st != FR_OK) {
         fprintf(stderr, "frugal serve: forward pass failed: %s\n", err.msg);
         return false;
     }
-    for (int64_t i = from; i < to; i++) { /* the cache now holds these rows */
+    for (int64_t i = 0; i < n; i++) { /* the cache now holds these rows */
         srv_slot *s = &e->slots[e->b_seq[i]];
         s->hist[s->n_hist++] = e->b_tok[i];
         if (!e->phase_matters || !e->b_task[i]->decoding) s->n_reuse = s->n_hist;
     }
     int64_t row = 0;
-    for (int64_t i = from; i < to; i++)
+    for (int64_t i = 0; i < n; i++)
         if (e->b_want[i]) on_logits(e, e->b_task[i], e->logits + row++ * e->n_vocab);
     return true;
 }
@@ -643,12 +647,7 @@ static void step(srv_engine *e) {
     e->rr = (e->rr + 1) % e->p.n_slots;
     if (n == 0) return;
     double t0 = srv_now();
-    bool ok;
-    if (e->phase_matters) {
-        ok = eval_rows(e, n_decode, n, FRUGAL_PHASE_PROMPT) && eval_rows(e, 0, n_decode, FRUGAL_PHASE_DECODE);
-    } else {
-        ok = eval_rows(e, 0, n, FRUGAL_PHASE_DECODE);
-    }
+    bool ok = eval_rows(e, n);
     if (!ok) { /* should not happen (rows are checked before); end the affected choices */
         for (int64_t i = 0; i < n; i++) {
             srv_slot *s = &e->slots[e->b_seq[i]]; /* b_task[i] may have ended already */

@@ -62,6 +62,7 @@ void fr_context_free(fr_context *c) {
     fr_huge_free(&c->v_map);
     free(c->seq_past);
     free(c->seq_cnt);
+    free(c->seq_phase);
     free(c->row_seq);
     free(c->row_pos);
     free(c->row_tok);
@@ -121,7 +122,6 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     if (!c) return fr_fail(err, FR_ERR_NOMEM, "context: out of memory");
     c->m = m;
     c->p = p;
-    c->phase = FR_PHASE_PROMPT;
     fr_status st = fr_pool_new(p.n_threads, &c->pool, err);
     if (st != FR_OK) {
         free(c);
@@ -166,17 +166,16 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
         memset(c->k_mem, 0, ka);
         if (!mla) memset(c->v_mem, 0, va);
     }
-    c->k_cache = c->k_mem;
-    c->v_cache = c->v_mem;
     size_t nb = (size_t)p.n_batch;
     c->seq_past = ok ? calloc(ns, sizeof *c->seq_past) : NULL;
     c->seq_cnt = ok ? calloc(ns, sizeof *c->seq_cnt) : NULL;
+    c->seq_phase = ok ? calloc(ns, sizeof *c->seq_phase) : NULL; /* zero: FR_PHASE_PROMPT */
     c->row_seq = ok ? calloc(nb, sizeof *c->row_seq) : NULL;
     c->row_pos = ok ? calloc(nb, sizeof *c->row_pos) : NULL;
     c->row_tok = ok ? calloc(nb, sizeof *c->row_tok) : NULL;
     c->row_out = ok ? calloc(nb, sizeof *c->row_out) : NULL;
     c->out_src = ok ? calloc(nb, sizeof *c->out_src) : NULL;
-    if (!c->seq_past || !c->seq_cnt || !c->row_seq || !c->row_pos || !c->row_tok || !c->row_out || !c->out_src)
+    if (!c->seq_past || !c->seq_cnt || !c->seq_phase || !c->row_seq || !c->row_pos || !c->row_tok || !c->row_out || !c->out_src)
         ok = false;
     if (mla) c->xout = alloc_floats(nb, hp->n_embd, &ok);
     int64_t ffw = FR_MAX(hp->n_ff, FR_MAX(hp->n_ff_exp, hp->n_ff_exp * hp->n_expert_shared));
@@ -275,8 +274,16 @@ fr_status fr_context_seq_copy(fr_context *c, int32_t src, int32_t dst, int64_t n
     c->seq_past[dst] = n;
     return FR_OK;
 }
-void fr_context_set_phase(fr_context *c, fr_phase phase) { c->phase = phase; }
-fr_phase fr_context_phase(const fr_context *c) { return c->phase; }
+void fr_context_set_phase(fr_context *c, fr_phase phase) {
+    for (int32_t s = 0; s < c->p.n_seq; s++) c->seq_phase[s] = phase;
+}
+fr_status fr_context_seq_set_phase(fr_context *c, int32_t seq, fr_phase phase, fr_error *err) {
+    if (seq < 0 || seq >= c->p.n_seq)
+        return fr_fail(err, FR_ERR_RANGE, "phase: sequence %d is out of range (expected 0..%d)", seq, c->p.n_seq - 1);
+    c->seq_phase[seq] = phase;
+    return FR_OK;
+}
+fr_phase fr_context_phase(const fr_context *c) { return c->seq_phase[0]; }
 
 /* ---- per-row tasks ----
  * Row t of a forward pass belongs to sequence c->row_seq[t] at position c->row_pos[t]. */
@@ -564,55 +571,57 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
 }
 
 /* deepseek2 over rows of several sequences: one pass over all rows, so every matrix product
- * (the experts' grouped over every row) reads its weights once for the whole batch. Decode
- * phase: each row attends over its own sequence's latent cache. Prompt phase: the rows are
- * first grouped by sequence (a stable counting sort; a sequence's rows keep their order and
- * consecutive positions), and each sequence's run attends over its own cache, decompressed
- * for it (deepseek2.c attn_prompt_runs). A row's result is the same bits as in a pass of its
+ * (the experts' grouped over every row) reads its weights once for the whole batch, whatever
+ * mix of phases its sequences are in. The rows are first grouped (a stable counting sort: a
+ * sequence's rows keep their order and consecutive positions): the prompt-phase sequences'
+ * rows first, sequence by sequence, each run attending over its own cache decompressed for it
+ * (deepseek2.c attn_prompt_runs); then the decode-phase rows, each reading its own
+ * sequence's latent cache (absorbed). A row's result is the same bits as in a pass of its
  * sequence alone: the products are batch-invariant, the attention is the sequence's own.
  * The final hidden states of the wanted rows are gathered in c->xout (logit order). */
+/* The order of the runs: i in [0, n_seq) the prompt-phase sequences by number, then i in
+ * [n_seq, 2 n_seq) the decode-phase ones; -1 where i's sequence is in the other phase. */
+static int32_t run_seq(const fr_context *c, int64_t i) {
+    int32_t s = (int32_t)(i % c->p.n_seq);
+    return (c->seq_phase[s] == FR_PHASE_DECODE) == (i >= c->p.n_seq) ? s : -1;
+}
+
 static void forward_rows_mla(fr_context *c, const int32_t *tokens, int64_t n) {
     int64_t E = c->m->hp.n_embd;
-    c->rows_multi = true;
-    if (c->phase == FR_PHASE_DECODE) {
-        fr_deepseek2_forward(c, tokens, n);
-        c->rows_multi = false;
-        for (int64_t t = 0; t < n; t++)
-            if (c->row_out[t] >= 0)
-                memcpy(c->xout + (size_t)c->row_out[t] * (size_t)E, c->x + t * E, sizeof(float) * (size_t)E);
-        return;
-    }
     int32_t ns = c->p.n_seq;
-    int64_t *end = c->seq_cnt; /* per sequence: rows, then the end of its run (the checks are done) */
-    int32_t *map = c->out_src; /* grouped row -> logit row (out_src is unused on this path) */
-    memset(end, 0, sizeof *end * (size_t)ns);
-    for (int64_t t = 0; t < n; t++) end[c->row_seq[t]]++;
+    int64_t *start = c->seq_cnt; /* per sequence: its rows, then its run's start (the checks are done) */
+    int32_t *map = c->out_src;   /* grouped row -> logit row (out_src is unused on this path) */
+    memset(start, 0, sizeof *start * (size_t)ns);
+    for (int64_t t = 0; t < n; t++) start[c->row_seq[t]]++;
     int64_t at = 0;
-    for (int32_t s = 0; s < ns; s++) {
-        at += end[s];
-        end[s] = at - end[s]; /* the run's start for now */
+    c->n_prompt_rows = 0;
+    for (int64_t i = 0; i < 2 * (int64_t)ns; i++) {
+        int32_t s = run_seq(c, i);
+        if (s < 0) continue;
+        int64_t m = start[s];
+        start[s] = at;
+        at += m;
+        if (i < ns) c->n_prompt_rows = at;
     }
     for (int64_t t = 0; t < n; t++) {
-        int64_t g = end[c->row_seq[t]]++;
+        int64_t g = start[c->row_seq[t]]++; /* start[s] ends at the end of s's run */
         c->row_tok[g] = tokens[t];
         map[g] = c->row_out[t];
     }
-    /* Rewrite the rows' sequences and positions in the grouped order. eval_rows has already
-     * advanced seq_past past this batch, so a run of m rows ends at position seq_past[s]. */
+    /* The rows' sequences and positions in the grouped order. eval_rows has already advanced
+     * seq_past past this batch, so a run of m rows ends at position seq_past[s] - 1. */
     int64_t r = 0;
-    for (int32_t s = 0; s < ns; s++) {
-        int64_t m = end[s] - r;
-        for (int64_t k = 0; k < m; k++, r++) {
+    for (int64_t i = 0; i < 2 * (int64_t)ns; i++) {
+        int32_t s = run_seq(c, i);
+        if (s < 0) continue;
+        for (int64_t m = start[s] - r, k = 0; k < m; k++, r++) {
             c->row_seq[r] = s;
             c->row_pos[r] = c->seq_past[s] - m + k;
         }
     }
     fr_deepseek2_forward(c, c->row_tok, n);
-    c->rows_multi = false;
     for (int64_t t = 0; t < n; t++)
         if (map[t] >= 0) memcpy(c->xout + (size_t)map[t] * (size_t)E, c->x + t * E, sizeof(float) * (size_t)E);
-    c->k_cache = c->k_mem;
-    c->n_past = c->seq_past[0];
 }
 
 /* The checks and the batch loop of both eval entry points. A row is wanted if want[i]

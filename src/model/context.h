@@ -22,7 +22,9 @@ typedef struct fr_context fr_context;
  * Dense models run one path in both phases. deepseek2 (MLA) uses, in the prompt phase,
  * keys and values decompressed from the latent cache (the peer engine's arithmetic), and in
  * the decode phase the absorbed form that reads only the latent cache (fast at long
- * context). A new context starts in the prompt phase. */
+ * context). Each sequence has its own phase, and each row of an eval call is computed in
+ * its sequence's phase, so one call (one pass over the weights) can carry one sequence's
+ * prompt chunk and another's decode token. A new context starts in the prompt phase. */
 typedef enum fr_phase { FR_PHASE_PROMPT = 0, FR_PHASE_DECODE = 1 } fr_phase;
 
 fr_context_params fr_context_default_params(void);
@@ -61,7 +63,12 @@ fr_status fr_context_seq_copy(fr_context *c, int32_t src, int32_t dst, int64_t n
 /* True if the prompt and decode phases compute differently (MLA). */
 bool fr_context_phase_matters(const fr_context *c);
 int fr_context_threads(const fr_context *c);
+/* The phase of every sequence. */
 void fr_context_set_phase(fr_context *c, fr_phase phase);
+/* The phase of one sequence (FR_ERR_RANGE for a sequence out of range). A sequence copy
+ * (fr_context_seq_copy) leaves the destination's phase as it was. */
+fr_status fr_context_seq_set_phase(fr_context *c, int32_t seq, fr_phase phase, fr_error *err);
+/* The phase of sequence 0. */
 fr_phase fr_context_phase(const fr_context *c);
 /* KV cache bytes per token (all layers, K and V; MLA: the latent and rope key) for a cache type. */
 size_t fr_kv_bytes_per_token(const fr_hparams *hp, int kv_type);

@@ -14,25 +14,15 @@ struct fr_context {
     fr_context_params p;
     /* positions cached per sequence, [p.n_seq] */
     int64_t *seq_past;
-    /* the sequence a forward pass of a single sequence works on (deepseek2): its n_past and
-     * its cache block (k_cache/v_cache point into k_mem/v_mem; they point at sequence 0
-     * outside an eval call) */
-    int64_t n_past;
-    fr_phase phase;
+    fr_phase *seq_phase; /* [p.n_seq] the phase each sequence's rows are computed in */
 
     /* KV cache.
      * dense: K and V per layer [n_head_kv][n_ctx][head_dim] of kv_type: each kv head's
      *        positions in one contiguous block, since attention reads a kv head at a time.
-     * MLA:   k_cache only, per layer [n_ctx][n_lora_kv + n_rot] of kv_type: the normalised
-     *        latent and the roped shared key, all a token leaves behind (v_cache is NULL). */
-    /* Multiple sequences: k_mem holds p.n_seq blocks of k_seq_bytes, each laid out as above
-     * (so k_mem + s * k_seq_bytes is a complete single-sequence cache); v_mem likewise. */
-    char *k_cache, *v_cache;
-    /* deepseek2 over rows of several sequences: row t sits at position row_pos[t] of
-     * sequence row_seq[t] (its own cache block) instead of at n_past + t of k_cache
-     * (fr_ds_row_pos/fr_ds_row_cache). In the prompt phase the rows come grouped by
-     * sequence, each sequence's at consecutive positions (context.c forward_rows_mla). */
-    bool rows_multi;
+     * MLA:   K only, per layer [n_ctx][n_lora_kv + n_rot] of kv_type: the normalised latent
+     *        and the roped shared key, all a token leaves behind (v_mem is NULL).
+     * k_mem holds p.n_seq blocks of k_seq_bytes, each laid out as above (so k_mem + s *
+     * k_seq_bytes is one sequence's complete cache); v_mem likewise. */
     char *k_mem, *v_mem;               /* the allocations (huge pages: hugemem.h) */
     fr_huge_mem k_map, v_map;
     size_t k_seq_bytes, v_seq_bytes;   /* one sequence, all layers */
@@ -44,7 +34,10 @@ struct fr_context {
     /* rows of the current forward pass, [n_batch] */
     int32_t *row_seq; /* sequence of each row */
     int64_t *row_pos; /* position of each row in its sequence */
-    int32_t *row_tok; /* deepseek2: the tokens of one sequence, gathered */
+    int32_t *row_tok; /* deepseek2: the tokens, grouped (context.c forward_rows_mla) */
+    int64_t n_prompt_rows; /* deepseek2: rows [0, n_prompt_rows) are prompt-phase sequences',
+                            * grouped by sequence, each at consecutive positions; the rest
+                            * are decode-phase rows */
     int32_t *row_out; /* logit row of each row, -1: none */
     int32_t *out_src; /* rows whose logits are wanted, in order */
     float *xout;      /* deepseek2: [n_batch][n_embd] final hidden states of the wanted rows */
@@ -169,19 +162,18 @@ void fr_ctx_add_norm(fr_context *c, float *x, const float *d, const float *w, fl
 void fr_ctx_attn_weights(float *scores, int64_t stride, int64_t nq, int64_t per_row, int64_t len0, int64_t n_pos,
                          bool round_f16);
 
-/* deepseek2 rows: the position of row t, and its layer's cache rows */
-static inline int64_t fr_ds_row_pos(const fr_context *c, int64_t t) {
-    return c->rows_multi ? c->row_pos[t] : c->n_past + t;
+/* deepseek2: one sequence's layer of cache rows; row t's position and layer of cache rows */
+static inline char *fr_ds_seq_cache(const fr_context *c, int32_t seq, int64_t layer) {
+    return c->k_mem + (size_t)seq * c->k_seq_bytes + (size_t)layer * c->k_layer_bytes;
 }
+static inline int64_t fr_ds_row_pos(const fr_context *c, int64_t t) { return c->row_pos[t]; }
 static inline char *fr_ds_row_cache(const fr_context *c, int64_t t, int64_t layer) {
-    char *base = c->rows_multi ? c->k_mem + (size_t)c->row_seq[t] * c->k_seq_bytes : c->k_cache;
-    return base + (size_t)layer * c->k_layer_bytes;
+    return fr_ds_seq_cache(c, c->row_seq[t], layer);
 }
 
-/* deepseek2.c: one forward pass of n <= n_batch tokens of one sequence at positions
- * c->n_past .. c->n_past+n-1 of the cache at c->k_cache, or with c->rows_multi of the rows
- * that c->row_seq/c->row_pos place; leaves the final hidden states in c->x (the output
- * head is the caller's) and advances c->n_past (not with c->rows_multi). */
+/* deepseek2.c: one forward pass of n <= n_batch rows, row t at position c->row_pos[t] of
+ * sequence c->row_seq[t], laid out as c->n_prompt_rows says; leaves the final hidden states
+ * in c->x (the output head is the caller's). The caller advances the sequences. */
 void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n);
 size_t fr_deepseek2_kv_bytes_per_token(const fr_hparams *hp, int kv_type);
 fr_status fr_deepseek2_alloc(fr_context *c, fr_error *err);
@@ -195,12 +187,12 @@ void fr_mla_store(fr_context *c, const fr_layer *L, float *kv, void *row, int th
  * magnitude by the nearest F16 neighbour (up to 4 steps either way) that makes them do so,
  * where the values alone do not; h is left as it was where no neighbour does. */
 bool fr_mla_fit_f16_block(const fr_type_traits *at, const void *want, fr_f16 *h);
-/* mla.c: attention of one layer for the tokens whose q (c->q, rope applied) and cache rows
- * are in place; writes c->attn. Prompt phase: rows [row0, row0 + n) of the pass, n
- * consecutive tokens of the sequence whose cache is c->k_cache, at positions c->n_past ..
- * c->n_past + n - 1. Decode phase: rows [0, n), each at fr_ds_row_pos/fr_ds_row_cache. */
+/* mla.c: attention of one layer for the rows [row0, row0 + n) of the pass whose q (c->q,
+ * rope applied) and cache rows are in place; writes their c->attn rows. Prompt phase: n
+ * consecutive tokens of one sequence (row row0's), the first at position row_pos[row0].
+ * Decode phase: each row at fr_ds_row_pos/fr_ds_row_cache. */
 void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t row0, int64_t n);
-void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n);
+void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t row0, int64_t n);
 
 /* moe.c: out[t] = routed experts + shared experts of c->xn rows, for n tokens. */
 void fr_moe_forward(fr_context *c, const fr_layer *L, int64_t n, float *out);

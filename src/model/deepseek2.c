@@ -129,7 +129,7 @@ void fr_deepseek2_free(fr_context *c) {
 
 typedef struct {
     fr_context *c;
-    int64_t layer, pos0;
+    int64_t layer;
 } ds_job;
 
 static void rope_table_task(void *ctx, int64_t t, int thread) {
@@ -170,32 +170,27 @@ static void swiglu_task(void *ctx, int64_t t, int thread) {
     fr_swiglu(j->c->gate + t * j->ff, j->c->up + t * j->ff, j->ff);
 }
 
-/* Prompt-phase attention over rows of several sequences (c->rows_multi), grouped by
- * sequence: each run of one sequence's rows attends over its own cache, as that sequence
- * alone would (the same decompression, the same groups of queries from the run's first
- * row). Leaves c->k_cache and c->n_past at the last run's; the caller restores them. */
+/* Prompt-phase attention over the rows [0, n), grouped by sequence: each run of one
+ * sequence's rows attends over its own cache, as that sequence alone would (the same
+ * decompression, the same groups of queries from the run's first row). */
 static void attn_prompt_runs(fr_context *c, int64_t layer, int64_t n) {
     for (int64_t r0 = 0, r1; r0 < n; r0 = r1) {
-        int32_t s = c->row_seq[r0];
-        for (r1 = r0 + 1; r1 < n && c->row_seq[r1] == s; r1++) {}
-        c->k_cache = c->k_mem + (size_t)s * c->k_seq_bytes;
-        c->n_past = c->row_pos[r0];
+        for (r1 = r0 + 1; r1 < n && c->row_seq[r1] == c->row_seq[r0]; r1++) {}
         fr_mla_attn_prompt(c, layer, r0, r1 - r0);
     }
 }
 
-/* One sequence: c->k_cache is its cache block and c->n_past its first position (the
- * multi-sequence caller in context.c sets both; see forward_rows_mla there). With
- * c->rows_multi, rows of several sequences at once: row t at c->row_pos[t] of sequence
- * c->row_seq[t], grouped by sequence in the prompt phase; the caller advances the
- * sequences. Every matrix product runs once over all rows. */
+/* Rows of several sequences at once: row t at c->row_pos[t] of sequence c->row_seq[t];
+ * rows [0, c->n_prompt_rows) in the prompt phase, grouped by sequence, the rest in the
+ * decode phase (context.c forward_rows_mla lays them out so). Every matrix product runs
+ * once over all rows. */
 void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n) {
     const fr_model *m = c->m;
     const fr_hparams *hp = &m->hp;
     fr_pool *pool = c->pool;
     int64_t E = hp->n_embd, H = hp->n_head, qd = H * hp->head_dim_k, od = H * hp->head_dim_v;
     int64_t kvw = hp->n_lora_kv + hp->n_rot;
-    ds_job j = {c, 0, c->n_past};
+    ds_job j = {c, 0};
 
     fr_ctx_embed(c, tokens, n);
     fr_pool_run(pool, n, rope_table_task, &j);
@@ -215,12 +210,8 @@ void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n) {
             fr_matmul(pool, &L->wq_b.m, c->v, R, n, c->q, qd, NULL, c->scratch);
         }
         fr_pool_run(pool, n, latent_store_task, &j);
-        if (c->phase == FR_PHASE_DECODE)
-            fr_mla_attn_decode(c, l, n);
-        else if (c->rows_multi)
-            attn_prompt_runs(c, l, n);
-        else
-            fr_mla_attn_prompt(c, l, 0, n);
+        attn_prompt_runs(c, l, c->n_prompt_rows);
+        fr_mla_attn_decode(c, l, c->n_prompt_rows, n - c->n_prompt_rows);
         fr_matmul(pool, &L->wo.m, c->attn, od, n, c->tmp, E, NULL, c->scratch);
         fr_ctx_add_norm(c, c->x, c->tmp, L->ffn_norm_f, c->xn, E, n);
         if (L->ffn_gate_inp.src) {
@@ -235,5 +226,4 @@ void fr_deepseek2_forward(fr_context *c, const int32_t *tokens, int64_t n) {
         const float *next_norm = l + 1 < hp->n_layer ? m->w.layers[l + 1].attn_norm_f : NULL;
         fr_ctx_add_norm(c, c->x, c->tmp, next_norm, c->xn, E, n);
     }
-    if (!c->rows_multi) c->n_past += n;
 }

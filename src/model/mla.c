@@ -169,17 +169,15 @@ typedef struct {
     fr_context *c;
     int64_t layer, row0, n, pos0, p0; /* rows [row0, row0 + n) of the pass at positions pos0..;
                                        * p0: first position of the decompressed block */
+    const char *cache;                /* their sequence's cache rows of the layer */
 } mla_job;
-
-static const char *cache_row(const fr_context *c, int64_t layer, int64_t pos) {
-    return c->k_cache + (size_t)layer * c->k_layer_bytes + (size_t)pos * c->k_row_bytes;
-}
 
 static void read_latent_task(void *ctx, int64_t i, int thread) {
     mla_job *j = ctx;
     const fr_hparams *hp = &j->c->m->hp;
     int64_t w = hp->n_lora_kv + hp->n_rot;
-    fr_type_traits_get(j->c->p.kv_type)->to_float(cache_row(j->c, j->layer, j->p0 + i), j->c->lat + i * w, w);
+    fr_type_traits_get(j->c->p.kv_type)->to_float(j->cache + (size_t)(j->p0 + i) * j->c->k_row_bytes, j->c->lat + i * w,
+                                                  w);
 }
 
 /* decompressed block rows -> dec_type rows of dk (K [h][pos]) and dv (V [h][pos]) */
@@ -242,8 +240,8 @@ void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t row0, int64_t n) {
     const fr_hparams *hp = &c->m->hp;
     const fr_layer *L = &c->m->w.layers[layer];
     int64_t H = hp->n_head, w = hp->n_lora_kv + hp->n_rot;
-    int64_t end = c->n_past + n; /* positions [0, end) are cached */
-    mla_job j = {c, layer, row0, n, c->n_past, 0};
+    int64_t pos0 = c->row_pos[row0], end = pos0 + n; /* positions [0, end) are cached */
+    mla_job j = {c, layer, row0, n, pos0, 0, fr_ds_row_cache(c, row0, layer)};
     /* Decompress in blocks of n_batch positions. Every position is rebuilt from the cache
      * for every chunk: K_nope and V of a position are the same whatever the chunking. */
     for (int64_t p0 = 0; p0 < end; p0 += c->p.n_batch) {
@@ -434,14 +432,14 @@ static void vout_task(void *ctx, int64_t task, int thread) {
 /* Decode: the batch's tokens in groups of up to FR_MLA_DECODE_GROUP, W_UK for the whole group,
  * then each token's attention over its own sequence, then W_UV for the group. Each token's
  * values are computed by the same calls whatever the group (batch invariance). */
-void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t n) {
+void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t row0, int64_t n) {
     const fr_hparams *hp = &c->m->hp;
     int64_t H = hp->n_head, r = hp->n_lora_kv, w = r + hp->n_rot;
     /* two tasks per thread: a thread's heads come in runs, each head prefetching the next */
     int64_t head_block = FR_MAX(1, H / (2 * (int64_t)c->p.n_threads));
     int64_t head_tasks = (H + head_block - 1) / head_block;
-    for (int64_t t0 = 0; t0 < n; t0 += FR_MLA_DECODE_GROUP) {
-        abs_group_job gj = {c, layer, t0, FR_MIN(FR_MLA_DECODE_GROUP, n - t0), head_block};
+    for (int64_t t0 = row0; t0 < row0 + n; t0 += FR_MLA_DECODE_GROUP) {
+        abs_group_job gj = {c, layer, t0, FR_MIN(FR_MLA_DECODE_GROUP, row0 + n - t0), head_block};
         fr_pool_run(c->pool, head_tasks, qlat_task, &gj);
         for (int64_t g = 0; g < gj.n_tok;) {
             /* the next tokens whose score rows fit c->dscores side by side, each head's row

@@ -240,3 +240,6 @@ int32_t frugal_context_n_seq(const frugal_context *c) { return fr_context_n_seq(
 void frugal_context_set_phase(frugal_context *c, frugal_phase phase) {
     fr_context_set_phase(c, phase == FRUGAL_PHASE_DECODE ? FR_PHASE_DECODE : FR_PHASE_PROMPT);
 }
+fr_status frugal_seq_set_phase(frugal_context *c, int32_t seq, frugal_phase phase, fr_error *err) {
+    return fr_context_seq_set_phase(c, seq, phase == FRUGAL_PHASE_DECODE ? FR_PHASE_DECODE : FR_PHASE_PROMPT, err);
+}

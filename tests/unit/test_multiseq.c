@@ -6,13 +6,15 @@
  *   interleaved, in mixed batches (prompt chunks of some sequences next to one-token decode
  *   rows of others, sequences starting late), in permuted slots of a 5-slot context, with 2
  *   threads and the default batch, then with 1 thread and a batch of 5 rows (calls split);
+ *   some calls have one phase for all rows (frugal_context_set_phase), the others a phase
+ *   per sequence (frugal_seq_set_phase), prompt-phase and decode-phase sequences in one call;
  *   every wanted row's logits must be bit-identical (memcmp) to the same token computed by
  *   its sequence alone in a fresh single-sequence context (same phase per token: MLA models
  *   compute the phases differently, dense ones do not);
  * - frugal_seq_copy: a copied prefix continued (into a free slot, over a used slot, onto
  *   itself) gives the logits computed from scratch; frugal_seq_truncate likewise;
  * - range errors (bad sequence, one sequence's context overflowing, bad ids, bad copies,
- *   n_seq 0 / too many), checked before anything is computed. */
+ *   a bad sequence's phase, n_seq 0 / too many), checked before anything is computed. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +32,8 @@ static const int k_decode[NSEQ] = {5, 8, 3, 6};
 static const int k_start[NSEQ] = {0, 0, 1, 3}; /* the step a sequence joins */
 
 typedef struct {
-    int phase;
+    int uniform;         /* one phase for all (frugal_context_set_phase), else per sequence */
+    int phase[NSEQ];     /* each sequence's phase in this step (frugal_seq_set_phase) */
     int n;
     int seq[MAXROWS], idx[MAXROWS];
     uint8_t want[MAXROWS];
@@ -89,7 +92,14 @@ static void make_schedule(fixture *f, uint64_t seed) {
             continue;
         }
         step *st = &f->steps[f->n_steps++];
-        st->phase = !any_prompt || test_rng_next(&rng) % 4 == 0 ? FRUGAL_PHASE_DECODE : FRUGAL_PHASE_PROMPT;
+        /* a third of the steps in one phase (mostly the prompt's while there is one), the
+         * others per sequence: mostly its own (prompt or decode), sometimes the other */
+        st->uniform = test_rng_next(&rng) % 3 == 0;
+        int one = !any_prompt || test_rng_next(&rng) % 4 == 0 ? FRUGAL_PHASE_DECODE : FRUGAL_PHASE_PROMPT;
+        for (int a = 0; a < na; a++) {
+            int k = active[a], own = pos[k] < k_prompt[k] ? FRUGAL_PHASE_PROMPT : FRUGAL_PHASE_DECODE;
+            st->phase[k] = st->uniform ? one : test_rng_next(&rng) % 4 == 0 ? 1 - own : own;
+        }
         st->n = 0;
         for (int more = 1; more;) {
             more = 0;
@@ -101,7 +111,7 @@ static void make_schedule(fixture *f, uint64_t seed) {
                 st->seq[st->n] = k;
                 st->idx[st->n] = i;
                 st->want[st->n] = i >= k_prompt[k] - 1 || test_rng_next(&rng) % 3 == 0;
-                f->phase[k][i] = st->phase;
+                f->phase[k][i] = st->phase[k];
                 st->n++;
             }
         }
@@ -153,29 +163,55 @@ static void make_reference(fixture *f) {
     }
 }
 
+/* Sequence 0's tokens alone, once all in the prompt phase and once all in the decode phase
+ * (one call each): the rows whose logits differ. The bit-for-bit comparisons above can only
+ * show a row computed in the wrong phase where the phases give different bits. */
+static int phase_rows_differ(fixture *f) {
+    int n = total(0), differ = 0;
+    float *lg[2] = {malloc(sizeof(float) * (size_t)f->V * (size_t)n), malloc(sizeof(float) * (size_t)f->V * (size_t)n)};
+    for (int ph = 0; ph < 2; ph++) {
+        frugal_context *c = ctx_new(f, 1, 1, 0);
+        if (!c) break;
+        fr_error err;
+        frugal_context_set_phase(c, ph ? FRUGAL_PHASE_DECODE : FRUGAL_PHASE_PROMPT);
+        CHECK(frugal_eval(c, f->toks[0], n, lg[ph], 0, &err) == FR_OK, "%s: phase %d eval: %s", f->label, ph, err.msg);
+        frugal_context_free(c);
+    }
+    for (int i = 0; i < n; i++)
+        differ += memcmp(lg[0] + (size_t)i * (size_t)f->V, lg[1] + (size_t)i * (size_t)f->V, sizeof(float) * (size_t)f->V) != 0;
+    free(lg[0]);
+    free(lg[1]);
+    return differ;
+}
+
 /* The schedule in a multi-sequence context; returns the context for further tests. */
 static frugal_context *run_multi(fixture *f, const int *slot, int threads, int64_t n_batch) {
     frugal_context *c = ctx_new(f, NSLOT, threads, n_batch);
     if (!c) return NULL;
     CHECK(frugal_context_n_seq(c) == NSLOT, "%s: n_seq", f->label);
     float *lg = malloc(sizeof(float) * (size_t)f->V * MAXROWS);
-    int bad = 0, rows = 0, compared = 0, mixed = 0;
+    int bad = 0, rows = 0, compared = 0, mixed = 0, mixed_phase = 0;
     char first[160] = "";
     for (int s = 0; s < f->n_steps; s++) {
         const step *st = &f->steps[s];
         int32_t tok[MAXROWS], seq[MAXROWS];
-        int has_prompt = 0, has_decode = 0;
+        int has_prompt = 0, has_decode = 0, in_phase[2] = {0, 0};
+        fr_error err;
+        fr_status rc = FR_OK;
+        if (st->uniform) frugal_context_set_phase(c, st->phase[st->seq[0]]);
         for (int r = 0; r < st->n; r++) {
             int k = st->seq[r], i = st->idx[r];
             tok[r] = f->toks[k][i];
             seq[r] = slot[k];
             if (i < k_prompt[k]) has_prompt = 1;
             else has_decode = 1;
+            in_phase[st->phase[k]] = 1;
+            if (!st->uniform && rc == FR_OK) rc = frugal_seq_set_phase(c, slot[k], st->phase[k], &err);
         }
+        CHECK(rc == FR_OK, "%s: step %d: set phase: %s", f->label, s, err.msg);
         mixed += has_prompt && has_decode;
-        frugal_context_set_phase(c, st->phase);
-        fr_error err;
-        fr_status rc = frugal_eval_seqs(c, tok, seq, st->n, st->want, lg, &err);
+        mixed_phase += in_phase[0] && in_phase[1];
+        rc = frugal_eval_seqs(c, tok, seq, st->n, st->want, lg, &err);
         CHECK(rc == FR_OK, "%s: step %d: %s", f->label, s, err.msg);
         if (rc != FR_OK) break;
         int o = 0;
@@ -194,14 +230,16 @@ static frugal_context *run_multi(fixture *f, const int *slot, int threads, int64
         }
     }
     CHECK(mixed > 0, "%s: the schedule has mixed prompt/decode batches", f->label);
+    CHECK(mixed_phase > 0, "%s: the schedule has calls with sequences in both phases", f->label);
     CHECK(bad == 0, "%s (%d threads, batch %lld): %d of %d rows differ from the sequence alone, first: %s", f->label,
           threads, (long long)n_batch, bad, compared, first);
     for (int k = 0; k < NSEQ; k++)
         CHECK(frugal_seq_n_past(c, slot[k]) == total(k), "%s: slot %d n_past %lld (expected %d)", f->label, slot[k],
               (long long)frugal_seq_n_past(c, slot[k]), total(k));
     free(lg);
-    printf("  %s: %d steps (%d mixed prompt/decode), %d rows, %d logit rows bit-identical (%d threads, batch %s)\n",
-           f->label, f->n_steps, mixed, rows, compared - bad, threads, n_batch ? "of 5 rows" : "default");
+    printf("  %s: %d steps (%d mixed prompt/decode, %d with both phases), %d rows, %d logit rows bit-identical (%d "
+           "threads, batch %s)\n",
+           f->label, f->n_steps, mixed, mixed_phase, rows, compared - bad, threads, n_batch ? "of 5 rows" : "default");
     return c;
 }
 
@@ -265,6 +303,12 @@ static void run_fixture(const char *path, const char *label, bool mla) {
         CHECK(frugal_context_phase_matters(c) == mla, "%s: phase_matters %d", label, (int)mla);
         frugal_context_free(c);
     }
+    /* MLA: the two phases give different bits (most rows), so a row computed in the other
+     * phase than its sequence's fails the comparisons; dense models: the same bits */
+    int differ = phase_rows_differ(f);
+    printf("  %s: %d of %d rows differ between the phases\n", label, differ, total(0));
+    if (mla) CHECK(differ >= total(0) / 2, "%s: only %d of %d rows differ between the phases", label, differ, total(0));
+    else CHECK(differ == 0, "%s: %d rows differ between the phases of a dense model", label, differ);
     static const int slots_a[NSEQ] = {2, 0, 4, 1}, slots_b[NSEQ] = {4, 3, 1, 0};
     c = run_multi(f, slots_a, 2, 0);
     if (c) test_copy_truncate(f, c, slots_a);
@@ -313,6 +357,15 @@ static void test_errors(const char *path) {
     }
     CHECK(frugal_seq_n_past(c, -1) == -1 && frugal_seq_n_past(c, 3) == -1 && frugal_seq_n_past(c, 2) == 0,
           "seq_n_past range");
+    static const int32_t bad_seq[] = {-1, 3, INT_MAX, INT_MIN};
+    for (size_t i = 0; i < sizeof bad_seq / sizeof bad_seq[0]; i++) {
+        char want_msg[32];
+        snprintf(want_msg, sizeof want_msg, "sequence %d ", bad_seq[i]);
+        fr_status st = frugal_seq_set_phase(c, bad_seq[i], FRUGAL_PHASE_DECODE, &err);
+        CHECK(st == FR_ERR_RANGE && strstr(err.msg, want_msg), "phase of sequence %d refused: %d %s", bad_seq[i], st,
+              st ? err.msg : "");
+    }
+    CHECK(frugal_seq_set_phase(c, 2, FRUGAL_PHASE_DECODE, &err) == FR_OK, "phase of sequence 2");
     int32_t toks[16], seq[16];
     for (int i = 0; i < 16; i++) toks[i] = (int32_t)(i * 37 % V), seq[i] = 1;
     float *lg = malloc(sizeof(float) * (size_t)V * 16);
