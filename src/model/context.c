@@ -175,7 +175,8 @@ fr_status fr_context_new(const fr_model *m, const fr_context_params *pp, fr_cont
     c->row_tok = ok ? calloc(nb, sizeof *c->row_tok) : NULL;
     c->row_out = ok ? calloc(nb, sizeof *c->row_out) : NULL;
     c->out_src = ok ? calloc(nb, sizeof *c->out_src) : NULL;
-    if (!c->seq_past || !c->seq_cnt || !c->seq_phase || !c->row_seq || !c->row_pos || !c->row_tok || !c->row_out || !c->out_src)
+    if (!c->seq_past || !c->seq_cnt || !c->seq_phase || !c->row_seq || !c->row_pos || !c->row_tok || !c->row_out ||
+        !c->out_src)
         ok = false;
     if (mla) c->xout = alloc_floats(nb, hp->n_embd, &ok);
     int64_t ffw = FR_MAX(hp->n_ff, FR_MAX(hp->n_ff_exp, hp->n_ff_exp * hp->n_expert_shared));
@@ -570,6 +571,13 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
     }
 }
 
+/* The order of the runs: i in [0, n_seq) the prompt-phase sequences by number, then i in
+ * [n_seq, 2 n_seq) the decode-phase ones; -1 where i's sequence is in the other phase. */
+static int32_t run_seq(const fr_context *c, int64_t i) {
+    int32_t s = (int32_t)(i % c->p.n_seq);
+    return (c->seq_phase[s] == FR_PHASE_DECODE) == (i >= c->p.n_seq) ? s : -1;
+}
+
 /* deepseek2 over rows of several sequences: one pass over all rows, so every matrix product
  * (the experts' grouped over every row) reads its weights once for the whole batch, whatever
  * mix of phases its sequences are in. The rows are first grouped (a stable counting sort: a
@@ -579,13 +587,6 @@ static void forward_rows(fr_context *c, const int32_t *tokens, int64_t n) {
  * sequence's latent cache (absorbed). A row's result is the same bits as in a pass of its
  * sequence alone: the products are batch-invariant, the attention is the sequence's own.
  * The final hidden states of the wanted rows are gathered in c->xout (logit order). */
-/* The order of the runs: i in [0, n_seq) the prompt-phase sequences by number, then i in
- * [n_seq, 2 n_seq) the decode-phase ones; -1 where i's sequence is in the other phase. */
-static int32_t run_seq(const fr_context *c, int64_t i) {
-    int32_t s = (int32_t)(i % c->p.n_seq);
-    return (c->seq_phase[s] == FR_PHASE_DECODE) == (i >= c->p.n_seq) ? s : -1;
-}
-
 static void forward_rows_mla(fr_context *c, const int32_t *tokens, int64_t n) {
     int64_t E = c->m->hp.n_embd;
     int32_t ns = c->p.n_seq;

@@ -41,7 +41,7 @@ struct fr_context {
     int32_t *row_out; /* logit row of each row, -1: none */
     int32_t *out_src; /* rows whose logits are wanted, in order */
     float *xout;      /* deepseek2: [n_batch][n_embd] final hidden states of the wanted rows */
-    int64_t *seq_cnt; /* [p.n_seq] rows per sequence (checks) */
+    int64_t *seq_cnt; /* [p.n_seq] rows per sequence (checks), then where runs start (forward_rows_mla) */
 
     /* activations, [n_batch][...] */
     float *x;      /* [n_batch][n_embd] residual stream */

@@ -232,8 +232,8 @@ static void prompt_attn_task(void *ctx, int64_t task, int thread) {
     const char *vb = c->dv + (size_t)h * (size_t)stride * c->dv_row;
     fr_attn_scores_dot(c->dec_type, kb, c->dk_row, 0, n_pos, qg, nt, dk, hp->attn_scale, scores, stride, tmp);
     fr_ctx_attn_weights(scores, stride, nt, 1, j->pos0 + t0 + 1, n_pos, f16);
-    fr_mla_accum(c->dec_type, vb, c->dv_row, n_pos, scores, stride, 0, nt, 0, dv, c->attn + (j->row0 + t0) * H * dv + h * dv,
-                 H * dv, tmp);
+    fr_mla_accum(c->dec_type, vb, c->dv_row, n_pos, scores, stride, 0, nt, 0, dv,
+                 c->attn + (j->row0 + t0) * H * dv + h * dv, H * dv, tmp);
 }
 
 void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t row0, int64_t n) {
@@ -429,9 +429,9 @@ static void vout_task(void *ctx, int64_t task, int thread) {
     }
 }
 
-/* Decode: the batch's tokens in groups of up to FR_MLA_DECODE_GROUP, W_UK for the whole group,
- * then each token's attention over its own sequence, then W_UV for the group. Each token's
- * values are computed by the same calls whatever the group (batch invariance). */
+/* Decode: the rows [row0, row0 + n) in groups of up to FR_MLA_DECODE_GROUP, W_UK for the whole
+ * group, then each token's attention over its own sequence, then W_UV for the group. Each
+ * token's values are computed by the same calls whatever the group (batch invariance). */
 void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t row0, int64_t n) {
     const fr_hparams *hp = &c->m->hp;
     int64_t H = hp->n_head, r = hp->n_lora_kv, w = r + hp->n_rot;
