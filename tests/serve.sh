@@ -167,7 +167,31 @@ jcheck "seed 205 ends at an end-of-generation token" "j['choices'][0]['finish_re
 req POST /v1/completions '{"prompt":"Hello","max_tokens":64,"seed":205,"ignore_eos":true}'; expect 200 "seed 205 with ignore_eos"
 jcheck "with ignore_eos it runs to max_tokens" "j['choices'][0]['finish_reason']=='length' and j['usage']['completion_tokens']==64"
 req POST /v1/completions '{"prompt":"Hello","max_tokens":4,"ignore_eos":1}'; expect 400 "ignore_eos not a boolean"
-req POST /v1/chat/completions "$(chat x 4 ',"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{}}}')"; expect 400 "json_schema (not supported yet) is refused, not ignored"
+# response_format json_schema: what the guard cannot enforce is refused, naming the keyword
+req POST /v1/chat/completions "$(chat x 4 ',"response_format":{"type":"json_schema","json_schema":{"name":"a","schema":{"type":"object","properties":{"d":{"type":"string","format":"date"}}}}}')"
+expect 400 "json_schema with an unsupported keyword"
+jcheck "the error names the keyword and its place" "j['error']['param']=='response_format' and \"'format' at /properties/d\" in j['error']['message']"
+req POST /v1/chat/completions "$(chat x 4 ',"response_format":{"type":"json_schema","json_schema":{"name":"a"}}')"; expect 400 "json_schema without a schema"
+req POST /v1/chat/completions "$(chat x 4 ',"response_format":{"type":"json_schema","json_schema":{"schema":{"$ref":"#/$defs/x"}}}')"; expect 400 "json_schema with a dangling \$ref"
+# the output follows the schema: every seed's answer ends ("stop") and validates
+SCHEMA='{"type":"object","properties":{"n":{"type":"integer"},"c":{"enum":["red","blue"]},"t":{"type":"string","maxLength":4},"l":{"type":"array","items":{"type":"boolean"},"maxItems":2}},"required":["n","c","t"],"additionalProperties":false}'
+for form in json_schema llama; do
+    for seed in 1 2 3; do
+        if [ $form = json_schema ]; then rf="{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"strict\":true,\"schema\":$SCHEMA}}"
+        else rf="{\"type\":\"json_object\",\"schema\":$SCHEMA}"; fi
+        req POST /v1/chat/completions "{\"messages\":[{\"role\":\"user\",\"content\":\"Answer in JSON\"}],\"max_tokens\":400,\"temperature\":1,\"seed\":$seed,\"response_format\":$rf}"
+        expect 200 "response_format $form (seed $seed)"
+        python3 - "$T/body" <<'PYEOF' && ok "$form output (seed $seed) is complete and follows the schema" || bad "$form output (seed $seed): $(cat "$T/body")"
+import json, sys
+c = json.load(open(sys.argv[1]))["choices"][0]
+assert c["finish_reason"] == "stop", c
+v = json.loads(c["message"]["content"])
+assert isinstance(v, dict) and set(v) <= {"n", "c", "t", "l"} and {"n", "c", "t"} <= set(v), v
+assert type(v["n"]) is int and v["c"] in ("red", "blue") and isinstance(v["t"], str) and len(v["t"]) <= 4, v
+assert "l" not in v or (isinstance(v["l"], list) and len(v["l"]) <= 2 and all(type(b) is bool for b in v["l"])), v
+PYEOF
+    done
+done
 for seed in 1 2 3; do
     req POST /v1/chat/completions "{\"messages\":[{\"role\":\"user\",\"content\":\"Answer in JSON\"}],\"max_tokens\":40,\"temperature\":1,\"seed\":$seed,\"response_format\":{\"type\":\"json_object\"}}"
     expect 200 "json_object (seed $seed)"

@@ -46,7 +46,7 @@ typedef struct srv_task {
     char *pend; /* text held back: it may still become a stop string */
     size_t n_pend, cap_pend;
     json_t *lp; /* logprob entries not yet attached to an event */
-    json_guard jg; /* response_format json_object */
+    json_guard jg; /* response_format json_object / json_schema */
 } srv_task;
 
 typedef struct srv_slot {
@@ -81,7 +81,7 @@ struct srv_engine {
     float *logits;
     int n_eog;
     int32_t eog[16]; /* end-of-generation tokens (ignore_eos masks them) */
-    /* json_object mode: every token's text (built on first use) and a copy of a logits row */
+    /* response_format: every token's text (built on first use) and a copy of a logits row */
     char *pieces;
     int64_t *piece_off; /* [n_vocab + 1] */
     float *raw;         /* [n_vocab] */
@@ -131,6 +131,7 @@ void srv_request_release(srv_request *r) {
     if (left > 0) return;
     srv_event_free_list(r->head);
     for (int i = 0; i < r->p.n_stop; i++) free(r->p.stop[i]);
+    js_schema_free(r->p.schema);
     free(r->prompt);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
@@ -357,7 +358,7 @@ static bool start_task(srv_engine *e, srv_request *r, int choice) {
     }
     for (int64_t i = 0; i < r->n_prompt; i++) frugal_sampler_accept(t->smp, r->prompt[i]);
     frugal_reasoning_init(&t->rs, r->opens_reasoning, true);
-    json_guard_init(&t->jg);
+    if (r->p.schema) json_guard_init(&t->jg, r->p.schema);
     t->slot = s;
     t->max_gen = r->p.max_tokens;
     t->t_start = srv_now();
@@ -497,17 +498,21 @@ static bool build_pieces(srv_engine *e) {
     return true;
 }
 
-/* json_object: mask every token that cannot continue a JSON object (after it: all but EOG) */
+/* json_object / json_schema: mask every token whose text cannot continue an allowed JSON text;
+ * end-of-generation tokens are allowed once the text is a whole value (json_guard_can_end) */
 static void json_mask(srv_engine *e, srv_task *t, float *logits) {
-    bool done = json_guard_done(&t->jg);
+    bool can_end = json_guard_can_end(&t->jg), done = json_guard_done(&t->jg);
+    json_guard try_g, *g = &try_g; /* each token is tried on a copy of the task's guard */
     for (int64_t id = 0; id < e->n_vocab; id++) {
         bool ok;
-        if (done) {
-            ok = frugal_model_is_eog(e->m, (int32_t)id);
+        if (frugal_model_is_eog(e->m, (int32_t)id)) {
+            ok = can_end;
+        } else if (done) {
+            ok = false;
         } else {
             int64_t a = e->piece_off[id], b = e->piece_off[id + 1];
-            json_guard g = t->jg;
-            ok = b > a && json_guard_feed_bytes(&g, e->pieces + a, (size_t)(b - a));
+            json_guard_copy(g, &t->jg);
+            ok = b > a && json_guard_feed_bytes(g, e->pieces + a, (size_t)(b - a));
         }
         if (!ok) logits[id] = -INFINITY;
     }
@@ -519,9 +524,9 @@ static void on_logits(srv_engine *e, srv_task *t, float *logits) {
     fr_error err;
     float saved[16];
     const float *model_logits = logits; /* the distribution logprobs report */
-    if (r->p.json_object) {
+    if (r->p.schema) {
         if (!build_pieces(e)) {
-            fail_task(e, t, "out of memory (json_object token table)");
+            fail_task(e, t, "out of memory (response_format token table)");
             return;
         }
         memcpy(e->raw, logits, sizeof(float) * (size_t)e->n_vocab);
@@ -554,7 +559,7 @@ static void on_logits(srv_engine *e, srv_task *t, float *logits) {
         return;
     }
     if (r->p.logprobs) add_logprobs(e, t, model_logits, tok);
-    if (r->p.json_object) {
+    if (r->p.schema) {
         int64_t a = e->piece_off[tok], b = e->piece_off[tok + 1];
         json_guard_feed_bytes(&t->jg, e->pieces + a, (size_t)(b - a)); /* allowed by json_mask */
     }

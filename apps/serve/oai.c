@@ -200,14 +200,29 @@ static bool common_fields(const srv_model_ctx *mc, srv_kind kind, json_t *body, 
         json_t *ty = json_is_object(rf) ? json_object_get(rf, "type") : NULL;
         if (!json_is_string(ty)) return bad(e, "response_format", "response_format: expected an object with a type"), false;
         const char *type = json_string_value(ty);
-        if (!strcmp(type, "json_object"))
-            p->json_object = true;
-        else if (strcmp(type, "text") != 0)
+        char msg[512];
+        if (!strcmp(type, "json_object")) {
+            /* llama.cpp's extension: a schema beside json_object */
+            json_t *sch = json_object_get(rf, "schema");
+            p->schema = sch ? js_schema_compile(sch, msg, sizeof msg) : js_schema_json_object();
+            if (!p->schema)
+                return bad(e, "response_format", "response_format.schema: %s", sch ? msg : "out of memory"), false;
+        } else if (!strcmp(type, "json_schema")) {
+            json_t *js = json_object_get(rf, "json_schema");
+            json_t *sch = json_is_object(js) ? json_object_get(js, "schema") : NULL;
+            if (!sch)
+                return bad(e, "response_format",
+                           "response_format.json_schema: expected an object with a schema "
+                           "({\"name\": ..., \"schema\": {...}})"),
+                       false;
+            p->schema = js_schema_compile(sch, msg, sizeof msg);
+            if (!p->schema) return bad(e, "response_format", "response_format.json_schema.schema: %s", msg), false;
+        } else if (strcmp(type, "text") != 0) {
             return bad(e, "response_format",
-                       "response_format: type '%s' is not supported (only 'text' and 'json_object'; JSON schemas are "
-                       "not implemented yet)",
+                       "response_format: type '%s' is not supported (expected 'text', 'json_object' or 'json_schema')",
                        type),
                    false;
+        }
     }
     return true;
 }

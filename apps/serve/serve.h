@@ -52,7 +52,9 @@ typedef struct srv_gen_params {
     bool logprobs;
     int top_logprobs;
     bool ignore_eos;  /* llama.cpp extension: end-of-generation tokens are never sampled */
-    bool json_object; /* response_format json_object: the output is one JSON object */
+    /* response_format json_object or json_schema: the output is one JSON value that this
+     * compiled schema allows (json_guard.c); NULL: any text. Owned (freed with the request). */
+    struct js_schema *schema;
 } srv_gen_params;
 
 /* A choice ends with exactly one FINISH (finish_reason) or one ERROR (text: the message;
@@ -177,16 +179,79 @@ json_t *oai_usage(srv_request *r);
 /* llama.cpp-style "timings" (prompt_n, prompt_ms, predicted_n, predicted_ms, ..._per_second) */
 json_t *oai_timings(srv_request *r);
 
-/* json_guard.c: a recogniser of JSON-object prefixes small enough to copy per candidate token */
+/* ---- structured output: response_format json_object and json_schema ----
+ * json_guard.c: a compiled schema (js_schema) and a byte-level recogniser of the prefixes of
+ * JSON texts that it allows (json_guard), whose state is copied per candidate token.
+ * json_schema.c: JSON Schema (a subset) -> js_schema. */
+
+/* Structural types of a node; booleans and null are literals (js_node.lit). */
+enum { JS_OBJECT = 1, JS_ARRAY = 2, JS_STRING = 4, JS_NUMBER = 8, JS_INTEGER = 16 };
+enum { JS_MAX_CHOICES = 64 };   /* properties of one object, literals of one node */
+enum { JS_MAX_NESTING = 64 };   /* objects and arrays inside each other */
+typedef struct js_prop {
+    const char *name; /* plain bytes: no '"', '\\' or control characters */
+    size_t len;
+    int32_t node;
+} js_prop;
+typedef struct js_node {
+    uint8_t types;              /* JS_* values of any form allowed */
+    int32_t obj, arr, str;      /* the nodes whose constraints an object, array or string value
+                                 * follows: this one, or (anyOf) the alternative that allows it */
+    int32_t n_lit;              /* literal values: compact JSON texts (enum, const, true, false, null) */
+    const char *const *lit;
+    const size_t *lit_len;
+    int32_t n_props;            /* object: declared properties */
+    const js_prop *props;
+    uint64_t required;          /* bit i: props[i] must be given */
+    int32_t additional;         /* node of the values of other keys; -1: none allowed */
+    int32_t items;              /* array: node of the items */
+    int64_t min_items, max_items;
+    int64_t min_len, max_len;   /* string: characters (a \\ escape counts as one) */
+    bool kinds_known;           /* json_schema.c: types and literals are final */
+} js_node;
+typedef struct js_schema {
+    js_node *nodes;
+    int32_t n_nodes, cap_nodes;
+    int32_t root;
+    void *arena; /* every other allocation, freed with the schema */
+} js_schema;
+/* An empty schema: node 0 is "any JSON value". NULL if out of memory. */
+js_schema *js_schema_new(void);
+void js_schema_free(js_schema *s);
+/* A new node allowing `types` and the literals true/false (bools) and null (null); -1 if out of memory. */
+int32_t js_node_new(js_schema *s, uint8_t types, bool bools, bool null);
+void *js_alloc(js_schema *s, size_t n); /* zeroed, owned by s; NULL if out of memory */
+/* response_format json_object: one JSON object, any keys and values. NULL if out of memory. */
+js_schema *js_schema_json_object(void);
+/* json_schema.c: compile a JSON Schema; NULL with a message naming the keyword and its place
+ * ("unsupported keyword 'pattern' at /properties/name") on anything it cannot enforce. */
+js_schema *js_schema_compile(const json_t *schema, char *msg, size_t msg_len);
+
+typedef struct jg_frame {
+    uint64_t seen; /* object: the properties given */
+    uint64_t cand; /* literal, key: the choices still matching */
+    int32_t node;
+    int32_t prop;  /* object: the property whose value comes next (-1: another key) */
+    uint32_t count; /* array: items begun; string: characters */
+    uint16_t idx;   /* literal, key: bytes matched */
+    uint8_t kind, state, sub;
+    uint8_t utf8;   /* string: the UTF-8 continuation bytes still due (json_guard.c utf8_byte) */
+} jg_frame;
 typedef struct json_guard {
-    uint64_t stack; /* bit i: level i is an object (1) or an array (0) */
-    uint8_t state, sub, idx, depth, ws;
-    bool in_key;
+    const js_schema *s;
+    int depth; /* frames in use; 0 with done: the value is complete */
+    int ws;    /* whitespace bytes in a row (capped) */
+    bool done;
+    jg_frame f[JS_MAX_NESTING + 1];
 } json_guard;
-void json_guard_init(json_guard *g);
-bool json_guard_feed(json_guard *g, unsigned char c); /* false: c cannot continue the prefix */
+void json_guard_init(json_guard *g, const js_schema *s);
+void json_guard_copy(json_guard *dst, const json_guard *src); /* the frames in use only */
+/* false: c cannot continue the prefix; the guard is then spent (try bytes on a copy) */
+bool json_guard_feed(json_guard *g, unsigned char c);
 bool json_guard_feed_bytes(json_guard *g, const char *s, size_t n);
-bool json_guard_done(const json_guard *g); /* the object is complete */
+bool json_guard_done(const json_guard *g);    /* the value is complete: nothing may follow */
+bool json_guard_can_end(const json_guard *g); /* the text so far is a whole value (done, or a number
+                                               * or literal at the top that could also go on) */
 
 /* http.c */
 typedef struct srv_http srv_http;

@@ -1,7 +1,9 @@
 /* fuzz_request.c: libFuzzer target. The input is the body of an OpenAI-style request:
  * parse and validate it as /v1/chat/completions and as /v1/completions against a tiny model
  * with a real tokenizer and chat template (tests/data/models/llama3-tiny-F16.gguf: the
- * messages are rendered and tokenized), then write the error object for a refused one.
+ * messages are rendered and tokenized), then write the error object for a refused one. A
+ * response_format schema is compiled (json_schema.c), and the input's own bytes are then run
+ * through its guard (json_guard.c) as generation would: each tried on a copy, kept if taken.
  * Built and run by tests/fuzz/run.sh from the repository's root. */
 #include <jansson.h>
 #include <stdint.h>
@@ -49,6 +51,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         srv_error e = {0};
         srv_request *r = oai_parse_generation(&g_mc, (srv_kind)kind, body, &e);
         if (r) {
+            if (r->p.schema) {
+                static json_guard g, t; /* large: not on the stack */
+                json_guard_init(&g, r->p.schema);
+                for (size_t i = 0; i < size; i++) {
+                    json_guard_copy(&t, &g);
+                    if (json_guard_feed(&t, data[i])) json_guard_feed(&g, data[i]);
+                    (void)json_guard_can_end(&g);
+                }
+            }
             srv_request_release(r);
         } else {
             char *s = oai_error_json(&e);

@@ -25,7 +25,7 @@ LIBS="$B/libfrugal.a $(make --no-print-directory -s print-ldlibs)"
 mkdir -p $B/crashes
 for t in $TARGETS; do
     extra=""
-    if [ "$t" = request ]; then extra="-Iapps/serve apps/serve/oai.c apps/serve/engine.c apps/serve/json_guard.c"; fi
+    if [ "$t" = request ]; then extra="-Iapps/serve apps/serve/oai.c apps/serve/engine.c apps/serve/json_guard.c apps/serve/json_schema.c"; fi
     # shellcheck disable=SC2086
     clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
         -Iinclude -Isrc -Isrc/core tests/fuzz/fuzz_$t.c $extra $LIBS -o $B/fuzz_$t

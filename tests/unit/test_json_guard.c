@@ -6,15 +6,19 @@
 
 #include "../../apps/serve/json_guard.c"
 
+static js_schema *g_object; /* response_format json_object */
+
 /* Feeds s; returns the index of the first refused byte, or -1 if all were accepted. */
 static long first_refused(const char *s, json_guard *g) {
-    json_guard_init(g);
+    json_guard_init(g, g_object);
     for (long i = 0; s[i]; i++)
         if (!json_guard_feed(g, (unsigned char)s[i])) return i;
     return -1;
 }
 
 int main(void) {
+    g_object = js_schema_json_object();
+    if (!g_object) return 1;
     json_guard g;
     static const char *const complete[] = {
         "{}", "{ }", "{\"a\":1}", "{\"a\": -0.5e+10, \"b\": [1, 2.25, -3E2, 0]}", "{\"k\":\"v\\n\\u00e9\\\"\"}",
@@ -62,17 +66,19 @@ int main(void) {
     CHECK(first_refused(deep, &g) == -1, "64 levels of nesting are allowed");
     CHECK(!json_guard_feed(&g, '['), "the 65th level is refused");
     /* whitespace runs are capped */
-    json_guard_init(&g);
+    json_guard_init(&g, g_object);
     CHECK(json_guard_feed(&g, '{'), "{");
     int ws = 0;
     while (ws < 100 && json_guard_feed(&g, ' ')) ws++;
     CHECK(ws > 8 && ws < 100, "a run of whitespace is capped (accepted %d)", ws);
     CHECK(json_guard_feed(&g, '}') && json_guard_done(&g), "the object can still close after the cap");
     /* a copy of the state is independent (the engine tries every token on a copy) */
-    json_guard_init(&g);
+    json_guard_init(&g, g_object);
     json_guard_feed_bytes(&g, "{\"a\":[", 6);
-    json_guard c = g;
+    json_guard c;
+    json_guard_copy(&c, &g);
     CHECK(json_guard_feed_bytes(&c, "1]}", 3) && json_guard_done(&c), "the copy completes");
     CHECK(!json_guard_done(&g) && json_guard_feed_bytes(&g, "{}]}", 4) && json_guard_done(&g), "the original is untouched");
+    js_schema_free(g_object);
     return CHECK_DONE("test_json_guard");
 }
