@@ -223,11 +223,11 @@ static bool object_byte(json_guard *g, jg_frame *f, unsigned char c) {
     case O_KEY: {
         if (c != '"') return false;
         int32_t node = f->node;
-        uint64_t open = open_props(n, f);
+        uint64_t all = low_bits(n->n_props);
         jg_frame *k = push(g, F_STRING, node);
         if (!k) return false;
         k->sub = 1;
-        k->cand = open;
+        k->cand = all; /* every declared name: one given already may not come back as another key */
         return true;
     }
     case O_COLON: {
@@ -273,13 +273,15 @@ static bool array_byte(json_guard *g, jg_frame *f, unsigned char c) {
     return start_value(g, c);
 }
 
-/* a key's closing quote: which property it named */
+/* a key's closing quote: which property it named (a declared one not given yet, or another
+ * key where the object allows them; never a declared one again) */
 static bool key_done(json_guard *g, jg_frame *k) {
     jg_frame *obj = &g->f[g->depth - 2];
     const js_node *n = node_of(g, obj);
     int32_t prop = -1;
     for (int i = 0; i < n->n_props; i++)
         if ((k->cand >> i & 1) && n->props[i].len == k->idx) prop = i;
+    if (prop >= 0 && (obj->seen >> prop & 1)) return false;
     if (prop < 0 && n->additional < 0) return false;
     g->depth--;
     obj->prop = prop;
@@ -345,7 +347,8 @@ static bool string_byte(json_guard *g, jg_frame *f, unsigned char c) {
                         next |= (uint64_t)1 << i;
                 f->cand = next;
             }
-            if (!f->cand && n->additional < 0) return false;
+            /* without other keys, the name must still lead to a declared one not given yet */
+            if (n->additional < 0 && !(f->cand & ~g->f[g->depth - 2].seen)) return false;
             if (f->idx < UINT16_MAX) f->idx++;
             else f->cand = 0;
             return true;

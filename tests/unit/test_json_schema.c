@@ -153,7 +153,8 @@ static void test_objects(void) {
     static const probe extra[] = {{"{\"a\":1,\"b\":-2}", -1}, {"{\"a\":\"x\"}", 5}, {"{\"a\\n\":1}", -1}};
     RUN("additionalProperties schema", "{\"type\":\"object\",\"additionalProperties\":{\"type\":\"integer\"}}", extra);
     /* additional keys by default; a declared key keeps its schema, another may be anything */
-    static const probe open[] = {{"{\"id\":1,\"idx\":\"s\"}", -1}, {"{\"id\":\"s\"}", 6}, {"{\"i\":[]}", -1}};
+    static const probe open[] = {{"{\"id\":1,\"idx\":\"s\"}", -1}, {"{\"id\":\"s\"}", 6}, {"{\"i\":[]}", -1},
+                                 {"{\"id\":1,\"id\":\"s\"}", 11}}; /* a declared key once, not again as another */
     RUN("open object", "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"}}}", open);
     static const probe closed[] = {{"{}", -1}, {"{\"", 1}};
     RUN("closed empty object", "{\"type\":\"object\",\"additionalProperties\":false}", closed);
