@@ -84,6 +84,9 @@ struct srv_engine {
     /* response_format: every token's text (built on first use) and a copy of a logits row */
     char *pieces;
     int64_t *piece_off; /* [n_vocab + 1] */
+    int32_t *by_first;  /* [n_vocab] token ids by the first byte of their text (set last: the table is ready) */
+    int64_t *plain;     /* [n_vocab] characters of the text as plain string content, or -1 (json_plain_chars) */
+    int64_t first_off[258]; /* by_first[first_off[b] .. first_off[b + 1]): first byte b; [256]: empty texts */
     float *raw;         /* [n_vocab] */
     srv_stats st;  /* guarded by mu */
     int n_active;  /* running choices; guarded by mu */
@@ -473,48 +476,92 @@ static void add_logprobs(srv_engine *e, srv_task *t, const float *logits, int32_
     json_array_append_new(t->lp, entry);
 }
 
+/* Every token's text, and the token ids by first byte, built on first use. On failure
+ * nothing is kept, and the next use tries again. */
 static bool build_pieces(srv_engine *e) {
-    if (e->pieces) return true;
+    if (e->by_first) return true;
     int64_t V = e->n_vocab, cap = V * 8 + 256, at = 0;
-    e->piece_off = malloc(sizeof(int64_t) * (size_t)(V + 1));
-    e->pieces = malloc((size_t)cap);
-    e->raw = malloc(sizeof(float) * (size_t)V);
-    if (!e->piece_off || !e->pieces || !e->raw) return false;
-    for (int64_t id = 0; id < V; id++) {
+    int64_t *off = malloc(sizeof(int64_t) * (size_t)(V + 1));
+    char *pieces = malloc((size_t)cap);
+    float *raw = malloc(sizeof(float) * (size_t)V);
+    int32_t *by_first = malloc(sizeof(int32_t) * (size_t)(V ? V : 1));
+    int64_t *plain = malloc(sizeof(int64_t) * (size_t)(V ? V : 1));
+    bool ok = off && pieces && raw && by_first && plain;
+    for (int64_t id = 0; ok && id < V; id++) {
         char buf[256];
         int k = frugal_token_to_piece(e->m, (int32_t)id, false, buf, sizeof buf);
         if (k < 0) k = 0;
         if (at + k > cap) {
             cap = (at + k) * 2;
-            char *q = realloc(e->pieces, (size_t)cap);
-            if (!q) return false;
-            e->pieces = q;
+            char *q = realloc(pieces, (size_t)cap);
+            if (!q) {
+                ok = false;
+                break;
+            }
+            pieces = q;
         }
-        e->piece_off[id] = at;
-        memcpy(e->pieces + at, buf, (size_t)k);
+        off[id] = at;
+        memcpy(pieces + at, buf, (size_t)k);
+        plain[id] = k > 0 ? json_plain_chars(buf, (size_t)k) : -1;
         at += k;
     }
-    e->piece_off[V] = at;
+    if (!ok) {
+        free(off);
+        free(pieces);
+        free(raw);
+        free(by_first);
+        free(plain);
+        return false;
+    }
+    off[V] = at;
+    /* a counting sort by first byte (bucket 256: empty texts) */
+    int64_t *fo = e->first_off;
+    memset(fo, 0, sizeof e->first_off);
+    for (int64_t id = 0; id < V; id++) fo[(off[id + 1] > off[id] ? (unsigned char)pieces[off[id]] : 256) + 1]++;
+    for (int b = 0; b < 257; b++) fo[b + 1] += fo[b];
+    int64_t fill[257];
+    memcpy(fill, fo, sizeof fill);
+    for (int64_t id = 0; id < V; id++)
+        by_first[fill[off[id + 1] > off[id] ? (unsigned char)pieces[off[id]] : 256]++] = (int32_t)id;
+    e->piece_off = off;
+    e->pieces = pieces;
+    e->raw = raw;
+    e->plain = plain;
+    e->by_first = by_first;
     return true;
 }
 
 /* json_object / json_schema: mask every token whose text cannot continue an allowed JSON text;
  * end-of-generation tokens are allowed once the text is a whole value (json_guard_can_end) */
 static void json_mask(srv_engine *e, srv_task *t, float *logits) {
-    bool can_end = json_guard_can_end(&t->jg), done = json_guard_done(&t->jg);
-    json_guard try_g, *g = &try_g; /* each token is tried on a copy of the task's guard */
-    for (int64_t id = 0; id < e->n_vocab; id++) {
-        bool ok;
-        if (frugal_model_is_eog(e->m, (int32_t)id)) {
-            ok = can_end;
-        } else if (done) {
-            ok = false;
-        } else {
-            int64_t a = e->piece_off[id], b = e->piece_off[id + 1];
-            json_guard_copy(g, &t->jg);
-            ok = b > a && json_guard_feed_bytes(g, e->pieces + a, (size_t)(b - a));
+    bool can_end = json_guard_can_end(&t->jg);
+    json_guard try_g, *g = &try_g; /* tokens are tried on a copy of the task's guard */
+    /* inside a string value, plain text tokens that fit need no trial */
+    const int64_t room = json_guard_plain_room(&t->jg);
+    /* the tokens of one first byte at a time: when that byte is refused, so are they all */
+    for (int b = 0; b < 256; b++) {
+        int64_t i0 = e->first_off[b], i1 = e->first_off[b + 1];
+        if (i0 == i1) continue;
+        json_guard_copy(g, &t->jg);
+        bool first_ok = json_guard_feed(g, (unsigned char)b);
+        for (int64_t i = i0; i < i1; i++) {
+            int32_t id = e->by_first[i];
+            bool ok = false;
+            if (frugal_model_is_eog(e->m, id)) {
+                ok = can_end;
+            } else if (first_ok && e->plain[id] >= 0 && e->plain[id] <= room) {
+                ok = true;
+            } else if (first_ok) {
+                int64_t a = e->piece_off[id], z = e->piece_off[id + 1];
+                json_guard_copy(g, &t->jg);
+                ok = json_guard_feed_bytes(g, e->pieces + a, (size_t)(z - a));
+            }
+            if (!ok) logits[id] = -INFINITY;
         }
-        if (!ok) logits[id] = -INFINITY;
+    }
+    for (int64_t i = e->first_off[256]; i < e->first_off[257]; i++) { /* empty texts: end-of-generation or nothing */
+        int32_t id = e->by_first[i];
+        if (!(frugal_model_is_eog(e->m, id) && can_end)) logits[id] = -INFINITY;
     }
 }
 
@@ -795,6 +842,8 @@ void srv_engine_free(srv_engine *e) {
     free(e->pieces);
     free(e->piece_off);
     free(e->raw);
+    free(e->by_first);
+    free(e->plain);
     frugal_context_free(e->ctx);
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);

@@ -451,6 +451,28 @@ bool json_guard_feed_bytes(json_guard *g, const char *s, size_t n) {
 
 bool json_guard_done(const json_guard *g) { return g->done; }
 
+int64_t json_guard_plain_room(const json_guard *g) {
+    if (g->done) return -1;
+    const jg_frame *f = &g->f[g->depth - 1];
+    if (f->kind != F_STRING || f->state != S_CHARS || f->utf8) return -1;
+    if (f->sub) /* a key: free text only where no name is declared */
+        return node_of(g, f)->n_props == 0 && node_of(g, f)->additional >= 0 ? INT64_MAX : -1;
+    return node_of(g, f)->max_len - (int64_t)f->count;
+}
+
+int64_t json_plain_chars(const char *s, size_t n) {
+    jg_frame f = {.kind = F_STRING};
+    int64_t chars = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\') return -1;
+        int u = utf8_byte(&f, c);
+        if (u < 0) return -1;
+        chars += u;
+    }
+    return f.utf8 ? -1 : chars;
+}
+
 bool json_guard_can_end(const json_guard *g) {
     if (g->done) return true;
     if (g->depth != 1) return false;

@@ -250,6 +250,12 @@ void json_guard_copy(json_guard *dst, const json_guard *src); /* the frames in u
 bool json_guard_feed(json_guard *g, unsigned char c);
 bool json_guard_feed_bytes(json_guard *g, const char *s, size_t n);
 bool json_guard_done(const json_guard *g);    /* the value is complete: nothing may follow */
+/* Inside a string value (or a key of an object that declares no names), between characters:
+ * how many more characters it may take as plain text (no '"', '\\' or control bytes, whole
+ * UTF-8 characters), which then change nothing but its length; -1 elsewhere. */
+int64_t json_guard_plain_room(const json_guard *g);
+/* The characters of s as plain string text (as above), or -1 if it is not. */
+int64_t json_plain_chars(const char *s, size_t n);
 bool json_guard_can_end(const json_guard *g); /* the text so far is a whole value (done, or a number
                                                * or literal at the top that could also go on) */
 

@@ -191,6 +191,39 @@ static void test_nesting(void) {
     js_schema_free(s);
 }
 
+/* the engine's shortcut inside strings (json_guard_plain_room, json_plain_chars) agrees with
+ * feeding the bytes */
+static void test_plain_text(void) {
+    char msg[256];
+    js_schema *s = compile_text("{\"type\":\"object\",\"properties\":{\"k\":{\"type\":\"string\",\"maxLength\":6}}}",
+                                msg, sizeof msg);
+    CHECK(s != NULL, "plain text schema: %s", msg);
+    if (!s) return;
+    static const char *const states[] = {"{\"k\":\"", "{\"k\":\"ab", "{\"k\":\"abcdef", "{\"k\":\"\xc3", "{\"k", "{\"k\":\"a\\",
+                                         "{\"k\":\"a\",\"other\":{\"x"};
+    static const int64_t room[] = {6, 4, 0, -1, -1, -1, INT64_MAX}; /* the last: a key of an open object */
+    static const char *const texts[] = {"abc", "\xc3\xa9", "\xe2\x82\xac\xe2\x82\xac", "\xc3", "a\"", "a\\", "abcdefg",
+                                        "\x01",  " ",        "\xed\xa0\x80",         "x\x80", "ab}", ""};
+    static const int64_t chars[] = {3, 1, 2, -1, -1, -1, 7, -1, 1, -1, -1, 3, 0};
+    for (size_t t = 0; t < sizeof texts / sizeof texts[0]; t++)
+        CHECK(json_plain_chars(texts[t], strlen(texts[t])) == chars[t], "plain characters of text %zu: %lld", t,
+              (long long)json_plain_chars(texts[t], strlen(texts[t])));
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+        json_guard g, c;
+        CHECK(first_refused(s, states[i], &g) == -1, "state %zu", i);
+        int64_t r = json_guard_plain_room(&g);
+        CHECK(r == room[i], "room in state %zu: %lld (expected %lld)", i, (long long)r, (long long)room[i]);
+        for (size_t t = 0; r >= 0 && t < sizeof texts / sizeof texts[0]; t++) {
+            int64_t p = json_plain_chars(texts[t], strlen(texts[t]));
+            if (p < 0) continue;
+            json_guard_copy(&c, &g);
+            bool fed = json_guard_feed_bytes(&c, texts[t], strlen(texts[t]));
+            CHECK(fed == (p <= r), "state %zu text %zu: fed %d, shortcut %d", i, t, (int)fed, (int)(p <= r));
+        }
+    }
+    js_schema_free(s);
+}
+
 /* what the compiler refuses, and the message it gives */
 static void test_refused(void) {
     static const struct {
@@ -253,6 +286,7 @@ int main(void) {
     test_alternatives();
     test_objects();
     test_nesting();
+    test_plain_text();
     test_refused();
     return CHECK_DONE("test_json_schema");
 }
