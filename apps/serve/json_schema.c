@@ -228,6 +228,13 @@ static bool merge_alternatives(compiler *c, int32_t id, const json_t *alts, cons
         if (literal_clashes(&c->s->nodes[id]))
             return fail(c, sub, "alternatives whose values can begin alike are not supported"), false;
     }
+    /* oneOf: a value must match exactly one alternative. The kinds are apart already; no
+     * literal may come from two alternatives either. */
+    const js_node *n = &c->s->nodes[id];
+    for (int32_t i = 0; !strcmp(key, "oneOf") && i < n->n_lit; i++)
+        for (int32_t j = i + 1; j < n->n_lit; j++)
+            if (n->lit_len[i] == n->lit_len[j] && !memcmp(n->lit[i], n->lit[j], n->lit_len[i]))
+                return fail(c, path, "'oneOf' alternatives that both allow %s", n->lit[i]), false;
     return true;
 }
 

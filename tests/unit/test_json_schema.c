@@ -250,6 +250,7 @@ static void test_refused(void) {
         {"{\"$defs\":{\"t\":{\"anyOf\":[{\"$ref\":\"#/$defs/t\"},{\"type\":\"null\"}]}},\"$ref\":\"#/$defs/t\"}",
          "refers back"},
         {"{\"allOf\":[{},{}]}", "exactly one"},
+        {"{\"oneOf\":[{\"const\":1},{\"enum\":[2,1]}]}", "'oneOf' alternatives that both allow 1"},
         {"{\"type\":\"object\",\"properties\":{\"a\\\"b\":{}}}", "property names with"},
         {"false", "allows nothing"},
         {"[1]", "must be an object or a boolean"},
