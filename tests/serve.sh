@@ -337,6 +337,18 @@ tail -c 300 "$T/cut_sse" | grep -q '^data: {"error":{"message":"the server is sh
 grep -q "data: \[DONE\]" "$T/cut_sse" && bad "[DONE] after an error" || ok "no [DONE] after the error"
 [ "$(cat "$T/cut_code")" = 503 ] && ok "the non-streamed request gets 503" || bad "non-streamed request cut short: $(cat "$T/cut_code") $(head -c 200 "$T/cut_body")"
 
+echo "serve: structured output at its limits"
+start deep --ctx 2048 || exit 1
+# arrays that must hold arrays: past 64 levels nothing may follow, and the request says why
+req POST /v1/chat/completions '{"messages":[{"role":"user","content":"x"}],"max_tokens":1800,"temperature":0,"response_format":{"type":"json_schema","json_schema":{"name":"deep","schema":{"type":"array","items":{"$ref":"#"},"minItems":1}}}}'
+expect 500 "a schema that needs nesting past the limit"
+jcheck "the error says that no token can continue" "'no token can continue' in j['error']['message']"
+# a complete value ends the answer, with ignore_eos too
+req POST /v1/chat/completions '{"messages":[{"role":"user","content":"x"}],"max_tokens":50,"temperature":0,"ignore_eos":true,"response_format":{"type":"json_schema","json_schema":{"name":"b","schema":{"type":"boolean"}}}}'
+expect 200 "a boolean schema with ignore_eos"
+jcheck "the answer is a boolean and stops there" "j['choices'][0]['finish_reason']=='stop' and j['choices'][0]['message']['content'] in ('true','false')"
+stop deep
+
 echo "serve: templates: reasoning (R1) and tools (Qwen2.5)"
 start r1 --template tests/data/templates/deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja || exit 1
 req POST /v1/chat/completions "$(chat Hello 6)"; expect 200 "chat through the R1 template"

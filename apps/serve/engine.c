@@ -532,8 +532,10 @@ static bool build_pieces(srv_engine *e) {
 }
 
 /* json_object / json_schema: mask every token whose text cannot continue an allowed JSON text;
- * end-of-generation tokens are allowed once the text is a whole value (json_guard_can_end) */
-static void json_mask(srv_engine *e, srv_task *t, float *logits) {
+ * end-of-generation tokens are allowed once the text is a whole value (json_guard_can_end).
+ * Returns the tokens left. */
+static int64_t json_mask(srv_engine *e, srv_task *t, float *logits) {
+    int64_t left = 0;
     bool can_end = json_guard_can_end(&t->jg);
     json_guard try_g, *g = &try_g; /* tokens are tried on a copy of the task's guard */
     /* inside a string value, plain text tokens that fit need no trial */
@@ -557,12 +559,16 @@ static void json_mask(srv_engine *e, srv_task *t, float *logits) {
                 ok = json_guard_feed_bytes(g, e->pieces + a, (size_t)(z - a));
             }
             if (!ok) logits[id] = -INFINITY;
+            left += ok;
         }
     }
     for (int64_t i = e->first_off[256]; i < e->first_off[257]; i++) { /* empty texts: end-of-generation or nothing */
         int32_t id = e->by_first[i];
-        if (!(frugal_model_is_eog(e->m, id) && can_end)) logits[id] = -INFINITY;
+        bool ok = frugal_model_is_eog(e->m, id) && can_end;
+        if (!ok) logits[id] = -INFINITY;
+        left += ok;
     }
+    return left;
 }
 
 /* A choice's logits row: sample, then stream the text. */
@@ -576,9 +582,18 @@ static void on_logits(srv_engine *e, srv_task *t, float *logits) {
             fail_task(e, t, "out of memory (response_format token table)");
             return;
         }
+        if (json_guard_done(&t->jg)) { /* the value is complete: only the end may follow (even with ignore_eos) */
+            finish_task(e, t, "stop", false);
+            return;
+        }
         memcpy(e->raw, logits, sizeof(float) * (size_t)e->n_vocab);
         model_logits = e->raw;
-        json_mask(e, t, logits);
+        if (json_mask(e, t, logits) == 0) {
+            fail_task(e, t,
+                      "response_format: no token can continue a text the schema allows (a schema that needs "
+                      "objects or arrays nested deeper than 64)");
+            return;
+        }
     }
     if (r->p.ignore_eos)
         for (int i = 0; i < e->n_eog; i++) saved[i] = logits[e->eog[i]], logits[e->eog[i]] = -INFINITY;
