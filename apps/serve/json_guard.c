@@ -7,8 +7,9 @@
  * cannot continue an allowed prefix are masked before sampling. It refuses a byte as soon as
  * no allowed text can continue, so generation never walks into a dead end: a ',' only where
  * another property or item may follow, a '}' only once the required properties are there, a
- * key only if it can still become an allowed one. Runs of whitespace are capped, so a model
- * cannot stall in indentation forever. */
+ * key only if it can still become an allowed one. (The one dead end left: a schema that
+ * demands objects or arrays nested deeper than JS_MAX_NESTING; the engine then fails the
+ * request.) Runs of whitespace are capped, so a model cannot stall in indentation forever. */
 #include <stdlib.h>
 #include <string.h>
 
