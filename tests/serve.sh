@@ -347,6 +347,13 @@ jcheck "the error says that no token can continue" "'no token can continue' in j
 req POST /v1/chat/completions '{"messages":[{"role":"user","content":"x"}],"max_tokens":50,"temperature":0,"ignore_eos":true,"response_format":{"type":"json_schema","json_schema":{"name":"b","schema":{"type":"boolean"}}}}'
 expect 200 "a boolean schema with ignore_eos"
 jcheck "the answer is a boolean and stops there" "j['choices'][0]['finish_reason']=='stop' and j['choices'][0]['message']['content'] in ('true','false')"
+# a number at the top never ends itself: the end-of-generation token ends it (seed 2 gives "0",
+# after which nothing else may follow)
+for seed in 2 3; do
+    req POST /v1/chat/completions "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":40,\"temperature\":1,\"seed\":$seed,\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"n\",\"schema\":{\"type\":\"integer\"}}}}"
+    expect 200 "an integer schema (seed $seed)"
+    jcheck "the answer is an integer, ended by the model (seed $seed)" "j['choices'][0]['finish_reason']=='stop' and type(json.loads(j['choices'][0]['message']['content'])) is int"
+done
 stop deep
 
 echo "serve: templates: reasoning (R1) and tools (Qwen2.5)"

@@ -86,7 +86,8 @@ struct srv_engine {
     int64_t *piece_off; /* [n_vocab + 1] */
     int32_t *by_first;  /* [n_vocab] token ids by the first byte of their text (set last: the table is ready) */
     int64_t *plain;     /* [n_vocab] characters of the text as plain string content, or -1 (json_plain_chars) */
-    int64_t first_off[258]; /* by_first[first_off[b] .. first_off[b + 1]): first byte b; [256]: empty texts */
+    int64_t first_off[258]; /* by_first[first_off[b] .. first_off[b + 1]): first byte b; [256]: empty
+                             * texts and end-of-generation tokens, which no text trial decides */
     float *raw;         /* [n_vocab] */
     srv_stats st;  /* guarded by mu */
     int n_active;  /* running choices; guarded by mu */
@@ -476,6 +477,12 @@ static void add_logprobs(srv_engine *e, srv_task *t, const float *logits, int32_
     json_array_append_new(t->lp, entry);
 }
 
+/* the first byte of a token's text, or 256: no text, or an end-of-generation token */
+static int piece_bucket(const srv_engine *e, const int64_t *off, const char *pieces, int64_t id) {
+    if (off[id + 1] == off[id] || frugal_model_is_eog(e->m, (int32_t)id)) return 256;
+    return (unsigned char)pieces[off[id]];
+}
+
 /* Every token's text, and the token ids by first byte, built on first use. On failure
  * nothing is kept, and the next use tries again. */
 static bool build_pieces(srv_engine *e) {
@@ -514,15 +521,14 @@ static bool build_pieces(srv_engine *e) {
         return false;
     }
     off[V] = at;
-    /* a counting sort by first byte (bucket 256: empty texts) */
+    /* a counting sort by first byte (bucket 256: empty texts and end-of-generation tokens) */
     int64_t *fo = e->first_off;
     memset(fo, 0, sizeof e->first_off);
-    for (int64_t id = 0; id < V; id++) fo[(off[id + 1] > off[id] ? (unsigned char)pieces[off[id]] : 256) + 1]++;
+    for (int64_t id = 0; id < V; id++) fo[piece_bucket(e, off, pieces, id) + 1]++;
     for (int b = 0; b < 257; b++) fo[b + 1] += fo[b];
     int64_t fill[257];
     memcpy(fill, fo, sizeof fill);
-    for (int64_t id = 0; id < V; id++)
-        by_first[fill[off[id + 1] > off[id] ? (unsigned char)pieces[off[id]] : 256]++] = (int32_t)id;
+    for (int64_t id = 0; id < V; id++) by_first[fill[piece_bucket(e, off, pieces, id)]++] = (int32_t)id;
     e->piece_off = off;
     e->pieces = pieces;
     e->raw = raw;
@@ -549,9 +555,7 @@ static int64_t json_mask(srv_engine *e, srv_task *t, float *logits) {
         for (int64_t i = i0; i < i1; i++) {
             int32_t id = e->by_first[i];
             bool ok = false;
-            if (frugal_model_is_eog(e->m, id)) {
-                ok = can_end;
-            } else if (first_ok && e->plain[id] >= 0 && e->plain[id] <= room) {
+            if (first_ok && e->plain[id] >= 0 && e->plain[id] <= room) {
                 ok = true;
             } else if (first_ok) {
                 int64_t a = e->piece_off[id], z = e->piece_off[id + 1];
@@ -562,7 +566,7 @@ static int64_t json_mask(srv_engine *e, srv_task *t, float *logits) {
             left += ok;
         }
     }
-    for (int64_t i = e->first_off[256]; i < e->first_off[257]; i++) { /* empty texts: end-of-generation or nothing */
+    for (int64_t i = e->first_off[256]; i < e->first_off[257]; i++) { /* end-of-generation, or nothing */
         int32_t id = e->by_first[i];
         bool ok = frugal_model_is_eog(e->m, id) && can_end;
         if (!ok) logits[id] = -INFINITY;
@@ -661,9 +665,10 @@ static void add_row(srv_engine *e, int64_t *n, int32_t tok, int slot, bool want)
 static bool eval_rows(srv_engine *e, int64_t n) {
     fr_error err;
     fr_status st = FR_OK;
-    for (int64_t i = 0; i < n && st == FR_OK; i++)
-        st = frugal_seq_set_phase(e->ctx, e->b_seq[i], e->b_task[i]->decoding ? FRUGAL_PHASE_DECODE : FRUGAL_PHASE_PROMPT,
-                                  &err);
+    for (int s = 0; s < e->p.n_slots && st == FR_OK; s++) {
+        const srv_task *t = e->slots[s].task;
+        if (t) st = frugal_seq_set_phase(e->ctx, s, t->decoding ? FRUGAL_PHASE_DECODE : FRUGAL_PHASE_PROMPT, &err);
+    }
     if (st == FR_OK) st = frugal_eval_seqs(e->ctx, e->b_tok, e->b_seq, n, e->b_want, e->logits, &err);
     if (st != FR_OK) {
         fprintf(stderr, "frugal serve: forward pass failed: %s\n", err.msg);

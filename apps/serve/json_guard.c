@@ -38,7 +38,9 @@ void *js_alloc(js_schema *s, size_t n) {
     return b->data;
 }
 
-static const char *const k_true = "true", *const k_false = "false", *const k_null = "null";
+/* the literals of booleans and null: [0, 2) true/false, [2, 3) null, shared by every node */
+static const char *const k_lits[3] = {"true", "false", "null"};
+static const size_t k_lit_len[3] = {4, 5, 4};
 
 int32_t js_node_new(js_schema *s, uint8_t types, bool bools, bool null) {
     if (s->n_nodes == s->cap_nodes) {
@@ -56,17 +58,9 @@ int32_t js_node_new(js_schema *s, uint8_t types, bool bools, bool null) {
     n->items = 0;
     n->max_items = INT64_MAX;
     n->max_len = INT64_MAX;
-    n->kinds_known = true;
-    int k = (bools ? 2 : 0) + (null ? 1 : 0);
-    if (k) {
-        const char **lit = js_alloc(s, sizeof *lit * 3);
-        size_t *len = js_alloc(s, sizeof *len * 3);
-        if (!lit || !len) return -1;
-        if (bools) lit[n->n_lit] = k_true, len[n->n_lit++] = 4, lit[n->n_lit] = k_false, len[n->n_lit++] = 5;
-        if (null) lit[n->n_lit] = k_null, len[n->n_lit++] = 4;
-        n->lit = lit;
-        n->lit_len = len;
-    }
+    n->lit = k_lits + (bools ? 0 : 2);
+    n->lit_len = k_lit_len + (bools ? 0 : 2);
+    n->n_lit = (bools ? 2 : 0) + (null ? 1 : 0);
     return s->n_nodes++;
 }
 
@@ -106,7 +100,6 @@ js_schema *js_schema_json_object(void) {
 void json_guard_init(json_guard *g, const js_schema *s) {
     g->s = s;
     g->ws = 0;
-    g->done = false;
     g->depth = 1;
     memset(&g->f[0], 0, sizeof g->f[0]);
     g->f[0].kind = F_VALUE;
@@ -117,7 +110,6 @@ void json_guard_copy(json_guard *dst, const json_guard *src) {
     dst->s = src->s;
     dst->depth = src->depth;
     dst->ws = src->ws;
-    dst->done = src->done;
     memcpy(dst->f, src->f, sizeof src->f[0] * (size_t)src->depth);
 }
 
@@ -135,10 +127,8 @@ static jg_frame *push(json_guard *g, int kind, int32_t node) {
 }
 
 /* The top frame's value is complete: back to its container (which set its own next state
- * when it opened the value), or done at the top. */
-static void pop(json_guard *g) {
-    if (--g->depth == 0) g->done = true;
-}
+ * when it opened the value), or, at the top, done (depth 0). */
+static void pop(json_guard *g) { g->depth--; }
 
 /* literal choices of node n whose byte idx is c */
 static uint64_t lit_match(const js_node *n, uint64_t cand, size_t idx, unsigned char c) {
@@ -408,7 +398,7 @@ static int number_byte(jg_frame *f, unsigned char c) {
 }
 
 bool json_guard_feed(json_guard *g, unsigned char c) {
-    if (g->done) return false;
+    if (g->depth == 0) return false; /* the value is complete */
     jg_frame *f = &g->f[g->depth - 1];
     switch (f->kind) {
     case F_STRING:
@@ -450,10 +440,10 @@ bool json_guard_feed_bytes(json_guard *g, const char *s, size_t n) {
     return true;
 }
 
-bool json_guard_done(const json_guard *g) { return g->done; }
+bool json_guard_done(const json_guard *g) { return g->depth == 0; }
 
 int64_t json_guard_plain_room(const json_guard *g) {
-    if (g->done) return -1;
+    if (g->depth == 0) return -1;
     const jg_frame *f = &g->f[g->depth - 1];
     if (f->kind != F_STRING || f->state != S_CHARS || f->utf8) return -1;
     if (f->sub) /* a key: free text only where no name is declared */
@@ -475,7 +465,7 @@ int64_t json_plain_chars(const char *s, size_t n) {
 }
 
 bool json_guard_can_end(const json_guard *g) {
-    if (g->done) return true;
+    if (g->depth == 0) return true;
     if (g->depth != 1) return false;
     const jg_frame *f = &g->f[0];
     if (f->kind == F_NUMBER) return f->state == N_ZERO || f->state == N_INT || f->state == N_FRAC || f->state == N_EXP;

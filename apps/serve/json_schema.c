@@ -12,6 +12,7 @@
  *   writeOnly), which are ignored.
  * Refused, among others: pattern, format, minimum, maximum, multipleOf, uniqueItems,
  * patternProperties, not, if/then/else, prefixItems, allOf of several schemas. */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -26,9 +27,14 @@ typedef struct {
     char *msg;
     size_t msg_len;
     /* schemas being or already compiled (by address) and their nodes: $ref cycles end here */
-    const json_t **seen;
-    int32_t *seen_node;
+    struct {
+        const json_t *sch;
+        int32_t node;
+    } *seen;
     size_t n_seen, cap_seen;
+    /* anyOf/oneOf nodes whose kinds are still being merged (innermost last) */
+    int32_t merging[MAX_COMPILE_DEPTH + 1];
+    int n_merging;
 } compiler;
 
 static int32_t fail(compiler *c, const char *path, const char *fmt, ...) {
@@ -102,24 +108,49 @@ static bool add_literals(compiler *c, js_node *n, const char *const *add, const 
     return true;
 }
 
-static bool enum_values(compiler *c, js_node *n, const json_t *vals, const char *path) {
-    size_t k = json_array_size(vals);
+/* the JSON types of a value, as `type` names them: JS_* and T_BOOL, T_NULL */
+enum { T_BOOL = 32, T_NULL = 64 };
+static unsigned kind_of(const json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return JS_OBJECT;
+    case JSON_ARRAY: return JS_ARRAY;
+    case JSON_STRING: return JS_STRING;
+    case JSON_INTEGER: return JS_NUMBER | JS_INTEGER;
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        return d == (double)(int64_t)d && d > -9e18 && d < 9e18 ? JS_NUMBER | JS_INTEGER : JS_NUMBER;
+    }
+    case JSON_TRUE:
+    case JSON_FALSE: return T_BOOL;
+    default: return T_NULL;
+    }
+}
+
+/* the values of `enum` (or the one of `const`) that `type` (mask) allows too, as the node's
+ * literals: their compact JSON texts */
+static bool enum_values(compiler *c, js_node *n, const json_t *en, const json_t *cn, unsigned mask,
+                        const char *path) {
+    size_t k = en ? json_array_size(en) : 1;
     if (k == 0) return fail(c, path, "'enum' is empty: nothing can match"), false;
     if (k > JS_MAX_CHOICES) return fail(c, path, "'enum' has more than %d values", JS_MAX_CHOICES), false;
     const char *texts[JS_MAX_CHOICES];
     size_t lens[JS_MAX_CHOICES];
+    int32_t kept = 0;
     for (size_t i = 0; i < k; i++) {
-        char *t = json_dumps(json_array_get(vals, i), JSON_COMPACT | JSON_ENCODE_ANY);
+        const json_t *v = en ? json_array_get(en, i) : cn;
+        if (!(kind_of(v) & mask)) continue;
+        char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!t) return oom(c);
         size_t len = strlen(t);
         char *copy = js_alloc(c->s, len + 1);
         if (copy) memcpy(copy, t, len + 1);
         free(t);
         if (!copy) return oom(c);
-        texts[i] = copy;
-        lens[i] = len;
+        texts[kept] = copy;
+        lens[kept++] = len;
     }
-    return add_literals(c, n, texts, lens, (int32_t)k, path);
+    if (!kept) return fail(c, path, "no value of '%s' has the type that 'type' gives", en ? "enum" : "const"), false;
+    return add_literals(c, n, texts, lens, kept, path);
 }
 
 /* a literal's first byte that a structural type of the node would also take */
@@ -211,8 +242,9 @@ static bool merge_alternatives(compiler *c, int32_t id, const json_t *alts, cons
         child_path(sub, sizeof sub, path, key, idx);
         int32_t a = compile(c, json_array_get(alts, k), sub, depth + 1);
         if (a < 0) return false;
-        if (!c->s->nodes[a].kinds_known)
-            return fail(c, sub, "an alternative that refers back to the schema it is part of"), false;
+        for (int m = 0; m < c->n_merging; m++)
+            if (c->merging[m] == a)
+                return fail(c, sub, "an alternative that refers back to the schema it is part of"), false;
         js_node *n = &c->s->nodes[id];
         const js_node *alt = &c->s->nodes[a];
         uint8_t t = alt->types, nt = n->types;
@@ -265,35 +297,15 @@ static const json_t *resolve_ref(compiler *c, const char *ref) {
 static bool remember(compiler *c, const json_t *sch, int32_t node) {
     if (c->n_seen == c->cap_seen) {
         size_t cap = c->cap_seen ? 2 * c->cap_seen : 16;
-        const json_t **s = realloc(c->seen, sizeof *s * cap);
-        if (s) c->seen = s;
-        int32_t *nd = realloc(c->seen_node, sizeof *nd * cap);
-        if (nd) c->seen_node = nd;
-        if (!s || !nd) return oom(c);
+        void *s = realloc(c->seen, sizeof *c->seen * cap);
+        if (!s) return oom(c);
+        c->seen = s;
         c->cap_seen = cap;
     }
-    c->seen[c->n_seen] = sch;
-    c->seen_node[c->n_seen] = node;
+    c->seen[c->n_seen].sch = sch;
+    c->seen[c->n_seen].node = node;
     c->n_seen++;
     return true;
-}
-
-/* the JSON types of a value, as `type` names them: JS_* and T_BOOL, T_NULL */
-enum { T_BOOL = 32, T_NULL = 64 };
-static unsigned kind_of(const json_t *v) {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return JS_OBJECT;
-    case JSON_ARRAY: return JS_ARRAY;
-    case JSON_STRING: return JS_STRING;
-    case JSON_INTEGER: return JS_NUMBER | JS_INTEGER;
-    case JSON_REAL: {
-        double d = json_real_value(v);
-        return d == (double)(int64_t)d && d > -9e18 && d < 9e18 ? JS_NUMBER | JS_INTEGER : JS_NUMBER;
-    }
-    case JSON_TRUE:
-    case JSON_FALSE: return T_BOOL;
-    default: return T_NULL;
-    }
 }
 
 static bool type_mask(compiler *c, const json_t *type, unsigned *mask, const char *path) {
@@ -320,7 +332,7 @@ static int32_t compile(compiler *c, const json_t *sch, const char *path, int dep
     if (json_is_false(sch)) return fail(c, path, "the schema false allows nothing");
     if (!json_is_object(sch)) return fail(c, path, "a schema must be an object or a boolean");
     for (size_t s = 0; s < c->n_seen; s++)
-        if (c->seen[s] == sch) return c->seen_node[s];
+        if (c->seen[s].sch == sch) return c->seen[s].node;
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)sch, key, v) {
@@ -392,32 +404,13 @@ static int32_t compile(compiler *c, const json_t *sch, const char *path, int dep
     int32_t id = js_node_new(c->s, types, lit_bools, lit_null);
     if (id < 0) return oom(c), -1;
     if (!remember(c, sch, id)) return -1;
+    if (alternatives) c->merging[c->n_merging++] = id; /* depth-bounded: one per compile level */
     js_node *n = &c->s->nodes[id];
-    n->kinds_known = !alternatives;
     n->min_items = min_items;
     n->max_items = max_items;
     n->min_len = min_len;
     n->max_len = max_len;
-    if (literal_only) {
-        if (en && json_array_size(en) == 0) return fail(c, path, "'enum' is empty: nothing can match");
-        /* the values that `type` allows too */
-        json_t *vals = json_array();
-        if (!vals) return oom(c), -1;
-        const json_t *src = en ? en : cn;
-        size_t k_n = en ? json_array_size(en) : 1;
-        for (size_t k = 0; k < k_n; k++) {
-            const json_t *val = en ? json_array_get(src, k) : src;
-            if ((kind_of(val) & mask) && json_array_append(vals, (json_t *)val)) {
-                json_decref(vals);
-                return oom(c), -1;
-            }
-        }
-        bool ok = json_array_size(vals) > 0 ? enum_values(c, &c->s->nodes[id], vals, path)
-                                           : (fail(c, path, "no value of '%s' has the type that 'type' gives",
-                                                   en ? "enum" : "const"), false);
-        json_decref(vals);
-        if (!ok) return -1;
-    }
+    if (literal_only && !enum_values(c, &c->s->nodes[id], en, cn, mask, path)) return -1;
     const json_t *items = json_object_get(sch, "items");
     if (items) {
         if (json_is_array(items)) return fail(c, path, "'items' as a list (tuples) is not supported");
@@ -428,11 +421,12 @@ static int32_t compile(compiler *c, const json_t *sch, const char *path, int dep
     }
     if (!compile_object(c, id, sch, path, depth)) return -1;
     if (alternatives) {
-        if (!merge_alternatives(c, id, any ? any : one, any ? "anyOf" : "oneOf", path, depth)) return -1;
-        c->s->nodes[id].kinds_known = true;
+        bool ok = merge_alternatives(c, id, any ? any : one, any ? "anyOf" : "oneOf", path, depth);
+        c->n_merging--;
+        if (!ok) return -1;
     }
-    if (literal_clashes(&c->s->nodes[id])) return fail(c, path, "literal values that the type already allows");
-    if (!c->s->nodes[id].types && !c->s->nodes[id].n_lit) return fail(c, path, "no value is allowed");
+    /* every path above leaves some value allowed, and literals apart from the types */
+    assert(c->s->nodes[id].types || c->s->nodes[id].n_lit);
     return id;
 }
 
@@ -445,7 +439,6 @@ js_schema *js_schema_compile(const json_t *schema, char *msg, size_t msg_len) {
     }
     int32_t root = compile(&c, schema, "", 0);
     free(c.seen);
-    free(c.seen_node);
     if (root < 0) {
         js_schema_free(c.s);
         return NULL;

@@ -197,7 +197,8 @@ typedef struct js_node {
     uint8_t types;              /* JS_* values of any form allowed */
     int32_t obj, arr, str;      /* the nodes whose constraints an object, array or string value
                                  * follows: this one, or (anyOf) the alternative that allows it */
-    int32_t n_lit;              /* literal values: compact JSON texts (enum, const, true, false, null) */
+    int32_t n_lit;              /* literal values: compact JSON texts (enum, const, true, false, null);
+                                 * true/false/null point at shared static texts */
     const char *const *lit;
     const size_t *lit_len;
     int32_t n_props;            /* object: declared properties */
@@ -207,7 +208,6 @@ typedef struct js_node {
     int32_t items;              /* array: node of the items */
     int64_t min_items, max_items;
     int64_t min_len, max_len;   /* string: characters (a \\ escape counts as one) */
-    bool kinds_known;           /* json_schema.c: types and literals are final */
 } js_node;
 typedef struct js_schema {
     js_node *nodes;
@@ -239,9 +239,8 @@ typedef struct jg_frame {
 } jg_frame;
 typedef struct json_guard {
     const js_schema *s;
-    int depth; /* frames in use; 0 with done: the value is complete */
+    int depth; /* frames in use; 0: the value is complete */
     int ws;    /* whitespace bytes in a row (capped) */
-    bool done;
     jg_frame f[JS_MAX_NESTING + 1];
 } json_guard;
 void json_guard_init(json_guard *g, const js_schema *s);

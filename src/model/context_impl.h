@@ -162,13 +162,9 @@ void fr_ctx_add_norm(fr_context *c, float *x, const float *d, const float *w, fl
 void fr_ctx_attn_weights(float *scores, int64_t stride, int64_t nq, int64_t per_row, int64_t len0, int64_t n_pos,
                          bool round_f16);
 
-/* deepseek2: one sequence's layer of cache rows; row t's position and layer of cache rows */
-static inline char *fr_ds_seq_cache(const fr_context *c, int32_t seq, int64_t layer) {
-    return c->k_mem + (size_t)seq * c->k_seq_bytes + (size_t)layer * c->k_layer_bytes;
-}
-static inline int64_t fr_ds_row_pos(const fr_context *c, int64_t t) { return c->row_pos[t]; }
+/* deepseek2: the cache rows of one layer of row t's sequence (row t at c->row_pos[t]) */
 static inline char *fr_ds_row_cache(const fr_context *c, int64_t t, int64_t layer) {
-    return fr_ds_seq_cache(c, c->row_seq[t], layer);
+    return c->k_mem + (size_t)c->row_seq[t] * c->k_seq_bytes + (size_t)layer * c->k_layer_bytes;
 }
 
 /* deepseek2.c: one forward pass of n <= n_batch rows, row t at position c->row_pos[t] of
@@ -190,7 +186,7 @@ bool fr_mla_fit_f16_block(const fr_type_traits *at, const void *want, fr_f16 *h)
 /* mla.c: attention of one layer for the rows [row0, row0 + n) of the pass whose q (c->q,
  * rope applied) and cache rows are in place; writes their c->attn rows. Prompt phase: n
  * consecutive tokens of one sequence (row row0's), the first at position row_pos[row0].
- * Decode phase: each row at fr_ds_row_pos/fr_ds_row_cache. */
+ * Decode phase: each row at its own c->row_pos and fr_ds_row_cache. */
 void fr_mla_attn_prompt(fr_context *c, int64_t layer, int64_t row0, int64_t n);
 void fr_mla_attn_decode(fr_context *c, int64_t layer, int64_t row0, int64_t n);
 

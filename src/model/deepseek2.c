@@ -136,7 +136,7 @@ static void rope_table_task(void *ctx, int64_t t, int thread) {
     ds_job *j = ctx;
     const fr_hparams *hp = &j->c->m->hp;
     float *cs = j->c->rope + t * hp->n_rot;
-    double pos = (double)fr_ds_row_pos(j->c, t);
+    double pos = (double)j->c->row_pos[t];
     for (int64_t i = 0; i < hp->n_rot / 2; i++) {
         double theta = pos * j->c->rope_inv_freq[i];
         cs[2 * i] = (float)cos(theta);
@@ -156,7 +156,7 @@ static void latent_store_task(void *ctx, int64_t t, int thread) {
     fr_rmsnorm(kv, kv, L->kv_a_norm_f, r, hp->rms_eps);
     fr_rope_apply(kv + r, 1, hp->n_rot, hp->n_rot, cs, hp->rope_neox);
     fr_rope_apply(c->q + t * hp->n_head * dk + hp->qk_nope, hp->n_head, dk, hp->n_rot, cs, hp->rope_neox);
-    int64_t pos = fr_ds_row_pos(c, t);
+    int64_t pos = c->row_pos[t];
     fr_mla_store(c, L, kv, fr_ds_row_cache(c, t, j->layer) + (size_t)pos * c->k_row_bytes, thread);
 }
 
